@@ -1,0 +1,165 @@
+//! [`AuthClient`]: turns request credentials into a [`Principal`], and the `identify`
+//! middleware that runs it before rate limiting and handlers.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use temponest_cache::{Cache, categories};
+use temponest_web::ApiError;
+
+use crate::principal::AuthFailure;
+use crate::{
+    API_KEY_PREFIX, ApiKeyResolver, JwtVerifier, Principal, PrincipalKind, REFRESH_TOKEN_PREFIX,
+    VerifyError, api_key_cache_key,
+};
+
+/// Authenticates callers. Cheap to clone.
+#[derive(Clone)]
+pub struct AuthClient {
+    verifier: JwtVerifier,
+    resolver: Arc<dyn ApiKeyResolver>,
+    cache: Cache,
+}
+
+/// A credential found in the request.
+enum Credential<'a> {
+    ApiKey(&'a str),
+    Token(&'a str),
+}
+
+fn credential(headers: &HeaderMap) -> Result<Option<Credential<'_>>, ApiError> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+        let (scheme, token) = value
+            .split_once(' ')
+            .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::unauthorized(
+                "unsupported authorization scheme; use Bearer",
+            ));
+        }
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(ApiError::unauthorized("empty bearer token"));
+        }
+        return Ok(Some(classify(token)?));
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("malformed X-API-Key header"))?
+            .trim();
+        if !key.starts_with(API_KEY_PREFIX) {
+            return Err(ApiError::unauthorized("invalid API key"));
+        }
+        return Ok(Some(Credential::ApiKey(key)));
+    }
+    Ok(None)
+}
+
+fn classify(token: &str) -> Result<Credential<'_>, ApiError> {
+    if token.starts_with(API_KEY_PREFIX) {
+        Ok(Credential::ApiKey(token))
+    } else if token.starts_with(REFRESH_TOKEN_PREFIX) {
+        Err(ApiError::unauthorized(
+            "a refresh token cannot be used as an access token; exchange it at /auth/refresh",
+        ))
+    } else {
+        Ok(Credential::Token(token))
+    }
+}
+
+impl AuthClient {
+    pub fn new(verifier: JwtVerifier, resolver: Arc<dyn ApiKeyResolver>, cache: Cache) -> Self {
+        Self {
+            verifier,
+            resolver,
+            cache,
+        }
+    }
+
+    pub fn verifier(&self) -> &JwtVerifier {
+        &self.verifier
+    }
+
+    /// `Ok(None)` when the request carries no credentials; `Err` (401/503) when it carries
+    /// credentials that cannot be accepted.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+        match credential(headers)? {
+            None => Ok(None),
+            Some(Credential::Token(token)) => self.verify_token(token).await.map(Some),
+            Some(Credential::ApiKey(key)) => self.resolve_api_key(key).await.map(Some),
+        }
+    }
+
+    /// Verifies an access token locally.
+    pub async fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
+        let claims = self.verifier.verify(token).await.map_err(|err| match err {
+            VerifyError::Expired => ApiError::unauthorized("access token expired"),
+            VerifyError::WrongType => ApiError::unauthorized("token is not an access token"),
+            other => ApiError::unauthorized(other.to_string()),
+        })?;
+        Ok(Principal {
+            user_id: claims.sub,
+            tenant_id: claims.tenant_id,
+            email: claims.email.clone(),
+            roles: claims.roles.clone(),
+            permissions: claims.permissions.clone(),
+            kind: PrincipalKind::User {
+                session_id: claims.sid,
+            },
+        })
+    }
+
+    /// Resolves an API key through the cache (30 s) and the resolver.
+    pub async fn resolve_api_key(&self, key: &str) -> Result<Principal, ApiError> {
+        let resolver = Arc::clone(&self.resolver);
+        let owned = key.to_owned();
+        let found: Option<Principal> = self
+            .cache
+            .get_or_load(
+                &categories::INTROSPECTION,
+                &api_key_cache_key(key),
+                || async move { resolver.resolve(&owned).await },
+            )
+            .await?;
+        found.ok_or_else(|| ApiError::unauthorized("invalid, revoked or expired API key"))
+    }
+}
+
+/// Middleware: authenticates the request if it carries credentials and stores the outcome
+/// in extensions (the [`Principal`] and its rate-limit identity, or the failure for the
+/// extractor to report). It never rejects by itself, so public routes stay public.
+pub async fn identify(State(client): State<AuthClient>, mut req: Request, next: Next) -> Response {
+    match client.authenticate(req.headers()).await {
+        Ok(Some(principal)) => {
+            req.extensions_mut().insert(principal.client_identity());
+            req.extensions_mut().insert(principal);
+        }
+        Ok(None) => {}
+        Err(err) => {
+            req.extensions_mut().insert(AuthFailure(err));
+        }
+    }
+    next.run(req).await
+}
+
+/// Applies authentication and rate limiting to a fully merged router: `identify` runs first
+/// so the limiter can key on the caller, then the limiter, then the handlers.
+pub fn protect(
+    router: axum::Router,
+    client: AuthClient,
+    limiter: temponest_ratelimit::RateLimiter,
+) -> axum::Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            limiter,
+            temponest_ratelimit::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(client, identify))
+}

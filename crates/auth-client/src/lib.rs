@@ -1,0 +1,23 @@
+//! What services use to authenticate callers: local verification of EdDSA access tokens
+//! against the auth service's JWKS (refreshed in the background, verified tokens cached until
+//! expiry), API-key introspection through the auth service (cached 30 s in the two-tier cache
+//! and invalidated on revocation), an identification middleware and the [`Principal`]
+//! extractor with permission checks.
+
+pub mod claims;
+pub mod client;
+pub mod introspect;
+pub mod jwks;
+pub mod permissions;
+pub mod principal;
+
+pub use claims::{AccessClaims, TokenType};
+pub use client::{AuthClient, identify, protect};
+pub use introspect::{ApiKeyResolver, RemoteIntrospection, api_key_cache_key};
+pub use jwks::{JwtVerifier, VerifyError};
+pub use principal::{Principal, PrincipalKind};
+
+/// Prefix of every API key.
+pub const API_KEY_PREFIX: &str = "sk_";
+/// Prefix of every refresh token (opaque, never a JWT).
+pub const REFRESH_TOKEN_PREFIX: &str = "rt_";

@@ -1,0 +1,75 @@
+//! The authenticated caller, as handlers see it.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::Serialize;
+use temponest_web::ApiError;
+use uuid::Uuid;
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PrincipalKind {
+    User { session_id: Uuid },
+    ApiKey { key_id: Uuid },
+}
+
+/// An authenticated caller with tenant scope, roles and permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    pub kind: PrincipalKind,
+}
+
+impl Principal {
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// 403 unless the caller holds `permission`.
+    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        if self.has_permission(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "missing permission `{permission}`"
+            )))
+        }
+    }
+
+    /// The rate-limiting identity of this caller.
+    pub fn client_identity(&self) -> temponest_ratelimit::ClientIdentity {
+        temponest_ratelimit::ClientIdentity {
+            user_id: Some(self.user_id.to_string()),
+            api_key_id: match &self.kind {
+                PrincipalKind::ApiKey { key_id } => Some(key_id.to_string()),
+                PrincipalKind::User { .. } => None,
+            },
+            tenant_id: Some(self.tenant_id.to_string()),
+        }
+    }
+}
+
+/// Why the identification middleware could not authenticate the credentials it was given.
+#[derive(Debug, Clone)]
+pub struct AuthFailure(pub ApiError);
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        if let Some(AuthFailure(err)) = parts.extensions.get::<AuthFailure>() {
+            return Err(err.clone());
+        }
+        Err(ApiError::unauthorized(
+            "authentication required: send `Authorization: Bearer <token or API key>` or `X-API-Key`",
+        ))
+    }
+}

@@ -1,0 +1,4 @@
+// Re-embed the migrations whenever the directory changes.
+fn main() {
+    println!("cargo:rerun-if-changed=../../migrations");
+}

@@ -1,0 +1,104 @@
+//! Pool configuration with per-service defaults taken from the seed performance guides.
+
+use std::time::Duration;
+
+/// Everything needed to build a service's Postgres pool.
+#[derive(Clone)]
+pub struct DbConfig {
+    /// `postgres://` URL. Contains credentials, so it is redacted in `Debug`.
+    pub url: String,
+    /// Name used as the `pool` label on metrics.
+    pub pool_name: String,
+    pub min_connections: u32,
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing with 503.
+    pub acquire_timeout: Duration,
+    /// Idle connections above `min_connections` are closed after this long.
+    pub idle_timeout: Duration,
+    /// Connections are recycled after this long (the seeds recycle after N queries).
+    pub max_lifetime: Duration,
+    /// Server-side `statement_timeout` for every connection.
+    pub statement_timeout: Duration,
+    /// Statements slower than this are logged at warn level.
+    pub slow_statement_threshold: Duration,
+}
+
+/// The default database for a developer machine.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/temponest";
+
+impl DbConfig {
+    /// Defaults for a named service: the seeds size pools per service (agents 15–100,
+    /// auth 10–50, scheduler 5–20). Rust needs far fewer connections for the same load, so
+    /// the maxima are kept but minima are small to keep idle footprint low.
+    pub fn for_service(service: &str, url: impl Into<String>) -> Self {
+        let (min, max) = match service {
+            "agents" | "temponest" => (4, 100),
+            "auth" => (2, 50),
+            "scheduler" | "webhooks" => (2, 20),
+            _ => (1, 10),
+        };
+        Self {
+            url: url.into(),
+            pool_name: service.to_owned(),
+            min_connections: min,
+            max_connections: max,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(300),
+            max_lifetime: Duration::from_secs(1800),
+            statement_timeout: Duration::from_secs(30),
+            slow_statement_threshold: Duration::from_secs(1),
+        }
+    }
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &redact_url(&self.url))
+            .field("pool_name", &self.pool_name)
+            .field("min_connections", &self.min_connections)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
+}
+
+/// Replaces the password in a URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_debug_output() {
+        let config = DbConfig::for_service("auth", "postgres://app:s3cret@db:5432/tn");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db:5432/tn"), "{shown}");
+    }
+
+    #[test]
+    fn urls_without_password_are_unchanged() {
+        assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+    }
+}

@@ -1,0 +1,19 @@
+//! Pooled Postgres access shared by every TempoNest service: pool construction from
+//! configuration, embedded migrations (run under sqlx's advisory lock), readiness probing,
+//! query timing and pool gauges, and classification of constraint violations so the web layer
+//! can map them to 409/422 in one place.
+
+mod config;
+mod constraints;
+mod metrics;
+mod pool;
+
+pub use config::{DEFAULT_DATABASE_URL, DbConfig, redact_url};
+pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
+pub use metrics::{spawn_pool_gauges, timed};
+pub use pool::{DbError, connect, connect_lazy, ensure_database, is_unavailable, migrate, ping};
+
+/// Migrations embedded from the workspace's `migrations/` directory.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+pub use sqlx::PgPool;

@@ -1,0 +1,112 @@
+//! Building the pool, creating the database when missing, running migrations and probing
+//! readiness.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool, Postgres};
+
+use crate::DbConfig;
+
+/// Errors raised while preparing the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid DATABASE_URL: {0}")]
+    InvalidUrl(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+fn connect_options(config: &DbConfig) -> Result<PgConnectOptions, DbError> {
+    let statement_timeout = config.statement_timeout.as_millis().to_string();
+    let options = PgConnectOptions::from_str(&config.url)
+        .map_err(|e| DbError::InvalidUrl(e.to_string()))?
+        .application_name(&format!("temponest-{}", config.pool_name))
+        .options([("statement_timeout", statement_timeout.as_str())])
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(
+            tracing::log::LevelFilter::Warn,
+            config.slow_statement_threshold,
+        );
+    Ok(options)
+}
+
+fn pool_options(config: &DbConfig) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .min_connections(config.min_connections)
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .idle_timeout(Some(config.idle_timeout))
+        .max_lifetime(Some(config.max_lifetime))
+}
+
+/// Creates the configured database if it does not exist yet (developer machines start with
+/// only the `postgres` database).
+pub async fn ensure_database(config: &DbConfig) -> Result<(), DbError> {
+    let exists = Postgres::database_exists(&config.url)
+        .await
+        .map_err(DbError::Unavailable)?;
+    if !exists {
+        tracing::info!(pool = %config.pool_name, "creating database");
+        if let Err(err) = Postgres::create_database(&config.url).await {
+            // Another replica may have created it in the meantime.
+            if !Postgres::database_exists(&config.url)
+                .await
+                .map_err(DbError::Unavailable)?
+            {
+                return Err(DbError::Unavailable(err));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Connects eagerly: fails when Postgres is unreachable.
+pub async fn connect(config: &DbConfig) -> Result<PgPool, DbError> {
+    pool_options(config)
+        .connect_with(connect_options(config)?)
+        .await
+        .map_err(DbError::Unavailable)
+}
+
+/// Builds the pool without connecting, so a service can start (and report not-ready) while
+/// Postgres is still coming up; connections are opened on first use and re-opened after an
+/// outage without a restart.
+pub fn connect_lazy(config: &DbConfig) -> Result<PgPool, DbError> {
+    Ok(pool_options(config).connect_lazy_with(connect_options(config)?))
+}
+
+/// Applies the embedded migrations. sqlx takes a Postgres advisory lock for the duration, so
+/// concurrent replicas starting together apply each migration exactly once.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    crate::MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Readiness probe: `SELECT 1` within a short deadline.
+pub async fn ping(pool: &PgPool) -> bool {
+    let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Ok(1))
+    )
+}
+
+/// True when the error means the database could not be reached or the pool is exhausted,
+/// which the web layer reports as 503 rather than 500. A protocol error counts too: it is
+/// what sqlx reports when a server (or proxy) drops the connection during the handshake.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+    ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03" || c == "57014"))
+}

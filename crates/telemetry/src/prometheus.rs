@@ -1,0 +1,75 @@
+//! The process-wide Prometheus recorder behind the `metrics` facade.
+//!
+//! It is installed lazily on first use, so libraries and tests that record metrics work without
+//! [`crate::init`]; `init` merely installs it early. Metrics whose names end in
+//! `duration_seconds` are rendered as real histograms with [`DURATION_BUCKETS`].
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Upper bounds (seconds) of the histogram buckets of every `*_duration_seconds` metric:
+/// 0.5 ms to 10 s, dense where our latency targets are (below 50 ms).
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Metric-name suffix that selects [`DURATION_BUCKETS`].
+const DURATION_SUFFIX: &str = "duration_seconds";
+
+/// How often raw histogram samples are folded into buckets when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus handle. The first call builds the recorder and installs it as the
+/// global `metrics` recorder; concurrent first calls are serialised by a `OnceLock`.
+///
+/// If some other recorder was installed first, a warning is logged and the returned handle
+/// renders nothing rather than panicking.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(install_recorder)
+}
+
+/// Prometheus text exposition of everything recorded so far (serve it from `GET /metrics`).
+pub fn render_metrics() -> String {
+    metrics_handle().render()
+}
+
+fn install_recorder() -> PrometheusHandle {
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix(DURATION_SUFFIX.to_owned()),
+            DURATION_BUCKETS,
+        )
+        // Only fails for an empty bucket list, which DURATION_BUCKETS is not.
+        .unwrap_or_else(|_| PrometheusBuilder::new());
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    if let Err(err) = metrics::set_global_recorder(recorder) {
+        tracing::warn!(
+            error = %err,
+            "another metrics recorder is already installed; /metrics will render nothing"
+        );
+        return handle;
+    }
+    spawn_upkeep(handle.clone());
+    handle
+}
+
+/// `install_recorder` (unlike `install`) leaves upkeep to the caller: without it, histogram
+/// samples pile up between scrapes. A plain thread keeps this independent of any async runtime.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("prometheus-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "could not start the Prometheus upkeep thread");
+    }
+}

@@ -1,0 +1,206 @@
+//! Extractors whose rejections are API errors: JSON bodies (400 for malformed JSON, 413 for
+//! oversized bodies, 415 for a wrong content type, 422 for wrong types or missing fields),
+//! path ids (a malformed id is 404, never 422) and list pagination.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldError};
+
+/// JSON body extractor and response wrapper with SPEC §2 rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(err) => {
+            // serde's message names the field path and the problem, e.g.
+            // "email: invalid type: integer `1`, expected a string at line 1 column 10".
+            let message = err.body_text();
+            let message = message
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&message)
+                .to_owned();
+            let field = message
+                .split_once(": ")
+                .map(|(path, _)| path.to_owned())
+                .filter(|p| !p.contains(' '))
+                .unwrap_or_else(|| "body".to_owned());
+            ApiError::validation(vec![FieldError::new(field, message)])
+        }
+        JsonRejection::JsonSyntaxError(err) => {
+            ApiError::bad_request(format!("malformed JSON body: {}", err.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected a JSON body with `Content-Type: application/json`",
+        ),
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body is too large",
+            )
+        }
+        other => ApiError::bad_request(other.body_text()),
+    }
+}
+
+/// A UUID path parameter. Anything that is not a UUID is answered 404 like an unknown id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdPath(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("resource"))?;
+        Uuid::parse_str(&raw)
+            .map(IdPath)
+            .map_err(|_| ApiError::not_found("resource"))
+    }
+}
+
+/// Default and maximum page size (SPEC §2).
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 100;
+
+/// `skip`/`limit` (or `page`/`page_size`) list parameters, validated. A `limit` above the
+/// maximum is clamped to it rather than rejected, so clients asking for "everything" still work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pagination {
+    pub skip: i64,
+    pub limit: i64,
+}
+
+#[derive(Deserialize)]
+struct RawPagination {
+    skip: Option<i64>,
+    limit: Option<i64>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+impl Default for Pagination {
+    fn default() -> Self {
+        Self {
+            skip: 0,
+            limit: DEFAULT_LIMIT,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Pagination {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(raw) = Query::<RawPagination>::from_request_parts(parts, state)
+            .await
+            .map_err(query_rejection)?;
+        let mut errors = Vec::new();
+        for (name, value) in [
+            ("skip", raw.skip),
+            ("limit", raw.limit),
+            ("page", raw.page),
+            ("page_size", raw.page_size),
+        ] {
+            match (name, value) {
+                ("skip", Some(v)) if v < 0 => {
+                    errors.push(FieldError::new(name, "must be 0 or greater"))
+                }
+                (_, Some(v)) if name != "skip" && v < 1 => {
+                    errors.push(FieldError::new(name, "must be 1 or greater"))
+                }
+                _ => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let pagination = match (raw.page, raw.page_size) {
+            (Some(_), _) | (_, Some(_)) if raw.skip.is_none() && raw.limit.is_none() => {
+                let size = raw.page_size.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+                let page = raw.page.unwrap_or(1);
+                Pagination {
+                    skip: (page - 1).saturating_mul(size),
+                    limit: size,
+                }
+            }
+            _ => Pagination {
+                skip: raw.skip.unwrap_or(0),
+                limit: raw.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
+            },
+        };
+        Ok(pagination)
+    }
+}
+
+/// Maps a query-string rejection to 422 naming the parameter.
+pub fn query_rejection(rejection: QueryRejection) -> ApiError {
+    let text = rejection.body_text();
+    let message = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text)
+        .to_owned();
+    let field = message
+        .split_once(": ")
+        .map(|(f, _)| f.to_owned())
+        .filter(|f| !f.contains(' '))
+        .unwrap_or_else(|| "query".to_owned());
+    ApiError::validation(vec![FieldError::new(field, message)])
+}
+
+/// Query-string extractor whose rejection is a 422 API error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(query_rejection)
+    }
+}
+
+/// Adds `X-Total-Count` to a bare-array list response.
+pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: i64) -> Response {
+    let mut response = axum::Json(items).into_response();
+    response
+        .headers_mut()
+        .insert("x-total-count", axum::http::HeaderValue::from(total.max(0)));
+    response
+}

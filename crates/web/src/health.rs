@@ -1,0 +1,195 @@
+//! Health routes: `/health` (liveness plus a dependency summary, cached 10 s as in the
+//! seeds), `/health/live` (the process answers) and `/health/ready` (503 until Postgres is
+//! reachable and migrations are applied; a positive result is cached 10 s), and `/metrics`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use temponest_db::PgPool;
+
+/// How long `/health` and a positive `/health/ready` are cached.
+const CACHE_FOR: Duration = Duration::from_secs(10);
+
+/// An extra dependency probe (e.g. Redis). `critical` failures make the service unhealthy;
+/// others only degrade it.
+#[derive(Clone)]
+pub struct Check {
+    pub name: &'static str,
+    pub critical: bool,
+    pub probe: Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>,
+}
+
+/// Shared health state of one process (one service or the all-in-one binary).
+#[derive(Clone)]
+pub struct Health {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    services: Vec<String>,
+    pool: PgPool,
+    migrated: AtomicBool,
+    checks: Vec<Check>,
+    report: Mutex<Option<(Instant, HealthReport)>>,
+    ready_until: Mutex<Option<Instant>>,
+}
+
+/// One dependency's state in the report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DependencyStatus {
+    pub status: &'static str,
+    pub latency_ms: f64,
+}
+
+/// Body of `GET /health`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HealthReport {
+    /// healthy | degraded | unhealthy
+    pub status: &'static str,
+    pub services: Vec<String>,
+    pub version: &'static str,
+    pub checks: std::collections::BTreeMap<&'static str, DependencyStatus>,
+}
+
+impl Health {
+    pub fn new(services: &[&str], pool: PgPool, checks: Vec<Check>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                services: services.iter().map(|s| (*s).to_owned()).collect(),
+                pool,
+                migrated: AtomicBool::new(false),
+                checks,
+                report: Mutex::new(None),
+                ready_until: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Called once migrations are applied.
+    pub fn mark_migrated(&self) {
+        self.inner.migrated.store(true, Ordering::Release);
+    }
+
+    pub fn is_migrated(&self) -> bool {
+        self.inner.migrated.load(Ordering::Acquire)
+    }
+
+    /// Routes `/health`, `/health/live`, `/health/ready` and `/metrics`.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/health", get(health))
+            .route("/health/live", get(live))
+            .route("/health/ready", get(ready))
+            .with_state(self.clone())
+            .route("/metrics", get(metrics))
+    }
+
+    async fn probe(&self) -> HealthReport {
+        let mut checks = std::collections::BTreeMap::new();
+        let started = Instant::now();
+        let db_ok = temponest_db::ping(&self.inner.pool).await;
+        checks.insert("database", dependency(db_ok, started));
+        let mut status = if db_ok && self.is_migrated() {
+            "healthy"
+        } else {
+            "unhealthy"
+        };
+        for check in &self.inner.checks {
+            let started = Instant::now();
+            let ok = (check.probe)().await;
+            checks.insert(check.name, dependency(ok, started));
+            if !ok && status == "healthy" {
+                status = if check.critical {
+                    "unhealthy"
+                } else {
+                    "degraded"
+                };
+            }
+        }
+        HealthReport {
+            status,
+            services: self.inner.services.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            checks,
+        }
+    }
+
+    /// The cached report, refreshed at most every 10 s.
+    pub async fn report(&self) -> HealthReport {
+        let mut cached = self.inner.report.lock().await;
+        if let Some((at, report)) = cached.as_ref()
+            && at.elapsed() < CACHE_FOR
+        {
+            return report.clone();
+        }
+        let report = self.probe().await;
+        *cached = Some((Instant::now(), report.clone()));
+        report
+    }
+
+    /// Ready = migrations applied and Postgres answering. Positive answers are cached.
+    pub async fn is_ready(&self) -> bool {
+        if !self.is_migrated() {
+            return false;
+        }
+        let mut until = self.inner.ready_until.lock().await;
+        if until.is_some_and(|t| Instant::now() < t) {
+            return true;
+        }
+        let ok = temponest_db::ping(&self.inner.pool).await;
+        *until = ok.then(|| Instant::now() + CACHE_FOR);
+        ok
+    }
+}
+
+fn dependency(ok: bool, started: Instant) -> DependencyStatus {
+    DependencyStatus {
+        status: if ok { "ok" } else { "down" },
+        latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+    }
+}
+
+async fn health(State(health): State<Health>) -> Response {
+    let report = health.report().await;
+    let status = if report.status == "unhealthy" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(report)).into_response()
+}
+
+async fn live() -> Response {
+    axum::Json(serde_json::json!({"status": "alive"})).into_response()
+}
+
+async fn ready(State(health): State<Health>) -> Response {
+    if health.is_ready().await {
+        axum::Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        crate::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "not ready: database unreachable or migrations not applied yet",
+        )
+        .into_response()
+    }
+}
+
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        temponest_telemetry::render_metrics(),
+    )
+        .into_response()
+}

@@ -1,0 +1,16 @@
+//! HTTP plumbing shared by every TempoNest service: the API error type and body (SPEC §2),
+//! request ids, extractors (JSON with readable rejections, ids, pagination), health, metrics
+//! and OpenAPI routes, the standard middleware stack, and serving with graceful shutdown.
+
+pub mod config;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod request_id;
+pub mod server;
+
+pub use error::{ApiError, ApiResult, FieldError};
+pub use extract::{IdPath, Json, Pagination};
+pub use request_id::current_request_id;
+pub use server::{ServerConfig, serve, shutdown_signal};

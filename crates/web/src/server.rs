@@ -1,0 +1,193 @@
+//! The middleware stack every service shares and serving with graceful shutdown.
+//!
+//! Outer stack (before routing): trailing-slash normalisation, request id, panic → 500 JSON,
+//! CORS, gzip for responses over 1 KiB. Route stack (after routing, so the matched route is
+//! known): trace span, HTTP metrics, body-size limit, request timeout.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, Uri};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tower::{Layer, ServiceExt};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::ApiError;
+
+/// HTTP server settings shared by all services.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// A request that takes longer is answered 503 (streaming bodies are not limited).
+    pub request_timeout_secs: u64,
+    /// Maximum request body size.
+    pub body_limit_bytes: usize,
+    /// Allowed CORS origins; empty disables CORS, `*` allows any origin.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Adds the route-level layers (tracing, metrics, body limit, timeout). Call after all routes
+/// are merged and after service-specific layers (authentication, rate limiting), so those run
+/// inside the trace span.
+pub fn with_route_layers(router: Router, config: &ServerConfig) -> Router {
+    let timeout = Duration::from_secs(config.request_timeout_secs);
+    router
+        .layer(from_fn(move |req: Request, next: Next| async move {
+            match tokio::time::timeout(timeout, next.run(req)).await {
+                Ok(response) => response,
+                Err(_) => ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    format!("the request did not complete within {}s", timeout.as_secs()),
+                )
+                .into_response(),
+            }
+        }))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(from_fn(temponest_telemetry::http::track_metrics))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| temponest_telemetry::http::make_span(req))
+                .on_response(temponest_telemetry::http::on_response),
+        )
+}
+
+/// Rewrites `/agents/` to `/agents` before routing so collections answer with and without a
+/// trailing slash (no redirect). The Swagger UI under `/docs/` needs its slash and is left alone.
+async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let new = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = new.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    next.run(req).await
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError::internal(format!("handler panicked: {message}")).into_response()
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::from(Any)
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers(Any)
+            .expose_headers(Any)
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Wraps a fully routed app in the outer layers. Exposed so tests can drive the exact stack
+/// with `oneshot`.
+pub fn into_service(
+    router: Router,
+    config: &ServerConfig,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let compression =
+        CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)));
+    let router = router
+        .layer(compression)
+        .layer(tower::util::option_layer(cors_layer(&config.cors_origins)))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn(crate::request_id::request_id));
+    from_fn(trim_trailing_slash)
+        .layer(router)
+        .map_response(IntoResponse::into_response)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = into_service(router, config);
+    let make =
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+    axum::serve(listener, make)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received, draining in-flight requests");
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Starts a release `temponest serve` on a spare 127.0.0.1 port against a fresh database, waits
+# for /health/ready, runs one measurement against it, then stops that server (and only it) and
+# drops the database. See load_tests/README.md.
+#
+#   load_tests/run.sh <measurement> [args...]
+#
+#   goose <scenario> [temponest-load options]  a goose scenario (health|register|login|me|refresh)
+#   wrk-health [wrk options]                   GET /health            (default -t2 -c64 -d20s)
+#   wrk-me [wrk options]                       GET /auth/me + Bearer  (default -t2 -c64 -d20s)
+#   wrk-login [wrk options]                    POST /auth/login       (default -t2 -c2 -d20s)
+#   oha-health | oha-me | oha-login [oha options]   the same with oha, if installed
+#   startup                                    time to /health/ready (fresh and existing DB) and idle RSS
+#   exec CMD...                                any command; TEMPONEST_HOST and TOKEN are exported
+#
+# Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
+# from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
+# SERVER_LOG (default /tmp/temponest-load-<pid>.log), LOGIN_CONCURRENCY for wrk-login/oha-login.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${TEMPONEST_BIN:-$root/target/release/temponest}"
+db="${LOAD_DB:-temponest_load_$$}"
+log="${SERVER_LOG:-/tmp/temponest-load-$$.log}"
+measurement="${1:?usage: run.sh <goose|wrk-health|wrk-me|wrk-login|oha-*|startup|exec> [args...]}"
+shift
+
+[ -x "$bin" ] || { echo "run.sh: $bin missing; run: cargo build --release -p temponest" >&2; exit 1; }
+
+port_in_use() { ss -ltn "sport = :$1" | grep -q LISTEN; }
+port="${PORT:-19100}"
+if [ -z "${PORT:-}" ]; then
+  while port_in_use "$port"; do port=$((port + 1)); done
+fi
+host="http://127.0.0.1:$port"
+
+server_pid=""
+start_server() {
+  # Rate limiting off (throughput runs), generous login/register limits in case it is turned
+  # back on, warnings only, no trace export, loopback only, a Redis key prefix of our own.
+  env -u OTEL_EXPORTER_OTLP_ENDPOINT \
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
+    REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
+    TEMPONEST_REDIS_KEY_PREFIX="tnload$$" \
+    TEMPONEST_PORTS="$port" BIND_ADDRESS=127.0.0.1 \
+    RATE_LIMIT_ENABLED=false \
+    TEMPONEST_LOGIN_PER_MINUTE=1000000 TEMPONEST_REGISTER_PER_HOUR=1000000 \
+    RUST_LOG=warn \
+    "$bin" serve >>"$log" 2>&1 &
+  server_pid=$!
+}
+
+# Prints the milliseconds from now until /health/ready answers 200 (fails after 60 s).
+wait_ready() {
+  local start now
+  start=$(date +%s%N)
+  for _ in $(seq 1 6000); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$host/health/ready" 2>/dev/null)" = 200 ]; then
+      now=$(date +%s%N)
+      echo $(((now - start) / 1000000))
+      return 0
+    fi
+    kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: server exited; see $log" >&2; return 1; }
+    sleep 0.01
+  done
+  echo "run.sh: server not ready after 60 s; see $log" >&2
+  return 1
+}
+
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+
+cleanup() {
+  stop_server
+  if [ -z "${KEEP_DB:-}" ]; then
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+# Registers a fresh account and prints "email password access_token".
+fresh_account() {
+  local email="wrk-$(cat /proc/sys/kernel/random/uuid)@example.test" password="load-test Password 1234!"
+  curl -sf -o /dev/null -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/register"
+  local token
+  token=$(curl -sf -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/login" | jq -r .access_token)
+  echo "$email" "$password" "$token"
+}
+
+if [ "$measurement" = startup ]; then
+  # Start-up to ready, first on a database that does not exist yet (create + migrate), then
+  # three restarts on the existing one; then idle RSS after 5 s of quiet.
+  start_server
+  echo "ready_ms fresh_db=$(wait_ready)"
+  stop_server
+  for i in 1 2 3; do
+    start_server
+    echo "ready_ms existing_db run $i=$(wait_ready)"
+    [ "$i" = 3 ] || stop_server
+  done
+  sleep 5
+  echo "idle_rss_kib=$(ps -o rss= -p "$server_pid" | tr -d ' ')"
+  exit 0
+fi
+
+start_server
+echo "run.sh: server pid $server_pid on $host, database $db, log $log" >&2
+echo "run.sh: ready after $(wait_ready) ms" >&2
+export TEMPONEST_HOST="$host"
+
+case "$measurement" in
+  goose)
+    loader="$root/load_tests/target/release/temponest-load"
+    [ -x "$loader" ] || (cd "$root/load_tests" && cargo build --release)
+    "$loader" "$@" --host "$host"
+    ;;
+  wrk-health)
+    [ $# -gt 0 ] || set -- -t2 -c64 -d20s
+    wrk --latency "$@" "$host/health"
+    ;;
+  wrk-me)
+    read -r _ _ TOKEN < <(fresh_account)
+    [ $# -gt 0 ] || set -- -t2 -c64 -d20s
+    wrk --latency -H "Authorization: Bearer $TOKEN" "$@" "$host/auth/me"
+    ;;
+  wrk-login)
+    read -r email password _ < <(fresh_account)
+    script=$(mktemp --suffix=.lua)
+    cat >"$script" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email":"$email","password":"$password"}'
+EOF
+    c="${LOGIN_CONCURRENCY:-2}"
+    [ $# -gt 0 ] || set -- -t2 "-c$c" -d20s --timeout 10s
+    wrk --latency -s "$script" "$@" "$host/auth/login"
+    rm -f "$script"
+    ;;
+  oha-health)
+    [ $# -gt 0 ] || set -- -c 64 -z 20s
+    oha --no-tui "$@" "$host/health"
+    ;;
+  oha-me)
+    read -r _ _ TOKEN < <(fresh_account)
+    [ $# -gt 0 ] || set -- -c 64 -z 20s
+    oha --no-tui -H "Authorization: Bearer $TOKEN" "$@" "$host/auth/me"
+    ;;
+  oha-login)
+    read -r email password _ < <(fresh_account)
+    c="${LOGIN_CONCURRENCY:-2}"
+    [ $# -gt 0 ] || set -- -c "$c" -z 20s -t 10s
+    oha --no-tui -m POST -T application/json -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$@" "$host/auth/login"
+    ;;
+  exec)
+    read -r _ _ TOKEN < <(fresh_account)
+    export TOKEN
+    "$@"
+    ;;
+  *)
+    echo "run.sh: unknown measurement $measurement" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,127 @@
+//! Auth service configuration: defaults that work on a developer machine, overridable by a
+//! TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
+//! `TEMPONEST_<FIELD>`).
+
+use serde::{Deserialize, Serialize};
+use temponest_web::ServerConfig;
+
+/// Everything the auth service can be tuned with.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    pub database_url: String,
+    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
+    pub redis_url: Option<String>,
+    /// Prefix for every Redis key (lets several deployments share one Redis).
+    pub redis_key_prefix: String,
+    /// Access-token lifetime (SPEC: 15 min).
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    /// Concurrent refreshes of one token within this window get the same successor.
+    pub refresh_reuse_grace_secs: i64,
+    /// Login attempts per minute per client IP and account.
+    pub login_per_minute: u32,
+    /// Registrations per hour per client IP.
+    pub register_per_hour: u32,
+    /// Consecutive failures before an account (email) is locked.
+    pub lockout_threshold: i32,
+    /// First lockout duration; each further lockout doubles it up to `lockout_max_secs`.
+    pub lockout_base_secs: i64,
+    pub lockout_max_secs: i64,
+    /// Concurrent argon2 computations (0 = number of CPUs).
+    pub max_concurrent_hashes: usize,
+    /// How long a login may wait for a hashing slot before it is answered 503.
+    pub hash_queue_timeout_ms: u64,
+    /// argon2id parameters (OWASP: m = 19 MiB, t = 2, p = 1).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub server: ServerConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
+            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
+            redis_key_prefix: "tn".to_owned(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            refresh_reuse_grace_secs: 10,
+            login_per_minute: 5,
+            register_per_hour: 3,
+            lockout_threshold: 5,
+            lockout_base_secs: 30,
+            lockout_max_secs: 15 * 60,
+            max_concurrent_hashes: 0,
+            hash_queue_timeout_ms: 2000,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Loads defaults → file → environment and validates.
+    pub fn load() -> Result<Self, String> {
+        let config: Self =
+            temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects settings that cannot work, naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks: [(bool, &str); 5] = [
+            (
+                self.access_token_ttl_secs >= 60,
+                "TEMPONEST_ACCESS_TOKEN_TTL_SECS must be at least 60",
+            ),
+            (
+                self.refresh_token_ttl_secs > self.access_token_ttl_secs,
+                "TEMPONEST_REFRESH_TOKEN_TTL_SECS must exceed the access-token TTL",
+            ),
+            (
+                self.lockout_threshold >= 1,
+                "TEMPONEST_LOCKOUT_THRESHOLD must be at least 1",
+            ),
+            (
+                self.argon2_memory_kib >= 8 * 1024,
+                "TEMPONEST_ARGON2_MEMORY_KIB must be at least 8192",
+            ),
+            (
+                self.login_per_minute >= 1 && self.register_per_hour >= 1,
+                "TEMPONEST_LOGIN_PER_MINUTE and TEMPONEST_REGISTER_PER_HOUR must be at least 1",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err((*message).to_owned()),
+            None => Ok(()),
+        }
+    }
+
+    /// The Redis URL, treating an empty string as "no Redis".
+    pub fn redis(&self) -> Option<String> {
+        self.redis_url.clone().filter(|u| !u.trim().is_empty())
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field(
+                "database_url",
+                &temponest_db::redact_url(&self.database_url),
+            )
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(temponest_db::redact_url),
+            )
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("lockout_threshold", &self.lockout_threshold)
+            .finish_non_exhaustive()
+    }
+}

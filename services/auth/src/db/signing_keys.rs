@@ -1,0 +1,71 @@
+//! `auth.signing_keys`.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+#[derive(Debug, Clone)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub private_key: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// Creates the first signing key unless one is active (race-free across replicas thanks to
+/// the `signing_keys_one_active` partial unique index).
+pub async fn insert_if_none_active(
+    pool: &PgPool,
+    kid: &str,
+    private_key: &[u8],
+    public_key: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into auth.signing_keys (kid, private_key, public_key) values ($1, $2, $3)
+         on conflict do nothing",
+        kid,
+        private_key,
+        public_key
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Retires the active key and inserts a new one, atomically.
+pub async fn rotate(
+    pool: &PgPool,
+    kid: &str,
+    private_key: &[u8],
+    public_key: &[u8],
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("update auth.signing_keys set retired_at = now() where retired_at is null")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "insert into auth.signing_keys (kid, private_key, public_key) values ($1, $2, $3)",
+        kid,
+        private_key,
+        public_key
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// The active key and every retired key still inside its publication window.
+pub async fn published(
+    pool: &PgPool,
+    retired_window: std::time::Duration,
+) -> sqlx::Result<Vec<SigningKeyRow>> {
+    let window_secs = retired_window.as_secs_f64();
+    sqlx::query_as!(
+        SigningKeyRow,
+        r#"select kid, private_key, public_key, retired_at from auth.signing_keys
+           where retired_at is null or retired_at > now() - make_interval(secs => $1)
+           order by created_at desc"#,
+        window_secs
+    )
+    .fetch_all(pool)
+    .await
+}

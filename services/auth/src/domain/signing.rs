@@ -1,0 +1,149 @@
+//! Ed25519 signing keys: creation, rotation, the published JWKS and access-token issuance.
+//!
+//! Exactly one key signs at a time (a partial unique index enforces it across replicas).
+//! A retired key stays in the JWKS until every token it signed has expired, so rotation never
+//! invalidates a live token. Replicas reload keys from the database every minute and when a
+//! token names a key they have not seen.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use temponest_auth_client::jwks::{Jwk, Jwks, JwksSource};
+use temponest_auth_client::{AccessClaims, JwtVerifier};
+use temponest_web::ApiError;
+
+use crate::db::signing_keys;
+
+/// PKCS#8 v1 prefix for an Ed25519 private key (RFC 8410); the 32-byte seed follows.
+const PKCS8_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+struct Active {
+    kid: String,
+    key: EncodingKey,
+}
+
+/// The signing side of the auth service. Cheap to clone.
+#[derive(Clone)]
+pub struct SigningKeys {
+    pool: PgPool,
+    active: Arc<RwLock<Option<Active>>>,
+    jwks: Arc<RwLock<Jwks>>,
+    verifier: JwtVerifier,
+    /// Retired keys stay published this long (the access-token TTL plus leeway).
+    publish_retired_for: Duration,
+}
+
+/// A fresh Ed25519 key: (kid, seed, public key).
+pub fn generate() -> (String, Vec<u8>, Vec<u8>) {
+    let seed = crate::domain::credentials::random_secret();
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+    (kid, seed.to_vec(), public.to_vec())
+}
+
+impl SigningKeys {
+    /// Ensures a signing key exists, loads the key set and starts the background reload.
+    pub async fn load(pool: PgPool, access_ttl: Duration) -> Result<Self, ApiError> {
+        let publish_retired_for = access_ttl + Duration::from_secs(60);
+        let (kid, seed, public) = generate();
+        signing_keys::insert_if_none_active(&pool, &kid, &seed, &public).await?;
+        let active = Arc::new(RwLock::new(None));
+        let jwks = Arc::new(RwLock::new(Jwks::default()));
+        let source: JwksSource = {
+            let (pool, active, jwks) = (pool.clone(), Arc::clone(&active), Arc::clone(&jwks));
+            Arc::new(move || {
+                let (pool, active, jwks) = (pool.clone(), Arc::clone(&active), Arc::clone(&jwks));
+                Box::pin(async move {
+                    reload(&pool, &active, &jwks, publish_retired_for)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })
+        };
+        let verifier = JwtVerifier::with_source(source, Duration::from_secs(60));
+        let keys = Self {
+            pool,
+            active,
+            jwks,
+            verifier,
+            publish_retired_for,
+        };
+        keys.verifier
+            .reload()
+            .await
+            .map_err(ApiError::unavailable)?;
+        Ok(keys)
+    }
+
+    /// The verifier other parts of this process use (it shares this key set).
+    pub fn verifier(&self) -> JwtVerifier {
+        self.verifier.clone()
+    }
+
+    /// The published key set.
+    pub fn jwks(&self) -> Jwks {
+        self.jwks.read().expect("jwks lock poisoned").clone()
+    }
+
+    /// Retires the signing key and starts signing with a new one.
+    pub async fn rotate(&self) -> Result<String, ApiError> {
+        let (kid, seed, public) = generate();
+        signing_keys::rotate(&self.pool, &kid, &seed, &public).await?;
+        self.verifier
+            .reload()
+            .await
+            .map_err(ApiError::unavailable)?;
+        Ok(kid)
+    }
+
+    /// Signs access-token claims with the active key.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, ApiError> {
+        let guard = self.active.read().expect("key lock poisoned");
+        let active = guard
+            .as_ref()
+            .ok_or_else(|| ApiError::unavailable("no signing key loaded"))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(active.kid.clone());
+        jsonwebtoken::encode(&header, claims, &active.key)
+            .map_err(|e| ApiError::internal(format!("signing failed: {e}")))
+    }
+
+    pub fn publish_retired_for(&self) -> Duration {
+        self.publish_retired_for
+    }
+}
+
+async fn reload(
+    pool: &PgPool,
+    active: &RwLock<Option<Active>>,
+    jwks: &RwLock<Jwks>,
+    publish_retired_for: Duration,
+) -> Result<Jwks, sqlx::Error> {
+    let rows = signing_keys::published(pool, publish_retired_for).await?;
+    let mut set = Jwks::default();
+    for row in &rows {
+        set.keys.push(Jwk::ed25519(
+            &row.kid,
+            URL_SAFE_NO_PAD.encode(&row.public_key),
+        ));
+        if row.retired_at.is_none() {
+            let mut der = PKCS8_ED25519_PREFIX.to_vec();
+            der.extend_from_slice(&row.private_key);
+            *active.write().expect("key lock poisoned") = Some(Active {
+                kid: row.kid.clone(),
+                key: EncodingKey::from_ed_der(&der),
+            });
+        }
+    }
+    *jwks.write().expect("jwks lock poisoned") = set.clone();
+    Ok(set)
+}

@@ -1,0 +1,190 @@
+//! The auth service: tenants, users and roles, sessions with rotating refresh tokens, API
+//! keys, EdDSA signing keys published as JWKS, introspection for other services, brute-force
+//! protection and the audit log (SPEC §3).
+//!
+//! [`bootstrap`] connects everything from configuration, [`app`] builds the complete router;
+//! `main`, the all-in-one binary and the tests all go through them.
+
+pub mod admin;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod models;
+pub mod resolver;
+pub mod routes;
+pub mod state;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use temponest_cache::{Cache, CacheConfig};
+use temponest_ratelimit::{Policy, RateLimitConfig, RateLimiter, RoutePolicy, Scope};
+use temponest_web::health::{Check, Health};
+use utoipa::OpenApi;
+
+pub use config::AuthConfig;
+pub use state::{AppState, StartupError};
+
+use routes::{api_keys, auth, jwks, users};
+
+/// The auth service's routes (without shared layers).
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/introspect", post(auth::introspect))
+        .route("/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get).patch(users::update))
+        .route("/tenants/current", get(users::current_tenant))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
+        .with_state(state)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "TempoNest auth", description = "Tenants, users, sessions, API keys and signing keys."),
+    paths(
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::introspect,
+        api_keys::create, api_keys::list, api_keys::revoke,
+        users::list, users::create, users::get, users::update, users::current_tenant,
+        jwks::jwks,
+    ),
+    components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("JWT access token or API key (sk_...)"))
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// The auth service's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Rate-limit policies of the auth routes on top of the global defaults.
+pub fn rate_limit_routes(config: &AuthConfig) -> Vec<RoutePolicy> {
+    vec![
+        RoutePolicy {
+            method: Some(axum::http::Method::POST),
+            route: "/auth/register".into(),
+            scope: Scope::Ip,
+            policies: vec![Policy::per_hour(config.register_per_hour)],
+        },
+        // Services introspect API keys on cache misses; keep them well clear of the
+        // per-client defaults.
+        RoutePolicy {
+            method: Some(axum::http::Method::POST),
+            route: "/auth/introspect".into(),
+            scope: Scope::Ip,
+            policies: vec![Policy::per_minute(60_000)],
+        },
+    ]
+}
+
+/// The complete single-service app: routes, health, metrics, docs and every shared layer.
+pub fn app(state: AppState, health: &Health) -> Router {
+    let server = state.config.server.clone();
+    let router = routes(state.clone())
+        .merge(health.router())
+        .merge(temponest_web::docs::router(openapi()));
+    let router = temponest_auth_client::protect(router, state.auth.clone(), state.limiter.clone());
+    temponest_web::server::with_route_layers(router, &server)
+}
+
+/// Shared infrastructure handles built from configuration.
+pub struct Infrastructure {
+    pub pool: sqlx::PgPool,
+    pub cache: Cache,
+    pub limiter: RateLimiter,
+    pub health: Health,
+}
+
+/// Connects Postgres (creating the database if needed, waiting for it to come up), applies
+/// migrations, connects Redis (optional) and builds the limiter.
+pub async fn infrastructure(
+    service: &str,
+    services: &[&str],
+    database_url: &str,
+    redis_url: Option<String>,
+    key_prefix: &str,
+    extra_routes: Vec<RoutePolicy>,
+) -> Result<Infrastructure, StartupError> {
+    let db = temponest_db::DbConfig::for_service(service, database_url);
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match temponest_db::ensure_database(&db).await {
+            Ok(()) => break,
+            Err(temponest_db::DbError::InvalidUrl(e)) => {
+                return Err(StartupError::Config(format!("DATABASE_URL: {e}")));
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "waiting for Postgres");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    let pool = temponest_db::connect_lazy(&db).map_err(|e| StartupError::Config(e.to_string()))?;
+    temponest_db::migrate(&pool)
+        .await
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+    temponest_db::spawn_pool_gauges(pool.clone(), db.pool_name.clone());
+    if redis_url.is_none() {
+        tracing::warn!("no REDIS_URL: running on in-process caches and rate limits only");
+    }
+    let cache = Cache::connect(CacheConfig {
+        redis_url,
+        key_prefix: key_prefix.to_owned(),
+        ..CacheConfig::default()
+    })
+    .await;
+    let mut limits =
+        RateLimitConfig::from_env().map_err(|e| StartupError::Config(e.to_string()))?;
+    limits.key_prefix = key_prefix.to_owned();
+    limits.routes.extend(extra_routes);
+    let limiter = RateLimiter::new(limits, cache.redis_pool());
+    let redis_probe = cache.clone();
+    let health = Health::new(
+        services,
+        pool.clone(),
+        vec![Check {
+            name: "redis",
+            critical: false,
+            probe: std::sync::Arc::new(move || {
+                let cache = redis_probe.clone();
+                Box::pin(async move { cache.redis_healthy() })
+            }),
+        }],
+    );
+    health.mark_migrated();
+    Ok(Infrastructure {
+        pool,
+        cache,
+        limiter,
+        health,
+    })
+}

@@ -1,0 +1,33 @@
+//! The auth service on its own (port 9002).
+
+use temponest_auth::AuthConfig;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = AuthConfig::load().map_err(anyhow::Error::msg)?;
+    let _telemetry =
+        temponest_telemetry::init(temponest_telemetry::TelemetryConfig::from_env("auth")?)?;
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(9002);
+    let infra = temponest_auth::infrastructure(
+        "auth",
+        &["auth"],
+        &config.database_url,
+        config.redis(),
+        &config.redis_key_prefix,
+        temponest_auth::rate_limit_routes(&config),
+    )
+    .await?;
+    let state =
+        temponest_auth::AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
+    let server = state.config.server.clone();
+    let app = temponest_auth::app(state, &infra.health);
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    tracing::info!(port, "auth service listening");
+    temponest_web::serve(listener, app, &server, temponest_web::shutdown_signal()).await?;
+    Ok(())
+}

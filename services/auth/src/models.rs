@@ -1,0 +1,340 @@
+//! API types: request bodies (`...In`), responses (`...Out`) and their validation.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use temponest_auth_client::permissions;
+use temponest_web::{ApiError, FieldError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::api_keys::ApiKeyRow;
+use crate::db::users::{TenantRow, UserRow};
+use crate::domain::email::Email;
+use crate::domain::password;
+
+/// `POST /auth/register`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterIn {
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    /// Name of the tenant to create; defaults to the user's name or email.
+    pub tenant_name: Option<String>,
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginIn {
+    pub email: String,
+    pub password: String,
+}
+
+/// `POST /auth/refresh`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshIn {
+    pub refresh_token: String,
+}
+
+/// Tokens issued by login and refresh.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenOut {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserOut {
+    pub id: Uuid,
+    /// Same value as `id` (kept for SDK compatibility).
+    pub user_id: Uuid,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for UserOut {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.id,
+            permissions: permissions::for_roles(&row.roles),
+            email: row.email,
+            full_name: row.full_name,
+            tenant_id: row.tenant_id,
+            tenant_name: row.tenant_name,
+            roles: row.roles,
+            is_active: row.is_active,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// `POST /users`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserCreateIn {
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    /// Roles to grant; defaults to `["viewer"]`.
+    pub roles: Option<Vec<String>>,
+    /// A single role (alternative to `roles`).
+    pub role: Option<String>,
+}
+
+/// `PATCH /users/{id}`: only the fields sent change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserPatch {
+    pub roles: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+    pub full_name: Option<String>,
+}
+
+/// `GET /tenants/current`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TenantOut {
+    pub id: Uuid,
+    pub name: String,
+    pub is_active: bool,
+    pub user_count: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TenantRow> for TenantOut {
+    fn from(row: TenantRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            is_active: row.is_active,
+            user_count: row.user_count,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// `POST /api-keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ApiKeyIn {
+    pub name: String,
+    /// Permissions the key carries (a subset of the creator's); empty = all of the owner's.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub expires_in_days: Option<i64>,
+}
+
+/// An API key as listed (never the secret).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyOut {
+    pub id: Uuid,
+    pub name: String,
+    /// First characters of the key, to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ApiKeyRow> for ApiKeyOut {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            prefix: row.prefix,
+            scopes: row.scopes,
+            user_id: row.user_id,
+            tenant_id: row.tenant_id,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The create response: the listing fields plus the key, shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyCreatedOut {
+    #[serde(flatten)]
+    pub key_info: ApiKeyOut,
+    /// The full key. It is not stored and cannot be shown again.
+    pub key: String,
+}
+
+/// Validated sign-up fields shared by register and admin user creation.
+pub struct NewUser {
+    pub email: Email,
+    pub password: String,
+    pub full_name: Option<String>,
+}
+
+fn clean_name(name: Option<&str>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty())?;
+    if name.chars().count() > 200 {
+        errors.push(FieldError::new(field, "must be at most 200 characters"));
+    }
+    Some(name.to_owned())
+}
+
+/// Validates email, password and name, collecting every problem.
+pub fn validate_new_user(
+    email: &str,
+    password: &str,
+    full_name: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<NewUser> {
+    let email = Email::parse(email)
+        .map_err(|m| errors.push(FieldError::new("email", m)))
+        .ok();
+    if let Err(message) = password::validate(password) {
+        errors.push(FieldError::new("password", message));
+    }
+    let full_name = clean_name(full_name, "full_name", errors);
+    Some(NewUser {
+        email: email?,
+        password: password.to_owned(),
+        full_name,
+    })
+}
+
+impl RegisterIn {
+    /// Validated user and tenant name.
+    pub fn validate(&self) -> Result<(NewUser, String), ApiError> {
+        let mut errors = Vec::new();
+        let user = validate_new_user(
+            &self.email,
+            &self.password,
+            self.full_name.as_deref(),
+            &mut errors,
+        );
+        let tenant = clean_name(self.tenant_name.as_deref(), "tenant_name", &mut errors);
+        match user {
+            Some(user) if errors.is_empty() => {
+                let tenant = tenant
+                    .or_else(|| user.full_name.clone())
+                    .unwrap_or_else(|| user.email.as_str().to_owned());
+                Ok((user, tenant))
+            }
+            _ => Err(ApiError::validation(errors)),
+        }
+    }
+}
+
+/// Checks role names; returns them de-duplicated in canonical order.
+pub fn validate_roles(roles: &[String], field: &str) -> Result<Vec<String>, ApiError> {
+    if roles.is_empty() {
+        return Err(ApiError::invalid_field(
+            field,
+            "at least one role is required",
+        ));
+    }
+    if let Some(bad) = roles
+        .iter()
+        .find(|r| !permissions::ROLES.contains(&r.as_str()))
+    {
+        return Err(ApiError::invalid_field(
+            field,
+            format!(
+                "unknown role `{bad}` (expected one of: {})",
+                permissions::ROLES.join(", ")
+            ),
+        ));
+    }
+    Ok(permissions::ROLES
+        .iter()
+        .filter(|r| roles.iter().any(|x| x == *r))
+        .map(|r| (*r).to_owned())
+        .collect())
+}
+
+impl UserCreateIn {
+    pub fn validate(&self) -> Result<(NewUser, Vec<String>), ApiError> {
+        let mut errors = Vec::new();
+        let user = validate_new_user(
+            &self.email,
+            &self.password,
+            self.full_name.as_deref(),
+            &mut errors,
+        );
+        let requested: Vec<String> = match (&self.roles, &self.role) {
+            (Some(roles), _) => roles.clone(),
+            (None, Some(role)) => vec![role.clone()],
+            (None, None) => vec!["viewer".to_owned()],
+        };
+        let roles = validate_roles(&requested, "roles")
+            .map_err(|e| errors.extend(e.errors))
+            .ok();
+        match (user, roles) {
+            (Some(user), Some(roles)) if errors.is_empty() => Ok((user, roles)),
+            _ => Err(ApiError::validation(errors)),
+        }
+    }
+}
+
+/// A validated key request.
+#[derive(Debug)]
+pub struct ValidApiKey {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyIn {
+    /// Validates name, scopes (known, and held by the creator) and expiry.
+    pub fn validate(&self, creator_permissions: &[String]) -> Result<ValidApiKey, ApiError> {
+        let mut errors = Vec::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.push(FieldError::new("name", "must not be blank"));
+        } else if name.chars().count() > 100 {
+            errors.push(FieldError::new("name", "must be at most 100 characters"));
+        }
+        for (i, scope) in self.scopes.iter().enumerate() {
+            if !permissions::ALL.contains(&scope.as_str()) {
+                errors.push(FieldError::new(
+                    format!("scopes[{i}]"),
+                    format!("unknown permission `{scope}`"),
+                ));
+            } else if !creator_permissions.contains(scope) {
+                errors.push(FieldError::new(
+                    format!("scopes[{i}]"),
+                    format!("you do not hold `{scope}`, so a key cannot carry it"),
+                ));
+            }
+        }
+        let expires_at = match self.expires_in_days {
+            None => None,
+            Some(days) if (1..=3650).contains(&days) => {
+                Some(Utc::now() + chrono::Duration::days(days))
+            }
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "expires_in_days",
+                    "must be between 1 and 3650",
+                ));
+                None
+            }
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let mut scopes = self.scopes.clone();
+        scopes.sort();
+        scopes.dedup();
+        Ok(ValidApiKey {
+            name: name.to_owned(),
+            scopes,
+            expires_at,
+        })
+    }
+}

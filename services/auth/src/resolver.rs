@@ -1,0 +1,55 @@
+//! In-process API-key resolution (used by this service's own routes, by `/auth/introspect`
+//! and, in the all-in-one binary, by every mounted service).
+
+use futures::future::BoxFuture;
+use sqlx::PgPool;
+use temponest_auth_client::{ApiKeyResolver, Principal, PrincipalKind, permissions};
+use temponest_web::ApiError;
+
+use crate::state::LastUsed;
+
+/// Resolves keys against the database.
+pub struct LocalResolver {
+    pool: PgPool,
+    last_used: LastUsed,
+}
+
+impl LocalResolver {
+    pub fn new(pool: PgPool, last_used: LastUsed) -> Self {
+        Self { pool, last_used }
+    }
+}
+
+/// The key's effective permissions: its scopes intersected with what its owner may do now
+/// (empty scopes = everything the owner may do).
+pub fn effective_permissions(roles: &[String], scopes: &[String]) -> Vec<String> {
+    let owner = permissions::for_roles(roles);
+    if scopes.is_empty() {
+        owner
+    } else {
+        owner.into_iter().filter(|p| scopes.contains(p)).collect()
+    }
+}
+
+impl ApiKeyResolver for LocalResolver {
+    fn resolve<'a>(
+        &'a self,
+        api_key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>> {
+        Box::pin(async move {
+            let hash = crate::domain::credentials::digest(api_key);
+            let Some(row) = crate::db::api_keys::resolve(&self.pool, &hash).await? else {
+                return Ok(None);
+            };
+            self.last_used.record(row.id);
+            Ok(Some(Principal {
+                user_id: row.user_id,
+                tenant_id: row.tenant_id,
+                email: row.email,
+                permissions: effective_permissions(&row.roles, &row.scopes),
+                roles: row.roles,
+                kind: PrincipalKind::ApiKey { key_id: row.id },
+            }))
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! `/api-keys`: create (the key is shown once), list (never the secret), revoke.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use temponest_auth_client::{Principal, permissions};
+use temponest_cache::categories;
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use uuid::Uuid;
+
+use crate::db::api_keys::{self, NewApiKey};
+use crate::db::audit::{self, AuditEvent};
+use crate::domain::credentials;
+use crate::models::{ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ValidApiKey};
+use crate::routes::client::ClientInfo;
+use crate::state::AppState;
+
+/// Creates an API key for the caller. The response is the only time the key is shown.
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = ApiKeyIn, security(("bearer" = [])),
+    responses((status = 201, body = ApiKeyCreatedOut), (status = 403), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    principal: Principal,
+    Json(body): Json<ApiKeyIn>,
+) -> ApiResult<(StatusCode, Json<ApiKeyCreatedOut>)> {
+    principal.require(permissions::API_KEYS_MANAGE)?;
+    let ValidApiKey {
+        name,
+        scopes,
+        expires_at,
+    } = body.validate(&principal.permissions)?;
+    let (key, prefix) = credentials::new_api_key();
+    let mut tx = state.pool.begin().await?;
+    let row = api_keys::insert(
+        &mut tx,
+        NewApiKey {
+            id: Uuid::now_v7(),
+            tenant_id: principal.tenant_id,
+            user_id: principal.user_id,
+            name: &name,
+            prefix: &prefix,
+            key_hash: &credentials::digest(&key),
+            scopes: &scopes,
+            expires_at,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        AuditEvent::ApiKeyCreated,
+        Some(principal.tenant_id),
+        Some(principal.user_id),
+        Some(&client.ip),
+        json!({"api_key_id": row.id, "scopes": scopes}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyCreatedOut {
+            key_info: row.into(),
+            key,
+        }),
+    ))
+}
+
+/// Lists live keys: all of the tenant's for users who manage users, otherwise the caller's own.
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = [ApiKeyOut], headers(("x-total-count" = i64)))))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: Pagination,
+) -> ApiResult<Response> {
+    let owner = (!principal.has_permission(permissions::USERS_MANAGE)).then_some(principal.user_id);
+    let (rows, total) = api_keys::list(
+        &state.pool,
+        principal.tenant_id,
+        owner,
+        page.skip,
+        page.limit,
+    )
+    .await?;
+    Ok(list_response(
+        rows.into_iter().map(ApiKeyOut::from).collect(),
+        total,
+    ))
+}
+
+/// Revokes a key; it stops working everywhere within the introspection cache's reach
+/// (the cached entry is invalidated on every replica at once).
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
+    responses((status = 204), (status = 404)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    principal.require(permissions::API_KEYS_MANAGE)?;
+    let owner = (!principal.has_permission(permissions::USERS_MANAGE)).then_some(principal.user_id);
+    let mut tx = state.pool.begin().await?;
+    let hash = api_keys::revoke(&mut tx, principal.tenant_id, id, owner)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    audit::record(
+        &mut *tx,
+        AuditEvent::ApiKeyRevoked,
+        Some(principal.tenant_id),
+        Some(principal.user_id),
+        Some(&client.ip),
+        json!({"api_key_id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    state
+        .cache
+        .invalidate(&categories::INTROSPECTION, &hex::encode(hash))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invalidates cached introspections of the given key hashes.
+pub async fn invalidate_key_hashes(state: &AppState, hashes: &[Vec<u8>]) {
+    for hash in hashes {
+        state
+            .cache
+            .invalidate(&categories::INTROSPECTION, &hex::encode(hash))
+            .await;
+    }
+}

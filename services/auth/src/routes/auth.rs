@@ -1,0 +1,420 @@
+//! `/auth/*`: register, login, refresh (rotation with reuse detection), logout, me and
+//! introspection.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::json;
+use temponest_auth_client::introspect::{IntrospectionRequest, IntrospectionResponse};
+use temponest_auth_client::{
+    AccessClaims, Principal, PrincipalKind, TokenType, claims::ISSUER, permissions,
+};
+use temponest_cache::categories;
+use temponest_ratelimit::Policy;
+use temponest_web::{ApiError, ApiResult, Json};
+use uuid::Uuid;
+
+use crate::db::audit::{self, AuditEvent};
+use crate::db::{sessions, throttle, users};
+use crate::domain::credentials;
+use crate::models::{LoginIn, RefreshIn, RegisterIn, TokenOut, UserOut};
+use crate::routes::client::ClientInfo;
+use crate::state::AppState;
+
+/// Answer for a wrong email or a wrong password alike.
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized("invalid email or password")
+}
+
+/// Creates a tenant and its first user, an admin.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterIn,
+    responses((status = 201, body = UserOut), (status = 409, description = "email already registered"),
+              (status = 422, description = "invalid email, password or name"), (status = 429)))]
+pub async fn register(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<RegisterIn>,
+) -> ApiResult<(StatusCode, Json<UserOut>)> {
+    let (user, tenant_name) = body.validate()?;
+    let hash = state.hasher.hash(user.password).await?;
+    let (tenant_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = state.pool.begin().await?;
+    users::insert_tenant(&mut tx, tenant_id, &tenant_name).await?;
+    let row = users::insert(
+        &mut tx,
+        user_id,
+        tenant_id,
+        user.email.as_str(),
+        user.full_name.as_deref(),
+        &hash,
+        &["admin".to_owned()],
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        AuditEvent::Register,
+        Some(tenant_id),
+        Some(user_id),
+        Some(&client.ip),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Exchanges email and password for an access and a refresh token.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginIn,
+    responses((status = 200, body = TokenOut), (status = 401, description = "invalid email or password"),
+              (status = 429, description = "rate limited or account locked"), (status = 503, description = "overloaded")))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<LoginIn>,
+) -> ApiResult<Response> {
+    let email = body.email.trim().to_lowercase();
+    if email.is_empty() || email.len() > 254 {
+        return Err(ApiError::invalid_field(
+            "email",
+            "must be a non-empty email address",
+        ));
+    }
+    if body.password.is_empty() || body.password.len() > 4 * crate::domain::password::MAX_LEN {
+        return Err(ApiError::invalid_field(
+            "password",
+            "must be between 1 and 1024 characters",
+        ));
+    }
+    let decision = state
+        .limiter
+        .check(
+            &format!("login:{}:{email}", client.ip),
+            &[Policy::per_minute(state.config.login_per_minute)],
+        )
+        .await;
+    if !decision.allowed {
+        return Ok(decision.rejection(temponest_web::current_request_id().as_deref()));
+    }
+    let policy = throttle::LockoutPolicy {
+        threshold: state.config.lockout_threshold,
+        base_secs: state.config.lockout_base_secs,
+        max_secs: state.config.lockout_max_secs,
+    };
+    if let Err(wait) = throttle::reserve_attempt(&state.pool, &email, policy).await? {
+        audit::record(
+            &state.pool,
+            AuditEvent::LoginLocked,
+            None,
+            None,
+            Some(&client.ip),
+            json!({"email": email}),
+        )
+        .await?;
+        return Err(ApiError::too_many_requests(
+            format!("too many failed login attempts for this account; try again in {wait} s"),
+            wait as u64,
+        ));
+    }
+    let user = users::find_for_login(&state.pool, &email).await?;
+    let verified = state
+        .hasher
+        .verify(
+            body.password.clone(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+    let Some(user) = user.filter(|_| verified.matches) else {
+        audit::record(
+            &state.pool,
+            AuditEvent::LoginFailure,
+            None,
+            None,
+            Some(&client.ip),
+            json!({"email": email}),
+        )
+        .await?;
+        return Err(invalid_credentials());
+    };
+    throttle::clear(&state.pool, &email).await?;
+    if !user.is_active || !user.tenant_active {
+        return Err(ApiError::forbidden("this account is disabled"));
+    }
+    if verified.needs_rehash {
+        // Once per user after the parameters change; a failure only delays the upgrade.
+        match state.hasher.hash(body.password).await {
+            Ok(hash) => users::set_password_hash(&state.pool, user.id, &hash).await?,
+            Err(err) => tracing::warn!(error = %err, "could not upgrade a password hash"),
+        }
+    }
+    let session_id = Uuid::now_v7();
+    let refresh_id = Uuid::now_v7();
+    let refresh_token = credentials::refresh_token(&state.refresh_secret, refresh_id);
+    let expires_at = Utc::now() + chrono::Duration::seconds(state.config.refresh_token_ttl_secs);
+    let mut tx = state.pool.begin().await?;
+    sessions::create_session(
+        &mut tx,
+        session_id,
+        user.id,
+        user.tenant_id,
+        Some(&client.ip),
+        client.user_agent.as_deref(),
+    )
+    .await?;
+    sessions::insert_refresh_token(
+        &mut tx,
+        refresh_id,
+        session_id,
+        1,
+        &credentials::digest(&refresh_token),
+        expires_at,
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        AuditEvent::LoginSuccess,
+        Some(user.tenant_id),
+        Some(user.id),
+        Some(&client.ip),
+        json!({"session_id": session_id}),
+    )
+    .await?;
+    tx.commit().await?;
+    let access = issue_access_token(
+        &state,
+        user.id,
+        user.tenant_id,
+        &user.email,
+        &user.roles,
+        session_id,
+    )?;
+    Ok(Json(token_out(&state, access, refresh_token)).into_response())
+}
+
+fn token_out(state: &AppState, access_token: String, refresh_token: String) -> TokenOut {
+    TokenOut {
+        access_token,
+        refresh_token,
+        token_type: "bearer".to_owned(),
+        expires_in: state.config.access_token_ttl_secs,
+    }
+}
+
+/// Signs an access token for a user's session.
+pub fn issue_access_token(
+    state: &AppState,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    email: &str,
+    roles: &[String],
+    session_id: Uuid,
+) -> ApiResult<String> {
+    let now = Utc::now().timestamp();
+    state.keys.sign(&AccessClaims {
+        sub: user_id,
+        tenant_id,
+        email: email.to_owned(),
+        roles: roles.to_vec(),
+        permissions: permissions::for_roles(roles),
+        jti: Uuid::now_v7(),
+        sid: session_id,
+        iat: now,
+        exp: now + state.config.access_token_ttl_secs,
+        iss: ISSUER.to_owned(),
+        token_type: TokenType::Access,
+    })
+}
+
+/// Rotates a refresh token: returns a new access token and the successor refresh token.
+/// Reusing a rotated token revokes the session, except inside the grace window where a
+/// concurrent caller gets the same successor.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshIn,
+    responses((status = 200, body = TokenOut), (status = 401, description = "invalid, expired, revoked or reused token")))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<RefreshIn>,
+) -> ApiResult<Json<TokenOut>> {
+    let token = body.refresh_token.trim();
+    if token.split('.').count() == 3 {
+        return Err(ApiError::unauthorized(
+            "an access token cannot be used as a refresh token",
+        ));
+    }
+    if !token.starts_with(temponest_auth_client::REFRESH_TOKEN_PREFIX) {
+        return Err(ApiError::unauthorized("invalid refresh token"));
+    }
+    let mut tx = state.pool.begin().await?;
+    let Some(row) = sessions::lock_refresh_token(&mut tx, &credentials::digest(token)).await?
+    else {
+        return Err(ApiError::unauthorized("invalid refresh token"));
+    };
+    if row.session_revoked {
+        return Err(ApiError::unauthorized(
+            "the session was revoked; log in again",
+        ));
+    }
+    if row.expires_at <= Utc::now() {
+        return Err(ApiError::unauthorized(
+            "refresh token expired; log in again",
+        ));
+    }
+    if !row.user_active {
+        return Err(ApiError::unauthorized("this account is disabled"));
+    }
+    let grace = chrono::Duration::seconds(state.config.refresh_reuse_grace_secs);
+    let successor = match (row.rotated_at, row.successor_id) {
+        (None, _) => {
+            let id = Uuid::now_v7();
+            let expires_at =
+                Utc::now() + chrono::Duration::seconds(state.config.refresh_token_ttl_secs);
+            let successor_token = credentials::refresh_token(&state.refresh_secret, id);
+            sessions::insert_refresh_token(
+                &mut tx,
+                id,
+                row.session_id,
+                row.generation + 1,
+                &credentials::digest(&successor_token),
+                expires_at,
+            )
+            .await?;
+            sessions::mark_rotated(&mut tx, row.id, id).await?;
+            sessions::touch_session(&mut tx, row.session_id).await?;
+            id
+        }
+        (Some(at), Some(next))
+            if Utc::now() - at <= grace && sessions::is_head(&mut tx, next).await? =>
+        {
+            next
+        }
+        _ => {
+            sessions::revoke(&mut tx, row.session_id, "refresh_token_reuse").await?;
+            audit::record(
+                &mut *tx,
+                AuditEvent::RefreshReuse,
+                Some(row.tenant_id),
+                Some(row.user_id),
+                Some(&client.ip),
+                json!({"session_id": row.session_id, "generation": row.generation}),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(ApiError::unauthorized(
+                "refresh token reuse detected; the session was revoked, log in again",
+            ));
+        }
+    };
+    tx.commit().await?;
+    let access = issue_access_token(
+        &state,
+        row.user_id,
+        row.tenant_id,
+        &row.email,
+        &row.roles,
+        row.session_id,
+    )?;
+    Ok(Json(token_out(
+        &state,
+        access,
+        credentials::refresh_token(&state.refresh_secret, successor),
+    )))
+}
+
+/// Revokes the caller's session: its refresh tokens stop working at once; access tokens
+/// already issued expire on their own (15 min by default).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 400, description = "called with an API key"), (status = 401)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    principal: Principal,
+) -> ApiResult<StatusCode> {
+    let PrincipalKind::User { session_id } = principal.kind else {
+        return Err(ApiError::bad_request(
+            "logout ends a login session; revoke API keys with DELETE /api-keys/{id}",
+        ));
+    };
+    let mut tx = state.pool.begin().await?;
+    if sessions::revoke(&mut tx, session_id, "logout").await? {
+        audit::record(
+            &mut *tx,
+            AuditEvent::Logout,
+            Some(principal.tenant_id),
+            Some(principal.user_id),
+            Some(&client.ip),
+            json!({"session_id": session_id}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user's current profile (roles and permissions cached 5 min, invalidated on change).
+pub async fn load_user(
+    state: &AppState,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<Option<UserOut>> {
+    let pool = state.pool.clone();
+    state
+        .cache
+        .get_or_load(
+            &categories::PERMISSIONS,
+            &user_cache_key(tenant_id, user_id),
+            || async move {
+                Ok::<_, ApiError>(
+                    users::find(&pool, tenant_id, user_id)
+                        .await?
+                        .map(UserOut::from),
+                )
+            },
+        )
+        .await
+}
+
+/// Cache key of a user's profile.
+pub fn user_cache_key(tenant_id: Uuid, user_id: Uuid) -> String {
+    format!("{tenant_id}:{user_id}")
+}
+
+/// The authenticated user, with tenant, roles and permissions.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserOut), (status = 401)))]
+pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<UserOut>> {
+    let mut user = load_user(&state, principal.tenant_id, principal.user_id)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or_else(|| ApiError::unauthorized("this account no longer exists or is disabled"))?;
+    if matches!(principal.kind, PrincipalKind::ApiKey { .. }) {
+        // An API key acts with its scopes, not everything its owner may do.
+        user.permissions = principal.permissions;
+    }
+    Ok(Json(user))
+}
+
+/// Resolves an API key or access token to the auth context it carries (for services).
+#[utoipa::path(post, path = "/auth/introspect", tag = "auth", request_body = IntrospectionRequest,
+    responses((status = 200, description = "`{active, principal}`")))]
+pub async fn introspect(
+    State(state): State<AppState>,
+    Json(body): Json<IntrospectionRequest>,
+) -> ApiResult<Json<IntrospectionResponse>> {
+    let token = body.token.trim();
+    let result = if token.starts_with(temponest_auth_client::API_KEY_PREFIX) {
+        state.auth.resolve_api_key(token).await
+    } else {
+        state.auth.verify_token(token).await
+    };
+    match result {
+        Ok(principal) => Ok(Json(IntrospectionResponse {
+            active: true,
+            principal: Some(principal),
+        })),
+        Err(err) if err.status == StatusCode::UNAUTHORIZED => Ok(Json(IntrospectionResponse {
+            active: false,
+            principal: None,
+        })),
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,7 @@
+//! HTTP routes of the auth service, one module per resource.
+
+pub mod api_keys;
+pub mod auth;
+pub mod client;
+pub mod jwks;
+pub mod users;

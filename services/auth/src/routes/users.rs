@@ -1,0 +1,187 @@
+//! `/users` (tenant members and their roles) and `/tenants/current`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use temponest_auth_client::{Principal, permissions};
+use temponest_cache::categories;
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use uuid::Uuid;
+
+use crate::db::audit::{self, AuditEvent};
+use crate::db::{api_keys, sessions, users};
+use crate::models::{TenantOut, UserCreateIn, UserOut, UserPatch, validate_roles};
+use crate::routes::auth::user_cache_key;
+use crate::routes::client::ClientInfo;
+use crate::state::AppState;
+
+/// Members of the caller's tenant, newest first.
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = [UserOut], headers(("x-total-count" = i64))), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: Pagination,
+) -> ApiResult<Response> {
+    principal.require(permissions::USERS_READ)?;
+    let (rows, total) =
+        users::list(&state.pool, principal.tenant_id, page.skip, page.limit).await?;
+    Ok(list_response(
+        rows.into_iter().map(UserOut::from).collect(),
+        total,
+    ))
+}
+
+/// Adds a user with the given roles to the caller's tenant.
+#[utoipa::path(post, path = "/users", tag = "users", request_body = UserCreateIn, security(("bearer" = [])),
+    responses((status = 201, body = UserOut), (status = 403), (status = 409), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    principal: Principal,
+    Json(body): Json<UserCreateIn>,
+) -> ApiResult<(StatusCode, Json<UserOut>)> {
+    principal.require(permissions::USERS_MANAGE)?;
+    let (user, roles) = body.validate()?;
+    let hash = state.hasher.hash(user.password).await?;
+    let id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    let row = users::insert(
+        &mut tx,
+        id,
+        principal.tenant_id,
+        user.email.as_str(),
+        user.full_name.as_deref(),
+        &hash,
+        &roles,
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        AuditEvent::UserCreated,
+        Some(principal.tenant_id),
+        Some(principal.user_id),
+        Some(&client.ip),
+        json!({"target_user_id": id, "roles": roles}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// One member of the caller's tenant.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserOut), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<UserOut>> {
+    if id != principal.user_id {
+        principal.require(permissions::USERS_READ)?;
+    }
+    let row = users::find(&state.pool, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(row.into()))
+}
+
+/// Changes roles, active flag or name. Role changes take effect for API keys at once and
+/// for access tokens at their next refresh; deactivation also revokes the user's sessions.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UserPatch, security(("bearer" = [])),
+    responses((status = 200, body = UserOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
+pub async fn update(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    principal: Principal,
+    IdPath(id): IdPath,
+    Json(body): Json<UserPatch>,
+) -> ApiResult<Json<UserOut>> {
+    principal.require(permissions::USERS_MANAGE)?;
+    let roles = body
+        .roles
+        .as_deref()
+        .map(|r| validate_roles(r, "roles"))
+        .transpose()?;
+    let full_name = body.full_name.as_deref().map(str::trim);
+    if full_name.is_some_and(|n| n.is_empty() || n.chars().count() > 200) {
+        return Err(ApiError::invalid_field(
+            "full_name",
+            "must be 1 to 200 characters",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let before = users::find(&state.pool, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let loses_admin = before.roles.iter().any(|r| r == "admin")
+        && (roles
+            .as_ref()
+            .is_some_and(|r| !r.iter().any(|x| x == "admin"))
+            || body.is_active == Some(false));
+    if loses_admin && users::other_active_admins(&mut tx, principal.tenant_id, id).await? == 0 {
+        return Err(ApiError::conflict(
+            "a tenant must keep at least one active admin",
+        ));
+    }
+    let after = users::update(
+        &mut tx,
+        principal.tenant_id,
+        id,
+        roles.as_deref(),
+        body.is_active,
+        full_name,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("user"))?;
+    if after.roles != before.roles {
+        audit::record(
+            &mut *tx,
+            AuditEvent::RoleChanged,
+            Some(principal.tenant_id),
+            Some(principal.user_id),
+            Some(&client.ip),
+            json!({"target_user_id": id, "from": before.roles, "to": after.roles}),
+        )
+        .await?;
+    }
+    if before.is_active && !after.is_active {
+        sessions::revoke_all_for_user(&mut tx, id, "deactivated").await?;
+        audit::record(
+            &mut *tx,
+            AuditEvent::UserDeactivated,
+            Some(principal.tenant_id),
+            Some(principal.user_id),
+            Some(&client.ip),
+            json!({"target_user_id": id}),
+        )
+        .await?;
+    }
+    let key_hashes = api_keys::hashes_for_user(&mut tx, id).await?;
+    tx.commit().await?;
+    state
+        .cache
+        .invalidate(
+            &categories::PERMISSIONS,
+            &user_cache_key(principal.tenant_id, id),
+        )
+        .await;
+    crate::routes::api_keys::invalidate_key_hashes(&state, &key_hashes).await;
+    Ok(Json(after.into()))
+}
+
+/// The caller's tenant.
+#[utoipa::path(get, path = "/tenants/current", tag = "tenants", security(("bearer" = [])),
+    responses((status = 200, body = TenantOut), (status = 401)))]
+pub async fn current_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<TenantOut>> {
+    let tenant = users::tenant(&state.pool, principal.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(tenant.into()))
+}

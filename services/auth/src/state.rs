@@ -1,0 +1,148 @@
+//! Shared state of the auth service and how it is built from configuration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use temponest_auth_client::AuthClient;
+use temponest_cache::Cache;
+use temponest_ratelimit::RateLimiter;
+use uuid::Uuid;
+
+use crate::config::AuthConfig;
+use crate::domain::password::PasswordHasher;
+use crate::domain::signing::SigningKeys;
+use crate::resolver::LocalResolver;
+
+/// Everything handlers need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub cache: Cache,
+    pub limiter: RateLimiter,
+    pub config: Arc<AuthConfig>,
+    pub keys: SigningKeys,
+    pub hasher: PasswordHasher,
+    pub auth: AuthClient,
+    /// Key from which refresh tokens are derived.
+    pub refresh_secret: Arc<Vec<u8>>,
+    pub last_used: LastUsed,
+}
+
+impl FromRef<AppState> for AuthClient {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for RateLimiter {
+    fn from_ref(state: &AppState) -> Self {
+        state.limiter.clone()
+    }
+}
+
+/// Errors while building the state (start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Api(#[from] temponest_web::ApiError),
+}
+
+impl AppState {
+    /// Builds the state on an already migrated database.
+    pub async fn build(
+        config: AuthConfig,
+        pool: PgPool,
+        cache: Cache,
+        limiter: RateLimiter,
+    ) -> Result<Self, StartupError> {
+        let hasher = PasswordHasher::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.argon2_parallelism,
+            config.max_concurrent_hashes,
+            Duration::from_millis(config.hash_queue_timeout_ms),
+        )
+        .map_err(StartupError::Config)?;
+        let keys = SigningKeys::load(
+            pool.clone(),
+            Duration::from_secs(config.access_token_ttl_secs as u64),
+        )
+        .await?;
+        let fresh = crate::domain::credentials::random_secret();
+        let refresh_secret =
+            crate::db::secrets::get_or_create(&pool, "refresh_token_key", &fresh).await?;
+        let last_used = LastUsed::start(pool.clone());
+        let resolver = LocalResolver::new(pool.clone(), last_used.clone());
+        let auth = AuthClient::new(keys.verifier(), Arc::new(resolver), cache.clone());
+        Ok(Self {
+            pool,
+            cache,
+            limiter,
+            config: Arc::new(config),
+            keys,
+            hasher,
+            auth,
+            refresh_secret: Arc::new(refresh_secret),
+            last_used,
+        })
+    }
+}
+
+/// Batches API-key `last_used_at` updates: resolutions record in memory, a background task
+/// writes them every 30 s in one statement (no write per request).
+#[derive(Clone, Default)]
+pub struct LastUsed {
+    pending: Arc<Mutex<HashMap<Uuid, DateTime<Utc>>>>,
+}
+
+impl LastUsed {
+    fn start(pool: PgPool) -> Self {
+        let tracker = Self::default();
+        let weak = Arc::downgrade(&tracker.pending);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(pending) = weak.upgrade() else {
+                    return;
+                };
+                let tracker = LastUsed { pending };
+                if let Err(err) = tracker.flush(&pool).await {
+                    tracing::warn!(error = %err, "could not record API key last-used times");
+                }
+            }
+        });
+        tracker
+    }
+
+    pub fn record(&self, key_id: Uuid) {
+        self.pending
+            .lock()
+            .expect("last-used lock poisoned")
+            .insert(key_id, Utc::now());
+    }
+
+    /// Writes pending times now.
+    pub async fn flush(&self, pool: &PgPool) -> sqlx::Result<()> {
+        let batch: Vec<(Uuid, DateTime<Utc>)> = self
+            .pending
+            .lock()
+            .expect("last-used lock poisoned")
+            .drain()
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (ids, at): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        crate::db::api_keys::record_last_used(pool, &ids, &at).await
+    }
+}

@@ -1,0 +1,177 @@
+//! API keys: shown once, stored hashed, scoped, revocable at once, tenant-scoped.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{expect_error, expect_json, spawn};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let created = expect_json(
+        app.post_as(
+            &session.access,
+            "/api-keys",
+            &json!({"name": "ci", "scopes": ["agents:read", "users:read"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let key = created["key"].as_str().unwrap();
+    assert!(key.starts_with("sk_") && key.len() >= 3 + 43, "{key}");
+    assert_eq!(created["scopes"], json!(["agents:read", "users:read"]));
+    assert!(key.starts_with(created["prefix"].as_str().unwrap()));
+
+    let stored: Vec<u8> = sqlx::query_scalar("select key_hash from auth.api_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 32, "only a SHA-256 is stored");
+
+    let listed = expect_json(
+        app.get_as(&session.access, "/api-keys").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(listed[0].get("key").is_none() && !listed.to_string().contains(key));
+
+    let me = expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await;
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(
+        me["permissions"],
+        json!(["agents:read", "users:read"]),
+        "a key acts with its scopes only"
+    );
+    let resp = app
+        .http
+        .get(app.url("/auth/me"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, StatusCode::OK).await;
+    expect_json(app.get_as(key, "/users").await, StatusCode::OK).await;
+    expect_error(
+        app.post_as(key, "/api-keys", &json!({"name": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "api_keys:manage",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_revoked_key_stops_working_immediately(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let created = expect_json(
+        app.post_as(&session.access, "/api-keys", &json!({"name": "ci"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let key = created["key"].as_str().unwrap();
+    expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await; // now cached
+    let resp = app
+        .delete_as(
+            &session.access,
+            &format!("/api-keys/{}", created["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.get_as(key, "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "revoked",
+    )
+    .await;
+    let resp = app
+        .delete_as(
+            &session.access,
+            &format!("/api-keys/{}", created["id"].as_str().unwrap()),
+        )
+        .await;
+    expect_error(resp, StatusCode::NOT_FOUND, "not found").await;
+    let events: Vec<String> = sqlx::query_scalar(
+        "select event from auth.audit_log where event like 'api_key.%' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, ["api_key.created", "api_key.revoked"]);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let resp = app
+        .post_as(
+            &session.access,
+            "/api-keys",
+            &json!({"name": "x", "scopes": ["root:everything"]}),
+        )
+        .await;
+    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "unknown permission").await;
+    assert_eq!(body["errors"][0]["field"], "scopes[0]");
+    let resp = app
+        .post_as(&session.access, "/api-keys", &json!({"name": "  "}))
+        .await;
+    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "name").await;
+    let resp = app
+        .post_as(
+            &session.access,
+            "/api-keys",
+            &json!({"name": "x", "expires_in_days": 0}),
+        )
+        .await;
+    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "expires_in_days").await;
+
+    // A developer cannot mint a key with a permission it lacks.
+    let dev = expect_json(app.post_as(&session.access, "/users", &json!({"email": "dev@example.com", "password": crate::helpers::PASSWORD, "role": "developer"})).await, StatusCode::CREATED).await;
+    assert_eq!(dev["roles"], json!(["developer"]));
+    let tokens = expect_json(
+        app.login("dev@example.com", crate::helpers::PASSWORD).await,
+        StatusCode::OK,
+    )
+    .await;
+    let dev_token = tokens["access_token"].as_str().unwrap();
+    let resp = app
+        .post_as(
+            dev_token,
+            "/api-keys",
+            &json!({"name": "x", "scopes": ["users:manage"]}),
+        )
+        .await;
+    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "you do not hold").await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn expired_keys_are_rejected(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let created = expect_json(
+        app.post_as(
+            &session.access,
+            "/api-keys",
+            &json!({"name": "ci", "expires_in_days": 1}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    sqlx::query("update auth.api_keys set expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    expect_error(
+        app.get_as(created["key"].as_str().unwrap(), "/auth/me")
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "expired",
+    )
+    .await;
+}

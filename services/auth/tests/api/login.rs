@@ -1,0 +1,273 @@
+//! Login: tokens, indistinguishable failures, lockout, rate limits, rehash.
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use temponest_auth::AuthConfig;
+
+use crate::helpers::{Options, PASSWORD, expect_error, expect_json, spawn, spawn_with};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn login_returns_a_bearer_access_token_and_a_refresh_token(pool: PgPool) {
+    let app = spawn(pool).await;
+    app.register("ada@example.com").await;
+    let tokens = expect_json(app.login("ADA@example.com", PASSWORD).await, StatusCode::OK).await;
+    assert_eq!(tokens["token_type"], "bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    assert!(tokens["refresh_token"].as_str().unwrap().starts_with("rt_"));
+    let me = expect_json(
+        app.get_as(tokens["access_token"].as_str().unwrap(), "/auth/me")
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["roles"], json!(["admin"]));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn login_with_wrong_password_is_rejected_like_unknown_email(pool: PgPool) {
+    let app = spawn(pool).await;
+    app.register("ada@example.com").await;
+    let wrong_password = app.login("ada@example.com", "not the password").await;
+    let unknown_email = app.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
+    let mut a: serde_json::Value = wrong_password.json().await.unwrap();
+    let mut b: serde_json::Value = unknown_email.json().await.unwrap();
+    a["request_id"] = json!(null);
+    b["request_id"] = json!(null);
+    assert_eq!(a, b);
+    assert_eq!(a["detail"], "invalid email or password");
+    let failures: i64 =
+        sqlx::query_scalar("select count(*) from auth.audit_log where event = 'login.failure'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(failures, 2);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn repeated_failures_lock_the_account_even_for_the_right_password(pool: PgPool) {
+    let config = AuthConfig {
+        login_per_minute: 1000,
+        lockout_threshold: 3,
+        ..Options::default().config
+    };
+    let app = spawn_with(
+        pool,
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.register("ada@example.com").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("ada@example.com", "wrong password!")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = app.login("ada@example.com", PASSWORD).await;
+    let retry_after: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    expect_error(
+        locked,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many failed login attempts",
+    )
+    .await;
+    // Unknown accounts lock the same way, so lockout does not reveal who is registered.
+    for _ in 0..3 {
+        app.login("ghost@example.com", "wrong password!").await;
+    }
+    expect_error(
+        app.login("ghost@example.com", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn parallel_guesses_cannot_exceed_the_lockout_threshold(pool: PgPool) {
+    let config = AuthConfig {
+        login_per_minute: 1000,
+        lockout_threshold: 3,
+        ..Options::default().config
+    };
+    let app = spawn_with(
+        pool,
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.register("ada@example.com").await;
+    let attempts = join_all((0..12).map(|_| app.login("ada@example.com", "wrong password!"))).await;
+    let checked = attempts
+        .iter()
+        .filter(|r| r.status() == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = attempts
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 3, "only `threshold` passwords may be checked");
+    assert_eq!(refused, 9);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_successful_login_resets_the_failure_streak(pool: PgPool) {
+    let config = AuthConfig {
+        login_per_minute: 1000,
+        lockout_threshold: 3,
+        ..Options::default().config
+    };
+    let app = spawn_with(
+        pool,
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.register("ada@example.com").await;
+    for _ in 0..2 {
+        app.login("ada@example.com", "wrong password!").await;
+    }
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    for _ in 0..2 {
+        app.login("ada@example.com", "wrong password!").await;
+    }
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn login_is_rate_limited_per_ip_and_account(pool: PgPool) {
+    let config = AuthConfig {
+        login_per_minute: 2,
+        ..Options::default().config
+    };
+    let app = spawn_with(
+        pool,
+        Options {
+            config,
+            rate_limits: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.register("ada@example.com").await;
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let limited = app.login("ada@example.com", PASSWORD).await;
+    assert!(
+        limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(limited.headers()["x-ratelimit-limit"], "2");
+    expect_json(limited, StatusCode::TOO_MANY_REQUESTS).await;
+    // Another account from the same IP is not affected.
+    app.register("bob@example.com").await;
+    assert_eq!(
+        app.login("bob@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_hash_with_old_parameters_is_upgraded_on_login(pool: PgPool) {
+    let app = spawn(pool.clone()).await;
+    app.register("ada@example.com").await;
+    let before: String = sqlx::query_scalar("select password_hash from auth.users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(before.contains("m=8192"), "{before}");
+    let config = AuthConfig {
+        argon2_memory_kib: 9 * 1024,
+        ..Options::default().config
+    };
+    let upgraded = spawn_with(
+        pool.clone(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        upgraded.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let after: String = sqlx::query_scalar("select password_hash from auth.users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(after.contains("m=9216"), "{after}");
+    assert_eq!(
+        upgraded.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
+    let app = spawn_with(
+        pool,
+        Options {
+            rate_limits: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    for i in 0..3 {
+        app.register(&format!("user{i}@example.com")).await;
+    }
+    let resp = app
+        .post(
+            "/auth/register",
+            &json!({"email": "user4@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(resp.headers()["x-ratelimit-limit"], "3");
+    assert!(
+        resp.headers()["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .contains("q=3;w=3600")
+    );
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "").await;
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the auth service: the real app on 127.0.0.1:0 against a fresh
+//! Postgres database per test (`#[sqlx::test]`) and real Redis (a unique key prefix per test).
+
+mod api_keys;
+mod hardening;
+mod helpers;
+mod login;
+mod outages;
+mod refresh;
+mod register;
+mod tokens;
+mod users;

@@ -1,0 +1,196 @@
+//! Dependency outages: Redis down is invisible to users; Postgres down is a 503 that
+//! recovers without a restart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::helpers::{Options, PASSWORD, expect_error, expect_json, spawn_with};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn every_endpoint_works_with_redis_down(pool: PgPool) {
+    let options = Options {
+        redis_url: Some("redis://127.0.0.1:1".into()),
+        rate_limits: true,
+        ..Options::default()
+    };
+    let app = spawn_with(pool, options).await;
+    let session = app.signup("ada@example.com").await;
+    expect_json(
+        app.get_as(&session.access, "/auth/me").await,
+        StatusCode::OK,
+    )
+    .await;
+    let next = expect_json(
+        app.post("/auth/refresh", &json!({"refresh_token": session.refresh}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let key = expect_json(
+        app.post_as(&session.access, "/api-keys", &json!({"name": "k"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_json(
+        app.get_as(&session.access, "/api-keys").await,
+        StatusCode::OK,
+    )
+    .await;
+    let user = expect_json(
+        app.post_as(
+            &session.access,
+            "/users",
+            &json!({"email": "b@example.com", "password": PASSWORD}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.patch_as(
+            &session.access,
+            &format!("/users/{}", user["id"].as_str().unwrap()),
+            &json!({"roles": ["developer"]}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let resp = app
+        .delete_as(
+            &session.access,
+            &format!("/api-keys/{}", key["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "revoked",
+    )
+    .await;
+    expect_json(
+        app.get_as(&session.access, "/tenants/current").await,
+        StatusCode::OK,
+    )
+    .await;
+    let resp = app
+        .post_as(
+            next["access_token"].as_str().unwrap(),
+            "/auth/logout",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let health = expect_json(
+        app.http.get(app.url("/health")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(health["checks"]["database"]["status"], "ok");
+    // The limiter still limits (in process) and still sends its headers.
+    let resp = app.get_as(&session.access, "/auth/me").await;
+    assert!(resp.headers().contains_key("x-ratelimit-remaining"));
+}
+
+/// A TCP proxy to Postgres that can cut every connection and refuse new ones.
+struct Switch {
+    port: u16,
+    up: Arc<AtomicBool>,
+    generation: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Switch {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let generation = Arc::new(generation);
+        let (up2, gen2) = (Arc::clone(&up), Arc::clone(&generation));
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = listener.accept().await.unwrap();
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let mut cut = gen2.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect("127.0.0.1:5432").await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            up,
+            generation,
+        }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.generation.send_modify(|g| *g += 1);
+        }
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_postgres_outage_is_a_503_and_the_service_recovers_without_restart(pool: PgPool) {
+    let switch = Switch::start().await;
+    let options = (*pool.connect_options())
+        .clone()
+        .host("127.0.0.1")
+        .port(switch.port);
+    let proxied = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_with(options)
+        .await
+        .unwrap();
+    let app = spawn_with(proxied, Options::default()).await;
+    let session = app.signup("ada@example.com").await;
+    expect_json(app.get_as(&session.access, "/users").await, StatusCode::OK).await;
+
+    switch.set(false);
+    let resp = app.get_as(&session.access, "/users").await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "service_unavailable");
+    assert!(
+        !body.to_string().contains("5432"),
+        "no internals leak: {body}"
+    );
+
+    switch.set(true);
+    // The pool replaces broken connections on demand; no restart needed. A connection that
+    // was cut may fail one more request before it is discarded.
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..5 {
+        status = app.get_as(&session.access, "/users").await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(status, StatusCode::OK);
+}

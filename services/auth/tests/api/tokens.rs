@@ -1,0 +1,187 @@
+//! Access-token verification: expiry, tampering, `alg: none`, wrong token kinds, rotation.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use temponest_auth_client::{AccessClaims, TokenType, claims::ISSUER};
+use uuid::Uuid;
+
+use crate::helpers::{expect_error, expect_json, spawn};
+
+fn claims(exp_offset: i64, token_type: TokenType) -> AccessClaims {
+    let now = chrono::Utc::now().timestamp();
+    AccessClaims {
+        sub: Uuid::now_v7(),
+        tenant_id: Uuid::now_v7(),
+        email: "x@example.com".into(),
+        roles: vec!["admin".into()],
+        permissions: vec![],
+        jti: Uuid::now_v7(),
+        sid: Uuid::now_v7(),
+        iat: now - 3600,
+        exp: now + exp_offset,
+        iss: ISSUER.into(),
+        token_type,
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+
+    let expired = app
+        .state
+        .keys
+        .sign(&claims(-120, TokenType::Access))
+        .unwrap();
+    let resp = app.get_as(&expired, "/auth/me").await;
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    expect_error(resp, StatusCode::UNAUTHORIZED, "expired").await;
+
+    // Change the payload (grant another tenant) but keep the signature.
+    let parts: Vec<&str> = session.access.split('.').collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["tenant_id"] = json!(Uuid::now_v7());
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        parts[2]
+    );
+    expect_error(
+        app.get_as(&forged, "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid",
+    )
+    .await;
+
+    let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let unsigned = format!("{none_header}.{}.", parts[1]);
+    expect_error(
+        app.get_as(&unsigned, "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "",
+    )
+    .await;
+
+    let service = app
+        .state
+        .keys
+        .sign(&claims(600, TokenType::Service))
+        .unwrap();
+    expect_error(
+        app.get_as(&service, "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "not an access token",
+    )
+    .await;
+
+    expect_error(
+        app.get_as("garbage", "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "malformed",
+    )
+    .await;
+    expect_error(
+        app.get_as(&session.refresh, "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "refresh token cannot be used",
+    )
+    .await;
+    let resp = app
+        .http
+        .get(app.url("/auth/me"))
+        .header("authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "bearer").await;
+    // The genuine token still works.
+    expect_json(
+        app.get_as(&session.access, "/auth/me").await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let old_kid = app.state.keys.jwks().keys[0].kid.clone();
+    let new_kid = app.state.keys.rotate().await.unwrap();
+    assert_ne!(old_kid, new_kid);
+
+    let jwks = expect_json(
+        app.http
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
+        "{kids:?}"
+    );
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["kty"] == "OKP" && k["crv"] == "Ed25519" && k.get("d").is_none())
+    );
+
+    expect_json(
+        app.get_as(&session.access, "/auth/me").await,
+        StatusCode::OK,
+    )
+    .await;
+    let fresh = expect_json(
+        app.login("ada@example.com", crate::helpers::PASSWORD).await,
+        StatusCode::OK,
+    )
+    .await;
+    let token = fresh["access_token"].as_str().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], new_kid);
+    assert_eq!(header["alg"], "EdDSA");
+    expect_json(app.get_as(token, "/auth/me").await, StatusCode::OK).await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn introspection_describes_valid_credentials_and_rejects_others(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let body = expect_json(
+        app.post("/auth/introspect", &json!({"token": session.access}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["principal"]["tenant_id"], session.tenant_id);
+    let body = expect_json(
+        app.post("/auth/introspect", &json!({"token": "sk_unknown"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(body, json!({"active": false}));
+}

@@ -1,0 +1,307 @@
+//! Users and roles within a tenant, tenant isolation, /tenants/current.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: PgPool) {
+    let app = spawn(pool).await;
+    let admin = app.signup("ada@example.com").await;
+    let created = expect_json(
+        app.post_as(
+            &admin.access,
+            "/users",
+            &json!({"email": "vic@example.com", "password": PASSWORD, "roles": ["viewer"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["tenant_id"], admin.tenant_id);
+    let viewer = expect_json(app.login("vic@example.com", PASSWORD).await, StatusCode::OK).await;
+    let viewer = viewer["access_token"].as_str().unwrap();
+    expect_error(
+        app.get_as(viewer, "/users").await,
+        StatusCode::FORBIDDEN,
+        "users:read",
+    )
+    .await;
+    expect_error(
+        app.post_as(
+            viewer,
+            "/users",
+            &json!({"email": "x@example.com", "password": PASSWORD}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "users:manage",
+    )
+    .await;
+
+    let resp = app.get_as(&admin.access, "/users/").await;
+    assert_eq!(resp.headers()["x-total-count"], "2");
+    let list = expect_json(resp, StatusCode::OK).await;
+    assert_eq!(list[0]["email"], "vic@example.com", "newest first");
+    let resp = app.get_as(&admin.access, "/users?limit=1&skip=1").await;
+    assert_eq!(resp.headers()["x-total-count"], "2");
+    let page = expect_json(resp, StatusCode::OK).await;
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    assert_eq!(page[0]["email"], "ada@example.com");
+    let page = expect_json(
+        app.get_as(&admin.access, "/users?page=1&page_size=1").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page[0]["email"], "vic@example.com");
+    expect_error(
+        app.get_as(&admin.access, "/users?limit=0").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit",
+    )
+    .await;
+    expect_error(
+        app.get_as(&admin.access, "/users?skip=abc").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "skip",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
+    let app = spawn(pool).await;
+    let admin = app.signup("ada@example.com").await;
+    let dev = expect_json(
+        app.post_as(
+            &admin.access,
+            "/users",
+            &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let dev_tokens =
+        expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
+    let key = expect_json(
+        app.post_as(
+            dev_tokens["access_token"].as_str().unwrap(),
+            "/api-keys",
+            &json!({"name": "k"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let key = key["key"].as_str().unwrap();
+    let me = expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await;
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "agents:write")
+    );
+
+    let patched = expect_json(
+        app.patch_as(
+            &admin.access,
+            &format!("/users/{}", dev["id"].as_str().unwrap()),
+            &json!({"roles": ["viewer"]}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(patched["roles"], json!(["viewer"]));
+    let me = expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await;
+    assert_eq!(me["roles"], json!(["viewer"]));
+    assert!(
+        !me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "agents:write")
+    );
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from auth.audit_log where event = 'user.roles_changed'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, 1);
+
+    let resp = app
+        .patch_as(
+            &admin.access,
+            &format!("/users/{}", dev["id"].as_str().unwrap()),
+            &json!({"roles": ["superuser"]}),
+        )
+        .await;
+    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "unknown role").await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
+    let app = spawn(pool).await;
+    let admin = app.signup("ada@example.com").await;
+    let dev = expect_json(
+        app.post_as(
+            &admin.access,
+            "/users",
+            &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let tokens = expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
+    let key = expect_json(
+        app.post_as(
+            tokens["access_token"].as_str().unwrap(),
+            "/api-keys",
+            &json!({"name": "k"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        StatusCode::OK,
+    )
+    .await;
+
+    expect_json(
+        app.patch_as(
+            &admin.access,
+            &format!("/users/{}", dev["id"].as_str().unwrap()),
+            &json!({"is_active": false}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_error(
+        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        StatusCode::UNAUTHORIZED,
+        "",
+    )
+    .await;
+    let resp = app
+        .post(
+            "/auth/refresh",
+            &json!({"refresh_token": tokens["refresh_token"]}),
+        )
+        .await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "").await;
+    expect_error(
+        app.login("dev@example.com", PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "disabled",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_last_admin_cannot_be_demoted(pool: PgPool) {
+    let app = spawn(pool).await;
+    let admin = app.signup("ada@example.com").await;
+    let resp = app
+        .patch_as(
+            &admin.access,
+            &format!("/users/{}", admin.user_id),
+            &json!({"roles": ["viewer"]}),
+        )
+        .await;
+    expect_error(resp, StatusCode::CONFLICT, "at least one active admin").await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
+    let app = spawn(pool).await;
+    let a = app.signup("a@example.com").await;
+    let b = app.signup("b@example.com").await;
+    assert_ne!(a.tenant_id, b.tenant_id);
+    let a_key = expect_json(
+        app.post_as(&a.access, "/api-keys", &json!({"name": "a"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let b_users = expect_json(app.get_as(&b.access, "/users").await, StatusCode::OK).await;
+    assert_eq!(b_users.as_array().unwrap().len(), 1);
+    assert_eq!(b_users[0]["email"], "b@example.com");
+    expect_error(
+        app.get_as(&b.access, &format!("/users/{}", a.user_id))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not found",
+    )
+    .await;
+    expect_error(
+        app.patch_as(
+            &b.access,
+            &format!("/users/{}", a.user_id),
+            &json!({"is_active": false}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not found",
+    )
+    .await;
+    expect_error(
+        app.delete_as(
+            &b.access,
+            &format!("/api-keys/{}", a_key["id"].as_str().unwrap()),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not found",
+    )
+    .await;
+    let b_keys = expect_json(app.get_as(&b.access, "/api-keys").await, StatusCode::OK).await;
+    assert_eq!(b_keys, json!([]));
+    let tenant = expect_json(
+        app.get_as(&b.access, "/tenants/current").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(tenant["id"], b.tenant_id);
+    assert_eq!(tenant["user_count"], 1);
+    // A's key and user are untouched.
+    expect_json(
+        app.get_as(a_key["key"].as_str().unwrap(), "/auth/me").await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
+    let app = spawn(pool).await;
+    let admin = app.signup("ada@example.com").await;
+    expect_error(
+        app.get_as(&admin.access, "/users/not-a-uuid").await,
+        StatusCode::NOT_FOUND,
+        "not found",
+    )
+    .await;
+    expect_error(
+        app.get_as(&admin.access, &format!("/users/{}", uuid::Uuid::now_v7()))
+            .await,
+        StatusCode::NOT_FOUND,
+        "user not found",
+    )
+    .await;
+    expect_error(
+        app.delete_as(&admin.access, "/api-keys/123").await,
+        StatusCode::NOT_FOUND,
+        "not found",
+    )
+    .await;
+}

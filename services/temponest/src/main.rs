@@ -1,0 +1,202 @@
+//! `temponest`: the all-in-one server (every service in one process) and the admin CLI.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use temponest_auth::AuthConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "temponest",
+    version,
+    about = "TempoNest: a backend platform for running AI agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in one process (default ports 9000 and 9003).
+    Serve {
+        /// Ports to listen on; every port serves every route.
+        #[arg(long = "port", env = "TEMPONEST_PORTS", value_delimiter = ',', default_values_t = [9000u16, 9003])]
+        ports: Vec<u16>,
+        #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
+        bind: String,
+    },
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create a tenant; prints its id.
+    CreateTenant {
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a user in a tenant with a role; prints its id.
+    CreateUser {
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        #[arg(long)]
+        email: String,
+        /// Read from TEMPONEST_USER_PASSWORD when omitted (keeps it out of shell history).
+        #[arg(long, env = "TEMPONEST_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// Create an API key for a user; prints the key once.
+    CreateApiKey {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    /// Retire the current signing key and start signing with a new one.
+    RotateSigningKey,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let config = AuthConfig::load().map_err(anyhow::Error::msg)?;
+    let _telemetry =
+        temponest_telemetry::init(temponest_telemetry::TelemetryConfig::from_env("temponest")?)?;
+    match cli.command {
+        Command::Serve { ports, bind } => serve(config, &bind, &ports).await,
+        Command::Migrate => {
+            let db = temponest_db::DbConfig::for_service("temponest", &config.database_url);
+            temponest_db::ensure_database(&db).await?;
+            let pool = temponest_db::connect(&db).await?;
+            temponest_db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(admin) => run_admin(config, admin).await,
+    }
+}
+
+async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let infra = temponest_auth::infrastructure(
+        "temponest",
+        &["auth"],
+        &config.database_url,
+        config.redis(),
+        &config.redis_key_prefix,
+        temponest_auth::rate_limit_routes(&config),
+    )
+    .await?;
+    let state =
+        temponest_auth::AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
+    let server = state.config.server.clone();
+    let app = temponest_auth::app(state, &infra.health);
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut servers = Vec::new();
+    for port in ports {
+        let listener = tokio::net::TcpListener::bind((bind, *port))
+            .await
+            .with_context(|| format!("cannot listen on {bind}:{port}"))?;
+        let mut stop = stop_tx.subscribe();
+        let (app, server) = (app.clone(), server.clone());
+        servers.push(tokio::spawn(async move {
+            temponest_web::serve(listener, app, &server, async move {
+                let _ = stop.recv().await;
+            })
+            .await
+        }));
+    }
+    tracing::info!(
+        ?ports,
+        ready_in_ms = started.elapsed().as_millis() as u64,
+        "temponest serving (services: auth)"
+    );
+    temponest_web::shutdown_signal().await;
+    let _ = stop_tx.send(());
+    for server in servers {
+        match tokio::time::timeout(Duration::from_secs(30), server).await {
+            Ok(joined) => joined??,
+            Err(_) => tracing::warn!("in-flight requests did not drain within 30 s"),
+        }
+    }
+    Ok(())
+}
+
+async fn run_admin(config: AuthConfig, admin: Admin) -> anyhow::Result<()> {
+    let db = temponest_db::DbConfig::for_service("temponest", &config.database_url);
+    temponest_db::ensure_database(&db).await?;
+    let pool = temponest_db::connect(&db).await?;
+    temponest_db::migrate(&pool).await?;
+    match admin {
+        Admin::CreateTenant { name } => {
+            println!(
+                "{}",
+                temponest_auth::admin::create_tenant(&pool, &name)
+                    .await
+                    .map_err(anyhow::Error::msg)?
+            );
+        }
+        Admin::CreateUser {
+            tenant,
+            email,
+            password,
+            role,
+        } => {
+            let hasher = temponest_auth::domain::password::PasswordHasher::new(
+                config.argon2_memory_kib,
+                config.argon2_iterations,
+                config.argon2_parallelism,
+                1,
+                Duration::from_secs(30),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let id = temponest_auth::admin::create_user(
+                &pool,
+                &hasher,
+                tenant,
+                &email,
+                &password,
+                &[role],
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+            println!("{id}");
+        }
+        Admin::CreateApiKey {
+            email,
+            name,
+            scopes,
+        } => {
+            println!(
+                "{}",
+                temponest_auth::admin::create_api_key(&pool, &email, &name, &scopes)
+                    .await
+                    .map_err(anyhow::Error::msg)?
+            );
+        }
+        Admin::RotateSigningKey => {
+            let keys = temponest_auth::domain::signing::SigningKeys::load(
+                pool.clone(),
+                Duration::from_secs(config.access_token_ttl_secs as u64),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.detail))?;
+            println!(
+                "now signing with {}",
+                keys.rotate().await.map_err(|e| anyhow::anyhow!(e.detail))?
+            );
+        }
+    }
+    Ok(())
+}
