@@ -73,6 +73,9 @@ struct Inner {
     remote: Option<Remote>,
 }
 
+/// Minimum time between two reloads triggered by unknown key ids.
+pub const ON_DEMAND_SPACING: Duration = Duration::from_secs(1);
+
 /// Where a verifier gets its keys from: HTTP in a separate deployment, the database in the
 /// auth service itself.
 pub type JwksSource =
@@ -80,7 +83,10 @@ pub type JwksSource =
 
 struct Remote {
     fetch: JwksSource,
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// Serialises fetches so concurrent callers do not stampede the source.
+    fetching: tokio::sync::Mutex<()>,
+    /// Last fetch triggered by an unknown `kid`; the lock also queues such fetches.
+    last_on_demand: tokio::sync::Mutex<Option<Instant>>,
 }
 
 /// Per-entry expiry: a verified token is cached until its own `exp`.
@@ -135,7 +141,8 @@ impl JwtVerifier {
     pub fn with_source(source: JwksSource, every: Duration) -> Self {
         let verifier = Self::build(Some(Remote {
             fetch: source,
-            last_fetch: tokio::sync::Mutex::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+            last_on_demand: tokio::sync::Mutex::new(None),
         }));
         let weak = Arc::downgrade(&verifier.inner);
         tokio::spawn(async move {
@@ -144,7 +151,7 @@ impl JwtVerifier {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { return };
                 let verifier = JwtVerifier { inner };
-                if let Err(err) = verifier.refresh(Duration::ZERO).await {
+                if let Err(err) = verifier.reload().await {
                     tracing::warn!(error = %err, "JWKS refresh failed; keeping the previous keys");
                 }
             }
@@ -192,22 +199,38 @@ impl JwtVerifier {
 
     /// Reloads keys from the source now (e.g. right after a rotation).
     pub async fn reload(&self) -> Result<(), String> {
-        self.refresh(Duration::ZERO).await
-    }
-
-    /// Fetches the remote JWKS unless it was fetched less than `min_interval` ago.
-    async fn refresh(&self, min_interval: Duration) -> Result<(), String> {
         let Some(remote) = &self.inner.remote else {
             return Ok(());
         };
-        let mut last = remote.last_fetch.lock().await;
-        if last.is_some_and(|t| t.elapsed() < min_interval) {
-            return Ok(());
-        }
-        *last = Some(Instant::now());
+        let _one_at_a_time = remote.fetching.lock().await;
         let jwks = (remote.fetch)().await?;
         self.set_jwks(&jwks);
         Ok(())
+    }
+
+    /// Reloads because a token named an unknown key. Such reloads are coalesced and spaced
+    /// at least [`ON_DEMAND_SPACING`] apart: a caller arriving too soon waits for the next
+    /// slot (instead of being refused), and callers that waited while someone else reloaded
+    /// use that result. Tokens with made-up key ids therefore cost at most one fetch per slot.
+    async fn reload_for_unknown_key(&self) {
+        let Some(remote) = &self.inner.remote else {
+            return;
+        };
+        let arrived = Instant::now();
+        let mut last = remote.last_on_demand.lock().await;
+        if let Some(previous) = *last {
+            if previous > arrived {
+                return;
+            }
+            let wait = (previous + ON_DEMAND_SPACING).saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        *last = Some(Instant::now());
+        if let Err(err) = self.reload().await {
+            tracing::warn!(error = %err, "JWKS reload for an unknown key failed");
+        }
     }
 
     /// Verifies signature, issuer, expiry and token type.
@@ -226,7 +249,7 @@ impl JwtVerifier {
         let kid = header.kid.ok_or(VerifyError::Invalid)?;
         if self.key(&kid).is_none() {
             // A rotation may have published a key we have not seen yet.
-            let _ = self.refresh(Duration::from_secs(10)).await;
+            self.reload_for_unknown_key().await;
         }
         let key = self.key(&kid).ok_or(VerifyError::UnknownKey)?;
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.inner.validation)

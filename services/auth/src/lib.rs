@@ -115,6 +115,27 @@ pub fn app(state: AppState, health: &Health) -> Router {
     temponest_web::server::with_route_layers(router, &server)
 }
 
+/// Connects everything from configuration and returns the complete app and its server
+/// settings. `services` names what the process serves (for `/health`).
+pub async fn launch(
+    config: AuthConfig,
+    pool_name: &str,
+    services: &[&str],
+) -> Result<(Router, temponest_web::ServerConfig), StartupError> {
+    let infra = infrastructure(
+        pool_name,
+        services,
+        &config.database_url,
+        config.redis(),
+        &config.redis_key_prefix,
+        rate_limit_routes(&config),
+    )
+    .await?;
+    let state = AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
+    let server = state.config.server.clone();
+    Ok((app(state, &infra.health), server))
+}
+
 /// Shared infrastructure handles built from configuration.
 pub struct Infrastructure {
     pub pool: sqlx::PgPool,

@@ -13,19 +13,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|p| p.parse())
         .transpose()?
         .unwrap_or(9002);
-    let infra = temponest_auth::infrastructure(
-        "auth",
-        &["auth"],
-        &config.database_url,
-        config.redis(),
-        &config.redis_key_prefix,
-        temponest_auth::rate_limit_routes(&config),
-    )
-    .await?;
-    let state =
-        temponest_auth::AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
-    let server = state.config.server.clone();
-    let app = temponest_auth::app(state, &infra.health);
+    let (app, server) = temponest_auth::launch(config, "auth", &["auth"]).await?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     tracing::info!(port, "auth service listening");
     temponest_web::serve(listener, app, &server, temponest_web::shutdown_signal()).await?;

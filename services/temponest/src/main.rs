@@ -89,19 +89,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let infra = temponest_auth::infrastructure(
-        "temponest",
-        &["auth"],
-        &config.database_url,
-        config.redis(),
-        &config.redis_key_prefix,
-        temponest_auth::rate_limit_routes(&config),
-    )
-    .await?;
-    let state =
-        temponest_auth::AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
-    let server = state.config.server.clone();
-    let app = temponest_auth::app(state, &infra.health);
+    let (app, server) = temponest_auth::launch(config, "temponest", &["auth"]).await?;
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     for port in ports {

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub http: Client,
     pub pool: PgPool,
     pub state: AppState,
+    /// Redis key prefix of this app's cache and limiter.
+    pub prefix: String,
 }
 
 /// Test knobs.
@@ -64,7 +66,7 @@ pub async fn spawn_with(pool: PgPool, options: Options) -> TestApp {
     .await;
     let mut limits = RateLimitConfig {
         enabled: options.rate_limits,
-        key_prefix: prefix,
+        key_prefix: prefix.clone(),
         ..RateLimitConfig::default()
     };
     limits
@@ -88,6 +90,7 @@ pub async fn spawn_with(pool: PgPool, options: Options) -> TestApp {
         http: Client::builder().no_gzip().build().unwrap(),
         pool,
         state,
+        prefix,
     }
 }
 
@@ -207,4 +210,20 @@ pub async fn expect_error(resp: Response, status: StatusCode, needle: &str) -> V
         "error without request_id: {body}"
     );
     body
+}
+
+/// Repeats `probe` until it returns true, for at most 5 s (for effects that travel through
+/// Redis pub/sub). Each probe is a real request, so this never spins idle.
+pub async fn eventually<F, Fut>(mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while !probe().await {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .is_ok()
 }

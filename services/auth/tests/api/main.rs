@@ -8,5 +8,6 @@ mod login;
 mod outages;
 mod refresh;
 mod register;
+mod remote;
 mod tokens;
 mod users;
