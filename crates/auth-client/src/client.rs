@@ -12,7 +12,7 @@ use temponest_web::ApiError;
 
 use crate::principal::AuthFailure;
 use crate::{
-    API_KEY_PREFIX, ApiKeyResolver, JwtVerifier, Principal, PrincipalKind, REFRESH_TOKEN_PREFIX,
+    API_KEY_PREFIX, Introspector, JwtVerifier, Principal, PrincipalKind, REFRESH_TOKEN_PREFIX,
     VerifyError, api_key_cache_key,
 };
 
@@ -20,7 +20,7 @@ use crate::{
 #[derive(Clone)]
 pub struct AuthClient {
     verifier: JwtVerifier,
-    resolver: Arc<dyn ApiKeyResolver>,
+    introspector: Arc<dyn Introspector>,
     cache: Cache,
 }
 
@@ -75,10 +75,10 @@ fn classify(token: &str) -> Result<Credential<'_>, ApiError> {
 }
 
 impl AuthClient {
-    pub fn new(verifier: JwtVerifier, resolver: Arc<dyn ApiKeyResolver>, cache: Cache) -> Self {
+    pub fn new(verifier: JwtVerifier, introspector: Arc<dyn Introspector>, cache: Cache) -> Self {
         Self {
             verifier,
-            resolver,
+            introspector,
             cache,
         }
     }
@@ -97,13 +97,30 @@ impl AuthClient {
         }
     }
 
-    /// Verifies an access token locally.
+    /// Verifies an access token: signature, expiry and type locally (cached until expiry),
+    /// then that its session is still live (cached 30 s under the `jwt` category and
+    /// invalidated on every replica at logout or revocation).
     pub async fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
         let claims = self.verifier.verify(token).await.map_err(|err| match err {
             VerifyError::Expired => ApiError::unauthorized("access token expired"),
             VerifyError::WrongType => ApiError::unauthorized("token is not an access token"),
             other => ApiError::unauthorized(other.to_string()),
         })?;
+        let introspector = Arc::clone(&self.introspector);
+        let (session_id, owned) = (claims.sid, token.to_owned());
+        let live: bool = self
+            .cache
+            .get_or_load(
+                &categories::JWT,
+                &session_cache_key(session_id),
+                || async move { introspector.session_live(session_id, &owned).await },
+            )
+            .await?;
+        if !live {
+            return Err(ApiError::unauthorized(
+                "the session of this token has ended (logged out or revoked); log in again",
+            ));
+        }
         Ok(Principal {
             user_id: claims.sub,
             tenant_id: claims.tenant_id,
@@ -116,9 +133,9 @@ impl AuthClient {
         })
     }
 
-    /// Resolves an API key through the cache (30 s) and the resolver.
+    /// Resolves an API key through the cache (30 s) and the introspector.
     pub async fn resolve_api_key(&self, key: &str) -> Result<Principal, ApiError> {
-        let resolver = Arc::clone(&self.resolver);
+        let resolver = Arc::clone(&self.introspector);
         let owned = key.to_owned();
         let found: Option<Principal> = self
             .cache
@@ -130,6 +147,11 @@ impl AuthClient {
             .await?;
         found.ok_or_else(|| ApiError::unauthorized("invalid, revoked or expired API key"))
     }
+}
+
+/// Cache key (category `jwt`) of a session's liveness.
+pub fn session_cache_key(session_id: uuid::Uuid) -> String {
+    session_id.to_string()
 }
 
 /// Middleware: authenticates the request if it carries credentials and stores the outcome

@@ -1,6 +1,8 @@
-//! API-key resolution. The auth service answers `POST /auth/introspect`; other services call
-//! it through [`RemoteIntrospection`] (or, in the all-in-one binary, the auth service's own
-//! resolver in process). Results are cached by [`crate::AuthClient`] for 30 s.
+//! Introspection: resolving API keys and checking that an access token's session is still
+//! live. The auth service answers `POST /auth/introspect`; other services call it through
+//! [`RemoteIntrospection`] (in the auth service and the all-in-one binary, the auth service's
+//! own introspector answers in process). Results are cached by [`crate::AuthClient`] for
+//! 30 s and invalidated on every replica when a key or session is revoked.
 
 use std::time::Duration;
 
@@ -11,13 +13,22 @@ use temponest_web::ApiError;
 
 use crate::Principal;
 
-/// Resolves an API key to the principal it acts for; `Ok(None)` when the key is unknown,
-/// revoked or expired.
-pub trait ApiKeyResolver: Send + Sync + 'static {
+/// What the auth service knows that a token or key alone does not say.
+pub trait Introspector: Send + Sync + 'static {
+    /// The principal an API key acts for; `Ok(None)` when the key is unknown, revoked or
+    /// expired, or its owner is disabled.
     fn resolve<'a>(
         &'a self,
         api_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>>;
+
+    /// Whether the session an access token (with a verified signature) belongs to is still
+    /// live: not logged out, not revoked for refresh-token reuse, its user still active.
+    fn session_live<'a>(
+        &'a self,
+        session_id: uuid::Uuid,
+        access_token: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ApiError>>;
 }
 
 /// Cache key for an API key: the hex SHA-256 that the auth service also stores, so it can
@@ -57,53 +68,67 @@ impl RemoteIntrospection {
     }
 }
 
-impl ApiKeyResolver for RemoteIntrospection {
+impl RemoteIntrospection {
+    /// `POST /auth/introspect` with two quick retries (it sits on the request path).
+    async fn introspect(&self, token: &str) -> Result<IntrospectionResponse, ApiError> {
+        let mut last_error = String::new();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempt))).await;
+            }
+            let mut headers = http::HeaderMap::new();
+            temponest_telemetry::http::inject_trace_context(&mut headers);
+            let sent = self
+                .http
+                .post(&self.url)
+                .headers(headers)
+                .timeout(Duration::from_secs(2))
+                .json(&IntrospectionRequest {
+                    token: token.to_owned(),
+                })
+                .send()
+                .await;
+            match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    return resp
+                        .json()
+                        .await
+                        .map_err(|e| ApiError::unavailable(format!("introspection: {e}")));
+                }
+                Ok(resp) if resp.status().is_server_error() => {
+                    last_error = format!("status {}", resp.status());
+                }
+                Ok(resp) => {
+                    return Err(ApiError::unavailable(format!(
+                        "introspection answered {}",
+                        resp.status()
+                    )));
+                }
+                Err(err) => last_error = err.to_string(),
+            }
+        }
+        Err(ApiError::unavailable(format!(
+            "auth service unreachable: {last_error}"
+        )))
+    }
+}
+
+impl Introspector for RemoteIntrospection {
     fn resolve<'a>(
         &'a self,
         api_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>> {
         Box::pin(async move {
-            let mut last_error = String::new();
-            // Two quick retries with backoff: introspection sits on the request path.
-            for attempt in 0..3u32 {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempt))).await;
-                }
-                let mut headers = http::HeaderMap::new();
-                temponest_telemetry::http::inject_trace_context(&mut headers);
-                let sent = self
-                    .http
-                    .post(&self.url)
-                    .headers(headers)
-                    .timeout(Duration::from_secs(2))
-                    .json(&IntrospectionRequest {
-                        token: api_key.to_owned(),
-                    })
-                    .send()
-                    .await;
-                match sent {
-                    Ok(resp) if resp.status().is_success() => {
-                        let body: IntrospectionResponse = resp
-                            .json()
-                            .await
-                            .map_err(|e| ApiError::unavailable(format!("introspection: {e}")))?;
-                        return Ok(body.principal.filter(|_| body.active));
-                    }
-                    Ok(resp) if resp.status().is_server_error() => {
-                        last_error = format!("status {}", resp.status());
-                    }
-                    Ok(resp) => {
-                        return Err(ApiError::unavailable(format!(
-                            "introspection answered {}",
-                            resp.status()
-                        )));
-                    }
-                    Err(err) => last_error = err.to_string(),
-                }
-            }
-            Err(ApiError::unavailable(format!(
-                "auth service unreachable: {last_error}"
-            )))
+            let body = self.introspect(api_key).await?;
+            Ok(body.principal.filter(|_| body.active))
         })
+    }
+
+    fn session_live<'a>(
+        &'a self,
+        _session_id: uuid::Uuid,
+        access_token: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ApiError>> {
+        Box::pin(async move { Ok(self.introspect(access_token).await?.active) })
     }
 }

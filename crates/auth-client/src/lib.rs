@@ -12,8 +12,8 @@ pub mod permissions;
 pub mod principal;
 
 pub use claims::{AccessClaims, TokenType};
-pub use client::{AuthClient, identify, protect};
-pub use introspect::{ApiKeyResolver, RemoteIntrospection, api_key_cache_key};
+pub use client::{AuthClient, identify, protect, session_cache_key};
+pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
 pub use jwks::{JwtVerifier, VerifyError};
 pub use principal::{Principal, PrincipalKind};
 

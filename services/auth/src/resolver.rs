@@ -1,9 +1,9 @@
-//! In-process API-key resolution (used by this service's own routes, by `/auth/introspect`
-//! and, in the all-in-one binary, by every mounted service).
+//! In-process introspection (API keys and session liveness) for this service's own routes,
+//! `/auth/introspect` and, in the all-in-one binary, every mounted service.
 
 use futures::future::BoxFuture;
 use sqlx::PgPool;
-use temponest_auth_client::{ApiKeyResolver, Principal, PrincipalKind, permissions};
+use temponest_auth_client::{Introspector, Principal, PrincipalKind, permissions};
 use temponest_web::ApiError;
 
 use crate::state::LastUsed;
@@ -31,7 +31,7 @@ pub fn effective_permissions(roles: &[String], scopes: &[String]) -> Vec<String>
     }
 }
 
-impl ApiKeyResolver for LocalResolver {
+impl Introspector for LocalResolver {
     fn resolve<'a>(
         &'a self,
         api_key: &'a str,
@@ -51,5 +51,13 @@ impl ApiKeyResolver for LocalResolver {
                 kind: PrincipalKind::ApiKey { key_id: row.id },
             }))
         })
+    }
+
+    fn session_live<'a>(
+        &'a self,
+        session_id: uuid::Uuid,
+        _access_token: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ApiError>> {
+        Box::pin(async move { Ok(crate::db::sessions::is_live(&self.pool, session_id).await?) })
     }
 }

@@ -151,13 +151,30 @@ pub async fn revoke_all_for_user(
     Ok(done.rows_affected())
 }
 
-/// Whether a session is live (used by logout to answer idempotently).
+/// Whether a session is live: not revoked, and its user and tenant still active.
 pub async fn is_live(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
-    Ok(sqlx::query_scalar!(
-        r#"select (revoked_at is null) as "live!" from auth.sessions where id = $1"#,
-        id
+    Ok(temponest_db::timed(
+        "sessions.is_live",
+        sqlx::query_scalar!(
+            r#"select (s.revoked_at is null and u.is_active and t.is_active) as "live!"
+               from auth.sessions s
+               join auth.users u on u.id = s.user_id
+               join auth.tenants t on t.id = s.tenant_id
+               where s.id = $1"#,
+            id
+        )
+        .fetch_optional(pool),
     )
-    .fetch_optional(pool)
     .await?
     .unwrap_or(false))
+}
+
+/// Ids of a user's live sessions (to invalidate cached liveness when they are revoked).
+pub async fn live_ids_for_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        "select id from auth.sessions where user_id = $1 and revoked_at is null",
+        user_id
+    )
+    .fetch_all(conn)
+    .await
 }

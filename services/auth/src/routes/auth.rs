@@ -299,6 +299,7 @@ pub async fn refresh(
             )
             .await?;
             tx.commit().await?;
+            forget_session(&state, row.session_id).await;
             return Err(ApiError::unauthorized(
                 "refresh token reuse detected; the session was revoked, log in again",
             ));
@@ -347,7 +348,20 @@ pub async fn logout(
         .await?;
     }
     tx.commit().await?;
+    forget_session(&state, session_id).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Drops the cached liveness of a revoked session on every replica, so its access tokens
+/// stop working at once.
+pub async fn forget_session(state: &AppState, session_id: Uuid) {
+    state
+        .cache
+        .invalidate(
+            &categories::JWT,
+            &temponest_auth_client::session_cache_key(session_id),
+        )
+        .await;
 }
 
 /// The user's current profile (roles and permissions cached 5 min, invalidated on change).

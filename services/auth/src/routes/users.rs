@@ -148,7 +148,9 @@ pub async fn update(
         )
         .await?;
     }
+    let mut ended_sessions = Vec::new();
     if before.is_active && !after.is_active {
+        ended_sessions = sessions::live_ids_for_user(&mut tx, id).await?;
         sessions::revoke_all_for_user(&mut tx, id, "deactivated").await?;
         audit::record(
             &mut *tx,
@@ -170,6 +172,9 @@ pub async fn update(
         )
         .await;
     crate::routes::api_keys::invalidate_key_hashes(&state, &key_hashes).await;
+    for session_id in ended_sessions {
+        crate::routes::auth::forget_session(&state, session_id).await;
+    }
     Ok(Json(after.into()))
 }
 

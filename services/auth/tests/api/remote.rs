@@ -87,6 +87,23 @@ async fn another_service_verifies_tokens_with_the_remote_jwks_even_after_rotatio
 
     let resp = http.get(format!("{other}/whoami")).send().await.unwrap();
     expect_error(resp, StatusCode::UNAUTHORIZED, "authentication required").await;
+
+    // Logging out ends the session for the other service too.
+    let resp = app
+        .post_as(&session.access, "/auth/logout", &json!({}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let ended = eventually(|| async {
+        http.get(format!("{other}/whoami"))
+            .bearer_auth(&session.access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(ended, "the logged-out token kept working downstream");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
