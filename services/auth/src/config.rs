@@ -32,6 +32,9 @@ pub struct AuthConfig {
     pub max_concurrent_hashes: usize,
     /// How long a login may wait for a hashing slot before it is answered 503.
     pub hash_queue_timeout_ms: u64,
+    /// The token signing key is replaced when it reaches this age (0 disables automatic
+    /// rotation). Retired keys stay published until their tokens have expired.
+    pub signing_key_rotation_days: u32,
     /// argon2id parameters (OWASP: m = 19 MiB, t = 2, p = 1).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -55,6 +58,7 @@ impl Default for AuthConfig {
             lockout_max_secs: 15 * 60,
             max_concurrent_hashes: 0,
             hash_queue_timeout_ms: 2000,
+            signing_key_rotation_days: 30,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,

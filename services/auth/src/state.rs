@@ -76,6 +76,11 @@ impl AppState {
             Duration::from_secs(config.access_token_ttl_secs as u64),
         )
         .await?;
+        if config.signing_key_rotation_days > 0 {
+            keys.spawn_rotation(Duration::from_secs(
+                u64::from(config.signing_key_rotation_days) * 86_400,
+            ));
+        }
         let fresh = crate::domain::credentials::random_secret();
         let refresh_secret =
             crate::db::secrets::get_or_create(&pool, "refresh_token_key", &fresh).await?;

@@ -31,14 +31,31 @@ pub async fn insert_if_none_active(
     Ok(())
 }
 
-/// Retires the active key and inserts a new one, atomically.
+/// Retires the active key and inserts a new one, atomically, when the active key is older
+/// than `older_than` (pass zero to rotate unconditionally). Replicas racing to rotate
+/// serialise on an advisory lock, so one rotation happens, not one per replica. Returns
+/// whether it rotated.
 pub async fn rotate(
     pool: &PgPool,
+    older_than: std::time::Duration,
     kid: &str,
     private_key: &[u8],
     public_key: &[u8],
-) -> sqlx::Result<()> {
+) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('auth.signing_keys.rotate'))")
+        .execute(&mut *tx)
+        .await?;
+    let due = sqlx::query_scalar!(
+        r#"select coalesce(bool_and(created_at <= now() - make_interval(secs => $1)), true) as "due!"
+           from auth.signing_keys where retired_at is null"#,
+        older_than.as_secs_f64()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !due {
+        return Ok(false);
+    }
     sqlx::query!("update auth.signing_keys set retired_at = now() where retired_at is null")
         .execute(&mut *tx)
         .await?;
@@ -50,7 +67,8 @@ pub async fn rotate(
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The active key and every retired key still inside its publication window.

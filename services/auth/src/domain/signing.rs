@@ -97,12 +97,44 @@ impl SigningKeys {
     /// Retires the signing key and starts signing with a new one.
     pub async fn rotate(&self) -> Result<String, ApiError> {
         let (kid, seed, public) = generate();
-        signing_keys::rotate(&self.pool, &kid, &seed, &public).await?;
+        signing_keys::rotate(&self.pool, Duration::ZERO, &kid, &seed, &public).await?;
         self.verifier
             .reload()
             .await
             .map_err(ApiError::unavailable)?;
         Ok(kid)
+    }
+
+    /// Rotates when the signing key is older than `max_age`; returns the new key id if it did.
+    pub async fn rotate_if_older_than(
+        &self,
+        max_age: Duration,
+    ) -> Result<Option<String>, ApiError> {
+        let (kid, seed, public) = generate();
+        if !signing_keys::rotate(&self.pool, max_age, &kid, &seed, &public).await? {
+            return Ok(None);
+        }
+        self.verifier
+            .reload()
+            .await
+            .map_err(ApiError::unavailable)?;
+        Ok(Some(kid))
+    }
+
+    /// Checks every hour whether the signing key has reached `max_age` and rotates it.
+    pub fn spawn_rotation(&self, max_age: Duration) -> tokio::task::JoinHandle<()> {
+        let keys = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match keys.rotate_if_older_than(max_age).await {
+                    Ok(Some(kid)) => tracing::info!(kid, "rotated the token signing key"),
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!(error = %err, "signing key rotation check failed"),
+                }
+            }
+        })
     }
 
     /// Signs access-token claims with the active key.

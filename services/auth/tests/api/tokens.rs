@@ -185,3 +185,41 @@ async fn introspection_describes_valid_credentials_and_rejects_others(pool: PgPo
     .await;
     assert_eq!(body, json!({"active": false}));
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn automatic_rotation_replaces_only_a_key_that_reached_its_age(pool: PgPool) {
+    let app = spawn(pool).await;
+    let day = std::time::Duration::from_secs(86_400);
+    assert_eq!(
+        app.state.keys.rotate_if_older_than(day).await.unwrap(),
+        None
+    );
+    sqlx::query("update auth.signing_keys set created_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let rotated = app
+        .state
+        .keys
+        .rotate_if_older_than(day)
+        .await
+        .unwrap()
+        .expect("an old key is rotated");
+    // Two replicas noticing at once rotate once.
+    sqlx::query("update auth.signing_keys set created_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        app.state.keys.rotate_if_older_than(day),
+        app.state.keys.rotate_if_older_than(day)
+    );
+    assert_eq!([a.unwrap(), b.unwrap()].iter().flatten().count(), 1);
+    let active: i64 =
+        sqlx::query_scalar("select count(*) from auth.signing_keys where retired_at is null")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(active, 1);
+    assert!(app.state.keys.jwks().keys.iter().any(|k| k.kid == rotated));
+}
