@@ -108,7 +108,8 @@ pub fn rate_limit_routes(config: &AuthConfig) -> Vec<RoutePolicy> {
 /// The complete single-service app: routes, health, metrics, docs and every shared layer.
 pub fn app(state: AppState, health: &Health) -> Router {
     let server = state.config.server.clone();
-    let router = routes(state.clone())
+    let idempotency = temponest_idempotency::Idempotency::new(state.pool.clone());
+    let router = temponest_idempotency::layer(routes(state.clone()), idempotency)
         .merge(health.router())
         .merge(temponest_web::docs::router(openapi()));
     let router = temponest_auth_client::protect(router, state.auth.clone(), state.limiter.clone());
@@ -131,6 +132,7 @@ pub async fn launch(
         rate_limit_routes(&config),
     )
     .await?;
+    temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
     let state = AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
     let server = state.config.server.clone();
     Ok((app(state, &infra.health), server))

@@ -25,7 +25,7 @@ pub async fn create(
     client: ClientInfo,
     principal: Principal,
     Json(body): Json<ApiKeyIn>,
-) -> ApiResult<(StatusCode, Json<ApiKeyCreatedOut>)> {
+) -> ApiResult<Response> {
     principal.require(permissions::API_KEYS_MANAGE)?;
     let ValidApiKey {
         name,
@@ -58,13 +58,13 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((
+    Ok(crate::routes::auth::no_store((
         StatusCode::CREATED,
         Json(ApiKeyCreatedOut {
             key_info: row.into(),
             key,
         }),
-    ))
+    )))
 }
 
 /// Lists live keys: all of the tenant's for users who manage users, otherwise the caller's own.

@@ -188,7 +188,7 @@ pub async fn login(
         &user.roles,
         session_id,
     )?;
-    Ok(Json(token_out(&state, access, refresh_token)).into_response())
+    Ok(no_store(Json(token_out(&state, access, refresh_token))))
 }
 
 fn token_out(state: &AppState, access_token: String, refresh_token: String) -> TokenOut {
@@ -234,7 +234,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(body): Json<RefreshIn>,
-) -> ApiResult<Json<TokenOut>> {
+) -> ApiResult<Response> {
     let token = body.refresh_token.trim();
     if token.split('.').count() == 3 {
         return Err(ApiError::unauthorized(
@@ -314,15 +314,27 @@ pub async fn refresh(
         &row.roles,
         row.session_id,
     )?;
-    Ok(Json(token_out(
+    Ok(no_store(Json(token_out(
         &state,
         access,
         credentials::refresh_token(&state.refresh_secret, successor),
-    )))
+    ))))
 }
 
-/// Revokes the caller's session: its refresh tokens stop working at once; access tokens
-/// already issued expire on their own (15 min by default).
+/// Marks a response carrying secrets (tokens, a new API key) as not to be stored by caches
+/// (RFC 6749 §5.1) or replayed by the idempotency layer.
+pub fn no_store(response: impl IntoResponse) -> Response {
+    (
+        [
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::PRAGMA, "no-cache"),
+        ],
+        response,
+    )
+        .into_response()
+}
+
+/// Revokes the caller's session: its refresh tokens and access tokens stop working at once.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 400, description = "called with an API key"), (status = 401)))]
 pub async fn logout(

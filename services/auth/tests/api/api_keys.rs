@@ -175,3 +175,57 @@ async fn expired_keys_are_rejected(pool: PgPool) {
     )
     .await;
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_retried_create_with_an_idempotency_key_never_mints_a_second_key_or_stores_the_secret(
+    pool: PgPool,
+) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let create = || {
+        app.http
+            .post(app.url("/api-keys"))
+            .bearer_auth(&session.access)
+            .header("idempotency-key", "create-ci-key-1")
+            .json(&json!({"name": "ci"}))
+            .send()
+    };
+    let first = create().await.unwrap();
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let first = expect_json(first, StatusCode::CREATED).await;
+    let second = create().await.unwrap();
+    let body = expect_error(second, StatusCode::CONFLICT, "one-time secret").await;
+    assert_eq!(body["code"], "idempotent_response_not_replayable");
+    let keys: i64 = sqlx::query_scalar("select count(*) from auth.api_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, 1);
+    let stored: Option<Vec<u8>> = sqlx::query_scalar("select body from platform.idempotency_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        stored.is_none(),
+        "the key must not be kept in the idempotency store"
+    );
+    assert!(first["key"].as_str().unwrap().starts_with("sk_"));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_retried_user_creation_with_an_idempotency_key_replays_the_first_response(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let create = || {
+        app.http
+            .post(app.url("/users"))
+            .bearer_auth(&session.access)
+            .header("idempotency-key", "add-bob")
+            .json(&json!({"email": "bob@example.com", "password": crate::helpers::PASSWORD}))
+            .send()
+    };
+    let first = expect_json(create().await.unwrap(), StatusCode::CREATED).await;
+    let second = create().await.unwrap();
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect_json(second, StatusCode::CREATED).await, first);
+}

@@ -1,0 +1,291 @@
+//! `Idempotency-Key` for mutating POSTs (SPEC §2): the first response to a key is stored in
+//! Postgres and replayed, byte for byte, to repeats of the same request by the same caller for
+//! 24 h. A repeat with a different body is refused (422); a repeat while the first is still
+//! running waits its turn (409 with `Retry-After`). Server errors are not stored, so a client
+//! can retry them with the same key. Streaming responses are never stored, and a response
+//! marked `Cache-Control: no-store` (it carries a one-time secret such as a new API key or
+//! tokens) is recorded as done without its body: a repeat gets 409 instead of a copy of the
+//! secret or a second resource.
+
+mod store;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use temponest_ratelimit::ClientIdentity;
+use temponest_web::ApiError;
+
+pub use store::Stored;
+
+/// The request header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set on replayed responses.
+pub const REPLAYED: &str = "idempotent-replayed";
+
+/// Idempotency settings and storage. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Idempotency {
+    pool: PgPool,
+    /// How long a key is remembered (SPEC: 24 h).
+    pub ttl: Duration,
+    /// A first request that has not finished after this long is presumed dead (its process
+    /// crashed) and the key may be taken over.
+    pub in_flight_timeout: Duration,
+    /// Requests and responses larger than this are not stored (the request still runs).
+    pub max_body_bytes: usize,
+}
+
+impl Idempotency {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            ttl: Duration::from_secs(24 * 3600),
+            in_flight_timeout: Duration::from_secs(120),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    /// Deletes expired keys every 10 minutes.
+    pub fn spawn_cleanup(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                match store::delete_expired(&this.pool, this.ttl).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(deleted = n, "expired idempotency keys removed"),
+                    Err(err) => tracing::warn!(error = %err, "idempotency key cleanup failed"),
+                }
+            }
+        })
+    }
+}
+
+/// Adds the middleware to every route of `router`. Apply it before authentication and rate
+/// limiting layers (so it runs after them and sees the caller's identity).
+pub fn layer(router: Router, idempotency: Idempotency) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        idempotency,
+        middleware,
+    ))
+}
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Who is asking: the authenticated identity when there is one, else the client address.
+fn scope(req: &Request) -> String {
+    let identity = req.extensions().get::<ClientIdentity>();
+    let who = identity
+        .and_then(|i| {
+            i.api_key_id
+                .as_ref()
+                .map(|k| format!("key:{k}"))
+                .or_else(|| i.user_id.as_ref().map(|u| format!("user:{u}")))
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "ip:{}",
+                temponest_ratelimit::client_ip(req.headers(), req.extensions(), false)
+            )
+        });
+    format!("{who}|{} {}", req.method(), req.uri().path())
+}
+
+/// The middleware.
+pub async fn middleware(State(idem): State<Idempotency>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return next.run(req).await;
+    };
+    let Some(key) = key
+        .to_str()
+        .ok()
+        .filter(|k| valid_key(k))
+        .map(str::to_owned)
+    else {
+        return ApiError::invalid_field(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )
+        .into_response();
+    };
+    match run(idem, key, req, next).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn run(
+    idem: Idempotency,
+    key: String,
+    req: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let scope = scope(&req);
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, idem.max_body_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body is too large",
+            )
+            .into_response()
+        })?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.uri.query().unwrap_or_default().as_bytes());
+    hasher.update([0]);
+    hasher.update(&bytes);
+    let request_hash = hasher.finalize().to_vec();
+
+    let claimed = store::claim(
+        &idem.pool,
+        &scope,
+        &key,
+        &request_hash,
+        idem.ttl,
+        idem.in_flight_timeout,
+    )
+    .await
+    .map_err(|e| ApiError::from(e).into_response())?;
+    if !claimed {
+        return Err(answer_repeat(&idem, &scope, &key, &request_hash).await);
+    }
+
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    Ok(remember(&idem, &scope, &key, response).await)
+}
+
+/// A repeat of a key already seen.
+async fn answer_repeat(
+    idem: &Idempotency,
+    scope: &str,
+    key: &str,
+    request_hash: &[u8],
+) -> Response {
+    let stored = match store::load(&idem.pool, scope, key).await {
+        Ok(Some(stored)) => stored,
+        // Deleted in between (the first attempt failed with a server error): ask to retry.
+        Ok(None) => return in_progress(),
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    if stored.request_hash != request_hash {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request",
+        )
+        .into_response();
+    }
+    let Some(status) = stored
+        .status
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+    else {
+        return in_progress();
+    };
+    if !stored.replayable {
+        return ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotent_response_not_replayable",
+            format!(
+                "the first request with this Idempotency-Key already completed ({}); its response \
+                 contained a one-time secret and is not stored, so it cannot be replayed",
+                status.as_u16()
+            ),
+        )
+        .into_response();
+    }
+    let mut response = Response::new(Body::from(stored.body.unwrap_or_default()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, stored.content_type),
+        (header::LOCATION, stored.location),
+    ] {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+}
+
+fn in_progress() -> Response {
+    ApiError::conflict("a request with this Idempotency-Key is still in progress; retry shortly")
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+        .into_response()
+}
+
+/// Stores a final response, or forgets the key when the response must not be replayed.
+async fn remember(idem: &Idempotency, scope: &str, key: &str, response: Response) -> Response {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let streaming = content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("text/event-stream"));
+    // Retryable outcomes are not final: let the client try again with the same key.
+    let retryable = status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT;
+    if streaming || retryable {
+        forget(idem, scope, key).await;
+        return response;
+    }
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let no_store = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store"));
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            forget(idem, scope, key).await;
+            tracing::warn!(error = %err, "response body failed while being stored for idempotency");
+            return ApiError::internal(format!("response body error: {err}")).into_response();
+        }
+    };
+    let outcome = store::Outcome {
+        status: status.as_u16() as i16,
+        content_type: content_type.as_deref(),
+        location: location.as_deref(),
+        body: (!no_store).then_some(&bytes[..]),
+    };
+    if bytes.len() > idem.max_body_bytes && !no_store {
+        forget(idem, scope, key).await;
+    } else if let Err(err) = store::complete(&idem.pool, scope, key, outcome).await {
+        tracing::warn!(error = %err, "could not store an idempotent response; a repeat will run again");
+        forget(idem, scope, key).await;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+async fn forget(idem: &Idempotency, scope: &str, key: &str) {
+    if let Err(err) = store::release(&idem.pool, scope, key).await {
+        tracing::warn!(error = %err, "could not release an idempotency key");
+    }
+}

@@ -1,0 +1,207 @@
+//! Idempotency-Key behaviour against a real Postgres, driven through a small router.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use temponest_idempotency::{Idempotency, REPLAYED, layer};
+use temponest_ratelimit::ClientIdentity;
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+#[derive(Clone, Default)]
+struct Counters {
+    created: Arc<AtomicUsize>,
+    flaky_calls: Arc<AtomicUsize>,
+    gate: Arc<Notify>,
+}
+
+fn app(pool: PgPool, counters: Counters) -> Router {
+    let routes = Router::new()
+        .route(
+            "/things",
+            post(|State(c): State<Counters>, body: String| async move {
+                let n = c.created.fetch_add(1, Ordering::SeqCst) + 1;
+                (
+                    StatusCode::CREATED,
+                    [("location", format!("/things/{n}"))],
+                    axum::Json(json!({"n": n, "echo": body})),
+                )
+            }),
+        )
+        .route(
+            "/flaky",
+            post(|State(c): State<Counters>| async move {
+                if c.flaky_calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    StatusCode::SERVICE_UNAVAILABLE.into_response()
+                } else {
+                    (StatusCode::CREATED, "ok").into_response()
+                }
+            }),
+        )
+        .route(
+            "/slow",
+            post(|State(c): State<Counters>| async move {
+                c.gate.notified().await;
+                StatusCode::CREATED
+            }),
+        )
+        .with_state(counters);
+    layer(routes, Idempotency::new(pool))
+}
+
+fn request(path: &str, key: Option<&str>, body: &str, user: Option<&str>) -> Request<Body> {
+    let mut builder = Request::post(path).header("content-type", "application/json");
+    if let Some(key) = key {
+        builder = builder.header("idempotency-key", key);
+    }
+    let mut req = builder.body(Body::from(body.to_owned())).unwrap();
+    if let Some(user) = user {
+        req.extensions_mut().insert(ClientIdentity {
+            user_id: Some(user.into()),
+            ..ClientIdentity::default()
+        });
+    }
+    req
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    (
+        parts.status,
+        parts.headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_repeat_with_the_same_key_and_body_replays_the_first_response(pool: PgPool) {
+    let counters = Counters::default();
+    let app = app(pool, counters.clone());
+    let first = send(
+        &app,
+        request("/things", Some("k1"), r#"{"a":1}"#, Some("u1")),
+    )
+    .await;
+    let again = send(
+        &app,
+        request("/things", Some("k1"), r#"{"a":1}"#, Some("u1")),
+    )
+    .await;
+    assert_eq!(first.0, StatusCode::CREATED);
+    assert_eq!((again.0, &again.2), (first.0, &first.2));
+    assert_eq!(again.1["location"], "/things/1");
+    assert_eq!(again.1[REPLAYED], "true");
+    assert!(first.1.get(REPLAYED).is_none());
+    assert_eq!(
+        counters.created.load(Ordering::SeqCst),
+        1,
+        "the handler ran once"
+    );
+
+    // Without a key, or with another key, or as another caller, the request runs again.
+    send(&app, request("/things", None, r#"{"a":1}"#, Some("u1"))).await;
+    send(
+        &app,
+        request("/things", Some("k2"), r#"{"a":1}"#, Some("u1")),
+    )
+    .await;
+    let other_user = send(
+        &app,
+        request("/things", Some("k1"), r#"{"a":1}"#, Some("u2")),
+    )
+    .await;
+    assert_eq!(other_user.2["n"], 4);
+    assert_eq!(counters.created.load(Ordering::SeqCst), 4);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn reusing_a_key_for_a_different_body_is_refused(pool: PgPool) {
+    let app = app(pool, Counters::default());
+    send(&app, request("/things", Some("k"), r#"{"a":1}"#, Some("u"))).await;
+    let (status, _, body) =
+        send(&app, request("/things", Some("k"), r#"{"a":2}"#, Some("u"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "idempotency_key_reused");
+    let (status, _, body) = send(
+        &app,
+        request("/things", Some("bad key with spaces"), "{}", Some("u")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["detail"].as_str().unwrap().contains("Idempotency-Key"));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn server_errors_are_not_remembered_so_a_retry_runs_again(pool: PgPool) {
+    let counters = Counters::default();
+    let app = app(pool, counters.clone());
+    let (status, _, _) = send(&app, request("/flaky", Some("k"), "{}", Some("u"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, headers, _) = send(&app, request("/flaky", Some("k"), "{}", Some("u"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(headers.get(REPLAYED).is_none());
+    let (status, headers, _) = send(&app, request("/flaky", Some("k"), "{}", Some("u"))).await;
+    assert_eq!(
+        (status, headers[REPLAYED].to_str().unwrap()),
+        (StatusCode::CREATED, "true")
+    );
+    assert_eq!(counters.flaky_calls.load(Ordering::SeqCst), 2);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_repeat_while_the_first_is_running_is_told_to_retry(pool: PgPool) {
+    let counters = Counters::default();
+    let app = app(pool.clone(), counters.clone());
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await }
+    });
+    // Wait (bounded) until the first request has claimed the key; it then blocks on the gate.
+    let claimed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let n: i64 = sqlx::query_scalar(
+                "select count(*) from platform.idempotency_keys where key = 'k'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if n == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(claimed.is_ok(), "the first request never claimed its key");
+    let repeat = send(&app, request("/slow", Some("k"), "{}", Some("u"))).await;
+    assert_eq!(repeat.0, StatusCode::CONFLICT);
+    assert_eq!(repeat.1["retry-after"], "1");
+    counters.gate.notify_one();
+    assert_eq!(first.await.unwrap().0, StatusCode::CREATED);
+    let replay = send(&app, request("/slow", Some("k"), "{}", Some("u"))).await;
+    assert_eq!(replay.1[REPLAYED], "true");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn keys_expire_after_their_ttl(pool: PgPool) {
+    let counters = Counters::default();
+    let app = app(pool.clone(), counters.clone());
+    send(&app, request("/things", Some("k"), "{}", Some("u"))).await;
+    sqlx::query("update platform.idempotency_keys set created_at = now() - interval '25 hours'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (_, headers, body) = send(&app, request("/things", Some("k"), "{}", Some("u"))).await;
+    assert!(headers.get(REPLAYED).is_none());
+    assert_eq!(body["n"], 2);
+}
