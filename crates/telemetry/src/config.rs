@@ -15,7 +15,7 @@ pub const SERVICE_NAME_VAR: &str = "OTEL_SERVICE_NAME";
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// [`LogFormat::Pretty`] when stdout is a terminal, [`LogFormat::Json`] otherwise.
+    /// [`LogFormat::Pretty`] when stderr is a terminal, [`LogFormat::Json`] otherwise.
     Auto,
     /// Human-readable single-line logs with colours (for development).
     Pretty,
@@ -24,10 +24,10 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
-    /// Resolves [`LogFormat::Auto`] against the process's stdout, where logs are written.
+    /// Resolves [`LogFormat::Auto`] against the process's stderr, where logs are written.
     pub fn resolve(self) -> LogFormat {
         match self {
-            LogFormat::Auto if std::io::stdout().is_terminal() => LogFormat::Pretty,
+            LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Pretty,
             LogFormat::Auto => LogFormat::Json,
             chosen => chosen,
         }
@@ -64,7 +64,7 @@ impl TelemetryConfig {
             service_name: service_name.into(),
             log_format: LogFormat::Auto,
             otlp_endpoint: None,
-            default_filter: "info".to_owned(),
+            default_filter: "info,sqlx::postgres::notice=warn".to_owned(),
         }
     }
 
@@ -146,7 +146,7 @@ mod tests {
         assert_eq!(config.service_name, "auth");
         assert_eq!(config.log_format, LogFormat::Auto);
         assert_eq!(config.otlp_endpoint, None);
-        assert_eq!(config.default_filter, "info");
+        assert_eq!(config.default_filter, "info,sqlx::postgres::notice=warn");
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global tracing subscriber (`RUST_LOG` filter, else `config.default_filter`; logs
-/// in the chosen format on stdout), the W3C TraceContext propagator, OTLP/HTTP trace export
+/// in the chosen format on stderr, so command output on stdout stays clean), the W3C TraceContext propagator, OTLP/HTTP trace export
 /// when `config.otlp_endpoint` is set, and the Prometheus recorder.
 ///
 /// A second call in the same process (or a call after some other global subscriber was set)
@@ -92,11 +92,11 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
             .with_filter(exporter_internals_excluded())
     });
     let format = config.log_format.resolve();
-    let ansi = format == LogFormat::Pretty && std::io::stdout().is_terminal();
+    let ansi = format == LogFormat::Pretty && std::io::stderr().is_terminal();
 
     let installed = tracing_subscriber::registry()
         .with(filter)
-        .with(log_layer(format, std::io::stdout, ansi))
+        .with(log_layer(format, std::io::stderr, ansi))
         .with(otel_layer)
         .try_init();
     if installed.is_err() {

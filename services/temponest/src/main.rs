@@ -71,8 +71,12 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let config = AuthConfig::load().map_err(anyhow::Error::msg)?;
-    let _telemetry =
-        temponest_telemetry::init(temponest_telemetry::TelemetryConfig::from_env("temponest")?)?;
+    let mut telemetry = temponest_telemetry::TelemetryConfig::from_env("temponest")?;
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // Commands print their result on stdout; keep the log to warnings and errors.
+        telemetry.default_filter = "warn".to_owned();
+    }
+    let _telemetry = temponest_telemetry::init(telemetry)?;
     match cli.command {
         Command::Serve { ports, bind } => serve(config, &bind, &ports).await,
         Command::Migrate => {
