@@ -169,19 +169,42 @@ pub async fn update(
     .await
 }
 
-/// Number of active admins in a tenant other than `except`.
-pub async fn other_active_admins(
+/// Locks the tenant's admin rows (in id order, so concurrent callers cannot deadlock) for the
+/// rest of the transaction and returns `(id, is_active)` for each. Role changes take this lock
+/// first, so two concurrent demotions cannot both see "another admin remains".
+pub async fn lock_admins(
     conn: &mut PgConnection,
     tenant_id: Uuid,
-    except: Uuid,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "count!" from auth.users
-           where tenant_id = $1 and id <> $2 and is_active and 'admin' = any(roles)"#,
-        tenant_id,
-        except
+) -> sqlx::Result<Vec<(Uuid, bool)>> {
+    let rows = sqlx::query!(
+        r#"select id, is_active from auth.users
+           where tenant_id = $1 and 'admin' = any(roles)
+           order by id
+           for update"#,
+        tenant_id
     )
-    .fetch_one(conn)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.is_active)).collect())
+}
+
+/// One user of a tenant, locked for an update in the same transaction.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as!(
+        UserRow,
+        r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles,
+                  u.is_active, u.created_at
+           from auth.users u join auth.tenants t on t.id = u.tenant_id
+           where u.tenant_id = $1 and u.id = $2
+           for update of u"#,
+        tenant_id,
+        id
+    )
+    .fetch_optional(conn)
     .await
 }
 

@@ -114,7 +114,8 @@ pub async fn update(
         ));
     }
     let mut tx = state.pool.begin().await?;
-    let before = users::find(&state.pool, principal.tenant_id, id)
+    let admins = users::lock_admins(&mut tx, principal.tenant_id).await?;
+    let before = users::find_for_update(&mut tx, principal.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     let loses_admin = before.roles.iter().any(|r| r == "admin")
@@ -122,7 +123,11 @@ pub async fn update(
             .as_ref()
             .is_some_and(|r| !r.iter().any(|x| x == "admin"))
             || body.is_active == Some(false));
-    if loses_admin && users::other_active_admins(&mut tx, principal.tenant_id, id).await? == 0 {
+    let other_admins = admins
+        .iter()
+        .filter(|(admin, active)| *admin != id && *active)
+        .count();
+    if loses_admin && other_admins == 0 {
         return Err(ApiError::conflict(
             "a tenant must keep at least one active admin",
         ));

@@ -305,3 +305,39 @@ async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
     )
     .await;
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let bob = expect_json(
+        app.post_as(
+            &ada.access,
+            "/users",
+            &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let bob_tokens =
+        expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
+    let bob_access = bob_tokens["access_token"].as_str().unwrap();
+    let demote = json!({"roles": ["viewer"]});
+    let (bob_path, ada_path) = (
+        format!("/users/{}", bob["id"].as_str().unwrap()),
+        format!("/users/{}", ada.user_id),
+    );
+    let demote_bob = app.patch_as(&ada.access, &bob_path, &demote);
+    let demote_ada = app.patch_as(bob_access, &ada_path, &demote);
+    let (a, b) = tokio::join!(demote_bob, demote_ada);
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    let admins: i64 =
+        sqlx::query_scalar("select count(*) from auth.users where 'admin' = any(roles)")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(admins, 1);
+}
