@@ -8,10 +8,11 @@
 #   goose <scenario> [temponest-load options]  a goose scenario (health|register|login|me|refresh)
 #   wrk-health [wrk options]                   GET /health            (default -t2 -c64 -d20s)
 #   wrk-me [wrk options]                       GET /auth/me + Bearer  (default -t2 -c64 -d20s)
-#   wrk-login [wrk options]                    POST /auth/login       (default -t2 -c2 -d20s)
+#   wrk-login [wrk options]                    POST /auth/login       (default -t2 -c2 -d20s; one
+#                                              account, so keep it under 5 concurrent: lockout)
 #   oha-health | oha-me | oha-login [oha options]   the same with oha, if installed
 #   startup                                    time to /health/ready (fresh and existing DB) and idle RSS
-#   exec CMD...                                any command; TEMPONEST_HOST and TOKEN are exported
+#   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID and TOKEN are exported
 #
 # Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
 # from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
@@ -83,15 +84,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Registers a fresh account and prints "email password access_token".
+password="load-test Password 1234!"
+# Registers a fresh account (password above) and prints "access_token email".
 fresh_account() {
-  local email="wrk-$(cat /proc/sys/kernel/random/uuid)@example.test" password="load-test Password 1234!"
+  local email="wrk-$(cat /proc/sys/kernel/random/uuid)@example.test"
   curl -sf -o /dev/null -H 'content-type: application/json' \
     -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/register"
   local token
   token=$(curl -sf -H 'content-type: application/json' \
     -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/login" | jq -r .access_token)
-  echo "$email" "$password" "$token"
+  echo "$token" "$email"
+}
+
+# Stops the run when registering or logging in the fresh account failed.
+check_token() {
+  case "$1" in "" | null) echo "run.sh: could not register and log in a fresh account" >&2; exit 1 ;; esac
 }
 
 if [ "$measurement" = startup ]; then
@@ -113,7 +120,7 @@ fi
 start_server
 echo "run.sh: server pid $server_pid on $host, database $db, log $log" >&2
 echo "run.sh: ready after $(wait_ready) ms" >&2
-export TEMPONEST_HOST="$host"
+export TEMPONEST_HOST="$host" SERVER_PID="$server_pid"
 
 case "$measurement" in
   goose)
@@ -126,12 +133,12 @@ case "$measurement" in
     wrk --latency "$@" "$host/health"
     ;;
   wrk-me)
-    read -r _ _ TOKEN < <(fresh_account)
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
     [ $# -gt 0 ] || set -- -t2 -c64 -d20s
     wrk --latency -H "Authorization: Bearer $TOKEN" "$@" "$host/auth/me"
     ;;
   wrk-login)
-    read -r email password _ < <(fresh_account)
+    read -r token email < <(fresh_account); check_token "$token"
     script=$(mktemp --suffix=.lua)
     cat >"$script" <<EOF
 wrk.method = "POST"
@@ -148,18 +155,18 @@ EOF
     oha --no-tui "$@" "$host/health"
     ;;
   oha-me)
-    read -r _ _ TOKEN < <(fresh_account)
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
     [ $# -gt 0 ] || set -- -c 64 -z 20s
     oha --no-tui -H "Authorization: Bearer $TOKEN" "$@" "$host/auth/me"
     ;;
   oha-login)
-    read -r email password _ < <(fresh_account)
+    read -r token email < <(fresh_account); check_token "$token"
     c="${LOGIN_CONCURRENCY:-2}"
     [ $# -gt 0 ] || set -- -c "$c" -z 20s -t 10s
     oha --no-tui -m POST -T application/json -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$@" "$host/auth/login"
     ;;
   exec)
-    read -r _ _ TOKEN < <(fresh_account)
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
     export TOKEN
     "$@"
     ;;

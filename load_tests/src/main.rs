@@ -38,8 +38,9 @@ struct Cli {
     /// Seconds at full load (the spike shape splits them into thirds).
     #[arg(long = "sustain", env = "LOAD_SUSTAIN_SECS", default_value_t = 60)]
     sustain_secs: u64,
-    /// Folder for the HTML/markdown/JSON reports and the comparison with SPEC §10.
-    #[arg(long, env = "LOAD_REPORT_DIR", default_value = "reports")]
+    /// Folder for the HTML/markdown/JSON reports and the comparison with SPEC §10 (default:
+    /// load_tests/target/reports, which git ignores).
+    #[arg(long, env = "LOAD_REPORT_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/reports"))]
     report_dir: PathBuf,
     #[command(flatten)]
     goose: GooseConfiguration,
@@ -57,7 +58,11 @@ async fn main() -> Result<(), GooseError> {
     let mut cli = Cli::parse();
     let name = format!(
         "{}-{}-{}",
-        cli.scenario.measured_request().rsplit('/').next().unwrap_or("run"),
+        cli.scenario
+            .measured_request()
+            .rsplit('/')
+            .next()
+            .unwrap_or("run"),
         format!("{:?}", cli.profile).to_lowercase(),
         format!("{:?}", cli.shape).to_lowercase()
     );
@@ -113,7 +118,11 @@ async fn main() -> Result<(), GooseError> {
     if let Err(err) = std::fs::write(&path, &comparison) {
         eprintln!("could not write {}: {err}", path.display());
     } else {
-        println!("Reports: {}/{name}.{{html,md,json}}, {}", cli.report_dir.display(), path.display());
+        println!(
+            "Reports: {}/{name}.{{html,md,json}}, {}",
+            cli.report_dir.display(),
+            path.display()
+        );
     }
     Ok(())
 }

@@ -56,7 +56,9 @@ pub fn test_plan(profile: Profile, shape: Shape, sustain_secs: u64) -> String {
         Shape::Spike => {
             let base = (users / 5).max(1);
             let third = (sustain_secs / 3).max(1);
-            format!("{base},1s;{base},{third}s;{users},1s;{users},{third}s;{base},1s;{base},{third}s;0,0s")
+            format!(
+                "{base},1s;{base},{third}s;{users},1s;{users},{third}s;{base},1s;{base},{third}s;0,0s"
+            )
         }
     }
 }
@@ -67,7 +69,10 @@ mod tests {
 
     #[test]
     fn heavy_ramp_hatches_ten_users_a_second() {
-        assert_eq!(test_plan(Profile::Heavy, Shape::Ramp, 60), "200,20s;200,60s;0,0s");
+        assert_eq!(
+            test_plan(Profile::Heavy, Shape::Ramp, 60),
+            "200,20s;200,60s;0,0s"
+        );
     }
 
     #[test]

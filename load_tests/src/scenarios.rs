@@ -40,7 +40,9 @@ impl Which {
     pub fn scenario(self) -> Scenario {
         match self {
             Which::Health => scenario!("health").register_transaction(transaction!(get_health)),
-            Which::Register => scenario!("register").register_transaction(transaction!(register_fresh)),
+            Which::Register => {
+                scenario!("register").register_transaction(transaction!(register_fresh))
+            }
             Which::Login => scenario!("login")
                 .register_transaction(transaction!(setup_register).set_on_start())
                 .register_transaction(transaction!(login_again)),
@@ -57,6 +59,7 @@ impl Which {
 }
 
 /// A user's own account and current tokens (goose session data).
+#[derive(Clone)]
 struct Account {
     email: String,
     password: String,
@@ -89,7 +92,9 @@ async fn post_named(
     name: &str,
     body: &serde_json::Value,
 ) -> Result<goose::goose::GooseResponse, Box<TransactionError>> {
-    let builder = user.get_request_builder(&GooseMethod::Post, path)?.json(body);
+    let builder = user
+        .get_request_builder(&GooseMethod::Post, path)?
+        .json(body);
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)
         .path(path)
@@ -105,12 +110,14 @@ async fn read_tokens(
     mut goose: goose::goose::GooseResponse,
 ) -> Result<TokenPair, Box<TransactionError>> {
     match goose.response {
-        Ok(response) if response.status().is_success() => match response.json::<TokenPair>().await {
-            Ok(pair) => Ok(pair),
-            Err(_) => Err(user
-                .set_failure("token response is not JSON", &mut goose.request, None, None)
-                .unwrap_err()),
-        },
+        Ok(response) if response.status().is_success() => {
+            match response.json::<TokenPair>().await {
+                Ok(pair) => Ok(pair),
+                Err(_) => Err(user
+                    .set_failure("token response is not JSON", &mut goose.request, None, None)
+                    .unwrap_err()),
+            }
+        }
         // goose has already recorded the status code or the transport error.
         _ => Err(Box::new(TransactionError::RequestFailed {
             raw_request: Box::new(goose.request),
@@ -137,21 +144,27 @@ async fn setup_register(user: &mut GooseUser) -> TransactionResult {
         access_token: String::new(),
         refresh_token: String::new(),
     };
-    let body = json!({ "email": account.email, "password": account.password, "full_name": "Load Test" });
+    let body =
+        json!({ "email": account.email, "password": account.password, "full_name": "Load Test" });
     let mut goose = post_named(user, "/auth/register", "setup: register", &body).await?;
     if !matches!(&goose.response, Ok(r) if r.status().as_u16() == 201) {
-        return user.set_failure("could not register the load-test account", &mut goose.request, None, None);
+        return user.set_failure(
+            "could not register the load-test account",
+            &mut goose.request,
+            None,
+            None,
+        );
     }
     user.set_session_data(account);
     Ok(())
 }
 
-/// Logs in once so the loop has an access and a refresh token.
+/// Logs in so the loop has an access and a refresh token.
 async fn setup_login(user: &mut GooseUser) -> TransactionResult {
-    let body = match user.get_session_data::<Account>() {
-        Some(account) => credentials(account),
-        None => return Ok(()), // registration failed and was reported
+    let Some(account) = user.get_session_data::<Account>() else {
+        return setup_register(user).await;
     };
+    let body = credentials(account);
     let goose = post_named(user, "/auth/login", "setup: login", &body).await?;
     let pair = read_tokens(user, goose).await?;
     let account = user.get_session_data_unchecked_mut::<Account>();
@@ -160,9 +173,31 @@ async fn setup_login(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+/// When set-up failed (an overloaded server answers 503), the loop transactions retry it
+/// instead of returning at once: a transaction that makes no request would spin and flood
+/// goose's metrics channel. The pause keeps retries from hammering an overloaded server.
+async fn retry_setup(user: &mut GooseUser, with_tokens: bool) -> TransactionResult {
+    let result = if user.get_session_data::<Account>().is_none() {
+        setup_register(user).await
+    } else {
+        Ok(())
+    };
+    let result = match result {
+        Ok(()) if with_tokens => setup_login(user).await,
+        other => other,
+    };
+    if result.is_err() {
+        tokio::time::sleep(SETUP_RETRY_PAUSE).await;
+    }
+    result
+}
+
+/// How long a user whose set-up failed waits before it tries again.
+const SETUP_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn login_again(user: &mut GooseUser) -> TransactionResult {
     let Some(account) = user.get_session_data::<Account>() else {
-        return Ok(());
+        return retry_setup(user, false).await;
     };
     let body = credentials(account);
     user.post_json("/auth/login", &body).await?;
@@ -172,9 +207,11 @@ async fn login_again(user: &mut GooseUser) -> TransactionResult {
 async fn get_me(user: &mut GooseUser) -> TransactionResult {
     let token = match user.get_session_data::<Account>() {
         Some(account) if !account.access_token.is_empty() => account.access_token.clone(),
-        _ => return Ok(()),
+        _ => return retry_setup(user, true).await,
     };
-    let builder = user.get_request_builder(&GooseMethod::Get, "/auth/me")?.bearer_auth(token);
+    let builder = user
+        .get_request_builder(&GooseMethod::Get, "/auth/me")?
+        .bearer_auth(token);
     let request = GooseRequest::builder()
         .method(GooseMethod::Get)
         .path("/auth/me")
@@ -191,9 +228,11 @@ async fn get_me(user: &mut GooseUser) -> TransactionResult {
 async fn rotate_refresh_token(user: &mut GooseUser) -> TransactionResult {
     let token = match user.get_session_data::<Account>() {
         Some(account) if !account.refresh_token.is_empty() => account.refresh_token.clone(),
-        _ => return Ok(()),
+        _ => return retry_setup(user, true).await,
     };
-    let goose = user.post_json("/auth/refresh", &json!({ "refresh_token": token })).await?;
+    let goose = user
+        .post_json("/auth/refresh", &json!({ "refresh_token": token }))
+        .await?;
     match read_tokens(user, goose).await {
         Ok(pair) => {
             let account = user.get_session_data_unchecked_mut::<Account>();
@@ -202,8 +241,11 @@ async fn rotate_refresh_token(user: &mut GooseUser) -> TransactionResult {
             Ok(())
         }
         Err(err) => {
-            // The chain is broken (e.g. a timeout after the server rotated): start a new session.
-            setup_login(user).await?;
+            // The chain is broken (e.g. a timeout after the server rotated): start a new
+            // session on the next iteration.
+            user.get_session_data_unchecked_mut::<Account>()
+                .refresh_token
+                .clear();
             Err(err)
         }
     }

@@ -88,8 +88,11 @@ impl Figures {
         let aggregate = metrics.requests.get(request)?;
         let requests = aggregate.success_count + aggregate.fail_count;
         let percentile = |p: f32| aggregate.raw_data.percentile_us(p) as f64 / 1000.0;
-        let mut statuses: Vec<(u16, usize)> =
-            aggregate.status_code_counts.iter().map(|(code, count)| (*code, *count)).collect();
+        let mut statuses: Vec<(u16, usize)> = aggregate
+            .status_code_counts
+            .iter()
+            .map(|(code, count)| (*code, *count))
+            .collect();
         statuses.sort_unstable();
         Some(Self {
             request: request.to_owned(),
@@ -104,7 +107,11 @@ impl Figures {
     }
 
     fn no_answer(&self) -> usize {
-        self.statuses.iter().filter(|(code, _)| *code == 0).map(|(_, n)| n).sum()
+        self.statuses
+            .iter()
+            .filter(|(code, _)| *code == 0)
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -117,40 +124,78 @@ pub fn comparison(figures: &Figures) -> String {
     let statuses = figures
         .statuses
         .iter()
-        .map(|(code, n)| format!("{}×{n}", if *code == 0 { "none".to_owned() } else { code.to_string() }))
+        .map(|(code, n)| {
+            format!(
+                "{}×{n}",
+                if *code == 0 {
+                    "none".to_owned()
+                } else {
+                    code.to_string()
+                }
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     out.push_str(&format!(
         "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {statuses} |\n\n",
-        figures.request, figures.requests, figures.failures, figures.rps, figures.p50_ms, figures.p95_ms, figures.p99_ms
+        figures.request,
+        figures.requests,
+        figures.failures,
+        figures.rps,
+        figures.p50_ms,
+        figures.p95_ms,
+        figures.p99_ms
     ));
     let Some(target) = target else {
         out.push_str("No SPEC §10 target for this endpoint.\n");
         return out;
     };
-    out.push_str(&format!("SPEC §10 row: {} (seeds, Python: {})\n\n", target.row, target.seeds));
+    out.push_str(&format!(
+        "SPEC §10 row: {} (seeds, Python: {})\n\n",
+        target.row, target.seeds
+    ));
     out.push_str("| check | target | measured | verdict |\n|---|---|---|---|\n");
     let mut row = |check: &str, goal: String, measured: String, ok: bool| {
         let verdict = if ok { "met" } else { "MISSED" };
         out.push_str(&format!("| {check} | {goal} | {measured} | {verdict} |\n"));
     };
     if let Some(min) = target.min_rps {
-        row("throughput", format!("> {min:.0} rps"), format!("{:.0} rps", figures.rps), figures.rps > min);
+        row(
+            "throughput",
+            format!("> {min:.0} rps"),
+            format!("{:.0} rps", figures.rps),
+            figures.rps > min,
+        );
     }
     if let Some(max) = target.max_p50_ms {
-        row("p50", format!("< {max} ms"), format!("{:.2} ms", figures.p50_ms), figures.p50_ms < max);
+        row(
+            "p50",
+            format!("< {max} ms"),
+            format!("{:.2} ms", figures.p50_ms),
+            figures.p50_ms < max,
+        );
     }
     if let Some(max) = target.max_p99_ms {
-        row("p99", format!("< {max} ms"), format!("{:.2} ms", figures.p99_ms), figures.p99_ms < max);
+        row(
+            "p99",
+            format!("< {max} ms"),
+            format!("{:.2} ms", figures.p99_ms),
+            figures.p99_ms < max,
+        );
     }
     if target.no_timeouts {
         let none = figures.no_answer();
-        row("overload answered (429/503), never a timeout", "0 unanswered".into(), format!("{none} unanswered"), none == 0);
+        row(
+            "overload answered (429/503), never a timeout",
+            "0 unanswered".into(),
+            format!("{none} unanswered"),
+            none == 0,
+        );
     }
     out.push_str(
         "\nThe load generator runs on the same 2-core machine as the server (and anything else \
-         running there), so throughput is a lower bound for the server; goose is also slower per \
-         request than wrk/oha. Throughput is requests / run duration.\n",
+         running there), so throughput is a lower bound for the server and varies between runs. \
+         Throughput is requests / run duration.\n",
     );
     out
 }

@@ -1,11 +1,13 @@
 //! `auth.login_throttle`: per-email failed-login counting and lockout with a growing wait,
 //! shared by every replica through Postgres.
 //!
-//! An attempt is *reserved* (counted as a failure) before the password is checked and only
-//! cleared on success, so parallel guesses cannot slip past the threshold.
+//! Before a password is checked, the attempt takes an *in-flight slot*; completed failures
+//! plus attempts in flight may never exceed the lockout threshold, so parallel guesses cannot
+//! slip past it. Parallel correct logins only ever see a short "busy, retry" answer, never a
+//! lockout. A slot left by a crashed process is reclaimed after [`IN_FLIGHT_STALE_AFTER`].
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// Lockout tuning.
 #[derive(Debug, Clone, Copy)]
@@ -17,75 +19,139 @@ pub struct LockoutPolicy {
 
 /// Failures older than this no longer count.
 const STREAK_RESET_AFTER: Duration = Duration::minutes(15);
+/// In-flight slots older than this belong to attempts that died with their process.
+const IN_FLIGHT_STALE_AFTER: Duration = Duration::seconds(30);
 
-/// Reserves one attempt. `Err(seconds)` when the account is locked.
-pub async fn reserve_attempt(
-    pool: &PgPool,
-    email: &str,
-    policy: LockoutPolicy,
-) -> sqlx::Result<Result<(), i64>> {
-    let mut tx = pool.begin().await?;
+/// Whether an attempt may check a password now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    Granted,
+    /// The account is locked for this many more seconds.
+    Locked(i64),
+    /// Enough attempts are in flight to reach the threshold if they all failed.
+    Busy,
+}
+
+struct Row {
+    failed_count: i32,
+    lockouts: i32,
+    locked_until: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    in_flight: i32,
+    in_flight_since: Option<DateTime<Utc>>,
+}
+
+async fn lock_row(conn: &mut PgConnection, email: &str) -> sqlx::Result<Row> {
     sqlx::query!(
         "insert into auth.login_throttle (email) values ($1) on conflict (email) do nothing",
         email
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    let row = sqlx::query!(
-        "select failed_count, lockouts, locked_until, updated_at from auth.login_throttle
-         where email = $1 for update",
+    sqlx::query_as!(
+        Row,
+        "select failed_count, lockouts, locked_until, updated_at, in_flight, in_flight_since
+         from auth.login_throttle where email = $1 for update",
         email
     )
-    .fetch_one(&mut *tx)
-    .await?;
-    let now = Utc::now();
-    if let Some(until) = row.locked_until
-        && until > now
-    {
-        tx.rollback().await?;
-        return Ok(Err((until - now).num_seconds().max(1)));
-    }
-    let (mut failed, mut lockouts) = (row.failed_count, row.lockouts);
-    if now - row.updated_at > STREAK_RESET_AFTER && row.locked_until.is_none() {
-        (failed, lockouts) = (0, 0);
-    }
-    if row.locked_until.is_some() {
-        // The lock expired: allow exactly one more attempt before locking again, longer.
-        failed = policy.threshold - 1;
-    }
-    failed += 1;
-    let mut locked_until: Option<DateTime<Utc>> = None;
-    if failed > policy.threshold {
-        lockouts += 1;
-        let wait = policy
-            .base_secs
-            .saturating_mul(1i64 << (lockouts - 1).clamp(0, 20))
-            .min(policy.max_secs);
-        locked_until = Some(now + Duration::seconds(wait));
-    }
-    sqlx::query!(
-        "update auth.login_throttle
-         set failed_count = $2, lockouts = $3, locked_until = $4, updated_at = now()
-         where email = $1",
-        email,
-        failed,
-        lockouts,
-        locked_until
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(match locked_until {
-        Some(until) => Err((until - now).num_seconds().max(1)),
-        None => Ok(()),
-    })
+    .fetch_one(conn)
+    .await
 }
 
-/// Clears the streak after a successful login.
-pub async fn clear(pool: &PgPool, email: &str) -> sqlx::Result<()> {
+async fn store(conn: &mut PgConnection, email: &str, row: &Row) -> sqlx::Result<()> {
     sqlx::query!(
-        "update auth.login_throttle set failed_count = 0, lockouts = 0, locked_until = null,
-         updated_at = now() where email = $1",
+        "update auth.login_throttle
+         set failed_count = $2, lockouts = $3, locked_until = $4, in_flight = $5,
+             in_flight_since = $6, updated_at = now()
+         where email = $1",
+        email,
+        row.failed_count,
+        row.lockouts,
+        row.locked_until,
+        row.in_flight,
+        row.in_flight_since
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes an in-flight slot for one attempt, unless the account is locked or busy.
+pub async fn reserve_attempt(
+    pool: &PgPool,
+    email: &str,
+    policy: LockoutPolicy,
+) -> sqlx::Result<Reservation> {
+    let mut tx = pool.begin().await?;
+    let mut row = lock_row(&mut tx, email).await?;
+    let now = Utc::now();
+    if let Some(until) = row.locked_until {
+        if until > now {
+            tx.rollback().await?;
+            return Ok(Reservation::Locked((until - now).num_seconds().max(1)));
+        }
+        // The lock expired: allow exactly one more attempt before locking again, longer.
+        row.locked_until = None;
+        row.failed_count = policy.threshold - 1;
+    } else if now - row.updated_at > STREAK_RESET_AFTER {
+        row.failed_count = 0;
+        row.lockouts = 0;
+    }
+    if row
+        .in_flight_since
+        .is_none_or(|since| now - since > IN_FLIGHT_STALE_AFTER)
+    {
+        row.in_flight = 0;
+    }
+    if row.failed_count + row.in_flight >= policy.threshold {
+        tx.rollback().await?;
+        return Ok(Reservation::Busy);
+    }
+    row.in_flight += 1;
+    row.in_flight_since = Some(now);
+    store(&mut tx, email, &row).await?;
+    tx.commit().await?;
+    Ok(Reservation::Granted)
+}
+
+/// Records the outcome of a granted attempt: success clears the streak, failure counts and
+/// locks the account once the threshold is reached. Returns the lock duration if it locked.
+pub async fn finish_attempt(
+    pool: &PgPool,
+    email: &str,
+    succeeded: bool,
+    policy: LockoutPolicy,
+) -> sqlx::Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    let mut row = lock_row(&mut tx, email).await?;
+    row.in_flight = (row.in_flight - 1).max(0);
+    let mut locked_for = None;
+    if succeeded {
+        row.failed_count = 0;
+        row.lockouts = 0;
+        row.locked_until = None;
+    } else {
+        row.failed_count += 1;
+        if row.failed_count >= policy.threshold {
+            row.lockouts += 1;
+            let wait = policy
+                .base_secs
+                .saturating_mul(1i64 << (row.lockouts - 1).clamp(0, 20))
+                .min(policy.max_secs);
+            row.locked_until = Some(Utc::now() + Duration::seconds(wait));
+            locked_for = Some(wait);
+        }
+    }
+    store(&mut tx, email, &row).await?;
+    tx.commit().await?;
+    Ok(locked_for)
+}
+
+/// Gives a slot back without counting the attempt (it failed for reasons other than the
+/// password, e.g. the database).
+pub async fn release_attempt(pool: &PgPool, email: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update auth.login_throttle set in_flight = greatest(in_flight - 1, 0) where email = $1",
         email
     )
     .execute(pool)

@@ -27,6 +27,14 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid email or password")
 }
 
+/// 429 for a locked account (the same for registered and unknown emails).
+fn locked(wait: i64) -> ApiError {
+    ApiError::too_many_requests(
+        format!("too many failed login attempts for this account; try again in {wait} s"),
+        wait as u64,
+    )
+}
+
 /// Creates a tenant and its first user, an admin.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterIn,
     responses((status = 201, body = UserOut), (status = 409, description = "email already registered"),
@@ -101,42 +109,58 @@ pub async fn login(
         base_secs: state.config.lockout_base_secs,
         max_secs: state.config.lockout_max_secs,
     };
-    if let Err(wait) = throttle::reserve_attempt(&state.pool, &email, policy).await? {
-        audit::record(
-            &state.pool,
-            AuditEvent::LoginLocked,
-            None,
-            None,
-            Some(&client.ip),
-            json!({"email": email}),
-        )
-        .await?;
-        return Err(ApiError::too_many_requests(
-            format!("too many failed login attempts for this account; try again in {wait} s"),
-            wait as u64,
-        ));
+    match throttle::reserve_attempt(&state.pool, &email, policy).await? {
+        throttle::Reservation::Granted => {}
+        throttle::Reservation::Locked(wait) => {
+            audit::record(
+                &state.pool,
+                AuditEvent::LoginLocked,
+                None,
+                None,
+                Some(&client.ip),
+                json!({"email": email}),
+            )
+            .await?;
+            return Err(locked(wait));
+        }
+        throttle::Reservation::Busy => {
+            return Err(ApiError::too_many_requests(
+                "too many login attempts for this account are in progress; retry in a second",
+                1,
+            ));
+        }
     }
-    let user = users::find_for_login(&state.pool, &email).await?;
-    let verified = state
-        .hasher
-        .verify(
-            body.password.clone(),
-            user.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await?;
+    let checked = async {
+        let user = users::find_for_login(&state.pool, &email).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = state.hasher.verify(body.password.clone(), hash).await?;
+        Ok::<_, ApiError>((user, verified))
+    }
+    .await;
+    let (user, verified) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            // Not the password's fault: give the slot back without counting a failure.
+            if let Err(release) = throttle::release_attempt(&state.pool, &email).await {
+                tracing::warn!(error = %release, "could not release a login slot");
+            }
+            return Err(err);
+        }
+    };
     let Some(user) = user.filter(|_| verified.matches) else {
+        let locked_for = throttle::finish_attempt(&state.pool, &email, false, policy).await?;
         audit::record(
             &state.pool,
             AuditEvent::LoginFailure,
             None,
             None,
             Some(&client.ip),
-            json!({"email": email}),
+            json!({"email": email, "locked_for_secs": locked_for}),
         )
         .await?;
         return Err(invalid_credentials());
     };
-    throttle::clear(&state.pool, &email).await?;
+    throttle::finish_attempt(&state.pool, &email, true, policy).await?;
     if !user.is_active || !user.tenant_active {
         return Err(ApiError::forbidden("this account is disabled"));
     }

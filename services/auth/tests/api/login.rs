@@ -271,3 +271,44 @@ async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
     assert!(retry >= 1);
     expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "").await;
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn many_parallel_correct_logins_never_lock_the_account(pool: PgPool) {
+    let config = AuthConfig {
+        login_per_minute: 1000,
+        lockout_threshold: 3,
+        ..Options::default().config
+    };
+    let app = spawn_with(
+        pool,
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.register("ada@example.com").await;
+    let attempts = join_all((0..16).map(|_| app.login("ada@example.com", PASSWORD))).await;
+    let ok = attempts
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    assert!(ok >= 3, "at least `threshold` logins run at once ({ok})");
+    for resp in attempts
+        .into_iter()
+        .filter(|r| r.status() != StatusCode::OK)
+    {
+        assert_eq!(resp.headers()["retry-after"], "1");
+        expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "in progress").await;
+    }
+    // Nothing was counted as a failure: the account is not locked.
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let failed: i32 = sqlx::query_scalar("select failed_count from auth.login_throttle")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(failed, 0);
+}
