@@ -27,12 +27,18 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid email or password")
 }
 
-/// 429 for a locked account (the same for registered and unknown emails).
-fn locked(wait: i64) -> ApiError {
-    ApiError::too_many_requests(
-        format!("too many failed login attempts for this account; try again in {wait} s"),
-        wait as u64,
-    )
+/// 429 for a locked account (the same for registered and unknown emails), or for too many
+/// attempts in flight (`wait` = 1). Like every 429 it describes the limit it hit: the lockout
+/// threshold, nothing remaining, and when it resets.
+fn login_refused(detail: String, wait: i64, threshold: i32) -> ApiError {
+    let wait = wait.max(1) as u64;
+    ApiError::too_many_requests(detail, wait)
+        .with_header(
+            temponest_ratelimit::X_RATELIMIT_LIMIT,
+            threshold.max(0).into(),
+        )
+        .with_header(temponest_ratelimit::X_RATELIMIT_REMAINING, 0.into())
+        .with_header(temponest_ratelimit::X_RATELIMIT_RESET, wait.into())
 }
 
 /// Creates a tenant and its first user, an admin.
@@ -121,12 +127,18 @@ pub async fn login(
                 json!({"email": email}),
             )
             .await?;
-            return Err(locked(wait));
+            return Err(login_refused(
+                format!("too many failed login attempts for this account; try again in {wait} s"),
+                wait,
+                policy.threshold,
+            ));
         }
         throttle::Reservation::Busy => {
-            return Err(ApiError::too_many_requests(
-                "too many login attempts for this account are in progress; retry in a second",
+            return Err(login_refused(
+                "too many login attempts for this account are in progress; retry in a second"
+                    .into(),
                 1,
+                policy.threshold,
             ));
         }
     }
