@@ -65,8 +65,9 @@ pub struct RateLimitConfig {
     /// Path prefixes never limited (matched on whole segments): `/health`, `/metrics`, `/docs`,
     /// `/openapi.json` by default.
     pub exempt_prefixes: Vec<String>,
-    /// `RATE_LIMIT_TRUST_FORWARDED_FOR` (default false): take the client IP from the first
-    /// `X-Forwarded-For` address. Only safe behind a proxy that overwrites that header.
+    /// `RATE_LIMIT_TRUST_FORWARDED_FOR` (default false): take the client IP from the right-most
+    /// `X-Forwarded-For` address, i.e. the one added by the proxy directly in front of the
+    /// service. Enable only behind exactly one trusted proxy layer that sets or appends it.
     pub trust_forwarded_for: bool,
     /// Prefix of every Redis key (default `"tn"`); tests use a unique one.
     pub key_prefix: String,

@@ -59,8 +59,10 @@ impl Subject {
     }
 }
 
-/// The client address as a rate-limit identity: the first `X-Forwarded-For` address when
-/// trusted and parsable, else the peer address from `ConnectInfo<SocketAddr>`, else `unknown`.
+/// The client address as a rate-limit identity: when `X-Forwarded-For` is trusted, its
+/// right-most address (the one the trusted proxy in front of us saw; everything to its left was
+/// sent by the client and can be forged), else the peer address from `ConnectInfo<SocketAddr>`,
+/// else `unknown`.
 ///
 /// The middleware keys anonymous callers by this; handlers applying their own limits (e.g. per
 /// login attempt) should use it too, so both agree on who the client is.
@@ -87,17 +89,17 @@ pub fn client_ip(
 }
 
 fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let first = headers
+    let nearest = headers
         .get("x-forwarded-for")?
         .to_str()
         .ok()?
-        .split(',')
+        .rsplit(',')
         .next()?
         .trim();
-    first
+    nearest
         .parse::<IpAddr>()
         .ok()
-        .or_else(|| first.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        .or_else(|| nearest.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
 fn ip_identity(ip: IpAddr) -> String {
@@ -169,7 +171,8 @@ mod tests {
     #[test]
     fn forwarded_for_is_read_only_when_trusted() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
+        // The client forged the first entry; the trusted proxy appended what it saw.
+        headers.insert("x-forwarded-for", "198.51.100.66, 203.0.113.9".parse().unwrap());
         let mut extensions = Extensions::new();
         extensions.insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 4000))));
         assert_eq!(client_ip(&headers, &extensions, true), "203.0.113.9");
