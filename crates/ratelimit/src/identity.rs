@@ -172,7 +172,10 @@ mod tests {
     fn forwarded_for_is_read_only_when_trusted() {
         let mut headers = HeaderMap::new();
         // The client forged the first entry; the trusted proxy appended what it saw.
-        headers.insert("x-forwarded-for", "198.51.100.66, 203.0.113.9".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "198.51.100.66, 203.0.113.9".parse().unwrap(),
+        );
         let mut extensions = Extensions::new();
         extensions.insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 4000))));
         assert_eq!(client_ip(&headers, &extensions, true), "203.0.113.9");
