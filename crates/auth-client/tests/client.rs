@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -91,7 +92,7 @@ async fn serve_fake(fake: FakeAuth) -> String {
             post(|State(f): State<FakeAuth>, axum::Json(body): axum::Json<Value>| async move {
                 f.introspections.fetch_add(1, Ordering::SeqCst);
                 if let Some(status) = f.failures.lock().unwrap().pop() {
-                    return (StatusCode::from_u16(status).unwrap(), axum::Json(json!({}))).into_response_pair();
+                    return (StatusCode::from_u16(status).unwrap(), axum::Json(json!({}))).into_response();
                 }
                 let token = body["token"].as_str().unwrap_or_default();
                 let answer = if token == "sk_valid" {
@@ -107,7 +108,7 @@ async fn serve_fake(fake: FakeAuth) -> String {
                     let sid: Uuid = claims["sid"].as_str().unwrap().parse().unwrap();
                     json!({"active": !f.revoked_sessions.lock().unwrap().contains(&sid)})
                 };
-                (StatusCode::OK, axum::Json(answer)).into_response_pair()
+                (StatusCode::OK, axum::Json(answer)).into_response()
             }),
         )
         .with_state(fake);
@@ -115,16 +116,6 @@ async fn serve_fake(fake: FakeAuth) -> String {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     base
-}
-
-trait IntoResponsePair {
-    fn into_response_pair(self) -> axum::response::Response;
-}
-
-impl<T: axum::response::IntoResponse> IntoResponsePair for T {
-    fn into_response_pair(self) -> axum::response::Response {
-        self.into_response()
-    }
 }
 
 async fn client(base: &str) -> (AuthClient, Cache) {
