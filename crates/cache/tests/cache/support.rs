@@ -79,7 +79,7 @@ where
             tokio::time::Instant::now() < deadline,
             "timed out waiting until {what}"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::task::yield_now().await;
     }
 }
 
