@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -40,8 +41,13 @@ struct Inner {
     pool: PgPool,
     migrated: AtomicBool,
     checks: Vec<Check>,
-    report: Mutex<Option<(Instant, HealthReport)>>,
-    ready_until: Mutex<Option<Instant>>,
+    /// The last rendered `/health` answer. Readers take a shared lock and clone a `Bytes`
+    /// handle; only a stale answer goes through `refresh` (one probe at a time).
+    rendered: std::sync::RwLock<Option<Rendered>>,
+    refresh: Mutex<()>,
+    /// Until when a positive readiness answer holds (epoch-free: an `Instant`).
+    ready_until: std::sync::RwLock<Option<Instant>>,
+    ready_refresh: Mutex<()>,
 }
 
 /// One dependency's state in the report.
@@ -69,8 +75,10 @@ impl Health {
                 pool,
                 migrated: AtomicBool::new(false),
                 checks,
-                report: Mutex::new(None),
-                ready_until: Mutex::new(None),
+                rendered: std::sync::RwLock::new(None),
+                refresh: Mutex::new(()),
+                ready_until: std::sync::RwLock::new(None),
+                ready_refresh: Mutex::new(()),
             }),
         }
     }
@@ -126,15 +134,41 @@ impl Health {
 
     /// The cached report, refreshed at most every 10 s.
     pub async fn report(&self) -> HealthReport {
-        let mut cached = self.inner.report.lock().await;
-        if let Some((at, report)) = cached.as_ref()
-            && at.elapsed() < CACHE_FOR
-        {
-            return report.clone();
+        (*self.rendered().await.report).clone()
+    }
+
+    /// The cached `/health` answer. Under load every request would otherwise serialise on one
+    /// lock and re-encode the same JSON; this path is a shared read lock and a refcount bump.
+    async fn rendered(&self) -> Rendered {
+        let fresh = |inner: &Inner| {
+            inner
+                .rendered
+                .read()
+                .expect("health cache poisoned")
+                .as_ref()
+                .filter(|r| r.at.elapsed() < CACHE_FOR)
+                .cloned()
+        };
+        if let Some(rendered) = fresh(&self.inner) {
+            return rendered;
+        }
+        let _one_probe_at_a_time = self.inner.refresh.lock().await;
+        if let Some(rendered) = fresh(&self.inner) {
+            return rendered;
         }
         let report = self.probe().await;
-        *cached = Some((Instant::now(), report.clone()));
-        report
+        let rendered = Rendered {
+            at: Instant::now(),
+            status: if report.status == "unhealthy" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            },
+            body: Bytes::from(serde_json::to_vec(&report).unwrap_or_default()),
+            report: Arc::new(report),
+        };
+        *self.inner.rendered.write().expect("health cache poisoned") = Some(rendered.clone());
+        rendered
     }
 
     /// Ready = migrations applied and Postgres answering. Positive answers are cached.
@@ -142,14 +176,37 @@ impl Health {
         if !self.is_migrated() {
             return false;
         }
-        let mut until = self.inner.ready_until.lock().await;
-        if until.is_some_and(|t| Instant::now() < t) {
+        let holds = |inner: &Inner| {
+            inner
+                .ready_until
+                .read()
+                .expect("readiness cache poisoned")
+                .is_some_and(|t| Instant::now() < t)
+        };
+        if holds(&self.inner) {
+            return true;
+        }
+        let _one_probe_at_a_time = self.inner.ready_refresh.lock().await;
+        if holds(&self.inner) {
             return true;
         }
         let ok = temponest_db::ping(&self.inner.pool).await;
-        *until = ok.then(|| Instant::now() + CACHE_FOR);
+        *self
+            .inner
+            .ready_until
+            .write()
+            .expect("readiness cache poisoned") = ok.then(|| Instant::now() + CACHE_FOR);
         ok
     }
+}
+
+/// A rendered `/health` answer.
+#[derive(Clone)]
+struct Rendered {
+    at: Instant,
+    status: StatusCode,
+    body: Bytes,
+    report: Arc<HealthReport>,
 }
 
 fn dependency(ok: bool, started: Instant) -> DependencyStatus {
@@ -160,17 +217,21 @@ fn dependency(ok: bool, started: Instant) -> DependencyStatus {
 }
 
 async fn health(State(health): State<Health>) -> Response {
-    let report = health.report().await;
-    let status = if report.status == "unhealthy" {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    (status, axum::Json(report)).into_response()
+    let rendered = health.rendered().await;
+    (
+        rendered.status,
+        [(header::CONTENT_TYPE, "application/json")],
+        rendered.body,
+    )
+        .into_response()
 }
 
 async fn live() -> Response {
-    axum::Json(serde_json::json!({"status": "alive"})).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"alive"}"#,
+    )
+        .into_response()
 }
 
 async fn ready(State(health): State<Health>) -> Response {
