@@ -26,15 +26,15 @@ use utoipa::OpenApi;
 pub use config::AuthConfig;
 pub use state::{AppState, StartupError};
 
-use routes::{api_keys, auth, jwks, users};
+use routes::{api_keys, auth, jwks, session, users};
 
 /// The auth service's routes (without shared layers).
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
+        .route("/auth/login", post(session::login))
+        .route("/auth/refresh", post(session::refresh))
+        .route("/auth/logout", post(session::logout))
         .route("/auth/me", get(auth::me))
         .route("/auth/introspect", post(auth::introspect))
         .route("/api-keys", post(api_keys::create).get(api_keys::list))
@@ -50,7 +50,7 @@ pub fn routes(state: AppState) -> Router {
 #[openapi(
     info(title = "TempoNest auth", description = "Tenants, users, sessions, API keys and signing keys."),
     paths(
-        auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::introspect,
+        auth::register, session::login, session::refresh, session::logout, auth::me, auth::introspect,
         api_keys::create, api_keys::list, api_keys::revoke,
         users::list, users::create, users::get, users::update, users::current_tenant,
         jwks::jwks,

@@ -58,7 +58,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok(crate::routes::auth::no_store((
+    Ok(crate::routes::session::no_store((
         StatusCode::CREATED,
         Json(ApiKeyCreatedOut {
             key_info: row.into(),

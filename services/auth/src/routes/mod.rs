@@ -4,4 +4,5 @@ pub mod api_keys;
 pub mod auth;
 pub mod client;
 pub mod jwks;
+pub mod session;
 pub mod users;

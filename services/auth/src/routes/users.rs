@@ -178,7 +178,7 @@ pub async fn update(
         .await;
     crate::routes::api_keys::invalidate_key_hashes(&state, &key_hashes).await;
     for session_id in ended_sessions {
-        crate::routes::auth::forget_session(&state, session_id).await;
+        crate::routes::session::forget_session(&state, session_id).await;
     }
     Ok(Json(after.into()))
 }
