@@ -42,11 +42,28 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-/// argon2 working memory (19 MiB at the default parameters), kept and reused. Allocating and
-/// freeing a fresh block per hash makes glibc keep the freed blocks in per-thread arenas (RSS
-/// grew to ~500 MB after a login burst); reusing one block per hashing slot keeps memory at
-/// `slots × m_cost` and saves the page faults of a new allocation on every login.
-type MemoryPool = Arc<Mutex<Vec<Vec<Block>>>>;
+/// argon2 working memory (19 MiB at the default parameters), kept and reused while logins
+/// keep coming. Allocating and freeing a fresh block per hash makes glibc keep the freed
+/// blocks in per-thread arenas (RSS grew to ~500 MB after a login burst); reusing one block per
+/// hashing slot keeps memory at `slots × m_cost` and saves the page faults of a new allocation
+/// on every login. Blocks unused for [`IDLE_RELEASE_AFTER`] are freed, so an idle service
+/// returns to its start-up footprint.
+type MemoryPool = Arc<Mutex<Vec<Pooled>>>;
+
+/// A memory block and when it was last returned to the pool.
+struct Pooled {
+    blocks: Vec<Block>,
+    returned: std::time::Instant,
+}
+
+/// Pooled memory unused this long is freed.
+const IDLE_RELEASE_AFTER: Duration = Duration::from_secs(30);
+
+/// Allocations of at least this size are always served by `mmap` in glibc (its dynamic mmap
+/// threshold never exceeds 32 MiB on 64-bit), so freeing them returns the memory to the OS
+/// instead of leaving it in an arena. Blocks are allocated with at least this capacity; only
+/// the pages argon2 touches (`m_cost`) become resident.
+const ALWAYS_MMAPPED_BYTES: usize = 33 * 1024 * 1024;
 
 /// Bounded argon2id hasher. Cheap to clone.
 #[derive(Clone)]
@@ -73,13 +90,26 @@ impl PasswordHasher {
         } else {
             max_concurrent
         };
+        let memory: MemoryPool = Arc::new(Mutex::new(Vec::new()));
+        spawn_idle_release(Arc::downgrade(&memory));
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(max)),
             queue_timeout,
-            memory: Arc::new(Mutex::new(Vec::new())),
+            memory,
             dummy: Arc::new(OnceCell::new()),
         })
+    }
+
+    /// Number of memory blocks currently kept for reuse.
+    pub fn pooled_blocks(&self) -> usize {
+        self.memory.lock().expect("memory pool poisoned").len()
+    }
+
+    /// Frees pooled memory that has been idle for at least `idle` (the background task calls
+    /// this with [`IDLE_RELEASE_AFTER`]).
+    pub fn release_idle_memory(&self, idle: Duration) -> usize {
+        release_idle(&self.memory, idle)
     }
 
     /// Runs `work` on the blocking pool once a hashing slot is free, lending it a memory block.
@@ -101,9 +131,13 @@ impl PasswordHasher {
                 .lock()
                 .expect("memory pool poisoned")
                 .pop()
+                .map(|pooled| pooled.blocks)
                 .unwrap_or_default();
             let out = work(&mut memory);
-            pool.lock().expect("memory pool poisoned").push(memory);
+            pool.lock().expect("memory pool poisoned").push(Pooled {
+                blocks: memory,
+                returned: std::time::Instant::now(),
+            });
             out
         })
         .await
@@ -173,6 +207,29 @@ impl PasswordHasher {
     }
 }
 
+fn release_idle(pool: &Mutex<Vec<Pooled>>, idle: Duration) -> usize {
+    let mut pool = pool.lock().expect("memory pool poisoned");
+    let before = pool.len();
+    pool.retain(|pooled| pooled.returned.elapsed() < idle);
+    before - pool.len()
+}
+
+/// Frees idle pooled memory every 10 s, for as long as the hasher exists. Outside a Tokio
+/// runtime (e.g. a CLI hashing once) nothing is pooled for long anyway, so nothing is spawned.
+fn spawn_idle_release(pool: std::sync::Weak<Mutex<Vec<Pooled>>>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            let Some(pool) = pool.upgrade() else { return };
+            release_idle(&pool, IDLE_RELEASE_AFTER);
+        }
+    });
+}
+
 /// argon2 into `out`, using (and growing if needed) the lent memory.
 fn compute(
     argon2: &Argon2<'_>,
@@ -183,7 +240,10 @@ fn compute(
 ) -> argon2::Result<()> {
     let needed = argon2.params().block_count();
     if memory.len() < needed {
-        memory.resize(needed, Block::new());
+        let capacity = needed.max(ALWAYS_MMAPPED_BYTES / std::mem::size_of::<Block>());
+        let mut fresh = Vec::with_capacity(capacity);
+        fresh.resize(needed, Block::new());
+        *memory = fresh;
     }
     argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..needed])
 }
@@ -251,6 +311,27 @@ mod tests {
             Argon2::default()
                 .verify_password(b"correct horse", &parsed)
                 .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_is_reused_between_hashes_and_freed_once_idle() {
+        let h = hasher(8 * 1024);
+        h.hash("first password".into()).await.unwrap();
+        h.hash("second password".into()).await.unwrap();
+        assert_eq!(h.pooled_blocks(), 1, "sequential hashes share one block");
+        assert_eq!(h.release_idle_memory(Duration::from_secs(3600)), 0);
+        assert_eq!(h.pooled_blocks(), 1);
+        assert_eq!(h.release_idle_memory(Duration::ZERO), 1);
+        assert_eq!(h.pooled_blocks(), 0);
+        assert!(
+            h.verify(
+                "first password".into(),
+                Some(h.hash("first password".into()).await.unwrap())
+            )
+            .await
+            .unwrap()
+            .matches
         );
     }
 
