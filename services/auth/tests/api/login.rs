@@ -50,19 +50,7 @@ async fn login_with_wrong_password_is_rejected_like_unknown_email(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn repeated_failures_lock_the_account_even_for_the_right_password(pool: PgPool) {
-    let config = AuthConfig {
-        login_per_minute: 1000,
-        lockout_threshold: 3,
-        ..Options::default().config
-    };
-    let app = spawn_with(
-        pool,
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = lockout_app(pool).await;
     app.register("ada@example.com").await;
     for _ in 0..3 {
         assert_eq!(
@@ -99,19 +87,7 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn parallel_guesses_cannot_exceed_the_lockout_threshold(pool: PgPool) {
-    let config = AuthConfig {
-        login_per_minute: 1000,
-        lockout_threshold: 3,
-        ..Options::default().config
-    };
-    let app = spawn_with(
-        pool,
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = lockout_app(pool).await;
     app.register("ada@example.com").await;
     let attempts = join_all((0..12).map(|_| app.login("ada@example.com", "wrong password!"))).await;
     let checked = attempts
@@ -128,19 +104,7 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_successful_login_resets_the_failure_streak(pool: PgPool) {
-    let config = AuthConfig {
-        login_per_minute: 1000,
-        lockout_threshold: 3,
-        ..Options::default().config
-    };
-    let app = spawn_with(
-        pool,
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = lockout_app(pool).await;
     app.register("ada@example.com").await;
     for _ in 0..2 {
         app.login("ada@example.com", "wrong password!").await;
@@ -274,19 +238,7 @@ async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn many_parallel_correct_logins_never_lock_the_account(pool: PgPool) {
-    let config = AuthConfig {
-        login_per_minute: 1000,
-        lockout_threshold: 3,
-        ..Options::default().config
-    };
-    let app = spawn_with(
-        pool,
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = lockout_app(pool).await;
     app.register("ada@example.com").await;
     let attempts = join_all((0..16).map(|_| app.login("ada@example.com", PASSWORD))).await;
     let ok = attempts
@@ -311,4 +263,22 @@ async fn many_parallel_correct_logins_never_lock_the_account(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(failed, 0);
+}
+
+/// An app with a lockout threshold of 3 and the per-minute login limit out of the way, so
+/// tests exercise the lockout alone.
+async fn lockout_app(pool: PgPool) -> crate::helpers::TestApp {
+    let config = AuthConfig {
+        login_per_minute: 1000,
+        lockout_threshold: 3,
+        ..Options::default().config
+    };
+    spawn_with(
+        pool,
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await
 }
