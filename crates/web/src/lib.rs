@@ -2,6 +2,7 @@
 //! request ids, extractors (JSON with readable rejections, ids, pagination), health, metrics
 //! and OpenAPI routes, the standard middleware stack, and serving with graceful shutdown.
 
+pub mod bootstrap;
 pub mod config;
 pub mod docs;
 pub mod error;

@@ -29,6 +29,8 @@ use crate::ApiError;
 pub struct ServerConfig {
     /// A request that takes longer is answered 503 (streaming bodies are not limited).
     pub request_timeout_secs: u64,
+    /// The limit for the few routes that wait on long work (a synchronous agent execution).
+    pub long_request_timeout_secs: u64,
     /// Maximum request body size.
     pub body_limit_bytes: usize,
     /// Allowed CORS origins; empty disables CORS, `*` allows any origin.
@@ -39,6 +41,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             request_timeout_secs: 30,
+            long_request_timeout_secs: 660,
             body_limit_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
         }
@@ -49,9 +52,29 @@ impl Default for ServerConfig {
 /// are merged and after service-specific layers (authentication, rate limiting), so those run
 /// inside the trace span.
 pub fn with_route_layers(router: Router, config: &ServerConfig) -> Router {
-    let timeout = Duration::from_secs(config.request_timeout_secs);
+    with_route_layers_and_long(router, config, &[])
+}
+
+/// [`with_route_layers`], where the matched routes in `long_routes` get
+/// `long_request_timeout_secs` instead of the normal request timeout.
+pub fn with_route_layers_and_long(
+    router: Router,
+    config: &ServerConfig,
+    long_routes: &'static [&'static str],
+) -> Router {
+    let normal = Duration::from_secs(config.request_timeout_secs);
+    let long = Duration::from_secs(
+        config
+            .long_request_timeout_secs
+            .max(config.request_timeout_secs),
+    );
     router
         .layer(from_fn(move |req: Request, next: Next| async move {
+            let is_long = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .is_some_and(|p| long_routes.contains(&p.as_str()));
+            let timeout = if is_long { long } else { normal };
             match tokio::time::timeout(timeout, next.run(req)).await {
                 Ok(response) => response,
                 Err(_) => ApiError::new(

@@ -14,13 +14,11 @@ pub mod resolver;
 pub mod routes;
 pub mod state;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::routing::{get, post};
-use temponest_cache::{Cache, CacheConfig};
-use temponest_ratelimit::{Policy, RateLimitConfig, RateLimiter, RoutePolicy, Scope};
-use temponest_web::health::{Check, Health};
+use temponest_ratelimit::{Policy, RoutePolicy, Scope};
+use temponest_web::bootstrap::InfraSettings;
+use temponest_web::health::Health;
 use utoipa::OpenApi;
 
 pub use config::AuthConfig;
@@ -123,91 +121,17 @@ pub async fn launch(
     pool_name: &str,
     services: &[&str],
 ) -> Result<(Router, temponest_web::ServerConfig), StartupError> {
-    let infra = infrastructure(
+    let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
         pool_name,
         services,
-        &config.database_url,
-        config.redis(),
-        &config.redis_key_prefix,
-        rate_limit_routes(&config),
-    )
+        database_url: &config.database_url,
+        redis_url: config.redis(),
+        key_prefix: &config.redis_key_prefix,
+        routes: rate_limit_routes(&config),
+    })
     .await?;
     temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
     let state = AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
     let server = state.config.server.clone();
     Ok((app(state, &infra.health), server))
-}
-
-/// Shared infrastructure handles built from configuration.
-pub struct Infrastructure {
-    pub pool: sqlx::PgPool,
-    pub cache: Cache,
-    pub limiter: RateLimiter,
-    pub health: Health,
-}
-
-/// Connects Postgres (creating the database if needed, waiting for it to come up), applies
-/// migrations, connects Redis (optional) and builds the limiter.
-pub async fn infrastructure(
-    service: &str,
-    services: &[&str],
-    database_url: &str,
-    redis_url: Option<String>,
-    key_prefix: &str,
-    extra_routes: Vec<RoutePolicy>,
-) -> Result<Infrastructure, StartupError> {
-    let db = temponest_db::DbConfig::for_service(service, database_url);
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match temponest_db::ensure_database(&db).await {
-            Ok(()) => break,
-            Err(temponest_db::DbError::InvalidUrl(e)) => {
-                return Err(StartupError::Config(format!("DATABASE_URL: {e}")));
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "waiting for Postgres");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    let pool = temponest_db::connect_lazy(&db).map_err(|e| StartupError::Config(e.to_string()))?;
-    temponest_db::migrate(&pool)
-        .await
-        .map_err(|e| StartupError::Config(e.to_string()))?;
-    temponest_db::spawn_pool_gauges(pool.clone(), db.pool_name.clone());
-    if redis_url.is_none() {
-        tracing::warn!("no REDIS_URL: running on in-process caches and rate limits only");
-    }
-    let cache = Cache::connect(CacheConfig {
-        redis_url,
-        key_prefix: key_prefix.to_owned(),
-        ..CacheConfig::default()
-    })
-    .await;
-    let mut limits =
-        RateLimitConfig::from_env().map_err(|e| StartupError::Config(e.to_string()))?;
-    limits.key_prefix = key_prefix.to_owned();
-    limits.routes.extend(extra_routes);
-    let limiter = RateLimiter::new(limits, cache.redis_pool());
-    let redis_probe = cache.clone();
-    let health = Health::new(
-        services,
-        pool.clone(),
-        vec![Check {
-            name: "redis",
-            critical: false,
-            probe: std::sync::Arc::new(move || {
-                let cache = redis_probe.clone();
-                Box::pin(async move { cache.redis_healthy() })
-            }),
-        }],
-    );
-    health.mark_migrated();
-    Ok(Infrastructure {
-        pool,
-        cache,
-        limiter,
-        health,
-    })
 }

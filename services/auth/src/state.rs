@@ -55,6 +55,12 @@ pub enum StartupError {
     Api(#[from] temponest_web::ApiError),
 }
 
+impl From<temponest_web::bootstrap::BootstrapError> for StartupError {
+    fn from(err: temponest_web::bootstrap::BootstrapError) -> Self {
+        Self::Config(err.0)
+    }
+}
+
 impl AppState {
     /// Builds the state on an already migrated database.
     pub async fn build(

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use temponest_agents::AgentsConfig;
 use temponest_auth::AuthConfig;
+use temponest_web::bootstrap::InfraSettings;
 
 #[derive(Parser)]
 #[command(
@@ -98,7 +100,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let (app, server) = temponest_auth::launch(config, "temponest", &["auth"]).await?;
+    let agents = AgentsConfig::load().map_err(anyhow::Error::msg)?;
+    let (app, server) = all_in_one(config, agents).await?;
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     for port in ports {
@@ -117,7 +120,7 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
     tracing::info!(
         ?ports,
         ready_in_ms = started.elapsed().as_millis() as u64,
-        "temponest serving (services: auth)"
+        "temponest serving (services: auth, agents)"
     );
     temponest_web::shutdown_signal().await;
     let _ = stop_tx.send(());
@@ -128,6 +131,58 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// Every service on one router and one shared set of connections; the agents service
+/// authenticates callers in process (same verifier and API-key resolver as auth).
+async fn all_in_one(
+    auth_config: AuthConfig,
+    agents_config: AgentsConfig,
+) -> anyhow::Result<(axum::Router, temponest_web::ServerConfig)> {
+    let mut routes = temponest_auth::rate_limit_routes(&auth_config);
+    routes.extend(temponest_agents::rate_limit_routes(&agents_config));
+    let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
+        pool_name: "temponest",
+        services: &["auth", "agents"],
+        database_url: &auth_config.database_url,
+        redis_url: auth_config.redis(),
+        key_prefix: &auth_config.redis_key_prefix,
+        routes,
+    })
+    .await?;
+    let idempotency = temponest_idempotency::Idempotency::new(infra.pool.clone());
+    idempotency.spawn_cleanup();
+    let auth = temponest_auth::AppState::build(
+        auth_config,
+        infra.pool.clone(),
+        infra.cache.clone(),
+        infra.limiter.clone(),
+    )
+    .await?;
+    let agents = temponest_agents::AppState::build(
+        agents_config,
+        infra.pool.clone(),
+        infra.cache.clone(),
+        infra.limiter.clone(),
+        auth.auth.clone(),
+    )?;
+    let server = auth.config.server.clone();
+    let mut openapi = temponest_auth::openapi();
+    openapi.merge(temponest_agents::openapi());
+    openapi.info.title = "TempoNest".to_owned();
+    let router = temponest_auth::routes(auth.clone()).merge(temponest_agents::routes(agents));
+    let router = temponest_idempotency::layer(router, idempotency)
+        .merge(infra.health.router())
+        .merge(temponest_web::docs::router(openapi));
+    let router = temponest_auth_client::protect(router, auth.auth.clone(), infra.limiter.clone());
+    Ok((
+        temponest_web::server::with_route_layers_and_long(
+            router,
+            &server,
+            temponest_agents::LONG_ROUTES,
+        ),
+        server,
+    ))
 }
 
 async fn run_admin(config: AuthConfig, admin: Admin) -> anyhow::Result<()> {

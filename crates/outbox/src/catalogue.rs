@@ -1,0 +1,49 @@
+//! Every event type the platform publishes, with a description (served by
+//! `GET /webhooks/events`). Publishing an event type not listed here is a bug caught by tests.
+
+/// One kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct EventType {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+pub const AGENT_CREATED: &str = "agent.created";
+pub const AGENT_UPDATED: &str = "agent.updated";
+pub const AGENT_DELETED: &str = "agent.deleted";
+pub const EXECUTION_STARTED: &str = "agent.execution.started";
+pub const EXECUTION_COMPLETED: &str = "agent.execution.completed";
+pub const EXECUTION_FAILED: &str = "agent.execution.failed";
+
+/// The catalogue, grouped by service.
+pub const EVENT_TYPES: &[EventType] = &[
+    EventType {
+        name: AGENT_CREATED,
+        description: "An agent was created.",
+    },
+    EventType {
+        name: AGENT_UPDATED,
+        description: "An agent's configuration changed.",
+    },
+    EventType {
+        name: AGENT_DELETED,
+        description: "An agent was deleted.",
+    },
+    EventType {
+        name: EXECUTION_STARTED,
+        description: "An agent execution started running.",
+    },
+    EventType {
+        name: EXECUTION_COMPLETED,
+        description: "An agent execution completed with a response.",
+    },
+    EventType {
+        name: EXECUTION_FAILED,
+        description: "An agent execution failed, was cancelled or was abandoned (see `outcome`).",
+    },
+];
+
+/// Whether `name` is a known event type.
+pub fn is_known(name: &str) -> bool {
+    EVENT_TYPES.iter().any(|e| e.name == name)
+}

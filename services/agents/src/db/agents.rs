@@ -1,0 +1,215 @@
+//! `agents.agents`: tenant-scoped agent definitions with soft delete.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::models::AgentSpec;
+
+/// One agent row.
+#[derive(Debug, Clone)]
+pub struct AgentRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub model: String,
+    pub provider: String,
+    pub system_prompt: Option<String>,
+    pub tools: Vec<String>,
+    pub rag_collection_ids: Vec<Uuid>,
+    pub max_iterations: i32,
+    pub temperature: f64,
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    tenant_id: Uuid,
+    created_by: Uuid,
+    spec: &AgentSpec,
+) -> sqlx::Result<AgentRow> {
+    sqlx::query_as!(
+        AgentRow,
+        "insert into agents.agents (id, tenant_id, name, description, model, provider,
+                system_prompt, tools, rag_collection_ids, max_iterations, temperature, metadata,
+                created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         returning id, tenant_id, name, description, model, provider, system_prompt, tools,
+                   rag_collection_ids, max_iterations, temperature, metadata, created_at,
+                   updated_at",
+        id,
+        tenant_id,
+        spec.name,
+        spec.description,
+        spec.model,
+        spec.provider,
+        spec.system_prompt,
+        &spec.tools,
+        &spec.rag_collection_ids,
+        spec.max_iterations,
+        spec.temperature,
+        spec.metadata,
+        created_by
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// A live agent of the tenant.
+pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<AgentRow>> {
+    temponest_db::timed(
+        "agents.find",
+        sqlx::query_as!(
+            AgentRow,
+            "select id, tenant_id, name, description, model, provider, system_prompt, tools,
+                    rag_collection_ids, max_iterations, temperature, metadata, created_at,
+                    updated_at
+             from agents.agents
+             where id = $1 and tenant_id = $2 and deleted_at is null",
+            id,
+            tenant_id
+        )
+        .fetch_optional(pool),
+    )
+    .await
+}
+
+/// A live agent of the tenant, locked for an update.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<AgentRow>> {
+    sqlx::query_as!(
+        AgentRow,
+        "select id, tenant_id, name, description, model, provider, system_prompt, tools,
+                rag_collection_ids, max_iterations, temperature, metadata, created_at, updated_at
+         from agents.agents
+         where id = $1 and tenant_id = $2 and deleted_at is null
+         for update",
+        id,
+        tenant_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The tenant's live agents newest first, optionally filtered by a case-insensitive substring
+/// of name or description, with the total matching count.
+pub async fn list(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    search: Option<&str>,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<(Vec<AgentRow>, i64)> {
+    let pattern = search.map(like_pattern);
+    let rows = temponest_db::timed(
+        "agents.list",
+        sqlx::query_as!(
+            AgentRow,
+            r#"select id, tenant_id, name, description, model, provider, system_prompt, tools,
+                      rag_collection_ids, max_iterations, temperature, metadata, created_at,
+                      updated_at
+               from agents.agents
+               where tenant_id = $1 and deleted_at is null
+                 and ($2::text is null or name ilike $2 or description ilike $2)
+               order by created_at desc, id desc
+               offset $3 limit $4"#,
+            tenant_id,
+            pattern,
+            skip,
+            limit
+        )
+        .fetch_all(pool),
+    )
+    .await?;
+    // A full first page is the common case: its size is the total only when it is short.
+    let total = if skip == 0 && (rows.len() as i64) < limit {
+        rows.len() as i64
+    } else {
+        temponest_db::timed(
+            "agents.count",
+            sqlx::query_scalar!(
+                r#"select count(*) as "count!" from agents.agents
+                   where tenant_id = $1 and deleted_at is null
+                     and ($2::text is null or name ilike $2 or description ilike $2)"#,
+                tenant_id,
+                pattern
+            )
+            .fetch_one(pool),
+        )
+        .await?
+    };
+    Ok((rows, total))
+}
+
+/// `%text%` with LIKE wildcards in the user's text escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Replaces the definition of a live agent (the caller has merged the patch).
+pub async fn update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    spec: &AgentSpec,
+) -> sqlx::Result<Option<AgentRow>> {
+    sqlx::query_as!(
+        AgentRow,
+        "update agents.agents
+         set name = $3, description = $4, model = $5, provider = $6, system_prompt = $7,
+             tools = $8, rag_collection_ids = $9, max_iterations = $10, temperature = $11,
+             metadata = $12, updated_at = now()
+         where id = $1 and tenant_id = $2 and deleted_at is null
+         returning id, tenant_id, name, description, model, provider, system_prompt, tools,
+                   rag_collection_ids, max_iterations, temperature, metadata, created_at,
+                   updated_at",
+        id,
+        tenant_id,
+        spec.name,
+        spec.description,
+        spec.model,
+        spec.provider,
+        spec.system_prompt,
+        &spec.tools,
+        &spec.rag_collection_ids,
+        spec.max_iterations,
+        spec.temperature,
+        spec.metadata
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Soft-deletes a live agent; false if there was none.
+pub async fn soft_delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "update agents.agents set deleted_at = now(), updated_at = now()
+         where id = $1 and tenant_id = $2 and deleted_at is null",
+        id,
+        tenant_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_wildcards_in_search_text_match_literally() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

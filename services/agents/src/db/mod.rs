@@ -1,0 +1,5 @@
+//! SQL of the agents service, one module per table family. Handlers never touch sqlx.
+
+pub mod agents;
+pub mod costs;
+pub mod executions;

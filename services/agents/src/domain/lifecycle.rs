@@ -1,0 +1,116 @@
+//! Background work that keeps execution state true across processes: the heartbeat of this
+//! process's executions, the sweep that fails executions whose process died (outcome
+//! `abandoned`), and the listener that delivers cancellations made on another replica.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use sqlx::postgres::PgListener;
+use temponest_outbox::catalogue;
+use uuid::Uuid;
+
+use crate::db::executions::{self, CANCEL_CHANNEL};
+use crate::models::ExecutionOut;
+use crate::state::AppState;
+
+/// Starts the heartbeat, the abandoned-execution sweep and the cancellation listener.
+pub fn spawn(state: &AppState) {
+    let heartbeat = Duration::from_secs(state.config.executions.heartbeat_secs);
+    let beat = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let ids = beat.runs.ids();
+            if !ids.is_empty()
+                && let Err(err) = executions::heartbeat(&beat.pool, &ids).await
+            {
+                tracing::warn!(error = %err, "could not record the executions' heartbeat");
+            }
+        }
+    });
+    let sweep = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = fail_abandoned(&sweep).await {
+                tracing::warn!(error = %err, "could not sweep abandoned executions");
+            }
+        }
+    });
+    let listen = state.clone();
+    tokio::spawn(async move { listen_for_cancellations(listen).await });
+}
+
+/// Fails every unfinished execution whose heartbeat stopped, with its outbox event; returns
+/// how many.
+pub async fn fail_abandoned(state: &AppState) -> sqlx::Result<usize> {
+    let cutoff =
+        Utc::now() - chrono::Duration::seconds(state.config.executions.abandon_after_secs as i64);
+    let mut total = 0;
+    loop {
+        let mut tx = state.pool.begin().await?;
+        let rows = executions::fail_abandoned(&mut tx, cutoff, 100).await?;
+        for row in &rows {
+            let out = ExecutionOut::from(row.clone());
+            temponest_outbox::publish(
+                &mut tx,
+                row.tenant_id,
+                catalogue::EXECUTION_FAILED,
+                &json!(out),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        total += rows.len();
+        if !rows.is_empty() {
+            tracing::warn!(
+                count = rows.len(),
+                "failed executions abandoned by a stopped process"
+            );
+            metrics::counter!("agent_executions_total", "provider" => "any", "outcome" => "abandoned")
+                .increment(rows.len() as u64);
+        }
+        if rows.len() < 100 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Cancels local runs named by notifications from any process; reconnects after errors.
+async fn listen_for_cancellations(state: AppState) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match PgListener::connect_with(&state.pool).await {
+            Ok(mut listener) => {
+                if let Err(err) = listener.listen(CANCEL_CHANNEL).await {
+                    tracing::warn!(error = %err, "could not listen for cancellations");
+                } else {
+                    delay = Duration::from_millis(200);
+                    loop {
+                        match listener.recv().await {
+                            Ok(note) => {
+                                if let Ok(id) = Uuid::parse_str(note.payload())
+                                    && let Some(run) = state.runs.get(id)
+                                {
+                                    run.cancel.cancel();
+                                }
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, "cancellation listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not listen for cancellations"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,75 @@
+//! The tool registry: built-in tools an agent may be given (`tools` on the agent), their JSON
+//! schemas for function calling, and dispatch of the model's calls. Later issues add
+//! `knowledge_search`.
+
+mod current_time;
+mod http_request;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use temponest_llm::ToolSpec;
+
+use crate::config::ToolsConfig;
+
+pub use current_time::CurrentTime;
+pub use http_request::HttpRequest;
+
+/// One callable tool.
+pub trait Tool: Send + Sync {
+    fn spec(&self) -> ToolSpec;
+    /// Runs the tool. `Err` is a message the model sees as the tool's result (the execution
+    /// goes on; models recover from tool errors).
+    fn call<'a>(&'a self, arguments: &'a Value) -> BoxFuture<'a, Result<Value, String>>;
+}
+
+/// The built-in tools by name; cheap to clone.
+#[derive(Clone)]
+pub struct Tools {
+    by_name: Arc<BTreeMap<&'static str, Arc<dyn Tool>>>,
+}
+
+impl Tools {
+    /// Every built-in tool, configured.
+    pub fn builtin(config: &ToolsConfig) -> Result<Self, String> {
+        let mut by_name: BTreeMap<&'static str, Arc<dyn Tool>> = BTreeMap::new();
+        by_name.insert(current_time::NAME, Arc::new(CurrentTime));
+        by_name.insert(http_request::NAME, Arc::new(HttpRequest::new(config)?));
+        Ok(Self {
+            by_name: Arc::new(by_name),
+        })
+    }
+
+    /// Names of every tool, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.by_name.keys().copied().collect()
+    }
+
+    /// Function-calling specs of the named tools (unknown names are skipped: agents are
+    /// validated when saved).
+    pub fn specs(&self, names: &[String]) -> Vec<ToolSpec> {
+        names
+            .iter()
+            .filter_map(|n| self.by_name.get(n.as_str()))
+            .map(|t| t.spec())
+            .collect()
+    }
+
+    /// Runs `name` if the agent was given it.
+    pub async fn call(
+        &self,
+        allowed: &[String],
+        name: &str,
+        arguments: &Value,
+    ) -> Result<Value, String> {
+        if !allowed.iter().any(|a| a == name) {
+            return Err(format!("tool '{name}' is not available to this agent"));
+        }
+        match self.by_name.get(name) {
+            Some(tool) => tool.call(arguments).await,
+            None => Err(format!("unknown tool '{name}'")),
+        }
+    }
+}

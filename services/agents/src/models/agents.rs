@@ -1,0 +1,329 @@
+//! API types of agents: request bodies (`AgentIn`, `AgentPatch`), the response (`AgentOut`)
+//! and their validation into domain values.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use temponest_web::{ApiError, FieldError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::agents::AgentRow;
+
+const MAX_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 2_000;
+const MAX_SYSTEM_PROMPT: usize = 100_000;
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+const MAX_COLLECTIONS: usize = 50;
+
+/// `POST /agents/`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AgentIn {
+    pub name: String,
+    pub model: String,
+    pub description: Option<String>,
+    /// Provider name (default `ollama`).
+    pub provider: Option<String>,
+    pub system_prompt: Option<String>,
+    /// Names of built-in tools the agent may call.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    #[serde(default)]
+    pub rag_collection_ids: Vec<Uuid>,
+    /// Model calls per execution, tool rounds included (default 10, 1–50).
+    pub max_iterations: Option<i32>,
+    /// Sampling temperature (default 0.7, 0–2).
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// `PATCH /agents/{id}`: only the fields sent change; `null` clears the optional ones.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AgentPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub provider: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub system_prompt: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tools: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    pub rag_collection_ids: Option<Option<Vec<Uuid>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    pub max_iterations: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub temperature: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<serde_json::Value>>,
+}
+
+/// Distinguishes "absent" (outer `None`, via `default`) from "null" (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// An agent as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentOut {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub model: String,
+    pub provider: String,
+    pub system_prompt: Option<String>,
+    pub tools: Vec<String>,
+    pub rag_collection_ids: Vec<Uuid>,
+    pub max_iterations: i32,
+    pub temperature: f64,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<AgentRow> for AgentOut {
+    fn from(row: AgentRow) -> Self {
+        Self {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            name: row.name,
+            description: row.description,
+            model: row.model,
+            provider: row.provider,
+            system_prompt: row.system_prompt,
+            tools: row.tools,
+            rag_collection_ids: row.rag_collection_ids,
+            max_iterations: row.max_iterations,
+            temperature: row.temperature,
+            metadata: row.metadata,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// A validated agent definition (create, or the result of applying a patch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSpec {
+    pub name: String,
+    pub model: String,
+    pub description: Option<String>,
+    pub provider: String,
+    pub system_prompt: Option<String>,
+    pub tools: Vec<String>,
+    pub rag_collection_ids: Vec<Uuid>,
+    pub max_iterations: i32,
+    pub temperature: f64,
+    pub metadata: serde_json::Value,
+}
+
+/// What validation checks names against.
+pub struct Known<'a> {
+    pub providers: &'a [String],
+    pub tools: &'a [&'a str],
+}
+
+impl AgentIn {
+    pub fn validate(
+        self,
+        known: &Known<'_>,
+        default_provider: &str,
+    ) -> Result<AgentSpec, ApiError> {
+        AgentSpec {
+            name: self.name,
+            model: self.model,
+            description: self.description,
+            provider: self.provider.unwrap_or_else(|| default_provider.to_owned()),
+            system_prompt: self.system_prompt,
+            tools: self.tools,
+            rag_collection_ids: self.rag_collection_ids,
+            max_iterations: self.max_iterations.unwrap_or(10),
+            temperature: self.temperature.unwrap_or(0.7),
+            metadata: self.metadata.unwrap_or_else(|| serde_json::json!({})),
+        }
+        .validated(known)
+    }
+}
+
+impl AgentPatch {
+    /// Whether the patch changes anything.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.model.is_none()
+            && self.description.is_none()
+            && self.provider.is_none()
+            && self.system_prompt.is_none()
+            && self.tools.is_none()
+            && self.rag_collection_ids.is_none()
+            && self.max_iterations.is_none()
+            && self.temperature.is_none()
+            && self.metadata.is_none()
+    }
+
+    /// Applies the sent fields to `current` and validates the result.
+    pub fn apply(self, current: &AgentOut, known: &Known<'_>) -> Result<AgentSpec, ApiError> {
+        let mut errors = Vec::new();
+        let mut required = |field: &str, value: Option<Option<String>>, old: &str| match value {
+            None => old.to_owned(),
+            Some(Some(v)) => v,
+            Some(None) => {
+                errors.push(FieldError::new(field, "must not be null"));
+                old.to_owned()
+            }
+        };
+        let name = required("name", self.name, &current.name);
+        let model = required("model", self.model, &current.model);
+        let provider = required("provider", self.provider, &current.provider);
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        AgentSpec {
+            name,
+            model,
+            provider,
+            description: self.description.unwrap_or(current.description.clone()),
+            system_prompt: self.system_prompt.unwrap_or(current.system_prompt.clone()),
+            tools: self
+                .tools
+                .map_or(current.tools.clone(), Option::unwrap_or_default),
+            rag_collection_ids: self.rag_collection_ids.map_or(
+                current.rag_collection_ids.clone(),
+                Option::unwrap_or_default,
+            ),
+            max_iterations: self
+                .max_iterations
+                .flatten()
+                .unwrap_or(current.max_iterations),
+            temperature: self.temperature.flatten().unwrap_or(current.temperature),
+            metadata: self.metadata.map_or(current.metadata.clone(), |m| {
+                m.unwrap_or_else(|| serde_json::json!({}))
+            }),
+        }
+        .validated(known)
+    }
+}
+
+impl AgentSpec {
+    fn validated(mut self, known: &Known<'_>) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        self.name = self.name.trim().to_owned();
+        self.model = self.model.trim().to_owned();
+        if self.name.is_empty() {
+            errors.push(FieldError::new("name", "must not be empty"));
+        } else if self.name.chars().count() > MAX_NAME {
+            errors.push(FieldError::new(
+                "name",
+                format!("must be at most {MAX_NAME} characters"),
+            ));
+        }
+        if self.model.is_empty() {
+            errors.push(FieldError::new("model", "must not be empty"));
+        } else if self.model.chars().count() > MAX_NAME {
+            errors.push(FieldError::new(
+                "model",
+                format!("must be at most {MAX_NAME} characters"),
+            ));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+        {
+            errors.push(FieldError::new(
+                "description",
+                format!("must be at most {MAX_DESCRIPTION} characters"),
+            ));
+        }
+        if self
+            .system_prompt
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > MAX_SYSTEM_PROMPT)
+        {
+            errors.push(FieldError::new(
+                "system_prompt",
+                format!("must be at most {MAX_SYSTEM_PROMPT} characters"),
+            ));
+        }
+        if !known.providers.contains(&self.provider) {
+            errors.push(FieldError::new(
+                "provider",
+                format!(
+                    "unknown provider '{}' (configured: {})",
+                    self.provider,
+                    known.providers.join(", ")
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for tool in &self.tools {
+            if !known.tools.contains(&tool.as_str()) {
+                errors.push(FieldError::new(
+                    "tools",
+                    format!(
+                        "unknown tool '{tool}' (available: {})",
+                        known.tools.join(", ")
+                    ),
+                ));
+            } else if !seen.insert(tool.as_str()) {
+                errors.push(FieldError::new(
+                    "tools",
+                    format!("tool '{tool}' is listed twice"),
+                ));
+            }
+        }
+        if self.rag_collection_ids.len() > MAX_COLLECTIONS {
+            errors.push(FieldError::new(
+                "rag_collection_ids",
+                format!("at most {MAX_COLLECTIONS} collections"),
+            ));
+        }
+        if !(1..=50).contains(&self.max_iterations) {
+            errors.push(FieldError::new(
+                "max_iterations",
+                "must be between 1 and 50",
+            ));
+        }
+        if !(0.0..=2.0).contains(&self.temperature) {
+            errors.push(FieldError::new("temperature", "must be between 0 and 2"));
+        }
+        if !self.metadata.is_object() {
+            errors.push(FieldError::new("metadata", "must be a JSON object"));
+        } else if self.metadata.to_string().len() > MAX_METADATA_BYTES {
+            errors.push(FieldError::new(
+                "metadata",
+                format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(ApiError::validation(errors))
+        }
+    }
+}
+
+/// `GET /agents/` filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct AgentFilter {
+    /// Case-insensitive substring of the name or description.
+    pub search: Option<String>,
+}

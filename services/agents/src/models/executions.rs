@@ -1,0 +1,186 @@
+//! API types of executions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use temponest_web::{ApiError, FieldError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::executions::ExecutionRow;
+
+const MAX_USER_MESSAGE: usize = 200_000;
+const MAX_CONTEXT_BYTES: usize = 64 * 1024;
+
+/// `POST /agents/{id}/execute`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ExecuteIn {
+    pub user_message: String,
+    /// Extra facts for the model (shown to it as JSON after the system prompt).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: Option<serde_json::Value>,
+    /// `true`: answer with `text/event-stream` frames `data: {"content": ...}` ending with
+    /// `data: [DONE]`.
+    #[serde(default)]
+    pub stream: bool,
+}
+
+impl ExecuteIn {
+    /// The message and a context object.
+    pub fn validate(self) -> Result<(String, serde_json::Value, bool), ApiError> {
+        let mut errors = Vec::new();
+        if self.user_message.trim().is_empty() {
+            errors.push(FieldError::new("user_message", "must not be empty"));
+        } else if self.user_message.chars().count() > MAX_USER_MESSAGE {
+            errors.push(FieldError::new(
+                "user_message",
+                format!("must be at most {MAX_USER_MESSAGE} characters"),
+            ));
+        }
+        let context = self.context.unwrap_or_else(|| serde_json::json!({}));
+        let context = if context.is_null() {
+            serde_json::json!({})
+        } else {
+            context
+        };
+        if !context.is_object() {
+            errors.push(FieldError::new("context", "must be a JSON object"));
+        } else if context.to_string().len() > MAX_CONTEXT_BYTES {
+            errors.push(FieldError::new(
+                "context",
+                format!("must be at most {MAX_CONTEXT_BYTES} bytes of JSON"),
+            ));
+        }
+        if errors.is_empty() {
+            Ok((self.user_message, context, self.stream))
+        } else {
+            Err(ApiError::validation(errors))
+        }
+    }
+}
+
+/// Token counts of an execution (all its LLM calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokensUsed {
+    pub prompt: i64,
+    pub completion: i64,
+    pub total: i64,
+}
+
+/// An execution as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionOut {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub tenant_id: Uuid,
+    /// pending | running | completed | failed
+    pub status: String,
+    /// The finer result next to `status`: completed, failed, cancelled, timed_out,
+    /// max_iterations, abandoned (null while unfinished).
+    pub outcome: Option<String>,
+    pub user_message: String,
+    pub response: Option<String>,
+    #[schema(value_type = Object)]
+    pub context: serde_json::Value,
+    /// Name of each tool called, in call order.
+    pub tools_used: Vec<String>,
+    /// Each tool call in detail: tool, arguments, result or error, duration, iteration.
+    #[schema(value_type = Vec<Object>)]
+    pub tool_calls: serde_json::Value,
+    pub tokens_used: TokensUsed,
+    pub cost_usd: f64,
+    /// A call used a model without a known price: `cost_usd` is a lower bound.
+    pub unpriced: bool,
+    /// From start to finish (null until finished).
+    pub execution_time_seconds: Option<f64>,
+    pub error: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub stream: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<ExecutionRow> for ExecutionOut {
+    fn from(row: ExecutionRow) -> Self {
+        let prompt = i64::from(row.prompt_tokens);
+        let completion = i64::from(row.completion_tokens);
+        let execution_time_seconds = row.completed_at.map(|done| {
+            let start = row.started_at.unwrap_or(row.created_at);
+            ((done - start).num_microseconds().unwrap_or(0).max(0) as f64) / 1e6
+        });
+        Self {
+            id: row.id,
+            agent_id: row.agent_id,
+            tenant_id: row.tenant_id,
+            status: row.status,
+            outcome: row.outcome,
+            user_message: row.user_message,
+            response: row.response,
+            context: row.context,
+            tools_used: row.tools_used,
+            tool_calls: row.tool_calls,
+            tokens_used: TokensUsed {
+                prompt,
+                completion,
+                total: prompt + completion,
+            },
+            cost_usd: nanos_to_usd(row.cost_nanos),
+            unpriced: row.unpriced,
+            execution_time_seconds,
+            error: row.error,
+            provider: row.provider,
+            model: row.model,
+            stream: row.stream,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            completed_at: row.completed_at,
+        }
+    }
+}
+
+/// Nano-dollars as dollars.
+pub fn nanos_to_usd(nanos: i64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+/// `GET /executions/` filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExecutionFilter {
+    pub agent_id: Option<String>,
+    pub status: Option<String>,
+}
+
+impl ExecutionFilter {
+    pub fn parse(self) -> Result<(Option<Uuid>, Option<String>), ApiError> {
+        let agent_id = match self
+            .agent_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(raw) => Some(
+                Uuid::parse_str(raw)
+                    .map_err(|_| ApiError::invalid_field("agent_id", "must be a UUID"))?,
+            ),
+        };
+        let status = match self
+            .status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(s @ ("pending" | "running" | "completed" | "failed")) => Some(s.to_owned()),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "status",
+                    "must be one of pending, running, completed, failed",
+                ));
+            }
+        };
+        Ok((agent_id, status))
+    }
+}

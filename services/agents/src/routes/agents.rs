@@ -1,0 +1,204 @@
+//! `/agents/` CRUD: tenant-scoped, names unique per tenant, soft delete, configuration cached
+//! (5 min, invalidated on change on every replica), every change published to the outbox in
+//! the same transaction.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use temponest_auth_client::{Principal, permissions};
+use temponest_cache::categories;
+use temponest_outbox::catalogue;
+use temponest_web::extract::{ApiQuery, list_response};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use uuid::Uuid;
+
+use crate::db::agents;
+use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
+use crate::state::AppState;
+
+/// Creates an agent in the caller's tenant.
+#[utoipa::path(post, path = "/agents/", tag = "agents", request_body = AgentIn, security(("bearer" = [])),
+    responses((status = 201, body = AgentOut), (status = 403), (status = 409), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<AgentIn>,
+) -> ApiResult<(StatusCode, Json<AgentOut>)> {
+    principal.require(permissions::AGENTS_WRITE)?;
+    let spec = body.validate(&state.known(), &state.config.default_provider)?;
+    let mut tx = state.pool.begin().await?;
+    let row = agents::insert(
+        &mut tx,
+        Uuid::now_v7(),
+        principal.tenant_id,
+        principal.user_id,
+        &spec,
+    )
+    .await?;
+    let agent = AgentOut::from(row);
+    temponest_outbox::publish(
+        &mut tx,
+        agent.tenant_id,
+        catalogue::AGENT_CREATED,
+        &json!(agent),
+    )
+    .await?;
+    tx.commit().await?;
+    state
+        .cache
+        .set(
+            &categories::AGENT_CONFIG,
+            &agent_cache_key(agent.tenant_id, agent.id),
+            &Some(agent.clone()),
+        )
+        .await;
+    Ok((StatusCode::CREATED, Json(agent)))
+}
+
+/// The caller's tenant's agents, newest first.
+#[utoipa::path(get, path = "/agents/", tag = "agents", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+           ("search" = Option<String>, Query, description = "substring of name or description")),
+    responses((status = 200, body = [AgentOut], headers(("x-total-count" = i64))), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: Pagination,
+    ApiQuery(filter): ApiQuery<AgentFilter>,
+) -> ApiResult<Response> {
+    principal.require(permissions::AGENTS_READ)?;
+    let search = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > 200) {
+        return Err(ApiError::invalid_field(
+            "search",
+            "must be at most 200 characters",
+        ));
+    }
+    let (rows, total) = agents::list(
+        &state.pool,
+        principal.tenant_id,
+        search,
+        page.skip,
+        page.limit,
+    )
+    .await?;
+    Ok(list_response(
+        rows.into_iter().map(AgentOut::from).collect(),
+        total,
+    ))
+}
+
+/// One agent (served from the agent-configuration cache).
+#[utoipa::path(get, path = "/agents/{id}", tag = "agents", security(("bearer" = [])),
+    responses((status = 200, body = AgentOut), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<AgentOut>> {
+    principal.require(permissions::AGENTS_READ)?;
+    Ok(Json(load_agent(&state, principal.tenant_id, id).await?))
+}
+
+/// Changes the fields sent; `null` clears optional fields.
+#[utoipa::path(patch, path = "/agents/{id}", tag = "agents", request_body = AgentPatch, security(("bearer" = [])),
+    responses((status = 200, body = AgentOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    Json(patch): Json<AgentPatch>,
+) -> ApiResult<Json<AgentOut>> {
+    principal.require(permissions::AGENTS_WRITE)?;
+    let mut tx = state.pool.begin().await?;
+    let current = agents::find_for_update(&mut tx, principal.tenant_id, id)
+        .await?
+        .map(AgentOut::from)
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    if patch.is_empty() {
+        return Ok(Json(current));
+    }
+    let spec = patch.apply(&current, &state.known())?;
+    let row = agents::update(&mut tx, principal.tenant_id, id, &spec)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    let agent = AgentOut::from(row);
+    temponest_outbox::publish(
+        &mut tx,
+        agent.tenant_id,
+        catalogue::AGENT_UPDATED,
+        &json!(agent),
+    )
+    .await?;
+    tx.commit().await?;
+    state
+        .cache
+        .invalidate(
+            &categories::AGENT_CONFIG,
+            &agent_cache_key(agent.tenant_id, id),
+        )
+        .await;
+    Ok(Json(agent))
+}
+
+/// Soft-deletes an agent: it disappears from the API, its executions and costs remain.
+#[utoipa::path(delete, path = "/agents/{id}", tag = "agents", security(("bearer" = [])),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    principal.require(permissions::AGENTS_WRITE)?;
+    let mut tx = state.pool.begin().await?;
+    if !agents::soft_delete(&mut tx, principal.tenant_id, id).await? {
+        return Err(ApiError::not_found("agent"));
+    }
+    temponest_outbox::publish(
+        &mut tx,
+        principal.tenant_id,
+        catalogue::AGENT_DELETED,
+        &json!({"id": id, "tenant_id": principal.tenant_id}),
+    )
+    .await?;
+    tx.commit().await?;
+    state
+        .cache
+        .invalidate(
+            &categories::AGENT_CONFIG,
+            &agent_cache_key(principal.tenant_id, id),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A live agent of the tenant, from the cache or Postgres; 404 if there is none.
+pub async fn load_agent(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<AgentOut> {
+    let pool = state.pool.clone();
+    state
+        .cache
+        .get_or_load(
+            &categories::AGENT_CONFIG,
+            &agent_cache_key(tenant_id, id),
+            || async move {
+                Ok::<_, ApiError>(
+                    agents::find(&pool, tenant_id, id)
+                        .await?
+                        .map(AgentOut::from),
+                )
+            },
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))
+}
+
+/// Cache key of an agent's configuration (tenant-qualified: a cached entry can never be read
+/// through another tenant).
+pub fn agent_cache_key(tenant_id: Uuid, id: Uuid) -> String {
+    format!("{tenant_id}:{id}")
+}

@@ -1,0 +1,329 @@
+//! Executions: `POST /agents/{id}/execute` (synchronous JSON or an SSE stream),
+//! `GET /executions/{id}`, `GET /executions/` (skip, limit, agent_id, status),
+//! `POST /executions/{id}/cancel`, and `GET /executions/{id}/stream` to follow or resume a
+//! stream with `Last-Event-ID`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, Stream, StreamExt};
+use serde_json::json;
+use temponest_auth_client::{Principal, permissions};
+use temponest_outbox::catalogue;
+use temponest_web::extract::{ApiQuery, list_response};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use uuid::Uuid;
+
+use crate::db::executions::{self, NewExecution};
+use crate::domain::executor::{self, Job};
+use crate::domain::runs::Run;
+use crate::models::{ExecuteIn, ExecutionFilter, ExecutionOut};
+use crate::routes::agents::load_agent;
+use crate::state::AppState;
+
+/// How often a follower of an execution running in another process looks for new frames.
+const REMOTE_POLL: Duration = Duration::from_millis(200);
+
+/// Runs an agent. `stream: false` waits and returns the execution; `stream: true` answers
+/// `text/event-stream` frames `data: {"content": "..."}` (each with an `id:`) ending with
+/// `data: [DONE]`; the execution id is in the `X-Execution-Id` header.
+#[utoipa::path(post, path = "/agents/{id}/execute", tag = "executions", request_body = ExecuteIn, security(("bearer" = [])),
+    responses((status = 200, body = ExecutionOut, description = "the finished execution, or an SSE stream when `stream` is true"),
+              (status = 403), (status = 404), (status = 422)))]
+pub async fn execute(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(agent_id): IdPath,
+    Json(body): Json<ExecuteIn>,
+) -> ApiResult<Response> {
+    principal.require(permissions::AGENTS_EXECUTE)?;
+    let (user_message, context, stream) = body.validate()?;
+    let agent = load_agent(&state, principal.tenant_id, agent_id).await?;
+    let id = Uuid::now_v7();
+    let mut conn = state.pool.acquire().await?;
+    executions::insert_pending(
+        &mut conn,
+        &NewExecution {
+            id,
+            tenant_id: principal.tenant_id,
+            agent_id,
+            user_message: &user_message,
+            context: &context,
+            stream,
+            provider: &agent.provider,
+            model: &agent.model,
+            owner_id: state.instance_id,
+            created_by: principal.user_id,
+        },
+    )
+    .await?;
+    drop(conn);
+    let run = state.runs.start(id, principal.tenant_id);
+    let job = Job {
+        execution_id: id,
+        tenant_id: principal.tenant_id,
+        agent,
+        user_message,
+        context,
+        stream,
+    };
+    // The run is its own task: it finishes (and is recorded) even if the client goes away.
+    let handle = tokio::spawn(executor::run_execution(state.clone(), run.clone(), job));
+    if stream {
+        return Ok(sse(live_frames(run, 0), id));
+    }
+    let out = handle
+        .await
+        .map_err(|e| ApiError::internal(format!("execution task failed: {e}")))??;
+    let mut response = Json(out).into_response();
+    response
+        .headers_mut()
+        .insert("x-execution-id", header_value(id));
+    Ok(response)
+}
+
+/// One execution of the caller's tenant.
+#[utoipa::path(get, path = "/executions/{id}", tag = "executions", security(("bearer" = [])),
+    responses((status = 200, body = ExecutionOut), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<ExecutionOut>> {
+    principal.require(permissions::AGENTS_READ)?;
+    let row = executions::find(&state.pool, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("execution"))?;
+    Ok(Json(row.into()))
+}
+
+/// The caller's tenant's executions, newest first.
+#[utoipa::path(get, path = "/executions/", tag = "executions", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+           ("agent_id" = Option<Uuid>, Query), ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
+    responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 422)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: Pagination,
+    ApiQuery(filter): ApiQuery<ExecutionFilter>,
+) -> ApiResult<Response> {
+    principal.require(permissions::AGENTS_READ)?;
+    let (agent_id, status) = filter.parse()?;
+    let (rows, total) = executions::list(
+        &state.pool,
+        principal.tenant_id,
+        agent_id,
+        status.as_deref(),
+        page.skip,
+        page.limit,
+    )
+    .await?;
+    Ok(list_response(
+        rows.into_iter().map(ExecutionOut::from).collect(),
+        total,
+    ))
+}
+
+/// Cancels a pending or running execution: its model call is aborted wherever it runs, and it
+/// ends as `status: failed, outcome: cancelled`. 409 if it had already finished.
+#[utoipa::path(post, path = "/executions/{id}/cancel", tag = "executions", security(("bearer" = [])),
+    responses((status = 200, body = ExecutionOut), (status = 404), (status = 409)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<ExecutionOut>> {
+    principal.require(permissions::AGENTS_EXECUTE)?;
+    let mut tx = state.pool.begin().await?;
+    let reason = format!("cancelled by {}", principal.email);
+    let Some(row) = executions::cancel(&mut tx, principal.tenant_id, id, &reason).await? else {
+        drop(tx);
+        let existing = executions::find(&state.pool, principal.tenant_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("execution"))?;
+        return Err(ApiError::conflict(format!(
+            "the execution has already finished (status {}, outcome {})",
+            existing.status,
+            existing.outcome.as_deref().unwrap_or("unknown")
+        )));
+    };
+    let out = ExecutionOut::from(row);
+    temponest_outbox::publish(
+        &mut tx,
+        principal.tenant_id,
+        catalogue::EXECUTION_FAILED,
+        &json!(out),
+    )
+    .await?;
+    tx.commit().await?;
+    // Fast path when it runs here; other processes hear the notification.
+    if let Some(run) = state.runs.get(id) {
+        run.cancel.cancel();
+    }
+    Ok(Json(out))
+}
+
+/// Follows an execution's stream from the start, or after the frame named by `Last-Event-ID`
+/// (header, or `last_event_id` query parameter). Works from any replica: frames come from
+/// memory when the execution runs here, else from Postgres.
+#[utoipa::path(get, path = "/executions/{id}/stream", tag = "executions", security(("bearer" = [])),
+    params(("Last-Event-ID" = Option<u64>, Header, description = "resume after this frame")),
+    responses((status = 200, description = "text/event-stream"), (status = 404), (status = 422)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<ResumeQuery>,
+) -> ApiResult<Response> {
+    principal.require(permissions::AGENTS_READ)?;
+    let after = last_event_id(&headers, query.last_event_id.as_deref())?;
+    if let Some(run) = state
+        .runs
+        .get(id)
+        .filter(|r| r.tenant_id == principal.tenant_id)
+    {
+        return Ok(sse(live_frames(run, after), id));
+    }
+    let row = executions::find(&state.pool, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("execution"))?;
+    Ok(sse(
+        stored_frames(state, principal.tenant_id, row.id, after),
+        id,
+    ))
+}
+
+/// `?last_event_id=` for clients that cannot set headers (EventSource on reconnect sets it).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ResumeQuery {
+    pub last_event_id: Option<String>,
+}
+
+fn last_event_id(headers: &HeaderMap, query: Option<&str>) -> ApiResult<usize> {
+    let raw = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .or(query)
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    match raw {
+        None => Ok(0),
+        Some(raw) => raw.parse::<usize>().map_err(|_| {
+            ApiError::invalid_field(
+                "Last-Event-ID",
+                "must be a frame number (a non-negative integer)",
+            )
+        }),
+    }
+}
+
+fn sse<S>(frames: S, id: Uuid) -> Response
+where
+    S: Stream<Item = Event> + Send + 'static,
+{
+    let mut response = Sse::new(frames.map(Ok::<_, Infallible>))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-execution-id", header_value(id));
+    // Proxies (nginx) must pass frames through as they come.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+fn header_value(id: Uuid) -> HeaderValue {
+    HeaderValue::from_str(&id.to_string()).expect("a UUID is a valid header value")
+}
+
+fn frame(seq: usize, data: &str) -> Event {
+    Event::default().id(seq.to_string()).data(data)
+}
+
+fn done(seq: usize) -> Event {
+    frame(seq, "[DONE]")
+}
+
+/// Frames of a run in this process, live, after frame `after`.
+fn live_frames(run: Arc<Run>, after: usize) -> impl Stream<Item = Event> + Send + 'static {
+    let progress = run.subscribe();
+    stream::unfold(Some((run, progress, after)), |state| async move {
+        let (run, mut progress, next) = state?;
+        loop {
+            let (frames, finished) = run.frames_after(next);
+            if !frames.is_empty() {
+                let events: Vec<Event> = frames
+                    .iter()
+                    .enumerate()
+                    .map(|(i, data)| frame(next + i + 1, data))
+                    .collect();
+                let next = next + frames.len();
+                return Some((stream::iter(events), Some((run, progress, next))));
+            }
+            if finished {
+                return Some((stream::iter(vec![done(next + 1)]), None));
+            }
+            if progress.changed().await.is_err() {
+                return Some((stream::iter(vec![done(next + 1)]), None));
+            }
+        }
+    })
+    .flatten()
+}
+
+/// Frames of an execution from Postgres (it ran or runs in another process), after `after`,
+/// polling until it has finished.
+fn stored_frames(
+    state: AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    after: usize,
+) -> impl Stream<Item = Event> + Send + 'static {
+    stream::unfold(Some(after), move |cursor| {
+        let state = state.clone();
+        async move {
+            let next = cursor?;
+            loop {
+                // Read the status first: frames written before it finished are then all visible.
+                let row = executions::find(&state.pool, tenant_id, id)
+                    .await
+                    .ok()
+                    .flatten()?;
+                let finished = matches!(row.status.as_str(), "completed" | "failed");
+                let frames = executions::frames_after(&state.pool, id, next as i32)
+                    .await
+                    .ok()?;
+                if !frames.is_empty() {
+                    let last = frames.last().map_or(next, |(seq, _)| *seq as usize);
+                    let events: Vec<Event> = frames
+                        .iter()
+                        .map(|(seq, data)| frame(*seq as usize, data))
+                        .collect();
+                    return Some((stream::iter(events), Some(last)));
+                }
+                if finished {
+                    let mut events = Vec::new();
+                    let mut last = next;
+                    // A synchronous execution has no frames: its response is one frame.
+                    if !row.stream
+                        && next == 0
+                        && let Some(response) = row.response.filter(|r| !r.is_empty())
+                    {
+                        last = 1;
+                        events.push(frame(1, &json!({ "content": response }).to_string()));
+                    }
+                    events.push(done(last + 1));
+                    return Some((stream::iter(events), None));
+                }
+                tokio::time::sleep(REMOTE_POLL).await;
+            }
+        }
+    })
+    .flatten()
+}

@@ -1,0 +1,108 @@
+//! Shared state of the agents service and how it is built from configuration.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use sqlx::PgPool;
+use temponest_auth_client::AuthClient;
+use temponest_cache::Cache;
+use temponest_llm::Providers;
+use temponest_ratelimit::RateLimiter;
+use uuid::Uuid;
+
+use crate::config::AgentsConfig;
+use crate::domain::pricing::PriceTable;
+use crate::domain::runs::Runs;
+use crate::domain::tools::Tools;
+use crate::models::Known;
+
+/// Everything handlers need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub cache: Cache,
+    pub limiter: RateLimiter,
+    pub auth: AuthClient,
+    pub config: Arc<AgentsConfig>,
+    pub providers: Providers,
+    pub tools: Tools,
+    pub prices: Arc<PriceTable>,
+    /// Executions running in this process.
+    pub runs: Runs,
+    /// Identifies this process as the owner of the executions it runs.
+    pub instance_id: Uuid,
+    provider_names: Arc<Vec<String>>,
+    tool_names: Arc<Vec<&'static str>>,
+}
+
+impl FromRef<AppState> for AuthClient {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for RateLimiter {
+    fn from_ref(state: &AppState) -> Self {
+        state.limiter.clone()
+    }
+}
+
+/// Errors while building the state (start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<temponest_web::bootstrap::BootstrapError> for StartupError {
+    fn from(err: temponest_web::bootstrap::BootstrapError) -> Self {
+        Self::Config(err.0)
+    }
+}
+
+impl AppState {
+    /// Builds the state on an already migrated database and starts the execution lifecycle
+    /// tasks (heartbeat, abandoned sweep, cancellation listener).
+    pub fn build(
+        config: AgentsConfig,
+        pool: PgPool,
+        cache: Cache,
+        limiter: RateLimiter,
+        auth: AuthClient,
+    ) -> Result<Self, StartupError> {
+        config.validate().map_err(StartupError::Config)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+        let providers = Providers::from_config(&config.providers, http)
+            .map_err(|e| StartupError::Config(format!("TEMPONEST_PROVIDERS: {e}")))?;
+        let tools = Tools::builtin(&config.tools).map_err(StartupError::Config)?;
+        let provider_names = Arc::new(providers.names());
+        let tool_names = Arc::new(tools.names());
+        let state = Self {
+            pool,
+            cache,
+            limiter,
+            auth,
+            config: Arc::new(config),
+            providers,
+            tools,
+            prices: Arc::new(PriceTable::shipped()),
+            runs: Runs::default(),
+            instance_id: Uuid::new_v4(),
+            provider_names,
+            tool_names,
+        };
+        crate::domain::lifecycle::spawn(&state);
+        Ok(state)
+    }
+
+    /// The provider and tool names agents are validated against.
+    pub fn known(&self) -> Known<'_> {
+        Known {
+            providers: &self.provider_names,
+            tools: &self.tool_names,
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Agents CRUD: defaults, validation, uniqueness, soft delete, tenant isolation, the cache and
+//! the outbox.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{expect_error, expect_json, spawn};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Researcher", "model": "llama3.2"}),
+        )
+        .await;
+    assert_eq!(agent["provider"], "ollama");
+    assert_eq!(agent["max_iterations"], 10);
+    assert_eq!(agent["temperature"], 0.7);
+    assert_eq!(agent["tools"], json!([]));
+    assert_eq!(agent["rag_collection_ids"], json!([]));
+    assert_eq!(agent["metadata"], json!({}));
+    assert_eq!(agent["tenant_id"], ada.tenant_id.as_str());
+    let id = agent["id"].as_str().unwrap();
+
+    let fetched = expect_json(
+        app.get(&ada.token, &format!("/agents/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(fetched, agent);
+
+    for path in ["/agents", "/agents/"] {
+        let resp = app.get(&ada.token, path).await;
+        assert_eq!(resp.headers()["x-total-count"], "1");
+        let list = expect_json(resp, StatusCode::OK).await;
+        assert_eq!(list, json!([agent]), "{path} is a bare array");
+    }
+
+    let patched = expect_json(
+        app.patch(
+            &ada.token,
+            &format!("/agents/{id}"),
+            &json!({"description": "finds things", "temperature": 0.2}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(patched["description"], "finds things");
+    assert_eq!(patched["temperature"], 0.2);
+    assert_eq!(patched["name"], "Researcher", "fields not sent are kept");
+    assert_eq!(patched["model"], "llama3.2");
+    let cleared = expect_json(
+        app.patch(
+            &ada.token,
+            &format!("/agents/{id}"),
+            &json!({"description": null}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        cleared["description"],
+        json!(null),
+        "null clears an optional field"
+    );
+    assert_eq!(cleared["temperature"], 0.2);
+
+    assert_eq!(
+        app.delete(&ada.token, &format!("/agents/{id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    expect_error(
+        app.get(&ada.token, &format!("/agents/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "agent",
+    )
+    .await;
+    assert_eq!(
+        app.delete(&ada.token, &format!("/agents/{id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    assert_eq!(list, json!([]));
+    let deleted_at: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select deleted_at from agents.agents where id = $1::uuid")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(deleted_at.is_some(), "delete is a soft delete");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let cases = [
+        (json!({"name": "", "model": "m"}), "name"),
+        (json!({"name": "   ", "model": "m"}), "name"),
+        (json!({"name": "a"}), "model"),
+        (
+            json!({"name": "a", "model": "m", "provider": "nope"}),
+            "provider",
+        ),
+        (
+            json!({"name": "a", "model": "m", "tools": ["rm_rf"]}),
+            "tools",
+        ),
+        (
+            json!({"name": "a", "model": "m", "temperature": 3.5}),
+            "temperature",
+        ),
+        (
+            json!({"name": "a", "model": "m", "max_iterations": 0}),
+            "max_iterations",
+        ),
+        (
+            json!({"name": "a", "model": "m", "metadata": [1, 2]}),
+            "metadata",
+        ),
+    ];
+    for (body, field) in cases {
+        let error = expect_json(
+            app.post(&ada.token, "/agents/", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        let text = error.to_string();
+        assert!(text.contains(field), "{body} → {error}");
+        assert!(error["detail"].is_string());
+    }
+    let agent = app
+        .agent(&ada.token, json!({"name": "ok", "model": "m"}))
+        .await;
+    let id = agent["id"].as_str().unwrap();
+    let error = expect_json(
+        app.patch(&ada.token, &format!("/agents/{id}"), &json!({"name": null}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error["errors"][0]["field"], "name");
+    for bad in ["not-a-uuid", "123", "00000000-0000-0000-0000-000000000000"] {
+        expect_error(
+            app.get(&ada.token, &format!("/agents/{bad}")).await,
+            StatusCode::NOT_FOUND,
+            "not found",
+        )
+        .await;
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    let first = app
+        .agent(&ada.token, json!({"name": "Helper", "model": "m"}))
+        .await;
+    expect_error(
+        app.post(
+            &ada.token,
+            "/agents/",
+            &json!({"name": "helper", "model": "m"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "already exists",
+    )
+    .await;
+    app.agent(&bob.token, json!({"name": "Helper", "model": "m"}))
+        .await;
+    let other = app
+        .agent(&ada.token, json!({"name": "Other", "model": "m"}))
+        .await;
+    expect_error(
+        app.patch(
+            &ada.token,
+            &format!("/agents/{}", other["id"].as_str().unwrap()),
+            &json!({"name": "HELPER"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "already exists",
+    )
+    .await;
+    app.delete(
+        &ada.token,
+        &format!("/agents/{}", first["id"].as_str().unwrap()),
+    )
+    .await;
+    app.agent(&ada.token, json!({"name": "Helper", "model": "m"}))
+        .await;
+    // A refused create published nothing.
+    let types: Vec<String> = app
+        .events(&ada.tenant_id)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "agent.created",
+            "agent.created",
+            "agent.deleted",
+            "agent.created"
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let eve = app.signup("eve@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Secret", "model": "m", "provider": "echo"}),
+        )
+        .await;
+    let id = agent["id"].as_str().unwrap();
+    let path = format!("/agents/{id}");
+    expect_error(
+        app.get(&eve.token, &path).await,
+        StatusCode::NOT_FOUND,
+        "agent",
+    )
+    .await;
+    expect_error(
+        app.patch(&eve.token, &path, &json!({"name": "mine"})).await,
+        StatusCode::NOT_FOUND,
+        "agent",
+    )
+    .await;
+    expect_error(
+        app.delete(&eve.token, &path).await,
+        StatusCode::NOT_FOUND,
+        "agent",
+    )
+    .await;
+    expect_error(
+        app.post(
+            &eve.token,
+            &format!("{path}/execute"),
+            &json!({"user_message": "hi"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "agent",
+    )
+    .await;
+    assert_eq!(
+        expect_json(app.get(&eve.token, "/agents/").await, StatusCode::OK).await,
+        json!([])
+    );
+    let run = app.execute(&ada.token, id, "hello").await;
+    let run_path = format!("/executions/{}", run["id"].as_str().unwrap());
+    expect_error(
+        app.get(&eve.token, &run_path).await,
+        StatusCode::NOT_FOUND,
+        "execution",
+    )
+    .await;
+    expect_error(
+        app.post(&eve.token, &format!("{run_path}/cancel"), &json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "execution",
+    )
+    .await;
+    expect_error(
+        app.get(&eve.token, &format!("{run_path}/stream")).await,
+        StatusCode::NOT_FOUND,
+        "execution",
+    )
+    .await;
+    assert_eq!(
+        expect_json(app.get(&eve.token, "/executions/").await, StatusCode::OK).await,
+        json!([])
+    );
+    assert_eq!(
+        expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await["name"],
+        "Secret",
+        "nothing changed"
+    );
+    assert!(app.events(&eve.tenant_id).await.is_empty());
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for i in 0..5 {
+        app.agent(&ada.token, json!({"name": format!("bot-{i}"), "model": "m", "description": if i % 2 == 0 { "even 100%" } else { "odd" }}))
+            .await;
+    }
+    let resp = app.get(&ada.token, "/agents/?skip=1&limit=2").await;
+    assert_eq!(resp.headers()["x-total-count"], "5");
+    let page = expect_json(resp, StatusCode::OK).await;
+    let names: Vec<&str> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bot-3", "bot-2"]);
+    let resp = app.get(&ada.token, "/agents/?search=EVEN").await;
+    assert_eq!(resp.headers()["x-total-count"], "3");
+    let resp = app.get(&ada.token, "/agents/?search=100%25").await;
+    assert_eq!(
+        resp.headers()["x-total-count"],
+        "3",
+        "% is matched literally"
+    );
+    let resp = app.get(&ada.token, "/agents/?search=0%25").await;
+    assert_eq!(resp.headers()["x-total-count"], "3");
+    let resp = app.get(&ada.token, "/agents/?search=bot-4").await;
+    assert_eq!(
+        expect_json(resp, StatusCode::OK)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let resp = app.get(&ada.token, "/agents/?page=2&page_size=2").await;
+    let names: Vec<String> = expect_json(resp, StatusCode::OK)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["bot-2", "bot-1"]);
+    expect_json(
+        app.get(&ada.token, "/agents/?limit=abc").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(&ada.token, json!({"name": "Cached", "model": "m"}))
+        .await;
+    let path = format!("/agents/{}", agent["id"].as_str().unwrap());
+    expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    // Changed behind the service's back: the cached configuration is still served.
+    sqlx::query("update agents.agents set model = 'sneaky' where id = $1::uuid")
+        .bind(agent["id"].as_str().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let cached = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    assert_eq!(cached["model"], "m", "served from the cache");
+    // An update through the API invalidates it.
+    expect_json(
+        app.patch(&ada.token, &path, &json!({"description": "new"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let fresh = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    assert_eq!(fresh["description"], "new");
+    assert_eq!(fresh["model"], "sneaky");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(&ada.token, json!({"name": "Evented", "model": "m"}))
+        .await;
+    let path = format!("/agents/{}", agent["id"].as_str().unwrap());
+    app.patch(&ada.token, &path, &json!({"model": "m2"})).await;
+    app.delete(&ada.token, &path).await;
+    let events = app.events(&ada.tenant_id).await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].0, "agent.created");
+    assert_eq!(events[0].1, agent);
+    assert_eq!(events[1].0, "agent.updated");
+    assert_eq!(events[1].1["model"], "m2");
+    assert_eq!(events[2].0, "agent.deleted");
+    assert_eq!(events[2].1["id"], agent["id"]);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Shared", "model": "m", "provider": "echo"}),
+        )
+        .await;
+    expect_json(
+        app.post(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let tokens = expect_json(
+        app.http
+            .post(app.url("/auth/login"))
+            .json(&json!({"email": "val@example.com", "password": crate::helpers::PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let viewer = tokens["access_token"].as_str().unwrap();
+    let path = format!("/agents/{}", agent["id"].as_str().unwrap());
+    expect_json(app.get(viewer, &path).await, StatusCode::OK).await;
+    expect_error(
+        app.post(viewer, "/agents/", &json!({"name": "x", "model": "m"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "agents:write",
+    )
+    .await;
+    expect_error(
+        app.patch(viewer, &path, &json!({"name": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "agents:write",
+    )
+    .await;
+    expect_error(
+        app.post(
+            viewer,
+            &format!("{path}/execute"),
+            &json!({"user_message": "hi"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "agents:execute",
+    )
+    .await;
+    expect_error(app.get("", "/agents/").await, StatusCode::UNAUTHORIZED, "").await;
+}

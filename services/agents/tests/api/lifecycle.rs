@@ -1,0 +1,124 @@
+//! Executions across processes: a run abandoned by a crashed process is failed on recovery,
+//! and a cancellation made through one replica stops the run on another.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use temponest_llm::ProviderKind;
+
+use crate::fake_llm::{FakeLlm, Reply};
+use crate::helpers::{config, eventually, expect_json, provider, spawn, spawn_with};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
+    let first = spawn(pool.clone()).await;
+    let ada = first.signup("ada@example.com").await;
+    let agent = first
+        .agent(
+            &ada.token,
+            json!({"name": "A", "model": "m", "provider": "echo"}),
+        )
+        .await;
+    // What a crashed process leaves behind: running, heartbeat long stopped.
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into agents.executions (id, tenant_id, agent_id, status, user_message, provider, model,
+                                        started_at, heartbeat_at)
+         values ($1, $2::uuid, $3::uuid, 'running', 'lost', 'echo', 'm', now() - interval '10 minutes',
+                 now() - interval '10 minutes')",
+    )
+    .bind(id)
+    .bind(&ada.tenant_id)
+    .bind(agent["id"].as_str().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let fresh_id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into agents.executions (id, tenant_id, agent_id, status, user_message, provider, model, heartbeat_at)
+         values ($1, $2::uuid, $3::uuid, 'running', 'alive elsewhere', 'echo', 'm', now())",
+    )
+    .bind(fresh_id)
+    .bind(&ada.tenant_id)
+    .bind(agent["id"].as_str().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let recovered = spawn(pool).await;
+    let path = format!("/executions/{id}");
+    assert!(
+        eventually(|| async {
+            let run = expect_json(recovered.get(&ada.token, &path).await, StatusCode::OK).await;
+            run["status"] == "failed"
+        })
+        .await,
+        "the abandoned execution is failed"
+    );
+    let run = expect_json(recovered.get(&ada.token, &path).await, StatusCode::OK).await;
+    assert_eq!(run["outcome"], "abandoned");
+    assert!(run["error"].as_str().unwrap().contains("stopped"));
+    let alive = expect_json(
+        recovered
+            .get(&ada.token, &format!("/executions/{fresh_id}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        alive["status"], "running",
+        "a run with a live heartbeat is left alone"
+    );
+    let events = recovered.events(&ada.tenant_id).await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, p)| t == "agent.execution.failed" && p["id"] == id.to_string())
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPool) {
+    let fake = FakeLlm::start(vec![Reply::Hang("thinking".into())], None).await;
+    let cfg = config(&[(
+        "openai",
+        provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
+    )]);
+    let one = spawn_with(pool.clone(), cfg.clone()).await;
+    let two = spawn_with(pool, cfg).await;
+    let ada = one.signup("ada@example.com").await;
+    let agent = one
+        .agent(
+            &ada.token,
+            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
+        )
+        .await;
+    let resp = one
+        .post(
+            &ada.token,
+            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
+            &json!({"user_message": "x", "stream": true}),
+        )
+        .await;
+    let id = resp.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    fake.wait_for_request().await;
+    let closed = fake.closed();
+    let cancelled = expect_json(
+        two.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(cancelled["outcome"], "cancelled");
+    tokio::time::timeout(Duration::from_secs(10), closed.notified())
+        .await
+        .expect("replica one aborted its upstream call");
+    let body = resp.text().await.unwrap();
+    assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
+    assert!(one.state.runs.get(id.parse().unwrap()).is_none());
+}

@@ -1,0 +1,10 @@
+//! The agents service over HTTP against real Postgres, real Redis and real local HTTP servers
+//! speaking the LLM providers' wire protocols.
+
+mod agents;
+mod executions;
+mod fake_llm;
+mod helpers;
+mod lifecycle;
+mod streaming;
+mod tools;

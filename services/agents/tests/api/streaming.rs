@@ -1,0 +1,373 @@
+//! Streaming executions: numbered SSE frames ending with [DONE], persisted frames, resume with
+//! Last-Event-ID (live and after the fact), cancellation that aborts the upstream call, the
+//! time limit.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use temponest_llm::ProviderKind;
+
+use crate::fake_llm::{FakeLlm, Reply};
+use crate::helpers::{
+    TestApp, config, eventually, expect_error, expect_json, parse_sse, provider, spawn, spawn_with,
+    sse_frames,
+};
+
+fn content(frames: &[(String, String)]) -> String {
+    frames
+        .iter()
+        .filter(|(_, d)| d != "[DONE]")
+        .map(|(_, d)| {
+            serde_json::from_str::<Value>(d).unwrap()["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn stream(app: &TestApp, token: &str, agent_id: &str, message: &str) -> reqwest::Response {
+    app.post(
+        token,
+        &format!("/agents/{agent_id}/execute"),
+        &json!({"user_message": message, "stream": true}),
+    )
+    .await
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_persisted(
+    pool: PgPool,
+) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Parrot", "model": "m", "provider": "echo"}),
+        )
+        .await;
+    let resp = stream(
+        &app,
+        &ada.token,
+        agent["id"].as_str().unwrap(),
+        "one two three",
+    )
+    .await;
+    let id = resp.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let frames = sse_frames(resp).await;
+    assert!(frames.len() >= 3, "{frames:?}");
+    for (i, (seq, _)) in frames.iter().enumerate() {
+        assert_eq!(
+            seq,
+            &(i + 1).to_string(),
+            "every frame is numbered in order"
+        );
+    }
+    assert_eq!(frames.last().unwrap().1, "[DONE]");
+    assert_eq!(content(&frames), "Echo: one two three");
+
+    let run = expect_json(
+        app.get(&ada.token, &format!("/executions/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["stream"], true);
+    assert_eq!(run["response"], "Echo: one two three");
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from agents.execution_frames where execution_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored as usize,
+        frames.len() - 1,
+        "every content frame is persisted"
+    );
+    let costs = app.cost_rows(&id).await;
+    assert_eq!(costs.len(), 1);
+    assert_eq!(costs[0]["streamed"], true);
+    assert_eq!(costs[0]["completion_tokens"], 4);
+
+    // Resume after the fact, from Postgres: the tail after frame 2, then [DONE].
+    let resp = app
+        .http
+        .get(app.url(&format!("/executions/{id}/stream")))
+        .bearer_auth(&ada.token)
+        .header("Last-Event-ID", "2")
+        .send()
+        .await
+        .unwrap();
+    let tail = sse_frames(resp).await;
+    assert_eq!(tail, frames[2..].to_vec());
+    expect_error(
+        app.http
+            .get(app.url(&format!("/executions/{id}/stream")))
+            .bearer_auth(&ada.token)
+            .header("Last-Event-ID", "two")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Last-Event-ID",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) {
+    let fake = FakeLlm::start(
+        vec![Reply::Text("streamed answer here".into())],
+        Some((300, 30)),
+    )
+    .await;
+    let app = spawn_with(
+        pool,
+        config(&[(
+            "openai",
+            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
+        )]),
+    )
+    .await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "S", "model": "gpt-4o", "provider": "openai"}),
+        )
+        .await;
+    let resp = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "go").await;
+    let id = resp.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let frames = sse_frames(resp).await;
+    assert_eq!(content(&frames), "streamed answer here");
+    assert_eq!(fake.requests()[0]["stream"], true);
+    let costs = app.cost_rows(&id).await;
+    assert_eq!(costs[0]["streamed"], true);
+    assert_eq!(costs[0]["prompt_tokens"], 300);
+    assert_eq!(costs[0]["completion_tokens"], 30);
+    assert_eq!(costs[0]["usage_estimated"], false);
+    // 300 × 2.5 + 30 × 10 = 1050 micro-dollars... per Mtok: $0.00105
+    assert_eq!(costs[0]["cost_nanos"], 1_050_000);
+    let run = expect_json(
+        app.get(&ada.token, &format!("/executions/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!((run["cost_usd"].as_f64().unwrap() - 0.00105).abs() < 1e-12);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_sees_the_end(
+    pool: PgPool,
+) {
+    let fake = FakeLlm::start(vec![Reply::Hang("partial ".into())], None).await;
+    let app = spawn_with(
+        pool,
+        config(&[(
+            "openai",
+            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
+        )]),
+    )
+    .await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
+        )
+        .await;
+    let mut body = stream(
+        &app,
+        &ada.token,
+        agent["id"].as_str().unwrap(),
+        "take your time",
+    )
+    .await;
+    let id = body.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut seen = String::new();
+    while !seen.contains("partial") {
+        let chunk = body.chunk().await.unwrap().expect("the stream stays open");
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(seen.contains("id: 1"), "{seen}");
+
+    // A second follower joins live after frame 1.
+    let follower = app
+        .http
+        .get(app.url(&format!("/executions/{id}/stream")))
+        .bearer_auth(&ada.token)
+        .header("Last-Event-ID", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(follower.status(), StatusCode::OK);
+
+    let closed = fake.closed();
+    let cancelled = expect_json(
+        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(cancelled["status"], "failed");
+    assert_eq!(cancelled["outcome"], "cancelled");
+    tokio::time::timeout(Duration::from_secs(10), closed.notified())
+        .await
+        .expect("the upstream request was aborted");
+
+    while let Some(chunk) = body.chunk().await.unwrap() {
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let frames = parse_sse(&seen);
+    assert_eq!(frames.last().unwrap().1, "[DONE]", "{frames:?}");
+    let error: Value = serde_json::from_str(&frames[frames.len() - 2].1).unwrap();
+    assert_eq!(error["outcome"], "cancelled");
+    let tail = sse_frames(follower).await;
+    assert_eq!(
+        tail,
+        frames[1..].to_vec(),
+        "the follower got everything after frame 1"
+    );
+
+    assert!(
+        eventually(|| async {
+            app.cost_rows(&id)
+                .await
+                .first()
+                .is_some_and(|c| c["status"] == "cancelled")
+        })
+        .await,
+        "the interrupted call is costed"
+    );
+    let cost = &app.cost_rows(&id).await[0];
+    assert_eq!(cost["usage_estimated"], true);
+    assert_eq!(cost["completion_tokens"], 2, "'partial ' ≈ 2 tokens");
+    expect_error(
+        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "already finished",
+    )
+    .await;
+    let run = expect_json(
+        app.get(&ada.token, &format!("/executions/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(run["outcome"], "cancelled");
+    let types: Vec<String> = app
+        .events(&ada.tenant_id)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "agent.execution.failed")
+            .count(),
+        1,
+        "one end event: {types:?}"
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgPool) {
+    let fake = FakeLlm::start(vec![Reply::Hang(String::new())], None).await;
+    let app = spawn_with(
+        pool,
+        config(&[(
+            "openai",
+            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
+        )]),
+    )
+    .await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
+        )
+        .await;
+    let pending = {
+        let (http, url, token) = (
+            app.http.clone(),
+            app.url(&format!(
+                "/agents/{}/execute",
+                agent["id"].as_str().unwrap()
+            )),
+            ada.token.clone(),
+        );
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&json!({"user_message": "wait"}))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    fake.wait_for_request().await;
+    let list = expect_json(
+        app.get(&ada.token, "/executions/?status=running").await,
+        StatusCode::OK,
+    )
+    .await;
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let closed = fake.closed();
+    expect_json(
+        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    tokio::time::timeout(Duration::from_secs(10), closed.notified())
+        .await
+        .expect("upstream aborted");
+    let run = expect_json(pending.await.unwrap(), StatusCode::OK).await;
+    assert_eq!(run["id"], id.as_str());
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["outcome"], "cancelled");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
+    let fake = FakeLlm::start(vec![Reply::Hang(String::new())], None).await;
+    let mut cfg = config(&[(
+        "openai",
+        provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
+    )]);
+    cfg.executions.timeout_secs = 1;
+    let app = spawn_with(pool, cfg).await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
+        )
+        .await;
+    let closed = fake.closed();
+    let run = app
+        .execute(&ada.token, agent["id"].as_str().unwrap(), "wait")
+        .await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["outcome"], "timed_out");
+    assert!(run["error"].as_str().unwrap().contains("time limit"));
+    tokio::time::timeout(Duration::from_secs(10), closed.notified())
+        .await
+        .expect("upstream aborted");
+}
