@@ -218,6 +218,10 @@ pub fn constraint_error(violation: &temponest_db::ConstraintViolation) -> ApiErr
             "unknown role (expected admin, manager, developer or viewer)",
         )),
         "api_keys_name_not_blank" => Some(ApiError::invalid_field("name", "must not be blank")),
+        "agents_tenant_name_key" => Some(ApiError::conflict(
+            "an agent with this name already exists in this tenant",
+        )),
+        "executions_agent_fkey" => Some(ApiError::not_found("agent")),
         "tenants_name_not_blank" => {
             Some(ApiError::invalid_field("tenant_name", "must not be blank"))
         }

@@ -23,6 +23,7 @@ use temponest_web::health::Health;
 use utoipa::OpenApi;
 
 pub use config::AgentsConfig;
+pub use domain::runs::Runs;
 pub use state::{AppState, StartupError};
 
 use routes::{agents, executions, prices};
@@ -100,12 +101,13 @@ pub fn app(state: AppState, health: &Health) -> Router {
 }
 
 /// Connects everything from configuration (authenticating callers through the auth service at
-/// `auth_url`) and returns the complete app and its server settings.
+/// `auth_url`) and returns the complete app, its server settings and the executions registry
+/// (interrupt it after the server has drained: [`Runs::interrupt_all`]).
 pub async fn launch(
     config: AgentsConfig,
     pool_name: &str,
     services: &[&str],
-) -> Result<(Router, temponest_web::ServerConfig), StartupError> {
+) -> Result<(Router, temponest_web::ServerConfig, Runs), StartupError> {
     let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
         pool_name,
         services,
@@ -128,5 +130,6 @@ pub async fn launch(
     );
     let state = AppState::build(config, infra.pool, infra.cache, infra.limiter, auth)?;
     let server = state.config.server.clone();
-    Ok((app(state, &infra.health), server))
+    let runs = state.runs.clone();
+    Ok((app(state, &infra.health), server, runs))
 }

@@ -19,9 +19,17 @@ async fn main() -> anyhow::Result<()> {
         .map(|p| p.parse())
         .transpose()?
         .unwrap_or(9000);
-    let (app, server) = temponest_agents::launch(config, "agents", &["agents"]).await?;
+    let (app, server, runs) = temponest_agents::launch(config, "agents", &["agents"]).await?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     tracing::info!(port, "agents service listening");
     temponest_web::serve(listener, app, &server, temponest_web::shutdown_signal()).await?;
+    // Requests have drained; executions still running are recorded as interrupted.
+    let left = runs.interrupt_all(std::time::Duration::from_secs(10)).await;
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "executions still running at exit; the survivors' sweep will fail them"
+        );
+    }
     Ok(())
 }

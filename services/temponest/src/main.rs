@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let agents = AgentsConfig::load().map_err(anyhow::Error::msg)?;
-    let (app, server) = all_in_one(config, agents).await?;
+    let (app, server, runs) = all_in_one(config, agents).await?;
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     for port in ports {
@@ -130,6 +130,14 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
             Err(_) => tracing::warn!("in-flight requests did not drain within 30 s"),
         }
     }
+    // Executions still running are recorded as interrupted (with what they had used).
+    let left = runs.interrupt_all(Duration::from_secs(10)).await;
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "executions still running at exit; another process's sweep will fail them"
+        );
+    }
     Ok(())
 }
 
@@ -138,7 +146,11 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
 async fn all_in_one(
     auth_config: AuthConfig,
     agents_config: AgentsConfig,
-) -> anyhow::Result<(axum::Router, temponest_web::ServerConfig)> {
+) -> anyhow::Result<(
+    axum::Router,
+    temponest_web::ServerConfig,
+    temponest_agents::Runs,
+)> {
     let mut routes = temponest_auth::rate_limit_routes(&auth_config);
     routes.extend(temponest_agents::rate_limit_routes(&agents_config));
     let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
@@ -167,6 +179,7 @@ async fn all_in_one(
         auth.auth.clone(),
     )?;
     let server = auth.config.server.clone();
+    let runs = agents.runs.clone();
     let mut openapi = temponest_auth::openapi();
     openapi.merge(temponest_agents::openapi());
     openapi.info.title = "TempoNest".to_owned();
@@ -182,6 +195,7 @@ async fn all_in_one(
             temponest_agents::LONG_ROUTES,
         ),
         server,
+        runs,
     ))
 }
 

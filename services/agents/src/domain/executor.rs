@@ -47,6 +47,8 @@ enum Stop {
         error: String,
     },
     Cancelled,
+    /// The process shut down.
+    Interrupted,
     TimedOut,
 }
 
@@ -113,12 +115,12 @@ async fn run_inner(state: &AppState, run: &Run, job: &Job) -> Result<ExecutionOu
     let limit = Duration::from_secs(state.config.executions.timeout_secs);
     let result = tokio::select! {
         result = drive(state, run, job, &mut ledger) => result,
-        () = run.cancel.cancelled() => Err(Stop::Cancelled),
+        () = run.cancel.cancelled() => Err(if state.runs.interrupted() { Stop::Interrupted } else { Stop::Cancelled }),
         () = tokio::time::sleep(limit) => Err(Stop::TimedOut),
     };
     if let Some(call) = ledger.in_flight.take() {
         // The call was dropped mid-flight: record what it had used.
-        let status = if matches!(result, Err(Stop::Cancelled)) {
+        let status = if matches!(result, Err(Stop::Cancelled | Stop::Interrupted)) {
             "cancelled"
         } else {
             "failed"
@@ -133,6 +135,7 @@ async fn run_inner(state: &AppState, run: &Run, job: &Job) -> Result<ExecutionOu
         Ok(_) => "completed",
         Err(Stop::Failed { outcome, .. }) => outcome,
         Err(Stop::Cancelled) => "cancelled",
+        Err(Stop::Interrupted) => "interrupted",
         Err(Stop::TimedOut) => "timed_out",
     };
     metrics::counter!("agent_executions_total", "provider" => job.agent.provider.clone(), "outcome" => outcome)
@@ -408,6 +411,12 @@ async fn finalize(
             "failed",
             "cancelled",
             Some("the execution was cancelled".to_owned()),
+            None,
+        ),
+        Err(Stop::Interrupted) => (
+            "failed",
+            "interrupted",
+            Some("the service shut down while the execution was running; run it again".to_owned()),
             None,
         ),
         Err(Stop::TimedOut) => (

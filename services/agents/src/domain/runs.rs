@@ -3,9 +3,11 @@
 //! batches (see the executor), which is what resuming through another replica reads.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -13,6 +15,10 @@ use uuid::Uuid;
 #[derive(Clone, Default)]
 pub struct Runs {
     inner: Arc<Mutex<HashMap<Uuid, Arc<Run>>>>,
+    /// Set when the process shuts down: stopped runs end as `interrupted`, not `cancelled`.
+    interrupted: Arc<AtomicBool>,
+    /// Notified whenever the last run finishes.
+    emptied: Arc<Notify>,
 }
 
 impl Runs {
@@ -38,8 +44,12 @@ impl Runs {
 
     /// Forgets a finished run (followers holding it keep reading its frames).
     pub fn remove(&self, id: Uuid) {
-        if self.lock().remove(&id).is_some() {
+        let mut runs = self.lock();
+        if runs.remove(&id).is_some() {
             metrics::gauge!("agent_executions_in_flight").decrement(1.0);
+        }
+        if runs.is_empty() {
+            self.emptied.notify_waiters();
         }
     }
 
@@ -48,11 +58,30 @@ impl Runs {
         self.lock().keys().copied().collect()
     }
 
-    /// Cancels every run (shutdown).
-    pub fn cancel_all(&self) {
+    /// Shutdown: stops every run (each records itself as failed with outcome `interrupted`,
+    /// with what it had used) and waits up to `wait` for them to finish recording. Returns
+    /// how many were still running when the wait ended.
+    pub async fn interrupt_all(&self, wait: Duration) -> usize {
+        self.interrupted.store(true, Ordering::SeqCst);
         for run in self.lock().values() {
             run.cancel.cancel();
         }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let emptied = self.emptied.notified();
+            let left = self.lock().len();
+            if left == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, emptied).await.is_err() {
+                return self.lock().len();
+            }
+        }
+    }
+
+    /// Whether the process is shutting down.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Run>>> {

@@ -122,3 +122,57 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
     assert!(one.state.runs.get(id.parse().unwrap()).is_none());
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool) {
+    let fake = FakeLlm::start(vec![Reply::Hang("half an ans".into())], None).await;
+    let app = spawn_with(
+        pool,
+        config(&[(
+            "openai",
+            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
+        )]),
+    )
+    .await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
+        )
+        .await;
+    let resp = app
+        .post(
+            &ada.token,
+            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
+            &json!({"user_message": "x", "stream": true}),
+        )
+        .await;
+    let id = resp.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    fake.wait_for_request().await;
+    let closed = fake.closed();
+    assert_eq!(
+        app.state.runs.interrupt_all(Duration::from_secs(10)).await,
+        0,
+        "every run recorded its end"
+    );
+    tokio::time::timeout(Duration::from_secs(10), closed.notified())
+        .await
+        .expect("upstream aborted");
+    let run = expect_json(
+        app.get(&ada.token, &format!("/executions/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["outcome"], "interrupted");
+    assert!(run["error"].as_str().unwrap().contains("shut down"));
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.trim_end().ends_with("data: [DONE]"),
+        "the stream was closed cleanly: {body}"
+    );
+}

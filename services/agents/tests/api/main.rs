@@ -6,5 +6,6 @@ mod executions;
 mod fake_llm;
 mod helpers;
 mod lifecycle;
+mod providers;
 mod streaming;
 mod tools;
