@@ -124,19 +124,30 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
     );
     temponest_web::shutdown_signal().await;
     let _ = stop_tx.send(());
-    for server in servers {
-        match tokio::time::timeout(Duration::from_secs(30), server).await {
+    // Drain in-flight requests for up to 30 s, then stop the executions still running (their
+    // requests and streams then finish, recorded as `interrupted` with what they had used).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut pending = Vec::new();
+    for mut server in servers {
+        match tokio::time::timeout_at(deadline, &mut server).await {
             Ok(joined) => joined??,
-            Err(_) => tracing::warn!("in-flight requests did not drain within 30 s"),
+            Err(_) => pending.push(server),
         }
     }
-    // Executions still running are recorded as interrupted (with what they had used).
+    if !pending.is_empty() {
+        tracing::warn!("in-flight requests did not drain within 30 s; interrupting executions");
+    }
     let left = runs.interrupt_all(Duration::from_secs(10)).await;
     if left > 0 {
         tracing::warn!(
             left,
             "executions still running at exit; another process's sweep will fail them"
         );
+    }
+    for server in pending {
+        if let Ok(joined) = tokio::time::timeout(Duration::from_secs(5), server).await {
+            joined??;
+        }
     }
     Ok(())
 }
