@@ -184,9 +184,15 @@ pub async fn serve(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let service = into_service(router, config);
     let make =
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+    // Streamed responses (SSE) are many small writes: without TCP_NODELAY, Nagle's algorithm
+    // holds each one until the previous is acknowledged (~40 ms with delayed ACKs).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, make)
         .with_graceful_shutdown(shutdown)
         .await

@@ -99,7 +99,8 @@ pub async fn find_for_update(
 }
 
 /// The tenant's live agents newest first, optionally filtered by a case-insensitive substring
-/// of name or description, with the total matching count.
+/// of name or description, with the total matching count (one round trip: the count comes
+/// with the page; a separate count only when the page is empty).
 pub async fn list(
     pool: &PgPool,
     tenant_id: Uuid,
@@ -110,11 +111,10 @@ pub async fn list(
     let pattern = search.map(like_pattern);
     let rows = temponest_db::timed(
         "agents.list",
-        sqlx::query_as!(
-            AgentRow,
+        sqlx::query!(
             r#"select id, tenant_id, name, description, model, provider, system_prompt, tools,
                       rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                      updated_at
+                      updated_at, count(*) over () as "total!"
                from agents.agents
                where tenant_id = $1 and deleted_at is null
                  and ($2::text is null or name ilike $2 or description ilike $2)
@@ -128,23 +128,43 @@ pub async fn list(
         .fetch_all(pool),
     )
     .await?;
-    // A full first page is the common case: its size is the total only when it is short.
-    let total = if skip == 0 && (rows.len() as i64) < limit {
-        rows.len() as i64
-    } else {
-        temponest_db::timed(
-            "agents.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from agents.agents
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if skip == 0 => 0,
+        None => {
+            temponest_db::timed(
+                "agents.count",
+                sqlx::query_scalar!(
+                    r#"select count(*) as "count!" from agents.agents
                    where tenant_id = $1 and deleted_at is null
                      and ($2::text is null or name ilike $2 or description ilike $2)"#,
-                tenant_id,
-                pattern
+                    tenant_id,
+                    pattern
+                )
+                .fetch_one(pool),
             )
-            .fetch_one(pool),
-        )
-        .await?
+            .await?
+        }
     };
+    let rows = rows
+        .into_iter()
+        .map(|r| AgentRow {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            description: r.description,
+            model: r.model,
+            provider: r.provider,
+            system_prompt: r.system_prompt,
+            tools: r.tools,
+            rag_collection_ids: r.rag_collection_ids,
+            max_iterations: r.max_iterations,
+            temperature: r.temperature,
+            metadata: r.metadata,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect();
     Ok((rows, total))
 }
 

@@ -70,6 +70,9 @@ struct Ledger {
     tools_used: Vec<String>,
     tool_calls: Vec<Value>,
     in_flight: Option<InFlight>,
+    /// Cost records not yet written: flushed before the next model call, and the last ones in
+    /// the finishing transaction (so an execution's totals always equal its cost rows).
+    unwritten_costs: Vec<CostRecord>,
     /// Frames not yet persisted, and the sequence number of the first of them.
     pending_frames: Vec<String>,
     first_pending_seq: i32,
@@ -163,6 +166,7 @@ async fn drive(
     let mut messages = initial_messages(job);
     let max = job.agent.max_iterations.max(1);
     for iteration in 1..=max {
+        flush_costs(state, ledger).await;
         let request = ChatRequest {
             model: job.agent.model.clone(),
             messages: messages.clone(),
@@ -349,14 +353,13 @@ async fn record_cost(
         .get(&job.agent.provider)
         .map(|p| p.kind())
         .ok();
-    let tenant_price =
-        match costs::price_override(&state.pool, job.tenant_id, &job.agent.model).await {
-            Ok(price) => price,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not read the tenant's price override");
-                None
-            }
-        };
+    let tenant_price = match tenant_price(state, job.tenant_id, &job.agent.model).await {
+        Ok(price) => price,
+        Err(err) => {
+            tracing::warn!(error = %err.detail, "could not read the tenant's price override");
+            None
+        }
+    };
     let priced = kind.and_then(|kind| state.prices.resolve(kind, &job.agent.model, tenant_price));
     let (cost_nanos, unpriced, source) = match priced {
         Some((price, source)) => (price.cost_nanos(&usage), false, Some(source.label())),
@@ -387,13 +390,53 @@ async fn record_cost(
         metrics::counter!("llm_unpriced_calls_total", "model" => job.agent.model.clone())
             .increment(1);
     }
-    let written = match state.pool.acquire().await {
-        Ok(mut conn) => costs::insert(&mut conn, &record).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = written {
-        tracing::error!(error = %err, execution_id = %job.execution_id, "could not write a cost record");
+    ledger.unwritten_costs.push(record);
+}
+
+/// Writes the queued cost records (idempotent by id: a retried write cannot duplicate them).
+async fn flush_costs(state: &AppState, ledger: &mut Ledger) {
+    if ledger.unwritten_costs.is_empty() {
+        return;
     }
+    let written = async {
+        let mut conn = state.pool.acquire().await?;
+        for record in &ledger.unwritten_costs {
+            costs::insert(&mut conn, record).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    }
+    .await;
+    match written {
+        Ok(()) => ledger.unwritten_costs.clear(),
+        // Kept: the finishing transaction writes them.
+        Err(err) => tracing::warn!(error = %err, "could not write cost records yet"),
+    }
+}
+
+/// The tenant's own price for a model (cached with the agent configuration, dropped on
+/// change).
+pub async fn tenant_price(
+    state: &AppState,
+    tenant_id: Uuid,
+    model: &str,
+) -> Result<Option<crate::domain::pricing::Price>, ApiError> {
+    let pool = state.pool.clone();
+    let model_owned = model.to_owned();
+    state
+        .cache
+        .get_or_load(
+            &temponest_cache::categories::AGENT_CONFIG,
+            &price_cache_key(tenant_id, model),
+            || async move {
+                Ok::<_, ApiError>(costs::price_override(&pool, tenant_id, &model_owned).await?)
+            },
+        )
+        .await
+}
+
+/// Cache key of a tenant's price override for a model.
+pub fn price_cache_key(tenant_id: Uuid, model: &str) -> String {
+    format!("price:{tenant_id}:{model}")
 }
 
 /// Writes the end state, the remaining frames and the outbox event in one transaction.
@@ -482,6 +525,9 @@ async fn write_end(
     totals: &Totals<'_>,
 ) -> sqlx::Result<Option<ExecutionOut>> {
     let mut tx = state.pool.begin().await?;
+    for record in &ledger.unwritten_costs {
+        costs::insert(&mut tx, record).await?;
+    }
     executions::append_frames(
         &mut tx,
         job.execution_id,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use temponest_llm::{ProviderKind, Usage};
 
 /// USD per million input and output tokens.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize)]
 pub struct Price {
     pub input_usd_per_mtok: f64,
     pub output_usd_per_mtok: f64,

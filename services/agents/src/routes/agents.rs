@@ -53,6 +53,7 @@ pub async fn create(
             &Some(agent.clone()),
         )
         .await;
+    invalidate_lists(&state, agent.tenant_id).await;
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -79,18 +80,34 @@ pub async fn list(
             "must be at most 200 characters",
         ));
     }
-    let (rows, total) = agents::list(
-        &state.pool,
-        principal.tenant_id,
-        search,
-        page.skip,
-        page.limit,
-    )
-    .await?;
-    Ok(list_response(
-        rows.into_iter().map(AgentOut::from).collect(),
-        total,
-    ))
+    let tenant_id = principal.tenant_id;
+    let (skip, limit) = (page.skip, page.limit);
+    let load = |search: Option<String>| {
+        let pool = state.pool.clone();
+        async move {
+            let (rows, total) =
+                agents::list(&pool, tenant_id, search.as_deref(), skip, limit).await?;
+            let items: Vec<AgentOut> = rows.into_iter().map(AgentOut::from).collect();
+            Ok::<_, ApiError>((items, total))
+        }
+    };
+    // Unfiltered pages are cached per tenant and dropped together on any change (on every
+    // replica); searches (an unbounded key space) go to Postgres.
+    let (items, total) = match search {
+        Some(search) => load(Some(search.to_owned())).await?,
+        None => {
+            state
+                .cache
+                .get_or_load_in(
+                    &categories::AGENT_CONFIG,
+                    &agents_namespace(tenant_id),
+                    &format!("list:{skip}:{limit}"),
+                    || load(None),
+                )
+                .await?
+        }
+    };
+    Ok(list_response(items, total))
 }
 
 /// One agent (served from the agent-configuration cache).
@@ -143,6 +160,7 @@ pub async fn update(
             &agent_cache_key(agent.tenant_id, id),
         )
         .await;
+    invalidate_lists(&state, agent.tenant_id).await;
     Ok(Json(agent))
 }
 
@@ -174,6 +192,7 @@ pub async fn delete(
             &agent_cache_key(principal.tenant_id, id),
         )
         .await;
+    invalidate_lists(&state, principal.tenant_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -195,6 +214,19 @@ pub async fn load_agent(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResul
         )
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))
+}
+
+/// Cache namespace of a tenant's cached agent lists.
+fn agents_namespace(tenant_id: Uuid) -> String {
+    format!("agents:{tenant_id}")
+}
+
+/// Drops every cached list page of the tenant (on every replica).
+async fn invalidate_lists(state: &AppState, tenant_id: Uuid) {
+    state
+        .cache
+        .invalidate_namespace(&categories::AGENT_CONFIG, &agents_namespace(tenant_id))
+        .await;
 }
 
 /// Cache key of an agent's configuration (tenant-qualified: a cached entry can never be read

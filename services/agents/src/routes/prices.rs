@@ -80,6 +80,7 @@ pub async fn set(
         output_usd_per_mtok: body.output_usd_per_mtok,
     };
     costs::set_price_override(&state.pool, principal.tenant_id, &model, price).await?;
+    forget_price(&state, principal.tenant_id, &model).await;
     Ok(Json(to_out((model, price))))
 }
 
@@ -104,10 +105,22 @@ pub async fn delete(
         .filter(|m| !m.trim().is_empty())
         .ok_or_else(|| ApiError::invalid_field("model", "is required"))?;
     if costs::delete_price_override(&state.pool, principal.tenant_id, model.trim()).await? {
+        forget_price(&state, principal.tenant_id, model.trim()).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("price override"))
     }
+}
+
+/// Drops the cached override on every replica.
+async fn forget_price(state: &AppState, tenant_id: uuid::Uuid, model: &str) {
+    state
+        .cache
+        .invalidate(
+            &temponest_cache::categories::AGENT_CONFIG,
+            &crate::domain::executor::price_cache_key(tenant_id, model),
+        )
+        .await;
 }
 
 fn to_out((model, price): (String, Price)) -> ModelPrice {

@@ -361,6 +361,7 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
     // Changed behind the service's back: the cached configuration is still served.
     sqlx::query("update agents.agents set model = 'sneaky' where id = $1::uuid")
         .bind(agent["id"].as_str().unwrap())
@@ -369,6 +370,14 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
         .unwrap();
     let cached = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
     assert_eq!(cached["model"], "m", "served from the cache");
+    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    assert_eq!(list[0]["model"], "m", "the list page is cached too");
+    // A create in the tenant drops its cached pages.
+    app.agent(&ada.token, json!({"name": "Second", "model": "m"}))
+        .await;
+    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[1]["model"], "sneaky", "reloaded from Postgres");
     // An update through the API invalidates it.
     expect_json(
         app.patch(&ada.token, &path, &json!({"description": "new"}))
