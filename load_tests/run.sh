@@ -5,14 +5,23 @@
 #
 #   load_tests/run.sh <measurement> [args...]
 #
-#   goose <scenario> [temponest-load options]  a goose scenario (health|register|login|me|refresh)
+#   goose <scenario> [temponest-load options]  a goose scenario (health|register|login|me|refresh|
+#                                              agent-get|agent-list|agent-create|execute-echo|
+#                                              execute-echo-stream)
 #   wrk-health [wrk options]                   GET /health            (default -t2 -c64 -d20s)
 #   wrk-me [wrk options]                       GET /auth/me + Bearer  (default -t2 -c64 -d20s)
 #   wrk-login [wrk options]                    POST /auth/login       (default -t2 -c2 -d20s; one
 #                                              account, so keep it under 5 concurrent: lockout)
+#   wrk-agent [wrk options]                    GET /agents/{id} of one echo agent (default -t2 -c64 -d20s)
+#   wrk-agents-list [wrk options]              GET /agents/?limit=20, 20 agents (default -t2 -c64 -d20s)
+#   wrk-agent-create [wrk options]             POST /agents/, a fresh name per request
+#                                              (wrk/agent-create.lua; default -t2 -c32 -d20s)
+#   wrk-execute [wrk options]                  POST /agents/{id}/execute, echo provider
+#                                              (wrk/execute.lua; default -t2 -c32 -d20s)
 #   oha-health | oha-me | oha-login [oha options]   the same with oha, if installed
 #   startup                                    time to /health/ready (fresh and existing DB) and idle RSS
-#   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID and TOKEN are exported
+#   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID, TOKEN and
+#                                              AGENT_ID (an echo agent of TOKEN's tenant) are exported
 #
 # Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
 # from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
@@ -23,7 +32,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${TEMPONEST_BIN:-$root/target/release/temponest}"
 db="${LOAD_DB:-temponest_load_$$}"
 log="${SERVER_LOG:-/tmp/temponest-load-$$.log}"
-measurement="${1:?usage: run.sh <goose|wrk-health|wrk-me|wrk-login|oha-*|startup|exec> [args...]}"
+measurement="${1:?usage: run.sh <goose|wrk-health|wrk-me|wrk-login|wrk-agent|wrk-agents-list|wrk-agent-create|wrk-execute|oha-*|startup|exec> [args...]}"
 shift
 
 [ -x "$bin" ] || { echo "run.sh: $bin missing; run: cargo build --release -p temponest" >&2; exit 1; }
@@ -101,6 +110,21 @@ check_token() {
   case "$1" in "" | null) echo "run.sh: could not register and log in a fresh account" >&2; exit 1 ;; esac
 }
 
+# Creates an echo agent (a fresh name: names are unique per tenant) in the tenant of the
+# access token $1 and prints its id (nothing if that failed).
+create_agent() {
+  local out
+  out=$(curl -sf -H "Authorization: Bearer $1" -H 'content-type: application/json' \
+    -d "{\"name\":\"wrk-$(cat /proc/sys/kernel/random/uuid)\",\"model\":\"echo-1\",\"provider\":\"echo\"}" \
+    "$host/agents/") || true
+  [ -z "$out" ] || jq -r .id <<<"$out" 2>/dev/null || true
+}
+
+# Stops the run when creating an agent failed.
+check_agent() {
+  case "$1" in "" | null) echo "run.sh: could not create an agent" >&2; exit 1 ;; esac
+}
+
 if [ "$measurement" = startup ]; then
   # Start-up to ready, first on a database that does not exist yet (create + migrate), then
   # three restarts on the existing one; then idle RSS after 5 s of quiet.
@@ -150,6 +174,31 @@ EOF
     wrk --latency -s "$script" "$@" "$host/auth/login"
     rm -f "$script"
     ;;
+  wrk-agent)
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
+    agent=$(create_agent "$TOKEN"); check_agent "$agent"
+    [ $# -gt 0 ] || set -- -t2 -c64 -d20s
+    wrk --latency -H "Authorization: Bearer $TOKEN" "$@" "$host/agents/$agent"
+    ;;
+  wrk-agents-list)
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
+    for _ in $(seq 1 20); do
+      agent=$(create_agent "$TOKEN"); check_agent "$agent"
+    done
+    [ $# -gt 0 ] || set -- -t2 -c64 -d20s
+    wrk --latency -H "Authorization: Bearer $TOKEN" "$@" "$host/agents/?limit=20"
+    ;;
+  wrk-agent-create)
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
+    [ $# -gt 0 ] || set -- -t2 -c32 -d20s
+    wrk --latency -s "$root/load_tests/wrk/agent-create.lua" -H "Authorization: Bearer $TOKEN" "$@" "$host/agents/"
+    ;;
+  wrk-execute)
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
+    agent=$(create_agent "$TOKEN"); check_agent "$agent"
+    [ $# -gt 0 ] || set -- -t2 -c32 -d20s
+    wrk --latency -s "$root/load_tests/wrk/execute.lua" -H "Authorization: Bearer $TOKEN" "$@" "$host/agents/$agent/execute"
+    ;;
   oha-health)
     [ $# -gt 0 ] || set -- -c 64 -z 20s
     oha --no-tui "$@" "$host/health"
@@ -167,7 +216,8 @@ EOF
     ;;
   exec)
     read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
-    export TOKEN
+    AGENT_ID=$(create_agent "$TOKEN"); check_agent "$AGENT_ID"
+    export TOKEN AGENT_ID
     "$@"
     ;;
   *)

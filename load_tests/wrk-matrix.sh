@@ -4,11 +4,17 @@
 # errors, the 1-minute load average before the run and the CPU seconds the server and wrk used.
 # The CPU split shows how much of the 2 cores the load generator took from the server.
 #
-#   load_tests/run.sh exec load_tests/wrk-matrix.sh health|me|login [RUNS] ["-t2 -c64" ...]
+#   load_tests/run.sh exec load_tests/wrk-matrix.sh ENDPOINT [RUNS] ["-t2 -c64" ...]
 #
-# Needs TEMPONEST_HOST, SERVER_PID and TOKEN (run.sh exec exports them). DURATION (default 20s).
+# ENDPOINT: health, me, login, agent (GET /agents/{id}), agents-list (GET /agents/?limit=20;
+# creates 20 agents first), agent-create (POST /agents/, wrk/agent-create.lua) or execute
+# (POST /agents/{id}/execute on an echo agent, wrk/execute.lua).
+#
+# Needs TEMPONEST_HOST, SERVER_PID, TOKEN and AGENT_ID (run.sh exec exports them). DURATION
+# (default 20s).
 set -euo pipefail
-endpoint="${1:?health|me|login}"
+endpoint="${1:?health|me|login|agent|agents-list|agent-create|execute}"
+here="$(cd "$(dirname "$0")" && pwd)"
 runs="${2:-2}"
 shift $(($# >= 2 ? 2 : 1))
 [ $# -gt 0 ] || set -- "-t2 -c64" "-t1 -c16"
@@ -17,6 +23,14 @@ tick=$(getconf CLK_TCK)
 
 server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 
+# Creates an echo agent with a fresh name in TOKEN's tenant (fails the script if it cannot).
+create_agent() {
+  curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d "{\"name\":\"wrk-$(cat /proc/sys/kernel/random/uuid)\",\"model\":\"echo-1\",\"provider\":\"echo\"}" \
+    "$TEMPONEST_HOST/agents/"
+}
+
+auth=(-H "Authorization: Bearer ${TOKEN:-}")
 args=()
 case "$endpoint" in
   health) url="$TEMPONEST_HOST/health" ;;
@@ -33,10 +47,18 @@ wrk.body = '{"email":"$email","password":"load-test Password 1234!"}'
 EOF
     args=(-s "$script" --timeout 10s)
     ;;
+  agent) url="$TEMPONEST_HOST/agents/$AGENT_ID"; args=("${auth[@]}") ;;
+  agents-list)
+    # The tenant already has AGENT_ID; 20 more keep every page full.
+    for _ in $(seq 1 20); do create_agent; done
+    url="$TEMPONEST_HOST/agents/?limit=20"; args=("${auth[@]}")
+    ;;
+  agent-create) url="$TEMPONEST_HOST/agents/"; args=("${auth[@]}" -s "$here/wrk/agent-create.lua") ;;
+  execute) url="$TEMPONEST_HOST/agents/$AGENT_ID/execute"; args=("${auth[@]}" -s "$here/wrk/execute.lua") ;;
   *) echo "unknown endpoint $endpoint" >&2; exit 2 ;;
 esac
 
-printf '%-10s %-12s %4s %10s %9s %9s %8s %7s %6s %8s %6s\n' \
+printf '%-12s %-12s %4s %10s %9s %9s %8s %7s %6s %8s %6s\n' \
   endpoint wrk run rps p50 p99 non2xx sockerr load1 srv_cpu wrk_cpu
 for setting in "$@"; do
   for run in $(seq 1 "$runs"); do
@@ -51,7 +73,7 @@ for setting in "$@"; do
     sockerr=$(awk '/Socket errors/ {print $4 $6 $8 $10}' <<<"$out"); sockerr=${sockerr:-0}
     wrkcpu=$(awk '/WRKCPU/ {printf "%.1f", $2 + $3}' <<<"$out")
     srvcpu=$(awk -v a="$after" -v b="$before" -v t="$tick" 'BEGIN {printf "%.1f", (a - b) / t}')
-    printf '%-10s %-12s %4s %10s %9s %9s %8s %7s %6s %8s %6s\n' \
+    printf '%-12s %-12s %4s %10s %9s %9s %8s %7s %6s %8s %6s\n' \
       "$endpoint" "$setting" "$run" "$rps" "$p50" "$p99" "$non2xx" "$sockerr" "$load" "$srvcpu" "$wrkcpu"
   done
 done

@@ -1,7 +1,8 @@
-//! `temponest-load`: goose load tests of the auth API (SPEC §9 `load_tests/`).
+//! `temponest-load`: goose load tests of the auth and agents APIs (SPEC §9 `load_tests/`).
 //!
 //! ```text
-//! temponest-load <health|register|login|me|refresh> [--profile light|medium|heavy]
+//! temponest-load <health|register|login|me|refresh|agent-get|agent-list|agent-create|
+//!                 execute-echo|execute-echo-stream> [--profile light|medium|heavy]
 //!     [--shape ramp|sustain|spike] [--sustain SECS] [--host URL] [goose options...]
 //! ```
 //!
@@ -9,6 +10,7 @@
 //! and wins over what the profile and shape would set. Reports (HTML, markdown, JSON) and a
 //! comparison with the SPEC §10 targets are written to `--report-dir`.
 
+mod agents;
 mod profiles;
 mod scenarios;
 mod targets;
@@ -22,7 +24,7 @@ use goose::prelude::*;
 use profiles::{Profile, Shape};
 use scenarios::Which;
 
-/// Load tests for the TempoNest auth API.
+/// Load tests for the TempoNest auth and agents APIs.
 #[derive(Parser)]
 #[command(name = "temponest-load")]
 struct Cli {
@@ -58,11 +60,7 @@ async fn main() -> Result<(), GooseError> {
     let mut cli = Cli::parse();
     let name = format!(
         "{}-{}-{}",
-        cli.scenario
-            .measured_request()
-            .rsplit('/')
-            .next()
-            .unwrap_or("run"),
+        cli.scenario.report_name(),
         format!("{:?}", cli.profile).to_lowercase(),
         format!("{:?}", cli.shape).to_lowercase()
     );

@@ -1,13 +1,16 @@
-//! The auth scenarios: what one simulated user does. Every user that needs an account
+//! The scenarios: what one simulated user does (the agents ones are in [`crate::agents`]). Every user that needs an account
 //! registers its own (a uuid email) in `on_start`, so users never share credentials, never
 //! trip the per-account login limit of each other and never use a wrong password (failed
 //! logins lock accounts).
 //!
 //! Set-up requests are named `setup: ...` so they do not mix with the measured endpoint.
 
+use clap::ValueEnum;
 use goose::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
+
+use crate::agents;
 
 /// The scenarios this binary can run, one at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,6 +25,16 @@ pub enum Which {
     Me,
     /// Register and log in once, then rotate the user's own refresh token in a loop.
     Refresh,
+    /// Register, log in, create one echo agent, then `GET /agents/{id}` in a loop (cached).
+    AgentGet,
+    /// Register, log in, create 20 agents, then `GET /agents/?limit=20` in a loop.
+    AgentList,
+    /// Register and log in once, then `POST /agents/` with a fresh name each iteration.
+    AgentCreate,
+    /// Register, log in, create one echo agent, then `POST /agents/{id}/execute` in a loop.
+    ExecuteEcho,
+    /// The same with `"stream": true`, reading each SSE stream to `data: [DONE]`.
+    ExecuteEchoStream,
 }
 
 impl Which {
@@ -33,7 +46,19 @@ impl Which {
             Which::Login => "POST /auth/login",
             Which::Me => "GET /auth/me",
             Which::Refresh => "POST /auth/refresh",
+            Which::AgentGet => "GET /agents/{id}",
+            Which::AgentList => "GET /agents/?limit=20",
+            Which::AgentCreate => "POST /agents/",
+            Which::ExecuteEcho => "POST /agents/{id}/execute",
+            Which::ExecuteEchoStream => "POST /agents/{id}/execute (stream)",
         }
+    }
+
+    /// The scenario's command-line name (`agent-get`, ...), which also names its reports.
+    pub fn report_name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_else(|| "run".to_owned())
     }
 
     /// The goose scenario for this choice.
@@ -54,17 +79,24 @@ impl Which {
                 .register_transaction(transaction!(setup_register).set_on_start().set_sequence(1))
                 .register_transaction(transaction!(setup_login).set_on_start().set_sequence(2))
                 .register_transaction(transaction!(rotate_refresh_token)),
+            Which::AgentGet => agents::agent_get(),
+            Which::AgentList => agents::agent_list(),
+            Which::AgentCreate => agents::agent_create(),
+            Which::ExecuteEcho => agents::execute_echo(false),
+            Which::ExecuteEchoStream => agents::execute_echo(true),
         }
     }
 }
 
 /// A user's own account and current tokens (goose session data).
 #[derive(Clone)]
-struct Account {
+pub(crate) struct Account {
     email: String,
     password: String,
-    access_token: String,
+    pub(crate) access_token: String,
     refresh_token: String,
+    /// The agent the agents scenarios use (empty until set-up created it).
+    pub(crate) agent_id: String,
 }
 
 /// `POST /auth/login` and `POST /auth/refresh` answer with this pair.
@@ -137,12 +169,13 @@ async fn register_fresh(user: &mut GooseUser) -> TransactionResult {
 }
 
 /// Creates this user's own account and keeps it in the session.
-async fn setup_register(user: &mut GooseUser) -> TransactionResult {
+pub(crate) async fn setup_register(user: &mut GooseUser) -> TransactionResult {
     let account = Account {
         email: fresh_email(),
         password: PASSWORD.to_owned(),
         access_token: String::new(),
         refresh_token: String::new(),
+        agent_id: String::new(),
     };
     let body =
         json!({ "email": account.email, "password": account.password, "full_name": "Load Test" });
@@ -160,7 +193,7 @@ async fn setup_register(user: &mut GooseUser) -> TransactionResult {
 }
 
 /// Logs in so the loop has an access and a refresh token.
-async fn setup_login(user: &mut GooseUser) -> TransactionResult {
+pub(crate) async fn setup_login(user: &mut GooseUser) -> TransactionResult {
     let Some(account) = user.get_session_data::<Account>() else {
         return setup_register(user).await;
     };
@@ -193,7 +226,7 @@ async fn retry_setup(user: &mut GooseUser, with_tokens: bool) -> TransactionResu
 }
 
 /// How long a user whose set-up failed waits before it tries again.
-const SETUP_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const SETUP_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn login_again(user: &mut GooseUser) -> TransactionResult {
     let Some(account) = user.get_session_data::<Account>() else {

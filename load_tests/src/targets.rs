@@ -1,4 +1,4 @@
-//! The SPEC §10 performance targets for the auth endpoints, and the comparison of a run's
+//! The SPEC §10 performance targets for the auth and agents endpoints, and the comparison of a run's
 //! figures against them (printed and written next to goose's own report).
 
 use goose::metrics::GooseMetrics;
@@ -19,7 +19,7 @@ pub struct Target {
     pub no_timeouts: bool,
 }
 
-/// SPEC §10, for the endpoints the auth scenarios exercise.
+/// SPEC §10, for the endpoints the auth and agents scenarios exercise.
 pub const TARGETS: &[Target] = &[
     Target {
         request: "GET /health",
@@ -60,6 +60,51 @@ pub const TARGETS: &[Target] = &[
     Target {
         request: "POST /auth/refresh",
         row: "— (no own target)",
+        seeds: "—",
+        min_rps: None,
+        max_p50_ms: None,
+        max_p99_ms: None,
+        no_timeouts: true,
+    },
+    Target {
+        request: "GET /agents/{id}",
+        row: "authenticated read of one agent (cached)",
+        seeds: "CRUD < 50 ms avg, >100 rps",
+        min_rps: Some(25_000.0),
+        max_p50_ms: None,
+        max_p99_ms: Some(10.0),
+        no_timeouts: false,
+    },
+    Target {
+        request: "GET /agents/?limit=20",
+        row: "authenticated list of 20 agents",
+        seeds: "< 30 ms avg, >200 rps",
+        min_rps: Some(5_000.0),
+        max_p50_ms: None,
+        max_p99_ms: Some(20.0),
+        no_timeouts: false,
+    },
+    Target {
+        request: "POST /agents/",
+        row: "create agent",
+        seeds: "< 50 ms",
+        min_rps: Some(2_500.0),
+        max_p50_ms: None,
+        max_p99_ms: Some(50.0),
+        no_timeouts: false,
+    },
+    Target {
+        request: "POST /agents/{id}/execute",
+        row: "execute, echo provider (no own target)",
+        seeds: "—",
+        min_rps: None,
+        max_p50_ms: None,
+        max_p99_ms: None,
+        no_timeouts: true,
+    },
+    Target {
+        request: "POST /agents/{id}/execute (stream)",
+        row: "execute, echo provider, streamed (no own target)",
         seeds: "—",
         min_rps: None,
         max_p50_ms: None,
@@ -198,4 +243,23 @@ pub fn comparison(figures: &Figures) -> String {
          Throughput is requests / run duration.\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+    use crate::scenarios::Which;
+
+    #[test]
+    fn every_scenario_has_a_target_row() {
+        for which in Which::value_variants() {
+            let request = which.measured_request();
+            assert!(
+                TARGETS.iter().any(|t| t.request == request),
+                "no row for {request}"
+            );
+        }
+    }
 }
