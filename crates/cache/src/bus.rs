@@ -91,14 +91,24 @@ impl Bus {
 
     /// Tells the other replicas to drop `target`. Failures are counted and logged by `redis`.
     pub(crate) async fn publish(&self, redis: &Redis, label: &'static str, target: Target) {
-        let message = Invalidation {
-            sender: self.sender,
-            target,
-        };
-        let Ok(payload) = serde_json::to_vec(&message) else {
+        let Some(payload) = self.message(target) else {
             return;
         };
         let _ = redis.publish(label, &self.channel, &payload).await;
+    }
+
+    /// The encoded message telling other replicas to drop `target`.
+    pub(crate) fn message(&self, target: Target) -> Option<Vec<u8>> {
+        serde_json::to_vec(&Invalidation {
+            sender: self.sender,
+            target,
+        })
+        .ok()
+    }
+
+    /// The channel messages go to.
+    pub(crate) fn channel(&self) -> &str {
+        &self.channel
     }
 }
 
@@ -225,8 +235,7 @@ impl Subscriber {
                 namespace,
             } => {
                 let version_key = self.keys.namespace_version(&category, &namespace);
-                let entries = self.keys.namespace_entries(&category, &namespace);
-                self.l1.drop_namespace(&version_key, entries).await;
+                self.l1.drop_namespace(&version_key).await;
             }
         }
     }

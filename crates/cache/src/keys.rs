@@ -23,15 +23,16 @@ pub(crate) enum Version {
     /// Read from (or bumped in) Redis: shared by every replica.
     Shared(u64),
     /// Redis is unavailable: the entry lives in this process's L1 only and is never written to
-    /// Redis, where it could be mistaken for a shared version.
-    Local,
+    /// Redis, where it could be mistaken for a shared version. The number is a process-local
+    /// epoch of the namespace, replaced (never reused) when the namespace is invalidated.
+    Local(u64),
 }
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Shared(n) => write!(f, "v{n}"),
-            Self::Local => f.write_str("local"),
+            Self::Local(n) => write!(f, "local{n}"),
         }
     }
 }

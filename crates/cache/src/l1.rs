@@ -5,6 +5,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -54,6 +55,11 @@ impl Expiry<String, L1Value> for PerEntryTtl {
 #[derive(Clone)]
 pub(crate) struct L1 {
     cache: moka::future::Cache<String, L1Value>,
+    /// Process-local namespace epochs (used while Redis is unavailable), by version key.
+    local_versions: moka::sync::Cache<String, u64>,
+    /// The next epoch: epochs are never reused, so an entry stored under a dropped epoch (or
+    /// one whose namespace was evicted from `local_versions`) can never be read again.
+    next_epoch: Arc<AtomicU64>,
 }
 
 impl L1 {
@@ -62,10 +68,19 @@ impl L1 {
             .name("temponest-cache-l1")
             .max_capacity(max_entries)
             .expire_after(PerEntryTtl)
-            // Needed by namespace invalidation, which drops every entry under a key prefix.
-            .support_invalidation_closures()
             .build();
-        Self { cache }
+        Self {
+            cache,
+            local_versions: moka::sync::Cache::new(max_entries),
+            next_epoch: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The namespace's process-local epoch (a fresh one for a namespace not seen yet).
+    pub(crate) fn local_version(&self, version_key: &str) -> u64 {
+        self.local_versions.get_with_by_ref(version_key, || {
+            self.next_epoch.fetch_add(1, Ordering::Relaxed)
+        })
     }
 
     /// The moka cache itself, for its single-flight entry API.
@@ -85,14 +100,15 @@ impl L1 {
         self.cache.invalidate(key).await;
     }
 
-    /// Drops a namespace's cached version and every entry under its key prefix.
-    pub(crate) async fn drop_namespace(&self, version_key: &str, entries_prefix: String) {
+    /// Makes every entry of a namespace unreachable in O(1): the cached shared version is
+    /// dropped (the next read fetches the bumped one from Redis) and the local epoch replaced.
+    /// The old entries are never read again and expire with their TTL.
+    pub(crate) async fn drop_namespace(&self, version_key: &str) {
         self.cache.invalidate(version_key).await;
-        let dropped = self
-            .cache
-            .invalidate_entries_if(move |key, _| key.starts_with(&entries_prefix));
-        // Only fails when invalidation closures are disabled, and `new` enables them.
-        debug_assert!(dropped.is_ok());
+        self.local_versions.insert(
+            version_key.to_owned(),
+            self.next_epoch.fetch_add(1, Ordering::Relaxed),
+        );
     }
 
     /// Drops everything, e.g. after the invalidation subscription was lost and messages may have

@@ -149,15 +149,21 @@ impl Redis {
     }
 
     /// Bumps a namespace version (`INCR`) and sets the key's life to `keep_for`.
+    /// Increments a namespace version and, in the same round trip, publishes `announce`
+    /// (channel, message) so other replicas drop their cached version.
     pub(crate) async fn bump(
         &self,
         label: &'static str,
         key: &str,
         keep_for: Duration,
+        announce: Option<(&str, &[u8])>,
     ) -> Result<(), Unavailable> {
         let mut pipe = redis::pipe();
         pipe.cmd("INCR").arg(key).ignore();
         pipe.cmd("PEXPIRE").arg(key).arg(millis(keep_for)).ignore();
+        if let Some((channel, message)) = announce {
+            pipe.cmd("PUBLISH").arg(channel).arg(message).ignore();
+        }
         self.query::<()>(label, Request::Pipe(&pipe)).await
     }
 

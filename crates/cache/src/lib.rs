@@ -167,7 +167,7 @@ impl Cache {
             .inner
             .keys
             .namespaced_entry(category.name, namespace, version, key);
-        let shared = version != Version::Local;
+        let shared = matches!(version, Version::Shared(_));
         self.inner
             .load_through(category, full_key, shared, loader)
             .await
@@ -238,15 +238,21 @@ impl Cache {
         let version_key = inner.keys.namespace_version(category.name, namespace);
         if let Some(redis) = &inner.redis {
             let keep_for = tiers::version_key_ttl(category);
-            let _ = redis.bump(category.name, &version_key, keep_for).await;
+            let target = Target::Namespace {
+                category: category.name.to_owned(),
+                namespace: namespace.to_owned(),
+            };
+            // Bump and broadcast in one round trip.
+            let message = inner.bus.as_ref().and_then(|bus| bus.message(target));
+            let announce = match (&inner.bus, &message) {
+                (Some(bus), Some(message)) => Some((bus.channel(), message.as_slice())),
+                _ => None,
+            };
+            let _ = redis
+                .bump(category.name, &version_key, keep_for, announce)
+                .await;
         }
-        let entries = inner.keys.namespace_entries(category.name, namespace);
-        inner.l1.drop_namespace(&version_key, entries).await;
-        let target = Target::Namespace {
-            category: category.name.to_owned(),
-            namespace: namespace.to_owned(),
-        };
-        inner.publish(category, target).await;
+        inner.l1.drop_namespace(&version_key).await;
     }
 }
 

@@ -93,10 +93,10 @@ impl Inner {
     /// The namespace's current version: L1 (single-flight), else Redis; [`Version::Local`]
     /// when there is no Redis or it is unavailable.
     pub(crate) async fn namespace_version(&self, category: &Category, namespace: &str) -> Version {
-        let Some(redis) = &self.redis else {
-            return Version::Local;
-        };
         let version_key = self.keys.namespace_version(category.name, namespace);
+        let Some(redis) = &self.redis else {
+            return Version::Local(self.l1.local_version(&version_key));
+        };
         let ttl = category.ttl.min(NAMESPACE_VERSION_TTL);
         let fetch = async {
             let keep_for = version_key_ttl(category);
@@ -109,10 +109,11 @@ impl Inner {
             .try_get_with(version_key.clone(), fetch)
             .await
         {
-            Ok(cached) => cached
-                .downcast::<u64>()
-                .map_or(Version::Local, Version::Shared),
-            Err(_) => Version::Local,
+            Ok(cached) => cached.downcast::<u64>().map_or_else(
+                || Version::Local(self.l1.local_version(&version_key)),
+                Version::Shared,
+            ),
+            Err(_) => Version::Local(self.l1.local_version(&version_key)),
         }
     }
 

@@ -40,19 +40,21 @@ pub async fn publish(
     data: &serde_json::Value,
 ) -> sqlx::Result<Uuid> {
     let event_id = Uuid::now_v7();
+    // One round trip: the insert, and the notification Postgres delivers at commit.
     sqlx::query!(
-        "insert into platform.outbox (event_id, tenant_id, event_type, payload)
-         values ($1, $2, $3, $4)",
+        "with inserted as (
+             insert into platform.outbox (event_id, tenant_id, event_type, payload)
+             values ($1, $2, $3, $4)
+             returning id)
+         select pg_notify($5, '') from inserted",
         event_id,
         tenant_id,
         event_type,
-        data
+        data,
+        NOTIFY_CHANNEL
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!("select pg_notify($1, '')", NOTIFY_CHANNEL)
-        .execute(&mut *conn)
-        .await?;
     Ok(event_id)
 }
 

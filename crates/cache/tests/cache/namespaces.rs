@@ -81,3 +81,29 @@ async fn a_namespaced_key_and_a_plain_key_with_the_same_name_are_separate_entrie
     assert_eq!(plain, Ok("plain".to_owned()));
     assert_eq!(loads.count(), 2);
 }
+
+#[tokio::test]
+async fn without_redis_a_namespace_is_still_invalidated_in_process() {
+    let cache = crate::support::cache_without_reachable_redis().await;
+    let loads = Loads::default();
+    assert_eq!(load_in(&cache, "tenant-1", "q", "old", &loads).await, "old");
+    assert_eq!(
+        load_in(&cache, "tenant-1", "q", "other", &loads).await,
+        "old",
+        "cached"
+    );
+    assert_eq!(load_in(&cache, "tenant-2", "q", "t2", &loads).await, "t2");
+    cache.invalidate_namespace(RAG, "tenant-1").await;
+    assert_eq!(load_in(&cache, "tenant-1", "q", "new", &loads).await, "new");
+    assert_eq!(
+        load_in(&cache, "tenant-1", "q", "newer", &loads).await,
+        "new",
+        "cached again"
+    );
+    assert_eq!(
+        load_in(&cache, "tenant-2", "q", "x", &loads).await,
+        "t2",
+        "other namespaces kept"
+    );
+    assert_eq!(loads.count(), 3);
+}

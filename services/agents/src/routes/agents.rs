@@ -45,14 +45,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    state
-        .cache
-        .set(
-            &categories::AGENT_CONFIG,
-            &agent_cache_key(agent.tenant_id, agent.id),
-            &Some(agent.clone()),
-        )
-        .await;
+    // Nothing can have cached the new id; only the tenant's list pages change.
     invalidate_lists(&state, agent.tenant_id).await;
     Ok((StatusCode::CREATED, Json(agent)))
 }
