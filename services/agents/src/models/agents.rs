@@ -227,42 +227,22 @@ impl AgentSpec {
         let mut errors = Vec::new();
         self.name = self.name.trim().to_owned();
         self.model = self.model.trim().to_owned();
-        if self.name.is_empty() {
-            errors.push(FieldError::new("name", "must not be empty"));
-        } else if self.name.chars().count() > MAX_NAME {
-            errors.push(FieldError::new(
-                "name",
-                format!("must be at most {MAX_NAME} characters"),
-            ));
-        }
-        if self.model.is_empty() {
-            errors.push(FieldError::new("model", "must not be empty"));
-        } else if self.model.chars().count() > MAX_NAME {
-            errors.push(FieldError::new(
-                "model",
-                format!("must be at most {MAX_NAME} characters"),
-            ));
-        }
-        if self
-            .description
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
-        {
-            errors.push(FieldError::new(
-                "description",
-                format!("must be at most {MAX_DESCRIPTION} characters"),
-            ));
-        }
-        if self
-            .system_prompt
-            .as_ref()
-            .is_some_and(|p| p.chars().count() > MAX_SYSTEM_PROMPT)
-        {
-            errors.push(FieldError::new(
-                "system_prompt",
-                format!("must be at most {MAX_SYSTEM_PROMPT} characters"),
-            ));
-        }
+        check_text(&mut errors, "name", Some(&self.name), true, MAX_NAME);
+        check_text(&mut errors, "model", Some(&self.model), true, MAX_NAME);
+        check_text(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            false,
+            MAX_DESCRIPTION,
+        );
+        check_text(
+            &mut errors,
+            "system_prompt",
+            self.system_prompt.as_deref(),
+            false,
+            MAX_SYSTEM_PROMPT,
+        );
         if !known.providers.contains(&self.provider) {
             errors.push(FieldError::new(
                 "provider",
@@ -318,6 +298,26 @@ impl AgentSpec {
         } else {
             Err(ApiError::validation(errors))
         }
+    }
+}
+
+/// Records a field error when `value` is empty (and `required`) or longer than `max` characters.
+fn check_text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    required: bool,
+    max: usize,
+) {
+    match value {
+        Some("") if required => errors.push(FieldError::new(field, "must not be empty")),
+        Some(text) if text.chars().count() > max => {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {max} characters"),
+            ));
+        }
+        _ => {}
     }
 }
 

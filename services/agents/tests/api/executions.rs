@@ -201,14 +201,7 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
         Some((100, 20)),
     )
     .await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("sk-test")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(
@@ -283,14 +276,7 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Tool("current_time".into(), json!({}))], None).await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(
@@ -395,14 +381,7 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Text("ok".into())], Some((1_000, 1_000))).await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(

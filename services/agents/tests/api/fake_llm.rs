@@ -60,6 +60,18 @@ impl FakeLlm {
         Self { base_url, shared }
     }
 
+    /// The test configuration with this fake as the `openai` provider.
+    pub fn config(&self) -> temponest_agents::AgentsConfig {
+        crate::helpers::config(&[(
+            "openai",
+            crate::helpers::provider(
+                temponest_llm::ProviderKind::OpenAi,
+                &self.base_url,
+                Some("sk-test"),
+            ),
+        )])
+    }
+
     /// Request bodies received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.shared.requests.lock().unwrap().clone()

@@ -6,10 +6,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use temponest_llm::ProviderKind;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{config, eventually, expect_json, provider, spawn, spawn_with};
+use crate::helpers::{eventually, expect_json, spawn, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
@@ -82,10 +81,7 @@ async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(po
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang("thinking".into())], None).await;
-    let cfg = config(&[(
-        "openai",
-        provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-    )]);
+    let cfg = fake.config();
     let one = spawn_with(pool.clone(), cfg.clone()).await;
     let two = spawn_with(pool, cfg).await;
     let ada = one.signup("ada@example.com").await;
@@ -126,14 +122,7 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang("half an ans".into())], None).await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(

@@ -7,12 +7,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use temponest_llm::ProviderKind;
 
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    TestApp, config, eventually, expect_error, expect_json, parse_sse, provider, spawn, spawn_with,
-    sse_frames,
+    TestApp, eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_frames,
 };
 
 fn content(frames: &[(String, String)]) -> String {
@@ -129,14 +127,7 @@ async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) 
         Some((300, 30)),
     )
     .await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(
@@ -172,14 +163,7 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     pool: PgPool,
 ) {
     let fake = FakeLlm::start(vec![Reply::Hang("partial ".into())], None).await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(
@@ -288,14 +272,7 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang(String::new())], None).await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(
@@ -347,10 +324,7 @@ async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgP
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang(String::new())], None).await;
-    let mut cfg = config(&[(
-        "openai",
-        provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-    )]);
+    let mut cfg = fake.config();
     cfg.executions.timeout_secs = 1;
     let app = spawn_with(pool, cfg).await;
     let ada = app.signup("ada@example.com").await;

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::routing::get;
 use serde_json::json;
 use sqlx::PgPool;
-use temponest_llm::ProviderKind;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{config, provider, spawn_with};
+use crate::helpers::spawn_with;
 
 async fn receiver() -> (String, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
@@ -41,14 +40,7 @@ async fn http_request_refuses_loopback_by_default_and_the_model_sees_why(pool: P
         None,
     )
     .await;
-    let app = spawn_with(
-        pool,
-        config(&[(
-            "openai",
-            provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-        )]),
-    )
-    .await;
+    let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
     let agent = app
         .agent(&ada.token, json!({"name": "Fetch", "model": "gpt-4o", "provider": "openai", "tools": ["http_request"]}))
@@ -112,10 +104,7 @@ async fn http_request_reaches_networks_the_operator_allowed(pool: PgPool) {
         None,
     )
     .await;
-    let mut cfg = config(&[(
-        "openai",
-        provider(ProviderKind::OpenAi, &fake.base_url, Some("k")),
-    )]);
+    let mut cfg = fake.config();
     cfg.tools.http_allowed_networks = "127.0.0.0/8".into();
     cfg.tools.http_max_response_bytes = 10;
     let app = spawn_with(pool, cfg).await;
