@@ -16,6 +16,8 @@
 #   wrk-agents-list [wrk options]              GET /agents/?limit=20, 20 agents (default -t2 -c64 -d20s)
 #   wrk-agent-create [wrk options]             POST /agents/, a fresh name per request
 #                                              (wrk/agent-create.lua; default -t2 -c32 -d20s)
+#   wrk-agent-cold [wrk options]               GET /agents/{id}, every read a cache miss (400k agents
+#                                              inserted with SQL; default -t2 -c64 -d8s, 3 runs; keep -t2)
 #   wrk-execute [wrk options]                  POST /agents/{id}/execute, echo provider
 #                                              (wrk/execute.lua; default -t2 -c32 -d20s)
 #   oha-health | oha-me | oha-login [oha options]   the same with oha, if installed
@@ -198,6 +200,23 @@ EOF
     agent=$(create_agent "$TOKEN"); check_agent "$agent"
     [ $# -gt 0 ] || set -- -t2 -c32 -d20s
     wrk --latency -s "$root/load_tests/wrk/execute.lua" -H "Authorization: Bearer $TOKEN" "$@" "$host/agents/$agent/execute"
+    ;;
+  wrk-agent-cold)
+    # 400,000 agents inserted with SQL into a fresh tenant, ids shuffled; three 8 s runs over
+    # disjoint slices, so every request is a cache miss (one indexed row from Postgres).
+    read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
+    tenant=$(curl -sf "$host/auth/me" -H "Authorization: Bearer $TOKEN" | jq -r .tenant_id)
+    psql -q -h 127.0.0.1 -U postgres -d "$db" -c "insert into agents.agents (id, tenant_id, name, model, provider)
+      select gen_random_uuid(), '$tenant', 'cold-' || g, 'echo-1', 'echo' from generate_series(1, 400000) g"
+    psql -q -h 127.0.0.1 -U postgres -d "$db" -c "vacuum analyze agents.agents"
+    ids=$(mktemp)
+    psql -At -h 127.0.0.1 -U postgres -d "$db" -c "select id from agents.agents where tenant_id = '$tenant' order by random()" >"$ids"
+    [ $# -gt 0 ] || set -- -t2 -c64 -d8s
+    for offset in 0 130000 260000; do
+      IDS="$ids" OFFSET=$offset THREADS=2 wrk --latency -s "$root/load_tests/wrk/agent-cold.lua" \
+        -H "Authorization: Bearer $TOKEN" "$@" "$host"
+    done
+    rm -f "$ids"
     ;;
   oha-health)
     [ $# -gt 0 ] || set -- -c 64 -z 20s
