@@ -7,5 +7,6 @@ mod fake_llm;
 mod helpers;
 mod lifecycle;
 mod providers;
+mod remote;
 mod streaming;
 mod tools;

@@ -1,0 +1,144 @@
+//! The agents service deployed on its own: callers are authenticated through the auth
+//! service over HTTP (JWKS for access tokens, introspection for API keys), exactly as the
+//! stand-alone binary does it.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use temponest_agents::AppState;
+use temponest_auth_client::{AuthClient, JwtVerifier, RemoteIntrospection};
+use temponest_cache::{Cache, CacheConfig};
+use temponest_ratelimit::{RateLimitConfig, RateLimiter};
+use temponest_web::health::Health;
+
+use crate::helpers::{TestApp, expect_error, expect_json, spawn};
+
+/// A stand-alone agents service that knows the auth service only by its URL.
+async fn standalone_agents(pool: PgPool, auth_base: &str) -> String {
+    let http = reqwest::Client::new();
+    let cache = Cache::connect(CacheConfig {
+        redis_url: Some(
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
+        key_prefix: format!("test-{}", uuid::Uuid::new_v4()),
+        ..CacheConfig::default()
+    })
+    .await;
+    let limiter = RateLimiter::new(
+        RateLimitConfig {
+            enabled: false,
+            ..RateLimitConfig::default()
+        },
+        None,
+    );
+    let auth = AuthClient::new(
+        JwtVerifier::remote(format!("{auth_base}/.well-known/jwks.json"), http.clone()),
+        std::sync::Arc::new(RemoteIntrospection::new(auth_base, http)),
+        cache.clone(),
+    );
+    let state = AppState::build(
+        crate::helpers::config(&[]),
+        pool.clone(),
+        cache,
+        limiter,
+        auth,
+    )
+    .unwrap();
+    let health = Health::new(&["agents"], pool, vec![]);
+    health.mark_migrated();
+    let server = state.config.server.clone();
+    let app = temponest_agents::app(state, &health);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        temponest_web::serve(listener, app, &server, std::future::pending()).await
+    });
+    base
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_standalone_agents_service_accepts_tokens_and_scoped_api_keys_from_the_auth_service(
+    pool: PgPool,
+) {
+    // `spawn` serves auth (and agents) in one process; only its auth routes are used here.
+    let auth: TestApp = spawn(pool.clone()).await;
+    let agents = standalone_agents(pool, &auth.base).await;
+    let ada = auth.signup("ada@example.com").await;
+    let http = reqwest::Client::new();
+
+    let agent = expect_json(
+        http.post(format!("{agents}/agents/"))
+            .bearer_auth(&ada.token)
+            .json(&json!({"name": "Remote", "model": "echo-1", "provider": "echo"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(agent["tenant_id"], ada.tenant_id.as_str());
+
+    let key = expect_json(
+        auth.post(
+            &ada.token,
+            "/api-keys",
+            &json!({"name": "reader", "scopes": ["agents:read"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = expect_json(
+        http.get(format!("{agents}/agents/"))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed[0]["id"], agent["id"]);
+    expect_error(
+        http.post(format!(
+            "{agents}/agents/{}/execute",
+            agent["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&key)
+        .json(&json!({"user_message": "hi"}))
+        .send()
+        .await
+        .unwrap(),
+        StatusCode::FORBIDDEN,
+        "agents:execute",
+    )
+    .await;
+    let run = expect_json(
+        http.post(format!(
+            "{agents}/agents/{}/execute",
+            agent["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&ada.token)
+        .json(&json!({"user_message": "over the wire"}))
+        .send()
+        .await
+        .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(run["response"], "Echo: over the wire");
+    expect_error(
+        http.get(format!("{agents}/agents/")).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "",
+    )
+    .await;
+    let health = expect_json(
+        http.get(format!("{agents}/health")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(health["services"], json!(["agents"]));
+}
