@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use temponest_auth_client::{AuthClient, JwtVerifier, RemoteIntrospection};
 use temponest_ratelimit::RoutePolicy;
 use temponest_web::bootstrap::InfraSettings;
+use temponest_web::docs::BearerAuth;
 use temponest_web::health::Health;
 use utoipa::OpenApi;
 
@@ -74,7 +75,8 @@ pub fn routes(state: AppState) -> Router {
         prices::set,
         prices::delete,
     ),
-    components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError))
+    components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
+    modifiers(&BearerAuth),
 )]
 struct ApiDoc;
 

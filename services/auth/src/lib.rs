@@ -18,6 +18,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use temponest_ratelimit::{Policy, RoutePolicy, Scope};
 use temponest_web::bootstrap::InfraSettings;
+use temponest_web::docs::BearerAuth;
 use temponest_web::health::Health;
 use utoipa::OpenApi;
 
@@ -57,26 +58,6 @@ pub fn routes(state: AppState) -> Router {
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .description(Some("JWT access token or API key (sk_...)"))
-                        .build(),
-                ),
-            );
-    }
-}
 
 /// The auth service's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
