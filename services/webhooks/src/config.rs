@@ -1,0 +1,150 @@
+//! Webhooks service configuration: defaults that work on a developer machine, overridable by
+//! a TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
+//! `WEBHOOKS_ALLOWED_NETWORKS`, `TEMPONEST_WEBHOOKS__<FIELD>`).
+
+use serde::{Deserialize, Serialize};
+use temponest_web::ServerConfig;
+
+/// Everything the webhooks service can be tuned with.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhooksConfig {
+    pub database_url: String,
+    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
+    pub redis_url: Option<String>,
+    pub redis_key_prefix: String,
+    /// Base URL of the auth service when running on its own.
+    pub auth_url: String,
+    pub webhooks: DeliveryConfig,
+    pub server: ServerConfig,
+}
+
+/// How deliveries are made.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliveryConfig {
+    /// CIDRs deliveries may reach although loopback, private, link-local or metadata
+    /// (comma-separated; empty = none). Also read from `WEBHOOKS_ALLOWED_NETWORKS`.
+    pub allowed_networks: String,
+    /// Per-attempt timeout.
+    pub timeout_secs: u64,
+    /// Response bodies are stored up to this many bytes.
+    pub max_response_body_bytes: usize,
+    /// A sender holds a claimed delivery this long; if it dies, another sender takes it over
+    /// afterwards (same `webhook-id`).
+    pub lease_secs: u64,
+    /// Deliveries claimed per round.
+    pub batch_size: i64,
+    /// How often the dispatcher and the sender look for work when nothing woke them.
+    pub poll_interval_ms: u64,
+    /// In-flight attempts per endpoint and per tenant (per process).
+    pub per_endpoint_concurrency: usize,
+    pub per_tenant_concurrency: usize,
+    /// Attempts per second per endpoint (0 = unlimited).
+    pub per_endpoint_rate_per_sec: u32,
+    /// An endpoint failing without a single success for this long is disabled.
+    pub disable_after_failing_secs: u64,
+    /// After a secret rotation the previous secret keeps signing this long.
+    pub secret_rotation_grace_secs: u64,
+    /// Run the dispatcher and sender in this process.
+    pub run_engine: bool,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            allowed_networks: String::new(),
+            timeout_secs: 10,
+            max_response_body_bytes: 4096,
+            lease_secs: 60,
+            batch_size: 100,
+            poll_interval_ms: 1000,
+            per_endpoint_concurrency: 4,
+            per_tenant_concurrency: 16,
+            per_endpoint_rate_per_sec: 0,
+            disable_after_failing_secs: 5 * 24 * 3600,
+            secret_rotation_grace_secs: 24 * 3600,
+            run_engine: true,
+        }
+    }
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
+            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
+            redis_key_prefix: "tn".to_owned(),
+            auth_url: "http://127.0.0.1:9002".to_owned(),
+            webhooks: DeliveryConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// Loads defaults → file → environment and validates.
+    pub fn load() -> Result<Self, String> {
+        let mut config: Self =
+            temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
+        if let Ok(networks) = std::env::var("WEBHOOKS_ALLOWED_NETWORKS") {
+            config.webhooks.allowed_networks = networks;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects settings that cannot work, naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        temponest_netguard::NetPolicy::parse(&self.webhooks.allowed_networks)
+            .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
+        let d = &self.webhooks;
+        let checks: [(bool, &str); 5] = [
+            (
+                d.timeout_secs >= 1,
+                "TEMPONEST_WEBHOOKS__TIMEOUT_SECS must be at least 1",
+            ),
+            (
+                d.lease_secs > d.timeout_secs,
+                "TEMPONEST_WEBHOOKS__LEASE_SECS must exceed the attempt timeout",
+            ),
+            (
+                d.batch_size >= 1,
+                "TEMPONEST_WEBHOOKS__BATCH_SIZE must be at least 1",
+            ),
+            (
+                d.per_endpoint_concurrency >= 1,
+                "TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY must be at least 1",
+            ),
+            (
+                d.per_tenant_concurrency >= 1,
+                "TEMPONEST_WEBHOOKS__PER_TENANT_CONCURRENCY must be at least 1",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err((*message).to_owned()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn redis(&self) -> Option<String> {
+        self.redis_url.clone().filter(|u| !u.trim().is_empty())
+    }
+}
+
+impl std::fmt::Debug for WebhooksConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhooksConfig")
+            .field(
+                "database_url",
+                &temponest_db::redact_url(&self.database_url),
+            )
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(temponest_db::redact_url),
+            )
+            .field("auth_url", &self.auth_url)
+            .field("webhooks", &self.webhooks)
+            .finish_non_exhaustive()
+    }
+}

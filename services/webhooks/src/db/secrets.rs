@@ -1,0 +1,53 @@
+//! `webhooks.secrets`: an endpoint's current signing secret and, during a rotation's grace
+//! period, the previous ones.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Stores `secret` as the endpoint's current secret.
+pub async fn insert_current(
+    conn: &mut PgConnection,
+    endpoint_id: Uuid,
+    secret: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into webhooks.secrets (id, endpoint_id, secret) values ($1, $2, $3)",
+        Uuid::now_v7(),
+        endpoint_id,
+        secret
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Rotation: the current secret keeps signing until `grace_until`, `secret` becomes current.
+/// Call inside a transaction.
+pub async fn rotate(
+    conn: &mut PgConnection,
+    endpoint_id: Uuid,
+    secret: &[u8],
+    grace_until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update webhooks.secrets set expires_at = $2 where endpoint_id = $1 and expires_at is null",
+        endpoint_id,
+        grace_until
+    )
+    .execute(&mut *conn)
+    .await?;
+    insert_current(conn, endpoint_id, secret).await
+}
+
+/// Every secret that signs now: the current one first, then unexpired previous ones.
+pub async fn signing(conn: &mut PgConnection, endpoint_id: Uuid) -> sqlx::Result<Vec<Vec<u8>>> {
+    sqlx::query_scalar!(
+        "select secret from webhooks.secrets
+         where endpoint_id = $1 and (expires_at is null or expires_at > now())
+         order by expires_at is not null, created_at desc",
+        endpoint_id
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,7 @@
+//! The webhooks service's domain logic: signing, the dispatcher (outbox → deliveries) and the
+//! sender (deliveries → HTTP attempts).
+
+pub mod dispatcher;
+pub mod engine;
+pub mod sender;
+pub mod signing;

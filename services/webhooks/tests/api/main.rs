@@ -1,0 +1,4 @@
+//! The webhooks service over HTTP against real Postgres and Redis, delivering to real local
+//! HTTP receivers.
+
+mod helpers;
