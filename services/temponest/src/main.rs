@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use temponest_agents::AgentsConfig;
 use temponest_auth::AuthConfig;
 use temponest_web::bootstrap::InfraSettings;
+use temponest_webhooks::WebhooksConfig;
 
 #[derive(Parser)]
 #[command(
@@ -101,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let agents = AgentsConfig::load().map_err(anyhow::Error::msg)?;
-    let (app, server, runs) = all_in_one(config, agents).await?;
+    let webhooks = WebhooksConfig::load().map_err(anyhow::Error::msg)?;
+    let (app, server, runs, engine) = all_in_one(config, agents, webhooks).await?;
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     for port in ports {
@@ -120,7 +122,7 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
     tracing::info!(
         ?ports,
         ready_in_ms = started.elapsed().as_millis() as u64,
-        "temponest serving (services: auth, agents)"
+        "temponest serving (services: auth, agents, webhooks)"
     );
     temponest_web::shutdown_signal().await;
     let _ = stop_tx.send(());
@@ -144,6 +146,8 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
             "executions still running at exit; another process's sweep will fail them"
         );
     }
+    // Stop claiming deliveries; finish or release in-flight attempts.
+    engine.shutdown().await;
     for server in pending {
         if let Ok(joined) = tokio::time::timeout(Duration::from_secs(5), server).await {
             joined??;
@@ -157,16 +161,19 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
 async fn all_in_one(
     auth_config: AuthConfig,
     agents_config: AgentsConfig,
+    webhooks_config: WebhooksConfig,
 ) -> anyhow::Result<(
     axum::Router,
     temponest_web::ServerConfig,
     temponest_agents::Runs,
+    temponest_webhooks::Engine,
 )> {
     let mut routes = temponest_auth::rate_limit_routes(&auth_config);
     routes.extend(temponest_agents::rate_limit_routes(&agents_config));
+    routes.extend(temponest_webhooks::rate_limit_routes(&webhooks_config));
     let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
         pool_name: "temponest",
-        services: &["auth", "agents"],
+        services: &["auth", "agents", "webhooks"],
         database_url: &auth_config.database_url,
         redis_url: auth_config.redis(),
         key_prefix: &auth_config.redis_key_prefix,
@@ -189,12 +196,23 @@ async fn all_in_one(
         infra.limiter.clone(),
         auth.auth.clone(),
     )?;
+    let webhooks = temponest_webhooks::AppState::build(
+        webhooks_config,
+        infra.pool.clone(),
+        infra.cache.clone(),
+        infra.limiter.clone(),
+        auth.auth.clone(),
+    )?;
+    let engine = temponest_webhooks::domain::engine::start(webhooks.clone());
     let server = auth.config.server.clone();
     let runs = agents.runs.clone();
     let mut openapi = temponest_auth::openapi();
     openapi.merge(temponest_agents::openapi());
+    openapi.merge(temponest_webhooks::openapi());
     openapi.info.title = "TempoNest".to_owned();
-    let router = temponest_auth::routes(auth.clone()).merge(temponest_agents::routes(agents));
+    let router = temponest_auth::routes(auth.clone())
+        .merge(temponest_agents::routes(agents))
+        .merge(temponest_webhooks::routes(webhooks));
     let router = temponest_idempotency::layer(router, idempotency)
         .merge(infra.health.router())
         .merge(temponest_web::docs::router(openapi));
@@ -207,6 +225,7 @@ async fn all_in_one(
         ),
         server,
         runs,
+        engine,
     ))
 }
 
