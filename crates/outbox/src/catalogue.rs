@@ -14,6 +14,12 @@ pub const AGENT_DELETED: &str = "agent.deleted";
 pub const EXECUTION_STARTED: &str = "agent.execution.started";
 pub const EXECUTION_COMPLETED: &str = "agent.execution.completed";
 pub const EXECUTION_FAILED: &str = "agent.execution.failed";
+pub const WEBHOOK_TEST: &str = "webhook.test";
+pub const WEBHOOK_ENDPOINT_DISABLED: &str = "webhook.endpoint.disabled";
+
+/// Namespaces of platform events: an application's own events (`POST /events`) must not use
+/// them, so a subscriber can trust that `agent.*` came from the platform.
+pub const RESERVED_PREFIXES: &[&str] = &["agent.", "schedule.", "budget.", "cost.", "webhook."];
 
 /// The catalogue, grouped by service.
 pub const EVENT_TYPES: &[EventType] = &[
@@ -41,7 +47,20 @@ pub const EVENT_TYPES: &[EventType] = &[
         name: EXECUTION_FAILED,
         description: "An agent execution failed, was cancelled or was abandoned (see `outcome`).",
     },
+    EventType {
+        name: WEBHOOK_TEST,
+        description: "A test message sent with `POST /webhooks/{id}/test`.",
+    },
+    EventType {
+        name: WEBHOOK_ENDPOINT_DISABLED,
+        description: "The service disabled a webhook endpoint (410 Gone, or failing for too long).",
+    },
 ];
+
+/// Whether `name` lies in a platform namespace (see [`RESERVED_PREFIXES`]).
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
 
 /// Whether `name` is a known event type.
 pub fn is_known(name: &str) -> bool {

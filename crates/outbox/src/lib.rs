@@ -58,6 +58,36 @@ pub async fn publish(
     Ok(event_id)
 }
 
+/// Like [`publish`] with a caller-chosen `event_id` (derived from an idempotency key): a
+/// repeat with an id already in the outbox records nothing. Returns whether the event was
+/// recorded now. Note that processed events are purged after their retention period, after
+/// which the same id can be recorded again.
+pub async fn publish_with_id(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    tenant_id: Uuid,
+    event_type: &str,
+    data: &serde_json::Value,
+) -> sqlx::Result<bool> {
+    // The notification is only sent when a row was inserted (one per output row).
+    let inserted = sqlx::query_scalar!(
+        r#"with inserted as (
+               insert into platform.outbox (event_id, tenant_id, event_type, payload)
+               values ($1, $2, $3, $4)
+               on conflict (event_id) do nothing
+               returning id)
+           select pg_notify($5, '')::text as "notified" from inserted"#,
+        event_id,
+        tenant_id,
+        event_type,
+        data,
+        NOTIFY_CHANNEL
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(inserted.is_some())
+}
+
 /// Locks up to `limit` pending events, oldest first, skipping rows other consumers hold.
 /// Call inside a transaction and [`mark_processed`] them before committing.
 pub async fn claim_pending(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<OutboxEvent>> {

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use temponest_outbox::{NOTIFY_CHANNEL, claim_pending, mark_processed, publish, purge_processed};
+use temponest_outbox::{
+    NOTIFY_CHANNEL, claim_pending, mark_processed, publish, publish_with_id, purge_processed,
+};
 use uuid::Uuid;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -123,4 +125,29 @@ fn every_catalogued_event_type_satisfies_the_table_constraint() {
         );
         assert!(temponest_outbox::catalogue::is_known(event.name));
     }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn publishing_with_an_id_already_in_the_outbox_records_nothing(pool: PgPool) {
+    let (tenant, event_id) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut tx = pool.begin().await.unwrap();
+    assert!(
+        publish_with_id(&mut tx, event_id, tenant, "order.paid", &json!({"n": 1}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !publish_with_id(&mut tx, event_id, tenant, "order.paid", &json!({"n": 2}))
+            .await
+            .unwrap(),
+        "a repeat is not recorded"
+    );
+    tx.commit().await.unwrap();
+    let payloads: Vec<serde_json::Value> =
+        sqlx::query_scalar("select payload from platform.outbox where event_id = $1")
+            .bind(event_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(payloads, vec![json!({"n": 1})]);
 }

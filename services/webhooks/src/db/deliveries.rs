@@ -1,1 +1,281 @@
-//! (being written)
+//! `webhooks.deliveries` and `webhooks.attempts` for the API: listing, test deliveries,
+//! manual retries and recovery. (The sender's claims and attempt records are in
+//! [`super::queue`].)
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Channel the senders listen on (notified at commit). Must equal
+/// `queue::DELIVERIES_CHANNEL`, the one the dispatcher notifies.
+pub const WAKE_CHANNEL: &str = "webhooks_deliveries";
+
+/// Wakes the senders when the calling transaction commits (they also poll).
+pub async fn wake_senders(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query!("select pg_notify($1, '')", WAKE_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One delivery row.
+#[derive(Debug, Clone)]
+pub struct DeliveryRow {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub attempt_count: i32,
+    pub error: Option<String>,
+    pub error_class: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// One attempt row.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub error_class: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A new pending delivery of an event the API made up itself (`webhook.test`), due now.
+pub async fn insert_pending(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    endpoint_id: Uuid,
+    event_id: Uuid,
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> sqlx::Result<DeliveryRow> {
+    sqlx::query_as!(
+        DeliveryRow,
+        "insert into webhooks.deliveries (id, tenant_id, endpoint_id, event_id, event_type,
+                payload, event_created_at)
+         values ($1, $2, $3, $4, $5, $6, now())
+         returning id, endpoint_id, event_id, event_type, payload, status, outcome,
+                   response_status, response_body, attempt_count, error, error_class,
+                   next_attempt_at, created_at, delivered_at",
+        Uuid::now_v7(),
+        tenant_id,
+        endpoint_id,
+        event_id,
+        event_type,
+        payload
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// An endpoint's deliveries newest first, optionally with one status, with the total count.
+pub async fn list_for_endpoint(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    endpoint_id: Uuid,
+    status: Option<&str>,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<(Vec<DeliveryRow>, i64)> {
+    let rows = temponest_db::timed(
+        "webhooks.deliveries.list",
+        sqlx::query!(
+            r#"select id, endpoint_id, event_id, event_type, payload, status, outcome,
+                      response_status, response_body, attempt_count, error, error_class,
+                      next_attempt_at, created_at, delivered_at, count(*) over () as "total!"
+               from webhooks.deliveries
+               where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3)
+               order by created_at desc, id desc
+               offset $4 limit $5"#,
+            endpoint_id,
+            tenant_id,
+            status,
+            skip,
+            limit
+        )
+        .fetch_all(pool),
+    )
+    .await?;
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if skip == 0 => 0,
+        None => {
+            temponest_db::timed(
+                "webhooks.deliveries.count",
+                sqlx::query_scalar!(
+                    r#"select count(*) as "count!" from webhooks.deliveries
+                       where endpoint_id = $1 and tenant_id = $2
+                         and ($3::text is null or status = $3)"#,
+                    endpoint_id,
+                    tenant_id,
+                    status
+                )
+                .fetch_one(pool),
+            )
+            .await?
+        }
+    };
+    let rows = rows
+        .into_iter()
+        .map(|r| DeliveryRow {
+            id: r.id,
+            endpoint_id: r.endpoint_id,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            payload: r.payload,
+            status: r.status,
+            outcome: r.outcome,
+            response_status: r.response_status,
+            response_body: r.response_body,
+            attempt_count: r.attempt_count,
+            error: r.error,
+            error_class: r.error_class,
+            next_attempt_at: r.next_attempt_at,
+            created_at: r.created_at,
+            delivered_at: r.delivered_at,
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+/// A delivery of the tenant.
+pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<DeliveryRow>> {
+    temponest_db::timed(
+        "webhooks.deliveries.find",
+        sqlx::query_as!(
+            DeliveryRow,
+            "select id, endpoint_id, event_id, event_type, payload, status, outcome,
+                    response_status, response_body, attempt_count, error, error_class,
+                    next_attempt_at, created_at, delivered_at
+             from webhooks.deliveries
+             where id = $1 and tenant_id = $2",
+            id,
+            tenant_id
+        )
+        .fetch_optional(pool),
+    )
+    .await
+}
+
+/// A delivery's attempts, oldest first.
+pub async fn attempts(pool: &PgPool, delivery_id: Uuid) -> sqlx::Result<Vec<AttemptRow>> {
+    temponest_db::timed(
+        "webhooks.attempts.list",
+        sqlx::query_as!(
+            AttemptRow,
+            "select attempt, started_at, duration_ms, response_status, response_body,
+                    error_class, error
+             from webhooks.attempts
+             where delivery_id = $1
+             order by attempt, started_at",
+            delivery_id
+        )
+        .fetch_all(pool),
+    )
+    .await
+}
+
+/// What stands in the way of re-queueing a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryBlock {
+    NotFound,
+    /// pending or retrying already.
+    Unfinished,
+    EndpointDeleted,
+    EndpointDisabled,
+}
+
+/// Re-queues a finished delivery (due now, lease and outcome cleared, attempt count kept).
+pub async fn requeue(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Result<DeliveryRow, RetryBlock>> {
+    let state = sqlx::query!(
+        r#"select d.status, e.deleted_at is not null as "deleted!", e.is_active
+           from webhooks.deliveries d join webhooks.endpoints e on e.id = d.endpoint_id
+           where d.id = $1 and d.tenant_id = $2
+           for update of d"#,
+        id,
+        tenant_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(state) = state else {
+        return Ok(Err(RetryBlock::NotFound));
+    };
+    if state.deleted {
+        return Ok(Err(RetryBlock::EndpointDeleted));
+    }
+    if !state.is_active {
+        return Ok(Err(RetryBlock::EndpointDisabled));
+    }
+    if state.status == "pending" || state.status == "retrying" {
+        return Ok(Err(RetryBlock::Unfinished));
+    }
+    let row = sqlx::query_as!(
+        DeliveryRow,
+        "update webhooks.deliveries
+         set status = 'pending', outcome = null, next_attempt_at = now(), lease_until = null,
+             leased_by = null, delivered_at = null
+         where id = $1 and tenant_id = $2
+         returning id, endpoint_id, event_id, event_type, payload, status, outcome,
+                   response_status, response_body, attempt_count, error, error_class,
+                   next_attempt_at, created_at, delivered_at",
+        id,
+        tenant_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Ok(row))
+}
+
+/// Re-queues every failed delivery of an endpoint created at or after `since`; returns how
+/// many.
+pub async fn requeue_failed_since(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    endpoint_id: Uuid,
+    since: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "update webhooks.deliveries
+         set status = 'pending', outcome = null, next_attempt_at = now(), lease_until = null,
+             leased_by = null
+         where endpoint_id = $1 and tenant_id = $2 and status = 'failed' and created_at >= $3",
+        endpoint_id,
+        tenant_id,
+        since
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Gives up on an endpoint's unfinished deliveries (`failed`, with `outcome`).
+pub async fn fail_unfinished(
+    conn: &mut PgConnection,
+    endpoint_id: Uuid,
+    outcome: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "update webhooks.deliveries
+         set status = 'failed', outcome = $2, lease_until = null, leased_by = null
+         where endpoint_id = $1 and status in ('pending', 'retrying')",
+        endpoint_id,
+        outcome
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,1 +1,206 @@
-//! (being written)
+//! `webhooks.endpoints` for the API: tenant-scoped CRUD with soft delete.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::models::EndpointSpec;
+
+/// One endpoint row (as the API shows it).
+#[derive(Debug, Clone)]
+pub struct EndpointRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub is_active: bool,
+    pub headers: serde_json::Value,
+    pub max_retries: i32,
+    pub retry_delay_seconds: i32,
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    tenant_id: Uuid,
+    spec: &EndpointSpec,
+) -> sqlx::Result<EndpointRow> {
+    sqlx::query_as!(
+        EndpointRow,
+        "insert into webhooks.endpoints (id, tenant_id, name, url, events, is_active, headers,
+                max_retries, retry_delay_seconds)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         returning id, tenant_id, name, url, events, is_active, headers, max_retries,
+                   retry_delay_seconds, disabled_reason, created_at, updated_at",
+        id,
+        tenant_id,
+        spec.name,
+        spec.url,
+        &spec.events,
+        spec.is_active,
+        spec.headers,
+        spec.max_retries,
+        spec.retry_delay_seconds
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// A live endpoint of the tenant.
+pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<EndpointRow>> {
+    temponest_db::timed(
+        "webhooks.endpoints.find",
+        sqlx::query_as!(
+            EndpointRow,
+            "select id, tenant_id, name, url, events, is_active, headers, max_retries,
+                    retry_delay_seconds, disabled_reason, created_at, updated_at
+             from webhooks.endpoints
+             where id = $1 and tenant_id = $2 and deleted_at is null",
+            id,
+            tenant_id
+        )
+        .fetch_optional(pool),
+    )
+    .await
+}
+
+/// A live endpoint of the tenant, locked for a change.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<EndpointRow>> {
+    sqlx::query_as!(
+        EndpointRow,
+        "select id, tenant_id, name, url, events, is_active, headers, max_retries,
+                retry_delay_seconds, disabled_reason, created_at, updated_at
+         from webhooks.endpoints
+         where id = $1 and tenant_id = $2 and deleted_at is null
+         for update",
+        id,
+        tenant_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The tenant's live endpoints newest first, optionally only active or inactive ones, with
+/// the total matching count.
+pub async fn list(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    is_active: Option<bool>,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<(Vec<EndpointRow>, i64)> {
+    let rows = temponest_db::timed(
+        "webhooks.endpoints.list",
+        sqlx::query!(
+            r#"select id, tenant_id, name, url, events, is_active, headers, max_retries,
+                      retry_delay_seconds, disabled_reason, created_at, updated_at,
+                      count(*) over () as "total!"
+               from webhooks.endpoints
+               where tenant_id = $1 and deleted_at is null
+                 and ($2::boolean is null or is_active = $2)
+               order by created_at desc, id desc
+               offset $3 limit $4"#,
+            tenant_id,
+            is_active,
+            skip,
+            limit
+        )
+        .fetch_all(pool),
+    )
+    .await?;
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None if skip == 0 => 0,
+        None => {
+            temponest_db::timed(
+                "webhooks.endpoints.count",
+                sqlx::query_scalar!(
+                    r#"select count(*) as "count!" from webhooks.endpoints
+                       where tenant_id = $1 and deleted_at is null
+                         and ($2::boolean is null or is_active = $2)"#,
+                    tenant_id,
+                    is_active
+                )
+                .fetch_one(pool),
+            )
+            .await?
+        }
+    };
+    let rows = rows
+        .into_iter()
+        .map(|r| EndpointRow {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            url: r.url,
+            events: r.events,
+            is_active: r.is_active,
+            headers: r.headers,
+            max_retries: r.max_retries,
+            retry_delay_seconds: r.retry_delay_seconds,
+            disabled_reason: r.disabled_reason,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+/// Replaces the definition of a live endpoint (the caller has merged the patch). `reactivate`
+/// (the patch set `is_active: true`) also clears what the service recorded when it disabled
+/// the endpoint.
+pub async fn update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    spec: &EndpointSpec,
+    reactivate: bool,
+) -> sqlx::Result<Option<EndpointRow>> {
+    sqlx::query_as!(
+        EndpointRow,
+        "update webhooks.endpoints
+         set name = $3, url = $4, events = $5, is_active = $6, headers = $7, max_retries = $8,
+             retry_delay_seconds = $9,
+             disabled_reason = case when $10 then null else disabled_reason end,
+             disabled_at = case when $10 then null else disabled_at end,
+             failing_since = case when $10 then null else failing_since end,
+             updated_at = now()
+         where id = $1 and tenant_id = $2 and deleted_at is null
+         returning id, tenant_id, name, url, events, is_active, headers, max_retries,
+                   retry_delay_seconds, disabled_reason, created_at, updated_at",
+        id,
+        tenant_id,
+        spec.name,
+        spec.url,
+        &spec.events,
+        spec.is_active,
+        spec.headers,
+        spec.max_retries,
+        spec.retry_delay_seconds,
+        reactivate
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Soft-deletes a live endpoint (which also takes it out of the fan-out); false if there was
+/// none.
+pub async fn soft_delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "update webhooks.endpoints set deleted_at = now(), updated_at = now()
+         where id = $1 and tenant_id = $2 and deleted_at is null",
+        id,
+        tenant_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

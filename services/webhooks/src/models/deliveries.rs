@@ -1,0 +1,111 @@
+//! API types of deliveries and their attempts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::deliveries::{AttemptRow, DeliveryRow};
+
+/// Delivery statuses clients know (SPEC §2); finer states are in `outcome`.
+pub const STATUSES: &[&str] = &["pending", "success", "failed", "retrying"];
+
+/// One event for one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryOut {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    /// The `webhook-id` receivers de-duplicate on.
+    pub event_id: Uuid,
+    pub event_type: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// pending | success | failed | retrying.
+    pub status: String,
+    /// Finer state: delivered, exhausted, disabled, blocked, endpoint_deleted, ...
+    pub outcome: Option<String>,
+    pub response_status: Option<i32>,
+    /// The last response body (truncated).
+    pub response_body: Option<String>,
+    pub attempt_count: i32,
+    pub error: Option<String>,
+    pub error_class: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// One attempt to deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttemptOut {
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub error_class: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A delivery with every attempt, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: DeliveryOut,
+    pub attempts: Vec<AttemptOut>,
+}
+
+impl From<DeliveryRow> for DeliveryOut {
+    fn from(row: DeliveryRow) -> Self {
+        Self {
+            id: row.id,
+            webhook_id: row.endpoint_id,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            payload: row.payload,
+            status: row.status,
+            outcome: row.outcome,
+            response_status: row.response_status,
+            response_body: row.response_body,
+            attempt_count: row.attempt_count,
+            error: row.error,
+            error_class: row.error_class,
+            next_attempt_at: row.next_attempt_at,
+            created_at: row.created_at,
+            delivered_at: row.delivered_at,
+        }
+    }
+}
+
+impl From<AttemptRow> for AttemptOut {
+    fn from(row: AttemptRow) -> Self {
+        Self {
+            attempt: row.attempt,
+            started_at: row.started_at,
+            duration_ms: row.duration_ms,
+            response_status: row.response_status,
+            response_body: row.response_body,
+            error_class: row.error_class,
+            error: row.error,
+        }
+    }
+}
+
+/// `GET /webhooks/{id}/deliveries` filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeliveryFilter {
+    pub status: Option<String>,
+}
+
+/// `POST /webhooks/{id}/recover`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RecoverIn {
+    /// Failed deliveries created at or after this instant are re-queued.
+    pub since: DateTime<Utc>,
+}
+
+/// How many deliveries were re-queued.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Recovered {
+    pub recovered: i64,
+}

@@ -1,0 +1,173 @@
+//! Deliveries: test deliveries, an endpoint's delivery log, one delivery with its attempts,
+//! manual retry and bulk recovery of failed deliveries.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use temponest_auth_client::Principal;
+use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
+use temponest_outbox::catalogue::WEBHOOK_TEST;
+use temponest_web::extract::{ApiQuery, list_response};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use uuid::Uuid;
+
+use crate::db::deliveries::{self as db, RetryBlock};
+use crate::db::endpoints;
+use crate::models::deliveries::STATUSES;
+use crate::models::{
+    AttemptOut, DeliveryDetail, DeliveryFilter, DeliveryOut, RecoverIn, Recovered,
+};
+use crate::routes::endpoints::load;
+use crate::state::AppState;
+
+/// Queues a `webhook.test` delivery to the endpoint (the sender picks it up at once).
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 201, body = DeliveryOut), (status = 403), (status = 404), (status = 409)))]
+pub async fn test(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<(StatusCode, Json<DeliveryOut>)> {
+    principal.require(WEBHOOKS_MANAGE)?;
+    let mut tx = state.pool.begin().await?;
+    let endpoint = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    if !endpoint.is_active {
+        return Err(ApiError::conflict("endpoint is disabled"));
+    }
+    let payload = json!({
+        "webhook_id": id,
+        "message": "This is a test delivery from TempoNest.",
+    });
+    let row = db::insert_pending(
+        &mut tx,
+        principal.tenant_id,
+        id,
+        Uuid::now_v7(),
+        WEBHOOK_TEST,
+        &payload,
+    )
+    .await?;
+    db::wake_senders(&mut tx).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(DeliveryOut::from(row))))
+}
+
+/// An endpoint's deliveries, newest first.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+           ("status" = Option<String>, Query, description = "pending | success | failed | retrying")),
+    responses((status = 200, body = [DeliveryOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    page: Pagination,
+    ApiQuery(filter): ApiQuery<DeliveryFilter>,
+) -> ApiResult<Response> {
+    principal.require(WEBHOOKS_READ)?;
+    let status = filter
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let Some(status) = status
+        && !STATUSES.contains(&status)
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    load(&state, principal.tenant_id, id).await?;
+    let (rows, total) = db::list_for_endpoint(
+        &state.pool,
+        principal.tenant_id,
+        id,
+        status,
+        page.skip,
+        page.limit,
+    )
+    .await?;
+    let items: Vec<DeliveryOut> = rows.into_iter().map(DeliveryOut::from).collect();
+    Ok(list_response(items, total))
+}
+
+/// One delivery with every attempt.
+#[utoipa::path(get, path = "/webhooks/deliveries/{id}", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = DeliveryDetail), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<DeliveryDetail>> {
+    principal.require(WEBHOOKS_READ)?;
+    let delivery = db::find(&state.pool, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    let attempts = db::attempts(&state.pool, id).await?;
+    Ok(Json(DeliveryDetail {
+        delivery: DeliveryOut::from(delivery),
+        attempts: attempts.into_iter().map(AttemptOut::from).collect(),
+    }))
+}
+
+/// Queues a finished delivery again (same `webhook-id`, attempt count kept).
+#[utoipa::path(post, path = "/webhooks/deliveries/{id}/retry", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = DeliveryOut), (status = 403), (status = 404), (status = 409)))]
+pub async fn retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<DeliveryOut>> {
+    principal.require(WEBHOOKS_MANAGE)?;
+    let mut tx = state.pool.begin().await?;
+    let row = match db::requeue(&mut tx, principal.tenant_id, id).await? {
+        Ok(row) => row,
+        Err(RetryBlock::NotFound) => return Err(ApiError::not_found("delivery")),
+        Err(RetryBlock::Unfinished) => {
+            return Err(ApiError::conflict(
+                "the delivery is still pending or retrying",
+            ));
+        }
+        Err(RetryBlock::EndpointDeleted) => {
+            return Err(ApiError::conflict("the endpoint was deleted"));
+        }
+        Err(RetryBlock::EndpointDisabled) => {
+            return Err(ApiError::conflict("endpoint is disabled"));
+        }
+    };
+    db::wake_senders(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(DeliveryOut::from(row)))
+}
+
+/// Queues again every failed delivery of the endpoint created at or after `since` (after an
+/// outage of the receiver).
+#[utoipa::path(post, path = "/webhooks/{id}/recover", tag = "webhooks", request_body = RecoverIn, security(("bearer" = [])),
+    responses((status = 200, body = Recovered), (status = 403), (status = 404), (status = 409), (status = 422)))]
+pub async fn recover(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    Json(body): Json<RecoverIn>,
+) -> ApiResult<Json<Recovered>> {
+    principal.require(WEBHOOKS_MANAGE)?;
+    let mut tx = state.pool.begin().await?;
+    let endpoint = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    if !endpoint.is_active {
+        return Err(ApiError::conflict("endpoint is disabled"));
+    }
+    let recovered = db::requeue_failed_since(&mut tx, principal.tenant_id, id, body.since).await?;
+    if recovered > 0 {
+        db::wake_senders(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(Recovered {
+        recovered: i64::try_from(recovered).unwrap_or(i64::MAX),
+    }))
+}

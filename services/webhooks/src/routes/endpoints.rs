@@ -1,0 +1,162 @@
+//! `/webhooks/` CRUD and secret rotation: tenant-scoped, soft delete, every change one
+//! transaction.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use temponest_auth_client::Principal;
+use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
+use temponest_web::extract::{ApiQuery, list_response};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use uuid::Uuid;
+
+use crate::db::{deliveries, endpoints, secrets};
+use crate::domain::signing;
+use crate::models::{
+    SecretOut, WebhookCreated, WebhookFilter, WebhookIn, WebhookOut, WebhookPatch,
+};
+use crate::state::AppState;
+
+/// Outcome recorded on unfinished deliveries of a deleted endpoint.
+pub const OUTCOME_ENDPOINT_DELETED: &str = "endpoint_deleted";
+
+/// Creates an endpoint with its signing secret (returned this once).
+#[utoipa::path(post, path = "/webhooks/", tag = "webhooks", request_body = WebhookIn, security(("bearer" = [])),
+    responses((status = 201, body = WebhookCreated), (status = 403), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<WebhookIn>,
+) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
+    principal.require(WEBHOOKS_MANAGE)?;
+    let (spec, secret) = body.validate(&state.policy)?;
+    let mut tx = state.pool.begin().await?;
+    let row = endpoints::insert(&mut tx, Uuid::now_v7(), principal.tenant_id, &spec).await?;
+    secrets::insert_current(&mut tx, row.id, &secret).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookCreated {
+            webhook: WebhookOut::from(row),
+            secret: signing::render_secret(&secret),
+        }),
+    ))
+}
+
+/// The caller's tenant's endpoints, newest first.
+#[utoipa::path(get, path = "/webhooks/", tag = "webhooks", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+           ("is_active" = Option<bool>, Query)),
+    responses((status = 200, body = [WebhookOut], headers(("x-total-count" = i64))), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: Pagination,
+    ApiQuery(filter): ApiQuery<WebhookFilter>,
+) -> ApiResult<Response> {
+    principal.require(WEBHOOKS_READ)?;
+    let (rows, total) = endpoints::list(
+        &state.pool,
+        principal.tenant_id,
+        filter.is_active,
+        page.skip,
+        page.limit,
+    )
+    .await?;
+    let items: Vec<WebhookOut> = rows.into_iter().map(WebhookOut::from).collect();
+    Ok(list_response(items, total))
+}
+
+/// One endpoint.
+#[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = WebhookOut), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<WebhookOut>> {
+    principal.require(WEBHOOKS_READ)?;
+    Ok(Json(load(&state, principal.tenant_id, id).await?))
+}
+
+/// Changes the fields sent (the URL is checked again); `is_active: true` also re-enables an
+/// endpoint the service disabled.
+#[utoipa::path(patch, path = "/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch, security(("bearer" = [])),
+    responses((status = 200, body = WebhookOut), (status = 403), (status = 404), (status = 422)))]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    Json(patch): Json<WebhookPatch>,
+) -> ApiResult<Json<WebhookOut>> {
+    principal.require(WEBHOOKS_MANAGE)?;
+    let mut tx = state.pool.begin().await?;
+    let current = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
+        .await?
+        .map(WebhookOut::from)
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    if patch.is_empty() {
+        return Ok(Json(current));
+    }
+    let reactivate = patch.is_active == Some(true);
+    let spec = patch.apply(&current, &state.policy)?;
+    let row = endpoints::update(&mut tx, principal.tenant_id, id, &spec, reactivate)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    tx.commit().await?;
+    Ok(Json(WebhookOut::from(row)))
+}
+
+/// Deletes an endpoint: nothing more is delivered to it (unfinished deliveries fail with
+/// outcome `endpoint_deleted`); its delivery history remains readable.
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    principal.require(WEBHOOKS_MANAGE)?;
+    let mut tx = state.pool.begin().await?;
+    if !endpoints::soft_delete(&mut tx, principal.tenant_id, id).await? {
+        return Err(ApiError::not_found("webhook"));
+    }
+    deliveries::fail_unfinished(&mut tx, id, OUTCOME_ENDPOINT_DELETED).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new signing secret; the previous one keeps signing during the configured grace period
+/// (`secret_rotation_grace_secs`), so receivers can switch without losing deliveries.
+#[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = SecretOut), (status = 403), (status = 404)))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<SecretOut>> {
+    principal.require(WEBHOOKS_MANAGE)?;
+    let secret = signing::new_secret();
+    let grace = i64::try_from(state.config.webhooks.secret_rotation_grace_secs)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .unwrap_or_else(|| chrono::Duration::days(1));
+    let mut tx = state.pool.begin().await?;
+    // The lock serialises concurrent rotations of the same endpoint.
+    endpoints::find_for_update(&mut tx, principal.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    secrets::rotate(&mut tx, id, &secret, chrono::Utc::now() + grace).await?;
+    tx.commit().await?;
+    Ok(Json(SecretOut {
+        secret: signing::render_secret(&secret),
+    }))
+}
+
+/// A live endpoint of the tenant; 404 if there is none.
+pub async fn load(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<WebhookOut> {
+    endpoints::find(&state.pool, tenant_id, id)
+        .await?
+        .map(WebhookOut::from)
+        .ok_or_else(|| ApiError::not_found("webhook"))
+}

@@ -1,0 +1,725 @@
+//! Webhook endpoints over HTTP: CRUD, validation, secrets, tenant isolation, permissions, the
+//! event catalogue and applications' own events. No delivery engine runs here.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use temponest_webhooks::domain::signing;
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp, config, expect_error, expect_json, spawn_with};
+
+/// The API without the delivery engine.
+pub async fn api(pool: PgPool) -> TestApp {
+    let app = spawn_with(pool, config(), false).await;
+    assert!(app.engine.is_none(), "no engine delivers in the API tests");
+    app
+}
+
+/// Creates a webhook and returns the 201 body.
+pub async fn webhook(app: &TestApp, token: &str, body: Value) -> Value {
+    expect_json(
+        app.post(token, "/webhooks/", &body).await,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+/// A minimal valid webhook body.
+pub fn hook(name: &str) -> Value {
+    json!({"name": name, "url": "http://127.0.0.1:9/hook", "events": ["agent.created"]})
+}
+
+/// Logs in a new viewer of `admin`'s tenant and returns their token.
+async fn viewer(app: &TestApp, admin: &str) -> String {
+    expect_json(
+        app.post(
+            admin,
+            "/users",
+            &json!({"email": "val@example.com", "password": PASSWORD, "roles": ["viewer"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let tokens = expect_json(
+        app.http
+            .post(app.url("/auth/login"))
+            .json(&json!({"email": "val@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_webhook_is_created_with_defaults_and_its_secret_shown_only_once(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let created = webhook(&app, &ada.token, hook("Orders")).await;
+    assert_eq!(created["tenant_id"], ada.tenant_id.as_str());
+    assert_eq!(created["is_active"], true);
+    assert_eq!(created["headers"], json!({}));
+    assert_eq!(
+        created["retry_config"],
+        json!({"max_retries": 3, "retry_delay_seconds": 60})
+    );
+    assert_eq!(created["disabled_reason"], Value::Null);
+    let secret = created["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(signing::parse_secret(secret).unwrap().len(), 32);
+
+    let id = created["id"].as_str().unwrap();
+    let fetched = expect_json(
+        app.get(&ada.token, &format!("/webhooks/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(fetched.get("secret").is_none(), "{fetched}");
+    let mut without_secret = created.clone();
+    without_secret.as_object_mut().unwrap().remove("secret");
+    assert_eq!(fetched, without_secret);
+
+    let mut conn = app.pool.acquire().await.unwrap();
+    let stored = temponest_webhooks::db::secrets::signing(&mut conn, id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![signing::parse_secret(secret).unwrap()]);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn webhooks_are_listed_newest_first_patched_field_by_field_and_deleted(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let own = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let first = webhook(
+        &app,
+        &ada.token,
+        json!({"name": "First", "url": "https://example.com/in", "events": ["*"],
+               "secret": own, "headers": {"X-Token": "abc"},
+               "retry_config": {"max_retries": 5}}),
+    )
+    .await;
+    assert_eq!(first["secret"], own, "a brought secret is kept");
+    assert_eq!(first["headers"], json!({"x-token": "abc"}));
+    assert_eq!(first["retry_config"]["max_retries"], 5);
+    assert_eq!(first["retry_config"]["retry_delay_seconds"], 60);
+    let mut second = hook("Second");
+    second["is_active"] = json!(false);
+    let second = webhook(&app, &ada.token, second).await;
+
+    for path in ["/webhooks", "/webhooks/"] {
+        let resp = app.get(&ada.token, path).await;
+        assert_eq!(resp.headers()["x-total-count"], "2");
+        let list = expect_json(resp, StatusCode::OK).await;
+        let ids: Vec<&Value> = list.as_array().unwrap().iter().map(|w| &w["id"]).collect();
+        assert_eq!(
+            ids,
+            vec![&second["id"], &first["id"]],
+            "{path}: newest first"
+        );
+        assert!(
+            list.as_array()
+                .unwrap()
+                .iter()
+                .all(|w| w.get("secret").is_none())
+        );
+    }
+    let resp = app.get(&ada.token, "/webhooks/?is_active=false").await;
+    assert_eq!(resp.headers()["x-total-count"], "1");
+    let inactive = expect_json(resp, StatusCode::OK).await;
+    assert_eq!(inactive.as_array().unwrap().len(), 1);
+    assert_eq!(inactive[0]["id"], second["id"]);
+    let page = expect_json(
+        app.get(&ada.token, "/webhooks/?skip=1&limit=1").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page[0]["id"], first["id"]);
+
+    let path = format!("/webhooks/{}", first["id"].as_str().unwrap());
+    let patched = expect_json(
+        app.patch(
+            &ada.token,
+            &path,
+            &json!({"name": "Renamed", "retry_config": {"retry_delay_seconds": 5}}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(patched["name"], "Renamed");
+    assert_eq!(
+        patched["retry_config"],
+        json!({"max_retries": 5, "retry_delay_seconds": 5})
+    );
+    assert_eq!(
+        patched["url"], "https://example.com/in",
+        "fields not sent are kept"
+    );
+    assert_eq!(patched["events"], json!(["*"]));
+    assert_eq!(patched["headers"], json!({"x-token": "abc"}));
+    expect_error(
+        app.patch(&ada.token, &path, &json!({"url": "ftp://example.com/"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "url",
+    )
+    .await;
+
+    assert_eq!(
+        app.delete(&ada.token, &path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    expect_error(
+        app.get(&ada.token, &path).await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+    expect_error(
+        app.delete(&ada.token, &path).await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+    let resp = app.get(&ada.token, "/webhooks/").await;
+    assert_eq!(resp.headers()["x-total-count"], "1");
+    expect_error(
+        app.get(&ada.token, "/webhooks/not-a-uuid").await,
+        StatusCode::NOT_FOUND,
+        "",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn invalid_webhooks_are_refused_with_field_errors(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let cases = [
+        (json!({"name": "  "}), "name", "must not be empty"),
+        (json!({"url": "ftp://example.com/x"}), "url", "scheme"),
+        (
+            json!({"url": "https://user:pw@example.com/"}),
+            "url",
+            "credentials",
+        ),
+        (json!({"url": "not a url"}), "url", "invalid url"),
+        (json!({"events": []}), "events", "at least one"),
+        (
+            json!({"events": ["agent.exploded"]}),
+            "events",
+            "agent.created",
+        ),
+        (
+            json!({"events": ["Not A Type"]}),
+            "events",
+            "not an event type",
+        ),
+        (
+            json!({"headers": {"Host": "evil"}}),
+            "headers.Host",
+            "set by the service",
+        ),
+        (
+            json!({"headers": {"webhook-id": "x"}}),
+            "headers.webhook-id",
+            "set by the service",
+        ),
+        (json!({"headers": {"x-n": 1}}), "headers.x-n", "string"),
+        (
+            json!({"retry_config": {"max_retries": 21}}),
+            "retry_config.max_retries",
+            "between",
+        ),
+        (
+            json!({"retry_config": {"retry_delay_seconds": 0}}),
+            "retry_config.retry_delay_seconds",
+            "between",
+        ),
+        (json!({"secret": "whsec_c2hvcnQ="}), "secret", "bytes"),
+    ];
+    for (change, field, message) in cases {
+        let mut body = hook("Valid");
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let err = expect_error(
+            app.post(&ada.token, "/webhooks/", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            message,
+        )
+        .await;
+        let fields: Vec<&str> = err["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, vec![field], "{body}: {err}");
+    }
+    let resp = app.get(&ada.token, "/webhooks/").await;
+    assert_eq!(resp.headers()["x-total-count"], "0", "nothing was stored");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_ip_literal_outside_the_allow_list_is_not_a_destination(pool: PgPool) {
+    let mut strict = config();
+    strict.webhooks.allowed_networks = String::new();
+    let app = spawn_with(pool, strict, false).await;
+    let ada = app.signup("ada@example.com").await;
+    for url in [
+        "http://127.0.0.1/",
+        "http://169.254.169.254/latest",
+        "http://[::1]:8080/",
+        "http://10.0.0.7/x",
+    ] {
+        let mut body = hook("Local");
+        body["url"] = json!(url);
+        expect_error(
+            app.post(&ada.token, "/webhooks/", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "destination not allowed",
+        )
+        .await;
+    }
+    let mut public = hook("Public");
+    public["url"] = json!("https://example.com/hook");
+    let created = webhook(&app, &ada.token, public).await;
+    expect_error(
+        app.patch(
+            &ada.token,
+            &format!("/webhooks/{}", created["id"].as_str().unwrap()),
+            &json!({"url": "http://127.0.0.1:9/"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "destination not allowed",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let created = webhook(&app, &ada.token, hook("Rotating")).await;
+    let id = created["id"].as_str().unwrap();
+    let rotated = expect_json(
+        app.post(
+            &ada.token,
+            &format!("/webhooks/{id}/rotate-secret"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let new = rotated["secret"].as_str().unwrap();
+    assert!(new.starts_with("whsec_"));
+    assert_ne!(new, created["secret"].as_str().unwrap());
+    let mut conn = app.pool.acquire().await.unwrap();
+    let grace = app.state.config.webhooks.secret_rotation_grace_secs;
+    let expires_in: f64 = sqlx::query_scalar(
+        "select extract(epoch from expires_at - now())::float8 from webhooks.secrets
+         where endpoint_id = $1 and expires_at is not null",
+    )
+    .bind(id.parse::<Uuid>().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        (expires_in - grace as f64).abs() < 60.0,
+        "the previous secret expires after the grace period ({expires_in} s)"
+    );
+    let signing_now = temponest_webhooks::db::secrets::signing(&mut conn, id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        signing_now,
+        vec![
+            signing::parse_secret(new).unwrap(),
+            signing::parse_secret(created["secret"].as_str().unwrap()).unwrap()
+        ],
+        "current first, then the previous one during the grace period"
+    );
+    expect_error(
+        app.post(
+            &ada.token,
+            &format!("/webhooks/{}/rotate-secret", Uuid::new_v4()),
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn reactivating_an_endpoint_the_service_disabled_clears_why_it_was_disabled(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let created = webhook(&app, &ada.token, hook("Gone")).await;
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query(
+        "update webhooks.endpoints set is_active = false, disabled_reason = '410 Gone',
+             disabled_at = now(), failing_since = now() where id = $1",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let path = format!("/webhooks/{id}");
+    let disabled = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    assert_eq!(disabled["disabled_reason"], "410 Gone");
+    let renamed = expect_json(
+        app.patch(&ada.token, &path, &json!({"name": "Still gone"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        renamed["disabled_reason"], "410 Gone",
+        "other changes keep it"
+    );
+    let active = expect_json(
+        app.patch(&ada.token, &path, &json!({"is_active": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(active["is_active"], true);
+    assert_eq!(active["disabled_reason"], Value::Null);
+    let (disabled_at, failing_since): (
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) = sqlx::query_as("select disabled_at, failing_since from webhooks.endpoints where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((disabled_at, failing_since), (None, None));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn deleting_an_endpoint_fails_its_unfinished_deliveries(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let created = webhook(&app, &ada.token, hook("Doomed")).await;
+    let id = created["id"].as_str().unwrap();
+    let pending = expect_json(
+        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let done = expect_json(
+        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let done_id: Uuid = done["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query(
+        "update webhooks.deliveries set status = 'success', outcome = 'delivered' where id = $1",
+    )
+    .bind(done_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        app.delete(&ada.token, &format!("/webhooks/{id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let failed = expect_json(
+        app.get(
+            &ada.token,
+            &format!("/webhooks/deliveries/{}", pending["id"].as_str().unwrap()),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["outcome"], "endpoint_deleted");
+    let kept = expect_json(
+        app.get(&ada.token, &format!("/webhooks/deliveries/{done_id}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        kept["status"], "success",
+        "finished deliveries are left alone"
+    );
+    expect_error(
+        app.post(
+            &ada.token,
+            &format!("/webhooks/deliveries/{done_id}/retry"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "deleted",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn another_tenant_cannot_see_or_touch_a_tenants_webhooks(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let eve = app.signup("eve@example.com").await;
+    let created = webhook(&app, &ada.token, hook("Private")).await;
+    let id = created["id"].as_str().unwrap();
+    let delivery = expect_json(
+        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let delivery_id = delivery["id"].as_str().unwrap();
+    let path = format!("/webhooks/{id}");
+
+    expect_error(
+        app.get(&eve.token, &path).await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+    expect_error(
+        app.patch(&eve.token, &path, &json!({"name": "mine"})).await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+    expect_error(
+        app.delete(&eve.token, &path).await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+    for action in ["test", "rotate-secret"] {
+        expect_error(
+            app.post(&eve.token, &format!("{path}/{action}"), &json!({}))
+                .await,
+            StatusCode::NOT_FOUND,
+            "webhook",
+        )
+        .await;
+    }
+    expect_error(
+        app.post(
+            &eve.token,
+            &format!("{path}/recover"),
+            &json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+    expect_error(
+        app.get(&eve.token, &format!("{path}/deliveries")).await,
+        StatusCode::NOT_FOUND,
+        "webhook",
+    )
+    .await;
+    expect_error(
+        app.get(&eve.token, &format!("/webhooks/deliveries/{delivery_id}"))
+            .await,
+        StatusCode::NOT_FOUND,
+        "delivery",
+    )
+    .await;
+    expect_error(
+        app.post(
+            &eve.token,
+            &format!("/webhooks/deliveries/{delivery_id}/retry"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "delivery",
+    )
+    .await;
+    let resp = app.get(&eve.token, "/webhooks/").await;
+    assert_eq!(resp.headers()["x-total-count"], "0");
+    assert_eq!(expect_json(resp, StatusCode::OK).await, json!([]));
+
+    let still = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    assert_eq!(still["name"], "Private", "the owner's webhook is untouched");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn viewers_can_read_webhooks_but_not_create_or_change_them(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let created = webhook(&app, &ada.token, hook("Shared")).await;
+    let viewer = viewer(&app, &ada.token).await;
+    let path = format!("/webhooks/{}", created["id"].as_str().unwrap());
+    expect_json(app.get(&viewer, &path).await, StatusCode::OK).await;
+    expect_json(app.get(&viewer, "/webhooks/").await, StatusCode::OK).await;
+    expect_error(
+        app.post(&viewer, "/webhooks/", &hook("Mine")).await,
+        StatusCode::FORBIDDEN,
+        "webhooks:manage",
+    )
+    .await;
+    expect_error(
+        app.patch(&viewer, &path, &json!({"name": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "webhooks:manage",
+    )
+    .await;
+    expect_error(
+        app.post(&viewer, &format!("{path}/rotate-secret"), &json!({}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "webhooks:manage",
+    )
+    .await;
+    expect_error(
+        app.post(
+            &viewer,
+            "/events",
+            &json!({"event_type": "order.paid", "payload": {}}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "webhooks:manage",
+    )
+    .await;
+    expect_error(
+        app.get("", "/webhooks/").await,
+        StatusCode::UNAUTHORIZED,
+        "",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_event_catalogue_lists_the_platform_event_type_names(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for path in ["/webhooks/events", "/webhooks/events/"] {
+        let names = expect_json(app.get(&ada.token, path).await, StatusCode::OK).await;
+        let names: Vec<&str> = names
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"agent.created"), "{names:?}");
+        assert!(names.contains(&"webhook.test"));
+        assert_eq!(names.len(), temponest_outbox::EVENT_TYPES.len());
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let body =
+        json!({"event_type": "order.paid", "payload": {"order": 7}, "idempotency_key": "order-7"});
+    let first = expect_json(
+        app.post(&ada.token, "/events", &body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let again = expect_json(
+        app.post(&ada.token, "/events", &body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(first["event_type"], "order.paid");
+    assert_eq!(
+        first["event_id"], again["event_id"],
+        "a repeat names the same event"
+    );
+    let unkeyed = json!({"event_type": "order.paid", "payload": {"order": 8}});
+    let a = expect_json(
+        app.post(&ada.token, "/events", &unkeyed).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let b = expect_json(
+        app.post(&ada.token, "/events", &unkeyed).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_ne!(a["event_id"], b["event_id"]);
+
+    let rows: Vec<(Uuid, Uuid, Value)> = sqlx::query_as(
+        "select event_id, tenant_id, payload from platform.outbox
+         where event_type = 'order.paid' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let tenant: Uuid = ada.tenant_id.parse().unwrap();
+    assert_eq!(
+        rows.len(),
+        3,
+        "the keyed event once, the unkeyed ones each time"
+    );
+    assert_eq!(rows[0].0.to_string(), first["event_id"].as_str().unwrap());
+    assert_eq!((rows[0].1, &rows[0].2), (tenant, &json!({"order": 7})));
+
+    let bob = app.signup("bob@example.com").await;
+    let other = expect_json(
+        app.post(&bob.token, "/events", &body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_ne!(other["event_id"], first["event_id"], "keys are per tenant");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn application_events_may_not_use_platform_namespaces_or_malformed_types(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for (event_type, needle) in [
+        ("agent.created", "reserved"),
+        ("webhook.whatever", "reserved"),
+        ("orders", "dotted"),
+        ("Order.Paid", "dotted"),
+    ] {
+        expect_error(
+            app.post(
+                &ada.token,
+                "/events",
+                &json!({"event_type": event_type, "payload": {}}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            needle,
+        )
+        .await;
+    }
+    expect_error(
+        app.post(
+            &ada.token,
+            "/events",
+            &json!({"event_type": "order.paid", "payload": [1]}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "payload",
+    )
+    .await;
+    let count: i64 = sqlx::query_scalar("select count(*) from platform.outbox where tenant_id = $1
+         and event_type in ('agent.created', 'webhook.whatever', 'orders', 'Order.Paid', 'order.paid')")
+        .bind(ada.tenant_id.parse::<Uuid>().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing was published");
+}
