@@ -1,18 +1,61 @@
-//! Runs the dispatcher and the sender as background tasks (placeholder until the engine lands).
+//! The delivery engine: the [dispatcher](super::dispatcher) (outbox → deliveries) and the
+//! [sender](super::sender) (deliveries → signed HTTP attempts) as background tasks sharing a
+//! shutdown signal. Any number of engines may run against one database (SKIP LOCKED claims,
+//! leases).
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::domain::{dispatcher, sender};
 use crate::state::AppState;
 
-/// The running engine; [`Engine::shutdown`] stops it.
+/// The running engine; [`Engine::shutdown`] stops it (dropping it stops it without waiting).
 pub struct Engine {
-    _state: AppState,
+    id: Uuid,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
 }
 
-/// Starts the dispatcher and the sender.
+/// Starts the dispatcher and the sender (nothing when `webhooks.run_engine` is off).
 pub fn start(state: AppState) -> Engine {
-    Engine { _state: state }
+    let id = Uuid::now_v7();
+    let cancel = CancellationToken::new();
+    let mut tasks = Vec::new();
+    if state.config.webhooks.run_engine {
+        let wake = Arc::new(Notify::new());
+        tasks.push(tokio::spawn(dispatcher::run(
+            state.clone(),
+            wake.clone(),
+            cancel.clone(),
+        )));
+        tasks.push(tokio::spawn(sender::run(state, id, wake, cancel.clone())));
+        tracing::info!(engine = %id, "webhook delivery engine started");
+    }
+    Engine { id, cancel, tasks }
 }
 
 impl Engine {
-    /// Stops claiming work, finishes or releases in-flight attempts and returns.
-    pub async fn shutdown(self) {}
+    /// This engine's id: the `leased_by` of the deliveries its sender holds.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Stops claiming work, waits (up to [`sender::SHUTDOWN_GRACE`]) for attempts in flight,
+    /// releases the leases it still holds and returns.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
 }

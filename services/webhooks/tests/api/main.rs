@@ -1,6 +1,11 @@
 //! The webhooks service over HTTP against real Postgres and Redis, delivering to real local
 //! HTTP receivers.
 
+mod crash;
 mod deliveries;
+mod delivery;
 mod endpoints;
+mod fairness;
 mod helpers;
+mod receiver;
+mod ssrf;

@@ -1,0 +1,288 @@
+//! One HTTP attempt: the Standard Webhooks request, sent through the SSRF guard, its result
+//! classified (`timeout`, `dns`, `connect`, `tls`, `http_status`, `blocked`, `body`), and the
+//! retry schedule (exponential backoff with jitter, `Retry-After`).
+
+use std::error::Error as StdError;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use temponest_netguard::{GuardError, NetPolicy, SendError, guard_error, guarded_send};
+
+use crate::domain::signing;
+
+/// The longest a retry is ever scheduled ahead.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
+
+/// What an attempt sends.
+pub struct Outgoing<'a> {
+    pub url: &'a str,
+    pub webhook_id: String,
+    pub event_type: &'a str,
+    pub event_created_at: DateTime<Utc>,
+    pub payload: &'a serde_json::Value,
+    pub static_headers: &'a serde_json::Value,
+    pub secrets: &'a [Vec<u8>],
+}
+
+/// What an attempt produced.
+#[derive(Debug, Clone)]
+pub struct Result {
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub status: Option<u16>,
+    pub body: Option<String>,
+    /// `None` on success (2xx).
+    pub error_class: Option<&'static str>,
+    pub error: Option<String>,
+    /// `Retry-After` of the response, as a delay from now.
+    pub retry_after: Option<Duration>,
+}
+
+impl Result {
+    pub fn ok(&self) -> bool {
+        self.error_class.is_none()
+    }
+}
+
+/// The JSON body: `{"type", "timestamp", "data"}`.
+pub fn body(event_type: &str, created_at: DateTime<Utc>, payload: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "type": event_type,
+        "timestamp": created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "data": payload,
+    }))
+    .unwrap_or_default()
+}
+
+/// Sends one attempt and reads at most `max_body` bytes of the response.
+pub async fn send(
+    client: &reqwest::Client,
+    policy: &NetPolicy,
+    out: &Outgoing<'_>,
+    max_body: usize,
+) -> Result {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let body = body(out.event_type, out.event_created_at, out.payload);
+    let timestamp = started_at.timestamp();
+    let signature = signing::signature_header(out.secrets, &out.webhook_id, timestamp, &body);
+    let mut result = Result {
+        started_at,
+        duration: Duration::ZERO,
+        status: None,
+        body: None,
+        error_class: None,
+        error: None,
+        retry_after: None,
+    };
+    let request = client
+        .post(out.url)
+        .headers(static_headers(out.static_headers))
+        .header("content-type", "application/json")
+        .header("user-agent", "TempoNest-Webhooks/1")
+        .header("webhook-id", &out.webhook_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .build();
+    let outcome = match request {
+        Ok(request) => guarded_send(client, policy, request).await,
+        Err(err) => Err(SendError::from(err)),
+    };
+    match outcome {
+        Ok(mut response) => {
+            let status = response.status();
+            result.status = Some(status.as_u16());
+            result.retry_after = retry_after(response.headers(), Utc::now());
+            let mut captured: Vec<u8> = Vec::new();
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        let room = max_body.saturating_sub(captured.len());
+                        captured.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                        if captured.len() >= max_body {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        let class = if err.is_timeout() { "timeout" } else { "body" };
+                        result.error_class = Some(class);
+                        result.error = Some(format!("reading the response failed: {err}"));
+                        break;
+                    }
+                }
+            }
+            result.body = Some(String::from_utf8_lossy(&captured).into_owned());
+            if result.error_class.is_none() && !status.is_success() {
+                result.error_class = Some("http_status");
+                result.error = Some(format!("HTTP {}", status.as_u16()));
+            }
+        }
+        Err(SendError::Guard(guard)) => {
+            result.error_class = Some(guard_class(&guard));
+            result.error = Some(guard.to_string());
+        }
+        Err(SendError::Http(err)) => {
+            result.error_class = Some(http_class(&err));
+            result.error = Some(chain(&err));
+        }
+    }
+    result.duration = clock.elapsed();
+    result
+}
+
+/// Headers the service sets itself; static headers cannot override them.
+const RESERVED: [&str; 5] = [
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "transfer-encoding",
+];
+
+/// The endpoint's static headers (reserved, invalid names or values are skipped).
+fn static_headers(headers: &serde_json::Value) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    if let Some(object) = headers.as_object() {
+        for (name, value) in object {
+            let lower = name.to_ascii_lowercase();
+            if RESERVED.contains(&lower.as_str()) || lower.starts_with("webhook-") {
+                continue;
+            }
+            let (Ok(name), Some(Ok(value))) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(HeaderValue::from_str),
+            ) else {
+                continue;
+            };
+            map.insert(name, value);
+        }
+    }
+    map
+}
+
+fn guard_class(guard: &GuardError) -> &'static str {
+    match guard {
+        GuardError::Resolve { .. } => "dns",
+        _ => "blocked",
+    }
+}
+
+fn http_class(err: &reqwest::Error) -> &'static str {
+    if let Some(guard) = guard_error(err) {
+        return guard_class(&guard);
+    }
+    if err.is_timeout() {
+        return "timeout";
+    }
+    let text = chain(err).to_lowercase();
+    if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+        "tls"
+    } else if text.contains("dns") || text.contains("resolve") {
+        "dns"
+    } else if err.is_connect() {
+        "connect"
+    } else if err.is_body() || err.is_decode() {
+        "body"
+    } else {
+        "connect"
+    }
+}
+
+/// The error and its sources, joined.
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut current = err.source();
+    while let Some(e) = current {
+        parts.push(e.to_string());
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// `Retry-After` as seconds or an HTTP date, as a delay from `now`.
+pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(MAX_BACKOFF));
+    }
+    let date = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some(
+        (date - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_BACKOFF),
+    )
+}
+
+/// Delay before the next attempt after `attempt_count` attempts: `retry_delay × 2^(n-1)` with
+/// jitter in [50%, 100%], at least `retry_after`, capped at 24 h.
+pub fn backoff(
+    retry_delay_seconds: i32,
+    attempt_count: i32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    use rand::RngExt;
+    let exponent = attempt_count.saturating_sub(1).clamp(0, 30) as u32;
+    let base = (retry_delay_seconds.max(1) as f64) * 2f64.powi(exponent as i32);
+    let jitter: f64 = rand::rng().random_range(0.5..=1.0);
+    let computed = Duration::from_secs_f64((base * jitter).min(MAX_BACKOFF.as_secs_f64()));
+    computed
+        .max(retry_after.unwrap_or(Duration::ZERO))
+        .min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        for _ in 0..50 {
+            let first = backoff(60, 1, None).as_secs_f64();
+            assert!((30.0..=60.0).contains(&first), "{first}");
+            let third = backoff(60, 3, None).as_secs_f64();
+            assert!((120.0..=240.0).contains(&third), "{third}");
+            assert_eq!(backoff(86_400, 20, None), MAX_BACKOFF);
+        }
+        let honoured = backoff(1, 1, Some(Duration::from_secs(30)));
+        assert_eq!(honoured, Duration::from_secs(30));
+        assert_eq!(
+            backoff(1, 1, Some(Duration::from_secs(999_999))),
+            MAX_BACKOFF
+        );
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .unwrap()
+            .to_utc();
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+        headers.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:30 GMT"),
+        );
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
+        headers.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn body_has_type_timestamp_and_data() {
+        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .to_utc();
+        let body = body("agent.created", at, &serde_json::json!({"id": 1}));
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["type"], "agent.created");
+        assert_eq!(value["timestamp"], "2026-01-02T03:04:05.000Z");
+        assert_eq!(value["data"]["id"], 1);
+    }
+}

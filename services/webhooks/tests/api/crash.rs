@@ -1,0 +1,132 @@
+//! No loss under a crash: an engine running on its own Tokio runtime is killed (the runtime is
+//! dropped, killing its tasks mid-attempt) while it holds leased deliveries; a fresh engine
+//! takes them over once the leases expire and every event is delivered at least once, with
+//! the same `webhook-id` as its first attempt.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use temponest_webhooks::AppState;
+use temponest_webhooks::domain::engine;
+use uuid::Uuid;
+
+use crate::helpers::{config, spawn_with};
+use crate::receiver::{Receiver, Reply, endpoint, publish, settled};
+
+const EVENTS: usize = 50;
+/// The receiver answers the first `ANSWERED` requests, then stalls `STALLED` of them.
+const ANSWERED: usize = 5;
+const STALLED: usize = 8;
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
+    let mut config = config();
+    config.webhooks.lease_secs = 3;
+    config.webhooks.per_endpoint_concurrency = STALLED;
+    let app = spawn_with(pool.clone(), config, false).await;
+    let tenant = Uuid::new_v4();
+    let receiver = Receiver::start().await;
+    receiver.script(
+        std::iter::repeat_n(Reply::Status(200), ANSWERED)
+            .chain(std::iter::repeat_n(Reply::Hang, STALLED)),
+    );
+    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 5).await;
+    let mut published = HashSet::new();
+    for n in 0..EVENTS {
+        published.insert(publish(&pool, tenant, "order.paid", json!({"n": n})).await);
+    }
+
+    // The doomed engine: its own runtime and its own connection pool (connections belong to
+    // the runtime that opened them).
+    let (kill, killed) = std::sync::mpsc::channel::<()>();
+    let state = app.state.clone();
+    let options = pool.connect_options();
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let engine = runtime.block_on(async move {
+            let pool = PgPoolOptions::new()
+                .max_connections(5)
+                .connect_with((*options).clone())
+                .await
+                .unwrap();
+            engine::start(AppState { pool, ..state })
+        });
+        let doomed_id = engine.id();
+        killed.recv().unwrap();
+        // A crash: every task dies where it is, nothing is released or recorded.
+        runtime.shutdown_background();
+        drop(engine);
+        doomed_id
+    });
+    assert!(
+        receiver.wait_for(ANSWERED + STALLED).await,
+        "the doomed engine never stalled"
+    );
+    let leased: i64 = sqlx::query_scalar(
+        "select count(*) from webhooks.deliveries where leased_by is not null and status <> 'success'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    kill.send(()).unwrap();
+    let doomed_id = tokio::task::spawn_blocking(move || doomed.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        leased >= STALLED as i64,
+        "only {leased} deliveries were leased at the crash"
+    );
+
+    let survivor = engine::start(app.state.clone());
+    assert_ne!(survivor.id(), doomed_id);
+    let rows = settled(&pool, id, EVENTS).await;
+    assert!(rows.iter().all(|d| d.status == "success"), "{rows:#?}");
+    survivor.shutdown().await;
+
+    let requests = receiver.requests();
+    let webhook_id = |i: usize| -> Uuid { requests[i].header("webhook-id").parse().unwrap() };
+    let stalled: Vec<Uuid> = (ANSWERED..ANSWERED + STALLED).map(webhook_id).collect();
+    let answered: Vec<Uuid> = (0..requests.len())
+        .filter(|i| !(ANSWERED..ANSWERED + STALLED).contains(i))
+        .map(webhook_id)
+        .collect();
+    let delivered: HashSet<Uuid> = answered.iter().copied().collect();
+    assert_eq!(
+        delivered, published,
+        "every event is delivered at least once"
+    );
+    for id in &stalled {
+        // Redelivered with the webhook-id of the attempt that died with the engine.
+        assert!(answered.contains(id), "stalled {id} was never redelivered");
+    }
+    let successful: Vec<Uuid> = rows.iter().map(|d| d.event_id).collect();
+    assert_eq!(
+        successful.iter().copied().collect::<HashSet<_>>(),
+        published
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn shutdown_finishes_attempts_in_flight_and_releases_leases(pool: PgPool) {
+    let mut app = spawn_with(pool.clone(), config(), true).await;
+    let tenant = Uuid::new_v4();
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::Hang]);
+    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 3).await;
+    publish(&app.pool, tenant, "order.paid", json!({})).await;
+    assert!(receiver.wait_for(1).await);
+
+    // The hanging attempt runs into its 2 s timeout within the shutdown grace and is recorded.
+    app.engine.take().unwrap().shutdown().await;
+    let row: (String, i32, Option<Uuid>, Option<String>) = sqlx::query_as(
+        "select status, attempt_count, leased_by, error_class from webhooks.deliveries
+         where endpoint_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(row, ("retrying".into(), 1, None, Some("timeout".into())));
+}

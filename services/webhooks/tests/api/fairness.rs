@@ -1,0 +1,114 @@
+//! Fairness: an endpoint that never answers (each attempt runs into the 2 s timeout) holds only
+//! its own permits; healthy endpoints of the same and of another tenant are delivered while
+//! the hanging endpoint is still in its first attempts.
+
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{eventually, spawn};
+use crate::receiver::{Receiver, Reply, endpoint, publish, settled};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_hanging_endpoint_does_not_delay_healthy_ones(pool: PgPool) {
+    let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
+    let (hanging, healthy, elsewhere) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    hanging.otherwise(Reply::Hang);
+    let (hanging_id, _) = endpoint(&pool, tenant, &hanging.url, &["test.slow"], 3).await;
+    let (healthy_id, _) = endpoint(&pool, tenant, &healthy.url, &["test.fast"], 3).await;
+    let (elsewhere_id, _) = endpoint(&pool, other_tenant, &elsewhere.url, &["test.fast"], 3).await;
+    // The hanging endpoint's deliveries are queued first, so they are due first.
+    for n in 0..20 {
+        publish(&pool, tenant, "test.slow", json!({"n": n})).await;
+    }
+    for n in 0..5 {
+        publish(&pool, tenant, "test.fast", json!({"n": n})).await;
+        publish(&pool, other_tenant, "test.fast", json!({"n": n})).await;
+    }
+    let _app = spawn(pool.clone()).await;
+
+    let same = settled(&pool, healthy_id, 5).await;
+    let other = settled(&pool, elsewhere_id, 5).await;
+    assert!(same.iter().chain(&other).all(|d| d.status == "success"));
+    let last_healthy = same
+        .iter()
+        .chain(&other)
+        .filter_map(|d| d.delivered_at)
+        .max()
+        .unwrap();
+
+    // The first wave (per-endpoint concurrency 4) of the hanging endpoint's attempts is
+    // recorded when it times out; the healthy deliveries finished before any of it could.
+    let attempts = |pool: PgPool| async move {
+        sqlx::query_as::<_, (chrono::DateTime<chrono::Utc>,)>(
+            "select a.started_at from webhooks.attempts a
+             join webhooks.deliveries d on d.id = a.delivery_id
+             where d.endpoint_id = $1 order by a.started_at",
+        )
+        .bind(hanging_id)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    assert!(eventually(|| async { attempts(pool.clone()).await.len() >= 4 }).await);
+    let started = attempts(pool.clone()).await;
+    let first_hanging_start = started[0].0;
+    assert!(
+        last_healthy < first_hanging_start + chrono::Duration::seconds(2),
+        "healthy deliveries finished at {last_healthy}, hanging attempts began {first_hanging_start}"
+    );
+    let before = started.iter().filter(|(at,)| *at < last_healthy).count();
+    assert!(
+        before <= 4,
+        "{before} hanging attempts started before the healthy ones finished"
+    );
+    assert!(hanging.count() >= 4);
+    let timeouts: Vec<Option<String>> = sqlx::query_scalar(
+        "select a.error_class from webhooks.attempts a
+         join webhooks.deliveries d on d.id = a.delivery_id where d.endpoint_id = $1",
+    )
+    .bind(hanging_id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        timeouts.iter().all(|c| c.as_deref() == Some("timeout")),
+        "{timeouts:?}"
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_per_endpoint_rate_limit_spaces_attempts(pool: PgPool) {
+    let mut config = crate::helpers::config();
+    config.webhooks.per_endpoint_rate_per_sec = 5;
+    let tenant = Uuid::new_v4();
+    let receiver = Receiver::start().await;
+    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 3).await;
+    for n in 0..5 {
+        publish(&pool, tenant, "test.fast", json!({"n": n})).await;
+    }
+    let _app = crate::helpers::spawn_with(pool.clone(), config, true).await;
+
+    settled(&pool, id, 5).await;
+    let started: Vec<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "select a.started_at from webhooks.attempts a
+         join webhooks.deliveries d on d.id = a.delivery_id
+         where d.endpoint_id = $1 order by a.started_at",
+    )
+    .bind(id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(started.len(), 5);
+    for pair in started.windows(2) {
+        // 5 per second: at least 200 ms apart (slack for the secrets lookup before each send).
+        assert!(
+            pair[1] - pair[0] >= chrono::Duration::milliseconds(150),
+            "{started:?}"
+        );
+    }
+}
