@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 /// Channel the senders listen on (notified at commit). Must equal
 /// `queue::DELIVERIES_CHANNEL`, the one the dispatcher notifies.
-pub const WAKE_CHANNEL: &str = "webhooks_deliveries";
+pub const WAKE_CHANNEL: &str = super::queue::DELIVERIES_CHANNEL;
 
 /// Wakes the senders when the calling transaction commits (they also poll).
 pub async fn wake_senders(conn: &mut PgConnection) -> sqlx::Result<()> {
