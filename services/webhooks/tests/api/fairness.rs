@@ -104,11 +104,8 @@ async fn the_per_endpoint_rate_limit_spaces_attempts(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(started.len(), 5);
-    for pair in started.windows(2) {
-        // 5 per second: at least 200 ms apart (slack for the secrets lookup before each send).
-        assert!(
-            pair[1] - pair[0] >= chrono::Duration::milliseconds(150),
-            "{started:?}"
-        );
-    }
+    // 5 per second: the five sends span at least four 200 ms slots (the span, not each gap, is
+    // asserted: a gap also contains the per-send secrets lookup, which varies under load).
+    let span = started[4] - started[0];
+    assert!(span >= chrono::Duration::milliseconds(700), "{started:?}");
 }
