@@ -83,6 +83,22 @@ impl AuthClient {
         }
     }
 
+    /// A client of the auth service at `auth_url` over HTTP, as a service deployed on its own
+    /// uses it: JWKS from `/.well-known/jwks.json`, API keys through `/auth/introspect`, with
+    /// a 10 s timeout per call.
+    pub fn remote(auth_url: &str, cache: Cache) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let auth_url = auth_url.trim_end_matches('/');
+        Ok(Self::new(
+            JwtVerifier::remote(format!("{auth_url}/.well-known/jwks.json"), http.clone()),
+            Arc::new(crate::RemoteIntrospection::new(auth_url, http)),
+            cache,
+        ))
+    }
+
     pub fn verifier(&self) -> &JwtVerifier {
         &self.verifier
     }

@@ -24,9 +24,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes::openapi()
 }
 
-use std::sync::Arc;
-
-use temponest_auth_client::{AuthClient, JwtVerifier, RemoteIntrospection};
+use temponest_auth_client::AuthClient;
 use temponest_ratelimit::RoutePolicy;
 use temponest_web::bootstrap::InfraSettings;
 use temponest_web::health::Health;
@@ -67,16 +65,8 @@ pub async fn launch(
     })
     .await?;
     temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
-    let auth_url = config.auth_url.trim_end_matches('/').to_owned();
-    let auth = AuthClient::new(
-        JwtVerifier::remote(format!("{auth_url}/.well-known/jwks.json"), http.clone()),
-        Arc::new(RemoteIntrospection::new(&auth_url, http)),
-        infra.cache.clone(),
-    );
+    let auth =
+        AuthClient::remote(&config.auth_url, infra.cache.clone()).map_err(StartupError::Config)?;
     let state = AppState::build(config, infra.pool, infra.cache, infra.limiter, auth)?;
     let server = state.config.server.clone();
     let engine = domain::engine::start(state.clone());

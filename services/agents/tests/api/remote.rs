@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use temponest_agents::AppState;
-use temponest_auth_client::{AuthClient, JwtVerifier, RemoteIntrospection};
+use temponest_auth_client::AuthClient;
 use temponest_cache::{Cache, CacheConfig};
 use temponest_ratelimit::{RateLimitConfig, RateLimiter};
 use temponest_web::health::Health;
@@ -15,7 +15,6 @@ use crate::helpers::{TestApp, expect_error, expect_json, spawn};
 
 /// A stand-alone agents service that knows the auth service only by its URL.
 async fn standalone_agents(pool: PgPool, auth_base: &str) -> String {
-    let http = reqwest::Client::new();
     let cache = Cache::connect(CacheConfig {
         redis_url: Some(
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
@@ -31,11 +30,7 @@ async fn standalone_agents(pool: PgPool, auth_base: &str) -> String {
         },
         None,
     );
-    let auth = AuthClient::new(
-        JwtVerifier::remote(format!("{auth_base}/.well-known/jwks.json"), http.clone()),
-        std::sync::Arc::new(RemoteIntrospection::new(auth_base, http)),
-        cache.clone(),
-    );
+    let auth = AuthClient::remote(auth_base, cache.clone()).unwrap();
     let state = AppState::build(
         crate::helpers::config(&[]),
         pool.clone(),
