@@ -22,12 +22,22 @@
 #                                              (wrk/execute.lua; default -t2 -c32 -d20s)
 #   oha-health | oha-me | oha-login [oha options]   the same with oha, if installed
 #   startup                                    time to /health/ready (fresh and existing DB) and idle RSS
+#   webhooks-bench [EVENTS] [ENDPOINTS]        webhook delivery: EVENTS (default 20000) events
+#                                              POSTed to /events as fast as wrk can (-t2 -c16,
+#                                              wrk/publish-event.lua), each delivered to ENDPOINTS
+#                                              (default 1) endpoints of a local webhook-receiver;
+#                                              prints publish rate, deliveries/s and commit-to-
+#                                              receipt latency percentiles
+#   webhooks-latency RPS [EVENTS] [ENDPOINTS]  the same, events published at a fixed RPS by
+#                                              webhook-publisher (default 5000 events, 1 endpoint)
 #   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID, TOKEN and
 #                                              AGENT_ID (an echo agent of TOKEN's tenant) are exported
 #
 # Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
 # from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
-# SERVER_LOG (default /tmp/temponest-load-<pid>.log), LOGIN_CONCURRENCY for wrk-login/oha-login.
+# SERVER_LOG (default /tmp/temponest-load-<pid>.log), LOGIN_CONCURRENCY for wrk-login/oha-login,
+# WEBHOOKS_BENCH_TIMEOUT (seconds to wait for all deliveries, default 300) and the server's own
+# TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY / __PER_TENANT_CONCURRENCY (passed through).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -50,6 +60,9 @@ server_pid=""
 start_server() {
   # Rate limiting off (throughput runs), generous login/register limits in case it is turned
   # back on, warnings only, no trace export, loopback only, a Redis key prefix of our own.
+  # WEBHOOKS_ALLOWED_NETWORKS: webhook deliveries to loopback are refused by default (SSRF
+  # guard); the webhooks-* measurements deliver to a receiver on 127.0.0.1, and nothing here
+  # ever registers an endpoint anywhere else.
   env -u OTEL_EXPORTER_OTLP_ENDPOINT \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
     REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
@@ -58,6 +71,7 @@ start_server() {
     RATE_LIMIT_ENABLED=false \
     TEMPONEST_LOGIN_PER_MINUTE=1000000 TEMPONEST_REGISTER_PER_HOUR=1000000 \
     RUST_LOG=warn \
+    WEBHOOKS_ALLOWED_NETWORKS=127.0.0.0/8 \
     "$bin" serve >>"$log" 2>&1 &
   server_pid=$!
 }
@@ -87,8 +101,13 @@ stop_server() {
   server_pid=""
 }
 
+receiver_pid=""
 cleanup() {
   stop_server
+  if [ -n "$receiver_pid" ] && kill -0 "$receiver_pid" 2>/dev/null; then
+    kill -TERM "$receiver_pid"
+    wait "$receiver_pid" 2>/dev/null || true
+  fi
   if [ -z "${KEEP_DB:-}" ]; then
     psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   fi
@@ -125,6 +144,111 @@ create_agent() {
 # Stops the run when creating an agent failed.
 check_agent() {
   case "$1" in "" | null) echo "run.sh: could not create an agent" >&2; exit 1 ;; esac
+}
+
+psql_db() { psql -X -q -h 127.0.0.1 -U postgres -d "$db" -P pager=off "$@"; }
+
+# webhooks_bench wrk|fixed EVENTS ENDPOINTS [RPS]: starts a webhook-receiver, registers
+# ENDPOINTS endpoints (/e/1 .. /e/K on it) subscribed to load.test in a fresh tenant, publishes
+# EVENTS events through POST /events (wrk at full speed, or webhook-publisher at RPS), waits
+# until the receiver has (published events) x ENDPOINTS requests, then reports.
+webhooks_bench() {
+  local how="$1" events="$2" endpoints="$3" rps="${4:-}"
+  local dir="$root/load_tests"
+  local rbin="$dir/target/release/webhook-receiver" pbin="$dir/target/release/webhook-publisher"
+  if [ ! -x "$rbin" ] || [ ! -x "$pbin" ]; then
+    (cd "$dir" && cargo build --release --bin webhook-receiver --bin webhook-publisher)
+  fi
+  local rport=$((port + 800))
+  while port_in_use "$rport"; do rport=$((rport + 1)); done
+  local receiver="http://127.0.0.1:$rport"
+  "$rbin" "$rport" 2>>"$log" &
+  receiver_pid=$!
+  for _ in $(seq 1 500); do curl -sf -o /dev/null "$receiver/count" && break; sleep 0.01; done
+
+  read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
+  local i
+  for i in $(seq 1 "$endpoints"); do
+    curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+      -d "{\"name\":\"bench-$i\",\"url\":\"$receiver/e/$i\",\"events\":[\"load.test\"],\"retry_config\":{\"max_retries\":3,\"retry_delay_seconds\":1}}" \
+      "$host/webhooks/" || { echo "run.sh: could not create webhook endpoint $i" >&2; exit 1; }
+  done
+  echo "webhooks-bench: $events events x $endpoints endpoint(s), receiver $receiver," \
+    "per_endpoint_concurrency=${TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY:-4 (default)}," \
+    "per_tenant_concurrency=${TEMPONEST_WEBHOOKS__PER_TENANT_CONCURRENCY:-16 (default)}," \
+    "publisher=$how${rps:+ at $rps/s}"
+
+  case "$how" in
+    wrk)
+      # wrk's threads stop at their quota, but wrk itself only exits after -d: watch the
+      # outbox and interrupt it (SIGINT: it still prints its summary) once EVENTS are in.
+      EVENTS="$events" THREADS=2 wrk --latency -t2 -c16 -d300s --timeout 10s \
+        -s "$dir/wrk/publish-event.lua" -H "Authorization: Bearer $TOKEN" "$host/events" &
+      local wrk_pid=$!
+      while kill -0 "$wrk_pid" 2>/dev/null; do
+        [ "$(psql_db -At -c "select count(*) from platform.outbox where event_type = 'load.test'")" -ge "$events" ] && break
+        sleep 0.1
+      done
+      sleep 0.2
+      kill -INT "$wrk_pid" 2>/dev/null || true
+      wait "$wrk_pid" || true
+      ;;
+    fixed)
+      "$pbin" --host "$host" --token "$TOKEN" --rps "$rps" -n "$events"
+      ;;
+  esac
+
+  local published expected received=0 deadline
+  published=$(psql_db -At -c "select count(*) from platform.outbox where event_type = 'load.test'")
+  expected=$((published * endpoints))
+  deadline=$(($(date +%s) + ${WEBHOOKS_BENCH_TIMEOUT:-300}))
+  while :; do
+    received=$(curl -sf "$receiver/count" || echo 0)
+    [ "$received" -ge "$expected" ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "webhooks-bench: TIMEOUT: $received of $expected deliveries received" >&2
+      break
+    fi
+    sleep 0.1
+  done
+  echo "webhooks-bench: published (outbox rows) $published, expected deliveries $expected, received $received"
+
+  local csv
+  csv=$(mktemp --suffix=.csv)
+  curl -sf "$receiver/dump" >"$csv"
+  # Latency = receipt (receiver's clock) - outbox.created_at. created_at is now() of the
+  # publishing transaction (its start; POST /events is a single insert, committed right
+  # after), so this is "event committed" -> "request head received by the endpoint".
+  psql_db <<SQL
+create temp table recv (webhook_id text, received_unix_ns bigint);
+\copy recv from '$csv' with (format csv)
+\echo publish rate (outbox created_at span):
+select count(*) as events,
+       round(extract(epoch from max(created_at) - min(created_at)), 3) as publish_secs,
+       round(count(*) / nullif(extract(epoch from max(created_at) - min(created_at)), 0)) as events_per_s
+  from platform.outbox where event_type = 'load.test';
+\echo deliveries/s (received / (last receipt - first event created_at)):
+with first as (select extract(epoch from min(created_at)) as t0 from platform.outbox where event_type = 'load.test')
+select count(*) as received,
+       round(max(received_unix_ns)::numeric / 1e9 - (select t0 from first), 3) as secs,
+       round(count(*) / nullif(max(received_unix_ns)::numeric / 1e9 - (select t0 from first), 0)) as deliveries_per_s
+  from recv;
+\echo commit-to-receipt latency, ms (receipt - outbox.created_at, joined on webhook-id = event_id):
+with j as (
+  select (r.received_unix_ns::numeric / 1e9 - extract(epoch from o.created_at)) * 1000 as ms
+    from recv r join platform.outbox o on o.event_id = r.webhook_id::uuid)
+select count(*) as joined,
+       round(percentile_cont(0.50) within group (order by ms)::numeric, 2) as p50,
+       round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as p95,
+       round(percentile_cont(0.99) within group (order by ms)::numeric, 2) as p99,
+       round(max(ms), 2) as max
+  from j;
+\echo webhooks.deliveries by status:
+select status, count(*) from webhooks.deliveries group by 1 order by 1;
+\echo webhooks.attempts by outcome:
+select coalesce(error_class, 'http ' || response_status) as outcome, count(*) from webhooks.attempts group by 1 order by 1;
+SQL
+  rm -f "$csv"
 }
 
 if [ "$measurement" = startup ]; then
@@ -232,6 +356,12 @@ EOF
     c="${LOGIN_CONCURRENCY:-2}"
     [ $# -gt 0 ] || set -- -c "$c" -z 20s -t 10s
     oha --no-tui -m POST -T application/json -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$@" "$host/auth/login"
+    ;;
+  webhooks-bench)
+    webhooks_bench wrk "${1:-20000}" "${2:-1}"
+    ;;
+  webhooks-latency)
+    webhooks_bench fixed "${2:-5000}" "${3:-1}" "${1:?usage: run.sh webhooks-latency RPS [EVENTS] [ENDPOINTS]}"
     ;;
   exec)
     read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
