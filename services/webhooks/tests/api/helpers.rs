@@ -31,6 +31,9 @@ pub fn config() -> WebhooksConfig {
     config.webhooks.poll_interval_ms = 100;
     config.webhooks.timeout_secs = 2;
     config.webhooks.lease_secs = 5;
+    // Small caps, so the fairness tests can saturate them.
+    config.webhooks.per_endpoint_concurrency = 4;
+    config.webhooks.per_tenant_concurrency = 16;
     config
 }
 
