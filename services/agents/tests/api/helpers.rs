@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::Deref;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_agents::{AgentsConfig, AppState};
@@ -13,12 +14,11 @@ use temponest_llm::{ProviderConfig, ProviderKind, Providers};
 use temponest_ratelimit::{RateLimitConfig, RateLimiter};
 use temponest_web::health::Health;
 
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use temponest_test_client::{Api, PASSWORD, eventually, expect_error, expect_json};
 
 /// A running app.
 pub struct TestApp {
-    pub base: String,
-    pub http: Client,
+    pub api: Api,
     pub pool: PgPool,
     pub state: AppState,
 }
@@ -116,91 +116,13 @@ pub async fn spawn_with(pool: PgPool, config: AgentsConfig) -> TestApp {
         temponest_web::serve(listener, app, &server, std::future::pending()).await
     });
     TestApp {
-        base: format!("http://{addr}"),
-        http: Client::builder().no_gzip().build().unwrap(),
+        api: Api::new(format!("http://{addr}")),
         pool,
         state,
     }
 }
 
-/// A tenant admin's credentials.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub tenant_id: String,
-    pub token: String,
-}
-
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn delete(&self, token: &str, path: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Registers a new tenant (its admin) and logs in.
-    pub async fn signup(&self, email: &str) -> Session {
-        let user = expect_json(
-            self.http
-                .post(self.url("/auth/register"))
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::CREATED,
-        )
-        .await;
-        let tokens = expect_json(
-            self.http
-                .post(self.url("/auth/login"))
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
-        Session {
-            tenant_id: user["tenant_id"].as_str().unwrap().to_owned(),
-            token: tokens["access_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
     /// Creates an agent and returns it.
     pub async fn agent(&self, token: &str, body: Value) -> Value {
         expect_json(
@@ -249,41 +171,6 @@ impl TestApp {
     }
 }
 
-/// Asserts the status and returns the JSON body.
-pub async fn expect_json(resp: Response, status: StatusCode) -> Value {
-    let actual = resp.status();
-    let body = resp.text().await.unwrap();
-    assert_eq!(actual, status, "unexpected status; body: {body}");
-    serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-/// Asserts an error response: status, and a `detail` that contains `needle`.
-pub async fn expect_error(resp: Response, status: StatusCode, needle: &str) -> Value {
-    let body = expect_json(resp, status).await;
-    let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(
-        detail.to_lowercase().contains(&needle.to_lowercase()),
-        "detail {detail:?} lacks {needle:?}: {body}"
-    );
-    assert_eq!(body["status"], status.as_u16());
-    body
-}
-
-/// Repeats `probe` until it returns true, for at most 10 s. Each probe does real I/O.
-pub async fn eventually<F, Fut>(mut probe: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        while !probe().await {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .is_ok()
-}
-
 /// Reads a whole SSE body into (id, data) frames.
 pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
     assert_eq!(resp.status(), StatusCode::OK);
@@ -321,4 +208,12 @@ pub fn parse_sse(text: &str) -> Vec<(String, String)> {
 pub async fn closed_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }

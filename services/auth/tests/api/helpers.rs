@@ -10,6 +10,8 @@ use temponest_cache::{Cache, CacheConfig};
 use temponest_ratelimit::{RateLimitConfig, RateLimiter};
 use temponest_web::health::Health;
 
+pub use temponest_test_client::{eventually, expect_error, expect_json};
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A running app.
@@ -186,44 +188,4 @@ impl TestApp {
             refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
         }
     }
-}
-
-/// Asserts the status and returns the JSON body.
-pub async fn expect_json(resp: Response, status: StatusCode) -> Value {
-    let actual = resp.status();
-    let body = resp.text().await.unwrap();
-    assert_eq!(actual, status, "unexpected status; body: {body}");
-    serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-/// Asserts an error response: status, and a `detail` that contains `needle`.
-pub async fn expect_error(resp: Response, status: StatusCode, needle: &str) -> Value {
-    let body = expect_json(resp, status).await;
-    let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(
-        detail.to_lowercase().contains(&needle.to_lowercase()),
-        "detail {detail:?} lacks {needle:?}"
-    );
-    assert_eq!(body["status"], status.as_u16());
-    assert!(
-        body["request_id"].is_string(),
-        "error without request_id: {body}"
-    );
-    body
-}
-
-/// Repeats `probe` until it returns true, for at most 5 s (for effects that travel through
-/// Redis pub/sub). Each probe is a real request, so this never spins idle.
-pub async fn eventually<F, Fut>(mut probe: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        while !probe().await {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .is_ok()
 }

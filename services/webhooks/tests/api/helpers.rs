@@ -2,22 +2,20 @@
 //! serve` runs them) and talking to it.
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 
-use reqwest::{Client, Response, StatusCode};
-use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_cache::{Cache, CacheConfig};
 use temponest_ratelimit::{RateLimitConfig, RateLimiter};
 use temponest_web::health::Health;
+
+pub use temponest_test_client::{Api, PASSWORD, eventually, expect_error, expect_json};
 use temponest_webhooks::domain::engine::{self, Engine};
 use temponest_webhooks::{AppState, WebhooksConfig};
 
-pub const PASSWORD: &str = "correct horse battery staple";
-
 /// A running app.
 pub struct TestApp {
-    pub base: String,
-    pub http: Client,
+    pub api: Api,
     pub pool: PgPool,
     pub state: AppState,
     /// The delivery engine (None when the test starts its own).
@@ -111,123 +109,19 @@ pub async fn spawn_with(pool: PgPool, config: WebhooksConfig, with_engine: bool)
     });
     let engine = with_engine.then(|| engine::start(state.clone()));
     TestApp {
-        base: format!("http://{addr}"),
-        http: Client::builder().no_gzip().build().unwrap(),
+        api: Api::new(format!("http://{addr}")),
         pool,
         state,
         engine,
     }
 }
 
-/// A tenant admin's credentials.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub tenant_id: String,
-    pub token: String,
-}
+impl TestApp {}
 
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
-
-    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn delete(&self, token: &str, path: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Registers a new tenant (its admin) and logs in.
-    pub async fn signup(&self, email: &str) -> Session {
-        let user = expect_json(
-            self.http
-                .post(self.url("/auth/register"))
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::CREATED,
-        )
-        .await;
-        let tokens = expect_json(
-            self.http
-                .post(self.url("/auth/login"))
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
-        Session {
-            tenant_id: user["tenant_id"].as_str().unwrap().to_owned(),
-            token: tokens["access_token"].as_str().unwrap().to_owned(),
-        }
-    }
-}
-
-/// Asserts the status and returns the JSON body.
-pub async fn expect_json(resp: Response, status: StatusCode) -> Value {
-    let actual = resp.status();
-    let body = resp.text().await.unwrap();
-    assert_eq!(actual, status, "unexpected status; body: {body}");
-    serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-/// Asserts an error response: status, and a `detail` that contains `needle`.
-pub async fn expect_error(resp: Response, status: StatusCode, needle: &str) -> Value {
-    let body = expect_json(resp, status).await;
-    let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(
-        detail.to_lowercase().contains(&needle.to_lowercase()),
-        "detail {detail:?} lacks {needle:?}: {body}"
-    );
-    body
-}
-
-/// Repeats `probe` until it returns true, for at most 15 s. Each probe does real I/O.
-pub async fn eventually<F, Fut>(mut probe: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    tokio::time::timeout(std::time::Duration::from_secs(15), async {
-        while !probe().await {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .is_ok()
 }

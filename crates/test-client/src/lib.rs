@@ -1,0 +1,153 @@
+//! Talking to a running TempoNest app in integration tests: an HTTP client bound to the app's
+//! base URL, tenant sign-up, and the assertions every service's test suite uses (status and
+//! JSON body, the SPEC §2 error body, conditions awaited with a deadline instead of sleeps).
+//! A dev-dependency only.
+
+use std::time::Duration;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// The password of every account the tests create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// An HTTP client for one app.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: Client,
+}
+
+/// A tenant admin's credentials.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub tenant_id: String,
+    /// The access token.
+    pub token: String,
+}
+
+impl Api {
+    /// A client for the app at `base` (`http://127.0.0.1:port`); responses are not
+    /// decompressed, so tests see what the server sent.
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            http: Client::builder().no_gzip().build().expect("an HTTP client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a new tenant (its admin, password [`PASSWORD`]) and logs in.
+    pub async fn signup(&self, email: &str) -> Session {
+        let credentials = json!({"email": email, "password": PASSWORD});
+        let user = expect_json(
+            self.http
+                .post(self.url("/auth/register"))
+                .json(&credentials)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::CREATED,
+        )
+        .await;
+        let tokens = expect_json(
+            self.http
+                .post(self.url("/auth/login"))
+                .json(&credentials)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+        Session {
+            user_id: user["id"].as_str().unwrap().to_owned(),
+            tenant_id: user["tenant_id"].as_str().unwrap().to_owned(),
+            token: tokens["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+/// Asserts the status and returns the JSON body (`null` for an empty or non-JSON body).
+pub async fn expect_json(resp: Response, status: StatusCode) -> Value {
+    let actual = resp.status();
+    let body = resp.text().await.unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// Asserts an error response in the SPEC §2 shape: the status, a `detail` that contains
+/// `needle` (case-insensitive), `status` and a `request_id`.
+pub async fn expect_error(resp: Response, status: StatusCode, needle: &str) -> Value {
+    let body = expect_json(resp, status).await;
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.to_lowercase().contains(&needle.to_lowercase()),
+        "detail {detail:?} lacks {needle:?}: {body}"
+    );
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(
+        body["request_id"].is_string(),
+        "error without request_id: {body}"
+    );
+    body
+}
+
+/// Repeats `probe` until it returns true, for at most 15 s (for effects that travel through
+/// background tasks, Redis pub/sub or Postgres notifications). Each probe does real I/O, so
+/// this never spins idle; false when the deadline passed.
+pub async fn eventually<F, Fut>(mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while !probe().await {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .is_ok()
+}
