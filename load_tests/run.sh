@@ -30,8 +30,10 @@
 #                                              receipt latency percentiles
 #   webhooks-latency RPS [EVENTS] [ENDPOINTS]  the same, events published at a fixed RPS by
 #                                              webhook-publisher (default 5000 events, 1 endpoint)
-#   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID, TOKEN and
-#                                              AGENT_ID (an echo agent of TOKEN's tenant) are exported
+#   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID, TOKEN,
+#                                              AGENT_ID (an echo agent of TOKEN's tenant) and
+#                                              LOAD_DATABASE_URL are exported
+#   (scheduler measurements: load_tests/run.sh exec load_tests/scheduler-bench.sh ...)
 #
 # Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
 # from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
@@ -366,7 +368,8 @@ EOF
   exec)
     read -r TOKEN _ < <(fresh_account); check_token "$TOKEN"
     AGENT_ID=$(create_agent "$TOKEN"); check_agent "$AGENT_ID"
-    export TOKEN AGENT_ID
+    LOAD_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+    export TOKEN AGENT_ID LOAD_DATABASE_URL
     "$@"
     ;;
   *)

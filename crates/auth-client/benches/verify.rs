@@ -60,6 +60,7 @@ fn access_token(key: &EncodingKey) -> String {
         exp: now + 3600,
         iss: ISSUER.into(),
         token_type: TokenType::Access,
+        client: None,
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(KID.into());

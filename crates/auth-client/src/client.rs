@@ -12,8 +12,8 @@ use temponest_web::ApiError;
 
 use crate::principal::AuthFailure;
 use crate::{
-    API_KEY_PREFIX, Introspector, JwtVerifier, Principal, PrincipalKind, REFRESH_TOKEN_PREFIX,
-    VerifyError, api_key_cache_key,
+    API_KEY_PREFIX, AccessClaims, Introspector, JwtVerifier, Principal, PrincipalKind,
+    REFRESH_TOKEN_PREFIX, TokenType, VerifyError, api_key_cache_key, permissions,
 };
 
 /// Authenticates callers. Cheap to clone.
@@ -115,13 +115,17 @@ impl AuthClient {
 
     /// Verifies an access token: signature, expiry and type locally (cached until expiry),
     /// then that its session is still live (cached 30 s under the `jwt` category and
-    /// invalidated on every replica at logout or revocation).
+    /// invalidated on every replica at logout or revocation). A service token has no session
+    /// and lives minutes: it is checked locally only, and must name a known service client.
     pub async fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
         let claims = self.verifier.verify(token).await.map_err(|err| match err {
             VerifyError::Expired => ApiError::unauthorized("access token expired"),
             VerifyError::WrongType => ApiError::unauthorized("token is not an access token"),
             other => ApiError::unauthorized(other.to_string()),
         })?;
+        if claims.token_type == TokenType::Service {
+            return service_principal(&claims);
+        }
         let introspector = Arc::clone(&self.introspector);
         let (session_id, owned) = (claims.sid, token.to_owned());
         let live: bool = self
@@ -163,6 +167,29 @@ impl AuthClient {
             .await?;
         found.ok_or_else(|| ApiError::unauthorized("invalid, revoked or expired API key"))
     }
+}
+
+/// The principal of a verified service token. Its permissions never exceed the fixed scopes
+/// of its client, whatever the token says.
+fn service_principal(claims: &AccessClaims) -> Result<Principal, ApiError> {
+    let client = claims.client.as_deref().unwrap_or_default();
+    let scopes = permissions::service_scopes(client)
+        .ok_or_else(|| ApiError::unauthorized("service token names no known service client"))?;
+    Ok(Principal {
+        user_id: claims.sub,
+        tenant_id: claims.tenant_id,
+        email: claims.email.clone(),
+        roles: claims.roles.clone(),
+        permissions: claims
+            .permissions
+            .iter()
+            .filter(|p| scopes.contains(&p.as_str()))
+            .cloned()
+            .collect(),
+        kind: PrincipalKind::Service {
+            client: client.to_owned(),
+        },
+    })
 }
 
 /// Cache key (category `jwt`) of a session's liveness.

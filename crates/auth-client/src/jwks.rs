@@ -56,6 +56,7 @@ pub enum VerifyError {
     Expired,
     #[error("invalid access token")]
     Invalid,
+    /// A token type this verifier does not accept (access and service tokens are accepted).
     #[error("token is not an access token")]
     WrongType,
 }
@@ -233,7 +234,8 @@ impl JwtVerifier {
         }
     }
 
-    /// Verifies signature, issuer, expiry and token type.
+    /// Verifies signature, issuer, expiry and token type (access or service token; callers
+    /// decide what each type may do).
     pub async fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, VerifyError> {
         if let Some(claims) = self.inner.verified.get(token) {
             // moka expiry is approximate; the claim is authoritative.
@@ -261,7 +263,10 @@ impl JwtVerifier {
                 | jsonwebtoken::errors::ErrorKind::Utf8(_) => VerifyError::Malformed,
                 _ => VerifyError::Invalid,
             })?;
-        if data.claims.token_type != TokenType::Access {
+        if !matches!(
+            data.claims.token_type,
+            TokenType::Access | TokenType::Service
+        ) {
             return Err(VerifyError::WrongType);
         }
         let claims = Arc::new(data.claims);

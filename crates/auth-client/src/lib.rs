@@ -2,7 +2,8 @@
 //! against the auth service's JWKS (refreshed in the background, verified tokens cached until
 //! expiry), API-key introspection through the auth service (cached 30 s in the two-tier cache
 //! and invalidated on revocation), an identification middleware and the [`Principal`]
-//! extractor with permission checks.
+//! extractor with permission checks; and [`ServiceTokens`], with which internal callers obtain
+//! short-lived service tokens for a tenant.
 
 pub mod claims;
 pub mod client;
@@ -10,12 +11,14 @@ pub mod introspect;
 pub mod jwks;
 pub mod permissions;
 pub mod principal;
+pub mod service;
 
 pub use claims::{AccessClaims, TokenType};
 pub use client::{AuthClient, identify, protect, session_cache_key};
 pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
 pub use jwks::{JwtVerifier, VerifyError};
 pub use principal::{Principal, PrincipalKind};
+pub use service::{ServiceTokenError, ServiceTokens};
 
 /// Prefix of every API key.
 pub const API_KEY_PREFIX: &str = "sk_";

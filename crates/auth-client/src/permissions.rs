@@ -33,6 +33,18 @@ pub const ALL: &[&str] = &[
     API_KEYS_MANAGE,
 ];
 
+/// The service clients auth can issue service tokens to, each with its fixed scopes. A client
+/// is enabled by configuring a secret for it in the auth service (`TEMPONEST_SERVICE_CLIENTS`).
+pub const SERVICE_CLIENTS: &[(&str, &[&str])] = &[("scheduler", &[AGENTS_READ, AGENTS_EXECUTE])];
+
+/// The fixed scopes of a known service client; `None` for an unknown client.
+pub fn service_scopes(client: &str) -> Option<&'static [&'static str]> {
+    SERVICE_CLIENTS
+        .iter()
+        .find(|(name, _)| *name == client)
+        .map(|(_, scopes)| *scopes)
+}
+
 /// Permissions granted by one role.
 pub fn for_role(role: &str) -> &'static [&'static str] {
     match role {
@@ -82,6 +94,15 @@ mod tests {
     fn admin_has_every_permission_and_viewer_only_reads() {
         assert_eq!(for_roles(&["admin"]).len(), ALL.len());
         assert!(for_roles(&["viewer"]).iter().all(|p| p.ends_with(":read")));
+    }
+
+    #[test]
+    fn the_scheduler_may_read_and_execute_agents_and_unknown_clients_have_no_scopes() {
+        assert_eq!(
+            service_scopes("scheduler"),
+            Some(&[AGENTS_READ, AGENTS_EXECUTE][..])
+        );
+        assert_eq!(service_scopes("root"), None);
     }
 
     #[test]

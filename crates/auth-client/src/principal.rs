@@ -10,8 +10,13 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PrincipalKind {
+    /// A user with an access token from a login session.
     User { session_id: Uuid },
+    /// An API key acting with its scopes for the user who created it.
     ApiKey { key_id: Uuid },
+    /// An internal service acting for one tenant with a service token; `user_id` is the
+    /// client's fixed subject, not a user.
+    Service { client: String },
 }
 
 /// An authenticated caller with tenant scope, roles and permissions.
@@ -41,13 +46,25 @@ impl Principal {
         }
     }
 
-    /// The rate-limiting identity of this caller.
+    /// 403 for a service identity: `action` (e.g. "creating API keys") needs a user or one
+    /// of their API keys.
+    pub fn require_user(&self, action: &str) -> Result<(), ApiError> {
+        match &self.kind {
+            PrincipalKind::Service { client } => Err(ApiError::forbidden(format!(
+                "{action} is not available to service identities (`{client}` acts for a tenant, not a user)"
+            ))),
+            PrincipalKind::User { .. } | PrincipalKind::ApiKey { .. } => Ok(()),
+        }
+    }
+
+    /// The rate-limiting identity of this caller (a service is keyed by its subject within
+    /// the tenant it acts for).
     pub fn client_identity(&self) -> temponest_ratelimit::ClientIdentity {
         temponest_ratelimit::ClientIdentity {
             user_id: Some(self.user_id.to_string()),
             api_key_id: match &self.kind {
                 PrincipalKind::ApiKey { key_id } => Some(key_id.to_string()),
-                PrincipalKind::User { .. } => None,
+                PrincipalKind::User { .. } | PrincipalKind::Service { .. } => None,
             },
             tenant_id: Some(self.tenant_id.to_string()),
         }

@@ -60,6 +60,7 @@ fn token(key: &Key, session: Uuid, exp_in: i64) -> String {
         exp: now + exp_in,
         iss: ISSUER.into(),
         token_type: TokenType::Access,
+        client: None,
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(key.kid.clone());

@@ -14,6 +14,8 @@ pub const AGENT_DELETED: &str = "agent.deleted";
 pub const EXECUTION_STARTED: &str = "agent.execution.started";
 pub const EXECUTION_COMPLETED: &str = "agent.execution.completed";
 pub const EXECUTION_FAILED: &str = "agent.execution.failed";
+pub const SCHEDULE_TRIGGERED: &str = "schedule.triggered";
+pub const SCHEDULE_COMPLETED: &str = "schedule.completed";
 pub const WEBHOOK_TEST: &str = "webhook.test";
 pub const WEBHOOK_ENDPOINT_DISABLED: &str = "webhook.endpoint.disabled";
 
@@ -46,6 +48,14 @@ pub const EVENT_TYPES: &[EventType] = &[
     EventType {
         name: EXECUTION_FAILED,
         description: "An agent execution failed, was cancelled or was abandoned (see `outcome`).",
+    },
+    EventType {
+        name: SCHEDULE_TRIGGERED,
+        description: "A schedule fired (or was triggered by hand): an execution was queued.",
+    },
+    EventType {
+        name: SCHEDULE_COMPLETED,
+        description: "A schedule execution finished, completed or failed (see `status` and `outcome`).",
     },
     EventType {
         name: WEBHOOK_TEST,

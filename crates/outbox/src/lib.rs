@@ -58,6 +58,36 @@ pub async fn publish(
     Ok(event_id)
 }
 
+/// Records several events in one statement (and one notification), inside the caller's
+/// transaction; returns their ids in order.
+pub async fn publish_many(
+    conn: &mut PgConnection,
+    events: &[(Uuid, &str, serde_json::Value)],
+) -> sqlx::Result<Vec<Uuid>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
+    let tenants: Vec<Uuid> = events.iter().map(|e| e.0).collect();
+    let types: Vec<String> = events.iter().map(|e| e.1.to_owned()).collect();
+    let payloads: Vec<serde_json::Value> = events.iter().map(|e| e.2.clone()).collect();
+    sqlx::query!(
+        "with inserted as (
+             insert into platform.outbox (event_id, tenant_id, event_type, payload)
+             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[])
+             returning id)
+         select pg_notify($5, '') from (select 1 from inserted limit 1) as one",
+        &ids,
+        &tenants,
+        &types,
+        &payloads,
+        NOTIFY_CHANNEL
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(ids)
+}
+
 /// Like [`publish`] with a caller-chosen `event_id` (derived from an idempotency key): a
 /// repeat with an id already in the outbox records nothing. Returns whether the event was
 /// recorded now. Note that processed events are purged after their retention period, after

@@ -1,6 +1,6 @@
 //! Auth service configuration: defaults that work on a developer machine, overridable by a
 //! TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
-//! `TEMPONEST_<FIELD>`).
+//! `TEMPONEST_<FIELD>`, e.g. `TEMPONEST_SERVICE_CLIENTS`).
 
 use serde::{Deserialize, Serialize};
 use temponest_web::ServerConfig;
@@ -39,6 +39,13 @@ pub struct AuthConfig {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Service clients allowed to obtain service tokens, as comma-separated `name=secret`
+    /// pairs (`TEMPONEST_SERVICE_CLIENTS`); names must be known clients
+    /// ([`temponest_auth_client::permissions::SERVICE_CLIENTS`]), secrets at least 32
+    /// characters. Empty (the default) disables service tokens.
+    pub service_clients: String,
+    /// Service-token lifetime (at most the access-token TTL, so key rotation keeps them valid).
+    pub service_token_ttl_secs: i64,
     pub server: ServerConfig,
 }
 
@@ -62,6 +69,8 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            service_clients: String::new(),
+            service_token_ttl_secs: 300,
             server: ServerConfig::default(),
         }
     }
@@ -70,15 +79,21 @@ impl Default for AuthConfig {
 impl AuthConfig {
     /// Loads defaults → file → environment and validates.
     pub fn load() -> Result<Self, String> {
-        let config: Self =
+        let mut config: Self =
             temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
+        // Read verbatim: the layered loader would parse a value that looks like a list or
+        // a number instead of keeping the string.
+        if let Ok(clients) = std::env::var("TEMPONEST_SERVICE_CLIENTS") {
+            config.service_clients = clients;
+        }
         config.validate()?;
         Ok(config)
     }
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 5] = [
+        crate::domain::service_clients::ServiceClients::parse(&self.service_clients)?;
+        let checks: [(bool, &str); 6] = [
             (
                 self.access_token_ttl_secs >= 60,
                 "TEMPONEST_ACCESS_TOKEN_TTL_SECS must be at least 60",
@@ -98,6 +113,10 @@ impl AuthConfig {
             (
                 self.login_per_minute >= 1 && self.register_per_hour >= 1,
                 "TEMPONEST_LOGIN_PER_MINUTE and TEMPONEST_REGISTER_PER_HOUR must be at least 1",
+            ),
+            (
+                (60..=self.access_token_ttl_secs).contains(&self.service_token_ttl_secs),
+                "TEMPONEST_SERVICE_TOKEN_TTL_SECS must be between 60 and the access-token TTL",
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
@@ -126,6 +145,11 @@ impl std::fmt::Debug for AuthConfig {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("lockout_threshold", &self.lockout_threshold)
+            .field(
+                "service_clients",
+                &crate::domain::service_clients::redacted(&self.service_clients),
+            )
+            .field("service_token_ttl_secs", &self.service_token_ttl_secs)
             .finish_non_exhaustive()
     }
 }

@@ -25,7 +25,7 @@ use utoipa::OpenApi;
 pub use config::AuthConfig;
 pub use state::{AppState, StartupError};
 
-use routes::{api_keys, auth, jwks, session, users};
+use routes::{api_keys, auth, jwks, service_tokens, session, users};
 
 /// The auth service's routes (without shared layers).
 pub fn routes(state: AppState) -> Router {
@@ -36,6 +36,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/auth/logout", post(session::logout))
         .route("/auth/me", get(auth::me))
         .route("/auth/introspect", post(auth::introspect))
+        .route("/auth/service-token", post(service_tokens::issue))
         .route("/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
         .route("/users", get(users::list).post(users::create))
@@ -50,6 +51,7 @@ pub fn routes(state: AppState) -> Router {
     info(title = "TempoNest auth", description = "Tenants, users, sessions, API keys and signing keys."),
     paths(
         auth::register, session::login, session::refresh, session::logout, auth::me, auth::introspect,
+        service_tokens::issue,
         api_keys::create, api_keys::list, api_keys::revoke,
         users::list, users::create, users::get, users::update, users::current_tenant,
         jwks::jwks,
@@ -80,6 +82,14 @@ pub fn rate_limit_routes(config: &AuthConfig) -> Vec<RoutePolicy> {
             route: "/auth/introspect".into(),
             scope: Scope::Ip,
             policies: vec![Policy::per_minute(60_000)],
+        },
+        // A scheduler asks for one token per active tenant every few minutes from one
+        // address; secrets are long enough that guessing them is hopeless at any rate.
+        RoutePolicy {
+            method: Some(axum::http::Method::POST),
+            route: "/auth/service-token".into(),
+            scope: Scope::Ip,
+            policies: vec![Policy::per_minute(6_000)],
         },
     ]
 }

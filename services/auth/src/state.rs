@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::config::AuthConfig;
 use crate::domain::password::PasswordHasher;
+use crate::domain::service_clients::ServiceClients;
 use crate::domain::signing::SigningKeys;
 use crate::resolver::LocalResolver;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     /// Key from which refresh tokens are derived.
     pub refresh_secret: Arc<Vec<u8>>,
     pub last_used: LastUsed,
+    /// Service clients that may obtain service tokens (secret digests only).
+    pub service_clients: Arc<ServiceClients>,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -69,6 +72,8 @@ impl AppState {
         cache: Cache,
         limiter: RateLimiter,
     ) -> Result<Self, StartupError> {
+        let service_clients =
+            ServiceClients::parse(&config.service_clients).map_err(StartupError::Config)?;
         let hasher = PasswordHasher::new(
             config.argon2_memory_kib,
             config.argon2_iterations,
@@ -103,6 +108,7 @@ impl AppState {
             auth,
             refresh_secret: Arc::new(refresh_secret),
             last_used,
+            service_clients: Arc::new(service_clients),
         })
     }
 }

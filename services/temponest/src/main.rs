@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use temponest_agents::AgentsConfig;
 use temponest_auth::AuthConfig;
+use temponest_scheduler::SchedulerConfig;
 use temponest_web::bootstrap::InfraSettings;
 use temponest_webhooks::WebhooksConfig;
 
@@ -99,11 +100,13 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<()> {
+async fn serve(mut config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let agents = AgentsConfig::load().map_err(anyhow::Error::msg)?;
     let webhooks = WebhooksConfig::load().map_err(anyhow::Error::msg)?;
-    let (app, server, runs, engine) = all_in_one(config, agents, webhooks).await?;
+    let scheduler = scheduler_config(&mut config, ports)?;
+    let (app, server, runs, engine, scheduler) =
+        all_in_one(config, agents, webhooks, scheduler).await?;
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     for port in ports {
@@ -119,12 +122,17 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
             .await
         }));
     }
+    // The scheduler calls the agents API over HTTP: start firing once the ports listen.
+    let scheduler = temponest_scheduler::domain::engine::start(scheduler);
     tracing::info!(
         ?ports,
         ready_in_ms = started.elapsed().as_millis() as u64,
-        "temponest serving (services: auth, agents, webhooks)"
+        "temponest serving (services: auth, agents, scheduler, webhooks)"
     );
     temponest_web::shutdown_signal().await;
+    // Stop firing first, while the agents API still answers the runs in flight: they finish
+    // (or are released to the queue for the next start) before the ports close.
+    scheduler.shutdown().await;
     let _ = stop_tx.send(());
     // Drain in-flight requests for up to 30 s, then stop the executions still running (their
     // requests and streams then finish, recorded as `interrupted` with what they had used).
@@ -156,24 +164,62 @@ async fn serve(config: AuthConfig, bind: &str, ports: &[u16]) -> anyhow::Result<
     Ok(())
 }
 
+/// The scheduler's configuration in the all-in-one process: it reaches auth and agents on
+/// the first port it serves (unless `TEMPONEST_AGENTS_URL` / `TEMPONEST_AUTH_URL` say
+/// otherwise), with a service identity generated at start-up when none is configured.
+fn scheduler_config(auth: &mut AuthConfig, ports: &[u16]) -> anyhow::Result<SchedulerConfig> {
+    let port = ports.first().copied().unwrap_or(9000);
+    let mut config: SchedulerConfig = temponest_web::config::load(SchedulerConfig::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let local = format!("http://127.0.0.1:{port}");
+    if std::env::var_os("TEMPONEST_AGENTS_URL").is_none() {
+        config.agents_url = local.clone();
+    }
+    if std::env::var_os("TEMPONEST_AUTH_URL").is_none() {
+        config.auth_url = local;
+    }
+    if config.service_client_secret.is_empty() {
+        let bytes: [u8; 24] = rand::RngExt::random(&mut rand::rng());
+        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        config.service_client_secret = secret;
+    }
+    let entry = format!(
+        "{}={}",
+        config.service_client_id, config.service_client_secret
+    );
+    if !auth.service_clients.split(',').any(|e| e.trim() == entry) {
+        auth.service_clients = if auth.service_clients.trim().is_empty() {
+            entry
+        } else {
+            format!("{},{entry}", auth.service_clients)
+        };
+    }
+    auth.validate().map_err(anyhow::Error::msg)?;
+    config.validate().map_err(anyhow::Error::msg)?;
+    Ok(config)
+}
+
 /// Every service on one router and one shared set of connections; the agents service
 /// authenticates callers in process (same verifier and API-key resolver as auth).
 async fn all_in_one(
     auth_config: AuthConfig,
     agents_config: AgentsConfig,
     webhooks_config: WebhooksConfig,
+    scheduler_config: SchedulerConfig,
 ) -> anyhow::Result<(
     axum::Router,
     temponest_web::ServerConfig,
     temponest_agents::Runs,
     temponest_webhooks::Engine,
+    temponest_scheduler::AppState,
 )> {
     let mut routes = temponest_auth::rate_limit_routes(&auth_config);
     routes.extend(temponest_agents::rate_limit_routes(&agents_config));
     routes.extend(temponest_webhooks::rate_limit_routes(&webhooks_config));
+    routes.extend(temponest_scheduler::rate_limit_routes(&scheduler_config));
     let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
         pool_name: "temponest",
-        services: &["auth", "agents", "webhooks"],
+        services: &["auth", "agents", "scheduler", "webhooks"],
         database_url: &auth_config.database_url,
         redis_url: auth_config.redis(),
         key_prefix: &auth_config.redis_key_prefix,
@@ -203,16 +249,25 @@ async fn all_in_one(
         infra.limiter.clone(),
         auth.auth.clone(),
     )?;
+    let scheduler = temponest_scheduler::AppState::build(
+        scheduler_config,
+        infra.pool.clone(),
+        infra.cache.clone(),
+        infra.limiter.clone(),
+        auth.auth.clone(),
+    )?;
     let engine = temponest_webhooks::domain::engine::start(webhooks.clone());
     let server = auth.config.server.clone();
     let runs = agents.runs.clone();
     let mut openapi = temponest_auth::openapi();
     openapi.merge(temponest_agents::openapi());
     openapi.merge(temponest_webhooks::openapi());
+    openapi.merge(temponest_scheduler::openapi());
     openapi.info.title = "TempoNest".to_owned();
     let router = temponest_auth::routes(auth.clone())
         .merge(temponest_agents::routes(agents))
-        .merge(temponest_webhooks::routes(webhooks));
+        .merge(temponest_webhooks::routes(webhooks))
+        .merge(temponest_scheduler::routes(scheduler.clone()));
     let router = temponest_idempotency::layer(router, idempotency)
         .merge(infra.health.router())
         .merge(temponest_web::docs::router(openapi));
@@ -226,6 +281,7 @@ async fn all_in_one(
         server,
         runs,
         engine,
+        scheduler,
     ))
 }
 

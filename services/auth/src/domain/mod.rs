@@ -3,4 +3,5 @@
 pub mod credentials;
 pub mod email;
 pub mod password;
+pub mod service_clients;
 pub mod signing;

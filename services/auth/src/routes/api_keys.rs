@@ -26,6 +26,7 @@ pub async fn create(
     principal: Principal,
     Json(body): Json<ApiKeyIn>,
 ) -> ApiResult<Response> {
+    principal.require_user("creating API keys")?;
     principal.require(permissions::API_KEYS_MANAGE)?;
     let ValidApiKey {
         name,
@@ -101,6 +102,7 @@ pub async fn revoke(
     principal: Principal,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
+    principal.require_user("revoking API keys")?;
     principal.require(permissions::API_KEYS_MANAGE)?;
     let owner = (!principal.has_permission(permissions::USERS_MANAGE)).then_some(principal.user_id);
     let mut tx = state.pool.begin().await?;

@@ -83,8 +83,9 @@ pub fn user_cache_key(tenant_id: Uuid, user_id: Uuid) -> String {
 
 /// The authenticated user, with tenant, roles and permissions.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserOut), (status = 401)))]
+    responses((status = 200, body = UserOut), (status = 401), (status = 403, description = "called with a service token")))]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<UserOut>> {
+    principal.require_user("a user profile")?;
     let mut user = load_user(&state, principal.tenant_id, principal.user_id)
         .await?
         .filter(|u| u.is_active)

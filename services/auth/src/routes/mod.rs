@@ -4,5 +4,6 @@ pub mod api_keys;
 pub mod auth;
 pub mod client;
 pub mod jwks;
+pub mod service_tokens;
 pub mod session;
 pub mod users;

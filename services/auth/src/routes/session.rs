@@ -220,6 +220,7 @@ pub fn issue_access_token(
         exp: now + state.config.access_token_ttl_secs,
         iss: ISSUER.to_owned(),
         token_type: TokenType::Access,
+        client: None,
     })
 }
 
@@ -334,12 +335,14 @@ pub fn no_store(response: impl IntoResponse) -> Response {
 
 /// Revokes the caller's session: its refresh tokens and access tokens stop working at once.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 400, description = "called with an API key"), (status = 401)))]
+    responses((status = 204), (status = 400, description = "called with an API key"), (status = 401),
+              (status = 403, description = "called with a service token")))]
 pub async fn logout(
     State(state): State<AppState>,
     client: ClientInfo,
     principal: Principal,
 ) -> ApiResult<StatusCode> {
+    principal.require_user("logging out")?;
     let PrincipalKind::User { session_id } = principal.kind else {
         return Err(ApiError::bad_request(
             "logout ends a login session; revoke API keys with DELETE /api-keys/{id}",

@@ -9,5 +9,6 @@ mod outages;
 mod refresh;
 mod register;
 mod remote;
+mod service_tokens;
 mod tokens;
 mod users;

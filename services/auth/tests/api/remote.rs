@@ -16,7 +16,7 @@ use temponest_ratelimit::{RateLimitConfig, RateLimiter};
 use crate::helpers::{TestApp, eventually, expect_error, expect_json, spawn};
 
 /// A stand-in downstream service: one route that echoes the caller's principal.
-async fn downstream(auth: &TestApp) -> String {
+pub async fn downstream(auth: &TestApp) -> String {
     let http = reqwest::Client::new();
     let cache = Cache::connect(CacheConfig {
         redis_url: Some(

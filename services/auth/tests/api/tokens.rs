@@ -24,6 +24,7 @@ fn claims(exp_offset: i64, token_type: TokenType) -> AccessClaims {
         exp: now + exp_offset,
         iss: ISSUER.into(),
         token_type,
+        client: None,
     }
 }
 
@@ -68,6 +69,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
     )
     .await;
 
+    // A service token that names no service client (not issued by /auth/service-token).
     let service = app
         .state
         .keys
@@ -76,7 +78,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
     expect_error(
         app.get_as(&service, "/auth/me").await,
         StatusCode::UNAUTHORIZED,
-        "not an access token",
+        "no known service client",
     )
     .await;
 

@@ -1,0 +1,261 @@
+//! Service identities: [`ServiceTokens`] against a stand-in auth server (a real local HTTP
+//! server counting requests), and [`AuthClient::verify_token`] accepting service tokens
+//! without a session check.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::future::BoxFuture;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use temponest_auth_client::jwks::{Jwk, Jwks};
+use temponest_auth_client::service::service_subject;
+use temponest_auth_client::{
+    AccessClaims, AuthClient, Introspector, JwtVerifier, Principal, PrincipalKind,
+    ServiceTokenError, ServiceTokens, TokenType, claims::ISSUER,
+};
+use temponest_cache::{Cache, CacheConfig};
+use temponest_web::ApiError;
+use uuid::Uuid;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// A stand-in `POST /auth/service-token`: counts requests, answers scripted failures first,
+/// refuses a wrong secret with 401 and otherwise issues a numbered token.
+#[derive(Clone, Default)]
+struct FakeAuth {
+    requests: Arc<AtomicUsize>,
+    failures: Arc<Mutex<Vec<u16>>>,
+}
+
+async fn serve_fake(fake: FakeAuth) -> String {
+    let app = Router::new()
+        .route(
+            "/auth/service-token",
+            post(
+                |State(f): State<FakeAuth>, axum::Json(body): axum::Json<Value>| async move {
+                    let n = f.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    if let Some(status) = f.failures.lock().unwrap().pop() {
+                        let status = StatusCode::from_u16(status).unwrap();
+                        return (status, axum::Json(json!({"detail": "down"}))).into_response();
+                    }
+                    if body["client_secret"] != SECRET {
+                        let detail = json!({"detail": "invalid service client credentials"});
+                        return (StatusCode::UNAUTHORIZED, axum::Json(detail)).into_response();
+                    }
+                    axum::Json(json!({
+                        "access_token": format!("token-{n}"), "token_type": "bearer",
+                        "expires_in": 300, "tenant_id": body["tenant_id"],
+                        "permissions": ["agents:read", "agents:execute"],
+                    }))
+                    .into_response()
+                },
+            ),
+        )
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+async fn tokens(secret: &str) -> (ServiceTokens, FakeAuth) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = FakeAuth::default();
+    let base = serve_fake(fake.clone()).await;
+    let tokens = ServiceTokens::new(&base, "scheduler", secret, reqwest::Client::new());
+    (tokens, fake)
+}
+
+#[tokio::test]
+async fn a_token_is_cached_per_tenant_until_it_is_invalidated() {
+    let (tokens, fake) = tokens(SECRET).await;
+    let (tenant, other) = (Uuid::now_v7(), Uuid::now_v7());
+
+    let first = tokens.token(tenant).await.unwrap();
+    assert_eq!(tokens.token(tenant).await.unwrap(), first);
+    assert_eq!(
+        fake.requests.load(Ordering::SeqCst),
+        1,
+        "the second call is cached"
+    );
+
+    assert_ne!(tokens.token(other).await.unwrap(), first);
+    assert_eq!(
+        fake.requests.load(Ordering::SeqCst),
+        2,
+        "one token per tenant"
+    );
+
+    tokens.invalidate(tenant).await;
+    let refetched = tokens.token(tenant).await.unwrap();
+    assert_ne!(refetched, first);
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn concurrent_callers_for_one_tenant_share_one_request() {
+    let (tokens, fake) = tokens(SECRET).await;
+    let tenant = Uuid::now_v7();
+    let all = futures::future::join_all((0..8).map(|_| tokens.token(tenant))).await;
+    let first = all[0].as_ref().unwrap();
+    assert!(all.iter().all(|t| t.as_ref().unwrap() == first));
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_refusal_from_auth_is_rejected_without_retries() {
+    let (tokens, fake) = tokens("not-the-secret-not-the-secret-xx").await;
+    let err = tokens.token(Uuid::now_v7()).await.unwrap_err();
+    match &err {
+        ServiceTokenError::Rejected(detail) => {
+            assert!(
+                detail.contains("401") && detail.contains("invalid service client"),
+                "{detail}"
+            )
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1, "not retried");
+    assert!(!format!("{tokens:?}").contains("not-the-secret"));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_and_an_unreachable_auth_is_unavailable() {
+    let (tokens, fake) = tokens(SECRET).await;
+    *fake.failures.lock().unwrap() = vec![503];
+    assert_eq!(tokens.token(Uuid::now_v7()).await.unwrap(), "token-2");
+    assert_eq!(
+        fake.requests.load(Ordering::SeqCst),
+        2,
+        "one failure, then success"
+    );
+
+    let down = ServiceTokens::new(
+        "http://127.0.0.1:1",
+        "scheduler",
+        SECRET,
+        reqwest::Client::new(),
+    );
+    assert!(matches!(
+        down.token(Uuid::now_v7()).await,
+        Err(ServiceTokenError::Unavailable(_))
+    ));
+}
+
+/// An introspector that must not be asked: service tokens have no session.
+#[derive(Default)]
+struct CountingIntrospector {
+    calls: AtomicUsize,
+}
+
+impl Introspector for CountingIntrospector {
+    fn resolve<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<Principal>, ApiError>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(None) })
+    }
+
+    fn session_live<'a>(
+        &'a self,
+        _sid: Uuid,
+        _token: &'a str,
+    ) -> BoxFuture<'a, Result<bool, ApiError>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(true) })
+    }
+}
+
+const PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+fn service_token(encoding: &EncodingKey, tenant: Uuid, client: Option<&str>) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = AccessClaims {
+        sub: service_subject("scheduler"),
+        tenant_id: tenant,
+        email: "scheduler@service.temponest.internal".into(),
+        roles: vec!["service".into()],
+        // A token claiming more than the client's scopes gets only the scopes.
+        permissions: vec![
+            "agents:read".into(),
+            "agents:execute".into(),
+            "users:manage".into(),
+        ],
+        jti: Uuid::now_v7(),
+        sid: Uuid::nil(),
+        iat: now,
+        exp: now + 300,
+        iss: ISSUER.into(),
+        token_type: TokenType::Service,
+        client: client.map(str::to_owned),
+    };
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("k1".into());
+    jsonwebtoken::encode(&header, &claims, encoding).unwrap()
+}
+
+#[tokio::test]
+async fn service_tokens_verify_without_a_session_check_and_must_name_a_known_client() {
+    let seed = [7u8; 32];
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    let mut der = PKCS8_PREFIX.to_vec();
+    der.extend_from_slice(&seed);
+    let encoding = EncodingKey::from_ed_der(&der);
+    let verifier = JwtVerifier::new();
+    verifier.set_jwks(&Jwks {
+        keys: vec![Jwk::ed25519("k1", URL_SAFE_NO_PAD.encode(public))],
+    });
+    let cache = Cache::connect(CacheConfig {
+        redis_url: Some(
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
+        key_prefix: format!("test-{}", Uuid::new_v4()),
+        ..CacheConfig::default()
+    })
+    .await;
+    let introspector = Arc::new(CountingIntrospector::default());
+    let auth = AuthClient::new(verifier, introspector.clone(), cache);
+    let tenant = Uuid::now_v7();
+
+    let principal = auth
+        .verify_token(&service_token(&encoding, tenant, Some("scheduler")))
+        .await
+        .unwrap();
+    assert_eq!(
+        principal.kind,
+        PrincipalKind::Service {
+            client: "scheduler".into()
+        }
+    );
+    assert_eq!(principal.tenant_id, tenant);
+    assert_eq!(principal.user_id, service_subject("scheduler"));
+    assert_eq!(principal.permissions, ["agents:read", "agents:execute"]);
+    assert_eq!(
+        introspector.calls.load(Ordering::SeqCst),
+        0,
+        "no session check"
+    );
+
+    for client in [None, Some("root")] {
+        let err = auth
+            .verify_token(&service_token(&encoding, tenant, client))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            err.detail.contains("no known service client"),
+            "{}",
+            err.detail
+        );
+    }
+}

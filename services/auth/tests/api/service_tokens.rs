@@ -1,0 +1,315 @@
+//! `POST /auth/service-token`: service identities for internal calls, what they may and may
+//! not do, and the validation of the service-client configuration.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use temponest_auth::AuthConfig;
+use uuid::Uuid;
+
+use crate::helpers::{Options, TestApp, expect_error, expect_json, spawn_with};
+
+const SECRET: &str = "scheduler-secret-0123456789abcdef";
+
+async fn spawn(pool: PgPool) -> TestApp {
+    let mut options = Options::default();
+    options.config.service_clients = format!("scheduler={SECRET}");
+    spawn_with(pool, options).await
+}
+
+fn request(client: &str, secret: &str, tenant: &str) -> Value {
+    json!({"client_id": client, "client_secret": secret, "tenant_id": tenant})
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(1).unwrap())
+        .unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+
+    let resp = app
+        .post(
+            "/auth/service-token",
+            &request("scheduler", SECRET, &session.tenant_id),
+        )
+        .await;
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body = expect_json(resp, StatusCode::OK).await;
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 300);
+    assert_eq!(body["tenant_id"], session.tenant_id);
+    assert_eq!(
+        body["permissions"],
+        json!(["agents:read", "agents:execute"])
+    );
+
+    let claims = claims_of(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["type"], "service");
+    assert_eq!(claims["client"], "scheduler");
+    assert_eq!(claims["tenant_id"], session.tenant_id);
+    assert_eq!(
+        claims["permissions"],
+        json!(["agents:read", "agents:execute"])
+    );
+    assert_eq!(claims["roles"], json!(["service"]));
+    assert_eq!(claims["email"], "scheduler@service.temponest.internal");
+    assert_eq!(claims["sid"], Uuid::nil().to_string());
+    let expected_exp = chrono::Utc::now().timestamp() + 300;
+    assert!(
+        (claims["exp"].as_i64().unwrap() - expected_exp).abs() <= 5,
+        "{claims}"
+    );
+
+    // The same client always has the same subject.
+    let again = expect_json(
+        app.post(
+            "/auth/service-token",
+            &request("scheduler", SECRET, &session.tenant_id),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        claims_of(again["access_token"].as_str().unwrap())["sub"],
+        claims["sub"]
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"auth_service_tokens_issued_total{client="scheduler"}"#),
+        "the issue counter is exported"
+    );
+    let docs = expect_json(
+        app.http.get(app.url("/openapi.json")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(docs["paths"]["/auth/service-token"]["post"].is_object());
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_wrong_secret_and_an_unknown_client_get_the_same_401(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let wrong_secret = format!("{SECRET}x");
+    let mut details = Vec::new();
+    for (client, secret) in [
+        ("scheduler", wrong_secret.as_str()),
+        ("agents", SECRET),
+        ("scheduler", ""),
+    ] {
+        let resp = app
+            .post(
+                "/auth/service-token",
+                &request(client, secret, &session.tenant_id),
+            )
+            .await;
+        let body = expect_error(
+            resp,
+            StatusCode::UNAUTHORIZED,
+            "invalid service client credentials",
+        )
+        .await;
+        details.push(body["detail"].clone());
+    }
+    assert!(details.windows(2).all(|w| w[0] == w[1]), "{details:?}");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+
+    let unknown = Uuid::now_v7().to_string();
+    expect_error(
+        app.post(
+            "/auth/service-token",
+            &request("scheduler", SECRET, &unknown),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "tenant not found",
+    )
+    .await;
+    sqlx::query("update auth.tenants set is_active = false where id = $1")
+        .bind(session.tenant_id.parse::<Uuid>().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    expect_error(
+        app.post(
+            "/auth/service-token",
+            &request("scheduler", SECRET, &session.tenant_id),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "tenant not found",
+    )
+    .await;
+
+    for body in [
+        json!({"client_id": "scheduler", "tenant_id": unknown}),
+        request("scheduler", SECRET, "not-a-uuid"),
+        json!({"client_id": 7, "client_secret": SECRET, "tenant_id": unknown}),
+    ] {
+        expect_error(
+            app.post("/auth/service-token", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
+        )
+        .await;
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let issued = expect_json(
+        app.post(
+            "/auth/service-token",
+            &request("scheduler", SECRET, &session.tenant_id),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let token = issued["access_token"].as_str().unwrap();
+
+    let tenant = expect_json(app.get_as(token, "/tenants/current").await, StatusCode::OK).await;
+    assert_eq!(tenant["id"], session.tenant_id);
+    let introspected = expect_json(
+        app.post("/auth/introspect", &json!({"token": token})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(introspected["active"], true);
+    assert_eq!(
+        introspected["principal"]["kind"],
+        json!({"kind": "service", "client": "scheduler"})
+    );
+    assert_eq!(introspected["principal"]["tenant_id"], session.tenant_id);
+
+    expect_error(
+        app.get_as(token, "/auth/me").await,
+        StatusCode::FORBIDDEN,
+        "service identities",
+    )
+    .await;
+    expect_error(
+        app.post_as(
+            token,
+            "/api-keys",
+            &json!({"name": "ci", "scopes": ["agents:read"]}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "creating API keys is not available to service identities",
+    )
+    .await;
+    expect_error(
+        app.post_as(token, "/auth/logout", &json!({})).await,
+        StatusCode::FORBIDDEN,
+        "service identities",
+    )
+    .await;
+    expect_error(
+        app.get_as(token, "/users").await,
+        StatusCode::FORBIDDEN,
+        "users:read",
+    )
+    .await;
+}
+
+#[test]
+fn service_client_configuration_is_validated_without_echoing_secrets() {
+    let with = |clients: &str| AuthConfig {
+        service_clients: clients.to_owned(),
+        ..AuthConfig::default()
+    };
+    assert!(with("").validate().is_ok());
+    assert!(with(&format!("scheduler={SECRET}")).validate().is_ok());
+
+    let short = with("scheduler=short-secret").validate().unwrap_err();
+    assert!(short.contains("TEMPONEST_SERVICE_CLIENTS"), "{short}");
+    assert!(!short.contains("short-secret"), "{short}");
+    let unknown = with(&format!("billing={SECRET}")).validate().unwrap_err();
+    assert!(
+        unknown.contains("TEMPONEST_SERVICE_CLIENTS") && unknown.contains("billing"),
+        "{unknown}"
+    );
+    assert!(!unknown.contains(SECRET), "{unknown}");
+
+    let ttl = AuthConfig {
+        service_token_ttl_secs: 3600,
+        ..AuthConfig::default()
+    };
+    assert!(
+        ttl.validate()
+            .unwrap_err()
+            .contains("TEMPONEST_SERVICE_TOKEN_TTL_SECS")
+    );
+    let shown = format!("{:?}", with(&format!("scheduler={SECRET}")));
+    assert!(
+        !shown.contains(SECRET) && shown.contains("scheduler=[redacted]"),
+        "{shown}"
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn another_service_accepts_a_service_token_obtained_over_http(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let other = crate::remote::downstream(&app).await;
+    let tokens = temponest_auth_client::ServiceTokens::new(
+        &app.base,
+        "scheduler",
+        SECRET,
+        reqwest::Client::new(),
+    );
+    let tenant: Uuid = session.tenant_id.parse().unwrap();
+
+    let token = tokens.token(tenant).await.unwrap();
+    assert_eq!(tokens.token(tenant).await.unwrap(), token, "cached");
+    let whoami = expect_json(
+        app.http
+            .get(format!("{other}/whoami"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        whoami["kind"],
+        json!({"kind": "service", "client": "scheduler"})
+    );
+    assert_eq!(whoami["tenant_id"], session.tenant_id);
+    assert_eq!(
+        whoami["permissions"],
+        json!(["agents:read", "agents:execute"])
+    );
+
+    let refused = tokens.token(Uuid::now_v7()).await.unwrap_err();
+    assert!(
+        matches!(&refused, temponest_auth_client::ServiceTokenError::Rejected(d) if d.contains("tenant not found")),
+        "{refused:?}"
+    );
+}

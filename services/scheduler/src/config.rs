@@ -1,0 +1,150 @@
+//! Scheduler service configuration: defaults that work on a developer machine, overridable by
+//! a TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
+//! `TEMPONEST_AGENTS_URL`, `TEMPONEST_SERVICE_CLIENT_SECRET`, `TEMPONEST_SCHEDULER__<FIELD>`).
+
+use serde::{Deserialize, Serialize};
+use temponest_web::ServerConfig;
+
+/// Everything the scheduler service can be tuned with.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchedulerConfig {
+    pub database_url: String,
+    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
+    pub redis_url: Option<String>,
+    pub redis_key_prefix: String,
+    /// Base URL of the auth service (JWKS, API-key introspection, service tokens).
+    pub auth_url: String,
+    /// Base URL of the agents service, whose execute API runs the schedules' tasks.
+    pub agents_url: String,
+    /// The scheduler's service identity at the auth service (`TEMPONEST_SERVICE_CLIENTS` there).
+    pub service_client_id: String,
+    pub service_client_secret: String,
+    pub scheduler: EngineConfig,
+    pub server: ServerConfig,
+}
+
+/// How the firing engine runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// Run the engine (firing, runs, rescue) in this process; off = API only.
+    pub run_engine: bool,
+    /// Due schedules claimed per transaction.
+    pub batch_size: i64,
+    /// Executions running at once in this process.
+    pub max_concurrent_runs: usize,
+    /// The longest the engine sleeps when nothing is due and nothing woke it (it sleeps
+    /// exactly until the next due time otherwise, and wakes on NOTIFY at once).
+    pub poll_interval_ms: u64,
+    /// A fire time this much past due when the engine sees it counts as missed (downtime) and
+    /// follows the schedule's misfire policy; later than due but within it just runs late.
+    pub misfire_grace_secs: u64,
+    /// A running execution's lease: renewed by heartbeats, taken over after it lapses.
+    pub lease_secs: u64,
+    pub heartbeat_secs: u64,
+    /// At shutdown, how long running executions may finish before they are released.
+    pub shutdown_grace_secs: u64,
+    /// Timeout of a call to the agents service that is not a run (lookups, cancel).
+    pub request_timeout_secs: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            run_engine: true,
+            batch_size: 500,
+            max_concurrent_runs: 256,
+            poll_interval_ms: 10_000,
+            misfire_grace_secs: 60,
+            lease_secs: 30,
+            heartbeat_secs: 10,
+            shutdown_grace_secs: 20,
+            request_timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
+            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
+            redis_key_prefix: "tn".to_owned(),
+            auth_url: "http://127.0.0.1:9002".to_owned(),
+            agents_url: "http://127.0.0.1:9000".to_owned(),
+            service_client_id: "scheduler".to_owned(),
+            service_client_secret: String::new(),
+            scheduler: EngineConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// Loads defaults → file → environment and validates.
+    pub fn load() -> Result<Self, String> {
+        let config: Self =
+            temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects settings that cannot work, naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        let e = &self.scheduler;
+        let checks: [(bool, &str); 6] = [
+            (
+                e.batch_size >= 1,
+                "TEMPONEST_SCHEDULER__BATCH_SIZE must be at least 1",
+            ),
+            (
+                e.max_concurrent_runs >= 1,
+                "TEMPONEST_SCHEDULER__MAX_CONCURRENT_RUNS must be at least 1",
+            ),
+            (
+                e.poll_interval_ms >= 10,
+                "TEMPONEST_SCHEDULER__POLL_INTERVAL_MS must be at least 10",
+            ),
+            (
+                e.heartbeat_secs >= 1 && e.lease_secs > e.heartbeat_secs * 2,
+                "TEMPONEST_SCHEDULER__LEASE_SECS must exceed twice HEARTBEAT_SECS (at least 1)",
+            ),
+            (
+                url::Url::parse(&self.agents_url).is_ok(),
+                "TEMPONEST_AGENTS_URL must be an absolute URL such as http://agents:9000",
+            ),
+            (
+                !self.scheduler.run_engine || !self.service_client_secret.is_empty(),
+                "TEMPONEST_SERVICE_CLIENT_SECRET must be set for the engine to call the agents service (the same secret as the auth service's TEMPONEST_SERVICE_CLIENTS entry `scheduler=...`)",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err((*message).to_owned()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn redis(&self) -> Option<String> {
+        self.redis_url.clone().filter(|u| !u.trim().is_empty())
+    }
+}
+
+impl std::fmt::Debug for SchedulerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerConfig")
+            .field(
+                "database_url",
+                &temponest_db::redact_url(&self.database_url),
+            )
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(temponest_db::redact_url),
+            )
+            .field("auth_url", &self.auth_url)
+            .field("agents_url", &self.agents_url)
+            .field("service_client_id", &self.service_client_id)
+            .field("scheduler", &self.scheduler)
+            .finish_non_exhaustive()
+    }
+}

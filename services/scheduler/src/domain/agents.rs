@@ -1,0 +1,254 @@
+//! The agents service as the scheduler calls it: over HTTP, for a schedule's tenant, with a
+//! short-lived service token from auth (never a stored user token), timeouts, and retries of
+//! calls that are safe to repeat.
+//!
+//! A run uses the streaming form of `POST /agents/{id}/execute`: its `X-Execution-Id`
+//! arrives with the response head, so the scheduler records which agent execution belongs
+//! to the attempt before the model answers — the key to cancelling it at the timeout and to
+//! adopting it (instead of running the task twice) after a crash or a release.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use temponest_auth_client::{ServiceTokenError, ServiceTokens};
+use uuid::Uuid;
+
+/// Why a call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The agent (or execution) does not exist for the tenant.
+    #[error("{0}")]
+    NotFound(String),
+    /// Refused for good (4xx other than 404): retrying the same call cannot help.
+    #[error("{0}")]
+    Rejected(String),
+    /// Unreachable, timed out or answered 5xx: a later attempt may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// An agent execution as the scheduler needs it (a subset of the agents API's Execution).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AgentExecution {
+    pub id: Uuid,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub response: Option<String>,
+    pub tokens_used: Tokens,
+    pub cost_usd: f64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Tokens {
+    pub prompt: i64,
+    pub completion: i64,
+}
+
+impl AgentExecution {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed")
+    }
+}
+
+/// HTTP client of the agents service. Cheap to clone.
+#[derive(Clone)]
+pub struct AgentsClient {
+    base: String,
+    http: reqwest::Client,
+    tokens: ServiceTokens,
+    request_timeout: Duration,
+}
+
+impl AgentsClient {
+    pub fn new(
+        base: &str,
+        tokens: ServiceTokens,
+        request_timeout: Duration,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            tokens,
+            request_timeout,
+        })
+    }
+
+    /// Whether the agent exists (and is live) in the tenant.
+    pub async fn agent_exists(&self, tenant: Uuid, agent_id: Uuid) -> Result<bool, CallError> {
+        let url = format!("{}/agents/{agent_id}", self.base);
+        match self
+            .send(tenant, true, |http| {
+                http.get(&url).timeout(self.request_timeout)
+            })
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(CallError::NotFound(_)) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Starts a streamed execution; returns its id and the response whose body streams the
+    /// frames (drain it to wait for the end).
+    pub async fn start(
+        &self,
+        tenant: Uuid,
+        agent_id: Uuid,
+        task: &serde_json::Value,
+    ) -> Result<(Uuid, reqwest::Response), CallError> {
+        let url = format!("{}/agents/{agent_id}/execute", self.base);
+        let body = serde_json::json!({
+            "user_message": task.get("user_message").cloned().unwrap_or_default(),
+            "context": task.get("context").cloned().unwrap_or(serde_json::Value::Null),
+            "stream": true,
+        });
+        // Not repeated once sent (it would start a second execution): only connection
+        // failures, where nothing reached the agents service, are retried.
+        let response = self
+            .send(tenant, false, |http| http.post(&url).json(&body))
+            .await
+            .map_err(|err| match err {
+                CallError::NotFound(_) => {
+                    CallError::NotFound(format!("agent {agent_id} not found (deleted?)"))
+                }
+                other => other,
+            })?;
+        let id = response
+            .headers()
+            .get("x-execution-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                CallError::Unavailable("the agents service sent no X-Execution-Id".to_owned())
+            })?;
+        Ok((id, response))
+    }
+
+    /// An execution of the tenant (None when the agents service does not know it).
+    pub async fn execution(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+    ) -> Result<Option<AgentExecution>, CallError> {
+        let url = format!("{}/executions/{id}", self.base);
+        match self
+            .send(tenant, true, |http| {
+                http.get(&url).timeout(self.request_timeout)
+            })
+            .await
+        {
+            Ok(response) => response
+                .json::<AgentExecution>()
+                .await
+                .map(Some)
+                .map_err(|e| CallError::Unavailable(format!("unreadable execution: {e}"))),
+            Err(CallError::NotFound(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Follows an execution started elsewhere until it ends (the stream of
+    /// `GET /executions/{id}/stream`).
+    pub async fn follow(&self, tenant: Uuid, id: Uuid) -> Result<reqwest::Response, CallError> {
+        let url = format!("{}/executions/{id}/stream", self.base);
+        self.send(tenant, true, |http| http.get(&url)).await
+    }
+
+    /// Cancels an execution (an already finished one is left as it is).
+    pub async fn cancel(&self, tenant: Uuid, id: Uuid) -> Result<(), CallError> {
+        let url = format!("{}/executions/{id}/cancel", self.base);
+        match self
+            .send(tenant, true, |http| {
+                http.post(&url).timeout(self.request_timeout)
+            })
+            .await
+        {
+            Ok(_) | Err(CallError::Rejected(_)) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Sends with the tenant's service token: a 401 refreshes the token once; connection
+    /// failures (and, when `repeatable`, 502/503/504 and timeouts) are retried twice.
+    async fn send(
+        &self,
+        tenant: Uuid,
+        repeatable: bool,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, CallError> {
+        let mut refreshed = false;
+        let mut attempt = 0u32;
+        loop {
+            let token = self.tokens.token(tenant).await.map_err(|err| match err {
+                ServiceTokenError::Rejected(detail) => CallError::Rejected(format!(
+                    "the auth service refused the scheduler's service identity: {detail}"
+                )),
+                ServiceTokenError::Unavailable(detail) => {
+                    CallError::Unavailable(format!("auth service unavailable: {detail}"))
+                }
+            })?;
+            let mut headers = http::HeaderMap::new();
+            temponest_telemetry::http::inject_trace_context(&mut headers);
+            let sent = build(&self.http)
+                .headers(headers)
+                .bearer_auth(&token)
+                .send()
+                .await;
+            let retryable = match sent {
+                Ok(response) => {
+                    let status = response.status();
+                    if status.is_success() {
+                        return Ok(response);
+                    }
+                    if status == reqwest::StatusCode::UNAUTHORIZED && !refreshed {
+                        refreshed = true;
+                        self.tokens.invalidate(tenant).await;
+                        continue;
+                    }
+                    let detail = detail_of(response).await;
+                    match status.as_u16() {
+                        404 => return Err(CallError::NotFound(detail)),
+                        502..=504 if repeatable => CallError::Unavailable(detail),
+                        500..=599 => return Err(CallError::Unavailable(detail)),
+                        _ => return Err(CallError::Rejected(detail)),
+                    }
+                }
+                Err(err) if err.is_connect() || (repeatable && err.is_timeout()) => {
+                    CallError::Unavailable(format!("agents service unreachable: {err}"))
+                }
+                Err(err) => {
+                    return Err(CallError::Unavailable(format!(
+                        "agents service call failed: {err}"
+                    )));
+                }
+            };
+            attempt += 1;
+            if attempt > 2 {
+                return Err(retryable);
+            }
+            tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
+        }
+    }
+}
+
+/// "HTTP 422: <detail>" from an error response of the agents service.
+async fn detail_of(response: reqwest::Response) -> String {
+    let status = response.status();
+    let detail = response
+        .json::<serde_json::Value>()
+        .await
+        .ok()
+        .and_then(|body| {
+            body.get("detail")
+                .and_then(|d| d.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    format!("agents service answered {status}: {detail}")
+}

@@ -1,0 +1,207 @@
+//! The engine: one loop per process that fires due schedules, starts queued executions,
+//! renews leases and rescues executions of stopped engines. It sleeps exactly until the next
+//! due time (or the poll interval, whichever is sooner) and wakes at once on `NOTIFY`
+//! (a schedule created or changed, an execution queued or finished anywhere) and when one of
+//! its runs ends. Any number of engines may share a database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::db::{self, executions, schedules};
+use crate::domain::firing;
+use crate::domain::runner::{self, Runner};
+use crate::state::AppState;
+
+/// The running engine; [`Engine::shutdown`] stops it gracefully (dropping it stops it
+/// without waiting).
+pub struct Engine {
+    id: Uuid,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Starts the engine (nothing when `scheduler.run_engine` is off).
+pub fn start(state: AppState) -> Engine {
+    let id = Uuid::now_v7();
+    let cancel = CancellationToken::new();
+    let task = state.config.scheduler.run_engine.then(|| {
+        tracing::info!(engine = %id, "scheduler engine started");
+        tokio::spawn(run(state, id, cancel.clone()))
+    });
+    Engine { id, cancel, task }
+}
+
+impl Engine {
+    /// This engine's id: the `leased_by` of the executions it runs.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Stops firing and claiming, lets running executions finish for up to
+    /// `shutdown_grace_secs`, then returns the rest to the queue (the next engine adopts
+    /// their agent executions) and returns.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
+    let config = state.config.scheduler.clone();
+    let nudge = Arc::new(Notify::new());
+    let listener = tokio::spawn(listen(state.pool.clone(), nudge.clone(), cancel.clone()));
+    let runner = Runner::new(state.clone(), id);
+    let poll = Duration::from_millis(config.poll_interval_ms);
+    let housekeeping_every = chrono::Duration::seconds(config.heartbeat_secs as i64);
+    let mut next_housekeeping = state.clock.now();
+    let mut errors = 0u32;
+    while !cancel.is_cancelled() {
+        let now = state.clock.now();
+        let result = async {
+            firing::fire_due(&state, now).await?;
+            runner.claim_and_start(now).await?;
+            if now >= next_housekeeping {
+                runner.heartbeat(now).await?;
+                runner::rescue(&state, now).await?;
+                let depth = executions::queue_depth(&state.pool, now).await?;
+                metrics::gauge!("scheduler_queue_depth").set(depth as f64);
+                next_housekeeping = now + housekeeping_every;
+            }
+            schedules::next_wake(&state.pool).await
+        }
+        .await;
+        let wait = match result {
+            Ok(wake) => {
+                errors = 0;
+                wait_for(
+                    wake,
+                    next_housekeeping,
+                    state.clock.now(),
+                    poll,
+                    runner.is_full(),
+                )
+            }
+            Err(err) => {
+                errors += 1;
+                tracing::warn!(error = %err, "scheduler engine round failed");
+                Duration::from_millis(200 * 2u64.pow(errors.min(6)))
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = nudge.notified() => {}
+            () = runner.finished.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    listener.abort();
+    shutdown(&state, id, &runner).await;
+}
+
+/// How long to sleep: until the next due time, the next housekeeping, or the poll interval.
+/// Work that is due but could not start (every run slot taken) waits for a slot instead.
+fn wait_for(
+    wake: Option<DateTime<Utc>>,
+    housekeeping: DateTime<Utc>,
+    now: DateTime<Utc>,
+    poll: Duration,
+    full: bool,
+) -> Duration {
+    let until = |at: DateTime<Utc>| (at - now).to_std().unwrap_or(Duration::ZERO);
+    let mut wait = poll.min(until(housekeeping));
+    match wake {
+        Some(at) if at > now => wait = wait.min(until(at)),
+        // Due already but not taken (a claim raced with another engine or an API change):
+        // look again shortly. When every slot is busy, a finishing run wakes the loop.
+        Some(_) if !full => wait = wait.min(Duration::from_millis(20)),
+        _ => {}
+    }
+    wait
+}
+
+async fn shutdown(state: &AppState, id: Uuid, runner: &Runner) {
+    let grace = Duration::from_secs(state.config.scheduler.shutdown_grace_secs);
+    if runner.in_flight() > 0 {
+        tracing::info!(
+            running = runner.in_flight(),
+            "waiting for running executions"
+        );
+    }
+    if tokio::time::timeout(grace, runner.wait_idle())
+        .await
+        .is_err()
+    {
+        runner.abort_all();
+    }
+    match executions::release(&state.pool, id, state.clock.now()).await {
+        Ok(0) => {}
+        Ok(released) => {
+            tracing::warn!(
+                released,
+                "released running executions to the queue at shutdown"
+            );
+            let _ = notify(&state.pool).await;
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not release executions; their leases will lapse and another engine rescues them");
+        }
+    }
+    tracing::info!(engine = %id, "scheduler engine stopped");
+}
+
+async fn notify(pool: &PgPool) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    schedules::notify(&mut conn).await
+}
+
+/// Wakes `nudge` on every notification; reconnects with backoff (and wakes once after each
+/// reconnect, as notifications may have been missed meanwhile).
+async fn listen(pool: PgPool, nudge: Arc<Notify>, cancel: CancellationToken) {
+    let mut delay = Duration::from_millis(200);
+    while !cancel.is_cancelled() {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(db::NOTIFY_CHANNEL).await {
+                Ok(()) => {
+                    delay = Duration::from_millis(200);
+                    nudge.notify_one();
+                    loop {
+                        let note = tokio::select! {
+                            () = cancel.cancelled() => return,
+                            note = listener.recv() => note,
+                        };
+                        match note {
+                            Ok(_) => nudge.notify_one(),
+                            Err(err) => {
+                                tracing::warn!(error = %err, "scheduler listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "scheduler could not listen"),
+            },
+            Err(err) => tracing::warn!(error = %err, "scheduler could not connect a listener"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,7 @@
+//! The engine and its parts.
+
+pub mod agents;
+pub mod engine;
+pub mod firing;
+pub mod plan;
+pub mod runner;

@@ -1,0 +1,75 @@
+//! The scheduler service (SPEC §5): cron (5/6 fields, aliases, IANA time zones with defined
+//! DST behaviour), interval and one-shot schedules that run an agent's task through the
+//! agents service, and the engine that fires them — exactly once per fire time on any
+//! number of replicas, with overlap and misfire policies, retries, timeouts and rescue of
+//! executions abandoned by a crashed replica.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod models;
+pub mod routes;
+pub mod state;
+
+pub use config::SchedulerConfig;
+pub use domain::engine::Engine;
+pub use state::{AppState, StartupError};
+
+use axum::Router;
+use temponest_auth_client::AuthClient;
+use temponest_ratelimit::RoutePolicy;
+use temponest_web::bootstrap::InfraSettings;
+use temponest_web::health::Health;
+
+/// The scheduler's routes (without shared layers).
+pub fn routes(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// The scheduler's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::openapi()
+}
+
+/// Rate-limit policies of the scheduler routes on top of the global defaults (none yet).
+pub fn rate_limit_routes(_config: &SchedulerConfig) -> Vec<RoutePolicy> {
+    Vec::new()
+}
+
+/// The complete single-service app: routes, health, metrics, docs and every shared layer.
+pub fn app(state: AppState, health: &Health) -> Router {
+    let server = state.config.server.clone();
+    let idempotency = temponest_idempotency::Idempotency::new(state.pool.clone());
+    let router = temponest_idempotency::layer(routes(state.clone()), idempotency)
+        .merge(health.router())
+        .merge(temponest_web::docs::router(openapi()));
+    let router = temponest_auth_client::protect(router, state.auth.clone(), state.limiter.clone());
+    temponest_web::server::with_route_layers(router, &server)
+}
+
+/// Connects everything from configuration (callers authenticated through the auth service
+/// at `auth_url`), starts the engine and returns the app, its server settings and the
+/// engine (shut it down after the server has drained).
+pub async fn launch(
+    config: SchedulerConfig,
+    pool_name: &str,
+    services: &[&str],
+) -> Result<(Router, temponest_web::ServerConfig, Engine), StartupError> {
+    let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
+        pool_name,
+        services,
+        database_url: &config.database_url,
+        redis_url: config.redis(),
+        key_prefix: &config.redis_key_prefix,
+        routes: rate_limit_routes(&config),
+    })
+    .await?;
+    temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
+    let auth =
+        AuthClient::remote(&config.auth_url, infra.cache.clone()).map_err(StartupError::Config)?;
+    let state = AppState::build(config, infra.pool, infra.cache, infra.limiter, auth)?;
+    let server = state.config.server.clone();
+    let engine = domain::engine::start(state.clone());
+    Ok((app(state, &infra.health), server, engine))
+}

@@ -1,0 +1,115 @@
+//! Schedule executions and the fire history as the API shows them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::executions::ExecutionRow;
+use crate::db::fires::FireRow;
+
+/// Token counts of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokensUsed {
+    pub prompt: i64,
+    pub completion: i64,
+    pub total: i64,
+}
+
+/// One execution of a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionOut {
+    pub id: Uuid,
+    /// The schedule (SDKs call it the task).
+    pub task_id: Uuid,
+    pub schedule_id: Uuid,
+    pub agent_id: Uuid,
+    /// pending | running | completed | failed
+    pub status: String,
+    /// The finer result next to `status`: completed, failed, timed_out, cancelled,
+    /// abandoned, agent_not_found (null while unfinished).
+    pub outcome: Option<String>,
+    /// `schedule` (a fire time) or `manual` (`POST /schedules/{id}/trigger`).
+    pub trigger: String,
+    /// The fire time it runs for (manual: when it was requested).
+    pub fire_time: DateTime<Utc>,
+    /// Attempts started so far (retries included).
+    pub attempt: i32,
+    /// The agents service's execution of the latest attempt.
+    pub agent_execution_id: Option<Uuid>,
+    /// The agent's response.
+    pub result: Option<String>,
+    pub tokens_used: TokensUsed,
+    pub cost_usd: f64,
+    pub error: Option<String>,
+    /// Every finished attempt: attempt, agent_execution_id, outcome, error, started_at,
+    /// finished_at.
+    #[schema(value_type = Vec<Object>)]
+    pub attempts: serde_json::Value,
+    /// When the next attempt may start (retries wait here).
+    pub run_after: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<ExecutionRow> for ExecutionOut {
+    fn from(r: ExecutionRow) -> Self {
+        Self {
+            id: r.id,
+            task_id: r.schedule_id,
+            schedule_id: r.schedule_id,
+            agent_id: r.agent_id,
+            status: r.status,
+            outcome: r.outcome,
+            trigger: r.trigger,
+            fire_time: r.fire_time,
+            attempt: r.attempt,
+            agent_execution_id: r.agent_execution_id,
+            result: r.result,
+            tokens_used: TokensUsed {
+                prompt: r.prompt_tokens,
+                completion: r.completion_tokens,
+                total: r.prompt_tokens + r.completion_tokens,
+            },
+            cost_usd: r.cost_usd,
+            error: r.error,
+            attempts: r.attempts,
+            run_after: r.run_after,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+        }
+    }
+}
+
+/// `GET /schedules/{id}/executions` filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExecutionFilter {
+    pub status: Option<String>,
+}
+
+/// One fire time of a schedule and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FireOut {
+    pub fire_time: DateTime<Utc>,
+    /// `executed` (an execution ran or is running for it), `skipped` (overlap policy) or
+    /// `missed` (downtime; misfire policy).
+    pub disposition: String,
+    pub execution_id: Option<Uuid>,
+    /// The execution's status when executed.
+    pub status: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<FireRow> for FireOut {
+    fn from(r: FireRow) -> Self {
+        Self {
+            fire_time: r.fire_time,
+            disposition: r.disposition,
+            execution_id: r.execution_id,
+            status: r.status,
+            recorded_at: r.recorded_at,
+        }
+    }
+}

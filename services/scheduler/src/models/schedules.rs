@@ -1,0 +1,662 @@
+//! Schedules as the API sees them: `ScheduleIn` (create, the SDK body plus options),
+//! `SchedulePatch`, `ScheduleOut`, and their validation into a [`ScheduleSpec`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use temponest_cron::Trigger;
+use temponest_web::{ApiError, FieldError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::schedules::ScheduleRow;
+
+const MAX_NAME: usize = 200;
+const MAX_USER_MESSAGE: usize = 200_000;
+const MAX_TASK_BYTES: usize = 64 * 1024;
+const MAX_INTERVAL: i64 = 366 * 24 * 3600;
+const MAX_CATCHUP: i32 = 366 * 24 * 3600;
+
+pub const OVERLAP_POLICIES: &[&str] = &["skip", "allow", "buffer_one"];
+pub const MISFIRE_POLICIES: &[&str] = &["skip", "fire_once", "fire_all"];
+
+/// What a run sends to the agent: `user_message` and an optional `context` object (other
+/// keys are kept as given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskConfig {
+    pub user_message: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<serde_json::Value>,
+}
+
+/// `POST /schedules/`: exactly one of `cron_expression`, `interval_seconds` and `run_at`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ScheduleIn {
+    pub agent_id: Uuid,
+    /// 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or an
+    /// alias (`@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`), in `timezone`.
+    pub cron_expression: Option<String>,
+    /// Fire every this many seconds (1 s to 366 days), from creation.
+    pub interval_seconds: Option<i64>,
+    /// Fire once at this time (RFC 3339).
+    pub run_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub task_config: serde_json::Value,
+    pub name: Option<String>,
+    /// IANA time zone the cron expression is read in; default `UTC`.
+    pub timezone: Option<String>,
+    /// Default true.
+    pub is_active: Option<bool>,
+    /// What a fire time (or manual trigger) does while an execution is unfinished:
+    /// `skip` (default), `allow`, `buffer_one`.
+    pub overlap_policy: Option<String>,
+    /// What fire times missed during downtime do: `skip`, `fire_once` (default), `fire_all`.
+    pub misfire_policy: Option<String>,
+    /// Missed fire times older than this are not caught up (default 3600 s).
+    pub catchup_window_seconds: Option<i32>,
+    /// Retries of a failed run (default 3, 0–20).
+    pub max_retries: Option<i32>,
+    /// First retry delay; doubles each retry (default 60 s).
+    pub retry_delay_seconds: Option<i32>,
+    /// Limit of one run (default 300 s).
+    pub timeout_seconds: Option<i32>,
+}
+
+/// `PATCH /schedules/{id}`: only the fields sent change. Sending one of `cron_expression`,
+/// `interval_seconds`, `run_at` switches the schedule to that kind.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SchedulePatch {
+    pub agent_id: Option<Uuid>,
+    pub cron_expression: Option<String>,
+    pub interval_seconds: Option<i64>,
+    pub run_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<Object>)]
+    pub task_config: Option<serde_json::Value>,
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub is_active: Option<bool>,
+    pub overlap_policy: Option<String>,
+    pub misfire_policy: Option<String>,
+    pub catchup_window_seconds: Option<i32>,
+    pub max_retries: Option<i32>,
+    pub retry_delay_seconds: Option<i32>,
+    pub timeout_seconds: Option<i32>,
+}
+
+/// A schedule as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleOut {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub agent_id: Uuid,
+    pub name: String,
+    /// cron | interval | once
+    pub schedule_type: String,
+    pub cron_expression: Option<String>,
+    pub interval_seconds: Option<i64>,
+    pub run_at: Option<DateTime<Utc>>,
+    pub timezone: String,
+    #[schema(value_type = Object)]
+    pub task_config: serde_json::Value,
+    pub is_active: bool,
+    pub overlap_policy: String,
+    pub misfire_policy: String,
+    pub catchup_window_seconds: i32,
+    pub max_retries: i32,
+    pub retry_delay_seconds: i32,
+    pub timeout_seconds: i32,
+    /// The latest fire time that ran.
+    pub last_run: Option<DateTime<Utc>>,
+    /// The next fire time (null while paused or when nothing is left to fire).
+    pub next_run: Option<DateTime<Utc>>,
+    /// Executions started (fire times that ran and manual triggers).
+    pub run_count: i64,
+    /// Fire times skipped by the overlap policy.
+    pub skipped_count: i64,
+    /// Fire times missed while the scheduler was down (see the misfire policy).
+    pub missed_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ScheduleRow> for ScheduleOut {
+    fn from(r: ScheduleRow) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            agent_id: r.agent_id,
+            name: r.name,
+            schedule_type: r.schedule_type,
+            cron_expression: r.cron_expression,
+            interval_seconds: r.interval_seconds,
+            run_at: r.run_at,
+            timezone: r.timezone,
+            task_config: r.task_config,
+            is_active: r.is_active,
+            overlap_policy: r.overlap_policy,
+            misfire_policy: r.misfire_policy,
+            catchup_window_seconds: r.catchup_window_seconds,
+            max_retries: r.max_retries,
+            retry_delay_seconds: r.retry_delay_seconds,
+            timeout_seconds: r.timeout_seconds,
+            last_run: r.last_run,
+            next_run: r.next_run,
+            run_count: r.run_count,
+            skipped_count: r.skipped_count,
+            missed_count: r.missed_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// `GET /schedules/` filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct ScheduleFilter {
+    pub agent_id: Option<Uuid>,
+    pub is_active: Option<bool>,
+}
+
+/// A validated schedule definition, ready to store.
+#[derive(Debug, Clone)]
+pub struct ScheduleSpec {
+    pub agent_id: Uuid,
+    pub name: String,
+    pub schedule_type: String,
+    pub cron_expression: Option<String>,
+    pub interval_seconds: Option<i64>,
+    pub run_at: Option<DateTime<Utc>>,
+    pub timezone: String,
+    pub task_config: serde_json::Value,
+    pub is_active: bool,
+    pub overlap_policy: String,
+    pub misfire_policy: String,
+    pub catchup_window_seconds: i32,
+    pub max_retries: i32,
+    pub retry_delay_seconds: i32,
+    pub timeout_seconds: i32,
+    /// Intervals count from here (creation, or the change that set the interval).
+    pub anchor: DateTime<Utc>,
+}
+
+/// The timing fields of a schedule, in whichever form it has.
+pub struct Timing<'a> {
+    pub schedule_type: &'a str,
+    pub cron_expression: Option<&'a str>,
+    pub interval_seconds: Option<i64>,
+    pub run_at: Option<DateTime<Utc>>,
+    pub timezone: &'a str,
+    pub anchor: DateTime<Utc>,
+}
+
+impl Timing<'_> {
+    /// The fire-time calculator of these fields.
+    pub fn trigger(&self) -> Result<Trigger, temponest_cron::TriggerError> {
+        match (
+            self.schedule_type,
+            self.cron_expression,
+            self.interval_seconds,
+            self.run_at,
+        ) {
+            ("cron", Some(expr), _, _) => Trigger::cron(expr, self.timezone),
+            ("interval", _, Some(secs), _) => {
+                Trigger::interval(u64::try_from(secs).unwrap_or(0), self.anchor)
+            }
+            ("once", _, _, Some(at)) => Ok(Trigger::once(at)),
+            _ => Err(temponest_cron::TriggerError {
+                field: "schedule_type",
+                message: "incomplete schedule timing".to_owned(),
+            }),
+        }
+    }
+}
+
+impl ScheduleSpec {
+    pub fn timing(&self) -> Timing<'_> {
+        Timing {
+            schedule_type: &self.schedule_type,
+            cron_expression: self.cron_expression.as_deref(),
+            interval_seconds: self.interval_seconds,
+            run_at: self.run_at,
+            timezone: &self.timezone,
+            anchor: self.anchor,
+        }
+    }
+
+    /// The first fire time after `now` (None: a one-shot in the past, or paused).
+    pub fn first_run(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.is_active {
+            return None;
+        }
+        let trigger = self.timing().trigger().ok()?;
+        // A one-shot due right now (or a moment ago, as sent) still fires.
+        if self.schedule_type == "once" {
+            return self
+                .run_at
+                .filter(|at| *at > now - chrono::Duration::seconds(5));
+        }
+        trigger.next_after(now)
+    }
+}
+
+impl ScheduleIn {
+    /// Checks every field, collecting all problems into one 422.
+    pub fn validate(self, now: DateTime<Utc>) -> Result<ScheduleSpec, ApiError> {
+        let mut errors = Vec::new();
+        let timing = timing_fields(
+            self.cron_expression,
+            self.interval_seconds,
+            self.run_at,
+            self.timezone.unwrap_or_else(|| "UTC".to_owned()),
+            now,
+            &mut errors,
+        );
+        let task_config = task_config(self.task_config, &mut errors);
+        let name = name(self.name, timing.as_ref(), &mut errors);
+        let spec = ScheduleSpec {
+            agent_id: self.agent_id,
+            name,
+            schedule_type: String::new(),
+            cron_expression: None,
+            interval_seconds: None,
+            run_at: None,
+            timezone: String::new(),
+            task_config,
+            is_active: self.is_active.unwrap_or(true),
+            overlap_policy: one_of(
+                "overlap_policy",
+                self.overlap_policy,
+                "skip",
+                OVERLAP_POLICIES,
+                &mut errors,
+            ),
+            misfire_policy: one_of(
+                "misfire_policy",
+                self.misfire_policy,
+                "fire_once",
+                MISFIRE_POLICIES,
+                &mut errors,
+            ),
+            catchup_window_seconds: range(
+                "catchup_window_seconds",
+                self.catchup_window_seconds,
+                3600,
+                0,
+                MAX_CATCHUP,
+                &mut errors,
+            ),
+            max_retries: range("max_retries", self.max_retries, 3, 0, 20, &mut errors),
+            retry_delay_seconds: range(
+                "retry_delay_seconds",
+                self.retry_delay_seconds,
+                60,
+                1,
+                86_400,
+                &mut errors,
+            ),
+            timeout_seconds: range(
+                "timeout_seconds",
+                self.timeout_seconds,
+                300,
+                1,
+                86_400,
+                &mut errors,
+            ),
+            anchor: now,
+        };
+        finish(spec, timing, errors)
+    }
+}
+
+impl SchedulePatch {
+    pub fn is_empty(&self) -> bool {
+        self.agent_id.is_none()
+            && self.cron_expression.is_none()
+            && self.interval_seconds.is_none()
+            && self.run_at.is_none()
+            && self.task_config.is_none()
+            && self.name.is_none()
+            && self.timezone.is_none()
+            && self.is_active.is_none()
+            && self.overlap_policy.is_none()
+            && self.misfire_policy.is_none()
+            && self.catchup_window_seconds.is_none()
+            && self.max_retries.is_none()
+            && self.retry_delay_seconds.is_none()
+            && self.timeout_seconds.is_none()
+    }
+
+    /// Whether the change affects when the schedule fires.
+    pub fn changes_timing(&self) -> bool {
+        self.cron_expression.is_some()
+            || self.interval_seconds.is_some()
+            || self.run_at.is_some()
+            || self.timezone.is_some()
+            || self.is_active.is_some()
+    }
+
+    /// The current definition with this patch applied, validated as a whole.
+    pub fn apply(
+        self,
+        current: &ScheduleRow,
+        now: DateTime<Utc>,
+    ) -> Result<ScheduleSpec, ApiError> {
+        let mut errors = Vec::new();
+        let new_kind = self.cron_expression.is_some()
+            || self.interval_seconds.is_some()
+            || self.run_at.is_some();
+        let (cron, interval, run_at) = if new_kind {
+            (self.cron_expression, self.interval_seconds, self.run_at)
+        } else {
+            (
+                current.cron_expression.clone(),
+                current.interval_seconds,
+                current.run_at,
+            )
+        };
+        let timing = timing_fields(
+            cron,
+            interval,
+            run_at,
+            self.timezone.unwrap_or_else(|| current.timezone.clone()),
+            now,
+            &mut errors,
+        );
+        let task_config = match self.task_config {
+            Some(value) => task_config(value, &mut errors),
+            None => current.task_config.clone(),
+        };
+        let name = match self.name {
+            Some(name) => self::name(Some(name), timing.as_ref(), &mut errors),
+            None => current.name.clone(),
+        };
+        // An interval keeps its phase unless the interval itself changes.
+        let anchor = if self.interval_seconds.is_some() {
+            now
+        } else {
+            current.anchor
+        };
+        let spec = ScheduleSpec {
+            agent_id: self.agent_id.unwrap_or(current.agent_id),
+            name,
+            schedule_type: String::new(),
+            cron_expression: None,
+            interval_seconds: None,
+            run_at: None,
+            timezone: String::new(),
+            task_config,
+            is_active: self.is_active.unwrap_or(current.is_active),
+            overlap_policy: one_of(
+                "overlap_policy",
+                self.overlap_policy,
+                &current.overlap_policy,
+                OVERLAP_POLICIES,
+                &mut errors,
+            ),
+            misfire_policy: one_of(
+                "misfire_policy",
+                self.misfire_policy,
+                &current.misfire_policy,
+                MISFIRE_POLICIES,
+                &mut errors,
+            ),
+            catchup_window_seconds: range(
+                "catchup_window_seconds",
+                self.catchup_window_seconds,
+                current.catchup_window_seconds,
+                0,
+                MAX_CATCHUP,
+                &mut errors,
+            ),
+            max_retries: range(
+                "max_retries",
+                self.max_retries,
+                current.max_retries,
+                0,
+                20,
+                &mut errors,
+            ),
+            retry_delay_seconds: range(
+                "retry_delay_seconds",
+                self.retry_delay_seconds,
+                current.retry_delay_seconds,
+                1,
+                86_400,
+                &mut errors,
+            ),
+            timeout_seconds: range(
+                "timeout_seconds",
+                self.timeout_seconds,
+                current.timeout_seconds,
+                1,
+                86_400,
+                &mut errors,
+            ),
+            anchor,
+        };
+        finish(spec, timing, errors)
+    }
+}
+
+/// Validated timing: (type, cron, interval, run_at, timezone).
+struct TimingFields {
+    schedule_type: &'static str,
+    cron_expression: Option<String>,
+    interval_seconds: Option<i64>,
+    run_at: Option<DateTime<Utc>>,
+    timezone: String,
+}
+
+fn timing_fields(
+    cron: Option<String>,
+    interval: Option<i64>,
+    run_at: Option<DateTime<Utc>>,
+    timezone: String,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FieldError>,
+) -> Option<TimingFields> {
+    let timezone = timezone.trim().to_owned();
+    let zone_ok = match temponest_cron::parse_timezone(&timezone) {
+        Ok(_) => true,
+        Err(err) => {
+            errors.push(FieldError::new("timezone", err.message));
+            false
+        }
+    };
+    let given = [cron.is_some(), interval.is_some(), run_at.is_some()]
+        .iter()
+        .filter(|g| **g)
+        .count();
+    if given != 1 {
+        errors.push(FieldError::new(
+            "cron_expression",
+            if given == 0 {
+                "one of cron_expression, interval_seconds or run_at is required"
+            } else {
+                "send only one of cron_expression, interval_seconds and run_at"
+            },
+        ));
+        return None;
+    }
+    if let Some(expr) = cron {
+        let expr = expr.trim().to_owned();
+        if !zone_ok {
+            return None;
+        }
+        return match temponest_cron::Trigger::cron(&expr, &timezone) {
+            Ok(_) => Some(TimingFields {
+                schedule_type: "cron",
+                cron_expression: Some(expr),
+                interval_seconds: None,
+                run_at: None,
+                timezone,
+            }),
+            Err(err) => {
+                errors.push(FieldError::new(err.field, err.message));
+                None
+            }
+        };
+    }
+    if let Some(secs) = interval {
+        if !(1..=MAX_INTERVAL).contains(&secs) {
+            errors.push(FieldError::new(
+                "interval_seconds",
+                format!("must be between 1 and {MAX_INTERVAL} (366 days)"),
+            ));
+            return None;
+        }
+        return Some(TimingFields {
+            schedule_type: "interval",
+            cron_expression: None,
+            interval_seconds: Some(secs),
+            run_at: None,
+            timezone,
+        });
+    }
+    let at = run_at?;
+    if at < now - chrono::Duration::seconds(5) {
+        errors.push(FieldError::new("run_at", "must not be in the past"));
+        return None;
+    }
+    Some(TimingFields {
+        schedule_type: "once",
+        cron_expression: None,
+        interval_seconds: None,
+        run_at: Some(at),
+        timezone,
+    })
+}
+
+fn task_config(value: serde_json::Value, errors: &mut Vec<FieldError>) -> serde_json::Value {
+    let Some(object) = value.as_object() else {
+        errors.push(FieldError::new(
+            "task_config",
+            "must be an object with `user_message` (and optionally `context`)",
+        ));
+        return value;
+    };
+    match object.get("user_message") {
+        Some(serde_json::Value::String(m)) if !m.trim().is_empty() => {
+            if m.chars().count() > MAX_USER_MESSAGE {
+                errors.push(FieldError::new(
+                    "task_config.user_message",
+                    format!("must be at most {MAX_USER_MESSAGE} characters"),
+                ));
+            }
+        }
+        Some(serde_json::Value::String(_)) => errors.push(FieldError::new(
+            "task_config.user_message",
+            "must not be empty",
+        )),
+        Some(_) => errors.push(FieldError::new(
+            "task_config.user_message",
+            "must be a string",
+        )),
+        None => errors.push(FieldError::new(
+            "task_config.user_message",
+            "is required: the message the agent receives at each run",
+        )),
+    }
+    match object.get("context") {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Object(_)) => {}
+        Some(_) => errors.push(FieldError::new(
+            "task_config.context",
+            "must be a JSON object",
+        )),
+    }
+    if value.to_string().len() > MAX_TASK_BYTES {
+        errors.push(FieldError::new(
+            "task_config",
+            format!("must be at most {MAX_TASK_BYTES} bytes of JSON"),
+        ));
+    }
+    value
+}
+
+fn name(
+    given: Option<String>,
+    timing: Option<&TimingFields>,
+    errors: &mut Vec<FieldError>,
+) -> String {
+    match given {
+        Some(name) => {
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                errors.push(FieldError::new("name", "must not be empty"));
+            } else if name.chars().count() > MAX_NAME {
+                errors.push(FieldError::new(
+                    "name",
+                    format!("must be at most {MAX_NAME} characters"),
+                ));
+            }
+            name
+        }
+        None => match timing {
+            Some(TimingFields {
+                cron_expression: Some(expr),
+                ..
+            }) => format!("cron {expr}"),
+            Some(TimingFields {
+                interval_seconds: Some(secs),
+                ..
+            }) => format!("every {secs} s"),
+            Some(TimingFields {
+                run_at: Some(at), ..
+            }) => format!("once at {}", at.to_rfc3339()),
+            _ => "schedule".to_owned(),
+        },
+    }
+}
+
+fn one_of(
+    field: &str,
+    given: Option<String>,
+    default: &str,
+    allowed: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> String {
+    let value = given.unwrap_or_else(|| default.to_owned());
+    if !allowed.contains(&value.as_str()) {
+        errors.push(FieldError::new(
+            field,
+            format!("must be one of: {}", allowed.join(", ")),
+        ));
+    }
+    value
+}
+
+fn range(
+    field: &str,
+    given: Option<i32>,
+    default: i32,
+    min: i32,
+    max: i32,
+    errors: &mut Vec<FieldError>,
+) -> i32 {
+    let value = given.unwrap_or(default);
+    if !(min..=max).contains(&value) {
+        errors.push(FieldError::new(
+            field,
+            format!("must be between {min} and {max}"),
+        ));
+    }
+    value
+}
+
+fn finish(
+    mut spec: ScheduleSpec,
+    timing: Option<TimingFields>,
+    errors: Vec<FieldError>,
+) -> Result<ScheduleSpec, ApiError> {
+    match timing {
+        Some(t) if errors.is_empty() => {
+            spec.schedule_type = t.schedule_type.to_owned();
+            spec.cron_expression = t.cron_expression;
+            spec.interval_seconds = t.interval_seconds;
+            spec.run_at = t.run_at;
+            spec.timezone = t.timezone;
+            Ok(spec)
+        }
+        _ => Err(ApiError::validation(errors)),
+    }
+}

@@ -1,0 +1,110 @@
+//! A schedule's executions and fire history.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use temponest_auth_client::Principal;
+use temponest_auth_client::permissions::SCHEDULES_READ;
+use temponest_web::extract::{ApiQuery, list_response};
+use temponest_web::{ApiError, ApiResult, FieldError, IdPath, Json, Pagination};
+use uuid::Uuid;
+
+use crate::db::{executions, fires, schedules};
+use crate::models::{ExecutionFilter, ExecutionOut, FireOut};
+use crate::state::AppState;
+
+const STATUSES: &[&str] = &["pending", "running", "completed", "failed"];
+
+/// A schedule's executions, newest first.
+#[utoipa::path(get, path = "/schedules/{id}/executions", tag = "schedules", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+           ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
+    responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    page: Pagination,
+    ApiQuery(filter): ApiQuery<ExecutionFilter>,
+) -> ApiResult<Response> {
+    principal.require(SCHEDULES_READ)?;
+    if let Some(status) = filter.status.as_deref()
+        && !STATUSES.contains(&status)
+    {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "status",
+            format!("must be one of: {}", STATUSES.join(", ")),
+        )]));
+    }
+    ensure_schedule(&state, principal.tenant_id, id).await?;
+    let (rows, total) = executions::list(
+        &state.pool,
+        principal.tenant_id,
+        id,
+        filter.status.as_deref(),
+        page.skip,
+        page.limit,
+    )
+    .await?;
+    let items: Vec<ExecutionOut> = rows.into_iter().map(ExecutionOut::from).collect();
+    Ok(list_response(items, total))
+}
+
+/// Two UUID path parameters; anything else is a 404.
+pub struct TwoIds(pub Uuid, pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for TwoIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("resource"))?;
+        match (Uuid::parse_str(&a), Uuid::parse_str(&b)) {
+            (Ok(a), Ok(b)) => Ok(TwoIds(a, b)),
+            _ => Err(ApiError::not_found("resource")),
+        }
+    }
+}
+
+/// One execution of a schedule.
+#[utoipa::path(get, path = "/schedules/{id}/executions/{execution_id}", tag = "schedules", security(("bearer" = [])),
+    responses((status = 200, body = ExecutionOut), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    TwoIds(schedule_id, id): TwoIds,
+) -> ApiResult<Json<ExecutionOut>> {
+    principal.require(SCHEDULES_READ)?;
+    executions::find(&state.pool, principal.tenant_id, schedule_id, id)
+        .await?
+        .map(|row| Json(ExecutionOut::from(row)))
+        .ok_or_else(|| ApiError::not_found("execution"))
+}
+
+/// Every fire time of the schedule, latest first: executed, skipped (overlap policy) or
+/// missed (downtime).
+#[utoipa::path(get, path = "/schedules/{id}/fires", tag = "schedules", security(("bearer" = [])),
+    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = [FireOut], headers(("x-total-count" = i64))), (status = 404)))]
+pub async fn fires(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    page: Pagination,
+) -> ApiResult<Response> {
+    principal.require(SCHEDULES_READ)?;
+    ensure_schedule(&state, principal.tenant_id, id).await?;
+    let (rows, total) =
+        fires::history(&state.pool, principal.tenant_id, id, page.skip, page.limit).await?;
+    let items: Vec<FireOut> = rows.into_iter().map(FireOut::from).collect();
+    Ok(list_response(items, total))
+}
+
+async fn ensure_schedule(state: &AppState, tenant: Uuid, id: Uuid) -> ApiResult<()> {
+    schedules::find(&state.pool, tenant, id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("schedule"))
+}

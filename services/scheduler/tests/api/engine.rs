@@ -1,0 +1,576 @@
+//! The engine under a manual clock: firing on time through the agents service, DST in two
+//! zones, misfire policies after an outage, overlap policies (scheduled and manual), retries,
+//! timeouts, rescue of an abandoned execution and adoption of its agent execution, events.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use temponest_scheduler::db::executions;
+
+use crate::helpers::*;
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T09:59:50Z")).await;
+    let s = app.signup("run@example.com").await;
+    let agent = app.agent(&s).await;
+    let schedule = app
+        .schedule(&s, &agent, json!({"cron_expression": "0 10 * * *", "task_config": {"user_message": "daily report", "context": {"day": 1}}}))
+        .await;
+    let id = schedule["id"].as_str().unwrap();
+    assert_eq!(app.fire().await.queued, 0, "nothing is due before 10:00");
+
+    app.clock().set(t("2026-06-01T10:00:00Z"));
+    let report = app.fire().await;
+    assert_eq!(report.queued, 1);
+    assert_eq!(app.fire().await.queued, 0, "a fire time is queued once");
+    assert_eq!(app.run_due().await, 1);
+
+    let runs = app.executions(&s, id).await;
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["outcome"], "completed");
+    assert_eq!(run["task_id"], id);
+    assert_eq!(run["trigger"], "schedule");
+    assert_eq!(ts(&run["fire_time"]), t("2026-06-01T10:00:00Z"));
+    assert_eq!(run["attempt"], 1);
+    assert!(
+        run["result"].as_str().unwrap().contains("daily report"),
+        "{run}"
+    );
+    assert!(run["tokens_used"]["total"].as_i64().unwrap() > 0);
+    assert!(run["started_at"].is_string() && run["completed_at"].is_string());
+    // The agent execution it recorded is the agents service's own.
+    let agent_exec = run["agent_execution_id"].as_str().unwrap();
+    let exec = expect_json(
+        app.get(&s.token, &format!("/executions/{agent_exec}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(exec["status"], "completed");
+    assert_eq!(exec["user_message"], "daily report");
+    assert_eq!(exec["context"]["day"], 1);
+    assert_eq!(exec["tokens_used"]["total"], run["tokens_used"]["total"]);
+
+    let after = app.get_schedule(&s, id).await;
+    assert_eq!(after["run_count"], 1);
+    assert_eq!(ts(&after["last_run"]), t("2026-06-01T10:00:00Z"));
+    assert_eq!(ts(&after["next_run"]), t("2026-06-02T10:00:00Z"));
+    let fires = app.fires(&s, id).await;
+    assert_eq!(fires.len(), 1);
+    assert_eq!(fires[0]["disposition"], "executed");
+    assert_eq!(fires[0]["status"], "completed");
+
+    let triggered = app.events(&s.tenant_id, "schedule.triggered").await;
+    let completed = app.events(&s.tenant_id, "schedule.completed").await;
+    assert_eq!(triggered.len(), 1);
+    assert_eq!(triggered[0]["schedule_id"], id);
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0]["status"], "completed");
+    assert_eq!(completed[0]["agent_execution_id"], agent_exec);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn dst_in_new_york_and_berlin(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-03-07T12:00:00Z")).await;
+    let s = app.signup("dst@example.com").await;
+    let agent = app.agent(&s).await;
+    // New York, spring forward on 2026-03-08: 02:30 does not exist → 03:00 EDT (07:00 UTC).
+    let ny = app
+        .schedule(&s, &agent, json!({"cron_expression": "30 2 * * *", "timezone": "America/New_York", "overlap_policy": "allow"}))
+        .await;
+    let ny_id = ny["id"].as_str().unwrap().to_owned();
+    assert_eq!(ts(&ny["next_run"]), t("2026-03-08T07:00:00Z"));
+    app.clock().set(t("2026-03-08T07:00:00Z"));
+    assert_eq!(app.fire().await.queued, 1);
+    let after = app.get_schedule(&s, &ny_id).await;
+    assert_eq!(
+        ts(&after["next_run"]),
+        t("2026-03-09T06:30:00Z"),
+        "back to 02:30 EDT"
+    );
+
+    // Berlin, fall back on 2026-10-25: 02:30 happens twice; it fires once (CEST, 00:30 UTC).
+    app.clock().set(t("2026-10-24T12:00:00Z"));
+    let berlin = app
+        .schedule(&s, &agent, json!({"cron_expression": "30 2 * * *", "timezone": "Europe/Berlin", "overlap_policy": "allow"}))
+        .await;
+    let berlin_id = berlin["id"].as_str().unwrap().to_owned();
+    assert_eq!(ts(&berlin["next_run"]), t("2026-10-25T00:30:00Z"));
+    app.clock().set(t("2026-10-25T00:30:00Z"));
+    app.fire().await;
+    let after = app.get_schedule(&s, &berlin_id).await;
+    assert_eq!(
+        ts(&after["next_run"]),
+        t("2026-10-26T01:30:00Z"),
+        "not again at 01:30 UTC (02:30 CET)"
+    );
+    app.clock().set(t("2026-10-25T01:30:00Z"));
+    app.fire().await;
+    let fires = app.fires(&s, &berlin_id).await;
+    assert_eq!(fires.len(), 1, "{fires:?}");
+    assert_eq!(ts(&fires[0]["fire_time"]), t("2026-10-25T00:30:00Z"));
+}
+
+async fn outage(misfire: &str, pool: sqlx::PgPool) -> (Value, Vec<Value>, Vec<Value>) {
+    let app = spawn_at(pool, t("2026-06-01T09:59:30Z")).await;
+    let s = app.signup("misfire@example.com").await;
+    let agent = app.agent(&s).await;
+    let schedule = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "*/10 * * * *", "misfire_policy": misfire,
+                                     "overlap_policy": "allow", "catchup_window_seconds": 1800}),
+        )
+        .await;
+    let id = schedule["id"].as_str().unwrap().to_owned();
+    // The scheduler is down from 09:59:30 to 11:05: 10:00 … 11:00 (7 fire times) passed.
+    app.clock().set(t("2026-06-01T11:05:00Z"));
+    app.fire().await;
+    (
+        app.get_schedule(&s, &id).await,
+        app.executions(&s, &id).await,
+        app.fires(&s, &id).await,
+    )
+}
+
+fn fire_times(runs: &[Value]) -> Vec<String> {
+    let mut times: Vec<String> = runs
+        .iter()
+        .map(|r| r["fire_time"].as_str().unwrap().to_owned())
+        .collect();
+    times.sort();
+    times
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn misfire_skip_runs_none_of_the_missed(pool: sqlx::PgPool) {
+    let (schedule, runs, fires) = outage("skip", pool).await;
+    assert!(runs.is_empty());
+    assert_eq!(schedule["missed_count"], 7);
+    assert_eq!(
+        fires
+            .iter()
+            .filter(|f| f["disposition"] == "missed")
+            .count(),
+        7
+    );
+    assert_eq!(ts(&schedule["next_run"]), t("2026-06-01T11:10:00Z"));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn misfire_fire_once_runs_the_latest_missed_once(pool: sqlx::PgPool) {
+    let (schedule, runs, fires) = outage("fire_once", pool).await;
+    assert_eq!(fire_times(&runs), vec!["2026-06-01T11:00:00Z"]);
+    assert_eq!(schedule["missed_count"], 6);
+    assert_eq!(fires.len(), 7);
+    assert_eq!(schedule["run_count"], 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn misfire_fire_all_catches_up_within_the_window(pool: sqlx::PgPool) {
+    let (schedule, runs, fires) = outage("fire_all", pool).await;
+    // The window (30 min) reaches back to 10:35: 10:40, 10:50, 11:00 run; 10:00–10:30 missed.
+    assert_eq!(
+        fire_times(&runs),
+        vec![
+            "2026-06-01T10:40:00Z",
+            "2026-06-01T10:50:00Z",
+            "2026-06-01T11:00:00Z"
+        ]
+    );
+    assert_eq!(schedule["missed_count"], 4);
+    assert_eq!(
+        fires
+            .iter()
+            .filter(|f| f["disposition"] == "missed")
+            .count(),
+        4
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let s = app.signup("overlap@example.com").await;
+    let agent = app.agent(&s).await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "* * * * *", "overlap_policy": "skip"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A manual trigger queues one execution…
+    let manual = expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(manual["status"], "pending");
+    assert_eq!(manual["trigger"], "manual");
+    assert_eq!(manual["task_id"], id.as_str());
+    // …so a second trigger and the 10:01 fire time are refused/skipped while it is unfinished.
+    expect_error(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "overlap_policy skip",
+    )
+    .await;
+    app.clock().set(t("2026-06-01T10:01:00Z"));
+    let report = app.fire().await;
+    assert_eq!((report.queued, report.skipped), (0, 1));
+    let schedule = app.get_schedule(&s, &id).await;
+    assert_eq!(schedule["skipped_count"], 1);
+    let fires = app.fires(&s, &id).await;
+    assert_eq!(fires[0]["disposition"], "skipped");
+    // Once it finished, the next fire time runs.
+    assert_eq!(app.run_due().await, 1);
+    app.clock().set(t("2026-06-01T10:02:00Z"));
+    assert_eq!(app.fire().await.queued, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let s = app.signup("buffer@example.com").await;
+    let agent = app.agent(&s).await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "* * * * *", "overlap_policy": "buffer_one"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock().set(t("2026-06-01T10:01:00Z"));
+    assert_eq!(app.fire().await.queued, 1);
+    // Claim it (running) without finishing it.
+    let now = app.now();
+    let other_engine = uuid::Uuid::now_v7();
+    let claimed = executions::claim(
+        &app.pool,
+        other_engine,
+        now,
+        now + chrono::Duration::seconds(60),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    // The next fire time is buffered; a manual trigger on top is refused; the one after skipped.
+    app.clock().set(t("2026-06-01T10:02:00Z"));
+    assert_eq!(app.fire().await.queued, 1);
+    expect_error(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "buffer_one",
+    )
+    .await;
+    app.clock().set(t("2026-06-01T10:03:00Z"));
+    assert_eq!(app.fire().await.skipped, 1);
+    // The buffered one cannot start while the first runs.
+    assert_eq!(app.run_due().await, 0);
+    sqlx::query("update scheduler.executions set status = 'completed' where id = $1")
+        .bind(claimed[0].id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.run_due().await,
+        1,
+        "it starts once the running one finished"
+    );
+    let runs = app.executions(&s, &id).await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        runs.iter().filter(|r| r["status"] == "completed").count(),
+        2
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let s = app.signup("allow@example.com").await;
+    let agent = app.agent(&s).await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "* * * * *", "overlap_policy": "allow"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for minute in 1..=3 {
+        app.clock().set(t(&format!("2026-06-01T10:0{minute}:00Z")));
+        assert_eq!(app.fire().await.queued, 1);
+    }
+    for _ in 0..2 {
+        expect_json(
+            app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    assert_eq!(app.run_due().await, 5, "all run at once");
+    assert_eq!(app.get_schedule(&s, &id).await["run_count"], 5);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
+    // An agent whose provider is unreachable: every agent execution fails.
+    let provider = temponest_llm::ProviderConfig {
+        kind: temponest_llm::ProviderKind::OpenAi,
+        base_url: "http://127.0.0.1:9".to_owned(),
+        api_key: Some("k".to_owned()),
+        max_retries: 0,
+        ..temponest_llm::ProviderConfig::default()
+    };
+    let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
+    let app = spawn_with(
+        pool,
+        config(),
+        agents_config(Some(("down", provider))),
+        Some(clock),
+    )
+    .await;
+    let s = app.signup("retry@example.com").await;
+    let agent = app.agent_with(&s, "down").await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "0 * * * *", "max_retries": 2, "retry_delay_seconds": 10}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(app.run_due().await, 1);
+    let after_first = app.executions(&s, &id).await;
+    assert_eq!(
+        after_first[0]["status"], "pending",
+        "waiting to retry: {}",
+        after_first[0]
+    );
+    let retry_at = ts(&after_first[0]["run_after"]);
+    let delay = (retry_at - t("2026-06-01T10:00:00Z")).num_milliseconds();
+    assert!(
+        (9_000..=11_000).contains(&delay),
+        "first retry after ~10 s, got {delay} ms"
+    );
+    assert_eq!(app.run_due().await, 0, "not before its time");
+    app.clock().set(retry_at);
+    assert_eq!(app.run_due().await, 1);
+    let second = app.executions(&s, &id).await;
+    let retry_at = ts(&second[0]["run_after"]);
+    let delay = (retry_at - app.now()).num_milliseconds();
+    assert!(
+        (18_000..=22_000).contains(&delay),
+        "second retry after ~20 s, got {delay} ms"
+    );
+    app.clock().set(retry_at);
+    assert_eq!(app.run_due().await, 1);
+    let done = expect_json(
+        app.get(
+            &s.token,
+            &format!("/schedules/{id}/executions/{}", run["id"].as_str().unwrap()),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["outcome"], "failed");
+    assert_eq!(done["attempt"], 3);
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 3);
+    assert!(
+        done["error"].as_str().unwrap().contains("agent execution"),
+        "{done}"
+    );
+    let completed = app.events(&s.tenant_id, "schedule.completed").await;
+    assert_eq!(
+        completed.len(),
+        1,
+        "one completion event, after the last attempt"
+    );
+    assert_eq!(completed[0]["status"], "failed");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(pool: sqlx::PgPool) {
+    let hanging = crate::multi::HangingLlm::start().await;
+    let provider = temponest_llm::ProviderConfig {
+        kind: temponest_llm::ProviderKind::OpenAi,
+        base_url: hanging.url(),
+        api_key: Some("k".to_owned()),
+        read_timeout_secs: 120,
+        max_retries: 0,
+        ..temponest_llm::ProviderConfig::default()
+    };
+    let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
+    let app = spawn_with(
+        pool,
+        config(),
+        agents_config(Some(("slow", provider))),
+        Some(clock),
+    )
+    .await;
+    let s = app.signup("timeout@example.com").await;
+    let agent = app.agent_with(&s, "slow").await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "0 * * * *", "timeout_seconds": 1, "max_retries": 0}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(app.run_due().await, 1);
+    let run = &app.executions(&s, &id).await[0];
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["outcome"], "timed_out");
+    let agent_exec = run["agent_execution_id"].as_str().unwrap();
+    let exec = expect_json(
+        app.get(&s.token, &format!("/executions/{agent_exec}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(exec["outcome"], "cancelled", "{exec}");
+    assert!(
+        eventually(|| async { hanging.closed() }).await,
+        "the model call was aborted"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let s = app.signup("rescue@example.com").await;
+    let agent = app.agent(&s).await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "0 * * * *", "max_retries": 1}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    // An engine claims it, starts the agent execution, then dies (no heartbeat, no result).
+    let now = app.now();
+    let dead = uuid::Uuid::now_v7();
+    let claimed = executions::claim(&app.pool, dead, now, now + chrono::Duration::seconds(5), 10)
+        .await
+        .unwrap();
+    let started = expect_json(
+        app.post(
+            &s.token,
+            &format!("/agents/{agent}/execute"),
+            &json!({"user_message": "ping"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let agent_exec: uuid::Uuid = started["id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        executions::set_agent_execution(&app.pool, claimed[0].id, dead, agent_exec)
+            .await
+            .unwrap()
+    );
+    // Within the lease nothing happens; after it, the rescuer returns it to the queue.
+    assert_eq!(
+        temponest_scheduler::domain::runner::rescue(&app.state, app.now())
+            .await
+            .unwrap(),
+        0
+    );
+    app.clock().set(t("2026-06-01T10:00:06Z"));
+    assert_eq!(
+        temponest_scheduler::domain::runner::rescue(&app.state, app.now())
+            .await
+            .unwrap(),
+        1
+    );
+    let agent_runs_before: i64 = sqlx::query_scalar("select count(*) from agents.executions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.run_due().await, 1);
+    let agent_runs_after: i64 = sqlx::query_scalar("select count(*) from agents.executions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        agent_runs_after, agent_runs_before,
+        "the task was not run a second time"
+    );
+    let run = &app.executions(&s, &id).await[0];
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["agent_execution_id"], agent_exec.to_string());
+    assert_eq!(run["attempt"], 2);
+    assert_eq!(run["attempts"][0]["outcome"], "abandoned");
+
+    // Out of attempts, a rescued execution fails as abandoned.
+    expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    for _ in 0..2 {
+        let now = app.now();
+        let claimed =
+            executions::claim(&app.pool, dead, now, now + chrono::Duration::seconds(5), 10)
+                .await
+                .unwrap();
+        assert_eq!(claimed.len(), 1);
+        app.clock().advance(chrono::Duration::seconds(6));
+        assert_eq!(
+            temponest_scheduler::domain::runner::rescue(&app.state, app.now())
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    let run = &app.executions(&s, &id).await[0];
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["outcome"], "abandoned");
+}

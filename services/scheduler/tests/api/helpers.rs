@@ -1,0 +1,299 @@
+//! Spawning auth + agents + scheduler on one router and driving the scheduler's engine.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use temponest_cache::{Cache, CacheConfig};
+use temponest_ratelimit::{RateLimitConfig, RateLimiter};
+use temponest_scheduler::clock::{ManualClock, SharedClock, SystemClock};
+use temponest_scheduler::domain::{firing, runner};
+use temponest_scheduler::{AppState, SchedulerConfig};
+use temponest_web::health::Health;
+use uuid::Uuid;
+
+pub use temponest_test_client::{Api, PASSWORD, Session, eventually, expect_error, expect_json};
+
+/// A running app.
+pub struct TestApp {
+    pub api: Api,
+    pub pool: PgPool,
+    pub state: AppState,
+    /// The clock the scheduler reads (manual unless the test runs the real engine).
+    pub clock: Option<ManualClock>,
+    /// The engine id the test's own runs use.
+    pub engine_id: Uuid,
+}
+
+/// The secret the scheduler's service identity uses in tests.
+pub const SERVICE_SECRET: &str = "test-scheduler-secret-0123456789abcdef";
+
+/// The test configuration: fast housekeeping, the engine off (tests drive it or start it).
+pub fn config() -> SchedulerConfig {
+    let mut config = SchedulerConfig {
+        service_client_secret: SERVICE_SECRET.to_owned(),
+        ..SchedulerConfig::default()
+    };
+    config.scheduler.run_engine = false;
+    config.scheduler.lease_secs = 5;
+    config.scheduler.heartbeat_secs = 1;
+    config.scheduler.request_timeout_secs = 5;
+    config
+}
+
+/// An agents configuration with an extra provider (e.g. one pointing at a local server).
+pub fn agents_config(
+    extra: Option<(&str, temponest_llm::ProviderConfig)>,
+) -> temponest_agents::AgentsConfig {
+    let mut providers: BTreeMap<String, temponest_llm::ProviderConfig> =
+        temponest_llm::Providers::defaults();
+    if let Some((name, provider)) = extra {
+        providers.insert(name.to_owned(), provider);
+    }
+    temponest_agents::AgentsConfig {
+        providers,
+        ..temponest_agents::AgentsConfig::default()
+    }
+}
+
+/// An app whose scheduler reads a manual clock set to `at`.
+pub async fn spawn_at(pool: PgPool, at: DateTime<Utc>) -> TestApp {
+    let clock = ManualClock::new(at);
+    spawn_with(pool, config(), agents_config(None), Some(clock)).await
+}
+
+/// Starts auth + agents + scheduler on one router; the scheduler reaches auth and agents over
+/// HTTP at the app's own address.
+pub async fn spawn_with(
+    pool: PgPool,
+    mut config: SchedulerConfig,
+    agents: temponest_agents::AgentsConfig,
+    clock: Option<ManualClock>,
+) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    config.agents_url = base.clone();
+    config.auth_url = base.clone();
+
+    let prefix = format!("test-{}", Uuid::new_v4());
+    let cache = Cache::connect(CacheConfig {
+        redis_url: Some(
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
+        key_prefix: prefix.clone(),
+        ..CacheConfig::default()
+    })
+    .await;
+    let limiter = RateLimiter::new(
+        RateLimitConfig {
+            enabled: false,
+            key_prefix: prefix,
+            ..RateLimitConfig::default()
+        },
+        cache.redis_pool(),
+    );
+    let auth_config = temponest_auth::AuthConfig {
+        argon2_memory_kib: 8 * 1024,
+        argon2_iterations: 1,
+        service_clients: format!("scheduler={SERVICE_SECRET}"),
+        ..temponest_auth::AuthConfig::default()
+    };
+    let auth =
+        temponest_auth::AppState::build(auth_config, pool.clone(), cache.clone(), limiter.clone())
+            .await
+            .expect("auth state builds");
+    let agents = temponest_agents::AppState::build(
+        agents,
+        pool.clone(),
+        cache.clone(),
+        limiter.clone(),
+        auth.auth.clone(),
+    )
+    .expect("agents state builds");
+    let shared: SharedClock = match &clock {
+        Some(manual) => Arc::new(manual.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let state = AppState::build_with_clock(
+        config,
+        pool.clone(),
+        cache,
+        limiter.clone(),
+        auth.auth.clone(),
+        shared,
+    )
+    .expect("scheduler state builds");
+    let health = Health::new(&["auth", "agents", "scheduler"], pool.clone(), vec![]);
+    health.mark_migrated();
+    let server = state.config.server.clone();
+    let router = temponest_auth::routes(auth.clone())
+        .merge(temponest_agents::routes(agents))
+        .merge(temponest_scheduler::routes(state.clone()));
+    let router = temponest_idempotency::layer(
+        router,
+        temponest_idempotency::Idempotency::new(pool.clone()),
+    )
+    .merge(health.router());
+    let router = temponest_auth_client::protect(router, auth.auth.clone(), limiter);
+    let app = temponest_web::server::with_route_layers_and_long(
+        router,
+        &server,
+        temponest_agents::LONG_ROUTES,
+    );
+    tokio::spawn(async move {
+        temponest_web::serve(listener, app, &server, std::future::pending()).await
+    });
+    TestApp {
+        api: Api::new(base),
+        pool,
+        state,
+        clock,
+        engine_id: Uuid::now_v7(),
+    }
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestApp {
+    pub fn clock(&self) -> &ManualClock {
+        self.clock.as_ref().expect("a manual clock")
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.clock.now()
+    }
+
+    /// An echo agent of the session's tenant; returns its id.
+    pub async fn agent(&self, session: &Session) -> String {
+        self.agent_with(session, "echo").await
+    }
+
+    pub async fn agent_with(&self, session: &Session, provider: &str) -> String {
+        let body = expect_json(
+            self.post(
+                &session.token,
+                "/agents/",
+                &json!({"name": format!("agent-{}", Uuid::new_v4()), "model": "m", "provider": provider}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a schedule (201) from `body` plus the agent.
+    pub async fn schedule(&self, session: &Session, agent: &str, mut body: Value) -> Value {
+        body["agent_id"] = json!(agent);
+        if body.get("task_config").is_none() {
+            body["task_config"] = json!({"user_message": "ping", "context": {"k": 1}});
+        }
+        expect_json(
+            self.post(&session.token, "/schedules/", &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Fires what is due at the clock's time.
+    pub async fn fire(&self) -> firing::FireReport {
+        firing::fire_due(&self.state, self.now()).await.unwrap()
+    }
+
+    /// Claims every execution due at the clock's time and runs each to its end; returns how
+    /// many ran.
+    pub async fn run_due(&self) -> usize {
+        let now = self.now();
+        let lease = now + chrono::Duration::seconds(self.state.config.scheduler.lease_secs as i64);
+        let claimed = temponest_scheduler::db::executions::claim(
+            &self.pool,
+            self.engine_id,
+            now,
+            lease,
+            1000,
+        )
+        .await
+        .unwrap();
+        let count = claimed.len();
+        futures::future::join_all(
+            claimed
+                .into_iter()
+                .map(|exec| runner::run(&self.state, self.engine_id, exec)),
+        )
+        .await;
+        count
+    }
+
+    /// The executions of a schedule, newest first.
+    pub async fn executions(&self, session: &Session, schedule: &str) -> Vec<Value> {
+        let body = expect_json(
+            self.get(&session.token, &format!("/schedules/{schedule}/executions"))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        body.as_array().unwrap().clone()
+    }
+
+    pub async fn get_schedule(&self, session: &Session, schedule: &str) -> Value {
+        expect_json(
+            self.get(&session.token, &format!("/schedules/{schedule}"))
+                .await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// The fire history of a schedule, latest first.
+    pub async fn fires(&self, session: &Session, schedule: &str) -> Vec<Value> {
+        let body = expect_json(
+            self.get(
+                &session.token,
+                &format!("/schedules/{schedule}/fires?limit=100"),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        body.as_array().unwrap().clone()
+    }
+
+    /// Outbox events of a type for a tenant.
+    pub async fn events(&self, tenant: &str, event_type: &str) -> Vec<Value> {
+        sqlx::query_scalar::<_, Value>(
+            "select payload from platform.outbox where tenant_id = $1::uuid and event_type = $2 order by id",
+        )
+        .bind(tenant)
+        .bind(event_type)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+}
+
+/// An RFC 3339 UTC instant.
+pub fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// The JSON rendering of an instant as the API sends it.
+pub fn ts(v: &Value) -> DateTime<Utc> {
+    t(v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}")))
+}

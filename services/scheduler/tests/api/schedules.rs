@@ -1,0 +1,391 @@
+//! The schedules API: CRUD with the SDK's shapes, validation, pause/resume, cron changes,
+//! manual triggers, tenant isolation and permissions.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
+    let s = app.signup("owner@example.com").await;
+    let agent = app.agent(&s).await;
+    let created = expect_json(
+        app.post(
+            &s.token,
+            "/schedules",
+            &json!({"agent_id": agent, "cron_expression": "*/5 * * * *",
+                    "task_config": {"user_message": "report", "context": {"region": "eu"}}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["agent_id"], agent.as_str());
+    assert_eq!(created["tenant_id"], s.tenant_id.as_str());
+    assert_eq!(created["cron_expression"], "*/5 * * * *");
+    assert_eq!(created["schedule_type"], "cron");
+    assert_eq!(created["timezone"], "UTC");
+    assert_eq!(created["is_active"], true);
+    assert_eq!(created["overlap_policy"], "skip");
+    assert_eq!(created["misfire_policy"], "fire_once");
+    assert_eq!(created["max_retries"], 3);
+    assert_eq!(created["timeout_seconds"], 300);
+    assert_eq!(created["run_count"], 0);
+    assert_eq!(created["last_run"], json!(null));
+    assert_eq!(ts(&created["next_run"]), t("2026-06-01T10:05:00Z"));
+    assert_eq!(created["task_config"]["context"]["region"], "eu");
+    assert_eq!(created["name"], "cron */5 * * * *");
+    let id = created["id"].as_str().unwrap();
+
+    let got = app.get_schedule(&s, id).await;
+    assert_eq!(got, created);
+    for path in ["/schedules", "/schedules/"] {
+        let resp = app.get(&s.token, path).await;
+        assert_eq!(resp.headers()["x-total-count"], "1");
+        let list = expect_json(resp, StatusCode::OK).await;
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert_eq!(list[0]["id"], id);
+    }
+    // Malformed and unknown ids are 404.
+    expect_error(
+        app.get(&s.token, "/schedules/not-a-uuid").await,
+        StatusCode::NOT_FOUND,
+        "not found",
+    )
+    .await;
+    expect_error(
+        app.get(&s.token, &format!("/schedules/{}", uuid::Uuid::new_v4()))
+            .await,
+        StatusCode::NOT_FOUND,
+        "schedule",
+    )
+    .await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let s = app.signup("v@example.com").await;
+    let agent = app.agent(&s).await;
+    let cases = [
+        (json!({"cron_expression": "61 * * * *"}), "cron_expression"),
+        (json!({"cron_expression": "not cron"}), "cron_expression"),
+        (json!({"cron_expression": "0 0 30 2 *"}), "never fires"),
+        (
+            json!({"cron_expression": "* * * * *", "timezone": "Mars/Olympus"}),
+            "timezone",
+        ),
+        (json!({}), "one of cron_expression"),
+        (
+            json!({"cron_expression": "* * * * *", "interval_seconds": 60}),
+            "only one",
+        ),
+        (json!({"interval_seconds": 0}), "interval_seconds"),
+        (json!({"run_at": "2020-01-01T00:00:00Z"}), "past"),
+        (
+            json!({"cron_expression": "* * * * *", "overlap_policy": "sometimes"}),
+            "overlap_policy",
+        ),
+        (
+            json!({"cron_expression": "* * * * *", "misfire_policy": "never"}),
+            "misfire_policy",
+        ),
+        (
+            json!({"cron_expression": "* * * * *", "max_retries": 99}),
+            "max_retries",
+        ),
+        (
+            json!({"cron_expression": "* * * * *", "timeout_seconds": 0}),
+            "timeout_seconds",
+        ),
+        (
+            json!({"cron_expression": "* * * * *", "task_config": {"context": {}}}),
+            "user_message",
+        ),
+        (
+            json!({"cron_expression": "* * * * *", "task_config": {"user_message": "x", "context": 3}}),
+            "context",
+        ),
+    ];
+    for (mut body, needle) in cases {
+        body["agent_id"] = json!(agent);
+        if body.get("task_config").is_none() {
+            body["task_config"] = json!({"user_message": "hi"});
+        }
+        let err = expect_json(
+            app.post(&s.token, "/schedules/", &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(
+            err.to_string().contains(needle),
+            "{body}: expected {needle:?} in {err}"
+        );
+        assert!(
+            err["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "{err}"
+        );
+    }
+    // A malformed agent id is a 422; an agent of another tenant is a 404.
+    let resp = app
+        .post(&s.token, "/schedules/", &json!({"agent_id": "nope", "cron_expression": "* * * * *", "task_config": {"user_message": "x"}}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let other = app.signup("other@example.com").await;
+    let foreign = app.agent(&other).await;
+    expect_error(
+        app.post(&s.token, "/schedules/", &json!({"agent_id": foreign, "cron_expression": "* * * * *", "task_config": {"user_message": "x"}}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not found in your tenant",
+    )
+    .await;
+    let count: i64 = sqlx::query_scalar("select count(*) from scheduler.schedules")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "no refused request left a schedule behind");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
+    let s = app.signup("p@example.com").await;
+    let agent = app.agent(&s).await;
+    let created = app
+        .schedule(&s, &agent, json!({"cron_expression": "0 * * * *"}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(ts(&created["next_run"]), t("2026-06-01T11:00:00Z"));
+
+    let paused = expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(paused["is_active"], false);
+    assert_eq!(paused["next_run"], json!(null));
+    app.clock().set(t("2026-06-01T12:30:00Z"));
+    let resumed = expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(resumed["is_active"], true);
+    assert_eq!(
+        ts(&resumed["next_run"]),
+        t("2026-06-01T13:00:00Z"),
+        "resumes from now"
+    );
+
+    let changed = expect_json(
+        app.patch(&s.token, &format!("/schedules/{id}"), &json!({"cron_expression": "15 14 * * *", "timezone": "Europe/Berlin", "name": "daily"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["cron_expression"], "15 14 * * *");
+    assert_eq!(changed["name"], "daily");
+    // 14:15 in Berlin (CEST, +2) is 12:15 UTC, passed today: tomorrow.
+    assert_eq!(ts(&changed["next_run"]), t("2026-06-02T12:15:00Z"));
+    let via_patch = expect_json(
+        app.patch(
+            &s.token,
+            &format!("/schedules/{id}"),
+            &json!({"is_active": false}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(via_patch["is_active"], false);
+
+    // A change of something else keeps next_run; switching to an interval.
+    let interval = expect_json(
+        app.patch(
+            &s.token,
+            &format!("/schedules/{id}"),
+            &json!({"interval_seconds": 90, "is_active": true}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(interval["schedule_type"], "interval");
+    assert_eq!(interval["cron_expression"], json!(null));
+    assert_eq!(ts(&interval["next_run"]), t("2026-06-01T12:31:30Z"));
+    let retried = expect_json(
+        app.patch(
+            &s.token,
+            &format!("/schedules/{id}"),
+            &json!({"max_retries": 0}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(retried["next_run"], interval["next_run"]);
+    // Bad patches are refused and change nothing.
+    expect_error(
+        app.patch(
+            &s.token,
+            &format!("/schedules/{id}"),
+            &json!({"timezone": "Nowhere/City"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown time zone",
+    )
+    .await;
+    assert_eq!(app.get_schedule(&s, id).await["timezone"], "Europe/Berlin");
+
+    // List filters: by agent and by is_active.
+    let second_agent = app.agent(&s).await;
+    app.schedule(&s, &second_agent, json!({"interval_seconds": 60}))
+        .await;
+    let by_agent = expect_json(
+        app.get(&s.token, &format!("/schedules/?agent_id={agent}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(by_agent.as_array().unwrap().len(), 1);
+    assert_eq!(by_agent[0]["id"], id);
+    let resp = app
+        .get(&s.token, "/schedules/?is_active=true&limit=1")
+        .await;
+    assert_eq!(resp.headers()["x-total-count"], "2");
+    assert_eq!(
+        expect_json(resp, StatusCode::OK)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Delete: gone from reads, 404 on repeat.
+    let resp = app.delete(&s.token, &format!("/schedules/{id}")).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.get(&s.token, &format!("/schedules/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "schedule",
+    )
+    .await;
+    expect_error(
+        app.delete(&s.token, &format!("/schedules/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "schedule",
+    )
+    .await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn tenants_never_see_or_touch_each_others_schedules(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let a = app.signup("a@example.com").await;
+    let b = app.signup("b@example.com").await;
+    let agent = app.agent(&a).await;
+    let id = app
+        .schedule(&a, &agent, json!({"cron_expression": "* * * * *"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for resp in [
+        app.get(&b.token, &format!("/schedules/{id}")).await,
+        app.patch(
+            &b.token,
+            &format!("/schedules/{id}"),
+            &json!({"name": "mine"}),
+        )
+        .await,
+        app.post(&b.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        app.post(&b.token, &format!("/schedules/{id}/pause"), &json!({}))
+            .await,
+        app.get(&b.token, &format!("/schedules/{id}/executions"))
+            .await,
+        app.get(&b.token, &format!("/schedules/{id}/fires")).await,
+        app.delete(&b.token, &format!("/schedules/{id}")).await,
+    ] {
+        expect_error(resp, StatusCode::NOT_FOUND, "not found").await;
+    }
+    let list = expect_json(app.get(&b.token, "/schedules/").await, StatusCode::OK).await;
+    assert_eq!(list, json!([]));
+    // Still intact for its owner.
+    let own = app.get_schedule(&a, &id).await;
+    assert_eq!(own["is_active"], true);
+    assert_ne!(own["name"], "mine");
+    // Unauthenticated: 401.
+    let resp = app.http.get(app.url("/schedules/")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let admin = app.signup("admin@example.com").await;
+    let agent = app.agent(&admin).await;
+    let id = app
+        .schedule(&admin, &agent, json!({"cron_expression": "* * * * *"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        app.post(
+            &admin.token,
+            "/users/",
+            &json!({"email": "viewer@example.com", "password": PASSWORD, "roles": ["viewer"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let login = expect_json(
+        app.http
+            .post(app.url("/auth/login"))
+            .json(&json!({"email": "viewer@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let viewer = login["access_token"].as_str().unwrap();
+    expect_json(
+        app.get(viewer, &format!("/schedules/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_error(
+        app.post(viewer, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "schedules:write",
+    )
+    .await;
+    expect_error(
+        app.patch(
+            viewer,
+            &format!("/schedules/{id}"),
+            &json!({"is_active": false}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "schedules:write",
+    )
+    .await;
+    expect_error(
+        app.delete(viewer, &format!("/schedules/{id}")).await,
+        StatusCode::FORBIDDEN,
+        "schedules:write",
+    )
+    .await;
+}
