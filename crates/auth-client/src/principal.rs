@@ -67,6 +67,7 @@ impl Principal {
                 PrincipalKind::User { .. } | PrincipalKind::Service { .. } => None,
             },
             tenant_id: Some(self.tenant_id.to_string()),
+            internal: matches!(self.kind, PrincipalKind::Service { .. }),
         }
     }
 }

@@ -5,11 +5,13 @@
 
 mod config;
 mod constraints;
+mod listen;
 mod metrics;
 mod pool;
 
 pub use config::{DEFAULT_DATABASE_URL, DbConfig, redact_url};
 pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
+pub use listen::listen;
 pub use metrics::{spawn_pool_gauges, timed};
 pub use pool::{DbError, connect, connect_lazy, ensure_database, is_unavailable, migrate, ping};
 

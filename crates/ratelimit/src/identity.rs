@@ -19,6 +19,11 @@ pub struct ClientIdentity {
     pub api_key_id: Option<String>,
     /// The tenant the caller belongs to.
     pub tenant_id: Option<String>,
+    /// A platform service acting for a tenant (the scheduler running a schedule): not charged
+    /// to client budgets — its volume is bounded by the platform itself (e.g. the
+    /// scheduler's run concurrency), and a tenant's scheduled runs must not fail on the
+    /// per-client limits meant for interactive callers.
+    pub internal: bool,
 }
 
 /// The budget a request is charged to: a rate-limit key and the kind of identity it came from.
@@ -121,6 +126,7 @@ mod tests {
             user_id: user.map(String::from),
             api_key_id: key.map(String::from),
             tenant_id: tenant.map(String::from),
+            internal: false,
         }
     }
 

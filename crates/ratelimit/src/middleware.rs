@@ -39,6 +39,13 @@ pub async fn middleware(State(limiter): State<RateLimiter>, req: Request, next: 
     if !config.enabled || config.is_exempt(req.uri().path()) {
         return next.run(req).await;
     }
+    if req
+        .extensions()
+        .get::<ClientIdentity>()
+        .is_some_and(|identity| identity.internal)
+    {
+        return next.run(req).await;
+    }
 
     let endpoint = req
         .extensions()

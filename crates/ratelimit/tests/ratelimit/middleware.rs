@@ -42,9 +42,11 @@ async fn identity_from_test_header(mut req: Request, next: Next) -> Response {
         .headers()
         .get("x-test-user")
         .and_then(|v| v.to_str().ok());
+    let internal = req.headers().contains_key("x-test-internal");
     if let Some(user) = user.map(str::to_owned) {
         req.extensions_mut().insert(ClientIdentity {
             user_id: Some(user),
+            internal,
             ..ClientIdentity::default()
         });
     }
@@ -266,6 +268,31 @@ async fn client_identities_are_limited_separately() {
         get_from(&app, "/things", PEER).await.status(),
         StatusCode::OK,
         "anonymous: by IP"
+    );
+}
+
+#[tokio::test]
+async fn internal_service_callers_are_not_charged_to_client_budgets() {
+    let app = limited_app(|c| c.default_policies = vec![Policy::per_minute(1)]);
+    let service = [("x-test-user", "scheduler"), ("x-test-internal", "1")];
+    for _ in 0..5 {
+        let resp = send(&app, Method::GET, "/things", PEER, &service).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(!resp.headers().contains_key("x-ratelimit-limit"));
+    }
+    // The same subject without the internal mark is limited as usual.
+    let user = [("x-test-user", "scheduler")];
+    assert_eq!(
+        send(&app, Method::GET, "/things", PEER, &user)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, Method::GET, "/things", PEER, &user)
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
     );
 }
 

@@ -211,6 +211,22 @@ impl AgentsClient {
                         self.tokens.invalidate(tenant).await;
                         continue;
                     }
+                    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                        // Refused before anything ran: safe to repeat after the wait asked for.
+                        let wait = response
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(1)
+                            .min(5);
+                        attempt += 1;
+                        if attempt > 2 {
+                            return Err(CallError::Unavailable(detail_of(response).await));
+                        }
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        continue;
+                    }
                     let detail = detail_of(response).await;
                     match status.as_u16() {
                         404 => return Err(CallError::NotFound(detail)),

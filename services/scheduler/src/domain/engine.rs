@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -65,7 +64,12 @@ impl Drop for Engine {
 async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
     let config = state.config.scheduler.clone();
     let nudge = Arc::new(Notify::new());
-    let listener = tokio::spawn(listen(state.pool.clone(), nudge.clone(), cancel.clone()));
+    let listener = tokio::spawn(temponest_db::listen(
+        state.pool.clone(),
+        db::NOTIFY_CHANNEL,
+        nudge.clone(),
+        cancel.clone(),
+    ));
     let runner = Runner::new(state.clone(), id);
     let poll = Duration::from_millis(config.poll_interval_ms);
     let housekeeping_every = chrono::Duration::seconds(config.heartbeat_secs as i64);
@@ -168,40 +172,4 @@ async fn shutdown(state: &AppState, id: Uuid, runner: &Runner) {
 async fn notify(pool: &PgPool) -> sqlx::Result<()> {
     let mut conn = pool.acquire().await?;
     schedules::notify(&mut conn).await
-}
-
-/// Wakes `nudge` on every notification; reconnects with backoff (and wakes once after each
-/// reconnect, as notifications may have been missed meanwhile).
-async fn listen(pool: PgPool, nudge: Arc<Notify>, cancel: CancellationToken) {
-    let mut delay = Duration::from_millis(200);
-    while !cancel.is_cancelled() {
-        match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(db::NOTIFY_CHANNEL).await {
-                Ok(()) => {
-                    delay = Duration::from_millis(200);
-                    nudge.notify_one();
-                    loop {
-                        let note = tokio::select! {
-                            () = cancel.cancelled() => return,
-                            note = listener.recv() => note,
-                        };
-                        match note {
-                            Ok(_) => nudge.notify_one(),
-                            Err(err) => {
-                                tracing::warn!(error = %err, "scheduler listener lost its connection");
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "scheduler could not listen"),
-            },
-            Err(err) => tracing::warn!(error = %err, "scheduler could not connect a listener"),
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
 }

@@ -574,3 +574,44 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["outcome"], "abandoned");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn scheduled_runs_are_not_throttled_by_client_rate_limits(pool: sqlx::PgPool) {
+    // 8 requests a minute per client: enough for the test's own calls, far too few for 12
+    // runs if the scheduler's calls to agents were charged to a client budget.
+    let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
+    let app = spawn_limited(pool, config(), agents_config(None), Some(clock), Some(8)).await;
+    let s = app.signup("limits@example.com").await;
+    let agent = app.agent(&s).await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "*/5 * * * * *", "overlap_policy": "allow"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock().set(t("2026-06-01T10:01:00Z"));
+    assert_eq!(app.fire().await.queued, 12);
+    assert_eq!(app.run_due().await, 12);
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select status, error from scheduler.executions where schedule_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 12);
+    assert!(
+        rows.iter().all(|(status, _)| status == "completed"),
+        "{rows:?}"
+    );
+    // The user's own calls are limited as configured.
+    let mut limited = false;
+    for _ in 0..10 {
+        limited |= app.get(&s.token, "/schedules/").await.status() == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "client calls hit the 8/min limit");
+}

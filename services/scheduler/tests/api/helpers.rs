@@ -71,9 +71,20 @@ pub async fn spawn_at(pool: PgPool, at: DateTime<Utc>) -> TestApp {
 /// HTTP at the app's own address.
 pub async fn spawn_with(
     pool: PgPool,
+    config: SchedulerConfig,
+    agents: temponest_agents::AgentsConfig,
+    clock: Option<ManualClock>,
+) -> TestApp {
+    spawn_limited(pool, config, agents, clock, None).await
+}
+
+/// [`spawn_with`] with rate limiting on: `per_minute` requests per client and minute.
+pub async fn spawn_limited(
+    pool: PgPool,
     mut config: SchedulerConfig,
     agents: temponest_agents::AgentsConfig,
     clock: Option<ManualClock>,
+    per_minute: Option<u32>,
 ) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let _ = tracing_subscriber::fmt()
@@ -97,7 +108,10 @@ pub async fn spawn_with(
     .await;
     let limiter = RateLimiter::new(
         RateLimitConfig {
-            enabled: false,
+            enabled: per_minute.is_some(),
+            default_policies: per_minute
+                .map(|n| vec![temponest_ratelimit::Policy::per_minute(n)])
+                .unwrap_or_else(|| RateLimitConfig::default().default_policies),
             key_prefix: prefix,
             ..RateLimitConfig::default()
         },

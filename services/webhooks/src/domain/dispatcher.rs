@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +19,7 @@ use crate::state::AppState;
 /// Runs until `cancel` fires; `sender` is woken whenever deliveries were created.
 pub async fn run(state: AppState, sender: Arc<Notify>, cancel: CancellationToken) {
     let nudge = Arc::new(Notify::new());
-    let listener = tokio::spawn(listen(
+    let listener = tokio::spawn(temponest_db::listen(
         state.pool.clone(),
         temponest_outbox::NOTIFY_CHANNEL,
         nudge.clone(),
@@ -70,45 +69,4 @@ pub async fn round(pool: &PgPool, batch: i64) -> sqlx::Result<(usize, u64)> {
     metrics::counter!("webhook_dispatched_events_total").increment(events.len() as u64);
     tracing::debug!(events = events.len(), created, "dispatched outbox events");
     Ok((events.len(), created))
-}
-
-/// Wakes `nudge` on every notification of `channel`; reconnects with backoff (and wakes once
-/// after each reconnect, as notifications may have been missed meanwhile).
-pub(crate) async fn listen(
-    pool: PgPool,
-    channel: &'static str,
-    nudge: Arc<Notify>,
-    cancel: CancellationToken,
-) {
-    let mut delay = Duration::from_millis(200);
-    while !cancel.is_cancelled() {
-        match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(channel).await {
-                Ok(()) => {
-                    delay = Duration::from_millis(200);
-                    nudge.notify_one();
-                    loop {
-                        let note = tokio::select! {
-                            () = cancel.cancelled() => return,
-                            note = listener.recv() => note,
-                        };
-                        match note {
-                            Ok(_) => nudge.notify_one(),
-                            Err(err) => {
-                                tracing::warn!(error = %err, channel, "listener lost its connection");
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, channel, "could not listen"),
-            },
-            Err(err) => tracing::warn!(error = %err, channel, "could not connect a listener"),
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
 }

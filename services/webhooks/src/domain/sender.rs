@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::db::{queue, secrets};
 use crate::domain::attempt::{self, Outgoing};
-use crate::domain::{dispatcher, record};
+use crate::domain::record;
 use crate::state::AppState;
 
 /// How long shutdown waits for attempts in flight.
@@ -71,7 +71,7 @@ pub async fn run(state: AppState, me: Uuid, wake: Arc<Notify>, cancel: Cancellat
         tenants: Mutex::default(),
         next_allowed: Mutex::default(),
     });
-    let listener = tokio::spawn(dispatcher::listen(
+    let listener = tokio::spawn(temponest_db::listen(
         state.pool.clone(),
         queue::DELIVERIES_CHANNEL,
         wake.clone(),
