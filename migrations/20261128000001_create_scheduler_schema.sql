@@ -104,6 +104,8 @@ create index executions_schedule_active_idx on scheduler.executions (schedule_id
 create index executions_schedule_created_idx
     on scheduler.executions (schedule_id, created_at desc, id desc);
 create index executions_tenant_created_idx on scheduler.executions (tenant_id, created_at desc, status);
+-- Retention: finished executions by age.
+create index executions_finished_idx on scheduler.executions (completed_at) where completed_at is not null;
 
 -- Fire times that did not run: skipped by the overlap policy or missed during downtime.
 create table scheduler.skipped_fires (
@@ -116,3 +118,4 @@ create table scheduler.skipped_fires (
     constraint skipped_fires_schedule_fkey foreign key (schedule_id) references scheduler.schedules (id),
     constraint skipped_fires_reason_known check (reason in ('overlap', 'missed'))
 );
+create index skipped_fires_recorded_idx on scheduler.skipped_fires (recorded_at);

@@ -18,6 +18,15 @@ pub const DURATION_BUCKETS: &[f64] = &[
 /// Metric-name suffix that selects [`DURATION_BUCKETS`].
 const DURATION_SUFFIX: &str = "duration_seconds";
 
+/// Upper bounds (seconds) of `*_lateness_seconds` histograms (how late something ran compared
+/// with when it was due, e.g. a schedule's fire time): 1 ms to 5 min.
+pub const LATENESS_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// Metric-name suffix that selects [`LATENESS_BUCKETS`].
+const LATENESS_SUFFIX: &str = "lateness_seconds";
+
 /// How often raw histogram samples are folded into buckets when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -43,7 +52,13 @@ fn install_recorder() -> PrometheusHandle {
             Matcher::Suffix(DURATION_SUFFIX.to_owned()),
             DURATION_BUCKETS,
         )
-        // Only fails for an empty bucket list, which DURATION_BUCKETS is not.
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Suffix(LATENESS_SUFFIX.to_owned()),
+                LATENESS_BUCKETS,
+            )
+        })
+        // Only fails for an empty bucket list, which neither list is.
         .unwrap_or_else(|_| PrometheusBuilder::new());
     let recorder = builder.build_recorder();
     let handle = recorder.handle();

@@ -47,6 +47,9 @@ pub struct EngineConfig {
     pub shutdown_grace_secs: u64,
     /// Timeout of a call to the agents service that is not a run (lookups, cancel).
     pub request_timeout_secs: u64,
+    /// Finished executions and skipped/missed fire times older than this are deleted
+    /// (0 keeps them forever).
+    pub retention_days: u32,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +64,7 @@ impl Default for EngineConfig {
             heartbeat_secs: 10,
             shutdown_grace_secs: 20,
             request_timeout_secs: 10,
+            retention_days: 30,
         }
     }
 }

@@ -510,3 +510,31 @@ pub async fn queue_depth(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<i64>
     .fetch_one(pool)
     .await
 }
+
+/// Deletes up to `limit` finished executions completed before `before` and the skipped/missed
+/// fire times recorded before it; returns how many rows went.
+pub async fn purge(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
+    let executions = sqlx::query!(
+        "delete from scheduler.executions
+         where id in (select id from scheduler.executions
+                      where completed_at is not null and completed_at < $1
+                      limit $2)",
+        before,
+        limit
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let fires = sqlx::query!(
+        "delete from scheduler.skipped_fires
+         where (schedule_id, fire_time) in (select schedule_id, fire_time
+                                            from scheduler.skipped_fires
+                                            where recorded_at < $1 limit $2)",
+        before,
+        limit
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(executions + fires)
+}

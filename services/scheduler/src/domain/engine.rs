@@ -74,6 +74,7 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
     let poll = Duration::from_millis(config.poll_interval_ms);
     let housekeeping_every = chrono::Duration::seconds(config.heartbeat_secs as i64);
     let mut next_housekeeping = state.clock.now();
+    let mut next_purge = state.clock.now();
     let mut errors = 0u32;
     while !cancel.is_cancelled() {
         let now = state.clock.now();
@@ -86,6 +87,16 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
                 let depth = executions::queue_depth(&state.pool, now).await?;
                 metrics::gauge!("scheduler_queue_depth").set(depth as f64);
                 next_housekeeping = now + housekeeping_every;
+            }
+            if config.retention_days > 0 && now >= next_purge {
+                let before = now - chrono::Duration::days(i64::from(config.retention_days));
+                let purged = executions::purge(&state.pool, before, 10_000).await?;
+                // A full batch: more to delete, continue at the next round.
+                next_purge = if purged >= 10_000 {
+                    now
+                } else {
+                    now + chrono::Duration::hours(1)
+                };
             }
             schedules::next_wake(&state.pool).await
         }

@@ -615,3 +615,80 @@ async fn scheduled_runs_are_not_throttled_by_client_rate_limits(pool: sqlx::PgPo
     }
     assert!(limited, "client calls hit the 8/min limit");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn fires_lateness_and_runs_are_exported(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    // The first scrape installs the process-wide recorder.
+    app.http.get(app.url("/metrics")).send().await.unwrap();
+    let s = app.signup("metrics@example.com").await;
+    let agent = app.agent(&s).await;
+    app.schedule(
+        &s,
+        &agent,
+        json!({"cron_expression": "* * * * *", "overlap_policy": "skip"}),
+    )
+    .await;
+    app.clock().set(t("2026-06-01T10:01:00Z"));
+    app.fire().await;
+    app.run_due().await;
+    app.clock().set(t("2026-06-01T10:03:30Z"));
+    app.fire().await; // 10:02 missed (older than the 60 s grace), 10:03 queued
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "scheduler_fires_total{result=\"queued\"} 2",
+        "scheduler_fires_total{result=\"missed\"} 1",
+        "scheduler_fire_lateness_seconds_bucket",
+        "scheduler_runs_total{outcome=\"completed\"} 1",
+    ] {
+        assert!(metrics.contains(needle), "{needle} not in:\n{metrics}");
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn finished_history_is_purged_after_the_retention_period(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let s = app.signup("purge@example.com").await;
+    let agent = app.agent(&s).await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "* * * * *", "misfire_policy": "skip"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock().set(t("2026-06-01T10:01:00Z"));
+    app.fire().await;
+    app.run_due().await;
+    app.clock().set(t("2026-06-01T10:05:30Z"));
+    app.fire().await; // 10:02–10:04 missed, 10:05 queued (left unfinished)
+    assert_eq!(app.fires(&s, &id).await.len(), 5);
+    // Nothing is old enough yet.
+    assert_eq!(
+        executions::purge(&app.pool, t("2026-06-01T10:00:00Z"), 100)
+            .await
+            .unwrap(),
+        0
+    );
+    let purged = executions::purge(&app.pool, t("2026-06-02T00:00:00Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        purged, 4,
+        "the finished execution and the 3 missed fire times"
+    );
+    let left = app.fires(&s, &id).await;
+    assert_eq!(left.len(), 1, "the unfinished execution stays: {left:?}");
+    assert_eq!(ts(&left[0]["fire_time"]), t("2026-06-01T10:05:00Z"));
+}
