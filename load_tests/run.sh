@@ -176,8 +176,8 @@ webhooks_bench() {
       "$host/webhooks/" || { echo "run.sh: could not create webhook endpoint $i" >&2; exit 1; }
   done
   echo "webhooks-bench: $events events x $endpoints endpoint(s), receiver $receiver," \
-    "per_endpoint_concurrency=${TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY:-4 (default)}," \
-    "per_tenant_concurrency=${TEMPONEST_WEBHOOKS__PER_TENANT_CONCURRENCY:-16 (default)}," \
+    "per_endpoint_concurrency=${TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY:-16 (default)}," \
+    "per_tenant_concurrency=${TEMPONEST_WEBHOOKS__PER_TENANT_CONCURRENCY:-64 (default)}," \
     "publisher=$how${rps:+ at $rps/s}"
 
   case "$how" in

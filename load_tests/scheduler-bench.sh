@@ -33,7 +33,8 @@ start_engine() {
   [ -x "$sched_bin" ] || { echo "missing $sched_bin: cargo build --release -p temponest-scheduler" >&2; exit 1; }
   [ -n "$secret" ] || { echo "set TEMPONEST_SERVICE_CLIENT_SECRET for run.sh" >&2; exit 1; }
   local port=$((19300 + RANDOM % 500))
-  env -u OTEL_EXPORTER_OTLP_ENDPOINT DATABASE_URL="$1" PORT="$port" RUST_LOG=warn \
+  # Small pools: the server (60) and two extra engines must fit in Postgres' 100 connections.
+  env -u OTEL_EXPORTER_OTLP_ENDPOINT DATABASE_URL="$1" PORT="$port" RUST_LOG=warn DATABASE_MAX_CONNECTIONS=12 \
     REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" TEMPONEST_REDIS_KEY_PREFIX="tnload$$" \
     TEMPONEST_AUTH_URL="$TEMPONEST_HOST" TEMPONEST_AGENTS_URL="$TEMPONEST_HOST" \
     TEMPONEST_SERVICE_CLIENT_SECRET="$secret" RATE_LIMIT_ENABLED=false \

@@ -32,7 +32,10 @@ impl DbConfig {
     /// the maxima are kept but minima are small to keep idle footprint low.
     pub fn for_service(service: &str, url: impl Into<String>) -> Self {
         let (min, max) = match service {
-            "agents" | "temponest" => (4, 100),
+            "agents" => (4, 100),
+            // Every service in one process, usually on a developer machine whose Postgres
+            // allows 100 connections in all: leave room for tools and other processes.
+            "temponest" => (4, 60),
             "auth" => (2, 50),
             "scheduler" | "webhooks" => (2, 20),
             _ => (1, 10),
@@ -48,6 +51,31 @@ impl DbConfig {
             statement_timeout: Duration::from_secs(30),
             slow_statement_threshold: Duration::from_secs(1),
         }
+    }
+}
+
+impl DbConfig {
+    /// Applies `DATABASE_MAX_CONNECTIONS` / `DATABASE_MIN_CONNECTIONS` when set (operators
+    /// size pools to their Postgres `max_connections` and replica count).
+    pub fn with_env_overrides(mut self) -> Result<Self, String> {
+        for (name, field) in [
+            ("DATABASE_MAX_CONNECTIONS", &mut self.max_connections),
+            ("DATABASE_MIN_CONNECTIONS", &mut self.min_connections),
+        ] {
+            if let Ok(value) = std::env::var(name) {
+                *field = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name} must be a whole number, got {value:?}"))?;
+            }
+        }
+        if self.max_connections == 0 || self.min_connections > self.max_connections {
+            return Err(
+                "DATABASE_MAX_CONNECTIONS must be at least 1 and not below DATABASE_MIN_CONNECTIONS"
+                    .to_owned(),
+            );
+        }
+        Ok(self)
     }
 }
 

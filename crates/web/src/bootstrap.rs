@@ -39,7 +39,9 @@ pub struct InfraSettings<'a> {
 /// Connects Postgres (creating the database if needed and waiting for it to come up), applies
 /// migrations, connects Redis and builds the limiter and health checks.
 pub async fn infrastructure(settings: InfraSettings<'_>) -> Result<Infrastructure, BootstrapError> {
-    let db = temponest_db::DbConfig::for_service(settings.pool_name, settings.database_url);
+    let db = temponest_db::DbConfig::for_service(settings.pool_name, settings.database_url)
+        .with_env_overrides()
+        .map_err(BootstrapError)?;
     let mut delay = Duration::from_millis(200);
     loop {
         match temponest_db::ensure_database(&db).await {

@@ -80,7 +80,9 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
         let now = state.clock.now();
         let result = async {
             firing::fire_due(&state, now).await?;
-            runner.claim_and_start(now).await?;
+            // Claimed at the real time, so `started_at` (and the lateness metric) include
+            // the firing round itself.
+            runner.claim_and_start(state.clock.now()).await?;
             if now >= next_housekeeping {
                 runner.heartbeat(now).await?;
                 runner::rescue(&state, now).await?;
