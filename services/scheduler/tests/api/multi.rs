@@ -341,3 +341,63 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
     );
     engine.shutdown().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn shutdown_releases_a_run_that_does_not_finish_in_the_grace_period(pool: sqlx::PgPool) {
+    let hanging = HangingLlm::start().await;
+    let provider = temponest_llm::ProviderConfig {
+        kind: temponest_llm::ProviderKind::OpenAi,
+        base_url: hanging.url(),
+        api_key: Some("k".to_owned()),
+        read_timeout_secs: 120,
+        max_retries: 0,
+        ..temponest_llm::ProviderConfig::default()
+    };
+    let mut config = config();
+    config.scheduler.run_engine = true;
+    config.scheduler.shutdown_grace_secs = 1;
+    let app = spawn_with(pool, config, agents_config(Some(("slow", provider))), None).await;
+    let engine = engine::start(app.state.clone());
+    let s = app.signup("release@example.com").await;
+    let agent = app.agent_with(&s, "slow").await;
+    let id = app
+        .schedule(
+            &s,
+            &agent,
+            json!({"cron_expression": "0 0 1 1 *", "timeout_seconds": 600}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(
+        eventually(|| async { app.executions(&s, &id).await[0]["agent_execution_id"].is_string() })
+            .await,
+        "the run started its agent execution"
+    );
+    engine.shutdown().await;
+    let run = &app.executions(&s, &id).await[0];
+    assert_eq!(run["status"], "pending", "released to the queue: {run}");
+    assert_eq!(
+        run["attempt"], 0,
+        "the interrupted attempt does not count: {run}"
+    );
+    assert!(
+        run["agent_execution_id"].is_string(),
+        "kept for the next engine to adopt: {run}"
+    );
+    let leased: Option<uuid::Uuid> = sqlx::query_scalar(
+        "select leased_by from scheduler.executions where schedule_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(leased, None);
+}
