@@ -119,8 +119,8 @@ impl SchedulerConfig {
                 "TEMPONEST_AGENTS_URL must be an absolute URL such as http://agents:9000",
             ),
             (
-                !self.scheduler.run_engine || !self.service_client_secret.is_empty(),
-                "TEMPONEST_SERVICE_CLIENT_SECRET must be set for the engine to call the agents service (the same secret as the auth service's TEMPONEST_SERVICE_CLIENTS entry `scheduler=...`)",
+                !self.service_client_secret.is_empty(),
+                "TEMPONEST_SERVICE_CLIENT_SECRET must be set: the scheduler calls the agents service (to check agents and run tasks) with the service identity whose secret is the auth service's TEMPONEST_SERVICE_CLIENTS entry `scheduler=...`",
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
@@ -150,5 +150,49 @@ impl std::fmt::Debug for SchedulerConfig {
             .field("service_client_id", &self.service_client_id)
             .field("scheduler", &self.scheduler)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_secret() -> SchedulerConfig {
+        SchedulerConfig {
+            service_client_secret: "x".repeat(40),
+            ..SchedulerConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_service_secret_is_required_and_named() {
+        let err = SchedulerConfig::default().validate().unwrap_err();
+        assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
+        assert!(with_secret().validate().is_ok());
+    }
+
+    #[test]
+    fn impossible_engine_settings_are_refused_by_name() {
+        let mut config = with_secret();
+        config.scheduler.lease_secs = 10;
+        config.scheduler.heartbeat_secs = 10;
+        assert!(config.validate().unwrap_err().contains("LEASE_SECS"));
+        let mut config = with_secret();
+        config.agents_url = "not a url".to_owned();
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("TEMPONEST_AGENTS_URL")
+        );
+        let mut config = with_secret();
+        config.scheduler.batch_size = 0;
+        assert!(config.validate().unwrap_err().contains("BATCH_SIZE"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let shown = format!("{:?}", with_secret());
+        assert!(!shown.contains(&"x".repeat(40)), "{shown}");
     }
 }
