@@ -38,7 +38,8 @@
 # Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
 # from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
 # SERVER_LOG (default /tmp/temponest-load-<pid>.log), LOGIN_CONCURRENCY for wrk-login/oha-login,
-# WEBHOOKS_BENCH_TIMEOUT (seconds to wait for all deliveries, default 300) and the server's own
+# WEBHOOKS_BENCH_TIMEOUT (seconds to wait for all deliveries, default 300), WARMUP_SECS (the
+# webhooks-* latency is also printed without the first WARMUP_SECS, default 1) and the server's own
 # TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY / __PER_TENANT_CONCURRENCY (passed through).
 set -euo pipefail
 
@@ -239,6 +240,18 @@ select count(*) as received,
 with j as (
   select (r.received_unix_ns::numeric / 1e9 - extract(epoch from o.created_at)) * 1000 as ms
     from recv r join platform.outbox o on o.event_id = r.webhook_id::uuid)
+select count(*) as joined,
+       round(percentile_cont(0.50) within group (order by ms)::numeric, 2) as p50,
+       round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as p95,
+       round(percentile_cont(0.99) within group (order by ms)::numeric, 2) as p99,
+       round(max(ms), 2) as max
+  from j;
+\echo the same without the first ${WARMUP_SECS:-1} s of publishing (pools and HTTP connections warming up):
+with j as (
+  select (r.received_unix_ns::numeric / 1e9 - extract(epoch from o.created_at)) * 1000 as ms
+    from recv r join platform.outbox o on o.event_id = r.webhook_id::uuid
+   where o.created_at >= (select min(created_at) from platform.outbox where event_type = 'load.test')
+                         + interval '${WARMUP_SECS:-1} seconds')
 select count(*) as joined,
        round(percentile_cont(0.50) within group (order by ms)::numeric, 2) as p50,
        round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as p95,
