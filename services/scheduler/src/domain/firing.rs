@@ -105,9 +105,10 @@ async fn round(state: &AppState, now: DateTime<Utc>) -> sqlx::Result<(FireReport
     }
     fires::insert_skipped(&mut tx, &skipped, now).await?;
     schedules::advance(&mut tx, &advances).await?;
+    let inserted_ids: std::collections::HashSet<Uuid> = inserted.iter().copied().collect();
     let events: Vec<(Uuid, &str, serde_json::Value)> = new
         .iter()
-        .filter(|n| inserted.contains(&n.id))
+        .filter(|n| inserted_ids.contains(&n.id))
         .map(|n| {
             (
                 n.tenant_id,

@@ -59,6 +59,11 @@ async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool
     assert_eq!(ts(&after["next_run"]), t("2026-06-02T10:00:00Z"));
     let fires = app.fires(&s, id).await;
     assert_eq!(fires.len(), 1);
+    let past_the_end = app
+        .get(&s.token, &format!("/schedules/{id}/fires?skip=5"))
+        .await;
+    assert_eq!(past_the_end.headers()["x-total-count"], "1");
+    assert_eq!(expect_json(past_the_end, StatusCode::OK).await, json!([]));
     assert_eq!(fires[0]["disposition"], "executed");
     assert_eq!(fires[0]["status"], "completed");
 
@@ -197,22 +202,14 @@ async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
     let s = app.signup("overlap@example.com").await;
     let agent = app.agent(&s).await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "* * * * *", "overlap_policy": "skip"}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     // A manual trigger queues one execution…
-    let manual = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let manual = app.trigger(&s, &id).await;
     assert_eq!(manual["status"], "pending");
     assert_eq!(manual["trigger"], "manual");
     assert_eq!(manual["task_id"], id.as_str());
@@ -243,15 +240,12 @@ async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::Pg
     let s = app.signup("buffer@example.com").await;
     let agent = app.agent(&s).await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "* * * * *", "overlap_policy": "buffer_one"}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     assert_eq!(app.fire().await.queued, 1);
     // Claim it (running) without finishing it.
@@ -305,26 +299,18 @@ async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
     let s = app.signup("allow@example.com").await;
     let agent = app.agent(&s).await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "* * * * *", "overlap_policy": "allow"}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     for minute in 1..=3 {
         app.clock().set(t(&format!("2026-06-01T10:0{minute}:00Z")));
         assert_eq!(app.fire().await.queued, 1);
     }
     for _ in 0..2 {
-        expect_json(
-            app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-                .await,
-            StatusCode::CREATED,
-        )
-        .await;
+        app.trigger(&s, &id).await;
     }
     assert_eq!(app.run_due().await, 5, "all run at once");
     assert_eq!(app.get_schedule(&s, &id).await["run_count"], 5);
@@ -333,13 +319,7 @@ async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
     // An agent whose provider is unreachable: every agent execution fails.
-    let provider = temponest_llm::ProviderConfig {
-        kind: temponest_llm::ProviderKind::OpenAi,
-        base_url: "http://127.0.0.1:9".to_owned(),
-        api_key: Some("k".to_owned()),
-        max_retries: 0,
-        ..temponest_llm::ProviderConfig::default()
-    };
+    let provider = openai_provider("http://127.0.0.1:9");
     let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
     let app = spawn_with(
         pool,
@@ -351,21 +331,13 @@ async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
     let s = app.signup("retry@example.com").await;
     let agent = app.agent_with(&s, "down").await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "0 * * * *", "max_retries": 2, "retry_delay_seconds": 10}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let run = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
+    let run = app.trigger(&s, &id).await;
     assert_eq!(app.run_due().await, 1);
     let after_first = app.executions(&s, &id).await;
     assert_eq!(
@@ -420,14 +392,7 @@ async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(pool: sqlx::PgPool) {
     let hanging = crate::multi::HangingLlm::start().await;
-    let provider = temponest_llm::ProviderConfig {
-        kind: temponest_llm::ProviderKind::OpenAi,
-        base_url: hanging.url(),
-        api_key: Some("k".to_owned()),
-        read_timeout_secs: 120,
-        max_retries: 0,
-        ..temponest_llm::ProviderConfig::default()
-    };
+    let provider = openai_provider(&hanging.url());
     let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
     let app = spawn_with(
         pool,
@@ -439,21 +404,13 @@ async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(poo
     let s = app.signup("timeout@example.com").await;
     let agent = app.agent_with(&s, "slow").await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "0 * * * *", "timeout_seconds": 1, "max_retries": 0}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
+    app.trigger(&s, &id).await;
     assert_eq!(app.run_due().await, 1);
     let run = &app.executions(&s, &id).await[0];
     assert_eq!(run["status"], "failed", "{run}");
@@ -478,21 +435,13 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     let s = app.signup("rescue@example.com").await;
     let agent = app.agent(&s).await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "0 * * * *", "max_retries": 1}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
+    app.trigger(&s, &id).await;
     // An engine claims it, starts the agent execution, then dies (no heartbeat, no result).
     let now = app.now();
     let dead = uuid::Uuid::now_v7();
@@ -549,12 +498,7 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     assert_eq!(run["attempts"][0]["outcome"], "abandoned");
 
     // Out of attempts, a rescued execution fails as abandoned.
-    expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.trigger(&s, &id).await;
     for _ in 0..2 {
         let now = app.now();
         let claimed =
@@ -584,15 +528,12 @@ async fn scheduled_runs_are_not_throttled_by_client_rate_limits(pool: sqlx::PgPo
     let s = app.signup("limits@example.com").await;
     let agent = app.agent(&s).await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "*/5 * * * * *", "overlap_policy": "allow"}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     assert_eq!(app.fire().await.queued, 12);
     assert_eq!(app.run_due().await, 12);
@@ -659,15 +600,12 @@ async fn finished_history_is_purged_after_the_retention_period(pool: sqlx::PgPoo
     let s = app.signup("purge@example.com").await;
     let agent = app.agent(&s).await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "* * * * *", "misfire_policy": "skip"}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     app.fire().await;
     app.run_due().await;

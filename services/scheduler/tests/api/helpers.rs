@@ -61,6 +61,18 @@ pub fn agents_config(
     }
 }
 
+/// An OpenAI-compatible provider at `base_url` that is not retried (a down or hanging server).
+pub fn openai_provider(base_url: &str) -> temponest_llm::ProviderConfig {
+    temponest_llm::ProviderConfig {
+        kind: temponest_llm::ProviderKind::OpenAi,
+        base_url: base_url.to_owned(),
+        api_key: Some("k".to_owned()),
+        read_timeout_secs: 120,
+        max_retries: 0,
+        ..temponest_llm::ProviderConfig::default()
+    }
+}
+
 /// An app whose scheduler reads a manual clock set to `at`.
 pub async fn spawn_at(pool: PgPool, at: DateTime<Utc>) -> TestApp {
     let clock = ManualClock::new(at);
@@ -221,6 +233,28 @@ impl TestApp {
         }
         expect_json(
             self.post(&session.token, "/schedules/", &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Creates a schedule and returns its id.
+    pub async fn schedule_id(&self, session: &Session, agent: &str, body: Value) -> String {
+        self.schedule(session, agent, body).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `POST /schedules/{id}/trigger`, expecting 201; returns the queued execution.
+    pub async fn trigger(&self, session: &Session, schedule: &str) -> Value {
+        expect_json(
+            self.post(
+                &session.token,
+                &format!("/schedules/{schedule}/trigger"),
+                &json!({}),
+            )
+            .await,
             StatusCode::CREATED,
         )
         .await

@@ -234,11 +234,8 @@ async fn a_new_schedule_wakes_a_sleeping_engine_at_once(pool: sqlx::PgPool) {
     assert!(eventually(|| async { app.fire().await.schedules == 0 }).await);
     let run_at = Utc::now() + Duration::seconds(1);
     let id = app
-        .schedule(&s, &agent, json!({"run_at": run_at.to_rfc3339()}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .schedule_id(&s, &agent, json!({"run_at": run_at.to_rfc3339()}))
+        .await;
     assert!(
         eventually(|| async {
             app.executions(&s, &id)
@@ -274,12 +271,7 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
     )
     .await;
     let id = schedule["id"].as_str().unwrap();
-    let triggered = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let triggered = app.trigger(&s, id).await;
     for key in [
         "id",
         "task_id",
@@ -345,14 +337,7 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn shutdown_releases_a_run_that_does_not_finish_in_the_grace_period(pool: sqlx::PgPool) {
     let hanging = HangingLlm::start().await;
-    let provider = temponest_llm::ProviderConfig {
-        kind: temponest_llm::ProviderKind::OpenAi,
-        base_url: hanging.url(),
-        api_key: Some("k".to_owned()),
-        read_timeout_secs: 120,
-        max_retries: 0,
-        ..temponest_llm::ProviderConfig::default()
-    };
+    let provider = openai_provider(&hanging.url());
     let mut config = config();
     config.scheduler.run_engine = true;
     config.scheduler.shutdown_grace_secs = 1;
@@ -361,21 +346,13 @@ async fn shutdown_releases_a_run_that_does_not_finish_in_the_grace_period(pool: 
     let s = app.signup("release@example.com").await;
     let agent = app.agent_with(&s, "slow").await;
     let id = app
-        .schedule(
+        .schedule_id(
             &s,
             &agent,
             json!({"cron_expression": "0 0 1 1 *", "timeout_seconds": 600}),
         )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
+    app.trigger(&s, &id).await;
     assert!(
         eventually(|| async { app.executions(&s, &id).await[0]["agent_execution_id"].is_string() })
             .await,

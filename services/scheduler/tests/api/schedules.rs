@@ -292,11 +292,8 @@ async fn tenants_never_see_or_touch_each_others_schedules(pool: sqlx::PgPool) {
     let b = app.signup("b@example.com").await;
     let agent = app.agent(&a).await;
     let id = app
-        .schedule(&a, &agent, json!({"cron_expression": "* * * * *"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .schedule_id(&a, &agent, json!({"cron_expression": "* * * * *"}))
+        .await;
     for resp in [
         app.get(&b.token, &format!("/schedules/{id}")).await,
         app.patch(
@@ -333,11 +330,8 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
     let admin = app.signup("admin@example.com").await;
     let agent = app.agent(&admin).await;
     let id = app
-        .schedule(&admin, &agent, json!({"cron_expression": "* * * * *"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .schedule_id(&admin, &agent, json!({"cron_expression": "* * * * *"}))
+        .await;
     expect_json(
         app.post(
             &admin.token,
