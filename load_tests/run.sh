@@ -30,6 +30,9 @@
 #                                              receipt latency percentiles
 #   webhooks-latency RPS [EVENTS] [ENDPOINTS]  the same, events published at a fixed RPS by
 #                                              webhook-publisher (default 5000 events, 1 endpoint)
+#   webhooks-sql [EVENTS] [ENDPOINTS]          the same with the EVENTS inserted into the outbox in
+#                                              one SQL transaction: dispatcher (events/s) and
+#                                              sender throughput without HTTP publishing
 #   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID, TOKEN,
 #                                              AGENT_ID (an echo agent of TOKEN's tenant) and
 #                                              LOAD_DATABASE_URL are exported
@@ -199,6 +202,15 @@ webhooks_bench() {
     fixed)
       "$pbin" --host "$host" --token "$TOKEN" --rps "$rps" -n "$events"
       ;;
+    sql)
+      # Straight into the outbox in one transaction (no HTTP publishing on the CPU): measures
+      # the dispatcher and the sender alone. The NOTIFY is what a publishing service sends.
+      psql_db -c "insert into platform.outbox (event_id, tenant_id, event_type, payload)
+                  select gen_random_uuid(), (select tenant_id from webhooks.endpoints limit 1),
+                         'load.test', jsonb_build_object('thread', 0, 'seq', g)
+                  from generate_series(1, $events) g;
+                  select pg_notify('temponest_outbox', '');" >/dev/null
+      ;;
   esac
 
   local published expected received=0 deadline
@@ -229,6 +241,11 @@ create temp table recv (webhook_id text, received_unix_ns bigint);
 select count(*) as events,
        round(extract(epoch from max(created_at) - min(created_at)), 3) as publish_secs,
        round(count(*) / nullif(extract(epoch from max(created_at) - min(created_at)), 0)) as events_per_s
+  from platform.outbox where event_type = 'load.test';
+\echo dispatcher: events fanned out per second (processed_at - first created_at):
+select count(*) as events,
+       round(extract(epoch from max(processed_at) - min(created_at)), 3) as dispatch_secs,
+       round(count(*) / nullif(extract(epoch from max(processed_at) - min(created_at)), 0)) as events_per_s
   from platform.outbox where event_type = 'load.test';
 \echo deliveries/s (received / (last receipt - first event created_at)):
 with first as (select extract(epoch from min(created_at)) as t0 from platform.outbox where event_type = 'load.test')
@@ -374,6 +391,9 @@ EOF
     ;;
   webhooks-bench)
     webhooks_bench wrk "${1:-20000}" "${2:-1}"
+    ;;
+  webhooks-sql)
+    webhooks_bench sql "${1:-20000}" "${2:-1}"
     ;;
   webhooks-latency)
     webhooks_bench fixed "${2:-5000}" "${3:-1}" "${1:?usage: run.sh webhooks-latency RPS [EVENTS] [ENDPOINTS]}"

@@ -4,47 +4,168 @@
 //! A claim sets `lease_until`/`leased_by`; a sender only writes a result while `leased_by` is
 //! still its own id, so a delivery whose lease expired and was taken over is recorded once.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use temponest_outbox::OutboxEvent;
 use uuid::Uuid;
 
 /// Channel notified (at commit) when the dispatcher created deliveries.
 pub const DELIVERIES_CHANNEL: &str = "webhooks_deliveries";
 
-/// Inserts one delivery per active endpoint subscribed to each event (idempotent) and notifies
-/// [`DELIVERIES_CHANNEL`]. Returns how many deliveries were created.
-pub async fn fan_out(conn: &mut PgConnection, events: &[OutboxEvent]) -> sqlx::Result<u64> {
-    let tenants: Vec<Uuid> = events.iter().map(|e| e.tenant_id).collect();
-    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-    let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
-    let payloads: Vec<serde_json::Value> = events.iter().map(|e| e.payload.clone()).collect();
-    let created: Vec<DateTime<Utc>> = events.iter().map(|e| e.created_at).collect();
-    let done = sqlx::query!(
-        "insert into webhooks.deliveries
-             (id, tenant_id, endpoint_id, event_id, event_type, payload, event_created_at)
-         select gen_random_uuid(), ev.tenant_id, e.id, ev.event_id, ev.event_type, ev.payload,
-                ev.created_at
-         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::timestamptz[])
-                  as ev(tenant_id, event_id, event_type, payload, created_at)
-         join webhooks.endpoints e
-           on e.tenant_id = ev.tenant_id and e.deleted_at is null and e.is_active
-          and (e.events @> array[ev.event_type] or e.events @> array['*'])
-         on conflict (endpoint_id, event_id) do nothing",
-        &tenants,
-        &ids,
-        &types,
-        &payloads,
-        &created
+/// Deliveries the dispatcher leases to its own sender as it creates them (no claim needed).
+#[derive(Debug, Clone, Copy)]
+pub struct Lease {
+    pub me: Uuid,
+    pub secs: f64,
+    /// How many of the new deliveries to lease at most.
+    pub max: usize,
+}
+
+/// What a dispatch round did.
+#[derive(Debug, Default)]
+pub struct FanOut {
+    /// Outbox events claimed and marked processed.
+    pub events: usize,
+    /// Deliveries created.
+    pub created: usize,
+    /// The new deliveries leased to [`Lease::me`], with their endpoints: ready to send.
+    pub leased: Vec<(Claimed, Arc<Target>)>,
+}
+
+/// One dispatch round in one statement (run it in a transaction): claims up to `batch` pending
+/// outbox events (`FOR UPDATE SKIP LOCKED`, oldest first), marks them processed, inserts one
+/// delivery per active endpoint of the event's tenant subscribed to its type or to `*`
+/// (idempotent per event and endpoint), leases up to `lease.max` of them to `lease.me`, and —
+/// if any is left unleased — notifies [`DELIVERIES_CHANNEL`] so that senders claim it.
+pub async fn dispatch(
+    conn: &mut PgConnection,
+    batch: i64,
+    lease: Option<Lease>,
+) -> sqlx::Result<FanOut> {
+    let (me, secs, max) = match lease {
+        Some(l) => (Some(l.me), l.secs, i64::try_from(l.max).unwrap_or(i64::MAX)),
+        None => (None, 0.0, 0),
+    };
+    let rows = sqlx::query!(
+        r#"with ev as (
+               select id, event_id, tenant_id, event_type, payload, created_at
+               from platform.outbox
+               where processed_at is null
+               order by id
+               limit $1
+               for update skip locked),
+           marked as (
+               update platform.outbox o set processed_at = now()
+               from ev where o.id = ev.id
+               returning o.id),
+           m as (
+               select ev.tenant_id, ev.event_id, ev.event_type, ev.payload, ev.created_at,
+                      e.id as endpoint_id, row_number() over (order by ev.id, e.id) as n
+               from ev join webhooks.endpoints e
+                 on e.tenant_id = ev.tenant_id and e.deleted_at is null and e.is_active
+                and (e.events @> array[ev.event_type] or e.events @> array['*'])),
+           ins as (
+               insert into webhooks.deliveries
+                   (id, tenant_id, endpoint_id, event_id, event_type, payload, event_created_at,
+                    leased_by, lease_until)
+               select gen_random_uuid(), tenant_id, endpoint_id, event_id, event_type, payload,
+                      created_at,
+                      case when n <= $3 then $2::uuid end,
+                      case when n <= $3 then now() + make_interval(secs => $4) end
+               from m
+               on conflict (endpoint_id, event_id) do nothing
+               returning id, tenant_id, endpoint_id, event_id, event_type, payload,
+                         event_created_at, leased_by is not null as leased),
+           woken as (
+               select pg_notify($5, '')
+               from (select 1 from ins where not leased limit 1) unleased)
+           select (select count(*) from marked) as "events!",
+                  (select count(*) from ins) as "created!",
+                  (select count(*) from woken) as "notified!",
+                  i.id as "id?", i.tenant_id as "tenant_id?", i.endpoint_id as "endpoint_id?",
+                  i.event_id as "event_id?", i.event_type as "event_type?",
+                  i.payload as "payload?", i.event_created_at as "event_created_at?",
+                  e.url as "url?", e.headers as "headers?", e.max_retries as "max_retries?",
+                  e.retry_delay_seconds as "retry_delay_seconds?",
+                  array(select s.secret from webhooks.secrets s
+                        where s.endpoint_id = e.id
+                          and (s.expires_at is null or s.expires_at > now())
+                        order by s.expires_at is not null, s.created_at desc) as "secrets!"
+           from (select 1) as one
+           left join ins i on i.leased
+           left join webhooks.endpoints e on e.id = i.endpoint_id"#,
+        batch,
+        me,
+        max,
+        secs,
+        DELIVERIES_CHANNEL
     )
-    .execute(&mut *conn)
+    .fetch_all(conn)
     .await?;
-    if done.rows_affected() > 0 {
-        sqlx::query!("select pg_notify($1, '')", DELIVERIES_CHANNEL)
-            .execute(conn)
-            .await?;
+    let mut out = FanOut::default();
+    let mut targets: HashMap<Uuid, Arc<Target>> = HashMap::new();
+    for row in rows {
+        out.events = usize::try_from(row.events).unwrap_or_default();
+        out.created = usize::try_from(row.created).unwrap_or_default();
+        let (
+            Some(id),
+            Some(tenant_id),
+            Some(endpoint_id),
+            Some(event_id),
+            Some(event_type),
+            Some(payload),
+            Some(event_created_at),
+            Some(url),
+            Some(headers),
+            Some(max_retries),
+            Some(retry_delay_seconds),
+        ) = (
+            row.id,
+            row.tenant_id,
+            row.endpoint_id,
+            row.event_id,
+            row.event_type,
+            row.payload,
+            row.event_created_at,
+            row.url,
+            row.headers,
+            row.max_retries,
+            row.retry_delay_seconds,
+        )
+        else {
+            continue;
+        };
+        let target = targets
+            .entry(endpoint_id)
+            .or_insert_with(|| {
+                Arc::new(Target {
+                    id: endpoint_id,
+                    url,
+                    headers,
+                    max_retries,
+                    retry_delay_seconds,
+                    usable: true,
+                    secrets: row.secrets,
+                })
+            })
+            .clone();
+        out.leased.push((
+            Claimed {
+                id,
+                tenant_id,
+                endpoint_id,
+                event_id,
+                event_type,
+                payload,
+                event_created_at,
+                attempt_count: 0,
+            },
+            target,
+        ));
     }
-    Ok(done.rows_affected())
+    Ok(out)
 }
 
 /// A claimed delivery.
@@ -104,15 +225,21 @@ pub struct Target {
     pub retry_delay_seconds: i32,
     /// Active and not deleted.
     pub usable: bool,
+    /// Every secret that signs now: the current one first, then unexpired previous ones.
+    pub secrets: Vec<Vec<u8>>,
 }
 
-/// The endpoints with these ids.
+/// The endpoints with these ids and their signing secrets.
 pub async fn targets(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Target>> {
     sqlx::query_as!(
         Target,
-        r#"select id, url, headers, max_retries, retry_delay_seconds,
-                  (is_active and deleted_at is null) as "usable!"
-           from webhooks.endpoints where id = any($1)"#,
+        r#"select e.id, e.url, e.headers, e.max_retries, e.retry_delay_seconds,
+                  (e.is_active and e.deleted_at is null) as "usable!",
+                  array(select s.secret from webhooks.secrets s
+                        where s.endpoint_id = e.id
+                          and (s.expires_at is null or s.expires_at > now())
+                        order by s.expires_at is not null, s.created_at desc) as "secrets!"
+           from webhooks.endpoints e where e.id = any($1)"#,
         ids
     )
     .fetch_all(conn)
@@ -144,118 +271,149 @@ pub async fn release_all(conn: &mut PgConnection, me: Uuid) -> sqlx::Result<u64>
     Ok(done.rows_affected())
 }
 
-/// Locks the delivery if `me` still holds it; returns its attempt count.
-pub async fn lock_if_ours(
+/// Locks those of `ids` that `me` still holds (unfinished), in id order; returns their
+/// attempt counts.
+pub async fn lock_ours(
     conn: &mut PgConnection,
-    id: Uuid,
+    ids: &[Uuid],
     me: Uuid,
-) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar!(
-        "select attempt_count from webhooks.deliveries
-         where id = $1 and leased_by = $2 and status in ('pending', 'retrying')
+) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    let rows = sqlx::query!(
+        "select id, attempt_count from webhooks.deliveries
+         where id = any($1) and leased_by = $2 and status in ('pending', 'retrying')
+         order by id
          for update",
-        id,
+        ids,
         me
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.attempt_count)).collect())
 }
 
-/// One attempt as recorded.
-#[derive(Debug, Clone)]
-pub struct AttemptRow<'a> {
-    pub delivery_id: Uuid,
-    pub attempt: i32,
-    pub started_at: DateTime<Utc>,
-    pub duration_ms: i32,
-    pub response_status: Option<i32>,
-    pub response_body: Option<&'a str>,
-    pub error_class: Option<&'a str>,
-    pub error: Option<&'a str>,
+/// Attempts to insert, as columns (one entry per attempt).
+#[derive(Debug, Default)]
+pub struct AttemptRows {
+    pub delivery_id: Vec<Uuid>,
+    pub attempt: Vec<i32>,
+    pub started_at: Vec<DateTime<Utc>>,
+    pub duration_ms: Vec<i32>,
+    pub response_status: Vec<Option<i32>>,
+    pub response_body: Vec<Option<String>>,
+    pub error_class: Vec<Option<String>>,
+    pub error: Vec<Option<String>>,
 }
 
-pub async fn insert_attempt(conn: &mut PgConnection, a: &AttemptRow<'_>) -> sqlx::Result<()> {
+pub async fn insert_attempts(conn: &mut PgConnection, a: &AttemptRows) -> sqlx::Result<()> {
+    if a.delivery_id.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = a.delivery_id.iter().map(|_| Uuid::now_v7()).collect();
     sqlx::query!(
         "insert into webhooks.attempts (id, delivery_id, attempt, started_at, duration_ms,
              response_status, response_body, error_class, error)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        Uuid::now_v7(),
-        a.delivery_id,
-        a.attempt,
-        a.started_at,
-        a.duration_ms,
-        a.response_status,
-        a.response_body,
-        a.error_class,
-        a.error
+         select * from unnest($1::uuid[], $2::uuid[], $3::int4[], $4::timestamptz[], $5::int4[],
+                              $6::int4[], $7::text[], $8::text[], $9::text[])",
+        &ids,
+        &a.delivery_id,
+        &a.attempt,
+        &a.started_at,
+        &a.duration_ms,
+        &a.response_status as &[Option<i32>],
+        &a.response_body as &[Option<String>],
+        &a.error_class as &[Option<String>],
+        &a.error as &[Option<String>]
     )
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// The delivery's new state after an attempt (or after being failed without one).
-#[derive(Debug, Clone)]
-pub struct DeliveryUpdate<'a> {
-    pub id: Uuid,
-    pub status: &'a str,
-    pub outcome: Option<&'a str>,
-    pub attempt_count: i32,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub response_status: Option<i32>,
-    pub response_body: Option<&'a str>,
-    pub error: Option<&'a str>,
-    pub error_class: Option<&'a str>,
+/// Deliveries' new states after attempts (or after being failed without one), as columns.
+#[derive(Debug, Default)]
+pub struct DeliveryUpdates {
+    pub id: Vec<Uuid>,
+    pub status: Vec<String>,
+    pub outcome: Vec<Option<String>>,
+    pub attempt_count: Vec<i32>,
+    /// `None` keeps the current value.
+    pub next_attempt_at: Vec<Option<DateTime<Utc>>>,
+    pub response_status: Vec<Option<i32>>,
+    pub response_body: Vec<Option<String>>,
+    pub error: Vec<Option<String>>,
+    pub error_class: Vec<Option<String>>,
 }
 
-/// Writes the outcome and clears the lease.
-pub async fn update_delivery(conn: &mut PgConnection, u: &DeliveryUpdate<'_>) -> sqlx::Result<()> {
+/// Writes the outcomes and clears the leases.
+pub async fn update_deliveries(conn: &mut PgConnection, u: &DeliveryUpdates) -> sqlx::Result<()> {
+    if u.id.is_empty() {
+        return Ok(());
+    }
     sqlx::query!(
-        "update webhooks.deliveries set
-             status = $2, outcome = $3, attempt_count = $4,
-             next_attempt_at = coalesce($5, next_attempt_at),
-             response_status = $6, response_body = $7, error = $8, error_class = $9,
-             delivered_at = case when $2 = 'success' then now() else delivered_at end,
+        "update webhooks.deliveries d set
+             status = u.status, outcome = u.outcome, attempt_count = u.attempt_count,
+             next_attempt_at = coalesce(u.next_attempt_at, d.next_attempt_at),
+             response_status = u.response_status, response_body = u.response_body,
+             error = u.error, error_class = u.error_class,
+             delivered_at = case when u.status = 'success' then now() else d.delivered_at end,
              lease_until = null, leased_by = null
-         where id = $1",
-        u.id,
-        u.status,
-        u.outcome,
-        u.attempt_count,
-        u.next_attempt_at,
-        u.response_status,
-        u.response_body,
-        u.error,
-        u.error_class
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::timestamptz[],
+                     $6::int4[], $7::text[], $8::text[], $9::text[])
+              as u(id, status, outcome, attempt_count, next_attempt_at, response_status,
+                   response_body, error, error_class)
+         where d.id = u.id",
+        &u.id,
+        &u.status,
+        &u.outcome as &[Option<String>],
+        &u.attempt_count,
+        &u.next_attempt_at as &[Option<DateTime<Utc>>],
+        &u.response_status as &[Option<i32>],
+        &u.response_body as &[Option<String>],
+        &u.error as &[Option<String>],
+        &u.error_class as &[Option<String>]
     )
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// A success: the endpoint is healthy again.
-pub async fn mark_healthy(conn: &mut PgConnection, endpoint_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update webhooks.endpoints set failing_since = null
-         where id = $1 and failing_since is not null",
-        endpoint_id
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+/// An endpoint still failing after this batch: since when, and for how many seconds.
+#[derive(Debug, Clone)]
+pub struct Failing {
+    pub id: Uuid,
+    pub since: DateTime<Utc>,
+    pub secs: f64,
 }
 
-/// A failure: starts the failing period if none; returns how long it has lasted (seconds).
-pub async fn mark_failing(conn: &mut PgConnection, endpoint_id: Uuid) -> sqlx::Result<Option<f64>> {
-    sqlx::query_scalar!(
-        r#"update webhooks.endpoints set failing_since = coalesce(failing_since, now())
-           where id = $1
-           returning extract(epoch from now() - failing_since)::float8 as "secs""#,
-        endpoint_id
+/// Endpoint health after a batch of attempts: `ok[i]` is whether endpoint `ids[i]`'s latest
+/// attempt succeeded. A success ends the failing period, a failure starts one if none runs
+/// (rows that do not change are not written). Returns the endpoints that are failing.
+pub async fn record_health(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    ok: &[bool],
+) -> sqlx::Result<Vec<Failing>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as!(
+        Failing,
+        r#"with u as (select * from unnest($1::uuid[], $2::bool[]) as u(id, ok)),
+           changed as (
+               update webhooks.endpoints e
+               set failing_since = case when u.ok then null else now() end
+               from u
+               where e.id = u.id and u.ok = (e.failing_since is not null)
+               returning e.id)
+           select e.id, coalesce(e.failing_since, now()) as "since!",
+                  extract(epoch from now() - coalesce(e.failing_since, now()))::float8 as "secs!"
+           from webhooks.endpoints e join u on u.id = e.id
+           where not u.ok"#,
+        ids,
+        ok
     )
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await
-    .map(Option::flatten)
 }
 
 /// Disables an active endpoint; returns its tenant if this call did it (not already disabled).
@@ -274,20 +432,6 @@ pub async fn disable(
     )
     .fetch_optional(conn)
     .await
-}
-
-/// When the endpoint's current failing period began.
-pub async fn failing_since(
-    conn: &mut PgConnection,
-    endpoint_id: Uuid,
-) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar!(
-        "select failing_since from webhooks.endpoints where id = $1",
-        endpoint_id
-    )
-    .fetch_optional(conn)
-    .await
-    .map(Option::flatten)
 }
 
 /// Queue depth (due, unfinished deliveries) and the age in seconds of the oldest one.

@@ -39,15 +39,3 @@ pub async fn rotate(
     .await?;
     insert_current(conn, endpoint_id, secret).await
 }
-
-/// Every secret that signs now: the current one first, then unexpired previous ones.
-pub async fn signing(conn: &mut PgConnection, endpoint_id: Uuid) -> sqlx::Result<Vec<Vec<u8>>> {
-    sqlx::query_scalar!(
-        "select secret from webhooks.secrets
-         where endpoint_id = $1 and (expires_at is null or expires_at > now())
-         order by expires_at is not null, created_at desc",
-        endpoint_id
-    )
-    .fetch_all(conn)
-    .await
-}

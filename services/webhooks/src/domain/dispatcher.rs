@@ -3,8 +3,14 @@
 //!
 //! Each round is one transaction: claim pending outbox rows (`FOR UPDATE SKIP LOCKED`, so any
 //! number of dispatchers can run), insert the deliveries (`ON CONFLICT DO NOTHING`, so a
-//! re-run is harmless), mark the events processed, `pg_notify` the senders, commit. It wakes on
-//! the outbox's `NOTIFY` and polls every `poll_interval_ms` in case a notification was missed.
+//! re-run is harmless), mark the events processed, commit. New deliveries are leased to the
+//! sender of the same engine in that transaction and handed to it after commit, as many as it
+//! has room for ([`Handoff`]); if any are left over, the round `pg_notify`s the senders. It
+//! wakes on the outbox's `NOTIFY` and polls every `poll_interval_ms` in case a notification
+//! was missed. The transaction commits with `synchronous_commit = off`: a Postgres crash can
+//! undo the last fraction of a second of rounds, and since the outbox rows' `processed_at` is
+//! undone with them, those events are dispatched again (deliveries are idempotent per event and
+//! endpoint).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +19,18 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::queue;
+use crate::db::queue::{self, FanOut, Lease};
+use crate::domain::sender::Handoff;
 use crate::state::AppState;
 
-/// Runs until `cancel` fires; `sender` is woken whenever deliveries were created.
-pub async fn run(state: AppState, sender: Arc<Notify>, cancel: CancellationToken) {
+/// Runs until `cancel` fires; new deliveries go to the sender through `handoff`, and `sender`
+/// is woken whenever some were left for it to claim.
+pub async fn run(
+    state: AppState,
+    handoff: Handoff,
+    sender: Arc<Notify>,
+    cancel: CancellationToken,
+) {
     let nudge = Arc::new(Notify::new());
     let listener = tokio::spawn(temponest_db::listen(
         state.pool.clone(),
@@ -29,12 +42,14 @@ pub async fn run(state: AppState, sender: Arc<Notify>, cancel: CancellationToken
     let batch = state.config.webhooks.batch_size;
     let mut errors = 0u32;
     loop {
-        match round(&state.pool, batch).await {
-            Ok((events, created)) => {
+        match dispatch(&state.pool, batch, handoff.lease()).await {
+            Ok(fan_out) => {
                 errors = 0;
-                if created > 0 {
+                if fan_out.created > fan_out.leased.len() {
                     sender.notify_one();
                 }
+                let events = fan_out.events;
+                handoff.send(fan_out.leased);
                 if events as i64 >= batch {
                     continue; // a full batch: there may be more right away
                 }
@@ -54,19 +69,28 @@ pub async fn run(state: AppState, sender: Arc<Notify>, cancel: CancellationToken
     listener.abort();
 }
 
-/// One transaction: claim, fan out, mark processed. Returns (events, deliveries created).
+/// One round without a sender to hand deliveries to. Returns (events, deliveries created).
 pub async fn round(pool: &PgPool, batch: i64) -> sqlx::Result<(usize, u64)> {
-    let mut tx = pool.begin().await?;
-    let events = temponest_outbox::claim_pending(&mut tx, batch).await?;
-    if events.is_empty() {
+    let fan_out = dispatch(pool, batch, None).await?;
+    Ok((fan_out.events, fan_out.created as u64))
+}
+
+/// One transaction: claim, fan out (leasing up to `lease.max` new deliveries), mark processed.
+async fn dispatch(pool: &PgPool, batch: i64, lease: Option<Lease>) -> sqlx::Result<FanOut> {
+    let mut tx = pool
+        .begin_with("begin; set local synchronous_commit = off")
+        .await?;
+    let fan_out = queue::dispatch(&mut tx, batch, lease).await?;
+    if fan_out.events == 0 {
         tx.rollback().await?;
-        return Ok((0, 0));
+        return Ok(fan_out);
     }
-    let created = queue::fan_out(&mut tx, &events).await?;
-    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-    temponest_outbox::mark_processed(&mut tx, &ids).await?;
     tx.commit().await?;
-    metrics::counter!("webhook_dispatched_events_total").increment(events.len() as u64);
-    tracing::debug!(events = events.len(), created, "dispatched outbox events");
-    Ok((events.len(), created))
+    metrics::counter!("webhook_dispatched_events_total").increment(fan_out.events as u64);
+    tracing::debug!(
+        events = fan_out.events,
+        created = fan_out.created,
+        "dispatched outbox events"
+    );
+    Ok(fan_out)
 }

@@ -27,12 +27,20 @@ pub fn start(state: AppState) -> Engine {
     let mut tasks = Vec::new();
     if state.config.webhooks.run_engine {
         let wake = Arc::new(Notify::new());
+        let (handoff, inbox) = sender::handoff(&state.config.webhooks, id);
         tasks.push(tokio::spawn(dispatcher::run(
             state.clone(),
+            handoff,
             wake.clone(),
             cancel.clone(),
         )));
-        tasks.push(tokio::spawn(sender::run(state, id, wake, cancel.clone())));
+        tasks.push(tokio::spawn(sender::run(
+            state,
+            id,
+            wake,
+            inbox,
+            cancel.clone(),
+        )));
         tracing::info!(engine = %id, "webhook delivery engine started");
     }
     Engine { id, cancel, tasks }

@@ -1,16 +1,34 @@
-//! Recording an attempt in one transaction: the `attempts` row, the delivery's new state
-//! (success, retry with backoff, or final failure) and the endpoint's health (410 Gone and
-//! persistent failure disable it and publish `webhook.endpoint.disabled`). Nothing is written
-//! unless the delivery's lease is still ours.
+//! Recording attempts, in batches: the sender's attempt tasks hand their results to one
+//! recorder task per engine, which writes everything that has accumulated in one transaction —
+//! the `attempts` rows, the deliveries' new states (success, retry with backoff, or final
+//! failure), the endpoints' health (410 Gone and persistent failure disable an endpoint and
+//! publish `webhook.endpoint.disabled`) and leases given back unused. A result is written only
+//! while the delivery's lease is still ours.
+//!
+//! One transaction per batch instead of one per attempt is what lets a sender keep up with
+//! thousands of attempts per second. The transactions commit with `synchronous_commit = off`:
+//! if Postgres itself crashes, the last fraction of a second of results can be lost, and the
+//! deliveries they belonged to are sent again (same `webhook-id`) once their leases expire —
+//! at-least-once delivery holds, as it does when the sender itself dies before recording.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 use temponest_outbox::catalogue;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::config::DeliveryConfig;
-use crate::db::queue::{self, AttemptRow, Claimed, DeliveryUpdate, Target};
+use crate::db::queue::{self, AttemptRows, DeliveryUpdates};
 use crate::domain::attempt::{self, Result as AttemptResult};
+
+/// Results written per transaction at most.
+const MAX_BATCH: usize = 1000;
+/// Tries of a batch that fails to write (e.g. a deadlock on an endpoint row) before its
+/// results are given up on (their leases expire and the deliveries are sent again).
+const WRITE_TRIES: u32 = 3;
 
 /// How a recorded attempt ended (the `outcome` label of `webhook_deliveries_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,116 +52,264 @@ impl Outcome {
     }
 }
 
-/// Records `result` for `delivery`; `None` when the lease was lost (another sender owns it).
-pub async fn attempt(
+/// What the sender hands to the recorder.
+#[derive(Debug)]
+pub enum Finished {
+    /// An attempt was made.
+    Attempt {
+        delivery_id: Uuid,
+        endpoint_id: Uuid,
+        max_retries: i32,
+        retry_delay_seconds: i32,
+        result: AttemptResult,
+    },
+    /// The endpoint is disabled or deleted: fail the delivery without sending it.
+    Unusable { delivery_id: Uuid },
+    /// Not sent: give the lease back so any sender can claim the delivery again.
+    Release { delivery_id: Uuid },
+}
+
+impl Finished {
+    fn delivery_id(&self) -> Uuid {
+        match self {
+            Self::Attempt { delivery_id, .. }
+            | Self::Unusable { delivery_id }
+            | Self::Release { delivery_id } => *delivery_id,
+        }
+    }
+}
+
+/// The recorder task: writes what arrives on `results` until every sender of the channel is
+/// gone, then returns (after writing the rest). Endpoints it disables are reported on
+/// `disabled`, so that the sender stops sending what it has queued for them.
+pub async fn run(
+    pool: PgPool,
+    me: Uuid,
+    config: DeliveryConfig,
+    mut results: mpsc::UnboundedReceiver<Finished>,
+    disabled: mpsc::UnboundedSender<Uuid>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while results.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match write(&pool, me, &config, &batch).await {
+                Ok(written) => {
+                    for endpoint_id in written.disabled {
+                        let _ = disabled.send(endpoint_id);
+                    }
+                    for outcome in written.outcomes {
+                        metrics::counter!("webhook_deliveries_total", "outcome" => outcome.as_str())
+                            .increment(1);
+                    }
+                    break;
+                }
+                Err(err) if tries < WRITE_TRIES => {
+                    tracing::debug!(error = %err, tries, "retrying a batch of webhook results");
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(tries))).await;
+                }
+                Err(err) => {
+                    // The leases expire and the deliveries are sent again.
+                    tracing::warn!(error = %err, results = batch.len(), "could not record webhook results");
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// What a batch wrote.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// One per result recorded (results whose lease was lost are skipped).
+    pub outcomes: Vec<Outcome>,
+    /// Endpoints the batch disabled (or found disabled by another batch meanwhile).
+    pub disabled: Vec<Uuid>,
+}
+
+/// Writes one batch in one transaction.
+pub async fn write(
     pool: &PgPool,
     me: Uuid,
     config: &DeliveryConfig,
-    delivery: &Claimed,
-    target: &Target,
-    result: &AttemptResult,
-) -> sqlx::Result<Option<Outcome>> {
-    let mut tx = pool.begin().await?;
-    let Some(count) = queue::lock_if_ours(&mut tx, delivery.id, me).await? else {
-        return Ok(None);
+    batch: &[Finished],
+) -> sqlx::Result<Written> {
+    let mut tx = pool
+        .begin_with("begin; set local synchronous_commit = off")
+        .await?;
+    let releases: Vec<Uuid> = batch
+        .iter()
+        .filter(|f| matches!(f, Finished::Release { .. }))
+        .map(Finished::delivery_id)
+        .collect();
+    if !releases.is_empty() {
+        queue::release(&mut tx, me, &releases).await?;
+    }
+    let ids: Vec<Uuid> = batch
+        .iter()
+        .filter(|f| !matches!(f, Finished::Release { .. }))
+        .map(Finished::delivery_id)
+        .collect();
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(Written::default());
+    }
+    let ours: HashMap<Uuid, i32> = queue::lock_ours(&mut tx, &ids, me)
+        .await?
+        .into_iter()
+        .collect();
+    let recorded = || {
+        batch.iter().filter_map(|f| match f {
+            Finished::Attempt {
+                delivery_id,
+                endpoint_id,
+                result,
+                ..
+            } if ours.contains_key(delivery_id) => Some((*endpoint_id, result)),
+            _ => None,
+        })
     };
-    let attempt_count = count + 1;
-    let status = result.status.map(i32::from);
-    queue::insert_attempt(
-        &mut tx,
-        &AttemptRow {
-            delivery_id: delivery.id,
-            attempt: attempt_count,
-            started_at: result.started_at,
-            duration_ms: i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX),
-            response_status: status,
-            response_body: result.body.as_deref(),
-            error_class: result.error_class,
-            error: result.error.as_deref(),
-        },
-    )
-    .await?;
-    let mut update = DeliveryUpdate {
-        id: delivery.id,
-        status: "success",
-        outcome: Some("delivered"),
-        attempt_count,
-        next_attempt_at: None,
-        response_status: status,
-        response_body: result.body.as_deref(),
-        error: result.error.as_deref(),
-        error_class: result.error_class,
-    };
-    let outcome = if result.ok() {
-        queue::mark_healthy(&mut tx, target.id).await?;
-        Outcome::Success
-    } else {
-        let failing_for = queue::mark_failing(&mut tx, target.id).await?;
-        let reason = if result.status == Some(410) {
-            Some("gone (410)".to_owned())
-        } else if failing_for.is_some_and(|secs| secs > config.disable_after_failing_secs as f64) {
-            let since = queue::failing_since(&mut tx, target.id).await?;
-            Some(format!(
-                "failing since {}",
-                since.map(|t| t.to_rfc3339()).unwrap_or_default()
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            disable(&mut tx, target.id, &reason).await?;
-            update.status = "failed";
-            update.outcome = Some("disabled");
-            Outcome::Disabled
-        } else if result.error_class == Some("blocked") {
-            update.status = "failed";
-            update.outcome = Some("blocked");
-            Outcome::Blocked
-        } else if attempt_count > target.max_retries {
-            update.status = "failed";
-            update.outcome = Some("exhausted");
-            Outcome::Failed
-        } else {
-            let delay = attempt::backoff(
-                target.retry_delay_seconds,
-                attempt_count,
-                result.retry_after,
-            );
-            update.status = "retrying";
-            update.outcome = None;
-            update.next_attempt_at =
-                Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default());
-            Outcome::Retrying
+
+    // Health: each endpoint's latest result in the batch decides it; any 410 disables it.
+    let mut latest: HashMap<Uuid, bool> = HashMap::new();
+    let mut gone: HashSet<Uuid> = HashSet::new();
+    for (endpoint_id, result) in recorded() {
+        latest.insert(endpoint_id, result.ok());
+        if result.status == Some(410) {
+            gone.insert(endpoint_id);
         }
-    };
-    queue::update_delivery(&mut tx, &update).await?;
+    }
+    let mut health: Vec<(Uuid, bool)> = latest.into_iter().collect();
+    health.sort_unstable_by_key(|(id, _)| *id);
+    let (endpoint_ids, ok): (Vec<Uuid>, Vec<bool>) = health.into_iter().unzip();
+    let failing = queue::record_health(&mut tx, &endpoint_ids, &ok).await?;
+    let mut disabled: Vec<(Uuid, String)> = gone
+        .into_iter()
+        .map(|id| (id, "gone (410)".to_owned()))
+        .collect();
+    for f in failing {
+        if f.secs > config.disable_after_failing_secs as f64
+            && !disabled.iter().any(|(id, _)| *id == f.id)
+        {
+            disabled.push((f.id, format!("failing since {}", f.since.to_rfc3339())));
+        }
+    }
+    disabled.sort_unstable_by_key(|(id, _)| *id);
+    for (endpoint_id, reason) in &disabled {
+        disable(&mut tx, *endpoint_id, reason).await?;
+    }
+
+    let mut attempts = AttemptRows::default();
+    let mut updates = DeliveryUpdates::default();
+    let mut outcomes = Vec::with_capacity(ours.len());
+    for finished in batch {
+        let Some(&count) = ours.get(&finished.delivery_id()) else {
+            continue;
+        };
+        match finished {
+            Finished::Release { .. } => {}
+            Finished::Unusable { delivery_id } => {
+                updates.push(
+                    *delivery_id,
+                    "failed",
+                    Some("disabled"),
+                    count,
+                    None,
+                    None,
+                    None,
+                    Some("the endpoint is disabled or deleted".to_owned()),
+                    None,
+                );
+                outcomes.push(Outcome::Disabled);
+            }
+            Finished::Attempt {
+                delivery_id,
+                endpoint_id,
+                max_retries,
+                retry_delay_seconds,
+                result,
+            } => {
+                let attempt_count = count + 1;
+                let status = result.status.map(i32::from);
+                attempts.push(*delivery_id, attempt_count, result);
+                let (state, outcome_label, next, outcome) = if result.ok() {
+                    ("success", Some("delivered"), None, Outcome::Success)
+                } else if disabled.iter().any(|(id, _)| id == endpoint_id) {
+                    ("failed", Some("disabled"), None, Outcome::Disabled)
+                } else if result.error_class == Some("blocked") {
+                    ("failed", Some("blocked"), None, Outcome::Blocked)
+                } else if attempt_count > *max_retries {
+                    ("failed", Some("exhausted"), None, Outcome::Failed)
+                } else {
+                    let delay =
+                        attempt::backoff(*retry_delay_seconds, attempt_count, result.retry_after);
+                    let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                    ("retrying", None, Some(at), Outcome::Retrying)
+                };
+                updates.push(
+                    *delivery_id,
+                    state,
+                    outcome_label,
+                    attempt_count,
+                    next,
+                    status,
+                    result.body.clone(),
+                    result.error.clone(),
+                    result.error_class.map(str::to_owned),
+                );
+                outcomes.push(outcome);
+            }
+        }
+    }
+    queue::insert_attempts(&mut tx, &attempts).await?;
+    queue::update_deliveries(&mut tx, &updates).await?;
     tx.commit().await?;
-    Ok(Some(outcome))
+    Ok(Written {
+        outcomes,
+        disabled: disabled.into_iter().map(|(id, _)| id).collect(),
+    })
 }
 
-/// Fails a delivery of a disabled or deleted endpoint without sending it.
-pub async fn unusable(pool: &PgPool, me: Uuid, delivery: &Claimed) -> sqlx::Result<bool> {
-    let mut tx = pool.begin().await?;
-    let Some(count) = queue::lock_if_ours(&mut tx, delivery.id, me).await? else {
-        return Ok(false);
-    };
-    queue::update_delivery(
-        &mut tx,
-        &DeliveryUpdate {
-            id: delivery.id,
-            status: "failed",
-            outcome: Some("disabled"),
-            attempt_count: count,
-            next_attempt_at: None,
-            response_status: None,
-            response_body: None,
-            error: Some("the endpoint is disabled or deleted"),
-            error_class: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+impl AttemptRows {
+    fn push(&mut self, delivery_id: Uuid, attempt: i32, result: &AttemptResult) {
+        self.delivery_id.push(delivery_id);
+        self.attempt.push(attempt);
+        self.started_at.push(result.started_at);
+        self.duration_ms
+            .push(i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX));
+        self.response_status.push(result.status.map(i32::from));
+        self.response_body.push(result.body.clone());
+        self.error_class.push(result.error_class.map(str::to_owned));
+        self.error.push(result.error.clone());
+    }
+}
+
+impl DeliveryUpdates {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        outcome: Option<&str>,
+        attempt_count: i32,
+        next_attempt_at: Option<chrono::DateTime<Utc>>,
+        response_status: Option<i32>,
+        response_body: Option<String>,
+        error: Option<String>,
+        error_class: Option<String>,
+    ) {
+        self.id.push(id);
+        self.status.push(status.to_owned());
+        self.outcome.push(outcome.map(str::to_owned));
+        self.attempt_count.push(attempt_count);
+        self.next_attempt_at.push(next_attempt_at);
+        self.response_status.push(response_status);
+        self.response_body.push(response_body);
+        self.error.push(error);
+        self.error_class.push(error_class);
+    }
 }
 
 /// Disables the endpoint and, if this call did it, publishes `webhook.endpoint.disabled`.

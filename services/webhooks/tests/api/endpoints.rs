@@ -84,9 +84,7 @@ async fn a_webhook_is_created_with_defaults_and_its_secret_shown_only_once(pool:
     assert_eq!(fetched, without_secret);
 
     let mut conn = app.pool.acquire().await.unwrap();
-    let stored = temponest_webhooks::db::secrets::signing(&mut conn, id.parse().unwrap())
-        .await
-        .unwrap();
+    let stored = signing_secrets(&mut conn, id).await;
     assert_eq!(stored, vec![signing::parse_secret(secret).unwrap()]);
 }
 
@@ -336,9 +334,7 @@ async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(p
         (expires_in - grace as f64).abs() < 60.0,
         "the previous secret expires after the grace period ({expires_in} s)"
     );
-    let signing_now = temponest_webhooks::db::secrets::signing(&mut conn, id.parse().unwrap())
-        .await
-        .unwrap();
+    let signing_now = signing_secrets(&mut conn, id).await;
     assert_eq!(
         signing_now,
         vec![
@@ -722,4 +718,12 @@ async fn application_events_may_not_use_platform_namespaces_or_malformed_types(p
         .await
         .unwrap();
     assert_eq!(count, 0, "nothing was published");
+}
+
+/// The secrets the sender signs with now (current first), as it loads them.
+async fn signing_secrets(conn: &mut sqlx::PgConnection, id: &str) -> Vec<Vec<u8>> {
+    let targets = temponest_webhooks::db::queue::targets(conn, &[id.parse().unwrap()])
+        .await
+        .unwrap();
+    targets.into_iter().next().expect("the endpoint").secrets
 }
