@@ -34,11 +34,15 @@ pub struct FanOut {
     pub leased: Vec<(Claimed, Arc<Target>)>,
 }
 
-/// One dispatch round in one statement (run it in a transaction): claims up to `batch` pending
+/// One dispatch round in one statement (so in one round trip): claims up to `batch` pending
 /// outbox events (`FOR UPDATE SKIP LOCKED`, oldest first), marks them processed, inserts one
 /// delivery per active endpoint of the event's tenant subscribed to its type or to `*`
 /// (idempotent per event and endpoint), leases up to `lease.max` of them to `lease.me`, and —
 /// if any is left unleased — notifies [`DELIVERIES_CHANNEL`] so that senders claim it.
+///
+/// Its transaction commits with `synchronous_commit = off`: a Postgres crash can undo the last
+/// fraction of a second of rounds, and since the outbox rows' `processed_at` is undone with
+/// them, those events are dispatched again (deliveries are idempotent per event and endpoint).
 pub async fn dispatch(
     conn: &mut PgConnection,
     batch: i64,
@@ -49,7 +53,8 @@ pub async fn dispatch(
         None => (None, 0.0, 0),
     };
     let rows = sqlx::query!(
-        r#"with ev as (
+        r#"with async_commit as (select set_config('synchronous_commit', 'off', true)),
+           ev as (
                select id, event_id, tenant_id, event_type, payload, created_at
                from platform.outbox
                where processed_at is null
@@ -93,7 +98,7 @@ pub async fn dispatch(
                         where s.endpoint_id = e.id
                           and (s.expires_at is null or s.expires_at > now())
                         order by s.expires_at is not null, s.created_at desc) as "secrets!"
-           from (select 1) as one
+           from (select 1 from async_commit) as one
            left join ins i on i.leased
            left join webhooks.endpoints e on e.id = i.endpoint_id"#,
         batch,

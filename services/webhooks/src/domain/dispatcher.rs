@@ -3,14 +3,11 @@
 //!
 //! Each round is one transaction: claim pending outbox rows (`FOR UPDATE SKIP LOCKED`, so any
 //! number of dispatchers can run), insert the deliveries (`ON CONFLICT DO NOTHING`, so a
-//! re-run is harmless), mark the events processed, commit. New deliveries are leased to the
-//! sender of the same engine in that transaction and handed to it after commit, as many as it
-//! has room for ([`Handoff`]); if any are left over, the round `pg_notify`s the senders. It
-//! wakes on the outbox's `NOTIFY` and polls every `poll_interval_ms` in case a notification
-//! was missed. The transaction commits with `synchronous_commit = off`: a Postgres crash can
-//! undo the last fraction of a second of rounds, and since the outbox rows' `processed_at` is
-//! undone with them, those events are dispatched again (deliveries are idempotent per event and
-//! endpoint).
+//! re-run is harmless), mark the events processed — one statement, so one round trip. New
+//! deliveries are leased to the sender of the same engine in that transaction and handed to it
+//! after commit, as many as it has room for ([`Handoff`]); if any are left over, the round
+//! `pg_notify`s the senders. It wakes on the outbox's `NOTIFY` and polls every
+//! `poll_interval_ms` in case a notification was missed. Rounds commit asynchronously (see [`queue::dispatch`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,17 +72,14 @@ pub async fn round(pool: &PgPool, batch: i64) -> sqlx::Result<(usize, u64)> {
     Ok((fan_out.events, fan_out.created as u64))
 }
 
-/// One transaction: claim, fan out (leasing up to `lease.max` new deliveries), mark processed.
+/// One round: claim, fan out (leasing up to `lease.max` new deliveries), mark processed — one
+/// statement, one transaction.
 async fn dispatch(pool: &PgPool, batch: i64, lease: Option<Lease>) -> sqlx::Result<FanOut> {
-    let mut tx = pool
-        .begin_with("begin; set local synchronous_commit = off")
-        .await?;
-    let fan_out = queue::dispatch(&mut tx, batch, lease).await?;
+    let mut conn = pool.acquire().await?;
+    let fan_out = queue::dispatch(&mut conn, batch, lease).await?;
     if fan_out.events == 0 {
-        tx.rollback().await?;
         return Ok(fan_out);
     }
-    tx.commit().await?;
     metrics::counter!("webhook_dispatched_events_total").increment(fan_out.events as u64);
     tracing::debug!(
         events = fan_out.events,
