@@ -19,8 +19,9 @@ pub const DELIVERIES_CHANNEL: &str = "webhooks_deliveries";
 pub struct Lease {
     pub me: Uuid,
     pub secs: f64,
-    /// How many of the new deliveries to lease at most.
+    /// How many of the new deliveries to lease at most, in all and per endpoint.
     pub max: usize,
+    pub max_per_endpoint: usize,
 }
 
 /// What a dispatch round did.
@@ -37,7 +38,8 @@ pub struct FanOut {
 /// One dispatch round in one statement (so in one round trip): claims up to `batch` pending
 /// outbox events (`FOR UPDATE SKIP LOCKED`, oldest first), marks them processed, inserts one
 /// delivery per active endpoint of the event's tenant subscribed to its type or to `*`
-/// (idempotent per event and endpoint), leases up to `lease.max` of them to `lease.me`, and —
+/// (idempotent per event and endpoint), leases up to `lease.max` of them (and
+/// `lease.max_per_endpoint` per endpoint) to `lease.me`, and —
 /// if any is left unleased — notifies [`DELIVERIES_CHANNEL`] so that senders claim it.
 ///
 /// Its transaction commits with `synchronous_commit = off`: a Postgres crash can undo the last
@@ -48,9 +50,14 @@ pub async fn dispatch(
     batch: i64,
     lease: Option<Lease>,
 ) -> sqlx::Result<FanOut> {
-    let (me, secs, max) = match lease {
-        Some(l) => (Some(l.me), l.secs, i64::try_from(l.max).unwrap_or(i64::MAX)),
-        None => (None, 0.0, 0),
+    let (me, secs, max, per_endpoint) = match lease {
+        Some(l) => (
+            Some(l.me),
+            l.secs,
+            i64::try_from(l.max).unwrap_or(i64::MAX),
+            i64::try_from(l.max_per_endpoint).unwrap_or(i64::MAX),
+        ),
+        None => (None, 0.0, 0, 0),
     };
     let rows = sqlx::query!(
         r#"with async_commit as (select set_config('synchronous_commit', 'off', true)),
@@ -67,7 +74,8 @@ pub async fn dispatch(
                returning o.id),
            m as (
                select ev.tenant_id, ev.event_id, ev.event_type, ev.payload, ev.created_at,
-                      e.id as endpoint_id, row_number() over (order by ev.id, e.id) as n
+                      e.id as endpoint_id, row_number() over (order by ev.id, e.id) as n,
+                      row_number() over (partition by e.id order by ev.id) as k
                from ev join webhooks.endpoints e
                  on e.tenant_id = ev.tenant_id and e.deleted_at is null and e.is_active
                 and (e.events @> array[ev.event_type] or e.events @> array['*'])),
@@ -77,8 +85,8 @@ pub async fn dispatch(
                     leased_by, lease_until)
                select gen_random_uuid(), tenant_id, endpoint_id, event_id, event_type, payload,
                       created_at,
-                      case when n <= $3 then $2::uuid end,
-                      case when n <= $3 then now() + make_interval(secs => $4) end
+                      case when n <= $3 and k <= $6 then $2::uuid end,
+                      case when n <= $3 and k <= $6 then now() + make_interval(secs => $4) end
                from m
                on conflict (endpoint_id, event_id) do nothing
                returning id, tenant_id, endpoint_id, event_id, event_type, payload,
@@ -105,7 +113,8 @@ pub async fn dispatch(
         me,
         max,
         secs,
-        DELIVERIES_CHANNEL
+        DELIVERIES_CHANNEL,
+        per_endpoint
     )
     .fetch_all(conn)
     .await?;
@@ -186,35 +195,44 @@ pub struct Claimed {
     pub attempt_count: i32,
 }
 
-/// Leases up to `limit` due deliveries to `me` for `lease_secs`, skipping those of the
-/// `busy_endpoints` and `busy_tenants` (saturated in this process).
+/// Leases up to `limit` due deliveries (at most `per_endpoint` of one endpoint) to `me` for
+/// `lease_secs`, oldest first, skipping those of the `busy_endpoints` and `busy_tenants`
+/// (saturated in this process).
 pub async fn claim(
     conn: &mut PgConnection,
     me: Uuid,
     lease_secs: f64,
     limit: i64,
+    per_endpoint: i64,
     busy_endpoints: &[Uuid],
     busy_tenants: &[Uuid],
 ) -> sqlx::Result<Vec<Claimed>> {
+    // The innermost select locks the candidates; the window keeps `per_endpoint` of each
+    // endpoint (the other candidates are unlocked at the end of the statement, untouched).
     sqlx::query_as!(
         Claimed,
         "update webhooks.deliveries d
          set lease_until = now() + make_interval(secs => $1), leased_by = $2
          where d.id in (
-             select id from webhooks.deliveries
-             where status in ('pending', 'retrying') and next_attempt_at <= now()
-               and (lease_until is null or lease_until < now())
-               and endpoint_id <> all($4) and tenant_id <> all($5)
-             order by next_attempt_at
-             limit $3
-             for update skip locked)
+             select id from (
+                 select id, row_number() over (partition by endpoint_id order by next_attempt_at) as k
+                 from (
+                     select id, endpoint_id, next_attempt_at from webhooks.deliveries
+                     where status in ('pending', 'retrying') and next_attempt_at <= now()
+                       and (lease_until is null or lease_until < now())
+                       and endpoint_id <> all($4) and tenant_id <> all($5)
+                     order by next_attempt_at
+                     limit $3
+                     for update skip locked) candidates) ranked
+             where k <= $6)
          returning d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type, d.payload,
                    d.event_created_at, d.attempt_count",
         lease_secs,
         me,
         limit,
         busy_endpoints,
-        busy_tenants
+        busy_tenants,
+        per_endpoint
     )
     .fetch_all(conn)
     .await

@@ -11,9 +11,10 @@
 //! never the claim loop or other endpoints.
 //!
 //! **Claims.** A claim takes up to `batch_size` due deliveries (`FOR UPDATE SKIP LOCKED`, so
-//! any number of senders share the queue), skipping endpoints whose lane already holds twice
-//! their concurrency and tenants holding twice theirs, and never lets this process hold more
-//! than [`BACKLOG_BATCHES`] × `batch_size` queued jobs. The sender claims when woken (the
+//! any number of senders share the queue), at most twice its concurrency of one endpoint,
+//! skipping endpoints whose lane already holds their concurrency and tenants holding twice
+//! theirs, and never lets this process hold more than [`BACKLOG_BATCHES`] × `batch_size`
+//! queued jobs. The sender claims when woken (the
 //! dispatcher in this process, or `NOTIFY` from another), every `poll_interval_ms` (retries
 //! that became due), after a full batch, and when a lane it had to skip drains.
 //!
@@ -60,6 +61,7 @@ pub struct Handoff {
     me: Uuid,
     lease_secs: f64,
     capacity: usize,
+    lane_capacity: usize,
     /// The sender's queued jobs (kept current by the sender) and those handed over but not yet
     /// taken in.
     queued: Arc<AtomicUsize>,
@@ -84,6 +86,7 @@ pub fn handoff(config: &DeliveryConfig, me: Uuid) -> (Handoff, Inbox) {
             me,
             lease_secs: config.lease_secs as f64,
             capacity: backlog_capacity(config),
+            lane_capacity: lane_capacity(config),
             queued: queued.clone(),
             in_transit: in_transit.clone(),
             to_sender,
@@ -105,6 +108,7 @@ impl Handoff {
             me: self.me,
             secs: self.lease_secs,
             max: room,
+            max_per_endpoint: self.lane_capacity,
         })
     }
 
@@ -125,6 +129,13 @@ impl Handoff {
 /// Jobs a sender queues in memory at most.
 fn backlog_capacity(config: &DeliveryConfig) -> usize {
     config.batch_size.max(1) as usize * BACKLOG_BATCHES
+}
+
+/// Jobs a claim or a handoff adds to one endpoint's lane at most. Claims skip endpoints with
+/// half of it queued; handed-over jobs beyond twice it are given back at once. A slow endpoint
+/// therefore cannot fill the backlog.
+fn lane_capacity(config: &DeliveryConfig) -> usize {
+    2 * config.per_endpoint_concurrency
 }
 
 /// What every attempt task shares.
@@ -288,7 +299,9 @@ impl Scheduler {
             while let Some(done) = self.tasks.try_join_next_with_id() {
                 claim_due |= self.finished(done);
             }
-            if claim_due && self.room() > 0 {
+            // A due claim waits while the backlog is nearly full (it stays due: work may be
+            // waiting in the table) and runs as soon as attempts starting make room.
+            if claim_due && self.room() >= self.claim_threshold() {
                 claim_due = false;
                 match self.claim().await {
                     Ok(full) => {
@@ -304,7 +317,7 @@ impl Scheduler {
             }
             let next_slot = self.start_ready();
             self.inbox.queued.store(self.queued, Ordering::Relaxed);
-            if claim_due && self.room() > 0 {
+            if claim_due && self.room() >= self.claim_threshold() {
                 continue;
             }
             tokio::select! {
@@ -313,8 +326,14 @@ impl Scheduler {
                 Some(leased) = self.inbox.from_dispatcher.recv() => {
                     self.inbox.in_transit.fetch_sub(leased.len(), Ordering::Relaxed);
                     let claimed_at = Instant::now();
+                    let lane_capacity = lane_capacity(&self.config);
                     for (delivery, target) in leased {
-                        self.enqueue(delivery, target, claimed_at);
+                        let queued = self.lanes.get(&delivery.endpoint_id).map_or(0, |l| l.queue.len());
+                        if queued >= 2 * lane_capacity {
+                            self.record(Finished::Release { delivery_id: delivery.id });
+                        } else {
+                            self.enqueue(delivery, target, claimed_at);
+                        }
                     }
                 }
                 () = wake.notified() => claim_due = true,
@@ -330,6 +349,11 @@ impl Scheduler {
     /// How many more jobs may be queued in memory.
     fn room(&self) -> usize {
         backlog_capacity(&self.config).saturating_sub(self.queued)
+    }
+
+    /// The room a claim waits for: a batch, or half the backlog if that is smaller.
+    fn claim_threshold(&self) -> usize {
+        (self.config.batch_size.max(1) as usize).min(backlog_capacity(&self.config) / 2)
     }
 
     /// Books an attempt's end; `true` if a lane or tenant the last claim skipped has room now.
@@ -370,7 +394,7 @@ impl Scheduler {
         let busy_endpoints: Vec<Uuid> = self
             .lanes
             .iter()
-            .filter(|(_, lane)| lane.queue.len() >= 2 * config.per_endpoint_concurrency)
+            .filter(|(_, lane)| lane.queue.len() >= lane_capacity(config) / 2)
             .map(|(id, _)| *id)
             .collect();
         let busy_tenants: Vec<Uuid> = self
@@ -386,13 +410,16 @@ impl Scheduler {
             self.me,
             config.lease_secs as f64,
             limit as i64,
+            lane_capacity(config) as i64,
             &busy_endpoints,
             &busy_tenants,
         )
         .await?;
         self.skipped = busy_endpoints.into_iter().chain(busy_tenants).collect();
         drop(conn);
-        let full = claimed.len() >= limit;
+        // Full: as many as could be taken (when the per-endpoint cap cut the batch short,
+        // there may be more of other endpoints).
+        let full = claimed.len() >= limit.min(lane_capacity(config));
         self.take_in(claimed).await?;
         Ok(full)
     }

@@ -109,3 +109,53 @@ async fn the_per_endpoint_rate_limit_spaces_attempts(pool: PgPool) {
     let span = started[4] - started[0];
     assert!(span >= chrono::Duration::milliseconds(700), "{started:?}");
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_burst_to_a_hanging_endpoint_does_not_fill_the_senders_backlog(pool: PgPool) {
+    // More events for the hanging endpoint than the sender queues in memory in all
+    // (4 batches of 100): it may hold only its lane's share, the rest stay in the table.
+    let app = spawn(pool.clone()).await;
+    let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
+    let (hanging, healthy) = (Receiver::start().await, Receiver::start().await);
+    hanging.otherwise(Reply::Hang);
+    endpoint(&pool, tenant, &hanging.url, &["test.slow"], 3).await;
+    let (healthy_id, _) = endpoint(&pool, other_tenant, &healthy.url, &["test.fast"], 3).await;
+    let burst: Vec<(Uuid, &str, serde_json::Value)> = (0..600)
+        .map(|n| (tenant, "test.slow", json!({"n": n})))
+        .collect();
+    let mut tx = app.pool.begin().await.unwrap();
+    temponest_outbox::publish_many(&mut tx, &burst)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        hanging.wait_for(4).await,
+        "the hanging endpoint was never tried"
+    );
+    let published = chrono::Utc::now();
+    for n in 0..5 {
+        crate::receiver::publish(&pool, other_tenant, "test.fast", json!({"n": n})).await;
+    }
+
+    // Delivered while the hanging endpoint's first attempts (2 s timeout) are still open.
+    let rows = settled(&pool, healthy_id, 5).await;
+    assert!(rows.iter().all(|d| d.status == "success"));
+    let last = rows.iter().filter_map(|d| d.delivered_at).max().unwrap();
+    assert!(
+        last - published < chrono::Duration::milliseconds(1500),
+        "healthy deliveries took {} ms",
+        (last - published).num_milliseconds()
+    );
+    let leased: i64 = sqlx::query_scalar(
+        "select count(*) from webhooks.deliveries d join webhooks.endpoints e on e.id = d.endpoint_id
+         where e.url = $1 and d.leased_by is not null",
+    )
+    .bind(&hanging.url)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        leased <= 20,
+        "{leased} deliveries of the hanging endpoint are leased (4 running + 16 queued at most)"
+    );
+}
