@@ -11,10 +11,10 @@
 //! never the claim loop or other endpoints.
 //!
 //! **Claims.** A claim takes up to `batch_size` due deliveries (`FOR UPDATE SKIP LOCKED`, so
-//! any number of senders share the queue), at most twice its concurrency of one endpoint,
+//! any number of senders share the queue), at most [`lane_capacity`] of one endpoint,
 //! skipping endpoints whose lane already holds their concurrency and tenants holding twice
 //! theirs, and never lets this process hold more than [`BACKLOG_BATCHES`] × `batch_size`
-//! queued jobs. The sender claims when woken (the
+//! queued jobs that can start soon ([`counted_per_lane`]). The sender claims when woken (the
 //! dispatcher in this process, or `NOTIFY` from another), every `poll_interval_ms` (retries
 //! that became due), after a full batch, and when a lane it had to skip drains.
 //!
@@ -131,10 +131,18 @@ fn backlog_capacity(config: &DeliveryConfig) -> usize {
     config.batch_size.max(1) as usize * BACKLOG_BATCHES
 }
 
-/// Jobs a claim or a handoff adds to one endpoint's lane at most. Claims skip endpoints with
-/// half of it queued; handed-over jobs beyond twice it are given back at once. A slow endpoint
-/// therefore cannot fill the backlog.
+/// Jobs a claim or a handoff adds to one endpoint's lane at most: a batch (or twice its
+/// concurrency if more). Claims skip endpoints with their concurrency queued; handed-over jobs
+/// beyond twice this are given back at once.
 fn lane_capacity(config: &DeliveryConfig) -> usize {
+    (2 * config.per_endpoint_concurrency).max(config.batch_size.max(1) as usize)
+}
+
+/// Queued jobs of one lane that count against the backlog: up to twice the endpoint's
+/// concurrency. A fast endpoint drains a long queue in milliseconds; a slow or dead one must
+/// not fill the backlog and stop this sender from taking work for everyone else, so what it
+/// has queued beyond this does not count (it is bounded by [`lane_capacity`] instead).
+fn counted_per_lane(config: &DeliveryConfig) -> usize {
     2 * config.per_endpoint_concurrency
 }
 
@@ -174,6 +182,7 @@ struct Scheduler {
     config: DeliveryConfig,
     lanes: HashMap<Uuid, Lane>,
     tenants: HashMap<Uuid, TenantLoad>,
+    /// Queued jobs as counted against the backlog ([`counted_per_lane`]).
     queued: usize,
     tasks: JoinSet<()>,
     /// The (endpoint, tenant) of each attempt task.
@@ -346,7 +355,7 @@ impl Scheduler {
         }
     }
 
-    /// How many more jobs may be queued in memory.
+    /// How many more jobs may be queued in memory (see [`counted_per_lane`]).
     fn room(&self) -> usize {
         backlog_capacity(&self.config).saturating_sub(self.queued)
     }
@@ -394,7 +403,7 @@ impl Scheduler {
         let busy_endpoints: Vec<Uuid> = self
             .lanes
             .iter()
-            .filter(|(_, lane)| lane.queue.len() >= lane_capacity(config) / 2)
+            .filter(|(_, lane)| lane.queue.len() >= config.per_endpoint_concurrency)
             .map(|(id, _)| *id)
             .collect();
         let busy_tenants: Vec<Uuid> = self
@@ -466,10 +475,11 @@ impl Scheduler {
     }
 
     fn enqueue(&mut self, delivery: Claimed, target: Arc<Target>, claimed_at: Instant) {
+        let counted = counted_per_lane(&self.config);
         let lane = self.lanes.entry(delivery.endpoint_id).or_default();
         lane.tenant = delivery.tenant_id;
         self.tenants.entry(delivery.tenant_id).or_default().queued += 1;
-        self.queued += 1;
+        self.queued += usize::from(lane.queue.len() < counted);
         lane.queue.push_back(Job {
             delivery,
             target,
@@ -486,8 +496,8 @@ impl Scheduler {
         if lane.running == 0 {
             self.lanes.remove(&endpoint_id);
         }
+        self.queued -= jobs.len().min(counted_per_lane(&self.config));
         for job in jobs {
-            self.queued -= 1;
             if let Some(tenant) = self.tenants.get_mut(&job.delivery.tenant_id) {
                 tenant.queued = tenant.queued.saturating_sub(1);
             }
@@ -506,6 +516,7 @@ impl Scheduler {
         });
         let mut next_slot: Option<Instant> = None;
         let mut released = Vec::new();
+        let counted = counted_per_lane(&self.config);
         for lane in self.lanes.values_mut() {
             while !lane.queue.is_empty() {
                 let tenant = self.tenants.entry(lane.tenant).or_default();
@@ -518,10 +529,11 @@ impl Scheduler {
                     next_slot = Some(next_slot.map_or(slot, |n| n.min(slot)));
                     break;
                 }
+                let counts = lane.queue.len() <= counted;
                 let Some(job) = lane.queue.pop_front() else {
                     break;
                 };
-                self.queued -= 1;
+                self.queued -= usize::from(counts);
                 tenant.queued = tenant.queued.saturating_sub(1);
                 if now.duration_since(job.claimed_at) > self.start_window {
                     released.push(job.delivery.id);
