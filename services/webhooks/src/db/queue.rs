@@ -195,20 +195,30 @@ pub struct Claimed {
     pub attempt_count: i32,
 }
 
+/// What a [`claim`] asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    pub me: Uuid,
+    pub lease_secs: f64,
+    pub limit: i64,
+    pub per_endpoint: i64,
+    pub busy_endpoints: &'a [Uuid],
+    pub busy_tenants: &'a [Uuid],
+    pub scan: i64,
+}
+
 /// Leases up to `limit` due deliveries (at most `per_endpoint` of one endpoint) to `me` for
 /// `lease_secs`, oldest first, skipping those of the `busy_endpoints` and `busy_tenants`
-/// (saturated in this process).
-pub async fn claim(
-    conn: &mut PgConnection,
-    me: Uuid,
-    lease_secs: f64,
-    limit: i64,
-    per_endpoint: i64,
-    busy_endpoints: &[Uuid],
-    busy_tenants: &[Uuid],
-) -> sqlx::Result<Vec<Claimed>> {
-    // The innermost select locks the candidates; the window keeps `per_endpoint` of each
-    // endpoint (the other candidates are unlocked at the end of the statement, untouched).
+/// (saturated in this process) — among the `scan` oldest due, unleased deliveries.
+///
+/// A claim skipping busy endpoints has to read past all of their due rows; with a backlog of
+/// one endpoint that is the whole backlog on every claim. `scan` bounds that work; a caller
+/// passes `i64::MAX` now and then so that nothing behind a busy endpoint's backlog waits long.
+pub async fn claim(conn: &mut PgConnection, c: &ClaimRequest<'_>) -> sqlx::Result<Vec<Claimed>> {
+    // `oldest` reads the window without locking; `candidates` locks what is not busy (skipping
+    // rows another sender is claiming, re-checking the lease); the window keeps
+    // `per_endpoint` of each endpoint (other candidates are unlocked at the end of the
+    // statement, untouched).
     sqlx::query_as!(
         Claimed,
         "update webhooks.deliveries d
@@ -217,22 +227,29 @@ pub async fn claim(
              select id from (
                  select id, row_number() over (partition by endpoint_id order by next_attempt_at) as k
                  from (
-                     select id, endpoint_id, next_attempt_at from webhooks.deliveries
-                     where status in ('pending', 'retrying') and next_attempt_at <= now()
-                       and (lease_until is null or lease_until < now())
-                       and endpoint_id <> all($4) and tenant_id <> all($5)
-                     order by next_attempt_at
+                     select c.id, c.endpoint_id, c.next_attempt_at from webhooks.deliveries c
+                     where c.id in (
+                             select id from webhooks.deliveries
+                             where status in ('pending', 'retrying') and next_attempt_at <= now()
+                               and (lease_until is null or lease_until < now())
+                             order by next_attempt_at
+                             limit $7)
+                       and c.status in ('pending', 'retrying')
+                       and (c.lease_until is null or c.lease_until < now())
+                       and c.endpoint_id <> all($4) and c.tenant_id <> all($5)
+                     order by c.next_attempt_at
                      limit $3
                      for update skip locked) candidates) ranked
              where k <= $6)
          returning d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type, d.payload,
                    d.event_created_at, d.attempt_count",
-        lease_secs,
-        me,
-        limit,
-        busy_endpoints,
-        busy_tenants,
-        per_endpoint
+        c.lease_secs,
+        c.me,
+        c.limit,
+        c.busy_endpoints,
+        c.busy_tenants,
+        c.per_endpoint,
+        c.scan
     )
     .fetch_all(conn)
     .await

@@ -16,7 +16,10 @@
 //! theirs, and never lets this process hold more than [`BACKLOG_BATCHES`] × `batch_size`
 //! queued jobs that can start soon ([`counted_per_lane`]). The sender claims when woken (the
 //! dispatcher in this process, or `NOTIFY` from another), every `poll_interval_ms` (retries
-//! that became due), after a full batch, and when a lane it had to skip drains.
+//! that became due), after a full batch, and when a lane it had to skip drains. Claims read
+//! only the oldest due deliveries (a backlog's worth), except the one of each poll, which reads
+//! them all — and comes [`STARVED_RESCAN`] after a short claim that skipped busy endpoints —
+//! so a busy endpoint's backlog costs claims little and delays nobody for long.
 //!
 //! **Leases.** A claim leases the delivery for `lease_secs` (> the attempt timeout) to this
 //! sender's id; results are written only while the lease is still ours. A queued job starts
@@ -50,6 +53,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 /// Jobs queued in memory at most, in batches.
 pub const BACKLOG_BATCHES: usize = 4;
+/// How soon a claim that came back short while skipping busy endpoints is followed by one
+/// that reads past their backlog.
+const STARVED_RESCAN: Duration = Duration::from_millis(250);
 /// How long the recorder gets at shutdown to write the last results.
 const RECORDER_GRACE: Duration = Duration::from_secs(10);
 
@@ -192,6 +198,10 @@ struct Scheduler {
     /// How long after its claim a job may still start.
     start_window: Duration,
     inbox: Inbox,
+    /// The next claim reads every due delivery, not just the oldest (see [`queue::claim`]).
+    full_scan_due: bool,
+    /// The last claim skipped busy endpoints or tenants and came back short.
+    starved: bool,
 }
 
 /// Runs until `cancel` fires; `wake` is notified by the dispatcher in this process when it
@@ -249,6 +259,8 @@ pub async fn run(
         running: HashMap::new(),
         skipped: HashSet::new(),
         inbox,
+        full_scan_due: true,
+        starved: false,
     };
     scheduler.run(&wake, &mut disabled_endpoints, &cancel).await;
     listener.abort();
@@ -323,6 +335,10 @@ impl Scheduler {
                     }
                 }
                 next_poll = Instant::now() + poll * 2u32.pow(errors.min(5));
+                if self.starved {
+                    // Work may be waiting behind busy endpoints' backlog: look past it soon.
+                    next_poll = next_poll.min(Instant::now() + STARVED_RESCAN);
+                }
             }
             let next_slot = self.start_ready();
             self.inbox.queued.store(self.queued, Ordering::Relaxed);
@@ -346,7 +362,10 @@ impl Scheduler {
                     }
                 }
                 () = wake.notified() => claim_due = true,
-                () = tokio::time::sleep_until(next_poll) => claim_due = true,
+                () = tokio::time::sleep_until(next_poll) => {
+                    claim_due = true;
+                    self.full_scan_due = true;
+                }
                 () = sleep_until_some(next_slot) => {}
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     claim_due |= self.finished(done);
@@ -413,17 +432,29 @@ impl Scheduler {
             .map(|(id, _)| *id)
             .collect();
         let limit = (config.batch_size as usize).min(self.room());
+        let full_scan = std::mem::take(&mut self.full_scan_due);
+        let scan = if full_scan {
+            i64::MAX
+        } else {
+            backlog_capacity(config) as i64
+        };
         let mut conn = self.ctx.state.pool.acquire().await?;
         let claimed = queue::claim(
             &mut conn,
-            self.me,
-            config.lease_secs as f64,
-            limit as i64,
-            lane_capacity(config) as i64,
-            &busy_endpoints,
-            &busy_tenants,
+            &queue::ClaimRequest {
+                me: self.me,
+                lease_secs: config.lease_secs as f64,
+                limit: limit as i64,
+                per_endpoint: lane_capacity(config) as i64,
+                busy_endpoints: &busy_endpoints,
+                busy_tenants: &busy_tenants,
+                scan,
+            },
         )
         .await?;
+        self.starved = !full_scan
+            && claimed.len() < limit
+            && !(busy_endpoints.is_empty() && busy_tenants.is_empty());
         self.skipped = busy_endpoints.into_iter().chain(busy_tenants).collect();
         drop(conn);
         // Full: as many as could be taken (when the per-endpoint cap cut the batch short,

@@ -160,3 +160,42 @@ async fn a_burst_to_a_hanging_endpoint_does_not_fill_the_senders_backlog(pool: P
         "{leased} deliveries of the hanging endpoint are leased (4 running + 2 batches queued at most)"
     );
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn deliveries_queued_behind_a_busy_endpoints_backlog_are_claimed_soon(pool: PgPool) {
+    // Fanned out before any sender runs (nothing handed over): 600 deliveries of a hanging
+    // endpoint are due before 5 of a healthy one. Claims skip the busy endpoint; the ones that
+    // read only the oldest rows find nothing, and a full read follows shortly.
+    let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
+    let (hanging, healthy) = (Receiver::start().await, Receiver::start().await);
+    hanging.otherwise(Reply::Hang);
+    endpoint(&pool, tenant, &hanging.url, &["test.slow"], 3).await;
+    let (healthy_id, _) = endpoint(&pool, other_tenant, &healthy.url, &["test.fast"], 3).await;
+    let burst: Vec<(Uuid, &str, serde_json::Value)> = (0..600)
+        .map(|n| (tenant, "test.slow", json!({"n": n})))
+        .collect();
+    let mut tx = pool.begin().await.unwrap();
+    temponest_outbox::publish_many(&mut tx, &burst)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for n in 0..5 {
+        crate::receiver::publish(&pool, other_tenant, "test.fast", json!({"n": n})).await;
+    }
+    let (events, created) = temponest_webhooks::domain::dispatcher::round(&pool, 1000)
+        .await
+        .unwrap();
+    assert_eq!((events, created), (605, 605));
+
+    let started = chrono::Utc::now();
+    let _app = crate::helpers::spawn(pool.clone()).await;
+    let rows = settled(&pool, healthy_id, 5).await;
+    assert!(rows.iter().all(|d| d.status == "success"));
+    let last = rows.iter().filter_map(|d| d.delivered_at).max().unwrap();
+    assert!(
+        last - started < chrono::Duration::milliseconds(1500),
+        "the healthy endpoint's deliveries took {} ms",
+        (last - started).num_milliseconds()
+    );
+    assert!(hanging.count() >= 1, "the hanging endpoint was tried first");
+}
