@@ -17,6 +17,9 @@ const FLAKY_FAILURES: usize = 40;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_burst_to_several_endpoints_is_recorded_attempt_by_attempt(pool: PgPool) {
+    // The process-wide recorder, installed before the engine starts (each test is its own
+    // process), so that the engine's first gauge refresh is recorded.
+    temponest_telemetry::metrics_handle();
     let app = spawn(pool.clone()).await;
     let tenant = Uuid::new_v4();
     let (healthy, flaky, gone) = (
@@ -116,4 +119,49 @@ async fn a_burst_to_several_endpoints_is_recorded_attempt_by_attempt(pool: PgPoo
     .unwrap();
     assert_eq!(attempts, counted);
     assert_eq!(leased, 0);
+
+    // Exported: outcomes as recorded, attempt latencies, events dispatched, queue gauges.
+    // (Counters move right after each batch commits: wait until the last one has.)
+    let successes: i64 =
+        sqlx::query_scalar("select count(*) from webhooks.deliveries where status = 'success'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let scrape = || async {
+        reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let needle = format!("webhook_deliveries_total{{outcome=\"success\"}} {successes}");
+    assert!(
+        crate::helpers::eventually(|| async { scrape().await.contains(&needle) }).await,
+        "{needle} not in:\n{}",
+        scrape().await
+    );
+    let metrics = scrape().await;
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in:\n{metrics}"))
+    };
+    assert_eq!(
+        value("webhook_deliveries_total{outcome=\"retrying\"}"),
+        FLAKY_FAILURES as f64
+    );
+    assert!(value("webhook_deliveries_total{outcome=\"disabled\"}") >= 1.0);
+    assert_eq!(
+        value("webhook_attempt_duration_seconds_count"),
+        attempts as f64
+    );
+    assert!(value("webhook_dispatched_events_total") >= EVENTS as f64);
+    for gauge in ["webhook_queue_depth", "webhook_oldest_pending_seconds"] {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(gauge)),
+            "{gauge} not in:\n{metrics}"
+        );
+    }
 }
