@@ -177,6 +177,9 @@ fn http_class(err: &reqwest::Error) -> &'static str {
     if err.is_timeout() {
         return "timeout";
     }
+    if is_tls(err) {
+        return "tls";
+    }
     let text = chain(err).to_lowercase();
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
         "tls"
@@ -189,6 +192,25 @@ fn http_class(err: &reqwest::Error) -> &'static str {
     } else {
         "connect"
     }
+}
+
+/// A TLS failure (handshake, certificate, alert) anywhere in the error's sources. (An
+/// `io::Error`'s `source()` skips the error it wraps, so those are unwrapped by hand.)
+fn is_tls(err: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 /// The error and its sources, joined.

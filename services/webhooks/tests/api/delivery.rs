@@ -357,3 +357,37 @@ async fn deliveries_of_a_disabled_endpoint_are_failed_without_sending(pool: PgPo
     assert_eq!(rows[0].attempt_count, 0);
     assert_eq!(receiver.count(), 0);
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn connection_failures_are_classified(pool: PgPool) {
+    let _app = spawn(pool.clone()).await;
+    let tenant = Uuid::new_v4();
+    // TLS spoken to a plain-HTTP receiver: the handshake fails.
+    let plain = Receiver::start().await;
+    let https = plain.url.replacen("http://", "https://", 1);
+    let (tls_id, _) = endpoint(&pool, tenant, &https, &["order.paid"], 0).await;
+    // Nothing listens on a port that was just freed.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook", listener.local_addr().unwrap())
+    };
+    let (connect_id, _) = endpoint(&pool, tenant, &closed, &["order.paid"], 0).await;
+    publish(&pool, tenant, "order.paid", json!({})).await;
+
+    let tls = settled(&pool, tls_id, 1).await;
+    assert_eq!(tls[0].status, "failed");
+    let error: Option<String> =
+        sqlx::query_scalar("select error from webhooks.deliveries where id = $1")
+            .bind(tls[0].id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tls[0].error_class.as_deref(), Some("tls"), "{error:?}");
+    assert_eq!(plain.count(), 0, "no request reached the plain receiver");
+    let connect = settled(&pool, connect_id, 1).await;
+    assert_eq!(
+        connect[0].error_class.as_deref(),
+        Some("connect"),
+        "{connect:#?}"
+    );
+}
