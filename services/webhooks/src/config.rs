@@ -19,6 +19,21 @@ pub struct WebhooksConfig {
     pub server: ServerConfig,
 }
 
+/// Key material from configuration: never printed.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyText(pub String);
+
+impl std::fmt::Debug for KeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.trim().is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
 /// How deliveries are made.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
@@ -46,6 +61,9 @@ pub struct DeliveryConfig {
     pub disable_after_failing_secs: u64,
     /// After a secret rotation the previous secret keeps signing this long.
     pub secret_rotation_grace_secs: u64,
+    /// Base64 of 32 random bytes: signing secrets are stored sealed under it
+    /// ([`crate::domain::sealing`]). Empty: stored as they are (a warning at start-up).
+    pub secret_key: KeyText,
     /// Run the dispatcher and sender in this process.
     pub run_engine: bool,
 }
@@ -64,6 +82,7 @@ impl Default for DeliveryConfig {
             per_endpoint_rate_per_sec: 0,
             disable_after_failing_secs: 5 * 24 * 3600,
             secret_rotation_grace_secs: 24 * 3600,
+            secret_key: KeyText::default(),
             run_engine: true,
         }
     }
@@ -98,6 +117,8 @@ impl WebhooksConfig {
     pub fn validate(&self) -> Result<(), String> {
         temponest_netguard::NetPolicy::parse(&self.webhooks.allowed_networks)
             .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
+        crate::domain::sealing::Sealer::new(&self.webhooks.secret_key.0)
+            .map_err(|e| format!("TEMPONEST_WEBHOOKS__SECRET_KEY {e}"))?;
         let d = &self.webhooks;
         let checks: [(bool, &str); 5] = [
             (
@@ -146,5 +167,26 @@ impl std::fmt::Debug for WebhooksConfig {
             .field("auth_url", &self.auth_url)
             .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_key_is_checked_and_never_printed() {
+        let mut config = WebhooksConfig::default();
+        config.webhooks.secret_key.0 = "bm90IGEga2V5".to_owned(); // 9 bytes
+        let err = config.validate().unwrap_err();
+        assert!(err.contains("TEMPONEST_WEBHOOKS__SECRET_KEY") && err.contains("32 bytes"));
+        let key = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+        config.webhooks.secret_key.0 = key.to_owned();
+        config.validate().unwrap();
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains(key) && printed.contains("<redacted>"),
+            "{printed}"
+        );
     }
 }

@@ -10,6 +10,7 @@ use temponest_netguard::NetPolicy;
 use temponest_ratelimit::RateLimiter;
 
 use crate::config::WebhooksConfig;
+use crate::domain::sealing::Sealer;
 
 /// Everything handlers and the delivery engine need; cheap to clone.
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub config: Arc<WebhooksConfig>,
     /// Where deliveries may go (SSRF guard with the configured allow-list).
     pub policy: NetPolicy,
+    /// Signing secrets at rest.
+    pub sealer: Arc<Sealer>,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -61,6 +64,14 @@ impl AppState {
         config.validate().map_err(StartupError::Config)?;
         let policy = NetPolicy::parse(&config.webhooks.allowed_networks)
             .map_err(|e| StartupError::Config(format!("WEBHOOKS_ALLOWED_NETWORKS: {e}")))?;
+        let sealer = Sealer::new(&config.webhooks.secret_key.0)
+            .map_err(|e| StartupError::Config(format!("TEMPONEST_WEBHOOKS__SECRET_KEY {e}")))?;
+        if !sealer.seals() {
+            tracing::warn!(
+                "webhook signing secrets are stored unsealed: set TEMPONEST_WEBHOOKS__SECRET_KEY \
+                 (base64 of 32 random bytes) to seal them at rest"
+            );
+        }
         Ok(Self {
             pool,
             cache,
@@ -68,6 +79,7 @@ impl AppState {
             auth,
             config: Arc::new(config),
             policy,
+            sealer: Arc::new(sealer),
         })
     }
 }

@@ -105,7 +105,11 @@ pub async fn dispatch(
                   array(select s.secret from webhooks.secrets s
                         where s.endpoint_id = e.id
                           and (s.expires_at is null or s.expires_at > now())
-                        order by s.expires_at is not null, s.created_at desc) as "secrets!"
+                        order by s.expires_at is not null, s.created_at desc) as "secrets!",
+                  array(select s.sealed from webhooks.secrets s
+                        where s.endpoint_id = e.id
+                          and (s.expires_at is null or s.expires_at > now())
+                        order by s.expires_at is not null, s.created_at desc) as "sealed!"
            from (select 1 from async_commit) as one
            left join ins i on i.leased
            left join webhooks.endpoints e on e.id = i.endpoint_id"#,
@@ -162,6 +166,7 @@ pub async fn dispatch(
                     retry_delay_seconds,
                     usable: true,
                     secrets: row.secrets,
+                    sealed: row.sealed,
                 })
             })
             .clone();
@@ -265,8 +270,10 @@ pub struct Target {
     pub retry_delay_seconds: i32,
     /// Active and not deleted.
     pub usable: bool,
-    /// Every secret that signs now: the current one first, then unexpired previous ones.
+    /// Every secret that signs now, as stored: the current one first, then unexpired previous
+    /// ones; `sealed[i]` says whether `secrets[i]` is sealed ([`crate::domain::sealing`]).
     pub secrets: Vec<Vec<u8>>,
+    pub sealed: Vec<bool>,
 }
 
 /// The endpoints with these ids and their signing secrets.
@@ -278,7 +285,11 @@ pub async fn targets(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<
                   array(select s.secret from webhooks.secrets s
                         where s.endpoint_id = e.id
                           and (s.expires_at is null or s.expires_at > now())
-                        order by s.expires_at is not null, s.created_at desc) as "secrets!"
+                        order by s.expires_at is not null, s.created_at desc) as "secrets!",
+                  array(select s.sealed from webhooks.secrets s
+                        where s.endpoint_id = e.id
+                          and (s.expires_at is null or s.expires_at > now())
+                        order by s.expires_at is not null, s.created_at desc) as "sealed!"
            from webhooks.endpoints e where e.id = any($1)"#,
         ids
     )

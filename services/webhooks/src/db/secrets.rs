@@ -5,17 +5,20 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// Stores `secret` as the endpoint's current secret.
+/// Stores `secret` (as [`Sealer::store`](crate::domain::sealing::Sealer::store) made it) as
+/// the endpoint's current secret.
 pub async fn insert_current(
     conn: &mut PgConnection,
     endpoint_id: Uuid,
     secret: &[u8],
+    sealed: bool,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into webhooks.secrets (id, endpoint_id, secret) values ($1, $2, $3)",
+        "insert into webhooks.secrets (id, endpoint_id, secret, sealed) values ($1, $2, $3, $4)",
         Uuid::now_v7(),
         endpoint_id,
-        secret
+        secret,
+        sealed
     )
     .execute(conn)
     .await?;
@@ -28,6 +31,7 @@ pub async fn rotate(
     conn: &mut PgConnection,
     endpoint_id: Uuid,
     secret: &[u8],
+    sealed: bool,
     grace_until: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
@@ -37,5 +41,5 @@ pub async fn rotate(
     )
     .execute(&mut *conn)
     .await?;
-    insert_current(conn, endpoint_id, secret).await
+    insert_current(conn, endpoint_id, secret, sealed).await
 }

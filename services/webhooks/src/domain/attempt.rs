@@ -1,5 +1,6 @@
 //! One HTTP attempt: the Standard Webhooks request, sent through the SSRF guard, its result
-//! classified (`timeout`, `dns`, `connect`, `tls`, `http_status`, `blocked`, `body`), and the
+//! classified (`timeout`, `dns`, `connect`, `tls`, `http_status`, `blocked`, `body`; `signing`
+//! when no secret could be opened and nothing was sent), and the
 //! retry schedule (exponential backoff with jitter, `Retry-After`).
 
 use std::error::Error as StdError;
@@ -53,6 +54,19 @@ pub fn body(event_type: &str, created_at: DateTime<Utc>, payload: &serde_json::V
         "data": payload,
     }))
     .unwrap_or_default()
+}
+
+/// An attempt that failed before anything was sent (`error_class`, `error`).
+pub fn not_sent(error_class: &'static str, error: &str) -> Result {
+    Result {
+        started_at: Utc::now(),
+        duration: Duration::ZERO,
+        status: None,
+        body: None,
+        error_class: Some(error_class),
+        error: Some(error.to_owned()),
+        retry_after: None,
+    }
 }
 
 /// Sends one attempt and reads at most `max_body` bytes of the response.

@@ -5,5 +5,6 @@ pub mod attempt;
 pub mod dispatcher;
 pub mod engine;
 pub mod record;
+pub mod sealing;
 pub mod sender;
 pub mod signing;

@@ -607,6 +607,12 @@ async fn attempt(ctx: Arc<Ctx>, job: Job) {
         delivery, target, ..
     } = job;
     let config = &ctx.state.config.webhooks;
+    let secrets: Vec<Vec<u8>> = target
+        .secrets
+        .iter()
+        .zip(&target.sealed)
+        .filter_map(|(stored, sealed)| ctx.state.sealer.reveal(target.id, stored, *sealed))
+        .collect();
     let out = Outgoing {
         url: &target.url,
         webhook_id: delivery.event_id.to_string(),
@@ -614,15 +620,24 @@ async fn attempt(ctx: Arc<Ctx>, job: Job) {
         event_created_at: delivery.event_created_at,
         payload: &delivery.payload,
         static_headers: &target.headers,
-        secrets: &target.secrets,
+        secrets: &secrets,
     };
-    let result = attempt::send(
-        &ctx.client,
-        &ctx.state.policy,
-        &out,
-        config.max_response_body_bytes,
-    )
-    .await;
+    let result = if secrets.is_empty() {
+        // Never sent unsigned: retried with backoff until the key is put right.
+        attempt::not_sent(
+            "signing",
+            "no signing secret could be opened (is TEMPONEST_WEBHOOKS__SECRET_KEY the key they \
+             were sealed with?)",
+        )
+    } else {
+        attempt::send(
+            &ctx.client,
+            &ctx.state.policy,
+            &out,
+            config.max_response_body_bytes,
+        )
+        .await
+    };
     metrics::histogram!("webhook_attempt_duration_seconds").record(result.duration.as_secs_f64());
     let _ = ctx.results.send(Finished::Attempt {
         delivery_id: delivery.id,

@@ -30,9 +30,11 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
     principal.require(WEBHOOKS_MANAGE)?;
     let (spec, secret) = body.validate(&state.policy)?;
+    let id = Uuid::now_v7();
+    let (stored, sealed) = seal(&state, id, &secret)?;
     let mut tx = state.pool.begin().await?;
-    let row = endpoints::insert(&mut tx, Uuid::now_v7(), principal.tenant_id, &spec).await?;
-    secrets::insert_current(&mut tx, row.id, &secret).await?;
+    let row = endpoints::insert(&mut tx, id, principal.tenant_id, &spec).await?;
+    secrets::insert_current(&mut tx, row.id, &stored, sealed).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -141,16 +143,25 @@ pub async fn rotate_secret(
         .ok()
         .and_then(chrono::Duration::try_seconds)
         .unwrap_or_else(|| chrono::Duration::days(1));
+    let (stored, sealed) = seal(&state, id, &secret)?;
     let mut tx = state.pool.begin().await?;
     // The lock serialises concurrent rotations of the same endpoint.
     endpoints::find_for_update(&mut tx, principal.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    secrets::rotate(&mut tx, id, &secret, chrono::Utc::now() + grace).await?;
+    secrets::rotate(&mut tx, id, &stored, sealed, chrono::Utc::now() + grace).await?;
     tx.commit().await?;
     Ok(Json(SecretOut {
         secret: signing::render_secret(&secret),
     }))
+}
+
+/// What to store for the endpoint's new secret (sealed when a key is configured).
+fn seal(state: &AppState, endpoint_id: Uuid, secret: &[u8]) -> ApiResult<(Vec<u8>, bool)> {
+    state
+        .sealer
+        .store(endpoint_id, secret)
+        .map_err(|err| ApiError::internal(format!("could not seal a webhook secret: {err}")))
 }
 
 /// A live endpoint of the tenant; 404 if there is none.

@@ -264,7 +264,7 @@ async fn rotated_secrets_sign_side_by_side(pool: PgPool) {
     let (new, new_bytes) = receiver::secret();
     let mut tx = pool.begin().await.unwrap();
     let grace = chrono::Utc::now() + chrono::Duration::hours(1);
-    temponest_webhooks::db::secrets::rotate(&mut tx, id, &new_bytes, grace)
+    temponest_webhooks::db::secrets::rotate(&mut tx, id, &new_bytes, false, grace)
         .await
         .unwrap();
     tx.commit().await.unwrap();

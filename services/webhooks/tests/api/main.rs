@@ -9,4 +9,5 @@ mod endpoints;
 mod fairness;
 mod helpers;
 mod receiver;
+mod sealing;
 mod ssrf;

@@ -203,7 +203,7 @@ pub async fn endpoint(
     .unwrap();
     let (text, bytes) = secret();
     let mut conn = pool.acquire().await.unwrap();
-    temponest_webhooks::db::secrets::insert_current(&mut conn, id, &bytes)
+    temponest_webhooks::db::secrets::insert_current(&mut conn, id, &bytes, false)
         .await
         .unwrap();
     (id, text)
