@@ -115,20 +115,8 @@ async fn a_burst_to_a_hanging_endpoint_does_not_fill_the_senders_backlog(pool: P
     // More events for the hanging endpoint than the sender queues in memory in all
     // (4 batches of 100): its lane holds at most two batches, which count against the backlog
     // only up to twice its concurrency, so new work for others is still taken in.
-    let app = spawn(pool.clone()).await;
-    let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
-    let (hanging, healthy) = (Receiver::start().await, Receiver::start().await);
-    hanging.otherwise(Reply::Hang);
-    endpoint(&pool, tenant, &hanging.url, &["test.slow"], 3).await;
-    let (healthy_id, _) = endpoint(&pool, other_tenant, &healthy.url, &["test.fast"], 3).await;
-    let burst: Vec<(Uuid, &str, serde_json::Value)> = (0..600)
-        .map(|n| (tenant, "test.slow", json!({"n": n})))
-        .collect();
-    let mut tx = app.pool.begin().await.unwrap();
-    temponest_outbox::publish_many(&mut tx, &burst)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let _app = spawn(pool.clone()).await;
+    let (hanging, _healthy, healthy_id, other_tenant) = hanging_burst(&pool, 600).await;
     assert!(
         hanging.wait_for(4).await,
         "the hanging endpoint was never tried"
@@ -166,19 +154,7 @@ async fn deliveries_queued_behind_a_busy_endpoints_backlog_are_claimed_soon(pool
     // Fanned out before any sender runs (nothing handed over): 600 deliveries of a hanging
     // endpoint are due before 5 of a healthy one. Claims skip the busy endpoint; the ones that
     // read only the oldest rows find nothing, and a full read follows shortly.
-    let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
-    let (hanging, healthy) = (Receiver::start().await, Receiver::start().await);
-    hanging.otherwise(Reply::Hang);
-    endpoint(&pool, tenant, &hanging.url, &["test.slow"], 3).await;
-    let (healthy_id, _) = endpoint(&pool, other_tenant, &healthy.url, &["test.fast"], 3).await;
-    let burst: Vec<(Uuid, &str, serde_json::Value)> = (0..600)
-        .map(|n| (tenant, "test.slow", json!({"n": n})))
-        .collect();
-    let mut tx = pool.begin().await.unwrap();
-    temponest_outbox::publish_many(&mut tx, &burst)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let (hanging, _healthy, healthy_id, other_tenant) = hanging_burst(&pool, 600).await;
     for n in 0..5 {
         crate::receiver::publish(&pool, other_tenant, "test.fast", json!({"n": n})).await;
     }
@@ -198,4 +174,23 @@ async fn deliveries_queued_behind_a_busy_endpoints_backlog_are_claimed_soon(pool
         (last - started).num_milliseconds()
     );
     assert!(hanging.count() >= 1, "the hanging endpoint was tried first");
+}
+
+/// A hanging endpoint with `events` of its events published in one transaction, and a healthy
+/// endpoint of another tenant with none yet: (hanging, healthy, healthy's id, its tenant).
+async fn hanging_burst(pool: &PgPool, events: usize) -> (Receiver, Receiver, Uuid, Uuid) {
+    let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
+    let (hanging, healthy) = (Receiver::start().await, Receiver::start().await);
+    hanging.otherwise(Reply::Hang);
+    endpoint(pool, tenant, &hanging.url, &["test.slow"], 3).await;
+    let (healthy_id, _) = endpoint(pool, other_tenant, &healthy.url, &["test.fast"], 3).await;
+    let burst: Vec<(Uuid, &str, serde_json::Value)> = (0..events)
+        .map(|n| (tenant, "test.slow", json!({"n": n})))
+        .collect();
+    let mut tx = pool.begin().await.unwrap();
+    temponest_outbox::publish_many(&mut tx, &burst)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (hanging, healthy, healthy_id, other_tenant)
 }
