@@ -102,17 +102,11 @@ pub async fn dispatch(
                   i.payload as "payload?", i.event_created_at as "event_created_at?",
                   e.url as "url?", e.headers as "headers?", e.max_retries as "max_retries?",
                   e.retry_delay_seconds as "retry_delay_seconds?",
-                  array(select s.secret from webhooks.secrets s
-                        where s.endpoint_id = e.id
-                          and (s.expires_at is null or s.expires_at > now())
-                        order by s.expires_at is not null, s.created_at desc) as "secrets!",
-                  array(select s.sealed from webhooks.secrets s
-                        where s.endpoint_id = e.id
-                          and (s.expires_at is null or s.expires_at > now())
-                        order by s.expires_at is not null, s.created_at desc) as "sealed!"
+                  k.secrets as "secrets?", k.sealed as "sealed?"
            from (select 1 from async_commit) as one
            left join ins i on i.leased
-           left join webhooks.endpoints e on e.id = i.endpoint_id"#,
+           left join webhooks.endpoints e on e.id = i.endpoint_id
+           left join lateral webhooks.signing_secrets(e.id) k on e.id is not null"#,
         batch,
         me,
         max,
@@ -165,8 +159,8 @@ pub async fn dispatch(
                     max_retries,
                     retry_delay_seconds,
                     usable: true,
-                    secrets: row.secrets,
-                    sealed: row.sealed,
+                    secrets: row.secrets.unwrap_or_default(),
+                    sealed: row.sealed.unwrap_or_default(),
                 })
             })
             .clone();
@@ -282,15 +276,10 @@ pub async fn targets(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<
         Target,
         r#"select e.id, e.url, e.headers, e.max_retries, e.retry_delay_seconds,
                   (e.is_active and e.deleted_at is null) as "usable!",
-                  array(select s.secret from webhooks.secrets s
-                        where s.endpoint_id = e.id
-                          and (s.expires_at is null or s.expires_at > now())
-                        order by s.expires_at is not null, s.created_at desc) as "secrets!",
-                  array(select s.sealed from webhooks.secrets s
-                        where s.endpoint_id = e.id
-                          and (s.expires_at is null or s.expires_at > now())
-                        order by s.expires_at is not null, s.created_at desc) as "sealed!"
-           from webhooks.endpoints e where e.id = any($1)"#,
+                  k.secrets as "secrets!", k.sealed as "sealed!"
+           from webhooks.endpoints e
+           cross join lateral webhooks.signing_secrets(e.id) k
+           where e.id = any($1)"#,
         ids
     )
     .fetch_all(conn)
