@@ -89,6 +89,17 @@ pub async fn run(
     mut results: mpsc::UnboundedReceiver<Finished>,
     disabled: mpsc::UnboundedSender<Uuid>,
 ) {
+    // Every outcome's series exists from the start, so that rate() and increase() see its
+    // first occurrence (alerts on `disabled`, say).
+    for outcome in [
+        Outcome::Success,
+        Outcome::Retrying,
+        Outcome::Failed,
+        Outcome::Disabled,
+        Outcome::Blocked,
+    ] {
+        metrics::counter!("webhook_deliveries_total", "outcome" => outcome.as_str()).increment(0);
+    }
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while results.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut tries = 0;

@@ -153,6 +153,8 @@ async fn a_burst_to_several_endpoints_is_recorded_attempt_by_attempt(pool: PgPoo
         FLAKY_FAILURES as f64
     );
     assert!(value("webhook_deliveries_total{outcome=\"disabled\"}") >= 1.0);
+    // Outcomes that never happened are exported at 0 from the start (alerts see the first one).
+    assert_eq!(value("webhook_deliveries_total{outcome=\"blocked\"}"), 0.0);
     assert_eq!(
         value("webhook_attempt_duration_seconds_count"),
         attempts as f64
