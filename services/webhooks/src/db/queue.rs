@@ -106,7 +106,15 @@ pub async fn dispatch(
            from (select 1 from async_commit) as one
            left join ins i on i.leased
            left join webhooks.endpoints e on e.id = i.endpoint_id
-           left join lateral webhooks.signing_secrets(e.id) k on e.id is not null"#,
+           left join lateral (
+               -- Every secret that signs now, as stored: the current one first, then those
+               -- still in their rotation grace period.
+               select coalesce(array_agg(s.secret order by s.expires_at is not null,
+                                                          s.created_at desc), '{}') as secrets,
+                      coalesce(array_agg(s.sealed order by s.expires_at is not null,
+                                                          s.created_at desc), '{}') as sealed
+               from webhooks.secrets s
+               where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > now())) k on e.id is not null"#,
         batch,
         me,
         max,
@@ -278,7 +286,15 @@ pub async fn targets(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<
                   (e.is_active and e.deleted_at is null) as "usable!",
                   k.secrets as "secrets!", k.sealed as "sealed!"
            from webhooks.endpoints e
-           cross join lateral webhooks.signing_secrets(e.id) k
+           cross join lateral (
+               -- Every secret that signs now, as stored: the current one first, then those
+               -- still in their rotation grace period.
+               select coalesce(array_agg(s.secret order by s.expires_at is not null,
+                                                          s.created_at desc), '{}') as secrets,
+                      coalesce(array_agg(s.sealed order by s.expires_at is not null,
+                                                          s.created_at desc), '{}') as sealed
+               from webhooks.secrets s
+               where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > now())) k
            where e.id = any($1)"#,
         ids
     )
