@@ -348,19 +348,7 @@ impl Scheduler {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 Some(endpoint_id) = disabled.recv() => self.drop_lane(endpoint_id),
-                Some(leased) = self.inbox.from_dispatcher.recv() => {
-                    self.inbox.in_transit.fetch_sub(leased.len(), Ordering::Relaxed);
-                    let claimed_at = Instant::now();
-                    let lane_capacity = lane_capacity(&self.config);
-                    for (delivery, target) in leased {
-                        let queued = self.lanes.get(&delivery.endpoint_id).map_or(0, |l| l.queue.len());
-                        if queued >= 2 * lane_capacity {
-                            self.record(Finished::Release { delivery_id: delivery.id });
-                        } else {
-                            self.enqueue(delivery, target, claimed_at);
-                        }
-                    }
-                }
+                Some(leased) = self.inbox.from_dispatcher.recv() => self.handed_over(leased),
                 () = wake.notified() => claim_due = true,
                 () = tokio::time::sleep_until(next_poll) => {
                     claim_due = true;
@@ -370,6 +358,29 @@ impl Scheduler {
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     claim_due |= self.finished(done);
                 }
+            }
+        }
+    }
+
+    /// Queues what the dispatcher handed over; beyond twice [`lane_capacity`] of one endpoint,
+    /// leases are given back at once.
+    fn handed_over(&mut self, leased: Vec<(Claimed, Arc<Target>)>) {
+        self.inbox
+            .in_transit
+            .fetch_sub(leased.len(), Ordering::Relaxed);
+        let claimed_at = Instant::now();
+        let limit = 2 * lane_capacity(&self.config);
+        for (delivery, target) in leased {
+            let queued = self
+                .lanes
+                .get(&delivery.endpoint_id)
+                .map_or(0, |lane| lane.queue.len());
+            if queued >= limit {
+                self.record(Finished::Release {
+                    delivery_id: delivery.id,
+                });
+            } else {
+                self.enqueue(delivery, target, claimed_at);
             }
         }
     }
