@@ -467,17 +467,20 @@ impl Scheduler {
             && claimed.len() < limit
             && !(busy_endpoints.is_empty() && busy_tenants.is_empty());
         self.skipped = busy_endpoints.into_iter().chain(busy_tenants).collect();
-        drop(conn);
         // Full: as many as could be taken (when the per-endpoint cap cut the batch short,
         // there may be more of other endpoints).
         let full = claimed.len() >= limit.min(lane_capacity(config));
-        self.take_in(claimed).await?;
+        self.take_in(&mut conn, claimed).await?;
         Ok(full)
     }
 
     /// Queues leased deliveries in their lanes (deliveries of disabled or deleted endpoints
     /// are failed). If their endpoints cannot be loaded, the leases are given back.
-    async fn take_in(&mut self, leased: Vec<Claimed>) -> sqlx::Result<()> {
+    async fn take_in(
+        &mut self,
+        conn: &mut sqlx::PgConnection,
+        leased: Vec<Claimed>,
+    ) -> sqlx::Result<()> {
         if leased.is_empty() {
             return Ok(());
         }
@@ -485,11 +488,7 @@ impl Scheduler {
         let mut ids: Vec<Uuid> = leased.iter().map(|d| d.endpoint_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let targets = async {
-            let mut conn = self.ctx.state.pool.acquire().await?;
-            queue::targets(&mut conn, &ids).await
-        };
-        let targets: HashMap<Uuid, Arc<Target>> = match targets.await {
+        let targets: HashMap<Uuid, Arc<Target>> = match queue::targets(conn, &ids).await {
             Ok(targets) => targets.into_iter().map(|t| (t.id, Arc::new(t))).collect(),
             Err(err) => {
                 for delivery in leased {
