@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scheduler measurements, run inside `load_tests/run.sh exec` (which starts a release
 # `temponest serve` with one scheduler engine on a fresh database and exports TEMPONEST_HOST,
-# TOKEN, AGENT_ID and LOAD_DATABASE_URL). Set TEMPONEST_SERVICE_CLIENT_SECRET (>= 32 chars) in
+# TOKEN, AGENT_ID and LOAD_DATABASE_URL). Set TEMPONEST_SERVICE_CLIENT_SECRET (e.g. $(openssl rand -hex 32)) in
 # the environment of run.sh so extra engines can share the server's service identity.
 #
 #   scheduler-bench.sh lateness [SCHEDULES] [SECONDS]   SCHEDULES (default 20) schedules firing

@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod permissions;
 pub mod principal;
+pub mod secret_strength;
 pub mod service;
 
 pub use claims::{AccessClaims, TokenType};

@@ -2,7 +2,16 @@
 //! Postgres and replayed, byte for byte, to repeats of the same request by the same caller for
 //! 24 h. A repeat with a different body is refused (422); a repeat while the first is still
 //! running waits its turn (409 with `Retry-After`). Server errors are not stored, so a client
-//! can retry them with the same key. Streaming responses are never stored, and a response
+//! can retry them with the same key.
+//!
+//! The first request runs to completion in its own task even when its client goes away, and
+//! its response is stored: a client that timed out and retries gets that response instead of
+//! a second execution. While it runs it heartbeats its key; the key is taken over only when
+//! the heartbeat stops (its process died), however long the request legitimately takes.
+//!
+//! "The same caller" is the authenticated identity within its tenant (a service identity acts
+//! for many tenants), else the client address as the rate limiter sees it (the trusted
+//! `X-Forwarded-For` entry behind a proxy, never the proxy's own address). Streaming responses are never stored, and a response
 //! marked `Cache-Control: no-store` (it carries a one-time secret such as a new API key or
 //! tokens) is recorded as done without its body: a repeat gets 409 instead of a copy of the
 //! secret or a second resource.
@@ -36,11 +45,14 @@ pub struct Idempotency {
     pool: PgPool,
     /// How long a key is remembered (SPEC: 24 h).
     pub ttl: Duration,
-    /// A first request that has not finished after this long is presumed dead (its process
-    /// crashed) and the key may be taken over.
+    /// A first request whose heartbeat is this old is presumed dead (its process crashed)
+    /// and the key may be taken over. Running requests heartbeat every third of it.
     pub in_flight_timeout: Duration,
     /// Requests and responses larger than this are not stored (the request still runs).
     pub max_body_bytes: usize,
+    /// Whether anonymous callers are told apart by `X-Forwarded-For` (set it as the rate
+    /// limiter's `trust_forwarded_for` is set).
+    pub trust_forwarded_for: bool,
 }
 
 impl Idempotency {
@@ -48,9 +60,16 @@ impl Idempotency {
         Self {
             pool,
             ttl: Duration::from_secs(24 * 3600),
-            in_flight_timeout: Duration::from_secs(120),
+            in_flight_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
+            trust_forwarded_for: false,
         }
+    }
+
+    /// Anonymous callers are keyed by the trusted `X-Forwarded-For` entry when `trust` is set.
+    pub fn trusting_forwarded_for(mut self, trust: bool) -> Self {
+        self.trust_forwarded_for = trust;
+        self
     }
 
     /// Deletes expired keys every 10 minutes.
@@ -83,20 +102,30 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Who is asking: the authenticated identity when there is one, else the client address.
-fn scope(req: &Request) -> String {
+/// Who is asking: the authenticated identity within its tenant when there is one, else the
+/// client address.
+fn scope(req: &Request, trust_forwarded_for: bool) -> String {
     let identity = req.extensions().get::<ClientIdentity>();
     let who = identity
         .and_then(|i| {
-            i.api_key_id
+            let who = i
+                .api_key_id
                 .as_ref()
                 .map(|k| format!("key:{k}"))
-                .or_else(|| i.user_id.as_ref().map(|u| format!("user:{u}")))
+                .or_else(|| i.user_id.as_ref().map(|u| format!("user:{u}")))?;
+            Some(match &i.tenant_id {
+                Some(tenant) => format!("{who}@{tenant}"),
+                None => who,
+            })
         })
         .unwrap_or_else(|| {
             format!(
                 "ip:{}",
-                temponest_ratelimit::client_ip(req.headers(), req.extensions(), false)
+                temponest_ratelimit::client_ip(
+                    req.headers(),
+                    req.extensions(),
+                    trust_forwarded_for
+                )
             )
         });
     format!("{who}|{} {}", req.method(), req.uri().path())
@@ -133,7 +162,7 @@ async fn run(
     req: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let scope = scope(&req);
+    let scope = scope(&req, idem.trust_forwarded_for);
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, idem.max_body_bytes)
         .await
@@ -165,10 +194,51 @@ async fn run(
         return Err(answer_repeat(&idem, &scope, &key, &request_hash).await);
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    Ok(remember(&idem, &scope, &key, response).await)
+    // Its own task: the request finishes and its response is stored even if the client
+    // disconnects, so the client's retry gets that response rather than a second run.
+    let task = tokio::spawn(run_claimed(
+        idem.clone(),
+        scope.clone(),
+        key.clone(),
+        Request::from_parts(parts, Body::from(bytes)),
+        next,
+    ));
+    match task.await {
+        Ok(response) => Ok(response),
+        Err(err) => {
+            forget(&idem, &scope, &key).await;
+            Err(
+                ApiError::internal(format!("idempotent request task failed: {err}"))
+                    .into_response(),
+            )
+        }
+    }
+}
+
+/// Runs the request that owns the key, heartbeating the key until it ends, then stores the
+/// response.
+async fn run_claimed(
+    idem: Idempotency,
+    scope: String,
+    key: String,
+    req: Request,
+    next: Next,
+) -> Response {
+    let period = (idem.in_flight_timeout / 3).max(Duration::from_millis(100));
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let work = next.run(req);
+    tokio::pin!(work);
+    let response = loop {
+        tokio::select! {
+            response = &mut work => break response,
+            _ = beat.tick() => {
+                if let Err(err) = store::heartbeat(&idem.pool, &scope, &key).await {
+                    tracing::warn!(error = %err, "could not heartbeat an idempotency key");
+                }
+            }
+        }
+    };
+    remember(&idem, &scope, &key, response).await
 }
 
 /// A repeat of a key already seen.

@@ -16,7 +16,8 @@ pub struct Stored {
 }
 
 /// Takes the key for a new request. True when this request owns it: the key is new, expired,
-/// or held by a first attempt that has been running too long to still be alive.
+/// or held by a first attempt whose heartbeat stopped `in_flight_timeout` ago (its process
+/// died).
 pub async fn claim(
     pool: &PgPool,
     scope: &str,
@@ -31,10 +32,10 @@ pub async fn claim(
            on conflict (scope, key) do update set
                request_hash = excluded.request_hash, status = null, content_type = null,
                location = null, body = null, replayable = true, created_at = now(),
-               completed_at = null
+               completed_at = null, heartbeat_at = now()
            where platform.idempotency_keys.created_at < now() - make_interval(secs => $4)
               or (platform.idempotency_keys.status is null
-                  and platform.idempotency_keys.created_at < now() - make_interval(secs => $5))
+                  and platform.idempotency_keys.heartbeat_at < now() - make_interval(secs => $5))
            returning true as "owned!""#,
         scope,
         key,
@@ -45,6 +46,19 @@ pub async fn claim(
     .fetch_optional(pool)
     .await?;
     Ok(owned.unwrap_or(false))
+}
+
+/// Proves an unfinished request is still running.
+pub async fn heartbeat(pool: &PgPool, scope: &str, key: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update platform.idempotency_keys set heartbeat_at = now()
+         where scope = $1 and key = $2 and status is null",
+        scope,
+        key
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 pub async fn load(pool: &PgPool, scope: &str, key: &str) -> sqlx::Result<Option<Stored>> {

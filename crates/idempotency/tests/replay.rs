@@ -20,10 +20,15 @@ use tower::ServiceExt;
 struct Counters {
     created: Arc<AtomicUsize>,
     flaky_calls: Arc<AtomicUsize>,
+    slow_calls: Arc<AtomicUsize>,
     gate: Arc<Notify>,
 }
 
 fn app(pool: PgPool, counters: Counters) -> Router {
+    app_with(Idempotency::new(pool), counters)
+}
+
+fn app_with(idempotency: Idempotency, counters: Counters) -> Router {
     let routes = Router::new()
         .route(
             "/things",
@@ -49,12 +54,13 @@ fn app(pool: PgPool, counters: Counters) -> Router {
         .route(
             "/slow",
             post(|State(c): State<Counters>| async move {
+                c.slow_calls.fetch_add(1, Ordering::SeqCst);
                 c.gate.notified().await;
                 StatusCode::CREATED
             }),
         )
         .with_state(counters);
-    layer(routes, Idempotency::new(pool))
+    layer(routes, idempotency)
 }
 
 fn request(path: &str, key: Option<&str>, body: &str, user: Option<&str>) -> Request<Body> {
@@ -204,4 +210,121 @@ async fn keys_expire_after_their_ttl(pool: PgPool) {
     let (_, headers, body) = send(&app, request("/things", Some("k"), "{}", Some("u"))).await;
     assert!(headers.get(REPLAYED).is_none());
     assert_eq!(body["n"], 2);
+}
+
+/// Waits (bounded) until `sql` over the key's row is true.
+async fn until_row(pool: &PgPool, sql: &'static str) -> bool {
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let done: Option<bool> = sqlx::query_scalar(sql).fetch_optional(pool).await.unwrap();
+            if done == Some(true) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_slow_first_request_keeps_its_key_for_as_long_as_it_runs(pool: PgPool) {
+    let counters = Counters::default();
+    let mut idempotency = Idempotency::new(pool.clone());
+    idempotency.in_flight_timeout = std::time::Duration::from_millis(600);
+    let app = app_with(idempotency, counters.clone());
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await }
+    });
+    // Well past the in-flight timeout, and the first request has heartbeated since.
+    assert!(
+        until_row(
+            &pool,
+            "select created_at < now() - interval '1.5 seconds'
+                    and heartbeat_at > created_at + interval '1 second'
+             from platform.idempotency_keys where key = 'k'"
+        )
+        .await,
+        "the running request did not keep its key alive"
+    );
+    let repeat = send(&app, request("/slow", Some("k"), "{}", Some("u"))).await;
+    assert_eq!(
+        repeat.0,
+        StatusCode::CONFLICT,
+        "a live request's key was taken over"
+    );
+    assert_eq!(counters.slow_calls.load(Ordering::SeqCst), 1);
+    counters.gate.notify_one();
+    assert_eq!(first.await.unwrap().0, StatusCode::CREATED);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_request_whose_client_went_away_finishes_and_its_response_is_replayed(pool: PgPool) {
+    let counters = Counters::default();
+    let app = app(pool.clone(), counters.clone());
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await }
+    });
+    assert!(
+        until_row(
+            &pool,
+            "select true from platform.idempotency_keys where key = 'k'"
+        )
+        .await
+    );
+    // The client disconnects: its request future is dropped.
+    first.abort();
+    let _ = first.await;
+    counters.gate.notify_one();
+    assert!(
+        until_row(
+            &pool,
+            "select coalesce(status = 201, false) from platform.idempotency_keys where key = 'k'"
+        )
+        .await,
+        "the abandoned request never finished"
+    );
+    let retry = send(&app, request("/slow", Some("k"), "{}", Some("u"))).await;
+    assert_eq!(retry.0, StatusCode::CREATED);
+    assert_eq!(retry.1[REPLAYED], "true");
+    assert_eq!(counters.slow_calls.load(Ordering::SeqCst), 1, "it ran once");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn anonymous_callers_behind_the_proxy_and_tenants_of_a_service_have_their_own_keys(
+    pool: PgPool,
+) {
+    let counters = Counters::default();
+    let app = app_with(
+        Idempotency::new(pool).trusting_forwarded_for(true),
+        counters.clone(),
+    );
+    for client in ["203.0.113.7", "198.51.100.9"] {
+        let mut req = request("/things", Some("k"), "{}", None);
+        req.headers_mut()
+            .insert("x-forwarded-for", client.parse().unwrap());
+        let (status, headers, _) = send(&app, req).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert!(
+            headers.get(REPLAYED).is_none(),
+            "{client} got another client's response"
+        );
+    }
+    for tenant in ["tenant-a", "tenant-b"] {
+        let mut req = request("/things", Some("svc"), "{}", None);
+        req.extensions_mut().insert(ClientIdentity {
+            user_id: Some("scheduler-subject".into()),
+            tenant_id: Some(tenant.into()),
+            internal: true,
+            ..ClientIdentity::default()
+        });
+        let (_, headers, _) = send(&app, req).await;
+        assert!(
+            headers.get(REPLAYED).is_none(),
+            "{tenant} got another tenant's response"
+        );
+    }
+    assert_eq!(counters.created.load(Ordering::SeqCst), 4);
 }

@@ -9,9 +9,11 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod request_id;
+pub mod secret_response;
 pub mod server;
 
 pub use error::{ApiError, ApiResult, FieldError};
 pub use extract::{IdPath, Json, Pagination};
 pub use request_id::current_request_id;
+pub use secret_response::no_store;
 pub use server::{ServerConfig, serve, shutdown_signal};

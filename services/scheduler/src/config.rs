@@ -123,10 +123,11 @@ impl SchedulerConfig {
                 "TEMPONEST_SERVICE_CLIENT_SECRET must be set: the scheduler calls the agents service (to check agents and run tasks) with the service identity whose secret is the auth service's TEMPONEST_SERVICE_CLIENTS entry `scheduler=...`",
             ),
         ];
-        match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, message)) => Err((*message).to_owned()),
-            None => Ok(()),
+        if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
+            return Err((*message).to_owned());
         }
+        temponest_auth_client::secret_strength::check(&self.service_client_secret)
+            .map_err(|weak| format!("TEMPONEST_SERVICE_CLIENT_SECRET {weak}"))
     }
 
     pub fn redis(&self) -> Option<String> {
@@ -157,9 +158,11 @@ impl std::fmt::Debug for SchedulerConfig {
 mod tests {
     use super::*;
 
+    const SECRET: &str = "b2a4f7c19e0d83a65f1c7e2b9d04a836e7f1c2b5a9d0e3f4";
+
     fn with_secret() -> SchedulerConfig {
         SchedulerConfig {
-            service_client_secret: "x".repeat(40),
+            service_client_secret: SECRET.to_owned(),
             ..SchedulerConfig::default()
         }
     }
@@ -169,6 +172,23 @@ mod tests {
         let err = SchedulerConfig::default().validate().unwrap_err();
         assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
         assert!(with_secret().validate().is_ok());
+    }
+
+    #[test]
+    fn a_placeholder_or_guessable_service_secret_is_refused() {
+        for weak in [
+            "dev-only-scheduler-secret-not-for-production-000",
+            "change-me-to-at-least-32-random-characters",
+            &"x".repeat(40),
+        ] {
+            let config = SchedulerConfig {
+                service_client_secret: weak.to_owned(),
+                ..SchedulerConfig::default()
+            };
+            let err = config.validate().unwrap_err();
+            assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
+            assert!(!err.contains(weak), "{err}");
+        }
     }
 
     #[test]
@@ -193,6 +213,6 @@ mod tests {
     #[test]
     fn debug_output_never_shows_the_secret() {
         let shown = format!("{:?}", with_secret());
-        assert!(!shown.contains(&"x".repeat(40)), "{shown}");
+        assert!(!shown.contains(SECRET), "{shown}");
     }
 }

@@ -40,7 +40,8 @@ pub fn rate_limit_routes(_config: &SchedulerConfig) -> Vec<RoutePolicy> {
 /// The complete single-service app: routes, health, metrics, docs and every shared layer.
 pub fn app(state: AppState, health: &Health) -> Router {
     let server = state.config.server.clone();
-    let idempotency = temponest_idempotency::Idempotency::new(state.pool.clone());
+    let idempotency = temponest_idempotency::Idempotency::new(state.pool.clone())
+        .trusting_forwarded_for(state.limiter.config().trust_forwarded_for);
     let router = temponest_idempotency::layer(routes(state.clone()), idempotency)
         .merge(health.router())
         .merge(temponest_web::docs::router(openapi()));

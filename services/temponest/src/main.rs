@@ -226,7 +226,8 @@ async fn all_in_one(
         routes,
     })
     .await?;
-    let idempotency = temponest_idempotency::Idempotency::new(infra.pool.clone());
+    let idempotency = temponest_idempotency::Idempotency::new(infra.pool.clone())
+        .trusting_forwarded_for(infra.limiter.config().trust_forwarded_for);
     idempotency.spawn_cleanup();
     let auth = temponest_auth::AppState::build(
         auth_config,

@@ -66,6 +66,8 @@ pub struct DeliveryConfig {
     pub secret_key: KeyText,
     /// Run the dispatcher and sender in this process.
     pub run_engine: bool,
+    /// Live endpoints one tenant may have (creating one more is a 409).
+    pub max_endpoints_per_tenant: i64,
 }
 
 impl Default for DeliveryConfig {
@@ -84,6 +86,7 @@ impl Default for DeliveryConfig {
             secret_rotation_grace_secs: 24 * 3600,
             secret_key: KeyText::default(),
             run_engine: true,
+            max_endpoints_per_tenant: 100,
         }
     }
 }

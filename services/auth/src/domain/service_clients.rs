@@ -6,10 +6,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use temponest_auth_client::permissions;
-
-/// Shortest accepted client secret.
-pub const MIN_SECRET_LEN: usize = 32;
+use temponest_auth_client::{permissions, secret_strength};
 
 const SETTING: &str = "TEMPONEST_SERVICE_CLIENTS";
 
@@ -48,10 +45,9 @@ impl ServiceClients {
                     known.join(", ")
                 ));
             }
-            if secret.chars().count() < MIN_SECRET_LEN {
-                return Err(format!(
-                    "{SETTING}: the secret of `{name}` must be at least {MIN_SECRET_LEN} characters"
-                ));
+            // A guessable secret would let anyone mint service tokens for any tenant.
+            if let Err(weak) = secret_strength::check(secret) {
+                return Err(format!("{SETTING}: the secret of `{name}` {weak}"));
             }
             if digests.insert(name.to_owned(), digest(secret)).is_some() {
                 return Err(format!(
@@ -93,7 +89,7 @@ pub fn redacted(value: &str) -> String {
 mod tests {
     use super::*;
 
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const SECRET: &str = "9f3c1a7be04d52e8c6b1f0a9d37e4c25";
 
     #[test]
     fn the_right_secret_of_a_known_client_verifies_and_nothing_else_does() {
@@ -109,6 +105,15 @@ mod tests {
         let short = ServiceClients::parse("scheduler=too-short-secret").unwrap_err();
         assert!(short.contains("TEMPONEST_SERVICE_CLIENTS") && short.contains("32"));
         assert!(!short.contains("too-short-secret"), "{short}");
+        // The placeholder compose used to ship, and the Kubernetes example's.
+        for placeholder in [
+            "dev-only-scheduler-secret-not-for-production-000",
+            "change-me-to-at-least-32-random-characters",
+        ] {
+            let err = ServiceClients::parse(&format!("scheduler={placeholder}")).unwrap_err();
+            assert!(err.contains("placeholder"), "{err}");
+            assert!(!err.contains(placeholder), "{err}");
+        }
         let unknown = ServiceClients::parse(&format!("root={SECRET}")).unwrap_err();
         assert!(
             unknown.contains("unknown service client `root`"),

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::{Principal, permissions};
+use temponest_auth_client::{Principal, PrincipalKind, permissions};
 use temponest_cache::categories;
 use temponest_web::extract::list_response;
 use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
@@ -14,6 +14,7 @@ use crate::db::api_keys::{self, NewApiKey};
 use crate::db::audit::{self, AuditEvent};
 use crate::domain::credentials;
 use crate::models::{ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ValidApiKey};
+use crate::routes::auth::{current_permissions, require_current};
 use crate::routes::client::ClientInfo;
 use crate::state::AppState;
 
@@ -27,12 +28,17 @@ pub async fn create(
     Json(body): Json<ApiKeyIn>,
 ) -> ApiResult<Response> {
     principal.require_user("creating API keys")?;
-    principal.require(permissions::API_KEYS_MANAGE)?;
+    let held = require_current(&state, &principal, permissions::API_KEYS_MANAGE).await?;
     let ValidApiKey {
         name,
-        scopes,
+        mut scopes,
         expires_at,
-    } = body.validate(&principal.permissions)?;
+    } = body.validate(&held)?;
+    if scopes.is_empty() && matches!(principal.kind, PrincipalKind::ApiKey { .. }) {
+        // For a key made by a key, "no scopes" means the creating key's own scopes — never
+        // everything its owner may do.
+        scopes = held;
+    }
     let (key, prefix) = credentials::new_api_key();
     let mut tx = state.pool.begin().await?;
     let row = api_keys::insert(
@@ -59,7 +65,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok(crate::routes::session::no_store((
+    Ok(temponest_web::no_store((
         StatusCode::CREATED,
         Json(ApiKeyCreatedOut {
             key_info: row.into(),
@@ -77,7 +83,8 @@ pub async fn list(
     principal: Principal,
     page: Pagination,
 ) -> ApiResult<Response> {
-    let owner = (!principal.has_permission(permissions::USERS_MANAGE)).then_some(principal.user_id);
+    let held = current_permissions(&state, &principal).await?;
+    let owner = (!held.iter().any(|p| p == permissions::USERS_MANAGE)).then_some(principal.user_id);
     let (rows, total) = api_keys::list(
         &state.pool,
         principal.tenant_id,
@@ -103,8 +110,8 @@ pub async fn revoke(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     principal.require_user("revoking API keys")?;
-    principal.require(permissions::API_KEYS_MANAGE)?;
-    let owner = (!principal.has_permission(permissions::USERS_MANAGE)).then_some(principal.user_id);
+    let held = require_current(&state, &principal, permissions::API_KEYS_MANAGE).await?;
+    let owner = (!held.iter().any(|p| p == permissions::USERS_MANAGE)).then_some(principal.user_id);
     let mut tx = state.pool.begin().await?;
     let hash = api_keys::revoke(&mut tx, principal.tenant_id, id, owner)
         .await?

@@ -76,6 +76,43 @@ pub async fn load_user(
         .await
 }
 
+/// What the caller may do **now**. An access token carries the permissions its user had when
+/// it was issued (up to its 15 min life); routes that change who may do what (users, API keys)
+/// must not trust them, or a demoted admin could promote themselves back with the token they
+/// still hold. Users are checked against their current roles (the profile cache is
+/// invalidated on every change); API keys and service tokens are resolved fresh already.
+pub async fn current_permissions(
+    state: &AppState,
+    principal: &Principal,
+) -> ApiResult<Vec<String>> {
+    match principal.kind {
+        PrincipalKind::User { .. } => load_user(state, principal.tenant_id, principal.user_id)
+            .await?
+            .filter(|user| user.is_active)
+            .map(|user| user.permissions)
+            .ok_or_else(|| ApiError::unauthorized("this account no longer exists or is disabled")),
+        PrincipalKind::ApiKey { .. } | PrincipalKind::Service { .. } => {
+            Ok(principal.permissions.clone())
+        }
+    }
+}
+
+/// 403 unless the caller holds `permission` by its current roles ([`current_permissions`]).
+pub async fn require_current(
+    state: &AppState,
+    principal: &Principal,
+    permission: &str,
+) -> ApiResult<Vec<String>> {
+    let held = current_permissions(state, principal).await?;
+    if held.iter().any(|p| p == permission) {
+        Ok(held)
+    } else {
+        Err(ApiError::forbidden(format!(
+            "missing permission `{permission}`"
+        )))
+    }
+}
+
 /// Cache key of a user's profile.
 pub fn user_cache_key(tenant_id: Uuid, user_id: Uuid) -> String {
     format!("{tenant_id}:{user_id}")

@@ -14,8 +14,8 @@ use temponest_web::{ApiError, ApiResult, Json};
 use uuid::Uuid;
 
 use crate::db::users;
-use crate::routes::session::no_store;
 use crate::state::AppState;
+use temponest_web::no_store;
 
 /// The role every service token carries.
 pub const SERVICE_ROLE: &str = "service";

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use serde_json::json;
 use temponest_auth_client::{
@@ -11,7 +11,7 @@ use temponest_auth_client::{
 };
 use temponest_cache::categories;
 use temponest_ratelimit::Policy;
-use temponest_web::{ApiError, ApiResult, Json};
+use temponest_web::{ApiError, ApiResult, Json, no_store};
 use uuid::Uuid;
 
 use crate::db::audit::{self, AuditEvent};
@@ -318,19 +318,6 @@ pub async fn refresh(
         access,
         credentials::refresh_token(&state.refresh_secret, successor),
     ))))
-}
-
-/// Marks a response carrying secrets (tokens, a new API key) as not to be stored by caches
-/// (RFC 6749 §5.1) or replayed by the idempotency layer.
-pub fn no_store(response: impl IntoResponse) -> Response {
-    (
-        [
-            (axum::http::header::CACHE_CONTROL, "no-store"),
-            (axum::http::header::PRAGMA, "no-cache"),
-        ],
-        response,
-    )
-        .into_response()
 }
 
 /// Revokes the caller's session: its refresh tokens and access tokens stop working at once.

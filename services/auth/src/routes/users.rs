@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::{api_keys, sessions, users};
 use crate::models::{TenantOut, UserCreateIn, UserOut, UserPatch, validate_roles};
-use crate::routes::auth::user_cache_key;
+use crate::routes::auth::{require_current, user_cache_key};
 use crate::routes::client::ClientInfo;
 use crate::state::AppState;
 
@@ -44,7 +44,7 @@ pub async fn create(
     principal: Principal,
     Json(body): Json<UserCreateIn>,
 ) -> ApiResult<(StatusCode, Json<UserOut>)> {
-    principal.require(permissions::USERS_MANAGE)?;
+    require_current(&state, &principal, permissions::USERS_MANAGE).await?;
     let (user, roles) = body.validate()?;
     let hash = state.hasher.hash(user.password).await?;
     let id = Uuid::now_v7();
@@ -89,8 +89,9 @@ pub async fn get(
     Ok(Json(row.into()))
 }
 
-/// Changes roles, active flag or name. Role changes take effect for API keys at once and
-/// for access tokens at their next refresh; deactivation also revokes the user's sessions.
+/// Changes roles, active flag or name. Role changes take effect for API keys at once; a
+/// change that takes permissions away (or deactivation) also ends the user's sessions, so
+/// their access tokens stop working everywhere at once.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UserPatch, security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn update(
@@ -100,7 +101,7 @@ pub async fn update(
     IdPath(id): IdPath,
     Json(body): Json<UserPatch>,
 ) -> ApiResult<Json<UserOut>> {
-    principal.require(permissions::USERS_MANAGE)?;
+    require_current(&state, &principal, permissions::USERS_MANAGE).await?;
     let roles = body
         .roles
         .as_deref()
@@ -153,7 +154,17 @@ pub async fn update(
         )
         .await?;
     }
+    // Access tokens carry permissions for their whole life: a user who loses any (demoted or
+    // deactivated) must sign in again, so no service keeps honouring the old ones.
+    let now_granted = permissions::for_roles(&after.roles);
+    let demoted = permissions::for_roles(&before.roles)
+        .iter()
+        .any(|p| !now_granted.contains(p));
     let mut ended_sessions = Vec::new();
+    if demoted && after.is_active {
+        ended_sessions = sessions::live_ids_for_user(&mut tx, id).await?;
+        sessions::revoke_all_for_user(&mut tx, id, "demoted").await?;
+    }
     if before.is_active && !after.is_active {
         ended_sessions = sessions::live_ids_for_user(&mut tx, id).await?;
         sessions::revoke_all_for_user(&mut tx, id, "deactivated").await?;

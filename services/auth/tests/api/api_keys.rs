@@ -229,3 +229,58 @@ async fn a_retried_user_creation_with_an_idempotency_key_replays_the_first_respo
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(expect_json(second, StatusCode::CREATED).await, first);
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_scoped_key_can_only_create_keys_within_its_own_scopes(pool: PgPool) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    let scoped = expect_json(
+        app.post_as(
+            &session.access,
+            "/api-keys",
+            &json!({"name": "keymaker", "scopes": ["api_keys:manage", "agents:read"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let scoped = scoped["key"].as_str().unwrap();
+
+    // "No scopes" from a key means the key's own scopes, not everything its owner may do.
+    let minted = expect_json(
+        app.post_as(scoped, "/api-keys", &json!({"name": "child", "scopes": []}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(minted["scopes"], json!(["agents:read", "api_keys:manage"]));
+    let child = minted["key"].as_str().unwrap();
+    let me = expect_json(app.get_as(child, "/auth/me").await, StatusCode::OK).await;
+    assert_eq!(me["permissions"], json!(["agents:read", "api_keys:manage"]));
+    expect_error(
+        app.get_as(child, "/users").await,
+        StatusCode::FORBIDDEN,
+        "users:read",
+    )
+    .await;
+    // Naming a scope it lacks is refused outright.
+    expect_error(
+        app.post_as(
+            scoped,
+            "/api-keys",
+            &json!({"name": "x", "scopes": ["users:manage"]}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "users:manage",
+    )
+    .await;
+    // A user's own key with no scopes still acts with all of the user's permissions.
+    let full = expect_json(
+        app.post_as(&session.access, "/api-keys", &json!({"name": "full"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(full["scopes"], json!([]));
+}

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::helpers::{Options, TestApp, expect_error, expect_json, spawn_with};
 
-const SECRET: &str = "scheduler-secret-0123456789abcdef";
+const SECRET: &str = "5c0e9a7f21d84b36a1f7c3e90b2d5a48";
 
 async fn spawn(pool: PgPool) -> TestApp {
     let mut options = Options::default();

@@ -333,11 +333,108 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     let (a, b) = tokio::join!(demote_bob, demote_ada);
     let mut statuses = [a.status(), b.status()];
     statuses.sort();
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    // One demotion wins. The other is refused: as the last admin's (409), or — when the
+    // winner demoted its author first — because that author is no admin any more (its
+    // session ended: 401; or its current roles lack users:manage: 403).
+    assert_eq!(statuses[0], StatusCode::OK, "{statuses:?}");
+    assert!(
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
+            StatusCode::CONFLICT
+        ]
+        .contains(&statuses[1]),
+        "{statuses:?}"
+    );
     let admins: i64 =
         sqlx::query_scalar("select count(*) from auth.users where 'admin' = any(roles)")
             .fetch_one(&app.pool)
             .await
             .unwrap();
     assert_eq!(admins, 1);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let bob = expect_json(
+        app.post_as(
+            &ada.access,
+            "/users",
+            &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let bob_id = bob["id"].as_str().unwrap();
+    let bob_tokens =
+        expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
+    let bob_access = bob_tokens["access_token"].as_str().unwrap();
+    // Bob's token says admin; it is cached as verified by now.
+    expect_json(app.get_as(bob_access, "/users").await, StatusCode::OK).await;
+
+    expect_json(
+        app.patch_as(
+            &ada.access,
+            &format!("/users/{bob_id}"),
+            &json!({"roles": ["viewer"]}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let comeback = app
+        .patch_as(
+            bob_access,
+            &format!("/users/{bob_id}"),
+            &json!({"roles": ["admin"]}),
+        )
+        .await;
+    assert!(
+        matches!(
+            comeback.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ),
+        "the stale admin token was honoured: {}",
+        comeback.status()
+    );
+    let key = app
+        .post_as(bob_access, "/api-keys", &json!({"name": "backdoor"}))
+        .await;
+    assert!(
+        matches!(
+            key.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ),
+        "{}",
+        key.status()
+    );
+    let roles: Vec<String> = sqlx::query_scalar("select roles from auth.users where email = $1")
+        .bind("bob@example.com")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(roles, vec!["viewer".to_owned()]);
+    let keys: i64 = sqlx::query_scalar("select count(*) from auth.api_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, 0);
+
+    // Signing in again gives a token with the viewer's permissions only.
+    let fresh = expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
+    expect_error(
+        app.patch_as(
+            fresh["access_token"].as_str().unwrap(),
+            &format!("/users/{bob_id}"),
+            &json!({"roles": ["admin"]}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "users:manage",
+    )
+    .await;
 }

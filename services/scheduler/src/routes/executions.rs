@@ -4,7 +4,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use temponest_auth_client::Principal;
-use temponest_auth_client::permissions::SCHEDULES_READ;
+use temponest_auth_client::permissions::{AGENTS_READ, SCHEDULES_READ};
 use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, FieldError, IdPath, Json, Pagination};
 use uuid::Uuid;
@@ -28,6 +28,8 @@ pub async fn list(
     ApiQuery(filter): ApiQuery<ExecutionFilter>,
 ) -> ApiResult<Response> {
     principal.require(SCHEDULES_READ)?;
+    // Executions carry the agent's answers.
+    principal.require(AGENTS_READ)?;
     if let Some(status) = filter.status.as_deref()
         && !STATUSES.contains(&status)
     {
@@ -77,6 +79,8 @@ pub async fn get(
     TwoIds(schedule_id, id): TwoIds,
 ) -> ApiResult<Json<ExecutionOut>> {
     principal.require(SCHEDULES_READ)?;
+    // Executions carry the agent's answers.
+    principal.require(AGENTS_READ)?;
     executions::find(&state.pool, principal.tenant_id, schedule_id, id)
         .await?
         .map(|row| Json(ExecutionOut::from(row)))

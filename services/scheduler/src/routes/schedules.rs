@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use temponest_auth_client::Principal;
-use temponest_auth_client::permissions::{SCHEDULES_READ, SCHEDULES_WRITE};
+use temponest_auth_client::permissions::{AGENTS_EXECUTE, SCHEDULES_READ, SCHEDULES_WRITE};
 use temponest_outbox::catalogue;
 use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
@@ -28,6 +28,8 @@ pub async fn create(
     Json(body): Json<ScheduleIn>,
 ) -> ApiResult<(StatusCode, Json<ScheduleOut>)> {
     principal.require(SCHEDULES_WRITE)?;
+    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
+    principal.require(AGENTS_EXECUTE)?;
     let now = state.clock.now();
     let spec = body.validate(now)?;
     check_agent(&state, principal.tenant_id, spec.agent_id).await?;
@@ -99,6 +101,8 @@ pub async fn update(
     Json(patch): Json<SchedulePatch>,
 ) -> ApiResult<Json<ScheduleOut>> {
     principal.require(SCHEDULES_WRITE)?;
+    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
+    principal.require(AGENTS_EXECUTE)?;
     apply_patch(&state, &principal, id, patch).await.map(Json)
 }
 
@@ -127,6 +131,8 @@ pub async fn resume(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<ScheduleOut>> {
     principal.require(SCHEDULES_WRITE)?;
+    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
+    principal.require(AGENTS_EXECUTE)?;
     let patch = SchedulePatch {
         is_active: Some(true),
         ..SchedulePatch::default()
@@ -203,6 +209,8 @@ pub async fn trigger(
     IdPath(id): IdPath,
 ) -> ApiResult<(StatusCode, Json<ExecutionOut>)> {
     principal.require(SCHEDULES_WRITE)?;
+    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
+    principal.require(AGENTS_EXECUTE)?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let schedule = schedules::find_for_update(&mut tx, principal.tenant_id, id)

@@ -31,7 +31,7 @@ pub struct TestApp {
 }
 
 /// The secret the scheduler's service identity uses in tests.
-pub const SERVICE_SECRET: &str = "test-scheduler-secret-0123456789abcdef";
+pub const SERVICE_SECRET: &str = "8d1f4b7e2a9c06f35e8b1d4a7c2f9e60";
 
 /// The test configuration: fast housekeeping, the engine off (tests drive it or start it).
 pub fn config() -> SchedulerConfig {

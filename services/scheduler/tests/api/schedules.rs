@@ -383,3 +383,106 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
     )
     .await;
 }
+
+/// An API key of `session`'s user with exactly `scopes`.
+async fn scoped_key(app: &TestApp, session: &Session, scopes: &[&str]) -> String {
+    let created = expect_json(
+        app.post(
+            &session.token,
+            "/api-keys",
+            &json!({"name": scopes.join("+"), "scopes": scopes}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    created["key"].as_str().unwrap().to_owned()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
+    let admin = app.signup("admin@example.com").await;
+    let agent = app.agent(&admin).await;
+    let id = app
+        .schedule_id(&admin, &agent, json!({"cron_expression": "* * * * *"}))
+        .await;
+    let schedules_only = scoped_key(&app, &admin, &["schedules:read", "schedules:write"]).await;
+    let body = json!({"agent_id": agent, "cron_expression": "* * * * *",
+                      "task_config": {"user_message": "spend money"}});
+    expect_error(
+        app.post(&schedules_only, "/schedules/", &body).await,
+        StatusCode::FORBIDDEN,
+        "agents:execute",
+    )
+    .await;
+    for path in [
+        format!("/schedules/{id}/trigger"),
+        format!("/schedules/{id}/resume"),
+    ] {
+        expect_error(
+            app.post(&schedules_only, &path, &json!({})).await,
+            StatusCode::FORBIDDEN,
+            "agents:execute",
+        )
+        .await;
+    }
+    expect_error(
+        app.patch(
+            &schedules_only,
+            &format!("/schedules/{id}"),
+            &json!({"task_config": {"user_message": "something else"}}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "agents:execute",
+    )
+    .await;
+    // Results are the agent's answers: reading them needs agents:read.
+    expect_error(
+        app.get(&schedules_only, &format!("/schedules/{id}/executions"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "agents:read",
+    )
+    .await;
+    // Pausing stops runs, so schedules:write alone is enough for it.
+    expect_json(
+        app.post(
+            &schedules_only,
+            &format!("/schedules/{id}/pause"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let runner = scoped_key(
+        &app,
+        &admin,
+        &[
+            "agents:execute",
+            "agents:read",
+            "schedules:read",
+            "schedules:write",
+        ],
+    )
+    .await;
+    expect_json(
+        app.post(&runner, "/schedules/", &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.get(&runner, &format!("/schedules/{id}/executions"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let queued: i64 = sqlx::query_scalar("select count(*) from scheduler.executions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "nothing was triggered by the refused calls");
+}

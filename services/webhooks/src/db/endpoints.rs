@@ -23,6 +23,24 @@ pub struct EndpointRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Counts the tenant's live endpoints after taking a transaction-scoped lock on the tenant's
+/// endpoint set, so concurrent creations cannot both pass a cap check.
+pub async fn lock_and_count_live(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended('webhooks.endpoints:' || $1::text, 0))",
+        tenant_id.to_string()
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from webhooks.endpoints
+           where tenant_id = $1 and deleted_at is null"#,
+        tenant_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,

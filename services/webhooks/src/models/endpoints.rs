@@ -112,6 +112,22 @@ pub struct WebhookOut {
     pub updated_at: DateTime<Utc>,
 }
 
+impl WebhookOut {
+    /// The endpoint as a caller without `webhooks:manage` sees it: custom header names are
+    /// shown, their values (often the receiver's credentials) are not.
+    pub fn for_reader(mut self, can_manage: bool) -> Self {
+        if !can_manage && let serde_json::Value::Object(headers) = &mut self.headers {
+            for value in headers.values_mut() {
+                *value = serde_json::Value::String(REDACTED.to_owned());
+            }
+        }
+        self
+    }
+}
+
+/// What a header value is replaced with for readers.
+pub const REDACTED: &str = "[redacted]";
+
 /// The response to `POST /webhooks/`: the endpoint and, this once, its signing secret.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WebhookCreated {

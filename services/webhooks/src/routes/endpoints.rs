@@ -7,7 +7,7 @@ use axum::response::Response;
 use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
 use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination, no_store};
 use uuid::Uuid;
 
 use crate::db::{deliveries, endpoints, secrets};
@@ -27,22 +27,29 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Json(body): Json<WebhookIn>,
-) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
+) -> ApiResult<Response> {
     principal.require(WEBHOOKS_MANAGE)?;
     let (spec, secret) = body.validate(&state.policy)?;
     let id = Uuid::now_v7();
     let (stored, sealed) = seal(&state, id, &secret)?;
     let mut tx = state.pool.begin().await?;
+    let cap = state.config.webhooks.max_endpoints_per_tenant;
+    if endpoints::lock_and_count_live(&mut tx, principal.tenant_id).await? >= cap {
+        return Err(ApiError::conflict(format!(
+            "this tenant already has {cap} webhook endpoints, the most it may have; delete one first"
+        )));
+    }
     let row = endpoints::insert(&mut tx, id, principal.tenant_id, &spec).await?;
     secrets::insert_current(&mut tx, row.id, &stored, sealed).await?;
     tx.commit().await?;
-    Ok((
+    // The secret must not be kept by caches or stored by the idempotency layer.
+    Ok(no_store((
         StatusCode::CREATED,
         Json(WebhookCreated {
             webhook: WebhookOut::from(row),
             secret: signing::render_secret(&secret),
         }),
-    ))
+    )))
 }
 
 /// The caller's tenant's endpoints, newest first.
@@ -65,7 +72,11 @@ pub async fn list(
         page.limit,
     )
     .await?;
-    let items: Vec<WebhookOut> = rows.into_iter().map(WebhookOut::from).collect();
+    let can_manage = principal.has_permission(WEBHOOKS_MANAGE);
+    let items: Vec<WebhookOut> = rows
+        .into_iter()
+        .map(|row| WebhookOut::from(row).for_reader(can_manage))
+        .collect();
     Ok(list_response(items, total))
 }
 
@@ -78,7 +89,12 @@ pub async fn get(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WebhookOut>> {
     principal.require(WEBHOOKS_READ)?;
-    Ok(Json(load(&state, principal.tenant_id, id).await?))
+    let can_manage = principal.has_permission(WEBHOOKS_MANAGE);
+    Ok(Json(
+        load(&state, principal.tenant_id, id)
+            .await?
+            .for_reader(can_manage),
+    ))
 }
 
 /// Changes the fields sent (the URL is checked again); `is_active: true` also re-enables an
@@ -136,7 +152,7 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     principal: Principal,
     IdPath(id): IdPath,
-) -> ApiResult<Json<SecretOut>> {
+) -> ApiResult<Response> {
     principal.require(WEBHOOKS_MANAGE)?;
     let secret = signing::new_secret();
     let grace = i64::try_from(state.config.webhooks.secret_rotation_grace_secs)
@@ -151,9 +167,9 @@ pub async fn rotate_secret(
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     secrets::rotate(&mut tx, id, &stored, sealed, chrono::Utc::now() + grace).await?;
     tx.commit().await?;
-    Ok(Json(SecretOut {
+    Ok(no_store(Json(SecretOut {
         secret: signing::render_secret(&secret),
-    }))
+    })))
 }
 
 /// What to store for the endpoint's new secret (sealed when a key is configured).

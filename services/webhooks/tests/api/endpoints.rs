@@ -31,7 +31,7 @@ pub fn hook(name: &str) -> Value {
 }
 
 /// Logs in a new viewer of `admin`'s tenant and returns their token.
-async fn viewer(app: &TestApp, admin: &str) -> String {
+pub async fn viewer(app: &TestApp, admin: &str) -> String {
     expect_json(
         app.post(
             admin,

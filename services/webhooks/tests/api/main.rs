@@ -6,6 +6,7 @@ mod crash;
 mod deliveries;
 mod delivery;
 mod endpoints;
+mod exposure;
 mod fairness;
 mod helpers;
 mod receiver;

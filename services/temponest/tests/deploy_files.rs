@@ -1,0 +1,75 @@
+//! The shipped deployment files keep the platform's internal doors shut: compose has no
+//! default service secret, the edge proxy never publishes the internal routes, and the
+//! Kubernetes example's placeholder secret is one the services refuse to start with.
+
+use std::path::PathBuf;
+
+fn read(relative: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// The internal routes of SPEC §1 that must not be reachable from outside.
+const INTERNAL: &[&str] = &["auth/service-token", "auth/introspect", "metrics"];
+
+#[test]
+fn compose_ships_no_default_service_secret() {
+    let compose = read("docker-compose.yml");
+    let uses: Vec<&str> = compose
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter(|l| l.contains("${TEMPONEST_SCHEDULER_SECRET"))
+        .collect();
+    assert_eq!(uses.len(), 2, "auth and the scheduler both take the secret");
+    for line in uses {
+        assert!(
+            line.contains("${TEMPONEST_SCHEDULER_SECRET:?"),
+            "the secret must be required, never defaulted: {line}"
+        );
+    }
+    assert!(!compose.contains("dev-only-scheduler-secret"));
+}
+
+#[test]
+fn the_edge_answers_404_for_internal_routes_on_every_public_port() {
+    let nginx = read("docker/edge/nginx.conf");
+    let servers: Vec<&str> = nginx.split("    server {").skip(1).collect();
+    let public: Vec<&str> = servers
+        .iter()
+        .copied()
+        .filter(|s| s.contains("listen 9000;") || s.contains("listen 9003;"))
+        .collect();
+    assert_eq!(public.len(), 2, "ports 9000 and 9003 are published");
+    for server in public {
+        // nginx tries regex locations in order: the refusal must come before any proxying one.
+        let first_location = server
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("location"))
+            .expect("a location");
+        for route in INTERNAL {
+            assert!(
+                first_location.contains(route),
+                "`{route}` is not refused first: {first_location}"
+            );
+        }
+        let block = &server[server.find(first_location).unwrap()..];
+        let body = &block[..block.find('}').unwrap()];
+        assert!(body.contains("return 404"), "{body}");
+        assert!(!body.contains("proxy_pass"), "{body}");
+    }
+}
+
+#[test]
+fn the_kubernetes_example_service_secret_is_refused_by_the_services() {
+    let example = read("deploy/k8s/secret.example.yaml");
+    let placeholder = example
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("scheduler: "))
+        .expect("the example has a scheduler secret");
+    assert!(
+        temponest_auth_client::secret_strength::check(placeholder).is_err(),
+        "`{placeholder}` would be accepted as a real secret"
+    );
+}
