@@ -202,7 +202,7 @@ async fn drive(
                 "duration_ms": started.elapsed().as_millis() as u64,
                 "iteration": iteration,
             }));
-            metrics::counter!("agent_tool_calls_total", "tool" => call.name.clone(), "outcome" => if result.is_ok() { "ok" } else { "error" })
+            metrics::counter!("agent_tool_calls_total", "tool" => state.tools.metric_label(&call.name), "outcome" => if result.is_ok() { "ok" } else { "error" })
                 .increment(1);
             messages.push(Message::tool_result(call, seen_by_model));
         }
@@ -387,7 +387,9 @@ async fn record_cost(
         streamed: job.stream,
     };
     if unpriced {
-        metrics::counter!("llm_unpriced_calls_total", "model" => job.agent.model.clone())
+        // Labelled by provider (a configured, bounded set), not by model: model names are
+        // tenant input, and an unpriced one is by definition not in any list.
+        metrics::counter!("llm_unpriced_calls_total", "provider" => job.agent.provider.clone())
             .increment(1);
     }
     ledger.unwritten_costs.push(record);

@@ -125,3 +125,47 @@ async fn http_request_reaches_networks_the_operator_allowed(pool: PgPool) {
     );
     assert_eq!(result["truncated"], true);
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn tool_names_a_model_invents_never_become_metric_labels(pool: PgPool) {
+    let invented = format!("exfiltrate_{}", uuid::Uuid::new_v4().simple());
+    let model = format!("tenant-model-{}", uuid::Uuid::new_v4().simple());
+    let fake = FakeLlm::start(
+        vec![
+            Reply::Tool(invented.clone(), json!({})),
+            Reply::Text("done".into()),
+        ],
+        None,
+    )
+    .await;
+    let app = spawn_with(pool, fake.config()).await;
+    let ada = app.signup("ada@example.com").await;
+    let agent = app
+        .agent(&ada.token, json!({"name": "Inventive", "model": model, "provider": "openai", "tools": ["http_request"]}))
+        .await;
+    let run = app
+        .execute(&ada.token, agent["id"].as_str().unwrap(), "go")
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(
+        run["tools_used"],
+        json!([invented]),
+        "the call is still recorded"
+    );
+
+    let metrics = temponest_telemetry::render_metrics();
+    assert!(
+        !metrics.contains(&invented),
+        "an invented tool name became a label"
+    );
+    assert!(
+        !metrics.contains(&model),
+        "a tenant's model name became a label"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("agent_tool_calls_total{") && l.contains("tool=\"other\"")),
+        "{metrics}"
+    );
+}

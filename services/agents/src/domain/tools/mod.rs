@@ -47,6 +47,14 @@ impl Tools {
         self.by_name.keys().copied().collect()
     }
 
+    /// `name` as a metric label: a built-in tool's name, or `other` for whatever else a model
+    /// asked for (labels must come from a bounded set, and models can invent names).
+    pub fn metric_label(&self, name: &str) -> &'static str {
+        self.by_name
+            .get_key_value(name)
+            .map_or("other", |(known, _)| *known)
+    }
+
     /// Function-calling specs of the named tools (unknown names are skipped: agents are
     /// validated when saved).
     pub fn specs(&self, names: &[String]) -> Vec<ToolSpec> {
