@@ -3,6 +3,7 @@
 //! `TEMPONEST_<FIELD>`, e.g. `TEMPONEST_SERVICE_CLIENTS`).
 
 use serde::{Deserialize, Serialize};
+use temponest_sealing::KeyText;
 use temponest_web::ServerConfig;
 
 /// Everything the auth service can be tuned with.
@@ -46,6 +47,13 @@ pub struct AuthConfig {
     pub service_clients: String,
     /// Service-token lifetime (at most the access-token TTL, so key rotation keeps them valid).
     pub service_token_ttl_secs: i64,
+    /// Base64 of 32 random bytes (`TEMPONEST_SECRET_KEY`): token signing keys and server
+    /// secrets are stored sealed under it ([`crate::domain::at_rest`]). Empty: stored as they
+    /// are (a warning at start-up).
+    pub secret_key: KeyText,
+    /// The key before a rotation (`TEMPONEST_PREVIOUS_SECRET_KEY`): what it sealed still
+    /// opens and is re-sealed under `secret_key` at start-up.
+    pub previous_secret_key: KeyText,
     pub server: ServerConfig,
 }
 
@@ -71,6 +79,8 @@ impl Default for AuthConfig {
             argon2_parallelism: 1,
             service_clients: String::new(),
             service_token_ttl_secs: 300,
+            secret_key: KeyText::default(),
+            previous_secret_key: KeyText::default(),
             server: ServerConfig::default(),
         }
     }
@@ -93,6 +103,8 @@ impl AuthConfig {
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         crate::domain::service_clients::ServiceClients::parse(&self.service_clients)?;
+        temponest_sealing::Sealer::new(&self.secret_key.0, &self.previous_secret_key.0)
+            .map_err(|e| format!("{}: {e}", crate::domain::at_rest::SETTINGS))?;
         let checks: [(bool, &str); 6] = [
             (
                 self.access_token_ttl_secs >= 60,
@@ -150,6 +162,7 @@ impl std::fmt::Debug for AuthConfig {
                 &crate::domain::service_clients::redacted(&self.service_clients),
             )
             .field("service_token_ttl_secs", &self.service_token_ttl_secs)
+            .field("secret_key", &self.secret_key)
             .finish_non_exhaustive()
     }
 }

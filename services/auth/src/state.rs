@@ -10,9 +10,11 @@ use sqlx::PgPool;
 use temponest_auth_client::AuthClient;
 use temponest_cache::Cache;
 use temponest_ratelimit::RateLimiter;
+use temponest_sealing::Sealer;
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
+use crate::domain::at_rest;
 use crate::domain::password::PasswordHasher;
 use crate::domain::service_clients::ServiceClients;
 use crate::domain::signing::SigningKeys;
@@ -82,9 +84,30 @@ impl AppState {
             Duration::from_millis(config.hash_queue_timeout_ms),
         )
         .map_err(StartupError::Config)?;
+        let sealer = Arc::new(
+            Sealer::new(&config.secret_key.0, &config.previous_secret_key.0)
+                .map_err(|e| StartupError::Config(format!("{}: {e}", at_rest::SETTINGS)))?,
+        );
+        if !sealer.seals() {
+            tracing::warn!(
+                "token signing keys are stored unsealed: set TEMPONEST_SECRET_KEY (base64 of 32 \
+                 random bytes) to seal them at rest"
+            );
+        }
+        let resealed = at_rest::reseal(&pool, &sealer)
+            .await
+            .map_err(|e| StartupError::Config(e.to_string()))?;
+        if resealed != at_rest::Resealed::default() {
+            tracing::info!(
+                signing_keys = resealed.signing_keys,
+                secrets = resealed.secrets,
+                "sealed stored keys under the current TEMPONEST_SECRET_KEY"
+            );
+        }
         let keys = SigningKeys::load(
             pool.clone(),
             Duration::from_secs(config.access_token_ttl_secs as u64),
+            Arc::clone(&sealer),
         )
         .await?;
         if config.signing_key_rotation_days > 0 {
@@ -92,9 +115,9 @@ impl AppState {
                 u64::from(config.signing_key_rotation_days) * 86_400,
             ));
         }
-        let fresh = crate::domain::credentials::random_secret();
-        let refresh_secret =
-            crate::db::secrets::get_or_create(&pool, "refresh_token_key", &fresh).await?;
+        let refresh_secret = at_rest::server_secret(&pool, &sealer, "refresh_token_key")
+            .await
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         let last_used = LastUsed::start(pool.clone());
         let resolver = LocalResolver::new(pool.clone(), last_used.clone());
         let auth = AuthClient::new(keys.verifier(), Arc::new(resolver), cache.clone());

@@ -339,9 +339,13 @@ async fn run_admin(config: AuthConfig, admin: Admin) -> anyhow::Result<()> {
             );
         }
         Admin::RotateSigningKey => {
+            let sealer =
+                temponest_sealing::Sealer::new(&config.secret_key.0, &config.previous_secret_key.0)
+                    .map_err(|e| anyhow::anyhow!("TEMPONEST_SECRET_KEY: {e}"))?;
             let keys = temponest_auth::domain::signing::SigningKeys::load(
                 pool.clone(),
                 Duration::from_secs(config.access_token_ttl_secs as u64),
+                std::sync::Arc::new(sealer),
             )
             .await
             .map_err(|e| anyhow::anyhow!(e.detail))?;

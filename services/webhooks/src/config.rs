@@ -19,20 +19,7 @@ pub struct WebhooksConfig {
     pub server: ServerConfig,
 }
 
-/// Key material from configuration: never printed.
-#[derive(Clone, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct KeyText(pub String);
-
-impl std::fmt::Debug for KeyText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.trim().is_empty() {
-            "<unset>"
-        } else {
-            "<redacted>"
-        })
-    }
-}
+pub use temponest_sealing::KeyText;
 
 /// How deliveries are made.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -64,6 +51,9 @@ pub struct DeliveryConfig {
     /// Base64 of 32 random bytes: signing secrets are stored sealed under it
     /// ([`crate::domain::sealing`]). Empty: stored as they are (a warning at start-up).
     pub secret_key: KeyText,
+    /// The key before the last key rotation: secrets sealed under it still open, and are
+    /// re-sealed under `secret_key` when their endpoint's secret is next written.
+    pub previous_secret_key: KeyText,
     /// Run the dispatcher and sender in this process.
     pub run_engine: bool,
     /// Live endpoints one tenant may have (creating one more is a 409).
@@ -85,6 +75,7 @@ impl Default for DeliveryConfig {
             disable_after_failing_secs: 5 * 24 * 3600,
             secret_rotation_grace_secs: 24 * 3600,
             secret_key: KeyText::default(),
+            previous_secret_key: KeyText::default(),
             run_engine: true,
             max_endpoints_per_tenant: 100,
         }
@@ -120,8 +111,7 @@ impl WebhooksConfig {
     pub fn validate(&self) -> Result<(), String> {
         temponest_netguard::NetPolicy::parse(&self.webhooks.allowed_networks)
             .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
-        crate::domain::sealing::Sealer::new(&self.webhooks.secret_key.0)
-            .map_err(|e| format!("TEMPONEST_WEBHOOKS__SECRET_KEY {e}"))?;
+        crate::domain::sealing::from_config(&self.webhooks)?;
         let d = &self.webhooks;
         let checks: [(bool, &str); 5] = [
             (

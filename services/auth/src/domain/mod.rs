@@ -1,5 +1,6 @@
 //! Domain types and the CPU-bound or cryptographic work behind them.
 
+pub mod at_rest;
 pub mod credentials;
 pub mod email;
 pub mod password;

@@ -3,7 +3,8 @@
 //! Exactly one key signs at a time (a partial unique index enforces it across replicas).
 //! A retired key stays in the JWKS until every token it signed has expired, so rotation never
 //! invalidates a live token. Replicas reload keys from the database every minute and when a
-//! token names a key they have not seen.
+//! token names a key they have not seen. Private keys are stored sealed under the operator key
+//! when one is configured ([`crate::domain::at_rest`]).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -17,7 +18,9 @@ use temponest_auth_client::jwks::{Jwk, Jwks, JwksSource};
 use temponest_auth_client::{AccessClaims, JwtVerifier};
 use temponest_web::ApiError;
 
-use crate::db::signing_keys;
+use temponest_sealing::Sealer;
+
+use crate::db::signing_keys::{self, NewSigningKey};
 
 /// PKCS#8 v1 prefix for an Ed25519 private key (RFC 8410); the 32-byte seed follows.
 const PKCS8_ED25519_PREFIX: [u8; 16] = [
@@ -38,6 +41,7 @@ pub struct SigningKeys {
     verifier: JwtVerifier,
     /// Retired keys stay published this long (the access-token TTL plus leeway).
     publish_retired_for: Duration,
+    sealer: Arc<Sealer>,
 }
 
 /// A fresh Ed25519 key: (kid, seed, public key).
@@ -52,20 +56,42 @@ pub fn generate() -> (String, Vec<u8>, Vec<u8>) {
 
 impl SigningKeys {
     /// Ensures a signing key exists, loads the key set and starts the background reload.
-    pub async fn load(pool: PgPool, access_ttl: Duration) -> Result<Self, ApiError> {
+    pub async fn load(
+        pool: PgPool,
+        access_ttl: Duration,
+        sealer: Arc<Sealer>,
+    ) -> Result<Self, ApiError> {
         let publish_retired_for = access_ttl + Duration::from_secs(60);
         let (kid, seed, public) = generate();
-        signing_keys::insert_if_none_active(&pool, &kid, &seed, &public).await?;
+        let (stored, sealed) = seal(&sealer, &kid, &seed)?;
+        signing_keys::insert_if_none_active(
+            &pool,
+            NewSigningKey {
+                kid: &kid,
+                private_key: &stored,
+                sealed,
+                public_key: &public,
+            },
+        )
+        .await?;
         let active = Arc::new(RwLock::new(None));
         let jwks = Arc::new(RwLock::new(Jwks::default()));
         let source: JwksSource = {
-            let (pool, active, jwks) = (pool.clone(), Arc::clone(&active), Arc::clone(&jwks));
+            let (pool, active, jwks, sealer) = (
+                pool.clone(),
+                Arc::clone(&active),
+                Arc::clone(&jwks),
+                Arc::clone(&sealer),
+            );
             Arc::new(move || {
-                let (pool, active, jwks) = (pool.clone(), Arc::clone(&active), Arc::clone(&jwks));
+                let (pool, active, jwks, sealer) = (
+                    pool.clone(),
+                    Arc::clone(&active),
+                    Arc::clone(&jwks),
+                    Arc::clone(&sealer),
+                );
                 Box::pin(async move {
-                    reload(&pool, &active, &jwks, publish_retired_for)
-                        .await
-                        .map_err(|e| e.to_string())
+                    reload(&pool, &sealer, &active, &jwks, publish_retired_for).await
                 })
             })
         };
@@ -76,6 +102,7 @@ impl SigningKeys {
             jwks,
             verifier,
             publish_retired_for,
+            sealer,
         };
         keys.verifier
             .reload()
@@ -97,7 +124,14 @@ impl SigningKeys {
     /// Retires the signing key and starts signing with a new one.
     pub async fn rotate(&self) -> Result<String, ApiError> {
         let (kid, seed, public) = generate();
-        signing_keys::rotate(&self.pool, Duration::ZERO, &kid, &seed, &public).await?;
+        let (stored, sealed) = seal(&self.sealer, &kid, &seed)?;
+        let key = NewSigningKey {
+            kid: &kid,
+            private_key: &stored,
+            sealed,
+            public_key: &public,
+        };
+        signing_keys::rotate(&self.pool, Duration::ZERO, key).await?;
         self.verifier
             .reload()
             .await
@@ -111,7 +145,14 @@ impl SigningKeys {
         max_age: Duration,
     ) -> Result<Option<String>, ApiError> {
         let (kid, seed, public) = generate();
-        if !signing_keys::rotate(&self.pool, max_age, &kid, &seed, &public).await? {
+        let (stored, sealed) = seal(&self.sealer, &kid, &seed)?;
+        let key = NewSigningKey {
+            kid: &kid,
+            private_key: &stored,
+            sealed,
+            public_key: &public,
+        };
+        if !signing_keys::rotate(&self.pool, max_age, key).await? {
             return Ok(None);
         }
         self.verifier
@@ -154,13 +195,23 @@ impl SigningKeys {
     }
 }
 
+/// A new private key in its stored form.
+fn seal(sealer: &Sealer, kid: &str, seed: &[u8]) -> Result<(Vec<u8>, bool), ApiError> {
+    sealer
+        .store(kid.as_bytes(), seed)
+        .map_err(|e| ApiError::internal(format!("could not seal a signing key: {e}")))
+}
+
 async fn reload(
     pool: &PgPool,
+    sealer: &Sealer,
     active: &RwLock<Option<Active>>,
     jwks: &RwLock<Jwks>,
     publish_retired_for: Duration,
-) -> Result<Jwks, sqlx::Error> {
-    let rows = signing_keys::published(pool, publish_retired_for).await?;
+) -> Result<Jwks, String> {
+    let rows = signing_keys::published(pool, publish_retired_for)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut set = Jwks::default();
     for row in &rows {
         set.keys.push(Jwk::ed25519(
@@ -168,8 +219,17 @@ async fn reload(
             URL_SAFE_NO_PAD.encode(&row.public_key),
         ));
         if row.retired_at.is_none() {
+            let seed = sealer
+                .reveal(row.kid.as_bytes(), &row.private_key, row.sealed)
+                .ok_or_else(|| {
+                    format!(
+                        "signing key {} cannot be opened: check {}",
+                        row.kid,
+                        crate::domain::at_rest::SETTINGS
+                    )
+                })?;
             let mut der = PKCS8_ED25519_PREFIX.to_vec();
-            der.extend_from_slice(&row.private_key);
+            der.extend_from_slice(&seed);
             *active.write().expect("key lock poisoned") = Some(Active {
                 kid: row.kid.clone(),
                 key: EncodingKey::from_ed_der(&der),

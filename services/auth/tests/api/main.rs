@@ -2,6 +2,7 @@
 //! Postgres database per test (`#[sqlx::test]`) and real Redis (a unique key prefix per test).
 
 mod api_keys;
+mod at_rest;
 mod hardening;
 mod helpers;
 mod login;

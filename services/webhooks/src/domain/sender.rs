@@ -621,7 +621,11 @@ async fn attempt(ctx: Arc<Ctx>, job: Job) {
         .secrets
         .iter()
         .zip(&target.sealed)
-        .filter_map(|(stored, sealed)| ctx.state.sealer.reveal(target.id, stored, *sealed))
+        .filter_map(|(stored, sealed)| {
+            ctx.state
+                .sealer
+                .reveal(target.id.as_bytes(), stored, *sealed)
+        })
         .collect();
     let out = Outgoing {
         url: &target.url,

@@ -176,7 +176,7 @@ pub async fn rotate_secret(
 fn seal(state: &AppState, endpoint_id: Uuid, secret: &[u8]) -> ApiResult<(Vec<u8>, bool)> {
     state
         .sealer
-        .store(endpoint_id, secret)
+        .store(endpoint_id.as_bytes(), secret)
         .map_err(|err| ApiError::internal(format!("could not seal a webhook secret: {err}")))
 }
 

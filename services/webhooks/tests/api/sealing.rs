@@ -55,7 +55,7 @@ async fn secrets_are_sealed_at_rest_and_never_sent_unsigned(pool: PgPool) {
 
     // An engine with another key: the attempt fails before anything is sent.
     let wrong = AppState {
-        sealer: Arc::new(Sealer::new(&STANDARD.encode([1u8; 32])).unwrap()),
+        sealer: Arc::new(Sealer::new(&STANDARD.encode([1u8; 32]), "").unwrap()),
         ..app.state.clone()
     };
     let wrong_engine = engine::start(wrong);
