@@ -74,7 +74,7 @@ impl RemoteIntrospection {
         let mut last_error = String::new();
         for attempt in 0..3u32 {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempt))).await;
+                tokio::time::sleep(crate::service::QUICK_RETRY.delay(attempt - 1)).await;
             }
             let mut headers = http::HeaderMap::new();
             temponest_telemetry::http::inject_trace_context(&mut headers);

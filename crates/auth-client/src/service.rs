@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+/// Retries of calls to the auth service on a request's path: quick and few (about 50 ms, then
+/// 100 ms).
+pub(crate) const QUICK_RETRY: temponest_retry::Backoff = temponest_retry::Backoff::new(
+    Duration::from_millis(50),
+    Duration::from_millis(400),
+    temponest_retry::Jitter::Equal,
+);
+
 /// A cached token is replaced this long before it expires, so a caller never sends one that
 /// expires in flight.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -161,7 +169,7 @@ impl ServiceTokens {
         self.cache.invalidate(&tenant_id).await;
     }
 
-    /// `POST /auth/service-token`, retrying network errors and 5xx twice (50 ms, 100 ms).
+    /// `POST /auth/service-token`, retrying network errors and 5xx twice ([`QUICK_RETRY`]).
     #[tracing::instrument(skip_all, fields(client = %self.client_id, %tenant_id), err)]
     async fn fetch(&self, tenant_id: Uuid) -> Result<Arc<Cached>, ServiceTokenError> {
         let body = ServiceTokenRequest {
@@ -172,7 +180,7 @@ impl ServiceTokens {
         let mut last_error = String::new();
         for attempt in 0..3u32 {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempt - 1))).await;
+                tokio::time::sleep(QUICK_RETRY.delay(attempt - 1)).await;
             }
             let mut headers = http::HeaderMap::new();
             temponest_telemetry::http::inject_trace_context(&mut headers);

@@ -15,12 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::Utc;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, Url};
 use tokio::time::timeout;
 
-use crate::retry::{Failure, RETRY_STATUSES, RetryPolicy, ceil_secs, retry_after};
+use crate::retry::{Failure, RETRY_STATUSES, RetryPolicy, ceil_secs};
 use crate::wire::{StreamDecoder, Wire, error_message};
 use crate::{ChatRequest, ChatResponse, DeltaSender, LlmError, ProviderConfig};
 
@@ -246,7 +245,8 @@ impl<W: Wire> HttpBackend<W> {
     async fn status_failure(&self, mut response: Response) -> Failure {
         let status = response.status();
         let code = status.as_u16();
-        let retry_after = retry_after(response.headers(), Utc::now());
+        let retry_after =
+            temponest_retry::retry_after(response.headers(), std::time::SystemTime::now());
         // The body only supplies the message: when it is slow or broken, the status alone
         // still makes a useful error.
         let body = match timeout(

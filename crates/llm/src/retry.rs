@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use temponest_retry::{Backoff, Jitter};
 
 use crate::{LlmError, ProviderConfig};
 
@@ -85,12 +84,15 @@ impl RetryPolicy {
         Ok((wait, failure))
     }
 
-    /// Full jitter: uniform in `0..=min(base * 2^retry, max)` milliseconds, so clients that
-    /// failed together do not retry together.
+    /// Full jitter: uniform in `0..=min(base * 2^retry, max)`, so clients that failed
+    /// together do not retry together.
     fn jittered(&self, retry: u32) -> Duration {
-        let factor = 1u64.checked_shl(retry).unwrap_or(u64::MAX);
-        let cap = self.base_ms.saturating_mul(factor).min(self.max_ms);
-        Duration::from_millis(rand::random_range(0..=cap))
+        Backoff::new(
+            Duration::from_millis(self.base_ms),
+            Duration::from_millis(self.max_ms),
+            Jitter::Full,
+        )
+        .delay(retry)
     }
 }
 
@@ -115,24 +117,6 @@ fn asked_to_wait(error: LlmError, wait: Duration) -> LlmError {
     }
 }
 
-/// `Retry-After` as a wait: delta-seconds (fractions tolerated) or an HTTP-date, which is
-/// `max(date - now, 0)`. Unparseable values are ignored (normal backoff applies).
-pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    let date = DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
-        (date.with_timezone(&Utc) - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 /// Whole seconds, rounded up (a 0.2 s wait is reported as 1 s, not 0).
 pub(crate) fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
@@ -140,35 +124,7 @@ pub(crate) fn ceil_secs(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderValue;
-
     use super::*;
-
-    fn headers(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
-        headers
-    }
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        let now = DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT")
-            .unwrap()
-            .with_timezone(&Utc);
-        let parse = |v: &str| retry_after(&headers(v), now);
-        assert_eq!(parse("0"), Some(Duration::ZERO));
-        assert_eq!(parse(" 120 "), Some(Duration::from_secs(120)));
-        assert_eq!(parse("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(
-            parse("Wed, 21 Oct 2015 07:28:30 GMT"),
-            Some(Duration::from_secs(30))
-        );
-        // A date in the past means "now".
-        assert_eq!(parse("Wed, 21 Oct 2015 07:00:00 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse("-3"), None);
-        assert_eq!(parse("soon"), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
-    }
 
     fn policy() -> RetryPolicy {
         RetryPolicy {

@@ -13,6 +13,13 @@ use serde::Deserialize;
 use temponest_auth_client::{ServiceTokenError, ServiceTokens};
 use uuid::Uuid;
 
+/// Waits between repeats of a call that failed before anything ran (connect errors, 502–504).
+const CALL_BACKOFF: temponest_retry::Backoff = temponest_retry::Backoff::new(
+    Duration::from_millis(200),
+    Duration::from_secs(2),
+    temponest_retry::Jitter::Equal,
+);
+
 /// Why a call failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
@@ -213,18 +220,17 @@ impl AgentsClient {
                     }
                     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                         // Refused before anything ran: safe to repeat after the wait asked for.
-                        let wait = response
-                            .headers()
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse::<u64>().ok())
-                            .unwrap_or(1)
-                            .min(5);
+                        let wait = temponest_retry::retry_after(
+                            response.headers(),
+                            std::time::SystemTime::now(),
+                        )
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(Duration::from_secs(5));
                         attempt += 1;
                         if attempt > 2 {
                             return Err(CallError::Unavailable(detail_of(response).await));
                         }
-                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        tokio::time::sleep(wait).await;
                         continue;
                     }
                     let detail = detail_of(response).await;
@@ -248,7 +254,7 @@ impl AgentsClient {
             if attempt > 2 {
                 return Err(retryable);
             }
-            tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
+            tokio::time::sleep(CALL_BACKOFF.delay(attempt - 1)).await;
         }
     }
 }

@@ -403,14 +403,17 @@ async fn record(
     Ok(())
 }
 
-/// Delay before retry `attempt + 1`: `base · 2^(attempt-1)`, at most 6 h, ±10 % jitter.
+/// Delay before retry `attempt + 1`: `base · 2^(attempt-1)`, at most 6 h, ±10 % jitter (a
+/// retry stays recognisably on its documented schedule).
 pub fn backoff(base_secs: i32, attempt: i32) -> chrono::Duration {
-    let exp = u32::try_from(attempt.saturating_sub(1))
-        .unwrap_or(0)
-        .min(20);
-    let secs = (f64::from(base_secs.max(1)) * f64::from(2u32.pow(exp))).min(6.0 * 3600.0);
-    let jitter = 0.9 + rand::random::<f64>() * 0.2;
-    chrono::Duration::milliseconds((secs * jitter * 1000.0) as i64)
+    let retry = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0);
+    let delay = temponest_retry::Backoff::new(
+        std::time::Duration::from_secs(base_secs.max(1) as u64),
+        std::time::Duration::from_secs(6 * 3600),
+        temponest_retry::Jitter::Proportional(0.1),
+    )
+    .delay(retry);
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(6))
 }
 
 /// Rescues executions whose engine stopped heartbeating or that outlived their timeout;

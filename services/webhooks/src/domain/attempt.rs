@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use temponest_netguard::{GuardError, NetPolicy, SendError, guard_error, guarded_send};
+use temponest_retry::{Backoff, Jitter};
 
 use crate::domain::signing;
 
@@ -238,21 +239,9 @@ fn chain(err: &(dyn StdError + 'static)) -> String {
     parts.join(": ")
 }
 
-/// `Retry-After` as seconds or an HTTP date, as a delay from `now`.
+/// `Retry-After` (seconds or an HTTP date) as a delay from `now`, at most [`MAX_BACKOFF`].
 pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let value = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs).min(MAX_BACKOFF));
-    }
-    let date = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some(
-        (date - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_BACKOFF),
-    )
+    temponest_retry::retry_after(headers, now.into()).map(|wait| wait.min(MAX_BACKOFF))
 }
 
 /// Delay before the next attempt after `attempt_count` attempts: `retry_delay × 2^(n-1)` with
@@ -262,14 +251,9 @@ pub fn backoff(
     attempt_count: i32,
     retry_after: Option<Duration>,
 ) -> Duration {
-    use rand::RngExt;
-    let exponent = attempt_count.saturating_sub(1).clamp(0, 30) as u32;
-    let base = (retry_delay_seconds.max(1) as f64) * 2f64.powi(exponent as i32);
-    let jitter: f64 = rand::rng().random_range(0.5..=1.0);
-    let computed = Duration::from_secs_f64((base * jitter).min(MAX_BACKOFF.as_secs_f64()));
-    computed
-        .max(retry_after.unwrap_or(Duration::ZERO))
-        .min(MAX_BACKOFF)
+    let base = Duration::from_secs(retry_delay_seconds.max(1) as u64);
+    let retry = attempt_count.saturating_sub(1).max(0) as u32;
+    Backoff::new(base, MAX_BACKOFF, Jitter::Equal).delay_honouring(retry, retry_after)
 }
 
 #[cfg(test)]
@@ -283,7 +267,12 @@ mod tests {
             assert!((30.0..=60.0).contains(&first), "{first}");
             let third = backoff(60, 3, None).as_secs_f64();
             assert!((120.0..=240.0).contains(&third), "{third}");
-            assert_eq!(backoff(86_400, 20, None), MAX_BACKOFF);
+            // Capped, then jittered: at most 24 h, never below half of it.
+            let capped = backoff(86_400, 20, None);
+            assert!(
+                capped <= MAX_BACKOFF && capped >= MAX_BACKOFF / 2,
+                "{capped:?}"
+            );
         }
         let honoured = backoff(1, 1, Some(Duration::from_secs(30)));
         assert_eq!(honoured, Duration::from_secs(30));
