@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::permissions::{Permission, Role};
+
 /// The `type` claim separates access tokens from anything else a signing key might sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,8 +24,10 @@ pub struct AccessClaims {
     pub sub: Uuid,
     pub tenant_id: Uuid,
     pub email: String,
-    pub roles: Vec<String>,
-    pub permissions: Vec<String>,
+    #[serde(deserialize_with = "crate::permissions::known")]
+    pub roles: Vec<Role>,
+    #[serde(deserialize_with = "crate::permissions::known")]
+    pub permissions: Vec<Permission>,
     pub jti: Uuid,
     /// Session (refresh-token family) the token was issued for; nil for a service token.
     pub sid: Uuid,

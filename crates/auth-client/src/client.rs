@@ -183,8 +183,8 @@ fn service_principal(claims: &AccessClaims) -> Result<Principal, ApiError> {
         permissions: claims
             .permissions
             .iter()
-            .filter(|p| scopes.contains(&p.as_str()))
-            .cloned()
+            .filter(|p| scopes.contains(p))
+            .copied()
             .collect(),
         kind: PrincipalKind::Service {
             client: client.to_owned(),

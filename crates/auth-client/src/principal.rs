@@ -6,6 +6,8 @@ use serde::Serialize;
 use temponest_web::ApiError;
 use uuid::Uuid;
 
+use crate::permissions::{Permission, Role};
+
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -25,18 +27,20 @@ pub struct Principal {
     pub user_id: Uuid,
     pub tenant_id: Uuid,
     pub email: String,
-    pub roles: Vec<String>,
-    pub permissions: Vec<String>,
+    #[serde(deserialize_with = "crate::permissions::known")]
+    pub roles: Vec<Role>,
+    #[serde(deserialize_with = "crate::permissions::known")]
+    pub permissions: Vec<Permission>,
     pub kind: PrincipalKind,
 }
 
 impl Principal {
-    pub fn has_permission(&self, permission: &str) -> bool {
-        self.permissions.iter().any(|p| p == permission)
+    pub fn has_permission(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
     }
 
     /// 403 unless the caller holds `permission`.
-    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         if self.has_permission(permission) {
             Ok(())
         } else {

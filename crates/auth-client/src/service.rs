@@ -68,7 +68,7 @@ pub struct ServiceTokenResponse {
     pub expires_in: i64,
     pub tenant_id: Uuid,
     /// The client's fixed scopes.
-    pub permissions: Vec<String>,
+    pub permissions: Vec<crate::permissions::Permission>,
 }
 
 impl std::fmt::Debug for ServiceTokenResponse {

@@ -52,8 +52,8 @@ fn token(key: &Key, session: Uuid, exp_in: i64) -> String {
         sub: Uuid::now_v7(),
         tenant_id: Uuid::now_v7(),
         email: "ada@example.com".into(),
-        roles: vec!["viewer".into()],
-        permissions: vec!["agents:read".into()],
+        roles: vec![temponest_auth_client::permissions::Role::Viewer],
+        permissions: vec![temponest_auth_client::permissions::AGENTS_READ],
         jti: Uuid::now_v7(),
         sid: session,
         iat: now,
@@ -157,7 +157,10 @@ async fn tokens_verify_against_the_remote_jwks_and_a_new_key_is_fetched_on_sight
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(principal.permissions, ["agents:read"]);
+    assert_eq!(
+        principal.permissions,
+        [temponest_auth_client::permissions::AGENTS_READ]
+    );
     assert!(matches!(principal.kind, PrincipalKind::User { .. }));
 
     // The auth service rotates: a token signed by a key the client has not seen yet.

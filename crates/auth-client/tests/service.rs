@@ -182,12 +182,12 @@ fn service_token(encoding: &EncodingKey, tenant: Uuid, client: Option<&str>) -> 
         sub: service_subject("scheduler"),
         tenant_id: tenant,
         email: "scheduler@service.temponest.internal".into(),
-        roles: vec!["service".into()],
+        roles: vec![temponest_auth_client::permissions::Role::Service],
         // A token claiming more than the client's scopes gets only the scopes.
         permissions: vec![
-            "agents:read".into(),
-            "agents:execute".into(),
-            "users:manage".into(),
+            temponest_auth_client::permissions::AGENTS_READ,
+            temponest_auth_client::permissions::AGENTS_EXECUTE,
+            temponest_auth_client::permissions::USERS_MANAGE,
         ],
         jti: Uuid::now_v7(),
         sid: Uuid::nil(),
@@ -239,7 +239,13 @@ async fn service_tokens_verify_without_a_session_check_and_must_name_a_known_cli
     );
     assert_eq!(principal.tenant_id, tenant);
     assert_eq!(principal.user_id, service_subject("scheduler"));
-    assert_eq!(principal.permissions, ["agents:read", "agents:execute"]);
+    assert_eq!(
+        principal.permissions,
+        [
+            temponest_auth_client::permissions::AGENTS_READ,
+            temponest_auth_client::permissions::AGENTS_EXECUTE
+        ]
+    );
     assert_eq!(
         introspector.calls.load(Ordering::SeqCst),
         0,

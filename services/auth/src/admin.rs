@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use sqlx::PgPool;
+use temponest_auth_client::permissions::Permission;
 use uuid::Uuid;
 
 use crate::db::api_keys::{self, NewApiKey};
@@ -76,11 +77,12 @@ pub async fn create_api_key(
         .ok_or("no user with that email")?;
     let unknown: Vec<_> = scopes
         .iter()
-        .filter(|s| !temponest_auth_client::permissions::ALL.contains(&s.as_str()))
+        .filter(|s| Permission::parse(s).is_none())
         .collect();
     if !unknown.is_empty() {
         return Err(format!("unknown scopes: {unknown:?}"));
     }
+    let scopes = temponest_auth_client::permissions::permissions_from_names(scopes);
     let (key, prefix) = credentials::new_api_key();
     let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
     let row = api_keys::insert(
@@ -92,7 +94,7 @@ pub async fn create_api_key(
             name,
             prefix: &prefix,
             key_hash: &credentials::digest(&key),
-            scopes,
+            scopes: &scopes,
             expires_at: None,
         },
     )

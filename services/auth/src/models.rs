@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use temponest_auth_client::permissions;
+use temponest_auth_client::permissions::{self, Permission, Role};
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -56,23 +56,24 @@ pub struct UserOut {
     pub full_name: Option<String>,
     pub tenant_id: Uuid,
     pub tenant_name: String,
-    pub roles: Vec<String>,
-    pub permissions: Vec<String>,
+    pub roles: Vec<Role>,
+    pub permissions: Vec<Permission>,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<UserRow> for UserOut {
     fn from(row: UserRow) -> Self {
+        let roles = permissions::roles_from_names(&row.roles);
         Self {
             id: row.id,
             user_id: row.id,
-            permissions: permissions::for_roles(&row.roles),
+            permissions: permissions::for_roles(&roles),
             email: row.email,
             full_name: row.full_name,
             tenant_id: row.tenant_id,
             tenant_name: row.tenant_name,
-            roles: row.roles,
+            roles,
             is_active: row.is_active,
             created_at: row.created_at,
         }
@@ -138,7 +139,7 @@ pub struct ApiKeyOut {
     pub name: String,
     /// First characters of the key, to recognise it.
     pub prefix: String,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Permission>,
     pub user_id: Uuid,
     pub tenant_id: Uuid,
     pub expires_at: Option<DateTime<Utc>>,
@@ -152,7 +153,7 @@ impl From<ApiKeyRow> for ApiKeyOut {
             id: row.id,
             name: row.name,
             prefix: row.prefix,
-            scopes: row.scopes,
+            scopes: permissions::permissions_from_names(&row.scopes),
             user_id: row.user_id,
             tenant_id: row.tenant_id,
             expires_at: row.expires_at,
@@ -230,35 +231,36 @@ impl RegisterIn {
     }
 }
 
-/// Checks role names; returns them de-duplicated in canonical order.
-pub fn validate_roles(roles: &[String], field: &str) -> Result<Vec<String>, ApiError> {
+/// Checks role names; returns the roles de-duplicated in canonical order.
+pub fn validate_roles(roles: &[String], field: &str) -> Result<Vec<Role>, ApiError> {
     if roles.is_empty() {
         return Err(ApiError::invalid_field(
             field,
             "at least one role is required",
         ));
     }
-    if let Some(bad) = roles
-        .iter()
-        .find(|r| !permissions::ROLES.contains(&r.as_str()))
-    {
+    if let Some(bad) = roles.iter().find(|r| Role::parse(r).is_none()) {
         return Err(ApiError::invalid_field(
             field,
             format!(
                 "unknown role `{bad}` (expected one of: {})",
-                permissions::ROLES.join(", ")
+                permissions::ROLES
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
     Ok(permissions::ROLES
         .iter()
-        .filter(|r| roles.iter().any(|x| x == *r))
-        .map(|r| (*r).to_owned())
+        .copied()
+        .filter(|r| roles.iter().any(|x| x == r.as_str()))
         .collect())
 }
 
 impl UserCreateIn {
-    pub fn validate(&self) -> Result<(NewUser, Vec<String>), ApiError> {
+    pub fn validate(&self) -> Result<(NewUser, Vec<Role>), ApiError> {
         let mut errors = Vec::new();
         let user = validate_new_user(
             &self.email,
@@ -285,13 +287,13 @@ impl UserCreateIn {
 #[derive(Debug)]
 pub struct ValidApiKey {
     pub name: String,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Permission>,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl ApiKeyIn {
     /// Validates name, scopes (known, and held by the creator) and expiry.
-    pub fn validate(&self, creator_permissions: &[String]) -> Result<ValidApiKey, ApiError> {
+    pub fn validate(&self, creator_permissions: &[Permission]) -> Result<ValidApiKey, ApiError> {
         let mut errors = Vec::new();
         let name = self.name.trim();
         if name.is_empty() {
@@ -299,17 +301,20 @@ impl ApiKeyIn {
         } else if name.chars().count() > 100 {
             errors.push(FieldError::new("name", "must be at most 100 characters"));
         }
+        let mut scopes = Vec::new();
         for (i, scope) in self.scopes.iter().enumerate() {
-            if !permissions::ALL.contains(&scope.as_str()) {
-                errors.push(FieldError::new(
+            match Permission::parse(scope) {
+                None => errors.push(FieldError::new(
                     format!("scopes[{i}]"),
                     format!("unknown permission `{scope}`"),
-                ));
-            } else if !creator_permissions.contains(scope) {
-                errors.push(FieldError::new(
-                    format!("scopes[{i}]"),
-                    format!("you do not hold `{scope}`, so a key cannot carry it"),
-                ));
+                )),
+                Some(permission) if !creator_permissions.contains(&permission) => {
+                    errors.push(FieldError::new(
+                        format!("scopes[{i}]"),
+                        format!("you do not hold `{scope}`, so a key cannot carry it"),
+                    ))
+                }
+                Some(permission) => scopes.push(permission),
             }
         }
         let expires_at = match self.expires_in_days {
@@ -328,7 +333,6 @@ impl ApiKeyIn {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
-        let mut scopes = self.scopes.clone();
         scopes.sort();
         scopes.dedup();
         Ok(ValidApiKey {

@@ -3,7 +3,8 @@
 
 use futures::future::BoxFuture;
 use sqlx::PgPool;
-use temponest_auth_client::{Introspector, Principal, PrincipalKind, permissions};
+use temponest_auth_client::permissions::{self, Permission, Role};
+use temponest_auth_client::{Introspector, Principal, PrincipalKind};
 use temponest_web::ApiError;
 
 use crate::state::LastUsed;
@@ -22,7 +23,7 @@ impl LocalResolver {
 
 /// The key's effective permissions: its scopes intersected with what its owner may do now
 /// (empty scopes = everything the owner may do).
-pub fn effective_permissions(roles: &[String], scopes: &[String]) -> Vec<String> {
+pub fn effective_permissions(roles: &[Role], scopes: &[Permission]) -> Vec<Permission> {
     let owner = permissions::for_roles(roles);
     if scopes.is_empty() {
         owner
@@ -42,12 +43,14 @@ impl Introspector for LocalResolver {
                 return Ok(None);
             };
             self.last_used.record(row.id);
+            let roles = permissions::roles_from_names(&row.roles);
+            let scopes = permissions::permissions_from_names(&row.scopes);
             Ok(Some(Principal {
                 user_id: row.user_id,
                 tenant_id: row.tenant_id,
                 email: row.email,
-                permissions: effective_permissions(&row.roles, &row.scopes),
-                roles: row.roles,
+                permissions: effective_permissions(&roles, &scopes),
+                roles,
                 kind: PrincipalKind::ApiKey { key_id: row.id },
             }))
         })

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use temponest_auth_client::permissions::Permission;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -26,11 +27,12 @@ pub struct NewApiKey<'a> {
     pub name: &'a str,
     pub prefix: &'a str,
     pub key_hash: &'a [u8],
-    pub scopes: &'a [String],
+    pub scopes: &'a [Permission],
     pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(conn: &mut PgConnection, key: NewApiKey<'_>) -> sqlx::Result<ApiKeyRow> {
+    let scopes: Vec<String> = key.scopes.iter().map(|p| p.as_str().to_owned()).collect();
     sqlx::query_as!(
         ApiKeyRow,
         r#"insert into auth.api_keys (id, tenant_id, user_id, name, prefix, key_hash, scopes, expires_at)
@@ -42,7 +44,7 @@ pub async fn insert(conn: &mut PgConnection, key: NewApiKey<'_>) -> sqlx::Result
         key.name,
         key.prefix,
         key.key_hash,
-        key.scopes,
+        &scopes,
         key.expires_at
     )
     .fetch_one(conn)

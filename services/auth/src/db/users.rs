@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use temponest_auth_client::permissions::Role;
 use uuid::Uuid;
 
 /// A user with its tenant's name.
@@ -41,6 +42,11 @@ pub async fn insert_tenant(conn: &mut PgConnection, id: Uuid, name: &str) -> sql
 }
 
 /// Inserts a user and returns it with its tenant name.
+/// Role names as stored (`text[]`, checked by `users_roles_known`).
+fn role_names(roles: &[Role]) -> Vec<String> {
+    roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
@@ -48,8 +54,9 @@ pub async fn insert(
     email: &str,
     full_name: Option<&str>,
     password_hash: &str,
-    roles: &[String],
+    roles: &[Role],
 ) -> sqlx::Result<UserRow> {
+    let roles = role_names(roles);
     sqlx::query_as!(
         UserRow,
         r#"with inserted as (
@@ -65,7 +72,7 @@ pub async fn insert(
         email,
         full_name,
         password_hash,
-        roles
+        &roles
     )
     .fetch_one(conn)
     .await
@@ -141,10 +148,11 @@ pub async fn update(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     id: Uuid,
-    roles: Option<&[String]>,
+    roles: Option<&[Role]>,
     is_active: Option<bool>,
     full_name: Option<&str>,
 ) -> sqlx::Result<Option<UserRow>> {
+    let roles = roles.map(role_names);
     sqlx::query_as!(
         UserRow,
         r#"with updated as (
@@ -161,7 +169,7 @@ pub async fn update(
            from updated u join auth.tenants t on t.id = u.tenant_id"#,
         tenant_id,
         id,
-        roles as Option<&[String]>,
+        roles.as_deref() as Option<&[String]>,
         is_active,
         full_name
     )

@@ -84,7 +84,7 @@ pub async fn list(
     page: Pagination,
 ) -> ApiResult<Response> {
     let held = current_permissions(&state, &principal).await?;
-    let owner = (!held.iter().any(|p| p == permissions::USERS_MANAGE)).then_some(principal.user_id);
+    let owner = (!held.contains(&permissions::USERS_MANAGE)).then_some(principal.user_id);
     let (rows, total) = api_keys::list(
         &state.pool,
         principal.tenant_id,
@@ -111,7 +111,7 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     principal.require_user("revoking API keys")?;
     let held = require_current(&state, &principal, permissions::API_KEYS_MANAGE).await?;
-    let owner = (!held.iter().any(|p| p == permissions::USERS_MANAGE)).then_some(principal.user_id);
+    let owner = (!held.contains(&permissions::USERS_MANAGE)).then_some(principal.user_id);
     let mut tx = state.pool.begin().await?;
     let hash = api_keys::revoke(&mut tx, principal.tenant_id, id, owner)
         .await?

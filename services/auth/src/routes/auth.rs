@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 use temponest_auth_client::introspect::{IntrospectionRequest, IntrospectionResponse};
+use temponest_auth_client::permissions::{Permission, Role};
 use temponest_auth_client::{Principal, PrincipalKind};
 use temponest_cache::categories;
 use temponest_web::{ApiError, ApiResult, Json};
@@ -37,7 +38,7 @@ pub async fn register(
         user.email.as_str(),
         user.full_name.as_deref(),
         &hash,
-        &["admin".to_owned()],
+        &[Role::Admin],
     )
     .await?;
     audit::record(
@@ -84,7 +85,7 @@ pub async fn load_user(
 pub async fn current_permissions(
     state: &AppState,
     principal: &Principal,
-) -> ApiResult<Vec<String>> {
+) -> ApiResult<Vec<Permission>> {
     match principal.kind {
         PrincipalKind::User { .. } => load_user(state, principal.tenant_id, principal.user_id)
             .await?
@@ -101,10 +102,10 @@ pub async fn current_permissions(
 pub async fn require_current(
     state: &AppState,
     principal: &Principal,
-    permission: &str,
-) -> ApiResult<Vec<String>> {
+    permission: Permission,
+) -> ApiResult<Vec<Permission>> {
     let held = current_permissions(state, principal).await?;
-    if held.iter().any(|p| p == permission) {
+    if held.contains(&permission) {
         Ok(held)
     } else {
         Err(ApiError::forbidden(format!(

@@ -6,19 +6,17 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
 use temponest_auth_client::claims::ISSUER;
+use temponest_auth_client::permissions::{self, Role};
 use temponest_auth_client::service::{
     ServiceTokenRequest, ServiceTokenResponse, service_email, service_subject,
 };
-use temponest_auth_client::{AccessClaims, TokenType, permissions};
+use temponest_auth_client::{AccessClaims, TokenType};
 use temponest_web::{ApiError, ApiResult, Json};
 use uuid::Uuid;
 
 use crate::db::users;
 use crate::state::AppState;
 use temponest_web::no_store;
-
-/// The role every service token carries.
-pub const SERVICE_ROLE: &str = "service";
 
 /// One answer for an unknown client and a wrong secret alike.
 fn invalid_client() -> ApiError {
@@ -55,12 +53,12 @@ pub async fn issue(
         .ok_or_else(|| ApiError::not_found("tenant"))?;
     let ttl = state.config.service_token_ttl_secs;
     let now = Utc::now().timestamp();
-    let permissions: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let permissions = scopes.to_vec();
     let access_token = state.keys.sign(&AccessClaims {
         sub: service_subject(&client),
         tenant_id: body.tenant_id,
         email: service_email(&client),
-        roles: vec![SERVICE_ROLE.to_owned()],
+        roles: vec![Role::Service],
         permissions: permissions.clone(),
         jti: Uuid::now_v7(),
         sid: Uuid::nil(),

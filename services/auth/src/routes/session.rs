@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde_json::json;
 use temponest_auth_client::{
     AccessClaims, Principal, PrincipalKind, TokenType, claims::ISSUER, permissions,
+    permissions::Role,
 };
 use temponest_cache::categories;
 use temponest_ratelimit::Policy;
@@ -183,7 +184,7 @@ pub async fn login(
         user.id,
         user.tenant_id,
         &user.email,
-        &user.roles,
+        &permissions::roles_from_names(&user.roles),
         session_id,
     )?;
     Ok(no_store(Json(token_out(&state, access, refresh_token))))
@@ -204,7 +205,7 @@ pub fn issue_access_token(
     user_id: Uuid,
     tenant_id: Uuid,
     email: &str,
-    roles: &[String],
+    roles: &[Role],
     session_id: Uuid,
 ) -> ApiResult<String> {
     let now = Utc::now().timestamp();
@@ -310,7 +311,7 @@ pub async fn refresh(
         row.user_id,
         row.tenant_id,
         &row.email,
-        &row.roles,
+        &permissions::roles_from_names(&row.roles),
         row.session_id,
     )?;
     Ok(no_store(Json(token_out(

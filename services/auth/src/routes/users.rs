@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::{Principal, permissions};
+use temponest_auth_client::Principal;
+use temponest_auth_client::permissions::{self, Role};
 use temponest_cache::categories;
 use temponest_web::extract::list_response;
 use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
@@ -119,10 +120,9 @@ pub async fn update(
     let before = users::find_for_update(&mut tx, principal.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    let loses_admin = before.roles.iter().any(|r| r == "admin")
-        && (roles
-            .as_ref()
-            .is_some_and(|r| !r.iter().any(|x| x == "admin"))
+    let before_roles = permissions::roles_from_names(&before.roles);
+    let loses_admin = before_roles.contains(&Role::Admin)
+        && (roles.as_ref().is_some_and(|r| !r.contains(&Role::Admin))
             || body.is_active == Some(false));
     let other_admins = admins
         .iter()
@@ -156,8 +156,8 @@ pub async fn update(
     }
     // Access tokens carry permissions for their whole life: a user who loses any (demoted or
     // deactivated) must sign in again, so no service keeps honouring the old ones.
-    let now_granted = permissions::for_roles(&after.roles);
-    let demoted = permissions::for_roles(&before.roles)
+    let now_granted = permissions::for_roles(&permissions::roles_from_names(&after.roles));
+    let demoted = permissions::for_roles(&before_roles)
         .iter()
         .any(|p| !now_granted.contains(p));
     let mut ended_sessions = Vec::new();

@@ -16,7 +16,7 @@ fn claims(exp_offset: i64, token_type: TokenType) -> AccessClaims {
         sub: Uuid::now_v7(),
         tenant_id: Uuid::now_v7(),
         email: "x@example.com".into(),
-        roles: vec!["admin".into()],
+        roles: vec![temponest_auth_client::permissions::Role::Admin],
         permissions: vec![],
         jti: Uuid::now_v7(),
         sid: Uuid::now_v7(),
