@@ -19,6 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use temponest_auth_client::JwtVerifier;
 use temponest_auth_client::claims::{AccessClaims, ISSUER, TokenType};
 use temponest_auth_client::jwks::{Jwk, Jwks};
+use temponest_auth_client::permissions;
 use uuid::Uuid;
 
 /// PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410); the 32-byte seed follows.
@@ -48,11 +49,11 @@ fn access_token(key: &EncodingKey) -> String {
         sub: Uuid::new_v4(),
         tenant_id: Uuid::new_v4(),
         email: "bench@example.test".into(),
-        roles: vec!["member".into()],
+        roles: vec![permissions::Role::Developer],
         permissions: vec![
-            "agents:read".into(),
-            "agents:write".into(),
-            "schedules:read".into(),
+            permissions::AGENTS_READ,
+            permissions::AGENTS_WRITE,
+            permissions::SCHEDULES_READ,
         ],
         jti: Uuid::new_v4(),
         sid: Uuid::new_v4(),
