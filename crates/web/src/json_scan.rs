@@ -12,6 +12,10 @@
 //!   `-0`/`0.0` are zero. Clients that send the shortest representation of their doubles
 //!   (JavaScript, Python, Go, serde) always pass.
 //!
+//! Refusing is preferred to keeping every number (serde_json's `arbitrary_precision`): that
+//! feature is workspace-wide, breaks `#[serde(untagged)]` and `flatten` deserialization and
+//! slows every number, for values no real client sends; a 422 makes the rare loss visible.
+//!
 //! The scan is O(n), keeps its container stack in a fixed array and allocates only to name
 //! the field of a refusal. It is lenient: on anything that is not well-formed JSON (or nests
 //! deeper than serde_json's recursion limit) it stops and lets the deserializer report the
