@@ -282,15 +282,18 @@ impl Scanner<'_> {
     }
 }
 
-/// Whether serde_json keeps this number token exactly (see the module doc).
+/// Whether serde_json keeps this number token exactly (see the module doc). A token that is
+/// not a JSON number at all passes: the deserializer reports it as a syntax error.
 pub fn number_round_trips(token: &[u8]) -> bool {
+    if !is_json_number(token) {
+        return true;
+    }
     let is_integer = !token.iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
     if is_integer {
         return integer_fits(token);
     }
     let Ok(value) = serde_json::from_slice::<f64>(token) else {
-        // Out of range (`1e400`) or not a number at all: refused either way (the
-        // deserializer would reject a malformed token too, only less clearly).
+        // Out of range (`1e400`).
         return false;
     };
     // serde_json writes floats with ryu's shortest representation: at most 24 bytes.
@@ -301,6 +304,39 @@ pub fn number_round_trips(token: &[u8]) -> bool {
     }
     let written = 32 - out.len();
     Decimal::parse(token) == Decimal::parse(&buffer[..written])
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, the JSON number grammar.
+fn is_json_number(token: &[u8]) -> bool {
+    let mut rest = token.strip_prefix(b"-").unwrap_or(token);
+    let digits = |rest: &mut &[u8]| {
+        let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        *rest = &rest[n..];
+        n
+    };
+    match rest.first() {
+        Some(b'0') => rest = &rest[1..],
+        Some(b'1'..=b'9') => {
+            digits(&mut rest);
+        }
+        _ => return false,
+    }
+    if let Some(after) = rest.strip_prefix(b".") {
+        rest = after;
+        if digits(&mut rest) == 0 {
+            return false;
+        }
+    }
+    if let Some((b'e' | b'E', after)) = rest.split_first() {
+        rest = after
+            .strip_prefix(b"+")
+            .or(after.strip_prefix(b"-"))
+            .unwrap_or(after);
+        if digits(&mut rest) == 0 {
+            return false;
+        }
+    }
+    rest.is_empty()
 }
 
 /// Whether an integer token fits `i64` (negative) or `u64` (otherwise).
