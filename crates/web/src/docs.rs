@@ -4,10 +4,11 @@
 //! The errors the shared stack answers for every route are documented here once
 //! ([`document_errors`]) rather than on each `#[utoipa::path]`: every error response carries
 //! the SPEC §2 [`ErrorBody`](crate::error::ErrorBody), every route can be rate limited (429),
-//! authenticated routes answer 401, routes with a path id 404 and routes with a body 422.
+//! authenticated routes answer 401, routes with a path id 404 and routes with a body or query
+//! parameters 422.
 
 use axum::Router;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 use utoipa_swagger_ui::SwaggerUi;
@@ -52,10 +53,15 @@ fn document_operation_errors(operation: &mut Operation) {
         .security
         .as_ref()
         .is_some_and(|requirements| !requirements.is_empty());
-    let has_path_parameter = operation.parameters.iter().flatten().any(|p| {
-        matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path))
-    });
-    let has_body = operation.request_body.is_some();
+    let has_parameter_in = |place: ParameterIn| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+    };
+    let has_path_parameter = has_parameter_in(ParameterIn::Path);
+    let has_input = operation.request_body.is_some() || has_parameter_in(ParameterIn::Query);
     let responses = &mut operation.responses.responses;
     let mut add = |status: &str, when: bool, description: &str| {
         if when {
@@ -72,8 +78,9 @@ fn document_operation_errors(operation: &mut Operation) {
     );
     add(
         "422",
-        has_body,
-        "invalid body: a field fails validation, holds a NUL character or a number that cannot be stored exactly",
+        has_input,
+        "invalid input: a field or query parameter fails validation, holds a NUL character or \
+         a number that cannot be stored exactly",
     );
     add(
         "429",

@@ -292,6 +292,10 @@ pub fn number_round_trips(token: &[u8]) -> bool {
     if is_integer {
         return integer_fits(token);
     }
+    let decimal = Decimal::parse(token);
+    if decimal.as_ref().is_some_and(Decimal::surely_exact) {
+        return true;
+    }
     let Ok(value) = serde_json::from_slice::<f64>(token) else {
         // Out of range (`1e400`).
         return false;
@@ -303,7 +307,7 @@ pub fn number_round_trips(token: &[u8]) -> bool {
         return false;
     }
     let written = 32 - out.len();
-    Decimal::parse(token) == Decimal::parse(&buffer[..written])
+    decimal == Decimal::parse(&buffer[..written])
 }
 
 /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, the JSON number grammar.
@@ -403,6 +407,23 @@ impl<'a> Decimal<'a> {
             digits: &mantissa[first..=last],
             exponent: exponent.saturating_add(integer_digits - 1 - leading),
         })
+    }
+}
+
+impl Decimal<'_> {
+    /// The fast path for the numbers clients actually send: at most 15 significant digits
+    /// (`f64::DIGITS`: such decimals map to distinct doubles, so the shortest representation
+    /// of the double is the decimal itself) and far from underflow and overflow.
+    fn surely_exact(&self) -> bool {
+        match self {
+            Decimal::Zero => true,
+            Decimal::NonZero {
+                digits, exponent, ..
+            } => {
+                digits.iter().filter(|&&b| b != b'.').count() <= f64::DIGITS as usize
+                    && (-307..=307).contains(exponent)
+            }
+        }
     }
 }
 

@@ -142,6 +142,10 @@ fn floats_whose_f64_prints_back_the_same_decimal_round_trip() {
         "123.456",
         "0.001",
         "100e-2",
+        "1e307",
+        "1.5e-307",
+        "123456789012345e-10",
+        "0.1234567890123456",
     ] {
         assert!(number_round_trips(token.as_bytes()), "{token}");
     }
@@ -158,6 +162,8 @@ fn floats_that_underflow_overflow_or_lose_digits_are_refused() {
         "1.7976931348623159e308",
         "2e-324",
         "1e99999999999999999999",
+        "9.99999999999999e308",
+        "0.12345678901234567",
     ] {
         assert!(!number_round_trips(token.as_bytes()), "{token}");
     }
