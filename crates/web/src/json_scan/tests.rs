@@ -169,14 +169,3 @@ fn floats_that_underflow_overflow_or_lose_digits_are_refused() {
     }
     assert_eq!(refused(r#"{"a": [1, 2, 1e-400]}"#).field, "a[2]");
 }
-
-#[test]
-fn canonical_decimals_ignore_spelling_but_not_value() {
-    let d = |s: &'static str| Decimal::parse(s.as_bytes()).unwrap();
-    assert_eq!(d("1.5e3"), d("1500.0"));
-    assert_eq!(d("0.001"), d("1e-3"));
-    assert_eq!(d("-0"), d("0.0"));
-    assert_ne!(d("1.5e3"), d("1.5e4"));
-    assert_ne!(d("15"), d("-15"));
-    assert_ne!(d("1.25"), d("1.2"));
-}
