@@ -79,6 +79,25 @@ impl Api {
             .unwrap()
     }
 
+    /// Sends `body` verbatim as `application/json` (for bodies a `Value` cannot express:
+    /// numbers beyond `f64`, exact number spellings, malformed JSON).
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: &str,
+    ) -> Response {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Registers a new tenant (its admin, password [`PASSWORD`]) and logs in.
     pub async fn signup(&self, email: &str) -> Session {
         let credentials = json!({"email": email, "password": PASSWORD});

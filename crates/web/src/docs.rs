@@ -1,13 +1,118 @@
 //! `/openapi.json` and the `/docs` Swagger UI, served from assets embedded in the binary
 //! (utoipa-swagger-ui `vendored`), so no network is needed at build or run time.
+//!
+//! The errors the shared stack answers for every route are documented here once
+//! ([`document_errors`]) rather than on each `#[utoipa::path]`: every error response carries
+//! the SPEC §2 [`ErrorBody`](crate::error::ErrorBody), every route can be rate limited (429),
+//! authenticated routes answer 401, routes with a path id 404 and routes with a body or query
+//! parameters 422.
 
 use axum::Router;
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Routes serving the given (possibly merged) OpenAPI document.
-pub fn router<S: Clone + Send + Sync + 'static>(openapi: OpenApi) -> Router<S> {
+/// Routes serving the given (possibly merged) OpenAPI document, completed by
+/// [`document_errors`].
+pub fn router<S: Clone + Send + Sync + 'static>(mut openapi: OpenApi) -> Router<S> {
+    document_errors(&mut openapi);
     Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+}
+
+/// Adds what the shared stack answers to every operation (see the module doc) and the
+/// `ErrorBody` schema to every 4xx/5xx response that declares no content.
+pub fn document_errors(openapi: &mut OpenApi) {
+    use utoipa::PartialSchema;
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for (name, schema) in [
+        ("ErrorBody", crate::error::ErrorBody::schema()),
+        ("FieldError", crate::error::FieldError::schema()),
+    ] {
+        components.schemas.entry(name.to_owned()).or_insert(schema);
+    }
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            document_operation_errors(operation);
+        }
+    }
+}
+
+fn document_operation_errors(operation: &mut Operation) {
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let has_parameter_in = |place: ParameterIn| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+    };
+    let has_path_parameter = has_parameter_in(ParameterIn::Path);
+    let has_input = operation.request_body.is_some() || has_parameter_in(ParameterIn::Query);
+    let responses = &mut operation.responses.responses;
+    let mut add = |status: &str, when: bool, description: &str| {
+        if when {
+            responses
+                .entry(status.to_owned())
+                .or_insert_with(|| RefOr::T(Response::new(description)));
+        }
+    };
+    add("401", secured, "missing, invalid or expired credentials");
+    add(
+        "404",
+        has_path_parameter,
+        "no such resource in the caller's tenant",
+    );
+    add(
+        "422",
+        has_input,
+        "invalid input: a field or query parameter fails validation, holds a NUL character or \
+         a number that cannot be stored exactly",
+    );
+    add(
+        "429",
+        true,
+        "rate limited; retry after `Retry-After` seconds",
+    );
+    for (status, response) in responses.iter_mut() {
+        let is_error = status.starts_with('4') || status.starts_with('5');
+        if let (true, RefOr::T(response)) = (is_error, response)
+            && response.content.is_empty()
+        {
+            *response = error_response(std::mem::take(response));
+        }
+    }
+}
+
+fn error_response(response: Response) -> Response {
+    let description = if response.description.is_empty() {
+        "error".to_owned()
+    } else {
+        response.description
+    };
+    let mut builder = ResponseBuilder::new().description(description).content(
+        "application/json",
+        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+    );
+    for (name, header) in response.headers {
+        if let RefOr::T(header) = header {
+            builder = builder.header(name, header);
+        }
+    }
+    builder.build()
 }
 
 /// Declares the `bearer` security scheme (JWT access token or API key) that every

@@ -1,19 +1,23 @@
 //! Extractors whose rejections are API errors: JSON bodies (400 for malformed JSON, 413 for
-//! oversized bodies, 415 for a wrong content type, 422 for wrong types or missing fields),
-//! path ids (a malformed id is 404, never 422) and list pagination.
+//! oversized bodies, 415 for a wrong content type, 422 for wrong types or missing fields, and
+//! 422 for a NUL character or a number that would not be stored exactly, see
+//! [`crate::json_scan`]), path ids (a malformed id is 404, never 422) and list pagination.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::{ApiError, FieldError};
 
-/// JSON body extractor and response wrapper with SPEC §2 rejections.
+/// JSON body extractor and response wrapper with SPEC §2 rejections. Every JSON body of the
+/// API comes through here, so this is the one place that refuses NUL characters and numbers
+/// that would not round-trip ([`crate::json_scan`]) before any handler or Postgres sees them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -25,10 +29,55 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_rejection)?;
+        if let Err(refusal) = crate::json_scan::check(&body) {
+            return Err(ApiError::invalid_field(&refusal.field, refusal.message));
+        }
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(value)) => Ok(Json(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, as axum's own `Json` requires.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(Ok(value)) = headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype
+                .rsplit_once('+')
+                .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json")))
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "expected a JSON body with `Content-Type: application/json`",
+    )
+}
+
+fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body is too large",
+        )
+    } else {
+        ApiError::bad_request(rejection.body_text())
     }
 }
 
@@ -58,18 +107,8 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(err) => {
             ApiError::bad_request(format!("malformed JSON body: {}", err.body_text()))
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected a JSON body with `Content-Type: application/json`",
-        ),
-        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "request body is too large",
-            )
-        }
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
+        JsonRejection::BytesRejection(err) => bytes_rejection(err),
         other => ApiError::bad_request(other.body_text()),
     }
 }

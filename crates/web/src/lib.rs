@@ -1,13 +1,16 @@
 //! HTTP plumbing shared by every TempoNest service: the API error type and body (SPEC §2),
 //! request ids, extractors (JSON with readable rejections, ids, pagination), health, metrics
-//! and OpenAPI routes, the standard middleware stack, and serving with graceful shutdown.
+//! and OpenAPI routes, the standard middleware stack (with the 404/405 bodies and the
+//! refusal of NUL characters and inexact numbers at the edge), and serving with graceful shutdown.
 
 pub mod bootstrap;
 pub mod config;
 pub mod docs;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod json_scan;
 pub mod request_id;
 pub mod secret_response;
 pub mod server;

@@ -2,7 +2,9 @@
 //!
 //! Outer stack (before routing): trailing-slash normalisation, request id, panic → 500 JSON,
 //! CORS, gzip for responses over 1 KiB. Route stack (after routing, so the matched route is
-//! known): trace span, HTTP metrics, body-size limit, request timeout.
+//! known): trace span, HTTP metrics, body-size limit, request timeout, NUL in the query
+//! string refused; unknown routes and wrong methods answered with the error body
+//! ([`crate::edge`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -48,9 +50,9 @@ impl Default for ServerConfig {
     }
 }
 
-/// Adds the route-level layers (tracing, metrics, body limit, timeout). Call after all routes
-/// are merged and after service-specific layers (authentication, rate limiting), so those run
-/// inside the trace span.
+/// Adds the 404/405 fallbacks and the route-level layers (tracing, metrics, body limit,
+/// timeout, NUL in the query refused). Call after all routes are merged and after
+/// service-specific layers (authentication, rate limiting), so those run inside the trace span.
 pub fn with_route_layers(router: Router, config: &ServerConfig) -> Router {
     with_route_layers_and_long(router, config, &[])
 }
@@ -68,7 +70,8 @@ pub fn with_route_layers_and_long(
             .long_request_timeout_secs
             .max(config.request_timeout_secs),
     );
-    router
+    crate::edge::with_fallbacks(router)
+        .layer(from_fn(crate::edge::refuse_nul_in_query))
         .layer(from_fn(move |req: Request, next: Next| async move {
             let is_long = req
                 .extensions()

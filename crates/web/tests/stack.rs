@@ -132,6 +132,66 @@ async fn json_bodies_get_precise_rejections() {
 }
 
 #[tokio::test]
+async fn json_content_types_with_a_json_suffix_or_parameters_are_accepted() {
+    let config = ServerConfig::default();
+    for content_type in [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ] {
+        let request = Request::post("/items")
+            .header("content-type", content_type)
+            .body(Body::from(r#"{"name":"a","qty":1}"#))
+            .unwrap();
+        let (status, _, _) = call(&config, request).await;
+        assert_eq!(status, StatusCode::CREATED, "{content_type}");
+    }
+    for content_type in ["text/plain", "application/jsonp", "json"] {
+        let request = Request::post("/items")
+            .header("content-type", content_type)
+            .body(Body::from(r#"{"name":"a","qty":1}"#))
+            .unwrap();
+        let (status, _, _) = call(&config, request).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
+    }
+}
+
+#[tokio::test]
+async fn nul_characters_and_inexact_numbers_are_refused_before_the_handler() {
+    let config = ServerConfig::default();
+    let (status, _, body) = call(
+        &config,
+        post_json("/items", r#"{"name":"a\u0000","qty":1}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "name");
+    assert_eq!(body["detail"], "name: must not contain the NUL character");
+    let (status, _, body) =
+        call(&config, post_json("/items", r#"{"name":"a","qty":1e-400}"#)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "qty");
+    let (status, _, body) = call(&config, get_req("/items?skip=0&search=%00")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "search");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_get_the_error_body() {
+    let config = ServerConfig::default();
+    let (status, _, body) = call(&config, get_req("/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found");
+    assert!(body["request_id"].is_string(), "{body}");
+    let request = Request::delete("/items").body(Body::empty()).unwrap();
+    let (status, headers, body) = call(&config, request).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["code"], "method_not_allowed");
+    assert_eq!(body["status"], 405);
+    assert_eq!(headers["allow"], "GET,HEAD,POST");
+}
+
+#[tokio::test]
 async fn malformed_ids_are_not_found() {
     let config = ServerConfig::default();
     let id = uuid::Uuid::now_v7();

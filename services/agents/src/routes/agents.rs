@@ -18,7 +18,7 @@ use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
 use crate::state::AppState;
 
 /// Creates an agent in the caller's tenant.
-#[utoipa::path(post, path = "/agents/", tag = "agents", request_body = AgentIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/agents/", operation_id = "create_agent", tag = "agents", request_body = AgentIn, security(("bearer" = [])),
     responses((status = 201, body = AgentOut), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -51,7 +51,7 @@ pub async fn create(
 }
 
 /// The caller's tenant's agents, newest first.
-#[utoipa::path(get, path = "/agents/", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/agents/", operation_id = "list_agents", tag = "agents", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("search" = Option<String>, Query, description = "substring of name or description")),
     responses((status = 200, body = [AgentOut], headers(("x-total-count" = i64))), (status = 403)))]
@@ -104,7 +104,8 @@ pub async fn list(
 }
 
 /// One agent (served from the agent-configuration cache).
-#[utoipa::path(get, path = "/agents/{id}", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/agents/{id}", operation_id = "get_agent", tag = "agents", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = AgentOut), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -116,7 +117,8 @@ pub async fn get(
 }
 
 /// Changes the fields sent; `null` clears optional fields.
-#[utoipa::path(patch, path = "/agents/{id}", tag = "agents", request_body = AgentPatch, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/agents/{id}", operation_id = "update_agent", tag = "agents", request_body = AgentPatch, security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = AgentOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -158,7 +160,8 @@ pub async fn update(
 }
 
 /// Soft-deletes an agent: it disappears from the API, its executions and costs remain.
-#[utoipa::path(delete, path = "/agents/{id}", tag = "agents", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/agents/{id}", operation_id = "delete_agent", tag = "agents", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -32,7 +32,8 @@ const REMOTE_POLL: Duration = Duration::from_millis(200);
 /// Runs an agent. `stream: false` waits and returns the execution; `stream: true` answers
 /// `text/event-stream` frames `data: {"content": "..."}` (each with an `id:`) ending with
 /// `data: [DONE]`; the execution id is in the `X-Execution-Id` header.
-#[utoipa::path(post, path = "/agents/{id}/execute", tag = "executions", request_body = ExecuteIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/agents/{id}/execute", operation_id = "execute_agent", tag = "executions", request_body = ExecuteIn, security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = ExecutionOut, description = "the finished execution, or an SSE stream when `stream` is true"),
               (status = 403), (status = 404), (status = 422)))]
 pub async fn execute(
@@ -88,7 +89,8 @@ pub async fn execute(
 }
 
 /// One execution of the caller's tenant.
-#[utoipa::path(get, path = "/executions/{id}", tag = "executions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/executions/{id}", operation_id = "get_execution", tag = "executions", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "execution id")),
     responses((status = 200, body = ExecutionOut), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -103,7 +105,7 @@ pub async fn get(
 }
 
 /// The caller's tenant's executions, newest first.
-#[utoipa::path(get, path = "/executions/", tag = "executions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/executions/", operation_id = "list_executions", tag = "executions", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("agent_id" = Option<Uuid>, Query), ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 422)))]
@@ -132,7 +134,8 @@ pub async fn list(
 
 /// Cancels a pending or running execution: its model call is aborted wherever it runs, and it
 /// ends as `status: failed, outcome: cancelled`. 409 if it had already finished.
-#[utoipa::path(post, path = "/executions/{id}/cancel", tag = "executions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/executions/{id}/cancel", operation_id = "cancel_execution", tag = "executions", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "execution id")),
     responses((status = 200, body = ExecutionOut), (status = 404), (status = 409)))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -172,8 +175,9 @@ pub async fn cancel(
 /// Follows an execution's stream from the start, or after the frame named by `Last-Event-ID`
 /// (header, or `last_event_id` query parameter). Works from any replica: frames come from
 /// memory when the execution runs here, else from Postgres.
-#[utoipa::path(get, path = "/executions/{id}/stream", tag = "executions", security(("bearer" = [])),
-    params(("Last-Event-ID" = Option<u64>, Header, description = "resume after this frame")),
+#[utoipa::path(get, path = "/executions/{id}/stream", operation_id = "stream_execution", tag = "executions", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "execution id"),
+           ("Last-Event-ID" = Option<u64>, Header, description = "resume after this frame")),
     responses((status = 200, description = "text/event-stream"), (status = 404), (status = 422)))]
 pub async fn stream(
     State(state): State<AppState>,

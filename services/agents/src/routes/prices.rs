@@ -34,7 +34,7 @@ pub struct PricesOut {
 }
 
 /// The price table and the tenant's overrides.
-#[utoipa::path(get, path = "/costs/prices", tag = "costs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/costs/prices", operation_id = "list_prices", tag = "costs", security(("bearer" = [])),
     responses((status = 200, body = PricesOut), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -51,7 +51,7 @@ pub async fn list(
 }
 
 /// Sets the tenant's price for a model (including models the table does not know).
-#[utoipa::path(put, path = "/costs/prices", tag = "costs", request_body = ModelPrice, security(("bearer" = [])),
+#[utoipa::path(put, path = "/costs/prices", operation_id = "set_price", tag = "costs", request_body = ModelPrice, security(("bearer" = [])),
     responses((status = 200, body = ModelPrice), (status = 403), (status = 422)))]
 pub async fn set(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub struct ModelQuery {
 }
 
 /// Removes the tenant's price for a model (the table applies again).
-#[utoipa::path(delete, path = "/costs/prices", tag = "costs", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/costs/prices", operation_id = "delete_price", tag = "costs", security(("bearer" = [])),
     params(("model" = String, Query)),
     responses((status = 204), (status = 403), (status = 404), (status = 422)))]
 pub async fn delete(

@@ -2,6 +2,7 @@
 //! speaking the LLM providers' wire protocols.
 
 mod agents;
+mod bad_input;
 mod executions;
 mod fake_llm;
 mod helpers;

@@ -19,7 +19,7 @@ use crate::routes::client::ClientInfo;
 use crate::state::AppState;
 
 /// Creates an API key for the caller. The response is the only time the key is shown.
-#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = ApiKeyIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api-keys", operation_id = "create_api_key", tag = "api-keys", request_body = ApiKeyIn, security(("bearer" = [])),
     responses((status = 201, body = ApiKeyCreatedOut), (status = 403), (status = 422)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -75,7 +75,7 @@ pub async fn create(
 }
 
 /// Lists live keys: all of the tenant's for users who manage users, otherwise the caller's own.
-#[utoipa::path(get, path = "/api-keys", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api-keys", operation_id = "list_api_keys", tag = "api-keys", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [ApiKeyOut], headers(("x-total-count" = i64)))))]
 pub async fn list(
@@ -101,7 +101,8 @@ pub async fn list(
 
 /// Revokes a key; it stops working everywhere within the introspection cache's reach
 /// (the cached entry is invalidated on every replica at once).
-#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api-keys/{id}", operation_id = "revoke_api_key", tag = "api-keys", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "API key id")),
     responses((status = 204), (status = 404)))]
 pub async fn revoke(
     State(state): State<AppState>,

@@ -18,7 +18,7 @@ use crate::routes::client::ClientInfo;
 use crate::state::AppState;
 
 /// Creates a tenant and its first user, an admin.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterIn,
+#[utoipa::path(post, path = "/auth/register", operation_id = "register", tag = "auth", request_body = RegisterIn,
     responses((status = 201, body = UserOut), (status = 409, description = "email already registered"),
               (status = 422, description = "invalid email, password or name"), (status = 429)))]
 pub async fn register(
@@ -120,7 +120,7 @@ pub fn user_cache_key(tenant_id: Uuid, user_id: Uuid) -> String {
 }
 
 /// The authenticated user, with tenant, roles and permissions.
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/me", operation_id = "get_me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 401), (status = 403, description = "called with a service token")))]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<UserOut>> {
     principal.require_user("a user profile")?;
@@ -136,7 +136,7 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResul
 }
 
 /// Resolves an API key or access token to the auth context it carries (for services).
-#[utoipa::path(post, path = "/auth/introspect", tag = "auth", request_body = IntrospectionRequest,
+#[utoipa::path(post, path = "/auth/introspect", operation_id = "introspect", tag = "auth", request_body = IntrospectionRequest,
     responses((status = 200, description = "`{active, principal}`")))]
 pub async fn introspect(
     State(state): State<AppState>,

@@ -8,7 +8,7 @@ use temponest_auth_client::jwks::Jwks;
 use crate::state::AppState;
 
 /// Public signing keys (current and recently retired).
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "get_jwks", tag = "auth",
     responses((status = 200, description = "JSON Web Key Set", body = Jwks)))]
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (

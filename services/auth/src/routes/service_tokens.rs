@@ -24,7 +24,7 @@ fn invalid_client() -> ApiError {
 }
 
 /// Issues a service token for a tenant to a configured service client.
-#[utoipa::path(post, path = "/auth/service-token", tag = "auth", request_body = ServiceTokenRequest,
+#[utoipa::path(post, path = "/auth/service-token", operation_id = "issue_service_token", tag = "auth", request_body = ServiceTokenRequest,
     responses((status = 200, body = ServiceTokenResponse),
               (status = 401, description = "invalid service client credentials"),
               (status = 404, description = "tenant not found or inactive"),

@@ -42,7 +42,7 @@ fn login_refused(detail: String, wait: i64, threshold: i32) -> ApiError {
 }
 
 /// Exchanges email and password for an access and a refresh token.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginIn,
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth", request_body = LoginIn,
     responses((status = 200, body = TokenOut), (status = 401, description = "invalid email or password"),
               (status = 429, description = "rate limited or account locked"), (status = 503, description = "overloaded")))]
 pub async fn login(
@@ -228,7 +228,7 @@ pub fn issue_access_token(
 /// Rotates a refresh token: returns a new access token and the successor refresh token.
 /// Reusing a rotated token revokes the session, except inside the grace window where a
 /// concurrent caller gets the same successor.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshIn,
+#[utoipa::path(post, path = "/auth/refresh", operation_id = "refresh", tag = "auth", request_body = RefreshIn,
     responses((status = 200, body = TokenOut), (status = 401, description = "invalid, expired, revoked or reused token")))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -322,7 +322,7 @@ pub async fn refresh(
 }
 
 /// Revokes the caller's session: its refresh tokens and access tokens stop working at once.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 400, description = "called with an API key"), (status = 401),
               (status = 403, description = "called with a service token")))]
 pub async fn logout(

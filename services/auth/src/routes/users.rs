@@ -19,7 +19,7 @@ use crate::routes::client::ClientInfo;
 use crate::state::AppState;
 
 /// Members of the caller's tenant, newest first.
-#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "users", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [UserOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
@@ -37,7 +37,7 @@ pub async fn list(
 }
 
 /// Adds a user with the given roles to the caller's tenant.
-#[utoipa::path(post, path = "/users", tag = "users", request_body = UserCreateIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "users", request_body = UserCreateIn, security(("bearer" = [])),
     responses((status = 201, body = UserOut), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -74,7 +74,8 @@ pub async fn create(
 }
 
 /// One member of the caller's tenant.
-#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "users", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "user id")),
     responses((status = 200, body = UserOut), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -93,7 +94,8 @@ pub async fn get(
 /// Changes roles, active flag or name. Role changes take effect for API keys at once; a
 /// change that takes permissions away (or deactivation) also ends the user's sessions, so
 /// their access tokens stop working everywhere at once.
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UserPatch, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/users/{id}", operation_id = "update_user", tag = "users", request_body = UserPatch, security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "user id")),
     responses((status = 200, body = UserOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -195,7 +197,7 @@ pub async fn update(
 }
 
 /// The caller's tenant.
-#[utoipa::path(get, path = "/tenants/current", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(get, path = "/tenants/current", operation_id = "get_current_tenant", tag = "tenants", security(("bearer" = [])),
     responses((status = 200, body = TenantOut), (status = 401)))]
 pub async fn current_tenant(
     State(state): State<AppState>,

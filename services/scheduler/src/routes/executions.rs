@@ -16,8 +16,9 @@ use crate::state::AppState;
 const STATUSES: &[&str] = &["pending", "running", "completed", "failed"];
 
 /// A schedule's executions, newest first.
-#[utoipa::path(get, path = "/schedules/{id}/executions", tag = "schedules", security(("bearer" = [])),
-    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+#[utoipa::path(get, path = "/schedules/{id}/executions", operation_id = "list_schedule_executions", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id"),
+           ("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
@@ -71,7 +72,8 @@ impl<S: Send + Sync> FromRequestParts<S> for TwoIds {
 }
 
 /// One execution of a schedule.
-#[utoipa::path(get, path = "/schedules/{id}/executions/{execution_id}", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(get, path = "/schedules/{id}/executions/{execution_id}", operation_id = "get_schedule_execution", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id"), ("execution_id" = uuid::Uuid, Path, description = "execution id (of this schedule)")),
     responses((status = 200, body = ExecutionOut), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -89,8 +91,9 @@ pub async fn get(
 
 /// Every fire time of the schedule, latest first: executed, skipped (overlap policy) or
 /// missed (downtime).
-#[utoipa::path(get, path = "/schedules/{id}/fires", tag = "schedules", security(("bearer" = [])),
-    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/schedules/{id}/fires", operation_id = "list_schedule_fires", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id"),
+           ("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [FireOut], headers(("x-total-count" = i64))), (status = 404)))]
 pub async fn fires(
     State(state): State<AppState>,

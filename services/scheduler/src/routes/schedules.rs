@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 /// Creates a schedule for an agent of the caller's tenant; it fires from its first fire
 /// time after now.
-#[utoipa::path(post, path = "/schedules/", tag = "schedules", request_body = ScheduleIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/schedules/", operation_id = "create_schedule", tag = "schedules", request_body = ScheduleIn, security(("bearer" = [])),
     responses((status = 201, body = ScheduleOut), (status = 403), (status = 404, description = "the agent is not in the caller's tenant"), (status = 422)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -50,7 +50,7 @@ pub async fn create(
 }
 
 /// The caller's tenant's schedules, newest first.
-#[utoipa::path(get, path = "/schedules/", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(get, path = "/schedules/", operation_id = "list_schedules", tag = "schedules", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("agent_id" = Option<Uuid>, Query), ("is_active" = Option<bool>, Query)),
     responses((status = 200, body = [ScheduleOut], headers(("x-total-count" = i64))), (status = 403)))]
@@ -75,7 +75,8 @@ pub async fn list(
 }
 
 /// One schedule.
-#[utoipa::path(get, path = "/schedules/{id}", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(get, path = "/schedules/{id}", operation_id = "get_schedule", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -92,7 +93,8 @@ pub async fn get(
 /// Changes the fields sent. A new cron expression, interval, time or time zone recomputes
 /// `next_run`; `is_active: false` pauses (no fire times while paused, none caught up after),
 /// `true` resumes from now.
-#[utoipa::path(patch, path = "/schedules/{id}", tag = "schedules", request_body = SchedulePatch, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/schedules/{id}", operation_id = "update_schedule", tag = "schedules", request_body = SchedulePatch, security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 403), (status = 404), (status = 422)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -107,7 +109,8 @@ pub async fn update(
 }
 
 /// Pauses a schedule (`is_active: false`).
-#[utoipa::path(post, path = "/schedules/{id}/pause", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(post, path = "/schedules/{id}/pause", operation_id = "pause_schedule", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 403), (status = 404)))]
 pub async fn pause(
     State(state): State<AppState>,
@@ -123,7 +126,8 @@ pub async fn pause(
 }
 
 /// Resumes a paused schedule from now (fire times that passed while paused do not run).
-#[utoipa::path(post, path = "/schedules/{id}/resume", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(post, path = "/schedules/{id}/resume", operation_id = "resume_schedule", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 403), (status = 404)))]
 pub async fn resume(
     State(state): State<AppState>,
@@ -179,7 +183,8 @@ async fn apply_patch(
 
 /// Deletes a schedule: it stops firing, its queued executions are cancelled (running ones
 /// finish); its execution history stays readable for audits until purged.
-#[utoipa::path(delete, path = "/schedules/{id}", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/schedules/{id}", operation_id = "delete_schedule", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -200,7 +205,8 @@ pub async fn delete(
 /// Runs the schedule's task now (also while paused). The overlap policy applies: with
 /// `skip`, a trigger while an execution is unfinished is refused (409); with `buffer_one`,
 /// one is queued behind the running one.
-#[utoipa::path(post, path = "/schedules/{id}/trigger", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(post, path = "/schedules/{id}/trigger", operation_id = "trigger_schedule", tag = "schedules", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 201, body = ExecutionOut), (status = 403), (status = 404),
               (status = 409, description = "refused by the overlap policy")))]
 pub async fn trigger(

@@ -22,7 +22,8 @@ use crate::routes::endpoints::load;
 use crate::state::AppState;
 
 /// Queues a `webhook.test` delivery to the endpoint (the sender picks it up at once).
-#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/webhooks/{id}/test", operation_id = "test_webhook", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 201, body = DeliveryOut), (status = 403), (status = 404), (status = 409)))]
 pub async fn test(
     State(state): State<AppState>,
@@ -56,8 +57,9 @@ pub async fn test(
 }
 
 /// An endpoint's deliveries, newest first.
-#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
-    params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "webhook endpoint id"),
+           ("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("status" = Option<String>, Query, description = "pending | success | failed | retrying")),
     responses((status = 200, body = [DeliveryOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
@@ -96,7 +98,8 @@ pub async fn list(
 }
 
 /// One delivery with every attempt.
-#[utoipa::path(get, path = "/webhooks/deliveries/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/webhooks/deliveries/{id}", operation_id = "get_delivery", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "delivery id")),
     responses((status = 200, body = DeliveryDetail), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -115,7 +118,8 @@ pub async fn get(
 }
 
 /// Queues a finished delivery again (same `webhook-id`, attempt count kept).
-#[utoipa::path(post, path = "/webhooks/deliveries/{id}/retry", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/webhooks/deliveries/{id}/retry", operation_id = "retry_delivery", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "delivery id")),
     responses((status = 200, body = DeliveryOut), (status = 403), (status = 404), (status = 409)))]
 pub async fn retry(
     State(state): State<AppState>,
@@ -146,7 +150,8 @@ pub async fn retry(
 
 /// Queues again every failed delivery of the endpoint created at or after `since` (after an
 /// outage of the receiver).
-#[utoipa::path(post, path = "/webhooks/{id}/recover", tag = "webhooks", request_body = RecoverIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/webhooks/{id}/recover", operation_id = "recover_webhook_deliveries", tag = "webhooks", request_body = RecoverIn, security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = Recovered), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn recover(
     State(state): State<AppState>,

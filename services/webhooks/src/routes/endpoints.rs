@@ -21,7 +21,7 @@ use crate::state::AppState;
 pub const OUTCOME_ENDPOINT_DELETED: &str = "endpoint_deleted";
 
 /// Creates an endpoint with its signing secret (returned this once).
-#[utoipa::path(post, path = "/webhooks/", tag = "webhooks", request_body = WebhookIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/webhooks/", operation_id = "create_webhook", tag = "webhooks", request_body = WebhookIn, security(("bearer" = [])),
     responses((status = 201, body = WebhookCreated), (status = 403), (status = 422)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -53,7 +53,7 @@ pub async fn create(
 }
 
 /// The caller's tenant's endpoints, newest first.
-#[utoipa::path(get, path = "/webhooks/", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/webhooks/", operation_id = "list_webhooks", tag = "webhooks", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("is_active" = Option<bool>, Query)),
     responses((status = 200, body = [WebhookOut], headers(("x-total-count" = i64))), (status = 403)))]
@@ -81,7 +81,8 @@ pub async fn list(
 }
 
 /// One endpoint.
-#[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = WebhookOut), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -99,7 +100,8 @@ pub async fn get(
 
 /// Changes the fields sent (the URL is checked again); `is_active: true` also re-enables an
 /// endpoint the service disabled.
-#[utoipa::path(patch, path = "/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/webhooks/{id}", operation_id = "update_webhook", tag = "webhooks", request_body = WebhookPatch, security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = WebhookOut), (status = 403), (status = 404), (status = 422)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -127,7 +129,8 @@ pub async fn update(
 
 /// Deletes an endpoint: nothing more is delivered to it (unfinished deliveries fail with
 /// outcome `endpoint_deleted`); its delivery history remains readable.
-#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -146,7 +149,8 @@ pub async fn delete(
 
 /// A new signing secret; the previous one keeps signing during the configured grace period
 /// (`secret_rotation_grace_secs`), so receivers can switch without losing deliveries.
-#[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = SecretOut), (status = 403), (status = 404)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,

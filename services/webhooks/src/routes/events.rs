@@ -16,7 +16,7 @@ const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// The names of every event type the platform publishes.
-#[utoipa::path(get, path = "/webhooks/events", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/webhooks/events", operation_id = "list_event_types", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, body = [String])))]
 pub async fn catalogue(principal: Principal) -> ApiResult<Json<Vec<&'static str>>> {
     principal.require(WEBHOOKS_READ)?;
@@ -25,7 +25,7 @@ pub async fn catalogue(principal: Principal) -> ApiResult<Json<Vec<&'static str>
 
 /// Publishes an application's own event to the caller's tenant: it is delivered to the
 /// tenant's endpoints subscribed to its type (or `*`), like the platform's events.
-#[utoipa::path(post, path = "/events", tag = "webhooks", request_body = EventIn, security(("bearer" = [])),
+#[utoipa::path(post, path = "/events", operation_id = "publish_event", tag = "webhooks", request_body = EventIn, security(("bearer" = [])),
     responses((status = 202, body = EventAccepted), (status = 403), (status = 422)))]
 pub async fn publish(
     State(state): State<AppState>,

@@ -1,6 +1,7 @@
 //! The webhooks service over HTTP against real Postgres and Redis, delivering to real local
 //! HTTP receivers.
 
+mod bad_input;
 mod burst;
 mod crash;
 mod deliveries;

@@ -1,0 +1,240 @@
+//! Bad input at the edge of the API: NUL characters anywhere in a body or a query string and
+//! numbers JSON cannot carry exactly are a 422 naming the field (never a 500 from Postgres,
+//! never a silently changed value); exact numbers and nested metadata round-trip unchanged;
+//! unknown routes and wrong methods answer with the SPEC §2 error body.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, expect_error, expect_json, spawn};
+
+/// Asserts a 422 whose `errors` name `field` and whose detail names it too.
+async fn expect_field(resp: reqwest::Response, field: &str, needle: &str) -> Value {
+    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, field).await;
+    let errors = body["errors"].as_array().expect("a per-field errors list");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["field"] == field && e["message"].as_str().unwrap().contains(needle)),
+        "no error for {field:?} mentioning {needle:?}: {body}"
+    );
+    body
+}
+
+async fn agent_id(app: &TestApp, token: &str) -> String {
+    let agent = app
+        .agent(
+            token,
+            json!({"name": "Clean", "model": "m", "provider": "echo"}),
+        )
+        .await;
+    agent["id"].as_str().unwrap().to_owned()
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_nul_character_in_an_agent_name_is_a_422_naming_the_field(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let resp = app
+        .post(
+            &ada.token,
+            "/agents/",
+            &json!({"name": "bad\u{0}name", "model": "m"}),
+        )
+        .await;
+    expect_field(resp, "name", "NUL").await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn nul_characters_in_metadata_keys_values_and_arrays_are_422s_naming_the_path(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for (metadata, field) in [
+        (json!({"note": "a\u{0}b"}), "metadata.note"),
+        (json!({"outer": {"k\u{0}": 1}}), "metadata.outer.k\\u0000"),
+        (json!({"tags": ["fine", "\u{0}"]}), "metadata.tags[1]"),
+        (
+            json!({"deep": [{"x": [1, {"y": "\u{0}"}]}]}),
+            "metadata.deep[0].x[1].y",
+        ),
+    ] {
+        let resp = app
+            .post(
+                &ada.token,
+                "/agents/",
+                &json!({"name": "Meta", "model": "m", "metadata": metadata}),
+            )
+            .await;
+        expect_field(resp, field, "NUL").await;
+    }
+    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    assert_eq!(list, json!([]), "nothing was created");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_escaped_backslash_before_u0000_is_text_not_a_nul(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let resp = app
+        .send_raw(
+            Method::POST,
+            &ada.token,
+            "/agents/",
+            r#"{"name": "Slash", "model": "m", "metadata": {"path": "C:\\u0000"}}"#,
+        )
+        .await;
+    let agent = expect_json(resp, StatusCode::CREATED).await;
+    assert_eq!(agent["metadata"]["path"], "C:\\u0000");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn nul_characters_in_an_agent_patch_and_an_execution_are_422s(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let id = agent_id(&app, &ada.token).await;
+    let resp = app
+        .patch(
+            &ada.token,
+            &format!("/agents/{id}"),
+            &json!({"description": "x\u{0}"}),
+        )
+        .await;
+    expect_field(resp, "description", "NUL").await;
+    let resp = app
+        .patch(
+            &ada.token,
+            &format!("/agents/{id}"),
+            &json!({"metadata": {"a": {"b": "\u{0}"}}}),
+        )
+        .await;
+    expect_field(resp, "metadata.a.b", "NUL").await;
+    let resp = app
+        .post(
+            &ada.token,
+            &format!("/agents/{id}/execute"),
+            &json!({"user_message": "hello\u{0}"}),
+        )
+        .await;
+    expect_field(resp, "user_message", "NUL").await;
+    let resp = app
+        .post(
+            &ada.token,
+            &format!("/agents/{id}/execute"),
+            &json!({"user_message": "hello", "context": {"k\u{0}": "v"}}),
+        )
+        .await;
+    expect_field(resp, "context.k\\u0000", "NUL").await;
+    let executions = expect_json(app.get(&ada.token, "/executions").await, StatusCode::OK).await;
+    assert_eq!(executions, json!([]), "nothing ran");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_nul_character_in_a_query_parameter_is_a_422_naming_the_parameter(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for (path, field) in [
+        ("/agents/?search=%00", "search"),
+        ("/agents?skip=0&search=a%00b", "search"),
+        ("/executions?status=%00", "status"),
+    ] {
+        expect_field(app.get(&ada.token, path).await, field, "NUL").await;
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn numbers_json_cannot_carry_exactly_are_422s_naming_the_path(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for (number, field) in [
+        ("1e-400", "metadata.tiny"),
+        ("1e400", "metadata.tiny"),
+        ("1180591620717411303424", "metadata.tiny"),
+        ("18446744073709551616", "metadata.tiny"),
+        ("-9223372036854775809", "metadata.tiny"),
+        ("0.10000000000000000001", "metadata.tiny"),
+    ] {
+        let body = format!(r#"{{"name": "N", "model": "m", "metadata": {{"tiny": {number}}}}}"#);
+        let resp = app
+            .send_raw(Method::POST, &ada.token, "/agents/", &body)
+            .await;
+        expect_field(resp, field, "exactly").await;
+    }
+    let id = agent_id(&app, &ada.token).await;
+    let resp = app
+        .send_raw(
+            Method::PATCH,
+            &ada.token,
+            &format!("/agents/{id}"),
+            r#"{"metadata": {"list": [1, 2, 1e-400]}}"#,
+        )
+        .await;
+    expect_field(resp, "metadata.list[2]", "exactly").await;
+    let resp = app
+        .send_raw(
+            Method::POST,
+            &ada.token,
+            &format!("/agents/{id}/execute"),
+            r#"{"user_message": "hi", "context": {"n": 1180591620717411303424}}"#,
+        )
+        .await;
+    expect_field(resp, "context.n", "exactly").await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn exact_numbers_and_nested_metadata_round_trip_unchanged(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let metadata = r#"{"tenth": 0.1, "thousands": 1.5e3, "two_53": 9007199254740992,
+        "fits_i64": 123456789012345678, "u64_max": 18446744073709551615,
+        "i64_min": -9223372036854775808, "negative_zero": -0, "small": 2.5e-300,
+        "nested": {"list": [1, -0.5, {"deep": "text"}, [true, null]], "empty": {}}}"#;
+    let body = format!(r#"{{"name": "Exact", "model": "m", "metadata": {metadata}}}"#);
+    let created = expect_json(
+        app.send_raw(Method::POST, &ada.token, "/agents/", &body)
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let sent: Value = serde_json::from_str(metadata).unwrap();
+    assert_eq!(created["metadata"], sent);
+    let id = created["id"].as_str().unwrap();
+    let fetched = expect_json(
+        app.get(&ada.token, &format!("/agents/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(fetched["metadata"], sent, "stored and read back exactly");
+    assert_eq!(
+        fetched["metadata"]["u64_max"].as_u64(),
+        Some(u64::MAX),
+        "still an integer"
+    );
+    assert_eq!(fetched["metadata"]["two_53"].as_u64(), Some(1 << 53));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn unknown_routes_and_wrong_methods_answer_with_the_error_body(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let body = expect_error(
+        app.get(&ada.token, "/no/such/route").await,
+        StatusCode::NOT_FOUND,
+        "not found",
+    )
+    .await;
+    assert_eq!(body["code"], "not_found");
+    let resp = app
+        .http
+        .put(app.url("/agents/"))
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .unwrap();
+    let allow = resp.headers().get("allow").cloned();
+    let body = expect_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method").await;
+    assert_eq!(body["code"], "method_not_allowed");
+    let allow = allow.expect("an Allow header");
+    let allow = allow.to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+}

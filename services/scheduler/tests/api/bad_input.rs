@@ -1,0 +1,82 @@
+//! Bad input at the edge of the schedules API: a NUL character or a number JSON cannot carry
+//! exactly in a schedule (its task configuration included) is a 422 naming the field, and an
+//! exact task configuration round-trips unchanged.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn expect_field(resp: reqwest::Response, field: &str) {
+    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, field).await;
+    assert!(
+        body["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == field)),
+        "no error for {field:?}: {body}"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn nul_characters_and_inexact_numbers_in_a_schedule_are_422s_naming_the_field(
+    pool: sqlx::PgPool,
+) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
+    let s = app.signup("owner@example.com").await;
+    let agent = app.agent(&s).await;
+    let base = |task_config: Value| json!({"agent_id": agent, "cron_expression": "*/5 * * * *", "task_config": task_config});
+    for (body, field) in [
+        (
+            base(json!({"user_message": "report\u{0}"})),
+            "task_config.user_message",
+        ),
+        (
+            base(json!({"user_message": "r", "context": {"region\u{0}": "eu"}})),
+            "task_config.context.region\\u0000",
+        ),
+        (
+            json!({"agent_id": agent, "cron_expression": "*/5 * * * *", "name": "n\u{0}"}),
+            "name",
+        ),
+    ] {
+        expect_field(app.post(&s.token, "/schedules", &body).await, field).await;
+    }
+    let body = format!(
+        r#"{{"agent_id": "{agent}", "cron_expression": "*/5 * * * *",
+            "task_config": {{"user_message": "r", "context": {{"n": 1e-400}}}}}}"#
+    );
+    expect_field(
+        app.send_raw(Method::POST, &s.token, "/schedules", &body)
+            .await,
+        "task_config.context.n",
+    )
+    .await;
+    expect_field(
+        app.get(&s.token, "/schedules?agent_id=%00").await,
+        "agent_id",
+    )
+    .await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_exact_task_configuration_round_trips_unchanged(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
+    let s = app.signup("owner@example.com").await;
+    let agent = app.agent(&s).await;
+    let task_config = r#"{"user_message": "r",
+        "context": {"tenth": 0.1, "thousands": 1.5e3, "two_53": 9007199254740992,
+                    "nested": {"list": [1, -0.5, {"deep": "x"}]}}}"#;
+    let body = format!(
+        r#"{{"agent_id": "{agent}", "cron_expression": "*/5 * * * *", "task_config": {task_config}}}"#
+    );
+    let created = expect_json(
+        app.send_raw(Method::POST, &s.token, "/schedules", &body)
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let sent: Value = serde_json::from_str(task_config).unwrap();
+    let fetched = app.get_schedule(&s, created["id"].as_str().unwrap()).await;
+    assert_eq!(fetched["task_config"]["context"], sent["context"]);
+    assert_eq!(fetched["task_config"]["user_message"], "r");
+}

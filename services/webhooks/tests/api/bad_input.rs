@@ -1,0 +1,148 @@
+//! Bad input at the edge of the webhooks API: NUL characters in endpoint fields, event
+//! payloads and query parameters, and numbers JSON cannot carry exactly, are a 422 naming the
+//! field before anything reaches Postgres; an exact payload is published unchanged.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::endpoints::{api, hook};
+use crate::helpers::{expect_error, expect_json};
+
+/// Asserts a 422 whose `errors` name `field`.
+async fn expect_field(resp: reqwest::Response, field: &str) {
+    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, field).await;
+    assert!(
+        body["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == field)),
+        "no error for {field:?}: {body}"
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn nul_characters_in_an_event_are_422s_naming_the_field(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for (body, field) in [
+        (
+            json!({"event_type": "order.paid", "payload": {"note": "a\u{0}"}}),
+            "payload.note",
+        ),
+        (
+            json!({"event_type": "order.paid", "payload": {"lines": [{"sku\u{0}": 1}]}}),
+            "payload.lines[0].sku\\u0000",
+        ),
+        (
+            json!({"event_type": "order.paid\u{0}", "payload": {}}),
+            "event_type",
+        ),
+        (
+            json!({"event_type": "order.paid", "payload": {}, "idempotency_key": "\u{0}"}),
+            "idempotency_key",
+        ),
+    ] {
+        expect_field(app.post(&ada.token, "/events", &body).await, field).await;
+    }
+    let published: i64 = sqlx::query_scalar("select count(*) from platform.outbox")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(published, 0, "nothing was published");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn numbers_an_event_payload_cannot_carry_exactly_are_422s(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for number in [
+        "1e-400",
+        "1e400",
+        "1180591620717411303424",
+        "0.1000000000000000000001",
+    ] {
+        let body = format!(r#"{{"event_type": "order.paid", "payload": {{"amount": {number}}}}}"#);
+        let resp = app
+            .send_raw(Method::POST, &ada.token, "/events", &body)
+            .await;
+        expect_field(resp, "payload.amount").await;
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_exact_event_payload_is_published_unchanged(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let payload = r#"{"tenth": 0.1, "thousands": 1.5e3, "two_53": 9007199254740992,
+        "u64_max": 18446744073709551615, "nested": {"list": [-0.5, {"deep": "x"}], "none": null}}"#;
+    let body = format!(r#"{{"event_type": "order.paid", "payload": {payload}}}"#);
+    expect_json(
+        app.send_raw(Method::POST, &ada.token, "/events", &body)
+            .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let stored: Value =
+        sqlx::query_scalar("select payload from platform.outbox where event_type = 'order.paid'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let sent: Value = serde_json::from_str(payload).unwrap();
+    assert_eq!(stored, sent);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn nul_characters_in_webhook_fields_are_422s_naming_the_field(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let named = hook("bad\u{0}");
+    let mut header = hook("headers");
+    header["headers"] = json!({"X-Team": "a\u{0}b"});
+    let mut event = hook("events");
+    event["events"] = json!(["agent.created", "\u{0}"]);
+    for (body, field) in [
+        (named, "name"),
+        (header, "headers.X-Team"),
+        (event, "events[1]"),
+    ] {
+        expect_field(app.post(&ada.token, "/webhooks/", &body).await, field).await;
+    }
+    let created = expect_json(
+        app.post(&ada.token, "/webhooks/", &hook("fine")).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    expect_field(
+        app.patch(
+            &ada.token,
+            &format!("/webhooks/{id}"),
+            &json!({"url": "http://127.0.0.1:9/\u{0}"}),
+        )
+        .await,
+        "url",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_nul_character_in_a_webhooks_query_parameter_is_a_422(pool: PgPool) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let created = expect_json(
+        app.post(&ada.token, "/webhooks/", &hook("fine")).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    for (path, field) in [
+        (format!("/webhooks/{id}/deliveries?status=%00"), "status"),
+        (
+            "/webhooks/?limit=1&is_active=true%00".to_owned(),
+            "is_active",
+        ),
+        ("/webhooks/events?unused%00=1".to_owned(), "unused\\u0000"),
+    ] {
+        expect_field(app.get(&ada.token, &path).await, field).await;
+    }
+}
