@@ -7,6 +7,7 @@ mod deliveries;
 mod delivery;
 mod endpoints;
 mod fairness;
+mod fresh;
 mod helpers;
 mod receiver;
 mod sealing;
