@@ -96,6 +96,7 @@ impl AppState {
         let refresh_secret =
             crate::db::secrets::get_or_create(&pool, "refresh_token_key", &fresh).await?;
         let last_used = LastUsed::start(pool.clone());
+        crate::domain::throttle_retention::spawn(pool.clone());
         let resolver = LocalResolver::new(pool.clone(), last_used.clone());
         let auth = AuthClient::new(keys.verifier(), Arc::new(resolver), cache.clone());
         Ok(Self {

@@ -66,6 +66,17 @@ pub struct DeliveryConfig {
     pub secret_key: KeyText,
     /// Run the dispatcher and sender in this process.
     pub run_engine: bool,
+    /// Delivered deliveries (with their attempts) are deleted this many days after they were
+    /// created (0 keeps them). Unfinished ones never are.
+    pub retention_days: u32,
+    /// The same for failed deliveries, kept longer for investigation.
+    pub failed_retention_days: u32,
+    /// Processed outbox events are deleted this many days after they were fanned out (0
+    /// keeps them); pending ones never are.
+    pub outbox_retention_days: u32,
+    /// How often the engine looks for expired rows (at once again while a run is cut short
+    /// by its batch cap).
+    pub retention_interval_secs: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -84,6 +95,10 @@ impl Default for DeliveryConfig {
             secret_rotation_grace_secs: 24 * 3600,
             secret_key: KeyText::default(),
             run_engine: true,
+            retention_days: 30,
+            failed_retention_days: 90,
+            outbox_retention_days: 30,
+            retention_interval_secs: 3600,
         }
     }
 }
@@ -120,7 +135,7 @@ impl WebhooksConfig {
         crate::domain::sealing::Sealer::new(&self.webhooks.secret_key.0)
             .map_err(|e| format!("TEMPONEST_WEBHOOKS__SECRET_KEY {e}"))?;
         let d = &self.webhooks;
-        let checks: [(bool, &str); 5] = [
+        let checks: [(bool, &str); 6] = [
             (
                 d.timeout_secs >= 1,
                 "TEMPONEST_WEBHOOKS__TIMEOUT_SECS must be at least 1",
@@ -140,6 +155,10 @@ impl WebhooksConfig {
             (
                 d.per_tenant_concurrency >= 1,
                 "TEMPONEST_WEBHOOKS__PER_TENANT_CONCURRENCY must be at least 1",
+            ),
+            (
+                d.retention_interval_secs >= 1,
+                "TEMPONEST_WEBHOOKS__RETENTION_INTERVAL_SECS must be at least 1",
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {

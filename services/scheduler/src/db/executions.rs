@@ -493,10 +493,10 @@ pub async fn queue_depth(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<i64>
     .await
 }
 
-/// Deletes up to `limit` finished executions completed before `before` and the skipped/missed
-/// fire times recorded before it; returns how many rows went.
-pub async fn purge(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
-    let executions = sqlx::query!(
+/// Deletes up to `limit` finished executions completed before `before` (the retention
+/// index `executions_finished_idx`); returns how many went.
+pub async fn purge_finished(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
         "delete from scheduler.executions
          where id in (select id from scheduler.executions
                       where completed_at is not null and completed_at < $1
@@ -506,8 +506,17 @@ pub async fn purge(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Re
     )
     .execute(pool)
     .await?
-    .rows_affected();
-    let fires = sqlx::query!(
+    .rows_affected())
+}
+
+/// Deletes up to `limit` skipped/missed fire times recorded before `before`; returns how many
+/// went.
+pub async fn purge_skipped_fires(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
         "delete from scheduler.skipped_fires
          where (schedule_id, fire_time) in (select schedule_id, fire_time
                                             from scheduler.skipped_fires
@@ -517,6 +526,5 @@ pub async fn purge(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Re
     )
     .execute(pool)
     .await?
-    .rows_affected();
-    Ok(executions + fires)
+    .rows_affected())
 }

@@ -10,5 +10,6 @@ mod fairness;
 mod fresh;
 mod helpers;
 mod receiver;
+mod retention;
 mod sealing;
 mod ssrf;
