@@ -41,7 +41,9 @@
 # Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
 # from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
 # SERVER_LOG (default /tmp/temponest-load-<pid>.log), LOGIN_CONCURRENCY for wrk-login/oha-login,
-# WEBHOOKS_BENCH_TIMEOUT (seconds to wait for all deliveries, default 300), WARMUP_SECS (the
+# WEBHOOKS_BENCH_TIMEOUT (seconds to wait for all deliveries, default 300), WEBHOOKS_STATS
+# (webhooks-*: fresh = the queue tables keep no planner statistics during the burst, the
+# default; analysed = ANALYZE them every second while it drains), WARMUP_SECS (the
 # webhooks-* latency is also printed without the first WARMUP_SECS, default 1) and the server's own
 # TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY / __PER_TENANT_CONCURRENCY (passed through).
 set -euo pipefail
@@ -182,7 +184,27 @@ webhooks_bench() {
   echo "webhooks-bench: $events events x $endpoints endpoint(s), receiver $receiver," \
     "per_endpoint_concurrency=${TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY:-16 (default)}," \
     "per_tenant_concurrency=${TEMPONEST_WEBHOOKS__PER_TENANT_CONCURRENCY:-64 (default)}," \
-    "publisher=$how${rps:+ at $rps/s}"
+    "publisher=$how${rps:+ at $rps/s}, statistics=${WEBHOOKS_STATS:-fresh}"
+
+  # Planner statistics of the queue tables during the burst. fresh: none (autovacuum off for
+  # them, as on a young database whose autovacuum is off or behind the burst); analysed: an
+  # ANALYZE of them every second while the burst drains (autovacuum keeping up).
+  local analyzer_pid=""
+  case "${WEBHOOKS_STATS:-fresh}" in
+    fresh)
+      psql_db -c "alter table platform.outbox set (autovacuum_enabled = false);
+                  alter table webhooks.deliveries set (autovacuum_enabled = false);
+                  alter table webhooks.attempts set (autovacuum_enabled = false);" >/dev/null
+      ;;
+    analysed)
+      (while :; do
+         psql_db -c "analyze platform.outbox, webhooks.deliveries, webhooks.attempts" >/dev/null 2>&1 || true
+         sleep 1
+       done) &
+      analyzer_pid=$!
+      ;;
+    *) echo "run.sh: WEBHOOKS_STATS must be fresh or analysed" >&2; exit 2 ;;
+  esac
 
   case "$how" in
     wrk)
@@ -226,7 +248,10 @@ webhooks_bench() {
     fi
     sleep 0.1
   done
+  [ -n "$analyzer_pid" ] && { kill "$analyzer_pid" 2>/dev/null; wait "$analyzer_pid" 2>/dev/null || true; }
   echo "webhooks-bench: published (outbox rows) $published, expected deliveries $expected, received $received"
+  psql_db -At -c "select 'statistics at the end: ' || string_agg(relname || ' reltuples=' || reltuples::bigint, ', ' order by relname)
+                  from pg_class where oid in ('platform.outbox'::regclass, 'webhooks.deliveries'::regclass)"
 
   local csv
   csv=$(mktemp --suffix=.csv)

@@ -11,7 +11,10 @@ pub struct DbConfig {
     pub pool_name: String,
     pub min_connections: u32,
     pub max_connections: u32,
-    /// How long a request waits for a free connection before failing with 503.
+    /// How long a request waits for a connection before failing with 503 (`Retry-After`):
+    /// a free one, or a new one while Postgres is unreachable — a refused connect is
+    /// retried and a black-holed one hangs until then, so this is also how long each request
+    /// waits during an outage.
     pub acquire_timeout: Duration,
     /// Idle connections above `min_connections` are closed after this long.
     pub idle_timeout: Duration,
@@ -25,6 +28,11 @@ pub struct DbConfig {
 
 /// The default database for a developer machine.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/temponest";
+
+/// The default [`DbConfig::acquire_timeout`]: a healthy pool hands out a connection in
+/// microseconds, so waiting longer only delays the 503 of an outage (requests used to hang
+/// 4–5 s each with Postgres stopped).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl DbConfig {
     /// Defaults for a named service: the seeds size pools per service (agents 15–100,
@@ -45,7 +53,7 @@ impl DbConfig {
             pool_name: service.to_owned(),
             min_connections: min,
             max_connections: max,
-            acquire_timeout: Duration::from_secs(5),
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             idle_timeout: Duration::from_secs(300),
             max_lifetime: Duration::from_secs(1800),
             statement_timeout: Duration::from_secs(30),
@@ -56,8 +64,12 @@ impl DbConfig {
 
 impl DbConfig {
     /// Applies `DATABASE_MAX_CONNECTIONS` / `DATABASE_MIN_CONNECTIONS` when set (operators
-    /// size pools to their Postgres `max_connections` and replica count).
+    /// size pools to their Postgres `max_connections` and replica count) and
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS`.
     pub fn with_env_overrides(mut self) -> Result<Self, String> {
+        if let Ok(value) = std::env::var("DATABASE_ACQUIRE_TIMEOUT_MS") {
+            self.acquire_timeout = parse_acquire_timeout(&value)?;
+        }
         for (name, field) in [
             ("DATABASE_MAX_CONNECTIONS", &mut self.max_connections),
             ("DATABASE_MIN_CONNECTIONS", &mut self.min_connections),
@@ -76,6 +88,15 @@ impl DbConfig {
             );
         }
         Ok(self)
+    }
+}
+
+fn parse_acquire_timeout(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "DATABASE_ACQUIRE_TIMEOUT_MS must be a whole number of milliseconds above 0, got {value:?}"
+        )),
     }
 }
 
@@ -123,6 +144,25 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("postgres://app:***@db:5432/tn"), "{shown}");
+    }
+
+    #[test]
+    fn the_acquire_timeout_is_short_by_default_and_parsed_in_milliseconds() {
+        for service in ["agents", "auth", "scheduler", "webhooks", "temponest"] {
+            let config = DbConfig::for_service(service, DEFAULT_DATABASE_URL);
+            assert!(
+                config.acquire_timeout <= Duration::from_secs(1),
+                "{service}"
+            );
+        }
+        assert_eq!(
+            parse_acquire_timeout(" 250 "),
+            Ok(Duration::from_millis(250))
+        );
+        for bad in ["0", "-1", "1s", ""] {
+            let err = parse_acquire_timeout(bad).unwrap_err();
+            assert!(err.contains("DATABASE_ACQUIRE_TIMEOUT_MS"), "{err}");
+        }
     }
 
     #[test]

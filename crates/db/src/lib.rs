@@ -1,15 +1,16 @@
 //! Pooled Postgres access shared by every TempoNest service: pool construction from
 //! configuration, embedded migrations (run under sqlx's advisory lock), readiness probing,
-//! query timing and pool gauges, and classification of constraint violations so the web layer
-//! can map them to 409/422 in one place.
+//! query timing and pool gauges, batched retention purges, and classification of constraint
+//! violations so the web layer can map them to 409/422 in one place.
 
 mod config;
 mod constraints;
 mod listen;
 mod metrics;
 mod pool;
+pub mod retention;
 
-pub use config::{DEFAULT_DATABASE_URL, DbConfig, redact_url};
+pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, DbConfig, redact_url};
 pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
 pub use listen::listen;
 pub use metrics::{spawn_pool_gauges, timed};

@@ -146,16 +146,22 @@ pub async fn mark_processed(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Resul
     Ok(())
 }
 
-/// Deletes processed events older than `retention`; returns how many.
+/// Deletes up to `limit` events processed before `before` (oldest first by the retention
+/// index `outbox_processed_idx`; rows another purge is deleting are skipped); returns how
+/// many. Pending events are never deleted. One batch of a `temponest_db::retention` purge.
 pub async fn purge_processed(
     conn: &mut PgConnection,
-    retention: std::time::Duration,
+    before: DateTime<Utc>,
+    limit: i64,
 ) -> sqlx::Result<u64> {
-    let cutoff = Utc::now()
-        - chrono::Duration::from_std(retention).unwrap_or_else(|_| chrono::Duration::days(7));
     let done = sqlx::query!(
-        "delete from platform.outbox where processed_at is not null and processed_at < $1",
-        cutoff
+        "delete from platform.outbox
+         where id in (select id from platform.outbox
+                      where processed_at is not null and processed_at < $1
+                      limit $2
+                      for update skip locked)",
+        before,
+        limit
     )
     .execute(conn)
     .await?;

@@ -103,14 +103,14 @@ async fn malformed_event_types_are_refused_and_processed_events_can_be_purged(po
     mark_processed(&mut tx, &[events[0].id]).await.unwrap();
     tx.commit().await.unwrap();
     let mut conn = pool.acquire().await.unwrap();
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
     assert_eq!(
-        purge_processed(&mut conn, Duration::from_secs(3600))
-            .await
-            .unwrap(),
+        purge_processed(&mut conn, hour_ago, 100).await.unwrap(),
         0,
         "recent events are kept"
     );
-    assert_eq!(purge_processed(&mut conn, Duration::ZERO).await.unwrap(), 1);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(purge_processed(&mut conn, later, 100).await.unwrap(), 1);
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! Talking to a running TempoNest app in integration tests: an HTTP client bound to the app's
 //! base URL, tenant sign-up, and the assertions every service's test suite uses (status and
-//! JSON body, the SPEC §2 error body, conditions awaited with a deadline instead of sleeps).
+//! JSON body, the SPEC §2 error body, conditions awaited with a deadline instead of sleeps,
+//! executed query plans read back).
 //! A dev-dependency only.
+
+pub mod plan;
 
 use std::time::Duration;
 

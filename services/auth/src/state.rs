@@ -119,6 +119,7 @@ impl AppState {
             .await
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let last_used = LastUsed::start(pool.clone());
+        crate::domain::throttle_retention::spawn(pool.clone());
         let resolver = LocalResolver::new(pool.clone(), last_used.clone());
         let auth = AuthClient::new(keys.verifier(), Arc::new(resolver), cache.clone());
         Ok(Self {

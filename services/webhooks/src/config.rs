@@ -58,6 +58,17 @@ pub struct DeliveryConfig {
     pub run_engine: bool,
     /// Live endpoints one tenant may have (creating one more is a 409).
     pub max_endpoints_per_tenant: i64,
+    /// Delivered deliveries (with their attempts) are deleted this many days after they were
+    /// created (0 keeps them). Unfinished ones never are.
+    pub retention_days: u32,
+    /// The same for failed deliveries, kept longer for investigation.
+    pub failed_retention_days: u32,
+    /// Processed outbox events are deleted this many days after they were fanned out (0
+    /// keeps them); pending ones never are.
+    pub outbox_retention_days: u32,
+    /// How often the engine looks for expired rows (at once again while a run is cut short
+    /// by its batch cap).
+    pub retention_interval_secs: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -78,6 +89,10 @@ impl Default for DeliveryConfig {
             previous_secret_key: KeyText::default(),
             run_engine: true,
             max_endpoints_per_tenant: 100,
+            retention_days: 30,
+            failed_retention_days: 90,
+            outbox_retention_days: 30,
+            retention_interval_secs: 3600,
         }
     }
 }
@@ -113,7 +128,7 @@ impl WebhooksConfig {
             .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
         crate::domain::sealing::from_config(&self.webhooks)?;
         let d = &self.webhooks;
-        let checks: [(bool, &str); 5] = [
+        let checks: [(bool, &str); 6] = [
             (
                 d.timeout_secs >= 1,
                 "TEMPONEST_WEBHOOKS__TIMEOUT_SECS must be at least 1",
@@ -133,6 +148,10 @@ impl WebhooksConfig {
             (
                 d.per_tenant_concurrency >= 1,
                 "TEMPONEST_WEBHOOKS__PER_TENANT_CONCURRENCY must be at least 1",
+            ),
+            (
+                d.retention_interval_secs >= 1,
+                "TEMPONEST_WEBHOOKS__RETENTION_INTERVAL_SECS must be at least 1",
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {

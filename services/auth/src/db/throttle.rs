@@ -5,6 +5,10 @@
 //! plus attempts in flight may never exceed the lockout threshold, so parallel guesses cannot
 //! slip past it. Parallel correct logins only ever see a short "busy, retry" answer, never a
 //! lockout. A slot left by a crashed process is reclaimed after [`IN_FLIGHT_STALE_AFTER`].
+//!
+//! A row whose streak window and lockout are both over only says what a missing row says, so
+//! [`purge_expired`] deletes it: the table holds the emails tried lately, not every email
+//! ever tried.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -157,4 +161,25 @@ pub async fn release_attempt(pool: &PgPool, email: &str) -> sqlx::Result<()> {
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Deletes up to `limit` rows untouched for the streak window whose lockout (if any) also
+/// ended that long ago (`login_throttle_updated_idx`); rows another purge is deleting are
+/// skipped. Returns how many went.
+pub async fn purge_expired(pool: &PgPool, limit: i64) -> sqlx::Result<u64> {
+    let window = STREAK_RESET_AFTER.num_seconds() as f64;
+    let done = sqlx::query!(
+        "delete from auth.login_throttle
+         where email in (select email from auth.login_throttle
+                         where updated_at < now() - make_interval(secs => $1)
+                           and (locked_until is null
+                                or locked_until < now() - make_interval(secs => $1))
+                         limit $2
+                         for update skip locked)",
+        window,
+        limit
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }

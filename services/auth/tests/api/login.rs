@@ -282,3 +282,58 @@ async fn lockout_app(pool: PgPool) -> crate::helpers::TestApp {
     )
     .await
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn throttle_rows_whose_window_and_lockout_are_over_are_purged_and_counted(pool: PgPool) {
+    temponest_telemetry::metrics_handle();
+    let app = spawn(pool.clone()).await;
+    // (email, minutes since the last change, lock end in minutes from now)
+    let rows: [(&str, i32, Option<i32>); 5] = [
+        ("recent@example.com", 1, None),     // kept: the window is running
+        ("quiet@example.com", 20, None),     // purged
+        ("locked@example.com", 20, Some(5)), // kept: still locked
+        ("was-locked@example.com", 40, Some(-20)), // purged: lock over 20 min ago
+        ("just-unlocked@example.com", 40, Some(-5)), // kept: lock over only 5 min ago
+    ];
+    for (email, changed, lock) in rows {
+        sqlx::query(
+            "insert into auth.login_throttle (email, failed_count, lockouts, locked_until,
+                 updated_at)
+             values ($1, 3, 1, now() + make_interval(mins => $3),
+                     now() - make_interval(mins => $2))",
+        )
+        .bind(email)
+        .bind(changed)
+        .bind(lock)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    temponest_auth::domain::throttle_retention::run_once(&pool)
+        .await
+        .unwrap();
+    let mut left: Vec<String> = sqlx::query_scalar("select email from auth.login_throttle")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "just-unlocked@example.com",
+            "locked@example.com",
+            "recent@example.com"
+        ]
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let needle = "temponest_retention_purged_rows_total{table=\"auth.login_throttle\"} 2";
+    assert!(metrics.contains(needle), "{needle} not in:\n{metrics}");
+}

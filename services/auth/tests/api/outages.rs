@@ -2,12 +2,14 @@
 //! recovers without a restart.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{ConnectOptions, PgPool};
+use temponest_db::DbConfig;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{Options, PASSWORD, expect_error, expect_json, spawn_with};
@@ -105,10 +107,22 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
     assert!(resp.headers().contains_key("x-ratelimit-remaining"));
 }
 
-/// A TCP proxy to Postgres that can cut every connection and refuse new ones.
+/// How the proxy fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    /// New connections are closed at once (Postgres stopped, port closed).
+    Refused,
+    /// New connections are accepted and never answered (host gone, packets dropped).
+    BlackHole,
+}
+
+const UP: u8 = 0;
+
+/// A TCP proxy to Postgres that can cut every connection and refuse or black-hole new ones.
 struct Switch {
     port: u16,
-    up: Arc<AtomicBool>,
+    /// `UP`, or an [`Outage`] as `1 + its index`.
+    mode: Arc<AtomicU8>,
     generation: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
@@ -116,16 +130,25 @@ impl Switch {
     async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
+        let mode = Arc::new(AtomicU8::new(UP));
         let (generation, _) = tokio::sync::watch::channel(0u64);
         let generation = Arc::new(generation);
-        let (up2, gen2) = (Arc::clone(&up), Arc::clone(&generation));
+        let (mode2, gen2) = (Arc::clone(&mode), Arc::clone(&generation));
         tokio::spawn(async move {
+            // Black-holed connections stay open, unanswered, until the test ends.
+            let mut held = Vec::new();
             loop {
                 let (mut client, _) = listener.accept().await.unwrap();
-                if !up2.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
+                match mode2.load(Ordering::SeqCst) {
+                    UP => {}
+                    m if m == 1 + Outage::BlackHole as u8 => {
+                        held.push(client);
+                        continue;
+                    }
+                    _ => {
+                        drop(client);
+                        continue;
+                    }
                 }
                 let mut cut = gen2.subscribe();
                 tokio::spawn(async move {
@@ -141,16 +164,23 @@ impl Switch {
         });
         Self {
             port,
-            up,
+            mode,
             generation,
         }
     }
 
     fn set(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.generation.send_modify(|g| *g += 1);
+        if up {
+            self.mode.store(UP, Ordering::SeqCst);
+        } else {
+            self.fail(Outage::Refused);
         }
+    }
+
+    /// Cuts every connection; new ones fail as `outage` says.
+    fn fail(&self, outage: Outage) {
+        self.mode.store(1 + outage as u8, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
     }
 }
 
@@ -193,4 +223,46 @@ async fn a_postgres_outage_is_a_503_and_the_service_recovers_without_restart(poo
         }
     }
     assert_eq!(status, StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn with_postgres_unreachable_requests_are_answered_503_within_the_acquire_timeout(
+    pool: PgPool,
+) {
+    let switch = Switch::start().await;
+    // The pool as a deployed auth service builds it, with its default acquire timeout.
+    let url = (*pool.connect_options())
+        .clone()
+        .host("127.0.0.1")
+        .port(switch.port)
+        .to_url_lossy();
+    let config = DbConfig::for_service("auth", url.as_str());
+    let timeout = config.acquire_timeout;
+    assert!(
+        timeout <= std::time::Duration::from_secs(1),
+        "fail fast by default: {timeout:?}"
+    );
+    let proxied = temponest_db::connect_lazy(&config).unwrap();
+    let app = spawn_with(proxied, Options::default()).await;
+    let session = app.signup("ada@example.com").await;
+    expect_json(app.get_as(&session.access, "/users").await, StatusCode::OK).await;
+
+    for outage in [Outage::Refused, Outage::BlackHole] {
+        switch.fail(outage);
+        for attempt in 0..2 {
+            let started = Instant::now();
+            let resp = app.get_as(&session.access, "/users").await;
+            let took = started.elapsed();
+            assert_eq!(
+                resp.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{outage:?} #{attempt}"
+            );
+            assert_eq!(resp.headers()["retry-after"], "1", "{outage:?} #{attempt}");
+            assert!(
+                took < 3 * timeout,
+                "{outage:?} #{attempt}: answered after {took:?} (acquire timeout {timeout:?})"
+            );
+        }
+    }
 }

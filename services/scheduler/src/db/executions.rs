@@ -240,7 +240,8 @@ pub struct Claimed {
 
 /// Claims up to `limit` pending executions due at `now` for `engine` (a lease until
 /// `lease_until`), skipping those another engine holds and those that must wait for a
-/// running execution of their schedule (overlap policies other than `allow`).
+/// running execution of their schedule (overlap policies other than `allow`). The plan is an
+/// ordered index range scan that stops at `limit`, whether or not the table has statistics.
 pub async fn claim(
     pool: &PgPool,
     engine: Uuid,
@@ -250,28 +251,9 @@ pub async fn claim(
 ) -> sqlx::Result<Vec<Claimed>> {
     temponest_db::timed(
         "scheduler.executions.claim",
-        sqlx::query_as!(
+        sqlx::query_file_as!(
             Claimed,
-            r#"with claimable as (
-                   select e.id from scheduler.executions e
-                   where e.status = 'pending' and e.run_after <= $2
-                     and (e.overlap_policy = 'allow'
-                          or not exists (select 1 from scheduler.executions r
-                                         where r.schedule_id = e.schedule_id
-                                           and r.status = 'running'))
-                   order by e.run_after, e.id
-                   limit $4
-                   for update skip locked)
-               update scheduler.executions e
-               set status = 'running', attempt = e.attempt + 1, leased_by = $1,
-                   lease_until = $3, started_at = coalesce(e.started_at, $2),
-                   attempt_started_at = $2
-               from claimable
-               where e.id = claimable.id
-               returning e.id, e.tenant_id, e.schedule_id, e.agent_id, e.trigger, e.fire_time,
-                         e.attempt, e.max_retries, e.retry_delay_seconds, e.timeout_seconds,
-                         e.task_config, e.agent_execution_id,
-                         e.attempt_started_at as "attempt_started_at!""#,
+            "src/db/claim_executions.sql",
             engine,
             now,
             lease_until,
@@ -511,10 +493,10 @@ pub async fn queue_depth(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<i64>
     .await
 }
 
-/// Deletes up to `limit` finished executions completed before `before` and the skipped/missed
-/// fire times recorded before it; returns how many rows went.
-pub async fn purge(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
-    let executions = sqlx::query!(
+/// Deletes up to `limit` finished executions completed before `before` (the retention
+/// index `executions_finished_idx`); returns how many went.
+pub async fn purge_finished(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
         "delete from scheduler.executions
          where id in (select id from scheduler.executions
                       where completed_at is not null and completed_at < $1
@@ -524,8 +506,17 @@ pub async fn purge(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Re
     )
     .execute(pool)
     .await?
-    .rows_affected();
-    let fires = sqlx::query!(
+    .rows_affected())
+}
+
+/// Deletes up to `limit` skipped/missed fire times recorded before `before`; returns how many
+/// went.
+pub async fn purge_skipped_fires(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
         "delete from scheduler.skipped_fires
          where (schedule_id, fire_time) in (select schedule_id, fire_time
                                             from scheduler.skipped_fires
@@ -535,6 +526,5 @@ pub async fn purge(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Re
     )
     .execute(pool)
     .await?
-    .rows_affected();
-    Ok(executions + fires)
+    .rows_affected())
 }

@@ -91,10 +91,9 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
                 next_housekeeping = now + housekeeping_every;
             }
             if config.retention_days > 0 && now >= next_purge {
-                let before = now - chrono::Duration::days(i64::from(config.retention_days));
-                let purged = executions::purge(&state.pool, before, 10_000).await?;
-                // A full batch: more to delete, continue at the next round.
-                next_purge = if purged >= 10_000 {
+                let more = purge(&state, now, config.retention_days).await?;
+                // Stopped at the batch cap: more to delete, continue at the next round.
+                next_purge = if more {
                     now
                 } else {
                     now + chrono::Duration::hours(1)
@@ -133,6 +132,29 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
 
 /// How long to sleep: until the next due time, the next housekeeping, or the poll interval.
 /// Work that is due but could not start (every run slot taken) waits for a slot instead.
+/// One retention run: finished executions and skipped/missed fire times older than
+/// `retention_days`, in batches ([`temponest_db::retention`]). True if a table has more.
+async fn purge(state: &AppState, now: DateTime<Utc>, retention_days: u32) -> sqlx::Result<bool> {
+    use temponest_db::retention::{DEFAULT_BATCH, DEFAULT_MAX_BATCHES, purge_in_batches};
+    let before = now - chrono::Duration::days(i64::from(retention_days));
+    let pool = &state.pool;
+    let finished = purge_in_batches(
+        "scheduler.executions",
+        DEFAULT_BATCH,
+        DEFAULT_MAX_BATCHES,
+        |n| executions::purge_finished(pool, before, n),
+    )
+    .await?;
+    let fires = purge_in_batches(
+        "scheduler.skipped_fires",
+        DEFAULT_BATCH,
+        DEFAULT_MAX_BATCHES,
+        |n| executions::purge_skipped_fires(pool, before, n),
+    )
+    .await?;
+    Ok(finished.more || fires.more)
+}
+
 fn wait_for(
     wake: Option<DateTime<Utc>>,
     housekeeping: DateTime<Utc>,

@@ -612,16 +612,20 @@ async fn finished_history_is_purged_after_the_retention_period(pool: sqlx::PgPoo
     app.clock().set(t("2026-06-01T10:05:30Z"));
     app.fire().await; // 10:02–10:04 missed, 10:05 queued (left unfinished)
     assert_eq!(app.fires(&s, &id).await.len(), 5);
+    let purge = |before| {
+        let pool = app.pool.clone();
+        async move {
+            executions::purge_finished(&pool, before, 100)
+                .await
+                .unwrap()
+                + executions::purge_skipped_fires(&pool, before, 100)
+                    .await
+                    .unwrap()
+        }
+    };
     // Nothing is old enough yet.
-    assert_eq!(
-        executions::purge(&app.pool, t("2026-06-01T10:00:00Z"), 100)
-            .await
-            .unwrap(),
-        0
-    );
-    let purged = executions::purge(&app.pool, t("2026-06-02T00:00:00Z"), 100)
-        .await
-        .unwrap();
+    assert_eq!(purge(t("2026-06-01T10:00:00Z")).await, 0);
+    let purged = purge(t("2026-06-02T00:00:00Z")).await;
     assert_eq!(
         purged, 4,
         "the finished execution and the 3 missed fire times"

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod engine;
+mod fresh;
 mod helpers;
 mod multi;
 mod schedules;

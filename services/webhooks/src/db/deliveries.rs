@@ -1,6 +1,6 @@
 //! `webhooks.deliveries` and `webhooks.attempts` for the API: listing, test deliveries,
-//! manual retries and recovery. (The sender's claims and attempt records are in
-//! [`super::queue`].)
+//! manual retries and recovery; and their retention purge. (The sender's claims and attempt
+//! records are in [`super::queue`].)
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -276,6 +276,46 @@ pub async fn fail_unfinished(
         outcome
     )
     .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `limit` delivered (`success`) deliveries created before `before`, oldest
+/// first (`deliveries_success_created_idx`), with their attempts (cascade); rows another
+/// purge is deleting are skipped. Returns how many deliveries went.
+pub async fn purge_delivered(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "delete from webhooks.deliveries
+         where id in (select id from webhooks.deliveries
+                      where status = 'success' and created_at < $1
+                      order by created_at
+                      limit $2
+                      for update skip locked)",
+        before,
+        limit
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The same for `failed` deliveries (`deliveries_failed_created_idx`).
+pub async fn purge_failed(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "delete from webhooks.deliveries
+         where id in (select id from webhooks.deliveries
+                      where status = 'failed' and created_at < $1
+                      order by created_at
+                      limit $2
+                      for update skip locked)",
+        before,
+        limit
+    )
+    .execute(pool)
     .await?;
     Ok(done.rows_affected())
 }

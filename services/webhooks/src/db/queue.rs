@@ -211,52 +211,40 @@ pub struct ClaimRequest<'a> {
     pub per_endpoint: i64,
     pub busy_endpoints: &'a [Uuid],
     pub busy_tenants: &'a [Uuid],
+    /// Endpoints with unfinished deliveries to look at, at most.
     pub scan: i64,
 }
 
 /// Leases up to `limit` due deliveries (at most `per_endpoint` of one endpoint) to `me` for
 /// `lease_secs`, oldest first, skipping those of the `busy_endpoints` and `busy_tenants`
-/// (saturated in this process) — among the `scan` oldest due, unleased deliveries.
+/// (saturated in this process) — among the deliveries of up to `scan` endpoints with
+/// unfinished deliveries, probed from a random point of the endpoint id space (so that, with
+/// more endpoints than that, every one comes up; a caller passes `i64::MAX` now and then).
 ///
-/// A claim skipping busy endpoints has to read past all of their due rows; with a backlog of
-/// one endpoint that is the whole backlog on every claim. `scan` bounds that work; a caller
-/// passes `i64::MAX` now and then so that nothing behind a busy endpoint's backlog waits long.
+/// The plan does not depend on statistics (a young table, autovacuum behind a burst): every
+/// step is an index range scan of `deliveries_endpoint_due_idx` (unfinished deliveries by
+/// endpoint and due time) or a primary-key probe, and each step's rows are bounded — one
+/// probe per endpoint (a loose index scan), the oldest due delivery of each (`heads`), then
+/// the oldest `per_endpoint` of the `limit` endpoints with the oldest heads (only those can
+/// hold the `limit` oldest deliveries), twice `limit` candidates, and `limit` locked. A busy
+/// endpoint costs one probe, however long its backlog.
 pub async fn claim(conn: &mut PgConnection, c: &ClaimRequest<'_>) -> sqlx::Result<Vec<Claimed>> {
-    // `oldest` reads the window without locking; `candidates` locks what is not busy (skipping
-    // rows another sender is claiming, re-checking the lease); the window keeps
-    // `per_endpoint` of each endpoint (other candidates are unlocked at the end of the
-    // statement, untouched).
-    sqlx::query_as!(
+    // Candidates are read without locks; `locked` then takes them oldest first, one primary
+    // key probe each, skipping rows another sender is claiming and re-checking the lease
+    // (rows are locked only as far as `limit` needs). `start` splits the endpoint id space:
+    // `above` probes from it upwards, `below` from the lowest id up to it.
+    let start = Uuid::new_v4();
+    sqlx::query_file_as!(
         Claimed,
-        "update webhooks.deliveries d
-         set lease_until = now() + make_interval(secs => $1), leased_by = $2
-         where d.id in (
-             select id from (
-                 select id, row_number() over (partition by endpoint_id order by next_attempt_at) as k
-                 from (
-                     select c.id, c.endpoint_id, c.next_attempt_at from webhooks.deliveries c
-                     where c.id in (
-                             select id from webhooks.deliveries
-                             where status in ('pending', 'retrying') and next_attempt_at <= now()
-                               and (lease_until is null or lease_until < now())
-                             order by next_attempt_at
-                             limit $7)
-                       and c.status in ('pending', 'retrying')
-                       and (c.lease_until is null or c.lease_until < now())
-                       and c.endpoint_id <> all($4) and c.tenant_id <> all($5)
-                     order by c.next_attempt_at
-                     limit $3
-                     for update skip locked) candidates) ranked
-             where k <= $6)
-         returning d.id, d.tenant_id, d.endpoint_id, d.event_id, d.event_type, d.payload,
-                   d.event_created_at, d.attempt_count",
+        "src/db/claim.sql",
         c.lease_secs,
         c.me,
         c.limit,
         c.busy_endpoints,
         c.busy_tenants,
         c.per_endpoint,
-        c.scan
+        c.scan,
+        start
     )
     .fetch_all(conn)
     .await

@@ -1,6 +1,6 @@
-//! The delivery engine: the [dispatcher](super::dispatcher) (outbox → deliveries) and the
-//! [sender](super::sender) (deliveries → signed HTTP attempts) as background tasks sharing a
-//! shutdown signal. Any number of engines may run against one database (SKIP LOCKED claims,
+//! The delivery engine: the [dispatcher](super::dispatcher) (outbox → deliveries), the
+//! [sender](super::sender) (deliveries → signed HTTP attempts) and the
+//! [retention](super::retention) purge as background tasks sharing a shutdown signal. Any number of engines may run against one database (SKIP LOCKED claims,
 //! leases).
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::domain::{dispatcher, sender};
+use crate::domain::{dispatcher, retention, sender};
 use crate::state::AppState;
 
 /// The running engine; [`Engine::shutdown`] stops it (dropping it stops it without waiting).
@@ -20,7 +20,8 @@ pub struct Engine {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Starts the dispatcher and the sender (nothing when `webhooks.run_engine` is off).
+/// Starts the dispatcher, the sender and the retention purge (nothing when
+/// `webhooks.run_engine` is off).
 pub fn start(state: AppState) -> Engine {
     let id = Uuid::now_v7();
     let cancel = CancellationToken::new();
@@ -34,6 +35,7 @@ pub fn start(state: AppState) -> Engine {
             wake.clone(),
             cancel.clone(),
         )));
+        tasks.push(tokio::spawn(retention::run(state.clone(), cancel.clone())));
         tasks.push(tokio::spawn(sender::run(
             state,
             id,

@@ -16,10 +16,11 @@
 //! theirs, and never lets this process hold more than [`BACKLOG_BATCHES`] × `batch_size`
 //! queued jobs that can start soon ([`counted_per_lane`]). The sender claims when woken (the
 //! dispatcher in this process, or `NOTIFY` from another), every `poll_interval_ms` (retries
-//! that became due), after a full batch, and when a lane it had to skip drains. Claims read
-//! only the oldest due deliveries (a backlog's worth), except the one of each poll, which reads
-//! them all — and comes [`STARVED_RESCAN`] after a short claim that skipped busy endpoints —
-//! so a busy endpoint's backlog costs claims little and delays nobody for long.
+//! that became due), after a full batch, and when a lane it had to skip drains. Claims look at
+//! a backlog's worth of endpoints (one index probe each, from a random point, however long
+//! their queues), except the one of each poll, which looks at them all — and comes
+//! [`STARVED_RESCAN`] after a short claim that skipped busy endpoints — so that with very many
+//! endpoints nobody waits long either.
 //!
 //! **Leases.** A claim leases the delivery for `lease_secs` (> the attempt timeout) to this
 //! sender's id; results are written only while the lease is still ours. A queued job starts
@@ -54,7 +55,7 @@ const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 /// Jobs queued in memory at most, in batches.
 pub const BACKLOG_BATCHES: usize = 4;
 /// How soon a claim that came back short while skipping busy endpoints is followed by one
-/// that reads past their backlog.
+/// that looks at every endpoint.
 const STARVED_RESCAN: Duration = Duration::from_millis(250);
 /// How long the recorder gets at shutdown to write the last results.
 const RECORDER_GRACE: Duration = Duration::from_secs(10);
@@ -198,7 +199,7 @@ struct Scheduler {
     /// How long after its claim a job may still start.
     start_window: Duration,
     inbox: Inbox,
-    /// The next claim reads every due delivery, not just the oldest (see [`queue::claim`]).
+    /// The next claim looks at every endpoint with due deliveries (see [`queue::claim`]).
     full_scan_due: bool,
     /// The last claim skipped busy endpoints or tenants and came back short.
     starved: bool,

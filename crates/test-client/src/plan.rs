@@ -1,0 +1,96 @@
+//! Reading `EXPLAIN (ANALYZE, FORMAT JSON)` output in tests that pin a statement's plan: the
+//! rows each operator visited, the indexes read, and the plan's shape — so a test can assert
+//! that a queue claim stays bounded and does not change with statistics.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+/// One executed plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    root: Value,
+}
+
+impl Plan {
+    /// From the single JSON value `EXPLAIN (ANALYZE, FORMAT JSON)` returns.
+    pub fn from_explain(explained: &Value) -> Self {
+        Self {
+            root: explained[0]["Plan"].clone(),
+        }
+    }
+
+    /// Every operator, depth first.
+    pub fn nodes(&self) -> Vec<&Value> {
+        fn walk<'a>(node: &'a Value, out: &mut Vec<&'a Value>) {
+            out.push(node);
+            for child in node["Plans"].as_array().into_iter().flatten() {
+                walk(child, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut out);
+        out
+    }
+
+    /// Rows the statement returned (or, for a DML statement with `RETURNING`, wrote).
+    pub fn rows(&self) -> f64 {
+        self.root["Actual Rows"].as_f64().unwrap_or(0.0)
+    }
+
+    /// The operator that visited the most rows (returned or filtered out, over all its
+    /// loops), with that count.
+    pub fn busiest(&self) -> (String, f64) {
+        self.nodes()
+            .into_iter()
+            .map(|n| {
+                let visited = (n["Actual Rows"].as_f64().unwrap_or(0.0)
+                    + n["Rows Removed by Filter"].as_f64().unwrap_or(0.0)
+                    + n["Rows Removed by Index Recheck"].as_f64().unwrap_or(0.0)
+                    + n["Rows Removed by Join Filter"].as_f64().unwrap_or(0.0))
+                    * n["Actual Loops"].as_f64().unwrap_or(1.0);
+                (describe(n), visited)
+            })
+            .fold((String::new(), 0.0), |a, b| if b.1 > a.1 { b } else { a })
+    }
+
+    /// Tables read by a sequential scan.
+    pub fn seq_scans(&self) -> Vec<String> {
+        self.nodes()
+            .into_iter()
+            .filter(|n| n["Node Type"] == "Seq Scan")
+            .map(describe)
+            .collect()
+    }
+
+    /// The indexes read.
+    pub fn indexes(&self) -> BTreeSet<String> {
+        self.nodes()
+            .into_iter()
+            .filter_map(|n| n["Index Name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The operators and the indexes they read, in order. A plain and a bitmap probe of the
+    /// same index count as the same access (which one the planner takes depends on the row
+    /// estimate, not on the work).
+    pub fn shape(&self) -> Vec<String> {
+        self.nodes()
+            .into_iter()
+            .filter(|n| n["Node Type"] != "Bitmap Heap Scan")
+            .map(|n| match n["Index Name"].as_str() {
+                Some(index) => format!("index {index}"),
+                None => n["Node Type"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+}
+
+fn describe(node: &Value) -> String {
+    let kind = node["Node Type"].as_str().unwrap_or_default();
+    match (node["Index Name"].as_str(), node["Relation Name"].as_str()) {
+        (Some(index), _) => format!("{kind} using {index}"),
+        (None, Some(table)) => format!("{kind} on {table}"),
+        (None, None) => kind.to_owned(),
+    }
+}

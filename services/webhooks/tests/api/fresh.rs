@@ -1,0 +1,128 @@
+//! Claims on a young table: a fan-out burst on a database that was never analysed (autovacuum
+//! off, or behind the burst) is claimed with the plan it gets once statistics exist — index
+//! probes of the partial queue index, bounded by what the claim takes, never a scan or sort
+//! of the whole backlog.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use temponest_test_client::plan::Plan;
+use temponest_webhooks::db::queue;
+use uuid::Uuid;
+
+use crate::receiver::endpoint;
+
+/// The statement `queue::claim` runs, as it runs it.
+const CLAIM: &str = include_str!("../../src/db/claim.sql");
+
+const ENDPOINTS: usize = 10;
+const EVENTS: usize = 2_000;
+/// A claim's batch; the burst is `EVENTS` × `ENDPOINTS` = 20,000 deliveries.
+const LIMIT: i64 = 100;
+/// Rows any operator of one claim may visit: the batch from each endpoint, and a little.
+const VISIT_BOUND: f64 = ((ENDPOINTS + 2) as i64 * LIMIT) as f64;
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    // Whatever the server's autovacuum settings, the table has no statistics until the test
+    // analyses it.
+    sqlx::query("alter table webhooks.deliveries set (autovacuum_enabled = false)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    burst(&pool, &mut conn).await;
+    let reltuples: f32 = sqlx::query_scalar(
+        "select reltuples from pg_class where oid = 'webhooks.deliveries'::regclass",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(reltuples, -1.0, "the burst's table has no statistics yet");
+
+    let fresh = [plan(&mut conn, false).await, plan(&mut conn, true).await];
+    sqlx::query("analyze webhooks.deliveries")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let analysed = [plan(&mut conn, false).await, plan(&mut conn, true).await];
+
+    let names = ["fresh", "fresh, generic", "analysed", "analysed, generic"];
+    for (name, plan) in names.iter().zip(fresh.iter().chain(&analysed)) {
+        assert_eq!(plan.seq_scans(), Vec::<String>::new(), "{name}");
+        let (busiest, visited) = plan.busiest();
+        assert!(
+            visited <= VISIT_BOUND,
+            "{name}: {busiest} visited {visited} rows (bound {VISIT_BOUND})"
+        );
+        assert_eq!(
+            plan.indexes(),
+            BTreeSet::from([
+                "deliveries_endpoint_due_idx".into(),
+                "deliveries_pkey".into()
+            ]),
+            "{name}: only the queue index and the primary key"
+        );
+        assert_eq!(plan.rows(), LIMIT as f64, "{name}: a full batch is claimed");
+    }
+    for (fresh, analysed) in fresh.iter().zip(&analysed) {
+        assert_eq!(fresh.shape(), analysed.shape(), "statistics change nothing");
+    }
+}
+
+/// `EVENTS` events fanned out to `ENDPOINTS` endpoints by the dispatcher, none leased (as when
+/// the sender's memory is full); the first tenth already delivered, so the queue index holds
+/// dead entries too.
+async fn burst(pool: &PgPool, conn: &mut PgConnection) {
+    let tenant = Uuid::new_v4();
+    for _ in 0..ENDPOINTS {
+        endpoint(pool, tenant, "http://127.0.0.1:9/hook", &["order.paid"], 3).await;
+    }
+    let events: Vec<(Uuid, &str, Value)> = (0..EVENTS)
+        .map(|n| (tenant, "order.paid", json!({"n": n})))
+        .collect();
+    temponest_outbox::publish_many(conn, &events).await.unwrap();
+    while queue::dispatch(conn, 500, None).await.unwrap().events > 0 {}
+    sqlx::query(
+        "update webhooks.deliveries set status = 'success', delivered_at = now()
+         where id in (select id from webhooks.deliveries order by created_at, id limit $1)",
+    )
+    .bind((EVENTS * ENDPOINTS / 10) as i64)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+}
+
+/// One claim, executed under `EXPLAIN (ANALYZE, FORMAT JSON)` and rolled back, with a custom
+/// or a generic plan (what a prepared statement may switch to after five executions).
+async fn plan(conn: &mut PgConnection, generic: bool) -> Plan {
+    let mode = if generic {
+        "force_generic_plan"
+    } else {
+        "auto"
+    };
+    sqlx::query("select set_config('plan_cache_mode', $1, false)")
+        .bind(mode)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    // The statement text is the claim's own file, not input.
+    let explained: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "explain (analyze, format json)\n{CLAIM}"
+    )))
+    .bind(30.0_f64)
+    .bind(Uuid::new_v4())
+    .bind(LIMIT)
+    .bind(Vec::<Uuid>::new())
+    .bind(Vec::<Uuid>::new())
+    .bind(LIMIT)
+    .bind(i64::MAX)
+    .bind(Uuid::new_v4())
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    Plan::from_explain(&explained)
+}
