@@ -2,6 +2,7 @@
 //! agents service (echo provider) in the same process and reached over HTTP, as `temponest
 //! serve` runs them. Time is driven by a manual clock where a test is about fire times.
 
+mod crash;
 mod engine;
 mod helpers;
 mod multi;
