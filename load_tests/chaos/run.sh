@@ -140,7 +140,7 @@ post() { curl -sf -H "Authorization: Bearer $1" -H 'content-type: application/js
 
 # A fresh database and a server on it.
 fresh() {
-  db="chaos_$1_$$"
+  db="chaos_${1//-/_}_$$"
   psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "create database $db" >/dev/null
   redis-cli -p "$redis_port" flushall >/dev/null
   start_server
@@ -280,7 +280,7 @@ outage_under_load() {
   tok=$(token)
   agent=$(post "$tok" /agents/ '{"name":"cached","model":"echo-1","provider":"echo"}' | jq -r .id)
   python3 "$here/load.py" "$host" "$tok" $((20 + outage)) "${LOAD_THREADS:-4}" "$work/$name.csv" \
-    "/agents/$agent" /auth/me /agents/ &
+    "/agents/$agent" /auth/me /agents/ /schedules/ /webhooks/ &
   local load=$!
   sleep 10
   local t_fault t_repair
@@ -291,7 +291,7 @@ outage_under_load() {
   eval "$repair"
   wait "$load"
   stop_server
-  echo "== $name: GET /agents/{id}, /auth/me, /agents/ from ${LOAD_THREADS:-4} keep-alive clients; fault at 10 s for ${outage} s"
+  echo "== $name: GET /agents/{id}, /auth/me, /agents/ (cached), /schedules/, /webhooks/ (Postgres) from ${LOAD_THREADS:-4} keep-alive clients; fault at 10 s for ${outage} s"
   python3 "$here/phases.py" "$work/$name.csv" "$t_fault" "$t_repair"
 }
 
