@@ -1,10 +1,12 @@
 //! Pooled Postgres access shared by every TempoNest service: pool construction from
 //! configuration, embedded migrations (run under sqlx's advisory lock), readiness probing,
-//! query timing and pool gauges, batched retention purges, and classification of constraint
-//! violations so the web layer can map them to 409/422 in one place.
+//! query timing and pool gauges, batched retention purges, the liveness of work-owning
+//! instances, and classification of constraint violations so the web layer can map them to
+//! 409/422 in one place.
 
 mod config;
 mod constraints;
+pub mod instances;
 mod listen;
 mod metrics;
 mod pool;

@@ -318,6 +318,27 @@ pub async fn heartbeat(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Fails the unfinished executions of the dead processes `owners` (outcome `abandoned`),
+/// returning them.
+pub async fn fail_owned_by(
+    conn: &mut PgConnection,
+    owners: &[Uuid],
+) -> sqlx::Result<Vec<ExecutionRow>> {
+    sqlx::query_as!(
+        ExecutionRow,
+        "update agents.executions
+         set status = 'failed', outcome = 'abandoned', completed_at = now(),
+             error = 'the process running this execution stopped before it finished'
+         where owner_id = any($1) and status in ('pending', 'running')
+         returning id, tenant_id, agent_id, status, outcome, user_message, context, response,
+                   tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                   error, stream, provider, model, created_at, started_at, completed_at",
+        owners
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Fails unfinished executions whose process stopped sending heartbeats, returning them.
 /// Rows another sweeper holds are skipped.
 pub async fn fail_abandoned(

@@ -1,16 +1,26 @@
 //! Background work that keeps execution state true across processes: the heartbeat of this
-//! process's executions, the sweep that fails executions whose process died (outcome
-//! `abandoned`), and the listener that delivers cancellations made on another replica.
+//! process's executions, the failing of executions whose process died (outcome `abandoned`),
+//! and the listener that delivers cancellations made on another replica.
+//!
+//! A process's death is found two ways. This process is an `agents`
+//! [instance](temponest_db::instances) under its `instance_id` (the `owner_id` of the
+//! executions it runs): a survivor fails a dead instance's executions within seconds of its
+//! death being visible — at once after `kill -9`, when its lock goes. The per-execution
+//! heartbeat sweep (`abandon_after_secs`) stays as the fallback for executions whose owner
+//! is not registered.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
+use sqlx::PgConnection;
 use sqlx::postgres::PgListener;
+use temponest_db::instances::{self, Liveness, Reaper};
 use temponest_outbox::catalogue;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::db::executions::{self, CANCEL_CHANNEL};
+use crate::db::executions::{self, CANCEL_CHANNEL, ExecutionRow};
 use crate::models::ExecutionOut;
 use crate::state::AppState;
 
@@ -42,6 +52,14 @@ pub fn spawn(state: &AppState) {
             }
         }
     });
+    tokio::spawn(instances::live(
+        state.pool.clone(),
+        state.instance_id,
+        Liveness::default(),
+        DeadProcesses,
+        // The instance lives as long as the process: its lock goes with the process.
+        CancellationToken::new(),
+    ));
     let listen = state.clone();
     tokio::spawn(async move { listen_for_cancellations(listen).await });
 }
@@ -55,29 +73,51 @@ pub async fn fail_abandoned(state: &AppState) -> sqlx::Result<usize> {
     loop {
         let mut tx = state.pool.begin().await?;
         let rows = executions::fail_abandoned(&mut tx, cutoff, 100).await?;
-        for row in &rows {
-            let out = ExecutionOut::from(row.clone());
-            temponest_outbox::publish(
-                &mut tx,
-                row.tenant_id,
-                catalogue::EXECUTION_FAILED,
-                &json!(out),
-            )
-            .await?;
-        }
+        publish_abandoned(&mut tx, &rows).await?;
         tx.commit().await?;
         total += rows.len();
-        if !rows.is_empty() {
-            tracing::warn!(
-                count = rows.len(),
-                "failed executions abandoned by a stopped process"
-            );
-            metrics::counter!("agent_executions_total", "provider" => "any", "outcome" => "abandoned")
-                .increment(rows.len() as u64);
-        }
         if rows.len() < 100 {
             return Ok(total);
         }
+    }
+}
+
+/// Publishes `agent.execution.failed` for executions failed as abandoned (in the caller's
+/// transaction) and counts them.
+async fn publish_abandoned(conn: &mut PgConnection, rows: &[ExecutionRow]) -> sqlx::Result<()> {
+    for row in rows {
+        let out = ExecutionOut::from(row.clone());
+        temponest_outbox::publish(
+            &mut *conn,
+            row.tenant_id,
+            catalogue::EXECUTION_FAILED,
+            &json!(out),
+        )
+        .await?;
+    }
+    if !rows.is_empty() {
+        tracing::warn!(
+            count = rows.len(),
+            "failed executions abandoned by a stopped process"
+        );
+        metrics::counter!("agent_executions_total", "provider" => "any", "outcome" => "abandoned")
+            .increment(rows.len() as u64);
+    }
+    Ok(())
+}
+
+/// Fails the unfinished executions of dead `agents` instances.
+struct DeadProcesses;
+
+impl Reaper for DeadProcesses {
+    fn role(&self) -> &'static str {
+        "agents"
+    }
+
+    async fn release(&self, conn: &mut PgConnection, dead: &[Uuid]) -> sqlx::Result<u64> {
+        let rows = executions::fail_owned_by(conn, dead).await?;
+        publish_abandoned(conn, &rows).await?;
+        Ok(rows.len() as u64)
     }
 }
 

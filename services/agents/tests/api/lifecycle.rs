@@ -1,14 +1,16 @@
-//! Executions across processes: a run abandoned by a crashed process is failed on recovery,
-//! and a cancellation made through one replica stops the run on another.
+//! Executions across processes: a run abandoned by a crashed process is failed on recovery
+//! (at once when the process's death is visible, else after its heartbeat stopped), and a
+//! cancellation made through one replica stops the run on another.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{eventually, expect_json, spawn, spawn_with};
+use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
@@ -76,6 +78,101 @@ async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(po
             .iter()
             .any(|(t, p)| t == "agent.execution.failed" && p["id"] == id.to_string())
     );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_visible(
+    pool: PgPool,
+) {
+    let fake = FakeLlm::start(vec![Reply::Hang("thinking".into())], None).await;
+    let mut cfg = fake.config();
+    // Far beyond the test's deadline: only the dead-instance check can meet it.
+    cfg.executions.abandon_after_secs = 3600;
+    let survivor = spawn_with(pool.clone(), cfg.clone()).await;
+    let ada = survivor.signup("ada@example.com").await;
+    let agent = survivor
+        .agent(
+            &ada.token,
+            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
+        )
+        .await;
+
+    // The doomed process: its own runtime and connection pool (connections belong to the
+    // runtime that opened them).
+    let (kill, killed) = std::sync::mpsc::channel::<()>();
+    let (started, base) = tokio::sync::oneshot::channel::<String>();
+    let options = pool.connect_options();
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let app = runtime.block_on(async move {
+            let pool = PgPoolOptions::new()
+                .max_connections(5)
+                .connect_with((*options).clone())
+                .await
+                .unwrap();
+            spawn_with(pool, cfg).await
+        });
+        started.send(app.api.base.clone()).unwrap();
+        killed.recv().unwrap();
+        // `kill -9`: tasks die where they are, connections close, nothing is recorded.
+        runtime.shutdown_background();
+        app.state.instance_id
+    });
+    let doomed_api = Api::new(base.await.unwrap());
+    let resp = doomed_api
+        .post(
+            &ada.token,
+            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
+            &json!({"user_message": "x", "stream": true}),
+        )
+        .await;
+    let id = resp.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    fake.wait_for_request().await;
+    assert!(
+        eventually(|| async {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from platform.instances where role = 'agents'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+                == 2
+        })
+        .await,
+        "both processes registered"
+    );
+    kill.send(()).unwrap();
+    let doomed_id = tokio::task::spawn_blocking(move || doomed.join().unwrap())
+        .await
+        .unwrap();
+    drop(resp);
+
+    let path = format!("/executions/{id}");
+    assert!(
+        eventually(|| async {
+            let run = expect_json(survivor.get(&ada.token, &path).await, StatusCode::OK).await;
+            run["status"] == "failed"
+        })
+        .await,
+        "the killed process's execution is failed within seconds"
+    );
+    let run = expect_json(survivor.get(&ada.token, &path).await, StatusCode::OK).await;
+    assert_eq!(run["outcome"], "abandoned", "{run}");
+    let events = survivor.events(&ada.tenant_id).await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, p)| t == "agent.execution.failed" && p["id"] == id.as_str())
+    );
+    let left: i64 = sqlx::query_scalar("select count(*) from platform.instances where id = $1")
+        .bind(doomed_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the dead instance is deregistered");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

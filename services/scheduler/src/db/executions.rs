@@ -383,18 +383,23 @@ pub async fn retry_later(
     Ok(done.rows_affected() == 1)
 }
 
-/// Returns what `engine` still runs to the queue (shutdown): the same attempt is resumed by
-/// the next engine, which adopts the agent execution if one was started.
-pub async fn release(pool: &PgPool, engine: Uuid, now: DateTime<Utc>) -> sqlx::Result<u64> {
+/// Returns what the `engines` still run to the queue (this engine at shutdown, or dead
+/// engines found by a survivor): the same attempt is resumed by the next claim, which adopts
+/// the agent execution if one was started.
+pub async fn release(
+    conn: &mut PgConnection,
+    engines: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         "update scheduler.executions
          set status = 'pending', attempt = attempt - 1, run_after = $2, leased_by = null,
              lease_until = null
-         where leased_by = $1 and status = 'running'",
-        engine,
+         where leased_by = any($1) and status = 'running'",
+        engines,
         now
     )
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected())
 }

@@ -3,12 +3,18 @@
 //! due time (or the poll interval, whichever is sooner) and wakes at once on `NOTIFY`
 //! (a schedule created or changed, an execution queued or finished anywhere) and when one of
 //! its runs ends. Any number of engines may share a database.
+//!
+//! Each engine is a `scheduler` [instance](temponest_db::instances) under its own id (the
+//! `leased_by` of its runs): at start-up and every liveness tick it returns the runs of dead
+//! engines to the queue at once — the next claim adopts their agent executions — instead of
+//! waiting `lease_secs` for the rescuer, which stays as the fallback.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use temponest_db::instances::{self, Liveness, Reaper};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +39,13 @@ pub fn start(state: AppState) -> Engine {
     let cancel = CancellationToken::new();
     let task = state.config.scheduler.run_engine.then(|| {
         tracing::info!(engine = %id, "scheduler engine started");
+        tokio::spawn(instances::live(
+            state.pool.clone(),
+            id,
+            Liveness::default(),
+            DeadEngines(state.clone()),
+            cancel.clone(),
+        ));
         tokio::spawn(run(state, id, cancel.clone()))
     });
     Engine { id, cancel, task }
@@ -76,6 +89,18 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
     let mut next_housekeeping = state.clock.now();
     let mut next_purge = state.clock.now();
     let mut errors = 0u32;
+    // Before the first firing round: the runs of a predecessor that died must not count as
+    // running (the overlap policy would skip fire times for them) nor wait for their leases.
+    if let Err(err) = instances::reap(
+        &state.pool,
+        id,
+        Liveness::default(),
+        &DeadEngines(state.clone()),
+    )
+    .await
+    {
+        tracing::warn!(error = %err, "could not look for dead engines at start-up");
+    }
     while !cancel.is_cancelled() {
         let now = state.clock.now();
         let result = async {
@@ -188,7 +213,11 @@ async fn shutdown(state: &AppState, id: Uuid, runner: &Runner) {
     {
         runner.abort_all();
     }
-    match executions::release(&state.pool, id, state.clock.now()).await {
+    let released = async {
+        let mut conn = state.pool.acquire().await?;
+        executions::release(&mut conn, &[id], state.clock.now()).await
+    };
+    match released.await {
         Ok(0) => {}
         Ok(released) => {
             tracing::warn!(
@@ -207,4 +236,22 @@ async fn shutdown(state: &AppState, id: Uuid, runner: &Runner) {
 async fn notify(pool: &PgPool) -> sqlx::Result<()> {
     let mut conn = pool.acquire().await?;
     schedules::notify(&mut conn).await
+}
+
+/// Returns the runs of dead engines to the queue and wakes the engines.
+struct DeadEngines(AppState);
+
+impl Reaper for DeadEngines {
+    fn role(&self) -> &'static str {
+        "scheduler"
+    }
+
+    async fn release(&self, conn: &mut PgConnection, dead: &[Uuid]) -> sqlx::Result<u64> {
+        let released = executions::release(conn, dead, self.0.clock.now()).await?;
+        if released > 0 {
+            schedules::notify(conn).await?;
+            metrics::counter!("scheduler_rescued_total").increment(released);
+        }
+        Ok(released)
+    }
 }

@@ -145,6 +145,9 @@ struct Failure {
     outcome: &'static str,
     error: String,
     retryable: bool,
+    /// Retry without backoff: the agent execution was abandoned because the process running
+    /// it died, which says nothing about the task or the provider.
+    at_once: bool,
 }
 
 impl From<CallError> for Failure {
@@ -154,16 +157,19 @@ impl From<CallError> for Failure {
                 outcome: "agent_not_found",
                 error: detail,
                 retryable: false,
+                at_once: false,
             },
             CallError::Rejected(detail) => Failure {
                 outcome: "failed",
                 error: detail,
                 retryable: false,
+                at_once: false,
             },
             CallError::Unavailable(detail) => Failure {
                 outcome: "failed",
                 error: detail,
                 retryable: true,
+                at_once: false,
             },
         }
     }
@@ -208,6 +214,7 @@ pub async fn run(state: &AppState, engine: Uuid, exec: Claimed) {
                         exec.timeout_seconds
                     ),
                     retryable: true,
+                    at_once: false,
                 },
                 used,
             )
@@ -253,6 +260,7 @@ async fn attempt(
             outcome: "failed",
             error: "lease lost".to_owned(),
             retryable: true,
+            at_once: false,
         });
     }
     drain(response).await;
@@ -278,6 +286,7 @@ async fn finished(state: &AppState, tenant: Uuid, id: Uuid) -> Result<AgentExecu
         outcome: "failed",
         error: format!("agent execution {id} did not finish"),
         retryable: true,
+        at_once: false,
     })
 }
 
@@ -315,6 +324,7 @@ fn classify(done: AgentExecution) -> Ended {
             ),
             // A cancelled agent execution was stopped on purpose (by a user or an operator).
             retryable: outcome != "cancelled",
+            at_once: outcome == "abandoned",
         },
         Some(done),
     )
@@ -329,6 +339,7 @@ async fn record(
     outcome: Ended,
 ) -> sqlx::Result<()> {
     let now = state.clock.now();
+    let mut at_once = false;
     let (status, attempt, retry) = match outcome {
         Ended::Completed(done) => (
             "completed",
@@ -345,6 +356,7 @@ async fn record(
         ),
         Ended::Failed(failure, used) => {
             let retry = failure.retryable && exec.attempt <= exec.max_retries;
+            at_once = failure.at_once;
             (
                 "failed",
                 AttemptResult {
@@ -369,7 +381,11 @@ async fn record(
         "finished_at": now,
     }]);
     if retry {
-        let run_after = now + backoff(exec.retry_delay_seconds, exec.attempt);
+        let run_after = if at_once {
+            now
+        } else {
+            now + backoff(exec.retry_delay_seconds, exec.attempt)
+        };
         executions::retry_later(&state.pool, exec.id, engine, &attempt, &log, run_after).await?;
         metrics::counter!("scheduler_runs_total", "outcome" => "retried").increment(1);
         return Ok(());

@@ -3,6 +3,7 @@
 //! serve` runs them. Time is driven by a manual clock where a test is about fire times.
 
 mod bad_input;
+mod crash;
 mod engine;
 mod fresh;
 mod helpers;

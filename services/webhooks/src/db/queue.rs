@@ -303,12 +303,13 @@ pub async fn release(conn: &mut PgConnection, me: Uuid, ids: &[Uuid]) -> sqlx::R
     Ok(())
 }
 
-/// Gives back every unfinished lease `me` holds.
-pub async fn release_all(conn: &mut PgConnection, me: Uuid) -> sqlx::Result<u64> {
+/// Gives back every unfinished lease the senders `owners` hold (this one at shutdown, or
+/// dead ones found by a survivor).
+pub async fn release_all(conn: &mut PgConnection, owners: &[Uuid]) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         "update webhooks.deliveries set lease_until = null, leased_by = null
-         where leased_by = $1 and status in ('pending', 'retrying')",
-        me
+         where leased_by = any($1) and status in ('pending', 'retrying')",
+        owners
     )
     .execute(conn)
     .await?;

@@ -1,15 +1,21 @@
 //! The delivery engine: the [dispatcher](super::dispatcher) (outbox → deliveries), the
 //! [sender](super::sender) (deliveries → signed HTTP attempts) and the
-//! [retention](super::retention) purge as background tasks sharing a shutdown signal. Any number of engines may run against one database (SKIP LOCKED claims,
-//! leases).
+//! [retention](super::retention) purge as background tasks sharing a shutdown signal. Any
+//! number of engines may run against one database (SKIP LOCKED claims, leases). Each engine is
+//! a `webhooks` [instance](temponest_db::instances) under its own id: when one dies, a
+//! survivor gives its leased deliveries back to the queue within seconds instead of waiting
+//! `lease_secs` for the leases to lapse.
 
 use std::sync::Arc;
 
+use sqlx::PgConnection;
+use temponest_db::instances::{Liveness, Reaper};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::db::{deliveries, queue};
 use crate::domain::{dispatcher, retention, sender};
 use crate::state::AppState;
 
@@ -36,6 +42,13 @@ pub fn start(state: AppState) -> Engine {
             cancel.clone(),
         )));
         tasks.push(tokio::spawn(retention::run(state.clone(), cancel.clone())));
+        tasks.push(tokio::spawn(temponest_db::instances::live(
+            state.pool.clone(),
+            id,
+            Liveness::default(),
+            DeadSenders,
+            cancel.clone(),
+        )));
         tasks.push(tokio::spawn(sender::run(
             state,
             id,
@@ -67,5 +80,22 @@ impl Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         self.cancel.cancel();
+    }
+}
+
+/// Returns the deliveries leased by dead senders to the queue and wakes the senders.
+struct DeadSenders;
+
+impl Reaper for DeadSenders {
+    fn role(&self) -> &'static str {
+        "webhooks"
+    }
+
+    async fn release(&self, conn: &mut PgConnection, dead: &[Uuid]) -> sqlx::Result<u64> {
+        let released = queue::release_all(conn, dead).await?;
+        if released > 0 {
+            deliveries::wake_senders(conn).await?;
+        }
+        Ok(released)
     }
 }

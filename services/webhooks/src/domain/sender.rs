@@ -289,7 +289,7 @@ pub async fn run(
     }
     let released = async {
         let mut conn = state.pool.acquire().await?;
-        queue::release_all(&mut conn, me).await
+        queue::release_all(&mut conn, &[me]).await
     };
     match released.await {
         Ok(n) if n > 0 => tracing::info!(released = n, "released webhook delivery leases"),

@@ -1,7 +1,8 @@
 //! No loss under a crash: an engine running on its own Tokio runtime is killed (the runtime is
-//! dropped, killing its tasks mid-attempt) while it holds leased deliveries; a fresh engine
-//! takes them over once the leases expire and every event is delivered at least once, with
-//! the same `webhook-id` as its first attempt.
+//! dropped, killing its tasks mid-attempt and closing its connections) while it holds leased
+//! deliveries; a fresh engine takes them over — at once, since the dead engine's instance
+//! lock is gone, or once the leases expire — and every event is delivered at least once,
+//! with the same `webhook-id` as its first attempt.
 
 use std::collections::HashSet;
 
@@ -12,7 +13,7 @@ use temponest_webhooks::AppState;
 use temponest_webhooks::domain::engine;
 use uuid::Uuid;
 
-use crate::helpers::{config, spawn_with};
+use crate::helpers::{config, eventually, spawn_with};
 use crate::receiver::{Receiver, Reply, endpoint, publish, settled};
 
 const EVENTS: usize = 50;
@@ -38,28 +39,7 @@ async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
         published.insert(publish(&pool, tenant, "order.paid", json!({"n": n})).await);
     }
 
-    // The doomed engine: its own runtime and its own connection pool (connections belong to
-    // the runtime that opened them).
-    let (kill, killed) = std::sync::mpsc::channel::<()>();
-    let state = app.state.clone();
-    let options = pool.connect_options();
-    let doomed = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let engine = runtime.block_on(async move {
-            let pool = PgPoolOptions::new()
-                .max_connections(5)
-                .connect_with((*options).clone())
-                .await
-                .unwrap();
-            engine::start(AppState { pool, ..state })
-        });
-        let doomed_id = engine.id();
-        killed.recv().unwrap();
-        // A crash: every task dies where it is, nothing is released or recorded.
-        runtime.shutdown_background();
-        drop(engine);
-        doomed_id
-    });
+    let (kill, doomed) = doomed_engine(&app.state, &pool);
     assert!(
         receiver.wait_for(ANSWERED + STALLED).await,
         "the doomed engine never stalled"
@@ -106,6 +86,109 @@ async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
         successful.iter().copied().collect::<HashSet<_>>(),
         published
     );
+}
+
+/// Starts an engine on its own runtime and connection pool (connections belong to the
+/// runtime that opened them); sending on the returned channel kills it like `kill -9`: every
+/// task dies where it is, nothing is released or recorded, its connections close. The
+/// thread returns the dead engine's id.
+fn doomed_engine(
+    state: &AppState,
+    pool: &PgPool,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<Uuid>) {
+    let (kill, killed) = std::sync::mpsc::channel::<()>();
+    let state = state.clone();
+    let options = pool.connect_options();
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let engine = runtime.block_on(async move {
+            let pool = PgPoolOptions::new()
+                .max_connections(5)
+                .connect_with((*options).clone())
+                .await
+                .unwrap();
+            engine::start(AppState { pool, ..state })
+        });
+        let doomed_id = engine.id();
+        killed.recv().unwrap();
+        runtime.shutdown_background();
+        drop(engine);
+        doomed_id
+    });
+    (kill, doomed)
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn leases_of_a_killed_sender_are_released_within_seconds_not_at_lease_expiry(pool: PgPool) {
+    let mut config = config();
+    // Far beyond the test's deadline: only the dead-instance release can meet it.
+    config.webhooks.lease_secs = 600;
+    config.webhooks.per_endpoint_concurrency = STALLED;
+    let app = spawn_with(pool.clone(), config, false).await;
+    let tenant = Uuid::new_v4();
+    let receiver = Receiver::start().await;
+    receiver.script(
+        std::iter::repeat_n(Reply::Status(200), ANSWERED)
+            .chain(std::iter::repeat_n(Reply::Hang, STALLED)),
+    );
+    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 5).await;
+    let mut published = HashSet::new();
+    for n in 0..EVENTS {
+        published.insert(publish(&pool, tenant, "order.paid", json!({"n": n})).await);
+    }
+    let (kill, doomed) = doomed_engine(&app.state, &pool);
+    assert!(
+        receiver.wait_for(ANSWERED + STALLED).await,
+        "the doomed engine never stalled"
+    );
+    let registered = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from platform.instances where role = 'webhooks'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert!(
+        eventually(|| async { registered().await == 1 }).await,
+        "the doomed engine registered its instance"
+    );
+    kill.send(()).unwrap();
+    let doomed_id = tokio::task::spawn_blocking(move || doomed.join().unwrap())
+        .await
+        .unwrap();
+    let leased: i64 = sqlx::query_scalar(
+        "select count(*) from webhooks.deliveries where leased_by = $1 and status <> 'success'",
+    )
+    .bind(doomed_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(leased >= STALLED as i64, "only {leased} were leased");
+
+    let survivor = engine::start(app.state.clone());
+    // `settled` gives up after 15 s, far below the 600 s lease.
+    let rows = settled(&pool, id, EVENTS).await;
+    assert!(rows.iter().all(|d| d.status == "success"), "{rows:#?}");
+    let delivered: HashSet<Uuid> = receiver
+        .requests()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(ANSWERED..ANSWERED + STALLED).contains(i))
+        .map(|(_, r)| r.header("webhook-id").parse().unwrap())
+        .collect();
+    assert_eq!(delivered, published, "none is lost");
+    let dead_rows: i64 =
+        sqlx::query_scalar("select count(*) from platform.instances where id = $1")
+            .bind(doomed_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        dead_rows, 0,
+        "the dead instance is deregistered by the survivor"
+    );
+    survivor.shutdown().await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
