@@ -1,7 +1,7 @@
 //! Claims on a young table: a fan-out burst on a database that was never analysed (autovacuum
-//! off, or behind the burst) is claimed with the plan it gets once statistics exist — index
-//! probes of the partial queue index, bounded by what the claim takes, never a scan or sort
-//! of the whole backlog.
+//! off, or behind the burst) is claimed — outbox events by the dispatcher, deliveries by the
+//! sender — with the plan it gets once statistics exist: index probes of the partial queue
+//! indexes, bounded by what the claim takes, never a scan or sort of the whole backlog.
 
 use std::collections::BTreeSet;
 
@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use crate::receiver::endpoint;
 
-/// The statement `queue::claim` runs, as it runs it.
+/// The statements `queue::claim` and `queue::dispatch` run, as they run them.
 const CLAIM: &str = include_str!("../../src/db/claim.sql");
+const DISPATCH: &str = include_str!("../../src/db/dispatch.sql");
 
 const ENDPOINTS: usize = 10;
 const EVENTS: usize = 2_000;
@@ -71,6 +72,66 @@ async fn a_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool
     }
 }
 
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_dispatch_round_on_a_never_analysed_outbox_reads_only_its_batch(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("alter table platform.outbox set (autovacuum_enabled = false)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let tenant = Uuid::new_v4();
+    endpoint(&pool, tenant, "http://127.0.0.1:9/hook", &["order.paid"], 3).await;
+    let events: Vec<(Uuid, &str, Value)> = (0..EVENTS * 5)
+        .map(|n| (tenant, "order.paid", json!({"n": n})))
+        .collect();
+    temponest_outbox::publish_many(&mut conn, &events)
+        .await
+        .unwrap();
+    // Some rounds done: processed events ahead of the pending ones, as mid-burst.
+    for _ in 0..5 {
+        queue::dispatch(&mut conn, LIMIT, None).await.unwrap();
+    }
+
+    let mut plans = Vec::new();
+    for analysed in [false, true] {
+        if analysed {
+            sqlx::query("analyze platform.outbox")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        for generic in [false, true] {
+            let plan = explain(&mut conn, generic, DISPATCH, |q| {
+                q.bind(LIMIT)
+                    .bind(None::<Uuid>)
+                    .bind(0_i64)
+                    .bind(0.0_f64)
+                    .bind("unused_channel")
+                    .bind(0_i64)
+            })
+            .await;
+            let name = format!("analysed {analysed}, generic {generic}");
+            assert_eq!(plan.seq_scans(), Vec::<String>::new(), "{name}");
+            let (busiest, visited) = plan.busiest();
+            assert!(
+                visited <= (4 * LIMIT) as f64,
+                "{name}: {busiest} visited {visited} rows (batch {LIMIT})"
+            );
+            plans.push(plan);
+        }
+    }
+    assert_eq!(
+        plans[0].shape(),
+        plans[2].shape(),
+        "statistics change nothing"
+    );
+    assert_eq!(
+        plans[1].shape(),
+        plans[3].shape(),
+        "statistics change nothing"
+    );
+}
+
 /// `EVENTS` events fanned out to `ENDPOINTS` endpoints by the dispatcher, none leased (as when
 /// the sender's memory is full); the first tenth already delivered, so the queue index holds
 /// dead entries too.
@@ -97,6 +158,29 @@ async fn burst(pool: &PgPool, conn: &mut PgConnection) {
 /// One claim, executed under `EXPLAIN (ANALYZE, FORMAT JSON)` and rolled back, with a custom
 /// or a generic plan (what a prepared statement may switch to after five executions).
 async fn plan(conn: &mut PgConnection, generic: bool) -> Plan {
+    explain(conn, generic, CLAIM, |q| {
+        q.bind(30.0_f64)
+            .bind(Uuid::new_v4())
+            .bind(LIMIT)
+            .bind(Vec::<Uuid>::new())
+            .bind(Vec::<Uuid>::new())
+            .bind(LIMIT)
+            .bind(i64::MAX)
+            .bind(Uuid::new_v4())
+    })
+    .await
+}
+
+type Explain<'q> = sqlx::query::QueryScalar<'q, sqlx::Postgres, Value, sqlx::postgres::PgArguments>;
+
+/// `statement` executed once under `EXPLAIN (ANALYZE, FORMAT JSON)` with the parameters
+/// `bind` adds, and rolled back.
+async fn explain(
+    conn: &mut PgConnection,
+    generic: bool,
+    statement: &str,
+    bind: impl FnOnce(Explain<'_>) -> Explain<'_>,
+) -> Plan {
     let mode = if generic {
         "force_generic_plan"
     } else {
@@ -108,21 +192,11 @@ async fn plan(conn: &mut PgConnection, generic: bool) -> Plan {
         .await
         .unwrap();
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    // The statement text is the claim's own file, not input.
-    let explained: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "explain (analyze, format json)\n{CLAIM}"
-    )))
-    .bind(30.0_f64)
-    .bind(Uuid::new_v4())
-    .bind(LIMIT)
-    .bind(Vec::<Uuid>::new())
-    .bind(Vec::<Uuid>::new())
-    .bind(LIMIT)
-    .bind(i64::MAX)
-    .bind(Uuid::new_v4())
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
+    // The statement text is the service's own file, not input.
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "explain (analyze, format json)\n{statement}"
+    )));
+    let explained: Value = bind(query).fetch_one(&mut *tx).await.unwrap();
     tx.rollback().await.unwrap();
     Plan::from_explain(&explained)
 }
