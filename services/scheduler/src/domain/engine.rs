@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
-use temponest_db::instances::{self, Liveness, Reaper};
+use temponest_db::instances::{self, Reaper};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +42,7 @@ pub fn start(state: AppState) -> Engine {
         tokio::spawn(instances::live(
             state.pool.clone(),
             id,
-            Liveness::default(),
+            state.config.liveness,
             DeadEngines(state.clone()),
             cancel.clone(),
         ));
@@ -94,7 +94,7 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
     if let Err(err) = instances::reap(
         &state.pool,
         id,
-        Liveness::default(),
+        state.config.liveness,
         &DeadEngines(state.clone()),
     )
     .await

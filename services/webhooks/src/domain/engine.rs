@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use sqlx::PgConnection;
-use temponest_db::instances::{Liveness, Reaper};
+use temponest_db::instances::Reaper;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +42,7 @@ pub fn start(state: AppState) -> Engine {
         tasks.push(tokio::spawn(temponest_db::instances::live(
             state.pool.clone(),
             id,
-            Liveness::default(),
+            state.config.liveness,
             DeadSenders,
             cancel.clone(),
         )));
