@@ -39,14 +39,21 @@ pub fn start(state: AppState) -> Engine {
     let cancel = CancellationToken::new();
     let task = state.config.scheduler.run_engine.then(|| {
         tracing::info!(engine = %id, "scheduler engine started");
+        // Registered until the engine has released its runs at shutdown, not just until it
+        // stops firing: a crash during the grace period must still be recognised.
+        let registered = CancellationToken::new();
         tokio::spawn(instances::live(
             state.pool.clone(),
             id,
             state.config.liveness,
             DeadEngines(state.clone()),
-            cancel.clone(),
+            registered.clone(),
         ));
-        tokio::spawn(run(state, id, cancel.clone()))
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            run(state, id, cancel).await;
+            registered.cancel();
+        })
     });
     Engine { id, cancel, task }
 }
