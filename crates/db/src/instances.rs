@@ -5,11 +5,11 @@
 //!
 //! An [`Instance`] registers a row (id, role, host, pid) and, on a dedicated connection,
 //! holds a session-level advisory lock (class [`LOCK_CLASS`], key `lock_key`) for as long as
-//! it lives; it heartbeats the row every [`Liveness::every`]. An instance is **dead** when
+//! it lives; it heartbeats the row every [`Liveness::every_ms`]. An instance is **dead** when
 //!
 //! - its lock is gone while its heartbeat is newer than the Postgres server's start: its
 //!   session closed, which is what `kill -9` (or any crash) does — visible at once; or
-//! - its heartbeat is older than [`Liveness::stale_after`], counted from the server's start
+//! - its heartbeat is older than [`Liveness::stale_after_ms`], counted from the server's start
 //!   when that is later: a hung process or host, or one cut off from the database. After a
 //!   Postgres restart every instance has that long to reconnect and lock again before it is
 //!   judged, so a database restart never makes live peers look dead.
@@ -26,6 +26,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -33,22 +34,49 @@ use uuid::Uuid;
 /// The first key of every instance's advisory lock (the second is its `lock_key`).
 pub const LOCK_CLASS: i32 = 7_470_111;
 
-/// How often instances heartbeat and how stale a heartbeat may grow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How often instances heartbeat and how stale a heartbeat may grow: the `liveness` section
+/// of each service's configuration (`TEMPONEST_LIVENESS__EVERY_MS`,
+/// `TEMPONEST_LIVENESS__STALE_AFTER_MS`; the same variables for every service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Liveness {
-    /// Heartbeat and dead-peer check interval (default 2 s).
-    pub every: Duration,
+    /// Heartbeat and dead-peer check interval (default 2000 ms).
+    pub every_ms: u64,
     /// A heartbeat older than this marks an instance dead even while its lock is held
-    /// (default 6 s: three missed beats).
-    pub stale_after: Duration,
+    /// (default 6000 ms: three missed beats).
+    pub stale_after_ms: u64,
 }
 
 impl Default for Liveness {
     fn default() -> Self {
         Self {
-            every: Duration::from_secs(2),
-            stale_after: Duration::from_secs(6),
+            every_ms: 2000,
+            stale_after_ms: 6000,
         }
+    }
+}
+
+impl Liveness {
+    pub fn every(&self) -> Duration {
+        Duration::from_millis(self.every_ms)
+    }
+
+    pub fn stale_after(&self) -> Duration {
+        Duration::from_millis(self.stale_after_ms)
+    }
+
+    /// Rejects settings that cannot work, naming the variable.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.every_ms < 100 {
+            return Err("TEMPONEST_LIVENESS__EVERY_MS must be at least 100".to_owned());
+        }
+        if self.stale_after_ms < 2 * self.every_ms {
+            return Err(
+                "TEMPONEST_LIVENESS__STALE_AFTER_MS must be at least twice EVERY_MS (a live instance may be a beat late)"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -205,7 +233,7 @@ pub async fn reap<R: Reaper>(
          returning id",
         reaper.role(),
         me,
-        liveness.stale_after.as_secs_f64(),
+        liveness.stale_after().as_secs_f64(),
         LOCK_CLASS
     )
     .fetch_all(&mut *tx)
@@ -240,7 +268,7 @@ pub async fn live<R: Reaper>(
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(liveness.every) => {}
+            () = tokio::time::sleep(liveness.every()) => {}
         }
     };
     keep_alive(instance, liveness, reaper, cancel).await;
@@ -260,7 +288,7 @@ pub async fn keep_alive<R: Reaper>(
         }
         tokio::select! {
             () = cancel.cancelled() => break,
-            () = tokio::time::sleep(liveness.every) => {}
+            () = tokio::time::sleep(liveness.every()) => {}
         }
         if let Err(err) = instance.beat().await {
             tracing::warn!(instance = %instance.id, error = %err, "instance heartbeat failed");

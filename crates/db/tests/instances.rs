@@ -47,8 +47,8 @@ async fn a_live_instance_is_left_alone_and_a_killed_one_is_reaped_at_once(pool: 
     let reaper = Recorder::default();
     // A minute of staleness: only the lost lock can make an instance dead here.
     let liveness = Liveness {
-        every: Duration::from_secs(2),
-        stale_after: Duration::from_secs(60),
+        every_ms: 2000,
+        stale_after_ms: 60_000,
     };
     assert!(reap(&pool, me, liveness, &reaper).await.unwrap().is_empty());
 
@@ -103,4 +103,29 @@ async fn a_hung_instance_is_reaped_once_its_heartbeat_is_stale_and_registers_aga
     hung.beat().await.unwrap();
     assert!(registered(&pool, hung.id()).await);
     assert!(reap(&pool, me, liveness, &reaper).await.unwrap().is_empty());
+}
+
+#[test]
+fn liveness_settings_that_cannot_work_are_rejected_naming_the_variable() {
+    assert_eq!(Liveness::default().validate(), Ok(()));
+    let too_fast = Liveness {
+        every_ms: 10,
+        stale_after_ms: 6000,
+    };
+    assert!(
+        too_fast
+            .validate()
+            .unwrap_err()
+            .contains("TEMPONEST_LIVENESS__EVERY_MS")
+    );
+    let too_eager = Liveness {
+        every_ms: 2000,
+        stale_after_ms: 3000,
+    };
+    assert!(
+        too_eager
+            .validate()
+            .unwrap_err()
+            .contains("TEMPONEST_LIVENESS__STALE_AFTER_MS")
+    );
 }

@@ -26,6 +26,8 @@ pub struct AgentsConfig {
     pub default_provider: String,
     pub tools: ToolsConfig,
     pub executions: ExecutionsConfig,
+    /// Heartbeat of this process's instances and when a silent peer counts as dead.
+    pub liveness: temponest_db::instances::Liveness,
     pub server: ServerConfig,
 }
 
@@ -85,6 +87,7 @@ impl Default for AgentsConfig {
             default_provider: "ollama".to_owned(),
             tools: ToolsConfig::default(),
             executions: ExecutionsConfig::default(),
+            liveness: temponest_db::instances::Liveness::default(),
             server: ServerConfig::default(),
         }
     }
@@ -101,6 +104,7 @@ impl AgentsConfig {
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
+        self.liveness.validate()?;
         if !self.providers.contains_key(&self.default_provider) {
             return Err(format!(
                 "TEMPONEST_DEFAULT_PROVIDER: no provider named '{}' is configured",

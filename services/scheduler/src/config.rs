@@ -21,6 +21,8 @@ pub struct SchedulerConfig {
     pub service_client_id: String,
     pub service_client_secret: String,
     pub scheduler: EngineConfig,
+    /// Heartbeat of this process's instances and when a silent peer counts as dead.
+    pub liveness: temponest_db::instances::Liveness,
     pub server: ServerConfig,
 }
 
@@ -80,6 +82,7 @@ impl Default for SchedulerConfig {
             service_client_id: "scheduler".to_owned(),
             service_client_secret: String::new(),
             scheduler: EngineConfig::default(),
+            liveness: temponest_db::instances::Liveness::default(),
             server: ServerConfig::default(),
         }
     }
@@ -96,6 +99,7 @@ impl SchedulerConfig {
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
+        self.liveness.validate()?;
         let e = &self.scheduler;
         let checks: [(bool, &str); 6] = [
             (

@@ -16,6 +16,8 @@ pub struct WebhooksConfig {
     /// Base URL of the auth service when running on its own.
     pub auth_url: String,
     pub webhooks: DeliveryConfig,
+    /// Heartbeat of this process's instances and when a silent peer counts as dead.
+    pub liveness: temponest_db::instances::Liveness,
     pub server: ServerConfig,
 }
 
@@ -105,6 +107,7 @@ impl Default for WebhooksConfig {
             redis_key_prefix: "tn".to_owned(),
             auth_url: "http://127.0.0.1:9002".to_owned(),
             webhooks: DeliveryConfig::default(),
+            liveness: temponest_db::instances::Liveness::default(),
             server: ServerConfig::default(),
         }
     }
@@ -124,6 +127,7 @@ impl WebhooksConfig {
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
+        self.liveness.validate()?;
         temponest_netguard::NetPolicy::parse(&self.webhooks.allowed_networks)
             .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
         crate::domain::sealing::from_config(&self.webhooks)?;

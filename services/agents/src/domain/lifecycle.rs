@@ -15,7 +15,7 @@ use chrono::Utc;
 use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::postgres::PgListener;
-use temponest_db::instances::{self, Liveness, Reaper};
+use temponest_db::instances::{self, Reaper};
 use temponest_outbox::catalogue;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -55,7 +55,7 @@ pub fn spawn(state: &AppState) {
     tokio::spawn(instances::live(
         state.pool.clone(),
         state.instance_id,
-        Liveness::default(),
+        state.config.liveness,
         DeadProcesses,
         // The instance lives as long as the process: its lock goes with the process.
         CancellationToken::new(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
-use temponest_db::instances::{self, Liveness, Reaper};
+use temponest_db::instances::{self, Reaper};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -39,14 +39,21 @@ pub fn start(state: AppState) -> Engine {
     let cancel = CancellationToken::new();
     let task = state.config.scheduler.run_engine.then(|| {
         tracing::info!(engine = %id, "scheduler engine started");
+        // Registered until the engine has released its runs at shutdown, not just until it
+        // stops firing: a crash during the grace period must still be recognised.
+        let registered = CancellationToken::new();
         tokio::spawn(instances::live(
             state.pool.clone(),
             id,
-            Liveness::default(),
+            state.config.liveness,
             DeadEngines(state.clone()),
-            cancel.clone(),
+            registered.clone(),
         ));
-        tokio::spawn(run(state, id, cancel.clone()))
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            run(state, id, cancel).await;
+            registered.cancel();
+        })
     });
     Engine { id, cancel, task }
 }
@@ -94,7 +101,7 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
     if let Err(err) = instances::reap(
         &state.pool,
         id,
-        Liveness::default(),
+        state.config.liveness,
         &DeadEngines(state.clone()),
     )
     .await

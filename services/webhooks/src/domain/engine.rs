@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use sqlx::PgConnection;
-use temponest_db::instances::{Liveness, Reaper};
+use temponest_db::instances::Reaper;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -42,20 +42,21 @@ pub fn start(state: AppState) -> Engine {
             cancel.clone(),
         )));
         tasks.push(tokio::spawn(retention::run(state.clone(), cancel.clone())));
+        // Registered until the sender has released its leases at shutdown, not just until
+        // it stops claiming: a crash during the grace period must still be recognised.
+        let registered = CancellationToken::new();
         tasks.push(tokio::spawn(temponest_db::instances::live(
             state.pool.clone(),
             id,
-            Liveness::default(),
+            state.config.liveness,
             DeadSenders,
-            cancel.clone(),
+            registered.clone(),
         )));
-        tasks.push(tokio::spawn(sender::run(
-            state,
-            id,
-            wake,
-            inbox,
-            cancel.clone(),
-        )));
+        let sender = sender::run(state, id, wake, inbox, cancel.clone());
+        tasks.push(tokio::spawn(async move {
+            sender.await;
+            registered.cancel();
+        }));
         tracing::info!(engine = %id, "webhook delivery engine started");
     }
     Engine { id, cancel, tasks }

@@ -213,3 +213,49 @@ async fn shutdown_finishes_attempts_in_flight_and_releases_leases(pool: PgPool) 
     .unwrap();
     assert_eq!(row, ("retrying".into(), 1, None, Some("timeout".into())));
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_stopping_sender_stays_registered_until_its_attempts_are_recorded(pool: PgPool) {
+    let mut app = spawn_with(pool.clone(), config(), true).await;
+    let tenant = Uuid::new_v4();
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::Hang]);
+    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 3).await;
+    publish(&app.pool, tenant, "order.paid", json!({})).await;
+    assert!(receiver.wait_for(1).await);
+    let engine = app.engine.take().unwrap();
+    let engine_id = engine.id();
+    let state = || async {
+        sqlx::query_as::<_, (bool, i32)>(
+            "select exists (select 1 from platform.instances where id = $1),
+                    (select attempt_count from webhooks.deliveries where endpoint_id = $2)",
+        )
+        .bind(engine_id)
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert!(eventually(|| async { state().await.0 }).await, "registered");
+
+    // A crash during the grace period must still be recognised: until the hanging attempt
+    // has run into its 2 s timeout and been recorded, the engine stays registered.
+    let stopping = tokio::spawn(engine.shutdown());
+    tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        loop {
+            let (registered, attempts) = state().await;
+            if attempts > 0 {
+                return;
+            }
+            assert!(registered, "deregistered while its attempt was in flight");
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the attempt was recorded at shutdown");
+    stopping.await.unwrap();
+    assert!(
+        eventually(|| async { !state().await.0 }).await,
+        "deregistered once stopped"
+    );
+}
