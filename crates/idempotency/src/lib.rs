@@ -180,31 +180,32 @@ async fn run(
     hasher.update(&bytes);
     let request_hash = hasher.finalize().to_vec();
 
-    let claimed = store::claim(
-        &idem.pool,
-        &scope,
-        &key,
-        &request_hash,
-        idem.ttl,
-        idem.in_flight_timeout,
-    )
-    .await
-    .map_err(|e| ApiError::from(e).into_response())?;
-    if !claimed {
-        return Err(answer_repeat(&idem, &scope, &key, &request_hash).await);
-    }
-
-    // Its own task: the request finishes and its response is stored even if the client
-    // disconnects, so the client's retry gets that response rather than a second run.
-    let task = tokio::spawn(run_claimed(
-        idem.clone(),
-        scope.clone(),
-        key.clone(),
-        Request::from_parts(parts, Body::from(bytes)),
-        next,
-    ));
+    // From here on the work is its own task: the key is claimed, and the request finishes
+    // and its response is stored, even if the client disconnects at any point, so the
+    // client's retry gets that response rather than a second run (or a key left claimed by a
+    // request that never ran).
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let task = tokio::spawn({
+        let (idem, scope, key) = (idem.clone(), scope.clone(), key.clone());
+        async move {
+            let claimed = store::claim(
+                &idem.pool,
+                &scope,
+                &key,
+                &request_hash,
+                idem.ttl,
+                idem.in_flight_timeout,
+            )
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+            if !claimed {
+                return Err(answer_repeat(&idem, &scope, &key, &request_hash).await);
+            }
+            Ok(run_claimed(idem, scope, key, request, next).await)
+        }
+    });
     match task.await {
-        Ok(response) => Ok(response),
+        Ok(answer) => answer,
         Err(err) => {
             forget(&idem, &scope, &key).await;
             Err(

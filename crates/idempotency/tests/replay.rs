@@ -267,12 +267,16 @@ async fn a_request_whose_client_went_away_finishes_and_its_response_is_replayed(
         let app = app.clone();
         async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await }
     });
+    // Wait (bounded) until the handler runs; it then blocks on the gate.
+    let running = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while counters.slow_calls.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     assert!(
-        until_row(
-            &pool,
-            "select true from platform.idempotency_keys where key = 'k'"
-        )
-        .await
+        running.is_ok(),
+        "the first request never reached its handler"
     );
     // The client disconnects: its request future is dropped.
     first.abort();
