@@ -185,7 +185,7 @@ async fn run(
     // client's retry gets that response rather than a second run (or a key left claimed by a
     // request that never ran).
     let request = Request::from_parts(parts, Body::from(bytes));
-    let task = tokio::spawn({
+    let task = temponest_web::request_id::spawn_detached({
         let (idem, scope, key) = (idem.clone(), scope.clone(), key.clone());
         async move {
             let claimed = store::claim(

@@ -18,6 +18,22 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// Spawns `work` as a task of its own that still belongs to this request: it carries the
+/// request id (error bodies it renders name it) and the current tracing span. For work that
+/// must outlive the client's connection (an idempotent request finishes and is stored even if
+/// its client goes away).
+pub fn spawn_detached<F>(work: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let work = tracing::Instrument::instrument(work, tracing::Span::current());
+    match current_request_id() {
+        Some(id) => tokio::spawn(REQUEST_ID.scope(id, work)),
+        None => tokio::spawn(work),
+    }
+}
+
 fn acceptable(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128

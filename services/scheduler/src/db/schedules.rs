@@ -1,6 +1,7 @@
 //! `scheduler.schedules`: tenant-scoped CRUD with soft delete, and the engine's claim of due
 //! schedules.
 
+use crate::domain::policy::{MisfirePolicy, OverlapPolicy, UnknownPolicy};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -38,6 +39,16 @@ pub struct ScheduleRow {
 }
 
 impl ScheduleRow {
+    /// The stored overlap policy (an unknown name is an error, never a default).
+    pub fn overlap(&self) -> Result<OverlapPolicy, UnknownPolicy> {
+        OverlapPolicy::parse(&self.overlap_policy)
+    }
+
+    /// The stored misfire policy (an unknown name is an error, never a default).
+    pub fn misfire(&self) -> Result<MisfirePolicy, UnknownPolicy> {
+        MisfirePolicy::parse(&self.misfire_policy)
+    }
+
     pub fn timing(&self) -> crate::models::schedules::Timing<'_> {
         crate::models::schedules::Timing {
             schedule_type: &self.schedule_type,
@@ -83,8 +94,8 @@ pub async fn insert(
         spec.timezone,
         spec.task_config,
         spec.is_active,
-        spec.overlap_policy,
-        spec.misfire_policy,
+        spec.overlap_policy.as_str(),
+        spec.misfire_policy.as_str(),
         spec.catchup_window_seconds,
         spec.max_retries,
         spec.retry_delay_seconds,
@@ -264,8 +275,8 @@ pub async fn update(
         spec.timezone,
         spec.task_config,
         spec.is_active,
-        spec.overlap_policy,
-        spec.misfire_policy,
+        spec.overlap_policy.as_str(),
+        spec.misfire_policy.as_str(),
         spec.catchup_window_seconds,
         spec.max_retries,
         spec.retry_delay_seconds,

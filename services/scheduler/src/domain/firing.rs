@@ -145,14 +145,24 @@ fn plan_for(
     let Some(next_run) = schedule.next_run else {
         return plan::Plan::default();
     };
+    let policies = schedule
+        .overlap()
+        .and_then(|o| Ok((o, schedule.misfire()?)));
+    let (overlap_policy, misfire_policy) = match policies {
+        Ok(policies) => policies,
+        Err(err) => {
+            tracing::error!(schedule = %schedule.id, error = %err, "unusable schedule policy; it stops firing");
+            return plan::Plan::default();
+        }
+    };
     match schedule.timing().trigger() {
         Ok(trigger) => plan::plan(
             &trigger,
             Inputs {
                 next_run,
                 now,
-                misfire_policy: &schedule.misfire_policy,
-                overlap_policy: &schedule.overlap_policy,
+                misfire_policy,
+                overlap_policy,
                 catchup_window: Duration::seconds(i64::from(schedule.catchup_window_seconds)),
                 grace,
                 running,

@@ -4,4 +4,5 @@ pub mod agents;
 pub mod engine;
 pub mod firing;
 pub mod plan;
+pub mod policy;
 pub mod runner;

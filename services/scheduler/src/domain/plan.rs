@@ -15,6 +15,8 @@
 use chrono::{DateTime, Duration, Utc};
 use temponest_cron::Trigger;
 
+use super::policy::{MisfirePolicy, OverlapPolicy};
+
 /// At most this many fire times are handled per schedule per round (a catch-up of more
 /// continues in the next round, immediately).
 pub const MAX_FIRES_PER_ROUND: usize = 1000;
@@ -38,11 +40,11 @@ pub struct Plan {
 
 /// A schedule's policies and state as the round sees them.
 #[derive(Debug, Clone, Copy)]
-pub struct Inputs<'a> {
+pub struct Inputs {
     pub next_run: DateTime<Utc>,
     pub now: DateTime<Utc>,
-    pub misfire_policy: &'a str,
-    pub overlap_policy: &'a str,
+    pub misfire_policy: MisfirePolicy,
+    pub overlap_policy: OverlapPolicy,
     pub catchup_window: Duration,
     pub grace: Duration,
     /// Unfinished executions of the schedule.
@@ -51,16 +53,16 @@ pub struct Inputs<'a> {
 }
 
 /// Whether one more execution may be queued under `overlap_policy`.
-pub fn admits(overlap_policy: &str, running: i64, pending: i64) -> bool {
+pub fn admits(overlap_policy: OverlapPolicy, running: i64, pending: i64) -> bool {
     match overlap_policy {
-        "allow" => true,
-        "buffer_one" => pending == 0,
-        _ => running + pending == 0, // skip
+        OverlapPolicy::Allow => true,
+        OverlapPolicy::BufferOne => pending == 0,
+        OverlapPolicy::Skip => running + pending == 0,
     }
 }
 
 /// Plans one round.
-pub fn plan(trigger: &Trigger, input: Inputs<'_>) -> Plan {
+pub fn plan(trigger: &Trigger, input: Inputs) -> Plan {
     let mut due = vec![input.next_run];
     due.extend(trigger.fire_times(input.next_run, input.now, MAX_FIRES_PER_ROUND - 1));
     let last = *due.last().unwrap_or(&input.next_run);
@@ -75,7 +77,7 @@ pub fn plan(trigger: &Trigger, input: Inputs<'_>) -> Plan {
     let mut candidates = Vec::new();
     let mut missed = Vec::new();
     match input.misfire_policy {
-        "fire_all" => {
+        MisfirePolicy::FireAll => {
             for f in late {
                 if f >= window_start {
                     candidates.push(f);
@@ -84,7 +86,7 @@ pub fn plan(trigger: &Trigger, input: Inputs<'_>) -> Plan {
                 }
             }
         }
-        "fire_once" => {
+        MisfirePolicy::FireOnce => {
             let latest = late.last().copied();
             let catch_up = latest.filter(|f| !more_due && on_time.is_empty() && *f >= window_start);
             for f in late {
@@ -95,7 +97,7 @@ pub fn plan(trigger: &Trigger, input: Inputs<'_>) -> Plan {
                 }
             }
         }
-        _ => missed.extend(late), // skip
+        MisfirePolicy::Skip => missed.extend(late),
     }
     candidates.extend(on_time);
 
@@ -108,7 +110,7 @@ pub fn plan(trigger: &Trigger, input: Inputs<'_>) -> Plan {
     for f in candidates {
         if admits(input.overlap_policy, running, pending) {
             plan.run.push(f);
-            if input.overlap_policy != "allow" {
+            if input.overlap_policy != OverlapPolicy::Allow {
                 pending += 1;
             }
         } else {
@@ -129,12 +131,12 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 6, 1, h, m, s).unwrap()
     }
 
-    fn inputs<'a>(next_run: DateTime<Utc>, now: DateTime<Utc>, misfire: &'a str) -> Inputs<'a> {
+    fn inputs(next_run: DateTime<Utc>, now: DateTime<Utc>, misfire: MisfirePolicy) -> Inputs {
         Inputs {
             next_run,
             now,
             misfire_policy: misfire,
-            overlap_policy: "allow",
+            overlap_policy: OverlapPolicy::Allow,
             catchup_window: Duration::hours(1),
             grace: Duration::seconds(60),
             running: 0,
@@ -148,7 +150,10 @@ mod tests {
 
     #[test]
     fn an_on_time_fire_runs_and_the_next_is_a_minute_later() {
-        let p = plan(&minutely(), inputs(at(10, 0, 0), at(10, 0, 0), "skip"));
+        let p = plan(
+            &minutely(),
+            inputs(at(10, 0, 0), at(10, 0, 0), MisfirePolicy::Skip),
+        );
         assert_eq!(p.run, vec![at(10, 0, 0)]);
         assert_eq!(p.next_run, Some(at(10, 1, 0)));
         assert!(p.missed.is_empty() && p.skipped.is_empty());
@@ -156,7 +161,10 @@ mod tests {
 
     #[test]
     fn a_fire_seen_late_within_the_grace_still_runs() {
-        let p = plan(&minutely(), inputs(at(10, 0, 0), at(10, 0, 50), "skip"));
+        let p = plan(
+            &minutely(),
+            inputs(at(10, 0, 0), at(10, 0, 50), MisfirePolicy::Skip),
+        );
         assert_eq!(p.run, vec![at(10, 0, 0)]);
         assert_eq!(p.missed_count, 0);
     }
@@ -164,7 +172,10 @@ mod tests {
     #[test]
     fn skip_misfire_runs_nothing_missed_and_records_them() {
         // Down from 10:00 to 10:05:30: 10:00..10:04 missed (older than 60 s), 10:05 on time.
-        let p = plan(&minutely(), inputs(at(10, 0, 0), at(10, 5, 30), "skip"));
+        let p = plan(
+            &minutely(),
+            inputs(at(10, 0, 0), at(10, 5, 30), MisfirePolicy::Skip),
+        );
         assert_eq!(p.run, vec![at(10, 5, 0)]);
         assert_eq!(
             p.missed,
@@ -188,7 +199,7 @@ mod tests {
             &hourly,
             Inputs {
                 catchup_window: Duration::hours(3),
-                ..inputs(at(10, 0, 0), at(12, 30, 0), "fire_once")
+                ..inputs(at(10, 0, 0), at(12, 30, 0), MisfirePolicy::FireOnce)
             },
         );
         assert_eq!(p.run, vec![at(12, 0, 0)]);
@@ -197,7 +208,7 @@ mod tests {
         // With an on-time fire time, that one runs in place of the catch-up.
         let p = plan(
             &minutely(),
-            inputs(at(10, 0, 0), at(10, 5, 10), "fire_once"),
+            inputs(at(10, 0, 0), at(10, 5, 10), MisfirePolicy::FireOnce),
         );
         assert_eq!(p.run, vec![at(10, 5, 0)]);
         assert_eq!(p.missed_count, 5);
@@ -209,7 +220,7 @@ mod tests {
             &minutely(),
             Inputs {
                 catchup_window: Duration::minutes(3),
-                ..inputs(at(10, 0, 0), at(10, 5, 30), "fire_all")
+                ..inputs(at(10, 0, 0), at(10, 5, 30), MisfirePolicy::FireAll)
             },
         );
         // Window starts at 10:02:30: 10:03 and 10:04 catch up, 10:05 is on time.
@@ -219,14 +230,14 @@ mod tests {
 
     #[test]
     fn overlap_skip_and_buffer_one() {
-        let mut input = inputs(at(10, 0, 0), at(10, 0, 0), "skip");
-        input.overlap_policy = "skip";
+        let mut input = inputs(at(10, 0, 0), at(10, 0, 0), MisfirePolicy::Skip);
+        input.overlap_policy = OverlapPolicy::Skip;
         input.running = 1;
         let p = plan(&minutely(), input);
         assert!(p.run.is_empty());
         assert_eq!(p.skipped, vec![at(10, 0, 0)]);
 
-        input.overlap_policy = "buffer_one";
+        input.overlap_policy = OverlapPolicy::BufferOne;
         let p = plan(&minutely(), input);
         assert_eq!(
             p.run,
@@ -237,15 +248,15 @@ mod tests {
         let p = plan(&minutely(), input);
         assert_eq!(p.skipped, vec![at(10, 0, 0)], "the buffer holds one");
 
-        input.overlap_policy = "allow";
+        input.overlap_policy = OverlapPolicy::Allow;
         let p = plan(&minutely(), input);
         assert_eq!(p.run, vec![at(10, 0, 0)]);
     }
 
     #[test]
     fn overlap_applies_within_a_catch_up() {
-        let mut input = inputs(at(10, 0, 0), at(10, 5, 30), "fire_all");
-        input.overlap_policy = "skip";
+        let mut input = inputs(at(10, 0, 0), at(10, 5, 30), MisfirePolicy::FireAll);
+        input.overlap_policy = OverlapPolicy::Skip;
         let p = plan(&minutely(), input);
         assert_eq!(p.run, vec![at(10, 0, 0)]);
         assert_eq!(p.skipped.len(), 5);
@@ -254,7 +265,10 @@ mod tests {
     #[test]
     fn a_one_shot_fires_once_and_has_no_next_run() {
         let once = Trigger::once(at(10, 0, 0));
-        let p = plan(&once, inputs(at(10, 0, 0), at(10, 0, 1), "skip"));
+        let p = plan(
+            &once,
+            inputs(at(10, 0, 0), at(10, 0, 1), MisfirePolicy::Skip),
+        );
         assert_eq!(p.run, vec![at(10, 0, 0)]);
         assert_eq!(p.next_run, None);
     }
@@ -262,7 +276,10 @@ mod tests {
     #[test]
     fn a_long_catch_up_is_taken_in_rounds() {
         let every_second = Trigger::cron("* * * * * *", "UTC").unwrap();
-        let p = plan(&every_second, inputs(at(10, 0, 0), at(11, 0, 0), "skip"));
+        let p = plan(
+            &every_second,
+            inputs(at(10, 0, 0), at(11, 0, 0), MisfirePolicy::Skip),
+        );
         assert_eq!(p.missed_count, MAX_FIRES_PER_ROUND as i64);
         assert_eq!(p.missed.len(), MAX_MISSED_RECORDED);
         // The next round continues right after this chunk (still due).

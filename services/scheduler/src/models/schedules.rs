@@ -9,15 +9,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::schedules::ScheduleRow;
+use crate::domain::policy::{MisfirePolicy, OverlapPolicy, Policy};
 
 const MAX_NAME: usize = 200;
 const MAX_USER_MESSAGE: usize = 200_000;
 const MAX_TASK_BYTES: usize = 64 * 1024;
 const MAX_INTERVAL: i64 = 366 * 24 * 3600;
 const MAX_CATCHUP: i32 = 366 * 24 * 3600;
-
-pub const OVERLAP_POLICIES: &[&str] = &["skip", "allow", "buffer_one"];
-pub const MISFIRE_POLICIES: &[&str] = &["skip", "fire_once", "fire_all"];
 
 /// What a run sends to the agent: `user_message` and an optional `context` object (other
 /// keys are kept as given).
@@ -169,8 +167,8 @@ pub struct ScheduleSpec {
     pub timezone: String,
     pub task_config: serde_json::Value,
     pub is_active: bool,
-    pub overlap_policy: String,
-    pub misfire_policy: String,
+    pub overlap_policy: OverlapPolicy,
+    pub misfire_policy: MisfirePolicy,
     pub catchup_window_seconds: i32,
     pub max_retries: i32,
     pub retry_delay_seconds: i32,
@@ -263,18 +261,16 @@ impl ScheduleIn {
             timezone: String::new(),
             task_config,
             is_active: self.is_active.unwrap_or(true),
-            overlap_policy: one_of(
+            overlap_policy: policy(
                 "overlap_policy",
-                self.overlap_policy,
-                "skip",
-                OVERLAP_POLICIES,
+                self.overlap_policy.as_deref(),
+                OverlapPolicy::Skip,
                 &mut errors,
             ),
-            misfire_policy: one_of(
+            misfire_policy: policy(
                 "misfire_policy",
-                self.misfire_policy,
-                "fire_once",
-                MISFIRE_POLICIES,
+                self.misfire_policy.as_deref(),
+                MisfirePolicy::FireOnce,
                 &mut errors,
             ),
             catchup_window_seconds: range(
@@ -386,18 +382,24 @@ impl SchedulePatch {
             timezone: String::new(),
             task_config,
             is_active: self.is_active.unwrap_or(current.is_active),
-            overlap_policy: one_of(
+            overlap_policy: policy(
                 "overlap_policy",
-                self.overlap_policy,
-                &current.overlap_policy,
-                OVERLAP_POLICIES,
+                Some(
+                    self.overlap_policy
+                        .as_deref()
+                        .unwrap_or(&current.overlap_policy),
+                ),
+                OverlapPolicy::Skip,
                 &mut errors,
             ),
-            misfire_policy: one_of(
+            misfire_policy: policy(
                 "misfire_policy",
-                self.misfire_policy,
-                &current.misfire_policy,
-                MISFIRE_POLICIES,
+                Some(
+                    self.misfire_policy
+                        .as_deref()
+                        .unwrap_or(&current.misfire_policy),
+                ),
+                MisfirePolicy::FireOnce,
                 &mut errors,
             ),
             catchup_window_seconds: range(
@@ -608,21 +610,25 @@ fn name(
     }
 }
 
-fn one_of(
+/// The policy named `given` (or `default` when none is given); an unknown name is a field
+/// error listing the names (and `default` stands in so validation can go on).
+fn policy<P: Policy>(
     field: &str,
-    given: Option<String>,
-    default: &str,
-    allowed: &[&str],
+    given: Option<&str>,
+    default: P,
     errors: &mut Vec<FieldError>,
-) -> String {
-    let value = given.unwrap_or_else(|| default.to_owned());
-    if !allowed.contains(&value.as_str()) {
-        errors.push(FieldError::new(
-            field,
-            format!("must be one of: {}", allowed.join(", ")),
-        ));
+) -> P {
+    match given.map(P::parse_name) {
+        None => default,
+        Some(Ok(value)) => value,
+        Some(Err(_)) => {
+            errors.push(FieldError::new(
+                field,
+                format!("must be one of: {}", P::names()),
+            ));
+            default
+        }
     }
-    value
 }
 
 fn range(

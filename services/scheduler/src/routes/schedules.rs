@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::db::{executions, schedules};
 use crate::domain::agents::CallError;
+use crate::domain::policy::OverlapPolicy;
 use crate::domain::{firing, plan};
 use crate::models::{ExecutionOut, ScheduleFilter, ScheduleIn, ScheduleOut, SchedulePatch};
 use crate::state::AppState;
@@ -227,9 +228,12 @@ pub async fn trigger(
         .first()
         .map(|(_, r, p)| (*r, *p))
         .unwrap_or((0, 0));
-    if !plan::admits(&schedule.overlap_policy, running, pending) {
-        return Err(ApiError::conflict(match schedule.overlap_policy.as_str() {
-            "buffer_one" => format!(
+    let overlap = schedule
+        .overlap()
+        .map_err(|e| ApiError::internal(format!("schedule {id}: {e}")))?;
+    if !plan::admits(overlap, running, pending) {
+        return Err(ApiError::conflict(match overlap {
+            OverlapPolicy::BufferOne => format!(
                 "schedule {id} already has an execution waiting behind a running one (overlap_policy buffer_one)"
             ),
             _ => format!(
