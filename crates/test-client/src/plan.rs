@@ -5,6 +5,38 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use sqlx::PgConnection;
+
+/// Keeps autovacuum off `table` (schema-qualified), so it has no statistics until the test
+/// analyses it, whatever the server's settings.
+pub async fn without_autovacuum(conn: &mut PgConnection, table: &str) {
+    // `table` is a test's constant, not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "alter table {table} set (autovacuum_enabled = false)"
+    )))
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+/// Asserts that `table` has never been analysed (Postgres knows no row count for it).
+pub async fn assert_never_analysed(conn: &mut PgConnection, table: &str) {
+    let reltuples: f32 =
+        sqlx::query_scalar("select reltuples from pg_class where oid = $1::regclass")
+            .bind(table)
+            .fetch_one(conn)
+            .await
+            .unwrap();
+    assert_eq!(reltuples, -1.0, "{table} has statistics already");
+}
+
+/// Gathers statistics for `table`.
+pub async fn analyse(conn: &mut PgConnection, table: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!("analyze {table}")))
+        .execute(conn)
+        .await
+        .unwrap();
+}
 
 /// One executed plan.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
-use temponest_test_client::plan::Plan;
+use temponest_test_client::plan::{self, Plan};
 use uuid::Uuid;
 
 /// The statement `executions::claim` runs, as it runs it.
@@ -16,27 +16,17 @@ const QUEUED: i64 = 100;
 const FINISHED: i64 = 200;
 const LIMIT: i64 = 32;
 
+// Test names are unique across the services' `api` test binaries: sqlx names each test's
+// database after its path, so two binaries running the same path at once collide.
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool) {
+async fn a_run_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool) {
     let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("alter table scheduler.executions set (autovacuum_enabled = false)")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    plan::without_autovacuum(&mut conn, "scheduler.executions").await;
     burst(&mut conn).await;
-    let reltuples: f32 = sqlx::query_scalar(
-        "select reltuples from pg_class where oid = 'scheduler.executions'::regclass",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
-    assert_eq!(reltuples, -1.0, "the burst's table has no statistics yet");
+    plan::assert_never_analysed(&mut conn, "scheduler.executions").await;
 
     let fresh = [plan(&mut conn, false).await, plan(&mut conn, true).await];
-    sqlx::query("analyze scheduler.executions")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    plan::analyse(&mut conn, "scheduler.executions").await;
     let analysed = [plan(&mut conn, false).await, plan(&mut conn, true).await];
 
     let names = ["fresh", "fresh, generic", "analysed", "analysed, generic"];

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
-use temponest_test_client::plan::Plan;
+use temponest_test_client::plan::{self, Plan};
 use temponest_webhooks::db::queue;
 use uuid::Uuid;
 
@@ -27,26 +27,12 @@ const VISIT_BOUND: f64 = ((ENDPOINTS + 2) as i64 * LIMIT) as f64;
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool) {
     let mut conn = pool.acquire().await.unwrap();
-    // Whatever the server's autovacuum settings, the table has no statistics until the test
-    // analyses it.
-    sqlx::query("alter table webhooks.deliveries set (autovacuum_enabled = false)")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    plan::without_autovacuum(&mut conn, "webhooks.deliveries").await;
     burst(&pool, &mut conn).await;
-    let reltuples: f32 = sqlx::query_scalar(
-        "select reltuples from pg_class where oid = 'webhooks.deliveries'::regclass",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
-    assert_eq!(reltuples, -1.0, "the burst's table has no statistics yet");
+    plan::assert_never_analysed(&mut conn, "webhooks.deliveries").await;
 
     let fresh = [plan(&mut conn, false).await, plan(&mut conn, true).await];
-    sqlx::query("analyze webhooks.deliveries")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    plan::analyse(&mut conn, "webhooks.deliveries").await;
     let analysed = [plan(&mut conn, false).await, plan(&mut conn, true).await];
 
     let names = ["fresh", "fresh, generic", "analysed", "analysed, generic"];
@@ -75,10 +61,7 @@ async fn a_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_dispatch_round_on_a_never_analysed_outbox_reads_only_its_batch(pool: PgPool) {
     let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("alter table platform.outbox set (autovacuum_enabled = false)")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    plan::without_autovacuum(&mut conn, "platform.outbox").await;
     let tenant = Uuid::new_v4();
     endpoint(&pool, tenant, "http://127.0.0.1:9/hook", &["order.paid"], 3).await;
     let events: Vec<(Uuid, &str, Value)> = (0..EVENTS * 5)
@@ -95,10 +78,7 @@ async fn a_dispatch_round_on_a_never_analysed_outbox_reads_only_its_batch(pool: 
     let mut plans = Vec::new();
     for analysed in [false, true] {
         if analysed {
-            sqlx::query("analyze platform.outbox")
-                .execute(&mut *conn)
-                .await
-                .unwrap();
+            plan::analyse(&mut conn, "platform.outbox").await;
         }
         for generic in [false, true] {
             let plan = explain(&mut conn, generic, DISPATCH, |q| {
