@@ -77,7 +77,8 @@ impl AppState {
             .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
         let providers = Providers::from_config(&config.providers, http)
             .map_err(|e| StartupError::Config(format!("TEMPONEST_PROVIDERS: {e}")))?;
-        let tools = Tools::builtin(&config.tools).map_err(StartupError::Config)?;
+        let tools =
+            Tools::builtin(&config.tools).map_err(|e| StartupError::Config(e.to_string()))?;
         let provider_names = Arc::new(providers.names());
         let tool_names = Arc::new(tools.names());
         let state = Self {
