@@ -68,7 +68,7 @@ pub async fn execute(
     let job = Job {
         execution_id: id,
         tenant_id: principal.tenant_id,
-        agent,
+        agent: agent.into(),
         user_message,
         context,
         stream,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::{WriteQueue, write_now};
 use crate::db::executions;
 
 /// Frames are persisted when this many are waiting ...
@@ -53,27 +54,17 @@ impl FrameBatch {
     /// Writes the waiting frames if they are due. A failure is logged and the frames stay
     /// queued: the stream goes on, and the next flush or the finishing transaction writes them.
     pub async fn flush_if_due(&mut self, pool: &PgPool) {
-        if !self.is_due() {
-            return;
-        }
-        let written = async {
-            let mut conn = pool.acquire().await?;
-            self.append(&mut conn).await
-        }
-        .await;
-        match written {
-            Ok(()) => self.forget_written(),
-            Err(err) => tracing::warn!(error = %err, "could not persist stream frames yet"),
+        if self.is_due() {
+            write_now(pool, self, "stream frames").await;
         }
     }
+}
 
-    /// Writes every waiting frame on `conn` and keeps them queued: the finishing transaction
-    /// uses this, and may be retried.
-    pub async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
+impl WriteQueue for FrameBatch {
+    async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
         executions::append_frames(conn, self.execution_id, self.first_seq, &self.waiting).await
     }
 
-    /// Forgets the waiting frames once [`append`](Self::append) has been committed.
     fn forget_written(&mut self) {
         self.first_seq += self.waiting.len() as i32;
         self.waiting.clear();

@@ -12,8 +12,8 @@ use sqlx::{PgConnection, PgPool};
 use temponest_llm::Usage;
 use uuid::Uuid;
 
-use super::Job;
 use super::status::CallStatus;
+use super::{Job, WriteQueue, write_now};
 use crate::db::costs::{self, CostRecord};
 use crate::domain::price_cache;
 use crate::state::AppState;
@@ -153,27 +153,9 @@ impl Ledger {
     /// Writes the queued cost records; on failure they stay queued for the finishing
     /// transaction.
     pub async fn flush(&mut self, pool: &PgPool) {
-        if self.unwritten.is_empty() {
-            return;
+        if !self.unwritten.is_empty() {
+            write_now(pool, self, "cost records").await;
         }
-        let written = async {
-            let mut conn = pool.acquire().await?;
-            self.append(&mut conn).await
-        }
-        .await;
-        match written {
-            Ok(()) => self.unwritten.clear(),
-            Err(err) => tracing::warn!(error = %err, "could not write cost records yet"),
-        }
-    }
-
-    /// Writes the queued cost records on `conn` and keeps them queued (the finishing
-    /// transaction uses this, and may be retried).
-    pub async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
-        for record in &self.unwritten {
-            costs::insert(&mut *conn, record).await?;
-        }
-        Ok(())
     }
 
     /// Prompt tokens of every call, as stored (saturating).
@@ -194,6 +176,19 @@ impl Ledger {
     /// Whether a call had no price (the cost is then a lower bound).
     pub fn unpriced(&self) -> bool {
         self.unpriced
+    }
+}
+
+impl WriteQueue for Ledger {
+    async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
+        for record in &self.unwritten {
+            costs::insert(&mut *conn, record).await?;
+        }
+        Ok(())
+    }
+
+    fn forget_written(&mut self) {
+        self.unwritten.clear();
     }
 }
 

@@ -22,11 +22,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::db::executions::{self, ExecutionRow, Totals};
 use crate::domain::runs::Run;
-use crate::models::AgentOut;
 use crate::state::AppState;
 use events::ExecutionEvent;
 use frames::FrameBatch;
@@ -34,11 +34,26 @@ use ledger::Ledger;
 pub use status::{CallStatus, ExecutionOutcome, ExecutionStatus, UnknownStatus};
 use tool_loop::{Stop, ToolLog};
 
+/// What a run needs of its agent (as it was when the execution was requested).
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub id: Uuid,
+    /// The configured provider's name.
+    pub provider: String,
+    pub model: String,
+    pub system_prompt: Option<String>,
+    /// The tools the agent was given, by name.
+    pub tools: Vec<String>,
+    /// Model calls allowed while the model asks for tools.
+    pub max_iterations: i32,
+    pub temperature: f64,
+}
+
 /// What to run.
 pub struct Job {
     pub execution_id: Uuid,
     pub tenant_id: Uuid,
-    pub agent: AgentOut,
+    pub agent: AgentSettings,
     pub user_message: String,
     pub context: Value,
     pub stream: bool,
@@ -60,6 +75,30 @@ pub struct RunRecord {
     pub ledger: Ledger,
     pub frames: FrameBatch,
     pub tools: ToolLog,
+}
+
+/// Rows a run queues for Postgres (frames, cost records): written on a pooled connection as
+/// it goes, and what is left in the finishing transaction.
+trait WriteQueue {
+    /// Writes what is queued on `conn` and keeps it queued: the finishing transaction uses
+    /// this, and may be retried.
+    async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()>;
+    /// Forgets what [`append`](Self::append) wrote, once that is committed.
+    fn forget_written(&mut self);
+}
+
+/// Writes `queue` now; a failure is logged and what was queued stays for the next write
+/// (writes are idempotent, so a replay cannot duplicate rows).
+async fn write_now(pool: &PgPool, queue: &mut impl WriteQueue, what: &'static str) {
+    let written = async {
+        let mut conn = pool.acquire().await?;
+        queue.append(&mut conn).await
+    }
+    .await;
+    match written {
+        Ok(()) => queue.forget_written(),
+        Err(err) => tracing::warn!(error = %err, "could not write {what} yet"),
+    }
 }
 
 /// Runs `job` to its end and returns the execution as stored.
