@@ -1,5 +1,5 @@
 //! Tenants' own prices, cached with the agent configuration (two tiers, every replica): read
-//! for every model call the executor prices, dropped on every replica when a tenant changes
+//! for every model call a run prices, dropped on every replica when a tenant changes
 //! or removes one.
 
 use std::sync::Arc;
