@@ -221,21 +221,29 @@ async fn finalize(
         cost_nanos: record.ledger.cost_nanos(),
         unpriced: record.ledger.unpriced(),
     };
-    let mut delay = Duration::from_millis(100);
-    for attempt in 1..=4 {
+    let mut retry = 0;
+    loop {
         match write_end(state, job, &record, &end, &totals).await {
             Ok(Some(row)) => return Ok(row),
             Ok(None) => return reload(state, job).await,
-            Err(err) if attempt < 4 => {
-                tracing::warn!(error = %err, attempt, "could not record the end of an execution; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+            Err(err) if retry < FINISH_RETRIES => {
+                tracing::warn!(error = %err, attempt = retry + 1, "could not record the end of an execution; retrying");
+                tokio::time::sleep(FINISH_BACKOFF.delay(retry)).await;
+                retry += 1;
             }
             Err(err) => return Err(err.into()),
         }
     }
-    unreachable!("the last attempt returns")
 }
+
+/// Retries of the finishing transaction (a deadlock or a dropped connection): after about
+/// 0.1, 0.2 and 0.4 s.
+const FINISH_RETRIES: u32 = 3;
+const FINISH_BACKOFF: temponest_retry::Backoff = temponest_retry::Backoff::new(
+    Duration::from_millis(100),
+    Duration::from_millis(400),
+    temponest_retry::Jitter::Equal,
+);
 
 /// One attempt of the finishing transaction; `None` when someone else had ended the run.
 async fn write_end(
