@@ -130,7 +130,7 @@ impl WebhooksConfig {
         self.liveness.validate()?;
         temponest_netguard::NetPolicy::parse(&self.webhooks.allowed_networks)
             .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
-        crate::domain::sealing::from_config(&self.webhooks)?;
+        crate::domain::sealing::from_config(&self.webhooks).map_err(|e| e.to_string())?;
         let d = &self.webhooks;
         let checks: [(bool, &str); 6] = [
             (

@@ -64,8 +64,8 @@ impl AppState {
         config.validate().map_err(StartupError::Config)?;
         let policy = NetPolicy::parse(&config.webhooks.allowed_networks)
             .map_err(|e| StartupError::Config(format!("WEBHOOKS_ALLOWED_NETWORKS: {e}")))?;
-        let sealer =
-            crate::domain::sealing::from_config(&config.webhooks).map_err(StartupError::Config)?;
+        let sealer = crate::domain::sealing::from_config(&config.webhooks)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         if !sealer.seals() {
             tracing::warn!(
                 "webhook signing secrets are stored unsealed: set TEMPONEST_WEBHOOKS__SECRET_KEY \
