@@ -15,7 +15,7 @@ use crate::receiver::endpoint;
 
 /// The statements `queue::claim` and `queue::dispatch` run, as they run them.
 const CLAIM: &str = include_str!("../../src/db/claim.sql");
-const DISPATCH: &str = include_str!("../../src/db/dispatch.sql");
+const DISPATCH: &str = queue::DISPATCH_SQL;
 
 const ENDPOINTS: usize = 10;
 const EVENTS: usize = 2_000;
