@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use temponest_outbox::{NOTIFY_CHANNEL, publish, publish_with_id, purge_processed};
-use temponest_test_client::plan::{self, Plan};
+use temponest_test_client::plan;
 use uuid::Uuid;
 
 /// An event as the test consumer below sees it.
@@ -253,59 +253,13 @@ async fn a_claim_on_a_never_analysed_outbox_reads_only_its_batch(pool: PgPool) {
     for _ in 0..5 {
         claim(&mut conn, BATCH).await;
     }
-    plan::assert_never_analysed(&mut conn, "platform.outbox").await;
-
     let statement = temponest_outbox::claim_sql!("select count(*) from processed");
-    let mut plans = Vec::new();
-    for analysed in [false, true] {
-        if analysed {
-            plan::analyse(&mut conn, "platform.outbox").await;
-        }
-        for generic in [false, true] {
-            let plan = explain(&mut conn, generic, statement, BATCH).await;
-            let name = format!("analysed {analysed}, generic {generic}");
-            assert_eq!(plan.seq_scans(), Vec::<String>::new(), "{name}");
-            let (busiest, visited) = plan.busiest();
-            assert!(
-                visited <= (4 * BATCH) as f64,
-                "{name}: {busiest} visited {visited} rows (batch {BATCH})"
-            );
-            plans.push(plan);
-        }
-    }
-    assert_eq!(
-        plans[0].shape(),
-        plans[2].shape(),
-        "statistics change nothing"
-    );
-    assert_eq!(
-        plans[1].shape(),
-        plans[3].shape(),
-        "statistics change nothing"
-    );
-}
-
-/// `statement` run once under `EXPLAIN (ANALYZE, FORMAT JSON)` with `$1 = batch`, rolled back.
-async fn explain(conn: &mut PgConnection, generic: bool, statement: &str, batch: i64) -> Plan {
-    let mode = if generic {
-        "force_generic_plan"
-    } else {
-        "auto"
-    };
-    sqlx::query("select set_config('plan_cache_mode', $1, false)")
-        .bind(mode)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    // The statement is this crate's own text, not input.
-    let explained: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "explain (analyze, format json)\n{statement}"
-    )))
-    .bind(batch)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.rollback().await.unwrap();
-    Plan::from_explain(&explained)
+    plan::assert_statistics_proof(
+        &mut conn,
+        "platform.outbox",
+        (4 * BATCH) as f64,
+        statement,
+        |q| q.bind(BATCH),
+    )
+    .await;
 }
