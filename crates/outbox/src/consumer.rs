@@ -82,8 +82,13 @@ processed as (
 ///
 /// The consumer crate depends on `sqlx` (with its `macros` feature) and keeps the statement's
 /// offline data in `.sqlx/`, as for its other queries.
+///
+/// `claim_with!(as Row, $fan_out, args...)` is the same as a `sqlx::query_as!` into `Row`.
 #[macro_export]
 macro_rules! claim_with {
+    (as $row:path, $fan_out:literal, $($args:tt)*) => {
+        $crate::__with_claim_sql!(__claim_query_as, $row, $fan_out, $($args)*)
+    };
     ($fan_out:literal, $($args:tt)*) => {
         $crate::__with_claim_sql!(__claim_query, $fan_out, $($args)*)
     };
@@ -103,6 +108,14 @@ macro_rules! claim_sql {
 macro_rules! __claim_query {
     ($claim:literal, $fan_out:literal, $($args:tt)*) => {
         ::sqlx::query!($claim + $fan_out, $($args)*)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __claim_query_as {
+    ($claim:literal, $row:path, $fan_out:literal, $($args:tt)*) => {
+        ::sqlx::query_as!($row, $claim + $fan_out, $($args)*)
     };
 }
 

@@ -11,7 +11,7 @@ use temponest_outbox::{NOTIFY_CHANNEL, publish, publish_with_id, purge_processed
 use temponest_test_client::plan;
 use uuid::Uuid;
 
-/// An event as the test consumer below sees it.
+/// An event as the test consumer below sees it, with how many its round marked processed.
 #[derive(Debug)]
 struct Claimed {
     id: i64,
@@ -19,12 +19,14 @@ struct Claimed {
     tenant_id: Uuid,
     event_type: String,
     payload: Value,
+    processed: i64,
 }
 
 /// The smallest consumer: one round that claims up to `batch` events and returns them,
-/// oldest first (and how many it marked processed).
-async fn claim(conn: &mut PgConnection, batch: i64) -> (Vec<Claimed>, i64) {
-    let rows = temponest_outbox::claim_with!(
+/// oldest first.
+async fn claim(conn: &mut PgConnection, batch: i64) -> Vec<Claimed> {
+    temponest_outbox::claim_with!(
+        as Claimed,
         r#"select c.id as "id!", c.event_id as "event_id!", c.tenant_id as "tenant_id!",
                   c.event_type as "event_type!", c.payload as "payload!",
                   (select count(*) from processed) as "processed!"
@@ -33,19 +35,7 @@ async fn claim(conn: &mut PgConnection, batch: i64) -> (Vec<Claimed>, i64) {
     )
     .fetch_all(conn)
     .await
-    .unwrap();
-    let processed = rows.first().map_or(0, |r| r.processed);
-    let events = rows
-        .into_iter()
-        .map(|r| Claimed {
-            id: r.id,
-            event_id: r.event_id,
-            tenant_id: r.tenant_id,
-            event_type: r.event_type,
-            payload: r.payload,
-        })
-        .collect();
-    (events, processed)
+    .unwrap()
 }
 
 /// Processed-at of every event, in outbox order.
@@ -72,16 +62,16 @@ async fn an_event_exists_only_if_its_transaction_committed(pool: PgPool) {
     committed.commit().await.unwrap();
 
     let mut conn = pool.acquire().await.unwrap();
-    let (events, processed) = claim(&mut conn, 10).await;
+    let events = claim(&mut conn, 10).await;
     assert_eq!(events.len(), 1);
-    assert_eq!(processed, 1);
+    assert_eq!(events[0].processed, 1);
     assert_eq!(events[0].event_id, event_id);
     assert_eq!(events[0].event_type, "agent.updated");
     assert_eq!(events[0].tenant_id, tenant);
     assert_eq!(events[0].payload, json!({"id": 2}));
 
     assert!(
-        claim(&mut conn, 10).await.0.is_empty(),
+        claim(&mut conn, 10).await.is_empty(),
         "processed events are not claimed again"
     );
 }
@@ -97,8 +87,8 @@ async fn a_round_claims_its_batch_oldest_first_and_marks_only_those_processed(po
     tx.commit().await.unwrap();
 
     let mut conn = pool.acquire().await.unwrap();
-    let (first, processed) = claim(&mut conn, 3).await;
-    assert_eq!(processed, 3);
+    let first = claim(&mut conn, 3).await;
+    assert!(first.iter().all(|e| e.processed == 3));
     let numbers: Vec<Value> = first.iter().map(|e| e.payload["n"].clone()).collect();
     assert_eq!(numbers, [json!(0), json!(1), json!(2)], "oldest first");
     assert_eq!(
@@ -106,7 +96,7 @@ async fn a_round_claims_its_batch_oldest_first_and_marks_only_those_processed(po
         [true, true, true, false, false]
     );
 
-    let (rest, _) = claim(&mut conn, 3).await;
+    let rest = claim(&mut conn, 3).await;
     assert_eq!(rest.len(), 2, "the rest, once");
     assert!(rest.iter().all(|r| first.iter().all(|f| f.id < r.id)));
     assert_eq!(processed_flags(&pool).await, [true; 5]);
@@ -121,11 +111,11 @@ async fn a_round_whose_transaction_rolls_back_leaves_its_events_pending(pool: Pg
     tx.commit().await.unwrap();
 
     let mut tx = pool.begin().await.unwrap();
-    assert_eq!(claim(&mut tx, 10).await.0.len(), 1);
+    assert_eq!(claim(&mut tx, 10).await.len(), 1);
     tx.rollback().await.unwrap();
     assert_eq!(processed_flags(&pool).await, [false]);
     let mut conn = pool.acquire().await.unwrap();
-    assert_eq!(claim(&mut conn, 10).await.0.len(), 1, "claimed again");
+    assert_eq!(claim(&mut conn, 10).await.len(), 1, "claimed again");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -141,8 +131,8 @@ async fn concurrent_consumers_claim_disjoint_events(pool: PgPool) {
 
     let mut first = pool.begin().await.unwrap();
     let mut second = pool.begin().await.unwrap();
-    let (a, _) = claim(&mut first, 6).await;
-    let (b, _) = claim(&mut second, 6).await;
+    let a = claim(&mut first, 6).await;
+    let b = claim(&mut second, 6).await;
     assert_eq!(a.len(), 6);
     assert_eq!(
         b.len(),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus};
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
 
 /// Channel the senders listen on (notified at commit). Must equal
 /// `queue::DELIVERIES_CHANNEL`, the one the dispatcher notifies.
@@ -34,7 +34,7 @@ pub struct DeliveryRow {
     pub response_body: Option<String>,
     pub attempt_count: i32,
     pub error: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -48,7 +48,7 @@ pub struct AttemptRow {
     pub duration_ms: i32,
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub error: Option<String>,
 }
 
@@ -68,7 +68,8 @@ pub async fn insert_pending(
          values ($1, $2, $3, $4, $5, $6, now())
          returning id, endpoint_id, event_id, event_type, payload,
                    status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                   response_status, response_body, attempt_count, error, error_class,
+                   response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
                    next_attempt_at, created_at, delivered_at"#,
         Uuid::now_v7(),
         tenant_id,
@@ -95,7 +96,8 @@ pub async fn list_for_endpoint(
         sqlx::query!(
             r#"select id, endpoint_id, event_id, event_type, payload,
                    status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                      response_status, response_body, attempt_count, error, error_class,
+                      response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
                       next_attempt_at, created_at, delivered_at, count(*) over () as "total!"
                from webhooks.deliveries
                where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3::text)
@@ -160,7 +162,8 @@ pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Opti
             DeliveryRow,
             r#"select id, endpoint_id, event_id, event_type, payload,
                    status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                    response_status, response_body, attempt_count, error, error_class,
+                    response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
                     next_attempt_at, created_at, delivered_at
              from webhooks.deliveries
              where id = $1 and tenant_id = $2"#,
@@ -178,11 +181,11 @@ pub async fn attempts(pool: &PgPool, delivery_id: Uuid) -> sqlx::Result<Vec<Atte
         "webhooks.attempts.list",
         sqlx::query_as!(
             AttemptRow,
-            "select attempt, started_at, duration_ms, response_status, response_body,
-                    error_class, error
+            r#"select attempt, started_at, duration_ms, response_status, response_body,
+                    error_class as "error_class: ErrorClass", error
              from webhooks.attempts
              where delivery_id = $1
-             order by attempt, started_at",
+             order by attempt, started_at"#,
             delivery_id
         )
         .fetch_all(pool),
@@ -236,7 +239,8 @@ pub async fn requeue(
          where id = $1 and tenant_id = $2
          returning id, endpoint_id, event_id, event_type, payload,
                    status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                   response_status, response_body, attempt_count, error, error_class,
+                   response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
                    next_attempt_at, created_at, delivered_at"#,
         id,
         tenant_id

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus};
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
 
 /// Channel notified (at commit) when the dispatcher created deliveries.
 pub const DELIVERIES_CHANNEL: &str = "webhooks_deliveries";
@@ -356,7 +356,7 @@ pub struct AttemptRows {
     pub duration_ms: Vec<i32>,
     pub response_status: Vec<Option<i32>>,
     pub response_body: Vec<Option<String>>,
-    pub error_class: Vec<Option<String>>,
+    pub error_class: Vec<Option<ErrorClass>>,
     pub error: Vec<Option<String>>,
 }
 
@@ -377,7 +377,7 @@ pub async fn insert_attempts(conn: &mut PgConnection, a: &AttemptRows) -> sqlx::
         &a.duration_ms,
         &a.response_status as &[Option<i32>],
         &a.response_body as &[Option<String>],
-        &a.error_class as &[Option<String>],
+        &a.error_class as &[Option<ErrorClass>],
         &a.error as &[Option<String>]
     )
     .execute(conn)
@@ -397,7 +397,7 @@ pub struct DeliveryUpdates {
     pub response_status: Vec<Option<i32>>,
     pub response_body: Vec<Option<String>>,
     pub error: Vec<Option<String>>,
-    pub error_class: Vec<Option<String>>,
+    pub error_class: Vec<Option<ErrorClass>>,
 }
 
 /// Writes the outcomes and clears the leases.
@@ -426,7 +426,7 @@ pub async fn update_deliveries(conn: &mut PgConnection, u: &DeliveryUpdates) -> 
         &u.response_status as &[Option<i32>],
         &u.response_body as &[Option<String>],
         &u.error as &[Option<String>],
-        &u.error_class as &[Option<String>]
+        &u.error_class as &[Option<ErrorClass>]
     )
     .execute(conn)
     .await?;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::config::DeliveryConfig;
 use crate::db::queue::{self, AttemptRows, DeliveryUpdates};
 use crate::domain::attempt::{self, Result as AttemptResult};
-use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus};
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
 
 /// Results written per transaction at most.
 const MAX_BATCH: usize = 1000;
@@ -252,7 +252,7 @@ pub async fn write(
                     (Success, Some(Finish::Delivered), None, Outcome::Success)
                 } else if disabled.iter().any(|(id, _)| id == endpoint_id) {
                     (Failed, Some(Finish::Disabled), None, Outcome::Disabled)
-                } else if result.error_class == Some("blocked") {
+                } else if result.error_class == Some(ErrorClass::Blocked) {
                     (Failed, Some(Finish::Blocked), None, Outcome::Blocked)
                 } else if attempt_count > *max_retries {
                     (Failed, Some(Finish::Exhausted), None, Outcome::Failed)
@@ -271,7 +271,7 @@ pub async fn write(
                     status,
                     result.body.clone(),
                     result.error.clone(),
-                    result.error_class.map(str::to_owned),
+                    result.error_class,
                 );
                 outcomes.push(outcome);
             }
@@ -295,7 +295,7 @@ impl AttemptRows {
             .push(i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX));
         self.response_status.push(result.status.map(i32::from));
         self.response_body.push(result.body.clone());
-        self.error_class.push(result.error_class.map(str::to_owned));
+        self.error_class.push(result.error_class);
         self.error.push(result.error.clone());
     }
 }
@@ -312,7 +312,7 @@ impl DeliveryUpdates {
         response_status: Option<i32>,
         response_body: Option<String>,
         error: Option<String>,
-        error_class: Option<String>,
+        error_class: Option<ErrorClass>,
     ) {
         self.id.push(id);
         self.status.push(status);

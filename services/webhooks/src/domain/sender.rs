@@ -48,6 +48,7 @@ use crate::db::queue::{self, Claimed, Lease, Target};
 use crate::domain::attempt::{self, Outgoing};
 use crate::domain::lanes::{Decisions, Lanes, Limits};
 use crate::domain::record::{self, Finished};
+use crate::models::delivery_state::ErrorClass;
 use crate::state::AppState;
 
 /// How long shutdown waits for attempts in flight.
@@ -486,7 +487,7 @@ async fn attempt(ctx: Arc<Ctx>, job: Job) {
     let result = if secrets.is_empty() {
         // Never sent unsigned: retried with backoff until the key is put right.
         attempt::not_sent(
-            "signing",
+            ErrorClass::Signing,
             "no signing secret could be opened (is TEMPONEST_WEBHOOKS__SECRET_KEY the key they \
              were sealed with?)",
         )

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::deliveries::{AttemptRow, DeliveryRow};
-use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus};
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
 
 /// One event for one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -26,7 +26,7 @@ pub struct DeliveryOut {
     pub response_body: Option<String>,
     pub attempt_count: i32,
     pub error: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -40,7 +40,7 @@ pub struct AttemptOut {
     pub duration_ms: i32,
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub error: Option<String>,
 }
 

@@ -1,5 +1,6 @@
-//! Where a delivery stands: its [`DeliveryStatus`] (what clients filter on, SPEC §2) and, once
-//! it is finished, its finer [`DeliveryOutcome`]. Stored as text in `webhooks.deliveries`
+//! Where a delivery stands: its [`DeliveryStatus`] (what clients filter on, SPEC §2), once
+//! it is finished its finer [`DeliveryOutcome`], and what kind of failure an attempt met
+//! ([`ErrorClass`]). Stored as text in `webhooks.deliveries` and `webhooks.attempts`
 //! (`status` is also held to these values by the `deliveries_status_known` check).
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,29 @@ pub enum DeliveryOutcome {
     EndpointDeleted,
 }
 
+/// What kind of failure an attempt met (`None` when it succeeded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// No answer within the timeout.
+    Timeout,
+    /// The host name did not resolve.
+    Dns,
+    /// No connection could be made.
+    Connect,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The response body could not be read.
+    Body,
+    /// The receiver answered with a non-2xx status.
+    HttpStatus,
+    /// The destination is not allowed (SSRF guard).
+    Blocked,
+    /// Not sent: no signing secret could be opened.
+    Signing,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +101,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(DeliveryOutcome::EndpointDeleted).unwrap(),
             "endpoint_deleted"
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorClass::HttpStatus).unwrap(),
+            "http_status"
         );
     }
 }
