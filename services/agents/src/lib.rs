@@ -23,7 +23,7 @@ pub use config::AgentsConfig;
 pub use domain::runs::Runs;
 pub use state::AppState;
 
-use routes::{agents, executions, prices};
+use routes::{agents, cost_export, costs, executions, prices};
 
 /// Routes that wait on long work and get the long request timeout.
 pub const LONG_ROUTES: &[&str] = &["/agents/{id}/execute"];
@@ -47,6 +47,14 @@ pub fn routes(state: AppState) -> Router {
             "/costs/prices",
             get(prices::list).put(prices::set).delete(prices::delete),
         )
+        .route("/costs/summary", get(costs::summary))
+        .route("/costs/daily", get(costs::daily))
+        .route("/costs/hourly", get(costs::hourly))
+        .route("/costs/by-agent", get(costs::by_agent))
+        .route("/costs/by-provider", get(costs::by_provider))
+        .route("/costs/by-model", get(costs::by_model))
+        .route("/costs/forecast", get(costs::forecast))
+        .route("/costs/export", get(cost_export::export))
         .with_state(state)
 }
 
@@ -70,6 +78,14 @@ pub fn routes(state: AppState) -> Router {
         prices::list,
         prices::set,
         prices::delete,
+        costs::summary,
+        costs::daily,
+        costs::hourly,
+        costs::by_agent,
+        costs::by_provider,
+        costs::by_model,
+        costs::forecast,
+        cost_export::export,
     ),
     components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
     modifiers(&BearerAuth),

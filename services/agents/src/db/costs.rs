@@ -24,14 +24,16 @@ pub struct CostRecord {
     pub duration_ms: i32,
     pub status: CallStatus,
     pub streamed: bool,
+    /// The execution's project, if it named one.
+    pub project_id: Option<String>,
 }
 
 pub async fn insert(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into agents.cost_records (id, tenant_id, agent_id, execution_id, provider, model,
                 prompt_tokens, completion_tokens, cost_nanos, unpriced, usage_estimated,
-                price_source, duration_ms, status, streamed)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                price_source, duration_ms, status, streamed, project_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          on conflict (id) do nothing",
         record.id,
         record.tenant_id,
@@ -47,7 +49,8 @@ pub async fn insert(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Resul
         record.price_source,
         record.duration_ms,
         record.status as CallStatus,
-        record.streamed
+        record.streamed,
+        record.project_id
     )
     .execute(conn)
     .await?;
@@ -64,7 +67,7 @@ pub async fn for_execution(
         CostRecord,
         r#"select id, tenant_id, agent_id, execution_id, provider, model, prompt_tokens,
                 completion_tokens, cost_nanos, unpriced, usage_estimated, price_source,
-                duration_ms, status as "status: CallStatus", streamed
+                duration_ms, status as "status: CallStatus", streamed, project_id
          from agents.cost_records
          where tenant_id = $1 and execution_id = $2
          order by created_at, id"#,

@@ -46,6 +46,8 @@ pub struct NewExecution<'a> {
     pub model: &'a str,
     pub owner_id: Uuid,
     pub created_by: Uuid,
+    /// The project its spend is reported under.
+    pub project_id: Option<&'a str>,
 }
 
 /// The totals an execution ends with.
@@ -66,8 +68,8 @@ pub async fn insert_pending(
     sqlx::query_as!(
         ExecutionRow,
         r#"insert into agents.executions (id, tenant_id, agent_id, user_message, context, stream,
-                provider, model, owner_id, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                provider, model, owner_id, created_by, project_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
@@ -81,7 +83,8 @@ pub async fn insert_pending(
         new.provider,
         new.model,
         new.owner_id,
-        new.created_by
+        new.created_by,
+        new.project_id
     )
     .fetch_one(conn)
     .await

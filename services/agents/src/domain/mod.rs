@@ -1,5 +1,6 @@
-//! The agents service's domain logic: running executions, tools, prices.
+//! The agents service's domain logic: running executions, tools, prices, cost reports.
 
+pub mod cost_reports;
 pub mod execution;
 pub mod lifecycle;
 pub mod price_cache;

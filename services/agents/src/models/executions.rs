@@ -11,6 +11,7 @@ use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
 
 const MAX_USER_MESSAGE: usize = 200_000;
 const MAX_CONTEXT_BYTES: usize = 64 * 1024;
+const MAX_PROJECT_ID: usize = 200;
 
 /// `POST /agents/{id}/execute`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,11 +25,25 @@ pub struct ExecuteIn {
     /// `data: [DONE]`.
     #[serde(default)]
     pub stream: bool,
+    /// The project the execution's spend is reported under (`/costs/summary?project_id=`);
+    /// when absent, a string `context.project_id` is used.
+    #[serde(default)]
+    pub project_id: Option<String>,
+}
+
+/// A valid execution request.
+#[derive(Debug)]
+pub struct ValidExecute {
+    pub user_message: String,
+    /// Always a JSON object.
+    pub context: serde_json::Value,
+    pub stream: bool,
+    pub project_id: Option<String>,
 }
 
 impl ExecuteIn {
-    /// The message and a context object.
-    pub fn validate(self) -> Result<(String, serde_json::Value, bool), ApiError> {
+    /// The message, a context object and the project (from the body, else from the context).
+    pub fn validate(self) -> Result<ValidExecute, ApiError> {
         let mut errors = Vec::new();
         if self.user_message.trim().is_empty() {
             errors.push(FieldError::new("user_message", "must not be empty"));
@@ -52,8 +67,33 @@ impl ExecuteIn {
                 format!("must be at most {MAX_CONTEXT_BYTES} bytes of JSON"),
             ));
         }
+        let (field, project_id) = match self.project_id {
+            Some(id) => ("project_id", Some(id)),
+            None => (
+                "context.project_id",
+                context
+                    .get("project_id")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            ),
+        };
+        let project_id = project_id.map(|id| id.trim().to_owned());
+        if project_id
+            .as_deref()
+            .is_some_and(|id| id.is_empty() || id.chars().count() > MAX_PROJECT_ID)
+        {
+            errors.push(FieldError::new(
+                field,
+                format!("must be 1 to {MAX_PROJECT_ID} characters"),
+            ));
+        }
         if errors.is_empty() {
-            Ok((self.user_message, context, self.stream))
+            Ok(ValidExecute {
+                user_message: self.user_message,
+                context,
+                stream: self.stream,
+                project_id,
+            })
         } else {
             Err(ApiError::validation(errors))
         }

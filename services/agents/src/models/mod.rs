@@ -1,7 +1,8 @@
 //! API types: request bodies (`...In`), patches, responses (`...Out`) and their validation.
 
 pub mod agents;
+pub mod costs;
 pub mod executions;
 
 pub use agents::{AgentFilter, AgentIn, AgentOut, AgentPatch, AgentSpec, Known};
-pub use executions::{ExecuteIn, ExecutionFilter, ExecutionOut, TokensUsed};
+pub use executions::{ExecuteIn, ExecutionFilter, ExecutionOut, TokensUsed, ValidExecute};

@@ -22,7 +22,7 @@ use crate::db::executions::{self, NewExecution};
 use crate::domain::execution::events::{self, ExecutionEvent};
 use crate::domain::execution::{self, ExecutionError, ExecutionOutcome, Job};
 use crate::domain::runs::Run;
-use crate::models::{ExecuteIn, ExecutionFilter, ExecutionOut};
+use crate::models::{ExecuteIn, ExecutionFilter, ExecutionOut, ValidExecute};
 use crate::routes::agents::load_agent;
 use crate::state::AppState;
 
@@ -43,7 +43,12 @@ pub async fn execute(
     Json(body): Json<ExecuteIn>,
 ) -> ApiResult<Response> {
     principal.require(permissions::AGENTS_EXECUTE)?;
-    let (user_message, context, stream) = body.validate()?;
+    let ValidExecute {
+        user_message,
+        context,
+        stream,
+        project_id,
+    } = body.validate()?;
     let agent = load_agent(&state, principal.tenant_id, agent_id).await?;
     let id = Uuid::now_v7();
     let mut conn = state.pool.acquire().await?;
@@ -60,6 +65,7 @@ pub async fn execute(
             model: &agent.model,
             owner_id: state.instance_id,
             created_by: principal.user_id,
+            project_id: project_id.as_deref(),
         },
     )
     .await?;
@@ -72,6 +78,7 @@ pub async fn execute(
         user_message,
         context,
         stream,
+        project_id,
     };
     // The run is its own task: it finishes (and is recorded) even if the client goes away.
     let handle = tokio::spawn(execution::run_execution(state.clone(), run.clone(), job));

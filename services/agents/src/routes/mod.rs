@@ -1,5 +1,7 @@
 //! HTTP handlers, one module per resource.
 
 pub mod agents;
+pub mod cost_export;
+pub mod costs;
 pub mod executions;
 pub mod prices;

@@ -3,6 +3,7 @@
 
 mod agents;
 mod bad_input;
+mod costs;
 mod executions;
 mod fake_llm;
 mod helpers;

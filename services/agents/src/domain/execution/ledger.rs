@@ -147,6 +147,7 @@ impl Ledger {
             duration_ms: call.started.elapsed().as_millis().min(i32::MAX as u128) as i32,
             status,
             streamed: job.stream,
+            project_id: job.project_id.clone(),
         });
     }
 

@@ -57,6 +57,8 @@ pub struct Job {
     pub user_message: String,
     pub context: Value,
     pub stream: bool,
+    /// The project its cost records are reported under.
+    pub project_id: Option<String>,
 }
 
 /// Why a run could not be recorded.

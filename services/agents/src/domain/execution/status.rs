@@ -132,6 +132,17 @@ pub enum CallStatus {
     Cancelled,
 }
 
+impl CallStatus {
+    /// The stored (and serialized) name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

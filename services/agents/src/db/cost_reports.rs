@@ -1,0 +1,221 @@
+//! Aggregates of `agents.cost_records` for the cost reports. Every query is one tenant's
+//! range of `created_at` (`cost_records_tenant_created_idx`, or the agent/project indexes
+//! when those filters are given) and sums integer nano-dollars in SQL.
+
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::cost_reports::{Bucket, Period, Usage};
+use crate::domain::execution::CallStatus;
+
+/// The usage of one group of a summary, and which dimension it groups by.
+#[derive(Debug, Clone)]
+pub struct SummaryGroup {
+    pub dimension: Option<Dimension>,
+    /// The provider, model or agent id (None for the whole period).
+    pub key: Option<String>,
+    pub usage: Usage,
+    pub unpriced_calls: i64,
+}
+
+/// What a breakdown groups cost records by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Agent,
+    Provider,
+    Model,
+}
+
+impl Dimension {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Provider => "provider",
+            Self::Model => "model",
+        }
+    }
+}
+
+/// The summary of a period: one group per provider, per model and per agent, and the
+/// whole period (`dimension: None`), in one scan (grouping sets).
+///
+/// The optional filters are `($n is null or col = $n)`: Postgres plans each call with its
+/// values (custom plans), so a given filter uses its index.
+pub async fn summary(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    period: Period,
+    agent_id: Option<Uuid>,
+    project_id: Option<&str>,
+) -> sqlx::Result<Vec<SummaryGroup>> {
+    let rows = sqlx::query!(
+        r#"select grouping(provider, model, agent_id) as "grouping!",
+                provider as "provider?", model as "model?", agent_id as "agent_id?",
+                coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
+                count(*) as "calls!",
+                coalesce(sum(prompt_tokens), 0)::bigint as "input_tokens!",
+                coalesce(sum(completion_tokens), 0)::bigint as "output_tokens!",
+                count(*) filter (where unpriced) as "unpriced_calls!"
+         from agents.cost_records
+         where tenant_id = $1 and created_at >= $2 and created_at < $3
+           and ($4::uuid is null or agent_id = $4)
+           and ($5::text is null or project_id = $5)
+         group by grouping sets ((provider), (model), (agent_id), ())"#,
+        tenant_id,
+        period.start,
+        period.end,
+        agent_id,
+        project_id
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            // grouping() sets a bit for each column the row is NOT grouped by.
+            let (dimension, key) = match r.grouping {
+                0b011 => (Some(Dimension::Provider), r.provider),
+                0b101 => (Some(Dimension::Model), r.model),
+                0b110 => (Some(Dimension::Agent), r.agent_id.map(|id| id.to_string())),
+                _ => (None, None),
+            };
+            SummaryGroup {
+                dimension,
+                key,
+                usage: Usage {
+                    cost_nanos: r.cost_nanos,
+                    calls: r.calls,
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                },
+                unpriced_calls: r.unpriced_calls,
+            }
+        })
+        .collect())
+}
+
+/// The usage of each day (hour) of a period that has cost records, oldest first; each
+/// bucket is named by its start in UTC.
+pub async fn buckets(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    period: Period,
+    bucket: Bucket,
+) -> sqlx::Result<Vec<(DateTime<Utc>, Usage)>> {
+    let rows = sqlx::query!(
+        r#"select date_trunc($4, created_at, 'UTC') as "bucket!",
+                coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
+                count(*) as "calls!",
+                coalesce(sum(prompt_tokens), 0)::bigint as "input_tokens!",
+                coalesce(sum(completion_tokens), 0)::bigint as "output_tokens!"
+         from agents.cost_records
+         where tenant_id = $1 and created_at >= $2 and created_at < $3
+         group by 1
+         order by 1"#,
+        tenant_id,
+        period.start,
+        period.end,
+        bucket.as_str()
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.bucket,
+                Usage {
+                    cost_nanos: r.cost_nanos,
+                    calls: r.calls,
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The `top_n` agents (providers, models) of a period by spend, most first (ties by key).
+pub async fn breakdown(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    period: Period,
+    dimension: Dimension,
+    top_n: i64,
+) -> sqlx::Result<Vec<(String, Usage)>> {
+    let rows = sqlx::query!(
+        r#"select case $4::text when 'agent' then agent_id::text
+                               when 'provider' then provider
+                               else model end as "key!",
+                coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
+                count(*) as "calls!",
+                coalesce(sum(prompt_tokens), 0)::bigint as "input_tokens!",
+                coalesce(sum(completion_tokens), 0)::bigint as "output_tokens!"
+         from agents.cost_records
+         where tenant_id = $1 and created_at >= $2 and created_at < $3
+         group by 1
+         order by 2 desc, 1
+         limit $5"#,
+        tenant_id,
+        period.start,
+        period.end,
+        dimension.as_str(),
+        top_n
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.key,
+                Usage {
+                    cost_nanos: r.cost_nanos,
+                    calls: r.calls,
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                },
+            )
+        })
+        .collect())
+}
+
+/// One cost record as exported.
+#[derive(Debug, Clone)]
+pub struct ExportRow {
+    pub created_at: DateTime<Utc>,
+    pub execution_id: Option<Uuid>,
+    pub agent_id: Uuid,
+    pub provider: String,
+    pub model: String,
+    pub input_tokens: i32,
+    pub output_tokens: i32,
+    pub cost_nanos: i64,
+    pub unpriced: bool,
+    pub usage_estimated: bool,
+    pub status: CallStatus,
+}
+
+/// Every cost record of a period, oldest first, as a stream (rows are read as they are
+/// sent, never all held in memory).
+pub fn export(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    period: Period,
+) -> BoxStream<'_, sqlx::Result<ExportRow>> {
+    sqlx::query_as!(
+        ExportRow,
+        r#"select created_at, execution_id, agent_id, provider, model,
+                prompt_tokens as input_tokens, completion_tokens as output_tokens, cost_nanos,
+                unpriced, usage_estimated, status as "status: CallStatus"
+         from agents.cost_records
+         where tenant_id = $1 and created_at >= $2 and created_at < $3
+         order by created_at, id"#,
+        tenant_id,
+        period.start,
+        period.end
+    )
+    .fetch(pool)
+}

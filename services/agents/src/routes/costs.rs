@@ -1,0 +1,222 @@
+//! The cost reports, tenant-scoped, permission `costs:read`: `GET /costs/summary`,
+//! `/costs/daily`, `/costs/hourly`, `/costs/by-agent`, `/costs/by-provider`, `/costs/by-model`
+//! and `/costs/forecast` (the export is in [`super::cost_export`]). Periods are UTC; the
+//! rules are in [`crate::domain::cost_reports`].
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use chrono::Utc;
+use temponest_auth_client::{Principal, permissions};
+use temponest_web::extract::ApiQuery;
+use temponest_web::{ApiResult, Json};
+
+use crate::db::cost_reports::{self, Dimension};
+use crate::domain::cost_reports::{self as reports, Bucket, Usage};
+use crate::models::costs::{
+    CostBreakdownOut, CostForecastOut, CostSummaryOut, CountQuery, DailyCostOut, HourlyCostOut,
+    PeriodQuery, SummaryQuery, TIMEZONE, TokenTotals, count_param,
+};
+use crate::models::executions::nanos_to_usd;
+use crate::state::AppState;
+
+/// Spend of a period (default: the current UTC month up to now), in total and by provider,
+/// model and agent; optionally only one agent's or one project's.
+#[utoipa::path(get, path = "/costs/summary", operation_id = "cost_summary", tag = "costs", security(("bearer" = [])),
+    params(("start_date" = Option<String>, Query, description = "YYYY-MM-DD (from 00:00 UTC) or RFC 3339"),
+           ("end_date" = Option<String>, Query, description = "YYYY-MM-DD (that whole UTC day included) or RFC 3339 (exclusive)"),
+           ("agent_id" = Option<uuid::Uuid>, Query), ("project_id" = Option<String>, Query)),
+    responses((status = 200, body = CostSummaryOut), (status = 403), (status = 422)))]
+pub async fn summary(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<SummaryQuery>,
+) -> ApiResult<Json<CostSummaryOut>> {
+    principal.require(permissions::COSTS_READ)?;
+    let period = query.period.period(Utc::now())?;
+    let (agent_id, project_id) = query.filters()?;
+    let groups = cost_reports::summary(
+        &state.pool,
+        principal.tenant_id,
+        period,
+        agent_id,
+        project_id.as_deref(),
+    )
+    .await?;
+    let mut out = CostSummaryOut {
+        total_usd: 0.0,
+        by_provider: BTreeMap::new(),
+        by_model: BTreeMap::new(),
+        by_agent: BTreeMap::new(),
+        total_tokens: TokenTotals {
+            input: 0,
+            output: 0,
+        },
+        period_start: period.start,
+        period_end: period.end,
+        timezone: TIMEZONE.into(),
+        calls: 0,
+        unpriced_calls: 0,
+    };
+    for group in groups {
+        let usd = nanos_to_usd(group.usage.cost_nanos);
+        let map = match group.dimension {
+            Some(Dimension::Provider) => &mut out.by_provider,
+            Some(Dimension::Model) => &mut out.by_model,
+            Some(Dimension::Agent) => &mut out.by_agent,
+            None => {
+                out.total_usd = usd;
+                out.total_tokens = TokenTotals {
+                    input: group.usage.input_tokens,
+                    output: group.usage.output_tokens,
+                };
+                out.calls = group.usage.calls;
+                out.unpriced_calls = group.unpriced_calls;
+                continue;
+            }
+        };
+        map.insert(group.key.unwrap_or_default(), usd);
+    }
+    Ok(Json(out))
+}
+
+/// One entry per UTC day of the last `days` (1..=366, default 30), oldest first, today
+/// (partial) last, days without spend included.
+#[utoipa::path(get, path = "/costs/daily", operation_id = "cost_daily", tag = "costs", security(("bearer" = [])),
+    params(("days" = Option<u32>, Query, description = "1..=366, default 30")),
+    responses((status = 200, body = [DailyCostOut]), (status = 403), (status = 422)))]
+pub async fn daily(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<CountQuery>,
+) -> ApiResult<Json<Vec<DailyCostOut>>> {
+    principal.require(permissions::COSTS_READ)?;
+    let days = count_param(query.days.as_deref(), "days", 1..=366, 30)?;
+    let series = series(&state, &principal, Bucket::Day, days).await?;
+    Ok(Json(series.into_iter().map(DailyCostOut::from).collect()))
+}
+
+/// One entry per UTC hour of the last `hours` (1..=720, default 24), oldest first, the
+/// current (partial) hour last, hours without spend included.
+#[utoipa::path(get, path = "/costs/hourly", operation_id = "cost_hourly", tag = "costs", security(("bearer" = [])),
+    params(("hours" = Option<u32>, Query, description = "1..=720, default 24")),
+    responses((status = 200, body = [HourlyCostOut]), (status = 403), (status = 422)))]
+pub async fn hourly(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<CountQuery>,
+) -> ApiResult<Json<Vec<HourlyCostOut>>> {
+    principal.require(permissions::COSTS_READ)?;
+    let hours = count_param(query.hours.as_deref(), "hours", 1..=720, 24)?;
+    let series = series(&state, &principal, Bucket::Hour, hours).await?;
+    Ok(Json(series.into_iter().map(HourlyCostOut::from).collect()))
+}
+
+async fn series(
+    state: &AppState,
+    principal: &Principal,
+    bucket: Bucket,
+    count: u32,
+) -> ApiResult<Vec<(chrono::DateTime<Utc>, Usage)>> {
+    let period = bucket.recent(count, Utc::now());
+    let sparse = cost_reports::buckets(&state.pool, principal.tenant_id, period, bucket).await?;
+    Ok(reports::fill_series(period, bucket, sparse))
+}
+
+/// The `top_n` agents (1..=100, default 10) by spend in a period (default: the current UTC
+/// month), most first.
+#[utoipa::path(get, path = "/costs/by-agent", operation_id = "cost_by_agent", tag = "costs", security(("bearer" = [])),
+    params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
+           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+    responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
+pub async fn by_agent(
+    state: State<AppState>,
+    principal: Principal,
+    count: ApiQuery<CountQuery>,
+    period: ApiQuery<PeriodQuery>,
+) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
+    breakdown(state, principal, count, period, Dimension::Agent).await
+}
+
+/// The `top_n` providers by spend in a period, most first.
+#[utoipa::path(get, path = "/costs/by-provider", operation_id = "cost_by_provider", tag = "costs", security(("bearer" = [])),
+    params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
+           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+    responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
+pub async fn by_provider(
+    state: State<AppState>,
+    principal: Principal,
+    count: ApiQuery<CountQuery>,
+    period: ApiQuery<PeriodQuery>,
+) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
+    breakdown(state, principal, count, period, Dimension::Provider).await
+}
+
+/// The `top_n` models by spend in a period, most first.
+#[utoipa::path(get, path = "/costs/by-model", operation_id = "cost_by_model", tag = "costs", security(("bearer" = [])),
+    params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
+           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+    responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
+pub async fn by_model(
+    state: State<AppState>,
+    principal: Principal,
+    count: ApiQuery<CountQuery>,
+    period: ApiQuery<PeriodQuery>,
+) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
+    breakdown(state, principal, count, period, Dimension::Model).await
+}
+
+async fn breakdown(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(count): ApiQuery<CountQuery>,
+    ApiQuery(period): ApiQuery<PeriodQuery>,
+    dimension: Dimension,
+) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
+    principal.require(permissions::COSTS_READ)?;
+    let top_n = count_param(count.top_n.as_deref(), "top_n", 1..=100, 10)?;
+    let period = period.period(Utc::now())?;
+    let rows = cost_reports::breakdown(
+        &state.pool,
+        principal.tenant_id,
+        period,
+        dimension,
+        i64::from(top_n),
+    )
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(key, usage)| {
+                let mut out = CostBreakdownOut::unnamed(usage);
+                match dimension {
+                    Dimension::Agent => out.agent_id = Some(key),
+                    Dimension::Provider => out.provider = Some(key),
+                    Dimension::Model => out.model = Some(key),
+                }
+                out
+            })
+            .collect(),
+    ))
+}
+
+/// Spend projected for the next `days` UTC days (1..=90, default 30) from the last 28 full
+/// UTC days: trailing daily average × the weekday's factor (its mean ÷ the overall mean).
+#[utoipa::path(get, path = "/costs/forecast", operation_id = "cost_forecast", tag = "costs", security(("bearer" = [])),
+    params(("days" = Option<u32>, Query, description = "1..=90, default 30")),
+    responses((status = 200, body = CostForecastOut), (status = 403), (status = 422)))]
+pub async fn forecast(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<CountQuery>,
+) -> ApiResult<Json<CostForecastOut>> {
+    principal.require(permissions::COSTS_READ)?;
+    let days = count_param(query.days.as_deref(), "days", 1..=90, 30)?;
+    let today = Utc::now().date_naive();
+    let history = reports::history_period(today);
+    let spent = cost_reports::buckets(&state.pool, principal.tenant_id, history, Bucket::Day)
+        .await?
+        .into_iter()
+        .map(|(day, usage)| (day.date_naive(), usage.cost_nanos))
+        .collect::<Vec<_>>();
+    Ok(Json(reports::forecast(&spent, today, days).into()))
+}
