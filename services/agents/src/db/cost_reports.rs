@@ -1,10 +1,10 @@
 //! Aggregates of `agents.cost_records` for the cost reports. Every query is one tenant's
 //! range of `created_at` (`cost_records_tenant_created_idx`, or the agent/project indexes
-//! when those filters are given) and sums integer nano-dollars in SQL.
+//! when those filters are given: checked with EXPLAIN) and sums integer nano-dollars in SQL.
 
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::cost_reports::{Bucket, Period, Usage};
@@ -41,8 +41,9 @@ impl Dimension {
 /// The summary of a period: one group per provider, per model and per agent, and the
 /// whole period (`dimension: None`), in one scan (grouping sets).
 ///
-/// The optional filters are `($n is null or col = $n)`: Postgres plans each call with its
-/// values (custom plans), so a given filter uses its index.
+/// Runtime-built SQL: the agent and project filters are added only when given. With
+/// `($n is null or col = $n)` in one static statement, Postgres switches to a generic plan
+/// after a few executions on a connection, and that plan cannot use the filter's index.
 pub async fn summary(
     pool: &PgPool,
     tenant_id: Uuid,
@@ -50,50 +51,61 @@ pub async fn summary(
     agent_id: Option<Uuid>,
     project_id: Option<&str>,
 ) -> sqlx::Result<Vec<SummaryGroup>> {
-    let rows = sqlx::query!(
-        r#"select grouping(provider, model, agent_id) as "grouping!",
-                provider as "provider?", model as "model?", agent_id as "agent_id?",
-                coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
-                count(*) as "calls!",
-                coalesce(sum(prompt_tokens), 0)::bigint as "input_tokens!",
-                coalesce(sum(completion_tokens), 0)::bigint as "output_tokens!",
-                count(*) filter (where unpriced) as "unpriced_calls!"
-         from agents.cost_records
-         where tenant_id = $1 and created_at >= $2 and created_at < $3
-           and ($4::uuid is null or agent_id = $4)
-           and ($5::text is null or project_id = $5)
-         group by grouping sets ((provider), (model), (agent_id), ())"#,
-        tenant_id,
-        period.start,
-        period.end,
-        agent_id,
-        project_id
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            // grouping() sets a bit for each column the row is NOT grouped by.
-            let (dimension, key) = match r.grouping {
-                0b011 => (Some(Dimension::Provider), r.provider),
-                0b101 => (Some(Dimension::Model), r.model),
-                0b110 => (Some(Dimension::Agent), r.agent_id.map(|id| id.to_string())),
-                _ => (None, None),
-            };
-            SummaryGroup {
-                dimension,
-                key,
-                usage: Usage {
-                    cost_nanos: r.cost_nanos,
-                    calls: r.calls,
-                    input_tokens: r.input_tokens,
-                    output_tokens: r.output_tokens,
-                },
-                unpriced_calls: r.unpriced_calls,
-            }
-        })
-        .collect())
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "select grouping(provider, model, agent_id) as grouping, provider, model, agent_id,
+                coalesce(sum(cost_nanos), 0)::bigint as cost_nanos,
+                count(*) as calls,
+                coalesce(sum(prompt_tokens), 0)::bigint as input_tokens,
+                coalesce(sum(completion_tokens), 0)::bigint as output_tokens,
+                count(*) filter (where unpriced) as unpriced_calls
+         from agents.cost_records where tenant_id = ",
+    );
+    sql.push_bind(tenant_id)
+        .push(" and created_at >= ")
+        .push_bind(period.start)
+        .push(" and created_at < ")
+        .push_bind(period.end);
+    if let Some(agent_id) = agent_id {
+        sql.push(" and agent_id = ").push_bind(agent_id);
+    }
+    if let Some(project_id) = project_id {
+        sql.push(" and project_id = ").push_bind(project_id);
+    }
+    sql.push(" group by grouping sets ((provider), (model), (agent_id), ())");
+    let rows: Vec<SummaryRow> = sql.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(SummaryGroup::from).collect())
+}
+
+/// A row of [`summary`]: the columns it is not grouped by are null.
+#[derive(Debug, sqlx::FromRow)]
+struct SummaryRow {
+    grouping: i32,
+    provider: Option<String>,
+    model: Option<String>,
+    agent_id: Option<Uuid>,
+    cost_nanos: i64,
+    calls: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    unpriced_calls: i64,
+}
+
+impl From<SummaryRow> for SummaryGroup {
+    fn from(r: SummaryRow) -> Self {
+        // grouping() sets a bit for each column the row is NOT grouped by.
+        let (dimension, key) = match r.grouping {
+            0b011 => (Some(Dimension::Provider), r.provider),
+            0b101 => (Some(Dimension::Model), r.model),
+            0b110 => (Some(Dimension::Agent), r.agent_id.map(|id| id.to_string())),
+            _ => (None, None),
+        };
+        Self {
+            dimension,
+            key,
+            usage: Usage::new(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
+            unpriced_calls: r.unpriced_calls,
+        }
+    }
 }
 
 /// The usage of each day (hour) of a period that has cost records, oldest first; each
@@ -126,12 +138,7 @@ pub async fn buckets(
         .map(|r| {
             (
                 r.bucket,
-                Usage {
-                    cost_nanos: r.cost_nanos,
-                    calls: r.calls,
-                    input_tokens: r.input_tokens,
-                    output_tokens: r.output_tokens,
-                },
+                Usage::new(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
             )
         })
         .collect())
@@ -171,12 +178,7 @@ pub async fn breakdown(
         .map(|r| {
             (
                 r.key,
-                Usage {
-                    cost_nanos: r.cost_nanos,
-                    calls: r.calls,
-                    input_tokens: r.input_tokens,
-                    output_tokens: r.output_tokens,
-                },
+                Usage::new(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
             )
         })
         .collect())

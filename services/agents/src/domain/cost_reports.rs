@@ -174,6 +174,18 @@ pub struct Usage {
     pub output_tokens: i64,
 }
 
+impl Usage {
+    /// Spend in nano-dollars, number of calls, input and output tokens.
+    pub const fn new(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) -> Self {
+        Self {
+            cost_nanos,
+            calls,
+            input_tokens,
+            output_tokens,
+        }
+    }
+}
+
 /// Every bucket of `period` (oldest first) with its usage, zero where `sparse` has none.
 pub fn fill_series(
     period: Period,
