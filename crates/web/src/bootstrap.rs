@@ -41,7 +41,7 @@ pub struct InfraSettings<'a> {
 pub async fn infrastructure(settings: InfraSettings<'_>) -> Result<Infrastructure, BootstrapError> {
     let db = temponest_db::DbConfig::for_service(settings.pool_name, settings.database_url)
         .with_env_overrides()
-        .map_err(BootstrapError)?;
+        .map_err(|e| BootstrapError(e.to_string()))?;
     let mut delay = Duration::from_millis(200);
     loop {
         match temponest_db::ensure_database(&db).await {

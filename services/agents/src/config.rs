@@ -104,7 +104,7 @@ impl AgentsConfig {
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        self.liveness.validate()?;
+        self.liveness.validate().map_err(|e| e.to_string())?;
         if !self.providers.contains_key(&self.default_provider) {
             return Err(format!(
                 "TEMPONEST_DEFAULT_PROVIDER: no provider named '{}' is configured",

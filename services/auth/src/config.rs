@@ -102,7 +102,8 @@ impl AuthConfig {
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        crate::domain::service_clients::ServiceClients::parse(&self.service_clients)?;
+        crate::domain::service_clients::ServiceClients::parse(&self.service_clients)
+            .map_err(|e| e.to_string())?;
         temponest_sealing::Sealer::new(&self.secret_key.0, &self.previous_secret_key.0)
             .map_err(|e| format!("{}: {e}", crate::domain::at_rest::SETTINGS))?;
         let checks: [(bool, &str); 6] = [

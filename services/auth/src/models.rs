@@ -198,7 +198,7 @@ pub fn validate_new_user(
         .map_err(|m| errors.push(FieldError::new("email", m)))
         .ok();
     if let Err(message) = password::validate(password) {
-        errors.push(FieldError::new("password", message));
+        errors.push(FieldError::new("password", message.to_string()));
     }
     let full_name = clean_name(full_name, "full_name", errors);
     Some(NewUser {

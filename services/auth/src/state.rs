@@ -74,8 +74,8 @@ impl AppState {
         cache: Cache,
         limiter: RateLimiter,
     ) -> Result<Self, StartupError> {
-        let service_clients =
-            ServiceClients::parse(&config.service_clients).map_err(StartupError::Config)?;
+        let service_clients = ServiceClients::parse(&config.service_clients)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         let hasher = PasswordHasher::new(
             config.argon2_memory_kib,
             config.argon2_iterations,
@@ -83,7 +83,7 @@ impl AppState {
             config.max_concurrent_hashes,
             Duration::from_millis(config.hash_queue_timeout_ms),
         )
-        .map_err(StartupError::Config)?;
+        .map_err(|e| StartupError::Config(e.to_string()))?;
         let sealer = Arc::new(
             Sealer::new(&config.secret_key.0, &config.previous_secret_key.0)
                 .map_err(|e| StartupError::Config(format!("{}: {e}", at_rest::SETTINGS)))?,

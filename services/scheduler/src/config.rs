@@ -99,7 +99,7 @@ impl SchedulerConfig {
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        self.liveness.validate()?;
+        self.liveness.validate().map_err(|e| e.to_string())?;
         let e = &self.scheduler;
         let checks: [(bool, &str); 6] = [
             (

@@ -85,8 +85,8 @@ impl AppState {
             &config.service_client_secret,
             http,
         );
-        let agents =
-            AgentsClient::new(&config.agents_url, tokens, timeout).map_err(StartupError::Config)?;
+        let agents = AgentsClient::new(&config.agents_url, tokens, timeout)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
         Ok(Self {
             pool,
             cache,

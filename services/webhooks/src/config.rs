@@ -127,7 +127,7 @@ impl WebhooksConfig {
 
     /// Rejects settings that cannot work, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        self.liveness.validate()?;
+        self.liveness.validate().map_err(|e| e.to_string())?;
         temponest_netguard::NetPolicy::parse(&self.webhooks.allowed_networks)
             .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
         crate::domain::sealing::from_config(&self.webhooks)?;

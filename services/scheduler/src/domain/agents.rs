@@ -58,6 +58,11 @@ impl AgentExecution {
     }
 }
 
+/// [`AgentsClient::new`] could not build its HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP client: {0}")]
+pub struct AgentsClientError(#[from] reqwest::Error);
+
 /// HTTP client of the agents service. Cheap to clone.
 #[derive(Clone)]
 pub struct AgentsClient {
@@ -72,12 +77,11 @@ impl AgentsClient {
         base: &str,
         tokens: ServiceTokens,
         request_timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AgentsClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .build()?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             http,
