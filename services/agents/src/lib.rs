@@ -119,9 +119,8 @@ pub async fn launch(
     })
     .await?;
     temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
-    let auth =
-        AuthClient::remote(&config.auth_url, infra.cache.clone())
-            .map_err(|e| StartupError::Config(e.to_string()))?;
+    let auth = AuthClient::remote(&config.auth_url, infra.cache.clone())
+        .map_err(|e| StartupError::Config(e.to_string()))?;
     let state = AppState::build(config, infra.pool, infra.cache, infra.limiter, auth)?;
     let server = state.config.server.clone();
     let runs = state.runs.clone();

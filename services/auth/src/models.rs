@@ -64,7 +64,7 @@ pub struct UserOut {
 
 impl From<UserRow> for UserOut {
     fn from(row: UserRow) -> Self {
-        let roles = permissions::roles_from_names(&row.roles);
+        let roles = row.roles;
         Self {
             id: row.id,
             user_id: row.id,
