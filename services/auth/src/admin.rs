@@ -10,7 +10,7 @@ use crate::db::api_keys::{self, NewApiKey};
 use crate::db::audit::{self, AuditEvent};
 use crate::db::users;
 use crate::domain::credentials;
-use crate::domain::email::Email;
+use crate::domain::email::{Email, EmailError};
 use crate::domain::password::{self, PasswordHasher, PasswordRuleError};
 use crate::models::validate_roles;
 
@@ -20,7 +20,7 @@ pub enum AdminError {
     #[error("tenant name must not be blank")]
     BlankTenantName,
     #[error("email {0}")]
-    Email(&'static str),
+    Email(#[from] EmailError),
     #[error("password {0}")]
     Password(#[from] PasswordRuleError),
     /// Refused by the same rule the API applies (role names, a taken email, ...), or the
@@ -56,7 +56,7 @@ pub async fn create_user(
     password: &str,
     roles: &[String],
 ) -> Result<Uuid, AdminError> {
-    let email = Email::parse(email).map_err(AdminError::Email)?;
+    let email = Email::parse(email)?;
     password::validate(password)?;
     let roles = validate_roles(roles, "role")?;
     let hash = hasher.hash(password.to_owned()).await?;
@@ -86,7 +86,7 @@ pub async fn create_api_key(
     name: &str,
     scopes: &[String],
 ) -> Result<String, AdminError> {
-    let email = Email::parse(email).map_err(AdminError::Email)?;
+    let email = Email::parse(email)?;
     let user = users::find_for_login(pool, email.as_str())
         .await?
         .ok_or(AdminError::NoSuchUser)?;

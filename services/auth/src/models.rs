@@ -195,7 +195,7 @@ pub fn validate_new_user(
     errors: &mut Vec<FieldError>,
 ) -> Option<NewUser> {
     let email = Email::parse(email)
-        .map_err(|m| errors.push(FieldError::new("email", m)))
+        .map_err(|m| errors.push(FieldError::new("email", m.to_string())))
         .ok();
     if let Err(message) = password::validate(password) {
         errors.push(FieldError::new("password", message.to_string()));
