@@ -204,16 +204,9 @@ impl ScheduleIn {
         );
         let task_config = task_config(self.task_config, &mut errors);
         let name = name(self.name, timing.as_ref(), &mut errors);
-        let overlap_policy = policy(
-            "overlap_policy",
+        let (overlap_policy, misfire_policy) = policies(
             self.overlap_policy.as_deref(),
-            OverlapPolicy::Skip,
-            &mut errors,
-        );
-        let misfire_policy = policy(
-            "misfire_policy",
             self.misfire_policy.as_deref(),
-            MisfirePolicy::FireOnce,
             &mut errors,
         );
         let catchup_window_seconds = range(
@@ -328,24 +321,13 @@ impl SchedulePatch {
         } else {
             current.anchor
         };
-        let overlap_policy = policy(
-            "overlap_policy",
-            Some(
-                self.overlap_policy
-                    .as_deref()
-                    .unwrap_or(&current.overlap_policy),
-            ),
-            OverlapPolicy::Skip,
-            &mut errors,
-        );
-        let misfire_policy = policy(
-            "misfire_policy",
-            Some(
-                self.misfire_policy
-                    .as_deref()
-                    .unwrap_or(&current.misfire_policy),
-            ),
-            MisfirePolicy::FireOnce,
+        let (overlap_policy, misfire_policy) = policies(
+            self.overlap_policy
+                .as_deref()
+                .or(Some(&current.overlap_policy)),
+            self.misfire_policy
+                .as_deref()
+                .or(Some(&current.misfire_policy)),
             &mut errors,
         );
         let catchup_window_seconds = range(
@@ -550,6 +532,19 @@ fn name(
             None => "schedule".to_owned(),
         },
     }
+}
+
+/// The overlap and misfire policies named (the defaults, `skip` and `fire_once`, when none is
+/// given).
+fn policies(
+    overlap: Option<&str>,
+    misfire: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> (OverlapPolicy, MisfirePolicy) {
+    (
+        policy("overlap_policy", overlap, OverlapPolicy::Skip, errors),
+        policy("misfire_policy", misfire, MisfirePolicy::FireOnce, errors),
+    )
 }
 
 /// The policy named `given` (or `default` when none is given); an unknown name is a field
