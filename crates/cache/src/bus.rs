@@ -31,6 +31,15 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 /// How often the subscription connection is checked with a `PING`.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
+/// Why the subscription could not be (re-)established; the subscriber retries.
+#[derive(Debug, thiserror::Error)]
+enum SubscribeError {
+    #[error(transparent)]
+    Redis(redis::RedisError),
+    #[error("subscribing timed out")]
+    TimedOut,
+}
+
 /// One message on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Invalidation {
@@ -179,7 +188,7 @@ impl Subscriber {
         }
     }
 
-    async fn subscribe(&self) -> Result<(PubSubSink, PubSubStream), String> {
+    async fn subscribe(&self) -> Result<(PubSubSink, PubSubStream), SubscribeError> {
         let attempt = async {
             let mut pubsub = self.client.get_async_pubsub().await?;
             pubsub.subscribe(&self.channel).await?;
@@ -187,8 +196,8 @@ impl Subscriber {
         };
         match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(Ok(split)) => Ok(split),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("subscribing timed out".to_owned()),
+            Ok(Err(error)) => Err(SubscribeError::Redis(error)),
+            Err(_) => Err(SubscribeError::TimedOut),
         }
     }
 

@@ -113,6 +113,11 @@ impl Cache {
         self.inner.redis.as_ref().map(|redis| redis.pool().clone())
     }
 
+    /// The prefix of every Redis key this cache writes (shared with the rate limiter).
+    pub fn key_prefix(&self) -> &str {
+        self.inner.keys.prefix()
+    }
+
     /// True when the last Redis operation (including the invalidation subscription) succeeded.
     /// Always false without Redis.
     pub fn redis_healthy(&self) -> bool {

@@ -2,9 +2,13 @@
 //! base URL, tenant sign-up, and the assertions every service's test suite uses (status and
 //! JSON body, the SPEC §2 error body, conditions awaited with a deadline instead of sleeps,
 //! executed query plans read back).
+//! [`harness`] starts the platform for a test the way production does.
 //! A dev-dependency only.
 
+pub mod harness;
 pub mod plan;
+
+pub use harness::{Harness, Spawned};
 
 use std::time::Duration;
 
@@ -48,6 +52,16 @@ impl Api {
         self.http
             .post(self.url(path))
             .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A POST without credentials (sign-up, login, refresh).
+    pub async fn post_public(&self, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
             .json(body)
             .send()
             .await

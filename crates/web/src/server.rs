@@ -54,7 +54,7 @@ impl Default for ServerConfig {
 /// timeout, NUL in the query refused). Call after all routes are merged and after
 /// service-specific layers (authentication, rate limiting), so those run inside the trace span.
 pub fn with_route_layers(router: Router, config: &ServerConfig) -> Router {
-    with_route_layers_and_long(router, config, &[])
+    with_route_layers_and_long(router, config, Vec::new())
 }
 
 /// [`with_route_layers`], where the matched routes in `long_routes` get
@@ -62,8 +62,9 @@ pub fn with_route_layers(router: Router, config: &ServerConfig) -> Router {
 pub fn with_route_layers_and_long(
     router: Router,
     config: &ServerConfig,
-    long_routes: &'static [&'static str],
+    long_routes: Vec<&'static str>,
 ) -> Router {
+    let long_routes: std::sync::Arc<[&'static str]> = long_routes.into();
     let normal = Duration::from_secs(config.request_timeout_secs);
     let long = Duration::from_secs(
         config
@@ -72,20 +73,22 @@ pub fn with_route_layers_and_long(
     );
     crate::edge::with_fallbacks(router)
         .layer(from_fn(crate::edge::refuse_nul_in_query))
-        .layer(from_fn(move |req: Request, next: Next| async move {
+        .layer(from_fn(move |req: Request, next: Next| {
             let is_long = req
                 .extensions()
                 .get::<axum::extract::MatchedPath>()
                 .is_some_and(|p| long_routes.contains(&p.as_str()));
             let timeout = if is_long { long } else { normal };
-            match tokio::time::timeout(timeout, next.run(req)).await {
-                Ok(response) => response,
-                Err(_) => ApiError::new(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "timeout",
-                    format!("the request did not complete within {}s", timeout.as_secs()),
-                )
-                .into_response(),
+            async move {
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => ApiError::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "timeout",
+                        format!("the request did not complete within {}s", timeout.as_secs()),
+                    )
+                    .into_response(),
+                }
             }
         }))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))

@@ -1,23 +1,19 @@
-//! Agents service configuration: defaults that work on a developer machine, overridable by a
-//! TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
-//! `TEMPONEST_<FIELD>` with `__` for nesting, e.g. `TEMPONEST_PROVIDERS__OPENAI__API_KEY`).
+//! Agents service configuration: defaults that work on a developer machine, overridable
+//! through the platform's layers (`TEMPONEST_CONFIG` file, `TEMPONEST_<FIELD>` with `__` for
+//! nesting, e.g. `TEMPONEST_PROVIDERS__OPENAI__API_KEY`; see [`temponest_platform::config`]).
+//! Where Postgres, Redis and the auth service are is the platform's
+//! ([`temponest_platform::PlatformConfig`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use temponest_llm::{ProviderConfig, Providers};
-use temponest_web::ServerConfig;
+use temponest_platform::{ConfigError, Settings};
 
 /// Everything the agents service can be tuned with.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgentsConfig {
-    pub database_url: String,
-    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
-    pub redis_url: Option<String>,
-    pub redis_key_prefix: String,
-    /// Base URL of the auth service (JWKS and API-key introspection) when running on its own.
-    pub auth_url: String,
     /// LLM providers by the name agents refer to. Defaults: `openai`, `ollama`, `anthropic`
     /// and `echo`; add OpenAI-compatible ones (DeepSeek, vLLM, llama.cpp, LiteLLM) with
     /// `kind = "openai"` and their `base_url`.
@@ -28,7 +24,6 @@ pub struct AgentsConfig {
     pub executions: ExecutionsConfig,
     /// Heartbeat of this process's instances and when a silent peer counts as dead.
     pub liveness: temponest_db::instances::Liveness,
-    pub server: ServerConfig,
 }
 
 /// Built-in tools.
@@ -79,65 +74,42 @@ impl Default for ExecutionsConfig {
 impl Default for AgentsConfig {
     fn default() -> Self {
         Self {
-            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
-            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
-            redis_key_prefix: "tn".to_owned(),
-            auth_url: "http://127.0.0.1:9002".to_owned(),
             providers: Providers::defaults(),
             default_provider: "ollama".to_owned(),
             tools: ToolsConfig::default(),
             executions: ExecutionsConfig::default(),
             liveness: temponest_db::instances::Liveness::default(),
-            server: ServerConfig::default(),
         }
     }
 }
 
-impl AgentsConfig {
-    /// Loads defaults → file → environment and validates.
-    pub fn load() -> Result<Self, String> {
-        let config: Self =
-            temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
-        config.validate()?;
-        Ok(config)
-    }
-
+impl Settings for AgentsConfig {
     /// Rejects settings that cannot work, naming the setting.
-    pub fn validate(&self) -> Result<(), String> {
-        self.liveness.validate().map_err(|e| e.to_string())?;
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.liveness.validate().map_err(ConfigError::invalid)?;
         if !self.providers.contains_key(&self.default_provider) {
-            return Err(format!(
+            return Err(ConfigError::invalid(format!(
                 "TEMPONEST_DEFAULT_PROVIDER: no provider named '{}' is configured",
                 self.default_provider
-            ));
+            )));
         }
         if self.executions.heartbeat_secs == 0
             || self.executions.abandon_after_secs < 3 * self.executions.heartbeat_secs
         {
-            return Err("TEMPONEST_EXECUTIONS__ABANDON_AFTER_SECS must be at least three heartbeats (TEMPONEST_EXECUTIONS__HEARTBEAT_SECS > 0)".into());
+            return Err(ConfigError::invalid(
+                "TEMPONEST_EXECUTIONS__ABANDON_AFTER_SECS must be at least three heartbeats (TEMPONEST_EXECUTIONS__HEARTBEAT_SECS > 0)",
+            ));
         }
-        temponest_netguard::NetPolicy::parse(&self.tools.http_allowed_networks)
-            .map_err(|e| format!("TEMPONEST_TOOLS__HTTP_ALLOWED_NETWORKS: {e}"))?;
+        temponest_netguard::NetPolicy::parse(&self.tools.http_allowed_networks).map_err(|e| {
+            ConfigError::invalid(format!("TEMPONEST_TOOLS__HTTP_ALLOWED_NETWORKS: {e}"))
+        })?;
         Ok(())
-    }
-
-    pub fn redis(&self) -> Option<String> {
-        self.redis_url.clone().filter(|u| !u.trim().is_empty())
     }
 }
 
 impl std::fmt::Debug for AgentsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AgentsConfig")
-            .field(
-                "database_url",
-                &temponest_db::redact_url(&self.database_url),
-            )
-            .field(
-                "redis_url",
-                &self.redis_url.as_deref().map(temponest_db::redact_url),
-            )
-            .field("auth_url", &self.auth_url)
             .field("providers", &self.providers)
             .field("default_provider", &self.default_provider)
             .field("tools", &self.tools)

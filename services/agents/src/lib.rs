@@ -2,8 +2,7 @@
 //! streamed, resumable, cancellable), the tool loop, cost records and the events it publishes
 //! through the transactional outbox.
 //!
-//! [`launch`] connects everything from configuration, [`app`] builds the complete router;
-//! `main`, the all-in-one binary and the tests all go through them.
+//! [`service`] is the service as the kit composes it (`docs/architecture.md`).
 
 pub mod config;
 pub mod db;
@@ -12,18 +11,17 @@ pub mod models;
 pub mod routes;
 pub mod state;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::routing::{get, post};
-use temponest_auth_client::AuthClient;
-use temponest_ratelimit::RoutePolicy;
-use temponest_web::bootstrap::InfraSettings;
+use temponest_platform::{Descriptor, Engine, Plan, StartupError, StopPhase};
 use temponest_web::docs::BearerAuth;
-use temponest_web::health::Health;
 use utoipa::OpenApi;
 
 pub use config::AgentsConfig;
 pub use domain::runs::Runs;
-pub use state::{AppState, StartupError};
+pub use state::AppState;
 
 use routes::{agents, executions, prices};
 
@@ -83,46 +81,32 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// Rate-limit policies of the agents routes on top of the global defaults (none yet: the
-/// per-client defaults apply).
-pub fn rate_limit_routes(_config: &AgentsConfig) -> Vec<RoutePolicy> {
-    Vec::new()
-}
+/// The name `/health` reports.
+pub const NAME: &str = "agents";
 
-/// The complete single-service app: routes, health, metrics, docs and every shared layer.
-pub fn app(state: AppState, health: &Health) -> Router {
-    let server = state.config.server.clone();
-    let idempotency = temponest_idempotency::Idempotency::new(state.pool.clone())
-        .trusting_forwarded_for(state.limiter.config().trust_forwarded_for);
-    let router = temponest_idempotency::layer(routes(state.clone()), idempotency)
-        .merge(health.router())
-        .merge(temponest_web::docs::router(openapi()));
-    let router = temponest_auth_client::protect(router, state.auth.clone(), state.limiter.clone());
-    temponest_web::server::with_route_layers_and_long(router, &server, LONG_ROUTES)
-}
-
-/// Connects everything from configuration (authenticating callers through the auth service at
-/// `auth_url`) and returns the complete app, its server settings and the executions registry
-/// (interrupt it after the server has drained: [`Runs::interrupt_all`]).
-pub async fn launch(
-    config: AgentsConfig,
-    pool_name: &str,
-    services: &[&str],
-) -> Result<(Router, temponest_web::ServerConfig, Runs), StartupError> {
-    let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
-        pool_name,
-        services,
-        database_url: &config.database_url,
-        redis_url: config.redis(),
-        key_prefix: &config.redis_key_prefix,
-        routes: rate_limit_routes(&config),
+/// The agents service: its routes (the synchronous execution with the long request
+/// timeout) and, as an engine stopped after requests have drained, the interruption of the
+/// executions still running (their requests and streams then finish, recorded as
+/// `interrupted` with what they had used).
+pub fn service(config: AgentsConfig) -> Plan {
+    Plan::new(NAME, Vec::new(), move |context| async move {
+        let state = AppState::build(config, &context)?;
+        let runs = state.runs.clone();
+        let interrupt = Engine::new("execution interrupt", StopPhase::AfterDrain, move || {
+            Box::pin(async move {
+                let left = runs.interrupt_all(Duration::from_secs(10)).await;
+                if left > 0 {
+                    tracing::warn!(
+                        left,
+                        "executions still running at exit; another process's sweep will fail them"
+                    );
+                }
+            })
+        });
+        Ok::<_, StartupError>(
+            Descriptor::new(routes(state.clone()), openapi(), state)
+                .long_routes(LONG_ROUTES)
+                .engine(interrupt),
+        )
     })
-    .await?;
-    temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
-    let auth = AuthClient::remote(&config.auth_url, infra.cache.clone())
-        .map_err(|e| StartupError::Config(e.to_string()))?;
-    let state = AppState::build(config, infra.pool, infra.cache, infra.limiter, auth)?;
-    let server = state.config.server.clone();
-    let runs = state.runs.clone();
-    Ok((app(state, &infra.health), server, runs))
 }

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use sqlx::PgPool;
 use temponest_auth_client::AuthClient;
 use temponest_cache::Cache;
 use temponest_llm::Providers;
+use temponest_platform::{Context, Settings, StartupError};
 use temponest_ratelimit::RateLimiter;
 use uuid::Uuid;
 
@@ -35,56 +35,27 @@ pub struct AppState {
     tool_names: Arc<Vec<&'static str>>,
 }
 
-impl FromRef<AppState> for AuthClient {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
-}
-
-impl FromRef<AppState> for RateLimiter {
-    fn from_ref(state: &AppState) -> Self {
-        state.limiter.clone()
-    }
-}
-
-/// Errors while building the state (start-up).
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("{0}")]
-    Config(String),
-}
-
-impl From<temponest_web::bootstrap::BootstrapError> for StartupError {
-    fn from(err: temponest_web::bootstrap::BootstrapError) -> Self {
-        Self::Config(err.0)
-    }
-}
+temponest_platform::shared_handles!(AppState);
 
 impl AppState {
     /// Builds the state on an already migrated database and starts the execution lifecycle
     /// tasks (heartbeat, abandoned sweep, cancellation listener).
-    pub fn build(
-        config: AgentsConfig,
-        pool: PgPool,
-        cache: Cache,
-        limiter: RateLimiter,
-        auth: AuthClient,
-    ) -> Result<Self, StartupError> {
-        config.validate().map_err(StartupError::Config)?;
+    pub fn build(config: AgentsConfig, context: &Context) -> Result<Self, StartupError> {
+        config.validate()?;
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()
-            .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+            .map_err(|e| StartupError::config(format!("HTTP client: {e}")))?;
         let providers = Providers::from_config(&config.providers, http)
-            .map_err(|e| StartupError::Config(format!("TEMPONEST_PROVIDERS: {e}")))?;
-        let tools = Tools::builtin(&config.tools).map_err(StartupError::Config)?;
+            .map_err(|e| StartupError::config(format!("TEMPONEST_PROVIDERS: {e}")))?;
+        let tools = Tools::builtin(&config.tools).map_err(StartupError::config)?;
         let provider_names = Arc::new(providers.names());
         let tool_names = Arc::new(tools.names());
         let state = Self {
-            pool,
-            cache,
-            limiter,
-            auth,
+            pool: context.pool.clone(),
+            cache: context.cache.clone(),
+            limiter: context.limiter.clone(),
+            auth: context.auth()?,
             config: Arc::new(config),
             providers,
             tools,

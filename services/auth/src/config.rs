@@ -1,20 +1,16 @@
-//! Auth service configuration: defaults that work on a developer machine, overridable by a
-//! TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
-//! `TEMPONEST_<FIELD>`, e.g. `TEMPONEST_SERVICE_CLIENTS`).
+//! Auth service configuration: defaults that work on a developer machine, overridable
+//! through the platform's layers (`TEMPONEST_CONFIG` file, `TEMPONEST_<FIELD>`, e.g.
+//! `TEMPONEST_SERVICE_CLIENTS`; see [`temponest_platform::config`]). Where Postgres and Redis
+//! are is the platform's ([`temponest_platform::PlatformConfig`]).
 
 use serde::{Deserialize, Serialize};
+use temponest_platform::{ConfigError, Settings};
 use temponest_sealing::KeyText;
-use temponest_web::ServerConfig;
 
 /// Everything the auth service can be tuned with.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuthConfig {
-    pub database_url: String,
-    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
-    pub redis_url: Option<String>,
-    /// Prefix for every Redis key (lets several deployments share one Redis).
-    pub redis_key_prefix: String,
     /// Access-token lifetime (SPEC: 15 min).
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
@@ -54,15 +50,11 @@ pub struct AuthConfig {
     /// The key before a rotation (`TEMPONEST_PREVIOUS_SECRET_KEY`): what it sealed still
     /// opens and is re-sealed under `secret_key` at start-up.
     pub previous_secret_key: KeyText,
-    pub server: ServerConfig,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
-            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
-            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
-            redis_key_prefix: "tn".to_owned(),
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             refresh_reuse_grace_secs: 10,
@@ -81,31 +73,26 @@ impl Default for AuthConfig {
             service_token_ttl_secs: 300,
             secret_key: KeyText::default(),
             previous_secret_key: KeyText::default(),
-            server: ServerConfig::default(),
         }
     }
 }
 
-impl AuthConfig {
-    /// Loads defaults → file → environment and validates.
-    pub fn load() -> Result<Self, String> {
-        let mut config: Self =
-            temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
-        // Read verbatim: the layered loader would parse a value that looks like a list or
-        // a number instead of keeping the string.
-        if let Ok(clients) = std::env::var("TEMPONEST_SERVICE_CLIENTS") {
-            config.service_clients = clients;
+impl Settings for AuthConfig {
+    fn read_verbatim(&mut self, env: &dyn Fn(&str) -> Option<String>) {
+        // Verbatim: the layered loader would parse a value that looks like a list or a
+        // number instead of keeping the string.
+        if let Some(clients) = env("TEMPONEST_SERVICE_CLIENTS") {
+            self.service_clients = clients;
         }
-        config.validate()?;
-        Ok(config)
     }
 
     /// Rejects settings that cannot work, naming the setting.
-    pub fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         crate::domain::service_clients::ServiceClients::parse(&self.service_clients)
-            .map_err(|e| e.to_string())?;
-        temponest_sealing::Sealer::new(&self.secret_key.0, &self.previous_secret_key.0)
-            .map_err(|e| format!("{}: {e}", crate::domain::at_rest::SETTINGS))?;
+            .map_err(ConfigError::invalid)?;
+        temponest_sealing::Sealer::new(&self.secret_key.0, &self.previous_secret_key.0).map_err(
+            |e| ConfigError::invalid(format!("{}: {e}", crate::domain::at_rest::SETTINGS)),
+        )?;
         let checks: [(bool, &str); 6] = [
             (
                 self.access_token_ttl_secs >= 60,
@@ -133,28 +120,25 @@ impl AuthConfig {
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, message)) => Err((*message).to_owned()),
+            Some((_, message)) => Err(ConfigError::invalid(message)),
             None => Ok(()),
         }
     }
+}
 
-    /// The Redis URL, treating an empty string as "no Redis".
-    pub fn redis(&self) -> Option<String> {
-        self.redis_url.clone().filter(|u| !u.trim().is_empty())
+impl AuthConfig {
+    /// Cheaper argon2 parameters (8 MiB, one pass) for test suites and throwaway local
+    /// stacks; production keeps the OWASP defaults.
+    pub fn with_fast_hashing(mut self) -> Self {
+        self.argon2_memory_kib = 8 * 1024;
+        self.argon2_iterations = 1;
+        self
     }
 }
 
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
-            .field(
-                "database_url",
-                &temponest_db::redact_url(&self.database_url),
-            )
-            .field(
-                "redis_url",
-                &self.redis_url.as_deref().map(temponest_db::redact_url),
-            )
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("lockout_threshold", &self.lockout_threshold)

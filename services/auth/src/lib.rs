@@ -2,8 +2,7 @@
 //! keys, EdDSA signing keys published as JWKS, introspection for other services, brute-force
 //! protection and the audit log (SPEC §3).
 //!
-//! [`bootstrap`] connects everything from configuration, [`app`] builds the complete router;
-//! `main`, the all-in-one binary and the tests all go through them.
+//! [`service`] is the service as the kit composes it (`docs/architecture.md`).
 
 pub mod admin;
 pub mod config;
@@ -16,10 +15,9 @@ pub mod state;
 
 use axum::Router;
 use axum::routing::{get, post};
+use temponest_platform::{Descriptor, Plan};
 use temponest_ratelimit::{Policy, RoutePolicy, Scope};
-use temponest_web::bootstrap::InfraSettings;
 use temponest_web::docs::BearerAuth;
-use temponest_web::health::Health;
 use utoipa::OpenApi;
 
 pub use config::AuthConfig;
@@ -94,36 +92,19 @@ pub fn rate_limit_routes(config: &AuthConfig) -> Vec<RoutePolicy> {
     ]
 }
 
-/// The complete single-service app: routes, health, metrics, docs and every shared layer.
-pub fn app(state: AppState, health: &Health) -> Router {
-    let server = state.config.server.clone();
-    let idempotency = temponest_idempotency::Idempotency::new(state.pool.clone())
-        .trusting_forwarded_for(state.limiter.config().trust_forwarded_for);
-    let router = temponest_idempotency::layer(routes(state.clone()), idempotency)
-        .merge(health.router())
-        .merge(temponest_web::docs::router(openapi()));
-    let router = temponest_auth_client::protect(router, state.auth.clone(), state.limiter.clone());
-    temponest_web::server::with_route_layers(router, &server)
-}
+/// The name `/health` reports.
+pub const NAME: &str = "auth";
 
-/// Connects everything from configuration and returns the complete app and its server
-/// settings. `services` names what the process serves (for `/health`).
-pub async fn launch(
-    config: AuthConfig,
-    pool_name: &str,
-    services: &[&str],
-) -> Result<(Router, temponest_web::ServerConfig), StartupError> {
-    let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
-        pool_name,
-        services,
-        database_url: &config.database_url,
-        redis_url: config.redis(),
-        key_prefix: &config.redis_key_prefix,
-        routes: rate_limit_routes(&config),
+/// The auth service. It authenticates callers for every service of its process (in process,
+/// with the same verifier and API-key resolver), so it comes first in a kit.
+pub fn service(config: AuthConfig) -> Plan {
+    let rate_limits = rate_limit_routes(&config);
+    Plan::new(NAME, rate_limits, move |context| async move {
+        let state = AppState::build(config, &context).await?;
+        Ok::<_, StartupError>(
+            Descriptor::new(routes(state.clone()), openapi(), state.clone())
+                .authenticating(state.auth),
+        )
     })
-    .await?;
-    temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
-    let state = AppState::build(config, infra.pool, infra.cache, infra.limiter).await?;
-    let server = state.config.server.clone();
-    Ok((app(state, &infra.health), server))
+    .providing_auth()
 }

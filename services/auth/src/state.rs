@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use temponest_auth_client::AuthClient;
 use temponest_cache::Cache;
+use temponest_platform::{ConfigError, Context};
 use temponest_ratelimit::RateLimiter;
 use temponest_sealing::Sealer;
 use uuid::Uuid;
@@ -37,45 +37,55 @@ pub struct AppState {
     pub service_clients: Arc<ServiceClients>,
 }
 
-impl FromRef<AppState> for AuthClient {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
-}
+temponest_platform::shared_handles!(AppState);
 
-impl FromRef<AppState> for RateLimiter {
-    fn from_ref(state: &AppState) -> Self {
-        state.limiter.clone()
-    }
-}
-
-/// Errors while building the state (start-up).
+/// Why the auth service cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
     Api(#[from] temponest_web::ApiError),
 }
 
-impl From<temponest_web::bootstrap::BootstrapError> for StartupError {
-    fn from(err: temponest_web::bootstrap::BootstrapError) -> Self {
-        Self::Config(err.0)
-    }
+/// The password hasher configured by `config`, one hash at a time (operator commands).
+pub fn password_hasher(config: &AuthConfig) -> Result<PasswordHasher, ConfigError> {
+    PasswordHasher::new(
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        config.argon2_parallelism,
+        1,
+        Duration::from_secs(30),
+    )
+    .map_err(ConfigError::invalid)
+}
+
+/// Retires the current token signing key and starts signing with a new one (operator
+/// command); returns the new key's id.
+pub async fn rotate_signing_key(pool: PgPool, config: &AuthConfig) -> Result<String, StartupError> {
+    let sealer = Sealer::new(&config.secret_key.0, &config.previous_secret_key.0)
+        .map_err(|e| ConfigError::invalid(format!("{}: {e}", at_rest::SETTINGS)))?;
+    let keys = SigningKeys::load(
+        pool,
+        Duration::from_secs(config.access_token_ttl_secs as u64),
+        Arc::new(sealer),
+    )
+    .await?;
+    Ok(keys.rotate().await?)
 }
 
 impl AppState {
     /// Builds the state on an already migrated database.
-    pub async fn build(
-        config: AuthConfig,
-        pool: PgPool,
-        cache: Cache,
-        limiter: RateLimiter,
-    ) -> Result<Self, StartupError> {
-        let service_clients = ServiceClients::parse(&config.service_clients)
-            .map_err(|e| StartupError::Config(e.to_string()))?;
+    pub async fn build(config: AuthConfig, context: &Context) -> Result<Self, StartupError> {
+        let (pool, cache, limiter) = (
+            context.pool.clone(),
+            context.cache.clone(),
+            context.limiter.clone(),
+        );
+        let service_clients =
+            ServiceClients::parse(&config.service_clients).map_err(ConfigError::invalid)?;
         let hasher = PasswordHasher::new(
             config.argon2_memory_kib,
             config.argon2_iterations,
@@ -83,10 +93,10 @@ impl AppState {
             config.max_concurrent_hashes,
             Duration::from_millis(config.hash_queue_timeout_ms),
         )
-        .map_err(|e| StartupError::Config(e.to_string()))?;
+        .map_err(ConfigError::invalid)?;
         let sealer = Arc::new(
             Sealer::new(&config.secret_key.0, &config.previous_secret_key.0)
-                .map_err(|e| StartupError::Config(format!("{}: {e}", at_rest::SETTINGS)))?,
+                .map_err(|e| ConfigError::invalid(format!("{}: {e}", at_rest::SETTINGS)))?,
         );
         if !sealer.seals() {
             tracing::warn!(
@@ -96,7 +106,7 @@ impl AppState {
         }
         let resealed = at_rest::reseal(&pool, &sealer)
             .await
-            .map_err(|e| StartupError::Config(e.to_string()))?;
+            .map_err(ConfigError::invalid)?;
         if resealed != at_rest::Resealed::default() {
             tracing::info!(
                 signing_keys = resealed.signing_keys,
@@ -117,7 +127,7 @@ impl AppState {
         }
         let refresh_secret = at_rest::server_secret(&pool, &sealer, "refresh_token_key")
             .await
-            .map_err(|e| StartupError::Config(e.to_string()))?;
+            .map_err(ConfigError::invalid)?;
         let last_used = LastUsed::start(pool.clone());
         crate::domain::throttle_retention::spawn(pool.clone());
         let resolver = LocalResolver::new(pool.clone(), last_used.clone());

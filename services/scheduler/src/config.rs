@@ -1,20 +1,17 @@
-//! Scheduler service configuration: defaults that work on a developer machine, overridable by
-//! a TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
-//! `TEMPONEST_AGENTS_URL`, `TEMPONEST_SERVICE_CLIENT_SECRET`, `TEMPONEST_SCHEDULER__<FIELD>`).
+//! Scheduler service configuration: defaults that work on a developer machine, overridable
+//! through the platform's layers (`TEMPONEST_CONFIG` file, `TEMPONEST_AGENTS_URL`,
+//! `TEMPONEST_SERVICE_CLIENT_SECRET`, `TEMPONEST_SCHEDULER__<FIELD>`; see
+//! [`temponest_platform::config`]). Where Postgres, Redis and the auth service (which issues
+//! the scheduler's service tokens) are is the platform's
+//! ([`temponest_platform::PlatformConfig`]).
 
 use serde::{Deserialize, Serialize};
-use temponest_web::ServerConfig;
+use temponest_platform::{ConfigError, Settings};
 
 /// Everything the scheduler service can be tuned with.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SchedulerConfig {
-    pub database_url: String,
-    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
-    pub redis_url: Option<String>,
-    pub redis_key_prefix: String,
-    /// Base URL of the auth service (JWKS, API-key introspection, service tokens).
-    pub auth_url: String,
     /// Base URL of the agents service, whose execute API runs the schedules' tasks.
     pub agents_url: String,
     /// The scheduler's service identity at the auth service (`TEMPONEST_SERVICE_CLIENTS` there).
@@ -23,7 +20,6 @@ pub struct SchedulerConfig {
     pub scheduler: EngineConfig,
     /// Heartbeat of this process's instances and when a silent peer counts as dead.
     pub liveness: temponest_db::instances::Liveness,
-    pub server: ServerConfig,
 }
 
 /// How the firing engine runs.
@@ -74,32 +70,19 @@ impl Default for EngineConfig {
 impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
-            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
-            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
-            redis_key_prefix: "tn".to_owned(),
-            auth_url: "http://127.0.0.1:9002".to_owned(),
             agents_url: "http://127.0.0.1:9000".to_owned(),
             service_client_id: "scheduler".to_owned(),
             service_client_secret: String::new(),
             scheduler: EngineConfig::default(),
             liveness: temponest_db::instances::Liveness::default(),
-            server: ServerConfig::default(),
         }
     }
 }
 
-impl SchedulerConfig {
-    /// Loads defaults → file → environment and validates.
-    pub fn load() -> Result<Self, String> {
-        let config: Self =
-            temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
-        config.validate()?;
-        Ok(config)
-    }
-
+impl Settings for SchedulerConfig {
     /// Rejects settings that cannot work, naming the setting.
-    pub fn validate(&self) -> Result<(), String> {
-        self.liveness.validate().map_err(|e| e.to_string())?;
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.liveness.validate().map_err(ConfigError::invalid)?;
         let e = &self.scheduler;
         let checks: [(bool, &str); 6] = [
             (
@@ -128,29 +111,16 @@ impl SchedulerConfig {
             ),
         ];
         if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
-            return Err((*message).to_owned());
+            return Err(ConfigError::invalid(message));
         }
         temponest_auth_client::secret_strength::check(&self.service_client_secret)
-            .map_err(|weak| format!("TEMPONEST_SERVICE_CLIENT_SECRET {weak}"))
-    }
-
-    pub fn redis(&self) -> Option<String> {
-        self.redis_url.clone().filter(|u| !u.trim().is_empty())
+            .map_err(|weak| ConfigError::invalid(format!("TEMPONEST_SERVICE_CLIENT_SECRET {weak}")))
     }
 }
 
 impl std::fmt::Debug for SchedulerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SchedulerConfig")
-            .field(
-                "database_url",
-                &temponest_db::redact_url(&self.database_url),
-            )
-            .field(
-                "redis_url",
-                &self.redis_url.as_deref().map(temponest_db::redact_url),
-            )
-            .field("auth_url", &self.auth_url)
             .field("agents_url", &self.agents_url)
             .field("service_client_id", &self.service_client_id)
             .field("scheduler", &self.scheduler)
@@ -173,7 +143,10 @@ mod tests {
 
     #[test]
     fn the_service_secret_is_required_and_named() {
-        let err = SchedulerConfig::default().validate().unwrap_err();
+        let err = SchedulerConfig::default()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
         assert!(with_secret().validate().is_ok());
     }
@@ -189,7 +162,7 @@ mod tests {
                 service_client_secret: weak.to_owned(),
                 ..SchedulerConfig::default()
             };
-            let err = config.validate().unwrap_err();
+            let err = config.validate().unwrap_err().to_string();
             assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
             assert!(!err.contains(weak), "{err}");
         }
@@ -200,18 +173,31 @@ mod tests {
         let mut config = with_secret();
         config.scheduler.lease_secs = 10;
         config.scheduler.heartbeat_secs = 10;
-        assert!(config.validate().unwrap_err().contains("LEASE_SECS"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("LEASE_SECS")
+        );
         let mut config = with_secret();
         config.agents_url = "not a url".to_owned();
         assert!(
             config
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .contains("TEMPONEST_AGENTS_URL")
         );
         let mut config = with_secret();
         config.scheduler.batch_size = 0;
-        assert!(config.validate().unwrap_err().contains("BATCH_SIZE"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("BATCH_SIZE")
+        );
     }
 
     #[test]

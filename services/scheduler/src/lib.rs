@@ -14,63 +14,45 @@ pub mod state;
 
 pub use config::SchedulerConfig;
 pub use domain::engine::Engine;
-pub use state::{AppState, StartupError};
+pub use state::AppState;
 
-use axum::Router;
-use temponest_auth_client::AuthClient;
-use temponest_ratelimit::RoutePolicy;
-use temponest_web::bootstrap::InfraSettings;
-use temponest_web::health::Health;
+use std::sync::Arc;
 
-/// The scheduler's routes (without shared layers).
-pub fn routes(state: AppState) -> Router {
+use clock::{SharedClock, SystemClock};
+use temponest_platform::{Descriptor, Plan, StartupError, StopPhase};
+
+/// The scheduler service's routes (without shared layers).
+pub fn routes(state: AppState) -> axum::Router {
     routes::router(state)
 }
 
-/// The scheduler's OpenAPI document.
+/// The scheduler service's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes::openapi()
 }
 
-/// Rate-limit policies of the scheduler routes on top of the global defaults (none yet).
-pub fn rate_limit_routes(_config: &SchedulerConfig) -> Vec<RoutePolicy> {
-    Vec::new()
+/// The name `/health` reports.
+pub const NAME: &str = "scheduler";
+
+/// The scheduler service on the system clock: its routes, and the firing engine unless
+/// `scheduler.run_engine` is off. The engine calls the agents API, so it stops before the
+/// server drains: runs in flight finish (or return to the queue) while that API still answers.
+pub fn service(config: SchedulerConfig) -> Plan {
+    service_with_clock(config, Arc::new(SystemClock))
 }
 
-/// The complete single-service app: routes, health, metrics, docs and every shared layer.
-pub fn app(state: AppState, health: &Health) -> Router {
-    let server = state.config.server.clone();
-    let idempotency = temponest_idempotency::Idempotency::new(state.pool.clone())
-        .trusting_forwarded_for(state.limiter.config().trust_forwarded_for);
-    let router = temponest_idempotency::layer(routes(state.clone()), idempotency)
-        .merge(health.router())
-        .merge(temponest_web::docs::router(openapi()));
-    let router = temponest_auth_client::protect(router, state.auth.clone(), state.limiter.clone());
-    temponest_web::server::with_route_layers(router, &server)
-}
-
-/// Connects everything from configuration (callers authenticated through the auth service
-/// at `auth_url`), starts the engine and returns the app, its server settings and the
-/// engine (shut it down after the server has drained).
-pub async fn launch(
-    config: SchedulerConfig,
-    pool_name: &str,
-    services: &[&str],
-) -> Result<(Router, temponest_web::ServerConfig, Engine), StartupError> {
-    let infra = temponest_web::bootstrap::infrastructure(InfraSettings {
-        pool_name,
-        services,
-        database_url: &config.database_url,
-        redis_url: config.redis(),
-        key_prefix: &config.redis_key_prefix,
-        routes: rate_limit_routes(&config),
+/// [`service`] reading time from `clock` (tests drive time with a manual one).
+pub fn service_with_clock(config: SchedulerConfig, clock: SharedClock) -> Plan {
+    Plan::new(NAME, Vec::new(), move |context| async move {
+        let state = AppState::build(config, &context, clock)?;
+        let mut descriptor = Descriptor::new(routes(state.clone()), openapi(), state.clone());
+        if state.config.scheduler.run_engine {
+            descriptor = descriptor.engine(temponest_platform::Engine::new(
+                "scheduler",
+                StopPhase::BeforeDrain,
+                move || Box::pin(domain::engine::start(state).shutdown()),
+            ));
+        }
+        Ok::<_, StartupError>(descriptor)
     })
-    .await?;
-    temponest_idempotency::Idempotency::new(infra.pool.clone()).spawn_cleanup();
-    let auth = AuthClient::remote(&config.auth_url, infra.cache.clone())
-        .map_err(|e| StartupError::Config(e.to_string()))?;
-    let state = AppState::build(config, infra.pool, infra.cache, infra.limiter, auth)?;
-    let server = state.config.server.clone();
-    let engine = domain::engine::start(state.clone());
-    Ok((app(state, &infra.health), server, engine))
 }

@@ -3,8 +3,6 @@
 //! with the service identity `TEMPONEST_SERVICE_CLIENT_SECRET`. The engine runs in the same
 //! process (`TEMPONEST_SCHEDULER__RUN_ENGINE=false` serves the API only).
 
-use temponest_scheduler::SchedulerConfig;
-
 /// musl's allocator serialises a multi-threaded server; static Alpine builds use mimalloc.
 #[cfg(target_env = "musl")]
 #[global_allocator]
@@ -12,21 +10,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = SchedulerConfig::load().map_err(anyhow::Error::msg)?;
-    let _telemetry =
-        temponest_telemetry::init(temponest_telemetry::TelemetryConfig::from_env("scheduler")?)?;
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .map(|p| p.parse())
-        .transpose()?
-        .unwrap_or(9003);
-    let (app, server, engine) =
-        temponest_scheduler::launch(config, "scheduler", &["scheduler"]).await?;
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
-    tracing::info!(port, "scheduler service listening");
-    temponest_web::serve(listener, app, &server, temponest_web::shutdown_signal()).await?;
-    // Requests have drained: stop firing, finish or release running executions.
-    engine.shutdown().await;
-    Ok(())
+    temponest_platform::process::run("scheduler", 9003, |layers| {
+        Ok(vec![temponest_scheduler::service(layers.settings()?)])
+    })
+    .await
 }

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRef;
 use sqlx::PgPool;
 use temponest_auth_client::{AuthClient, ServiceTokens};
 use temponest_cache::Cache;
+use temponest_platform::{Context, Settings, StartupError};
 use temponest_ratelimit::RateLimiter;
 
-use crate::clock::{SharedClock, SystemClock};
+use crate::clock::SharedClock;
 use crate::config::SchedulerConfig;
 use crate::domain::agents::AgentsClient;
 
@@ -26,72 +26,36 @@ pub struct AppState {
     pub clock: SharedClock,
 }
 
-impl FromRef<AppState> for AuthClient {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
-}
-
-impl FromRef<AppState> for RateLimiter {
-    fn from_ref(state: &AppState) -> Self {
-        state.limiter.clone()
-    }
-}
-
-/// Errors while building the state (start-up).
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("{0}")]
-    Config(String),
-}
-
-impl From<temponest_web::bootstrap::BootstrapError> for StartupError {
-    fn from(err: temponest_web::bootstrap::BootstrapError) -> Self {
-        Self::Config(err.0)
-    }
-}
+temponest_platform::shared_handles!(AppState);
 
 impl AppState {
-    /// Builds the state on an already migrated database with the system clock (the engine
-    /// is started separately: [`crate::domain::engine::start`]).
+    /// Builds the state from the process's shared handles, reading time from `clock` (tests
+    /// drive time with a manual one). The engine is started separately:
+    /// [`crate::domain::engine::start`].
     pub fn build(
         config: SchedulerConfig,
-        pool: PgPool,
-        cache: Cache,
-        limiter: RateLimiter,
-        auth: AuthClient,
-    ) -> Result<Self, StartupError> {
-        Self::build_with_clock(config, pool, cache, limiter, auth, Arc::new(SystemClock))
-    }
-
-    /// [`AppState::build`] with a chosen clock (tests drive time with a manual one).
-    pub fn build_with_clock(
-        config: SchedulerConfig,
-        pool: PgPool,
-        cache: Cache,
-        limiter: RateLimiter,
-        auth: AuthClient,
+        context: &Context,
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
-        config.validate().map_err(StartupError::Config)?;
+        config.validate()?;
         let timeout = Duration::from_secs(config.scheduler.request_timeout_secs);
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|e| StartupError::Config(format!("HTTP client: {e}")))?;
+            .map_err(|e| StartupError::config(format!("HTTP client: {e}")))?;
         let tokens = ServiceTokens::new(
-            &config.auth_url,
+            &context.platform.auth_url,
             &config.service_client_id,
             &config.service_client_secret,
             http,
         );
-        let agents = AgentsClient::new(&config.agents_url, tokens, timeout)
-            .map_err(|e| StartupError::Config(e.to_string()))?;
+        let agents =
+            AgentsClient::new(&config.agents_url, tokens, timeout).map_err(StartupError::config)?;
         Ok(Self {
-            pool,
-            cache,
-            limiter,
-            auth,
+            pool: context.pool.clone(),
+            cache: context.cache.clone(),
+            limiter: context.limiter.clone(),
+            auth: context.auth()?,
             config: Arc::new(config),
             agents,
             clock,

@@ -1,24 +1,18 @@
-//! Webhooks service configuration: defaults that work on a developer machine, overridable by
-//! a TOML file (`TEMPONEST_CONFIG`) and environment variables (`DATABASE_URL`, `REDIS_URL`,
-//! `WEBHOOKS_ALLOWED_NETWORKS`, `TEMPONEST_WEBHOOKS__<FIELD>`).
+//! Webhooks service configuration: defaults that work on a developer machine, overridable
+//! through the platform's layers (`TEMPONEST_CONFIG` file, `TEMPONEST_WEBHOOKS__<FIELD>`,
+//! `WEBHOOKS_ALLOWED_NETWORKS`; see [`temponest_platform::config`]). Where Postgres, Redis and
+//! the auth service are is the platform's ([`temponest_platform::PlatformConfig`]).
 
 use serde::{Deserialize, Serialize};
-use temponest_web::ServerConfig;
+use temponest_platform::{ConfigError, Settings};
 
 /// Everything the webhooks service can be tuned with.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WebhooksConfig {
-    pub database_url: String,
-    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
-    pub redis_url: Option<String>,
-    pub redis_key_prefix: String,
-    /// Base URL of the auth service when running on its own.
-    pub auth_url: String,
     pub webhooks: DeliveryConfig,
     /// Heartbeat of this process's instances and when a silent peer counts as dead.
     pub liveness: temponest_db::instances::Liveness,
-    pub server: ServerConfig,
 }
 
 pub use temponest_sealing::KeyText;
@@ -99,38 +93,20 @@ impl Default for DeliveryConfig {
     }
 }
 
-impl Default for WebhooksConfig {
-    fn default() -> Self {
-        Self {
-            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
-            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
-            redis_key_prefix: "tn".to_owned(),
-            auth_url: "http://127.0.0.1:9002".to_owned(),
-            webhooks: DeliveryConfig::default(),
-            liveness: temponest_db::instances::Liveness::default(),
-            server: ServerConfig::default(),
+impl Settings for WebhooksConfig {
+    fn read_verbatim(&mut self, env: &dyn Fn(&str) -> Option<String>) {
+        // Verbatim: the layered loader would parse a comma-separated list into an array.
+        if let Some(networks) = env("WEBHOOKS_ALLOWED_NETWORKS") {
+            self.webhooks.allowed_networks = networks;
         }
-    }
-}
-
-impl WebhooksConfig {
-    /// Loads defaults → file → environment and validates.
-    pub fn load() -> Result<Self, String> {
-        let mut config: Self =
-            temponest_web::config::load(Self::default()).map_err(|e| e.to_string())?;
-        if let Ok(networks) = std::env::var("WEBHOOKS_ALLOWED_NETWORKS") {
-            config.webhooks.allowed_networks = networks;
-        }
-        config.validate()?;
-        Ok(config)
     }
 
     /// Rejects settings that cannot work, naming the setting.
-    pub fn validate(&self) -> Result<(), String> {
-        self.liveness.validate().map_err(|e| e.to_string())?;
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.liveness.validate().map_err(ConfigError::invalid)?;
         temponest_netguard::NetPolicy::parse(&self.webhooks.allowed_networks)
-            .map_err(|e| format!("WEBHOOKS_ALLOWED_NETWORKS: {e}"))?;
-        crate::domain::sealing::from_config(&self.webhooks)?;
+            .map_err(|e| ConfigError::invalid(format!("WEBHOOKS_ALLOWED_NETWORKS: {e}")))?;
+        crate::domain::sealing::from_config(&self.webhooks).map_err(ConfigError::invalid)?;
         let d = &self.webhooks;
         let checks: [(bool, &str); 6] = [
             (
@@ -159,30 +135,9 @@ impl WebhooksConfig {
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, message)) => Err((*message).to_owned()),
+            Some((_, message)) => Err(ConfigError::invalid(message)),
             None => Ok(()),
         }
-    }
-
-    pub fn redis(&self) -> Option<String> {
-        self.redis_url.clone().filter(|u| !u.trim().is_empty())
-    }
-}
-
-impl std::fmt::Debug for WebhooksConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhooksConfig")
-            .field(
-                "database_url",
-                &temponest_db::redact_url(&self.database_url),
-            )
-            .field(
-                "redis_url",
-                &self.redis_url.as_deref().map(temponest_db::redact_url),
-            )
-            .field("auth_url", &self.auth_url)
-            .field("webhooks", &self.webhooks)
-            .finish_non_exhaustive()
     }
 }
 
@@ -194,7 +149,7 @@ mod tests {
     fn the_secret_key_is_checked_and_never_printed() {
         let mut config = WebhooksConfig::default();
         config.webhooks.secret_key.0 = "bm90IGEga2V5".to_owned(); // 9 bytes
-        let err = config.validate().unwrap_err();
+        let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("TEMPONEST_WEBHOOKS__SECRET_KEY") && err.contains("32 bytes"));
         let key = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
         config.webhooks.secret_key.0 = key.to_owned();

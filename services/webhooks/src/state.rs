@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use sqlx::PgPool;
 use temponest_auth_client::AuthClient;
 use temponest_cache::Cache;
 use temponest_netguard::NetPolicy;
+use temponest_platform::{Context, Settings, StartupError};
 use temponest_ratelimit::RateLimiter;
 
 use crate::config::WebhooksConfig;
@@ -26,46 +26,17 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
 }
 
-impl FromRef<AppState> for AuthClient {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
-}
-
-impl FromRef<AppState> for RateLimiter {
-    fn from_ref(state: &AppState) -> Self {
-        state.limiter.clone()
-    }
-}
-
-/// Errors while building the state (start-up).
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("{0}")]
-    Config(String),
-}
-
-impl From<temponest_web::bootstrap::BootstrapError> for StartupError {
-    fn from(err: temponest_web::bootstrap::BootstrapError) -> Self {
-        Self::Config(err.0)
-    }
-}
+temponest_platform::shared_handles!(AppState);
 
 impl AppState {
-    /// Builds the state on an already migrated database (the engine is started separately:
+    /// Builds the state from the process's shared handles (the engine is started separately:
     /// [`crate::domain::engine::start`]).
-    pub fn build(
-        config: WebhooksConfig,
-        pool: PgPool,
-        cache: Cache,
-        limiter: RateLimiter,
-        auth: AuthClient,
-    ) -> Result<Self, StartupError> {
-        config.validate().map_err(StartupError::Config)?;
+    pub fn build(config: WebhooksConfig, context: &Context) -> Result<Self, StartupError> {
+        config.validate()?;
         let policy = NetPolicy::parse(&config.webhooks.allowed_networks)
-            .map_err(|e| StartupError::Config(format!("WEBHOOKS_ALLOWED_NETWORKS: {e}")))?;
+            .map_err(|e| StartupError::config(format!("WEBHOOKS_ALLOWED_NETWORKS: {e}")))?;
         let sealer =
-            crate::domain::sealing::from_config(&config.webhooks).map_err(StartupError::Config)?;
+            crate::domain::sealing::from_config(&config.webhooks).map_err(StartupError::config)?;
         if !sealer.seals() {
             tracing::warn!(
                 "webhook signing secrets are stored unsealed: set TEMPONEST_WEBHOOKS__SECRET_KEY \
@@ -73,10 +44,10 @@ impl AppState {
             );
         }
         Ok(Self {
-            pool,
-            cache,
-            limiter,
-            auth,
+            pool: context.pool.clone(),
+            cache: context.cache.clone(),
+            limiter: context.limiter.clone(),
+            auth: context.auth()?,
             config: Arc::new(config),
             policy,
             sealer: Arc::new(sealer),

@@ -3,6 +3,7 @@
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::execution::CallStatus;
 use crate::domain::pricing::Price;
 
 /// One LLM call's cost.
@@ -21,7 +22,7 @@ pub struct CostRecord {
     pub usage_estimated: bool,
     pub price_source: Option<String>,
     pub duration_ms: i32,
-    pub status: String,
+    pub status: CallStatus,
     pub streamed: bool,
 }
 
@@ -45,7 +46,7 @@ pub async fn insert(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Resul
         record.usage_estimated,
         record.price_source,
         record.duration_ms,
-        record.status,
+        record.status as CallStatus,
         record.streamed
     )
     .execute(conn)
@@ -61,12 +62,12 @@ pub async fn for_execution(
 ) -> sqlx::Result<Vec<CostRecord>> {
     sqlx::query_as!(
         CostRecord,
-        "select id, tenant_id, agent_id, execution_id, provider, model, prompt_tokens,
+        r#"select id, tenant_id, agent_id, execution_id, provider, model, prompt_tokens,
                 completion_tokens, cost_nanos, unpriced, usage_estimated, price_source,
-                duration_ms, status, streamed
+                duration_ms, status as "status: CallStatus", streamed
          from agents.cost_records
          where tenant_id = $1 and execution_id = $2
-         order by created_at, id",
+         order by created_at, id"#,
         tenant_id,
         execution_id
     )

@@ -6,14 +6,16 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
+
 /// One execution row.
 #[derive(Debug, Clone)]
 pub struct ExecutionRow {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub agent_id: Uuid,
-    pub status: String,
-    pub outcome: Option<String>,
+    pub status: ExecutionStatus,
+    pub outcome: Option<ExecutionOutcome>,
     pub user_message: String,
     pub context: serde_json::Value,
     pub response: Option<String>,
@@ -63,12 +65,13 @@ pub async fn insert_pending(
 ) -> sqlx::Result<ExecutionRow> {
     sqlx::query_as!(
         ExecutionRow,
-        "insert into agents.executions (id, tenant_id, agent_id, user_message, context, stream,
+        r#"insert into agents.executions (id, tenant_id, agent_id, user_message, context, stream,
                 provider, model, owner_id, created_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         returning id, tenant_id, agent_id, status, outcome, user_message, context, response,
+         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at",
+                   error, stream, provider, model, created_at, started_at, completed_at"#,
         new.id,
         new.tenant_id,
         new.agent_id,
@@ -88,41 +91,42 @@ pub async fn insert_pending(
 pub async fn mark_running(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ExecutionRow>> {
     sqlx::query_as!(
         ExecutionRow,
-        "update agents.executions
+        r#"update agents.executions
          set status = 'running', started_at = now(), heartbeat_at = now()
          where id = $1 and status = 'pending'
-         returning id, tenant_id, agent_id, status, outcome, user_message, context, response,
+         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at",
+                   error, stream, provider, model, created_at, started_at, completed_at"#,
         id
     )
     .fetch_optional(conn)
     .await
 }
 
-/// running → completed | failed with the totals; None if it had already been finished
-/// (cancelled or declared abandoned).
+/// running → completed | failed (as `outcome` implies) with the totals; None if it had
+/// already been finished (cancelled or declared abandoned).
 pub async fn finish(
     conn: &mut PgConnection,
     id: Uuid,
-    status: &str,
-    outcome: &str,
+    outcome: ExecutionOutcome,
     error: Option<&str>,
     totals: &Totals<'_>,
 ) -> sqlx::Result<Option<ExecutionRow>> {
     sqlx::query_as!(
         ExecutionRow,
-        "update agents.executions
+        r#"update agents.executions
          set status = $2, outcome = $3, error = $4, response = $5, tools_used = $6,
              tool_calls = $7, prompt_tokens = $8, completion_tokens = $9, cost_nanos = $10,
              unpriced = $11, completed_at = now()
          where id = $1 and status in ('pending', 'running')
-         returning id, tenant_id, agent_id, status, outcome, user_message, context, response,
+         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at",
+                   error, stream, provider, model, created_at, started_at, completed_at"#,
         id,
-        status,
-        outcome,
+        outcome.status() as ExecutionStatus,
+        outcome as ExecutionOutcome,
         error,
         totals.response,
         totals.tools_used,
@@ -172,12 +176,13 @@ pub async fn cancel(
 ) -> sqlx::Result<Option<ExecutionRow>> {
     let row = sqlx::query_as!(
         ExecutionRow,
-        "update agents.executions
+        r#"update agents.executions
          set status = 'failed', outcome = 'cancelled', error = $3, completed_at = now()
          where id = $1 and tenant_id = $2 and status in ('pending', 'running')
-         returning id, tenant_id, agent_id, status, outcome, user_message, context, response,
+         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at",
+                   error, stream, provider, model, created_at, started_at, completed_at"#,
         id,
         tenant_id,
         reason
@@ -200,10 +205,11 @@ pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Opti
         "executions.find",
         sqlx::query_as!(
             ExecutionRow,
-            "select id, tenant_id, agent_id, status, outcome, user_message, context, response,
+            r#"select id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
                     tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                     error, stream, provider, model, created_at, started_at, completed_at
-             from agents.executions where id = $1 and tenant_id = $2",
+             from agents.executions where id = $1 and tenant_id = $2"#,
             id,
             tenant_id
         )
@@ -217,7 +223,7 @@ pub async fn list(
     pool: &PgPool,
     tenant_id: Uuid,
     agent_id: Option<Uuid>,
-    status: Option<&str>,
+    status: Option<ExecutionStatus>,
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<ExecutionRow>, i64)> {
@@ -225,7 +231,8 @@ pub async fn list(
         "executions.list",
         sqlx::query_as!(
             ExecutionRow,
-            "select id, tenant_id, agent_id, status, outcome, user_message, context, response,
+            r#"select id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
                     tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                     error, stream, provider, model, created_at, started_at, completed_at
              from agents.executions
@@ -233,10 +240,10 @@ pub async fn list(
                and ($2::uuid is null or agent_id = $2)
                and ($3::text is null or status = $3)
              order by created_at desc, id desc
-             offset $4 limit $5",
+             offset $4 limit $5"#,
             tenant_id,
             agent_id,
-            status,
+            status as Option<ExecutionStatus>,
             skip,
             limit
         )
@@ -255,7 +262,7 @@ pub async fn list(
                      and ($3::text is null or status = $3)"#,
                 tenant_id,
                 agent_id,
-                status
+                status as Option<ExecutionStatus>
             )
             .fetch_one(pool),
         )
@@ -326,13 +333,14 @@ pub async fn fail_owned_by(
 ) -> sqlx::Result<Vec<ExecutionRow>> {
     sqlx::query_as!(
         ExecutionRow,
-        "update agents.executions
+        r#"update agents.executions
          set status = 'failed', outcome = 'abandoned', completed_at = now(),
              error = 'the process running this execution stopped before it finished'
          where owner_id = any($1) and status in ('pending', 'running')
-         returning id, tenant_id, agent_id, status, outcome, user_message, context, response,
+         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at",
+                   error, stream, provider, model, created_at, started_at, completed_at"#,
         owners
     )
     .fetch_all(conn)
@@ -348,7 +356,7 @@ pub async fn fail_abandoned(
 ) -> sqlx::Result<Vec<ExecutionRow>> {
     sqlx::query_as!(
         ExecutionRow,
-        "update agents.executions e
+        r#"update agents.executions e
          set status = 'failed', outcome = 'abandoned', completed_at = now(),
              error = 'the process running this execution stopped before it finished'
          where e.id in (
@@ -357,10 +365,11 @@ pub async fn fail_abandoned(
              order by heartbeat_at
              limit $2
              for update skip locked)
-         returning e.id, e.tenant_id, e.agent_id, e.status, e.outcome, e.user_message, e.context,
+         returning e.id, e.tenant_id, e.agent_id, e.status as "status: ExecutionStatus",
+                   e.outcome as "outcome: ExecutionOutcome", e.user_message, e.context,
                    e.response, e.tools_used, e.tool_calls, e.prompt_tokens, e.completion_tokens,
                    e.cost_nanos, e.unpriced, e.error, e.stream, e.provider, e.model, e.created_at,
-                   e.started_at, e.completed_at",
+                   e.started_at, e.completed_at"#,
         older_than,
         limit
     )

@@ -12,16 +12,15 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::postgres::PgListener;
 use temponest_db::instances::{self, Reaper};
-use temponest_outbox::catalogue;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db::executions::{self, CANCEL_CHANNEL, ExecutionRow};
-use crate::models::ExecutionOut;
+use crate::domain::execution::ExecutionOutcome;
+use crate::domain::execution::events::{self, ExecutionEvent};
 use crate::state::AppState;
 
 /// Starts the heartbeat, the abandoned-execution sweep and the cancellation listener.
@@ -86,21 +85,14 @@ pub async fn fail_abandoned(state: &AppState) -> sqlx::Result<usize> {
 /// transaction) and counts them.
 async fn publish_abandoned(conn: &mut PgConnection, rows: &[ExecutionRow]) -> sqlx::Result<()> {
     for row in rows {
-        let out = ExecutionOut::from(row.clone());
-        temponest_outbox::publish(
-            &mut *conn,
-            row.tenant_id,
-            catalogue::EXECUTION_FAILED,
-            &json!(out),
-        )
-        .await?;
+        events::publish(&mut *conn, ExecutionEvent::Failed, row).await?;
     }
     if !rows.is_empty() {
         tracing::warn!(
             count = rows.len(),
             "failed executions abandoned by a stopped process"
         );
-        metrics::counter!("agent_executions_total", "provider" => "any", "outcome" => "abandoned")
+        metrics::counter!("agent_executions_total", "provider" => "any", "outcome" => ExecutionOutcome::Abandoned.as_str())
             .increment(rows.len() as u64);
     }
     Ok(())

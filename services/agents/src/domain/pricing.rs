@@ -36,6 +36,7 @@ pub enum PriceSource {
 }
 
 impl PriceSource {
+    /// As stored in a cost record's `price_source`.
     pub fn label(&self) -> String {
         match self {
             Self::Table(version) => format!("table:{version}"),
@@ -52,6 +53,11 @@ pub struct PriceTable {
     models: HashMap<String, Price>,
 }
 
+/// A price table that is not valid JSON of the expected shape.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid price table: {0}")]
+pub struct PriceTableError(#[from] serde_json::Error);
+
 #[derive(Deserialize)]
 struct TableFile {
     version: String,
@@ -65,8 +71,9 @@ impl PriceTable {
             .expect("pricing/prices.json is valid")
     }
 
-    pub fn parse(json: &str) -> Result<Self, String> {
-        let file: TableFile = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    /// A table from `{"version": "...", "models": {"name": [input, output], ...}}`.
+    pub fn parse(json: &str) -> Result<Self, PriceTableError> {
+        let file: TableFile = serde_json::from_str(json)?;
         Ok(Self {
             version: file.version,
             models: file
@@ -147,6 +154,14 @@ mod tests {
         assert_ne!(table.lookup("gpt-4o-mini"), table.lookup("gpt-4o"));
         assert!(table.lookup("gpt-4omega").is_none());
         assert!(table.lookup("my-finetune").is_none());
+    }
+
+    #[test]
+    fn a_malformed_table_is_refused() {
+        assert!(PriceTable::parse(r#"{"version": "1", "models": {"m": [1.0]}}"#).is_err());
+        let table = PriceTable::parse(r#"{"version": "7", "models": {"m": [1.0, 2.0]}}"#).unwrap();
+        assert_eq!(table.version, "7");
+        assert_eq!(table.lookup("m").map(|p| p.output_usd_per_mtok), Some(2.0));
     }
 
     #[test]

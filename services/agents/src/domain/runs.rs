@@ -1,6 +1,7 @@
 //! Executions running in this process: their cancellation tokens and their streamed frames,
-//! so any number of clients can follow (or resume) a stream live. Frames are also persisted in
-//! batches (see the executor), which is what resuming through another replica reads.
+//! so any number of clients can follow (or resume) a stream live. Frames are also persisted
+//! in batches ([`frames`](crate::domain::execution::frames)), which is what resuming through
+//! another replica reads.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

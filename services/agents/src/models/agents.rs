@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::agents::AgentRow;
+use crate::domain::execution::AgentSettings;
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 2_000;
@@ -117,6 +118,20 @@ impl From<AgentRow> for AgentOut {
             metadata: row.metadata,
             created_at: row.created_at,
             updated_at: row.updated_at,
+        }
+    }
+}
+
+impl From<AgentOut> for AgentSettings {
+    fn from(agent: AgentOut) -> Self {
+        Self {
+            id: agent.id,
+            provider: agent.provider,
+            model: agent.model,
+            system_prompt: agent.system_prompt,
+            tools: agent.tools,
+            max_iterations: agent.max_iterations,
+            temperature: agent.temperature,
         }
     }
 }

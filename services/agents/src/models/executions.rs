@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::executions::ExecutionRow;
+use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
 
 const MAX_USER_MESSAGE: usize = 200_000;
 const MAX_CONTEXT_BYTES: usize = 64 * 1024;
@@ -73,11 +74,9 @@ pub struct ExecutionOut {
     pub id: Uuid,
     pub agent_id: Uuid,
     pub tenant_id: Uuid,
-    /// pending | running | completed | failed
-    pub status: String,
-    /// The finer result next to `status`: completed, failed, cancelled, timed_out,
-    /// max_iterations, abandoned (null while unfinished).
-    pub outcome: Option<String>,
+    pub status: ExecutionStatus,
+    /// The finer result next to `status` (null while unfinished).
+    pub outcome: Option<ExecutionOutcome>,
     pub user_message: String,
     pub response: Option<String>,
     #[schema(value_type = Object)]
@@ -153,7 +152,8 @@ pub struct ExecutionFilter {
 }
 
 impl ExecutionFilter {
-    pub fn parse(self) -> Result<(Option<Uuid>, Option<String>), ApiError> {
+    /// The agent and the status to filter by; an unknown status is a 422 naming the known ones.
+    pub fn parse(self) -> Result<(Option<Uuid>, Option<ExecutionStatus>), ApiError> {
         let agent_id = match self
             .agent_id
             .as_deref()
@@ -173,13 +173,12 @@ impl ExecutionFilter {
             .filter(|s| !s.is_empty())
         {
             None => None,
-            Some(s @ ("pending" | "running" | "completed" | "failed")) => Some(s.to_owned()),
-            Some(_) => {
-                return Err(ApiError::invalid_field(
+            Some(name) => Some(name.parse::<ExecutionStatus>().map_err(|_| {
+                ApiError::invalid_field(
                     "status",
-                    "must be one of pending, running, completed, failed",
-                ));
-            }
+                    format!("must be one of {}", ExecutionStatus::names()),
+                )
+            })?),
         };
         Ok((agent_id, status))
     }

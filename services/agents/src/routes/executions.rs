@@ -14,13 +14,13 @@ use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
 use temponest_auth_client::{Principal, permissions};
-use temponest_outbox::catalogue;
 use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
 use uuid::Uuid;
 
 use crate::db::executions::{self, NewExecution};
-use crate::domain::executor::{self, Job};
+use crate::domain::execution::events::{self, ExecutionEvent};
+use crate::domain::execution::{self, ExecutionError, ExecutionOutcome, Job};
 use crate::domain::runs::Run;
 use crate::models::{ExecuteIn, ExecutionFilter, ExecutionOut};
 use crate::routes::agents::load_agent;
@@ -68,20 +68,20 @@ pub async fn execute(
     let job = Job {
         execution_id: id,
         tenant_id: principal.tenant_id,
-        agent,
+        agent: agent.into(),
         user_message,
         context,
         stream,
     };
     // The run is its own task: it finishes (and is recorded) even if the client goes away.
-    let handle = tokio::spawn(executor::run_execution(state.clone(), run.clone(), job));
+    let handle = tokio::spawn(execution::run_execution(state.clone(), run.clone(), job));
     if stream {
         return Ok(sse(live_frames(run, 0), id));
     }
-    let out = handle
+    let row = handle
         .await
         .map_err(|e| ApiError::internal(format!("execution task failed: {e}")))??;
-    let mut response = Json(out).into_response();
+    let mut response = Json(ExecutionOut::from(row)).into_response();
     response
         .headers_mut()
         .insert("x-execution-id", header_value(id));
@@ -121,7 +121,7 @@ pub async fn list(
         &state.pool,
         principal.tenant_id,
         agent_id,
-        status.as_deref(),
+        status,
         page.skip,
         page.limit,
     )
@@ -153,18 +153,12 @@ pub async fn cancel(
         return Err(ApiError::conflict(format!(
             "the execution has already finished (status {}, outcome {})",
             existing.status,
-            existing.outcome.as_deref().unwrap_or("unknown")
+            existing.outcome.map_or("unknown", ExecutionOutcome::as_str)
         )));
     };
-    let out = ExecutionOut::from(row);
-    temponest_outbox::publish(
-        &mut tx,
-        principal.tenant_id,
-        catalogue::EXECUTION_FAILED,
-        &json!(out),
-    )
-    .await?;
+    events::publish(&mut tx, ExecutionEvent::Failed, &row).await?;
     tx.commit().await?;
+    let out = ExecutionOut::from(row);
     // Fast path when it runs here; other processes hear the notification.
     if let Some(run) = state.runs.get(id) {
         run.cancel.cancel();
@@ -202,6 +196,15 @@ pub async fn stream(
         stored_frames(state, principal.tenant_id, row.id, after),
         id,
     ))
+}
+
+impl From<ExecutionError> for ApiError {
+    fn from(err: ExecutionError) -> Self {
+        match err {
+            ExecutionError::Database(err) => err.into(),
+            ExecutionError::NotFound(_) => ApiError::not_found("execution"),
+        }
+    }
 }
 
 /// `?last_event_id=` for clients that cannot set headers (EventSource on reconnect sets it).
@@ -299,7 +302,7 @@ fn stored_frames(
                     .await
                     .ok()
                     .flatten()?;
-                let finished = matches!(row.status.as_str(), "completed" | "failed");
+                let finished = row.status.is_finished();
                 let frames = executions::frames_after(&state.pool, id, next as i32)
                     .await
                     .ok()?;

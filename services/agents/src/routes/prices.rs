@@ -10,6 +10,7 @@ use temponest_web::{ApiError, ApiResult, FieldError, Json};
 use utoipa::ToSchema;
 
 use crate::db::costs;
+use crate::domain::price_cache::forget_tenant_price;
 use crate::domain::pricing::Price;
 use crate::state::AppState;
 
@@ -80,7 +81,7 @@ pub async fn set(
         output_usd_per_mtok: body.output_usd_per_mtok,
     };
     costs::set_price_override(&state.pool, principal.tenant_id, &model, price).await?;
-    forget_price(&state, principal.tenant_id, &model).await;
+    forget_tenant_price(&state, principal.tenant_id, &model).await;
     Ok(Json(to_out((model, price))))
 }
 
@@ -105,22 +106,11 @@ pub async fn delete(
         .filter(|m| !m.trim().is_empty())
         .ok_or_else(|| ApiError::invalid_field("model", "is required"))?;
     if costs::delete_price_override(&state.pool, principal.tenant_id, model.trim()).await? {
-        forget_price(&state, principal.tenant_id, model.trim()).await;
+        forget_tenant_price(&state, principal.tenant_id, model.trim()).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("price override"))
     }
-}
-
-/// Drops the cached override on every replica.
-async fn forget_price(state: &AppState, tenant_id: uuid::Uuid, model: &str) {
-    state
-        .cache
-        .invalidate(
-            &temponest_cache::categories::AGENT_CONFIG,
-            &crate::domain::executor::price_cache_key(tenant_id, model),
-        )
-        .await;
 }
 
 fn to_out((model, price): (String, Price)) -> ModelPrice {

@@ -1,20 +1,17 @@
 //! Spawning the agents service (with the auth service in the same process, as `temponest
-//! serve` runs them) and talking to it.
+//! serve` runs them, through the kit's harness) and talking to it.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::ops::Deref;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_agents::{AgentsConfig, AppState};
-use temponest_cache::{Cache, CacheConfig};
+use temponest_auth::AuthConfig;
 use temponest_llm::{ProviderConfig, ProviderKind, Providers};
-use temponest_ratelimit::{RateLimitConfig, RateLimiter};
-use temponest_web::health::Health;
 
-pub use temponest_test_client::{Api, PASSWORD, eventually, expect_error, expect_json};
+pub use temponest_test_client::{Api, Harness, PASSWORD, eventually, expect_error, expect_json};
 
 /// A running app.
 pub struct TestApp {
@@ -54,71 +51,17 @@ pub async fn spawn(pool: PgPool) -> TestApp {
 }
 
 pub async fn spawn_with(pool: PgPool, config: AgentsConfig) -> TestApp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let prefix = format!("test-{}", uuid::Uuid::new_v4());
-    let cache = Cache::connect(CacheConfig {
-        redis_url: Some(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        ),
-        key_prefix: prefix.clone(),
-        ..CacheConfig::default()
-    })
-    .await;
-    let limiter = RateLimiter::new(
-        RateLimitConfig {
-            enabled: false,
-            key_prefix: prefix,
-            ..RateLimitConfig::default()
-        },
-        cache.redis_pool(),
-    );
-    let auth_config = temponest_auth::AuthConfig {
-        // Cheaper hashing keeps the suite fast; production parameters are the default.
-        argon2_memory_kib: 8 * 1024,
-        argon2_iterations: 1,
-        ..temponest_auth::AuthConfig::default()
-    };
-    let auth =
-        temponest_auth::AppState::build(auth_config, pool.clone(), cache.clone(), limiter.clone())
-            .await
-            .expect("auth state builds");
-    let state = AppState::build(
-        config,
-        pool.clone(),
-        cache,
-        limiter.clone(),
-        auth.auth.clone(),
-    )
-    .expect("agents state builds");
-    let health = Health::new(&["auth", "agents"], pool.clone(), vec![]);
-    health.mark_migrated();
-    let server = state.config.server.clone();
-    let router =
-        temponest_auth::routes(auth.clone()).merge(temponest_agents::routes(state.clone()));
-    let router = temponest_idempotency::layer(
-        router,
-        temponest_idempotency::Idempotency::new(pool.clone()),
-    )
-    .merge(health.router());
-    let router = temponest_auth_client::protect(router, auth.auth.clone(), limiter);
-    let app = temponest_web::server::with_route_layers_and_long(
-        router,
-        &server,
-        temponest_agents::LONG_ROUTES,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        temponest_web::serve(listener, app, &server, std::future::pending()).await
-    });
+    let app = Harness::new(pool)
+        .await
+        .spawn([
+            temponest_auth::service(AuthConfig::default().with_fast_hashing()),
+            temponest_agents::service(config),
+        ])
+        .await;
     TestApp {
-        api: Api::new(format!("http://{addr}")),
-        pool,
-        state,
+        api: app.api.clone(),
+        pool: app.pool.clone(),
+        state: app.state(),
     }
 }
 

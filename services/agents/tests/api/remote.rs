@@ -5,50 +5,17 @@
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use temponest_agents::AppState;
-use temponest_auth_client::AuthClient;
-use temponest_cache::{Cache, CacheConfig};
-use temponest_ratelimit::{RateLimitConfig, RateLimiter};
-use temponest_web::health::Health;
 
-use crate::helpers::{TestApp, expect_error, expect_json, spawn};
+use crate::helpers::{Harness, TestApp, expect_error, expect_json, spawn};
 
 /// A stand-alone agents service that knows the auth service only by its URL.
 async fn standalone_agents(pool: PgPool, auth_base: &str) -> String {
-    let cache = Cache::connect(CacheConfig {
-        redis_url: Some(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        ),
-        key_prefix: format!("test-{}", uuid::Uuid::new_v4()),
-        ..CacheConfig::default()
-    })
-    .await;
-    let limiter = RateLimiter::new(
-        RateLimitConfig {
-            enabled: false,
-            ..RateLimitConfig::default()
-        },
-        None,
-    );
-    let auth = AuthClient::remote(auth_base, cache.clone()).unwrap();
-    let state = AppState::build(
-        crate::helpers::config(&[]),
-        pool.clone(),
-        cache,
-        limiter,
-        auth,
-    )
-    .unwrap();
-    let health = Health::new(&["agents"], pool, vec![]);
-    health.mark_migrated();
-    let server = state.config.server.clone();
-    let app = temponest_agents::app(state, &health);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        temponest_web::serve(listener, app, &server, std::future::pending()).await
-    });
-    base
+    let mut harness = Harness::new(pool).await;
+    harness.platform().auth_url = auth_base.to_owned();
+    let agents = harness
+        .spawn([temponest_agents::service(crate::helpers::config(&[]))])
+        .await;
+    agents.api.base.clone()
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

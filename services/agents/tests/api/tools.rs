@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::routing::get;
 use serde_json::json;
 use sqlx::PgPool;
+use temponest_agents::domain::tools::ToolError;
 
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::spawn_with;
@@ -89,7 +90,11 @@ async fn http_request_refuses_loopback_by_default_and_the_model_sees_why(pool: P
                 &json!({"url": blocked}),
             )
             .await;
-        assert!(result.unwrap_err().contains("not allowed"), "{blocked}");
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, ToolError::Refused(_)) && err.to_string().contains("not allowed"),
+            "{blocked}: {err}"
+        );
     }
 }
 

@@ -11,7 +11,7 @@ async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgP
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let created = expect_json(
-        app.post_as(
+        app.post(
             &session.access,
             "/api-keys",
             &json!({"name": "ci", "scopes": ["agents:read", "users:read"]}),
@@ -31,15 +31,11 @@ async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgP
         .unwrap();
     assert_eq!(stored.len(), 32, "only a SHA-256 is stored");
 
-    let listed = expect_json(
-        app.get_as(&session.access, "/api-keys").await,
-        StatusCode::OK,
-    )
-    .await;
+    let listed = expect_json(app.get(&session.access, "/api-keys").await, StatusCode::OK).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(listed[0].get("key").is_none() && !listed.to_string().contains(key));
 
-    let me = expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await;
+    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(
         me["permissions"],
@@ -54,9 +50,9 @@ async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgP
         .await
         .unwrap();
     expect_json(resp, StatusCode::OK).await;
-    expect_json(app.get_as(key, "/users").await, StatusCode::OK).await;
+    expect_json(app.get(key, "/users").await, StatusCode::OK).await;
     expect_error(
-        app.post_as(key, "/api-keys", &json!({"name": "x"})).await,
+        app.post(key, "/api-keys", &json!({"name": "x"})).await,
         StatusCode::FORBIDDEN,
         "api_keys:manage",
     )
@@ -68,28 +64,28 @@ async fn a_revoked_key_stops_working_immediately(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let created = expect_json(
-        app.post_as(&session.access, "/api-keys", &json!({"name": "ci"}))
+        app.post(&session.access, "/api-keys", &json!({"name": "ci"}))
             .await,
         StatusCode::CREATED,
     )
     .await;
     let key = created["key"].as_str().unwrap();
-    expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await; // now cached
+    expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await; // now cached
     let resp = app
-        .delete_as(
+        .delete(
             &session.access,
             &format!("/api-keys/{}", created["id"].as_str().unwrap()),
         )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     expect_error(
-        app.get_as(key, "/auth/me").await,
+        app.get(key, "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "revoked",
     )
     .await;
     let resp = app
-        .delete_as(
+        .delete(
             &session.access,
             &format!("/api-keys/{}", created["id"].as_str().unwrap()),
         )
@@ -109,7 +105,7 @@ async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let resp = app
-        .post_as(
+        .post(
             &session.access,
             "/api-keys",
             &json!({"name": "x", "scopes": ["root:everything"]}),
@@ -118,11 +114,11 @@ async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
     let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "unknown permission").await;
     assert_eq!(body["errors"][0]["field"], "scopes[0]");
     let resp = app
-        .post_as(&session.access, "/api-keys", &json!({"name": "  "}))
+        .post(&session.access, "/api-keys", &json!({"name": "  "}))
         .await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "name").await;
     let resp = app
-        .post_as(
+        .post(
             &session.access,
             "/api-keys",
             &json!({"name": "x", "expires_in_days": 0}),
@@ -131,7 +127,7 @@ async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "expires_in_days").await;
 
     // A developer cannot mint a key with a permission it lacks.
-    let dev = expect_json(app.post_as(&session.access, "/users", &json!({"email": "dev@example.com", "password": crate::helpers::PASSWORD, "role": "developer"})).await, StatusCode::CREATED).await;
+    let dev = expect_json(app.post(&session.access, "/users", &json!({"email": "dev@example.com", "password": crate::helpers::PASSWORD, "role": "developer"})).await, StatusCode::CREATED).await;
     assert_eq!(dev["roles"], json!(["developer"]));
     let tokens = expect_json(
         app.login("dev@example.com", crate::helpers::PASSWORD).await,
@@ -140,7 +136,7 @@ async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
     .await;
     let dev_token = tokens["access_token"].as_str().unwrap();
     let resp = app
-        .post_as(
+        .post(
             dev_token,
             "/api-keys",
             &json!({"name": "x", "scopes": ["users:manage"]}),
@@ -154,7 +150,7 @@ async fn expired_keys_are_rejected(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let created = expect_json(
-        app.post_as(
+        app.post(
             &session.access,
             "/api-keys",
             &json!({"name": "ci", "expires_in_days": 1}),
@@ -168,8 +164,7 @@ async fn expired_keys_are_rejected(pool: PgPool) {
         .await
         .unwrap();
     expect_error(
-        app.get_as(created["key"].as_str().unwrap(), "/auth/me")
-            .await,
+        app.get(created["key"].as_str().unwrap(), "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "expired",
     )
@@ -235,7 +230,7 @@ async fn a_scoped_key_can_only_create_keys_within_its_own_scopes(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let scoped = expect_json(
-        app.post_as(
+        app.post(
             &session.access,
             "/api-keys",
             &json!({"name": "keymaker", "scopes": ["api_keys:manage", "agents:read"]}),
@@ -248,24 +243,24 @@ async fn a_scoped_key_can_only_create_keys_within_its_own_scopes(pool: PgPool) {
 
     // "No scopes" from a key means the key's own scopes, not everything its owner may do.
     let minted = expect_json(
-        app.post_as(scoped, "/api-keys", &json!({"name": "child", "scopes": []}))
+        app.post(scoped, "/api-keys", &json!({"name": "child", "scopes": []}))
             .await,
         StatusCode::CREATED,
     )
     .await;
     assert_eq!(minted["scopes"], json!(["agents:read", "api_keys:manage"]));
     let child = minted["key"].as_str().unwrap();
-    let me = expect_json(app.get_as(child, "/auth/me").await, StatusCode::OK).await;
+    let me = expect_json(app.get(child, "/auth/me").await, StatusCode::OK).await;
     assert_eq!(me["permissions"], json!(["agents:read", "api_keys:manage"]));
     expect_error(
-        app.get_as(child, "/users").await,
+        app.get(child, "/users").await,
         StatusCode::FORBIDDEN,
         "users:read",
     )
     .await;
     // Naming a scope it lacks is refused outright.
     expect_error(
-        app.post_as(
+        app.post(
             scoped,
             "/api-keys",
             &json!({"name": "x", "scopes": ["users:manage"]}),
@@ -277,7 +272,7 @@ async fn a_scoped_key_can_only_create_keys_within_its_own_scopes(pool: PgPool) {
     .await;
     // A user's own key with no scopes still acts with all of the user's permissions.
     let full = expect_json(
-        app.post_as(&session.access, "/api-keys", &json!({"name": "full"}))
+        app.post(&session.access, "/api-keys", &json!({"name": "full"}))
             .await,
         StatusCode::CREATED,
     )

@@ -7,12 +7,10 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use temponest_auth::{AppState, AuthConfig};
-use temponest_cache::{Cache, CacheConfig};
-use temponest_ratelimit::{RateLimitConfig, RateLimiter};
+use temponest_auth::AppState;
 use temponest_sealing::{KeyText, Sealer};
 
-use crate::helpers::{Options, expect_json, spawn_with};
+use crate::helpers::{Options, expect_json, spawn_with, try_spawn};
 
 fn key(byte: u8) -> String {
     STANDARD.encode([byte; 32])
@@ -36,27 +34,15 @@ async fn stored(pool: &PgPool) -> Vec<(String, Vec<u8>, bool)> {
     .unwrap()
 }
 
-/// Builds the state alone (no server), for starts that must fail.
+/// Starts the service (without Redis), for starts that must fail; the error's text.
 async fn build(pool: &PgPool, current: &str, previous: &str) -> Result<AppState, String> {
-    let cache = Cache::connect(CacheConfig {
+    let options = Options {
         redis_url: None,
-        ..CacheConfig::default()
-    })
-    .await;
-    let limiter = RateLimiter::new(
-        RateLimitConfig {
-            enabled: false,
-            ..RateLimitConfig::default()
-        },
-        None,
-    );
-    let config = AuthConfig {
-        secret_key: KeyText(current.to_owned()),
-        previous_secret_key: KeyText(previous.to_owned()),
-        ..options(current, previous).config
+        ..options(current, previous)
     };
-    AppState::build(config, pool.clone(), cache, limiter)
+    try_spawn(pool.clone(), options)
         .await
+        .map(|app| app.state)
         .map_err(|e| e.to_string())
 }
 
@@ -64,13 +50,9 @@ async fn build(pool: &PgPool, current: &str, previous: &str) -> Result<AppState,
 async fn signing_keys_and_the_refresh_key_are_sealed_and_keep_working(pool: PgPool) {
     let app = spawn_with(pool, options(&key(1), "")).await;
     let session = app.signup("ada@example.com").await;
+    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
     expect_json(
-        app.get_as(&session.access, "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json(
-        app.post("/auth/refresh", &json!({"refresh_token": session.refresh}))
+        app.post_public("/auth/refresh", &json!({"refresh_token": session.refresh}))
             .await,
         StatusCode::OK,
     )
@@ -104,11 +86,7 @@ async fn keys_are_sealed_when_a_key_is_introduced_and_resealed_after_a_rotation(
     // The next start with a key seals them; tokens issued before still work.
     let keyed = spawn_with(pool.clone(), options(&key(1), "")).await;
     assert!(stored(&pool).await.iter().all(|(_, _, sealed)| *sealed));
-    expect_json(
-        keyed.get_as(&session.access, "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(keyed.get(&session.access, "/auth/me").await, StatusCode::OK).await;
 
     // A start without the key, or with another one, is refused and names the setting.
     for (current, previous) in [("", ""), (key(2).as_str(), "")] {
@@ -121,7 +99,7 @@ async fn keys_are_sealed_when_a_key_is_introduced_and_resealed_after_a_rotation(
     // new key, after which the old key can go.
     let rotated = spawn_with(pool.clone(), options(&key(2), &key(1))).await;
     expect_json(
-        rotated.get_as(&session.access, "/auth/me").await,
+        rotated.get(&session.access, "/auth/me").await,
         StatusCode::OK,
     )
     .await;
@@ -135,7 +113,7 @@ async fn keys_are_sealed_when_a_key_is_introduced_and_resealed_after_a_rotation(
     let after = spawn_with(pool.clone(), options(&key(2), "")).await;
     expect_json(
         after
-            .post("/auth/refresh", &json!({"refresh_token": session.refresh}))
+            .post_public("/auth/refresh", &json!({"refresh_token": session.refresh}))
             .await,
         StatusCode::OK,
     )

@@ -30,7 +30,7 @@ async fn health_ready_metrics_and_docs_answer_without_auth(pool: PgPool) {
 
     let session = app.signup("ada@example.com").await;
     expect_json(
-        app.get_as(&session.access, &format!("/users/{}", session.user_id))
+        app.get(&session.access, &format!("/users/{}", session.user_id))
             .await,
         StatusCode::OK,
     )
@@ -120,11 +120,11 @@ async fn collection_paths_answer_with_and_without_a_trailing_slash(pool: PgPool)
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     for path in ["/users", "/users/", "/api-keys", "/api-keys/"] {
-        let resp = app.get_as(&session.access, path).await;
+        let resp = app.get(&session.access, path).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
     }
     let resp = app
-        .post_as(&session.access, "/api-keys/", &json!({"name": "slash"}))
+        .post(&session.access, "/api-keys/", &json!({"name": "slash"}))
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
 }
@@ -140,7 +140,7 @@ async fn limited_responses_carry_rate_limit_headers_and_health_is_exempt(pool: P
     )
     .await;
     let session = app.signup("ada@example.com").await;
-    let resp = app.get_as(&session.access, "/auth/me").await;
+    let resp = app.get(&session.access, "/auth/me").await;
     assert_eq!(resp.headers()["x-ratelimit-limit"], "60");
     assert!(resp.headers().contains_key("x-ratelimit-remaining"));
     assert!(resp.headers().contains_key("x-ratelimit-reset"));
@@ -154,9 +154,9 @@ async fn limited_responses_carry_rate_limit_headers_and_health_is_exempt(pool: P
     let health = app.http.get(app.url("/health")).send().await.unwrap();
     assert!(!health.headers().contains_key("x-ratelimit-limit"));
     for _ in 0..59 {
-        app.get_as(&session.access, "/auth/me").await;
+        app.get(&session.access, "/auth/me").await;
     }
-    let limited = app.get_as(&session.access, "/auth/me").await;
+    let limited = app.get(&session.access, "/auth/me").await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = limited.headers()["retry-after"]
         .to_str()

@@ -1,27 +1,33 @@
-//! Spawning the app and talking to it.
+//! Spawning the auth service (through the kit's harness, as production composes it) and
+//! talking to it.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_auth::{AppState, AuthConfig};
-use temponest_cache::{Cache, CacheConfig};
-use temponest_ratelimit::{RateLimitConfig, RateLimiter};
-use temponest_web::health::Health;
+use temponest_ratelimit::RateLimitConfig;
 
-pub use temponest_test_client::{eventually, expect_error, expect_json};
+pub use temponest_test_client::{Api, Harness, eventually, expect_error, expect_json};
 
-pub const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = temponest_test_client::PASSWORD;
 
 /// A running app.
 pub struct TestApp {
-    pub base: String,
-    pub http: Client,
+    pub api: Api,
     pub pool: PgPool,
     pub state: AppState,
     /// Redis key prefix of this app's cache and limiter.
     pub prefix: String,
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// Test knobs.
@@ -33,18 +39,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        let config = AuthConfig {
-            // Cheaper hashing keeps the suite fast; production parameters are the default.
-            argon2_memory_kib: 8 * 1024,
-            argon2_iterations: 1,
-            ..AuthConfig::default()
-        };
         Self {
-            redis_url: Some(
-                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-            ),
+            redis_url: Some(temponest_test_client::harness::redis_url()),
             rate_limits: false,
-            config,
+            // Cheaper hashing keeps the suite fast; production parameters are the default.
+            config: AuthConfig::default().with_fast_hashing(),
         }
     }
 }
@@ -54,46 +53,32 @@ pub async fn spawn(pool: PgPool) -> TestApp {
 }
 
 pub async fn spawn_with(pool: PgPool, options: Options) -> TestApp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let prefix = format!("test-{}", uuid::Uuid::new_v4());
-    let cache = Cache::connect(CacheConfig {
-        redis_url: options.redis_url.clone(),
-        key_prefix: prefix.clone(),
-        ..CacheConfig::default()
-    })
-    .await;
-    let mut limits = RateLimitConfig {
+    try_spawn(pool, options)
+        .await
+        .expect("the auth service starts")
+}
+
+/// [`spawn_with`], for tests of start-up failures.
+pub async fn try_spawn(
+    pool: PgPool,
+    options: Options,
+) -> Result<TestApp, temponest_platform::StartupError> {
+    let limits = RateLimitConfig {
         enabled: options.rate_limits,
-        key_prefix: prefix.clone(),
         ..RateLimitConfig::default()
     };
-    limits
-        .routes
-        .extend(temponest_auth::rate_limit_routes(&options.config));
-    let limiter = RateLimiter::new(limits, cache.redis_pool());
-    let health = Health::new(&["auth"], pool.clone(), vec![]);
-    health.mark_migrated();
-    let state = AppState::build(options.config, pool.clone(), cache, limiter)
+    let app = Harness::new(pool)
         .await
-        .expect("state builds");
-    let app = temponest_auth::app(state.clone(), &health);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let server = state.config.server.clone();
-    tokio::spawn(async move {
-        temponest_web::serve(listener, app, &server, std::future::pending()).await
-    });
-    TestApp {
-        base: format!("http://{addr}"),
-        http: Client::builder().no_gzip().build().unwrap(),
-        pool,
-        state,
-        prefix,
-    }
+        .redis(options.redis_url)
+        .rate_limits(limits)
+        .try_spawn([temponest_auth::service(options.config)])
+        .await?;
+    Ok(TestApp {
+        api: app.api.clone(),
+        pool: app.pool.clone(),
+        state: app.state(),
+        prefix: app.prefix.clone(),
+    })
 }
 
 /// Credentials of a registered and logged-in user.
@@ -106,60 +91,9 @@ pub struct Session {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn get_as(&self, token: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn patch_as(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn delete_as(&self, token: &str, path: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
     pub async fn register(&self, email: &str) -> Value {
         let resp = self
-            .post(
+            .post_public(
                 "/auth/register",
                 &json!({"email": email, "password": PASSWORD}),
             )
@@ -169,7 +103,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post(
+        self.post_public(
             "/auth/login",
             &json!({"email": email, "password": password}),
         )

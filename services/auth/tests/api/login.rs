@@ -17,7 +17,7 @@ async fn login_returns_a_bearer_access_token_and_a_refresh_token(pool: PgPool) {
     assert_eq!(tokens["expires_in"], 900);
     assert!(tokens["refresh_token"].as_str().unwrap().starts_with("rt_"));
     let me = expect_json(
-        app.get_as(tokens["access_token"].as_str().unwrap(), "/auth/me")
+        app.get(tokens["access_token"].as_str().unwrap(), "/auth/me")
             .await,
         StatusCode::OK,
     )
@@ -215,7 +215,7 @@ async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
         app.register(&format!("user{i}@example.com")).await;
     }
     let resp = app
-        .post(
+        .post_public(
             "/auth/register",
             &json!({"email": "user4@example.com", "password": PASSWORD}),
         )

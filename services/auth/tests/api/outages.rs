@@ -23,35 +23,27 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
     };
     let app = spawn_with(pool, options).await;
     let session = app.signup("ada@example.com").await;
-    expect_json(
-        app.get_as(&session.access, "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
     let next = expect_json(
-        app.post("/auth/refresh", &json!({"refresh_token": session.refresh}))
+        app.post_public("/auth/refresh", &json!({"refresh_token": session.refresh}))
             .await,
         StatusCode::OK,
     )
     .await;
     let key = expect_json(
-        app.post_as(&session.access, "/api-keys", &json!({"name": "k"}))
+        app.post(&session.access, "/api-keys", &json!({"name": "k"}))
             .await,
         StatusCode::CREATED,
     )
     .await;
     expect_json(
-        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
         StatusCode::OK,
     )
     .await;
-    expect_json(
-        app.get_as(&session.access, "/api-keys").await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(app.get(&session.access, "/api-keys").await, StatusCode::OK).await;
     let user = expect_json(
-        app.post_as(
+        app.post(
             &session.access,
             "/users",
             &json!({"email": "b@example.com", "password": PASSWORD}),
@@ -61,7 +53,7 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
     )
     .await;
     expect_json(
-        app.patch_as(
+        app.patch(
             &session.access,
             &format!("/users/{}", user["id"].as_str().unwrap()),
             &json!({"roles": ["developer"]}),
@@ -71,25 +63,25 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
     )
     .await;
     let resp = app
-        .delete_as(
+        .delete(
             &session.access,
             &format!("/api-keys/{}", key["id"].as_str().unwrap()),
         )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     expect_error(
-        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "revoked",
     )
     .await;
     expect_json(
-        app.get_as(&session.access, "/tenants/current").await,
+        app.get(&session.access, "/tenants/current").await,
         StatusCode::OK,
     )
     .await;
     let resp = app
-        .post_as(
+        .post(
             next["access_token"].as_str().unwrap(),
             "/auth/logout",
             &json!({}),
@@ -103,7 +95,7 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
     .await;
     assert_eq!(health["checks"]["database"]["status"], "ok");
     // The limiter still limits (in process) and still sends its headers.
-    let resp = app.get_as(&session.access, "/auth/me").await;
+    let resp = app.get(&session.access, "/auth/me").await;
     assert!(resp.headers().contains_key("x-ratelimit-remaining"));
 }
 
@@ -199,10 +191,10 @@ async fn a_postgres_outage_is_a_503_and_the_service_recovers_without_restart(poo
         .unwrap();
     let app = spawn_with(proxied, Options::default()).await;
     let session = app.signup("ada@example.com").await;
-    expect_json(app.get_as(&session.access, "/users").await, StatusCode::OK).await;
+    expect_json(app.get(&session.access, "/users").await, StatusCode::OK).await;
 
     switch.set(false);
-    let resp = app.get_as(&session.access, "/users").await;
+    let resp = app.get(&session.access, "/users").await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(resp.headers().contains_key("retry-after"));
     let body: serde_json::Value = resp.json().await.unwrap();
@@ -217,7 +209,7 @@ async fn a_postgres_outage_is_a_503_and_the_service_recovers_without_restart(poo
     // was cut may fail one more request before it is discarded.
     let mut status = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..5 {
-        status = app.get_as(&session.access, "/users").await.status();
+        status = app.get(&session.access, "/users").await.status();
         if status == StatusCode::OK {
             break;
         }
@@ -245,13 +237,13 @@ async fn with_postgres_unreachable_requests_are_answered_503_within_the_acquire_
     let proxied = temponest_db::connect_lazy(&config).unwrap();
     let app = spawn_with(proxied, Options::default()).await;
     let session = app.signup("ada@example.com").await;
-    expect_json(app.get_as(&session.access, "/users").await, StatusCode::OK).await;
+    expect_json(app.get(&session.access, "/users").await, StatusCode::OK).await;
 
     for outage in [Outage::Refused, Outage::BlackHole] {
         switch.fail(outage);
         for attempt in 0..2 {
             let started = Instant::now();
-            let resp = app.get_as(&session.access, "/users").await;
+            let resp = app.get(&session.access, "/users").await;
             let took = started.elapsed();
             assert_eq!(
                 resp.status(),

@@ -9,7 +9,7 @@ use temponest_auth::AuthConfig;
 use crate::helpers::{Options, TestApp, expect_error, expect_json, spawn, spawn_with};
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post("/auth/refresh", &json!({"refresh_token": token}))
+    app.post_public("/auth/refresh", &json!({"refresh_token": token}))
         .await
 }
 
@@ -33,7 +33,7 @@ async fn refresh_rotates_both_tokens(pool: PgPool) {
     assert_ne!(new_refresh, session.refresh);
     assert_eq!(next["token_type"], "bearer");
     let me = expect_json(
-        app.get_as(next["access_token"].as_str().unwrap(), "/auth/me")
+        app.get(next["access_token"].as_str().unwrap(), "/auth/me")
             .await,
         StatusCode::OK,
     )
@@ -93,9 +93,7 @@ async fn concurrent_refreshes_inside_the_grace_window_get_the_same_successor(poo
 async fn logout_revokes_the_session_so_its_refresh_token_stops_working(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
-    let resp = app
-        .post_as(&session.access, "/auth/logout", &json!({}))
-        .await;
+    let resp = app.post(&session.access, "/auth/logout", &json!({})).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     expect_error(
         refresh(&app, &session.refresh).await,
@@ -138,6 +136,6 @@ async fn garbage_and_access_tokens_are_not_refresh_tokens(pool: PgPool) {
         "invalid refresh token",
     )
     .await;
-    let resp = app.post("/auth/refresh", &json!({})).await;
+    let resp = app.post_public("/auth/refresh", &json!({})).await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "refresh_token").await;
 }

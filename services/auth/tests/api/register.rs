@@ -9,7 +9,7 @@ use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn registering_creates_a_tenant_whose_first_user_is_its_admin(pool: PgPool) {
     let app = spawn(pool).await;
-    let resp = app.post("/auth/register", &json!({"email": " Ada@Example.com ", "password": PASSWORD, "full_name": "Ada Lovelace"})).await;
+    let resp = app.post_public("/auth/register", &json!({"email": " Ada@Example.com ", "password": PASSWORD, "full_name": "Ada Lovelace"})).await;
     let user = expect_json(resp, StatusCode::CREATED).await;
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["id"], user["user_id"]);
@@ -41,7 +41,7 @@ async fn registering_an_existing_email_is_a_conflict(pool: PgPool) {
     let app = spawn(pool).await;
     app.register("dup@example.com").await;
     let resp = app
-        .post(
+        .post_public(
             "/auth/register",
             &json!({"email": "DUP@example.com", "password": PASSWORD}),
         )
@@ -58,7 +58,7 @@ async fn registering_an_existing_email_is_a_conflict(pool: PgPool) {
 async fn invalid_registrations_get_422_with_every_field_named(pool: PgPool) {
     let app = spawn(pool).await;
     let resp = app
-        .post(
+        .post_public(
             "/auth/register",
             &json!({"email": "not-an-email", "password": "short"}),
         )
@@ -74,7 +74,7 @@ async fn invalid_registrations_get_422_with_every_field_named(pool: PgPool) {
 
     let long = "x".repeat(1025);
     let resp = app
-        .post(
+        .post_public(
             "/auth/register",
             &json!({"email": "a@example.com", "password": long}),
         )
@@ -82,13 +82,13 @@ async fn invalid_registrations_get_422_with_every_field_named(pool: PgPool) {
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "at most 1024").await;
 
     let resp = app
-        .post("/auth/register", &json!({"email": 5, "password": PASSWORD}))
+        .post_public("/auth/register", &json!({"email": 5, "password": PASSWORD}))
         .await;
     let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid type").await;
     assert_eq!(body["errors"][0]["field"], "email");
 
     let resp = app
-        .post("/auth/register", &json!({"password": PASSWORD}))
+        .post_public("/auth/register", &json!({"password": PASSWORD}))
         .await;
     expect_error(
         resp,
@@ -121,6 +121,6 @@ async fn malformed_oversized_and_non_json_bodies_get_clear_4xx(pool: PgPool) {
     expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json").await;
 
     let huge = json!({"email": "a@example.com", "password": "p".repeat(2 * 1024 * 1024)});
-    let resp = app.post("/auth/register", &huge).await;
+    let resp = app.post_public("/auth/register", &huge).await;
     expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "too large").await;
 }

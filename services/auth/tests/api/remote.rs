@@ -89,9 +89,7 @@ async fn another_service_verifies_tokens_with_the_remote_jwks_even_after_rotatio
     expect_error(resp, StatusCode::UNAUTHORIZED, "authentication required").await;
 
     // Logging out ends the session for the other service too.
-    let resp = app
-        .post_as(&session.access, "/auth/logout", &json!({}))
-        .await;
+    let resp = app.post(&session.access, "/auth/logout", &json!({})).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let ended = eventually(|| async {
         http.get(format!("{other}/whoami"))
@@ -111,7 +109,7 @@ async fn another_service_resolves_api_keys_remotely_and_sees_revocation_at_once(
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let key = expect_json(
-        app.post_as(
+        app.post(
             &session.access,
             "/api-keys",
             &json!({"name": "svc", "scopes": ["agents:read"]}),
@@ -133,7 +131,7 @@ async fn another_service_resolves_api_keys_remotely_and_sees_revocation_at_once(
     assert_eq!(me["kind"]["kind"], "api_key");
 
     let resp = app
-        .delete_as(
+        .delete(
             &session.access,
             &format!("/api-keys/{}", key["id"].as_str().unwrap()),
         )

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_auth::AuthConfig;
+use temponest_platform::Settings;
 use uuid::Uuid;
 
 use crate::helpers::{Options, TestApp, expect_error, expect_json, spawn_with};
@@ -36,7 +37,7 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
     let session = app.signup("ada@example.com").await;
 
     let resp = app
-        .post(
+        .post_public(
             "/auth/service-token",
             &request("scheduler", SECRET, &session.tenant_id),
         )
@@ -70,7 +71,7 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
 
     // The same client always has the same subject.
     let again = expect_json(
-        app.post(
+        app.post_public(
             "/auth/service-token",
             &request("scheduler", SECRET, &session.tenant_id),
         )
@@ -115,7 +116,7 @@ async fn a_wrong_secret_and_an_unknown_client_get_the_same_401(pool: PgPool) {
         ("scheduler", ""),
     ] {
         let resp = app
-            .post(
+            .post_public(
                 "/auth/service-token",
                 &request(client, secret, &session.tenant_id),
             )
@@ -138,7 +139,7 @@ async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: Pg
 
     let unknown = Uuid::now_v7().to_string();
     expect_error(
-        app.post(
+        app.post_public(
             "/auth/service-token",
             &request("scheduler", SECRET, &unknown),
         )
@@ -153,7 +154,7 @@ async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: Pg
         .await
         .unwrap();
     expect_error(
-        app.post(
+        app.post_public(
             "/auth/service-token",
             &request("scheduler", SECRET, &session.tenant_id),
         )
@@ -169,7 +170,7 @@ async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: Pg
         json!({"client_id": 7, "client_secret": SECRET, "tenant_id": unknown}),
     ] {
         expect_error(
-            app.post("/auth/service-token", &body).await,
+            app.post_public("/auth/service-token", &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "",
         )
@@ -182,7 +183,7 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let issued = expect_json(
-        app.post(
+        app.post_public(
             "/auth/service-token",
             &request("scheduler", SECRET, &session.tenant_id),
         )
@@ -192,10 +193,11 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     .await;
     let token = issued["access_token"].as_str().unwrap();
 
-    let tenant = expect_json(app.get_as(token, "/tenants/current").await, StatusCode::OK).await;
+    let tenant = expect_json(app.get(token, "/tenants/current").await, StatusCode::OK).await;
     assert_eq!(tenant["id"], session.tenant_id);
     let introspected = expect_json(
-        app.post("/auth/introspect", &json!({"token": token})).await,
+        app.post_public("/auth/introspect", &json!({"token": token}))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -207,13 +209,13 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     assert_eq!(introspected["principal"]["tenant_id"], session.tenant_id);
 
     expect_error(
-        app.get_as(token, "/auth/me").await,
+        app.get(token, "/auth/me").await,
         StatusCode::FORBIDDEN,
         "service identities",
     )
     .await;
     expect_error(
-        app.post_as(
+        app.post(
             token,
             "/api-keys",
             &json!({"name": "ci", "scopes": ["agents:read"]}),
@@ -224,13 +226,13 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     )
     .await;
     expect_error(
-        app.post_as(token, "/auth/logout", &json!({})).await,
+        app.post(token, "/auth/logout", &json!({})).await,
         StatusCode::FORBIDDEN,
         "service identities",
     )
     .await;
     expect_error(
-        app.get_as(token, "/users").await,
+        app.get(token, "/users").await,
         StatusCode::FORBIDDEN,
         "users:read",
     )
@@ -246,10 +248,16 @@ fn service_client_configuration_is_validated_without_echoing_secrets() {
     assert!(with("").validate().is_ok());
     assert!(with(&format!("scheduler={SECRET}")).validate().is_ok());
 
-    let short = with("scheduler=short-secret").validate().unwrap_err();
+    let short = with("scheduler=short-secret")
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(short.contains("TEMPONEST_SERVICE_CLIENTS"), "{short}");
     assert!(!short.contains("short-secret"), "{short}");
-    let unknown = with(&format!("billing={SECRET}")).validate().unwrap_err();
+    let unknown = with(&format!("billing={SECRET}"))
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(
         unknown.contains("TEMPONEST_SERVICE_CLIENTS") && unknown.contains("billing"),
         "{unknown}"
@@ -263,6 +271,7 @@ fn service_client_configuration_is_validated_without_echoing_secrets() {
     assert!(
         ttl.validate()
             .unwrap_err()
+            .to_string()
             .contains("TEMPONEST_SERVICE_TOKEN_TTL_SECS")
     );
     let shown = format!("{:?}", with(&format!("scheduler={SECRET}")));

@@ -38,7 +38,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
         .keys
         .sign(&claims(-120, TokenType::Access))
         .unwrap();
-    let resp = app.get_as(&expired, "/auth/me").await;
+    let resp = app.get(&expired, "/auth/me").await;
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
     expect_error(resp, StatusCode::UNAUTHORIZED, "expired").await;
 
@@ -54,7 +54,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
         parts[2]
     );
     expect_error(
-        app.get_as(&forged, "/auth/me").await,
+        app.get(&forged, "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "invalid",
     )
@@ -63,7 +63,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
     let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let unsigned = format!("{none_header}.{}.", parts[1]);
     expect_error(
-        app.get_as(&unsigned, "/auth/me").await,
+        app.get(&unsigned, "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "",
     )
@@ -76,20 +76,20 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
         .sign(&claims(600, TokenType::Service))
         .unwrap();
     expect_error(
-        app.get_as(&service, "/auth/me").await,
+        app.get(&service, "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "no known service client",
     )
     .await;
 
     expect_error(
-        app.get_as("garbage", "/auth/me").await,
+        app.get("garbage", "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "malformed",
     )
     .await;
     expect_error(
-        app.get_as(&session.refresh, "/auth/me").await,
+        app.get(&session.refresh, "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "refresh token cannot be used",
     )
@@ -103,11 +103,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
         .unwrap();
     expect_error(resp, StatusCode::UNAUTHORIZED, "bearer").await;
     // The genuine token still works.
-    expect_json(
-        app.get_as(&session.access, "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -145,11 +141,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
             .all(|k| k["kty"] == "OKP" && k["crv"] == "Ed25519" && k.get("d").is_none())
     );
 
-    expect_json(
-        app.get_as(&session.access, "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
     let fresh = expect_json(
         app.login("ada@example.com", crate::helpers::PASSWORD).await,
         StatusCode::OK,
@@ -164,7 +156,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
     .unwrap();
     assert_eq!(header["kid"], new_kid);
     assert_eq!(header["alg"], "EdDSA");
-    expect_json(app.get_as(token, "/auth/me").await, StatusCode::OK).await;
+    expect_json(app.get(token, "/auth/me").await, StatusCode::OK).await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -172,7 +164,7 @@ async fn introspection_describes_valid_credentials_and_rejects_others(pool: PgPo
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let body = expect_json(
-        app.post("/auth/introspect", &json!({"token": session.access}))
+        app.post_public("/auth/introspect", &json!({"token": session.access}))
             .await,
         StatusCode::OK,
     )
@@ -180,7 +172,7 @@ async fn introspection_describes_valid_credentials_and_rejects_others(pool: PgPo
     assert_eq!(body["active"], true);
     assert_eq!(body["principal"]["tenant_id"], session.tenant_id);
     let body = expect_json(
-        app.post("/auth/introspect", &json!({"token": "sk_unknown"}))
+        app.post_public("/auth/introspect", &json!({"token": "sk_unknown"}))
             .await,
         StatusCode::OK,
     )

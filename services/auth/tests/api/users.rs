@@ -11,7 +11,7 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
     let created = expect_json(
-        app.post_as(
+        app.post(
             &admin.access,
             "/users",
             &json!({"email": "vic@example.com", "password": PASSWORD, "roles": ["viewer"]}),
@@ -24,13 +24,13 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
     let viewer = expect_json(app.login("vic@example.com", PASSWORD).await, StatusCode::OK).await;
     let viewer = viewer["access_token"].as_str().unwrap();
     expect_error(
-        app.get_as(viewer, "/users").await,
+        app.get(viewer, "/users").await,
         StatusCode::FORBIDDEN,
         "users:read",
     )
     .await;
     expect_error(
-        app.post_as(
+        app.post(
             viewer,
             "/users",
             &json!({"email": "x@example.com", "password": PASSWORD}),
@@ -41,29 +41,29 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
     )
     .await;
 
-    let resp = app.get_as(&admin.access, "/users/").await;
+    let resp = app.get(&admin.access, "/users/").await;
     assert_eq!(resp.headers()["x-total-count"], "2");
     let list = expect_json(resp, StatusCode::OK).await;
     assert_eq!(list[0]["email"], "vic@example.com", "newest first");
-    let resp = app.get_as(&admin.access, "/users?limit=1&skip=1").await;
+    let resp = app.get(&admin.access, "/users?limit=1&skip=1").await;
     assert_eq!(resp.headers()["x-total-count"], "2");
     let page = expect_json(resp, StatusCode::OK).await;
     assert_eq!(page.as_array().unwrap().len(), 1);
     assert_eq!(page[0]["email"], "ada@example.com");
     let page = expect_json(
-        app.get_as(&admin.access, "/users?page=1&page_size=1").await,
+        app.get(&admin.access, "/users?page=1&page_size=1").await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(page[0]["email"], "vic@example.com");
     expect_error(
-        app.get_as(&admin.access, "/users?limit=0").await,
+        app.get(&admin.access, "/users?limit=0").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "limit",
     )
     .await;
     expect_error(
-        app.get_as(&admin.access, "/users?skip=abc").await,
+        app.get(&admin.access, "/users?skip=abc").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "skip",
     )
@@ -75,7 +75,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
     let dev = expect_json(
-        app.post_as(
+        app.post(
             &admin.access,
             "/users",
             &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
@@ -87,7 +87,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let dev_tokens =
         expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
     let key = expect_json(
-        app.post_as(
+        app.post(
             dev_tokens["access_token"].as_str().unwrap(),
             "/api-keys",
             &json!({"name": "k"}),
@@ -97,7 +97,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     )
     .await;
     let key = key["key"].as_str().unwrap();
-    let me = expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await;
+    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
     assert!(
         me["permissions"]
             .as_array()
@@ -107,7 +107,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     );
 
     let patched = expect_json(
-        app.patch_as(
+        app.patch(
             &admin.access,
             &format!("/users/{}", dev["id"].as_str().unwrap()),
             &json!({"roles": ["viewer"]}),
@@ -117,7 +117,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     )
     .await;
     assert_eq!(patched["roles"], json!(["viewer"]));
-    let me = expect_json(app.get_as(key, "/auth/me").await, StatusCode::OK).await;
+    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
     assert_eq!(me["roles"], json!(["viewer"]));
     assert!(
         !me["permissions"]
@@ -135,7 +135,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     assert_eq!(events, 1);
 
     let resp = app
-        .patch_as(
+        .patch(
             &admin.access,
             &format!("/users/{}", dev["id"].as_str().unwrap()),
             &json!({"roles": ["superuser"]}),
@@ -149,7 +149,7 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
     let dev = expect_json(
-        app.post_as(
+        app.post(
             &admin.access,
             "/users",
             &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
@@ -160,7 +160,7 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     .await;
     let tokens = expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
     let key = expect_json(
-        app.post_as(
+        app.post(
             tokens["access_token"].as_str().unwrap(),
             "/api-keys",
             &json!({"name": "k"}),
@@ -170,13 +170,13 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     )
     .await;
     expect_json(
-        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
         StatusCode::OK,
     )
     .await;
 
     expect_json(
-        app.patch_as(
+        app.patch(
             &admin.access,
             &format!("/users/{}", dev["id"].as_str().unwrap()),
             &json!({"is_active": false}),
@@ -186,13 +186,13 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     )
     .await;
     expect_error(
-        app.get_as(key["key"].as_str().unwrap(), "/auth/me").await,
+        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "",
     )
     .await;
     let resp = app
-        .post(
+        .post_public(
             "/auth/refresh",
             &json!({"refresh_token": tokens["refresh_token"]}),
         )
@@ -211,7 +211,7 @@ async fn the_last_admin_cannot_be_demoted(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
     let resp = app
-        .patch_as(
+        .patch(
             &admin.access,
             &format!("/users/{}", admin.user_id),
             &json!({"roles": ["viewer"]}),
@@ -227,24 +227,23 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
     let b = app.signup("b@example.com").await;
     assert_ne!(a.tenant_id, b.tenant_id);
     let a_key = expect_json(
-        app.post_as(&a.access, "/api-keys", &json!({"name": "a"}))
+        app.post(&a.access, "/api-keys", &json!({"name": "a"}))
             .await,
         StatusCode::CREATED,
     )
     .await;
 
-    let b_users = expect_json(app.get_as(&b.access, "/users").await, StatusCode::OK).await;
+    let b_users = expect_json(app.get(&b.access, "/users").await, StatusCode::OK).await;
     assert_eq!(b_users.as_array().unwrap().len(), 1);
     assert_eq!(b_users[0]["email"], "b@example.com");
     expect_error(
-        app.get_as(&b.access, &format!("/users/{}", a.user_id))
-            .await,
+        app.get(&b.access, &format!("/users/{}", a.user_id)).await,
         StatusCode::NOT_FOUND,
         "not found",
     )
     .await;
     expect_error(
-        app.patch_as(
+        app.patch(
             &b.access,
             &format!("/users/{}", a.user_id),
             &json!({"is_active": false}),
@@ -255,7 +254,7 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
     )
     .await;
     expect_error(
-        app.delete_as(
+        app.delete(
             &b.access,
             &format!("/api-keys/{}", a_key["id"].as_str().unwrap()),
         )
@@ -264,18 +263,14 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
         "not found",
     )
     .await;
-    let b_keys = expect_json(app.get_as(&b.access, "/api-keys").await, StatusCode::OK).await;
+    let b_keys = expect_json(app.get(&b.access, "/api-keys").await, StatusCode::OK).await;
     assert_eq!(b_keys, json!([]));
-    let tenant = expect_json(
-        app.get_as(&b.access, "/tenants/current").await,
-        StatusCode::OK,
-    )
-    .await;
+    let tenant = expect_json(app.get(&b.access, "/tenants/current").await, StatusCode::OK).await;
     assert_eq!(tenant["id"], b.tenant_id);
     assert_eq!(tenant["user_count"], 1);
     // A's key and user are untouched.
     expect_json(
-        app.get_as(a_key["key"].as_str().unwrap(), "/auth/me").await,
+        app.get(a_key["key"].as_str().unwrap(), "/auth/me").await,
         StatusCode::OK,
     )
     .await;
@@ -286,20 +281,20 @@ async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
     expect_error(
-        app.get_as(&admin.access, "/users/not-a-uuid").await,
+        app.get(&admin.access, "/users/not-a-uuid").await,
         StatusCode::NOT_FOUND,
         "not found",
     )
     .await;
     expect_error(
-        app.get_as(&admin.access, &format!("/users/{}", uuid::Uuid::now_v7()))
+        app.get(&admin.access, &format!("/users/{}", uuid::Uuid::now_v7()))
             .await,
         StatusCode::NOT_FOUND,
         "user not found",
     )
     .await;
     expect_error(
-        app.delete_as(&admin.access, "/api-keys/123").await,
+        app.delete(&admin.access, "/api-keys/123").await,
         StatusCode::NOT_FOUND,
         "not found",
     )
@@ -311,7 +306,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let bob = expect_json(
-        app.post_as(
+        app.post(
             &ada.access,
             "/users",
             &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
@@ -328,8 +323,8 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
         format!("/users/{}", bob["id"].as_str().unwrap()),
         format!("/users/{}", ada.user_id),
     );
-    let demote_bob = app.patch_as(&ada.access, &bob_path, &demote);
-    let demote_ada = app.patch_as(bob_access, &ada_path, &demote);
+    let demote_bob = app.patch(&ada.access, &bob_path, &demote);
+    let demote_ada = app.patch(bob_access, &ada_path, &demote);
     let (a, b) = tokio::join!(demote_bob, demote_ada);
     let mut statuses = [a.status(), b.status()];
     statuses.sort();
@@ -359,7 +354,7 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let bob = expect_json(
-        app.post_as(
+        app.post(
             &ada.access,
             "/users",
             &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
@@ -373,10 +368,10 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
         expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
     let bob_access = bob_tokens["access_token"].as_str().unwrap();
     // Bob's token says admin; it is cached as verified by now.
-    expect_json(app.get_as(bob_access, "/users").await, StatusCode::OK).await;
+    expect_json(app.get(bob_access, "/users").await, StatusCode::OK).await;
 
     expect_json(
-        app.patch_as(
+        app.patch(
             &ada.access,
             &format!("/users/{bob_id}"),
             &json!({"roles": ["viewer"]}),
@@ -387,7 +382,7 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
     .await;
 
     let comeback = app
-        .patch_as(
+        .patch(
             bob_access,
             &format!("/users/{bob_id}"),
             &json!({"roles": ["admin"]}),
@@ -402,7 +397,7 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
         comeback.status()
     );
     let key = app
-        .post_as(bob_access, "/api-keys", &json!({"name": "backdoor"}))
+        .post(bob_access, "/api-keys", &json!({"name": "backdoor"}))
         .await;
     assert!(
         matches!(
@@ -427,7 +422,7 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
     // Signing in again gives a token with the viewer's permissions only.
     let fresh = expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
     expect_error(
-        app.patch_as(
+        app.patch(
             fresh["access_token"].as_str().unwrap(),
             &format!("/users/{bob_id}"),
             &json!({"roles": ["admin"]}),

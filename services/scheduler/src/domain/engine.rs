@@ -33,11 +33,12 @@ pub struct Engine {
     task: Option<JoinHandle<()>>,
 }
 
-/// Starts the engine (nothing when `scheduler.run_engine` is off).
+/// Starts the engine (the service starts it unless `scheduler.run_engine` is off:
+/// [`crate::service`]).
 pub fn start(state: AppState) -> Engine {
     let id = Uuid::now_v7();
     let cancel = CancellationToken::new();
-    let task = state.config.scheduler.run_engine.then(|| {
+    let task = Some({
         tracing::info!(engine = %id, "scheduler engine started");
         // Registered until the engine has released its runs at shutdown, not just until it
         // stops firing: a crash during the grace period must still be recognised.

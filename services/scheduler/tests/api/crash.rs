@@ -102,7 +102,6 @@ struct Crashed {
 async fn crashed_mid_run(pool: sqlx::PgPool) -> Crashed {
     let llm = GatedLlm::start().await;
     let mut config = config();
-    config.scheduler.run_engine = true;
     config.scheduler.lease_secs = 3600;
     let clock = ManualClock::new(t("2030-01-01T00:00:30Z"));
     let agents = agents_config(Some(("gated", openai_provider(&llm.url()))));

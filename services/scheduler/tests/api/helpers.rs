@@ -1,7 +1,7 @@
-//! Spawning auth + agents + scheduler on one router and driving the scheduler's engine.
+//! Spawning auth + agents + scheduler as one process (through the kit's harness) and driving
+//! the scheduler's engine.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -9,15 +9,15 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use temponest_cache::{Cache, CacheConfig};
-use temponest_ratelimit::{RateLimitConfig, RateLimiter};
+use temponest_ratelimit::RateLimitConfig;
 use temponest_scheduler::clock::{ManualClock, SharedClock, SystemClock};
 use temponest_scheduler::domain::{firing, runner};
 use temponest_scheduler::{AppState, SchedulerConfig};
-use temponest_web::health::Health;
 use uuid::Uuid;
 
-pub use temponest_test_client::{Api, PASSWORD, Session, eventually, expect_error, expect_json};
+pub use temponest_test_client::{
+    Api, Harness, PASSWORD, Session, eventually, expect_error, expect_json,
+};
 
 /// A running app.
 pub struct TestApp {
@@ -98,92 +98,37 @@ pub async fn spawn_limited(
     clock: Option<ManualClock>,
     per_minute: Option<u32>,
 ) -> TestApp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    config.agents_url = base.clone();
-    config.auth_url = base.clone();
-
-    let prefix = format!("test-{}", Uuid::new_v4());
-    let cache = Cache::connect(CacheConfig {
-        redis_url: Some(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        ),
-        key_prefix: prefix.clone(),
-        ..CacheConfig::default()
-    })
-    .await;
-    let limiter = RateLimiter::new(
-        RateLimitConfig {
-            enabled: per_minute.is_some(),
-            default_policies: per_minute
-                .map(|n| vec![temponest_ratelimit::Policy::per_minute(n)])
-                .unwrap_or_else(|| RateLimitConfig::default().default_policies),
-            key_prefix: prefix,
-            ..RateLimitConfig::default()
-        },
-        cache.redis_pool(),
-    );
-    let auth_config = temponest_auth::AuthConfig {
-        argon2_memory_kib: 8 * 1024,
-        argon2_iterations: 1,
-        service_clients: format!("scheduler={SERVICE_SECRET}"),
-        ..temponest_auth::AuthConfig::default()
+    let harness = Harness::new(pool).await;
+    config.agents_url = harness.base().to_owned();
+    // Tests start their engines themselves (`engine::start`), to stop or kill them.
+    config.scheduler.run_engine = false;
+    let limits = RateLimitConfig {
+        enabled: per_minute.is_some(),
+        default_policies: per_minute
+            .map(|n| vec![temponest_ratelimit::Policy::per_minute(n)])
+            .unwrap_or_else(|| RateLimitConfig::default().default_policies),
+        ..RateLimitConfig::default()
     };
-    let auth =
-        temponest_auth::AppState::build(auth_config, pool.clone(), cache.clone(), limiter.clone())
-            .await
-            .expect("auth state builds");
-    let agents = temponest_agents::AppState::build(
-        agents,
-        pool.clone(),
-        cache.clone(),
-        limiter.clone(),
-        auth.auth.clone(),
-    )
-    .expect("agents state builds");
     let shared: SharedClock = match &clock {
         Some(manual) => Arc::new(manual.clone()),
         None => Arc::new(SystemClock),
     };
-    let state = AppState::build_with_clock(
-        config,
-        pool.clone(),
-        cache,
-        limiter.clone(),
-        auth.auth.clone(),
-        shared,
-    )
-    .expect("scheduler state builds");
-    let health = Health::new(&["auth", "agents", "scheduler"], pool.clone(), vec![]);
-    health.mark_migrated();
-    let server = state.config.server.clone();
-    let router = temponest_auth::routes(auth.clone())
-        .merge(temponest_agents::routes(agents))
-        .merge(temponest_scheduler::routes(state.clone()));
-    let router = temponest_idempotency::layer(
-        router,
-        temponest_idempotency::Idempotency::new(pool.clone()),
-    )
-    .merge(health.router());
-    let router = temponest_auth_client::protect(router, auth.auth.clone(), limiter);
-    let app = temponest_web::server::with_route_layers_and_long(
-        router,
-        &server,
-        temponest_agents::LONG_ROUTES,
-    );
-    tokio::spawn(async move {
-        temponest_web::serve(listener, app, &server, std::future::pending()).await
-    });
+    let auth = temponest_auth::AuthConfig {
+        service_clients: format!("scheduler={SERVICE_SECRET}"),
+        ..temponest_auth::AuthConfig::default().with_fast_hashing()
+    };
+    let app = harness
+        .rate_limits(limits)
+        .spawn([
+            temponest_auth::service(auth),
+            temponest_agents::service(agents),
+            temponest_scheduler::service_with_clock(config, shared),
+        ])
+        .await;
     TestApp {
-        api: Api::new(base),
-        pool,
-        state,
+        api: app.api.clone(),
+        pool: app.pool.clone(),
+        state: app.state(),
         clock,
         engine_id: Uuid::now_v7(),
     }

@@ -139,8 +139,7 @@ async fn three_running_engines_share_real_time_work_exactly_once(pool: sqlx::PgP
     // Three processes: each with its own pool (a listener and runs each), one database.
     let mut apps = Vec::new();
     for _ in 0..3 {
-        let mut config = config();
-        config.scheduler.run_engine = true;
+        let config = config();
         let own = sqlx::postgres::PgPoolOptions::new()
             .max_connections(20)
             .connect_with((*pool.connect_options()).clone())
@@ -221,7 +220,6 @@ async fn three_running_engines_share_real_time_work_exactly_once(pool: sqlx::PgP
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_new_schedule_wakes_a_sleeping_engine_at_once(pool: sqlx::PgPool) {
     let mut config = config();
-    config.scheduler.run_engine = true;
     // Without NOTIFY the engine would sleep a minute before looking again.
     config.scheduler.poll_interval_ms = 60_000;
     config.scheduler.heartbeat_secs = 30;
@@ -258,8 +256,7 @@ async fn a_new_schedule_wakes_a_sleeping_engine_at_once(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
-    let mut config = config();
-    config.scheduler.run_engine = true;
+    let config = config();
     let app = spawn_with(pool, config, agents_config(None), None).await;
     let engine = engine::start(app.state.clone());
     let s = app.signup("sdk@example.com").await;
@@ -339,7 +336,6 @@ async fn shutdown_releases_a_run_that_does_not_finish_in_the_grace_period(pool: 
     let hanging = HangingLlm::start().await;
     let provider = openai_provider(&hanging.url());
     let mut config = config();
-    config.scheduler.run_engine = true;
     config.scheduler.shutdown_grace_secs = 1;
     let app = spawn_with(pool, config, agents_config(Some(("slow", provider))), None).await;
     let engine = engine::start(app.state.clone());

@@ -26,39 +26,37 @@ pub struct Engine {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Starts the dispatcher, the sender and the retention purge (nothing when
-/// `webhooks.run_engine` is off).
+/// Starts the dispatcher, the sender and the retention purge (the service starts it unless
+/// `webhooks.run_engine` is off: [`crate::service`]).
 pub fn start(state: AppState) -> Engine {
     let id = Uuid::now_v7();
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
-    if state.config.webhooks.run_engine {
-        let wake = Arc::new(Notify::new());
-        let (handoff, inbox) = sender::handoff(&state.config.webhooks, id);
-        tasks.push(tokio::spawn(dispatcher::run(
-            state.clone(),
-            handoff,
-            wake.clone(),
-            cancel.clone(),
-        )));
-        tasks.push(tokio::spawn(retention::run(state.clone(), cancel.clone())));
-        // Registered until the sender has released its leases at shutdown, not just until
-        // it stops claiming: a crash during the grace period must still be recognised.
-        let registered = CancellationToken::new();
-        tasks.push(tokio::spawn(temponest_db::instances::live(
-            state.pool.clone(),
-            id,
-            state.config.liveness,
-            DeadSenders,
-            registered.clone(),
-        )));
-        let sender = sender::run(state, id, wake, inbox, cancel.clone());
-        tasks.push(tokio::spawn(async move {
-            sender.await;
-            registered.cancel();
-        }));
-        tracing::info!(engine = %id, "webhook delivery engine started");
-    }
+    let wake = Arc::new(Notify::new());
+    let (handoff, inbox) = sender::handoff(&state.config.webhooks, id);
+    tasks.push(tokio::spawn(dispatcher::run(
+        state.clone(),
+        handoff,
+        wake.clone(),
+        cancel.clone(),
+    )));
+    tasks.push(tokio::spawn(retention::run(state.clone(), cancel.clone())));
+    // Registered until the sender has released its leases at shutdown, not just until
+    // it stops claiming: a crash during the grace period must still be recognised.
+    let registered = CancellationToken::new();
+    tasks.push(tokio::spawn(temponest_db::instances::live(
+        state.pool.clone(),
+        id,
+        state.config.liveness,
+        DeadSenders,
+        registered.clone(),
+    )));
+    let sender = sender::run(state, id, wake, inbox, cancel.clone());
+    tasks.push(tokio::spawn(async move {
+        sender.await;
+        registered.cancel();
+    }));
+    tracing::info!(engine = %id, "webhook delivery engine started");
     Engine { id, cancel, tasks }
 }
 

@@ -4,7 +4,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use temponest_llm::ToolSpec;
 
-use super::Tool;
+use super::{Tool, ToolError};
 
 pub const NAME: &str = "current_time";
 
@@ -20,7 +20,7 @@ impl Tool for CurrentTime {
         }
     }
 
-    fn call<'a>(&'a self, _arguments: &'a Value) -> BoxFuture<'a, Result<Value, String>> {
+    fn call<'a>(&'a self, _arguments: &'a Value) -> BoxFuture<'a, Result<Value, ToolError>> {
         Box::pin(async move {
             let now = chrono::Utc::now();
             Ok(json!({

@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use temponest_llm::ToolSpec;
 use temponest_netguard::{NetPolicy, SendError};
 
-use super::Tool;
+use super::{Tool, ToolError, ToolSetupError};
 use crate::config::ToolsConfig;
 
 pub const NAME: &str = "http_request";
@@ -36,15 +37,15 @@ struct Arguments {
 }
 
 impl HttpRequest {
-    pub fn new(config: &ToolsConfig) -> Result<Self, String> {
-        let policy = NetPolicy::parse(&config.http_allowed_networks).map_err(|e| e.to_string())?;
+    pub fn new(config: &ToolsConfig) -> Result<Self, ToolSetupError> {
+        let policy = NetPolicy::parse(&config.http_allowed_networks)?;
         let client = policy
             .client_builder()
             .timeout(Duration::from_secs(config.http_timeout_secs))
             .connect_timeout(Duration::from_secs(config.http_timeout_secs.min(10)))
             .user_agent("TempoNest-agent/1 (http_request tool)")
             .build()
-            .map_err(|e| format!("http_request client: {e}"))?;
+            .map_err(ToolSetupError::HttpClient)?;
         Ok(Self {
             policy,
             client,
@@ -52,20 +53,25 @@ impl HttpRequest {
         })
     }
 
-    async fn run(&self, arguments: &Value) -> Result<Value, String> {
-        let args: Arguments = serde_json::from_value(arguments.clone())
-            .map_err(|e| format!("invalid arguments: {e}"))?;
-        let method = args.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
-        let method = match method.as_str() {
-            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" => {
-                reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?
-            }
-            other => return Err(format!("method {other} is not supported")),
+    async fn run(&self, arguments: &Value) -> Result<Value, ToolError> {
+        let args: Arguments =
+            serde_json::from_value(arguments.clone()).map_err(ToolError::InvalidArguments)?;
+        let method = match args
+            .method
+            .as_deref()
+            .unwrap_or("GET")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            "HEAD" => Method::HEAD,
+            other => return Err(ToolError::UnsupportedMethod(other.to_owned())),
         };
-        let url = self
-            .policy
-            .check_url(&args.url)
-            .map_err(|e| e.to_string())?;
+        let url = self.policy.check_url(&args.url)?;
         let mut request = self.client.request(method, url);
         for (name, value) in &args.headers {
             request = request.header(name.as_str(), value.as_str());
@@ -76,20 +82,20 @@ impl HttpRequest {
                 other => other.to_string(),
             };
             if text.len() > MAX_REQUEST_BODY {
-                return Err(format!("request body exceeds {MAX_REQUEST_BODY} bytes"));
+                return Err(ToolError::RequestBodyTooLarge {
+                    limit: MAX_REQUEST_BODY,
+                });
             }
             if !matches!(body, Value::String(_)) {
                 request = request.header("content-type", "application/json");
             }
             request = request.body(text);
         }
-        let request = request
-            .build()
-            .map_err(|e| format!("invalid request: {e}"))?;
+        let request = request.build().map_err(ToolError::InvalidRequest)?;
         let mut response = temponest_netguard::guarded_send(&self.client, &self.policy, request)
             .await
             .map_err(|e| match e {
-                SendError::Guard(guard) => guard.to_string(),
+                SendError::Guard(guard) => ToolError::Refused(guard),
                 SendError::Http(http) => describe(http),
             })?;
         let status = response.status().as_u16();
@@ -119,16 +125,16 @@ impl HttpRequest {
 }
 
 /// A reqwest error as the model should see it (never the full URL with query secrets).
-fn describe(err: reqwest::Error) -> String {
+fn describe(err: reqwest::Error) -> ToolError {
     if let Some(guard) = temponest_netguard::guard_error(&err) {
-        return guard.to_string();
+        return ToolError::Refused(guard);
     }
     if err.is_timeout() {
-        "the request timed out".to_owned()
+        ToolError::TimedOut
     } else if err.is_connect() {
-        "could not connect".to_owned()
+        ToolError::CouldNotConnect
     } else {
-        format!("request failed: {}", err.without_url())
+        ToolError::RequestFailed(err.without_url())
     }
 }
 
@@ -150,7 +156,7 @@ impl Tool for HttpRequest {
         }
     }
 
-    fn call<'a>(&'a self, arguments: &'a Value) -> BoxFuture<'a, Result<Value, String>> {
+    fn call<'a>(&'a self, arguments: &'a Value) -> BoxFuture<'a, Result<Value, ToolError>> {
         Box::pin(self.run(arguments))
     }
 }

@@ -17,12 +17,50 @@ use crate::config::ToolsConfig;
 pub use current_time::CurrentTime;
 pub use http_request::HttpRequest;
 
+/// Why a tool call failed. The model sees the message as the tool's result (the execution
+/// goes on; models recover from tool errors), so messages never carry secrets such as a
+/// URL's query.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("tool '{0}' is not available to this agent")]
+    NotGiven(String),
+    #[error("unknown tool '{0}'")]
+    Unknown(String),
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(serde_json::Error),
+    #[error("method {0} is not supported")]
+    UnsupportedMethod(String),
+    #[error("request body exceeds {limit} bytes")]
+    RequestBodyTooLarge { limit: usize },
+    #[error("invalid request: {0}")]
+    InvalidRequest(reqwest::Error),
+    /// The SSRF guard refused the destination.
+    #[error(transparent)]
+    Refused(#[from] temponest_netguard::GuardError),
+    #[error("the request timed out")]
+    TimedOut,
+    #[error("could not connect")]
+    CouldNotConnect,
+    /// Any other transport failure (its URL removed).
+    #[error("request failed: {0}")]
+    RequestFailed(reqwest::Error),
+}
+
+/// A tool could not be set up from its configuration (start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum ToolSetupError {
+    /// `http_allowed_networks` is not a valid list of networks.
+    #[error(transparent)]
+    AllowedNetworks(#[from] temponest_netguard::GuardError),
+    #[error("http_request client: {0}")]
+    HttpClient(reqwest::Error),
+}
+
 /// One callable tool.
 pub trait Tool: Send + Sync {
     fn spec(&self) -> ToolSpec;
-    /// Runs the tool. `Err` is a message the model sees as the tool's result (the execution
-    /// goes on; models recover from tool errors).
-    fn call<'a>(&'a self, arguments: &'a Value) -> BoxFuture<'a, Result<Value, String>>;
+    /// Runs the tool. `Err` is shown to the model as the tool's result.
+    fn call<'a>(&'a self, arguments: &'a Value) -> BoxFuture<'a, Result<Value, ToolError>>;
 }
 
 /// The built-in tools by name; cheap to clone.
@@ -33,7 +71,7 @@ pub struct Tools {
 
 impl Tools {
     /// Every built-in tool, configured.
-    pub fn builtin(config: &ToolsConfig) -> Result<Self, String> {
+    pub fn builtin(config: &ToolsConfig) -> Result<Self, ToolSetupError> {
         let mut by_name: BTreeMap<&'static str, Arc<dyn Tool>> = BTreeMap::new();
         by_name.insert(current_time::NAME, Arc::new(CurrentTime));
         by_name.insert(http_request::NAME, Arc::new(HttpRequest::new(config)?));
@@ -71,13 +109,13 @@ impl Tools {
         allowed: &[String],
         name: &str,
         arguments: &Value,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, ToolError> {
         if !allowed.iter().any(|a| a == name) {
-            return Err(format!("tool '{name}' is not available to this agent"));
+            return Err(ToolError::NotGiven(name.to_owned()));
         }
         match self.by_name.get(name) {
             Some(tool) => tool.call(arguments).await,
-            None => Err(format!("unknown tool '{name}'")),
+            None => Err(ToolError::Unknown(name.to_owned())),
         }
     }
 }

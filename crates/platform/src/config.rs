@@ -1,0 +1,239 @@
+//! Layered configuration: built-in defaults, then an optional TOML file named by
+//! `TEMPONEST_CONFIG`, then environment variables (standard names such as `DATABASE_URL`
+//! and `REDIS_URL` as they are, everything else with the `TEMPONEST_` prefix, lower-cased;
+//! `__` separates nested sections, e.g. `TEMPONEST_SERVER__REQUEST_TIMEOUT_SECS=10`).
+//!
+//! The layers are read once per process ([`Layers::load`]); the platform's own settings
+//! ([`PlatformConfig`]) and each service's section ([`Settings`]) are extracted from them, so
+//! one file and one environment configure every service a process runs.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use temponest_web::ServerConfig;
+
+/// Variables read without a prefix because they are standard names.
+const STANDARD_VARS: &[&str] = &["DATABASE_URL", "REDIS_URL"];
+
+/// A configuration that cannot be used; start-up stops with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or a variable does not parse into the expected type (names the key).
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value that cannot work; the message names the setting.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// An invalid setting; `message` names it.
+    pub fn invalid(message: impl std::fmt::Display) -> Self {
+        Self::Invalid(message.to_string())
+    }
+}
+
+/// The file and environment layers of one process.
+#[derive(Clone)]
+pub struct Layers {
+    figment: Figment,
+    /// Whether [`Settings::read_verbatim`] reads the process environment (not in tests).
+    from_env: bool,
+}
+
+impl Layers {
+    /// The process's layers: the file named by `TEMPONEST_CONFIG` (if set), then the
+    /// environment.
+    pub fn load() -> Self {
+        let mut figment = Figment::new();
+        if let Ok(path) = std::env::var("TEMPONEST_CONFIG") {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Self {
+            figment: figment
+                .merge(Env::raw().only(STANDARD_VARS))
+                .merge(Env::prefixed("TEMPONEST_").split("__")),
+            from_env: true,
+        }
+    }
+
+    /// No layers at all: every extraction yields its defaults (tests).
+    pub fn none() -> Self {
+        Self {
+            figment: Figment::new(),
+            from_env: false,
+        }
+    }
+
+    /// A layer of TOML text on top (tests, and the all-in-one's derived settings).
+    pub fn with_toml(mut self, toml: &str) -> Self {
+        self.figment = self.figment.merge(Toml::string(toml));
+        self
+    }
+
+    /// Extracts `T` over its defaults, reads its verbatim variables and validates it.
+    pub fn settings<T: Settings>(&self) -> Result<T, ConfigError> {
+        let settings: T = self.unchecked()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// [`Layers::settings`] without the validation, for a caller that completes the
+    /// settings first (and then validates them).
+    pub fn unchecked<T: Settings>(&self) -> Result<T, ConfigError> {
+        let mut settings: T = Figment::from(Serialized::defaults(T::default()))
+            .merge(self.figment.clone())
+            .extract()
+            .map_err(Box::new)?;
+        if self.from_env {
+            settings.read_verbatim(&|name| std::env::var(name).ok());
+        }
+        Ok(settings)
+    }
+}
+
+/// A section of the configuration: every field defaulted, checked before use.
+pub trait Settings: Serialize + DeserializeOwned + Default {
+    /// Variables read verbatim after the layers, through `env`: values the layered loader
+    /// would parse as lists or maps (comma-separated pairs, CIDR lists).
+    fn read_verbatim(&mut self, _env: &dyn Fn(&str) -> Option<String>) {}
+
+    /// Refuses values that cannot work, naming the setting.
+    fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+/// What every process shares, whatever services it runs: where Postgres and Redis are, where
+/// the auth service answers when it is not in this process, and the HTTP server settings.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlatformConfig {
+    pub database_url: String,
+    /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
+    pub redis_url: Option<String>,
+    /// Prefix for every Redis key (lets several deployments share one Redis).
+    pub redis_key_prefix: String,
+    /// Base URL of the auth service, for processes that do not run it themselves.
+    pub auth_url: String,
+    pub server: ServerConfig,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self {
+            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
+            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
+            redis_key_prefix: "tn".to_owned(),
+            auth_url: "http://127.0.0.1:9002".to_owned(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl Settings for PlatformConfig {}
+
+impl PlatformConfig {
+    /// The Redis URL, `None` when unset or empty.
+    pub fn redis(&self) -> Option<String> {
+        self.redis_url.clone().filter(|u| !u.trim().is_empty())
+    }
+}
+
+impl std::fmt::Debug for PlatformConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformConfig")
+            .field(
+                "database_url",
+                &temponest_db::redact_url(&self.database_url),
+            )
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(temponest_db::redact_url),
+            )
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("auth_url", &self.auth_url)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Section {
+        nested: Nested,
+        list: String,
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Nested {
+        count: u32,
+    }
+
+    impl Settings for Section {
+        fn read_verbatim(&mut self, env: &dyn Fn(&str) -> Option<String>) {
+            if let Some(list) = env("SECTION_LIST") {
+                self.list = list;
+            }
+        }
+
+        fn validate(&self) -> Result<(), ConfigError> {
+            match self.nested.count {
+                0..=10 => Ok(()),
+                _ => Err(ConfigError::invalid(
+                    "TEMPONEST_NESTED__COUNT must be at most 10",
+                )),
+            }
+        }
+    }
+
+    #[test]
+    fn sections_come_from_one_set_of_layers_over_their_defaults() {
+        let layers = Layers::none().with_toml(
+            "database_url = \"postgres://u:secret@db/x\"\n[nested]\ncount = 3\n[server]\nrequest_timeout_secs = 7",
+        );
+        let platform: PlatformConfig = layers.settings().unwrap();
+        assert_eq!(platform.database_url, "postgres://u:secret@db/x");
+        assert_eq!(platform.server.request_timeout_secs, 7);
+        assert_eq!(
+            platform.redis_key_prefix, "tn",
+            "defaults stay under the layers"
+        );
+        let section: Section = layers.settings().unwrap();
+        assert_eq!(section.nested.count, 3);
+        assert!(!format!("{platform:?}").contains("secret"));
+    }
+
+    #[test]
+    fn invalid_values_and_wrong_types_are_refused_with_the_setting_named() {
+        let err = Layers::none()
+            .with_toml("[nested]\ncount = 11")
+            .settings::<Section>()
+            .unwrap_err();
+        assert!(err.to_string().contains("TEMPONEST_NESTED__COUNT"), "{err}");
+        let err = Layers::none()
+            .with_toml("[nested]\ncount = \"many\"")
+            .settings::<Section>()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Load(_)));
+        assert!(err.to_string().contains("count"), "{err}");
+    }
+
+    #[test]
+    fn verbatim_variables_are_read_only_from_a_process_environment() {
+        let section: Section = Layers::none().settings().unwrap();
+        assert_eq!(
+            section.list, "",
+            "tests' layers do not read the environment"
+        );
+        let mut section = Section::default();
+        section.read_verbatim(&|name| (name == "SECTION_LIST").then(|| "a=b,c=d".to_owned()));
+        assert_eq!(section.list, "a=b,c=d");
+    }
+}

@@ -1,0 +1,83 @@
+//! The service kit: how every TempoNest process and test suite is put together.
+//!
+//! - [`config`]: layered configuration (defaults → TOML file → environment) read once per
+//!   process; [`PlatformConfig`] for what every process shares, [`Settings`] for a service's
+//!   own section.
+//! - [`infra`]: the shared infrastructure (Postgres pool, two-tier cache, rate limiter,
+//!   health), built once.
+//! - [`service`]: what a service hands the kit — a [`Plan`] that builds a [`Descriptor`]
+//!   (routes, OpenAPI, long-running routes, background [`Engine`]s).
+//! - [`compose`]: any set of plans on one infrastructure becomes one [`App`], served with
+//!   graceful shutdown.
+//! - [`process`]: the `main` of a single-service binary.
+//!
+//! Each service binary, the all-in-one `temponest serve` and the test harness
+//! (`temponest_test_client::harness`) go through [`Kit`]; `docs/architecture.md` shows how to
+//! add a service.
+
+pub mod compose;
+pub mod config;
+pub mod infra;
+pub mod process;
+pub mod service;
+
+pub use compose::{App, Kit, Running};
+pub use config::{ConfigError, Layers, PlatformConfig, Settings};
+pub use infra::Infrastructure;
+pub use service::{Context, Descriptor, Engine, Plan, StopPhase};
+
+/// A process that cannot start; retrying will not help (bad configuration, failed migration).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] temponest_db::DbError),
+    #[error("{0} service: {1}")]
+    Service(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
+}
+
+impl StartupError {
+    /// A configuration problem; `message` names the setting.
+    pub fn config(message: impl std::fmt::Display) -> Self {
+        Self::Config(ConfigError::invalid(message))
+    }
+}
+
+/// Serving failed (a listener's accept loop, or a server task that panicked).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("server task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use axum::extract::FromRef;
+    pub use temponest_auth_client::AuthClient;
+    pub use temponest_ratelimit::RateLimiter;
+}
+
+/// Lets handlers of a service whose state has `auth: AuthClient` and `limiter: RateLimiter`
+/// fields extract those (`State<AuthClient>`, the principal extractors, rate-limit checks).
+#[macro_export]
+macro_rules! shared_handles {
+    ($state:ty) => {
+        impl $crate::__private::FromRef<$state> for $crate::__private::AuthClient {
+            fn from_ref(state: &$state) -> Self {
+                state.auth.clone()
+            }
+        }
+
+        impl $crate::__private::FromRef<$state> for $crate::__private::RateLimiter {
+            fn from_ref(state: &$state) -> Self {
+                state.limiter.clone()
+            }
+        }
+    };
+}

@@ -1,0 +1,34 @@
+//! The `main` of a single-service binary: configuration, telemetry, the kit, one port.
+
+use anyhow::Context as _;
+
+use crate::config::{Layers, PlatformConfig};
+use crate::{ConfigError, Kit, Plan};
+
+/// Runs `plans` (built from the process's configuration layers) as the process `name` on
+/// `PORT` (default `default_port`) until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn run(
+    name: &'static str,
+    default_port: u16,
+    plans: impl FnOnce(&Layers) -> Result<Vec<Plan>, ConfigError>,
+) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let layers = Layers::load();
+    let platform: PlatformConfig = layers.settings()?;
+    let plans = plans(&layers)?;
+    let _telemetry =
+        temponest_telemetry::init(temponest_telemetry::TelemetryConfig::from_env(name)?)?;
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port.parse().context("PORT")?,
+        Err(_) => default_port,
+    };
+    let kit = plans.into_iter().fold(Kit::new(name), Kit::with);
+    let app = kit.connect(platform).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
+        .await
+        .with_context(|| format!("cannot listen on port {port}"))?;
+    tracing::info!(port, "{name} service listening");
+    app.serve(vec![listener], temponest_web::shutdown_signal())
+        .await?;
+    Ok(())
+}
