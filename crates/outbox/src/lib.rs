@@ -1,15 +1,17 @@
 //! The transactional outbox (SPEC §6, §8): a service records an event in the same transaction
 //! as the change it describes, so an event exists if and only if its change committed — no
 //! lost events after a crash, no events for rolled-back changes. Consumers (the webhooks
-//! dispatcher) claim pending rows with `FOR UPDATE SKIP LOCKED`, so any number of them can run.
+//! dispatcher) claim pending rows with `FOR UPDATE SKIP LOCKED`, so any number of them can run,
+//! through [`claim_with!`] ([`consumer`]): this crate is the only code that reads or writes
+//! `platform.outbox`.
 //!
 //! Every publish also sends a `NOTIFY` on [`NOTIFY_CHANNEL`]; Postgres delivers it at commit,
 //! so consumers can wake at once instead of polling.
 
 pub mod catalogue;
+pub mod consumer;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -17,19 +19,6 @@ pub use catalogue::{EVENT_TYPES, EventType};
 
 /// The channel notified (at commit) whenever an event is published.
 pub const NOTIFY_CHANNEL: &str = "temponest_outbox";
-
-/// A pending event as consumers see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutboxEvent {
-    /// Position in the outbox (claim order).
-    pub id: i64,
-    /// The event's stable id (a consumer's idempotency key).
-    pub event_id: Uuid,
-    pub tenant_id: Uuid,
-    pub event_type: String,
-    pub payload: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-}
 
 /// Records `event_type` with `data` for `tenant_id` inside the caller's transaction and
 /// returns the event id. Nothing is visible to consumers until that transaction commits.
@@ -116,34 +105,6 @@ pub async fn publish_with_id(
     .fetch_optional(&mut *conn)
     .await?;
     Ok(inserted.is_some())
-}
-
-/// Locks up to `limit` pending events, oldest first, skipping rows other consumers hold.
-/// Call inside a transaction and [`mark_processed`] them before committing.
-pub async fn claim_pending(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<OutboxEvent>> {
-    sqlx::query_as!(
-        OutboxEvent,
-        "select id, event_id, tenant_id, event_type, payload, created_at
-         from platform.outbox
-         where processed_at is null
-         order by id
-         limit $1
-         for update skip locked",
-        limit
-    )
-    .fetch_all(conn)
-    .await
-}
-
-/// Marks claimed events as fanned out.
-pub async fn mark_processed(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update platform.outbox set processed_at = now() where id = any($1)",
-        ids
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Deletes up to `limit` events processed before `before` (oldest first by the retention

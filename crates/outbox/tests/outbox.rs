@@ -1,16 +1,50 @@
 //! The outbox against a real Postgres: events exist only for committed transactions,
-//! concurrent consumers never claim the same event, and publishing notifies listeners at
-//! commit.
+//! concurrent consumers never claim the same event, a claim marks what it claimed and reads
+//! only its batch whatever the statistics, and publishing notifies listeners at commit.
 
 use std::time::Duration;
 
-use serde_json::json;
-use sqlx::PgPool;
+use serde_json::{Value, json};
 use sqlx::postgres::PgListener;
-use temponest_outbox::{
-    NOTIFY_CHANNEL, claim_pending, mark_processed, publish, publish_with_id, purge_processed,
-};
+use sqlx::{PgConnection, PgPool};
+use temponest_outbox::{NOTIFY_CHANNEL, publish, publish_with_id, purge_processed};
+use temponest_test_client::plan;
 use uuid::Uuid;
+
+/// An event as the test consumer below sees it, with how many its round marked processed.
+#[derive(Debug)]
+struct Claimed {
+    id: i64,
+    event_id: Uuid,
+    tenant_id: Uuid,
+    event_type: String,
+    payload: Value,
+    processed: i64,
+}
+
+/// The smallest consumer: one round that claims up to `batch` events and returns them,
+/// oldest first.
+async fn claim(conn: &mut PgConnection, batch: i64) -> Vec<Claimed> {
+    temponest_outbox::claim_with!(
+        as Claimed,
+        r#"select c.id as "id!", c.event_id as "event_id!", c.tenant_id as "tenant_id!",
+                  c.event_type as "event_type!", c.payload as "payload!",
+                  (select count(*) from processed) as "processed!"
+           from claimed c order by c.id"#,
+        batch
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// Processed-at of every event, in outbox order.
+async fn processed_flags(pool: &PgPool) -> Vec<bool> {
+    sqlx::query_scalar("select processed_at is not null from platform.outbox order by id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_event_exists_only_if_its_transaction_committed(pool: PgPool) {
@@ -27,21 +61,61 @@ async fn an_event_exists_only_if_its_transaction_committed(pool: PgPool) {
         .unwrap();
     committed.commit().await.unwrap();
 
-    let mut tx = pool.begin().await.unwrap();
-    let events = claim_pending(&mut tx, 10).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let events = claim(&mut conn, 10).await;
     assert_eq!(events.len(), 1);
+    assert_eq!(events[0].processed, 1);
     assert_eq!(events[0].event_id, event_id);
     assert_eq!(events[0].event_type, "agent.updated");
     assert_eq!(events[0].tenant_id, tenant);
     assert_eq!(events[0].payload, json!({"id": 2}));
-    mark_processed(&mut tx, &[events[0].id]).await.unwrap();
+
+    assert!(
+        claim(&mut conn, 10).await.is_empty(),
+        "processed events are not claimed again"
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_round_claims_its_batch_oldest_first_and_marks_only_those_processed(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..5 {
+        publish(&mut tx, Uuid::new_v4(), "agent.created", &json!({"n": i}))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut conn = pool.acquire().await.unwrap();
+    let first = claim(&mut conn, 3).await;
+    assert!(first.iter().all(|e| e.processed == 3));
+    let numbers: Vec<Value> = first.iter().map(|e| e.payload["n"].clone()).collect();
+    assert_eq!(numbers, [json!(0), json!(1), json!(2)], "oldest first");
+    assert_eq!(
+        processed_flags(&pool).await,
+        [true, true, true, false, false]
+    );
+
+    let rest = claim(&mut conn, 3).await;
+    assert_eq!(rest.len(), 2, "the rest, once");
+    assert!(rest.iter().all(|r| first.iter().all(|f| f.id < r.id)));
+    assert_eq!(processed_flags(&pool).await, [true; 5]);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_round_whose_transaction_rolls_back_leaves_its_events_pending(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    publish(&mut tx, Uuid::new_v4(), "agent.created", &json!({}))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = pool.begin().await.unwrap();
-    assert!(
-        claim_pending(&mut tx, 10).await.unwrap().is_empty(),
-        "processed events are not claimed again"
-    );
+    assert_eq!(claim(&mut tx, 10).await.len(), 1);
+    tx.rollback().await.unwrap();
+    assert_eq!(processed_flags(&pool).await, [false]);
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(claim(&mut conn, 10).await.len(), 1, "claimed again");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -57,8 +131,8 @@ async fn concurrent_consumers_claim_disjoint_events(pool: PgPool) {
 
     let mut first = pool.begin().await.unwrap();
     let mut second = pool.begin().await.unwrap();
-    let a = claim_pending(&mut first, 6).await.unwrap();
-    let b = claim_pending(&mut second, 6).await.unwrap();
+    let a = claim(&mut first, 6).await;
+    let b = claim(&mut second, 6).await;
     assert_eq!(a.len(), 6);
     assert_eq!(
         b.len(),
@@ -99,9 +173,8 @@ async fn malformed_event_types_are_refused_and_processed_events_can_be_purged(po
     publish(&mut tx, Uuid::new_v4(), "agent.created", &json!({}))
         .await
         .unwrap();
-    let events = claim_pending(&mut tx, 1).await.unwrap();
-    mark_processed(&mut tx, &[events[0].id]).await.unwrap();
     tx.commit().await.unwrap();
+    claim(&mut pool.acquire().await.unwrap(), 1).await;
     let mut conn = pool.acquire().await.unwrap();
     let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
     assert_eq!(
@@ -150,4 +223,33 @@ async fn publishing_with_an_id_already_in_the_outbox_records_nothing(pool: PgPoo
             .await
             .unwrap();
     assert_eq!(payloads, vec![json!({"n": 1})]);
+}
+
+/// The claim on a young outbox (never analysed, processed events ahead of the pending ones, as
+/// mid-burst) has the plan it gets once statistics exist, and no operator visits more than a
+/// few batches' rows.
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_claim_on_a_never_analysed_outbox_reads_only_its_batch(pool: PgPool) {
+    const BATCH: i64 = 100;
+    let mut conn = pool.acquire().await.unwrap();
+    plan::without_autovacuum(&mut conn, "platform.outbox").await;
+    let tenant = Uuid::new_v4();
+    let events: Vec<(Uuid, &str, Value)> = (0..10_000)
+        .map(|n| (tenant, "agent.created", json!({"n": n})))
+        .collect();
+    temponest_outbox::publish_many(&mut conn, &events)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        claim(&mut conn, BATCH).await;
+    }
+    let statement = temponest_outbox::claim_sql!("select count(*) from processed");
+    plan::assert_statistics_proof(
+        &mut conn,
+        "platform.outbox",
+        (4 * BATCH) as f64,
+        statement,
+        |q| q.bind(BATCH),
+    )
+    .await;
 }

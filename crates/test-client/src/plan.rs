@@ -118,6 +118,80 @@ impl Plan {
     }
 }
 
+/// A statement's `EXPLAIN` query, for [`explain`]'s `bind` to add the parameters to.
+pub type Explain<'q> =
+    sqlx::query::QueryScalar<'q, sqlx::Postgres, Value, sqlx::postgres::PgArguments>;
+
+/// `statement` executed once under `EXPLAIN (ANALYZE, FORMAT JSON)` with the parameters `bind`
+/// adds, and rolled back; with a custom or a `generic` plan (what a prepared statement may
+/// switch to after five executions).
+pub async fn explain(
+    conn: &mut PgConnection,
+    generic: bool,
+    statement: &str,
+    bind: impl FnOnce(Explain<'_>) -> Explain<'_>,
+) -> Plan {
+    let mode = if generic {
+        "force_generic_plan"
+    } else {
+        "auto"
+    };
+    sqlx::query("select set_config('plan_cache_mode', $1, false)")
+        .bind(mode)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    // The statement text is the code's own, not input.
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "explain (analyze, format json)\n{statement}"
+    )));
+    let explained: Value = bind(query).fetch_one(&mut *tx).await.unwrap();
+    tx.rollback().await.unwrap();
+    Plan::from_explain(&explained)
+}
+
+/// Checks that `statement` on `table` (never analysed yet) is statistics-proof: its plan,
+/// custom and generic, before and after `table` is analysed, has no sequential scan, no
+/// operator visiting more than `visit_bound` rows, and the same shape with statistics as
+/// without. Analyses `table`.
+pub async fn assert_statistics_proof(
+    conn: &mut PgConnection,
+    table: &str,
+    visit_bound: f64,
+    statement: &str,
+    bind: impl Fn(Explain<'_>) -> Explain<'_>,
+) {
+    assert_never_analysed(conn, table).await;
+    let mut plans = Vec::new();
+    for analysed in [false, true] {
+        if analysed {
+            analyse(conn, table).await;
+        }
+        for generic in [false, true] {
+            let plan = explain(conn, generic, statement, &bind).await;
+            let name = format!("analysed {analysed}, generic {generic}");
+            assert_eq!(plan.seq_scans(), Vec::<String>::new(), "{name}");
+            let (busiest, visited) = plan.busiest();
+            assert!(
+                visited <= visit_bound,
+                "{name}: {busiest} visited {visited} rows (bound {visit_bound})"
+            );
+            plans.push(plan);
+        }
+    }
+    assert_eq!(
+        plans[0].shape(),
+        plans[2].shape(),
+        "statistics change nothing"
+    );
+    assert_eq!(
+        plans[1].shape(),
+        plans[3].shape(),
+        "statistics change nothing"
+    );
+}
+
 fn describe(node: &Value) -> String {
     let kind = node["Node Type"].as_str().unwrap_or_default();
     match (node["Index Name"].as_str(), node["Relation Name"].as_str()) {

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
+
 /// Channel the senders listen on (notified at commit). Must equal
 /// `queue::DELIVERIES_CHANNEL`, the one the dispatcher notifies.
 pub const WAKE_CHANNEL: &str = super::queue::DELIVERIES_CHANNEL;
@@ -26,13 +28,13 @@ pub struct DeliveryRow {
     pub event_id: Uuid,
     pub event_type: String,
     pub payload: serde_json::Value,
-    pub status: String,
-    pub outcome: Option<String>,
+    pub status: DeliveryStatus,
+    pub outcome: Option<DeliveryOutcome>,
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub attempt_count: i32,
     pub error: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -46,7 +48,7 @@ pub struct AttemptRow {
     pub duration_ms: i32,
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub error: Option<String>,
 }
 
@@ -61,12 +63,14 @@ pub async fn insert_pending(
 ) -> sqlx::Result<DeliveryRow> {
     sqlx::query_as!(
         DeliveryRow,
-        "insert into webhooks.deliveries (id, tenant_id, endpoint_id, event_id, event_type,
+        r#"insert into webhooks.deliveries (id, tenant_id, endpoint_id, event_id, event_type,
                 payload, event_created_at)
          values ($1, $2, $3, $4, $5, $6, now())
-         returning id, endpoint_id, event_id, event_type, payload, status, outcome,
-                   response_status, response_body, attempt_count, error, error_class,
-                   next_attempt_at, created_at, delivered_at",
+         returning id, endpoint_id, event_id, event_type, payload,
+                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
+                   response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
+                   next_attempt_at, created_at, delivered_at"#,
         Uuid::now_v7(),
         tenant_id,
         endpoint_id,
@@ -83,23 +87,25 @@ pub async fn list_for_endpoint(
     pool: &PgPool,
     tenant_id: Uuid,
     endpoint_id: Uuid,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<DeliveryRow>, i64)> {
     let rows = temponest_db::timed(
         "webhooks.deliveries.list",
         sqlx::query!(
-            r#"select id, endpoint_id, event_id, event_type, payload, status, outcome,
-                      response_status, response_body, attempt_count, error, error_class,
+            r#"select id, endpoint_id, event_id, event_type, payload,
+                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
+                      response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
                       next_attempt_at, created_at, delivered_at, count(*) over () as "total!"
                from webhooks.deliveries
-               where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3)
+               where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3::text)
                order by created_at desc, id desc
                offset $4 limit $5"#,
             endpoint_id,
             tenant_id,
-            status,
+            status as Option<DeliveryStatus>,
             skip,
             limit
         )
@@ -115,10 +121,10 @@ pub async fn list_for_endpoint(
                 sqlx::query_scalar!(
                     r#"select count(*) as "count!" from webhooks.deliveries
                        where endpoint_id = $1 and tenant_id = $2
-                         and ($3::text is null or status = $3)"#,
+                         and ($3::text is null or status = $3::text)"#,
                     endpoint_id,
                     tenant_id,
-                    status
+                    status as Option<DeliveryStatus>
                 )
                 .fetch_one(pool),
             )
@@ -154,11 +160,13 @@ pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Opti
         "webhooks.deliveries.find",
         sqlx::query_as!(
             DeliveryRow,
-            "select id, endpoint_id, event_id, event_type, payload, status, outcome,
-                    response_status, response_body, attempt_count, error, error_class,
+            r#"select id, endpoint_id, event_id, event_type, payload,
+                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
+                    response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
                     next_attempt_at, created_at, delivered_at
              from webhooks.deliveries
-             where id = $1 and tenant_id = $2",
+             where id = $1 and tenant_id = $2"#,
             id,
             tenant_id
         )
@@ -173,11 +181,11 @@ pub async fn attempts(pool: &PgPool, delivery_id: Uuid) -> sqlx::Result<Vec<Atte
         "webhooks.attempts.list",
         sqlx::query_as!(
             AttemptRow,
-            "select attempt, started_at, duration_ms, response_status, response_body,
-                    error_class, error
+            r#"select attempt, started_at, duration_ms, response_status, response_body,
+                    error_class as "error_class: ErrorClass", error
              from webhooks.attempts
              where delivery_id = $1
-             order by attempt, started_at",
+             order by attempt, started_at"#,
             delivery_id
         )
         .fetch_all(pool),
@@ -202,7 +210,7 @@ pub async fn requeue(
     id: Uuid,
 ) -> sqlx::Result<Result<DeliveryRow, RetryBlock>> {
     let state = sqlx::query!(
-        r#"select d.status, e.deleted_at is not null as "deleted!", e.is_active
+        r#"select d.status as "status: DeliveryStatus", e.deleted_at is not null as "deleted!", e.is_active
            from webhooks.deliveries d join webhooks.endpoints e on e.id = d.endpoint_id
            where d.id = $1 and d.tenant_id = $2
            for update of d"#,
@@ -220,18 +228,20 @@ pub async fn requeue(
     if !state.is_active {
         return Ok(Err(RetryBlock::EndpointDisabled));
     }
-    if state.status == "pending" || state.status == "retrying" {
+    if state.status.is_unfinished() {
         return Ok(Err(RetryBlock::Unfinished));
     }
     let row = sqlx::query_as!(
         DeliveryRow,
-        "update webhooks.deliveries
+        r#"update webhooks.deliveries
          set status = 'pending', outcome = null, next_attempt_at = now(), lease_until = null,
              leased_by = null, delivered_at = null
          where id = $1 and tenant_id = $2
-         returning id, endpoint_id, event_id, event_type, payload, status, outcome,
-                   response_status, response_body, attempt_count, error, error_class,
-                   next_attempt_at, created_at, delivered_at",
+         returning id, endpoint_id, event_id, event_type, payload,
+                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
+                   response_status, response_body, attempt_count, error,
+                   error_class as "error_class: ErrorClass",
+                   next_attempt_at, created_at, delivered_at"#,
         id,
         tenant_id
     )
@@ -266,14 +276,14 @@ pub async fn requeue_failed_since(
 pub async fn fail_unfinished(
     conn: &mut PgConnection,
     endpoint_id: Uuid,
-    outcome: &str,
+    outcome: DeliveryOutcome,
 ) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         "update webhooks.deliveries
          set status = 'failed', outcome = $2, lease_until = null, leased_by = null
          where endpoint_id = $1 and status in ('pending', 'retrying')",
         endpoint_id,
-        outcome
+        outcome as DeliveryOutcome
     )
     .execute(conn)
     .await?;

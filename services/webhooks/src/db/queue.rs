@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
+
 /// Channel notified (at commit) when the dispatcher created deliveries.
 pub const DELIVERIES_CHANNEL: &str = "webhooks_deliveries";
 
@@ -34,6 +36,69 @@ pub struct FanOut {
     /// The new deliveries leased to [`Lease::me`], with their endpoints: ready to send.
     pub leased: Vec<(Claimed, Arc<Target>)>,
 }
+
+/// The dispatcher's round: the outbox's claim ([`temponest_outbox::consumer`]: `claimed`,
+/// `processed`, `$1` the batch) followed by the fan-out below, as one statement. Expands to
+/// `temponest_outbox::$consume!(<fan-out>, args...)`: the query ([`dispatch`]) or its text
+/// ([`DISPATCH_SQL`]).
+///
+/// $2 the sender to lease to, $3 lease at most, $4 lease seconds, $5 the channel to notify, $6
+/// lease at most per endpoint. `m` pairs each claimed event with its subscribed endpoints (`n`
+/// numbers them all, `k` per endpoint, for the lease caps).
+macro_rules! with_fan_out {
+    ($consume:ident $($args:tt)*) => {
+        temponest_outbox::$consume!(
+            r#", async_commit as (select set_config('synchronous_commit', 'off', true)),
+m as (
+    select ev.tenant_id, ev.event_id, ev.event_type, ev.payload, ev.created_at,
+           e.id as endpoint_id, row_number() over (order by ev.id, e.id) as n,
+           row_number() over (partition by e.id order by ev.id) as k
+    from claimed ev join webhooks.endpoints e
+      on e.tenant_id = ev.tenant_id and e.deleted_at is null and e.is_active
+     and (e.events @> array[ev.event_type] or e.events @> array['*'])),
+ins as (
+    insert into webhooks.deliveries
+        (id, tenant_id, endpoint_id, event_id, event_type, payload, event_created_at,
+         leased_by, lease_until)
+    select gen_random_uuid(), tenant_id, endpoint_id, event_id, event_type, payload,
+           created_at,
+           case when n <= $3 and k <= $6 then $2::uuid end,
+           case when n <= $3 and k <= $6 then now() + make_interval(secs => $4) end
+    from m
+    on conflict (endpoint_id, event_id) do nothing
+    returning id, tenant_id, endpoint_id, event_id, event_type, payload,
+              event_created_at, leased_by is not null as leased),
+woken as (
+    select pg_notify($5, '')
+    from (select 1 from ins where not leased limit 1) unleased)
+select (select count(*) from processed) as "events!",
+       (select count(*) from ins) as "created!",
+       (select count(*) from woken) as "notified!",
+       i.id as "id?", i.tenant_id as "tenant_id?", i.endpoint_id as "endpoint_id?",
+       i.event_id as "event_id?", i.event_type as "event_type?",
+       i.payload as "payload?", i.event_created_at as "event_created_at?",
+       e.url as "url?", e.headers as "headers?", e.max_retries as "max_retries?",
+       e.retry_delay_seconds as "retry_delay_seconds?",
+       k.secrets as "secrets?", k.sealed as "sealed?"
+from (select 1 from async_commit) as one
+left join ins i on i.leased
+left join webhooks.endpoints e on e.id = i.endpoint_id
+left join lateral (
+    -- Every secret that signs now, as stored: the current one first, then those
+    -- still in their rotation grace period.
+    select coalesce(array_agg(s.secret order by s.expires_at is not null,
+                                               s.created_at desc), '{}') as secrets,
+           coalesce(array_agg(s.sealed order by s.expires_at is not null,
+                                               s.created_at desc), '{}') as sealed
+    from webhooks.secrets s
+    where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > now())) k on e.id is not null"#
+            $($args)*
+        )
+    };
+}
+
+/// The statement [`dispatch`] runs, as text (for the test of its plan on a fresh table).
+pub const DISPATCH_SQL: &str = with_fan_out!(claim_sql);
 
 /// One dispatch round in one statement (so in one round trip): claims up to `batch` pending
 /// outbox events (`FOR UPDATE SKIP LOCKED`, oldest first), marks them processed, inserts one
@@ -59,8 +124,8 @@ pub async fn dispatch(
         ),
         None => (None, 0.0, 0, 0),
     };
-    let rows = sqlx::query_file!(
-        "src/db/dispatch.sql",
+    let rows = with_fan_out!(
+        claim_with,
         batch,
         me,
         max,
@@ -291,7 +356,7 @@ pub struct AttemptRows {
     pub duration_ms: Vec<i32>,
     pub response_status: Vec<Option<i32>>,
     pub response_body: Vec<Option<String>>,
-    pub error_class: Vec<Option<String>>,
+    pub error_class: Vec<Option<ErrorClass>>,
     pub error: Vec<Option<String>>,
 }
 
@@ -312,7 +377,7 @@ pub async fn insert_attempts(conn: &mut PgConnection, a: &AttemptRows) -> sqlx::
         &a.duration_ms,
         &a.response_status as &[Option<i32>],
         &a.response_body as &[Option<String>],
-        &a.error_class as &[Option<String>],
+        &a.error_class as &[Option<ErrorClass>],
         &a.error as &[Option<String>]
     )
     .execute(conn)
@@ -324,15 +389,15 @@ pub async fn insert_attempts(conn: &mut PgConnection, a: &AttemptRows) -> sqlx::
 #[derive(Debug, Default)]
 pub struct DeliveryUpdates {
     pub id: Vec<Uuid>,
-    pub status: Vec<String>,
-    pub outcome: Vec<Option<String>>,
+    pub status: Vec<DeliveryStatus>,
+    pub outcome: Vec<Option<DeliveryOutcome>>,
     pub attempt_count: Vec<i32>,
     /// `None` keeps the current value.
     pub next_attempt_at: Vec<Option<DateTime<Utc>>>,
     pub response_status: Vec<Option<i32>>,
     pub response_body: Vec<Option<String>>,
     pub error: Vec<Option<String>>,
-    pub error_class: Vec<Option<String>>,
+    pub error_class: Vec<Option<ErrorClass>>,
 }
 
 /// Writes the outcomes and clears the leases.
@@ -354,14 +419,14 @@ pub async fn update_deliveries(conn: &mut PgConnection, u: &DeliveryUpdates) -> 
                    response_body, error, error_class)
          where d.id = u.id",
         &u.id,
-        &u.status,
-        &u.outcome as &[Option<String>],
+        &u.status as &[DeliveryStatus],
+        &u.outcome as &[Option<DeliveryOutcome>],
         &u.attempt_count,
         &u.next_attempt_at as &[Option<DateTime<Utc>>],
         &u.response_status as &[Option<i32>],
         &u.response_body as &[Option<String>],
         &u.error as &[Option<String>],
-        &u.error_class as &[Option<String>]
+        &u.error_class as &[Option<ErrorClass>]
     )
     .execute(conn)
     .await?;

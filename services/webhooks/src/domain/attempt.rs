@@ -12,6 +12,7 @@ use temponest_netguard::{GuardError, NetPolicy, SendError, guard_error, guarded_
 use temponest_retry::{Backoff, Jitter};
 
 use crate::domain::signing;
+use crate::models::delivery_state::ErrorClass;
 
 /// The longest a retry is ever scheduled ahead.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
@@ -35,7 +36,7 @@ pub struct Result {
     pub status: Option<u16>,
     pub body: Option<String>,
     /// `None` on success (2xx).
-    pub error_class: Option<&'static str>,
+    pub error_class: Option<ErrorClass>,
     pub error: Option<String>,
     /// `Retry-After` of the response, as a delay from now.
     pub retry_after: Option<Duration>,
@@ -58,7 +59,7 @@ pub fn body(event_type: &str, created_at: DateTime<Utc>, payload: &serde_json::V
 }
 
 /// An attempt that failed before anything was sent (`error_class`, `error`).
-pub fn not_sent(error_class: &'static str, error: &str) -> Result {
+pub fn not_sent(error_class: ErrorClass, error: &str) -> Result {
     Result {
         started_at: Utc::now(),
         duration: Duration::ZERO,
@@ -122,7 +123,11 @@ pub async fn send(
                     }
                     Ok(None) => break,
                     Err(err) => {
-                        let class = if err.is_timeout() { "timeout" } else { "body" };
+                        let class = if err.is_timeout() {
+                            ErrorClass::Timeout
+                        } else {
+                            ErrorClass::Body
+                        };
                         result.error_class = Some(class);
                         result.error = Some(format!("reading the response failed: {err}"));
                         break;
@@ -131,7 +136,7 @@ pub async fn send(
             }
             result.body = Some(String::from_utf8_lossy(&captured).into_owned());
             if result.error_class.is_none() && !status.is_success() {
-                result.error_class = Some("http_status");
+                result.error_class = Some(ErrorClass::HttpStatus);
                 result.error = Some(format!("HTTP {}", status.as_u16()));
             }
         }
@@ -178,34 +183,34 @@ fn static_headers(headers: &serde_json::Value) -> HeaderMap {
     map
 }
 
-fn guard_class(guard: &GuardError) -> &'static str {
+fn guard_class(guard: &GuardError) -> ErrorClass {
     match guard {
-        GuardError::Resolve { .. } => "dns",
-        _ => "blocked",
+        GuardError::Resolve { .. } => ErrorClass::Dns,
+        _ => ErrorClass::Blocked,
     }
 }
 
-fn http_class(err: &reqwest::Error) -> &'static str {
+fn http_class(err: &reqwest::Error) -> ErrorClass {
     if let Some(guard) = guard_error(err) {
         return guard_class(&guard);
     }
     if err.is_timeout() {
-        return "timeout";
+        return ErrorClass::Timeout;
     }
     if is_tls(err) {
-        return "tls";
+        return ErrorClass::Tls;
     }
     let text = chain(err).to_lowercase();
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-        "tls"
+        ErrorClass::Tls
     } else if text.contains("dns") || text.contains("resolve") {
-        "dns"
+        ErrorClass::Dns
     } else if err.is_connect() {
-        "connect"
+        ErrorClass::Connect
     } else if err.is_body() || err.is_decode() {
-        "body"
+        ErrorClass::Body
     } else {
-        "connect"
+        ErrorClass::Connect
     }
 }
 

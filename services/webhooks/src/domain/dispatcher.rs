@@ -3,7 +3,9 @@
 //!
 //! Each round is one transaction: claim pending outbox rows (`FOR UPDATE SKIP LOCKED`, so any
 //! number of dispatchers can run), insert the deliveries (`ON CONFLICT DO NOTHING`, so a
-//! re-run is harmless), mark the events processed — one statement, so one round trip. New
+//! re-run is harmless), mark the events processed — one statement, so one round trip: the
+//! outbox's claim ([`temponest_outbox::claim_with!`]) with this service's fan-out
+//! ([`queue::dispatch`]) spliced in. New
 //! deliveries are leased to the sender of the same engine in that transaction and handed to it
 //! after commit, as many as it has room for ([`Handoff`]); if any are left over, the round
 //! `pg_notify`s the senders. It wakes on the outbox's `NOTIFY` and polls every

@@ -4,6 +4,7 @@
 pub mod attempt;
 pub mod dispatcher;
 pub mod engine;
+pub mod lanes;
 pub mod record;
 pub mod retention;
 pub mod sealing;

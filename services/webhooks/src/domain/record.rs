@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::config::DeliveryConfig;
 use crate::db::queue::{self, AttemptRows, DeliveryUpdates};
 use crate::domain::attempt::{self, Result as AttemptResult};
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
 
 /// Results written per transaction at most.
 const MAX_BATCH: usize = 1000;
@@ -224,8 +225,8 @@ pub async fn write(
             Finished::Unusable { delivery_id } => {
                 updates.push(
                     *delivery_id,
-                    "failed",
-                    Some("disabled"),
+                    DeliveryStatus::Failed,
+                    Some(DeliveryOutcome::Disabled),
                     count,
                     None,
                     None,
@@ -245,30 +246,32 @@ pub async fn write(
                 let attempt_count = count + 1;
                 let status = result.status.map(i32::from);
                 attempts.push(*delivery_id, attempt_count, result);
-                let (state, outcome_label, next, outcome) = if result.ok() {
-                    ("success", Some("delivered"), None, Outcome::Success)
+                use DeliveryOutcome as Finish;
+                use DeliveryStatus::{Failed, Retrying, Success};
+                let (state, finish, next, outcome) = if result.ok() {
+                    (Success, Some(Finish::Delivered), None, Outcome::Success)
                 } else if disabled.iter().any(|(id, _)| id == endpoint_id) {
-                    ("failed", Some("disabled"), None, Outcome::Disabled)
-                } else if result.error_class == Some("blocked") {
-                    ("failed", Some("blocked"), None, Outcome::Blocked)
+                    (Failed, Some(Finish::Disabled), None, Outcome::Disabled)
+                } else if result.error_class == Some(ErrorClass::Blocked) {
+                    (Failed, Some(Finish::Blocked), None, Outcome::Blocked)
                 } else if attempt_count > *max_retries {
-                    ("failed", Some("exhausted"), None, Outcome::Failed)
+                    (Failed, Some(Finish::Exhausted), None, Outcome::Failed)
                 } else {
                     let delay =
                         attempt::backoff(*retry_delay_seconds, attempt_count, result.retry_after);
                     let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                    ("retrying", None, Some(at), Outcome::Retrying)
+                    (Retrying, None, Some(at), Outcome::Retrying)
                 };
                 updates.push(
                     *delivery_id,
                     state,
-                    outcome_label,
+                    finish,
                     attempt_count,
                     next,
                     status,
                     result.body.clone(),
                     result.error.clone(),
-                    result.error_class.map(str::to_owned),
+                    result.error_class,
                 );
                 outcomes.push(outcome);
             }
@@ -292,7 +295,7 @@ impl AttemptRows {
             .push(i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX));
         self.response_status.push(result.status.map(i32::from));
         self.response_body.push(result.body.clone());
-        self.error_class.push(result.error_class.map(str::to_owned));
+        self.error_class.push(result.error_class);
         self.error.push(result.error.clone());
     }
 }
@@ -302,18 +305,18 @@ impl DeliveryUpdates {
     fn push(
         &mut self,
         id: Uuid,
-        status: &str,
-        outcome: Option<&str>,
+        status: DeliveryStatus,
+        outcome: Option<DeliveryOutcome>,
         attempt_count: i32,
         next_attempt_at: Option<chrono::DateTime<Utc>>,
         response_status: Option<i32>,
         response_body: Option<String>,
         error: Option<String>,
-        error_class: Option<String>,
+        error_class: Option<ErrorClass>,
     ) {
         self.id.push(id);
-        self.status.push(status.to_owned());
-        self.outcome.push(outcome.map(str::to_owned));
+        self.status.push(status);
+        self.outcome.push(outcome);
         self.attempt_count.push(attempt_count);
         self.next_attempt_at.push(next_attempt_at);
         self.response_status.push(response_status);

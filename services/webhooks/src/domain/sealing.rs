@@ -11,11 +11,19 @@
 
 pub use temponest_sealing::Sealer;
 
+use temponest_sealing::KeyError;
+
 use crate::config::DeliveryConfig;
 
-/// The sealer the configuration describes; the error names the setting.
-pub fn from_config(config: &DeliveryConfig) -> Result<Sealer, String> {
-    Sealer::new(&config.secret_key.0, &config.previous_secret_key.0).map_err(|e| {
-        format!("TEMPONEST_WEBHOOKS__SECRET_KEY / TEMPONEST_WEBHOOKS__PREVIOUS_SECRET_KEY: {e}")
-    })
+/// The configured sealing keys are unusable; the message names the settings.
+#[derive(Debug, thiserror::Error)]
+#[error("TEMPONEST_WEBHOOKS__SECRET_KEY / TEMPONEST_WEBHOOKS__PREVIOUS_SECRET_KEY: {0}")]
+pub struct SealingKeyError(#[from] KeyError);
+
+/// The sealer the configuration describes.
+pub fn from_config(config: &DeliveryConfig) -> Result<Sealer, SealingKeyError> {
+    Ok(Sealer::new(
+        &config.secret_key.0,
+        &config.previous_secret_key.0,
+    )?)
 }

@@ -2,19 +2,20 @@
 //! starts each attempt as its own task; results go to the [recorder](super::record), which
 //! writes them in batches.
 //!
-//! **Scheduling.** One task owns all scheduling state — per endpoint a *lane* (queued jobs,
-//! attempts running, next rate-limit slot), per tenant the attempts running — so no locks are
-//! taken on the hot path. An attempt starts when its endpoint has fewer than
-//! `per_endpoint_concurrency` attempts running, its tenant fewer than
-//! `per_tenant_concurrency`, and the endpoint's rate limit (`per_endpoint_rate_per_sec`)
-//! allows. A slow or dead receiver therefore ties up its own lane and at most its own permits,
-//! never the claim loop or other endpoints.
+//! **Scheduling** is decided by [`Lanes`] (per endpoint a lane of queued jobs, per-endpoint
+//! and per-tenant concurrency, rate-limit slots, start windows inside the lease; see
+//! [`super::lanes`]), a pure state machine this task owns — so no locks are taken on the hot
+//! path. This module is its I/O shell: it feeds it claims, handoffs, finished attempts,
+//! disabled endpoints and the time, spawns the attempts it starts and tells the recorder about
+//! the leases it gives back and the jobs it fails. A slow or dead receiver therefore ties up
+//! its own lane and at most its own permits, never the claim loop or other endpoints.
 //!
 //! **Claims.** A claim takes up to `batch_size` due deliveries (`FOR UPDATE SKIP LOCKED`, so
-//! any number of senders share the queue), at most [`lane_capacity`] of one endpoint,
+//! any number of senders share the queue), at most [`Limits::lane_capacity`] of one endpoint,
 //! skipping endpoints whose lane already holds their concurrency and tenants holding twice
-//! theirs, and never lets this process hold more than [`BACKLOG_BATCHES`] × `batch_size`
-//! queued jobs that can start soon ([`counted_per_lane`]). The sender claims when woken (the
+//! theirs ([`Lanes::plan_claim`]), and never lets this process hold more than
+//! [`BACKLOG_BATCHES`](super::lanes::BACKLOG_BATCHES) × `batch_size` queued jobs that can start
+//! soon. The sender claims when woken (the
 //! dispatcher in this process, or `NOTIFY` from another), every `poll_interval_ms` (retries
 //! that became due), after a full batch, and when a lane it had to skip drains. Claims look at
 //! a backlog's worth of endpoints (one index probe each, from a random point, however long
@@ -31,7 +32,7 @@
 //! waits up to [`SHUTDOWN_GRACE`] for attempts in flight, lets the recorder write their
 //! results and releases every lease it still holds.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -45,15 +46,15 @@ use uuid::Uuid;
 use crate::config::DeliveryConfig;
 use crate::db::queue::{self, Claimed, Lease, Target};
 use crate::domain::attempt::{self, Outgoing};
+use crate::domain::lanes::{Decisions, Lanes, Limits};
 use crate::domain::record::{self, Finished};
+use crate::models::delivery_state::ErrorClass;
 use crate::state::AppState;
 
 /// How long shutdown waits for attempts in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often the queue gauges are refreshed.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
-/// Jobs queued in memory at most, in batches.
-pub const BACKLOG_BATCHES: usize = 4;
 /// How soon a claim that came back short while skipping busy endpoints is followed by one
 /// that looks at every endpoint.
 const STARVED_RESCAN: Duration = Duration::from_millis(250);
@@ -88,12 +89,13 @@ pub fn handoff(config: &DeliveryConfig, me: Uuid) -> (Handoff, Inbox) {
     let (to_sender, from_dispatcher) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let in_transit = Arc::new(AtomicUsize::new(0));
+    let limits = Limits::from_config(config);
     (
         Handoff {
             me,
             lease_secs: config.lease_secs as f64,
-            capacity: backlog_capacity(config),
-            lane_capacity: lane_capacity(config),
+            capacity: limits.backlog_capacity(),
+            lane_capacity: limits.lane_capacity(),
             queued: queued.clone(),
             in_transit: in_transit.clone(),
             to_sender,
@@ -133,26 +135,6 @@ impl Handoff {
     }
 }
 
-/// Jobs a sender queues in memory at most.
-fn backlog_capacity(config: &DeliveryConfig) -> usize {
-    config.batch_size.max(1) as usize * BACKLOG_BATCHES
-}
-
-/// Jobs a claim or a handoff adds to one endpoint's lane at most: a batch (or twice its
-/// concurrency if more). Claims skip endpoints with their concurrency queued; handed-over jobs
-/// beyond twice this are given back at once.
-fn lane_capacity(config: &DeliveryConfig) -> usize {
-    (2 * config.per_endpoint_concurrency).max(config.batch_size.max(1) as usize)
-}
-
-/// Queued jobs of one lane that count against the backlog: up to twice the endpoint's
-/// concurrency. A fast endpoint drains a long queue in milliseconds; a slow or dead one must
-/// not fill the backlog and stop this sender from taking work for everyone else, so what it
-/// has queued beyond this does not count (it is bounded by [`lane_capacity`] instead).
-fn counted_per_lane(config: &DeliveryConfig) -> usize {
-    2 * config.per_endpoint_concurrency
-}
-
 /// What every attempt task shares.
 struct Ctx {
     state: AppState,
@@ -164,40 +146,19 @@ struct Ctx {
 struct Job {
     delivery: Claimed,
     target: Arc<Target>,
-    claimed_at: Instant,
 }
 
-#[derive(Default)]
-struct Lane {
-    tenant: Uuid,
-    queue: VecDeque<Job>,
-    running: usize,
-    /// The rate limit's next slot.
-    next_slot: Option<Instant>,
-}
-
-#[derive(Default)]
-struct TenantLoad {
-    queued: usize,
-    running: usize,
-}
-
-/// The scheduling state, owned by the sender's task.
-struct Scheduler {
+/// The sender's task: the lanes and the I/O around them.
+struct Sender {
     ctx: Arc<Ctx>,
     me: Uuid,
     config: DeliveryConfig,
-    lanes: HashMap<Uuid, Lane>,
-    tenants: HashMap<Uuid, TenantLoad>,
-    /// Queued jobs as counted against the backlog ([`counted_per_lane`]).
-    queued: usize,
+    lanes: Lanes<Job>,
+    /// Reused by every [`Lanes::start_ready`].
+    decisions: Decisions<Job>,
     tasks: JoinSet<()>,
     /// The (endpoint, tenant) of each attempt task.
     running: HashMap<tokio::task::Id, (Uuid, Uuid)>,
-    /// Endpoints and tenants the last claim skipped because they were full.
-    skipped: HashSet<Uuid>,
-    /// How long after its claim a job may still start.
-    start_window: Duration,
     inbox: Inbox,
     /// The next claim looks at every endpoint with due deliveries (see [`queue::claim`]).
     full_scan_due: bool,
@@ -244,30 +205,27 @@ pub async fn run(
         cancel.clone(),
     ));
     let gauges = tokio::spawn(report_gauges(state.clone(), cancel.clone()));
-    let mut scheduler = Scheduler {
+    let mut sender = Sender {
         ctx: Arc::new(Ctx {
             state: state.clone(),
             client,
             results,
         }),
         me,
-        start_window: start_window(&config),
+        lanes: Lanes::new(Limits::from_config(&config)),
+        decisions: Decisions::default(),
         config,
-        lanes: HashMap::new(),
-        tenants: HashMap::new(),
-        queued: 0,
         tasks: JoinSet::new(),
         running: HashMap::new(),
-        skipped: HashSet::new(),
         inbox,
         full_scan_due: true,
         starved: false,
     };
-    scheduler.run(&wake, &mut disabled_endpoints, &cancel).await;
+    sender.run(&wake, &mut disabled_endpoints, &cancel).await;
     listener.abort();
     gauges.abort();
 
-    let Scheduler { ctx, mut tasks, .. } = scheduler;
+    let Sender { ctx, mut tasks, .. } = sender;
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -298,15 +256,7 @@ pub async fn run(
     }
 }
 
-/// How long after its claim a job may still start: its attempt (timeout included) must end
-/// with a margin inside the lease.
-fn start_window(config: &DeliveryConfig) -> Duration {
-    let slack = config.lease_secs.saturating_sub(config.timeout_secs);
-    let margin = Duration::from_secs_f64((slack as f64 / 2.0).min(5.0));
-    Duration::from_secs(slack).saturating_sub(margin)
-}
-
-impl Scheduler {
+impl Sender {
     async fn run(
         &mut self,
         wake: &Notify,
@@ -323,7 +273,7 @@ impl Scheduler {
             }
             // A due claim waits while the backlog is nearly full (it stays due: work may be
             // waiting in the table) and runs as soon as attempts starting make room.
-            if claim_due && self.room() >= self.claim_threshold() {
+            if claim_due && self.lanes.can_claim() {
                 claim_due = false;
                 match self.claim().await {
                     Ok(full) => {
@@ -342,8 +292,10 @@ impl Scheduler {
                 }
             }
             let next_slot = self.start_ready();
-            self.inbox.queued.store(self.queued, Ordering::Relaxed);
-            if claim_due && self.room() >= self.claim_threshold() {
+            self.inbox
+                .queued
+                .store(self.lanes.queued(), Ordering::Relaxed);
+            if claim_due && self.lanes.can_claim() {
                 continue;
             }
             tokio::select! {
@@ -363,37 +315,21 @@ impl Scheduler {
         }
     }
 
-    /// Queues what the dispatcher handed over; beyond twice [`lane_capacity`] of one endpoint,
-    /// leases are given back at once.
+    /// Queues what the dispatcher handed over; what a full lane refuses is given back at once.
     fn handed_over(&mut self, leased: Vec<(Claimed, Arc<Target>)>) {
         self.inbox
             .in_transit
             .fetch_sub(leased.len(), Ordering::Relaxed);
-        let claimed_at = Instant::now();
-        let limit = 2 * lane_capacity(&self.config);
+        let now = Instant::now().into_std();
         for (delivery, target) in leased {
-            let queued = self
-                .lanes
-                .get(&delivery.endpoint_id)
-                .map_or(0, |lane| lane.queue.len());
-            if queued >= limit {
+            let (endpoint, tenant) = (delivery.endpoint_id, delivery.tenant_id);
+            let job = Job { delivery, target };
+            if let Some(refused) = self.lanes.hand_over(endpoint, tenant, job, now) {
                 self.record(Finished::Release {
-                    delivery_id: delivery.id,
+                    delivery_id: refused.delivery.id,
                 });
-            } else {
-                self.enqueue(delivery, target, claimed_at);
             }
         }
-    }
-
-    /// How many more jobs may be queued in memory (see [`counted_per_lane`]).
-    fn room(&self) -> usize {
-        backlog_capacity(&self.config).saturating_sub(self.queued)
-    }
-
-    /// The room a claim waits for: a batch, or half the backlog if that is smaller.
-    fn claim_threshold(&self) -> usize {
-        (self.config.batch_size.max(1) as usize).min(backlog_capacity(&self.config) / 2)
     }
 
     /// Books an attempt's end; `true` if a lane or tenant the last claim skipped has room now.
@@ -405,74 +341,39 @@ impl Scheduler {
                 err.id()
             }
         };
-        let Some((endpoint_id, tenant_id)) = self.running.remove(&id) else {
-            return false;
-        };
-        let mut hungry = false;
-        if let Some(lane) = self.lanes.get_mut(&endpoint_id) {
-            lane.running = lane.running.saturating_sub(1);
-            hungry |= lane.queue.len() < self.config.per_endpoint_concurrency
-                && self.skipped.remove(&endpoint_id);
-            if lane.queue.is_empty() && lane.running == 0 {
-                self.lanes.remove(&endpoint_id);
-            }
+        match self.running.remove(&id) {
+            Some((endpoint, tenant)) => self.lanes.finished(endpoint, tenant),
+            None => false,
         }
-        if let Some(tenant) = self.tenants.get_mut(&tenant_id) {
-            tenant.running = tenant.running.saturating_sub(1);
-            hungry |= tenant.queued < self.config.per_tenant_concurrency
-                && self.skipped.remove(&tenant_id);
-            if tenant.queued == 0 && tenant.running == 0 {
-                self.tenants.remove(&tenant_id);
-            }
-        }
-        hungry
     }
 
     /// Claims one batch into the lanes; `true` if the batch was full.
     async fn claim(&mut self) -> sqlx::Result<bool> {
-        let config = &self.config;
-        let busy_endpoints: Vec<Uuid> = self
-            .lanes
-            .iter()
-            .filter(|(_, lane)| lane.queue.len() >= config.per_endpoint_concurrency)
-            .map(|(id, _)| *id)
-            .collect();
-        let busy_tenants: Vec<Uuid> = self
-            .tenants
-            .iter()
-            .filter(|(_, t)| t.queued >= 2 * config.per_tenant_concurrency)
-            .map(|(id, _)| *id)
-            .collect();
-        let limit = (config.batch_size as usize).min(self.room());
+        let plan = self.lanes.plan_claim();
         let full_scan = std::mem::take(&mut self.full_scan_due);
         let scan = if full_scan {
             i64::MAX
         } else {
-            backlog_capacity(config) as i64
+            self.lanes.limits().backlog_capacity() as i64
         };
         let mut conn = self.ctx.state.pool.acquire().await?;
         let claimed = queue::claim(
             &mut conn,
             &queue::ClaimRequest {
                 me: self.me,
-                lease_secs: config.lease_secs as f64,
-                limit: limit as i64,
-                per_endpoint: lane_capacity(config) as i64,
-                busy_endpoints: &busy_endpoints,
-                busy_tenants: &busy_tenants,
+                lease_secs: self.config.lease_secs as f64,
+                limit: plan.limit as i64,
+                per_endpoint: plan.per_endpoint as i64,
+                busy_endpoints: &plan.busy_endpoints,
+                busy_tenants: &plan.busy_tenants,
                 scan,
             },
         )
         .await?;
-        self.starved = !full_scan
-            && claimed.len() < limit
-            && !(busy_endpoints.is_empty() && busy_tenants.is_empty());
-        self.skipped = busy_endpoints.into_iter().chain(busy_tenants).collect();
-        // Full: as many as could be taken (when the per-endpoint cap cut the batch short,
-        // there may be more of other endpoints).
-        let full = claimed.len() >= limit.min(lane_capacity(config));
+        let verdict = self.lanes.claimed(plan, claimed.len(), full_scan);
+        self.starved = verdict.starved;
         self.take_in(&mut conn, claimed).await?;
-        Ok(full)
+        Ok(verdict.full)
     }
 
     /// Queues leased deliveries in their lanes (deliveries of disabled or deleted endpoints
@@ -485,7 +386,7 @@ impl Scheduler {
         if leased.is_empty() {
             return Ok(());
         }
-        let claimed_at = Instant::now();
+        let claimed_at = Instant::now().into_std();
         let mut ids: Vec<Uuid> = leased.iter().map(|d| d.endpoint_id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -503,7 +404,10 @@ impl Scheduler {
         for delivery in leased {
             match targets.get(&delivery.endpoint_id) {
                 Some(target) if target.usable => {
-                    self.enqueue(delivery, target.clone(), claimed_at);
+                    let (endpoint, tenant) = (delivery.endpoint_id, delivery.tenant_id);
+                    let target = target.clone();
+                    let job = Job { delivery, target };
+                    self.lanes.enqueue(endpoint, tenant, job, claimed_at);
                 }
                 Some(_) => self.record(Finished::Unusable {
                     delivery_id: delivery.id,
@@ -516,87 +420,32 @@ impl Scheduler {
         Ok(())
     }
 
-    fn enqueue(&mut self, delivery: Claimed, target: Arc<Target>, claimed_at: Instant) {
-        let counted = counted_per_lane(&self.config);
-        let lane = self.lanes.entry(delivery.endpoint_id).or_default();
-        lane.tenant = delivery.tenant_id;
-        self.tenants.entry(delivery.tenant_id).or_default().queued += 1;
-        self.queued += usize::from(lane.queue.len() < counted);
-        lane.queue.push_back(Job {
-            delivery,
-            target,
-            claimed_at,
-        });
-    }
-
     /// The endpoint was disabled: its queued jobs are failed without being sent.
     fn drop_lane(&mut self, endpoint_id: Uuid) {
-        let Some(lane) = self.lanes.get_mut(&endpoint_id) else {
-            return;
-        };
-        let jobs: Vec<Job> = lane.queue.drain(..).collect();
-        if lane.running == 0 {
-            self.lanes.remove(&endpoint_id);
-        }
-        self.queued -= jobs.len().min(counted_per_lane(&self.config));
-        for job in jobs {
-            if let Some(tenant) = self.tenants.get_mut(&job.delivery.tenant_id) {
-                tenant.queued = tenant.queued.saturating_sub(1);
-            }
+        for job in self.lanes.disable(endpoint_id) {
             self.record(Finished::Unusable {
                 delivery_id: job.delivery.id,
             });
         }
     }
 
-    /// Starts every queued job that may start now; returns when a rate-limited lane may start
-    /// its next one.
+    /// Starts every queued job the lanes let start now and gives back those too late to;
+    /// returns when a rate-limited lane may start its next one.
     fn start_ready(&mut self) -> Option<Instant> {
-        let now = Instant::now();
-        let interval = (self.config.per_endpoint_rate_per_sec > 0).then(|| {
-            Duration::from_secs_f64(1.0 / f64::from(self.config.per_endpoint_rate_per_sec))
-        });
-        let mut next_slot: Option<Instant> = None;
-        let mut released = Vec::new();
-        let counted = counted_per_lane(&self.config);
-        for lane in self.lanes.values_mut() {
-            while !lane.queue.is_empty() {
-                let tenant = self.tenants.entry(lane.tenant).or_default();
-                if lane.running >= self.config.per_endpoint_concurrency
-                    || tenant.running >= self.config.per_tenant_concurrency
-                {
-                    break;
-                }
-                if let Some(slot) = lane.next_slot.filter(|slot| *slot > now) {
-                    next_slot = Some(next_slot.map_or(slot, |n| n.min(slot)));
-                    break;
-                }
-                let counts = lane.queue.len() <= counted;
-                let Some(job) = lane.queue.pop_front() else {
-                    break;
-                };
-                self.queued -= usize::from(counts);
-                tenant.queued = tenant.queued.saturating_sub(1);
-                if now.duration_since(job.claimed_at) > self.start_window {
-                    released.push(job.delivery.id);
-                    continue;
-                }
-                if let Some(interval) = interval {
-                    lane.next_slot = Some(now + interval);
-                }
-                lane.running += 1;
-                tenant.running += 1;
-                let key = (job.delivery.endpoint_id, job.delivery.tenant_id);
-                let task = self.tasks.spawn(attempt(self.ctx.clone(), job));
-                self.running.insert(task.id(), key);
-            }
-        }
         self.lanes
-            .retain(|_, lane| !lane.queue.is_empty() || lane.running > 0);
-        for delivery_id in released {
-            self.record(Finished::Release { delivery_id });
+            .start_ready(Instant::now().into_std(), &mut self.decisions);
+        for job in self.decisions.start.drain(..) {
+            let key = (job.delivery.endpoint_id, job.delivery.tenant_id);
+            let task = self.tasks.spawn(attempt(self.ctx.clone(), job));
+            self.running.insert(task.id(), key);
         }
-        next_slot
+        for job in self.decisions.give_back.drain(..) {
+            // Only fails once the recorder is gone (shutdown); the lease then expires.
+            let _ = self.ctx.results.send(Finished::Release {
+                delivery_id: job.delivery.id,
+            });
+        }
+        self.decisions.wake_at.map(Instant::from_std)
     }
 
     fn record(&self, finished: Finished) {
@@ -614,9 +463,7 @@ async fn sleep_until_some(at: Option<Instant>) {
 
 /// Sends one attempt and hands the result to the recorder.
 async fn attempt(ctx: Arc<Ctx>, job: Job) {
-    let Job {
-        delivery, target, ..
-    } = job;
+    let Job { delivery, target } = job;
     let config = &ctx.state.config.webhooks;
     let secrets: Vec<Vec<u8>> = target
         .secrets
@@ -640,7 +487,7 @@ async fn attempt(ctx: Arc<Ctx>, job: Job) {
     let result = if secrets.is_empty() {
         // Never sent unsigned: retried with backoff until the key is put right.
         attempt::not_sent(
-            "signing",
+            ErrorClass::Signing,
             "no signing secret could be opened (is TEMPONEST_WEBHOOKS__SECRET_KEY the key they \
              were sealed with?)",
         )
@@ -681,22 +528,5 @@ async fn report_gauges(state: AppState, cancel: CancellationToken) {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(GAUGE_INTERVAL) => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jobs_start_only_while_their_attempt_fits_in_the_lease() {
-        let mut config = DeliveryConfig::default();
-        // 60 s lease, 10 s timeout: 50 s of slack, 5 s margin.
-        assert_eq!(start_window(&config), Duration::from_secs(45));
-        config.lease_secs = 5;
-        config.timeout_secs = 2;
-        assert_eq!(start_window(&config), Duration::from_millis(1500));
-        config.lease_secs = 3;
-        assert_eq!(start_window(&config), Duration::from_millis(500));
     }
 }

@@ -23,14 +23,23 @@ pub fn render_secret(secret: &[u8]) -> String {
     format!("{SECRET_PREFIX}{}", STANDARD.encode(secret))
 }
 
+/// Why a user-supplied secret is refused (the message is the API's field error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("must be whsec_ followed by base64")]
+    NotBase64,
+    #[error("must decode to 24 to 64 bytes")]
+    WrongLength,
+}
+
 /// Decodes a user-supplied `whsec_<base64>` secret (24 to 64 bytes).
-pub fn parse_secret(text: &str) -> Result<Vec<u8>, String> {
+pub fn parse_secret(text: &str) -> Result<Vec<u8>, SecretError> {
     let encoded = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
     let bytes = STANDARD
         .decode(encoded)
-        .map_err(|_| "must be whsec_ followed by base64".to_owned())?;
+        .map_err(|_| SecretError::NotBase64)?;
     if !(24..=64).contains(&bytes.len()) {
-        return Err("must decode to 24 to 64 bytes".to_owned());
+        return Err(SecretError::WrongLength);
     }
     Ok(bytes)
 }
@@ -80,6 +89,10 @@ mod tests {
         assert_eq!(parts[0], format!("v1,{}", sign(&a, "id", 1, b"{}")));
         assert_eq!(parts[1], format!("v1,{}", sign(&b, "id", 1, b"{}")));
         assert_eq!(parse_secret(&render_secret(&a)).unwrap(), a);
-        assert!(parse_secret("whsec_short").is_err());
+        assert_eq!(parse_secret("whsec_short"), Err(SecretError::NotBase64));
+        assert_eq!(
+            parse_secret("whsec_c2hvcnQ="),
+            Err(SecretError::WrongLength)
+        );
     }
 }

@@ -6,9 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::deliveries::{AttemptRow, DeliveryRow};
-
-/// Delivery statuses clients know (SPEC §2); finer states are in `outcome`.
-pub const STATUSES: &[&str] = &["pending", "success", "failed", "retrying"];
+use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
 
 /// One event for one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -20,16 +18,15 @@ pub struct DeliveryOut {
     pub event_type: String,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
-    /// pending | success | failed | retrying.
-    pub status: String,
-    /// Finer state: delivered, exhausted, disabled, blocked, endpoint_deleted, ...
-    pub outcome: Option<String>,
+    pub status: DeliveryStatus,
+    /// Finer state, once finished.
+    pub outcome: Option<DeliveryOutcome>,
     pub response_status: Option<i32>,
     /// The last response body (truncated).
     pub response_body: Option<String>,
     pub attempt_count: i32,
     pub error: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -43,7 +40,7 @@ pub struct AttemptOut {
     pub duration_ms: i32,
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     pub error: Option<String>,
 }
 
@@ -94,6 +91,7 @@ impl From<AttemptRow> for AttemptOut {
 /// `GET /webhooks/{id}/deliveries` filters.
 #[derive(Debug, Default, Deserialize)]
 pub struct DeliveryFilter {
+    /// A [`DeliveryStatus`] name; checked by the route, which names the allowed values.
     pub status: Option<String>,
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use axum::http::{HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use temponest_netguard::{GuardError, NetPolicy};
+use temponest_netguard::{BlockReason, GuardError, NetPolicy};
 use temponest_outbox::catalogue;
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
@@ -193,7 +193,7 @@ impl WebhookIn {
         let secret = match self.secret.as_deref().map(str::trim) {
             None | Some("") => crate::domain::signing::new_secret(),
             Some(text) => crate::domain::signing::parse_secret(text).unwrap_or_else(|message| {
-                errors.push(FieldError::new("secret", message));
+                errors.push(FieldError::new("secret", message.to_string()));
                 Vec::new()
             }),
         };
@@ -249,8 +249,8 @@ impl EndpointSpec {
                 format!("must be at most {MAX_NAME} characters"),
             ));
         }
-        if let Err(message) = check_url(policy, &self.url) {
-            errors.push(FieldError::new("url", message));
+        if let Err(refused) = check_url(policy, &self.url) {
+            errors.push(FieldError::new("url", refused.to_string()));
         }
         match check_events(&self.events) {
             Ok(events) => self.events = events,
@@ -280,22 +280,36 @@ impl EndpointSpec {
     }
 }
 
+/// Why a delivery URL is refused (the message is the API's field error).
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {MAX_URL} characters")]
+    TooLong,
+    #[error("destination not allowed: {ip} is {reason}; deliveries only go to public addresses")]
+    Blocked {
+        ip: std::net::IpAddr,
+        reason: BlockReason,
+    },
+    /// Malformed, or not acceptable for outbound use (the guard's own message).
+    #[error(transparent)]
+    Guard(#[from] GuardError),
+}
+
 /// An acceptable delivery URL: http(s), a host, no credentials, not a refused IP literal.
 /// Host names are resolved (and checked again) when delivering.
-fn check_url(policy: &NetPolicy, url: &str) -> Result<(), String> {
+fn check_url(policy: &NetPolicy, url: &str) -> Result<(), UrlError> {
     if url.is_empty() {
-        return Err("must not be empty".to_owned());
+        return Err(UrlError::Empty);
     }
     if url.len() > MAX_URL {
-        return Err(format!("must be at most {MAX_URL} characters"));
+        return Err(UrlError::TooLong);
     }
     match policy.check_url(url) {
         Ok(_) => Ok(()),
-        Err(GuardError::Blocked { ip, reason }) => Err(format!(
-            "destination not allowed: {ip} is {reason}; deliveries only go to public addresses"
-        )),
-        Err(GuardError::InvalidUrl(message)) => Err(format!("invalid URL: {message}")),
-        Err(other) => Err(other.to_string()),
+        Err(GuardError::Blocked { ip, reason }) => Err(UrlError::Blocked { ip, reason }),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::db::deliveries::{self as db, RetryBlock};
 use crate::db::endpoints;
-use crate::models::deliveries::STATUSES;
+use crate::models::DeliveryStatus;
 use crate::models::{
     AttemptOut, DeliveryDetail, DeliveryFilter, DeliveryOut, RecoverIn, Recovered,
 };
@@ -70,19 +70,13 @@ pub async fn list(
     ApiQuery(filter): ApiQuery<DeliveryFilter>,
 ) -> ApiResult<Response> {
     principal.require(WEBHOOKS_READ)?;
-    let status = filter
-        .status
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    if let Some(status) = status
-        && !STATUSES.contains(&status)
-    {
-        return Err(ApiError::invalid_field(
-            "status",
-            format!("must be one of {}", STATUSES.join(", ")),
-        ));
-    }
+    let status = match filter.status.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => Some(DeliveryStatus::parse(name).ok_or_else(|| {
+            let allowed: Vec<&str> = DeliveryStatus::ALL.map(DeliveryStatus::as_str).into();
+            ApiError::invalid_field("status", format!("must be one of {}", allowed.join(", ")))
+        })?),
+    };
     load(&state, principal.tenant_id, id).await?;
     let (rows, total) = db::list_for_endpoint(
         &state.pool,

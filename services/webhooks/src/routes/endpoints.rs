@@ -13,12 +13,9 @@ use uuid::Uuid;
 use crate::db::{deliveries, endpoints, secrets};
 use crate::domain::signing;
 use crate::models::{
-    SecretOut, WebhookCreated, WebhookFilter, WebhookIn, WebhookOut, WebhookPatch,
+    DeliveryOutcome, SecretOut, WebhookCreated, WebhookFilter, WebhookIn, WebhookOut, WebhookPatch,
 };
 use crate::state::AppState;
-
-/// Outcome recorded on unfinished deliveries of a deleted endpoint.
-pub const OUTCOME_ENDPOINT_DELETED: &str = "endpoint_deleted";
 
 /// Creates an endpoint with its signing secret (returned this once).
 #[utoipa::path(post, path = "/webhooks/", operation_id = "create_webhook", tag = "webhooks", request_body = WebhookIn, security(("bearer" = [])),
@@ -142,7 +139,7 @@ pub async fn delete(
     if !endpoints::soft_delete(&mut tx, principal.tenant_id, id).await? {
         return Err(ApiError::not_found("webhook"));
     }
-    deliveries::fail_unfinished(&mut tx, id, OUTCOME_ENDPOINT_DELETED).await?;
+    deliveries::fail_unfinished(&mut tx, id, DeliveryOutcome::EndpointDeleted).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -154,13 +154,18 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
     )
     .await;
     assert_eq!(page[0]["id"], mid.to_string());
-    expect_error(
+    let refused = expect_error(
         app.get(&ada.token, &format!("{path}?status=cancelled"))
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "status",
     )
     .await;
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("must be one of pending, success, failed, retrying"),
+        "the allowed values are named: {detail}"
+    );
 
     let started = now - Duration::minutes(119);
     for (attempt, status, error_class) in [(2, None, Some("timeout")), (1, Some(503), None)] {

@@ -15,7 +15,7 @@ use crate::receiver::endpoint;
 
 /// The statements `queue::claim` and `queue::dispatch` run, as they run them.
 const CLAIM: &str = include_str!("../../src/db/claim.sql");
-const DISPATCH: &str = include_str!("../../src/db/dispatch.sql");
+const DISPATCH: &str = queue::DISPATCH_SQL;
 
 const ENDPOINTS: usize = 10;
 const EVENTS: usize = 2_000;
@@ -75,41 +75,21 @@ async fn a_dispatch_round_on_a_never_analysed_outbox_reads_only_its_batch(pool: 
         queue::dispatch(&mut conn, LIMIT, None).await.unwrap();
     }
 
-    let mut plans = Vec::new();
-    for analysed in [false, true] {
-        if analysed {
-            plan::analyse(&mut conn, "platform.outbox").await;
-        }
-        for generic in [false, true] {
-            let plan = explain(&mut conn, generic, DISPATCH, |q| {
-                q.bind(LIMIT)
-                    .bind(None::<Uuid>)
-                    .bind(0_i64)
-                    .bind(0.0_f64)
-                    .bind("unused_channel")
-                    .bind(0_i64)
-            })
-            .await;
-            let name = format!("analysed {analysed}, generic {generic}");
-            assert_eq!(plan.seq_scans(), Vec::<String>::new(), "{name}");
-            let (busiest, visited) = plan.busiest();
-            assert!(
-                visited <= (4 * LIMIT) as f64,
-                "{name}: {busiest} visited {visited} rows (batch {LIMIT})"
-            );
-            plans.push(plan);
-        }
-    }
-    assert_eq!(
-        plans[0].shape(),
-        plans[2].shape(),
-        "statistics change nothing"
-    );
-    assert_eq!(
-        plans[1].shape(),
-        plans[3].shape(),
-        "statistics change nothing"
-    );
+    plan::assert_statistics_proof(
+        &mut conn,
+        "platform.outbox",
+        (4 * LIMIT) as f64,
+        DISPATCH,
+        |q| {
+            q.bind(LIMIT)
+                .bind(None::<Uuid>)
+                .bind(0_i64)
+                .bind(0.0_f64)
+                .bind("unused_channel")
+                .bind(0_i64)
+        },
+    )
+    .await;
 }
 
 /// `EVENTS` events fanned out to `ENDPOINTS` endpoints by the dispatcher, none leased (as when
@@ -138,7 +118,7 @@ async fn burst(pool: &PgPool, conn: &mut PgConnection) {
 /// One claim, executed under `EXPLAIN (ANALYZE, FORMAT JSON)` and rolled back, with a custom
 /// or a generic plan (what a prepared statement may switch to after five executions).
 async fn plan(conn: &mut PgConnection, generic: bool) -> Plan {
-    explain(conn, generic, CLAIM, |q| {
+    plan::explain(conn, generic, CLAIM, |q| {
         q.bind(30.0_f64)
             .bind(Uuid::new_v4())
             .bind(LIMIT)
@@ -149,34 +129,4 @@ async fn plan(conn: &mut PgConnection, generic: bool) -> Plan {
             .bind(Uuid::new_v4())
     })
     .await
-}
-
-type Explain<'q> = sqlx::query::QueryScalar<'q, sqlx::Postgres, Value, sqlx::postgres::PgArguments>;
-
-/// `statement` executed once under `EXPLAIN (ANALYZE, FORMAT JSON)` with the parameters
-/// `bind` adds, and rolled back.
-async fn explain(
-    conn: &mut PgConnection,
-    generic: bool,
-    statement: &str,
-    bind: impl FnOnce(Explain<'_>) -> Explain<'_>,
-) -> Plan {
-    let mode = if generic {
-        "force_generic_plan"
-    } else {
-        "auto"
-    };
-    sqlx::query("select set_config('plan_cache_mode', $1, false)")
-        .bind(mode)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    // The statement text is the service's own file, not input.
-    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "explain (analyze, format json)\n{statement}"
-    )));
-    let explained: Value = bind(query).fetch_one(&mut *tx).await.unwrap();
-    tx.rollback().await.unwrap();
-    Plan::from_explain(&explained)
 }
