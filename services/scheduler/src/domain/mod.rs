@@ -2,7 +2,10 @@
 
 pub mod agents;
 pub mod engine;
+pub mod execution;
 pub mod firing;
+pub mod names;
 pub mod plan;
 pub mod policy;
 pub mod runner;
+pub mod timing;
