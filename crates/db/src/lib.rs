@@ -9,6 +9,7 @@ mod constraints;
 pub mod instances;
 mod listen;
 mod metrics;
+pub mod names;
 mod pool;
 pub mod retention;
 

@@ -1,11 +1,11 @@
 //! `scheduler.schedules`: tenant-scoped CRUD with soft delete, and the engine's claim of due
 //! schedules.
 
-use crate::domain::names::UnknownName;
 use crate::domain::policy::{MisfirePolicy, OverlapPolicy};
 use crate::domain::timing::{IncompleteTiming, ScheduleType, Timing};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use temponest_db::names::UnknownName;
 use uuid::Uuid;
 
 use crate::models::ScheduleSpec;

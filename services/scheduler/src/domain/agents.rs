@@ -13,7 +13,7 @@ use serde::Deserialize;
 use temponest_auth_client::{ServiceTokenError, ServiceTokens};
 use uuid::Uuid;
 
-use super::names::named;
+use temponest_db::named;
 
 /// Waits between repeats of a call that failed before anything ran (connect errors, 502–504).
 const CALL_BACKOFF: temponest_retry::Backoff = temponest_retry::Backoff::new(

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::names::named;
+use temponest_db::named;
 
 /// Where an execution is in its life.
 #[derive(
@@ -92,7 +92,7 @@ named!(FireDisposition, "disposition", Executed => "executed", Skipped => "skipp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::names::Named;
+    use temponest_db::names::Named;
 
     fn round_trips<N: Named + Serialize + std::fmt::Debug + PartialEq>() {
         for value in N::ALL {

@@ -4,7 +4,6 @@ pub mod agents;
 pub mod engine;
 pub mod execution;
 pub mod firing;
-pub mod names;
 pub mod plan;
 pub mod policy;
 pub mod runner;

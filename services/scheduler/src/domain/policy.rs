@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::names::named;
+use temponest_db::named;
 
 /// What a fire time does when the schedule still has unfinished executions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -37,7 +37,7 @@ named!(MisfirePolicy, "misfire_policy", Skip => "skip", FireOnce => "fire_once",
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::names::Named;
+    use temponest_db::names::Named;
 
     #[test]
     fn names_round_trip_and_unknown_names_are_errors() {

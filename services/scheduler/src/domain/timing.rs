@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use temponest_cron::{Trigger, TriggerError};
 
-use super::names::named;
+use temponest_db::named;
 
 /// The kind of a schedule, as stored and as the API shows it.
 #[derive(

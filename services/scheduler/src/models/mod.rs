@@ -10,7 +10,7 @@ pub use schedules::{
 
 use temponest_web::FieldError;
 
-use crate::domain::names::Named;
+use temponest_db::names::Named;
 
 /// The value `given` names in request field `field`; an unknown name is that field's error,
 /// listing the names accepted.

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::schedules::ScheduleRow;
-use crate::domain::names::Named;
 use crate::domain::policy::{MisfirePolicy, OverlapPolicy};
 use crate::domain::timing::{ScheduleType, Timing};
+use temponest_db::names::Named;
 
 const MAX_NAME: usize = 200;
 const MAX_USER_MESSAGE: usize = 200_000;

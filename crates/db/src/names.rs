@@ -1,8 +1,9 @@
-//! Closed sets of names: the scheduler's domain values that are stored in `text` columns (with
-//! check constraints) and spoken in JSON by the same snake_case names — policies, schedule
-//! types, execution statuses and outcomes, triggers, fire dispositions. [`named!`] gives each
-//! enum its name table once; [`Named`] is what the API's validation needs of any of them: an
-//! unknown name is refused at the edge (422 naming the allowed values), never defaulted inside.
+//! Closed sets of names: domain values that are stored in `text` columns (with check
+//! constraints) and spoken in JSON by the same snake_case names — statuses and outcomes of
+//! executions and deliveries, policies, schedule types, triggers. [`named!`](crate::named)
+//! gives each enum its name table once; [`Named`] is what the API's validation needs of any of
+//! them: an unknown name is refused at the edge (422 naming the allowed values), never
+//! defaulted inside.
 
 /// A name this version does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +48,7 @@ pub trait Named: Copy + Sized + 'static {
 
 /// Implements [`Named`], `as_str`, `parse` and `Display` for an enum from its name table:
 /// `named!(Type, "kind", Variant => "name", ...)`.
+#[macro_export]
 macro_rules! named {
     ($ty:ident, $kind:literal, $($variant:ident => $name:literal),+ $(,)?) => {
         impl $ty {
@@ -61,12 +63,12 @@ macro_rules! named {
             }
 
             /// The value named `name`.
-            pub fn parse(name: &str) -> Result<Self, $crate::domain::names::UnknownName> {
-                <Self as $crate::domain::names::Named>::parse_name(name)
+            pub fn parse(name: &str) -> Result<Self, $crate::names::UnknownName> {
+                <Self as $crate::names::Named>::parse_name(name)
             }
         }
 
-        impl $crate::domain::names::Named for $ty {
+        impl $crate::names::Named for $ty {
             const KIND: &'static str = $kind;
             const ALL: &'static [Self] = $ty::ALL;
 
@@ -82,5 +84,3 @@ macro_rules! named {
         }
     };
 }
-
-pub(crate) use named;
