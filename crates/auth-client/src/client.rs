@@ -16,6 +16,11 @@ use crate::{
     REFRESH_TOKEN_PREFIX, TokenType, VerifyError, api_key_cache_key, permissions,
 };
 
+/// [`AuthClient::remote`] could not build its HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP client: {0}")]
+pub struct RemoteClientError(#[from] reqwest::Error);
+
 /// Authenticates callers. Cheap to clone.
 #[derive(Clone)]
 pub struct AuthClient {
@@ -86,11 +91,10 @@ impl AuthClient {
     /// A client of the auth service at `auth_url` over HTTP, as a service deployed on its own
     /// uses it: JWKS from `/.well-known/jwks.json`, API keys through `/auth/introspect`, with
     /// a 10 s timeout per call.
-    pub fn remote(auth_url: &str, cache: Cache) -> Result<Self, String> {
+    pub fn remote(auth_url: &str, cache: Cache) -> Result<Self, RemoteClientError> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .build()?;
         let auth_url = auth_url.trim_end_matches('/');
         Ok(Self::new(
             JwtVerifier::remote(format!("{auth_url}/.well-known/jwks.json"), http.clone()),

@@ -80,7 +80,18 @@ pub const ON_DEMAND_SPACING: Duration = Duration::from_secs(1);
 /// Where a verifier gets its keys from: HTTP in a separate deployment, the database in the
 /// auth service itself.
 pub type JwksSource =
-    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<Jwks, String>> + Send + Sync>;
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<Jwks, JwksError>> + Send + Sync>;
+
+/// Why loading the key set failed (the previous keys stay in use).
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    /// The HTTP fetch failed: unreachable, an error status, or an unreadable body.
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    /// An in-process source failed (e.g. the auth service's own key store).
+    #[error(transparent)]
+    Source(Box<dyn std::error::Error + Send + Sync>),
+}
 
 struct Remote {
     fetch: JwksSource,
@@ -127,11 +138,10 @@ impl JwtVerifier {
                     .timeout(Duration::from_secs(5))
                     .send()
                     .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|e| e.to_string())?
+                    .and_then(|r| r.error_for_status())?
                     .json::<Jwks>()
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(JwksError::from)
             })
         });
         Self::with_source(fetch, Duration::from_secs(300))
@@ -199,7 +209,7 @@ impl JwtVerifier {
     }
 
     /// Reloads keys from the source now (e.g. right after a rotation).
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(&self) -> Result<(), JwksError> {
         let Some(remote) = &self.inner.remote else {
             return Ok(());
         };

@@ -15,9 +15,9 @@ pub mod secret_strength;
 pub mod service;
 
 pub use claims::{AccessClaims, TokenType};
-pub use client::{AuthClient, identify, protect, session_cache_key};
+pub use client::{AuthClient, RemoteClientError, identify, protect, session_cache_key};
 pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
-pub use jwks::{JwtVerifier, VerifyError};
+pub use jwks::{JwksError, JwtVerifier, VerifyError};
 pub use principal::{Principal, PrincipalKind};
 pub use service::{ServiceTokenError, ServiceTokens};
 

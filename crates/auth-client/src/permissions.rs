@@ -5,7 +5,8 @@
 //! refused where it enters as input (422). In tokens and introspection answers, which another
 //! version of the platform may have written during a rolling upgrade, unknown values are
 //! dropped instead ([`known`]): a permission this version does not know cannot be checked by
-//! it anyway.
+//! it anyway. A [`Role`] is also an `sqlx` text type: user rows hold only known roles (the
+//! `users_roles_known` constraint), so the auth service reads them as roles directly.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -123,8 +124,10 @@ impl std::fmt::Display for Permission {
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Manager,
@@ -191,15 +194,6 @@ impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// The assignable roles among stored role names (the database only holds known ones; its
-/// `users_roles_known` constraint says so).
-pub fn roles_from_names<S: AsRef<str>>(names: &[S]) -> Vec<Role> {
-    names
-        .iter()
-        .filter_map(|n| Role::parse(n.as_ref()))
-        .collect()
 }
 
 /// The permissions among stored names (API-key scopes), unknown ones dropped.
@@ -285,7 +279,7 @@ mod tests {
         assert_eq!(Role::parse("root"), None);
         assert_eq!(Role::parse("service"), None, "not assignable");
         assert_eq!(Permission::parse("agents:delete"), None);
-        assert!(roles_from_names(&["root"]).is_empty());
+        assert!(permissions_from_names(&["agents:delete"]).is_empty());
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl DbConfig {
     /// Applies `DATABASE_MAX_CONNECTIONS` / `DATABASE_MIN_CONNECTIONS` when set (operators
     /// size pools to their Postgres `max_connections` and replica count) and
     /// `DATABASE_ACQUIRE_TIMEOUT_MS`.
-    pub fn with_env_overrides(mut self) -> Result<Self, String> {
+    pub fn with_env_overrides(mut self) -> Result<Self, DbSettingError> {
         if let Ok(value) = std::env::var("DATABASE_ACQUIRE_TIMEOUT_MS") {
             self.acquire_timeout = parse_acquire_timeout(&value)?;
         }
@@ -78,25 +78,33 @@ impl DbConfig {
                 *field = value
                     .trim()
                     .parse()
-                    .map_err(|_| format!("{name} must be a whole number, got {value:?}"))?;
+                    .map_err(|_| DbSettingError::NotAWholeNumber { name, value })?;
             }
         }
         if self.max_connections == 0 || self.min_connections > self.max_connections {
-            return Err(
-                "DATABASE_MAX_CONNECTIONS must be at least 1 and not below DATABASE_MIN_CONNECTIONS"
-                    .to_owned(),
-            );
+            return Err(DbSettingError::PoolBounds);
         }
         Ok(self)
     }
 }
 
-fn parse_acquire_timeout(value: &str) -> Result<Duration, String> {
+/// A pool setting from the environment that cannot be used; the message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DbSettingError {
+    #[error(
+        "DATABASE_ACQUIRE_TIMEOUT_MS must be a whole number of milliseconds above 0, got {0:?}"
+    )]
+    AcquireTimeout(String),
+    #[error("{name} must be a whole number, got {value:?}")]
+    NotAWholeNumber { name: &'static str, value: String },
+    #[error("DATABASE_MAX_CONNECTIONS must be at least 1 and not below DATABASE_MIN_CONNECTIONS")]
+    PoolBounds,
+}
+
+fn parse_acquire_timeout(value: &str) -> Result<Duration, DbSettingError> {
     match value.trim().parse::<u64>() {
         Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-        _ => Err(format!(
-            "DATABASE_ACQUIRE_TIMEOUT_MS must be a whole number of milliseconds above 0, got {value:?}"
-        )),
+        _ => Err(DbSettingError::AcquireTimeout(value.to_owned())),
     }
 }
 
@@ -160,7 +168,7 @@ mod tests {
             Ok(Duration::from_millis(250))
         );
         for bad in ["0", "-1", "1s", ""] {
-            let err = parse_acquire_timeout(bad).unwrap_err();
+            let err = parse_acquire_timeout(bad).unwrap_err().to_string();
             assert!(err.contains("DATABASE_ACQUIRE_TIMEOUT_MS"), "{err}");
         }
     }

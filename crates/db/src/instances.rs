@@ -66,18 +66,26 @@ impl Liveness {
     }
 
     /// Rejects settings that cannot work, naming the variable.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LivenessError> {
         if self.every_ms < 100 {
-            return Err("TEMPONEST_LIVENESS__EVERY_MS must be at least 100".to_owned());
+            return Err(LivenessError::BeatTooFast);
         }
         if self.stale_after_ms < 2 * self.every_ms {
-            return Err(
-                "TEMPONEST_LIVENESS__STALE_AFTER_MS must be at least twice EVERY_MS (a live instance may be a beat late)"
-                    .to_owned(),
-            );
+            return Err(LivenessError::StaleTooSoon);
         }
         Ok(())
     }
+}
+
+/// Liveness settings that cannot work; the message names the variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LivenessError {
+    #[error("TEMPONEST_LIVENESS__EVERY_MS must be at least 100")]
+    BeatTooFast,
+    #[error(
+        "TEMPONEST_LIVENESS__STALE_AFTER_MS must be at least twice EVERY_MS (a live instance may be a beat late)"
+    )]
+    StaleTooSoon,
 }
 
 /// Releases the work that dead instances of one role held.

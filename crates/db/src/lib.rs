@@ -9,10 +9,13 @@ mod constraints;
 pub mod instances;
 mod listen;
 mod metrics;
+pub mod names;
 mod pool;
 pub mod retention;
 
-pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, DbConfig, redact_url};
+pub use config::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, DbConfig, DbSettingError, redact_url,
+};
 pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
 pub use listen::listen;
 pub use metrics::{spawn_pool_gauges, timed};

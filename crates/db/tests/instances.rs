@@ -116,6 +116,7 @@ fn liveness_settings_that_cannot_work_are_rejected_naming_the_variable() {
         too_fast
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("TEMPONEST_LIVENESS__EVERY_MS")
     );
     let too_eager = Liveness {
@@ -126,6 +127,7 @@ fn liveness_settings_that_cannot_work_are_rejected_naming_the_variable() {
         too_eager
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("TEMPONEST_LIVENESS__STALE_AFTER_MS")
     );
 }

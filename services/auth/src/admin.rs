@@ -10,21 +10,40 @@ use crate::db::api_keys::{self, NewApiKey};
 use crate::db::audit::{self, AuditEvent};
 use crate::db::users;
 use crate::domain::credentials;
-use crate::domain::email::Email;
-use crate::domain::password::{self, PasswordHasher};
+use crate::domain::email::{Email, EmailError};
+use crate::domain::password::{self, PasswordHasher, PasswordRuleError};
 use crate::models::validate_roles;
 
+/// Why an operator action was refused or failed. The messages are what the CLI prints.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("tenant name must not be blank")]
+    BlankTenantName,
+    #[error("email {0}")]
+    Email(#[from] EmailError),
+    #[error("password {0}")]
+    Password(#[from] PasswordRuleError),
+    /// Refused by the same rule the API applies (role names, a taken email, ...), or the
+    /// hasher was overloaded.
+    #[error("{}", .0.detail)]
+    Refused(#[from] temponest_web::ApiError),
+    #[error("no user with that email")]
+    NoSuchUser,
+    #[error("unknown scopes: {0:?}")]
+    UnknownScopes(Vec<String>),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
 /// Creates an empty tenant and returns its id.
-pub async fn create_tenant(pool: &PgPool, name: &str) -> Result<Uuid, String> {
+pub async fn create_tenant(pool: &PgPool, name: &str) -> Result<Uuid, AdminError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err("tenant name must not be blank".into());
+        return Err(AdminError::BlankTenantName);
     }
     let id = Uuid::now_v7();
-    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
-    users::insert_tenant(&mut conn, id, name)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut conn = pool.acquire().await?;
+    users::insert_tenant(&mut conn, id, name).await?;
     Ok(id)
 }
 
@@ -36,19 +55,17 @@ pub async fn create_user(
     email: &str,
     password: &str,
     roles: &[String],
-) -> Result<Uuid, String> {
-    let email = Email::parse(email).map_err(|m| format!("email {m}"))?;
-    password::validate(password).map_err(|m| format!("password {m}"))?;
-    let roles = validate_roles(roles, "role").map_err(|e| e.detail)?;
-    let hash = hasher
-        .hash(password.to_owned())
-        .await
-        .map_err(|e| e.detail)?;
+) -> Result<Uuid, AdminError> {
+    let email = Email::parse(email)?;
+    password::validate(password)?;
+    let roles = validate_roles(roles, "role")?;
+    let hash = hasher.hash(password.to_owned()).await?;
     let id = Uuid::now_v7();
-    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    let mut tx = pool.begin().await?;
+    // A taken email is the API's 409 message.
     users::insert(&mut tx, id, tenant_id, email.as_str(), None, &hash, &roles)
         .await
-        .map_err(|e| temponest_web::ApiError::from(e).detail)?;
+        .map_err(temponest_web::ApiError::from)?;
     audit::record(
         &mut *tx,
         AuditEvent::UserCreated,
@@ -57,9 +74,8 @@ pub async fn create_user(
         None,
         json!({"target_user_id": id, "roles": roles, "via": "cli"}),
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
+    .await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -69,22 +85,22 @@ pub async fn create_api_key(
     email: &str,
     name: &str,
     scopes: &[String],
-) -> Result<String, String> {
-    let email = Email::parse(email).map_err(|m| format!("email {m}"))?;
+) -> Result<String, AdminError> {
+    let email = Email::parse(email)?;
     let user = users::find_for_login(pool, email.as_str())
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no user with that email")?;
-    let unknown: Vec<_> = scopes
+        .await?
+        .ok_or(AdminError::NoSuchUser)?;
+    let unknown: Vec<String> = scopes
         .iter()
         .filter(|s| Permission::parse(s).is_none())
+        .cloned()
         .collect();
     if !unknown.is_empty() {
-        return Err(format!("unknown scopes: {unknown:?}"));
+        return Err(AdminError::UnknownScopes(unknown));
     }
     let scopes = temponest_auth_client::permissions::permissions_from_names(scopes);
     let (key, prefix) = credentials::new_api_key();
-    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    let mut tx = pool.begin().await?;
     let row = api_keys::insert(
         &mut tx,
         NewApiKey {
@@ -99,7 +115,7 @@ pub async fn create_api_key(
         },
     )
     .await
-    .map_err(|e| temponest_web::ApiError::from(e).detail)?;
+    .map_err(temponest_web::ApiError::from)?;
     audit::record(
         &mut *tx,
         AuditEvent::ApiKeyCreated,
@@ -108,8 +124,7 @@ pub async fn create_api_key(
         None,
         json!({"api_key_id": row.id, "via": "cli"}),
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
+    .await?;
+    tx.commit().await?;
     Ok(key)
 }

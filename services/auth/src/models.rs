@@ -64,7 +64,7 @@ pub struct UserOut {
 
 impl From<UserRow> for UserOut {
     fn from(row: UserRow) -> Self {
-        let roles = permissions::roles_from_names(&row.roles);
+        let roles = row.roles;
         Self {
             id: row.id,
             user_id: row.id,
@@ -195,10 +195,10 @@ pub fn validate_new_user(
     errors: &mut Vec<FieldError>,
 ) -> Option<NewUser> {
     let email = Email::parse(email)
-        .map_err(|m| errors.push(FieldError::new("email", m)))
+        .map_err(|m| errors.push(FieldError::new("email", m.to_string())))
         .ok();
     if let Err(message) = password::validate(password) {
-        errors.push(FieldError::new("password", message));
+        errors.push(FieldError::new("password", message.to_string()));
     }
     let full_name = clean_name(full_name, "full_name", errors);
     Some(NewUser {

@@ -43,7 +43,7 @@ impl Introspector for LocalResolver {
                 return Ok(None);
             };
             self.last_used.record(row.id);
-            let roles = permissions::roles_from_names(&row.roles);
+            let roles = row.roles;
             let scopes = permissions::permissions_from_names(&row.scopes);
             Ok(Some(Principal {
                 user_id: row.user_id,

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use temponest_db::names::Named;
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -213,7 +214,7 @@ impl ExecutionFilter {
             .filter(|s| !s.is_empty())
         {
             None => None,
-            Some(name) => Some(name.parse::<ExecutionStatus>().map_err(|_| {
+            Some(name) => Some(ExecutionStatus::parse(name).map_err(|_| {
                 ApiError::invalid_field(
                     "status",
                     format!("must be one of {}", ExecutionStatus::names()),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
-use temponest_auth_client::permissions::Permission;
+use temponest_auth_client::permissions::{Permission, Role};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -112,7 +112,8 @@ pub struct ResolvedKeyRow {
     pub tenant_id: Uuid,
     pub user_id: Uuid,
     pub email: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
+    /// As stored: names this version does not know are dropped where they are read.
     pub scopes: Vec<String>,
 }
 
@@ -122,7 +123,7 @@ pub async fn resolve(pool: &PgPool, key_hash: &[u8]) -> sqlx::Result<Option<Reso
         "api_keys.resolve",
         sqlx::query_as!(
             ResolvedKeyRow,
-            r#"select k.id, k.tenant_id, k.user_id, u.email, u.roles, k.scopes
+            r#"select k.id, k.tenant_id, k.user_id, u.email, u.roles as "roles: Vec<Role>", k.scopes
                from auth.api_keys k
                join auth.users u on u.id = k.user_id
                join auth.tenants t on t.id = k.tenant_id

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use temponest_auth_client::permissions::Role;
 use uuid::Uuid;
 
 pub async fn create_session(
@@ -60,7 +61,7 @@ pub struct RefreshRow {
     pub user_id: Uuid,
     pub tenant_id: Uuid,
     pub email: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub user_active: bool,
 }
 
@@ -72,7 +73,8 @@ pub async fn lock_refresh_token(
         RefreshRow,
         r#"select r.id, r.session_id, r.generation, r.successor_id, r.rotated_at, r.expires_at,
                   (s.revoked_at is not null) as "session_revoked!",
-                  u.id as user_id, u.tenant_id, u.email, u.roles, u.is_active as user_active
+                  u.id as user_id, u.tenant_id, u.email, u.roles as "roles: Vec<Role>",
+                  u.is_active as user_active
            from auth.refresh_tokens r
            join auth.sessions s on s.id = r.session_id
            join auth.users u on u.id = s.user_id

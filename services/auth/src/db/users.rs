@@ -13,7 +13,7 @@ pub struct UserRow {
     pub tenant_name: String,
     pub email: String,
     pub full_name: Option<String>,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -25,7 +25,7 @@ pub struct LoginRow {
     pub tenant_id: Uuid,
     pub email: String,
     pub password_hash: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub is_active: bool,
     pub tenant_active: bool,
 }
@@ -42,11 +42,6 @@ pub async fn insert_tenant(conn: &mut PgConnection, id: Uuid, name: &str) -> sql
 }
 
 /// Inserts a user and returns it with its tenant name.
-/// Role names as stored (`text[]`, checked by `users_roles_known`).
-fn role_names(roles: &[Role]) -> Vec<String> {
-    roles.iter().map(|r| r.as_str().to_owned()).collect()
-}
-
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
@@ -56,7 +51,6 @@ pub async fn insert(
     password_hash: &str,
     roles: &[Role],
 ) -> sqlx::Result<UserRow> {
-    let roles = role_names(roles);
     sqlx::query_as!(
         UserRow,
         r#"with inserted as (
@@ -64,7 +58,7 @@ pub async fn insert(
                values ($1, $2, $3, $4, $5, $6)
                returning id, tenant_id, email, full_name, roles, is_active, created_at
            )
-           select i.id, i.tenant_id, t.name as tenant_name, i.email, i.full_name, i.roles,
+           select i.id, i.tenant_id, t.name as tenant_name, i.email, i.full_name, i.roles as "roles: Vec<Role>",
                   i.is_active, i.created_at
            from inserted i join auth.tenants t on t.id = i.tenant_id"#,
         id,
@@ -72,7 +66,7 @@ pub async fn insert(
         email,
         full_name,
         password_hash,
-        &roles
+        roles as &[Role]
     )
     .fetch_one(conn)
     .await
@@ -83,7 +77,7 @@ pub async fn find_for_login(pool: &PgPool, email: &str) -> sqlx::Result<Option<L
         "users.find_for_login",
         sqlx::query_as!(
             LoginRow,
-            r#"select u.id, u.tenant_id, u.email, u.password_hash, u.roles, u.is_active,
+            r#"select u.id, u.tenant_id, u.email, u.password_hash, u.roles as "roles: Vec<Role>", u.is_active,
                       t.is_active as tenant_active
                from auth.users u join auth.tenants t on t.id = u.tenant_id
                where u.email = $1"#,
@@ -100,7 +94,7 @@ pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Opti
         "users.find",
         sqlx::query_as!(
             UserRow,
-            r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles,
+            r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
                       u.is_active, u.created_at
                from auth.users u join auth.tenants t on t.id = u.tenant_id
                where u.tenant_id = $1 and u.id = $2"#,
@@ -121,7 +115,7 @@ pub async fn list(
 ) -> sqlx::Result<(Vec<UserRow>, i64)> {
     let rows = sqlx::query_as!(
         UserRow,
-        r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles,
+        r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
                   u.is_active, u.created_at
            from auth.users u join auth.tenants t on t.id = u.tenant_id
            where u.tenant_id = $1
@@ -152,7 +146,6 @@ pub async fn update(
     is_active: Option<bool>,
     full_name: Option<&str>,
 ) -> sqlx::Result<Option<UserRow>> {
-    let roles = roles.map(role_names);
     sqlx::query_as!(
         UserRow,
         r#"with updated as (
@@ -164,12 +157,12 @@ pub async fn update(
                where tenant_id = $1 and id = $2
                returning id, tenant_id, email, full_name, roles, is_active, created_at
            )
-           select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles,
+           select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
                   u.is_active, u.created_at
            from updated u join auth.tenants t on t.id = u.tenant_id"#,
         tenant_id,
         id,
-        roles.as_deref() as Option<&[String]>,
+        roles as Option<&[Role]>,
         is_active,
         full_name
     )
@@ -204,7 +197,7 @@ pub async fn find_for_update(
 ) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as!(
         UserRow,
-        r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles,
+        r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
                   u.is_active, u.created_at
            from auth.users u join auth.tenants t on t.id = u.tenant_id
            where u.tenant_id = $1 and u.id = $2

@@ -1,5 +1,16 @@
 //! A syntactically valid, normalised (trimmed, lower-cased) email address.
 
+/// Why an address was refused; the message is the one for the `email` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most 254 characters")]
+    TooLong,
+    #[error("must be an email address like name@example.com")]
+    Malformed,
+}
+
 /// An email address accepted for sign-up and login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -7,16 +18,16 @@ pub struct Email(String);
 impl Email {
     /// Validates the shape `local@domain.tld` without trying to be RFC 5322 complete:
     /// delivery is what proves an address, this only keeps obvious garbage out.
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
-            return Err("must not be empty");
+            return Err(EmailError::Empty);
         }
         if email.len() > 254 {
-            return Err("must be at most 254 characters");
+            return Err(EmailError::TooLong);
         }
         let Some((local, domain)) = email.split_once('@') else {
-            return Err("must be an email address like name@example.com");
+            return Err(EmailError::Malformed);
         };
         let valid = !local.is_empty()
             && local.len() <= 64
@@ -32,7 +43,7 @@ impl Email {
         if valid {
             Ok(Self(email))
         } else {
-            Err("must be an email address like name@example.com")
+            Err(EmailError::Malformed)
         }
     }
 

@@ -16,23 +16,39 @@ use tokio::sync::{OnceCell, Semaphore};
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 1024;
 
-/// Checks the password rules; returns the message for the `password` field.
-pub fn validate(password: &str) -> Result<(), String> {
+/// A password rule that is broken; the message is the one for the `password` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRuleError {
+    #[error("must be at least {MIN_LEN} characters")]
+    TooShort,
+    #[error("must be at most {MAX_LEN} characters")]
+    TooLong,
+    #[error("must not be a single repeated character")]
+    Repeated,
+}
+
+/// Checks the password rules.
+pub fn validate(password: &str) -> Result<(), PasswordRuleError> {
     let chars = password.chars().count();
     if chars < MIN_LEN {
-        return Err(format!("must be at least {MIN_LEN} characters"));
+        return Err(PasswordRuleError::TooShort);
     }
     if chars > MAX_LEN {
-        return Err(format!("must be at most {MAX_LEN} characters"));
+        return Err(PasswordRuleError::TooLong);
     }
     if password
         .chars()
         .all(|c| c == password.chars().next().unwrap_or(' '))
     {
-        return Err("must not be a single repeated character".to_owned());
+        return Err(PasswordRuleError::Repeated);
     }
     Ok(())
 }
+
+/// The argon2 parameters of [`PasswordHasher::new`] are out of argon2's range.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid argon2 parameters: {0}")]
+pub struct InvalidHashParams(argon2::Error);
 
 /// Outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +98,9 @@ impl PasswordHasher {
         parallelism: u32,
         max_concurrent: usize,
         queue_timeout: Duration,
-    ) -> Result<Self, String> {
-        let params = Params::new(memory_kib, iterations, parallelism, None)
-            .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+    ) -> Result<Self, InvalidHashParams> {
+        let params =
+            Params::new(memory_kib, iterations, parallelism, None).map_err(InvalidHashParams)?;
         let max = if max_concurrent == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {

@@ -10,6 +10,28 @@ use temponest_auth_client::{permissions, secret_strength};
 
 const SETTING: &str = "TEMPONEST_SERVICE_CLIENTS";
 
+/// Why `TEMPONEST_SERVICE_CLIENTS` cannot be used. Messages name the setting and the client,
+/// never the secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ServiceClientsError {
+    #[error("{SETTING}: expected comma-separated `name=secret` pairs")]
+    NotPairs,
+    #[error("{SETTING}: unknown service client `{0}` (known: {known})", known = known_clients())]
+    UnknownClient(String),
+    #[error("{SETTING}: the secret of `{name}` {weak}")]
+    WeakSecret {
+        name: String,
+        weak: secret_strength::WeakSecret,
+    },
+    #[error("{SETTING}: service client `{0}` is listed twice")]
+    Duplicate(String),
+}
+
+fn known_clients() -> String {
+    let known: Vec<&str> = permissions::SERVICE_CLIENTS.iter().map(|c| c.0).collect();
+    known.join(", ")
+}
+
 /// The configured service clients: name → SHA-256 of the secret.
 #[derive(Clone, Default)]
 pub struct ServiceClients {
@@ -29,30 +51,25 @@ fn digest(secret: &str) -> [u8; 32] {
 impl ServiceClients {
     /// Parses comma-separated `name=secret` pairs. Errors name the setting and the client,
     /// never the secret.
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, ServiceClientsError> {
         let mut digests = HashMap::new();
         for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((name, secret)) = pair.split_once('=') else {
-                return Err(format!(
-                    "{SETTING}: expected comma-separated `name=secret` pairs"
-                ));
+                return Err(ServiceClientsError::NotPairs);
             };
             let (name, secret) = (name.trim(), secret.trim());
             if permissions::service_scopes(name).is_none() {
-                let known: Vec<&str> = permissions::SERVICE_CLIENTS.iter().map(|c| c.0).collect();
-                return Err(format!(
-                    "{SETTING}: unknown service client `{name}` (known: {})",
-                    known.join(", ")
-                ));
+                return Err(ServiceClientsError::UnknownClient(name.to_owned()));
             }
             // A guessable secret would let anyone mint service tokens for any tenant.
             if let Err(weak) = secret_strength::check(secret) {
-                return Err(format!("{SETTING}: the secret of `{name}` {weak}"));
+                return Err(ServiceClientsError::WeakSecret {
+                    name: name.to_owned(),
+                    weak,
+                });
             }
             if digests.insert(name.to_owned(), digest(secret)).is_some() {
-                return Err(format!(
-                    "{SETTING}: service client `{name}` is listed twice"
-                ));
+                return Err(ServiceClientsError::Duplicate(name.to_owned()));
             }
         }
         Ok(Self { digests })
@@ -102,7 +119,9 @@ mod tests {
 
     #[test]
     fn short_secrets_unknown_clients_and_garbage_are_refused_without_echoing_secrets() {
-        let short = ServiceClients::parse("scheduler=too-short-secret").unwrap_err();
+        let short = ServiceClients::parse("scheduler=too-short-secret")
+            .unwrap_err()
+            .to_string();
         assert!(short.contains("TEMPONEST_SERVICE_CLIENTS") && short.contains("32"));
         assert!(!short.contains("too-short-secret"), "{short}");
         // The placeholder compose used to ship, and the Kubernetes example's.
@@ -110,11 +129,15 @@ mod tests {
             "dev-only-scheduler-secret-not-for-production-000",
             "change-me-to-at-least-32-random-characters",
         ] {
-            let err = ServiceClients::parse(&format!("scheduler={placeholder}")).unwrap_err();
+            let err = ServiceClients::parse(&format!("scheduler={placeholder}"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("placeholder"), "{err}");
             assert!(!err.contains(placeholder), "{err}");
         }
-        let unknown = ServiceClients::parse(&format!("root={SECRET}")).unwrap_err();
+        let unknown = ServiceClients::parse(&format!("root={SECRET}"))
+            .unwrap_err()
+            .to_string();
         assert!(
             unknown.contains("unknown service client `root`"),
             "{unknown}"

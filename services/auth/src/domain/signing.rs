@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use temponest_auth_client::jwks::{Jwk, Jwks, JwksSource};
+use temponest_auth_client::jwks::{Jwk, Jwks, JwksError, JwksSource};
 use temponest_auth_client::{AccessClaims, JwtVerifier};
 use temponest_web::ApiError;
 
@@ -91,7 +91,9 @@ impl SigningKeys {
                     Arc::clone(&sealer),
                 );
                 Box::pin(async move {
-                    reload(&pool, &sealer, &active, &jwks, publish_retired_for).await
+                    reload(&pool, &sealer, &active, &jwks, publish_retired_for)
+                        .await
+                        .map_err(|e| JwksError::Source(Box::new(e)))
                 })
             })
         };
@@ -107,7 +109,7 @@ impl SigningKeys {
         keys.verifier
             .reload()
             .await
-            .map_err(ApiError::unavailable)?;
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
         Ok(keys)
     }
 
@@ -135,7 +137,7 @@ impl SigningKeys {
         self.verifier
             .reload()
             .await
-            .map_err(ApiError::unavailable)?;
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
         Ok(kid)
     }
 
@@ -158,7 +160,7 @@ impl SigningKeys {
         self.verifier
             .reload()
             .await
-            .map_err(ApiError::unavailable)?;
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
         Ok(Some(kid))
     }
 
@@ -202,16 +204,26 @@ fn seal(sealer: &Sealer, kid: &str, seed: &[u8]) -> Result<(Vec<u8>, bool), ApiE
         .map_err(|e| ApiError::internal(format!("could not seal a signing key: {e}")))
 }
 
+/// Why the key set could not be loaded from the database.
+#[derive(Debug, thiserror::Error)]
+enum KeyLoadError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(
+        "signing key {kid} cannot be opened: check {}",
+        crate::domain::at_rest::SETTINGS
+    )]
+    Sealed { kid: String },
+}
+
 async fn reload(
     pool: &PgPool,
     sealer: &Sealer,
     active: &RwLock<Option<Active>>,
     jwks: &RwLock<Jwks>,
     publish_retired_for: Duration,
-) -> Result<Jwks, String> {
-    let rows = signing_keys::published(pool, publish_retired_for)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<Jwks, KeyLoadError> {
+    let rows = signing_keys::published(pool, publish_retired_for).await?;
     let mut set = Jwks::default();
     for row in &rows {
         set.keys.push(Jwk::ed25519(
@@ -221,12 +233,8 @@ async fn reload(
         if row.retired_at.is_none() {
             let seed = sealer
                 .reveal(row.kid.as_bytes(), &row.private_key, row.sealed)
-                .ok_or_else(|| {
-                    format!(
-                        "signing key {} cannot be opened: check {}",
-                        row.kid,
-                        crate::domain::at_rest::SETTINGS
-                    )
+                .ok_or_else(|| KeyLoadError::Sealed {
+                    kid: row.kid.clone(),
                 })?;
             let mut der = PKCS8_ED25519_PREFIX.to_vec();
             der.extend_from_slice(&seed);

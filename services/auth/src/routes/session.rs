@@ -184,7 +184,7 @@ pub async fn login(
         user.id,
         user.tenant_id,
         &user.email,
-        &permissions::roles_from_names(&user.roles),
+        &user.roles,
         session_id,
     )?;
     Ok(no_store(Json(token_out(&state, access, refresh_token))))
@@ -311,7 +311,7 @@ pub async fn refresh(
         row.user_id,
         row.tenant_id,
         &row.email,
-        &permissions::roles_from_names(&row.roles),
+        &row.roles,
         row.session_id,
     )?;
     Ok(no_store(Json(token_out(

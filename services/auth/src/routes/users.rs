@@ -122,7 +122,7 @@ pub async fn update(
     let before = users::find_for_update(&mut tx, principal.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    let before_roles = permissions::roles_from_names(&before.roles);
+    let before_roles = &before.roles;
     let loses_admin = before_roles.contains(&Role::Admin)
         && (roles.as_ref().is_some_and(|r| !r.contains(&Role::Admin))
             || body.is_active == Some(false));
@@ -158,8 +158,8 @@ pub async fn update(
     }
     // Access tokens carry permissions for their whole life: a user who loses any (demoted or
     // deactivated) must sign in again, so no service keeps honouring the old ones.
-    let now_granted = permissions::for_roles(&permissions::roles_from_names(&after.roles));
-    let demoted = permissions::for_roles(&before_roles)
+    let now_granted = permissions::for_roles(&after.roles);
+    let demoted = permissions::for_roles(before_roles)
         .iter()
         .any(|p| !now_granted.contains(p));
     let mut ended_sessions = Vec::new();

@@ -21,7 +21,8 @@ set status = 'running', attempt = e.attempt + 1, leased_by = $1,
     lease_until = $3, started_at = coalesce(e.started_at, $2),
     attempt_started_at = $2
 where e.id = any(array(select id from claimable))
-returning e.id, e.tenant_id, e.schedule_id, e.agent_id, e.trigger, e.fire_time,
+returning e.id, e.tenant_id, e.schedule_id, e.agent_id, e.trigger as "trigger: ExecutionTrigger",
+          e.fire_time,
           e.attempt, e.max_retries, e.retry_delay_seconds, e.timeout_seconds,
           e.task_config, e.agent_execution_id,
           e.attempt_started_at as "attempt_started_at!"

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::execution::{ExecutionOutcome, ExecutionStatus, ExecutionTrigger};
+
 /// One execution row as the API shows it.
 #[derive(Debug, Clone)]
 pub struct ExecutionRow {
@@ -14,10 +16,10 @@ pub struct ExecutionRow {
     pub tenant_id: Uuid,
     pub schedule_id: Uuid,
     pub agent_id: Uuid,
-    pub trigger: String,
+    pub trigger: ExecutionTrigger,
     pub fire_time: DateTime<Utc>,
-    pub status: String,
-    pub outcome: Option<String>,
+    pub status: ExecutionStatus,
+    pub outcome: Option<ExecutionOutcome>,
     pub attempt: i32,
     pub agent_execution_id: Option<Uuid>,
     pub result: Option<String>,
@@ -39,7 +41,7 @@ pub struct NewExecution {
     pub tenant_id: Uuid,
     pub schedule_id: Uuid,
     pub agent_id: Uuid,
-    pub trigger: &'static str,
+    pub trigger: ExecutionTrigger,
     pub fire_time: DateTime<Utc>,
     pub max_retries: i32,
     pub retry_delay_seconds: i32,
@@ -59,7 +61,7 @@ pub async fn insert_many(conn: &mut PgConnection, new: &[NewExecution]) -> sqlx:
     let tenants: Vec<Uuid> = new.iter().map(|n| n.tenant_id).collect();
     let schedules: Vec<Uuid> = new.iter().map(|n| n.schedule_id).collect();
     let agents: Vec<Uuid> = new.iter().map(|n| n.agent_id).collect();
-    let triggers: Vec<String> = new.iter().map(|n| n.trigger.to_owned()).collect();
+    let triggers: Vec<String> = new.iter().map(|n| n.trigger.as_str().to_owned()).collect();
     let fires: Vec<DateTime<Utc>> = new.iter().map(|n| n.fire_time).collect();
     let retries: Vec<i32> = new.iter().map(|n| n.max_retries).collect();
     let delays: Vec<i32> = new.iter().map(|n| n.retry_delay_seconds).collect();
@@ -129,11 +131,13 @@ pub async fn find(
         "scheduler.executions.find",
         sqlx::query_as!(
             ExecutionRow,
-            "select id, tenant_id, schedule_id, agent_id, trigger, fire_time, status, outcome,
-                    attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
-                    cost_usd, error, attempts, run_after, created_at, started_at, completed_at
-             from scheduler.executions
-             where id = $1 and schedule_id = $2 and tenant_id = $3",
+            r#"select id, tenant_id, schedule_id, agent_id,
+                      trigger as "trigger: ExecutionTrigger", fire_time,
+                      status as "status: ExecutionStatus", outcome as "outcome: ExecutionOutcome",
+                      attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
+                      cost_usd, error, attempts, run_after, created_at, started_at, completed_at
+               from scheduler.executions
+               where id = $1 and schedule_id = $2 and tenant_id = $3"#,
             id,
             schedule_id,
             tenant_id
@@ -148,14 +152,17 @@ pub async fn list(
     pool: &PgPool,
     tenant_id: Uuid,
     schedule_id: Uuid,
-    status: Option<&str>,
+    status: Option<ExecutionStatus>,
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<ExecutionRow>, i64)> {
+    let status = status.map(ExecutionStatus::as_str);
     let rows = temponest_db::timed(
         "scheduler.executions.list",
         sqlx::query!(
-            r#"select id, tenant_id, schedule_id, agent_id, trigger, fire_time, status, outcome,
+            r#"select id, tenant_id, schedule_id, agent_id,
+                      trigger as "trigger: ExecutionTrigger", fire_time,
+                      status as "status: ExecutionStatus", outcome as "outcome: ExecutionOutcome",
                       attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
                       cost_usd, error, attempts, run_after, created_at, started_at,
                       completed_at, count(*) over () as "total!"
@@ -224,7 +231,7 @@ pub struct Claimed {
     pub tenant_id: Uuid,
     pub schedule_id: Uuid,
     pub agent_id: Uuid,
-    pub trigger: String,
+    pub trigger: ExecutionTrigger,
     pub fire_time: DateTime<Utc>,
     /// This attempt's number (1 = first).
     pub attempt: i32,
@@ -307,7 +314,7 @@ pub async fn heartbeat(
 #[derive(Debug, Clone)]
 pub struct AttemptResult {
     pub agent_execution_id: Option<Uuid>,
-    pub outcome: String,
+    pub outcome: ExecutionOutcome,
     pub result: Option<String>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -321,7 +328,7 @@ pub async fn finish(
     conn: &mut PgConnection,
     id: Uuid,
     engine: Uuid,
-    status: &str,
+    status: ExecutionStatus,
     attempt: &AttemptResult,
     log: &serde_json::Value,
     now: DateTime<Utc>,
@@ -336,8 +343,8 @@ pub async fn finish(
          returning tenant_id, schedule_id",
         id,
         engine,
-        status,
-        attempt.outcome,
+        status.as_str(),
+        attempt.outcome.as_str(),
         attempt.agent_execution_id,
         attempt.result,
         attempt.prompt_tokens,
@@ -445,8 +452,8 @@ pub async fn rescue(
                run_after = $1, leased_by = null, lease_until = null
            from stuck
            where e.id = stuck.id
-           returning e.id, e.tenant_id, e.schedule_id, e.fire_time, e.status,
-                     e.agent_execution_id"#,
+           returning e.id, e.tenant_id, e.schedule_id, e.fire_time,
+                     e.status as "status: ExecutionStatus", e.agent_execution_id"#,
         now,
         grace_secs,
         limit
@@ -456,7 +463,7 @@ pub async fn rescue(
     let count = rows.len() as u64;
     let abandoned = rows
         .into_iter()
-        .filter(|r| r.status == "failed")
+        .filter(|r| r.status == ExecutionStatus::Failed)
         .map(|r| Abandoned {
             id: r.id,
             tenant_id: r.tenant_id,

@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::execution::{ExecutionStatus, FireDisposition, SkipReason};
+
 /// A fire time that did not run.
 #[derive(Debug, Clone)]
 pub struct Skipped {
     pub schedule_id: Uuid,
     pub tenant_id: Uuid,
     pub fire_time: DateTime<Utc>,
-    /// `overlap` or `missed`.
-    pub reason: &'static str,
+    pub reason: SkipReason,
 }
 
 /// Records skipped and missed fire times in one statement (a repeat is ignored).
@@ -27,7 +28,10 @@ pub async fn insert_skipped(
     let schedules: Vec<Uuid> = skipped.iter().map(|s| s.schedule_id).collect();
     let tenants: Vec<Uuid> = skipped.iter().map(|s| s.tenant_id).collect();
     let fires: Vec<DateTime<Utc>> = skipped.iter().map(|s| s.fire_time).collect();
-    let reasons: Vec<String> = skipped.iter().map(|s| s.reason.to_owned()).collect();
+    let reasons: Vec<String> = skipped
+        .iter()
+        .map(|s| s.reason.as_str().to_owned())
+        .collect();
     sqlx::query!(
         "insert into scheduler.skipped_fires (schedule_id, tenant_id, fire_time, reason, recorded_at)
          select s.*, $5 from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[]) as s
@@ -47,9 +51,9 @@ pub async fn insert_skipped(
 #[derive(Debug, Clone)]
 pub struct FireRow {
     pub fire_time: DateTime<Utc>,
-    pub disposition: String,
+    pub disposition: FireDisposition,
     pub execution_id: Option<Uuid>,
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -64,8 +68,9 @@ pub async fn history(
     let rows = temponest_db::timed(
         "scheduler.fires.history",
         sqlx::query!(
-            r#"select fire_time as "fire_time!", disposition as "disposition!", execution_id,
-                      status, recorded_at as "recorded_at!", count(*) over () as "total!"
+            r#"select fire_time as "fire_time!", disposition as "disposition!: FireDisposition",
+                      execution_id, status as "status: ExecutionStatus",
+                      recorded_at as "recorded_at!", count(*) over () as "total!"
                from (
                    select fire_time, 'executed' as disposition, id as execution_id, status,
                           created_at as recorded_at

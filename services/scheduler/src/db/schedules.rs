@@ -1,9 +1,11 @@
 //! `scheduler.schedules`: tenant-scoped CRUD with soft delete, and the engine's claim of due
 //! schedules.
 
-use crate::domain::policy::{MisfirePolicy, OverlapPolicy, UnknownPolicy};
+use crate::domain::policy::{MisfirePolicy, OverlapPolicy};
+use crate::domain::timing::{IncompleteTiming, ScheduleType, Timing};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use temponest_db::names::UnknownName;
 use uuid::Uuid;
 
 use crate::models::ScheduleSpec;
@@ -15,7 +17,7 @@ pub struct ScheduleRow {
     pub tenant_id: Uuid,
     pub agent_id: Uuid,
     pub name: String,
-    pub schedule_type: String,
+    pub schedule_type: ScheduleType,
     pub cron_expression: Option<String>,
     pub interval_seconds: Option<i64>,
     pub run_at: Option<DateTime<Utc>>,
@@ -40,24 +42,24 @@ pub struct ScheduleRow {
 
 impl ScheduleRow {
     /// The stored overlap policy (an unknown name is an error, never a default).
-    pub fn overlap(&self) -> Result<OverlapPolicy, UnknownPolicy> {
+    pub fn overlap(&self) -> Result<OverlapPolicy, UnknownName> {
         OverlapPolicy::parse(&self.overlap_policy)
     }
 
     /// The stored misfire policy (an unknown name is an error, never a default).
-    pub fn misfire(&self) -> Result<MisfirePolicy, UnknownPolicy> {
+    pub fn misfire(&self) -> Result<MisfirePolicy, UnknownName> {
         MisfirePolicy::parse(&self.misfire_policy)
     }
 
-    pub fn timing(&self) -> crate::models::schedules::Timing<'_> {
-        crate::models::schedules::Timing {
-            schedule_type: &self.schedule_type,
-            cron_expression: self.cron_expression.as_deref(),
-            interval_seconds: self.interval_seconds,
-            run_at: self.run_at,
-            timezone: &self.timezone,
-            anchor: self.anchor,
-        }
+    /// The stored timing (the check constraint `schedules_type_fields` keeps it complete).
+    pub fn timing(&self) -> Result<Timing, IncompleteTiming> {
+        Timing::from_columns(
+            self.schedule_type,
+            self.cron_expression.as_deref(),
+            self.interval_seconds,
+            self.run_at,
+            &self.timezone,
+        )
     }
 }
 
@@ -71,25 +73,26 @@ pub async fn insert(
 ) -> sqlx::Result<ScheduleRow> {
     sqlx::query_as!(
         ScheduleRow,
-        "insert into scheduler.schedules (id, tenant_id, agent_id, name, schedule_type,
+        r#"insert into scheduler.schedules (id, tenant_id, agent_id, name, schedule_type,
                 cron_expression, interval_seconds, run_at, anchor, timezone, task_config,
                 is_active, overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
                 retry_delay_seconds, timeout_seconds, next_run, created_by, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
                  $19, $20, $9, $9)
-         returning id, tenant_id, agent_id, name, schedule_type, cron_expression, interval_seconds,
+         returning id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
+                   cron_expression, interval_seconds,
                    run_at, anchor, timezone, task_config, is_active, overlap_policy,
                    misfire_policy, catchup_window_seconds, max_retries, retry_delay_seconds,
                    timeout_seconds, next_run, last_run, run_count, skipped_count, missed_count,
-                   created_at, updated_at",
+                   created_at, updated_at"#,
         id,
         tenant_id,
         spec.agent_id,
         spec.name,
-        spec.schedule_type,
-        spec.cron_expression,
-        spec.interval_seconds,
-        spec.run_at,
+        spec.timing.schedule_type().as_str(),
+        spec.timing.cron_expression(),
+        spec.timing.interval_seconds(),
+        spec.timing.run_at(),
         spec.anchor,
         spec.timezone,
         spec.task_config,
@@ -113,13 +116,14 @@ pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Opti
         "scheduler.schedules.find",
         sqlx::query_as!(
             ScheduleRow,
-            "select id, tenant_id, agent_id, name, schedule_type, cron_expression,
+            r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
+                cron_expression,
                     interval_seconds, run_at, anchor, timezone, task_config, is_active,
                     overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
                     retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
                     skipped_count, missed_count, created_at, updated_at
              from scheduler.schedules
-             where id = $1 and tenant_id = $2 and deleted_at is null",
+             where id = $1 and tenant_id = $2 and deleted_at is null"#,
             id,
             tenant_id
         )
@@ -137,14 +141,15 @@ pub async fn find_for_update(
 ) -> sqlx::Result<Option<ScheduleRow>> {
     sqlx::query_as!(
         ScheduleRow,
-        "select id, tenant_id, agent_id, name, schedule_type, cron_expression,
+        r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
+                cron_expression,
                 interval_seconds, run_at, anchor, timezone, task_config, is_active,
                 overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
                 retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
                 skipped_count, missed_count, created_at, updated_at
          from scheduler.schedules
          where id = $1 and tenant_id = $2 and deleted_at is null
-         for update",
+         for update"#,
         id,
         tenant_id
     )
@@ -165,7 +170,8 @@ pub async fn list(
     let rows = temponest_db::timed(
         "scheduler.schedules.list",
         sqlx::query!(
-            r#"select id, tenant_id, agent_id, name, schedule_type, cron_expression,
+            r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
+                cron_expression,
                       interval_seconds, run_at, anchor, timezone, task_config, is_active,
                       overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
                       retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
@@ -251,26 +257,27 @@ pub async fn update(
 ) -> sqlx::Result<Option<ScheduleRow>> {
     sqlx::query_as!(
         ScheduleRow,
-        "update scheduler.schedules
+        r#"update scheduler.schedules
          set agent_id = $3, name = $4, schedule_type = $5, cron_expression = $6,
              interval_seconds = $7, run_at = $8, anchor = $9, timezone = $10, task_config = $11,
              is_active = $12, overlap_policy = $13, misfire_policy = $14,
              catchup_window_seconds = $15, max_retries = $16, retry_delay_seconds = $17,
              timeout_seconds = $18, next_run = $19, updated_at = $20
          where id = $1 and tenant_id = $2 and deleted_at is null
-         returning id, tenant_id, agent_id, name, schedule_type, cron_expression, interval_seconds,
+         returning id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
+                   cron_expression, interval_seconds,
                    run_at, anchor, timezone, task_config, is_active, overlap_policy,
                    misfire_policy, catchup_window_seconds, max_retries, retry_delay_seconds,
                    timeout_seconds, next_run, last_run, run_count, skipped_count, missed_count,
-                   created_at, updated_at",
+                   created_at, updated_at"#,
         id,
         tenant_id,
         spec.agent_id,
         spec.name,
-        spec.schedule_type,
-        spec.cron_expression,
-        spec.interval_seconds,
-        spec.run_at,
+        spec.timing.schedule_type().as_str(),
+        spec.timing.cron_expression(),
+        spec.timing.interval_seconds(),
+        spec.timing.run_at(),
         spec.anchor,
         spec.timezone,
         spec.task_config,
@@ -327,7 +334,8 @@ pub async fn claim_due(
 ) -> sqlx::Result<Vec<ScheduleRow>> {
     sqlx::query_as!(
         ScheduleRow,
-        "select id, tenant_id, agent_id, name, schedule_type, cron_expression,
+        r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
+                cron_expression,
                 interval_seconds, run_at, anchor, timezone, task_config, is_active,
                 overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
                 retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
@@ -336,7 +344,7 @@ pub async fn claim_due(
          where is_active and deleted_at is null and next_run is not null and next_run <= $1
          order by next_run
          limit $2
-         for update skip locked",
+         for update skip locked"#,
         now,
         limit
     )

@@ -13,6 +13,8 @@ use serde::Deserialize;
 use temponest_auth_client::{ServiceTokenError, ServiceTokens};
 use uuid::Uuid;
 
+use temponest_db::named;
+
 /// Waits between repeats of a call that failed before anything ran (connect errors, 502–504).
 const CALL_BACKOFF: temponest_retry::Backoff = temponest_retry::Backoff::new(
     Duration::from_millis(200),
@@ -34,12 +36,39 @@ pub enum CallError {
     Unavailable(String),
 }
 
+/// An agent execution's status, as the agents API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentExecutionStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+/// The agents API's finer result of an execution. A value this version does not know makes
+/// the answer unreadable (an `Unavailable` call error, retried), never a guessed outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentOutcome {
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+    MaxIterations,
+    Abandoned,
+}
+
+named!(AgentOutcome, "agent outcome",
+    Completed => "completed", Failed => "failed", Cancelled => "cancelled",
+    TimedOut => "timed_out", MaxIterations => "max_iterations", Abandoned => "abandoned");
+
 /// An agent execution as the scheduler needs it (a subset of the agents API's Execution).
 #[derive(Debug, Clone, Deserialize)]
 pub struct AgentExecution {
     pub id: Uuid,
-    pub status: String,
-    pub outcome: Option<String>,
+    pub status: AgentExecutionStatus,
+    pub outcome: Option<AgentOutcome>,
     pub response: Option<String>,
     pub tokens_used: Tokens,
     pub cost_usd: f64,
@@ -54,9 +83,17 @@ pub struct Tokens {
 
 impl AgentExecution {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed")
+        matches!(
+            self.status,
+            AgentExecutionStatus::Completed | AgentExecutionStatus::Failed
+        )
     }
 }
+
+/// [`AgentsClient::new`] could not build its HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP client: {0}")]
+pub struct AgentsClientError(#[from] reqwest::Error);
 
 /// HTTP client of the agents service. Cheap to clone.
 #[derive(Clone)]
@@ -72,12 +109,11 @@ impl AgentsClient {
         base: &str,
         tokens: ServiceTokens,
         request_timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AgentsClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .build()?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             http,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::db::executions::{self, NewExecution};
 use crate::db::fires::{self, Skipped};
 use crate::db::schedules::{self, Advance, ScheduleRow};
+use crate::domain::execution::{ExecutionTrigger, SkipReason};
 use crate::domain::plan::{self, Inputs};
 use crate::state::AppState;
 
@@ -68,19 +69,24 @@ async fn round(state: &AppState, now: DateTime<Utc>) -> sqlx::Result<(FireReport
             .unwrap_or((0, 0));
         let planned = plan_for(schedule, now, grace, running, pending);
         for fire in &planned.run {
-            new.push(new_execution(schedule, *fire, "schedule", now));
+            new.push(new_execution(
+                schedule,
+                *fire,
+                ExecutionTrigger::Schedule,
+                now,
+            ));
         }
         skipped.extend(planned.skipped.iter().map(|f| Skipped {
             schedule_id: schedule.id,
             tenant_id: schedule.tenant_id,
             fire_time: *f,
-            reason: "overlap",
+            reason: SkipReason::Overlap,
         }));
         skipped.extend(planned.missed.iter().map(|f| Skipped {
             schedule_id: schedule.id,
             tenant_id: schedule.tenant_id,
             fire_time: *f,
-            reason: "missed",
+            reason: SkipReason::Missed,
         }));
         report.skipped += planned.skipped.len();
         report.missed += planned.missed_count;
@@ -155,7 +161,14 @@ fn plan_for(
             return plan::Plan::default();
         }
     };
-    match schedule.timing().trigger() {
+    let timing = match schedule.timing() {
+        Ok(timing) => timing,
+        Err(err) => {
+            tracing::error!(schedule = %schedule.id, error = %err, "unusable schedule timing; it stops firing");
+            return plan::Plan::default();
+        }
+    };
+    match timing.trigger(schedule.anchor) {
         Ok(trigger) => plan::plan(
             &trigger,
             Inputs {
@@ -180,7 +193,7 @@ fn plan_for(
 pub fn new_execution(
     schedule: &ScheduleRow,
     fire_time: DateTime<Utc>,
-    trigger: &'static str,
+    trigger: ExecutionTrigger,
     now: DateTime<Utc>,
 ) -> NewExecution {
     NewExecution {

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db::executions::{self, AttemptResult, Claimed};
-use crate::domain::agents::{AgentExecution, CallError};
+use crate::domain::agents::{AgentExecution, AgentExecutionStatus, AgentOutcome, CallError};
+use crate::domain::execution::{ExecutionOutcome, ExecutionStatus, ExecutionTrigger};
 use crate::state::AppState;
 
 /// Runs claimed executions of one engine.
@@ -142,7 +143,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Why an attempt did not complete.
 #[derive(Debug, Clone)]
 struct Failure {
-    outcome: &'static str,
+    outcome: ExecutionOutcome,
     error: String,
     retryable: bool,
     /// Retry without backoff: the agent execution was abandoned because the process running
@@ -154,19 +155,19 @@ impl From<CallError> for Failure {
     fn from(err: CallError) -> Self {
         match err {
             CallError::NotFound(detail) => Failure {
-                outcome: "agent_not_found",
+                outcome: ExecutionOutcome::AgentNotFound,
                 error: detail,
                 retryable: false,
                 at_once: false,
             },
             CallError::Rejected(detail) => Failure {
-                outcome: "failed",
+                outcome: ExecutionOutcome::Failed,
                 error: detail,
                 retryable: false,
                 at_once: false,
             },
             CallError::Unavailable(detail) => Failure {
-                outcome: "failed",
+                outcome: ExecutionOutcome::Failed,
                 error: detail,
                 retryable: true,
                 at_once: false,
@@ -177,7 +178,7 @@ impl From<CallError> for Failure {
 
 /// Runs one claimed attempt to its end and records it.
 pub async fn run(state: &AppState, engine: Uuid, exec: Claimed) {
-    if exec.trigger == "schedule" && exec.attempt == 1 {
+    if exec.trigger == ExecutionTrigger::Schedule && exec.attempt == 1 {
         let lateness = (exec.attempt_started_at - exec.fire_time)
             .num_microseconds()
             .unwrap_or(0)
@@ -208,7 +209,7 @@ pub async fn run(state: &AppState, engine: Uuid, exec: Claimed) {
             }
             Ended::Failed(
                 Failure {
-                    outcome: "timed_out",
+                    outcome: ExecutionOutcome::TimedOut,
                     error: format!(
                         "the run exceeded timeout_seconds ({} s)",
                         exec.timeout_seconds
@@ -257,7 +258,7 @@ async fn attempt(
         // Another engine owns the execution now; stop this run (its result would be ignored).
         let _ = agents.cancel(exec.tenant_id, id).await;
         return Err(Failure {
-            outcome: "failed",
+            outcome: ExecutionOutcome::Failed,
             error: "lease lost".to_owned(),
             retryable: true,
             at_once: false,
@@ -283,7 +284,7 @@ async fn finished(state: &AppState, tenant: Uuid, id: Uuid) -> Result<AgentExecu
         }
     }
     Err(Failure {
-        outcome: "failed",
+        outcome: ExecutionOutcome::Failed,
         error: format!("agent execution {id} did not finish"),
         retryable: true,
         at_once: false,
@@ -298,33 +299,29 @@ enum Ended {
 }
 
 fn classify(done: AgentExecution) -> Ended {
-    if done.status == "completed" {
+    if done.status == AgentExecutionStatus::Completed {
         return Ended::Completed(done);
     }
     let detail = done
         .error
         .clone()
         .unwrap_or_else(|| "the agent execution failed".to_owned());
-    let outcome = done.outcome.clone().unwrap_or_default();
+    let outcome = done.outcome;
     Ended::Failed(
         Failure {
-            outcome: if outcome == "timed_out" {
-                "timed_out"
+            outcome: if outcome == Some(AgentOutcome::TimedOut) {
+                ExecutionOutcome::TimedOut
             } else {
-                "failed"
+                ExecutionOutcome::Failed
             },
             error: format!(
                 "agent execution {} {}: {detail}",
                 done.id,
-                if outcome.is_empty() {
-                    "failed"
-                } else {
-                    outcome.as_str()
-                }
+                outcome.map_or("failed", AgentOutcome::as_str)
             ),
             // A cancelled agent execution was stopped on purpose (by a user or an operator).
-            retryable: outcome != "cancelled",
-            at_once: outcome == "abandoned",
+            retryable: outcome != Some(AgentOutcome::Cancelled),
+            at_once: outcome == Some(AgentOutcome::Abandoned),
         },
         Some(done),
     )
@@ -342,10 +339,10 @@ async fn record(
     let mut at_once = false;
     let (status, attempt, retry) = match outcome {
         Ended::Completed(done) => (
-            "completed",
+            ExecutionStatus::Completed,
             AttemptResult {
                 agent_execution_id: Some(done.id),
-                outcome: "completed".to_owned(),
+                outcome: ExecutionOutcome::Completed,
                 result: done.response,
                 prompt_tokens: done.tokens_used.prompt,
                 completion_tokens: done.tokens_used.completion,
@@ -358,10 +355,10 @@ async fn record(
             let retry = failure.retryable && exec.attempt <= exec.max_retries;
             at_once = failure.at_once;
             (
-                "failed",
+                ExecutionStatus::Failed,
                 AttemptResult {
                     agent_execution_id: used.as_ref().map(|u| u.id).or(agent_id),
-                    outcome: failure.outcome.to_owned(),
+                    outcome: failure.outcome,
                     result: None,
                     prompt_tokens: used.as_ref().map_or(0, |u| u.tokens_used.prompt),
                     completion_tokens: used.as_ref().map_or(0, |u| u.tokens_used.completion),
@@ -415,7 +412,7 @@ async fn record(
     // A buffered execution of the schedule may start now.
     crate::db::schedules::notify(&mut tx).await?;
     tx.commit().await?;
-    metrics::counter!("scheduler_runs_total", "outcome" => attempt.outcome).increment(1);
+    metrics::counter!("scheduler_runs_total", "outcome" => attempt.outcome.as_str()).increment(1);
     Ok(())
 }
 
@@ -447,8 +444,8 @@ pub async fn rescue(state: &AppState, now: DateTime<Utc>) -> sqlx::Result<u64> {
                 serde_json::json!({
                     "schedule_id": a.schedule_id,
                     "execution_id": a.id,
-                    "status": "failed",
-                    "outcome": "abandoned",
+                    "status": ExecutionStatus::Failed,
+                    "outcome": ExecutionOutcome::Abandoned,
                     "agent_execution_id": a.agent_execution_id,
                     "fire_time": a.fire_time,
                 }),

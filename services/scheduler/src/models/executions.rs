@@ -5,8 +5,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use temponest_web::{ApiError, FieldError};
+
 use crate::db::executions::ExecutionRow;
 use crate::db::fires::FireRow;
+use crate::domain::execution::{
+    ExecutionOutcome, ExecutionStatus, ExecutionTrigger, FireDisposition,
+};
 
 /// Token counts of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -24,13 +29,11 @@ pub struct ExecutionOut {
     pub task_id: Uuid,
     pub schedule_id: Uuid,
     pub agent_id: Uuid,
-    /// pending | running | completed | failed
-    pub status: String,
-    /// The finer result next to `status`: completed, failed, timed_out, cancelled,
-    /// abandoned, agent_not_found (null while unfinished).
-    pub outcome: Option<String>,
+    pub status: ExecutionStatus,
+    /// The finer result next to `status` (null while unfinished).
+    pub outcome: Option<ExecutionOutcome>,
     /// `schedule` (a fire time) or `manual` (`POST /schedules/{id}/trigger`).
-    pub trigger: String,
+    pub trigger: ExecutionTrigger,
     /// The fire time it runs for (manual: when it was requested).
     pub fire_time: DateTime<Utc>,
     /// Attempts started so far (retries included).
@@ -89,16 +92,25 @@ pub struct ExecutionFilter {
     pub status: Option<String>,
 }
 
+impl ExecutionFilter {
+    /// The status asked for; an unknown one is a 422 listing the statuses.
+    pub fn status(&self) -> Result<Option<ExecutionStatus>, ApiError> {
+        self.status
+            .as_deref()
+            .map(|given| super::named_field("status", given))
+            .transpose()
+            .map_err(|error: FieldError| ApiError::validation(vec![error]))
+    }
+}
+
 /// One fire time of a schedule and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FireOut {
     pub fire_time: DateTime<Utc>,
-    /// `executed` (an execution ran or is running for it), `skipped` (overlap policy) or
-    /// `missed` (downtime; misfire policy).
-    pub disposition: String,
+    pub disposition: FireDisposition,
     pub execution_id: Option<Uuid>,
     /// The execution's status when executed.
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     pub recorded_at: DateTime<Utc>,
 }
 

@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use temponest_cron::Trigger;
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::schedules::ScheduleRow;
-use crate::domain::policy::{MisfirePolicy, OverlapPolicy, Policy};
+use crate::domain::policy::{MisfirePolicy, OverlapPolicy};
+use crate::domain::timing::{ScheduleType, Timing};
+use temponest_db::names::Named;
 
 const MAX_NAME: usize = 200;
 const MAX_USER_MESSAGE: usize = 200_000;
@@ -88,8 +89,7 @@ pub struct ScheduleOut {
     pub tenant_id: Uuid,
     pub agent_id: Uuid,
     pub name: String,
-    /// cron | interval | once
-    pub schedule_type: String,
+    pub schedule_type: ScheduleType,
     pub cron_expression: Option<String>,
     pub interval_seconds: Option<i64>,
     pub run_at: Option<DateTime<Utc>>,
@@ -160,10 +160,9 @@ pub struct ScheduleFilter {
 pub struct ScheduleSpec {
     pub agent_id: Uuid,
     pub name: String,
-    pub schedule_type: String,
-    pub cron_expression: Option<String>,
-    pub interval_seconds: Option<i64>,
-    pub run_at: Option<DateTime<Utc>>,
+    pub timing: Timing,
+    /// The zone shown for every type (only a cron timing reads it; there it equals the
+    /// timing's own).
     pub timezone: String,
     pub task_config: serde_json::Value,
     pub is_active: bool,
@@ -177,63 +176,17 @@ pub struct ScheduleSpec {
     pub anchor: DateTime<Utc>,
 }
 
-/// The timing fields of a schedule, in whichever form it has.
-pub struct Timing<'a> {
-    pub schedule_type: &'a str,
-    pub cron_expression: Option<&'a str>,
-    pub interval_seconds: Option<i64>,
-    pub run_at: Option<DateTime<Utc>>,
-    pub timezone: &'a str,
-    pub anchor: DateTime<Utc>,
-}
-
-impl Timing<'_> {
-    /// The fire-time calculator of these fields.
-    pub fn trigger(&self) -> Result<Trigger, temponest_cron::TriggerError> {
-        match (
-            self.schedule_type,
-            self.cron_expression,
-            self.interval_seconds,
-            self.run_at,
-        ) {
-            ("cron", Some(expr), _, _) => Trigger::cron(expr, self.timezone),
-            ("interval", _, Some(secs), _) => {
-                Trigger::interval(u64::try_from(secs).unwrap_or(0), self.anchor)
-            }
-            ("once", _, _, Some(at)) => Ok(Trigger::once(at)),
-            _ => Err(temponest_cron::TriggerError {
-                field: "schedule_type",
-                message: "incomplete schedule timing".to_owned(),
-            }),
-        }
-    }
-}
-
 impl ScheduleSpec {
-    pub fn timing(&self) -> Timing<'_> {
-        Timing {
-            schedule_type: &self.schedule_type,
-            cron_expression: self.cron_expression.as_deref(),
-            interval_seconds: self.interval_seconds,
-            run_at: self.run_at,
-            timezone: &self.timezone,
-            anchor: self.anchor,
-        }
-    }
-
     /// The first fire time after `now` (None: a one-shot in the past, or paused).
     pub fn first_run(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         if !self.is_active {
             return None;
         }
-        let trigger = self.timing().trigger().ok()?;
-        // A one-shot due right now (or a moment ago, as sent) still fires.
-        if self.schedule_type == "once" {
-            return self
-                .run_at
-                .filter(|at| *at > now - chrono::Duration::seconds(5));
+        match &self.timing {
+            // A one-shot due right now (or a moment ago, as sent) still fires.
+            Timing::Once { at } => Some(*at).filter(|at| *at > now - chrono::Duration::seconds(5)),
+            timing => timing.trigger(self.anchor).ok()?.next_after(now),
         }
-        trigger.next_after(now)
     }
 }
 
@@ -251,56 +204,52 @@ impl ScheduleIn {
         );
         let task_config = task_config(self.task_config, &mut errors);
         let name = name(self.name, timing.as_ref(), &mut errors);
-        let spec = ScheduleSpec {
+        let (overlap_policy, misfire_policy) = policies(
+            self.overlap_policy.as_deref(),
+            self.misfire_policy.as_deref(),
+            &mut errors,
+        );
+        let catchup_window_seconds = range(
+            "catchup_window_seconds",
+            self.catchup_window_seconds,
+            3600,
+            0,
+            MAX_CATCHUP,
+            &mut errors,
+        );
+        let max_retries = range("max_retries", self.max_retries, 3, 0, 20, &mut errors);
+        let retry_delay_seconds = range(
+            "retry_delay_seconds",
+            self.retry_delay_seconds,
+            60,
+            1,
+            86_400,
+            &mut errors,
+        );
+        let timeout_seconds = range(
+            "timeout_seconds",
+            self.timeout_seconds,
+            300,
+            1,
+            86_400,
+            &mut errors,
+        );
+        let (timing, timezone) = finish(timing, errors)?;
+        Ok(ScheduleSpec {
             agent_id: self.agent_id,
             name,
-            schedule_type: String::new(),
-            cron_expression: None,
-            interval_seconds: None,
-            run_at: None,
-            timezone: String::new(),
+            timing,
+            timezone,
             task_config,
             is_active: self.is_active.unwrap_or(true),
-            overlap_policy: policy(
-                "overlap_policy",
-                self.overlap_policy.as_deref(),
-                OverlapPolicy::Skip,
-                &mut errors,
-            ),
-            misfire_policy: policy(
-                "misfire_policy",
-                self.misfire_policy.as_deref(),
-                MisfirePolicy::FireOnce,
-                &mut errors,
-            ),
-            catchup_window_seconds: range(
-                "catchup_window_seconds",
-                self.catchup_window_seconds,
-                3600,
-                0,
-                MAX_CATCHUP,
-                &mut errors,
-            ),
-            max_retries: range("max_retries", self.max_retries, 3, 0, 20, &mut errors),
-            retry_delay_seconds: range(
-                "retry_delay_seconds",
-                self.retry_delay_seconds,
-                60,
-                1,
-                86_400,
-                &mut errors,
-            ),
-            timeout_seconds: range(
-                "timeout_seconds",
-                self.timeout_seconds,
-                300,
-                1,
-                86_400,
-                &mut errors,
-            ),
+            overlap_policy,
+            misfire_policy,
+            catchup_window_seconds,
+            max_retries,
+            retry_delay_seconds,
+            timeout_seconds,
             anchor: now,
-        };
-        finish(spec, timing, errors)
+        })
     }
 }
 
@@ -372,80 +321,69 @@ impl SchedulePatch {
         } else {
             current.anchor
         };
-        let spec = ScheduleSpec {
+        let (overlap_policy, misfire_policy) = policies(
+            self.overlap_policy
+                .as_deref()
+                .or(Some(&current.overlap_policy)),
+            self.misfire_policy
+                .as_deref()
+                .or(Some(&current.misfire_policy)),
+            &mut errors,
+        );
+        let catchup_window_seconds = range(
+            "catchup_window_seconds",
+            self.catchup_window_seconds,
+            current.catchup_window_seconds,
+            0,
+            MAX_CATCHUP,
+            &mut errors,
+        );
+        let max_retries = range(
+            "max_retries",
+            self.max_retries,
+            current.max_retries,
+            0,
+            20,
+            &mut errors,
+        );
+        let retry_delay_seconds = range(
+            "retry_delay_seconds",
+            self.retry_delay_seconds,
+            current.retry_delay_seconds,
+            1,
+            86_400,
+            &mut errors,
+        );
+        let timeout_seconds = range(
+            "timeout_seconds",
+            self.timeout_seconds,
+            current.timeout_seconds,
+            1,
+            86_400,
+            &mut errors,
+        );
+        let (timing, timezone) = finish(timing, errors)?;
+        Ok(ScheduleSpec {
             agent_id: self.agent_id.unwrap_or(current.agent_id),
             name,
-            schedule_type: String::new(),
-            cron_expression: None,
-            interval_seconds: None,
-            run_at: None,
-            timezone: String::new(),
+            timing,
+            timezone,
             task_config,
             is_active: self.is_active.unwrap_or(current.is_active),
-            overlap_policy: policy(
-                "overlap_policy",
-                Some(
-                    self.overlap_policy
-                        .as_deref()
-                        .unwrap_or(&current.overlap_policy),
-                ),
-                OverlapPolicy::Skip,
-                &mut errors,
-            ),
-            misfire_policy: policy(
-                "misfire_policy",
-                Some(
-                    self.misfire_policy
-                        .as_deref()
-                        .unwrap_or(&current.misfire_policy),
-                ),
-                MisfirePolicy::FireOnce,
-                &mut errors,
-            ),
-            catchup_window_seconds: range(
-                "catchup_window_seconds",
-                self.catchup_window_seconds,
-                current.catchup_window_seconds,
-                0,
-                MAX_CATCHUP,
-                &mut errors,
-            ),
-            max_retries: range(
-                "max_retries",
-                self.max_retries,
-                current.max_retries,
-                0,
-                20,
-                &mut errors,
-            ),
-            retry_delay_seconds: range(
-                "retry_delay_seconds",
-                self.retry_delay_seconds,
-                current.retry_delay_seconds,
-                1,
-                86_400,
-                &mut errors,
-            ),
-            timeout_seconds: range(
-                "timeout_seconds",
-                self.timeout_seconds,
-                current.timeout_seconds,
-                1,
-                86_400,
-                &mut errors,
-            ),
+            overlap_policy,
+            misfire_policy,
+            catchup_window_seconds,
+            max_retries,
+            retry_delay_seconds,
+            timeout_seconds,
             anchor,
-        };
-        finish(spec, timing, errors)
+        })
     }
 }
 
-/// Validated timing: (type, cron, interval, run_at, timezone).
+/// Validated timing and the (trimmed, valid) time zone.
 struct TimingFields {
-    schedule_type: &'static str,
-    cron_expression: Option<String>,
-    interval_seconds: Option<i64>,
-    run_at: Option<DateTime<Utc>>,
+    timing: Timing,
     timezone: String,
 }
 
@@ -487,10 +425,10 @@ fn timing_fields(
         }
         return match temponest_cron::Trigger::cron(&expr, &timezone) {
             Ok(_) => Some(TimingFields {
-                schedule_type: "cron",
-                cron_expression: Some(expr),
-                interval_seconds: None,
-                run_at: None,
+                timing: Timing::Cron {
+                    expression: expr,
+                    timezone: timezone.clone(),
+                },
                 timezone,
             }),
             Err(err) => {
@@ -508,10 +446,7 @@ fn timing_fields(
             return None;
         }
         return Some(TimingFields {
-            schedule_type: "interval",
-            cron_expression: None,
-            interval_seconds: Some(secs),
-            run_at: None,
+            timing: Timing::Interval { seconds: secs },
             timezone,
         });
     }
@@ -521,10 +456,7 @@ fn timing_fields(
         return None;
     }
     Some(TimingFields {
-        schedule_type: "once",
-        cron_expression: None,
-        interval_seconds: None,
-        run_at: Some(at),
+        timing: Timing::Once { at },
         timezone,
     })
 }
@@ -593,39 +525,41 @@ fn name(
             }
             name
         }
-        None => match timing {
-            Some(TimingFields {
-                cron_expression: Some(expr),
-                ..
-            }) => format!("cron {expr}"),
-            Some(TimingFields {
-                interval_seconds: Some(secs),
-                ..
-            }) => format!("every {secs} s"),
-            Some(TimingFields {
-                run_at: Some(at), ..
-            }) => format!("once at {}", at.to_rfc3339()),
-            _ => "schedule".to_owned(),
+        None => match timing.map(|t| &t.timing) {
+            Some(Timing::Cron { expression, .. }) => format!("cron {expression}"),
+            Some(Timing::Interval { seconds }) => format!("every {seconds} s"),
+            Some(Timing::Once { at }) => format!("once at {}", at.to_rfc3339()),
+            None => "schedule".to_owned(),
         },
     }
 }
 
+/// The overlap and misfire policies named (the defaults, `skip` and `fire_once`, when none is
+/// given).
+fn policies(
+    overlap: Option<&str>,
+    misfire: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> (OverlapPolicy, MisfirePolicy) {
+    (
+        policy("overlap_policy", overlap, OverlapPolicy::Skip, errors),
+        policy("misfire_policy", misfire, MisfirePolicy::FireOnce, errors),
+    )
+}
+
 /// The policy named `given` (or `default` when none is given); an unknown name is a field
 /// error listing the names (and `default` stands in so validation can go on).
-fn policy<P: Policy>(
+fn policy<P: Named>(
     field: &str,
     given: Option<&str>,
     default: P,
     errors: &mut Vec<FieldError>,
 ) -> P {
-    match given.map(P::parse_name) {
+    match given.map(|name| super::named_field(field, name)) {
         None => default,
         Some(Ok(value)) => value,
-        Some(Err(_)) => {
-            errors.push(FieldError::new(
-                field,
-                format!("must be one of: {}", P::names()),
-            ));
+        Some(Err(error)) => {
+            errors.push(error);
             default
         }
     }
@@ -649,20 +583,13 @@ fn range(
     value
 }
 
+/// The validated timing, unless anything was invalid (then every problem in one 422).
 fn finish(
-    mut spec: ScheduleSpec,
     timing: Option<TimingFields>,
     errors: Vec<FieldError>,
-) -> Result<ScheduleSpec, ApiError> {
+) -> Result<(Timing, String), ApiError> {
     match timing {
-        Some(t) if errors.is_empty() => {
-            spec.schedule_type = t.schedule_type.to_owned();
-            spec.cron_expression = t.cron_expression;
-            spec.interval_seconds = t.interval_seconds;
-            spec.run_at = t.run_at;
-            spec.timezone = t.timezone;
-            Ok(spec)
-        }
+        Some(t) if errors.is_empty() => Ok((t.timing, t.timezone)),
         _ => Err(ApiError::validation(errors)),
     }
 }

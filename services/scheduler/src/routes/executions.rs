@@ -6,14 +6,12 @@ use axum::response::Response;
 use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{AGENTS_READ, SCHEDULES_READ};
 use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, FieldError, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
 use uuid::Uuid;
 
 use crate::db::{executions, fires, schedules};
 use crate::models::{ExecutionFilter, ExecutionOut, FireOut};
 use crate::state::AppState;
-
-const STATUSES: &[&str] = &["pending", "running", "completed", "failed"];
 
 /// A schedule's executions, newest first.
 #[utoipa::path(get, path = "/schedules/{id}/executions", operation_id = "list_schedule_executions", tag = "schedules", security(("bearer" = [])),
@@ -31,20 +29,13 @@ pub async fn list(
     principal.require(SCHEDULES_READ)?;
     // Executions carry the agent's answers.
     principal.require(AGENTS_READ)?;
-    if let Some(status) = filter.status.as_deref()
-        && !STATUSES.contains(&status)
-    {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "status",
-            format!("must be one of: {}", STATUSES.join(", ")),
-        )]));
-    }
+    let status = filter.status()?;
     ensure_schedule(&state, principal.tenant_id, id).await?;
     let (rows, total) = executions::list(
         &state.pool,
         principal.tenant_id,
         id,
-        filter.status.as_deref(),
+        status,
         page.skip,
         page.limit,
     )

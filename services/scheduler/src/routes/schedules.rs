@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::db::{executions, schedules};
 use crate::domain::agents::CallError;
+use crate::domain::execution::ExecutionTrigger;
 use crate::domain::policy::OverlapPolicy;
 use crate::domain::{firing, plan};
 use crate::models::{ExecutionOut, ScheduleFilter, ScheduleIn, ScheduleOut, SchedulePatch};
@@ -163,10 +164,7 @@ async fn apply_patch(
         return Ok(ScheduleOut::from(current));
     }
     let spec = patch.apply(&current, now)?;
-    let timing_changed = spec.schedule_type != current.schedule_type
-        || spec.cron_expression != current.cron_expression
-        || spec.interval_seconds != current.interval_seconds
-        || spec.run_at != current.run_at
+    let timing_changed = current.timing().as_ref() != Ok(&spec.timing)
         || spec.timezone != current.timezone
         || spec.is_active != current.is_active;
     let next_run = if timing_changed {
@@ -241,7 +239,7 @@ pub async fn trigger(
             ),
         }));
     }
-    let new = firing::new_execution(&schedule, now, "manual", now);
+    let new = firing::new_execution(&schedule, now, ExecutionTrigger::Manual, now);
     executions::insert_many(&mut tx, std::slice::from_ref(&new)).await?;
     schedules::count_manual_run(&mut tx, id).await?;
     temponest_outbox::publish(

@@ -1,6 +1,7 @@
 //! Bad input at the edge of the schedules API: a NUL character or a number JSON cannot carry
-//! exactly in a schedule (its task configuration included) is a 422 naming the field, and an
-//! exact task configuration round-trips unchanged.
+//! exactly in a schedule (its task configuration included) is a 422 naming the field, an
+//! exact task configuration round-trips unchanged, and an unknown execution status filter is a
+//! 422 naming the statuses.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -79,4 +80,41 @@ async fn an_exact_task_configuration_round_trips_unchanged(pool: sqlx::PgPool) {
     let fetched = app.get_schedule(&s, created["id"].as_str().unwrap()).await;
     assert_eq!(fetched["task_config"]["context"], sent["context"]);
     assert_eq!(fetched["task_config"]["user_message"], "r");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_unknown_execution_status_filter_is_a_422_naming_the_statuses(pool: sqlx::PgPool) {
+    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
+    let s = app.signup("owner@example.com").await;
+    let agent = app.agent(&s).await;
+    let id = app
+        .schedule_id(&s, &agent, json!({"cron_expression": "0 * * * *"}))
+        .await;
+    app.trigger(&s, &id).await;
+    let body = expect_error(
+        app.get(&s.token, &format!("/schedules/{id}/executions?status=done"))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "must be one of: pending, running, completed, failed",
+    )
+    .await;
+    assert!(
+        body["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == "status")),
+        "{body}"
+    );
+    // Known statuses filter: the triggered execution is pending, not completed.
+    for (status, expected) in [("pending", 1), ("completed", 0)] {
+        let listed = expect_json(
+            app.get(
+                &s.token,
+                &format!("/schedules/{id}/executions?status={status}"),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(listed.as_array().map(Vec::len), Some(expected), "{status}");
+    }
 }

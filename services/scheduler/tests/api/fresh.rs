@@ -2,7 +2,6 @@
 //! history) in a database that was never analysed is claimed with the plan it gets once
 //! statistics exist — an ordered range of the pending index that stops at the claim's limit.
 
-use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use temponest_test_client::plan::{self, Plan};
 use uuid::Uuid;
@@ -105,29 +104,13 @@ async fn burst(conn: &mut PgConnection) {
 /// One claim, executed under `EXPLAIN (ANALYZE, FORMAT JSON)` and rolled back, with a custom
 /// or a generic plan (what a prepared statement may switch to after five executions).
 async fn plan(conn: &mut PgConnection, generic: bool) -> Plan {
-    let mode = if generic {
-        "force_generic_plan"
-    } else {
-        "auto"
-    };
-    sqlx::query("select set_config('plan_cache_mode', $1, false)")
-        .bind(mode)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
     let now = chrono::Utc::now();
-    // The statement text is the claim's own file, not input.
-    let explained: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "explain (analyze, format json)\n{CLAIM}"
-    )))
-    .bind(Uuid::new_v4())
-    .bind(now)
-    .bind(now + chrono::Duration::minutes(5))
-    .bind(LIMIT)
-    .fetch_one(&mut *tx)
+    temponest_test_client::plan::explain(conn, generic, CLAIM, |query| {
+        query
+            .bind(Uuid::new_v4())
+            .bind(now)
+            .bind(now + chrono::Duration::minutes(5))
+            .bind(LIMIT)
+    })
     .await
-    .unwrap();
-    tx.rollback().await.unwrap();
-    Plan::from_explain(&explained)
 }

@@ -4,6 +4,7 @@
 //! (`status` is also held to these values by the `deliveries_status_known` check).
 
 use serde::{Deserialize, Serialize};
+use temponest_db::named;
 use utoipa::ToSchema;
 
 /// A delivery's status.
@@ -21,25 +22,10 @@ pub enum DeliveryStatus {
     Retrying,
 }
 
+named!(DeliveryStatus, "delivery status",
+    Pending => "pending", Success => "success", Failed => "failed", Retrying => "retrying");
+
 impl DeliveryStatus {
-    /// Every status, in the order the API documents them.
-    pub const ALL: [Self; 4] = [Self::Pending, Self::Success, Self::Failed, Self::Retrying];
-
-    /// The name clients see and send.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Success => "success",
-            Self::Failed => "failed",
-            Self::Retrying => "retrying",
-        }
-    }
-
-    /// The status named `name`, if there is one.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
     /// Still to be attempted (a sender may lease it).
     pub fn is_unfinished(self) -> bool {
         matches!(self, Self::Pending | Self::Retrying)
@@ -92,12 +78,12 @@ mod tests {
 
     #[test]
     fn statuses_are_spelt_as_clients_see_them() {
-        for status in DeliveryStatus::ALL {
+        for &status in DeliveryStatus::ALL {
             let json = serde_json::to_value(status).unwrap();
             assert_eq!(json, status.as_str());
-            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Ok(status));
         }
-        assert_eq!(DeliveryStatus::parse("cancelled"), None);
+        assert!(DeliveryStatus::parse("cancelled").is_err());
         assert_eq!(
             serde_json::to_value(DeliveryOutcome::EndpointDeleted).unwrap(),
             "endpoint_deleted"

@@ -7,6 +7,7 @@ use axum::response::Response;
 use serde_json::json;
 use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
+use temponest_db::names::Named;
 use temponest_outbox::catalogue::WEBHOOK_TEST;
 use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
@@ -72,9 +73,11 @@ pub async fn list(
     principal.require(WEBHOOKS_READ)?;
     let status = match filter.status.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(name) => Some(DeliveryStatus::parse(name).ok_or_else(|| {
-            let allowed: Vec<&str> = DeliveryStatus::ALL.map(DeliveryStatus::as_str).into();
-            ApiError::invalid_field("status", format!("must be one of {}", allowed.join(", ")))
+        Some(name) => Some(DeliveryStatus::parse(name).map_err(|_| {
+            ApiError::invalid_field(
+                "status",
+                format!("must be one of {}", DeliveryStatus::names()),
+            )
         })?),
     };
     load(&state, principal.tenant_id, id).await?;

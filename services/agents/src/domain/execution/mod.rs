@@ -31,7 +31,7 @@ use crate::state::AppState;
 use events::ExecutionEvent;
 use frames::FrameBatch;
 use ledger::Ledger;
-pub use status::{CallStatus, ExecutionOutcome, ExecutionStatus, UnknownStatus};
+pub use status::{CallStatus, ExecutionOutcome, ExecutionStatus};
 use tool_loop::{Stop, ToolLog};
 
 /// What a run needs of its agent (as it was when the execution was requested).

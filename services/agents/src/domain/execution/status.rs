@@ -1,13 +1,11 @@
 //! The states of an execution and of its model calls, as types. They are stored as their
 //! snake_case names (`text` columns with check constraints, see the agents schema migration)
 //! and shown to clients with the same spelling; an unknown name in a request is a 422 at the
-//! edge ([`ExecutionStatus::from_str`]), and one read from the database is an error, never a
+//! edge ([`ExecutionStatus::parse`]), and one read from the database is an error, never a
 //! default.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
+use temponest_db::named;
 
 /// Where an execution is in its life: pending → running → completed | failed.
 #[derive(
@@ -22,50 +20,12 @@ pub enum ExecutionStatus {
     Failed,
 }
 
+named!(ExecutionStatus, "execution status", Pending => "pending", Running => "running", Completed => "completed", Failed => "failed");
+
 impl ExecutionStatus {
-    /// Every status, in life order.
-    pub const ALL: [Self; 4] = [Self::Pending, Self::Running, Self::Completed, Self::Failed];
-
-    /// The stored and shown name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-        }
-    }
-
     /// Completed or failed: nothing will change it any more.
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Completed | Self::Failed)
-    }
-
-    /// The names a client may use, as the 422 lists them: `pending, running, ...`.
-    pub fn names() -> String {
-        Self::ALL.map(Self::as_str).join(", ")
-    }
-}
-
-impl fmt::Display for ExecutionStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A status name this version does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown execution status `{0}`")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for ExecutionStatus {
-    type Err = UnknownStatus;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == name)
-            .ok_or_else(|| UnknownStatus(name.to_owned()))
     }
 }
 
@@ -92,32 +52,18 @@ pub enum ExecutionOutcome {
     Abandoned,
 }
 
-impl ExecutionOutcome {
-    /// The stored and shown name (also the `outcome` metric label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-            Self::Interrupted => "interrupted",
-            Self::TimedOut => "timed_out",
-            Self::MaxIterations => "max_iterations",
-            Self::Abandoned => "abandoned",
-        }
-    }
+named!(ExecutionOutcome, "execution outcome",
+    Completed => "completed", Failed => "failed", Cancelled => "cancelled",
+    Interrupted => "interrupted", TimedOut => "timed_out", MaxIterations => "max_iterations",
+    Abandoned => "abandoned");
 
+impl ExecutionOutcome {
     /// The status an execution ends with: `completed` for an answer, else `failed`.
     pub fn status(self) -> ExecutionStatus {
         match self {
             Self::Completed => ExecutionStatus::Completed,
             _ => ExecutionStatus::Failed,
         }
-    }
-}
-
-impl fmt::Display for ExecutionOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -146,19 +92,20 @@ impl CallStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use temponest_db::names::Named;
 
     #[test]
     fn status_names_round_trip_and_unknown_ones_are_refused() {
-        for status in ExecutionStatus::ALL {
-            assert_eq!(status.as_str().parse::<ExecutionStatus>(), Ok(status));
+        for &status in ExecutionStatus::ALL {
+            assert_eq!(ExecutionStatus::parse(status.as_str()), Ok(status));
             assert_eq!(
                 serde_json::to_value(status).unwrap(),
                 serde_json::json!(status.as_str())
             );
         }
         assert_eq!(
-            "cancelled".parse::<ExecutionStatus>(),
-            Err(UnknownStatus("cancelled".to_owned()))
+            ExecutionStatus::parse("cancelled").unwrap_err().to_string(),
+            "unknown execution status `cancelled`"
         );
         assert_eq!(
             ExecutionStatus::names(),
