@@ -1,0 +1,252 @@
+//! The export's formats, the 422s, who may read costs, and the project of a real execution.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::{A1, A2, GPT, Spend, at, get_ok, november_to_december, record};
+use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
+    let quoted = Spend {
+        model: "gpt,\"x\"",
+        input: 3,
+        output: 4,
+        nanos: 1_500,
+        ..GPT
+    };
+    record(
+        &app.pool,
+        &ada.tenant_id,
+        at("2026-12-02T08:00:00.5Z"),
+        quoted,
+    )
+    .await;
+
+    let resp = app
+        .get(
+            &ada.token,
+            "/costs/export?start_date=2026-12-02&end_date=2026-12-02",
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = resp.text().await.unwrap();
+    assert_eq!(
+        csv,
+        format!(
+            "created_at,execution_id,agent_id,provider,model,input_tokens,output_tokens,cost_usd,unpriced,usage_estimated,status\r\n\
+             2026-12-02T08:00:00.500Z,,{A1},openai,\"gpt,\"\"x\"\"\",3,4,0.000001500,false,false,success\r\n\
+             2026-12-02T23:59:59Z,,{A2},openai,mystery,7,3,0.000000000,true,false,success\r\n"
+        )
+    );
+
+    let json = get_ok(
+        &app,
+        &ada.token,
+        "/costs/export?format=json&start_date=2026-11-30&end_date=2026-12-01",
+    )
+    .await;
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{json}");
+    assert_eq!(rows[0]["created_at"], "2026-11-30T23:59:59Z");
+    assert_eq!(rows[0]["cost_usd"], 1.0);
+    assert_eq!(rows[0]["input_tokens"], 100);
+    assert_eq!(rows[2]["model"], "claude-sonnet");
+    // Tenant B's export holds only its own row.
+    let theirs = app
+        .get(
+            &bob.token,
+            "/costs/export?start_date=2026-11-01&end_date=2026-12-31",
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(theirs.lines().count(), 2, "{theirs}");
+    let empty = get_ok(
+        &app,
+        &bob.token,
+        "/costs/export?format=json&start_date=2026-01-01&end_date=2026-01-02",
+    )
+    .await;
+    assert_eq!(empty, json!([]));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    for (path, needle) in [
+        ("/costs/summary?start_date=yesterday", "start_date"),
+        ("/costs/summary?end_date=2026-02-30", "end_date"),
+        (
+            "/costs/summary?start_date=2026-12-02&end_date=2026-12-01",
+            "start_date",
+        ),
+        (
+            "/costs/summary?start_date=2026-12-01T00:00:00Z&end_date=2026-11-30T23:00:00Z",
+            "start_date",
+        ),
+        ("/costs/summary?agent_id=nope", "agent_id"),
+        ("/costs/daily?days=0", "days"),
+        ("/costs/daily?days=367", "days"),
+        ("/costs/daily?days=ten", "days"),
+        ("/costs/hourly?hours=0", "hours"),
+        ("/costs/hourly?hours=721", "hours"),
+        ("/costs/by-agent?top_n=0", "top_n"),
+        ("/costs/by-provider?top_n=101", "top_n"),
+        ("/costs/by-model?end_date=soon", "end_date"),
+        ("/costs/forecast?days=91", "days"),
+        ("/costs/forecast?days=-1", "days"),
+        ("/costs/export?format=xml", "format"),
+        ("/costs/export?start_date=2026-13-01", "start_date"),
+    ] {
+        let body = expect_error(
+            app.get(&ada.token, path).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            needle,
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], needle, "{path}: {body}");
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let user = json!({"email": "val@example.com", "password": PASSWORD, "roles": ["viewer"]});
+    expect_json(
+        app.post(&ada.token, "/users", &user).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let login = json!({"email": "val@example.com", "password": PASSWORD});
+    let tokens = expect_json(
+        app.http
+            .post(app.url("/auth/login"))
+            .json(&login)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let viewer = tokens["access_token"].as_str().unwrap();
+    let key = |scopes: Value| {
+        let body = json!({"name": "reports", "scopes": scopes});
+        let app = &app;
+        let token = ada.token.clone();
+        async move {
+            expect_json(
+                app.post(&token, "/api-keys", &body).await,
+                StatusCode::CREATED,
+            )
+            .await["key"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let reader = key(json!(["costs:read"])).await;
+    let agents_only = key(json!(["agents:read"])).await;
+    for path in [
+        "/costs/summary",
+        "/costs/daily",
+        "/costs/hourly",
+        "/costs/by-agent",
+        "/costs/by-provider",
+        "/costs/by-model",
+        "/costs/forecast",
+        "/costs/export",
+    ] {
+        for token in [viewer, reader.as_str()] {
+            assert_eq!(
+                app.get(token, path).await.status(),
+                StatusCode::OK,
+                "{path}"
+            );
+        }
+        expect_error(
+            app.get(&agents_only, path).await,
+            StatusCode::FORBIDDEN,
+            "costs:read",
+        )
+        .await;
+        let anonymous = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    // 1 $ per token, so the echo model's calls cost something.
+    let price = json!({"model": "echo-1", "input_usd_per_mtok": 1_000_000.0, "output_usd_per_mtok": 1_000_000.0});
+    expect_json(
+        app.send_raw(
+            reqwest::Method::PUT,
+            &ada.token,
+            "/costs/prices",
+            &price.to_string(),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let agent = app
+        .agent(
+            &ada.token,
+            json!({"name": "Echo", "model": "echo-1", "provider": "echo"}),
+        )
+        .await;
+    let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
+    let run = |body: Value| {
+        let app = &app;
+        let token = ada.token.clone();
+        let path = path.clone();
+        async move { expect_json(app.post(&token, &path, &body).await, StatusCode::OK).await }
+    };
+    let apollo =
+        run(json!({"user_message": "to the moon", "context": {"project_id": "apollo"}})).await;
+    let zeus = run(json!({"user_message": "thunder", "project_id": "zeus", "context": {"project_id": "ignored"}})).await;
+    let loose = run(json!({"user_message": "no project at all"})).await;
+    for execution in [&apollo, &zeus, &loose] {
+        assert!(execution["cost_usd"].as_f64().unwrap() > 0.0, "{execution}");
+    }
+    for (project, execution) in [("apollo", &apollo), ("zeus", &zeus)] {
+        let summary = get_ok(
+            &app,
+            &ada.token,
+            &format!("/costs/summary?project_id={project}"),
+        )
+        .await;
+        assert_eq!(
+            summary["total_usd"], execution["cost_usd"],
+            "{project}: {summary}"
+        );
+        assert_eq!(
+            summary["total_tokens"]["input"],
+            execution["tokens_used"]["prompt"]
+        );
+        assert_eq!(summary["calls"], 1);
+    }
+    let none = get_ok(&app, &ada.token, "/costs/summary?project_id=ignored").await;
+    assert_eq!(none["calls"], 0);
+    let all = get_ok(&app, &ada.token, "/costs/summary").await;
+    assert_eq!(all["calls"], 3);
+    let blank = json!({"user_message": "x", "project_id": " "});
+    expect_error(
+        app.post(&ada.token, &path, &blank).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "project_id",
+    )
+    .await;
+}
