@@ -79,6 +79,52 @@ async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: Pg
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_large_export_is_sent_in_chunks_with_every_row_once(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    // 3,000 rows (about 400 KB of CSV): many chunks of the stream.
+    sqlx::query(
+        "insert into agents.cost_records (id, tenant_id, agent_id, provider, model,
+                prompt_tokens, completion_tokens, cost_nanos, unpriced, usage_estimated,
+                duration_ms, status, streamed, created_at)
+         select gen_random_uuid(), $1, $2, 'openai', 'gpt-4o', i, 1, i, false, false, 1,
+                'success', false, '2026-12-01T00:00:00Z'::timestamptz + i * interval '1 second'
+         from generate_series(1, 3000) i",
+    )
+    .bind(ada.tenant_id.parse::<uuid::Uuid>().unwrap())
+    .bind(A1)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let resp = app
+        .get(
+            &ada.token,
+            "/costs/export?start_date=2026-12-01&end_date=2026-12-01",
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Streamed: the length is not known up front.
+    assert!(resp.headers().get("content-length").is_none());
+    assert_eq!(resp.headers()["transfer-encoding"], "chunked");
+    let csv = resp.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3001);
+    // Oldest first, each row once: row i has i input tokens.
+    for (i, line) in lines[1..].iter().enumerate() {
+        let input: usize = line.split(',').nth(5).unwrap().parse().unwrap();
+        assert_eq!(input, i + 1, "{line}");
+    }
+    let json = get_ok(
+        &app,
+        &ada.token,
+        "/costs/export?format=json&start_date=2026-12-01&end_date=2026-12-01",
+    )
+    .await;
+    assert_eq!(json.as_array().unwrap().len(), 3000);
+    assert_eq!(json[2999]["cost_usd"], 0.000003);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
@@ -249,4 +295,26 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
         "project_id",
     )
     .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_cost_reports_are_in_the_openapi_document(pool: PgPool) {
+    let app = spawn(pool).await;
+    let doc = expect_json(
+        app.http.get(app.url("/openapi.json")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    for path in [
+        "/costs/summary",
+        "/costs/daily",
+        "/costs/hourly",
+        "/costs/by-agent",
+        "/costs/by-provider",
+        "/costs/by-model",
+        "/costs/forecast",
+        "/costs/export",
+    ] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
+    }
 }
