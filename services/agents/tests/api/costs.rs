@@ -27,6 +27,18 @@ struct Spend<'a> {
     unpriced: bool,
 }
 
+/// Every report path.
+const REPORTS: [&str; 8] = [
+    "/costs/summary",
+    "/costs/daily",
+    "/costs/hourly",
+    "/costs/by-agent",
+    "/costs/by-provider",
+    "/costs/by-model",
+    "/costs/forecast",
+    "/costs/export",
+];
+
 const A1: Uuid = Uuid::from_u128(0xa1);
 const A2: Uuid = Uuid::from_u128(0xa2);
 

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{A1, A2, GPT, Spend, at, get_ok, november_to_december, record};
+use super::{A1, A2, GPT, REPORTS, Spend, at, get_ok, november_to_december, record};
 use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -202,16 +202,7 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
     };
     let reader = key(json!(["costs:read"])).await;
     let agents_only = key(json!(["agents:read"])).await;
-    for path in [
-        "/costs/summary",
-        "/costs/daily",
-        "/costs/hourly",
-        "/costs/by-agent",
-        "/costs/by-provider",
-        "/costs/by-model",
-        "/costs/forecast",
-        "/costs/export",
-    ] {
+    for path in REPORTS {
         for token in [viewer, reader.as_str()] {
             assert_eq!(
                 app.get(token, path).await.status(),
@@ -305,16 +296,7 @@ async fn the_cost_reports_are_in_the_openapi_document(pool: PgPool) {
         StatusCode::OK,
     )
     .await;
-    for path in [
-        "/costs/summary",
-        "/costs/daily",
-        "/costs/hourly",
-        "/costs/by-agent",
-        "/costs/by-provider",
-        "/costs/by-model",
-        "/costs/forecast",
-        "/costs/export",
-    ] {
+    for path in REPORTS {
         assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
     }
 }
