@@ -12,7 +12,7 @@ pub use harness::{Harness, Spawned};
 
 use std::time::Duration;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 /// The password of every account the tests create.
@@ -48,63 +48,61 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// Sends one request: with a bearer token when `token` is given, with a JSON body when
+    /// `body` is.
+    pub async fn request(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
+        self.request(Method::POST, Some(token), path, Some(body))
             .await
-            .unwrap()
     }
 
     /// A POST without credentials (sign-up, login, refresh).
     pub async fn post_public(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::POST, None, path, Some(body)).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::GET, Some(token), path, None).await
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
+        self.request(Method::PATCH, Some(token), path, Some(body))
             .await
-            .unwrap()
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::DELETE, Some(token), path, None).await
+    }
+
+    /// POSTs `body`, asserts 201 Created and returns the created resource.
+    pub async fn create(&self, token: &str, path: &str, body: &Value) -> Value {
+        expect_json(self.post(token, path, body).await, StatusCode::CREATED).await
+    }
+
+    /// GETs `path`, asserts 200 OK and returns the JSON body.
+    pub async fn fetch(&self, token: &str, path: &str) -> Value {
+        expect_json(self.get(token, path).await, StatusCode::OK).await
     }
 
     /// Sends `body` verbatim as `application/json` (for bodies a `Value` cannot express:
     /// numbers beyond `f64`, exact number spellings, malformed JSON).
-    pub async fn send_raw(
-        &self,
-        method: reqwest::Method,
-        token: &str,
-        path: &str,
-        body: &str,
-    ) -> Response {
+    pub async fn send_raw(&self, method: Method, token: &str, path: &str, body: &str) -> Response {
         self.http
             .request(method, self.url(path))
             .bearer_auth(token)
@@ -119,22 +117,12 @@ impl Api {
     pub async fn signup(&self, email: &str) -> Session {
         let credentials = json!({"email": email, "password": PASSWORD});
         let user = expect_json(
-            self.http
-                .post(self.url("/auth/register"))
-                .json(&credentials)
-                .send()
-                .await
-                .unwrap(),
+            self.post_public("/auth/register", &credentials).await,
             StatusCode::CREATED,
         )
         .await;
         let tokens = expect_json(
-            self.http
-                .post(self.url("/auth/login"))
-                .json(&credentials)
-                .send()
-                .await
-                .unwrap(),
+            self.post_public("/auth/login", &credentials).await,
             StatusCode::OK,
         )
         .await;

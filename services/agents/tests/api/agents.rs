@@ -26,11 +26,7 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
     assert_eq!(agent["tenant_id"], ada.tenant_id.as_str());
     let id = agent["id"].as_str().unwrap();
 
-    let fetched = expect_json(
-        app.get(&ada.token, &format!("/agents/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app.fetch(&ada.token, &format!("/agents/{id}")).await;
     assert_eq!(fetched, agent);
 
     for path in ["/agents", "/agents/"] {
@@ -89,7 +85,7 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
             .status(),
         StatusCode::NOT_FOUND
     );
-    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list, json!([]));
     let deleted_at: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("select deleted_at from agents.agents where id = $1::uuid")
@@ -262,10 +258,7 @@ async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
         "agent",
     )
     .await;
-    assert_eq!(
-        expect_json(app.get(&eve.token, "/agents/").await, StatusCode::OK).await,
-        json!([])
-    );
+    assert_eq!(app.fetch(&eve.token, "/agents/").await, json!([]));
     let run = app.execute(&ada.token, id, "hello").await;
     let run_path = format!("/executions/{}", run["id"].as_str().unwrap());
     expect_error(
@@ -287,12 +280,9 @@ async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
         "execution",
     )
     .await;
+    assert_eq!(app.fetch(&eve.token, "/executions/").await, json!([]));
     assert_eq!(
-        expect_json(app.get(&eve.token, "/executions/").await, StatusCode::OK).await,
-        json!([])
-    );
-    assert_eq!(
-        expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await["name"],
+        app.fetch(&ada.token, &path).await["name"],
         "Secret",
         "nothing changed"
     );
@@ -360,22 +350,22 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
         .agent(&ada.token, json!({"name": "Cached", "model": "m"}))
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
-    expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
-    expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    app.fetch(&ada.token, &path).await;
+    app.fetch(&ada.token, "/agents/").await;
     // Changed behind the service's back: the cached configuration is still served.
     sqlx::query("update agents.agents set model = 'sneaky' where id = $1::uuid")
         .bind(agent["id"].as_str().unwrap())
         .execute(&app.pool)
         .await
         .unwrap();
-    let cached = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    let cached = app.fetch(&ada.token, &path).await;
     assert_eq!(cached["model"], "m", "served from the cache");
-    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list[0]["model"], "m", "the list page is cached too");
     // A create in the tenant drops its cached pages.
     app.agent(&ada.token, json!({"name": "Second", "model": "m"}))
         .await;
-    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[1]["model"], "sneaky", "reloaded from Postgres");
     // An update through the API invalidates it.
@@ -385,7 +375,7 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
         StatusCode::OK,
     )
     .await;
-    let fresh = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    let fresh = app.fetch(&ada.token, &path).await;
     assert_eq!(fresh["description"], "new");
     assert_eq!(fresh["model"], "sneaky");
 }
@@ -420,12 +410,7 @@ async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
             json!({"name": "Shared", "model": "m", "provider": "echo"}),
         )
         .await;
-    expect_json(
-        app.post(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.create(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]})).await;
     let tokens = expect_json(
         app.http
             .post(app.url("/auth/login"))
@@ -438,7 +423,7 @@ async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
     .await;
     let viewer = tokens["access_token"].as_str().unwrap();
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
-    expect_json(app.get(viewer, &path).await, StatusCode::OK).await;
+    app.fetch(viewer, &path).await;
     expect_error(
         app.post(viewer, "/agents/", &json!({"name": "x", "model": "m"}))
             .await,

@@ -42,11 +42,7 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
     assert!(run["completed_at"].is_string());
     let id = run["id"].as_str().unwrap();
 
-    let fetched = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(fetched, run);
 
     let costs = app.cost_rows(id).await;
@@ -411,7 +407,7 @@ async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: 
         StatusCode::OK,
     )
     .await;
-    let prices = expect_json(app.get(&ada.token, "/costs/prices").await, StatusCode::OK).await;
+    let prices = app.fetch(&ada.token, "/costs/prices").await;
     assert_eq!(prices["version"], "2026-11-01");
     assert_eq!(prices["overrides"][0]["model"], "my-finetune");
     let run = app

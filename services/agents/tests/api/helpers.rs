@@ -68,11 +68,7 @@ pub async fn spawn_with(pool: PgPool, config: AgentsConfig) -> TestApp {
 impl TestApp {
     /// Creates an agent and returns it.
     pub async fn agent(&self, token: &str, body: Value) -> Value {
-        expect_json(
-            self.post(token, "/agents/", &body).await,
-            StatusCode::CREATED,
-        )
-        .await
+        self.create(token, "/agents/", &body).await
     }
 
     /// Runs an agent synchronously and returns the execution.

@@ -52,13 +52,13 @@ async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(po
     let path = format!("/executions/{id}");
     assert!(
         eventually(|| async {
-            let run = expect_json(recovered.get(&ada.token, &path).await, StatusCode::OK).await;
+            let run = recovered.fetch(&ada.token, &path).await;
             run["status"] == "failed"
         })
         .await,
         "the abandoned execution is failed"
     );
-    let run = expect_json(recovered.get(&ada.token, &path).await, StatusCode::OK).await;
+    let run = recovered.fetch(&ada.token, &path).await;
     assert_eq!(run["outcome"], "abandoned");
     assert!(run["error"].as_str().unwrap().contains("stopped"));
     let alive = expect_json(
@@ -153,13 +153,13 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
     let path = format!("/executions/{id}");
     assert!(
         eventually(|| async {
-            let run = expect_json(survivor.get(&ada.token, &path).await, StatusCode::OK).await;
+            let run = survivor.fetch(&ada.token, &path).await;
             run["status"] == "failed"
         })
         .await,
         "the killed process's execution is failed within seconds"
     );
-    let run = expect_json(survivor.get(&ada.token, &path).await, StatusCode::OK).await;
+    let run = survivor.fetch(&ada.token, &path).await;
     assert_eq!(run["outcome"], "abandoned", "{run}");
     let events = survivor.events(&ada.tenant_id).await;
     assert!(
@@ -248,11 +248,7 @@ async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool
     tokio::time::timeout(Duration::from_secs(10), closed.notified())
         .await
         .expect("upstream aborted");
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "interrupted");
     assert!(run["error"].as_str().unwrap().contains("shut down"));

@@ -5,12 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::routing::post;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_llm::ProviderKind;
 
-use crate::helpers::{config, expect_json, provider, spawn_with, sse_frames};
+use crate::helpers::{config, provider, spawn_with, sse_frames};
 
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -99,11 +98,7 @@ async fn the_default_ollama_provider_streams_over_native_ndjson(pool: PgPool) {
         })
         .collect();
     assert_eq!(text, "Hello from llama");
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "completed");
     assert_eq!(run["tokens_used"]["prompt"], 12);
     assert_eq!(run["tokens_used"]["completion"], 5);

@@ -70,11 +70,7 @@ async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_pers
     assert_eq!(frames.last().unwrap().1, "[DONE]");
     assert_eq!(content(&frames), "Echo: one two three");
 
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "completed");
     assert_eq!(run["stream"], true);
     assert_eq!(run["response"], "Echo: one two three");
@@ -150,11 +146,7 @@ async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) 
     assert_eq!(costs[0]["usage_estimated"], false);
     // 300 × 2.5 + 30 × 10 = 1050 micro-dollars... per Mtok: $0.00105
     assert_eq!(costs[0]["cost_nanos"], 1_050_000);
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert!((run["cost_usd"].as_f64().unwrap() - 0.00105).abs() < 1e-12);
 }
 
@@ -247,11 +239,7 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
         "already finished",
     )
     .await;
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["outcome"], "cancelled");
     let types: Vec<String> = app
         .events(&ada.tenant_id)
@@ -299,11 +287,7 @@ async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgP
         })
     };
     fake.wait_for_request().await;
-    let list = expect_json(
-        app.get(&ada.token, "/executions/?status=running").await,
-        StatusCode::OK,
-    )
-    .await;
+    let list = app.fetch(&ada.token, "/executions/?status=running").await;
     let id = list[0]["id"].as_str().unwrap().to_owned();
     let closed = fake.closed();
     expect_json(

@@ -16,12 +16,9 @@ async fn login_returns_a_bearer_access_token_and_a_refresh_token(pool: PgPool) {
     assert_eq!(tokens["token_type"], "bearer");
     assert_eq!(tokens["expires_in"], 900);
     assert!(tokens["refresh_token"].as_str().unwrap().starts_with("rt_"));
-    let me = expect_json(
-        app.get(tokens["access_token"].as_str().unwrap(), "/auth/me")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app
+        .fetch(tokens["access_token"].as_str().unwrap(), "/auth/me")
+        .await;
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(me["roles"], json!(["admin"]));
 }

@@ -32,12 +32,9 @@ async fn refresh_rotates_both_tokens(pool: PgPool) {
     let new_refresh = next["refresh_token"].as_str().unwrap();
     assert_ne!(new_refresh, session.refresh);
     assert_eq!(next["token_type"], "bearer");
-    let me = expect_json(
-        app.get(next["access_token"].as_str().unwrap(), "/auth/me")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app
+        .fetch(next["access_token"].as_str().unwrap(), "/auth/me")
+        .await;
     assert_eq!(me["email"], "ada@example.com");
     expect_json(refresh(&app, new_refresh).await, StatusCode::OK).await;
 }

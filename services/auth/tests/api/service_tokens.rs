@@ -193,7 +193,7 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     .await;
     let token = issued["access_token"].as_str().unwrap();
 
-    let tenant = expect_json(app.get(token, "/tenants/current").await, StatusCode::OK).await;
+    let tenant = app.fetch(token, "/tenants/current").await;
     assert_eq!(tenant["id"], session.tenant_id);
     let introspected = expect_json(
         app.post_public("/auth/introspect", &json!({"token": token}))

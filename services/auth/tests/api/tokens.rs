@@ -103,7 +103,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
         .unwrap();
     expect_error(resp, StatusCode::UNAUTHORIZED, "bearer").await;
     // The genuine token still works.
-    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
+    app.fetch(&session.access, "/auth/me").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -141,7 +141,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
             .all(|k| k["kty"] == "OKP" && k["crv"] == "Ed25519" && k.get("d").is_none())
     );
 
-    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
+    app.fetch(&session.access, "/auth/me").await;
     let fresh = expect_json(
         app.login("ada@example.com", crate::helpers::PASSWORD).await,
         StatusCode::OK,
@@ -156,7 +156,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
     .unwrap();
     assert_eq!(header["kid"], new_kid);
     assert_eq!(header["alg"], "EdDSA");
-    expect_json(app.get(token, "/auth/me").await, StatusCode::OK).await;
+    app.fetch(token, "/auth/me").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

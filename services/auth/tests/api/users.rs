@@ -10,16 +10,13 @@ use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
 async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let created = expect_json(
-        app.post(
+    let created = app
+        .create(
             &admin.access,
             "/users",
             &json!({"email": "vic@example.com", "password": PASSWORD, "roles": ["viewer"]}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     assert_eq!(created["tenant_id"], admin.tenant_id);
     let viewer = expect_json(app.login("vic@example.com", PASSWORD).await, StatusCode::OK).await;
     let viewer = viewer["access_token"].as_str().unwrap();
@@ -50,11 +47,7 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
     let page = expect_json(resp, StatusCode::OK).await;
     assert_eq!(page.as_array().unwrap().len(), 1);
     assert_eq!(page[0]["email"], "ada@example.com");
-    let page = expect_json(
-        app.get(&admin.access, "/users?page=1&page_size=1").await,
-        StatusCode::OK,
-    )
-    .await;
+    let page = app.fetch(&admin.access, "/users?page=1&page_size=1").await;
     assert_eq!(page[0]["email"], "vic@example.com");
     expect_error(
         app.get(&admin.access, "/users?limit=0").await,
@@ -74,30 +67,24 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
 async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let dev = expect_json(
-        app.post(
+    let dev = app
+        .create(
             &admin.access,
             "/users",
             &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let dev_tokens =
         expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
-    let key = expect_json(
-        app.post(
+    let key = app
+        .create(
             dev_tokens["access_token"].as_str().unwrap(),
             "/api-keys",
             &json!({"name": "k"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let key = key["key"].as_str().unwrap();
-    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
+    let me = app.fetch(key, "/auth/me").await;
     assert!(
         me["permissions"]
             .as_array()
@@ -117,7 +104,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     )
     .await;
     assert_eq!(patched["roles"], json!(["viewer"]));
-    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
+    let me = app.fetch(key, "/auth/me").await;
     assert_eq!(me["roles"], json!(["viewer"]));
     assert!(
         !me["permissions"]
@@ -148,32 +135,22 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
 async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let dev = expect_json(
-        app.post(
+    let dev = app
+        .create(
             &admin.access,
             "/users",
             &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let tokens = expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
-    let key = expect_json(
-        app.post(
+    let key = app
+        .create(
             tokens["access_token"].as_str().unwrap(),
             "/api-keys",
             &json!({"name": "k"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
+    app.fetch(key["key"].as_str().unwrap(), "/auth/me").await;
 
     expect_json(
         app.patch(
@@ -226,14 +203,11 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
     let a = app.signup("a@example.com").await;
     let b = app.signup("b@example.com").await;
     assert_ne!(a.tenant_id, b.tenant_id);
-    let a_key = expect_json(
-        app.post(&a.access, "/api-keys", &json!({"name": "a"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let a_key = app
+        .create(&a.access, "/api-keys", &json!({"name": "a"}))
+        .await;
 
-    let b_users = expect_json(app.get(&b.access, "/users").await, StatusCode::OK).await;
+    let b_users = app.fetch(&b.access, "/users").await;
     assert_eq!(b_users.as_array().unwrap().len(), 1);
     assert_eq!(b_users[0]["email"], "b@example.com");
     expect_error(
@@ -263,17 +237,13 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
         "not found",
     )
     .await;
-    let b_keys = expect_json(app.get(&b.access, "/api-keys").await, StatusCode::OK).await;
+    let b_keys = app.fetch(&b.access, "/api-keys").await;
     assert_eq!(b_keys, json!([]));
-    let tenant = expect_json(app.get(&b.access, "/tenants/current").await, StatusCode::OK).await;
+    let tenant = app.fetch(&b.access, "/tenants/current").await;
     assert_eq!(tenant["id"], b.tenant_id);
     assert_eq!(tenant["user_count"], 1);
     // A's key and user are untouched.
-    expect_json(
-        app.get(a_key["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    app.fetch(a_key["key"].as_str().unwrap(), "/auth/me").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -305,16 +275,13 @@ async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
 async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let bob = expect_json(
-        app.post(
+    let bob = app
+        .create(
             &ada.access,
             "/users",
             &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let bob_tokens =
         expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
     let bob_access = bob_tokens["access_token"].as_str().unwrap();
@@ -353,22 +320,19 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
 async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let bob = expect_json(
-        app.post(
+    let bob = app
+        .create(
             &ada.access,
             "/users",
             &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let bob_id = bob["id"].as_str().unwrap();
     let bob_tokens =
         expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
     let bob_access = bob_tokens["access_token"].as_str().unwrap();
     // Bob's token says admin; it is cached as verified by now.
-    expect_json(app.get(bob_access, "/users").await, StatusCode::OK).await;
+    app.fetch(bob_access, "/users").await;
 
     expect_json(
         app.patch(
