@@ -10,10 +10,9 @@ use crate::helpers::{expect_error, expect_json, spawn};
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Researcher", "model": "llama3.2"}),
         )
         .await;
@@ -345,9 +344,8 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Cached", "model": "m"}))
+    let (ada, agent) = app
+        .signup_with_agent("ada@example.com", json!({"name": "Cached", "model": "m"}))
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(&ada.token, &path).await;
@@ -383,9 +381,8 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Evented", "model": "m"}))
+    let (ada, agent) = app
+        .signup_with_agent("ada@example.com", json!({"name": "Evented", "model": "m"}))
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.patch(&ada.token, &path, &json!({"model": "m2"})).await;
@@ -403,10 +400,9 @@ async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Shared", "model": "m", "provider": "echo"}),
         )
         .await;

@@ -12,10 +12,9 @@ use crate::helpers::{closed_port, config, expect_error, expect_json, provider, s
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}),
         )
         .await;
@@ -76,10 +75,9 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let a = app
-        .agent(
-            &ada.token,
+    let (ada, a) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "A", "model": "m", "provider": "echo"}),
         )
         .await;
@@ -138,10 +136,9 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_execute_requests_are_rejected_before_anything_runs(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "A", "model": "m", "provider": "echo"}),
         )
         .await;
@@ -199,14 +196,8 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
     )
     .await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
-                   "system_prompt": "Be brief."}),
-        )
-        .await;
+    let (ada, agent) = app.signup_with_agent("ada@example.com", json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
+                   "system_prompt": "Be brief."})).await;
     let run = expect_json(
         app.post(
             &ada.token,
@@ -274,10 +265,9 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
 async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Tool("current_time".into(), json!({}))], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Loop", "model": "gpt-4o-mini", "provider": "openai",
                                     "tools": ["current_time"], "max_iterations": 3}),
         )
@@ -338,10 +328,9 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
         ]),
     )
     .await;
-    let ada = app.signup("ada@example.com").await;
-    let down = app
-        .agent(
-            &ada.token,
+    let (ada, down) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Down", "model": "m", "provider": "local"}),
         )
         .await;
@@ -379,10 +368,9 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
 async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Text("ok".into())], Some((1_000, 1_000))).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Custom", "model": "my-finetune", "provider": "openai"}),
         )
         .await;

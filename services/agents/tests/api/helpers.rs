@@ -11,7 +11,9 @@ use temponest_agents::{AgentsConfig, AppState};
 use temponest_auth::AuthConfig;
 use temponest_llm::{ProviderConfig, ProviderKind, Providers};
 
-pub use temponest_test_client::{Api, Harness, PASSWORD, eventually, expect_error, expect_json};
+pub use temponest_test_client::{
+    Api, Harness, PASSWORD, Session, eventually, expect_error, expect_json,
+};
 
 /// A running app.
 pub struct TestApp {
@@ -71,6 +73,13 @@ impl TestApp {
         self.create(token, "/agents/", &body).await
     }
 
+    /// Signs up a tenant admin and creates an agent for it: how most tests begin.
+    pub async fn signup_with_agent(&self, email: &str, agent: Value) -> (Session, Value) {
+        let admin = self.signup(email).await;
+        let agent = self.agent(&admin.token, agent).await;
+        (admin, agent)
+    }
+
     /// Runs an agent synchronously and returns the execution.
     pub async fn execute(&self, token: &str, agent_id: &str, message: &str) -> Value {
         expect_json(
@@ -108,6 +117,23 @@ impl TestApp {
         .await
         .unwrap()
     }
+}
+
+/// Starts a streamed run of an agent: the open SSE response and the execution id (from
+/// its `x-execution-id` header).
+pub async fn stream(api: &Api, token: &str, agent_id: &str, message: &str) -> (Response, String) {
+    let resp = api
+        .post(
+            token,
+            &format!("/agents/{agent_id}/execute"),
+            &json!({"user_message": message, "stream": true}),
+        )
+        .await;
+    let id = resp.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (resp, id)
 }
 
 /// Reads a whole SSE body into (id, data) frames.

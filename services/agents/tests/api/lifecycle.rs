@@ -10,15 +10,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with};
+use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with, stream};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
     let first = spawn(pool.clone()).await;
-    let ada = first.signup("ada@example.com").await;
-    let agent = first
-        .agent(
-            &ada.token,
+    let (ada, agent) = first
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "A", "model": "m", "provider": "echo"}),
         )
         .await;
@@ -89,10 +88,9 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
     // Far beyond the test's deadline: only the dead-instance check can meet it.
     cfg.executions.abandon_after_secs = 3600;
     let survivor = spawn_with(pool.clone(), cfg.clone()).await;
-    let ada = survivor.signup("ada@example.com").await;
-    let agent = survivor
-        .agent(
-            &ada.token,
+    let (ada, agent) = survivor
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;
@@ -119,17 +117,7 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
         app.state.instance_id
     });
     let doomed_api = Api::new(base.await.unwrap());
-    let resp = doomed_api
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "x", "stream": true}),
-        )
-        .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&doomed_api, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     assert!(
         eventually(|| async {
@@ -181,24 +169,13 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
     let cfg = fake.config();
     let one = spawn_with(pool.clone(), cfg.clone()).await;
     let two = spawn_with(pool, cfg).await;
-    let ada = one.signup("ada@example.com").await;
-    let agent = one
-        .agent(
-            &ada.token,
+    let (ada, agent) = one
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;
-    let resp = one
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "x", "stream": true}),
-        )
-        .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&one, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     let closed = fake.closed();
     let cancelled = expect_json(
@@ -220,24 +197,13 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
 async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang("half an ans".into())], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "x", "stream": true}),
-        )
-        .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     let closed = fake.closed();
     assert_eq!(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_llm::ProviderKind;
 
-use crate::helpers::{config, provider, spawn_with, sse_frames};
+use crate::helpers::{config, provider, spawn_with, sse_frames, stream};
 
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -70,22 +70,14 @@ async fn the_default_ollama_provider_streams_over_native_ndjson(pool: PgPool) {
         config(&[("ollama", provider(ProviderKind::Ollama, &base, None))]),
     )
     .await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Local", "model": "llama3.2"}))
-        .await;
-    assert_eq!(agent["provider"], "ollama");
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "hi", "stream": true}),
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
+            json!({"name": "Local", "model": "llama3.2"}),
         )
         .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(agent["provider"], "ollama");
+    let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "hi").await;
     let frames = sse_frames(resp).await;
     let text: String = frames
         .iter()
@@ -124,10 +116,9 @@ async fn anthropic_agents_are_answered_and_priced_from_the_table(pool: PgPool) {
         )]),
     )
     .await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Claude", "model": "claude-sonnet-4-5-20250929", "provider": "anthropic",
                                    "system_prompt": "You are terse."}),
         )

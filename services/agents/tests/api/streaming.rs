@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    TestApp, eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_frames,
+    eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_frames, stream,
 };
 
 fn content(frames: &[(String, String)]) -> String {
@@ -26,38 +26,24 @@ fn content(frames: &[(String, String)]) -> String {
         .collect()
 }
 
-async fn stream(app: &TestApp, token: &str, agent_id: &str, message: &str) -> reqwest::Response {
-    app.post(
-        token,
-        &format!("/agents/{agent_id}/execute"),
-        &json!({"user_message": message, "stream": true}),
-    )
-    .await
-}
-
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_persisted(
     pool: PgPool,
 ) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Parrot", "model": "m", "provider": "echo"}),
         )
         .await;
-    let resp = stream(
+    let (resp, id) = stream(
         &app,
         &ada.token,
         agent["id"].as_str().unwrap(),
         "one two three",
     )
     .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
     let frames = sse_frames(resp).await;
     assert!(frames.len() >= 3, "{frames:?}");
     for (i, (seq, _)) in frames.iter().enumerate() {
@@ -124,18 +110,13 @@ async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) 
     )
     .await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "S", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;
-    let resp = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "go").await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "go").await;
     let frames = sse_frames(resp).await;
     assert_eq!(content(&frames), "streamed answer here");
     assert_eq!(fake.requests()[0]["stream"], true);
@@ -156,24 +137,19 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
 ) {
     let fake = FakeLlm::start(vec![Reply::Hang("partial ".into())], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;
-    let mut body = stream(
+    let (mut body, id) = stream(
         &app,
         &ada.token,
         agent["id"].as_str().unwrap(),
         "take your time",
     )
     .await;
-    let id = body.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
     let mut seen = String::new();
     while !seen.contains("partial") {
         let chunk = body.chunk().await.unwrap().expect("the stream stays open");
@@ -261,10 +237,9 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
 async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang(String::new())], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;
@@ -311,10 +286,9 @@ async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
     let mut cfg = fake.config();
     cfg.executions.timeout_secs = 1;
     let app = spawn_with(pool, cfg).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .signup_with_agent(
+            "ada@example.com",
             json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;

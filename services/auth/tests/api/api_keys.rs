@@ -123,11 +123,7 @@ async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
     // A developer cannot mint a key with a permission it lacks.
     let dev = app.create(&session.access, "/users", &json!({"email": "dev@example.com", "password": crate::helpers::PASSWORD, "role": "developer"})).await;
     assert_eq!(dev["roles"], json!(["developer"]));
-    let tokens = expect_json(
-        app.login("dev@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    let tokens = app.tokens("dev@example.com").await;
     let dev_token = tokens["access_token"].as_str().unwrap();
     let resp = app
         .post(

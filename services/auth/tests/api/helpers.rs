@@ -110,10 +110,15 @@ impl TestApp {
         .await
     }
 
+    /// Logs in with [`PASSWORD`], asserts 200 and returns the token pair.
+    pub async fn tokens(&self, email: &str) -> Value {
+        expect_json(self.login(email, PASSWORD).await, StatusCode::OK).await
+    }
+
     /// Registers a new tenant admin and logs in.
     pub async fn signup(&self, email: &str) -> Session {
         let user = self.register(email).await;
-        let tokens = expect_json(self.login(email, PASSWORD).await, StatusCode::OK).await;
+        let tokens = self.tokens(email).await;
         Session {
             user_id: user["id"].as_str().unwrap().to_owned(),
             tenant_id: user["tenant_id"].as_str().unwrap().to_owned(),

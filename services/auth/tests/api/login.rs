@@ -12,7 +12,7 @@ use crate::helpers::{Options, PASSWORD, expect_error, expect_json, spawn, spawn_
 async fn login_returns_a_bearer_access_token_and_a_refresh_token(pool: PgPool) {
     let app = spawn(pool).await;
     app.register("ada@example.com").await;
-    let tokens = expect_json(app.login("ADA@example.com", PASSWORD).await, StatusCode::OK).await;
+    let tokens = app.tokens("ADA@example.com").await;
     assert_eq!(tokens["token_type"], "bearer");
     assert_eq!(tokens["expires_in"], 900);
     assert!(tokens["refresh_token"].as_str().unwrap().starts_with("rt_"));

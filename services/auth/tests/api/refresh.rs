@@ -99,11 +99,7 @@ async fn logout_revokes_the_session_so_its_refresh_token_stops_working(pool: PgP
     )
     .await;
     // Another session of the same user is unaffected.
-    let other = expect_json(
-        app.login("ada@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    let other = app.tokens("ada@example.com").await;
     expect_json(
         refresh(&app, other["refresh_token"].as_str().unwrap()).await,
         StatusCode::OK,

@@ -72,11 +72,7 @@ async fn another_service_verifies_tokens_with_the_remote_jwks_even_after_rotatio
 
     // A token signed by a key the downstream has never seen: it re-fetches the JWKS.
     app.state.keys.rotate().await.unwrap();
-    let fresh = expect_json(
-        app.login("ada@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fresh = app.tokens("ada@example.com").await;
     let resp = http
         .get(format!("{other}/whoami"))
         .bearer_auth(fresh["access_token"].as_str().unwrap())

@@ -142,11 +142,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
     );
 
     app.fetch(&session.access, "/auth/me").await;
-    let fresh = expect_json(
-        app.login("ada@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fresh = app.tokens("ada@example.com").await;
     let token = fresh["access_token"].as_str().unwrap();
     let header: serde_json::Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD

@@ -18,7 +18,7 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
         )
         .await;
     assert_eq!(created["tenant_id"], admin.tenant_id);
-    let viewer = expect_json(app.login("vic@example.com", PASSWORD).await, StatusCode::OK).await;
+    let viewer = app.tokens("vic@example.com").await;
     let viewer = viewer["access_token"].as_str().unwrap();
     expect_error(
         app.get(viewer, "/users").await,
@@ -74,8 +74,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
             &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
         )
         .await;
-    let dev_tokens =
-        expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
+    let dev_tokens = app.tokens("dev@example.com").await;
     let key = app
         .create(
             dev_tokens["access_token"].as_str().unwrap(),
@@ -142,7 +141,7 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
             &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
         )
         .await;
-    let tokens = expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
+    let tokens = app.tokens("dev@example.com").await;
     let key = app
         .create(
             tokens["access_token"].as_str().unwrap(),
@@ -282,8 +281,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
             &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
         )
         .await;
-    let bob_tokens =
-        expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
+    let bob_tokens = app.tokens("bob@example.com").await;
     let bob_access = bob_tokens["access_token"].as_str().unwrap();
     let demote = json!({"roles": ["viewer"]});
     let (bob_path, ada_path) = (
@@ -328,8 +326,7 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
         )
         .await;
     let bob_id = bob["id"].as_str().unwrap();
-    let bob_tokens =
-        expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
+    let bob_tokens = app.tokens("bob@example.com").await;
     let bob_access = bob_tokens["access_token"].as_str().unwrap();
     // Bob's token says admin; it is cached as verified by now.
     app.fetch(bob_access, "/users").await;
@@ -384,7 +381,7 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
     assert_eq!(keys, 0);
 
     // Signing in again gives a token with the viewer's permissions only.
-    let fresh = expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
+    let fresh = app.tokens("bob@example.com").await;
     expect_error(
         app.patch(
             fresh["access_token"].as_str().unwrap(),
