@@ -90,6 +90,21 @@ impl Api {
         self.request(Method::DELETE, Some(token), path, None).await
     }
 
+    /// A GET without a bearer token, with `headers` (health, metrics and docs; credentials
+    /// or negotiation in other headers).
+    pub async fn get_public(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.http.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// The Prometheus text exposition at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.get_public("/metrics", &[]).await.text().await.unwrap()
+    }
+
     /// POSTs `body`, asserts 201 Created and returns the created resource.
     pub async fn create(&self, token: &str, path: &str, body: &Value) -> Value {
         expect_json(self.post(token, path, body).await, StatusCode::CREATED).await

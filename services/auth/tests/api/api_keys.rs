@@ -39,13 +39,7 @@ async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgP
         json!(["agents:read", "users:read"]),
         "a key acts with its scopes only"
     );
-    let resp = app
-        .http
-        .get(app.url("/auth/me"))
-        .header("x-api-key", key)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get_public("/auth/me", &[("x-api-key", key)]).await;
     expect_json(resp, StatusCode::OK).await;
     app.fetch(key, "/users").await;
     expect_error(

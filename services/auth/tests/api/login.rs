@@ -322,15 +322,7 @@ async fn throttle_rows_whose_window_and_lockout_are_over_are_purged_and_counted(
             "recent@example.com"
         ]
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let needle = "temponest_retention_purged_rows_total{table=\"auth.login_throttle\"} 2";
     assert!(metrics.contains(needle), "{needle} not in:\n{metrics}");
 }

@@ -83,24 +83,12 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
         claims_of(again["access_token"].as_str().unwrap())["sub"],
         claims["sub"]
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"auth_service_tokens_issued_total{client="scheduler"}"#),
         "the issue counter is exported"
     );
-    let docs = expect_json(
-        app.http.get(app.url("/openapi.json")).send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let docs = expect_json(app.get_public("/openapi.json", &[]).await, StatusCode::OK).await;
     assert!(docs["paths"]["/auth/service-token"]["post"].is_object());
 }
 

@@ -95,12 +95,8 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
     )
     .await;
     let resp = app
-        .http
-        .get(app.url("/auth/me"))
-        .header("authorization", "Basic YTpi")
-        .send()
-        .await
-        .unwrap();
+        .get_public("/auth/me", &[("authorization", "Basic YTpi")])
+        .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "bearer").await;
     // The genuine token still works.
     app.fetch(&session.access, "/auth/me").await;
@@ -115,11 +111,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
     assert_ne!(old_kid, new_kid);
 
     let jwks = expect_json(
-        app.http
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
+        app.get_public("/.well-known/jwks.json", &[]).await,
         StatusCode::OK,
     )
     .await;
