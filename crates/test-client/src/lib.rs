@@ -9,10 +9,11 @@ pub mod harness;
 pub mod plan;
 
 pub use harness::{Harness, Spawned};
+pub use reqwest::Method;
 
 use std::time::Duration;
 
-use reqwest::{Client, Method, Response, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 /// The password of every account the tests create.
@@ -105,6 +106,18 @@ impl Api {
         self.get_public("/metrics", &[]).await.text().await.unwrap()
     }
 
+    /// Sends each request with `token` and asserts its SPEC §2 error (see [`expect_error`]);
+    /// a failure names the request.
+    pub async fn expect_refusals(&self, token: &str, refusals: &[Refusal<'_>]) {
+        for (request, body, status, needle) in refusals {
+            let (method, path) = request.split_once(' ').expect("a request line");
+            let method = Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+            let status = StatusCode::from_u16(*status).expect("an HTTP status");
+            let resp = self.request(method, Some(token), path, body.as_ref()).await;
+            expect_error_of(&format!("{request}: "), resp, status, needle).await;
+        }
+    }
+
     /// POSTs `body`, asserts 201 Created and returns the created resource.
     pub async fn create(&self, token: &str, path: &str, body: &Value) -> Value {
         expect_json(self.post(token, path, body).await, StatusCode::CREATED).await
@@ -151,28 +164,42 @@ impl Api {
 
 /// Asserts the status and returns the JSON body (`null` for an empty or non-JSON body).
 pub async fn expect_json(resp: Response, status: StatusCode) -> Value {
+    expect_json_of("", resp, status).await
+}
+
+/// [`expect_json`], with `context` (which request this is) leading any failure message.
+async fn expect_json_of(context: &str, resp: Response, status: StatusCode) -> Value {
     let actual = resp.status();
     let body = resp.text().await.unwrap();
-    assert_eq!(actual, status, "unexpected status; body: {body}");
+    assert_eq!(actual, status, "{context}unexpected status; body: {body}");
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
 /// Asserts an error response in the SPEC §2 shape: the status, a `detail` that contains
 /// `needle` (case-insensitive), `status` and a `request_id`.
 pub async fn expect_error(resp: Response, status: StatusCode, needle: &str) -> Value {
-    let body = expect_json(resp, status).await;
+    expect_error_of("", resp, status, needle).await
+}
+
+/// [`expect_error`], with `context` (which request this is) leading any failure message.
+async fn expect_error_of(context: &str, resp: Response, status: StatusCode, needle: &str) -> Value {
+    let body = expect_json_of(context, resp, status).await;
     let detail = body["detail"].as_str().unwrap_or_default();
     assert!(
         detail.to_lowercase().contains(&needle.to_lowercase()),
-        "detail {detail:?} lacks {needle:?}: {body}"
+        "{context}detail {detail:?} lacks {needle:?}: {body}"
     );
-    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{context}{body}");
     assert!(
         body["request_id"].is_string(),
-        "error without request_id: {body}"
+        "{context}error without request_id: {body}"
     );
     body
 }
+
+/// One request a test expects to be refused: the request line (`"PATCH /users/1"`), the
+/// JSON body, then the status and a word of the `detail` (as [`expect_error`] checks them).
+pub type Refusal<'a> = (&'a str, Option<Value>, u16, &'a str);
 
 /// Repeats `probe` until it returns true, for at most 15 s (for effects that travel through
 /// background tasks, Redis pub/sub or Postgres notifications). Each probe does real I/O, so

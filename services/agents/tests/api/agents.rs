@@ -11,10 +11,7 @@ use crate::helpers::{expect_error, expect_json, spawn};
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Researcher", "model": "llama3.2"}),
-        )
+        .ada_with_agent(json!({"name": "Researcher", "model": "llama3.2"}))
         .await;
     assert_eq!(agent["provider"], "ollama");
     assert_eq!(agent["max_iterations"], 10);
@@ -198,12 +195,7 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
     app.agent(&ada.token, json!({"name": "Helper", "model": "m"}))
         .await;
     // A refused create published nothing.
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(
         types,
         [
@@ -228,55 +220,41 @@ async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
         .await;
     let id = agent["id"].as_str().unwrap();
     let path = format!("/agents/{id}");
-    expect_error(
-        app.get(&eve.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
-    expect_error(
-        app.patch(&eve.token, &path, &json!({"name": "mine"})).await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
-    expect_error(
-        app.delete(&eve.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &eve.token,
-            &format!("{path}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "agent",
+    app.expect_refusals(
+        &eve.token,
+        &[
+            (&format!("GET {}", path), None, 404, "agent"),
+            (
+                &format!("PATCH {}", path),
+                Some(json!({"name": "mine"})),
+                404,
+                "agent",
+            ),
+            (&format!("DELETE {}", path), None, 404, "agent"),
+            (
+                &format!("POST {path}/execute"),
+                Some(json!({"user_message": "hi"})),
+                404,
+                "agent",
+            ),
+        ],
     )
     .await;
     assert_eq!(app.fetch(&eve.token, "/agents/").await, json!([]));
     let run = app.execute(&ada.token, id, "hello").await;
     let run_path = format!("/executions/{}", run["id"].as_str().unwrap());
-    expect_error(
-        app.get(&eve.token, &run_path).await,
-        StatusCode::NOT_FOUND,
-        "execution",
-    )
-    .await;
-    expect_error(
-        app.post(&eve.token, &format!("{run_path}/cancel"), &json!({}))
-            .await,
-        StatusCode::NOT_FOUND,
-        "execution",
-    )
-    .await;
-    expect_error(
-        app.get(&eve.token, &format!("{run_path}/stream")).await,
-        StatusCode::NOT_FOUND,
-        "execution",
+    app.expect_refusals(
+        &eve.token,
+        &[
+            (&format!("GET {}", run_path), None, 404, "execution"),
+            (
+                &format!("POST {run_path}/cancel"),
+                Some(json!({})),
+                404,
+                "execution",
+            ),
+            (&format!("GET {run_path}/stream"), None, 404, "execution"),
+        ],
     )
     .await;
     assert_eq!(app.fetch(&eve.token, "/executions/").await, json!([]));
@@ -345,7 +323,7 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
 async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, agent) = app
-        .signup_with_agent("ada@example.com", json!({"name": "Cached", "model": "m"}))
+        .ada_with_agent(json!({"name": "Cached", "model": "m"}))
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(&ada.token, &path).await;
@@ -382,7 +360,7 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
 async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, agent) = app
-        .signup_with_agent("ada@example.com", json!({"name": "Evented", "model": "m"}))
+        .ada_with_agent(json!({"name": "Evented", "model": "m"}))
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.patch(&ada.token, &path, &json!({"model": "m2"})).await;
@@ -401,10 +379,7 @@ async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
 async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Shared", "model": "m", "provider": "echo"}),
-        )
+        .ada_with_agent(json!({"name": "Shared", "model": "m", "provider": "echo"}))
         .await;
     app.create(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]})).await;
     let tokens = expect_json(
@@ -420,28 +395,28 @@ async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
     let viewer = tokens["access_token"].as_str().unwrap();
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(viewer, &path).await;
-    expect_error(
-        app.post(viewer, "/agents/", &json!({"name": "x", "model": "m"}))
-            .await,
-        StatusCode::FORBIDDEN,
-        "agents:write",
-    )
-    .await;
-    expect_error(
-        app.patch(viewer, &path, &json!({"name": "x"})).await,
-        StatusCode::FORBIDDEN,
-        "agents:write",
-    )
-    .await;
-    expect_error(
-        app.post(
-            viewer,
-            &format!("{path}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "agents:execute",
+    app.expect_refusals(
+        viewer,
+        &[
+            (
+                "POST /agents/",
+                Some(json!({"name": "x", "model": "m"})),
+                403,
+                "agents:write",
+            ),
+            (
+                &format!("PATCH {}", path),
+                Some(json!({"name": "x"})),
+                403,
+                "agents:write",
+            ),
+            (
+                &format!("POST {path}/execute"),
+                Some(json!({"user_message": "hi"})),
+                403,
+                "agents:execute",
+            ),
+        ],
     )
     .await;
     expect_error(app.get("", "/agents/").await, StatusCode::UNAUTHORIZED, "").await;

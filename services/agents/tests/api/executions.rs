@@ -13,10 +13,7 @@ use crate::helpers::{closed_port, config, expect_error, expect_json, provider, s
 async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}),
-        )
+        .ada_with_agent(json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}))
         .await;
     let agent_id = agent["id"].as_str().unwrap();
     let run = app.execute(&ada.token, agent_id, "hello there").await;
@@ -53,12 +50,7 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
     assert_eq!(costs[0]["streamed"], false);
     assert_eq!(costs[0]["price_source"], "self_hosted");
 
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(
         types,
         [
@@ -76,10 +68,7 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
 async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, a) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "A", "model": "m", "provider": "echo"}),
-        )
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
         .await;
     let b = app
         .agent(
@@ -113,22 +102,18 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
     let resp = app.get(&ada.token, "/executions/?status=failed").await;
     assert_eq!(resp.headers()["x-total-count"], "0");
     // `cancelled` is an outcome, not a status: the 422 names the statuses there are.
-    expect_error(
-        app.get(&ada.token, "/executions/?status=cancelled").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "status: must be one of pending, running, completed, failed",
-    )
-    .await;
-    expect_error(
-        app.get(&ada.token, "/executions/?agent_id=nope").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "agent_id",
-    )
-    .await;
-    expect_error(
-        app.get(&ada.token, "/executions/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
-        "not found",
+    app.expect_refusals(
+        &ada.token,
+        &[
+            (
+                "GET /executions/?status=cancelled",
+                None,
+                422,
+                "status: must be one of pending, running, completed, failed",
+            ),
+            ("GET /executions/?agent_id=nope", None, 422, "agent_id"),
+            ("GET /executions/not-a-uuid", None, 404, "not found"),
+        ],
     )
     .await;
 }
@@ -137,45 +122,32 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
 async fn bad_execute_requests_are_rejected_before_anything_runs(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "A", "model": "m", "provider": "echo"}),
-        )
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
         .await;
     let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
-    expect_error(
-        app.post(&ada.token, &path, &json!({"user_message": "  "}))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "",
-    )
-    .await;
-    expect_error(
-        app.post(&ada.token, &path, &json!({})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &ada.token,
-            &path,
-            &json!({"user_message": "x", "context": "text"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &ada.token,
-            "/agents/nope/execute",
-            &json!({"user_message": "x"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "",
+    app.expect_refusals(
+        &ada.token,
+        &[
+            (
+                &format!("POST {}", path),
+                Some(json!({"user_message": "  "})),
+                422,
+                "",
+            ),
+            (&format!("POST {}", path), Some(json!({})), 422, ""),
+            (
+                &format!("POST {}", path),
+                Some(json!({"user_message": "x", "context": "text"})),
+                422,
+                "",
+            ),
+            (
+                "POST /agents/nope/execute",
+                Some(json!({"user_message": "x"})),
+                404,
+                "",
+            ),
+        ],
     )
     .await;
     let count: i64 = sqlx::query_scalar("select count(*) from agents.executions")
@@ -196,7 +168,7 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
     )
     .await;
     let app = spawn_with(pool, fake.config()).await;
-    let (ada, agent) = app.signup_with_agent("ada@example.com", json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
+    let (ada, agent) = app.ada_with_agent(json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
                    "system_prompt": "Be brief."})).await;
     let run = expect_json(
         app.post(
@@ -266,8 +238,7 @@ async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Tool("current_time".into(), json!({}))], None).await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
+        .ada_with_agent(
             json!({"name": "Loop", "model": "gpt-4o-mini", "provider": "openai",
                                     "tools": ["current_time"], "max_iterations": 3}),
         )
@@ -298,12 +269,7 @@ async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
         costs.iter().all(|c| c["usage_estimated"] == true),
         "no usage reported: estimated, and flagged"
     );
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(types.last().unwrap(), "agent.execution.failed");
 }
 
@@ -329,10 +295,7 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
     )
     .await;
     let (ada, down) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Down", "model": "m", "provider": "local"}),
-        )
+        .ada_with_agent(json!({"name": "Down", "model": "m", "provider": "local"}))
         .await;
     let run = app
         .execute(&ada.token, down["id"].as_str().unwrap(), "hi")
@@ -369,10 +332,7 @@ async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: 
     let fake = FakeLlm::start(vec![Reply::Text("ok".into())], Some((1_000, 1_000))).await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Custom", "model": "my-finetune", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "Custom", "model": "my-finetune", "provider": "openai"}))
         .await;
     let run = app
         .execute(&ada.token, agent["id"].as_str().unwrap(), "hi")

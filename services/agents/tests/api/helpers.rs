@@ -73,9 +73,10 @@ impl TestApp {
         self.create(token, "/agents/", &body).await
     }
 
-    /// Signs up a tenant admin and creates an agent for it: how most tests begin.
-    pub async fn signup_with_agent(&self, email: &str, agent: Value) -> (Session, Value) {
-        let admin = self.signup(email).await;
+    /// Signs up ada@example.com (a tenant admin) and creates an agent for her: how most tests
+    /// begin.
+    pub async fn ada_with_agent(&self, agent: Value) -> (Session, Value) {
+        let admin = self.signup("ada@example.com").await;
         let agent = self.agent(&admin.token, agent).await;
         (admin, agent)
     }
@@ -104,6 +105,15 @@ impl TestApp {
         .fetch_all(&self.pool)
         .await
         .unwrap()
+    }
+
+    /// The types of a tenant's outbox events, oldest first.
+    pub async fn event_types(&self, tenant_id: &str) -> Vec<String> {
+        let events = self.events(tenant_id).await;
+        events
+            .into_iter()
+            .map(|(event_type, _)| event_type)
+            .collect()
     }
 
     /// Cost records of an execution as JSON rows, oldest first.

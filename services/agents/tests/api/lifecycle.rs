@@ -16,10 +16,7 @@ use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with, stream};
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
     let first = spawn(pool.clone()).await;
     let (ada, agent) = first
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "A", "model": "m", "provider": "echo"}),
-        )
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
         .await;
     // What a crashed process leaves behind: running, heartbeat long stopped.
     let id = uuid::Uuid::now_v7();
@@ -89,10 +86,7 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
     cfg.executions.abandon_after_secs = 3600;
     let survivor = spawn_with(pool.clone(), cfg.clone()).await;
     let (ada, agent) = survivor
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
 
     // The doomed process: its own runtime and connection pool (connections belong to the
@@ -170,10 +164,7 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
     let one = spawn_with(pool.clone(), cfg.clone()).await;
     let two = spawn_with(pool, cfg).await;
     let (ada, agent) = one
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let (resp, id) = stream(&one, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
@@ -198,10 +189,7 @@ async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool
     let fake = FakeLlm::start(vec![Reply::Hang("half an ans".into())], None).await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;

@@ -71,10 +71,7 @@ async fn the_default_ollama_provider_streams_over_native_ndjson(pool: PgPool) {
     )
     .await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Local", "model": "llama3.2"}),
-        )
+        .ada_with_agent(json!({"name": "Local", "model": "llama3.2"}))
         .await;
     assert_eq!(agent["provider"], "ollama");
     let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "hi").await;
@@ -117,8 +114,7 @@ async fn anthropic_agents_are_answered_and_priced_from_the_table(pool: PgPool) {
     )
     .await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
+        .ada_with_agent(
             json!({"name": "Claude", "model": "claude-sonnet-4-5-20250929", "provider": "anthropic",
                                    "system_prompt": "You are terse."}),
         )

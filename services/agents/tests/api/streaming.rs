@@ -32,10 +32,7 @@ async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_pers
 ) {
     let app = spawn(pool).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Parrot", "model": "m", "provider": "echo"}),
-        )
+        .ada_with_agent(json!({"name": "Parrot", "model": "m", "provider": "echo"}))
         .await;
     let (resp, id) = stream(
         &app,
@@ -111,10 +108,7 @@ async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) 
     .await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "S", "model": "gpt-4o", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "S", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "go").await;
     let frames = sse_frames(resp).await;
@@ -138,10 +132,7 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     let fake = FakeLlm::start(vec![Reply::Hang("partial ".into())], None).await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let (mut body, id) = stream(
         &app,
@@ -217,12 +208,7 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     .await;
     let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["outcome"], "cancelled");
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(
         types
             .iter()
@@ -238,10 +224,7 @@ async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgP
     let fake = FakeLlm::start(vec![Reply::Hang(String::new())], None).await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let pending = {
         let (http, url, token) = (
@@ -287,10 +270,7 @@ async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
     cfg.executions.timeout_secs = 1;
     let app = spawn_with(pool, cfg).await;
     let (ada, agent) = app
-        .signup_with_agent(
-            "ada@example.com",
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let closed = fake.closed();
     let run = app

@@ -196,33 +196,24 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     );
     assert_eq!(introspected["principal"]["tenant_id"], session.tenant_id);
 
-    expect_error(
-        app.get(token, "/auth/me").await,
-        StatusCode::FORBIDDEN,
-        "service identities",
-    )
-    .await;
-    expect_error(
-        app.post(
-            token,
-            "/api-keys",
-            &json!({"name": "ci", "scopes": ["agents:read"]}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "creating API keys is not available to service identities",
-    )
-    .await;
-    expect_error(
-        app.post(token, "/auth/logout", &json!({})).await,
-        StatusCode::FORBIDDEN,
-        "service identities",
-    )
-    .await;
-    expect_error(
-        app.get(token, "/users").await,
-        StatusCode::FORBIDDEN,
-        "users:read",
+    app.expect_refusals(
+        token,
+        &[
+            ("GET /auth/me", None, 403, "service identities"),
+            (
+                "POST /api-keys",
+                Some(json!({"name": "ci", "scopes": ["agents:read"]})),
+                403,
+                "creating API keys is not available to service identities",
+            ),
+            (
+                "POST /auth/logout",
+                Some(json!({})),
+                403,
+                "service identities",
+            ),
+            ("GET /users", None, 403, "users:read"),
+        ],
     )
     .await;
 }

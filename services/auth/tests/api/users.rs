@@ -20,21 +20,17 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
     assert_eq!(created["tenant_id"], admin.tenant_id);
     let viewer = app.tokens("vic@example.com").await;
     let viewer = viewer["access_token"].as_str().unwrap();
-    expect_error(
-        app.get(viewer, "/users").await,
-        StatusCode::FORBIDDEN,
-        "users:read",
-    )
-    .await;
-    expect_error(
-        app.post(
-            viewer,
-            "/users",
-            &json!({"email": "x@example.com", "password": PASSWORD}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "users:manage",
+    app.expect_refusals(
+        viewer,
+        &[
+            ("GET /users", None, 403, "users:read"),
+            (
+                "POST /users",
+                Some(json!({"email": "x@example.com", "password": PASSWORD})),
+                403,
+                "users:manage",
+            ),
+        ],
     )
     .await;
 
@@ -49,16 +45,12 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
     assert_eq!(page[0]["email"], "ada@example.com");
     let page = app.fetch(&admin.access, "/users?page=1&page_size=1").await;
     assert_eq!(page[0]["email"], "vic@example.com");
-    expect_error(
-        app.get(&admin.access, "/users?limit=0").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "limit",
-    )
-    .await;
-    expect_error(
-        app.get(&admin.access, "/users?skip=abc").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "skip",
+    app.expect_refusals(
+        &admin.access,
+        &[
+            ("GET /users?limit=0", None, 422, "limit"),
+            ("GET /users?skip=abc", None, 422, "skip"),
+        ],
     )
     .await;
 }
@@ -209,31 +201,23 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
     let b_users = app.fetch(&b.access, "/users").await;
     assert_eq!(b_users.as_array().unwrap().len(), 1);
     assert_eq!(b_users[0]["email"], "b@example.com");
-    expect_error(
-        app.get(&b.access, &format!("/users/{}", a.user_id)).await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
-    expect_error(
-        app.patch(
-            &b.access,
-            &format!("/users/{}", a.user_id),
-            &json!({"is_active": false}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
-    expect_error(
-        app.delete(
-            &b.access,
-            &format!("/api-keys/{}", a_key["id"].as_str().unwrap()),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "not found",
+    app.expect_refusals(
+        &b.access,
+        &[
+            (&format!("GET /users/{}", a.user_id), None, 404, "not found"),
+            (
+                &format!("PATCH /users/{}", a.user_id),
+                Some(json!({"is_active": false})),
+                404,
+                "not found",
+            ),
+            (
+                &format!("DELETE /api-keys/{}", a_key["id"].as_str().unwrap()),
+                None,
+                404,
+                "not found",
+            ),
+        ],
     )
     .await;
     let b_keys = app.fetch(&b.access, "/api-keys").await;
@@ -249,23 +233,18 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
 async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    expect_error(
-        app.get(&admin.access, "/users/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
-    expect_error(
-        app.get(&admin.access, &format!("/users/{}", uuid::Uuid::now_v7()))
-            .await,
-        StatusCode::NOT_FOUND,
-        "user not found",
-    )
-    .await;
-    expect_error(
-        app.delete(&admin.access, "/api-keys/123").await,
-        StatusCode::NOT_FOUND,
-        "not found",
+    app.expect_refusals(
+        &admin.access,
+        &[
+            ("GET /users/not-a-uuid", None, 404, "not found"),
+            (
+                &format!("GET /users/{}", uuid::Uuid::now_v7()),
+                None,
+                404,
+                "user not found",
+            ),
+            ("DELETE /api-keys/123", None, 404, "not found"),
+        ],
     )
     .await;
 }
