@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{Options, expect_json, spawn, spawn_with};
+use crate::helpers::{expect_json, spawn, spawn_rate_limited};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn health_ready_metrics_and_docs_answer_without_auth(pool: PgPool) {
@@ -87,14 +87,7 @@ async fn collection_paths_answer_with_and_without_a_trailing_slash(pool: PgPool)
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn limited_responses_carry_rate_limit_headers_and_health_is_exempt(pool: PgPool) {
-    let app = spawn_with(
-        pool,
-        Options {
-            rate_limits: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_rate_limited(pool).await;
     let session = app.signup("ada@example.com").await;
     let resp = app.get(&session.access, "/auth/me").await;
     assert_eq!(resp.headers()["x-ratelimit-limit"], "60");

@@ -58,6 +58,15 @@ pub async fn spawn_with(pool: PgPool, options: Options) -> TestApp {
         .expect("the auth service starts")
 }
 
+/// [`spawn`] with the rate limits on.
+pub async fn spawn_rate_limited(pool: PgPool) -> TestApp {
+    let options = Options {
+        rate_limits: true,
+        ..Options::default()
+    };
+    spawn_with(pool, options).await
+}
+
 /// [`spawn_with`], for tests of start-up failures.
 pub async fn try_spawn(
     pool: PgPool,

@@ -6,7 +6,9 @@ use serde_json::json;
 use sqlx::PgPool;
 use temponest_auth::AuthConfig;
 
-use crate::helpers::{Options, PASSWORD, expect_error, expect_json, spawn, spawn_with};
+use crate::helpers::{
+    Options, PASSWORD, expect_error, expect_json, spawn, spawn_rate_limited, spawn_with,
+};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn login_returns_a_bearer_access_token_and_a_refresh_token(pool: PgPool) {
@@ -200,14 +202,7 @@ async fn a_hash_with_old_parameters_is_upgraded_on_login(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
-    let app = spawn_with(
-        pool,
-        Options {
-            rate_limits: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_rate_limited(pool).await;
     for i in 0..3 {
         app.register(&format!("user{i}@example.com")).await;
     }

@@ -3,14 +3,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_auth::AuthConfig;
 use temponest_platform::Settings;
 use uuid::Uuid;
 
-use crate::helpers::{Options, TestApp, expect_error, expect_json, spawn_with};
+use crate::helpers::{Api, Options, TestApp, expect_error, expect_json, spawn_with};
 
 const SECRET: &str = "5c0e9a7f21d84b36a1f7c3e90b2d5a48";
 
@@ -22,6 +22,12 @@ async fn spawn(pool: PgPool) -> TestApp {
 
 fn request(client: &str, secret: &str, tenant: &str) -> Value {
     json!({"client_id": client, "client_secret": secret, "tenant_id": tenant})
+}
+
+/// Asks for a service token for `client` acting in `tenant`.
+async fn issue(api: &Api, client: &str, secret: &str, tenant: &str) -> Response {
+    api.post_public("/auth/service-token", &request(client, secret, tenant))
+        .await
 }
 
 fn claims_of(token: &str) -> Value {
@@ -71,11 +77,7 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
 
     // The same client always has the same subject.
     let again = expect_json(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &session.tenant_id),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
         StatusCode::OK,
     )
     .await;
@@ -127,11 +129,7 @@ async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: Pg
 
     let unknown = Uuid::now_v7().to_string();
     expect_error(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &unknown),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &unknown).await,
         StatusCode::NOT_FOUND,
         "tenant not found",
     )
@@ -142,11 +140,7 @@ async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: Pg
         .await
         .unwrap();
     expect_error(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &session.tenant_id),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
         StatusCode::NOT_FOUND,
         "tenant not found",
     )
@@ -171,11 +165,7 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let issued = expect_json(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &session.tenant_id),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
         StatusCode::OK,
     )
     .await;
