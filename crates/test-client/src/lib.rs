@@ -26,6 +26,14 @@ pub struct Api {
     pub http: Client,
 }
 
+/// One page of a collection.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The `x-total-count` header: matches across all pages.
+    pub total: u64,
+    pub items: Vec<Value>,
+}
+
 /// A tenant admin's credentials.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -121,6 +129,17 @@ impl Api {
     /// POSTs `body`, asserts 201 Created and returns the created resource.
     pub async fn create(&self, token: &str, path: &str, body: &Value) -> Value {
         expect_json(self.post(token, path, body).await, StatusCode::CREATED).await
+    }
+
+    /// GETs one page of a collection (asserts 200 OK): its `x-total-count` and its items.
+    pub async fn page(&self, token: &str, path: &str) -> Page {
+        let resp = self.get(token, path).await;
+        let total = resp.headers()["x-total-count"].to_str().unwrap().parse();
+        let body = expect_json(resp, StatusCode::OK).await;
+        Page {
+            total: total.expect("a numeric x-total-count"),
+            items: body.as_array().expect("a JSON array").clone(),
+        }
     }
 
     /// GETs `path`, asserts 200 OK and returns the JSON body.

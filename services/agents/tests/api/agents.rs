@@ -26,10 +26,9 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
     assert_eq!(fetched, agent);
 
     for path in ["/agents", "/agents/"] {
-        let resp = app.get(&ada.token, path).await;
-        assert_eq!(resp.headers()["x-total-count"], "1");
-        let list = expect_json(resp, StatusCode::OK).await;
-        assert_eq!(list, json!([agent]), "{path} is a bare array");
+        let list = app.page(&ada.token, path).await;
+        assert_eq!(list.total, 1, "{path}");
+        assert_eq!(json!(list.items), json!([agent]), "{path} is a bare array");
     }
 
     let patched = expect_json(
@@ -274,35 +273,21 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
         app.agent(&ada.token, json!({"name": format!("bot-{i}"), "model": "m", "description": if i % 2 == 0 { "even 100%" } else { "odd" }}))
             .await;
     }
-    let resp = app.get(&ada.token, "/agents/?skip=1&limit=2").await;
-    assert_eq!(resp.headers()["x-total-count"], "5");
-    let page = expect_json(resp, StatusCode::OK).await;
+    let page = app.page(&ada.token, "/agents/?skip=1&limit=2").await;
+    assert_eq!(page.total, 5);
     let names: Vec<&str> = page
-        .as_array()
-        .unwrap()
+        .items
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["bot-3", "bot-2"]);
-    let resp = app.get(&ada.token, "/agents/?search=EVEN").await;
-    assert_eq!(resp.headers()["x-total-count"], "3");
-    let resp = app.get(&ada.token, "/agents/?search=100%25").await;
-    assert_eq!(
-        resp.headers()["x-total-count"],
-        "3",
-        "% is matched literally"
-    );
-    let resp = app.get(&ada.token, "/agents/?search=0%25").await;
-    assert_eq!(resp.headers()["x-total-count"], "3");
-    let resp = app.get(&ada.token, "/agents/?search=bot-4").await;
-    assert_eq!(
-        expect_json(resp, StatusCode::OK)
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    // `%` is matched literally.
+    for search in ["EVEN", "100%25", "0%25"] {
+        let path = format!("/agents/?search={search}");
+        assert_eq!(app.page(&ada.token, &path).await.total, 3, "{path}");
+    }
+    let found = app.page(&ada.token, "/agents/?search=bot-4").await;
+    assert_eq!(found.items.len(), 1);
     let resp = app.get(&ada.token, "/agents/?page=2&page_size=2").await;
     let names: Vec<String> = expect_json(resp, StatusCode::OK)
         .await

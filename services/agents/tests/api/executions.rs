@@ -80,27 +80,19 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
     let first = app.execute(&ada.token, a, "one").await;
     let second = app.execute(&ada.token, a, "two").await;
     app.execute(&ada.token, b, "three").await;
-    let resp = app
-        .get(&ada.token, &format!("/executions/?agent_id={a}"))
+    let list = app
+        .page(&ada.token, &format!("/executions/?agent_id={a}"))
         .await;
-    assert_eq!(resp.headers()["x-total-count"], "2");
-    let list = expect_json(resp, StatusCode::OK).await;
-    assert_eq!(list[0]["id"], second["id"]);
-    assert_eq!(list[1]["id"], first["id"]);
-    let resp = app
-        .get(&ada.token, "/executions?status=completed&limit=1")
+    assert_eq!(list.total, 2);
+    assert_eq!(list.items[0]["id"], second["id"]);
+    assert_eq!(list.items[1]["id"], first["id"]);
+    let completed = app
+        .page(&ada.token, "/executions?status=completed&limit=1")
         .await;
-    assert_eq!(resp.headers()["x-total-count"], "3");
-    assert_eq!(
-        expect_json(resp, StatusCode::OK)
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let resp = app.get(&ada.token, "/executions/?status=failed").await;
-    assert_eq!(resp.headers()["x-total-count"], "0");
+    assert_eq!(completed.total, 3);
+    assert_eq!(completed.items.len(), 1);
+    let failed = app.page(&ada.token, "/executions/?status=failed").await;
+    assert_eq!(failed.total, 0);
     // `cancelled` is an outcome, not a status: the 422 names the statuses there are.
     app.expect_refusals(
         &ada.token,

@@ -159,6 +159,20 @@ pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
     parse_sse(&resp.text().await.unwrap())
 }
 
+/// The `content` of every frame but `[DONE]`, joined: the text a client would show.
+pub fn sse_content(frames: &[(String, String)]) -> String {
+    frames
+        .iter()
+        .filter(|(_, data)| data != "[DONE]")
+        .map(|(_, data)| {
+            serde_json::from_str::<Value>(data).unwrap()["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 /// Parses SSE text into (id, data) frames (comments and keep-alives skipped).
 pub fn parse_sse(text: &str) -> Vec<(String, String)> {
     let mut frames = Vec::new();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_llm::ProviderKind;
 
-use crate::helpers::{config, provider, spawn_with, sse_frames, stream};
+use crate::helpers::{config, provider, spawn_with, sse_content, sse_frames, stream};
 
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -76,17 +76,7 @@ async fn the_default_ollama_provider_streams_over_native_ndjson(pool: PgPool) {
     assert_eq!(agent["provider"], "ollama");
     let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "hi").await;
     let frames = sse_frames(resp).await;
-    let text: String = frames
-        .iter()
-        .filter(|(_, d)| d != "[DONE]")
-        .map(|(_, d)| {
-            serde_json::from_str::<Value>(d).unwrap()["content"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(text, "Hello from llama");
+    assert_eq!(sse_content(&frames), "Hello from llama");
     let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "completed");
     assert_eq!(run["tokens_used"]["prompt"], 12);

@@ -10,21 +10,9 @@ use sqlx::PgPool;
 
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_frames, stream,
+    eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_content, sse_frames,
+    stream,
 };
-
-fn content(frames: &[(String, String)]) -> String {
-    frames
-        .iter()
-        .filter(|(_, d)| d != "[DONE]")
-        .map(|(_, d)| {
-            serde_json::from_str::<Value>(d).unwrap()["content"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
-}
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_persisted(
@@ -51,7 +39,7 @@ async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_pers
         );
     }
     assert_eq!(frames.last().unwrap().1, "[DONE]");
-    assert_eq!(content(&frames), "Echo: one two three");
+    assert_eq!(sse_content(&frames), "Echo: one two three");
 
     let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "completed");
@@ -112,7 +100,7 @@ async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) 
         .await;
     let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "go").await;
     let frames = sse_frames(resp).await;
-    assert_eq!(content(&frames), "streamed answer here");
+    assert_eq!(sse_content(&frames), "streamed answer here");
     assert_eq!(fake.requests()[0]["stream"], true);
     let costs = app.cost_rows(&id).await;
     assert_eq!(costs[0]["streamed"], true);
