@@ -142,6 +142,11 @@ impl Api {
         }
     }
 
+    /// PATCHes `body`, asserts 200 OK and returns the updated resource.
+    pub async fn update(&self, token: &str, path: &str, body: &Value) -> Value {
+        expect_json(self.patch(token, path, body).await, StatusCode::OK).await
+    }
+
     /// GETs `path`, asserts 200 OK and returns the JSON body.
     pub async fn fetch(&self, token: &str, path: &str) -> Value {
         expect_json(self.get(token, path).await, StatusCode::OK).await

@@ -31,30 +31,24 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
         assert_eq!(json!(list.items), json!([agent]), "{path} is a bare array");
     }
 
-    let patched = expect_json(
-        app.patch(
+    let patched = app
+        .update(
             &ada.token,
             &format!("/agents/{id}"),
             &json!({"description": "finds things", "temperature": 0.2}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(patched["description"], "finds things");
     assert_eq!(patched["temperature"], 0.2);
     assert_eq!(patched["name"], "Researcher", "fields not sent are kept");
     assert_eq!(patched["model"], "llama3.2");
-    let cleared = expect_json(
-        app.patch(
+    let cleared = app
+        .update(
             &ada.token,
             &format!("/agents/{id}"),
             &json!({"description": null}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(
         cleared["description"],
         json!(null),
@@ -330,12 +324,8 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[1]["model"], "sneaky", "reloaded from Postgres");
     // An update through the API invalidates it.
-    expect_json(
-        app.patch(&ada.token, &path, &json!({"description": "new"}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    app.update(&ada.token, &path, &json!({"description": "new"}))
+        .await;
     let fresh = app.fetch(&ada.token, &path).await;
     assert_eq!(fresh["description"], "new");
     assert_eq!(fresh["model"], "sneaky");

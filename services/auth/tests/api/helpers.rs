@@ -99,6 +99,19 @@ pub struct Session {
     pub refresh: String,
 }
 
+impl Session {
+    /// From a user (as the API shows it) and the token pair of a login.
+    fn of(user: &Value, tokens: &Value) -> Self {
+        let text = |value: &Value| value.as_str().unwrap().to_owned();
+        Self {
+            user_id: text(&user["id"]),
+            tenant_id: text(&user["tenant_id"]),
+            access: text(&tokens["access_token"]),
+            refresh: text(&tokens["refresh_token"]),
+        }
+    }
+}
+
 impl TestApp {
     pub async fn register(&self, email: &str) -> Value {
         let resp = self
@@ -127,13 +140,17 @@ impl TestApp {
     /// Registers a new tenant admin and logs in.
     pub async fn signup(&self, email: &str) -> Session {
         let user = self.register(email).await;
-        let tokens = self.tokens(email).await;
-        Session {
-            user_id: user["id"].as_str().unwrap().to_owned(),
-            tenant_id: user["tenant_id"].as_str().unwrap().to_owned(),
+        Session::of(&user, &self.tokens(email).await)
+    }
 
-            access: tokens["access_token"].as_str().unwrap().to_owned(),
-            refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
-        }
+    /// Adds a user with [`PASSWORD`] and `fields` (the role) to the tenant of `admin`, and logs
+    /// them in.
+    pub async fn add_user(&self, admin: &str, email: &str, fields: Value) -> Session {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let user = self.create(admin, "/users", &body).await;
+        Session::of(&user, &self.tokens(email).await)
     }
 }

@@ -4,24 +4,22 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
+use crate::helpers::{PASSWORD, expect_error, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let created = app
-        .create(
+    let viewer = app
+        .add_user(
             &admin.access,
-            "/users",
-            &json!({"email": "vic@example.com", "password": PASSWORD, "roles": ["viewer"]}),
+            "vic@example.com",
+            json!({"roles": ["viewer"]}),
         )
         .await;
-    assert_eq!(created["tenant_id"], admin.tenant_id);
-    let viewer = app.tokens("vic@example.com").await;
-    let viewer = viewer["access_token"].as_str().unwrap();
+    assert_eq!(viewer.tenant_id, admin.tenant_id);
     app.expect_refusals(
-        viewer,
+        &viewer.access,
         &[
             ("GET /users", None, 403, "users:read"),
             (
@@ -58,19 +56,14 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
     let dev = app
-        .create(
+        .add_user(
             &admin.access,
-            "/users",
-            &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
+            "dev@example.com",
+            json!({"role": "developer"}),
         )
         .await;
-    let dev_tokens = app.tokens("dev@example.com").await;
     let key = app
-        .create(
-            dev_tokens["access_token"].as_str().unwrap(),
-            "/api-keys",
-            &json!({"name": "k"}),
-        )
+        .create(&dev.access, "/api-keys", &json!({"name": "k"}))
         .await;
     let key = key["key"].as_str().unwrap();
     let me = app.fetch(key, "/auth/me").await;
@@ -82,16 +75,13 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
             .any(|p| p == "agents:write")
     );
 
-    let patched = expect_json(
-        app.patch(
+    let patched = app
+        .update(
             &admin.access,
-            &format!("/users/{}", dev["id"].as_str().unwrap()),
+            &format!("/users/{}", dev.user_id),
             &json!({"roles": ["viewer"]}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(patched["roles"], json!(["viewer"]));
     let me = app.fetch(key, "/auth/me").await;
     assert_eq!(me["roles"], json!(["viewer"]));
@@ -113,7 +103,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let resp = app
         .patch(
             &admin.access,
-            &format!("/users/{}", dev["id"].as_str().unwrap()),
+            &format!("/users/{}", dev.user_id),
             &json!({"roles": ["superuser"]}),
         )
         .await;
@@ -125,30 +115,21 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
     let dev = app
-        .create(
+        .add_user(
             &admin.access,
-            "/users",
-            &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
+            "dev@example.com",
+            json!({"role": "developer"}),
         )
         .await;
-    let tokens = app.tokens("dev@example.com").await;
     let key = app
-        .create(
-            tokens["access_token"].as_str().unwrap(),
-            "/api-keys",
-            &json!({"name": "k"}),
-        )
+        .create(&dev.access, "/api-keys", &json!({"name": "k"}))
         .await;
     app.fetch(key["key"].as_str().unwrap(), "/auth/me").await;
 
-    expect_json(
-        app.patch(
-            &admin.access,
-            &format!("/users/{}", dev["id"].as_str().unwrap()),
-            &json!({"is_active": false}),
-        )
-        .await,
-        StatusCode::OK,
+    app.update(
+        &admin.access,
+        &format!("/users/{}", dev.user_id),
+        &json!({"is_active": false}),
     )
     .await;
     expect_error(
@@ -158,10 +139,7 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     )
     .await;
     let resp = app
-        .post_public(
-            "/auth/refresh",
-            &json!({"refresh_token": tokens["refresh_token"]}),
-        )
+        .post_public("/auth/refresh", &json!({"refresh_token": dev.refresh}))
         .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "").await;
     expect_error(
@@ -252,17 +230,12 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let bob = app
-        .create(
-            &ada.access,
-            "/users",
-            &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
-        )
+        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
         .await;
-    let bob_tokens = app.tokens("bob@example.com").await;
-    let bob_access = bob_tokens["access_token"].as_str().unwrap();
+    let bob_access = &bob.access;
     let demote = json!({"roles": ["viewer"]});
     let (bob_path, ada_path) = (
-        format!("/users/{}", bob["id"].as_str().unwrap()),
+        format!("/users/{}", bob.user_id),
         format!("/users/{}", ada.user_id),
     );
     let demote_bob = app.patch(&ada.access, &bob_path, &demote);
@@ -296,26 +269,16 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let bob = app
-        .create(
-            &ada.access,
-            "/users",
-            &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
-        )
+        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
         .await;
-    let bob_id = bob["id"].as_str().unwrap();
-    let bob_tokens = app.tokens("bob@example.com").await;
-    let bob_access = bob_tokens["access_token"].as_str().unwrap();
+    let (bob_id, bob_access) = (&bob.user_id, &bob.access);
     // Bob's token says admin; it is cached as verified by now.
     app.fetch(bob_access, "/users").await;
 
-    expect_json(
-        app.patch(
-            &ada.access,
-            &format!("/users/{bob_id}"),
-            &json!({"roles": ["viewer"]}),
-        )
-        .await,
-        StatusCode::OK,
+    app.update(
+        &ada.access,
+        &format!("/users/{bob_id}"),
+        &json!({"roles": ["viewer"]}),
     )
     .await;
 
