@@ -137,6 +137,13 @@ impl TestApp {
         expect_json(self.login(email, PASSWORD).await, StatusCode::OK).await
     }
 
+    /// Revokes an API key (as its creation returned it); asserts 204.
+    pub async fn revoke_key(&self, token: &str, key: &Value) {
+        let path = format!("/api-keys/{}", key["id"].as_str().unwrap());
+        let resp = self.delete(token, &path).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "DELETE {path}");
+    }
+
     /// Registers a new tenant admin and logs in.
     pub async fn signup(&self, email: &str) -> Session {
         let user = self.register(email).await;
