@@ -93,38 +93,23 @@ async fn nul_characters_in_an_agent_patch_and_an_execution_are_422s(pool: PgPool
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let id = agent_id(&app, &ada.token).await;
-    let resp = app
-        .patch(
-            &ada.token,
-            &format!("/agents/{id}"),
-            &json!({"description": "x\u{0}"}),
-        )
-        .await;
-    expect_field(resp, "description", "NUL").await;
-    let resp = app
-        .patch(
-            &ada.token,
-            &format!("/agents/{id}"),
-            &json!({"metadata": {"a": {"b": "\u{0}"}}}),
-        )
-        .await;
-    expect_field(resp, "metadata.a.b", "NUL").await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{id}/execute"),
-            &json!({"user_message": "hello\u{0}"}),
-        )
-        .await;
-    expect_field(resp, "user_message", "NUL").await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{id}/execute"),
-            &json!({"user_message": "hello", "context": {"k\u{0}": "v"}}),
-        )
-        .await;
-    expect_field(resp, "context.k\\u0000", "NUL").await;
+    let agent = format!("/agents/{id}");
+    for (patch, field) in [
+        (json!({"description": "x\u{0}"}), "description"),
+        (json!({"metadata": {"a": {"b": "\u{0}"}}}), "metadata.a.b"),
+    ] {
+        let resp = app.patch(&ada.token, &agent, &patch).await;
+        expect_field(resp, field, "NUL").await;
+    }
+    let execute = format!("/agents/{id}/execute");
+    let with_context = json!({"user_message": "hello", "context": {"k\u{0}": "v"}});
+    for (run, field) in [
+        (json!({"user_message": "hello\u{0}"}), "user_message"),
+        (with_context, "context.k\\u0000"),
+    ] {
+        let resp = app.post(&ada.token, &execute, &run).await;
+        expect_field(resp, field, "NUL").await;
+    }
     let executions = app.fetch(&ada.token, "/executions").await;
     assert_eq!(executions, json!([]), "nothing ran");
 }
