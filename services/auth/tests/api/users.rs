@@ -1,22 +1,26 @@
 //! Users and roles within a tenant, tenant isolation, /tenants/current.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, expect_error, spawn};
+use crate::helpers::{PASSWORD, Session, TestApp, expect_error, spawn};
+
+/// Adds dev@example.com as a developer of the admin's tenant, with an API key of their own.
+async fn developer_with_api_key(app: &TestApp, admin: &str) -> (Session, Value) {
+    let developer = json!({"role": "developer"});
+    let dev = app.add_user(admin, "dev@example.com", developer).await;
+    let key = json!({"name": "k"});
+    let key = app.create(&dev.access, "/api-keys", &key).await;
+    (dev, key)
+}
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let viewer = app
-        .add_user(
-            &admin.access,
-            "vic@example.com",
-            json!({"roles": ["viewer"]}),
-        )
-        .await;
+    let role = json!({"roles": ["viewer"]});
+    let viewer = app.add_user(&admin.access, "vic@example.com", role).await;
     assert_eq!(viewer.tenant_id, admin.tenant_id);
     app.expect_refusals(
         &viewer.access,
@@ -55,16 +59,7 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
 async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let dev = app
-        .add_user(
-            &admin.access,
-            "dev@example.com",
-            json!({"role": "developer"}),
-        )
-        .await;
-    let key = app
-        .create(&dev.access, "/api-keys", &json!({"name": "k"}))
-        .await;
+    let (dev, key) = developer_with_api_key(&app, &admin.access).await;
     let key = key["key"].as_str().unwrap();
     let me = app.fetch(key, "/auth/me").await;
     assert!(
@@ -114,16 +109,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
 async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let dev = app
-        .add_user(
-            &admin.access,
-            "dev@example.com",
-            json!({"role": "developer"}),
-        )
-        .await;
-    let key = app
-        .create(&dev.access, "/api-keys", &json!({"name": "k"}))
-        .await;
+    let (dev, key) = developer_with_api_key(&app, &admin.access).await;
     app.fetch(key["key"].as_str().unwrap(), "/auth/me").await;
 
     app.update(
@@ -229,9 +215,8 @@ async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
 async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let bob = app
-        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
-        .await;
+    let role = json!({"role": "admin"});
+    let bob = app.add_user(&ada.access, "bob@example.com", role).await;
     let bob_access = &bob.access;
     let demote = json!({"roles": ["viewer"]});
     let (bob_path, ada_path) = (
@@ -268,9 +253,8 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
 async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let bob = app
-        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
-        .await;
+    let role = json!({"role": "admin"});
+    let bob = app.add_user(&ada.access, "bob@example.com", role).await;
     let (bob_id, bob_access) = (&bob.user_id, &bob.access);
     // Bob's token says admin; it is cached as verified by now.
     app.fetch(bob_access, "/users").await;
