@@ -19,8 +19,13 @@ async fn developer_with_api_key(app: &TestApp, admin: &str) -> (Session, Value) 
 async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let role = json!({"roles": ["viewer"]});
-    let viewer = app.add_user(&admin.access, "vic@example.com", role).await;
+    let viewer = app
+        .add_user(
+            &admin.access,
+            "vic@example.com",
+            json!({"roles": ["viewer"]}),
+        )
+        .await;
     assert_eq!(viewer.tenant_id, admin.tenant_id);
     app.expect_refusals(
         &viewer.access,
@@ -215,8 +220,9 @@ async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
 async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let role = json!({"role": "admin"});
-    let bob = app.add_user(&ada.access, "bob@example.com", role).await;
+    let bob = app
+        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
+        .await;
     let bob_access = &bob.access;
     let demote = json!({"roles": ["viewer"]});
     let (bob_path, ada_path) = (
@@ -253,8 +259,9 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
 async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let role = json!({"role": "admin"});
-    let bob = app.add_user(&ada.access, "bob@example.com", role).await;
+    let bob = app
+        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
+        .await;
     let (bob_id, bob_access) = (&bob.user_id, &bob.access);
     // Bob's token says admin; it is cached as verified by now.
     app.fetch(bob_access, "/users").await;
