@@ -2,6 +2,8 @@
 //! remote JWKS loading and reloading, key withdrawal, session liveness and API-key
 //! introspection with caching and retries.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +21,7 @@ use temponest_auth_client::{
     AccessClaims, AuthClient, JwtVerifier, Principal, PrincipalKind, RemoteIntrospection,
     TokenType, claims::ISSUER,
 };
-use temponest_cache::{Cache, CacheConfig};
+use temponest_cache::Cache;
 use uuid::Uuid;
 
 const PKCS8_PREFIX: [u8; 16] = [
@@ -113,23 +115,13 @@ async fn serve_fake(fake: FakeAuth) -> String {
             }),
         )
         .with_state(fake);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    common::serve(app).await
 }
 
 async fn client(base: &str) -> (AuthClient, Cache) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
-    let cache = Cache::connect(CacheConfig {
-        redis_url: Some(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        ),
-        key_prefix: format!("test-{}", Uuid::new_v4()),
-        ..CacheConfig::default()
-    })
-    .await;
+    let cache = common::cache().await;
     let auth = AuthClient::new(
         JwtVerifier::remote(format!("{base}/.well-known/jwks.json"), http.clone()),
         Arc::new(RemoteIntrospection::new(base, http)),

@@ -2,6 +2,8 @@
 //! server counting requests), and [`AuthClient::verify_token`] accepting service tokens
 //! without a session check.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +23,6 @@ use temponest_auth_client::{
     AccessClaims, AuthClient, Introspector, JwtVerifier, Principal, PrincipalKind,
     ServiceTokenError, ServiceTokens, TokenType, claims::ISSUER,
 };
-use temponest_cache::{Cache, CacheConfig};
 use temponest_web::ApiError;
 use uuid::Uuid;
 
@@ -60,10 +61,7 @@ async fn serve_fake(fake: FakeAuth) -> String {
             ),
         )
         .with_state(fake);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    common::serve(app).await
 }
 
 async fn tokens(secret: &str) -> (ServiceTokens, FakeAuth) {
@@ -215,14 +213,7 @@ async fn service_tokens_verify_without_a_session_check_and_must_name_a_known_cli
     verifier.set_jwks(&Jwks {
         keys: vec![Jwk::ed25519("k1", URL_SAFE_NO_PAD.encode(public))],
     });
-    let cache = Cache::connect(CacheConfig {
-        redis_url: Some(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        ),
-        key_prefix: format!("test-{}", Uuid::new_v4()),
-        ..CacheConfig::default()
-    })
-    .await;
+    let cache = common::cache().await;
     let introspector = Arc::new(CountingIntrospector::default());
     let auth = AuthClient::new(verifier, introspector.clone(), cache);
     let tenant = Uuid::now_v7();

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{cron, fires, next, utc};
+use common::{assert_next, cron, fires, utc};
 
 const NY: &str = "America/New_York";
 const BERLIN: &str = "Europe/Berlin";
@@ -32,14 +32,8 @@ fn new_york_gap_fires_once_at_the_end_of_the_gap() {
         ]
     );
     // From just before the gap and from inside the gap's hour in UTC terms.
-    assert_eq!(
-        next(&t, "2026-03-08T06:59:59Z").as_deref(),
-        Some("2026-03-08T07:00:00Z")
-    );
-    assert_eq!(
-        next(&t, "2026-03-08T07:00:00Z").as_deref(),
-        Some("2026-03-09T06:30:00Z")
-    );
+    assert_next(&t, "2026-03-08T06:59:59Z", "2026-03-08T07:00:00Z");
+    assert_next(&t, "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z");
 }
 
 #[test]
@@ -183,18 +177,9 @@ fn new_york_repeated_time_fires_once_at_the_first_occurrence() {
         ]
     );
     // Not at 06:30 UTC (01:30 EST), from either pass.
-    assert_eq!(
-        next(&t, "2026-11-01T05:30:00Z").as_deref(),
-        Some("2026-11-02T06:30:00Z")
-    );
-    assert_eq!(
-        next(&t, "2026-11-01T06:00:00Z").as_deref(),
-        Some("2026-11-02T06:30:00Z")
-    );
-    assert_eq!(
-        next(&t, "2026-11-01T06:29:59Z").as_deref(),
-        Some("2026-11-02T06:30:00Z")
-    );
+    assert_next(&t, "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z");
+    assert_next(&t, "2026-11-01T06:00:00Z", "2026-11-02T06:30:00Z");
+    assert_next(&t, "2026-11-01T06:29:59Z", "2026-11-02T06:30:00Z");
 }
 
 #[test]
@@ -238,9 +223,10 @@ fn new_york_lists_and_steps_in_a_fixed_hour_fire_once_too() {
     assert_eq!(times[0], utc("2026-11-01T05:00:00Z"));
     assert_eq!(times[3599], utc("2026-11-01T05:59:59Z"));
     assert_eq!(times[3600], utc("2026-11-02T06:00:00Z"));
-    assert_eq!(
-        next(&every_second, "2026-11-01T06:30:00Z").as_deref(),
-        Some("2026-11-02T06:00:00Z")
+    assert_next(
+        &every_second,
+        "2026-11-01T06:30:00Z",
+        "2026-11-02T06:00:00Z",
     );
 }
 
@@ -289,25 +275,14 @@ fn new_york_every_hour_patterns_fire_in_both_passes() {
             .all(|w| w[1] - w[0] == chrono::TimeDelta::minutes(15))
     );
     // Starting inside the first pass, the second pass comes next (not 02:00 EST).
-    assert_eq!(
-        next(&quarter, "2026-11-01T05:50:00Z").as_deref(),
-        Some("2026-11-01T06:00:00Z")
-    );
-    assert_eq!(
-        next(&quarter, "2026-11-01T05:45:00Z").as_deref(),
-        Some("2026-11-01T06:00:00Z")
-    );
-    assert_eq!(
-        next(&quarter, "2026-11-01T05:44:59Z").as_deref(),
-        Some("2026-11-01T05:45:00Z")
-    );
-    assert_eq!(
-        next(&quarter, "2026-11-01T06:50:00Z").as_deref(),
-        Some("2026-11-01T07:00:00Z")
-    );
-    assert_eq!(
-        next(&cron("0 * * * *", NY), "2026-11-01T05:00:00Z").as_deref(),
-        Some("2026-11-01T06:00:00Z")
+    assert_next(&quarter, "2026-11-01T05:50:00Z", "2026-11-01T06:00:00Z");
+    assert_next(&quarter, "2026-11-01T05:45:00Z", "2026-11-01T06:00:00Z");
+    assert_next(&quarter, "2026-11-01T05:44:59Z", "2026-11-01T05:45:00Z");
+    assert_next(&quarter, "2026-11-01T06:50:00Z", "2026-11-01T07:00:00Z");
+    assert_next(
+        &cron("0 * * * *", NY),
+        "2026-11-01T05:00:00Z",
+        "2026-11-01T06:00:00Z",
     );
     // Six fields, every ten seconds, right across the change.
     assert_eq!(

@@ -3,7 +3,7 @@
 mod common;
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
-use common::{cron, fires, next, utc};
+use common::{assert_next, cron, fires, next, utc};
 use temponest_cron::Trigger;
 
 fn interval(seconds: u64, anchor: &str) -> Trigger {
@@ -13,10 +13,7 @@ fn interval(seconds: u64, anchor: &str) -> Trigger {
 #[test]
 fn interval_with_the_anchor_in_the_future_fires_at_the_anchor() {
     let t = interval(3600, "2026-01-01T00:00:00Z");
-    assert_eq!(
-        next(&t, "2025-06-01T12:00:00Z").as_deref(),
-        Some("2026-01-01T00:00:00Z")
-    );
+    assert_next(&t, "2025-06-01T12:00:00Z", "2026-01-01T00:00:00Z");
     assert_eq!(
         t.next_after(utc("2026-01-01T00:00:00Z") - TimeDelta::nanoseconds(1)),
         Some(utc("2026-01-01T00:00:00Z"))
@@ -26,34 +23,16 @@ fn interval_with_the_anchor_in_the_future_fires_at_the_anchor() {
 #[test]
 fn interval_with_the_anchor_in_the_past_is_strictly_after() {
     let t = interval(3600, "2026-01-01T00:00:00Z");
-    assert_eq!(
-        next(&t, "2026-01-01T00:00:00Z").as_deref(),
-        Some("2026-01-01T01:00:00Z")
-    );
+    assert_next(&t, "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z");
     // Exact boundary: strictly after.
-    assert_eq!(
-        next(&t, "2026-01-01T05:00:00Z").as_deref(),
-        Some("2026-01-01T06:00:00Z")
-    );
-    assert_eq!(
-        next(&t, "2026-01-01T04:59:59.999Z").as_deref(),
-        Some("2026-01-01T05:00:00Z")
-    );
-    assert_eq!(
-        next(&t, "2026-01-01T05:00:00.001Z").as_deref(),
-        Some("2026-01-01T06:00:00Z")
-    );
+    assert_next(&t, "2026-01-01T05:00:00Z", "2026-01-01T06:00:00Z");
+    assert_next(&t, "2026-01-01T04:59:59.999Z", "2026-01-01T05:00:00Z");
+    assert_next(&t, "2026-01-01T05:00:00.001Z", "2026-01-01T06:00:00Z");
     // Far from the anchor.
-    assert_eq!(
-        next(&t, "2036-07-15T10:30:00Z").as_deref(),
-        Some("2036-07-15T11:00:00Z")
-    );
+    assert_next(&t, "2036-07-15T10:30:00Z", "2036-07-15T11:00:00Z");
     // An interval that does not divide a day keeps its phase.
     let t = interval(7, "2026-01-01T00:00:03Z");
-    assert_eq!(
-        next(&t, "2026-01-01T00:01:00Z").as_deref(),
-        Some("2026-01-01T00:01:06Z")
-    );
+    assert_next(&t, "2026-01-01T00:01:00Z", "2026-01-01T00:01:06Z");
 }
 
 #[test]
@@ -68,24 +47,15 @@ fn interval_bounds() {
         );
     }
     let longest = interval(366 * 86_400, "2026-01-01T00:00:00Z");
-    assert_eq!(
-        next(&longest, "2026-01-01T00:00:00Z").as_deref(),
-        Some("2027-01-02T00:00:00Z")
-    );
+    assert_next(&longest, "2026-01-01T00:00:00Z", "2027-01-02T00:00:00Z");
     let shortest = interval(1, "2026-01-01T00:00:00Z");
-    assert_eq!(
-        next(&shortest, "2026-01-01T00:00:00.5Z").as_deref(),
-        Some("2026-01-01T00:00:01Z")
-    );
+    assert_next(&shortest, "2026-01-01T00:00:00.5Z", "2026-01-01T00:00:01Z");
 }
 
 #[test]
 fn once_fires_only_strictly_after() {
     let t = Trigger::once(utc("2026-05-01T12:00:00Z"));
-    assert_eq!(
-        next(&t, "2026-05-01T11:59:59Z").as_deref(),
-        Some("2026-05-01T12:00:00Z")
-    );
+    assert_next(&t, "2026-05-01T11:59:59Z", "2026-05-01T12:00:00Z");
     assert_eq!(next(&t, "2026-05-01T12:00:00Z"), None);
     assert_eq!(next(&t, "2026-06-01T00:00:00Z"), None);
     assert_eq!(

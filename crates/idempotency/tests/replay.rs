@@ -78,6 +78,14 @@ fn request(path: &str, key: Option<&str>, body: &str, user: Option<&str>) -> Req
     req
 }
 
+/// Starts `POST /slow` (key `k`, user `u`) in the background; its handler blocks on the gate.
+fn start_slow_request(
+    app: &Router,
+) -> tokio::task::JoinHandle<(StatusCode, axum::http::HeaderMap, Value)> {
+    let app = app.clone();
+    tokio::spawn(async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await })
+}
+
 async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
     let resp = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = resp.into_parts();
@@ -93,16 +101,9 @@ async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::Head
 async fn a_repeat_with_the_same_key_and_body_replays_the_first_response(pool: PgPool) {
     let counters = Counters::default();
     let app = app(pool, counters.clone());
-    let first = send(
-        &app,
-        request("/things", Some("k1"), r#"{"a":1}"#, Some("u1")),
-    )
-    .await;
-    let again = send(
-        &app,
-        request("/things", Some("k1"), r#"{"a":1}"#, Some("u1")),
-    )
-    .await;
+    let thing = |key, user| request("/things", key, r#"{"a":1}"#, user);
+    let first = send(&app, thing(Some("k1"), Some("u1"))).await;
+    let again = send(&app, thing(Some("k1"), Some("u1"))).await;
     assert_eq!(first.0, StatusCode::CREATED);
     assert_eq!((again.0, &again.2), (first.0, &first.2));
     assert_eq!(again.1["location"], "/things/1");
@@ -115,17 +116,9 @@ async fn a_repeat_with_the_same_key_and_body_replays_the_first_response(pool: Pg
     );
 
     // Without a key, or with another key, or as another caller, the request runs again.
-    send(&app, request("/things", None, r#"{"a":1}"#, Some("u1"))).await;
-    send(
-        &app,
-        request("/things", Some("k2"), r#"{"a":1}"#, Some("u1")),
-    )
-    .await;
-    let other_user = send(
-        &app,
-        request("/things", Some("k1"), r#"{"a":1}"#, Some("u2")),
-    )
-    .await;
+    send(&app, thing(None, Some("u1"))).await;
+    send(&app, thing(Some("k2"), Some("u1"))).await;
+    let other_user = send(&app, thing(Some("k1"), Some("u2"))).await;
     assert_eq!(other_user.2["n"], 4);
     assert_eq!(counters.created.load(Ordering::SeqCst), 4);
 }
@@ -168,10 +161,7 @@ async fn server_errors_are_not_remembered_so_a_retry_runs_again(pool: PgPool) {
 async fn a_repeat_while_the_first_is_running_is_told_to_retry(pool: PgPool) {
     let counters = Counters::default();
     let app = app(pool.clone(), counters.clone());
-    let first = tokio::spawn({
-        let app = app.clone();
-        async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await }
-    });
+    let first = start_slow_request(&app);
     // Wait (bounded) until the first request has claimed the key; it then blocks on the gate.
     let claimed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
@@ -233,10 +223,7 @@ async fn a_slow_first_request_keeps_its_key_for_as_long_as_it_runs(pool: PgPool)
     let mut idempotency = Idempotency::new(pool.clone());
     idempotency.in_flight_timeout = std::time::Duration::from_millis(600);
     let app = app_with(idempotency, counters.clone());
-    let first = tokio::spawn({
-        let app = app.clone();
-        async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await }
-    });
+    let first = start_slow_request(&app);
     // Well past the in-flight timeout, and the first request has heartbeated since.
     assert!(
         until_row(
@@ -263,10 +250,7 @@ async fn a_slow_first_request_keeps_its_key_for_as_long_as_it_runs(pool: PgPool)
 async fn a_request_whose_client_went_away_finishes_and_its_response_is_replayed(pool: PgPool) {
     let counters = Counters::default();
     let app = app(pool.clone(), counters.clone());
-    let first = tokio::spawn({
-        let app = app.clone();
-        async move { send(&app, request("/slow", Some("k"), "{}", Some("u"))).await }
-    });
+    let first = start_slow_request(&app);
     // Wait (bounded) until the handler runs; it then blocks on the gate.
     let running = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         while counters.slow_calls.load(Ordering::SeqCst) == 0 {

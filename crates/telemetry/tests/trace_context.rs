@@ -58,6 +58,15 @@ impl Tracing {
     }
 }
 
+/// `GET /items/1` carrying the caller's [`TRACEPARENT`].
+fn request_from_a_traced_caller() -> Request<()> {
+    Request::builder()
+        .uri("/items/1")
+        .header("traceparent", TRACEPARENT)
+        .body(())
+        .unwrap()
+}
+
 fn attribute(span: &SpanData, key: &str) -> Option<Value> {
     span.attributes
         .iter()
@@ -68,11 +77,7 @@ fn attribute(span: &SpanData, key: &str) -> Option<Value> {
 #[test]
 fn make_span_continues_the_trace_of_an_incoming_traceparent() {
     let _tracing = Tracing::install();
-    let request = Request::builder()
-        .uri("/items/1")
-        .header("traceparent", TRACEPARENT)
-        .body(())
-        .unwrap();
+    let request = request_from_a_traced_caller();
 
     let span = make_span(&request);
 
@@ -85,11 +90,7 @@ fn make_span_continues_the_trace_of_an_incoming_traceparent() {
 #[test]
 fn inject_trace_context_inside_the_request_span_propagates_the_same_trace() {
     let _tracing = Tracing::install();
-    let request = Request::builder()
-        .uri("/items/1")
-        .header("traceparent", TRACEPARENT)
-        .body(())
-        .unwrap();
+    let request = request_from_a_traced_caller();
     let span = make_span(&request);
 
     let mut outgoing = HeaderMap::new();

@@ -9,6 +9,7 @@ pub mod harness;
 pub mod plan;
 
 pub use harness::{Harness, Spawned};
+pub use reqwest::Method;
 
 use std::time::Duration;
 
@@ -23,6 +24,14 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Api {
     pub base: String,
     pub http: Client,
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The `x-total-count` header: matches across all pages.
+    pub total: u64,
+    pub items: Vec<Value>,
 }
 
 /// A tenant admin's credentials.
@@ -48,63 +57,104 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// Sends one request: with a bearer token when `token` is given, with a JSON body when
+    /// `body` is.
+    pub async fn request(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
+        self.request(Method::POST, Some(token), path, Some(body))
             .await
-            .unwrap()
     }
 
     /// A POST without credentials (sign-up, login, refresh).
     pub async fn post_public(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::POST, None, path, Some(body)).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::GET, Some(token), path, None).await
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
+        self.request(Method::PATCH, Some(token), path, Some(body))
             .await
-            .unwrap()
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::DELETE, Some(token), path, None).await
+    }
+
+    /// A GET without a bearer token, with `headers` (health, metrics and docs; credentials
+    /// or negotiation in other headers).
+    pub async fn get_public(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.http.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// The Prometheus text exposition at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.get_public("/metrics", &[]).await.text().await.unwrap()
+    }
+
+    /// Sends each request with `token` and asserts its SPEC §2 error (see [`expect_error`]);
+    /// a failure names the request.
+    pub async fn expect_refusals(&self, token: &str, refusals: &[Refusal<'_>]) {
+        for (request, body, status, needle) in refusals {
+            let (method, path) = request.split_once(' ').expect("a request line");
+            let method = Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+            let status = StatusCode::from_u16(*status).expect("an HTTP status");
+            let resp = self.request(method, Some(token), path, body.as_ref()).await;
+            expect_error_of(&format!("{request}: "), resp, status, needle).await;
+        }
+    }
+
+    /// POSTs `body`, asserts 201 Created and returns the created resource.
+    pub async fn create(&self, token: &str, path: &str, body: &Value) -> Value {
+        expect_json(self.post(token, path, body).await, StatusCode::CREATED).await
+    }
+
+    /// GETs one page of a collection (asserts 200 OK): its `x-total-count` and its items.
+    pub async fn page(&self, token: &str, path: &str) -> Page {
+        let resp = self.get(token, path).await;
+        let total = resp.headers()["x-total-count"].to_str().unwrap().parse();
+        let body = expect_json(resp, StatusCode::OK).await;
+        Page {
+            total: total.expect("a numeric x-total-count"),
+            items: body.as_array().expect("a JSON array").clone(),
+        }
+    }
+
+    /// PATCHes `body`, asserts 200 OK and returns the updated resource.
+    pub async fn update(&self, token: &str, path: &str, body: &Value) -> Value {
+        expect_json(self.patch(token, path, body).await, StatusCode::OK).await
+    }
+
+    /// GETs `path`, asserts 200 OK and returns the JSON body.
+    pub async fn fetch(&self, token: &str, path: &str) -> Value {
+        expect_json(self.get(token, path).await, StatusCode::OK).await
     }
 
     /// Sends `body` verbatim as `application/json` (for bodies a `Value` cannot express:
     /// numbers beyond `f64`, exact number spellings, malformed JSON).
-    pub async fn send_raw(
-        &self,
-        method: reqwest::Method,
-        token: &str,
-        path: &str,
-        body: &str,
-    ) -> Response {
+    pub async fn send_raw(&self, method: Method, token: &str, path: &str, body: &str) -> Response {
         self.http
             .request(method, self.url(path))
             .bearer_auth(token)
@@ -119,22 +169,12 @@ impl Api {
     pub async fn signup(&self, email: &str) -> Session {
         let credentials = json!({"email": email, "password": PASSWORD});
         let user = expect_json(
-            self.http
-                .post(self.url("/auth/register"))
-                .json(&credentials)
-                .send()
-                .await
-                .unwrap(),
+            self.post_public("/auth/register", &credentials).await,
             StatusCode::CREATED,
         )
         .await;
         let tokens = expect_json(
-            self.http
-                .post(self.url("/auth/login"))
-                .json(&credentials)
-                .send()
-                .await
-                .unwrap(),
+            self.post_public("/auth/login", &credentials).await,
             StatusCode::OK,
         )
         .await;
@@ -148,28 +188,42 @@ impl Api {
 
 /// Asserts the status and returns the JSON body (`null` for an empty or non-JSON body).
 pub async fn expect_json(resp: Response, status: StatusCode) -> Value {
+    expect_json_of("", resp, status).await
+}
+
+/// [`expect_json`], with `context` (which request this is) leading any failure message.
+async fn expect_json_of(context: &str, resp: Response, status: StatusCode) -> Value {
     let actual = resp.status();
     let body = resp.text().await.unwrap();
-    assert_eq!(actual, status, "unexpected status; body: {body}");
+    assert_eq!(actual, status, "{context}unexpected status; body: {body}");
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
 /// Asserts an error response in the SPEC §2 shape: the status, a `detail` that contains
 /// `needle` (case-insensitive), `status` and a `request_id`.
 pub async fn expect_error(resp: Response, status: StatusCode, needle: &str) -> Value {
-    let body = expect_json(resp, status).await;
+    expect_error_of("", resp, status, needle).await
+}
+
+/// [`expect_error`], with `context` (which request this is) leading any failure message.
+async fn expect_error_of(context: &str, resp: Response, status: StatusCode, needle: &str) -> Value {
+    let body = expect_json_of(context, resp, status).await;
     let detail = body["detail"].as_str().unwrap_or_default();
     assert!(
         detail.to_lowercase().contains(&needle.to_lowercase()),
-        "detail {detail:?} lacks {needle:?}: {body}"
+        "{context}detail {detail:?} lacks {needle:?}: {body}"
     );
-    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{context}{body}");
     assert!(
         body["request_id"].is_string(),
-        "error without request_id: {body}"
+        "{context}error without request_id: {body}"
     );
     body
 }
+
+/// One request a test expects to be refused: the request line (`"PATCH /users/1"`), the
+/// JSON body, then the status and a word of the `detail` (as [`expect_error`] checks them).
+pub type Refusal<'a> = (&'a str, Option<Value>, u16, &'a str);
 
 /// Repeats `probe` until it returns true, for at most 15 s (for effects that travel through
 /// background tasks, Redis pub/sub or Postgres notifications). Each probe does real I/O, so

@@ -31,3 +31,14 @@ pub fn next(trigger: &Trigger, after: &str) -> Option<String> {
         .next_after(utc(after))
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
+
+/// Asserts that the first fire time strictly after `after` is `expected` (both RFC 3339);
+/// a failure names `after`.
+#[track_caller]
+pub fn assert_next(trigger: &Trigger, after: &str, expected: &str) {
+    assert_eq!(
+        next(trigger, after).as_deref(),
+        Some(expected),
+        "next after {after}"
+    );
+}

@@ -5,7 +5,8 @@ use std::time::Duration;
 use temponest_ratelimit::{Policy, RateLimitConfig, RateLimiter};
 
 use crate::helpers::{
-    check_until_allowed, config, keys_with_ttl, policy, redis_limiter, redis_pool,
+    assert_a_burst_never_exceeds_the_quota, assert_quota_comes_back, config, keys_with_ttl,
+    redis_limiter, redis_pool,
 };
 
 #[tokio::test]
@@ -82,15 +83,7 @@ async fn two_limiters_on_one_redis_share_the_budget() {
 
 #[tokio::test]
 async fn quota_comes_back_as_time_passes() {
-    let limiter = redis_limiter();
-    let policies = [policy("fast", 2, 200)];
-    assert!(limiter.check("k", &policies).await.allowed);
-    assert!(limiter.check("k", &policies).await.allowed);
-    let denied = limiter.check("k", &policies).await;
-    assert!(!denied.allowed);
-    assert!(denied.retry_after.expect("retry") <= Duration::from_millis(100));
-
-    check_until_allowed(&limiter, "k", &policies).await;
+    assert_quota_comes_back(&redis_limiter()).await;
 }
 
 #[tokio::test]
@@ -157,23 +150,5 @@ async fn no_policies_means_no_limit() {
 
 #[tokio::test]
 async fn concurrent_requests_never_exceed_the_quota() {
-    let limiter = redis_limiter();
-    let policies = [Policy::per_minute(10), Policy::per_hour(1000)];
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let limiter = limiter.clone();
-            let policies = policies.clone();
-            tokio::spawn(async move { limiter.check("burst", &policies).await.allowed })
-        })
-        .collect();
-    let mut allowed = 0;
-    for task in tasks {
-        allowed += usize::from(task.await.expect("check task"));
-    }
-    assert_eq!(allowed, 10);
-    let hourly = limiter.check("burst", &policies[1..]).await;
-    assert_eq!(
-        hourly.policies[0].remaining, 989,
-        "denied requests consumed nothing"
-    );
+    assert_a_burst_never_exceeds_the_quota(&redis_limiter()).await;
 }

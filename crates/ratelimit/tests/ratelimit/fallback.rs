@@ -7,7 +7,10 @@ use temponest_ratelimit::{Policy, RateLimiter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::helpers::{check_until_allowed, config, keys_with_ttl, policy, pool_for, redis_url};
+use crate::helpers::{
+    assert_a_burst_never_exceeds_the_quota, assert_quota_comes_back, config, keys_with_ttl, policy,
+    pool_for, redis_url,
+};
 
 #[tokio::test]
 async fn an_unreachable_redis_falls_back_to_in_process_limits_without_errors() {
@@ -51,14 +54,7 @@ async fn in_process_limits_are_all_or_nothing_too() {
 
 #[tokio::test]
 async fn in_process_quota_comes_back_as_time_passes() {
-    let limiter = RateLimiter::new(config(), None);
-    let policies = [policy("fast", 2, 200)];
-    assert!(limiter.check("k", &policies).await.allowed);
-    assert!(limiter.check("k", &policies).await.allowed);
-    let denied = limiter.check("k", &policies).await;
-    assert!(!denied.allowed);
-    assert!(denied.retry_after.expect("retry") <= Duration::from_millis(100));
-    check_until_allowed(&limiter, "k", &policies).await;
+    assert_quota_comes_back(&RateLimiter::new(config(), None)).await;
 }
 
 #[tokio::test]
@@ -160,23 +156,5 @@ impl RedisProxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_in_process_requests_never_exceed_the_quota() {
-    let limiter = RateLimiter::new(config(), None);
-    let policies = [Policy::per_minute(10), Policy::per_hour(1000)];
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let limiter = limiter.clone();
-            let policies = policies.clone();
-            tokio::spawn(async move { limiter.check("burst", &policies).await.allowed })
-        })
-        .collect();
-    let mut allowed = 0;
-    for task in tasks {
-        allowed += usize::from(task.await.expect("check task"));
-    }
-    assert_eq!(allowed, 10);
-    let hourly = limiter.check("burst", &policies[1..]).await;
-    assert_eq!(
-        hourly.policies[0].remaining, 989,
-        "denied requests consumed nothing"
-    );
+    assert_a_burst_never_exceeds_the_quota(&RateLimiter::new(config(), None)).await;
 }

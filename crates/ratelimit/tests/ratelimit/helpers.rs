@@ -76,3 +76,38 @@ pub async fn keys_with_ttl(prefix: &str) -> Vec<(String, i64)> {
     }
     out
 }
+
+/// Fires 50 concurrent checks against 10 per minute and 1000 per hour: exactly 10 pass, and
+/// the denied ones consume nothing of the hourly quota.
+pub async fn assert_a_burst_never_exceeds_the_quota(limiter: &RateLimiter) {
+    let policies = [Policy::per_minute(10), Policy::per_hour(1000)];
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let limiter = limiter.clone();
+            let policies = policies.clone();
+            tokio::spawn(async move { limiter.check("burst", &policies).await.allowed })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        allowed += usize::from(task.await.expect("check task"));
+    }
+    assert_eq!(allowed, 10);
+    let hourly = limiter.check("burst", &policies[1..]).await;
+    assert_eq!(
+        hourly.policies[0].remaining, 989,
+        "denied requests consumed nothing"
+    );
+}
+
+/// Spends a quota of 2 per 200 ms, is told to retry within 100 ms, and is allowed again
+/// once the window has moved on.
+pub async fn assert_quota_comes_back(limiter: &RateLimiter) {
+    let policies = [policy("fast", 2, 200)];
+    assert!(limiter.check("k", &policies).await.allowed);
+    assert!(limiter.check("k", &policies).await.allowed);
+    let denied = limiter.check("k", &policies).await;
+    assert!(!denied.allowed);
+    assert!(denied.retry_after.expect("retry") <= Duration::from_millis(100));
+    check_until_allowed(limiter, "k", &policies).await;
+}

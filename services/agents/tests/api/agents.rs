@@ -10,12 +10,8 @@ use crate::helpers::{expect_error, expect_json, spawn};
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Researcher", "model": "llama3.2"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Researcher", "model": "llama3.2"}))
         .await;
     assert_eq!(agent["provider"], "ollama");
     assert_eq!(agent["max_iterations"], 10);
@@ -26,44 +22,33 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
     assert_eq!(agent["tenant_id"], ada.tenant_id.as_str());
     let id = agent["id"].as_str().unwrap();
 
-    let fetched = expect_json(
-        app.get(&ada.token, &format!("/agents/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app.fetch(&ada.token, &format!("/agents/{id}")).await;
     assert_eq!(fetched, agent);
 
     for path in ["/agents", "/agents/"] {
-        let resp = app.get(&ada.token, path).await;
-        assert_eq!(resp.headers()["x-total-count"], "1");
-        let list = expect_json(resp, StatusCode::OK).await;
-        assert_eq!(list, json!([agent]), "{path} is a bare array");
+        let list = app.page(&ada.token, path).await;
+        assert_eq!(list.total, 1, "{path}");
+        assert_eq!(json!(list.items), json!([agent]), "{path} is a bare array");
     }
 
-    let patched = expect_json(
-        app.patch(
+    let patched = app
+        .update(
             &ada.token,
             &format!("/agents/{id}"),
             &json!({"description": "finds things", "temperature": 0.2}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(patched["description"], "finds things");
     assert_eq!(patched["temperature"], 0.2);
     assert_eq!(patched["name"], "Researcher", "fields not sent are kept");
     assert_eq!(patched["model"], "llama3.2");
-    let cleared = expect_json(
-        app.patch(
+    let cleared = app
+        .update(
             &ada.token,
             &format!("/agents/{id}"),
             &json!({"description": null}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(
         cleared["description"],
         json!(null),
@@ -89,7 +74,7 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
             .status(),
         StatusCode::NOT_FOUND
     );
-    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list, json!([]));
     let deleted_at: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("select deleted_at from agents.agents where id = $1::uuid")
@@ -203,12 +188,7 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
     app.agent(&ada.token, json!({"name": "Helper", "model": "m"}))
         .await;
     // A refused create published nothing.
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(
         types,
         [
@@ -233,66 +213,46 @@ async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
         .await;
     let id = agent["id"].as_str().unwrap();
     let path = format!("/agents/{id}");
-    expect_error(
-        app.get(&eve.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "agent",
+    app.expect_refusals(
+        &eve.token,
+        &[
+            (&format!("GET {}", path), None, 404, "agent"),
+            (
+                &format!("PATCH {}", path),
+                Some(json!({"name": "mine"})),
+                404,
+                "agent",
+            ),
+            (&format!("DELETE {}", path), None, 404, "agent"),
+            (
+                &format!("POST {path}/execute"),
+                Some(json!({"user_message": "hi"})),
+                404,
+                "agent",
+            ),
+        ],
     )
     .await;
-    expect_error(
-        app.patch(&eve.token, &path, &json!({"name": "mine"})).await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
-    expect_error(
-        app.delete(&eve.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &eve.token,
-            &format!("{path}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
-    assert_eq!(
-        expect_json(app.get(&eve.token, "/agents/").await, StatusCode::OK).await,
-        json!([])
-    );
+    assert_eq!(app.fetch(&eve.token, "/agents/").await, json!([]));
     let run = app.execute(&ada.token, id, "hello").await;
     let run_path = format!("/executions/{}", run["id"].as_str().unwrap());
-    expect_error(
-        app.get(&eve.token, &run_path).await,
-        StatusCode::NOT_FOUND,
-        "execution",
+    app.expect_refusals(
+        &eve.token,
+        &[
+            (&format!("GET {}", run_path), None, 404, "execution"),
+            (
+                &format!("POST {run_path}/cancel"),
+                Some(json!({})),
+                404,
+                "execution",
+            ),
+            (&format!("GET {run_path}/stream"), None, 404, "execution"),
+        ],
     )
     .await;
-    expect_error(
-        app.post(&eve.token, &format!("{run_path}/cancel"), &json!({}))
-            .await,
-        StatusCode::NOT_FOUND,
-        "execution",
-    )
-    .await;
-    expect_error(
-        app.get(&eve.token, &format!("{run_path}/stream")).await,
-        StatusCode::NOT_FOUND,
-        "execution",
-    )
-    .await;
+    assert_eq!(app.fetch(&eve.token, "/executions/").await, json!([]));
     assert_eq!(
-        expect_json(app.get(&eve.token, "/executions/").await, StatusCode::OK).await,
-        json!([])
-    );
-    assert_eq!(
-        expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await["name"],
+        app.fetch(&ada.token, &path).await["name"],
         "Secret",
         "nothing changed"
     );
@@ -307,35 +267,21 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
         app.agent(&ada.token, json!({"name": format!("bot-{i}"), "model": "m", "description": if i % 2 == 0 { "even 100%" } else { "odd" }}))
             .await;
     }
-    let resp = app.get(&ada.token, "/agents/?skip=1&limit=2").await;
-    assert_eq!(resp.headers()["x-total-count"], "5");
-    let page = expect_json(resp, StatusCode::OK).await;
+    let page = app.page(&ada.token, "/agents/?skip=1&limit=2").await;
+    assert_eq!(page.total, 5);
     let names: Vec<&str> = page
-        .as_array()
-        .unwrap()
+        .items
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["bot-3", "bot-2"]);
-    let resp = app.get(&ada.token, "/agents/?search=EVEN").await;
-    assert_eq!(resp.headers()["x-total-count"], "3");
-    let resp = app.get(&ada.token, "/agents/?search=100%25").await;
-    assert_eq!(
-        resp.headers()["x-total-count"],
-        "3",
-        "% is matched literally"
-    );
-    let resp = app.get(&ada.token, "/agents/?search=0%25").await;
-    assert_eq!(resp.headers()["x-total-count"], "3");
-    let resp = app.get(&ada.token, "/agents/?search=bot-4").await;
-    assert_eq!(
-        expect_json(resp, StatusCode::OK)
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    // `%` is matched literally.
+    for search in ["EVEN", "100%25", "0%25"] {
+        let path = format!("/agents/?search={search}");
+        assert_eq!(app.page(&ada.token, &path).await.total, 3, "{path}");
+    }
+    let found = app.page(&ada.token, "/agents/?search=bot-4").await;
+    assert_eq!(found.items.len(), 1);
     let resp = app.get(&ada.token, "/agents/?page=2&page_size=2").await;
     let names: Vec<String> = expect_json(resp, StatusCode::OK)
         .await
@@ -355,37 +301,32 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Cached", "model": "m"}))
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Cached", "model": "m"}))
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
-    expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
-    expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    app.fetch(&ada.token, &path).await;
+    app.fetch(&ada.token, "/agents/").await;
     // Changed behind the service's back: the cached configuration is still served.
     sqlx::query("update agents.agents set model = 'sneaky' where id = $1::uuid")
         .bind(agent["id"].as_str().unwrap())
         .execute(&app.pool)
         .await
         .unwrap();
-    let cached = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    let cached = app.fetch(&ada.token, &path).await;
     assert_eq!(cached["model"], "m", "served from the cache");
-    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list[0]["model"], "m", "the list page is cached too");
     // A create in the tenant drops its cached pages.
     app.agent(&ada.token, json!({"name": "Second", "model": "m"}))
         .await;
-    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[1]["model"], "sneaky", "reloaded from Postgres");
     // An update through the API invalidates it.
-    expect_json(
-        app.patch(&ada.token, &path, &json!({"description": "new"}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let fresh = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    app.update(&ada.token, &path, &json!({"description": "new"}))
+        .await;
+    let fresh = app.fetch(&ada.token, &path).await;
     assert_eq!(fresh["description"], "new");
     assert_eq!(fresh["model"], "sneaky");
 }
@@ -393,9 +334,8 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Evented", "model": "m"}))
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Evented", "model": "m"}))
         .await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.patch(&ada.token, &path, &json!({"model": "m2"})).await;
@@ -413,19 +353,10 @@ async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Shared", "model": "m", "provider": "echo"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Shared", "model": "m", "provider": "echo"}))
         .await;
-    expect_json(
-        app.post(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.create(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]})).await;
     let tokens = expect_json(
         app.http
             .post(app.url("/auth/login"))
@@ -438,29 +369,29 @@ async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
     .await;
     let viewer = tokens["access_token"].as_str().unwrap();
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
-    expect_json(app.get(viewer, &path).await, StatusCode::OK).await;
-    expect_error(
-        app.post(viewer, "/agents/", &json!({"name": "x", "model": "m"}))
-            .await,
-        StatusCode::FORBIDDEN,
-        "agents:write",
-    )
-    .await;
-    expect_error(
-        app.patch(viewer, &path, &json!({"name": "x"})).await,
-        StatusCode::FORBIDDEN,
-        "agents:write",
-    )
-    .await;
-    expect_error(
-        app.post(
-            viewer,
-            &format!("{path}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "agents:execute",
+    app.fetch(viewer, &path).await;
+    app.expect_refusals(
+        viewer,
+        &[
+            (
+                "POST /agents/",
+                Some(json!({"name": "x", "model": "m"})),
+                403,
+                "agents:write",
+            ),
+            (
+                &format!("PATCH {}", path),
+                Some(json!({"name": "x"})),
+                403,
+                "agents:write",
+            ),
+            (
+                &format!("POST {path}/execute"),
+                Some(json!({"user_message": "hi"})),
+                403,
+                "agents:execute",
+            ),
+        ],
     )
     .await;
     expect_error(app.get("", "/agents/").await, StatusCode::UNAUTHORIZED, "").await;

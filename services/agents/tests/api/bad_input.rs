@@ -68,7 +68,7 @@ async fn nul_characters_in_metadata_keys_values_and_arrays_are_422s_naming_the_p
             .await;
         expect_field(resp, field, "NUL").await;
     }
-    let list = expect_json(app.get(&ada.token, "/agents/").await, StatusCode::OK).await;
+    let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list, json!([]), "nothing was created");
 }
 
@@ -93,39 +93,24 @@ async fn nul_characters_in_an_agent_patch_and_an_execution_are_422s(pool: PgPool
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let id = agent_id(&app, &ada.token).await;
-    let resp = app
-        .patch(
-            &ada.token,
-            &format!("/agents/{id}"),
-            &json!({"description": "x\u{0}"}),
-        )
-        .await;
-    expect_field(resp, "description", "NUL").await;
-    let resp = app
-        .patch(
-            &ada.token,
-            &format!("/agents/{id}"),
-            &json!({"metadata": {"a": {"b": "\u{0}"}}}),
-        )
-        .await;
-    expect_field(resp, "metadata.a.b", "NUL").await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{id}/execute"),
-            &json!({"user_message": "hello\u{0}"}),
-        )
-        .await;
-    expect_field(resp, "user_message", "NUL").await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{id}/execute"),
-            &json!({"user_message": "hello", "context": {"k\u{0}": "v"}}),
-        )
-        .await;
-    expect_field(resp, "context.k\\u0000", "NUL").await;
-    let executions = expect_json(app.get(&ada.token, "/executions").await, StatusCode::OK).await;
+    let agent = format!("/agents/{id}");
+    for (patch, field) in [
+        (json!({"description": "x\u{0}"}), "description"),
+        (json!({"metadata": {"a": {"b": "\u{0}"}}}), "metadata.a.b"),
+    ] {
+        let resp = app.patch(&ada.token, &agent, &patch).await;
+        expect_field(resp, field, "NUL").await;
+    }
+    let execute = format!("/agents/{id}/execute");
+    let with_context = json!({"user_message": "hello", "context": {"k\u{0}": "v"}});
+    for (run, field) in [
+        (json!({"user_message": "hello\u{0}"}), "user_message"),
+        (with_context, "context.k\\u0000"),
+    ] {
+        let resp = app.post(&ada.token, &execute, &run).await;
+        expect_field(resp, field, "NUL").await;
+    }
+    let executions = app.fetch(&ada.token, "/executions").await;
     assert_eq!(executions, json!([]), "nothing ran");
 }
 
@@ -199,11 +184,7 @@ async fn exact_numbers_and_nested_metadata_round_trip_unchanged(pool: PgPool) {
     let sent: Value = serde_json::from_str(metadata).unwrap();
     assert_eq!(created["metadata"], sent);
     let id = created["id"].as_str().unwrap();
-    let fetched = expect_json(
-        app.get(&ada.token, &format!("/agents/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app.fetch(&ada.token, &format!("/agents/{id}")).await;
     assert_eq!(fetched["metadata"], sent, "stored and read back exactly");
     assert_eq!(
         fetched["metadata"]["u64_max"].as_u64(),

@@ -12,12 +12,8 @@ use crate::helpers::{closed_port, config, expect_error, expect_json, provider, s
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}))
         .await;
     let agent_id = agent["id"].as_str().unwrap();
     let run = app.execute(&ada.token, agent_id, "hello there").await;
@@ -42,11 +38,7 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
     assert!(run["completed_at"].is_string());
     let id = run["id"].as_str().unwrap();
 
-    let fetched = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(fetched, run);
 
     let costs = app.cost_rows(id).await;
@@ -58,12 +50,7 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
     assert_eq!(costs[0]["streamed"], false);
     assert_eq!(costs[0]["price_source"], "self_hosted");
 
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(
         types,
         [
@@ -80,12 +67,8 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let a = app
-        .agent(
-            &ada.token,
-            json!({"name": "A", "model": "m", "provider": "echo"}),
-        )
+    let (ada, a) = app
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
         .await;
     let b = app
         .agent(
@@ -97,44 +80,32 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
     let first = app.execute(&ada.token, a, "one").await;
     let second = app.execute(&ada.token, a, "two").await;
     app.execute(&ada.token, b, "three").await;
-    let resp = app
-        .get(&ada.token, &format!("/executions/?agent_id={a}"))
+    let list = app
+        .page(&ada.token, &format!("/executions/?agent_id={a}"))
         .await;
-    assert_eq!(resp.headers()["x-total-count"], "2");
-    let list = expect_json(resp, StatusCode::OK).await;
-    assert_eq!(list[0]["id"], second["id"]);
-    assert_eq!(list[1]["id"], first["id"]);
-    let resp = app
-        .get(&ada.token, "/executions?status=completed&limit=1")
+    assert_eq!(list.total, 2);
+    assert_eq!(list.items[0]["id"], second["id"]);
+    assert_eq!(list.items[1]["id"], first["id"]);
+    let completed = app
+        .page(&ada.token, "/executions?status=completed&limit=1")
         .await;
-    assert_eq!(resp.headers()["x-total-count"], "3");
-    assert_eq!(
-        expect_json(resp, StatusCode::OK)
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let resp = app.get(&ada.token, "/executions/?status=failed").await;
-    assert_eq!(resp.headers()["x-total-count"], "0");
+    assert_eq!(completed.total, 3);
+    assert_eq!(completed.items.len(), 1);
+    let failed = app.page(&ada.token, "/executions/?status=failed").await;
+    assert_eq!(failed.total, 0);
     // `cancelled` is an outcome, not a status: the 422 names the statuses there are.
-    expect_error(
-        app.get(&ada.token, "/executions/?status=cancelled").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "status: must be one of pending, running, completed, failed",
-    )
-    .await;
-    expect_error(
-        app.get(&ada.token, "/executions/?agent_id=nope").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "agent_id",
-    )
-    .await;
-    expect_error(
-        app.get(&ada.token, "/executions/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
-        "not found",
+    app.expect_refusals(
+        &ada.token,
+        &[
+            (
+                "GET /executions/?status=cancelled",
+                None,
+                422,
+                "status: must be one of pending, running, completed, failed",
+            ),
+            ("GET /executions/?agent_id=nope", None, 422, "agent_id"),
+            ("GET /executions/not-a-uuid", None, 404, "not found"),
+        ],
     )
     .await;
 }
@@ -142,47 +113,33 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_execute_requests_are_rejected_before_anything_runs(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "A", "model": "m", "provider": "echo"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
         .await;
     let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
-    expect_error(
-        app.post(&ada.token, &path, &json!({"user_message": "  "}))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "",
-    )
-    .await;
-    expect_error(
-        app.post(&ada.token, &path, &json!({})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &ada.token,
-            &path,
-            &json!({"user_message": "x", "context": "text"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &ada.token,
-            "/agents/nope/execute",
-            &json!({"user_message": "x"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "",
+    app.expect_refusals(
+        &ada.token,
+        &[
+            (
+                &format!("POST {}", path),
+                Some(json!({"user_message": "  "})),
+                422,
+                "",
+            ),
+            (&format!("POST {}", path), Some(json!({})), 422, ""),
+            (
+                &format!("POST {}", path),
+                Some(json!({"user_message": "x", "context": "text"})),
+                422,
+                "",
+            ),
+            (
+                "POST /agents/nope/execute",
+                Some(json!({"user_message": "x"})),
+                404,
+                "",
+            ),
+        ],
     )
     .await;
     let count: i64 = sqlx::query_scalar("select count(*) from agents.executions")
@@ -203,14 +160,8 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
     )
     .await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
-                   "system_prompt": "Be brief."}),
-        )
-        .await;
+    let (ada, agent) = app.ada_with_agent(json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
+                   "system_prompt": "Be brief."})).await;
     let run = expect_json(
         app.post(
             &ada.token,
@@ -278,10 +229,8 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
 async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Tool("current_time".into(), json!({}))], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .ada_with_agent(
             json!({"name": "Loop", "model": "gpt-4o-mini", "provider": "openai",
                                     "tools": ["current_time"], "max_iterations": 3}),
         )
@@ -312,12 +261,7 @@ async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
         costs.iter().all(|c| c["usage_estimated"] == true),
         "no usage reported: estimated, and flagged"
     );
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(types.last().unwrap(), "agent.execution.failed");
 }
 
@@ -342,12 +286,8 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
         ]),
     )
     .await;
-    let ada = app.signup("ada@example.com").await;
-    let down = app
-        .agent(
-            &ada.token,
-            json!({"name": "Down", "model": "m", "provider": "local"}),
-        )
+    let (ada, down) = app
+        .ada_with_agent(json!({"name": "Down", "model": "m", "provider": "local"}))
         .await;
     let run = app
         .execute(&ada.token, down["id"].as_str().unwrap(), "hi")
@@ -383,12 +323,8 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
 async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Text("ok".into())], Some((1_000, 1_000))).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Custom", "model": "my-finetune", "provider": "openai"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Custom", "model": "my-finetune", "provider": "openai"}))
         .await;
     let run = app
         .execute(&ada.token, agent["id"].as_str().unwrap(), "hi")
@@ -411,7 +347,7 @@ async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: 
         StatusCode::OK,
     )
     .await;
-    let prices = expect_json(app.get(&ada.token, "/costs/prices").await, StatusCode::OK).await;
+    let prices = app.fetch(&ada.token, "/costs/prices").await;
     assert_eq!(prices["version"], "2026-11-01");
     assert_eq!(prices["overrides"][0]["model"], "my-finetune");
     let run = app

@@ -11,7 +11,9 @@ use temponest_agents::{AgentsConfig, AppState};
 use temponest_auth::AuthConfig;
 use temponest_llm::{ProviderConfig, ProviderKind, Providers};
 
-pub use temponest_test_client::{Api, Harness, PASSWORD, eventually, expect_error, expect_json};
+pub use temponest_test_client::{
+    Api, Harness, PASSWORD, Session, eventually, expect_error, expect_json,
+};
 
 /// A running app.
 pub struct TestApp {
@@ -68,11 +70,15 @@ pub async fn spawn_with(pool: PgPool, config: AgentsConfig) -> TestApp {
 impl TestApp {
     /// Creates an agent and returns it.
     pub async fn agent(&self, token: &str, body: Value) -> Value {
-        expect_json(
-            self.post(token, "/agents/", &body).await,
-            StatusCode::CREATED,
-        )
-        .await
+        self.create(token, "/agents/", &body).await
+    }
+
+    /// Signs up ada@example.com (a tenant admin) and creates an agent for her: how most tests
+    /// begin.
+    pub async fn ada_with_agent(&self, agent: Value) -> (Session, Value) {
+        let admin = self.signup("ada@example.com").await;
+        let agent = self.agent(&admin.token, agent).await;
+        (admin, agent)
     }
 
     /// Runs an agent synchronously and returns the execution.
@@ -101,6 +107,15 @@ impl TestApp {
         .unwrap()
     }
 
+    /// The types of a tenant's outbox events, oldest first.
+    pub async fn event_types(&self, tenant_id: &str) -> Vec<String> {
+        let events = self.events(tenant_id).await;
+        events
+            .into_iter()
+            .map(|(event_type, _)| event_type)
+            .collect()
+    }
+
     /// Cost records of an execution as JSON rows, oldest first.
     pub async fn cost_rows(&self, execution_id: &str) -> Vec<Value> {
         let id: uuid::Uuid = execution_id.parse().unwrap();
@@ -114,6 +129,23 @@ impl TestApp {
     }
 }
 
+/// Starts a streamed run of an agent: the open SSE response and the execution id (from
+/// its `x-execution-id` header).
+pub async fn stream(api: &Api, token: &str, agent_id: &str, message: &str) -> (Response, String) {
+    let resp = api
+        .post(
+            token,
+            &format!("/agents/{agent_id}/execute"),
+            &json!({"user_message": message, "stream": true}),
+        )
+        .await;
+    let id = resp.headers()["x-execution-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (resp, id)
+}
+
 /// Reads a whole SSE body into (id, data) frames.
 pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
     assert_eq!(resp.status(), StatusCode::OK);
@@ -125,6 +157,20 @@ pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
         "not an event stream"
     );
     parse_sse(&resp.text().await.unwrap())
+}
+
+/// The `content` of every frame but `[DONE]`, joined: the text a client would show.
+pub fn sse_content(frames: &[(String, String)]) -> String {
+    frames
+        .iter()
+        .filter(|(_, data)| data != "[DONE]")
+        .map(|(_, data)| {
+            serde_json::from_str::<Value>(data).unwrap()["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
 }
 
 /// Parses SSE text into (id, data) frames (comments and keep-alives skipped).

@@ -10,17 +10,13 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with};
+use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with, stream};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
     let first = spawn(pool.clone()).await;
-    let ada = first.signup("ada@example.com").await;
-    let agent = first
-        .agent(
-            &ada.token,
-            json!({"name": "A", "model": "m", "provider": "echo"}),
-        )
+    let (ada, agent) = first
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
         .await;
     // What a crashed process leaves behind: running, heartbeat long stopped.
     let id = uuid::Uuid::now_v7();
@@ -52,13 +48,13 @@ async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(po
     let path = format!("/executions/{id}");
     assert!(
         eventually(|| async {
-            let run = expect_json(recovered.get(&ada.token, &path).await, StatusCode::OK).await;
+            let run = recovered.fetch(&ada.token, &path).await;
             run["status"] == "failed"
         })
         .await,
         "the abandoned execution is failed"
     );
-    let run = expect_json(recovered.get(&ada.token, &path).await, StatusCode::OK).await;
+    let run = recovered.fetch(&ada.token, &path).await;
     assert_eq!(run["outcome"], "abandoned");
     assert!(run["error"].as_str().unwrap().contains("stopped"));
     let alive = expect_json(
@@ -89,12 +85,8 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
     // Far beyond the test's deadline: only the dead-instance check can meet it.
     cfg.executions.abandon_after_secs = 3600;
     let survivor = spawn_with(pool.clone(), cfg.clone()).await;
-    let ada = survivor.signup("ada@example.com").await;
-    let agent = survivor
-        .agent(
-            &ada.token,
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+    let (ada, agent) = survivor
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
 
     // The doomed process: its own runtime and connection pool (connections belong to the
@@ -119,17 +111,7 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
         app.state.instance_id
     });
     let doomed_api = Api::new(base.await.unwrap());
-    let resp = doomed_api
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "x", "stream": true}),
-        )
-        .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&doomed_api, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     assert!(
         eventually(|| async {
@@ -153,13 +135,13 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
     let path = format!("/executions/{id}");
     assert!(
         eventually(|| async {
-            let run = expect_json(survivor.get(&ada.token, &path).await, StatusCode::OK).await;
+            let run = survivor.fetch(&ada.token, &path).await;
             run["status"] == "failed"
         })
         .await,
         "the killed process's execution is failed within seconds"
     );
-    let run = expect_json(survivor.get(&ada.token, &path).await, StatusCode::OK).await;
+    let run = survivor.fetch(&ada.token, &path).await;
     assert_eq!(run["outcome"], "abandoned", "{run}");
     let events = survivor.events(&ada.tenant_id).await;
     assert!(
@@ -181,24 +163,10 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
     let cfg = fake.config();
     let one = spawn_with(pool.clone(), cfg.clone()).await;
     let two = spawn_with(pool, cfg).await;
-    let ada = one.signup("ada@example.com").await;
-    let agent = one
-        .agent(
-            &ada.token,
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+    let (ada, agent) = one
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
-    let resp = one
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "x", "stream": true}),
-        )
-        .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&one, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     let closed = fake.closed();
     let cancelled = expect_json(
@@ -220,24 +188,10 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
 async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang("half an ans".into())], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "x", "stream": true}),
-        )
-        .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     let closed = fake.closed();
     assert_eq!(
@@ -248,11 +202,7 @@ async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool
     tokio::time::timeout(Duration::from_secs(10), closed.notified())
         .await
         .expect("upstream aborted");
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "interrupted");
     assert!(run["error"].as_str().unwrap().contains("shut down"));

@@ -5,12 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::routing::post;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_llm::ProviderKind;
 
-use crate::helpers::{config, expect_json, provider, spawn_with, sse_frames};
+use crate::helpers::{config, provider, spawn_with, sse_content, sse_frames, stream};
 
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -71,39 +70,14 @@ async fn the_default_ollama_provider_streams_over_native_ndjson(pool: PgPool) {
         config(&[("ollama", provider(ProviderKind::Ollama, &base, None))]),
     )
     .await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Local", "model": "llama3.2"}))
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Local", "model": "llama3.2"}))
         .await;
     assert_eq!(agent["provider"], "ollama");
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "hi", "stream": true}),
-        )
-        .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "hi").await;
     let frames = sse_frames(resp).await;
-    let text: String = frames
-        .iter()
-        .filter(|(_, d)| d != "[DONE]")
-        .map(|(_, d)| {
-            serde_json::from_str::<Value>(d).unwrap()["content"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(text, "Hello from llama");
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    assert_eq!(sse_content(&frames), "Hello from llama");
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "completed");
     assert_eq!(run["tokens_used"]["prompt"], 12);
     assert_eq!(run["tokens_used"]["completion"], 5);
@@ -129,10 +103,8 @@ async fn anthropic_agents_are_answered_and_priced_from_the_table(pool: PgPool) {
         )]),
     )
     .await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
+    let (ada, agent) = app
+        .ada_with_agent(
             json!({"name": "Claude", "model": "claude-sonnet-4-5-20250929", "provider": "anthropic",
                                    "system_prompt": "You are terse."}),
         )

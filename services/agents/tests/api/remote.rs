@@ -40,16 +40,13 @@ async fn a_standalone_agents_service_accepts_tokens_and_scoped_api_keys_from_the
     .await;
     assert_eq!(agent["tenant_id"], ada.tenant_id.as_str());
 
-    let key = expect_json(
-        auth.post(
+    let key = auth
+        .create(
             &ada.token,
             "/api-keys",
             &json!({"name": "reader", "scopes": ["agents:read"]}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await["key"]
+        .await["key"]
         .as_str()
         .unwrap()
         .to_owned();

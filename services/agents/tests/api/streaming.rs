@@ -10,54 +10,25 @@ use sqlx::PgPool;
 
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    TestApp, eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_frames,
+    eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_content, sse_frames,
+    stream,
 };
-
-fn content(frames: &[(String, String)]) -> String {
-    frames
-        .iter()
-        .filter(|(_, d)| d != "[DONE]")
-        .map(|(_, d)| {
-            serde_json::from_str::<Value>(d).unwrap()["content"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
-}
-
-async fn stream(app: &TestApp, token: &str, agent_id: &str, message: &str) -> reqwest::Response {
-    app.post(
-        token,
-        &format!("/agents/{agent_id}/execute"),
-        &json!({"user_message": message, "stream": true}),
-    )
-    .await
-}
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_persisted(
     pool: PgPool,
 ) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Parrot", "model": "m", "provider": "echo"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Parrot", "model": "m", "provider": "echo"}))
         .await;
-    let resp = stream(
+    let (resp, id) = stream(
         &app,
         &ada.token,
         agent["id"].as_str().unwrap(),
         "one two three",
     )
     .await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
     let frames = sse_frames(resp).await;
     assert!(frames.len() >= 3, "{frames:?}");
     for (i, (seq, _)) in frames.iter().enumerate() {
@@ -68,13 +39,9 @@ async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_pers
         );
     }
     assert_eq!(frames.last().unwrap().1, "[DONE]");
-    assert_eq!(content(&frames), "Echo: one two three");
+    assert_eq!(sse_content(&frames), "Echo: one two three");
 
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "completed");
     assert_eq!(run["stream"], true);
     assert_eq!(run["response"], "Echo: one two three");
@@ -128,20 +95,12 @@ async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) 
     )
     .await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "S", "model": "gpt-4o", "provider": "openai"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "S", "model": "gpt-4o", "provider": "openai"}))
         .await;
-    let resp = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "go").await;
-    let id = resp.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (resp, id) = stream(&app, &ada.token, agent["id"].as_str().unwrap(), "go").await;
     let frames = sse_frames(resp).await;
-    assert_eq!(content(&frames), "streamed answer here");
+    assert_eq!(sse_content(&frames), "streamed answer here");
     assert_eq!(fake.requests()[0]["stream"], true);
     let costs = app.cost_rows(&id).await;
     assert_eq!(costs[0]["streamed"], true);
@@ -150,11 +109,7 @@ async fn streamed_openai_calls_are_costed_from_the_reported_usage(pool: PgPool) 
     assert_eq!(costs[0]["usage_estimated"], false);
     // 300 × 2.5 + 30 × 10 = 1050 micro-dollars... per Mtok: $0.00105
     assert_eq!(costs[0]["cost_nanos"], 1_050_000);
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert!((run["cost_usd"].as_f64().unwrap() - 0.00105).abs() < 1e-12);
 }
 
@@ -164,24 +119,16 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
 ) {
     let fake = FakeLlm::start(vec![Reply::Hang("partial ".into())], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
-    let mut body = stream(
+    let (mut body, id) = stream(
         &app,
         &ada.token,
         agent["id"].as_str().unwrap(),
         "take your time",
     )
     .await;
-    let id = body.headers()["x-execution-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
     let mut seen = String::new();
     while !seen.contains("partial") {
         let chunk = body.chunk().await.unwrap().expect("the stream stays open");
@@ -247,18 +194,9 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
         "already finished",
     )
     .await;
-    let run = expect_json(
-        app.get(&ada.token, &format!("/executions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["outcome"], "cancelled");
-    let types: Vec<String> = app
-        .events(&ada.tenant_id)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let types: Vec<String> = app.event_types(&ada.tenant_id).await;
     assert_eq!(
         types
             .iter()
@@ -273,12 +211,8 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
 async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang(String::new())], None).await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let pending = {
         let (http, url, token) = (
@@ -299,11 +233,7 @@ async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgP
         })
     };
     fake.wait_for_request().await;
-    let list = expect_json(
-        app.get(&ada.token, "/executions/?status=running").await,
-        StatusCode::OK,
-    )
-    .await;
+    let list = app.fetch(&ada.token, "/executions/?status=running").await;
     let id = list[0]["id"].as_str().unwrap().to_owned();
     let closed = fake.closed();
     expect_json(
@@ -327,12 +257,8 @@ async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
     let mut cfg = fake.config();
     cfg.executions.timeout_secs = 1;
     let app = spawn_with(pool, cfg).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}),
-        )
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let closed = fake.closed();
     let run = app

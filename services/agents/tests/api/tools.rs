@@ -42,10 +42,7 @@ async fn http_request_refuses_loopback_by_default_and_the_model_sees_why(pool: P
     )
     .await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Fetch", "model": "gpt-4o", "provider": "openai", "tools": ["http_request"]}))
-        .await;
+    let (ada, agent) = app.ada_with_agent(json!({"name": "Fetch", "model": "gpt-4o", "provider": "openai", "tools": ["http_request"]})).await;
     let run = app
         .execute(&ada.token, agent["id"].as_str().unwrap(), "fetch it")
         .await;
@@ -113,10 +110,7 @@ async fn http_request_reaches_networks_the_operator_allowed(pool: PgPool) {
     cfg.tools.http_allowed_networks = "127.0.0.0/8".into();
     cfg.tools.http_max_response_bytes = 10;
     let app = spawn_with(pool, cfg).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Fetch", "model": "gpt-4o", "provider": "openai", "tools": ["http_request"]}))
-        .await;
+    let (ada, agent) = app.ada_with_agent(json!({"name": "Fetch", "model": "gpt-4o", "provider": "openai", "tools": ["http_request"]})).await;
     let run = app
         .execute(&ada.token, agent["id"].as_str().unwrap(), "fetch it")
         .await;
@@ -144,10 +138,7 @@ async fn tool_names_a_model_invents_never_become_metric_labels(pool: PgPool) {
     )
     .await;
     let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let agent = app
-        .agent(&ada.token, json!({"name": "Inventive", "model": model, "provider": "openai", "tools": ["http_request"]}))
-        .await;
+    let (ada, agent) = app.ada_with_agent(json!({"name": "Inventive", "model": model, "provider": "openai", "tools": ["http_request"]})).await;
     let run = app
         .execute(&ada.token, agent["id"].as_str().unwrap(), "go")
         .await;

@@ -10,16 +10,13 @@ use crate::helpers::{expect_error, expect_json, spawn};
 async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
-    let created = expect_json(
-        app.post(
+    let created = app
+        .create(
             &session.access,
             "/api-keys",
             &json!({"name": "ci", "scopes": ["agents:read", "users:read"]}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let key = created["key"].as_str().unwrap();
     assert!(key.starts_with("sk_") && key.len() >= 3 + 43, "{key}");
     assert_eq!(created["scopes"], json!(["agents:read", "users:read"]));
@@ -31,26 +28,20 @@ async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgP
         .unwrap();
     assert_eq!(stored.len(), 32, "only a SHA-256 is stored");
 
-    let listed = expect_json(app.get(&session.access, "/api-keys").await, StatusCode::OK).await;
+    let listed = app.fetch(&session.access, "/api-keys").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(listed[0].get("key").is_none() && !listed.to_string().contains(key));
 
-    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
+    let me = app.fetch(key, "/auth/me").await;
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(
         me["permissions"],
         json!(["agents:read", "users:read"]),
         "a key acts with its scopes only"
     );
-    let resp = app
-        .http
-        .get(app.url("/auth/me"))
-        .header("x-api-key", key)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get_public("/auth/me", &[("x-api-key", key)]).await;
     expect_json(resp, StatusCode::OK).await;
-    expect_json(app.get(key, "/users").await, StatusCode::OK).await;
+    app.fetch(key, "/users").await;
     expect_error(
         app.post(key, "/api-keys", &json!({"name": "x"})).await,
         StatusCode::FORBIDDEN,
@@ -63,21 +54,12 @@ async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgP
 async fn a_revoked_key_stops_working_immediately(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
-    let created = expect_json(
-        app.post(&session.access, "/api-keys", &json!({"name": "ci"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let key = created["key"].as_str().unwrap();
-    expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await; // now cached
-    let resp = app
-        .delete(
-            &session.access,
-            &format!("/api-keys/{}", created["id"].as_str().unwrap()),
-        )
+    let created = app
+        .create(&session.access, "/api-keys", &json!({"name": "ci"}))
         .await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let key = created["key"].as_str().unwrap();
+    app.fetch(key, "/auth/me").await; // now cached
+    app.revoke_key(&session.access, &created).await;
     expect_error(
         app.get(key, "/auth/me").await,
         StatusCode::UNAUTHORIZED,
@@ -127,13 +109,9 @@ async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "expires_in_days").await;
 
     // A developer cannot mint a key with a permission it lacks.
-    let dev = expect_json(app.post(&session.access, "/users", &json!({"email": "dev@example.com", "password": crate::helpers::PASSWORD, "role": "developer"})).await, StatusCode::CREATED).await;
+    let dev = app.create(&session.access, "/users", &json!({"email": "dev@example.com", "password": crate::helpers::PASSWORD, "role": "developer"})).await;
     assert_eq!(dev["roles"], json!(["developer"]));
-    let tokens = expect_json(
-        app.login("dev@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    let tokens = app.tokens("dev@example.com").await;
     let dev_token = tokens["access_token"].as_str().unwrap();
     let resp = app
         .post(
@@ -149,16 +127,13 @@ async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
 async fn expired_keys_are_rejected(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
-    let created = expect_json(
-        app.post(
+    let created = app
+        .create(
             &session.access,
             "/api-keys",
             &json!({"name": "ci", "expires_in_days": 1}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     sqlx::query("update auth.api_keys set expires_at = now() - interval '1 second'")
         .execute(&app.pool)
         .await
@@ -229,28 +204,22 @@ async fn a_retried_user_creation_with_an_idempotency_key_replays_the_first_respo
 async fn a_scoped_key_can_only_create_keys_within_its_own_scopes(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
-    let scoped = expect_json(
-        app.post(
+    let scoped = app
+        .create(
             &session.access,
             "/api-keys",
             &json!({"name": "keymaker", "scopes": ["api_keys:manage", "agents:read"]}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let scoped = scoped["key"].as_str().unwrap();
 
     // "No scopes" from a key means the key's own scopes, not everything its owner may do.
-    let minted = expect_json(
-        app.post(scoped, "/api-keys", &json!({"name": "child", "scopes": []}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let minted = app
+        .create(scoped, "/api-keys", &json!({"name": "child", "scopes": []}))
+        .await;
     assert_eq!(minted["scopes"], json!(["agents:read", "api_keys:manage"]));
     let child = minted["key"].as_str().unwrap();
-    let me = expect_json(app.get(child, "/auth/me").await, StatusCode::OK).await;
+    let me = app.fetch(child, "/auth/me").await;
     assert_eq!(me["permissions"], json!(["agents:read", "api_keys:manage"]));
     expect_error(
         app.get(child, "/users").await,
@@ -271,11 +240,8 @@ async fn a_scoped_key_can_only_create_keys_within_its_own_scopes(pool: PgPool) {
     )
     .await;
     // A user's own key with no scopes still acts with all of the user's permissions.
-    let full = expect_json(
-        app.post(&session.access, "/api-keys", &json!({"name": "full"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let full = app
+        .create(&session.access, "/api-keys", &json!({"name": "full"}))
+        .await;
     assert_eq!(full["scopes"], json!([]));
 }

@@ -50,7 +50,7 @@ async fn build(pool: &PgPool, current: &str, previous: &str) -> Result<AppState,
 async fn signing_keys_and_the_refresh_key_are_sealed_and_keep_working(pool: PgPool) {
     let app = spawn_with(pool, options(&key(1), "")).await;
     let session = app.signup("ada@example.com").await;
-    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
+    app.fetch(&session.access, "/auth/me").await;
     expect_json(
         app.post_public("/auth/refresh", &json!({"refresh_token": session.refresh}))
             .await,
@@ -86,7 +86,7 @@ async fn keys_are_sealed_when_a_key_is_introduced_and_resealed_after_a_rotation(
     // The next start with a key seals them; tokens issued before still work.
     let keyed = spawn_with(pool.clone(), options(&key(1), "")).await;
     assert!(stored(&pool).await.iter().all(|(_, _, sealed)| *sealed));
-    expect_json(keyed.get(&session.access, "/auth/me").await, StatusCode::OK).await;
+    keyed.fetch(&session.access, "/auth/me").await;
 
     // A start without the key, or with another one, is refused and names the setting.
     for (current, previous) in [("", ""), (key(2).as_str(), "")] {
@@ -98,11 +98,7 @@ async fn keys_are_sealed_when_a_key_is_introduced_and_resealed_after_a_rotation(
     // Rotation: new key current, old key previous; one start re-seals everything under the
     // new key, after which the old key can go.
     let rotated = spawn_with(pool.clone(), options(&key(2), &key(1))).await;
-    expect_json(
-        rotated.get(&session.access, "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    rotated.fetch(&session.access, "/auth/me").await;
     let only_new = Sealer::new(&key(2), "").unwrap();
     for (owner, bytes, sealed) in stored(&pool).await {
         assert!(

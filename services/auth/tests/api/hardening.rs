@@ -5,45 +5,21 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{Options, expect_json, spawn, spawn_with};
+use crate::helpers::{expect_json, spawn, spawn_rate_limited};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn health_ready_metrics_and_docs_answer_without_auth(pool: PgPool) {
     let app = spawn(pool).await;
-    let health = expect_json(
-        app.http.get(app.url("/health")).send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let health = expect_json(app.get_public("/health", &[]).await, StatusCode::OK).await;
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["checks"]["database"]["status"], "ok");
-    expect_json(
-        app.http.get(app.url("/health/live")).send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    expect_json(
-        app.http.get(app.url("/health/ready")).send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(app.get_public("/health/live", &[]).await, StatusCode::OK).await;
+    expect_json(app.get_public("/health/ready", &[]).await, StatusCode::OK).await;
 
     let session = app.signup("ada@example.com").await;
-    expect_json(
-        app.get(&session.access, &format!("/users/{}", session.user_id))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    app.fetch(&session.access, &format!("/users/{}", session.user_id))
+        .await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"endpoint="/users/{id}""#),
         "metrics use the matched route"
@@ -54,14 +30,10 @@ async fn health_ready_metrics_and_docs_answer_without_auth(pool: PgPool) {
     );
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
 
-    let spec = expect_json(
-        app.http.get(app.url("/openapi.json")).send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let spec = expect_json(app.get_public("/openapi.json", &[]).await, StatusCode::OK).await;
     assert!(spec["paths"]["/auth/login"]["post"].is_object());
     assert!(spec["paths"]["/api-keys/{id}"]["delete"].is_object());
-    let docs = app.http.get(app.url("/docs/")).send().await.unwrap();
+    let docs = app.get_public("/docs/", &[]).await;
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.unwrap().contains("swagger"));
 }
@@ -70,20 +42,12 @@ async fn health_ready_metrics_and_docs_answer_without_auth(pool: PgPool) {
 async fn request_ids_are_echoed_or_generated(pool: PgPool) {
     let app = spawn(pool).await;
     let resp = app
-        .http
-        .get(app.url("/health/live"))
-        .header("x-request-id", "abc-123")
-        .send()
-        .await
-        .unwrap();
+        .get_public("/health/live", &[("x-request-id", "abc-123")])
+        .await;
     assert_eq!(resp.headers()["x-request-id"], "abc-123");
     let resp = app
-        .http
-        .get(app.url("/auth/me"))
-        .header("x-request-id", "bad id with spaces")
-        .send()
-        .await
-        .unwrap();
+        .get_public("/auth/me", &[("x-request-id", "bad id with spaces")])
+        .await;
     let generated = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(generated, "bad id with spaces");
     let body = expect_json(resp, StatusCode::UNAUTHORIZED).await;
@@ -95,20 +59,12 @@ async fn request_ids_are_echoed_or_generated(pool: PgPool) {
 async fn large_responses_are_gzipped_when_accepted(pool: PgPool) {
     let app = spawn(pool).await;
     let resp = app
-        .http
-        .get(app.url("/openapi.json"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+        .get_public("/openapi.json", &[("accept-encoding", "gzip")])
+        .await;
     assert_eq!(resp.headers()["content-encoding"], "gzip");
     let resp = app
-        .http
-        .get(app.url("/health/live"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+        .get_public("/health/live", &[("accept-encoding", "gzip")])
+        .await;
     assert!(
         resp.headers().get("content-encoding").is_none(),
         "small bodies are sent as they are"
@@ -131,14 +87,7 @@ async fn collection_paths_answer_with_and_without_a_trailing_slash(pool: PgPool)
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn limited_responses_carry_rate_limit_headers_and_health_is_exempt(pool: PgPool) {
-    let app = spawn_with(
-        pool,
-        Options {
-            rate_limits: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_rate_limited(pool).await;
     let session = app.signup("ada@example.com").await;
     let resp = app.get(&session.access, "/auth/me").await;
     assert_eq!(resp.headers()["x-ratelimit-limit"], "60");
@@ -151,7 +100,7 @@ async fn limited_responses_carry_rate_limit_headers_and_health_is_exempt(pool: P
             .contains(r#""minute";q=60;w=60"#)
     );
     assert!(resp.headers().contains_key("ratelimit"));
-    let health = app.http.get(app.url("/health")).send().await.unwrap();
+    let health = app.get_public("/health", &[]).await;
     assert!(!health.headers().contains_key("x-ratelimit-limit"));
     for _ in 0..59 {
         app.get(&session.access, "/auth/me").await;

@@ -58,6 +58,15 @@ pub async fn spawn_with(pool: PgPool, options: Options) -> TestApp {
         .expect("the auth service starts")
 }
 
+/// [`spawn`] with the rate limits on.
+pub async fn spawn_rate_limited(pool: PgPool) -> TestApp {
+    let options = Options {
+        rate_limits: true,
+        ..Options::default()
+    };
+    spawn_with(pool, options).await
+}
+
 /// [`spawn_with`], for tests of start-up failures.
 pub async fn try_spawn(
     pool: PgPool,
@@ -90,6 +99,19 @@ pub struct Session {
     pub refresh: String,
 }
 
+impl Session {
+    /// From a user (as the API shows it) and the token pair of a login.
+    fn of(user: &Value, tokens: &Value) -> Self {
+        let text = |value: &Value| value.as_str().unwrap().to_owned();
+        Self {
+            user_id: text(&user["id"]),
+            tenant_id: text(&user["tenant_id"]),
+            access: text(&tokens["access_token"]),
+            refresh: text(&tokens["refresh_token"]),
+        }
+    }
+}
+
 impl TestApp {
     pub async fn register(&self, email: &str) -> Value {
         let resp = self
@@ -110,16 +132,32 @@ impl TestApp {
         .await
     }
 
+    /// Logs in with [`PASSWORD`], asserts 200 and returns the token pair.
+    pub async fn tokens(&self, email: &str) -> Value {
+        expect_json(self.login(email, PASSWORD).await, StatusCode::OK).await
+    }
+
+    /// Revokes an API key (as its creation returned it); asserts 204.
+    pub async fn revoke_key(&self, token: &str, key: &Value) {
+        let path = format!("/api-keys/{}", key["id"].as_str().unwrap());
+        let resp = self.delete(token, &path).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "DELETE {path}");
+    }
+
     /// Registers a new tenant admin and logs in.
     pub async fn signup(&self, email: &str) -> Session {
         let user = self.register(email).await;
-        let tokens = expect_json(self.login(email, PASSWORD).await, StatusCode::OK).await;
-        Session {
-            user_id: user["id"].as_str().unwrap().to_owned(),
-            tenant_id: user["tenant_id"].as_str().unwrap().to_owned(),
+        Session::of(&user, &self.tokens(email).await)
+    }
 
-            access: tokens["access_token"].as_str().unwrap().to_owned(),
-            refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
-        }
+    /// Adds a user with [`PASSWORD`] and `fields` (the role) to the tenant of `admin`, and logs
+    /// them in.
+    pub async fn add_user(&self, admin: &str, email: &str, fields: Value) -> Session {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let user = self.create(admin, "/users", &body).await;
+        Session::of(&user, &self.tokens(email).await)
     }
 }

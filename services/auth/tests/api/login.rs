@@ -6,22 +6,21 @@ use serde_json::json;
 use sqlx::PgPool;
 use temponest_auth::AuthConfig;
 
-use crate::helpers::{Options, PASSWORD, expect_error, expect_json, spawn, spawn_with};
+use crate::helpers::{
+    Options, PASSWORD, expect_error, expect_json, spawn, spawn_rate_limited, spawn_with,
+};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn login_returns_a_bearer_access_token_and_a_refresh_token(pool: PgPool) {
     let app = spawn(pool).await;
     app.register("ada@example.com").await;
-    let tokens = expect_json(app.login("ADA@example.com", PASSWORD).await, StatusCode::OK).await;
+    let tokens = app.tokens("ADA@example.com").await;
     assert_eq!(tokens["token_type"], "bearer");
     assert_eq!(tokens["expires_in"], 900);
     assert!(tokens["refresh_token"].as_str().unwrap().starts_with("rt_"));
-    let me = expect_json(
-        app.get(tokens["access_token"].as_str().unwrap(), "/auth/me")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app
+        .fetch(tokens["access_token"].as_str().unwrap(), "/auth/me")
+        .await;
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(me["roles"], json!(["admin"]));
 }
@@ -203,14 +202,7 @@ async fn a_hash_with_old_parameters_is_upgraded_on_login(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
-    let app = spawn_with(
-        pool,
-        Options {
-            rate_limits: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_rate_limited(pool).await;
     for i in 0..3 {
         app.register(&format!("user{i}@example.com")).await;
     }
@@ -325,15 +317,7 @@ async fn throttle_rows_whose_window_and_lockout_are_over_are_purged_and_counted(
             "recent@example.com"
         ]
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let needle = "temponest_retention_purged_rows_total{table=\"auth.login_throttle\"} 2";
     assert!(metrics.contains(needle), "{needle} not in:\n{metrics}");
 }

@@ -23,63 +23,39 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
     };
     let app = spawn_with(pool, options).await;
     let session = app.signup("ada@example.com").await;
-    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
+    app.fetch(&session.access, "/auth/me").await;
     let next = expect_json(
         app.post_public("/auth/refresh", &json!({"refresh_token": session.refresh}))
             .await,
         StatusCode::OK,
     )
     .await;
-    let key = expect_json(
-        app.post(&session.access, "/api-keys", &json!({"name": "k"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json(app.get(&session.access, "/api-keys").await, StatusCode::OK).await;
-    let user = expect_json(
-        app.post(
+    let key = app
+        .create(&session.access, "/api-keys", &json!({"name": "k"}))
+        .await;
+    app.fetch(key["key"].as_str().unwrap(), "/auth/me").await;
+    app.fetch(&session.access, "/api-keys").await;
+    let user = app
+        .create(
             &session.access,
             "/users",
             &json!({"email": "b@example.com", "password": PASSWORD}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.patch(
-            &session.access,
-            &format!("/users/{}", user["id"].as_str().unwrap()),
-            &json!({"roles": ["developer"]}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let resp = app
-        .delete(
-            &session.access,
-            &format!("/api-keys/{}", key["id"].as_str().unwrap()),
-        )
         .await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    app.update(
+        &session.access,
+        &format!("/users/{}", user["id"].as_str().unwrap()),
+        &json!({"roles": ["developer"]}),
+    )
+    .await;
+    app.revoke_key(&session.access, &key).await;
     expect_error(
         app.get(key["key"].as_str().unwrap(), "/auth/me").await,
         StatusCode::UNAUTHORIZED,
         "revoked",
     )
     .await;
-    expect_json(
-        app.get(&session.access, "/tenants/current").await,
-        StatusCode::OK,
-    )
-    .await;
+    app.fetch(&session.access, "/tenants/current").await;
     let resp = app
         .post(
             next["access_token"].as_str().unwrap(),
@@ -88,11 +64,7 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let health = expect_json(
-        app.http.get(app.url("/health")).send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let health = expect_json(app.get_public("/health", &[]).await, StatusCode::OK).await;
     assert_eq!(health["checks"]["database"]["status"], "ok");
     // The limiter still limits (in process) and still sends its headers.
     let resp = app.get(&session.access, "/auth/me").await;
@@ -191,7 +163,7 @@ async fn a_postgres_outage_is_a_503_and_the_service_recovers_without_restart(poo
         .unwrap();
     let app = spawn_with(proxied, Options::default()).await;
     let session = app.signup("ada@example.com").await;
-    expect_json(app.get(&session.access, "/users").await, StatusCode::OK).await;
+    app.fetch(&session.access, "/users").await;
 
     switch.set(false);
     let resp = app.get(&session.access, "/users").await;
@@ -237,7 +209,7 @@ async fn with_postgres_unreachable_requests_are_answered_503_within_the_acquire_
     let proxied = temponest_db::connect_lazy(&config).unwrap();
     let app = spawn_with(proxied, Options::default()).await;
     let session = app.signup("ada@example.com").await;
-    expect_json(app.get(&session.access, "/users").await, StatusCode::OK).await;
+    app.fetch(&session.access, "/users").await;
 
     for outage in [Outage::Refused, Outage::BlackHole] {
         switch.fail(outage);

@@ -32,12 +32,9 @@ async fn refresh_rotates_both_tokens(pool: PgPool) {
     let new_refresh = next["refresh_token"].as_str().unwrap();
     assert_ne!(new_refresh, session.refresh);
     assert_eq!(next["token_type"], "bearer");
-    let me = expect_json(
-        app.get(next["access_token"].as_str().unwrap(), "/auth/me")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app
+        .fetch(next["access_token"].as_str().unwrap(), "/auth/me")
+        .await;
     assert_eq!(me["email"], "ada@example.com");
     expect_json(refresh(&app, new_refresh).await, StatusCode::OK).await;
 }
@@ -102,11 +99,7 @@ async fn logout_revokes_the_session_so_its_refresh_token_stops_working(pool: PgP
     )
     .await;
     // Another session of the same user is unaffected.
-    let other = expect_json(
-        app.login("ada@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    let other = app.tokens("ada@example.com").await;
     expect_json(
         refresh(&app, other["refresh_token"].as_str().unwrap()).await,
         StatusCode::OK,

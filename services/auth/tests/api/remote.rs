@@ -72,11 +72,7 @@ async fn another_service_verifies_tokens_with_the_remote_jwks_even_after_rotatio
 
     // A token signed by a key the downstream has never seen: it re-fetches the JWKS.
     app.state.keys.rotate().await.unwrap();
-    let fresh = expect_json(
-        app.login("ada@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fresh = app.tokens("ada@example.com").await;
     let resp = http
         .get(format!("{other}/whoami"))
         .bearer_auth(fresh["access_token"].as_str().unwrap())
@@ -108,16 +104,13 @@ async fn another_service_verifies_tokens_with_the_remote_jwks_even_after_rotatio
 async fn another_service_resolves_api_keys_remotely_and_sees_revocation_at_once(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
-    let key = expect_json(
-        app.post(
+    let key = app
+        .create(
             &session.access,
             "/api-keys",
             &json!({"name": "svc", "scopes": ["agents:read"]}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let secret = key["key"].as_str().unwrap().to_owned();
     let other = downstream(&app).await;
     let http = reqwest::Client::new();
@@ -130,13 +123,7 @@ async fn another_service_resolves_api_keys_remotely_and_sees_revocation_at_once(
     assert_eq!(me["permissions"], json!(["agents:read"]));
     assert_eq!(me["kind"]["kind"], "api_key");
 
-    let resp = app
-        .delete(
-            &session.access,
-            &format!("/api-keys/{}", key["id"].as_str().unwrap()),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    app.revoke_key(&session.access, &key).await;
     // The downstream had the key cached for 30 s; the revocation's invalidation reaches it
     // through Redis pub/sub instead.
     let revoked =

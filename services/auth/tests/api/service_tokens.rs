@@ -3,14 +3,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_auth::AuthConfig;
 use temponest_platform::Settings;
 use uuid::Uuid;
 
-use crate::helpers::{Options, TestApp, expect_error, expect_json, spawn_with};
+use crate::helpers::{Api, Options, TestApp, expect_error, expect_json, spawn_with};
 
 const SECRET: &str = "5c0e9a7f21d84b36a1f7c3e90b2d5a48";
 
@@ -22,6 +22,12 @@ async fn spawn(pool: PgPool) -> TestApp {
 
 fn request(client: &str, secret: &str, tenant: &str) -> Value {
     json!({"client_id": client, "client_secret": secret, "tenant_id": tenant})
+}
+
+/// Asks for a service token for `client` acting in `tenant`.
+async fn issue(api: &Api, client: &str, secret: &str, tenant: &str) -> Response {
+    api.post_public("/auth/service-token", &request(client, secret, tenant))
+        .await
 }
 
 fn claims_of(token: &str) -> Value {
@@ -71,11 +77,7 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
 
     // The same client always has the same subject.
     let again = expect_json(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &session.tenant_id),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
         StatusCode::OK,
     )
     .await;
@@ -83,24 +85,12 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
         claims_of(again["access_token"].as_str().unwrap())["sub"],
         claims["sub"]
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"auth_service_tokens_issued_total{client="scheduler"}"#),
         "the issue counter is exported"
     );
-    let docs = expect_json(
-        app.http.get(app.url("/openapi.json")).send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let docs = expect_json(app.get_public("/openapi.json", &[]).await, StatusCode::OK).await;
     assert!(docs["paths"]["/auth/service-token"]["post"].is_object());
 }
 
@@ -139,11 +129,7 @@ async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: Pg
 
     let unknown = Uuid::now_v7().to_string();
     expect_error(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &unknown),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &unknown).await,
         StatusCode::NOT_FOUND,
         "tenant not found",
     )
@@ -154,11 +140,7 @@ async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: Pg
         .await
         .unwrap();
     expect_error(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &session.tenant_id),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
         StatusCode::NOT_FOUND,
         "tenant not found",
     )
@@ -183,17 +165,13 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     let app = spawn(pool).await;
     let session = app.signup("ada@example.com").await;
     let issued = expect_json(
-        app.post_public(
-            "/auth/service-token",
-            &request("scheduler", SECRET, &session.tenant_id),
-        )
-        .await,
+        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
         StatusCode::OK,
     )
     .await;
     let token = issued["access_token"].as_str().unwrap();
 
-    let tenant = expect_json(app.get(token, "/tenants/current").await, StatusCode::OK).await;
+    let tenant = app.fetch(token, "/tenants/current").await;
     assert_eq!(tenant["id"], session.tenant_id);
     let introspected = expect_json(
         app.post_public("/auth/introspect", &json!({"token": token}))
@@ -208,33 +186,24 @@ async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
     );
     assert_eq!(introspected["principal"]["tenant_id"], session.tenant_id);
 
-    expect_error(
-        app.get(token, "/auth/me").await,
-        StatusCode::FORBIDDEN,
-        "service identities",
-    )
-    .await;
-    expect_error(
-        app.post(
-            token,
-            "/api-keys",
-            &json!({"name": "ci", "scopes": ["agents:read"]}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "creating API keys is not available to service identities",
-    )
-    .await;
-    expect_error(
-        app.post(token, "/auth/logout", &json!({})).await,
-        StatusCode::FORBIDDEN,
-        "service identities",
-    )
-    .await;
-    expect_error(
-        app.get(token, "/users").await,
-        StatusCode::FORBIDDEN,
-        "users:read",
+    app.expect_refusals(
+        token,
+        &[
+            ("GET /auth/me", None, 403, "service identities"),
+            (
+                "POST /api-keys",
+                Some(json!({"name": "ci", "scopes": ["agents:read"]})),
+                403,
+                "creating API keys is not available to service identities",
+            ),
+            (
+                "POST /auth/logout",
+                Some(json!({})),
+                403,
+                "service identities",
+            ),
+            ("GET /users", None, 403, "users:read"),
+        ],
     )
     .await;
 }

@@ -95,15 +95,11 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
     )
     .await;
     let resp = app
-        .http
-        .get(app.url("/auth/me"))
-        .header("authorization", "Basic YTpi")
-        .send()
-        .await
-        .unwrap();
+        .get_public("/auth/me", &[("authorization", "Basic YTpi")])
+        .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "bearer").await;
     // The genuine token still works.
-    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
+    app.fetch(&session.access, "/auth/me").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -115,11 +111,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
     assert_ne!(old_kid, new_kid);
 
     let jwks = expect_json(
-        app.http
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
+        app.get_public("/.well-known/jwks.json", &[]).await,
         StatusCode::OK,
     )
     .await;
@@ -141,12 +133,8 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
             .all(|k| k["kty"] == "OKP" && k["crv"] == "Ed25519" && k.get("d").is_none())
     );
 
-    expect_json(app.get(&session.access, "/auth/me").await, StatusCode::OK).await;
-    let fresh = expect_json(
-        app.login("ada@example.com", crate::helpers::PASSWORD).await,
-        StatusCode::OK,
-    )
-    .await;
+    app.fetch(&session.access, "/auth/me").await;
+    let fresh = app.tokens("ada@example.com").await;
     let token = fresh["access_token"].as_str().unwrap();
     let header: serde_json::Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
@@ -156,7 +144,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
     .unwrap();
     assert_eq!(header["kid"], new_kid);
     assert_eq!(header["alg"], "EdDSA");
-    expect_json(app.get(token, "/auth/me").await, StatusCode::OK).await;
+    app.fetch(token, "/auth/me").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

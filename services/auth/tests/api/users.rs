@@ -1,71 +1,61 @@
 //! Users and roles within a tenant, tenant isolation, /tenants/current.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
+use crate::helpers::{PASSWORD, Session, TestApp, expect_error, spawn};
+
+/// Adds dev@example.com as a developer of the admin's tenant, with an API key of their own.
+async fn developer_with_api_key(app: &TestApp, admin: &str) -> (Session, Value) {
+    let developer = json!({"role": "developer"});
+    let dev = app.add_user(admin, "dev@example.com", developer).await;
+    let key = json!({"name": "k"});
+    let key = app.create(&dev.access, "/api-keys", &key).await;
+    (dev, key)
+}
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let created = expect_json(
-        app.post(
+    let viewer = app
+        .add_user(
             &admin.access,
-            "/users",
-            &json!({"email": "vic@example.com", "password": PASSWORD, "roles": ["viewer"]}),
+            "vic@example.com",
+            json!({"roles": ["viewer"]}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    assert_eq!(created["tenant_id"], admin.tenant_id);
-    let viewer = expect_json(app.login("vic@example.com", PASSWORD).await, StatusCode::OK).await;
-    let viewer = viewer["access_token"].as_str().unwrap();
-    expect_error(
-        app.get(viewer, "/users").await,
-        StatusCode::FORBIDDEN,
-        "users:read",
-    )
-    .await;
-    expect_error(
-        app.post(
-            viewer,
-            "/users",
-            &json!({"email": "x@example.com", "password": PASSWORD}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "users:manage",
+        .await;
+    assert_eq!(viewer.tenant_id, admin.tenant_id);
+    app.expect_refusals(
+        &viewer.access,
+        &[
+            ("GET /users", None, 403, "users:read"),
+            (
+                "POST /users",
+                Some(json!({"email": "x@example.com", "password": PASSWORD})),
+                403,
+                "users:manage",
+            ),
+        ],
     )
     .await;
 
-    let resp = app.get(&admin.access, "/users/").await;
-    assert_eq!(resp.headers()["x-total-count"], "2");
-    let list = expect_json(resp, StatusCode::OK).await;
-    assert_eq!(list[0]["email"], "vic@example.com", "newest first");
-    let resp = app.get(&admin.access, "/users?limit=1&skip=1").await;
-    assert_eq!(resp.headers()["x-total-count"], "2");
-    let page = expect_json(resp, StatusCode::OK).await;
-    assert_eq!(page.as_array().unwrap().len(), 1);
-    assert_eq!(page[0]["email"], "ada@example.com");
-    let page = expect_json(
-        app.get(&admin.access, "/users?page=1&page_size=1").await,
-        StatusCode::OK,
-    )
-    .await;
+    let list = app.page(&admin.access, "/users/").await;
+    assert_eq!(list.total, 2);
+    assert_eq!(list.items[0]["email"], "vic@example.com", "newest first");
+    let page = app.page(&admin.access, "/users?limit=1&skip=1").await;
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0]["email"], "ada@example.com");
+    let page = app.fetch(&admin.access, "/users?page=1&page_size=1").await;
     assert_eq!(page[0]["email"], "vic@example.com");
-    expect_error(
-        app.get(&admin.access, "/users?limit=0").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "limit",
-    )
-    .await;
-    expect_error(
-        app.get(&admin.access, "/users?skip=abc").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "skip",
+    app.expect_refusals(
+        &admin.access,
+        &[
+            ("GET /users?limit=0", None, 422, "limit"),
+            ("GET /users?skip=abc", None, 422, "skip"),
+        ],
     )
     .await;
 }
@@ -74,30 +64,9 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
 async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let dev = expect_json(
-        app.post(
-            &admin.access,
-            "/users",
-            &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let dev_tokens =
-        expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
-    let key = expect_json(
-        app.post(
-            dev_tokens["access_token"].as_str().unwrap(),
-            "/api-keys",
-            &json!({"name": "k"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let (dev, key) = developer_with_api_key(&app, &admin.access).await;
     let key = key["key"].as_str().unwrap();
-    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
+    let me = app.fetch(key, "/auth/me").await;
     assert!(
         me["permissions"]
             .as_array()
@@ -106,18 +75,15 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
             .any(|p| p == "agents:write")
     );
 
-    let patched = expect_json(
-        app.patch(
+    let patched = app
+        .update(
             &admin.access,
-            &format!("/users/{}", dev["id"].as_str().unwrap()),
+            &format!("/users/{}", dev.user_id),
             &json!({"roles": ["viewer"]}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(patched["roles"], json!(["viewer"]));
-    let me = expect_json(app.get(key, "/auth/me").await, StatusCode::OK).await;
+    let me = app.fetch(key, "/auth/me").await;
     assert_eq!(me["roles"], json!(["viewer"]));
     assert!(
         !me["permissions"]
@@ -137,7 +103,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
     let resp = app
         .patch(
             &admin.access,
-            &format!("/users/{}", dev["id"].as_str().unwrap()),
+            &format!("/users/{}", dev.user_id),
             &json!({"roles": ["superuser"]}),
         )
         .await;
@@ -148,41 +114,13 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
 async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let dev = expect_json(
-        app.post(
-            &admin.access,
-            "/users",
-            &json!({"email": "dev@example.com", "password": PASSWORD, "role": "developer"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let tokens = expect_json(app.login("dev@example.com", PASSWORD).await, StatusCode::OK).await;
-    let key = expect_json(
-        app.post(
-            tokens["access_token"].as_str().unwrap(),
-            "/api-keys",
-            &json!({"name": "k"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    let (dev, key) = developer_with_api_key(&app, &admin.access).await;
+    app.fetch(key["key"].as_str().unwrap(), "/auth/me").await;
 
-    expect_json(
-        app.patch(
-            &admin.access,
-            &format!("/users/{}", dev["id"].as_str().unwrap()),
-            &json!({"is_active": false}),
-        )
-        .await,
-        StatusCode::OK,
+    app.update(
+        &admin.access,
+        &format!("/users/{}", dev.user_id),
+        &json!({"is_active": false}),
     )
     .await;
     expect_error(
@@ -192,10 +130,7 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     )
     .await;
     let resp = app
-        .post_public(
-            "/auth/refresh",
-            &json!({"refresh_token": tokens["refresh_token"]}),
-        )
+        .post_public("/auth/refresh", &json!({"refresh_token": dev.refresh}))
         .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "").await;
     expect_error(
@@ -226,77 +161,57 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
     let a = app.signup("a@example.com").await;
     let b = app.signup("b@example.com").await;
     assert_ne!(a.tenant_id, b.tenant_id);
-    let a_key = expect_json(
-        app.post(&a.access, "/api-keys", &json!({"name": "a"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let a_key = app
+        .create(&a.access, "/api-keys", &json!({"name": "a"}))
+        .await;
 
-    let b_users = expect_json(app.get(&b.access, "/users").await, StatusCode::OK).await;
+    let b_users = app.fetch(&b.access, "/users").await;
     assert_eq!(b_users.as_array().unwrap().len(), 1);
     assert_eq!(b_users[0]["email"], "b@example.com");
-    expect_error(
-        app.get(&b.access, &format!("/users/{}", a.user_id)).await,
-        StatusCode::NOT_FOUND,
-        "not found",
+    app.expect_refusals(
+        &b.access,
+        &[
+            (&format!("GET /users/{}", a.user_id), None, 404, "not found"),
+            (
+                &format!("PATCH /users/{}", a.user_id),
+                Some(json!({"is_active": false})),
+                404,
+                "not found",
+            ),
+            (
+                &format!("DELETE /api-keys/{}", a_key["id"].as_str().unwrap()),
+                None,
+                404,
+                "not found",
+            ),
+        ],
     )
     .await;
-    expect_error(
-        app.patch(
-            &b.access,
-            &format!("/users/{}", a.user_id),
-            &json!({"is_active": false}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
-    expect_error(
-        app.delete(
-            &b.access,
-            &format!("/api-keys/{}", a_key["id"].as_str().unwrap()),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
-    let b_keys = expect_json(app.get(&b.access, "/api-keys").await, StatusCode::OK).await;
+    let b_keys = app.fetch(&b.access, "/api-keys").await;
     assert_eq!(b_keys, json!([]));
-    let tenant = expect_json(app.get(&b.access, "/tenants/current").await, StatusCode::OK).await;
+    let tenant = app.fetch(&b.access, "/tenants/current").await;
     assert_eq!(tenant["id"], b.tenant_id);
     assert_eq!(tenant["user_count"], 1);
     // A's key and user are untouched.
-    expect_json(
-        app.get(a_key["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    app.fetch(a_key["key"].as_str().unwrap(), "/auth/me").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
     let app = spawn(pool).await;
     let admin = app.signup("ada@example.com").await;
-    expect_error(
-        app.get(&admin.access, "/users/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
-    expect_error(
-        app.get(&admin.access, &format!("/users/{}", uuid::Uuid::now_v7()))
-            .await,
-        StatusCode::NOT_FOUND,
-        "user not found",
-    )
-    .await;
-    expect_error(
-        app.delete(&admin.access, "/api-keys/123").await,
-        StatusCode::NOT_FOUND,
-        "not found",
+    app.expect_refusals(
+        &admin.access,
+        &[
+            ("GET /users/not-a-uuid", None, 404, "not found"),
+            (
+                &format!("GET /users/{}", uuid::Uuid::now_v7()),
+                None,
+                404,
+                "user not found",
+            ),
+            ("DELETE /api-keys/123", None, 404, "not found"),
+        ],
     )
     .await;
 }
@@ -305,22 +220,13 @@ async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
 async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let bob = expect_json(
-        app.post(
-            &ada.access,
-            "/users",
-            &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let bob_tokens =
-        expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
-    let bob_access = bob_tokens["access_token"].as_str().unwrap();
+    let bob = app
+        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
+        .await;
+    let bob_access = &bob.access;
     let demote = json!({"roles": ["viewer"]});
     let (bob_path, ada_path) = (
-        format!("/users/{}", bob["id"].as_str().unwrap()),
+        format!("/users/{}", bob.user_id),
         format!("/users/{}", ada.user_id),
     );
     let demote_bob = app.patch(&ada.access, &bob_path, &demote);
@@ -353,31 +259,17 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
 async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let bob = expect_json(
-        app.post(
-            &ada.access,
-            "/users",
-            &json!({"email": "bob@example.com", "password": PASSWORD, "role": "admin"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let bob_id = bob["id"].as_str().unwrap();
-    let bob_tokens =
-        expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
-    let bob_access = bob_tokens["access_token"].as_str().unwrap();
+    let bob = app
+        .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
+        .await;
+    let (bob_id, bob_access) = (&bob.user_id, &bob.access);
     // Bob's token says admin; it is cached as verified by now.
-    expect_json(app.get(bob_access, "/users").await, StatusCode::OK).await;
+    app.fetch(bob_access, "/users").await;
 
-    expect_json(
-        app.patch(
-            &ada.access,
-            &format!("/users/{bob_id}"),
-            &json!({"roles": ["viewer"]}),
-        )
-        .await,
-        StatusCode::OK,
+    app.update(
+        &ada.access,
+        &format!("/users/{bob_id}"),
+        &json!({"roles": ["viewer"]}),
     )
     .await;
 
@@ -420,7 +312,7 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
     assert_eq!(keys, 0);
 
     // Signing in again gives a token with the viewer's permissions only.
-    let fresh = expect_json(app.login("bob@example.com", PASSWORD).await, StatusCode::OK).await;
+    let fresh = app.tokens("bob@example.com").await;
     expect_error(
         app.patch(
             fresh["access_token"].as_str().unwrap(),
