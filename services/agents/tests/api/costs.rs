@@ -8,12 +8,10 @@ mod access;
 mod reports;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
-use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, expect_json};
+use crate::helpers::TestApp;
 
 /// One hand-made cost record (the tenant and instant are given apart).
 #[derive(Clone, Copy)]
@@ -77,10 +75,6 @@ async fn record(pool: &PgPool, tenant: &str, at: DateTime<Utc>, s: Spend<'_>) {
     .execute(pool)
     .await
     .unwrap();
-}
-
-async fn get_ok(app: &TestApp, token: &str, path: &str) -> Value {
-    expect_json(app.get(token, path).await, StatusCode::OK).await
 }
 
 /// Around the turn from November to December 2026: tenant A's five calls, tenant B's one.

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{A1, A2, GPT, REPORTS, Spend, at, get_ok, november_to_december, record};
+use super::{A1, A2, GPT, REPORTS, Spend, at, november_to_december, record};
 use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -46,12 +46,12 @@ async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: Pg
         )
     );
 
-    let json = get_ok(
-        &app,
-        &ada.token,
-        "/costs/export?format=json&start_date=2026-11-30&end_date=2026-12-01",
-    )
-    .await;
+    let json = app
+        .fetch(
+            &ada.token,
+            "/costs/export?format=json&start_date=2026-11-30&end_date=2026-12-01",
+        )
+        .await;
     let rows = json.as_array().unwrap();
     assert_eq!(rows.len(), 3, "{json}");
     assert_eq!(rows[0]["created_at"], "2026-11-30T23:59:59Z");
@@ -69,12 +69,12 @@ async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: Pg
         .await
         .unwrap();
     assert_eq!(theirs.lines().count(), 2, "{theirs}");
-    let empty = get_ok(
-        &app,
-        &bob.token,
-        "/costs/export?format=json&start_date=2026-01-01&end_date=2026-01-02",
-    )
-    .await;
+    let empty = app
+        .fetch(
+            &bob.token,
+            "/costs/export?format=json&start_date=2026-01-01&end_date=2026-01-02",
+        )
+        .await;
     assert_eq!(empty, json!([]));
 }
 
@@ -114,12 +114,12 @@ async fn a_large_export_is_sent_in_chunks_with_every_row_once(pool: PgPool) {
         let input: usize = line.split(',').nth(5).unwrap().parse().unwrap();
         assert_eq!(input, i + 1, "{line}");
     }
-    let json = get_ok(
-        &app,
-        &ada.token,
-        "/costs/export?format=json&start_date=2026-12-01&end_date=2026-12-01",
-    )
-    .await;
+    let json = app
+        .fetch(
+            &ada.token,
+            "/costs/export?format=json&start_date=2026-12-01&end_date=2026-12-01",
+        )
+        .await;
     assert_eq!(json.as_array().unwrap().len(), 3000);
     assert_eq!(json[2999]["cost_usd"], 0.000003);
 }
@@ -168,11 +168,7 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let user = json!({"email": "val@example.com", "password": PASSWORD, "roles": ["viewer"]});
-    expect_json(
-        app.post(&ada.token, "/users", &user).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.create(&ada.token, "/users", &user).await;
     let login = json!({"email": "val@example.com", "password": PASSWORD});
     let tokens = expect_json(
         app.http
@@ -187,14 +183,9 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
     let viewer = tokens["access_token"].as_str().unwrap();
     let key = |scopes: Value| {
         let body = json!({"name": "reports", "scopes": scopes});
-        let app = &app;
-        let token = ada.token.clone();
+        let (app, token) = (&app, ada.token.clone());
         async move {
-            expect_json(
-                app.post(&token, "/api-keys", &body).await,
-                StatusCode::CREATED,
-            )
-            .await["key"]
+            app.create(&token, "/api-keys", &body).await["key"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -216,7 +207,7 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
             "costs:read",
         )
         .await;
-        let anonymous = app.http.get(app.url(path)).send().await.unwrap();
+        let anonymous = app.get_public(path, &[]).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
 }
@@ -259,12 +250,9 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
         assert!(execution["cost_usd"].as_f64().unwrap() > 0.0, "{execution}");
     }
     for (project, execution) in [("apollo", &apollo), ("zeus", &zeus)] {
-        let summary = get_ok(
-            &app,
-            &ada.token,
-            &format!("/costs/summary?project_id={project}"),
-        )
-        .await;
+        let summary = app
+            .fetch(&ada.token, &format!("/costs/summary?project_id={project}"))
+            .await;
         assert_eq!(
             summary["total_usd"], execution["cost_usd"],
             "{project}: {summary}"
@@ -275,9 +263,11 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
         );
         assert_eq!(summary["calls"], 1);
     }
-    let none = get_ok(&app, &ada.token, "/costs/summary?project_id=ignored").await;
+    let none = app
+        .fetch(&ada.token, "/costs/summary?project_id=ignored")
+        .await;
     assert_eq!(none["calls"], 0);
-    let all = get_ok(&app, &ada.token, "/costs/summary").await;
+    let all = app.fetch(&ada.token, "/costs/summary").await;
     assert_eq!(all["calls"], 3);
     let blank = json!({"user_message": "x", "project_id": " "});
     expect_error(

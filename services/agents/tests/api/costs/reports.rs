@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{A1, A2, GPT, Spend, at, get_ok, november_to_december, record};
+use super::{A1, A2, GPT, Spend, at, november_to_december, record};
 use crate::helpers::spawn;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -15,12 +15,12 @@ async fn the_summary_adds_up_whole_utc_days_by_provider_model_and_agent(pool: Pg
     let bob = app.signup("bob@example.com").await;
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
 
-    let summary = get_ok(
-        &app,
-        &ada.token,
-        "/costs/summary?start_date=2026-12-01&end_date=2026-12-02",
-    )
-    .await;
+    let summary = app
+        .fetch(
+            &ada.token,
+            "/costs/summary?start_date=2026-12-01&end_date=2026-12-02",
+        )
+        .await;
     assert_eq!(
         summary,
         json!({
@@ -38,50 +38,50 @@ async fn the_summary_adds_up_whole_utc_days_by_provider_model_and_agent(pool: Pg
     );
 
     // 23:59:59 on the last day of November belongs to November only.
-    let november = get_ok(
-        &app,
-        &ada.token,
-        "/costs/summary?start_date=2026-11-01&end_date=2026-11-30",
-    )
-    .await;
+    let november = app
+        .fetch(
+            &ada.token,
+            "/costs/summary?start_date=2026-11-01&end_date=2026-11-30",
+        )
+        .await;
     assert_eq!(november["total_usd"], 1.0);
     assert_eq!(november["period_end"], "2026-12-01T00:00:00Z");
     // A date-time end is exclusive; offsets are converted to UTC.
-    let instants = get_ok(
-        &app,
-        &ada.token,
-        "/costs/summary?start_date=2026-12-01T01:59:59%2B02:00&end_date=2026-12-03T00:00:00Z",
-    )
-    .await;
+    let instants = app
+        .fetch(
+            &ada.token,
+            "/costs/summary?start_date=2026-12-01T01:59:59%2B02:00&end_date=2026-12-03T00:00:00Z",
+        )
+        .await;
     assert_eq!(instants["period_start"], "2026-11-30T23:59:59Z");
     assert_eq!(instants["total_usd"], 1.75);
     assert_eq!(instants["calls"], 4);
 
-    let one_agent = get_ok(
-        &app,
-        &ada.token,
-        &format!("/costs/summary?start_date=2026-12-01&end_date=2026-12-03&agent_id={A1}"),
-    )
-    .await;
+    let one_agent = app
+        .fetch(
+            &ada.token,
+            &format!("/costs/summary?start_date=2026-12-01&end_date=2026-12-03&agent_id={A1}"),
+        )
+        .await;
     assert_eq!(one_agent["total_usd"], 2.25);
     assert_eq!(one_agent["by_agent"], json!({A1.to_string(): 2.25}));
     assert_eq!(one_agent["unpriced_calls"], 0);
 
     // Tenant B sees only its own call, A none of B's.
-    let theirs = get_ok(
-        &app,
-        &bob.token,
-        "/costs/summary?start_date=2026-11-01&end_date=2026-12-31",
-    )
-    .await;
+    let theirs = app
+        .fetch(
+            &bob.token,
+            "/costs/summary?start_date=2026-11-01&end_date=2026-12-31",
+        )
+        .await;
     assert_eq!(theirs["total_usd"], 9.0);
     assert_eq!(theirs["calls"], 1);
-    let ours = get_ok(
-        &app,
-        &ada.token,
-        "/costs/summary?start_date=2026-11-01&end_date=2026-12-31",
-    )
-    .await;
+    let ours = app
+        .fetch(
+            &ada.token,
+            "/costs/summary?start_date=2026-11-01&end_date=2026-12-31",
+        )
+        .await;
     assert_eq!(ours["total_usd"], 3.75);
 }
 
@@ -107,7 +107,7 @@ async fn the_default_summary_is_the_current_utc_month_up_to_now(pool: PgPool) {
     )
     .await;
 
-    let summary = get_ok(&app, &ada.token, "/costs/summary").await;
+    let summary = app.fetch(&ada.token, "/costs/summary").await;
     assert_eq!(summary["total_usd"], 0.000000003);
     assert_eq!(summary["calls"], 1);
     assert_eq!(
@@ -160,7 +160,7 @@ async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: Pg
     record(&app.pool, a, today, spend(4_000_000, 4)).await;
     record(&app.pool, &bob.tenant_id, today, spend(7_000_000, 7)).await;
 
-    let daily = get_ok(&app, &ada.token, "/costs/daily?days=3").await;
+    let daily = app.fetch(&ada.token, "/costs/daily?days=3").await;
     let date = |d: DateTime<Utc>| d.date_naive().to_string();
     assert_eq!(
         daily,
@@ -171,7 +171,7 @@ async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: Pg
         ])
     );
     assert_eq!(
-        get_ok(&app, &ada.token, "/costs/daily")
+        app.fetch(&ada.token, "/costs/daily")
             .await
             .as_array()
             .unwrap()
@@ -200,7 +200,7 @@ async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: Pg
     )
     .await;
     record(&app.pool, c, hour, spend(40, 1)).await;
-    let hourly = get_ok(&app, &cy.token, "/costs/hourly?hours=3").await;
+    let hourly = app.fetch(&cy.token, "/costs/hourly?hours=3").await;
     let hours: Vec<DateTime<Utc>> = hourly
         .as_array()
         .unwrap()
@@ -218,7 +218,7 @@ async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: Pg
     assert_eq!(hourly[2]["total_usd"], 0.00000004);
     assert_eq!(hourly[2]["calls"], 1);
     assert_eq!(
-        get_ok(&app, &ada.token, "/costs/hourly")
+        app.fetch(&ada.token, "/costs/hourly")
             .await
             .as_array()
             .unwrap()
@@ -235,7 +235,9 @@ async fn breakdowns_are_sorted_by_spend_and_cut_at_top_n(pool: PgPool) {
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
     let period = "start_date=2026-12-01&end_date=2026-12-03";
 
-    let agents = get_ok(&app, &ada.token, &format!("/costs/by-agent?{period}")).await;
+    let agents = app
+        .fetch(&ada.token, &format!("/costs/by-agent?{period}"))
+        .await;
     assert_eq!(
         agents,
         json!([
@@ -243,17 +245,16 @@ async fn breakdowns_are_sorted_by_spend_and_cut_at_top_n(pool: PgPool) {
             {"agent_id": A2.to_string(), "total_usd": 0.5, "calls": 2, "input_tokens": 27, "output_tokens": 13},
         ])
     );
-    let providers = get_ok(&app, &ada.token, &format!("/costs/by-provider?{period}")).await;
+    let providers = app
+        .fetch(&ada.token, &format!("/costs/by-provider?{period}"))
+        .await;
     assert_eq!(providers[0]["provider"], "openai");
     assert_eq!(providers[0]["total_usd"], 2.25);
     assert_eq!(providers[0]["calls"], 3);
     assert_eq!(providers[1]["provider"], "anthropic");
-    let models = get_ok(
-        &app,
-        &ada.token,
-        &format!("/costs/by-model?{period}&top_n=2"),
-    )
-    .await;
+    let models = app
+        .fetch(&ada.token, &format!("/costs/by-model?{period}&top_n=2"))
+        .await;
     let names: Vec<&str> = models
         .as_array()
         .unwrap()
@@ -262,7 +263,9 @@ async fn breakdowns_are_sorted_by_spend_and_cut_at_top_n(pool: PgPool) {
         .collect();
     assert_eq!(names, ["gpt-4o", "claude-sonnet"]);
     // Tenant B's breakdown has its single agent.
-    let theirs = get_ok(&app, &bob.token, "/costs/by-agent?start_date=2026-12-01").await;
+    let theirs = app
+        .fetch(&bob.token, "/costs/by-agent?start_date=2026-12-01")
+        .await;
     assert_eq!(theirs.as_array().unwrap().len(), 1);
     assert_eq!(theirs[0]["total_usd"], 9.0);
 }
@@ -298,7 +301,7 @@ async fn the_forecast_projects_the_weekday_pattern_of_the_last_28_days(pool: PgP
     )
     .await;
 
-    let forecast = get_ok(&app, &ada.token, "/costs/forecast?days=7").await;
+    let forecast = app.fetch(&ada.token, "/costs/forecast?days=7").await;
     assert_eq!(forecast["method"], "trailing_average_weekday_seasonality");
     assert_eq!(forecast["days"], 7);
     assert_eq!(forecast["inputs"]["history_days"], 28);
@@ -320,6 +323,6 @@ async fn the_forecast_projects_the_weekday_pattern_of_the_last_28_days(pool: PgP
         assert_eq!(day["projected_usd"], expected, "{forecast}");
     }
     assert_eq!(forecast["projected_total_usd"], 7.0);
-    let default = get_ok(&app, &ada.token, "/costs/forecast").await;
+    let default = app.fetch(&ada.token, "/costs/forecast").await;
     assert_eq!(default["daily"].as_array().unwrap().len(), 30);
 }
