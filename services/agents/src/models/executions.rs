@@ -68,26 +68,25 @@ impl ExecuteIn {
                 format!("must be at most {MAX_CONTEXT_BYTES} bytes of JSON"),
             ));
         }
-        let (field, project_id) = match self.project_id {
-            Some(id) => ("project_id", Some(id)),
-            None => (
-                "context.project_id",
-                context
-                    .get("project_id")
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned),
-            ),
+        // An explicit `project_id` must be valid; one found in the free-form context is used
+        // only when it is a usable name (contexts were never validated, so a client's odd
+        // value there is not an error — its spend is then simply not split by project).
+        let project_id = match self.project_id.map(|id| id.trim().to_owned()) {
+            Some(id) if id.is_empty() || id.chars().count() > MAX_PROJECT_ID => {
+                errors.push(FieldError::new(
+                    "project_id",
+                    format!("must be 1 to {MAX_PROJECT_ID} characters"),
+                ));
+                None
+            }
+            Some(id) => Some(id),
+            None => context
+                .get("project_id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|id| !id.is_empty() && id.chars().count() <= MAX_PROJECT_ID)
+                .map(str::to_owned),
         };
-        let project_id = project_id.map(|id| id.trim().to_owned());
-        if project_id
-            .as_deref()
-            .is_some_and(|id| id.is_empty() || id.chars().count() > MAX_PROJECT_ID)
-        {
-            errors.push(FieldError::new(
-                field,
-                format!("must be 1 to {MAX_PROJECT_ID} characters"),
-            ));
-        }
         if errors.is_empty() {
             Ok(ValidExecute {
                 user_message: self.user_message,

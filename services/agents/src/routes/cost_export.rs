@@ -153,8 +153,18 @@ fn write_csv_row(out: &mut String, row: &ExportRow) {
     );
 }
 
-/// A CSV field, quoted (quotes doubled) when it holds a comma, a quote or a line break.
+/// A text CSV field (provider and model names are tenant-controlled): a leading `=`, `+`,
+/// `-`, `@`, tab or carriage return is defused with a `'` so a spreadsheet does not run it as
+/// a formula (OWASP CSV injection); quoted (quotes doubled) when it holds a comma, a quote or
+/// a line break.
 fn push_csv_field(out: &mut String, value: &str) {
+    let defused;
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        defused = format!("'{value}");
+        defused.as_str()
+    } else {
+        value
+    };
     if value.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));
@@ -253,6 +263,24 @@ mod tests {
         out.push('|');
         push_csv_field(&mut out, "two\nlines");
         assert_eq!(out, "plain-model|\"a,\"\"b\"\"\"|\"two\nlines\"");
+    }
+
+    #[test]
+    fn formula_like_fields_are_defused() {
+        for (given, written) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1", "'+1"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("gpt-4o", "gpt-4o"),
+        ] {
+            let mut out = String::new();
+            push_csv_field(&mut out, given);
+            assert_eq!(out, written, "{given}");
+        }
     }
 
     #[test]

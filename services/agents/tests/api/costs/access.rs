@@ -276,6 +276,12 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
         "project_id",
     )
     .await;
+    // A context is free-form: an unusable project_id there is no error, the run is just not
+    // split by project.
+    let odd = json!({"user_message": "x", "context": {"project_id": " "}});
+    expect_json(app.post(&ada.token, &path, &odd).await, StatusCode::OK).await;
+    let all = app.fetch(&ada.token, "/costs/summary").await;
+    assert_eq!(all["calls"], 4);
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
