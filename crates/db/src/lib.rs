@@ -18,7 +18,7 @@ pub use config::{
 };
 pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
 pub use listen::listen;
-pub use metrics::{spawn_pool_gauges, timed};
+pub use metrics::{page_total, spawn_pool_gauges, timed};
 pub use pool::{DbError, connect, connect_lazy, ensure_database, is_unavailable, migrate, ping};
 
 /// Migrations embedded from the workspace's `migrations/` directory.

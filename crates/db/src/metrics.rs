@@ -13,6 +13,21 @@ pub async fn timed<T, F: Future<Output = T>>(query: &'static str, fut: F) -> T {
     out
 }
 
+/// The total count of a list page read with `count(*) over ()`: the first row's, none for an
+/// empty first page, else what `count` reads (a page past the end still reports the total,
+/// like every list). `count` is a future: it runs only in that last case.
+pub async fn page_total(
+    first: Option<i64>,
+    skip: i64,
+    count: impl Future<Output = sqlx::Result<i64>>,
+) -> sqlx::Result<i64> {
+    match first {
+        Some(total) => Ok(total),
+        None if skip == 0 => Ok(0),
+        None => count.await,
+    }
+}
+
 /// Publishes `db_connection_pool_size` and `db_connection_pool_idle` every few seconds until
 /// the pool is closed.
 pub fn spawn_pool_gauges(pool: PgPool, pool_name: String) -> tokio::task::JoinHandle<()> {

@@ -128,24 +128,22 @@ pub async fn list(
         .fetch_all(pool),
     )
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if skip == 0 => 0,
-        None => {
-            temponest_db::timed(
-                "agents.count",
-                sqlx::query_scalar!(
-                    r#"select count(*) as "count!" from agents.agents
+    let total = temponest_db::page_total(
+        rows.first().map(|r| r.total),
+        skip,
+        temponest_db::timed(
+            "agents.count",
+            sqlx::query_scalar!(
+                r#"select count(*) as "count!" from agents.agents
                    where tenant_id = $1 and deleted_at is null
                      and ($2::text is null or name ilike $2 or description ilike $2)"#,
-                    tenant_id,
-                    pattern
-                )
-                .fetch_one(pool),
+                tenant_id,
+                pattern
             )
-            .await?
-        }
-    };
+            .fetch_one(pool),
+        ),
+    )
+    .await?;
     let rows = rows
         .into_iter()
         .map(|r| AgentRow {

@@ -180,22 +180,20 @@ pub async fn list(
         .fetch_all(pool),
     )
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if skip == 0 => 0,
-        None => {
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from scheduler.executions
+    let total = temponest_db::page_total(
+        rows.first().map(|r| r.total),
+        skip,
+        sqlx::query_scalar!(
+            r#"select count(*) as "count!" from scheduler.executions
                    where schedule_id = $1 and tenant_id = $2
                      and ($3::text is null or status = $3)"#,
-                schedule_id,
-                tenant_id,
-                status
-            )
-            .fetch_one(pool)
-            .await?
-        }
-    };
+            schedule_id,
+            tenant_id,
+            status
+        )
+        .fetch_one(pool),
+    )
+    .await?;
     let rows = rows
         .into_iter()
         .map(|r| ExecutionRow {

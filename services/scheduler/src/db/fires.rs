@@ -93,23 +93,20 @@ pub async fn history(
         .fetch_all(pool),
     )
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if skip == 0 => 0,
-        // A page past the end still reports the total, like every other list.
-        None => {
-            sqlx::query_scalar!(
-                r#"select (select count(*) from scheduler.executions
+    let total = temponest_db::page_total(
+        rows.first().map(|r| r.total),
+        skip,
+        sqlx::query_scalar!(
+            r#"select (select count(*) from scheduler.executions
                        where schedule_id = $1 and tenant_id = $2 and trigger = 'schedule')
                     + (select count(*) from scheduler.skipped_fires
                        where schedule_id = $1 and tenant_id = $2) as "count!""#,
-                schedule_id,
-                tenant_id
-            )
-            .fetch_one(pool)
-            .await?
-        }
-    };
+            schedule_id,
+            tenant_id
+        )
+        .fetch_one(pool),
+    )
+    .await?;
     Ok((
         rows.into_iter()
             .map(|r| FireRow {

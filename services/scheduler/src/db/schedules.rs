@@ -192,26 +192,24 @@ pub async fn list(
         .fetch_all(pool),
     )
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if skip == 0 => 0,
-        None => {
-            temponest_db::timed(
-                "scheduler.schedules.count",
-                sqlx::query_scalar!(
-                    r#"select count(*) as "count!" from scheduler.schedules
+    let total = temponest_db::page_total(
+        rows.first().map(|r| r.total),
+        skip,
+        temponest_db::timed(
+            "scheduler.schedules.count",
+            sqlx::query_scalar!(
+                r#"select count(*) as "count!" from scheduler.schedules
                        where tenant_id = $1 and deleted_at is null
                          and ($2::uuid is null or agent_id = $2)
                          and ($3::boolean is null or is_active = $3)"#,
-                    tenant_id,
-                    agent_id,
-                    is_active
-                )
-                .fetch_one(pool),
+                tenant_id,
+                agent_id,
+                is_active
             )
-            .await?
-        }
-    };
+            .fetch_one(pool),
+        ),
+    )
+    .await?;
     let rows = rows
         .into_iter()
         .map(|r| ScheduleRow {

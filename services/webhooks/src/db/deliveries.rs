@@ -112,25 +112,23 @@ pub async fn list_for_endpoint(
         .fetch_all(pool),
     )
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if skip == 0 => 0,
-        None => {
-            temponest_db::timed(
-                "webhooks.deliveries.count",
-                sqlx::query_scalar!(
-                    r#"select count(*) as "count!" from webhooks.deliveries
+    let total = temponest_db::page_total(
+        rows.first().map(|r| r.total),
+        skip,
+        temponest_db::timed(
+            "webhooks.deliveries.count",
+            sqlx::query_scalar!(
+                r#"select count(*) as "count!" from webhooks.deliveries
                        where endpoint_id = $1 and tenant_id = $2
                          and ($3::text is null or status = $3::text)"#,
-                    endpoint_id,
-                    tenant_id,
-                    status as Option<DeliveryStatus>
-                )
-                .fetch_one(pool),
+                endpoint_id,
+                tenant_id,
+                status as Option<DeliveryStatus>
             )
-            .await?
-        }
-    };
+            .fetch_one(pool),
+        ),
+    )
+    .await?;
     let rows = rows
         .into_iter()
         .map(|r| DeliveryRow {

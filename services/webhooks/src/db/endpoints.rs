@@ -134,24 +134,22 @@ pub async fn list(
         .fetch_all(pool),
     )
     .await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None if skip == 0 => 0,
-        None => {
-            temponest_db::timed(
-                "webhooks.endpoints.count",
-                sqlx::query_scalar!(
-                    r#"select count(*) as "count!" from webhooks.endpoints
+    let total = temponest_db::page_total(
+        rows.first().map(|r| r.total),
+        skip,
+        temponest_db::timed(
+            "webhooks.endpoints.count",
+            sqlx::query_scalar!(
+                r#"select count(*) as "count!" from webhooks.endpoints
                        where tenant_id = $1 and deleted_at is null
                          and ($2::boolean is null or is_active = $2)"#,
-                    tenant_id,
-                    is_active
-                )
-                .fetch_one(pool),
+                tenant_id,
+                is_active
             )
-            .await?
-        }
-    };
+            .fetch_one(pool),
+        ),
+    )
+    .await?;
     let rows = rows
         .into_iter()
         .map(|r| EndpointRow {
