@@ -129,3 +129,22 @@ impl std::fmt::Debug for AgentsConfig {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_retention_is_400_days_by_default_and_refused_beyond_a_century() {
+        let mut config = AgentsConfig::default();
+        assert_eq!(config.executions.cost_retention_days, 400);
+        config.executions.cost_retention_days = 0;
+        assert!(config.validate().is_ok());
+        config.executions.cost_retention_days = MAX_COST_RETENTION_DAYS + 1;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("TEMPONEST_EXECUTIONS__COST_RETENTION_DAYS"),
+            "{err}"
+        );
+    }
+}

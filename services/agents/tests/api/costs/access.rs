@@ -285,14 +285,14 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn the_cost_reports_are_in_the_openapi_document(pool: PgPool) {
+async fn the_cost_reports_and_the_dashboard_are_in_the_openapi_document(pool: PgPool) {
     let app = spawn(pool).await;
     let doc = expect_json(
         app.http.get(app.url("/openapi.json")).send().await.unwrap(),
         StatusCode::OK,
     )
     .await;
-    for path in REPORTS {
+    for path in REPORTS.into_iter().chain(["/dashboard/metrics"]) {
         assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
     }
 }
