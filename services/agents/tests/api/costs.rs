@@ -51,6 +51,15 @@ pub(crate) const GPT: Spend<'static> = Spend {
     unpriced: false,
 };
 
+/// A new API key of the caller's tenant holding only `scope`.
+pub(crate) async fn api_key(app: &TestApp, token: &str, scope: &str) -> String {
+    let body = serde_json::json!({"name": "reports", "scopes": [scope]});
+    app.create(token, "/api-keys", &body).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub(crate) fn at(raw: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(raw).unwrap().to_utc()
 }

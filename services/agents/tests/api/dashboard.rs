@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use temponest_agents::domain::cost_retention;
 use uuid::Uuid;
 
-use crate::costs::{GPT, Spend, at, record};
+use crate::costs::{GPT, Spend, api_key, at, record};
 use crate::helpers::{TestApp, expect_error, spawn};
 
 /// Agents of tenant A (`A1`…`A6`) and of tenant B.
@@ -332,18 +332,8 @@ async fn a_second_read_within_30_seconds_is_served_from_the_cache(pool: PgPool) 
 async fn the_dashboard_needs_costs_read(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let key = |scope: &'static str| {
-        let body = json!({"name": scope, "scopes": [scope]});
-        let (app, token) = (&app, ada.token.clone());
-        async move {
-            app.create(&token, "/api-keys", &body).await["key"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let reader = key("costs:read").await;
-    let agents_only = key("agents:read").await;
+    let reader = api_key(&app, &ada.token, "costs:read").await;
+    let agents_only = api_key(&app, &ada.token, "agents:read").await;
     assert_eq!(
         app.get(&reader, "/dashboard/metrics").await.status(),
         StatusCode::OK

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{A1, A2, GPT, REPORTS, Spend, at, november_to_december, record};
+use super::{A1, A2, GPT, REPORTS, Spend, api_key, at, november_to_december, record};
 use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -181,18 +181,8 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
     )
     .await;
     let viewer = tokens["access_token"].as_str().unwrap();
-    let key = |scopes: Value| {
-        let body = json!({"name": "reports", "scopes": scopes});
-        let (app, token) = (&app, ada.token.clone());
-        async move {
-            app.create(&token, "/api-keys", &body).await["key"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let reader = key(json!(["costs:read"])).await;
-    let agents_only = key(json!(["agents:read"])).await;
+    let reader = api_key(&app, &ada.token, "costs:read").await;
+    let agents_only = api_key(&app, &ada.token, "agents:read").await;
     for path in REPORTS {
         for token in [viewer, reader.as_str()] {
             assert_eq!(
