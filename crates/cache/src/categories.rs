@@ -35,8 +35,8 @@ pub const AGENT_CONFIG: Category = Category::new("agent_config", Duration::from_
 pub const RAG: Category = Category::new("rag", Duration::from_secs(900));
 /// Dependency health probes.
 pub const HEALTH: Category = Category::new("health", Duration::from_secs(10));
-/// Dashboard aggregates.
-pub const DASHBOARD: Category = Category::new("dashboard", Duration::from_secs(60));
+/// Dashboard aggregates (a dashboard may be 30 s old).
+pub const DASHBOARD: Category = Category::new("dashboard", Duration::from_secs(30));
 /// Embedding vectors, keyed by a hash of the input.
 pub const EMBEDDINGS: Category = Category::new("embeddings", Duration::from_secs(3600));
 

@@ -59,7 +59,13 @@ pub struct ExecutionsConfig {
     /// An unfinished execution whose heartbeat is older than this is marked failed
     /// (outcome `abandoned`): the process running it died.
     pub abandon_after_secs: u64,
+    /// Cost records older than this many days are deleted (in batches, hourly); 0 keeps
+    /// them forever.
+    pub cost_retention_days: u32,
 }
+
+/// The longest cost retention that can be configured (100 years); beyond, use 0.
+pub const MAX_COST_RETENTION_DAYS: u32 = 36_500;
 
 impl Default for ExecutionsConfig {
     fn default() -> Self {
@@ -67,6 +73,7 @@ impl Default for ExecutionsConfig {
             timeout_secs: 600,
             heartbeat_secs: 10,
             abandon_after_secs: 60,
+            cost_retention_days: 400,
         }
     }
 }
@@ -100,6 +107,11 @@ impl Settings for AgentsConfig {
                 "TEMPONEST_EXECUTIONS__ABANDON_AFTER_SECS must be at least three heartbeats (TEMPONEST_EXECUTIONS__HEARTBEAT_SECS > 0)",
             ));
         }
+        if self.executions.cost_retention_days > MAX_COST_RETENTION_DAYS {
+            return Err(ConfigError::invalid(format!(
+                "TEMPONEST_EXECUTIONS__COST_RETENTION_DAYS must be at most {MAX_COST_RETENTION_DAYS} (0 keeps cost records forever)"
+            )));
+        }
         temponest_netguard::NetPolicy::parse(&self.tools.http_allowed_networks).map_err(|e| {
             ConfigError::invalid(format!("TEMPONEST_TOOLS__HTTP_ALLOWED_NETWORKS: {e}"))
         })?;
@@ -115,5 +127,24 @@ impl std::fmt::Debug for AgentsConfig {
             .field("tools", &self.tools)
             .field("executions", &self.executions)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_retention_is_400_days_by_default_and_refused_beyond_a_century() {
+        let mut config = AgentsConfig::default();
+        assert_eq!(config.executions.cost_retention_days, 400);
+        config.executions.cost_retention_days = 0;
+        assert!(config.validate().is_ok());
+        config.executions.cost_retention_days = MAX_COST_RETENTION_DAYS + 1;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("TEMPONEST_EXECUTIONS__COST_RETENTION_DAYS"),
+            "{err}"
+        );
     }
 }

@@ -23,7 +23,7 @@ pub use config::AgentsConfig;
 pub use domain::runs::Runs;
 pub use state::AppState;
 
-use routes::{agents, cost_export, costs, executions, prices};
+use routes::{agents, cost_export, costs, dashboard, executions, prices};
 
 /// Routes that wait on long work and get the long request timeout.
 pub const LONG_ROUTES: &[&str] = &["/agents/{id}/execute"];
@@ -55,6 +55,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/costs/by-model", get(costs::by_model))
         .route("/costs/forecast", get(costs::forecast))
         .route("/costs/export", get(cost_export::export))
+        .route("/dashboard/metrics", get(dashboard::metrics))
         .with_state(state)
 }
 
@@ -62,7 +63,7 @@ pub fn routes(state: AppState) -> Router {
 #[openapi(
     info(
         title = "TempoNest agents",
-        description = "Agents, executions, LLM providers, tools and cost records."
+        description = "Agents, executions, LLM providers, tools, cost records and the dashboard."
     ),
     paths(
         agents::create,
@@ -86,6 +87,7 @@ pub fn routes(state: AppState) -> Router {
         costs::by_model,
         costs::forecast,
         cost_export::export,
+        dashboard::metrics,
     ),
     components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
     modifiers(&BearerAuth),

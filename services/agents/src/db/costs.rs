@@ -1,5 +1,7 @@
-//! `agents.cost_records` (one row per LLM call) and `agents.price_overrides`.
+//! `agents.cost_records` (one row per LLM call, purged after the retention period) and
+//! `agents.price_overrides`.
 
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -157,4 +159,27 @@ pub async fn delete_price_override(
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Deletes up to `limit` cost records created before `before`, oldest first
+/// (`cost_records_created_idx`); rows another purge is deleting are skipped. Returns how many
+/// went.
+pub async fn purge_created_before(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "delete from agents.cost_records
+         where id in (select id from agents.cost_records
+                      where created_at < $1
+                      order by created_at
+                      limit $2
+                      for update skip locked)",
+        before,
+        limit
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -1,6 +1,7 @@
-//! SQL of the agents service, one module per table family. Handlers never touch sqlx.
+//! SQL of the agents service, one module per table family (and per report family). Handlers never touch sqlx.
 
 pub mod agents;
 pub mod cost_reports;
 pub mod costs;
+pub mod dashboard;
 pub mod executions;

@@ -1,6 +1,7 @@
 //! Background work that keeps execution state true across processes: the heartbeat of this
 //! process's executions, the failing of executions whose process died (outcome `abandoned`),
-//! and the listener that delivers cancellations made on another replica.
+//! the listener that delivers cancellations made on another replica, and the cost-record
+//! [retention](super::cost_retention) purge.
 //!
 //! A process's death is found two ways. This process is an `agents`
 //! [instance](temponest_db::instances) under its `instance_id` (the `owner_id` of the
@@ -23,7 +24,8 @@ use crate::domain::execution::ExecutionOutcome;
 use crate::domain::execution::events::{self, ExecutionEvent};
 use crate::state::AppState;
 
-/// Starts the heartbeat, the abandoned-execution sweep and the cancellation listener.
+/// Starts the heartbeat, the abandoned-execution sweep, the cancellation listener and the
+/// cost-record purge.
 pub fn spawn(state: &AppState) {
     let heartbeat = Duration::from_secs(state.config.executions.heartbeat_secs);
     let beat = state.clone();
@@ -61,6 +63,10 @@ pub fn spawn(state: &AppState) {
     ));
     let listen = state.clone();
     tokio::spawn(async move { listen_for_cancellations(listen).await });
+    crate::domain::cost_retention::spawn(
+        state.pool.clone(),
+        state.config.executions.cost_retention_days,
+    );
 }
 
 /// Fails every unfinished execution whose heartbeat stopped, with its outbox event; returns

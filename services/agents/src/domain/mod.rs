@@ -1,6 +1,9 @@
-//! The agents service's domain logic: running executions, tools, prices, cost reports.
+//! The agents service's domain logic: running executions, tools, prices, cost reports and
+//! their retention, the dashboard.
 
 pub mod cost_reports;
+pub mod cost_retention;
+pub mod dashboard;
 pub mod execution;
 pub mod lifecycle;
 pub mod price_cache;

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod costs;
+pub mod dashboard;
 pub mod executions;
 
 pub use agents::{AgentFilter, AgentIn, AgentOut, AgentPatch, AgentSpec, Known};

@@ -3,5 +3,6 @@
 pub mod agents;
 pub mod cost_export;
 pub mod costs;
+pub mod dashboard;
 pub mod executions;
 pub mod prices;

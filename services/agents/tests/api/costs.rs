@@ -13,16 +13,17 @@ use uuid::Uuid;
 
 use crate::helpers::TestApp;
 
-/// One hand-made cost record (the tenant and instant are given apart).
+/// One hand-made cost record (the tenant and instant are given apart; the dashboard's tests
+/// use them too).
 #[derive(Clone, Copy)]
-struct Spend<'a> {
-    agent: Uuid,
-    provider: &'a str,
-    model: &'a str,
-    input: i32,
-    output: i32,
-    nanos: i64,
-    unpriced: bool,
+pub(crate) struct Spend<'a> {
+    pub(crate) agent: Uuid,
+    pub(crate) provider: &'a str,
+    pub(crate) model: &'a str,
+    pub(crate) input: i32,
+    pub(crate) output: i32,
+    pub(crate) nanos: i64,
+    pub(crate) unpriced: bool,
 }
 
 /// Every report path.
@@ -40,7 +41,7 @@ const REPORTS: [&str; 8] = [
 const A1: Uuid = Uuid::from_u128(0xa1);
 const A2: Uuid = Uuid::from_u128(0xa2);
 
-const GPT: Spend<'static> = Spend {
+pub(crate) const GPT: Spend<'static> = Spend {
     agent: A1,
     provider: "openai",
     model: "gpt-4o",
@@ -50,11 +51,20 @@ const GPT: Spend<'static> = Spend {
     unpriced: false,
 };
 
-fn at(raw: &str) -> DateTime<Utc> {
+/// A new API key of the caller's tenant holding only `scope`.
+pub(crate) async fn api_key(app: &TestApp, token: &str, scope: &str) -> String {
+    let body = serde_json::json!({"name": "reports", "scopes": [scope]});
+    app.create(token, "/api-keys", &body).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub(crate) fn at(raw: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(raw).unwrap().to_utc()
 }
 
-async fn record(pool: &PgPool, tenant: &str, at: DateTime<Utc>, s: Spend<'_>) {
+pub(crate) async fn record(pool: &PgPool, tenant: &str, at: DateTime<Utc>, s: Spend<'_>) {
     let tenant: Uuid = tenant.parse().unwrap();
     sqlx::query(
         "insert into agents.cost_records (id, tenant_id, agent_id, execution_id, provider, model,

@@ -4,6 +4,7 @@
 mod agents;
 mod bad_input;
 mod costs;
+mod dashboard;
 mod executions;
 mod fake_llm;
 mod helpers;

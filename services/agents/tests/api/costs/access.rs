@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{A1, A2, GPT, REPORTS, Spend, at, november_to_december, record};
+use super::{A1, A2, GPT, REPORTS, Spend, api_key, at, november_to_december, record};
 use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -181,18 +181,8 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
     )
     .await;
     let viewer = tokens["access_token"].as_str().unwrap();
-    let key = |scopes: Value| {
-        let body = json!({"name": "reports", "scopes": scopes});
-        let (app, token) = (&app, ada.token.clone());
-        async move {
-            app.create(&token, "/api-keys", &body).await["key"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let reader = key(json!(["costs:read"])).await;
-    let agents_only = key(json!(["agents:read"])).await;
+    let reader = api_key(&app, &ada.token, "costs:read").await;
+    let agents_only = api_key(&app, &ada.token, "agents:read").await;
     for path in REPORTS {
         for token in [viewer, reader.as_str()] {
             assert_eq!(
@@ -285,14 +275,14 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn the_cost_reports_are_in_the_openapi_document(pool: PgPool) {
+async fn the_cost_reports_and_the_dashboard_are_in_the_openapi_document(pool: PgPool) {
     let app = spawn(pool).await;
     let doc = expect_json(
         app.http.get(app.url("/openapi.json")).send().await.unwrap(),
         StatusCode::OK,
     )
     .await;
-    for path in REPORTS {
+    for path in REPORTS.into_iter().chain(["/dashboard/metrics"]) {
         assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
     }
 }
