@@ -199,7 +199,17 @@ async fn the_dashboard_adds_up_the_last_24_hours_of_one_tenant(pool: PgPool) {
     let ada = app.signup("ada@example.com").await;
     let bob = app.signup("bob@example.com").await;
     let cid = app.signup("cid@example.com").await;
-    let hour = Utc::now().duration_trunc(Duration::hours(1)).unwrap();
+    // The fixtures sit at instants relative to the current UTC hour, and the dashboard's
+    // window moves with the clock: within the last 10 s of an hour, start in the next one
+    // instead, so the hour cannot roll over between the fixtures and the reads.
+    let mut now = Utc::now();
+    let next = now.duration_trunc(Duration::hours(1)).unwrap() + Duration::hours(1);
+    if next - now < Duration::seconds(10) {
+        tokio::time::sleep((next - now).to_std().unwrap() + std::time::Duration::from_millis(10))
+            .await;
+        now = Utc::now();
+    }
+    let hour = now.duration_trunc(Duration::hours(1)).unwrap();
     fixtures(&app, tenant(&ada.tenant_id), tenant(&bob.tenant_id), hour).await;
 
     let body = app.fetch(&ada.token, "/dashboard/metrics").await;
