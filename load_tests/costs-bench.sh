@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Cost reports and the dashboard over 1,000,000 cost records of one tenant (issue 13):
+#   load_tests/run.sh exec load_tests/costs-bench.sh [ROWS]
+# Inserts ROWS (default 1,000,000) cost records spread over the last 30 days (20 agents, 3
+# providers, 4 models) and 200,000 executions of the tenant's agent over the same period,
+# ANALYZEs, then measures with wrk (-t2 -c8 -d10s --latency):
+#   GET /costs/summary?start_date=<30 days ago>   (not cached: every request aggregates)
+#   GET /costs/daily?days=30
+#   GET /dashboard/metrics                        (cached 30 s per tenant)
+# and the dashboard uncached: the first request after its entry expired, 3 times (curl).
+set -euo pipefail
+rows="${1:-1000000}"
+: "${TEMPONEST_HOST:?run through load_tests/run.sh exec}" "${TOKEN:?}" "${AGENT_ID:?}" "${LOAD_DATABASE_URL:?}"
+tenant=$(curl -sf "$TEMPONEST_HOST/auth/me" -H "Authorization: Bearer $TOKEN" | jq -r .tenant_id)
+echo "costs-bench: tenant $tenant, $rows cost records"
+start=$(date +%s.%N)
+psql -q -v ON_ERROR_STOP=1 "$LOAD_DATABASE_URL" <<SQL
+insert into agents.cost_records (id, tenant_id, agent_id, execution_id, provider, model,
+    prompt_tokens, completion_tokens, cost_nanos, unpriced, usage_estimated, price_source,
+    duration_ms, status, streamed, created_at)
+select gen_random_uuid(), '$tenant', a.ids[1 + i % 20], null,
+       (array['openai','anthropic','ollama'])[1 + i % 3],
+       (array['gpt-4o','claude-sonnet','llama3','gpt-4o-mini'])[1 + i % 4],
+       100 + i % 900, 50 + i % 400, 1000 + i % 100000, i % 50 = 0, false, 'shipped',
+       100 + i % 2000, 'success', false, now() - (i % 2592000) * interval '1 second'
+from generate_series(1, $rows) i,
+     (select array_agg(gen_random_uuid()) as ids from generate_series(1, 20)) a;
+insert into agents.executions (id, tenant_id, agent_id, status, outcome, user_message,
+    provider, model, created_at, started_at, completed_at)
+select gen_random_uuid(), '$tenant', '$AGENT_ID',
+       (array['completed','completed','completed','failed'])[1 + i % 4],
+       (array['completed','completed','completed','failed'])[1 + i % 4], 'x', 'echo', 'echo-1',
+       now() - (i * 13 % 2592000) * interval '1 second',
+       now() - (i * 13 % 2592000) * interval '1 second',
+       now() - (i * 13 % 2592000) * interval '1 second' + (i % 5000) * interval '1 millisecond'
+from generate_series(1, 200000) i;
+analyze agents.cost_records;
+analyze agents.executions;
+SQL
+echo "costs-bench: inserted and analysed in $(echo "$(date +%s.%N) - $start" | bc) s"
+since=$(date -u -d '30 days ago' +%Y-%m-%d)
+for path in "/costs/summary?start_date=$since" "/costs/daily?days=30" "/dashboard/metrics"; do
+  echo "== GET $path"
+  wrk -t2 -c8 -d10s --latency -H "Authorization: Bearer $TOKEN" "$TEMPONEST_HOST$path" \
+    | grep -E "Requests/sec| 50%| 99%|Non-2xx"
+done
+echo "== GET /dashboard/metrics uncached (first request after the 30 s entry expired)"
+for n in 1 2 3; do
+  sleep 31
+  curl -s -o /dev/null -w "  %{time_total}s\n" -H "Authorization: Bearer $TOKEN" \
+    "$TEMPONEST_HOST/dashboard/metrics"
+done
