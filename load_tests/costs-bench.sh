@@ -3,9 +3,10 @@
 #   load_tests/run.sh exec load_tests/costs-bench.sh [ROWS]
 # Inserts ROWS (default 1,000,000) cost records spread over the last 30 days (20 agents, 3
 # providers, 4 models) and 200,000 executions of the tenant's agent over the same period,
-# ANALYZEs, then measures with wrk (-t2 -c8 -d10s --latency):
+# ANALYZEs, then measures each endpoint one request at a time (curl, 5) and with wrk
+# (-t2 -c4 -d10s --latency):
 #   GET /costs/summary?start_date=<30 days ago>   (not cached: every request aggregates)
-#   GET /costs/daily?days=30
+#   GET /costs/daily?days=30, GET /costs/by-model
 #   GET /dashboard/metrics                        (cached 30 s per tenant)
 # and the dashboard uncached: the first request after its entry expired, 3 times (curl).
 set -euo pipefail
@@ -39,10 +40,15 @@ analyze agents.executions;
 SQL
 echo "costs-bench: inserted and analysed in $(echo "$(date +%s.%N) - $start" | bc) s"
 since=$(date -u -d '30 days ago' +%Y-%m-%d)
-for path in "/costs/summary?start_date=$since" "/costs/daily?days=30" "/dashboard/metrics"; do
-  echo "== GET $path"
-  wrk -t2 -c8 -d10s --latency -H "Authorization: Bearer $TOKEN" "$TEMPONEST_HOST$path" \
-    | grep -E "Requests/sec| 50%| 99%|Non-2xx"
+for path in "/costs/summary?start_date=$since" "/costs/daily?days=30" "/costs/by-model" "/dashboard/metrics"; do
+  echo "== GET $path: one at a time (curl, 5 requests)"
+  for n in 1 2 3 4 5; do
+    curl -s -o /dev/null -w "  %{http_code} %{time_total}s\n" -H "Authorization: Bearer $TOKEN" \
+      "$TEMPONEST_HOST$path"
+  done
+  echo "   wrk -t2 -c4 -d10s --timeout 30s:"
+  wrk -t2 -c4 -d10s --timeout 30s --latency -H "Authorization: Bearer $TOKEN" "$TEMPONEST_HOST$path" \
+    | grep -E "Requests/sec| 50%| 99%|Non-2xx|Socket errors"
 done
 echo "== GET /dashboard/metrics uncached (first request after the 30 s entry expired)"
 for n in 1 2 3; do
