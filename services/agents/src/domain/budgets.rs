@@ -212,7 +212,8 @@ mod tests {
         assert!(check(&[usage(100, 50, 30)], 20).is_ok());
         let err = check(&[usage(100, 50, 30)], 21).unwrap_err();
         assert!(
-            err.to_string().starts_with("the tenant's daily budget of $"),
+            err.to_string()
+                .starts_with("the tenant's daily budget of $"),
             "{err}"
         );
     }
