@@ -11,8 +11,8 @@ use temponest_llm::ProviderKind;
 use crate::costs::api_key;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    TestApp, closed_port, config, expect_error, expect_json, provider, spawn, spawn_with,
-    sse_frames, stream,
+    TestApp, closed_port, config, eventually, expect_error, expect_json, provider, spawn,
+    spawn_with, sse_frames, stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -404,4 +404,46 @@ async fn threshold_and_limit_alerts_are_published_once_per_period(pool: PgPool) 
         .map(|a| (a["kind"].as_str().unwrap(), a["period"].as_str().unwrap()))
         .collect();
     assert_eq!(kinds, [("threshold", "day"), ("limit", "day")]);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sweep(pool: PgPool) {
+    let first = spawn(pool.clone()).await;
+    let (ada, agent) = first
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
+        .await;
+    let budget = set_budget(&first, &ada.token, json!({"daily_limit_usd": 1.0})).await;
+    // What a crashed process leaves behind: a running execution whose heartbeat stopped, with
+    // a call's reservation held.
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "with execution as (
+             insert into agents.executions (id, tenant_id, agent_id, status, user_message,
+                     provider, model, started_at, heartbeat_at)
+             values ($1, $2::uuid, $3::uuid, 'running', 'lost', 'echo', 'm',
+                     now() - interval '10 minutes', now() - interval '10 minutes')),
+         usage as (
+             insert into agents.budget_usage (budget_id, period, period_start, reserved_nanos)
+             values ($4::uuid, 'day', (now() at time zone 'UTC')::date, 7000))
+         insert into agents.budget_reservations (id, execution_id, amount_nanos, day, month, budget_ids)
+         values (gen_random_uuid(), $1, 7000, (now() at time zone 'UTC')::date,
+                 date_trunc('month', now() at time zone 'UTC')::date, array[$4::uuid])",
+    )
+    .bind(id)
+    .bind(&ada.tenant_id)
+    .bind(agent["id"].as_str().unwrap())
+    .bind(budget["id"].as_str().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(held(&pool).await, (1, 7000));
+
+    let recovered = spawn(pool.clone()).await;
+    let path = format!("/executions/{id}");
+    assert!(
+        eventually(|| async { recovered.fetch(&ada.token, &path).await["status"] == "failed" })
+            .await,
+        "the abandoned execution is failed"
+    );
+    assert_eq!(held(&pool).await, (0, 0), "its reservation is released");
 }
