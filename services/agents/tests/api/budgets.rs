@@ -6,13 +6,12 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use temponest_llm::ProviderKind;
 
 use crate::costs::api_key;
+use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    TestApp, closed_port, config, eventually, expect_error, expect_json, provider, spawn,
-    spawn_with, sse_frames, stream,
+    TestApp, eventually, expect_error, expect_json, spawn, spawn_with, sse_frames, stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -302,25 +301,7 @@ async fn parallel_executions_cannot_overspend_and_the_rest_are_refused(pool: PgP
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_failed_or_unsent_call_releases_its_reservation(pool: PgPool) {
-    let port = closed_port().await;
-    let app = spawn_with(
-        pool,
-        config(&[
-            (
-                "down",
-                provider(
-                    ProviderKind::OpenAi,
-                    &format!("http://127.0.0.1:{port}/v1"),
-                    Some("k"),
-                ),
-            ),
-            (
-                "openai",
-                provider(ProviderKind::OpenAi, "https://api.openai.com/v1", None),
-            ),
-        ]),
-    )
-    .await;
+    let app = spawn_with(pool, unreachable_and_unconfigured().await).await;
     let ada = app.signup("ada@example.com").await;
     set_budget(
         &app,
@@ -328,7 +309,7 @@ async fn a_failed_or_unsent_call_releases_its_reservation(pool: PgPool) {
         json!({"daily_limit_usd": usd(WORST_CASE_NANOS)}),
     )
     .await;
-    for provider in ["down", "openai"] {
+    for provider in ["local", "openai"] {
         let agent = app
             .agent(
                 &ada.token,
