@@ -79,9 +79,10 @@ pub struct LockedUsage {
     pub reserved_nanos: i64,
 }
 
-/// Creates the usage rows of the budgets that apply to a call of `agent_id` (the tenant's and
-/// the agent's, for each period with a limit), starting from what the cost records already
-/// hold for the period, then locks and returns them (in key order, so concurrent callers
+/// Creates the missing usage rows of the budgets that apply to a call of `agent_id` (the
+/// tenant's and the agent's, for each period with a limit), starting from what the cost
+/// records already hold for the period (`on conflict` covers a concurrent first call), then
+/// locks and returns them (in key order, so concurrent callers
 /// cannot deadlock).
 pub async fn lock_usage(
     conn: &mut PgConnection,
@@ -105,6 +106,10 @@ pub async fn lock_usage(
              as p (period, period_start, period_end, limit_nanos)
          where b.tenant_id = $1 and (b.agent_id is null or b.agent_id = $2)
            and p.limit_nanos is not null
+           -- the sum above is computed only for a period's first call
+           and not exists (select 1 from agents.budget_usage e
+                           where e.budget_id = b.id and e.period = p.period
+                             and e.period_start = p.period_start)
          on conflict do nothing"#,
         tenant_id,
         agent_id,

@@ -428,3 +428,37 @@ async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sw
     );
     assert_eq!(held(&pool).await, (0, 0), "its reservation is released");
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_new_budget_counts_what_the_period_had_already_spent(pool: PgPool) {
+    // Each call reports 5 + 10 tokens: 5 × 2,500 + 10 × 10,000 = 112,500 nano-dollars.
+    let (app, fake) = gpt_app(pool, (5, 10)).await;
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "G", "model": "gpt-4o", "provider": "openai"}))
+        .await;
+    let agent_id = agent["id"].as_str().unwrap();
+    assert_eq!(
+        app.execute(&ada.token, agent_id, "hi").await["status"],
+        "completed"
+    );
+    set_budget(
+        &app,
+        &ada.token,
+        json!({"monthly_limit_usd": usd(112_500 + WORST_CASE_NANOS - 1)}),
+    )
+    .await;
+    let refused = app
+        .post(
+            &ada.token,
+            &format!("/agents/{agent_id}/execute"),
+            &json!({"user_message": "hi"}),
+        )
+        .await;
+    expect_error(
+        refused,
+        StatusCode::PAYMENT_REQUIRED,
+        "tenant's monthly budget",
+    )
+    .await;
+    assert_eq!(fake.requests().len(), 1);
+}
