@@ -196,7 +196,11 @@ async fn reserve_budget(state: &AppState, job: &Job, call: &InFlight) -> Result<
             outcome: ExecutionOutcome::BudgetExceeded,
             error: err.to_string(),
         },
-        BudgetError::Database(_) => Stop::failed(format!("could not check the budget: {err}")),
+        BudgetError::Database(cause) => {
+            // The cause stays in the log: the execution's error is shown to clients.
+            tracing::error!(error = %cause, "could not reserve a model call's budget");
+            Stop::failed("could not check the budget; the model was not called")
+        }
     })
 }
 
