@@ -11,7 +11,7 @@ use crate::costs::api_key;
 use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    TestApp, eventually, expect_error, expect_json, spawn, spawn_with, sse_frames, stream,
+    Session, TestApp, eventually, expect_error, expect_json, spawn, spawn_with, sse_frames, stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -41,10 +41,22 @@ async fn held(pool: &PgPool) -> (i64, i64) {
     .unwrap()
 }
 
-async fn gpt_app(pool: PgPool, usage: (u32, u32)) -> (TestApp, FakeLlm) {
+/// The app with a fake OpenAI reporting `usage` tokens per call, and ada's gpt-4o agent (its
+/// id).
+async fn gpt_app(pool: PgPool, usage: (u32, u32)) -> (TestApp, FakeLlm, Session, String) {
     let fake = FakeLlm::start(vec![Reply::Text("ok".into())], Some(usage)).await;
     let app = spawn_with(pool, fake.config()).await;
-    (app, fake)
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "G", "model": "gpt-4o", "provider": "openai"}))
+        .await;
+    let agent_id = agent["id"].as_str().unwrap().to_owned();
+    (app, fake, ada, agent_id)
+}
+
+/// Runs the agent synchronously, whatever the answer.
+async fn post_execute(app: &TestApp, token: &str, agent_id: &str) -> reqwest::Response {
+    let path = format!("/agents/{agent_id}/execute");
+    app.post(token, &path, &json!({"user_message": "hi"})).await
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -201,24 +213,15 @@ async fn bad_budgets_are_422s_naming_the_fields_and_setting_one_needs_costs_mana
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_exhausted_budget_refuses_the_call_with_402_before_the_provider_sees_it(pool: PgPool) {
-    let (app, fake) = gpt_app(pool, (5, 10)).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "G", "model": "gpt-4o", "provider": "openai"}))
-        .await;
-    let agent_id = agent["id"].as_str().unwrap();
+    let (app, fake, ada, agent_id) = gpt_app(pool, (5, 10)).await;
+    let agent_id = agent_id.as_str();
     set_budget(
         &app,
         &ada.token,
         json!({"daily_limit_usd": usd(WORST_CASE_NANOS - 1), "agent_id": agent_id}),
     )
     .await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/agents/{agent_id}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await;
+    let resp = post_execute(&app, &ada.token, agent_id).await;
     let execution_id = resp.headers()["x-execution-id"]
         .to_str()
         .unwrap()
@@ -272,15 +275,10 @@ async fn an_exhausted_budget_refuses_the_call_with_402_before_the_provider_sees_
 async fn parallel_executions_cannot_overspend_and_the_rest_are_refused(pool: PgPool) {
     // Each call costs 5 × 2,500 + 1,000 × 10,000 = 10,012,500 nano-dollars: five fit in the
     // limit's reservations (5 × 10,252,500 ≤ 52,000,000), a sixth never does.
-    let (app, fake) = gpt_app(pool, (5, 1_000)).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "G", "model": "gpt-4o", "provider": "openai"}))
-        .await;
-    let agent_id = agent["id"].as_str().unwrap();
+    let (app, fake, ada, agent_id) = gpt_app(pool, (5, 1_000)).await;
+    let agent_id = agent_id.as_str();
     set_budget(&app, &ada.token, json!({"daily_limit_usd": 0.052})).await;
-    let path = format!("/agents/{agent_id}/execute");
-    let body = json!({"user_message": "hi"});
-    let runs = (0..20).map(|_| app.post(&ada.token, &path, &body));
+    let runs = (0..20).map(|_| post_execute(&app, &ada.token, agent_id));
     let statuses: Vec<StatusCode> = futures::future::join_all(runs)
         .await
         .iter()
@@ -335,11 +333,8 @@ async fn a_failed_or_unsent_call_releases_its_reservation(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn threshold_and_limit_alerts_are_published_once_per_period(pool: PgPool) {
     // Reported usage equals the worst case, so two calls spend exactly the limit.
-    let (app, _fake) = gpt_app(pool, (5, 1_024)).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "G", "model": "gpt-4o", "provider": "openai"}))
-        .await;
-    let agent_id = agent["id"].as_str().unwrap();
+    let (app, _fake, ada, agent_id) = gpt_app(pool, (5, 1_024)).await;
+    let agent_id = agent_id.as_str();
     let budget = set_budget(
         &app,
         &ada.token,
@@ -360,13 +355,7 @@ async fn threshold_and_limit_alerts_are_published_once_per_period(pool: PgPool) 
     assert_eq!(raised[0].1["period"], "day");
     assert_eq!(raised[0].1["spent_usd"], usd(WORST_CASE_NANOS));
     app.execute(&ada.token, agent_id, "hi").await;
-    let refused = app
-        .post(
-            &ada.token,
-            &format!("/agents/{agent_id}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await;
+    let refused = post_execute(&app, &ada.token, agent_id).await;
     assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
     let raised = alerts(app.events(&ada.tenant_id).await);
     let names: Vec<&str> = raised.iter().map(|(name, _)| name.as_str()).collect();
@@ -432,11 +421,8 @@ async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sw
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_new_budget_counts_what_the_period_had_already_spent(pool: PgPool) {
     // Each call reports 5 + 10 tokens: 5 × 2,500 + 10 × 10,000 = 112,500 nano-dollars.
-    let (app, fake) = gpt_app(pool, (5, 10)).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "G", "model": "gpt-4o", "provider": "openai"}))
-        .await;
-    let agent_id = agent["id"].as_str().unwrap();
+    let (app, fake, ada, agent_id) = gpt_app(pool, (5, 10)).await;
+    let agent_id = agent_id.as_str();
     assert_eq!(
         app.execute(&ada.token, agent_id, "hi").await["status"],
         "completed"
@@ -447,13 +433,7 @@ async fn a_new_budget_counts_what_the_period_had_already_spent(pool: PgPool) {
         json!({"monthly_limit_usd": usd(112_500 + WORST_CASE_NANOS - 1)}),
     )
     .await;
-    let refused = app
-        .post(
-            &ada.token,
-            &format!("/agents/{agent_id}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await;
+    let refused = post_execute(&app, &ada.token, agent_id).await;
     expect_error(
         refused,
         StatusCode::PAYMENT_REQUIRED,
