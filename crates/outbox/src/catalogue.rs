@@ -18,6 +18,8 @@ pub const SCHEDULE_TRIGGERED: &str = "schedule.triggered";
 pub const SCHEDULE_COMPLETED: &str = "schedule.completed";
 pub const WEBHOOK_TEST: &str = "webhook.test";
 pub const WEBHOOK_ENDPOINT_DISABLED: &str = "webhook.endpoint.disabled";
+pub const BUDGET_ALERT: &str = "budget.alert";
+pub const COST_THRESHOLD_EXCEEDED: &str = "cost.threshold.exceeded";
 
 /// Namespaces of platform events: an application's own events (`POST /events`) must not use
 /// them, so a subscriber can trust that `agent.*` came from the platform.
@@ -48,6 +50,14 @@ pub const EVENT_TYPES: &[EventType] = &[
     EventType {
         name: EXECUTION_FAILED,
         description: "An agent execution failed, was cancelled or was abandoned (see `outcome`).",
+    },
+    EventType {
+        name: BUDGET_ALERT,
+        description: "Spending crossed a budget's alert threshold (once per budget and UTC day or month).",
+    },
+    EventType {
+        name: COST_THRESHOLD_EXCEEDED,
+        description: "Spending reached a budget's limit (once per budget and UTC day or month); further model calls are refused.",
     },
     EventType {
         name: SCHEDULE_TRIGGERED,

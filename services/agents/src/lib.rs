@@ -23,7 +23,7 @@ pub use config::AgentsConfig;
 pub use domain::runs::Runs;
 pub use state::AppState;
 
-use routes::{agents, cost_export, costs, dashboard, executions, prices};
+use routes::{agents, budgets, cost_export, costs, dashboard, executions, prices};
 
 /// Routes that wait on long work and get the long request timeout.
 pub const LONG_ROUTES: &[&str] = &["/agents/{id}/execute"];
@@ -47,6 +47,8 @@ pub fn routes(state: AppState) -> Router {
             "/costs/prices",
             get(prices::list).put(prices::set).delete(prices::delete),
         )
+        .route("/costs/budget", post(budgets::set).get(budgets::get))
+        .route("/costs/budget/status", get(budgets::status))
         .route("/costs/summary", get(costs::summary))
         .route("/costs/daily", get(costs::daily))
         .route("/costs/hourly", get(costs::hourly))
@@ -79,6 +81,9 @@ pub fn routes(state: AppState) -> Router {
         prices::list,
         prices::set,
         prices::delete,
+        budgets::set,
+        budgets::get,
+        budgets::status,
         costs::summary,
         costs::daily,
         costs::hourly,

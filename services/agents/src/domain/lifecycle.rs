@@ -19,6 +19,7 @@ use temponest_db::instances::{self, Reaper};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::db::budgets;
 use crate::db::executions::{self, CANCEL_CHANNEL, ExecutionRow};
 use crate::domain::execution::ExecutionOutcome;
 use crate::domain::execution::events::{self, ExecutionEvent};
@@ -88,8 +89,10 @@ pub async fn fail_abandoned(state: &AppState) -> sqlx::Result<usize> {
 }
 
 /// Publishes `agent.execution.failed` for executions failed as abandoned (in the caller's
-/// transaction) and counts them.
+/// transaction), releases the budget reservations their calls still held, and counts them.
 async fn publish_abandoned(conn: &mut PgConnection, rows: &[ExecutionRow]) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    budgets::release_of_executions(&mut *conn, &ids).await?;
     for row in rows {
         events::publish(&mut *conn, ExecutionEvent::Failed, row).await?;
     }

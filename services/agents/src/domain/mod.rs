@@ -1,6 +1,7 @@
 //! The agents service's domain logic: running executions, tools, prices, cost reports and
 //! their retention, the dashboard.
 
+pub mod budgets;
 pub mod cost_reports;
 pub mod cost_retention;
 pub mod dashboard;

@@ -1,6 +1,7 @@
 //! API types: request bodies (`...In`), patches, responses (`...Out`) and their validation.
 
 pub mod agents;
+pub mod budgets;
 pub mod costs;
 pub mod dashboard;
 pub mod executions;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
@@ -35,6 +35,7 @@ const REMOTE_POLL: Duration = Duration::from_millis(200);
 #[utoipa::path(post, path = "/agents/{id}/execute", operation_id = "execute_agent", tag = "executions", request_body = ExecuteIn, security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = ExecutionOut, description = "the finished execution, or an SSE stream when `stream` is true"),
+              (status = 402, description = "a budget would be exceeded: the execution failed with outcome `budget_exceeded` before any model call"),
               (status = 403), (status = 404), (status = 422)))]
 pub async fn execute(
     State(state): State<AppState>,
@@ -88,6 +89,14 @@ pub async fn execute(
     let row = handle
         .await
         .map_err(|e| ApiError::internal(format!("execution task failed: {e}")))??;
+    if row.outcome == Some(ExecutionOutcome::BudgetExceeded) {
+        // Refused before any model call: the execution is recorded, the client is told why.
+        let detail = row.error.unwrap_or_default();
+        return Err(
+            ApiError::new(StatusCode::PAYMENT_REQUIRED, "budget_exceeded", detail)
+                .with_header(HeaderName::from_static("x-execution-id"), header_value(id)),
+        );
+    }
     let mut response = Json(ExecutionOut::from(row)).into_response();
     response
         .headers_mut()

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource.
 
 pub mod agents;
+pub mod budgets;
 pub mod cost_export;
 pub mod costs;
 pub mod dashboard;

@@ -265,27 +265,28 @@ async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
     assert_eq!(types.last().unwrap(), "agent.execution.failed");
 }
 
+/// Two OpenAI providers: `local`, where nothing listens, and `openai`, without an API key.
+pub(crate) async fn unreachable_and_unconfigured() -> temponest_agents::AgentsConfig {
+    let port = closed_port().await;
+    config(&[
+        (
+            "local",
+            provider(
+                ProviderKind::OpenAi,
+                &format!("http://127.0.0.1:{port}/v1"),
+                Some("k"),
+            ),
+        ),
+        (
+            "openai",
+            provider(ProviderKind::OpenAi, "https://api.openai.com/v1", None),
+        ),
+    ])
+}
+
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn unreachable_and_unconfigured_providers_give_failed_executions_not_errors(pool: PgPool) {
-    let port = closed_port().await;
-    let app = spawn_with(
-        pool,
-        config(&[
-            (
-                "local",
-                provider(
-                    ProviderKind::OpenAi,
-                    &format!("http://127.0.0.1:{port}/v1"),
-                    Some("k"),
-                ),
-            ),
-            (
-                "openai",
-                provider(ProviderKind::OpenAi, "https://api.openai.com/v1", None),
-            ),
-        ]),
-    )
-    .await;
+    let app = spawn_with(pool, unreachable_and_unconfigured().await).await;
     let (ada, down) = app
         .ada_with_agent(json!({"name": "Down", "model": "m", "provider": "local"}))
         .await;

@@ -3,6 +3,7 @@
 
 mod agents;
 mod bad_input;
+mod budgets;
 mod costs;
 mod dashboard;
 mod executions;

@@ -15,7 +15,9 @@ use uuid::Uuid;
 use super::status::CallStatus;
 use super::{Job, WriteQueue, write_now};
 use crate::db::costs::{self, CostRecord};
+use crate::domain::budgets::{self, ASSUMED_MAX_OUTPUT_TOKENS};
 use crate::domain::price_cache;
+use crate::domain::pricing::{Price, PriceSource};
 use crate::state::AppState;
 
 /// The model call in progress: what it will be charged for if it ends without reporting.
@@ -40,6 +42,20 @@ impl InFlight {
     /// Text the call has streamed so far.
     pub fn streamed(&mut self, delta: &str) {
         self.streamed_text.push_str(delta);
+    }
+
+    /// The id of the call's cost record (and of its budget reservation).
+    pub fn id(&self) -> Uuid {
+        self.cost_id
+    }
+
+    /// The most the call can cost at `price`: its prompt estimate plus
+    /// [`ASSUMED_MAX_OUTPUT_TOKENS`] of output.
+    pub fn worst_case_nanos(&self, price: &Price) -> i64 {
+        price.cost_nanos(&Usage {
+            prompt_tokens: self.prompt_estimate,
+            completion_tokens: ASSUMED_MAX_OUTPUT_TOKENS,
+        })
     }
 
     /// Usage of a call that answered, and whether it is estimated (the provider reported none).
@@ -102,21 +118,7 @@ impl Ledger {
         (usage, estimated): (Usage, bool),
         status: CallStatus,
     ) {
-        let kind = state
-            .providers
-            .get(&job.agent.provider)
-            .map(|p| p.kind())
-            .ok();
-        let tenant_price =
-            match price_cache::tenant_price(state, job.tenant_id, &job.agent.model).await {
-                Ok(price) => price,
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not read the tenant's price override");
-                    None
-                }
-            };
-        let priced =
-            kind.and_then(|kind| state.prices.resolve(kind, &job.agent.model, tenant_price));
+        let priced = resolve_price(state, job).await;
         let (cost_nanos, unpriced, source) = match priced {
             Some((price, source)) => (price.cost_nanos(&usage), false, Some(source.label())),
             None => (0, true, None),
@@ -180,10 +182,31 @@ impl Ledger {
     }
 }
 
+/// The price of `job`'s model for its tenant (`None`: unpriced); a failure to read the
+/// tenant's override is logged and the shipped price used.
+pub async fn resolve_price(state: &AppState, job: &Job) -> Option<(Price, PriceSource)> {
+    let kind = state
+        .providers
+        .get(&job.agent.provider)
+        .map(|p| p.kind())
+        .ok()?;
+    let tenant_price = match price_cache::tenant_price(state, job.tenant_id, &job.agent.model).await
+    {
+        Ok(price) => price,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the tenant's price override");
+            None
+        }
+    };
+    state.prices.resolve(kind, &job.agent.model, tenant_price)
+}
+
 impl WriteQueue for Ledger {
+    /// Each record settles its call's budget reservation in the same transaction.
     async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
         for record in &self.unwritten {
             costs::insert(&mut *conn, record).await?;
+            budgets::settle(&mut *conn, record.id, record.cost_nanos).await?;
         }
         Ok(())
     }

@@ -89,12 +89,14 @@ trait WriteQueue {
     fn forget_written(&mut self);
 }
 
-/// Writes `queue` now; a failure is logged and what was queued stays for the next write
-/// (writes are idempotent, so a replay cannot duplicate rows).
+/// Writes `queue` now, in one transaction (a cost record and the settlement of its budget
+/// reservation commit together); a failure is logged and what was queued stays for the next
+/// write (writes are idempotent, so a replay cannot duplicate rows).
 async fn write_now(pool: &PgPool, queue: &mut impl WriteQueue, what: &'static str) {
     let written = async {
-        let mut conn = pool.acquire().await?;
-        queue.append(&mut conn).await
+        let mut tx = pool.begin().await?;
+        queue.append(&mut tx).await?;
+        tx.commit().await
     }
     .await;
     match written {

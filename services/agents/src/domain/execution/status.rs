@@ -50,12 +50,14 @@ pub enum ExecutionOutcome {
     MaxIterations,
     /// The process running it died.
     Abandoned,
+    /// A model call was refused before it was sent: it could exceed a budget.
+    BudgetExceeded,
 }
 
 named!(ExecutionOutcome, "execution outcome",
     Completed => "completed", Failed => "failed", Cancelled => "cancelled",
     Interrupted => "interrupted", TimedOut => "timed_out", MaxIterations => "max_iterations",
-    Abandoned => "abandoned");
+    Abandoned => "abandoned", BudgetExceeded => "budget_exceeded");
 
 impl ExecutionOutcome {
     /// The status an execution ends with: `completed` for an answer, else `failed`.
@@ -126,6 +128,7 @@ mod tests {
             ExecutionOutcome::TimedOut,
             ExecutionOutcome::MaxIterations,
             ExecutionOutcome::Abandoned,
+            ExecutionOutcome::BudgetExceeded,
         ] {
             assert_eq!(outcome.status(), ExecutionStatus::Failed, "{outcome}");
             assert_eq!(

@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use temponest_llm::{ChatRequest, ChatResponse, LlmError, Message, Provider};
 use tokio::sync::mpsc;
 
-use super::ledger::InFlight;
+use super::ledger::{self, InFlight};
 use super::status::{CallStatus, ExecutionOutcome};
 use super::{Job, RunRecord};
+use crate::domain::budgets::{self, BudgetError};
 use crate::domain::runs::Run;
 use crate::state::AppState;
 
@@ -128,9 +129,9 @@ async fn call_model(
     provider: &dyn Provider,
     request: &ChatRequest,
 ) -> Result<ChatResponse, Stop> {
-    record.ledger.in_flight = Some(InFlight::start(
-        request.messages.iter().map(|m| m.content.as_str()),
-    ));
+    let call = InFlight::start(request.messages.iter().map(|m| m.content.as_str()));
+    reserve_budget(state, job, &call).await?;
+    record.ledger.in_flight = Some(call);
     let result = if job.stream {
         let (tx, mut rx) = mpsc::channel::<String>(64);
         let call = provider.chat(request, Some(tx));
@@ -160,7 +161,10 @@ async fn call_model(
             Ok(response)
         }
         // Never sent: nothing to charge.
-        Err(err @ LlmError::Unconfigured { .. }) => Err(Stop::failed(err)),
+        Err(err @ LlmError::Unconfigured { .. }) => {
+            budgets::release(&state.pool, call.id()).await;
+            Err(Stop::failed(err))
+        }
         Err(err) => {
             record
                 .ledger
@@ -169,6 +173,35 @@ async fn call_model(
             Err(Stop::failed(err))
         }
     }
+}
+
+/// Reserves the call's worst case against the budgets that apply, or stops the run with
+/// `budget_exceeded` before anything is sent. A database failure stops it too: a budget that
+/// cannot be checked is not bypassed.
+async fn reserve_budget(state: &AppState, job: &Job, call: &InFlight) -> Result<(), Stop> {
+    let Some((price, _)) = ledger::resolve_price(state, job).await else {
+        return Ok(()); // unpriced: $0 by our prices, allowed (see `budgets`)
+    };
+    budgets::reserve(
+        &state.pool,
+        job.tenant_id,
+        job.agent.id,
+        job.execution_id,
+        call.id(),
+        call.worst_case_nanos(&price),
+    )
+    .await
+    .map_err(|err| match err {
+        BudgetError::Exceeded { .. } => Stop::Failed {
+            outcome: ExecutionOutcome::BudgetExceeded,
+            error: err.to_string(),
+        },
+        BudgetError::Database(cause) => {
+            // The cause stays in the log: the execution's error is shown to clients.
+            tracing::error!(error = %cause, "could not reserve a model call's budget");
+            Stop::failed("could not check the budget; the model was not called")
+        }
+    })
 }
 
 /// A streamed text delta: a frame for followers, persisted in batches.
