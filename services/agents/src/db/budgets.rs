@@ -68,6 +68,18 @@ pub async fn find(
     .await
 }
 
+/// The budgets of `tenant_id` that set a limit: `None` for the tenant's own, else the agent's.
+pub async fn limited_scopes(pool: &PgPool, tenant_id: Uuid) -> sqlx::Result<Vec<Option<Uuid>>> {
+    sqlx::query_scalar!(
+        "select agent_id from agents.budgets
+         where tenant_id = $1
+           and (daily_limit_nanos is not null or monthly_limit_nanos is not null)",
+        tenant_id
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// One budget's usage row of one period, locked, with that period's limit.
 #[derive(Debug, Clone)]
 pub struct LockedUsage {
@@ -94,11 +106,11 @@ pub async fn lock_usage(
     sqlx::query!(
         r#"insert into agents.budget_usage (budget_id, period, period_start, spent_nanos)
          select b.id, p.period, p.period_start,
-                coalesce((select sum(c.cost_nanos) from agents.cost_records c
-                          where c.tenant_id = b.tenant_id
-                            and (b.agent_id is null or c.agent_id = b.agent_id)
-                            and c.created_at >= p.period_start::timestamp at time zone 'UTC'
-                            and c.created_at < p.period_end::timestamp at time zone 'UTC'), 0)::bigint
+                coalesce((select sum(h.cost_nanos) from agents.cost_hourly h
+                          where h.tenant_id = b.tenant_id
+                            and (b.agent_id is null or h.agent_id = b.agent_id)
+                            and h.hour >= p.period_start::timestamp at time zone 'UTC'
+                            and h.hour < p.period_end::timestamp at time zone 'UTC'), 0)::bigint
          from agents.budgets b
          cross join lateral (values
              ('day', $3::date, $3::date + 1, b.daily_limit_nanos),
@@ -290,16 +302,18 @@ pub async fn alerts(
     .await
 }
 
-/// What the cost records of `tenant_id` (or only `agent_id`'s) add up to since `from`.
+/// What the cost records of `tenant_id` (or only `agent_id`'s) add up to since the start of
+/// the UTC day `from`, read from the hourly roll-up (a day starts on the hour, so it is exact).
 pub async fn spent_since(
     pool: &PgPool,
     tenant_id: Uuid,
     agent_id: Option<Uuid>,
-    from: DateTime<Utc>,
+    from: NaiveDate,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        r#"select coalesce(sum(cost_nanos), 0)::bigint as "spent!" from agents.cost_records
-         where tenant_id = $1 and ($2::uuid is null or agent_id = $2) and created_at >= $3"#,
+        r#"select coalesce(sum(cost_nanos), 0)::bigint as "spent!" from agents.cost_hourly
+         where tenant_id = $1 and ($2::uuid is null or agent_id = $2)
+           and hour >= $3::date::timestamp at time zone 'UTC'"#,
         tenant_id,
         agent_id,
         from

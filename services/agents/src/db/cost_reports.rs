@@ -1,6 +1,9 @@
-//! Aggregates of `agents.cost_records` for the cost reports. Every query is one tenant's
-//! range of `created_at` (`cost_records_tenant_created_idx`, or the agent/project indexes
-//! when those filters are given: checked with EXPLAIN) and sums integer nano-dollars in SQL.
+//! Aggregates of `agents.cost_records` for the cost reports, in integer nano-dollars summed in
+//! SQL. A period's whole UTC hours are read from the hourly roll-up `agents.cost_hourly`
+//! (kept equal to the raw rows by triggers in the writing transaction; its primary key
+//! starts with `(tenant_id, hour)`), and only the partial hours at its edges from the raw
+//! rows (`cost_records_tenant_created_idx`, or the agent/project indexes when those filters
+//! are given): a month of a busy tenant is a few thousand roll-up rows, not a million records.
 
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
@@ -39,7 +42,8 @@ impl Dimension {
 }
 
 /// The summary of a period: one group per provider, per model and per agent, and the
-/// whole period (`dimension: None`), in one scan (grouping sets).
+/// whole period (`dimension: None`), in one scan (grouping sets) of the hourly roll-up for the
+/// period's whole hours and of the raw records for the partial hours at its edges.
 ///
 /// Runtime-built SQL: the agent and project filters are added only when given. With
 /// `($n is null or col = $n)` in one static statement, Postgres switches to a generic plan
@@ -51,27 +55,52 @@ pub async fn summary(
     agent_id: Option<Uuid>,
     project_id: Option<&str>,
 ) -> sqlx::Result<Vec<SummaryGroup>> {
+    let (from, to) = period.whole_hours();
     let mut sql = QueryBuilder::<Postgres>::new(
         "select grouping(provider, model, agent_id) as grouping, provider, model, agent_id,
                 coalesce(sum(cost_nanos), 0)::bigint as cost_nanos,
-                count(*) as calls,
-                coalesce(sum(prompt_tokens), 0)::bigint as input_tokens,
-                coalesce(sum(completion_tokens), 0)::bigint as output_tokens,
-                count(*) filter (where unpriced) as unpriced_calls
-         from agents.cost_records where tenant_id = ",
+                coalesce(sum(calls), 0)::bigint as calls,
+                coalesce(sum(input_tokens), 0)::bigint as input_tokens,
+                coalesce(sum(output_tokens), 0)::bigint as output_tokens,
+                coalesce(sum(unpriced_calls), 0)::bigint as unpriced_calls
+         from (select provider, model, agent_id, cost_nanos, calls, input_tokens,
+                      output_tokens, unpriced_calls
+               from agents.cost_hourly where tenant_id = ",
     );
     sql.push_bind(tenant_id)
-        .push(" and created_at >= ")
-        .push_bind(period.start)
-        .push(" and created_at < ")
-        .push_bind(period.end);
+        .push(" and hour >= ")
+        .push_bind(from)
+        .push(" and hour < ")
+        .push_bind(to);
     if let Some(agent_id) = agent_id {
         sql.push(" and agent_id = ").push_bind(agent_id);
     }
     if let Some(project_id) = project_id {
         sql.push(" and project_id = ").push_bind(project_id);
     }
-    sql.push(" group by grouping sets ((provider), (model), (agent_id), ())");
+    for (edge_start, edge_end) in [(period.start, from), (to, period.end)] {
+        if edge_start >= edge_end {
+            continue;
+        }
+        sql.push(
+            " union all
+             select provider, model, agent_id, cost_nanos, 1, prompt_tokens, completion_tokens,
+                    unpriced::int
+             from agents.cost_records where tenant_id = ",
+        );
+        sql.push_bind(tenant_id)
+            .push(" and created_at >= ")
+            .push_bind(edge_start)
+            .push(" and created_at < ")
+            .push_bind(edge_end);
+        if let Some(agent_id) = agent_id {
+            sql.push(" and agent_id = ").push_bind(agent_id);
+        }
+        if let Some(project_id) = project_id {
+            sql.push(" and project_id = ").push_bind(project_id);
+        }
+    }
+    sql.push(") as usage group by grouping sets ((provider), (model), (agent_id), ())");
     let rows: Vec<SummaryRow> = sql.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(SummaryGroup::from).collect())
 }
@@ -109,27 +138,37 @@ impl From<SummaryRow> for SummaryGroup {
 }
 
 /// The usage of each day (hour) of a period that has cost records, oldest first; each
-/// bucket is named by its start in UTC.
+/// bucket is named by its start in UTC. Whole hours come from the hourly roll-up, the partial
+/// hours at the period's edges from the raw records.
 pub async fn buckets(
     pool: &PgPool,
     tenant_id: Uuid,
     period: Period,
     bucket: Bucket,
 ) -> sqlx::Result<Vec<(DateTime<Utc>, Usage)>> {
+    let (from, to) = period.whole_hours();
     let rows = sqlx::query!(
-        r#"select date_trunc($4, created_at, 'UTC') as "bucket!",
+        r#"select date_trunc($4, at, 'UTC') as "bucket!",
                 coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
-                count(*) as "calls!",
-                coalesce(sum(prompt_tokens), 0)::bigint as "input_tokens!",
-                coalesce(sum(completion_tokens), 0)::bigint as "output_tokens!"
-         from agents.cost_records
-         where tenant_id = $1 and created_at >= $2 and created_at < $3
+                coalesce(sum(calls), 0)::bigint as "calls!",
+                coalesce(sum(input_tokens), 0)::bigint as "input_tokens!",
+                coalesce(sum(output_tokens), 0)::bigint as "output_tokens!"
+         from (select hour as at, cost_nanos, calls, input_tokens, output_tokens
+               from agents.cost_hourly where tenant_id = $1 and hour >= $5 and hour < $6
+               union all
+               select created_at, cost_nanos, 1, prompt_tokens, completion_tokens
+               from agents.cost_records
+               where tenant_id = $1
+                 and ((created_at >= $2 and created_at < $5)
+                   or (created_at >= $6 and created_at < $3))) as usage
          group by 1
          order by 1"#,
         tenant_id,
         period.start,
         period.end,
-        bucket.as_str()
+        bucket.as_str(),
+        from,
+        to
     )
     .fetch_all(pool)
     .await?;
@@ -144,7 +183,8 @@ pub async fn buckets(
         .collect())
 }
 
-/// The `top_n` agents (providers, models) of a period by spend, most first (ties by key).
+/// The `top_n` agents (providers, models) of a period by spend, most first (ties by key);
+/// read like [`buckets`].
 pub async fn breakdown(
     pool: &PgPool,
     tenant_id: Uuid,
@@ -152,16 +192,23 @@ pub async fn breakdown(
     dimension: Dimension,
     top_n: i64,
 ) -> sqlx::Result<Vec<(String, Usage)>> {
+    let (from, to) = period.whole_hours();
     let rows = sqlx::query!(
         r#"select case $4::text when 'agent' then agent_id::text
                                when 'provider' then provider
                                else model end as "key!",
                 coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
-                count(*) as "calls!",
-                coalesce(sum(prompt_tokens), 0)::bigint as "input_tokens!",
-                coalesce(sum(completion_tokens), 0)::bigint as "output_tokens!"
-         from agents.cost_records
-         where tenant_id = $1 and created_at >= $2 and created_at < $3
+                coalesce(sum(calls), 0)::bigint as "calls!",
+                coalesce(sum(input_tokens), 0)::bigint as "input_tokens!",
+                coalesce(sum(output_tokens), 0)::bigint as "output_tokens!"
+         from (select agent_id, provider, model, cost_nanos, calls, input_tokens, output_tokens
+               from agents.cost_hourly where tenant_id = $1 and hour >= $6 and hour < $7
+               union all
+               select agent_id, provider, model, cost_nanos, 1, prompt_tokens, completion_tokens
+               from agents.cost_records
+               where tenant_id = $1
+                 and ((created_at >= $2 and created_at < $6)
+                   or (created_at >= $7 and created_at < $3))) as usage
          group by 1
          order by 2 desc, 1
          limit $5"#,
@@ -169,7 +216,9 @@ pub async fn breakdown(
         period.start,
         period.end,
         dimension.as_str(),
-        top_n
+        top_n,
+        from,
+        to
     )
     .fetch_all(pool)
     .await?;

@@ -28,6 +28,8 @@ pub struct CostRecord {
     pub streamed: bool,
     /// The execution's project, if it named one.
     pub project_id: Option<String>,
+    /// Whether the call holds a budget reservation to settle (not stored).
+    pub reserved: bool,
 }
 
 pub async fn insert(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Result<()> {
@@ -69,7 +71,9 @@ pub async fn for_execution(
         CostRecord,
         r#"select id, tenant_id, agent_id, execution_id, provider, model, prompt_tokens,
                 completion_tokens, cost_nanos, unpriced, usage_estimated, price_source,
-                duration_ms, status as "status: CallStatus", streamed, project_id
+                duration_ms, status as "status: CallStatus", streamed, project_id,
+                -- a stored record's reservation was settled when it was written
+                false as "reserved!"
          from agents.cost_records
          where tenant_id = $1 and execution_id = $2
          order by created_at, id"#,

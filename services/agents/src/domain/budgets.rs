@@ -10,16 +10,25 @@
 //!
 //! Unpriced calls (no price in our table) and free ones reserve nothing and are allowed: they
 //! cost $0 by our prices.
+//!
+//! A call that no budget applies to costs nothing here: which budgets a tenant has is cached
+//! ([`applies`]; two tiers, in a per-tenant namespace whose version `POST /costs/budget`
+//! bumps, so a budget set while a lookup was in flight is never hidden by it), and only a
+//! call that reserved settles anything when its cost record is written.
+
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
+use temponest_cache::categories::AGENT_CONFIG;
 use temponest_outbox::catalogue;
 use uuid::Uuid;
 
 use crate::db::budgets::{self, LockedUsage, Reservation};
 use crate::models::executions::nanos_to_usd;
+use crate::state::AppState;
 
 /// Output tokens a call is assumed to produce at most when reserving (the agents do not set
 /// `max_tokens`).
@@ -92,8 +101,63 @@ pub fn check(usage: &[LockedUsage], estimate: i64) -> Result<(), BudgetError> {
     }
 }
 
-/// Reserves `estimate` nano-dollars for the call `call_id` of `execution_id`, or refuses it.
-/// Nothing is reserved (and the call is allowed) when no budget applies or the estimate is 0.
+/// The budgets with a limit a tenant has, as cached: `None` for its own, `Some` for an agent's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scopes(Vec<Option<Uuid>>);
+
+impl Scopes {
+    /// Whether a budget applies to a call of `agent_id`.
+    pub fn cover(&self, agent_id: Uuid) -> bool {
+        self.0
+            .iter()
+            .any(|scope| scope.is_none_or(|id| id == agent_id))
+    }
+}
+
+/// The tenant's budgets could not be read (nothing was cached).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("could not read the tenant's budgets: {0}")]
+pub struct ScopesError(Arc<sqlx::Error>);
+
+/// Whether any budget with a limit applies to a call of `agent_id`, from the cache.
+pub async fn applies(
+    state: &AppState,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+) -> Result<bool, ScopesError> {
+    let pool = state.pool.clone();
+    let scopes: Scopes = state
+        .cache
+        .get_or_load_in(
+            &AGENT_CONFIG,
+            &scopes_namespace(tenant_id),
+            "scopes",
+            || async move {
+                budgets::limited_scopes(&pool, tenant_id)
+                    .await
+                    .map(Scopes)
+                    .map_err(|e| ScopesError(Arc::new(e)))
+            },
+        )
+        .await?;
+    Ok(scopes.cover(agent_id))
+}
+
+/// Makes every replica read the tenant's budgets anew (after one was set).
+pub async fn forget_scopes(state: &AppState, tenant_id: Uuid) {
+    state
+        .cache
+        .invalidate_namespace(&AGENT_CONFIG, &scopes_namespace(tenant_id))
+        .await;
+}
+
+fn scopes_namespace(tenant_id: Uuid) -> String {
+    format!("budgets:{tenant_id}")
+}
+
+/// Reserves `estimate` nano-dollars for the call `call_id` of `execution_id`, or refuses it;
+/// whether anything was reserved. Nothing is (and the call is allowed) when no budget applies
+/// or the estimate is 0.
 pub async fn reserve(
     pool: &sqlx::PgPool,
     tenant_id: Uuid,
@@ -101,15 +165,15 @@ pub async fn reserve(
     execution_id: Uuid,
     call_id: Uuid,
     estimate: i64,
-) -> Result<(), BudgetError> {
+) -> Result<bool, BudgetError> {
     if estimate <= 0 {
-        return Ok(());
+        return Ok(false);
     }
     let (day, month) = current_periods();
     let mut tx = pool.begin().await?;
     let usage = budgets::lock_usage(&mut tx, tenant_id, agent_id, day, month).await?;
     if usage.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     check(&usage, estimate)?;
     let mut budget_ids: Vec<Uuid> = usage.iter().map(|u| u.budget_id).collect();
@@ -124,7 +188,7 @@ pub async fn reserve(
     };
     budgets::reserve(&mut tx, &reservation).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Settles the reservation of the call `call_id` at its actual cost (0 releases it), in the

@@ -122,6 +122,22 @@ impl Period {
         }
         Ok(Self { start, end })
     }
+
+    /// The whole UTC hours inside the period, `[from, to)` with `start ≤ from ≤ to ≤ end`:
+    /// the part the hourly roll-up answers; `[start, from)` and `[to, end)` are the partial
+    /// hours at the edges, read from the raw records (both empty for an hour-aligned period,
+    /// and `from = to = end` when no whole hour fits).
+    pub fn whole_hours(self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let floor_start = Bucket::Hour.truncate(self.start);
+        let ceil_start = if floor_start == self.start {
+            floor_start
+        } else {
+            floor_start + Duration::hours(1)
+        };
+        let from = ceil_start.min(self.end);
+        let to = Bucket::Hour.truncate(self.end).max(from);
+        (from, to)
+    }
 }
 
 /// The buckets of a time series.
@@ -267,6 +283,37 @@ pub fn forecast(history: &[(NaiveDate, i64)], today: NaiveDate, days: u32) -> Fo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_whole_hours_of_a_period_leave_only_the_partial_hours_at_its_edges() {
+        let whole = |start, end| {
+            Period {
+                start: at(start),
+                end: at(end),
+            }
+            .whole_hours()
+        };
+        // Aligned: nothing at the edges.
+        assert_eq!(
+            whole("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"),
+            (at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z"))
+        );
+        // Partial hours at both ends.
+        assert_eq!(
+            whole("2026-12-01T10:30:00Z", "2026-12-01T13:15:00Z"),
+            (at("2026-12-01T11:00:00Z"), at("2026-12-01T13:00:00Z"))
+        );
+        // Within one hour: no whole hour, everything from the raw records.
+        assert_eq!(
+            whole("2026-12-01T10:30:00Z", "2026-12-01T10:45:00Z"),
+            (at("2026-12-01T10:45:00Z"), at("2026-12-01T10:45:00Z"))
+        );
+        // Ending on the hour after a partial one.
+        assert_eq!(
+            whole("2026-12-01T10:30:00Z", "2026-12-01T11:00:00Z"),
+            (at("2026-12-01T11:00:00Z"), at("2026-12-01T11:00:00Z"))
+        );
+    }
 
     fn at(raw: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(raw).unwrap().to_utc()

@@ -4,13 +4,12 @@
 //! [`crate::domain::budgets`].
 
 use axum::extract::State;
-use chrono::{NaiveTime, TimeZone, Utc};
 use temponest_auth_client::{Principal, permissions};
 use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult, Json};
 
 use crate::db::budgets;
-use crate::domain::budgets::current_periods;
+use crate::domain::budgets::{current_periods, forget_scopes};
 use crate::models::budgets::{BudgetIn, BudgetOut, BudgetQuery, BudgetStatusOut, fraction};
 use crate::models::executions::nanos_to_usd;
 use crate::routes::agents::load_agent;
@@ -38,6 +37,7 @@ pub async fn set(
         budget.alert_threshold,
     )
     .await?;
+    forget_scopes(&state, principal.tenant_id).await;
     Ok(Json(row.into()))
 }
 
@@ -69,10 +69,8 @@ pub async fn status(
     principal.require(permissions::COSTS_READ)?;
     let tenant_id = principal.tenant_id;
     let (day, month) = current_periods();
-    let start = |date: chrono::NaiveDate| Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN));
-    let daily = budgets::spent_since(&state.pool, tenant_id, query.agent_id, start(day)).await?;
-    let monthly =
-        budgets::spent_since(&state.pool, tenant_id, query.agent_id, start(month)).await?;
+    let daily = budgets::spent_since(&state.pool, tenant_id, query.agent_id, day).await?;
+    let monthly = budgets::spent_since(&state.pool, tenant_id, query.agent_id, month).await?;
     let budget = budgets::find(&state.pool, tenant_id, query.agent_id).await?;
     let alerts = match &budget {
         Some(budget) => budgets::alerts(&state.pool, budget.id, day, month).await?,

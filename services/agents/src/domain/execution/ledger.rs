@@ -26,6 +26,8 @@ pub struct InFlight {
     started: Instant,
     prompt_estimate: u32,
     streamed_text: String,
+    /// Whether the call holds a budget reservation (to settle with its cost record).
+    reserved: bool,
 }
 
 impl InFlight {
@@ -36,7 +38,18 @@ impl InFlight {
             started: Instant::now(),
             prompt_estimate: prompt.map(|m| estimate_tokens(m) + 4).sum(),
             streamed_text: String::new(),
+            reserved: false,
         }
+    }
+
+    /// Records whether a budget reservation was made for the call.
+    pub fn set_reserved(&mut self, reserved: bool) {
+        self.reserved = reserved;
+    }
+
+    /// Whether the call holds a budget reservation.
+    pub fn reserved(&self) -> bool {
+        self.reserved
     }
 
     /// Text the call has streamed so far.
@@ -150,6 +163,7 @@ impl Ledger {
             status,
             streamed: job.stream,
             project_id: job.project_id.clone(),
+            reserved: call.reserved,
         });
     }
 
@@ -202,11 +216,14 @@ pub async fn resolve_price(state: &AppState, job: &Job) -> Option<(Price, PriceS
 }
 
 impl WriteQueue for Ledger {
-    /// Each record settles its call's budget reservation in the same transaction.
+    /// Each record settles its call's budget reservation (if it made one) in the same
+    /// transaction.
     async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
         for record in &self.unwritten {
             costs::insert(&mut *conn, record).await?;
-            budgets::settle(&mut *conn, record.id, record.cost_nanos).await?;
+            if record.reserved {
+                budgets::settle(&mut *conn, record.id, record.cost_nanos).await?;
+            }
         }
         Ok(())
     }

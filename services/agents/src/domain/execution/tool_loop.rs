@@ -129,8 +129,8 @@ async fn call_model(
     provider: &dyn Provider,
     request: &ChatRequest,
 ) -> Result<ChatResponse, Stop> {
-    let call = InFlight::start(request.messages.iter().map(|m| m.content.as_str()));
-    reserve_budget(state, job, &call).await?;
+    let mut call = InFlight::start(request.messages.iter().map(|m| m.content.as_str()));
+    reserve_budget(state, job, &mut call).await?;
     record.ledger.in_flight = Some(call);
     let result = if job.stream {
         let (tx, mut rx) = mpsc::channel::<String>(64);
@@ -162,7 +162,9 @@ async fn call_model(
         }
         // Never sent: nothing to charge.
         Err(err @ LlmError::Unconfigured { .. }) => {
-            budgets::release(&state.pool, call.id()).await;
+            if call.reserved() {
+                budgets::release(&state.pool, call.id()).await;
+            }
             Err(Stop::failed(err))
         }
         Err(err) => {
@@ -178,17 +180,31 @@ async fn call_model(
 /// Reserves the call's worst case against the budgets that apply, or stops the run with
 /// `budget_exceeded` before anything is sent. A database failure stops it too: a budget that
 /// cannot be checked is not bypassed.
-async fn reserve_budget(state: &AppState, job: &Job, call: &InFlight) -> Result<(), Stop> {
+async fn reserve_budget(state: &AppState, job: &Job, call: &mut InFlight) -> Result<(), Stop> {
     let Some((price, _)) = ledger::resolve_price(state, job).await else {
         return Ok(()); // unpriced: $0 by our prices, allowed (see `budgets`)
     };
-    budgets::reserve(
+    let estimate = call.worst_case_nanos(&price);
+    if estimate <= 0 {
+        return Ok(()); // free
+    }
+    match budgets::applies(state, job.tenant_id, job.agent.id).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(err) => {
+            tracing::error!(error = %err, "could not read the tenant's budgets");
+            return Err(Stop::failed(
+                "could not check the budget; the model was not called",
+            ));
+        }
+    }
+    let reserved = budgets::reserve(
         &state.pool,
         job.tenant_id,
         job.agent.id,
         job.execution_id,
         call.id(),
-        call.worst_case_nanos(&price),
+        estimate,
     )
     .await
     .map_err(|err| match err {
@@ -201,7 +217,9 @@ async fn reserve_budget(state: &AppState, job: &Job, call: &InFlight) -> Result<
             tracing::error!(error = %cause, "could not reserve a model call's budget");
             Stop::failed("could not check the budget; the model was not called")
         }
-    })
+    })?;
+    call.set_reserved(reserved);
+    Ok(())
 }
 
 /// A streamed text delta: a frame for followers, persisted in batches.

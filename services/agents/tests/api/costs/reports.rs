@@ -326,3 +326,70 @@ async fn the_forecast_projects_the_weekday_pattern_of_the_last_28_days(pool: PgP
     let default = app.fetch(&ada.token, "/costs/forecast").await;
     assert_eq!(default["daily"].as_array().unwrap().len(), 30);
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn whole_hours_come_from_the_roll_up_and_partial_hours_from_the_records(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let spend = |nanos| Spend {
+        input: 1,
+        output: 2,
+        nanos,
+        ..GPT
+    };
+    for (instant, nanos) in [
+        ("2026-12-01T10:15:00Z", 1_000_000_000),
+        ("2026-12-01T10:45:00Z", 100_000_000),
+        ("2026-12-01T11:30:00Z", 10_000_000),
+        ("2026-12-01T11:59:59Z", 1_000_000),
+        ("2026-12-01T12:05:00Z", 100_000),
+        ("2026-12-01T12:40:00Z", 10_000),
+    ] {
+        record(&app.pool, &ada.tenant_id, at(instant), spend(nanos)).await;
+    }
+    let total = |start: &str, end: &str| {
+        let path = format!("/costs/summary?start_date={start}&end_date={end}");
+        let app = &app;
+        let token = ada.token.clone();
+        async move { app.fetch(&token, &path).await }
+    };
+    // [10:30, 12:10): 10:45 and 12:05 from the records at the edges, 11:00–12:00 whole.
+    let mid = total("2026-12-01T10:30:00Z", "2026-12-01T12:10:00Z").await;
+    assert_eq!(mid["total_usd"], 0.1111);
+    assert_eq!(mid["calls"], 4);
+    assert_eq!(mid["total_tokens"], json!({"input": 4, "output": 8}));
+    // Inside one hour: records only.
+    let inside = total("2026-12-01T11:10:00Z", "2026-12-01T11:59:59Z").await;
+    assert_eq!(inside["total_usd"], 0.01);
+    // Hour-aligned: the roll-up only.
+    let day = total("2026-12-01", "2026-12-01").await;
+    assert_eq!(day["total_usd"], 1.11111);
+    assert_eq!(day["calls"], 6);
+
+    // The roll-up follows deletes (the retention purge) in the same statement...
+    sqlx::query("delete from agents.cost_records where created_at < '2026-12-01T11:00:00Z'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let day = total("2026-12-01", "2026-12-01").await;
+    assert_eq!(day["total_usd"], 0.01111);
+    assert_eq!(day["calls"], 4);
+    let hours: Vec<(DateTime<Utc>, i64, i64)> =
+        sqlx::query_as("select hour, cost_nanos, calls from agents.cost_hourly order by hour")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        hours,
+        vec![
+            (at("2026-12-01T11:00:00Z"), 11_000_000, 2),
+            (at("2026-12-01T12:00:00Z"), 110_000, 2),
+        ],
+        "an hour whose records are all gone leaves no roll-up row"
+    );
+    // ...and cost records cannot be changed behind its back.
+    let update = sqlx::query("update agents.cost_records set cost_nanos = 0")
+        .execute(&app.pool)
+        .await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+}
