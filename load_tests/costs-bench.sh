@@ -3,7 +3,8 @@
 #   load_tests/run.sh exec load_tests/costs-bench.sh [ROWS]
 # Inserts ROWS (default 1,000,000) cost records spread over the last 30 days (20 agents, 3
 # providers, 4 models) and 200,000 executions of the tenant's agent over the same period,
-# ANALYZEs, then measures each endpoint one request at a time (curl, 5) and with wrk
+# ANALYZEs (the hourly roll-up is filled by the insert's trigger), compares the summary's
+# aggregation over raw records and over the roll-up in SQL, then measures each endpoint one request at a time (curl, 5) and with wrk
 # (-t2 -c4 -d10s --latency):
 #   GET /costs/summary?start_date=<30 days ago>   (not cached: every request aggregates)
 #   GET /costs/daily?days=30, GET /costs/by-model
@@ -36,10 +37,32 @@ select gen_random_uuid(), '$tenant', '$AGENT_ID',
        now() - (i * 13 % 2592000) * interval '1 second' + (i % 5000) * interval '1 millisecond'
 from generate_series(1, 200000) i;
 analyze agents.cost_records;
+analyze agents.cost_hourly;
 analyze agents.executions;
 SQL
 echo "costs-bench: inserted and analysed in $(echo "$(date +%s.%N) - $start" | bc) s"
 since=$(date -u -d '30 days ago' +%Y-%m-%d)
+# The summary's aggregation in SQL, before (every raw record) and after the hourly roll-up
+# (whole hours from agents.cost_hourly, the partial last hour from the records), same data.
+echo "== summary SQL over 30 days: raw records vs roll-up (EXPLAIN ANALYZE execution time, 3 each)"
+until_now=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+hour=$(date -u +%Y-%m-%dT%H:00:00Z)
+for n in 1 2 3; do
+  psql -qAt "$LOAD_DATABASE_URL" -c "explain (analyze, timing off)
+    select grouping(provider, model, agent_id), provider, model, agent_id, sum(cost_nanos), count(*),
+           sum(prompt_tokens), sum(completion_tokens), count(*) filter (where unpriced)
+    from agents.cost_records where tenant_id = '$tenant' and created_at >= '$since' and created_at < '$until_now'
+    group by grouping sets ((provider), (model), (agent_id), ())" | grep -o "Execution Time.*" | sed 's/^/  raw:     /'
+  psql -qAt "$LOAD_DATABASE_URL" -c "explain (analyze, timing off)
+    select grouping(provider, model, agent_id), provider, model, agent_id, sum(cost_nanos), sum(calls),
+           sum(input_tokens), sum(output_tokens), sum(unpriced_calls)
+    from (select provider, model, agent_id, cost_nanos, calls, input_tokens, output_tokens, unpriced_calls
+          from agents.cost_hourly where tenant_id = '$tenant' and hour >= '$since' and hour < '$hour'
+          union all
+          select provider, model, agent_id, cost_nanos, 1, prompt_tokens, completion_tokens, unpriced::int
+          from agents.cost_records where tenant_id = '$tenant' and created_at >= '$hour' and created_at < '$until_now') u
+    group by grouping sets ((provider), (model), (agent_id), ())" | grep -o "Execution Time.*" | sed 's/^/  roll-up: /'
+done
 for path in "/costs/summary?start_date=$since" "/costs/daily?days=30" "/costs/by-model" "/dashboard/metrics"; do
   echo "== GET $path: one at a time (curl, 5 requests)"
   for n in 1 2 3 4 5; do
