@@ -68,6 +68,56 @@ pub async fn find(
     .await
 }
 
+/// Deletes the budget of a deleted agent (its usage and alerts go with it).
+pub async fn delete_of_agent(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "delete from agents.budgets where tenant_id = $1 and agent_id = $2",
+        tenant_id,
+        agent_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds `spent_nanos` to the usage rows (for `day` and `month`) of the budgets that apply to
+/// a call of `agent_id` that held no reservation any more; returns the rows touched, like
+/// [`settle`].
+pub async fn charge(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+    spent_nanos: i64,
+    day: NaiveDate,
+    month: NaiveDate,
+) -> sqlx::Result<Vec<SettledUsage>> {
+    sqlx::query_as!(
+        SettledUsage,
+        r#"update agents.budget_usage u
+         set spent_nanos = u.spent_nanos + $3
+         from agents.budgets b
+         where b.id = u.budget_id and b.tenant_id = $1 and (b.agent_id is null or b.agent_id = $2)
+           and ((u.period = 'day' and u.period_start = $4)
+             or (u.period = 'month' and u.period_start = $5))
+         returning u.budget_id, b.tenant_id, b.agent_id, u.period as "period: BudgetPeriod",
+                   u.period_start, u.spent_nanos,
+                   (case u.period when 'day' then b.daily_limit_nanos
+                                  else b.monthly_limit_nanos end) as limit_nanos,
+                   b.alert_threshold"#,
+        tenant_id,
+        agent_id,
+        spent_nanos,
+        day,
+        month
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// The budgets of `tenant_id` that set a limit: `None` for the tenant's own, else the agent's.
 pub async fn limited_scopes(pool: &PgPool, tenant_id: Uuid) -> sqlx::Result<Vec<Option<Uuid>>> {
     sqlx::query_scalar!(

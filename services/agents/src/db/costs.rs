@@ -32,8 +32,9 @@ pub struct CostRecord {
     pub reserved: bool,
 }
 
-pub async fn insert(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Result<()> {
-    sqlx::query!(
+/// Writes a call's cost record; whether it was written (`false`: it already was).
+pub async fn insert(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
         "insert into agents.cost_records (id, tenant_id, agent_id, execution_id, provider, model,
                 prompt_tokens, completion_tokens, cost_nanos, unpriced, usage_estimated,
                 price_source, duration_ms, status, streamed, project_id)
@@ -58,7 +59,7 @@ pub async fn insert(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Resul
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// The cost records of one execution, oldest first.

@@ -26,7 +26,8 @@ use temponest_cache::categories::AGENT_CONFIG;
 use temponest_outbox::catalogue;
 use uuid::Uuid;
 
-use crate::db::budgets::{self, LockedUsage, Reservation};
+use crate::db::budgets::{self, LockedUsage, Reservation, SettledUsage};
+use crate::db::costs::CostRecord;
 use crate::models::executions::nanos_to_usd;
 use crate::state::AppState;
 
@@ -195,6 +196,33 @@ pub async fn reserve(
 /// caller's transaction, and publishes the alerts this crossing raises.
 pub async fn settle(conn: &mut PgConnection, call_id: Uuid, actual: i64) -> sqlx::Result<()> {
     let touched = budgets::settle(&mut *conn, call_id, actual).await?;
+    publish_alerts(conn, touched).await
+}
+
+/// Settles the call of a cost record just written (once: the caller settles only a record
+/// its insert wrote) at its cost. When the abandoned-execution sweep had already released
+/// the call's reservation (its process looked dead but was not), the cost is charged to the
+/// usage rows directly, so budget usage still includes every recorded call.
+pub async fn settle_record(conn: &mut PgConnection, record: &CostRecord) -> sqlx::Result<()> {
+    let mut touched = budgets::settle(&mut *conn, record.id, record.cost_nanos).await?;
+    if touched.is_empty() && record.cost_nanos > 0 {
+        let (day, month) = current_periods();
+        touched = budgets::charge(
+            &mut *conn,
+            record.tenant_id,
+            record.agent_id,
+            record.cost_nanos,
+            day,
+            month,
+        )
+        .await?;
+    }
+    publish_alerts(conn, touched).await
+}
+
+/// Publishes the alerts the usage rows `touched` by a settlement have reached (each once per
+/// budget, period and kind).
+async fn publish_alerts(conn: &mut PgConnection, touched: Vec<SettledUsage>) -> sqlx::Result<()> {
     for usage in touched {
         let Some(limit) = usage.limit_nanos else {
             continue;

@@ -13,7 +13,7 @@ use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
 use uuid::Uuid;
 
-use crate::db::agents;
+use crate::db::{agents, budgets};
 use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
 use crate::state::AppState;
 
@@ -173,6 +173,7 @@ pub async fn delete(
     if !agents::soft_delete(&mut tx, principal.tenant_id, id).await? {
         return Err(ApiError::not_found("agent"));
     }
+    budgets::delete_of_agent(&mut tx, principal.tenant_id, id).await?;
     temponest_outbox::publish(
         &mut tx,
         principal.tenant_id,
@@ -189,6 +190,7 @@ pub async fn delete(
         )
         .await;
     invalidate_lists(&state, principal.tenant_id).await;
+    crate::domain::budgets::forget_scopes(&state, principal.tenant_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -442,3 +442,92 @@ async fn a_new_budget_counts_what_the_period_had_already_spent(pool: PgPool) {
     .await;
     assert_eq!(fake.requests().len(), 1);
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_call_recorded_after_its_reservation_was_swept_is_still_charged_once(pool: PgPool) {
+    use temponest_agents::db::costs::{self, CostRecord};
+    use temponest_agents::domain::budgets::settle_record;
+    use temponest_agents::domain::execution::CallStatus;
+
+    let app = spawn(pool.clone()).await;
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
+        .await;
+    let budget = set_budget(&app, &ada.token, json!({"daily_limit_usd": 1.0})).await;
+    let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
+    // The budget's usage row, with no reservation left: the sweep released it while the call,
+    // in a process that only looked dead, was still answering.
+    sqlx::query(
+        "insert into agents.budget_usage (budget_id, period, period_start)
+         values ($1::uuid, 'day', (now() at time zone 'UTC')::date)",
+    )
+    .bind(budget["id"].as_str().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let record = CostRecord {
+        id: uuid::Uuid::now_v7(),
+        tenant_id,
+        agent_id: agent["id"].as_str().unwrap().parse().unwrap(),
+        execution_id: None,
+        provider: "echo".into(),
+        model: "m".into(),
+        prompt_tokens: 10,
+        completion_tokens: 5,
+        cost_nanos: 5_000,
+        unpriced: false,
+        usage_estimated: false,
+        price_source: Some("tenant_override".into()),
+        duration_ms: 3,
+        status: CallStatus::Success,
+        streamed: false,
+        project_id: None,
+        reserved: true,
+    };
+    let spent = || async {
+        sqlx::query_scalar::<_, i64>("select spent_nanos from agents.budget_usage")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(costs::insert(&mut conn, &record).await.unwrap());
+    settle_record(&mut conn, &record).await.unwrap();
+    assert_eq!(spent().await, 5_000, "charged to the usage row directly");
+    // A rewrite (a lost commit acknowledgement) inserts nothing, so the ledger settles nothing.
+    assert!(!costs::insert(&mut conn, &record).await.unwrap());
+    let status = app.fetch(&ada.token, "/costs/budget/status").await;
+    assert_eq!(status["daily_usage"], 0.000005);
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
+    let app = spawn(pool).await;
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
+        .await;
+    let agent_id = agent["id"].as_str().unwrap();
+    set_budget(
+        &app,
+        &ada.token,
+        json!({"agent_id": agent_id, "daily_limit_usd": 1.0}),
+    )
+    .await;
+    set_budget(&app, &ada.token, json!({"monthly_limit_usd": 5.0})).await;
+    let path = format!("/costs/budget?agent_id={agent_id}");
+    assert_eq!(app.fetch(&ada.token, &path).await["daily_limit_usd"], 1.0);
+
+    let deleted = app.delete(&ada.token, &format!("/agents/{agent_id}")).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.get(&ada.token, &path).await,
+        StatusCode::NOT_FOUND,
+        "budget",
+    )
+    .await;
+    // The tenant's own budget stays.
+    assert_eq!(
+        app.fetch(&ada.token, "/costs/budget").await["monthly_limit_usd"],
+        5.0
+    );
+}

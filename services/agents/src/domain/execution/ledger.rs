@@ -220,9 +220,9 @@ impl WriteQueue for Ledger {
     /// transaction.
     async fn append(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
         for record in &self.unwritten {
-            costs::insert(&mut *conn, record).await?;
-            if record.reserved {
-                budgets::settle(&mut *conn, record.id, record.cost_nanos).await?;
+            // A rewrite after a lost commit acknowledgement inserts nothing and settles nothing.
+            if costs::insert(&mut *conn, record).await? && record.reserved {
+                budgets::settle_record(&mut *conn, record).await?;
             }
         }
         Ok(())
