@@ -21,6 +21,9 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeDelta, Timelike, Utc};
 /// Days of history the forecast reads (four of each weekday).
 pub const HISTORY_DAYS: u32 = 28;
 
+/// How long after its end a period's reports are settled (see [`Period::settled`]).
+pub const SETTLED_AFTER: TimeDelta = TimeDelta::minutes(5);
+
 /// A report period `[start, end)` in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
@@ -121,6 +124,13 @@ impl Period {
             return Err(PeriodError::Reversed);
         }
         Ok(Self { start, end })
+    }
+
+    /// Whether nothing can be added to the period any more at `now`: it ended at least
+    /// [`SETTLED_AFTER`] ago (a cost record is stamped when its insert runs and committed
+    /// within moments), so its reports may be cached.
+    pub fn settled(self, now: DateTime<Utc>) -> bool {
+        self.end <= now - SETTLED_AFTER
     }
 
     /// The whole UTC hours inside the period, `[from, to)` with `start ≤ from ≤ to ≤ end`:

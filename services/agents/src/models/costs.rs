@@ -103,7 +103,7 @@ pub struct TokenTotals {
 }
 
 /// `GET /costs/summary`: spend of a period, in USD.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CostSummaryOut {
     pub total_usd: f64,
     /// USD by provider name.

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use chrono::Utc;
 use temponest_auth_client::{Principal, permissions};
+use temponest_cache::categories;
 use temponest_web::extract::ApiQuery;
-use temponest_web::{ApiResult, Json};
+use temponest_web::{ApiError, ApiResult, Json};
 
 use crate::db::cost_reports::{self, Dimension};
 use crate::domain::cost_reports::{self as reports, Bucket, Usage};
@@ -33,11 +34,43 @@ pub async fn summary(
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> ApiResult<Json<CostSummaryOut>> {
     principal.require(permissions::COSTS_READ)?;
-    let period = query.period.period(Utc::now())?;
+    let now = Utc::now();
+    let period = query.period.period(now)?;
     let (agent_id, project_id) = query.filters()?;
+    let tenant_id = principal.tenant_id;
+    if !period.settled(now) {
+        return Ok(Json(
+            summary_of(&state, tenant_id, period, agent_id, project_id).await?,
+        ));
+    }
+    // A settled period's summary cannot change any more: cached (category `dashboard`).
+    let key = format!(
+        "summary:{tenant_id}:{}:{}:{}:{}",
+        period.start.timestamp_micros(),
+        period.end.timestamp_micros(),
+        agent_id.map(|id| id.to_string()).unwrap_or_default(),
+        project_id.as_deref().unwrap_or_default(),
+    );
+    let out = state
+        .cache
+        .get_or_load(&categories::DASHBOARD, &key, || {
+            summary_of(&state, tenant_id, period, agent_id, project_id)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// The summary of `period`, from the database.
+async fn summary_of(
+    state: &AppState,
+    tenant_id: uuid::Uuid,
+    period: reports::Period,
+    agent_id: Option<uuid::Uuid>,
+    project_id: Option<String>,
+) -> Result<CostSummaryOut, ApiError> {
     let groups = cost_reports::summary(
         &state.pool,
-        principal.tenant_id,
+        tenant_id,
         period,
         agent_id,
         project_id.as_deref(),
@@ -77,7 +110,7 @@ pub async fn summary(
         };
         map.insert(group.key.unwrap_or_default(), usd);
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// One entry per UTC day of the last `days` (1..=366, default 30), oldest first, today

@@ -371,7 +371,8 @@ async fn whole_hours_come_from_the_roll_up_and_partial_hours_from_the_records(po
         .execute(&app.pool)
         .await
         .unwrap();
-    let day = total("2026-12-01", "2026-12-01").await;
+    // (A settled period's summary is cached: ask for the day by another key.)
+    let day = total("2026-12-01T00:00:00Z", "2026-12-01T23:00:00Z").await;
     assert_eq!(day["total_usd"], 0.01111);
     assert_eq!(day["calls"], 4);
     let hours: Vec<(DateTime<Utc>, i64, i64)> =
@@ -392,4 +393,31 @@ async fn whole_hours_come_from_the_roll_up_and_partial_hours_from_the_records(po
         .execute(&app.pool)
         .await;
     assert!(update.unwrap_err().to_string().contains("append-only"));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_settled_periods_summary_is_cached_and_the_current_one_never(pool: PgPool) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    let spend = Spend {
+        nanos: 1_000_000_000,
+        ..GPT
+    };
+    record(&app.pool, &ada.tenant_id, at("2026-11-10T12:00:00Z"), spend).await;
+    let november = "/costs/summary?start_date=2026-11-01&end_date=2026-11-30";
+    assert_eq!(app.fetch(&ada.token, november).await["total_usd"], 1.0);
+    // Only a write behind the API's back can change a settled period; the cached summary
+    // shows it was not recomputed.
+    record(&app.pool, &ada.tenant_id, at("2026-11-11T12:00:00Z"), spend).await;
+    assert_eq!(app.fetch(&ada.token, november).await["total_usd"], 1.0);
+    // Another filter is another entry.
+    let one_agent = format!("{november}&agent_id={A1}");
+    assert_eq!(app.fetch(&ada.token, &one_agent).await["total_usd"], 2.0);
+
+    // The current month is computed on every request.
+    let now = Utc::now();
+    record(&app.pool, &ada.tenant_id, now - Duration::seconds(1), spend).await;
+    assert_eq!(app.fetch(&ada.token, "/costs/summary").await["calls"], 1);
+    record(&app.pool, &ada.tenant_id, now - Duration::seconds(1), spend).await;
+    assert_eq!(app.fetch(&ada.token, "/costs/summary").await["calls"], 2);
 }
