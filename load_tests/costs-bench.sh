@@ -6,7 +6,8 @@
 # ANALYZEs (the hourly roll-up is filled by the insert's trigger), compares the summary's
 # aggregation over raw records and over the roll-up in SQL, then measures each endpoint one request at a time (curl, 5) and with wrk
 # (-t2 -c4 -d10s --latency):
-#   GET /costs/summary?start_date=<30 days ago>   (not cached: every request aggregates)
+#   GET /costs/summary?start_date=<30 days ago>   (reaches now: computed on every request)
+#   GET /costs/summary?start_date=<30 days ago>&end_date=<yesterday>   (settled: cached 30 s)
 #   GET /costs/daily?days=30, GET /costs/by-model
 #   GET /dashboard/metrics                        (cached 30 s per tenant)
 # and the dashboard uncached: the first request after its entry expired, 3 times (curl).
@@ -63,7 +64,9 @@ for n in 1 2 3; do
           from agents.cost_records where tenant_id = '$tenant' and created_at >= '$hour' and created_at < '$until_now') u
     group by grouping sets ((provider), (model), (agent_id), ())" | grep -o "Execution Time.*" | sed 's/^/  roll-up: /'
 done
-for path in "/costs/summary?start_date=$since" "/costs/daily?days=30" "/costs/by-model" "/dashboard/metrics"; do
+yesterday=$(date -u -d 'yesterday' +%Y-%m-%d)
+for path in "/costs/summary?start_date=$since" "/costs/summary?start_date=$since&end_date=$yesterday" \
+            "/costs/daily?days=30" "/costs/by-model" "/dashboard/metrics"; do
   echo "== GET $path: one at a time (curl, 5 requests)"
   for n in 1 2 3 4 5; do
     curl -s -o /dev/null -w "  %{http_code} %{time_total}s\n" -H "Authorization: Bearer $TOKEN" \
