@@ -82,9 +82,29 @@ pub fn connect_lazy(config: &DbConfig) -> Result<PgPool, DbError> {
 
 /// Applies the embedded migrations. sqlx takes a Postgres advisory lock for the duration, so
 /// concurrent replicas starting together apply each migration exactly once.
+///
+/// Migrations a newer release applied and this binary does not know are tolerated, so the
+/// previous release starts again on a migrated database after a rollback (and an old replica
+/// restarting mid-rollout comes back): migrations are additive by rule (see
+/// `docs/runbooks/upgrades-and-rollback.md`). Known migrations are still checked against
+/// their checksums.
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
-    crate::MIGRATOR.run(pool).await?;
+    tolerant_migrator().run(pool).await?;
     Ok(())
+}
+
+/// [`crate::MIGRATOR`] with `ignore_missing` set (`sqlx::migrate!` cannot set it; the fields
+/// are the vendored sqlx-core 0.9.0's).
+fn tolerant_migrator() -> sqlx::migrate::Migrator {
+    let embedded = &crate::MIGRATOR;
+    sqlx::migrate::Migrator {
+        migrations: embedded.migrations.clone(),
+        ignore_missing: true,
+        locking: embedded.locking,
+        no_tx: embedded.no_tx,
+        table_name: embedded.table_name.clone(),
+        create_schemas: embedded.create_schemas.clone(),
+    }
 }
 
 /// Readiness probe: `SELECT 1` within a short deadline.
