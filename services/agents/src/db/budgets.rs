@@ -130,7 +130,8 @@ pub async fn limited_scopes(pool: &PgPool, tenant_id: Uuid) -> sqlx::Result<Vec<
     .await
 }
 
-/// One budget's usage row of one period, locked, with that period's limit.
+/// One budget's usage row of one period, with that period's limit, as a reservation saw it
+/// (before adding to it).
 #[derive(Debug, Clone)]
 pub struct LockedUsage {
     pub budget_id: Uuid,
@@ -142,17 +143,16 @@ pub struct LockedUsage {
 }
 
 /// Creates the missing usage rows of the budgets that apply to a call of `agent_id` (the
-/// tenant's and the agent's, for each period with a limit), starting from what the cost
-/// records already hold for the period (`on conflict` covers a concurrent first call), then
-/// locks and returns them (in key order, so concurrent callers
-/// cannot deadlock).
-pub async fn lock_usage(
-    conn: &mut PgConnection,
+/// tenant's and the agent's, for each period with a limit), starting from what the period's
+/// cost records already add up to (`on conflict` covers a concurrent first call). Locks
+/// nothing that exists: after a period's first call it only checks that the rows are there.
+pub async fn ensure_usage(
+    pool: &PgPool,
     tenant_id: Uuid,
     agent_id: Uuid,
     day: NaiveDate,
     month: NaiveDate,
-) -> sqlx::Result<Vec<LockedUsage>> {
+) -> sqlx::Result<()> {
     sqlx::query!(
         r#"insert into agents.budget_usage (budget_id, period, period_start, spent_nanos)
          select b.id, p.period, p.period_start,
@@ -178,27 +178,86 @@ pub async fn lock_usage(
         day,
         month
     )
-    .execute(&mut *conn)
+    .execute(pool)
     .await?;
-    sqlx::query_as!(
-        LockedUsage,
-        r#"select u.budget_id, b.agent_id, u.period as "period: BudgetPeriod",
-                  (case u.period when 'day' then b.daily_limit_nanos
-                                 else b.monthly_limit_nanos end) as "limit_nanos!",
-                  u.spent_nanos, u.reserved_nanos
-         from agents.budget_usage u join agents.budgets b on b.id = u.budget_id
-         where b.tenant_id = $1 and (b.agent_id is null or b.agent_id = $2)
-           and ((u.period = 'day' and u.period_start = $3 and b.daily_limit_nanos is not null)
-             or (u.period = 'month' and u.period_start = $4 and b.monthly_limit_nanos is not null))
-         order by u.budget_id, u.period
-         for update of u"#,
+    Ok(())
+}
+
+/// A reservation attempt: the usage rows that apply (as they were before it) and whether it
+/// fit in all of them (then it was added to each and recorded).
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub usage: Vec<LockedUsage>,
+    pub reserved: bool,
+}
+
+/// In one statement (its own transaction, so the rows stay locked only while it runs and
+/// commits): locks the usage rows of the budgets that apply to `reservation`'s call in key
+/// order (concurrent callers cannot deadlock), and if `spent + reserved + amount <= limit`
+/// holds for every one, adds the amount to their `reserved` and records the reservation.
+pub async fn try_reserve(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+    reservation: &Reservation,
+) -> sqlx::Result<Attempt> {
+    let rows = sqlx::query!(
+        r#"with locked as (
+             select u.budget_id, b.agent_id, u.period, u.period_start,
+                    (case u.period when 'day' then b.daily_limit_nanos
+                                   else b.monthly_limit_nanos end) as limit_nanos,
+                    u.spent_nanos, u.reserved_nanos
+             from agents.budget_usage u join agents.budgets b on b.id = u.budget_id
+             where b.tenant_id = $1 and (b.agent_id is null or b.agent_id = $2)
+               and ((u.period = 'day' and u.period_start = $3 and b.daily_limit_nanos is not null)
+                 or (u.period = 'month' and u.period_start = $4
+                     and b.monthly_limit_nanos is not null))
+             order by u.budget_id, u.period
+             for update of u),
+         verdict as (
+             select count(*) > 0 and bool_and(spent_nanos + reserved_nanos + $5 <= limit_nanos)
+                    as fits
+             from locked),
+         added as (
+             update agents.budget_usage u set reserved_nanos = u.reserved_nanos + $5
+             from locked, verdict
+             where verdict.fits and u.budget_id = locked.budget_id
+               and u.period = locked.period and u.period_start = locked.period_start
+             returning u.budget_id),
+         recorded as (
+             insert into agents.budget_reservations (id, execution_id, amount_nanos, day, month,
+                     budget_ids)
+             select $6, $7, $5, $3, $4, array_agg(distinct budget_id) from added
+             having count(*) > 0)
+         select locked.budget_id, locked.agent_id, locked.period as "period: BudgetPeriod",
+                locked.limit_nanos as "limit_nanos!", locked.spent_nanos, locked.reserved_nanos,
+                verdict.fits as "fits!"
+         from locked, verdict"#,
         tenant_id,
         agent_id,
-        day,
-        month
+        reservation.day,
+        reservation.month,
+        reservation.amount_nanos,
+        reservation.id,
+        reservation.execution_id
     )
-    .fetch_all(conn)
-    .await
+    .fetch_all(pool)
+    .await?;
+    let reserved = rows.first().is_some_and(|r| r.fits);
+    Ok(Attempt {
+        usage: rows
+            .into_iter()
+            .map(|r| LockedUsage {
+                budget_id: r.budget_id,
+                agent_id: r.agent_id,
+                period: r.period,
+                limit_nanos: r.limit_nanos,
+                spent_nanos: r.spent_nanos,
+                reserved_nanos: r.reserved_nanos,
+            })
+            .collect(),
+        reserved,
+    })
 }
 
 /// A call's reservation.
@@ -209,36 +268,6 @@ pub struct Reservation {
     pub amount_nanos: i64,
     pub day: NaiveDate,
     pub month: NaiveDate,
-    pub budget_ids: Vec<Uuid>,
-}
-
-/// Adds `reservation` to the (locked) usage rows of its budgets and records it.
-pub async fn reserve(conn: &mut PgConnection, reservation: &Reservation) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update agents.budget_usage set reserved_nanos = reserved_nanos + $1
-         where budget_id = any($2)
-           and ((period = 'day' and period_start = $3) or (period = 'month' and period_start = $4))",
-        reservation.amount_nanos,
-        &reservation.budget_ids,
-        reservation.day,
-        reservation.month
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        "insert into agents.budget_reservations (id, execution_id, amount_nanos, day, month,
-                budget_ids)
-         values ($1, $2, $3, $4, $5, $6)",
-        reservation.id,
-        reservation.execution_id,
-        reservation.amount_nanos,
-        reservation.day,
-        reservation.month,
-        &reservation.budget_ids
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// A usage row after a settlement, with what its alerts need.

@@ -171,25 +171,25 @@ pub async fn reserve(
         return Ok(false);
     }
     let (day, month) = current_periods();
-    let mut tx = pool.begin().await?;
-    let usage = budgets::lock_usage(&mut tx, tenant_id, agent_id, day, month).await?;
-    if usage.is_empty() {
-        return Ok(false);
-    }
-    check(&usage, estimate)?;
-    let mut budget_ids: Vec<Uuid> = usage.iter().map(|u| u.budget_id).collect();
-    budget_ids.dedup();
+    budgets::ensure_usage(pool, tenant_id, agent_id, day, month).await?;
     let reservation = Reservation {
         id: call_id,
         execution_id,
         amount_nanos: estimate,
         day,
         month,
-        budget_ids,
     };
-    budgets::reserve(&mut tx, &reservation).await?;
-    tx.commit().await?;
-    Ok(true)
+    let attempt = budgets::try_reserve(pool, tenant_id, agent_id, &reservation).await?;
+    if attempt.reserved || attempt.usage.is_empty() {
+        return Ok(attempt.reserved);
+    }
+    // Refused: the first budget the call does not fit in names the refusal. The statement and
+    // `check` apply one rule to the same rows; were they ever to disagree, the call is still
+    // refused (as a failed check), never sent unreserved.
+    check(&attempt.usage, estimate)?;
+    Err(BudgetError::Database(sqlx::Error::Protocol(
+        "the budget statement refused a call that fits".into(),
+    )))
 }
 
 /// Settles the reservation of the call `call_id` at its actual cost (0 releases it), in the

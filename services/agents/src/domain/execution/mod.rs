@@ -258,7 +258,6 @@ async fn write_end(
     totals: &Totals<'_>,
 ) -> sqlx::Result<Option<ExecutionRow>> {
     let mut tx = state.pool.begin().await?;
-    record.ledger.append(&mut tx).await?;
     record.frames.append(&mut tx).await?;
     let finished = executions::finish(
         &mut tx,
@@ -273,6 +272,9 @@ async fn write_end(
         // Someone else ended it (cancel, abandoned sweep): keep their status, add the usage.
         None => executions::record_totals(&mut tx, job.execution_id, totals).await?,
     }
+    // The cost records last: they update rows every run of the tenant shares (the hourly
+    // roll-up, a budget's usage), which stay locked only from here to the commit.
+    record.ledger.append(&mut tx).await?;
     tx.commit().await?;
     Ok(finished)
 }
