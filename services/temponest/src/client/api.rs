@@ -148,8 +148,13 @@ impl Api {
             refreshed = true;
         }
         loop {
-            let url = reqwest::Url::parse_with_params(&self.url(path), query)
-                .map_err(|e| CliError::Usage(format!("not a valid URL: {e}")))?;
+            // No `?` at all without parameters (`/webhooks/?` is not `/webhooks/`).
+            let url = if query.is_empty() {
+                reqwest::Url::parse(&self.url(path))
+            } else {
+                reqwest::Url::parse_with_params(&self.url(path), query)
+            }
+            .map_err(|e| CliError::Usage(format!("not a valid URL: {e}")))?;
             let mut request = self.http.request(method.clone(), url);
             if let Some(body) = body {
                 request = request.json(body);

@@ -121,8 +121,9 @@ impl Output {
             table.add_row(row);
         }
         let text = table.to_string();
+        // Every line starts with the first cell's padding.
         for line in text.lines() {
-            println!("{}", line.trim_end());
+            println!("{}", line.strip_prefix(' ').unwrap_or(line).trim_end());
         }
     }
 

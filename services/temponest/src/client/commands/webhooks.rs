@@ -25,7 +25,7 @@ pub enum Webhooks {
     Get { id: String },
     /// Create an endpoint; its signing secret is shown this once
     #[command(after_help = "Examples:
-  temponest webhooks create --name ops --url https://ops.example.com/hooks \\
+  temponest webhooks create --name ops --endpoint-url https://ops.example.com/hooks \\
       --event agent.execution.failed --event schedule.completed
   temponest webhooks create -f webhook.yaml")]
     Create {
@@ -79,8 +79,10 @@ pub struct WebhookFields {
     pub file: Option<String>,
     #[arg(long)]
     pub name: Option<String>,
+    /// Where deliveries are POSTed (`--url` is the platform's address)
+    // Not a field named `url`: clap would make it the same argument as the global `--url`.
     #[arg(long)]
-    pub url: Option<String>,
+    pub endpoint_url: Option<String>,
     /// An event type to deliver (repeatable)
     #[arg(long = "event")]
     pub events: Vec<String>,
@@ -100,7 +102,7 @@ impl WebhookFields {
             None => Map::new(),
         };
         set(&mut body, "name", self.name);
-        set(&mut body, "url", self.url);
+        set(&mut body, "url", self.endpoint_url);
         if !self.events.is_empty() {
             body.insert("events".into(), self.events.into());
         }
@@ -200,11 +202,14 @@ pub async fn run(ctx: &Ctx, command: Webhooks) -> Result<(), CliError> {
             .object(&api.get(&format!("/webhooks/{id}"), &[]).await?.body),
         Webhooks::Create { fields } => {
             let body = fields.body()?;
-            for required in ["name", "url", "events"] {
-                if !body.contains_key(required) {
+            for (field, flag) in [
+                ("name", "--name"),
+                ("url", "--endpoint-url"),
+                ("events", "--event"),
+            ] {
+                if !body.contains_key(field) {
                     return Err(CliError::Usage(format!(
-                        "--{} is required (or {required} in the --file)",
-                        required.trim_end_matches('s')
+                        "{flag} is required (or {field} in the --file)"
                     )));
                 }
             }
