@@ -57,7 +57,7 @@ enum Command {
         shell: clap_complete::Shell,
     },
     #[command(flatten)]
-    Client(client::ClientCommand),
+    Client(Box<client::ClientCommand>),
 }
 
 #[derive(Subcommand)]
@@ -103,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = match cli.command {
         Command::Client(command) => {
-            std::process::exit(client::run(cli.global, command).await.into());
+            std::process::exit(client::run(cli.global, *command).await.into());
         }
         Command::Completions { shell } => {
             clap_complete::generate(

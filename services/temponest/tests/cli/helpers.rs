@@ -90,13 +90,23 @@ pub struct Outcome {
 impl Outcome {
     /// Asserts exit code 0 and returns stdout.
     pub fn ok(self) -> String {
-        assert_eq!(self.code, 0, "the command failed: {self:#?}");
+        assert_eq!(
+            self.code,
+            0,
+            "`temponest {}` failed: {self:#?}",
+            self.args.join(" ")
+        );
         self.stdout
     }
 
     /// Asserts `code` and that stderr contains `needle` (case-insensitive).
     pub fn fails(self, code: i32, needle: &str) -> Self {
-        assert_eq!(self.code, code, "unexpected exit code: {self:#?}");
+        assert_eq!(
+            self.code,
+            code,
+            "`temponest {}`: unexpected exit code: {self:#?}",
+            self.args.join(" ")
+        );
         assert!(
             self.stderr.to_lowercase().contains(&needle.to_lowercase()),
             "stderr lacks {needle:?}: {self:#?}"
