@@ -11,6 +11,17 @@
 //! Exit codes: 0 ok, 1 API error (its `detail` on stderr) or failed execution, 2 usage
 //! error, 3 not logged in.
 
+/// `println!` for results: a closed stdout (`temponest … | head`) ends the process quietly
+/// instead of panicking, as Unix tools do.
+macro_rules! outln {
+    () => {
+        $crate::client::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::client::output::line(format_args!($($arg)*))
+    };
+}
+
 pub mod api;
 mod commands;
 pub mod error;

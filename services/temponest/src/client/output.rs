@@ -60,7 +60,7 @@ impl Output {
             Format::Yaml => serde_yaml_ng::to_string(value)
                 .map_err(|e| CliError::Failed(format!("cannot render YAML: {e}")))?,
         };
-        println!("{}", text.trim_end());
+        outln!("{}", text.trim_end());
         Ok(true)
     }
 
@@ -95,11 +95,19 @@ impl Output {
             return Ok(());
         }
         let Value::Object(fields) = value else {
-            println!("{}", scalar(value));
+            outln!("{}", scalar(value));
             return Ok(());
         };
-        let rows = fields
+        // Identity first, then the fields in name order.
+        let first = ["id", "name"];
+        let rows = first
             .iter()
+            .filter_map(|key| fields.get_key_value(*key))
+            .chain(
+                fields
+                    .iter()
+                    .filter(|(key, _)| !first.contains(&key.as_str())),
+            )
             .map(|(key, value)| vec![key.clone(), describe(key, value)])
             .collect();
         self.table(&["FIELD", "VALUE"], rows);
@@ -123,7 +131,7 @@ impl Output {
         let text = table.to_string();
         // Every line starts with the first cell's padding.
         for line in text.lines() {
-            println!("{}", line.strip_prefix(' ').unwrap_or(line).trim_end());
+            outln!("{}", line.strip_prefix(' ').unwrap_or(line).trim_end());
         }
     }
 
@@ -253,8 +261,30 @@ pub fn short(text: &str, max: usize) -> String {
 /// Writes `text` to stdout at once (streamed output).
 pub fn emit(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        closed(&e);
+    }
+}
+
+/// Writes one line to stdout (see `outln!`).
+pub fn line(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{args}") {
+        closed(&e);
+    }
+}
+
+/// Stdout cannot be written: a reader that went away (`| head`) ends the process quietly;
+/// anything else is reported.
+fn closed(err: &std::io::Error) {
+    if err.kind() != std::io::ErrorKind::BrokenPipe {
+        eprintln!("error: cannot write the output: {err}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
 }
 
 #[cfg(test)]

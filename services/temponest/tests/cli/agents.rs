@@ -250,3 +250,19 @@ async fn costs_summary_and_budgets(pool: PgPool) {
         .await
         .fails(1, "HTTP 422");
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_reader_that_goes_away_ends_the_command_quietly(pool: PgPool) {
+    let platform = platform(pool).await;
+    platform.ada().await;
+    let cli = Cli::new(&platform);
+    cli.login("ada@example.com").await;
+    helper_agent(&cli).await;
+    // `temponest agents list | head -0`: stdout is closed before anything is written.
+    let mut child = cli.command(&["agents", "list", "-o", "json"]).spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

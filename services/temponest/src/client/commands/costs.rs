@@ -90,7 +90,7 @@ pub async fn run(ctx: &Ctx, command: Costs) -> Result<(), CliError> {
                 return Ok(());
             }
             let summary: CostSummaryOut = parse(&body)?;
-            println!(
+            outln!(
                 "{} → {}: ${:.6} in {} calls ({} input / {} output tokens)",
                 local(Some(summary.period_start)),
                 local(Some(summary.period_end)),
@@ -116,7 +116,7 @@ pub async fn run(ctx: &Ctx, command: Costs) -> Result<(), CliError> {
                 }
             }
             if !rows.is_empty() {
-                println!();
+                outln!();
                 ctx.out.table(&["BY", "NAME", "USD"], rows);
             }
             Ok(())
@@ -148,7 +148,7 @@ pub async fn run(ctx: &Ctx, command: Costs) -> Result<(), CliError> {
                 vec![line("daily"), line("monthly")],
             );
             for alert in status["alerts_triggered"].as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "alert: {} of the {} limit at {}",
                     scalar(&alert["kind"]),
                     scalar(&alert["period"]),

@@ -180,7 +180,7 @@ fn finish(ctx: &Ctx, execution: &Value, print_response: bool) -> Result<(), CliE
     let run: ExecutionOut = parse(execution)?;
     if !printed {
         if print_response && let Some(response) = &run.response {
-            println!("{response}");
+            outln!("{response}");
         }
         ctx.out.note(&format!(
             "── execution {} {} · {} tokens · ${:.6}{}",

@@ -159,7 +159,7 @@ pub fn set<T: Into<Value>>(body: &mut serde_json::Map<String, Value>, key: &str,
 pub fn deleted(ctx: &Ctx, kind: &str, id: &str) -> Result<(), CliError> {
     let summary = serde_json::json!({ "id": id, "deleted": true });
     if !ctx.out.raw(&summary)? {
-        println!("deleted {kind} {id}");
+        outln!("deleted {kind} {id}");
     }
     Ok(())
 }

@@ -118,7 +118,7 @@ pub async fn login(ctx: &Ctx, args: Login) -> Result<(), CliError> {
     store.profiles.insert(api.profile_name.clone(), profile);
     store.save()?;
     if !ctx.out.raw(&summary)? {
-        println!(
+        outln!(
             "Logged in to {} as {} (profile {})",
             api.base,
             summary["email"].as_str().unwrap_or("?"),
@@ -149,7 +149,7 @@ pub async fn logout(ctx: &Ctx) -> Result<(), CliError> {
     store.save()?;
     let summary = json!({ "profile": api.profile_name, "logged_out": true });
     if !ctx.out.raw(&summary)? {
-        println!("Logged out (profile {})", api.profile_name);
+        outln!("Logged out (profile {})", api.profile_name);
         if !had_session {
             eprintln!(
                 "the API key was forgotten locally; revoke it with `temponest api-keys revoke`"

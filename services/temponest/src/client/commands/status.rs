@@ -90,7 +90,7 @@ fn print_report(ctx: &Ctx, report: &Value) {
     let out = &ctx.out;
     let health = &report["health"];
     let ready = report["ready"] == true;
-    println!(
+    outln!(
         "{}  {}  version {}",
         report["url"].as_str().unwrap_or_default(),
         out.paint(if ready { "ready" } else { "NOT READY" }, ready),
@@ -120,13 +120,11 @@ fn print_report(ctx: &Ctx, report: &Value) {
             out.paint(state, state == "ok"),
         ]);
     }
-    println!();
+    outln!();
     out.table(&["CHECK", "DETAIL", "STATE"], rows);
-    println!();
+    outln!();
     if report["metrics_available"] != true {
-        println!(
-            "engines: /metrics is not reachable at this URL (it is not published by the edge)"
-        );
+        outln!("engines: /metrics is not reachable at this URL (it is not published by the edge)");
         return;
     }
     let engines = &report["engines"];
@@ -144,8 +142,8 @@ fn print_report(ctx: &Ctx, report: &Value) {
         "scheduler: fire lateness".to_owned(),
         match lateness["mean"].as_f64() {
             Some(mean) => format!(
-                "mean {mean:.3}s over {} fires{}",
-                scalar(&lateness["fires"]),
+                "mean {mean:.3}s over {:.0} fires{}",
+                lateness["fires"].as_f64().unwrap_or(0.0),
                 lateness["p99"]
                     .as_f64()
                     .map_or_else(String::new, |p| format!(", p99 {p:.3}s"))

@@ -264,9 +264,9 @@ pub async fn run(ctx: &Ctx, command: Webhooks) -> Result<(), CliError> {
                 fields.remove("attempts");
             }
             ctx.out.object(&summary)?;
-            println!();
+            outln!();
             if detail.attempts.is_empty() {
-                println!("no attempts yet");
+                outln!("no attempts yet");
             } else {
                 let rows = detail.attempts.iter().map(Tabular::cells).collect();
                 ctx.out.table(AttemptOut::HEADERS, rows);
@@ -284,7 +284,7 @@ pub async fn run(ctx: &Ctx, command: Webhooks) -> Result<(), CliError> {
             let events = api.get("/webhooks/events", &[]).await?.body;
             if !ctx.out.raw(&events)? {
                 for event in events.as_array().into_iter().flatten() {
-                    println!("{}", crate::client::output::scalar(event));
+                    outln!("{}", crate::client::output::scalar(event));
                 }
             }
             Ok(())
