@@ -241,7 +241,7 @@ pub fn local(at: Option<DateTime<Utc>>) -> String {
         || "-".to_owned(),
         |at| {
             at.with_timezone(&Local)
-                .format("%Y-%m-%d %H:%M %Z")
+                .format("%Y-%m-%d %H:%M:%S %Z")
                 .to_string()
         },
     )

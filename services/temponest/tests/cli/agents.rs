@@ -122,7 +122,7 @@ async fn the_apis_detail_is_printed_and_usage_errors_exit_2(pool: PgPool) {
         .fails(2, "unrecognized subcommand");
     cli.run(&["agents", "get", "no-such-agent"])
         .await
-        .fails(2, "no agent named");
+        .fails(1, "no agent named");
     let file = cli.home.join("bad.json");
     std::fs::write(&file, "[1, 2]").unwrap();
     cli.run(&["agents", "create", "-f", file.to_str().unwrap()])
@@ -259,7 +259,10 @@ async fn a_reader_that_goes_away_ends_the_command_quietly(pool: PgPool) {
     cli.login("ada@example.com").await;
     helper_agent(&cli).await;
     // `temponest agents list | head -0`: stdout is closed before anything is written.
-    let mut child = cli.command(&["agents", "list", "-o", "json"]).spawn().unwrap();
+    let mut child = cli
+        .command(&["agents", "list", "-o", "json"])
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let output = child.wait_with_output().await.unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();

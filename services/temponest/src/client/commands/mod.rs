@@ -28,30 +28,55 @@ pub enum ClientCommand {
     #[command(after_help = "Examples:\n  temponest whoami\n  temponest whoami -o json")]
     Whoami,
     /// Named profiles: several platforms, each with its own credentials
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  temponest profiles list\n  temponest --profile staging --url https://staging.example.com login --email ada@example.com\n  temponest profiles use staging"
+    )]
     Profiles(session::Profiles),
     /// Agents: list, get, create, update, delete
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  temponest agents list\n  temponest agents create --name helper --provider echo --model echo-1\n  temponest agents get helper -o yaml"
+    )]
     Agents(agents::Agents),
     /// Run an agent and stream its answer to the terminal as it arrives
     Run(executions::Run),
     /// Executions: list, get, cancel, follow
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  temponest executions list --status running\n  temponest executions follow 0193c1d2-...\n  temponest executions cancel 0193c1d2-..."
+    )]
     Executions(executions::Executions),
     /// Schedules: create, pause, resume, trigger, their executions, fires and next runs
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  temponest schedules create --agent helper --cron '0 9 * * 1-5' --timezone Europe/Paris --message 'daily summary'\n  temponest schedules next 0193c1d2-...\n  temponest schedules fires 0193c1d2-..."
+    )]
     Schedules(schedules::Schedules),
     /// Webhook endpoints, test deliveries, deliveries with their attempts, retries
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  temponest webhooks create --name ops --endpoint-url https://ops.example.com/hooks --event agent.execution.failed\n  temponest webhooks test 0193c1d2-...\n  temponest webhooks deliveries 0193c1d2-... --status failed"
+    )]
     Webhooks(webhooks::Webhooks),
     /// API keys: list, create, revoke
-    #[command(subcommand, name = "api-keys")]
+    #[command(
+        subcommand,
+        name = "api-keys",
+        after_help = "Examples:\n  temponest api-keys create --name ci --scope agents:read --scope agents:execute\n  temponest api-keys list\n  temponest api-keys revoke 0193c1d2-..."
+    )]
     ApiKeys(access::ApiKeys),
     /// Users of your tenant: list, get, create, update
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  temponest users list\n  temponest users create --email bob@example.com --role developer\n  temponest users update 0193c1d2-... --active false"
+    )]
     Users(access::Users),
     /// Spend and budgets
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  temponest costs summary\n  temponest costs set-budget --daily 5 --monthly 100\n  temponest costs budget-status"
+    )]
     Costs(costs::Costs),
     /// The platform's readiness, version and engines (scheduler queue, webhook backlog)
     #[command(after_help = "Examples:\n  temponest status\n  temponest status -o json | jq .ready")]
@@ -119,7 +144,7 @@ pub async fn agent_id(ctx: &Ctx, agent: &str) -> Result<String, CliError> {
                 .is_some_and(|n| n.eq_ignore_ascii_case(agent))
         })
         .and_then(|a| a["id"].as_str().map(str::to_owned))
-        .ok_or_else(|| CliError::Usage(format!("there is no agent named {agent:?}")))
+        .ok_or_else(|| CliError::Failed(format!("there is no agent named {agent:?}")))
 }
 
 /// A JSON or YAML file (`-` for standard input) as a JSON object.
