@@ -75,6 +75,8 @@ pub struct Cli {
     pub home: PathBuf,
     base: String,
     env: Vec<(String, String)>,
+    /// Whether this value removes `home` when dropped.
+    owns_home: bool,
 }
 
 /// What one invocation did.
@@ -124,6 +126,17 @@ impl Cli {
             home,
             base: platform.base().to_owned(),
             env: Vec::new(),
+            owns_home: true,
+        }
+    }
+
+    /// Another invocation context on the same home (the same credentials file).
+    pub fn sharing_home(&self) -> Self {
+        Self {
+            home: self.home.clone(),
+            base: self.base.clone(),
+            env: self.env.clone(),
+            owns_home: false,
         }
     }
 
@@ -208,7 +221,9 @@ impl Cli {
 
 impl Drop for Cli {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.home);
+        if self.owns_home {
+            let _ = std::fs::remove_dir_all(&self.home);
+        }
     }
 }
 

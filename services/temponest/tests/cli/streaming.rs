@@ -162,3 +162,81 @@ async fn cancelling_a_running_execution_ends_its_stream_with_exit_code_1(pool: P
     let execution: Value = cli.json(&["executions", "get", &id]).await;
     assert_eq!(execution["outcome"], "cancelled");
 }
+
+/// A TCP proxy to `upstream` that cuts its first connection right after the first complete
+/// event-stream frame of the response; later connections pass through. Returns its address.
+async fn cutting_proxy(upstream: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            if !std::mem::take(&mut first) {
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.split();
+                let (mut server_read, mut server_write) = server.split();
+                let upload = tokio::io::copy(&mut client_read, &mut server_write);
+                let download = async {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = server_read.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        let start = seen.len();
+                        seen.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&seen).into_owned();
+                        if let Some(frame) = text.find("id: 1\n")
+                            && let Some(end) = text[frame..].find("\n\n")
+                        {
+                            let cut = frame + end + 2;
+                            let _ = client_write.write_all(&seen[start..cut.max(start)]).await;
+                            return; // drop the connection mid-stream
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = upload => {}
+                    () = download => {}
+                }
+            });
+        }
+    });
+    address
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_stream_that_drops_is_resumed_after_the_last_frame_received(pool: PgPool) {
+    let platform = platform(pool).await;
+    platform.ada().await;
+    let direct = Cli::new(&platform);
+    direct.login("ada@example.com").await;
+    let agent = helper_agent(&direct).await;
+    let upstream = platform.base().trim_start_matches("http://").to_owned();
+    // The same user, through the proxy.
+    let proxied = direct
+        .sharing_home()
+        .env("TEMPONEST_BASE_URL", &cutting_proxy(upstream).await);
+
+    let run = proxied
+        .run(&["run", &agent, "alpha beta gamma delta"])
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(
+        run.stdout, "Echo: alpha beta gamma delta\n",
+        "every word once, in order"
+    );
+    assert!(run.stderr.contains("resuming after frame 1"), "{run:#?}");
+}
