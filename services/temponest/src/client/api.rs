@@ -16,8 +16,7 @@ use super::profile::{Profile, Store};
 /// How long before its expiry an access token is refreshed.
 const REFRESH_MARGIN_SECS: i64 = 30;
 
-/// Where a request's credentials come from.
-#[derive(Debug)]
+/// Where a request's credentials come from (no `Debug`: it holds secrets).
 pub enum Credentials {
     /// None: only public endpoints work.
     None,
