@@ -93,10 +93,10 @@ async fn hanging_provider(asked: Arc<Notify>) -> String {
     base
 }
 
-#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn cancelling_a_running_execution_ends_its_stream_with_exit_code_1(pool: PgPool) {
-    let asked = Arc::new(Notify::new());
-    let base = hanging_provider(asked.clone()).await;
+/// The platform with a `slow` provider that never finishes, an agent `slow` on it, and a
+/// logged-in user; `asked` is notified when the provider gets a request.
+async fn slow_platform(pool: PgPool, asked: Arc<Notify>) -> (crate::helpers::Platform, Cli) {
+    let base = hanging_provider(asked).await;
     let mut providers = temponest_llm::Providers::defaults();
     providers.insert(
         "slow".into(),
@@ -127,7 +127,13 @@ async fn cancelling_a_running_execution_ends_its_stream_with_exit_code_1(pool: P
         "m",
     ])
     .await;
+    (platform, cli)
+}
 
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn cancelling_a_running_execution_ends_its_stream_with_exit_code_1(pool: PgPool) {
+    let asked = Arc::new(Notify::new());
+    let (_platform, cli) = slow_platform(pool, asked.clone()).await;
     let running = cli
         .command(&["run", "slow", "take your time"])
         .spawn()
@@ -239,4 +245,42 @@ async fn a_stream_that_drops_is_resumed_after_the_last_frame_received(pool: PgPo
         "every word once, in order"
     );
     assert!(run.stderr.contains("resuming after frame 1"), "{run:#?}");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn ctrl_c_stops_following_and_says_the_execution_goes_on(pool: PgPool) {
+    use tokio::io::AsyncReadExt;
+    let asked = Arc::new(Notify::new());
+    let (_platform, cli) = slow_platform(pool, asked).await;
+    let mut running = cli
+        .command(&["run", "slow", "take your time"])
+        .spawn()
+        .unwrap();
+    // Once text is printed the client is following the stream (and listening for Ctrl-C).
+    let mut stdout = running.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("thinking") {
+        let mut buf = [0u8; 256];
+        let n = stdout.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the run ended before printing anything");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let pid = running.id().unwrap().to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await;
+    assert!(kill.unwrap().success());
+    let output = running.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("goes on on the server"), "{stderr}");
+    let running = cli
+        .json(&["executions", "list", "--status", "running"])
+        .await;
+    assert_eq!(
+        running.as_array().map(Vec::len),
+        Some(1),
+        "the execution was not stopped"
+    );
 }
