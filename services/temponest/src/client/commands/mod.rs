@@ -5,6 +5,7 @@ mod access;
 mod agents;
 mod costs;
 mod executions;
+mod schedule_times;
 mod schedules;
 mod session;
 mod status;

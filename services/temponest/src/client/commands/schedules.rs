@@ -5,6 +5,7 @@ use chrono::{DateTime, Local, Utc};
 use serde_json::{Map, Value, json};
 use temponest_scheduler::models::{ExecutionOut, FireOut, ScheduleOut};
 
+use super::schedule_times::next_runs;
 use super::{Paging, agent_id, deleted, json_object_arg, read_object_file, set};
 use crate::client::Ctx;
 use crate::client::error::CliError;
@@ -371,40 +372,4 @@ pub async fn run(ctx: &Ctx, command: Schedules) -> Result<(), CliError> {
             Ok(())
         }
     }
-}
-
-/// The next `count` fire times after `now`: computed from the cron expression in the
-/// schedule's zone (the same rules as the scheduler, `temponest-cron`), or stepped from the
-/// server's `next_run` for an interval, or the one-shot time.
-fn next_runs(
-    s: &ScheduleOut,
-    now: DateTime<Utc>,
-    count: usize,
-) -> Result<Vec<DateTime<Utc>>, CliError> {
-    let trigger = match (&s.cron_expression, s.interval_seconds, s.run_at) {
-        (Some(cron), _, _) => temponest_cron::Trigger::cron(cron, &s.timezone)
-            .map_err(|e| CliError::Failed(format!("the schedule's cron cannot be read: {e}")))?,
-        (None, Some(secs), _) => {
-            let anchor = s.next_run.unwrap_or(now);
-            temponest_cron::Trigger::interval(secs.unsigned_abs(), anchor).map_err(|e| {
-                CliError::Failed(format!("the schedule's interval cannot be read: {e}"))
-            })?
-        }
-        (None, None, Some(at)) => return Ok(if at > now { vec![at] } else { vec![] }),
-        _ => return Ok(Vec::new()),
-    };
-    let mut times = Vec::with_capacity(count);
-    // From the server's next run when it is still ahead (it may be a catch-up fire).
-    let mut after = s
-        .next_run
-        .filter(|n| *n > now)
-        .map_or(now, |n| n - chrono::Duration::seconds(1));
-    while times.len() < count {
-        let Some(next) = trigger.next_after(after) else {
-            break;
-        };
-        times.push(next);
-        after = next;
-    }
-    Ok(times)
 }
