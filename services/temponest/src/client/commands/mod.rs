@@ -82,6 +82,9 @@ pub enum ClientCommand {
     /// The platform's readiness, version and engines (scheduler queue, webhook backlog)
     #[command(after_help = "Examples:\n  temponest status\n  temponest status -o json | jq .ready")]
     Status,
+    /// The client's version and the platform's, with a warning when they differ
+    #[command(after_help = "Examples:\n  temponest version\n  temponest version -o json")]
+    Version,
 }
 
 pub async fn dispatch(ctx: &Ctx, command: ClientCommand) -> Result<(), CliError> {
@@ -99,6 +102,7 @@ pub async fn dispatch(ctx: &Ctx, command: ClientCommand) -> Result<(), CliError>
         ClientCommand::Users(command) => access::users(ctx, command).await,
         ClientCommand::Costs(command) => costs::run(ctx, command).await,
         ClientCommand::Status => status::run(ctx).await,
+        ClientCommand::Version => status::version(ctx).await,
     }
 }
 

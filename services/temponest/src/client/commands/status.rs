@@ -12,6 +12,43 @@ use crate::client::Ctx;
 use crate::client::error::CliError;
 use crate::client::output::scalar;
 
+/// `version`: the client's and the platform's versions (from `/health`, no login needed).
+pub async fn version(ctx: &Ctx) -> Result<(), CliError> {
+    let health: Value = ctx
+        .api
+        .public(Method::GET, "/health", None)
+        .await?
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    let client = env!("CARGO_PKG_VERSION");
+    let server = health["version"].as_str();
+    let report = json!({ "client": client, "server": server, "url": ctx.api.base });
+    if !ctx.out.raw(&report)? {
+        outln!("client    {client}");
+        outln!(
+            "platform  {} ({})",
+            server.unwrap_or("unknown"),
+            ctx.api.base
+        );
+    }
+    warn_on_skew(server);
+    Ok(())
+}
+
+/// Says so on stderr when the platform runs another version than the client.
+fn warn_on_skew(server: Option<&str>) {
+    let client = env!("CARGO_PKG_VERSION");
+    if let Some(server) = server
+        && server != client
+    {
+        eprintln!(
+            "warning: the client is version {client} and the platform {server}; \
+             commands may not understand each other"
+        );
+    }
+}
+
 /// The gauges shown, with how they are labelled.
 const GAUGES: &[(&str, &str)] = &[
     ("scheduler_queue_depth", "scheduler: due schedules waiting"),
@@ -71,14 +108,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), CliError> {
     if !ctx.out.raw(&report)? {
         print_report(ctx, &report);
     }
-    if let Some(server) = &server_version
-        && server != client_version
-    {
-        eprintln!(
-            "warning: the client is version {client_version} and the platform {server}; \
-             commands may not understand each other"
-        );
-    }
+    warn_on_skew(server_version.as_deref());
     if ready {
         Ok(())
     } else {
