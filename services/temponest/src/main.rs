@@ -1,7 +1,10 @@
-//! `temponest`: the all-in-one server (every service in one process) and the admin CLI.
+//! `temponest`: the all-in-one server (every service in one process), the admin CLI, and the
+//! platform's command-line client (every other subcommand; see `client`).
+
+mod client;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use temponest_auth::AuthConfig;
 use temponest_platform::{Kit, Layers, PlatformConfig, Settings};
 use temponest_scheduler::SchedulerConfig;
@@ -10,9 +13,21 @@ use temponest_scheduler::SchedulerConfig;
 #[command(
     name = "temponest",
     version,
-    about = "TempoNest: a backend platform for running AI agents"
+    about = "TempoNest: a backend platform for running AI agents",
+    after_help = "Run the platform with `temponest serve`; every other command talks to a running \
+platform over its HTTP API.
+
+Examples:
+  temponest login --email ada@example.com
+  temponest agents create --name helper --provider echo --model echo-1
+  temponest run helper 'hello'
+  temponest status
+
+Exit codes: 0 ok, 1 API error or failed execution, 2 usage error, 3 not logged in."
 )]
 struct Cli {
+    #[command(flatten)]
+    global: client::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,6 +47,17 @@ enum Command {
     /// Operator commands.
     #[command(subcommand)]
     Admin(Admin),
+    /// Print a shell completion script
+    #[command(after_help = "Examples:
+  temponest completions bash > ~/.local/share/bash-completion/completions/temponest
+  temponest completions zsh > \"${fpath[1]}/_temponest\"
+  temponest completions fish > ~/.config/fish/completions/temponest.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    #[command(flatten)]
+    Client(Box<client::ClientCommand>),
 }
 
 #[derive(Subcommand)]
@@ -75,16 +101,31 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    let command = match cli.command {
+        Command::Client(command) => {
+            std::process::exit(client::run(cli.global, *command).await.into());
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "temponest",
+                &mut std::io::stdout(),
+            );
+            return Ok(());
+        }
+        server => server,
+    };
     let layers = Layers::load();
     let platform: PlatformConfig = layers.settings()?;
     let auth: AuthConfig = layers.settings()?;
     let mut telemetry = temponest_telemetry::TelemetryConfig::from_env("temponest")?;
-    if !matches!(cli.command, Command::Serve { .. }) {
+    if !matches!(command, Command::Serve { .. }) {
         // Commands print their result on stdout; keep the log to warnings and errors.
         telemetry.default_filter = "warn".to_owned();
     }
     let _telemetry = temponest_telemetry::init(telemetry)?;
-    match cli.command {
+    match command {
         Command::Serve { ports, bind } => serve(&layers, platform, auth, &bind, &ports).await,
         Command::Migrate => {
             migrated_pool(&platform).await?;
@@ -92,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(admin) => run_admin(platform, auth, admin).await,
+        Command::Completions { .. } | Command::Client(_) => unreachable!("handled above"),
     }
 }
 
@@ -232,4 +274,14 @@ async fn run_admin(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

@@ -1,0 +1,293 @@
+//! `webhooks`: endpoints (list, get, create, update, delete), test, deliveries with their
+//! attempts, retry, and the event types.
+
+use serde_json::{Map, Value, json};
+use temponest_webhooks::models::{AttemptOut, DeliveryDetail, DeliveryOut, WebhookOut};
+
+use super::{Paging, deleted, read_object_file, set};
+use crate::client::Ctx;
+use crate::client::error::CliError;
+use crate::client::output::{Tabular, ago, ago_opt, label, parse, short};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Webhooks {
+    /// List webhook endpoints
+    #[command(after_help = "Example:\n  temponest webhooks list")]
+    List {
+        /// Only active (true) or disabled (false) ones
+        #[arg(long)]
+        active: Option<bool>,
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Show one endpoint
+    #[command(after_help = "Example:\n  temponest webhooks get 0193c1d2-...")]
+    Get { id: String },
+    /// Create an endpoint; its signing secret is shown this once
+    #[command(after_help = "Examples:
+  temponest webhooks create --name ops --endpoint-url https://ops.example.com/hooks \\
+      --event agent.execution.failed --event schedule.completed
+  temponest webhooks create -f webhook.yaml")]
+    Create {
+        #[command(flatten)]
+        fields: WebhookFields,
+    },
+    /// Change an endpoint: only the fields given change
+    #[command(after_help = "Example:\n  temponest webhooks update 0193c1d2-... --active true")]
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: WebhookFields,
+        /// Enable (true) or disable (false)
+        #[arg(long)]
+        active: Option<bool>,
+    },
+    /// Delete an endpoint
+    #[command(after_help = "Example:\n  temponest webhooks delete 0193c1d2-...")]
+    Delete { id: String },
+    /// Send a `webhook.test` event to an endpoint
+    #[command(after_help = "Example:\n  temponest webhooks test 0193c1d2-...")]
+    Test { id: String },
+    /// An endpoint's deliveries, newest first
+    #[command(
+        after_help = "Example:\n  temponest webhooks deliveries 0193c1d2-... --status failed"
+    )]
+    Deliveries {
+        id: String,
+        /// pending | success | failed | retrying
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// One delivery with every attempt
+    #[command(after_help = "Example:\n  temponest webhooks delivery 0193c1d2-...")]
+    Delivery { delivery_id: String },
+    /// Queue a finished delivery again
+    #[command(after_help = "Example:\n  temponest webhooks retry 0193c1d2-...")]
+    Retry { delivery_id: String },
+    /// The event types an endpoint can subscribe to
+    #[command(after_help = "Example:\n  temponest webhooks events")]
+    Events,
+}
+
+/// An endpoint's fields as flags.
+#[derive(Debug, clap::Args)]
+pub struct WebhookFields {
+    /// A JSON or YAML file with the endpoint's fields (`-` for stdin)
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where deliveries are POSTed (`--url` is the platform's address)
+    // Not a field named `url`: clap would make it the same argument as the global `--url`.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// An event type to deliver (repeatable)
+    #[arg(long = "event")]
+    pub events: Vec<String>,
+    /// A header sent with every delivery, NAME=VALUE (repeatable)
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
+    #[arg(long)]
+    pub max_retries: Option<i64>,
+    #[arg(long)]
+    pub retry_delay_seconds: Option<i64>,
+}
+
+impl WebhookFields {
+    fn body(self) -> Result<Map<String, Value>, CliError> {
+        let mut body = match &self.file {
+            Some(path) => read_object_file(path)?,
+            None => Map::new(),
+        };
+        set(&mut body, "name", self.name);
+        set(&mut body, "url", self.endpoint_url);
+        if !self.events.is_empty() {
+            body.insert("events".into(), self.events.into());
+        }
+        if !self.headers.is_empty() {
+            let mut headers = Map::new();
+            for header in self.headers {
+                let (name, value) = header.split_once('=').ok_or_else(|| {
+                    CliError::Usage(format!("--header {header:?} must be NAME=VALUE"))
+                })?;
+                headers.insert(name.trim().to_owned(), value.into());
+            }
+            body.insert("headers".into(), Value::Object(headers));
+        }
+        if self.max_retries.is_some() || self.retry_delay_seconds.is_some() {
+            let mut retry = Map::new();
+            set(&mut retry, "max_retries", self.max_retries);
+            set(&mut retry, "retry_delay_seconds", self.retry_delay_seconds);
+            body.insert("retry_config".into(), Value::Object(retry));
+        }
+        Ok(body)
+    }
+}
+
+impl Tabular for WebhookOut {
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "URL", "EVENTS", "ACTIVE", "CREATED"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            short(&self.name, 30),
+            self.url.clone(),
+            self.events.join(","),
+            match (&self.is_active, &self.disabled_reason) {
+                (true, _) => "yes".into(),
+                (false, Some(reason)) => format!("no ({})", short(reason, 30)),
+                (false, None) => "no".into(),
+            },
+            ago(self.created_at),
+        ]
+    }
+}
+
+impl Tabular for DeliveryOut {
+    const HEADERS: &'static [&'static str] = &[
+        "ID",
+        "EVENT",
+        "STATUS",
+        "OUTCOME",
+        "HTTP",
+        "ATTEMPTS",
+        "CREATED",
+        "DELIVERED",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.event_type.clone(),
+            self.status.to_string(),
+            self.outcome.as_ref().map_or_else(|| "-".into(), label),
+            self.response_status
+                .map_or_else(|| "-".into(), |s| s.to_string()),
+            self.attempt_count.to_string(),
+            ago(self.created_at),
+            ago_opt(self.delivered_at),
+        ]
+    }
+}
+
+impl Tabular for AttemptOut {
+    const HEADERS: &'static [&'static str] = &["ATTEMPT", "STARTED", "MS", "HTTP", "ERROR"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.attempt.to_string(),
+            ago(self.started_at),
+            self.duration_ms.to_string(),
+            self.response_status
+                .map_or_else(|| "-".into(), |s| s.to_string()),
+            self.error
+                .as_deref()
+                .map_or_else(|| "-".into(), |e| short(e, 50)),
+        ]
+    }
+}
+
+pub async fn run(ctx: &Ctx, command: Webhooks) -> Result<(), CliError> {
+    let api = &ctx.api;
+    match command {
+        Webhooks::List { active, paging } => {
+            let mut query = paging.query();
+            if let Some(active) = active {
+                query.push(("is_active", active.to_string()));
+            }
+            let reply = api.get("/webhooks/", &query).await?;
+            ctx.out.list::<WebhookOut>(&reply.body, reply.total)
+        }
+        Webhooks::Get { id } => ctx
+            .out
+            .object(&api.get(&format!("/webhooks/{id}"), &[]).await?.body),
+        Webhooks::Create { fields } => {
+            let body = fields.body()?;
+            for (field, flag) in [
+                ("name", "--name"),
+                ("url", "--endpoint-url"),
+                ("events", "--event"),
+            ] {
+                if !body.contains_key(field) {
+                    return Err(CliError::Usage(format!(
+                        "{flag} is required (or {field} in the --file)"
+                    )));
+                }
+            }
+            let created = api.post("/webhooks/", &Value::Object(body)).await?;
+            ctx.out.object(&created)?;
+            ctx.out
+                .note("the secret is shown only this once: configure your receiver with it now");
+            Ok(())
+        }
+        Webhooks::Update { id, fields, active } => {
+            let mut body = fields.body()?;
+            set(&mut body, "is_active", active);
+            if body.is_empty() {
+                return Err(CliError::Usage(
+                    "nothing to change: give a field flag or --file".into(),
+                ));
+            }
+            ctx.out.object(
+                &api.patch(&format!("/webhooks/{id}"), &Value::Object(body))
+                    .await?,
+            )
+        }
+        Webhooks::Delete { id } => {
+            api.delete(&format!("/webhooks/{id}")).await?;
+            deleted(ctx, "webhook", &id)
+        }
+        Webhooks::Test { id } => ctx.out.object(
+            &api.post(&format!("/webhooks/{id}/test"), &json!({}))
+                .await?,
+        ),
+        Webhooks::Deliveries { id, status, paging } => {
+            let mut query = paging.query();
+            if let Some(status) = status {
+                query.push(("status", status));
+            }
+            let reply = api
+                .get(&format!("/webhooks/{id}/deliveries"), &query)
+                .await?;
+            ctx.out.list::<DeliveryOut>(&reply.body, reply.total)
+        }
+        Webhooks::Delivery { delivery_id } => {
+            let body = api
+                .get(&format!("/webhooks/deliveries/{delivery_id}"), &[])
+                .await?
+                .body;
+            if ctx.out.raw(&body)? {
+                return Ok(());
+            }
+            let detail: DeliveryDetail = parse(&body)?;
+            let mut summary = body.clone();
+            if let Some(fields) = summary.as_object_mut() {
+                fields.remove("attempts");
+            }
+            ctx.out.object(&summary)?;
+            outln!();
+            if detail.attempts.is_empty() {
+                outln!("no attempts yet");
+            } else {
+                let rows = detail.attempts.iter().map(Tabular::cells).collect();
+                ctx.out.table(AttemptOut::HEADERS, rows);
+            }
+            Ok(())
+        }
+        Webhooks::Retry { delivery_id } => ctx.out.object(
+            &api.post(
+                &format!("/webhooks/deliveries/{delivery_id}/retry"),
+                &json!({}),
+            )
+            .await?,
+        ),
+        Webhooks::Events => {
+            let events = api.get("/webhooks/events", &[]).await?.body;
+            if !ctx.out.raw(&events)? {
+                for event in events.as_array().into_iter().flatten() {
+                    outln!("{}", crate::client::output::scalar(event));
+                }
+            }
+            Ok(())
+        }
+    }
+}
