@@ -97,12 +97,19 @@ pub async fn charge(
 ) -> sqlx::Result<Vec<SettledUsage>> {
     sqlx::query_as!(
         SettledUsage,
-        r#"update agents.budget_usage u
+        r#"with locked as materialized (
+             select u.budget_id, u.period, u.period_start
+             from agents.budget_usage u join agents.budgets b on b.id = u.budget_id
+             where b.tenant_id = $1 and (b.agent_id is null or b.agent_id = $2)
+               and ((u.period = 'day' and u.period_start = $4)
+                 or (u.period = 'month' and u.period_start = $5))
+             order by u.budget_id, u.period
+             for update of u)
+         update agents.budget_usage u
          set spent_nanos = u.spent_nanos + $3
-         from agents.budgets b
-         where b.id = u.budget_id and b.tenant_id = $1 and (b.agent_id is null or b.agent_id = $2)
-           and ((u.period = 'day' and u.period_start = $4)
-             or (u.period = 'month' and u.period_start = $5))
+         from locked, agents.budgets b
+         where b.id = u.budget_id and u.budget_id = locked.budget_id
+           and u.period = locked.period and u.period_start = locked.period_start
          returning u.budget_id, b.tenant_id, b.agent_id, u.period as "period: BudgetPeriod",
                    u.period_start, u.spent_nanos,
                    (case u.period when 'day' then b.daily_limit_nanos
@@ -202,7 +209,7 @@ pub async fn try_reserve(
     reservation: &Reservation,
 ) -> sqlx::Result<Attempt> {
     let rows = sqlx::query!(
-        r#"with locked as (
+        r#"with locked as materialized (
              select u.budget_id, b.agent_id, u.period, u.period_start,
                     (case u.period when 'day' then b.daily_limit_nanos
                                    else b.monthly_limit_nanos end) as limit_nanos,
@@ -295,14 +302,22 @@ pub async fn settle(
         SettledUsage,
         r#"with ended as (
              delete from agents.budget_reservations where id = $1
-             returning amount_nanos, day, month, budget_ids)
+             returning amount_nanos, day, month, budget_ids),
+         -- Locked in key order, as a reservation locks them: no deadlock between the two.
+         locked as materialized (
+             select u.budget_id, u.period, u.period_start, ended.amount_nanos
+             from agents.budget_usage u, ended
+             where u.budget_id = any(ended.budget_ids)
+               and ((u.period = 'day' and u.period_start = ended.day)
+                 or (u.period = 'month' and u.period_start = ended.month))
+             order by u.budget_id, u.period
+             for update of u)
          update agents.budget_usage u
-         set reserved_nanos = u.reserved_nanos - ended.amount_nanos,
+         set reserved_nanos = u.reserved_nanos - locked.amount_nanos,
              spent_nanos = u.spent_nanos + $2
-         from ended, agents.budgets b
-         where b.id = u.budget_id and u.budget_id = any(ended.budget_ids)
-           and ((u.period = 'day' and u.period_start = ended.day)
-             or (u.period = 'month' and u.period_start = ended.month))
+         from locked, agents.budgets b
+         where b.id = u.budget_id and u.budget_id = locked.budget_id
+           and u.period = locked.period and u.period_start = locked.period_start
          returning u.budget_id, b.tenant_id, b.agent_id, u.period as "period: BudgetPeriod",
                    u.period_start, u.spent_nanos,
                    (case u.period when 'day' then b.daily_limit_nanos

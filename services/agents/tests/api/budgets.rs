@@ -531,3 +531,50 @@ async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
         5.0
     );
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn concurrent_reservations_and_settlements_never_deadlock(pool: PgPool) {
+    use temponest_agents::domain::budgets::{reserve, settle};
+
+    let app = spawn(pool.clone()).await;
+    let (ada, agent) = app
+        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
+        .await;
+    let agent_id: uuid::Uuid = agent["id"].as_str().unwrap().parse().unwrap();
+    let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
+    // Four usage rows per call: the tenant's and the agent's budget, each daily and monthly.
+    let limits = json!({"daily_limit_usd": 1000.0, "monthly_limit_usd": 1000.0});
+    set_budget(&app, &ada.token, limits.clone()).await;
+    let mut agent_limits = limits;
+    agent_limits["agent_id"] = json!(agent_id);
+    set_budget(&app, &ada.token, agent_limits).await;
+
+    // Reservations lock the usage rows in key order; settlements (in a transaction that goes
+    // on holding them, as the finishing one does) must lock them in the same order.
+    let workers = (0..8).map(|_| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            for _ in 0..25 {
+                let call = uuid::Uuid::now_v7();
+                let reserved = reserve(&pool, tenant_id, agent_id, call, call, 1_000)
+                    .await
+                    .expect("reserved without a deadlock");
+                assert!(reserved);
+                let mut tx = pool.begin().await.unwrap();
+                settle(&mut tx, call, 700)
+                    .await
+                    .expect("settled without a deadlock");
+                tx.commit().await.unwrap();
+            }
+        })
+    });
+    for worker in futures::future::join_all(workers).await {
+        worker.unwrap();
+    }
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("select spent_nanos, reserved_nanos from agents.budget_usage")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, vec![(8 * 25 * 700, 0); 4]);
+}
