@@ -16,8 +16,9 @@
 //!    - `load_balanced`: the worker with the fewest unfinished executions — those already
 //!      running on the platform plus those this plan has given it so far — ties to the
 //!      earlier worker.
-//!    A worker is given its subtask's description and the overall task ([`subtask_input`]);
-//!    the subtasks run concurrently (at most `collaboration.max_concurrent_steps` at once).
+//!    - every worker is given its subtask's description and the overall task
+//!      ([`subtask_input`]); the subtasks run concurrently (at most
+//!      `collaboration.max_concurrent_steps` at once).
 //! 3. **Synthesis**: the coordinator gets the task and every subtask's result
 //!    ([`synthesis_prompt`]); its answer is the session's.
 
