@@ -186,11 +186,17 @@ mod tests {
         let mut config = AgentsConfig::default();
         config.collaboration.max_concurrent_steps = 0;
         let err = config.validate().unwrap_err().to_string();
-        assert!(err.contains("TEMPONEST_COLLABORATION__MAX_CONCURRENT_STEPS"), "{err}");
+        assert!(
+            err.contains("TEMPONEST_COLLABORATION__MAX_CONCURRENT_STEPS"),
+            "{err}"
+        );
         let mut config = AgentsConfig::default();
         config.collaboration.wait_timeout_secs = 601;
         let err = config.validate().unwrap_err().to_string();
-        assert!(err.contains("TEMPONEST_COLLABORATION__WAIT_TIMEOUT_SECS"), "{err}");
+        assert!(
+            err.contains("TEMPONEST_COLLABORATION__WAIT_TIMEOUT_SECS"),
+            "{err}"
+        );
         let mut config = AgentsConfig::default();
         config.collaboration.max_agents = 0;
         let err = config.validate().unwrap_err().to_string();

@@ -142,10 +142,7 @@ pub fn service(config: AgentsConfig) -> Plan {
             ));
             Box::pin(async move {
                 stop.cancel();
-                let left = driver
-                    .sessions
-                    .stop(&driver, Duration::from_secs(10))
-                    .await;
+                let left = driver.sessions.stop(&driver, Duration::from_secs(10)).await;
                 if left > 0 {
                     tracing::warn!(
                         left,

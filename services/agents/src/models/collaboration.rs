@@ -16,8 +16,8 @@ use crate::domain::collaboration::{
     DelegationStrategy, Pattern, SessionOutcome, SessionPlan, SessionRequest, SessionStatus,
 };
 use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
-use crate::models::executions::nanos_to_usd;
 use crate::models::TokensUsed;
+use crate::models::executions::nanos_to_usd;
 
 const MAX_MESSAGE: usize = 200_000;
 const MAX_CONTEXT_BYTES: usize = 64 * 1024;
@@ -226,7 +226,13 @@ fn text(field: &str, value: Option<String>, errors: &mut Vec<FieldError>) -> Str
     value
 }
 
-fn bounded(field: &str, value: Option<i64>, min: u32, max: u32, errors: &mut Vec<FieldError>) -> u32 {
+fn bounded(
+    field: &str,
+    value: Option<i64>,
+    min: u32,
+    max: u32,
+    errors: &mut Vec<FieldError>,
+) -> u32 {
     let value = value.unwrap_or(i64::from(min));
     if value < i64::from(min) || value > i64::from(max) {
         errors.push(FieldError::new(
@@ -314,7 +320,10 @@ pub struct SessionOut {
 impl SessionOut {
     /// The session `row` with its `steps` (those of other sessions are ignored).
     pub fn new(row: SessionRow, steps: Vec<StepRow>) -> Self {
-        let steps: Vec<StepRow> = steps.into_iter().filter(|s| s.session_id == row.id).collect();
+        let steps: Vec<StepRow> = steps
+            .into_iter()
+            .filter(|s| s.session_id == row.id)
+            .collect();
         let total = steps.first().map_or(0, |s| s.session_cost_nanos);
         Self {
             id: row.id,

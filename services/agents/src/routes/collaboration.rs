@@ -43,8 +43,7 @@ pub async fn execute(
     Json(body): Json<CollaborationIn>,
 ) -> ApiResult<Response> {
     principal.require(permissions::AGENTS_EXECUTE)?;
-    let ValidSession { request, wait } =
-        body.validate(state.config.collaboration.max_agents)?;
+    let ValidSession { request, wait } = body.validate(state.config.collaboration.max_agents)?;
     let agent_ids = request.plan.agent_ids();
     let unique: Vec<Uuid> = agent_ids
         .iter()
@@ -134,7 +133,11 @@ pub async fn list(
     let sessions = rows
         .into_iter()
         .map(|row| {
-            let own = steps.iter().filter(|s| s.session_id == row.id).cloned().collect();
+            let own = steps
+                .iter()
+                .filter(|s| s.session_id == row.id)
+                .cloned()
+                .collect();
             SessionOut::new(row, own)
         })
         .collect();
@@ -207,9 +210,10 @@ pub async fn stream(
     let mut response = Sse::new(frames.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
     Ok(response)
 }
 
@@ -276,7 +280,9 @@ fn session_frames(
                         .iter()
                         .map(|e| {
                             cursor.seq += 1;
-                            Event::default().id(cursor.seq.to_string()).data(e.to_string())
+                            Event::default()
+                                .id(cursor.seq.to_string())
+                                .data(e.to_string())
                         })
                         .collect();
                     if ended {
@@ -288,7 +294,8 @@ fn session_frames(
                 }
                 match progress {
                     Some(mut progress) => {
-                        let _ = tokio::time::timeout(Duration::from_secs(1), progress.changed()).await;
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), progress.changed()).await;
                     }
                     None => tokio::time::sleep(REMOTE_POLL).await,
                 }

@@ -10,7 +10,8 @@
 //! 2. **Delegation** ([`assign`]):
 //!    - `round_robin`: subtask j goes to worker j mod n (in `worker_ids` order);
 //!    - `capability_based`: the worker the plan names; otherwise the worker whose name,
-//!      description and tool names share the most words (3+ letters, case-insensitive) with
+//!      description and tool names share the most words (3+ letters, case-insensitive,
+//!      common words such as "the" or "about" ignored) with
 //!      the subtask's description, ties to the earlier worker; when no worker shares a word,
 //!      round robin;
 //!    - `load_balanced`: the worker with the fewest unfinished executions — those already
@@ -103,8 +104,7 @@ pub fn retry_prompt(task: &str, workers: &[Participant], error: &PlanError) -> S
 /// Reads and validates the coordinator's plan.
 pub fn parse_plan(text: &str, workers: &[Participant]) -> Result<Vec<Subtask>, PlanError> {
     let json = extract_json(text);
-    let value: Value =
-        serde_json::from_str(json).map_err(|e| PlanError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_str(json).map_err(|e| PlanError::NotJson(e.to_string()))?;
     let items = match &value {
         Value::Array(items) => items,
         Value::Object(map) => match map.get("subtasks") {
@@ -236,10 +236,17 @@ pub fn assign(
     }
 }
 
+/// Words too common to say anything about a capability.
+const STOP_WORDS: &[&str] = &[
+    "the", "and", "for", "with", "from", "about", "into", "that", "this", "these", "those", "your",
+    "their", "its", "are", "was", "were", "will", "can", "all", "any", "each", "then", "than",
+    "them", "they", "what", "which", "who", "how", "not", "but", "you", "our", "out",
+];
+
 fn significant_words(text: &str) -> std::collections::HashSet<String> {
     words(text)
         .into_iter()
-        .filter(|w| w.chars().count() >= 3)
+        .filter(|w| w.chars().count() >= 3 && !STOP_WORDS.contains(&w.as_str()))
         .collect()
 }
 
@@ -322,7 +329,10 @@ mod tests {
             parse_plan(r#"["a", {"description": " "}]"#, &workers),
             Err(PlanError::Description(2))
         );
-        let foreign = format!(r#"[{{"description": "a", "worker_id": "{}"}}]"#, Uuid::max());
+        let foreign = format!(
+            r#"[{{"description": "a", "worker_id": "{}"}}]"#,
+            Uuid::max()
+        );
         assert!(matches!(
             parse_plan(&foreign, &workers),
             Err(PlanError::UnknownWorker(1, _))
@@ -354,7 +364,12 @@ mod tests {
             subtask("zzz"),
         ];
         assert_eq!(
-            assign(DelegationStrategy::CapabilityBased, &tasks, &team(), &[0, 0]),
+            assign(
+                DelegationStrategy::CapabilityBased,
+                &tasks,
+                &team(),
+                &[0, 0]
+            ),
             [1, 0, 0, 1]
         );
     }
@@ -372,7 +387,13 @@ mod tests {
     #[test]
     fn the_synthesis_lists_every_result_under_its_subtask() {
         let prompt = synthesis_prompt("T", &[("a", "W", "out-a"), ("b", "R", "out-b")]);
-        assert!(prompt.contains("--- Subtask 1 (W): a ---\nout-a"), "{prompt}");
-        assert!(prompt.contains("--- Subtask 2 (R): b ---\nout-b"), "{prompt}");
+        assert!(
+            prompt.contains("--- Subtask 1 (W): a ---\nout-a"),
+            "{prompt}"
+        );
+        assert!(
+            prompt.contains("--- Subtask 2 (R): b ---\nout-b"),
+            "{prompt}"
+        );
     }
 }

@@ -210,7 +210,8 @@ async fn supersede_unfinished(
     for step in steps.iter().filter(|s| !s.status.is_finished()) {
         let mut tx = state.pool.begin().await?;
         let reason = "superseded: the collaboration session was resumed by another process";
-        if let Some(row) = executions::cancel(&mut tx, tenant_id, step.execution_id, reason).await? {
+        if let Some(row) = executions::cancel(&mut tx, tenant_id, step.execution_id, reason).await?
+        {
             execution_events::publish(&mut tx, ExecutionEvent::Failed, &row).await?;
         }
         tx.commit().await?;

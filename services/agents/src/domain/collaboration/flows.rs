@@ -27,7 +27,16 @@ pub async fn run(session: &SessionRun, plan: &SessionPlan) -> Result<Finish, Hal
             initial_message,
             pass_full_history,
             max_iterations,
-        } => sequential(session, agent_ids, initial_message, *pass_full_history, *max_iterations).await,
+        } => {
+            sequential(
+                session,
+                agent_ids,
+                initial_message,
+                *pass_full_history,
+                *max_iterations,
+            )
+            .await
+        }
         SessionPlan::Parallel {
             agent_ids,
             messages,
@@ -39,15 +48,30 @@ pub async fn run(session: &SessionRun, plan: &SessionPlan) -> Result<Finish, Hal
             max_iterations,
             convergence_threshold,
         } => {
-            iterative(session, agent_ids, initial_message, *max_iterations, *convergence_threshold)
-                .await
+            iterative(
+                session,
+                agent_ids,
+                initial_message,
+                *max_iterations,
+                *convergence_threshold,
+            )
+            .await
         }
         SessionPlan::Hierarchical {
             coordinator_id,
             worker_ids,
             task,
             delegation_strategy,
-        } => hierarchical(session, *coordinator_id, worker_ids, task, *delegation_strategy).await,
+        } => {
+            hierarchical(
+                session,
+                *coordinator_id,
+                worker_ids,
+                task,
+                *delegation_strategy,
+            )
+            .await
+        }
     }
 }
 
@@ -85,13 +109,14 @@ async fn concurrently(
     steps: Vec<(String, i32, Uuid, String)>,
 ) -> Result<Vec<String>, Halt> {
     let limit = session.state.config.collaboration.max_concurrent_steps;
-    let mut results: Vec<(usize, Result<String, Halt>)> = stream::iter(steps.into_iter().enumerate())
-        .map(|(i, (key, ordinal, agent, input))| async move {
-            (i, session.step(&key, ordinal, agent, input).await)
-        })
-        .buffer_unordered(limit)
-        .collect()
-        .await;
+    let mut results: Vec<(usize, Result<String, Halt>)> =
+        stream::iter(steps.into_iter().enumerate())
+            .map(|(i, (key, ordinal, agent, input))| async move {
+                (i, session.step(&key, ordinal, agent, input).await)
+            })
+            .buffer_unordered(limit)
+            .collect()
+            .await;
     results.sort_by_key(|(i, _)| *i);
     settle(results.into_iter().map(|(_, r)| r).collect())
 }
@@ -181,7 +206,12 @@ async fn hierarchical(
         })
         .collect();
     let first = session
-        .step(PLAN_KEY, 0, coordinator, delegation::planning_prompt(task, &workers))
+        .step(
+            PLAN_KEY,
+            0,
+            coordinator,
+            delegation::planning_prompt(task, &workers),
+        )
         .await?;
     let subtasks = match delegation::parse_plan(&first, &workers) {
         Ok(plan) => plan,

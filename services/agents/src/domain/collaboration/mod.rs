@@ -16,8 +16,8 @@
 pub mod convergence;
 pub mod delegation;
 pub mod engine;
-pub mod flows;
 pub mod events;
+pub mod flows;
 pub mod patterns;
 pub mod steps;
 
@@ -205,7 +205,11 @@ mod tests {
                 outcome,
                 SessionOutcome::Failed | SessionOutcome::Cancelled | SessionOutcome::BudgetExceeded
             );
-            assert_eq!(outcome.status() == SessionStatus::Failed, failed, "{outcome}");
+            assert_eq!(
+                outcome.status() == SessionStatus::Failed,
+                failed,
+                "{outcome}"
+            );
         }
     }
 

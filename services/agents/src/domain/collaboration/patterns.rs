@@ -104,6 +104,9 @@ mod tests {
     fn a_refinement_carries_the_message_and_the_current_answer() {
         assert_eq!(refinement("q", None), "q");
         let next = refinement("q", Some("draft"));
-        assert!(next.starts_with("q\n\nCurrent answer:\ndraft\n\n"), "{next}");
+        assert!(
+            next.starts_with("q\n\nCurrent answer:\ndraft\n\n"),
+            "{next}"
+        );
     }
 }

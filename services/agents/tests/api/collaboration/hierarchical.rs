@@ -34,12 +34,18 @@ async fn setup(pool: PgPool) -> (FakeLlm, TestApp, Session, Vec<String>) {
     let ada = app.signup("ada@example.com").await;
     let boss = team(&app, &ada.token, "openai", &[("Boss", "m-boss")]).await;
     let writer = app
-        .agent(&ada.token, json!({"name": "Writer", "model": "m-writer", "provider": "openai",
-                                  "description": "drafts prose and summaries"}))
+        .agent(
+            &ada.token,
+            json!({"name": "Writer", "model": "m-writer", "provider": "openai",
+                                  "description": "drafts prose and summaries"}),
+        )
         .await;
     let researcher = app
-        .agent(&ada.token, json!({"name": "Researcher", "model": "m-researcher", "provider": "openai",
-                                  "description": "finds facts on the web"}))
+        .agent(
+            &ada.token,
+            json!({"name": "Researcher", "model": "m-researcher", "provider": "openai",
+                                  "description": "finds facts on the web"}),
+        )
         .await;
     let ids = vec![
         boss[0].clone(),
@@ -50,7 +56,12 @@ async fn setup(pool: PgPool) -> (FakeLlm, TestApp, Session, Vec<String>) {
 }
 
 /// Runs a hierarchical session with `strategy`; returns it and the agent of each subtask.
-async fn delegate(app: &TestApp, ada: &Session, ids: &[String], strategy: &str) -> (Value, Vec<String>) {
+async fn delegate(
+    app: &TestApp,
+    ada: &Session,
+    ids: &[String],
+    strategy: &str,
+) -> (Value, Vec<String>) {
     let session = collaborate(
         app,
         &ada.token,
@@ -63,11 +74,20 @@ async fn delegate(app: &TestApp, ada: &Session, ids: &[String], strategy: &str) 
     let keys: Vec<&str> = flow.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(keys, ["plan", "task-0", "task-1", "task-2", "synthesis"]);
     assert_eq!(flow[0].1, ids[0], "the coordinator plans");
-    assert!(flow[0].2.contains(&ids[1]) && flow[0].2.contains("finds facts on the web"), "the plan prompt lists the workers");
+    assert!(
+        flow[0].2.contains(&ids[1]) && flow[0].2.contains("finds facts on the web"),
+        "the plan prompt lists the workers"
+    );
     assert_eq!(flow[4].1, ids[0], "the coordinator synthesises");
     for (subtask, output) in flow[1..4].iter().map(|s| (&s.2, &s.3)) {
-        assert!(subtask.ends_with("(This is one part of a larger task: Explain Rust)"), "{subtask}");
-        assert!(flow[4].2.contains(output.as_str()), "the synthesis sees every result");
+        assert!(
+            subtask.ends_with("(This is one part of a larger task: Explain Rust)"),
+            "{subtask}"
+        );
+        assert!(
+            flow[4].2.contains(output.as_str()),
+            "the synthesis sees every result"
+        );
     }
     assert_eq!(session["final_output"], flow[4].3);
     let assigned = flow[1..4].iter().map(|s| s.1.clone()).collect();
@@ -124,7 +144,13 @@ async fn a_malformed_plan_is_asked_for_again_with_the_error(pool: PgPool) {
     .await;
     let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("Boss", "m-boss"), ("W", "m-w")]).await;
+    let ids = team(
+        &app,
+        &ada.token,
+        "openai",
+        &[("Boss", "m-boss"), ("W", "m-w")],
+    )
+    .await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -135,7 +161,13 @@ async fn a_malformed_plan_is_asked_for_again_with_the_error(pool: PgPool) {
     let flow = steps(&session);
     assert_eq!(flow[0].0, "plan");
     assert_eq!(flow[1].0, "plan-retry");
-    assert!(flow[1].2.contains("Your previous plan was rejected: the plan is not JSON"), "{}", flow[1].2);
+    assert!(
+        flow[1]
+            .2
+            .contains("Your previous plan was rejected: the plan is not JSON"),
+        "{}",
+        flow[1].2
+    );
     assert_eq!(flow.len(), 6, "plan, retry, three subtasks, synthesis");
 }
 
@@ -144,7 +176,13 @@ async fn a_plan_malformed_twice_fails_the_session_with_a_clear_error(pool: PgPoo
     let fake = FakeLlm::start(vec![Reply::Text(r#"{"subtasks": []}"#.into())], None).await;
     let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("Boss", "m-boss"), ("W", "m-w")]).await;
+    let ids = team(
+        &app,
+        &ada.token,
+        "openai",
+        &[("Boss", "m-boss"), ("W", "m-w")],
+    )
+    .await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -154,7 +192,10 @@ async fn a_plan_malformed_twice_fails_the_session_with_a_clear_error(pool: PgPoo
     assert_eq!(session["status"], "failed", "{session}");
     assert_eq!(session["outcome"], "failed");
     let error = session["error"].as_str().unwrap();
-    assert!(error.contains("malformed twice") && error.contains("between 1 and 20 subtasks"), "{error}");
+    assert!(
+        error.contains("malformed twice") && error.contains("between 1 and 20 subtasks"),
+        "{error}"
+    );
     assert_eq!(steps(&session).len(), 2, "no worker ran");
     assert_eq!(fake.requests().len(), 2);
     let events = app.event_types(&ada.tenant_id).await;

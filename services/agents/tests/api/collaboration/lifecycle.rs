@@ -28,8 +28,12 @@ async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: 
     let closed = fake.closed();
     let id = started["id"].as_str().unwrap();
     let cancelled = expect_json(
-        app.post(&ada.token, &format!("/collaboration/sessions/{id}/cancel"), &json!({}))
-            .await,
+        app.post(
+            &ada.token,
+            &format!("/collaboration/sessions/{id}/cancel"),
+            &json!({}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -46,25 +50,38 @@ async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: 
     assert_eq!(flow[0]["outcome"], "cancelled");
     assert_eq!(fake.requests().len(), 1);
     assert!(
-        crate::helpers::eventually(|| async { app.state.sessions.get(id.parse().unwrap()).is_none() }).await,
+        crate::helpers::eventually(|| async {
+            app.state.sessions.get(id.parse().unwrap()).is_none()
+        })
+        .await,
         "the session's task ended"
     );
     expect_error(
-        app.post(&ada.token, &format!("/collaboration/sessions/{id}/cancel"), &json!({}))
-            .await,
+        app.post(
+            &ada.token,
+            &format!("/collaboration/sessions/{id}/cancel"),
+            &json!({}),
+        )
+        .await,
         StatusCode::CONFLICT,
         "already ended",
     )
     .await;
     let events = app.event_types(&ada.tenant_id).await;
     assert_eq!(
-        events.iter().filter(|e| *e == "collaboration.failed").count(),
+        events
+            .iter()
+            .filter(|e| *e == "collaboration.failed")
+            .count(),
         1
     );
 }
 
 /// A platform whose engines the test stops (a process shutting down).
-async fn spawn_stoppable(pool: PgPool, config: temponest_agents::AgentsConfig) -> (TestApp, temponest_test_client::Spawned) {
+async fn spawn_stoppable(
+    pool: PgPool,
+    config: temponest_agents::AgentsConfig,
+) -> (TestApp, temponest_test_client::Spawned) {
     let spawned = Harness::new(pool)
         .await
         .spawn([
@@ -96,7 +113,13 @@ async fn a_session_interrupted_by_a_restart_is_resumed_from_its_last_finished_st
     .await;
     let (first, mut spawned) = spawn_stoppable(pool.clone(), fake.config()).await;
     let ada = first.signup("ada@example.com").await;
-    let ids = team(&first, &ada.token, "openai", &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")]).await;
+    let ids = team(
+        &first,
+        &ada.token,
+        "openai",
+        &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")],
+    )
+    .await;
     let started = collaborate(
         &first,
         &ada.token,
@@ -108,8 +131,13 @@ async fn a_session_interrupted_by_a_restart_is_resumed_from_its_last_finished_st
     fake.wait_for_requests(2).await;
     // The process shuts down: its engines stop.
     spawned.engines.stop(StopPhase::AfterDrain).await;
-    let left = first.fetch(&ada.token, &format!("/collaboration/sessions/{id}")).await;
-    assert_eq!(left["status"], "running", "not failed: it will be resumed: {left}");
+    let left = first
+        .fetch(&ada.token, &format!("/collaboration/sessions/{id}"))
+        .await;
+    assert_eq!(
+        left["status"], "running",
+        "not failed: it will be resumed: {left}"
+    );
     assert_eq!(left["results"][1]["outcome"], "interrupted");
 
     let second = spawn_with(pool, fake.config()).await;
@@ -117,7 +145,10 @@ async fn a_session_interrupted_by_a_restart_is_resumed_from_its_last_finished_st
     assert_eq!(session["status"], "completed", "{session}");
     let flow = steps(&session);
     let outputs: Vec<&str> = flow.iter().map(|s| s.3.as_str()).collect();
-    assert_eq!(outputs, ["[m-a] go", "[m-b] [m-a] go", "[m-c] [m-b] [m-a] go"]);
+    assert_eq!(
+        outputs,
+        ["[m-a] go", "[m-b] [m-a] go", "[m-c] [m-b] [m-a] go"]
+    );
     let attempts: Vec<i64> = session["results"]
         .as_array()
         .unwrap()
@@ -126,9 +157,16 @@ async fn a_session_interrupted_by_a_restart_is_resumed_from_its_last_finished_st
         .collect();
     assert_eq!(attempts, [1, 2, 1], "only the interrupted step ran again");
     let asked: Vec<String> = fake.requests().iter().map(last_message).collect();
-    assert_eq!(asked, ["go", "[m-a] go", "[m-a] go", "[m-b] [m-a] go"], "A was not run twice");
+    assert_eq!(
+        asked,
+        ["go", "[m-a] go", "[m-a] go", "[m-b] [m-a] go"],
+        "A was not run twice"
+    );
     let executions = second.page(&ada.token, "/executions/").await;
-    assert_eq!(executions.total, 4, "the interrupted attempt stays recorded");
+    assert_eq!(
+        executions.total, 4,
+        "the interrupted attempt stays recorded"
+    );
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -156,7 +194,13 @@ async fn a_sessions_cost_is_the_sum_of_its_steps_cost_records(pool: PgPool) {
     let fake = FakeLlm::respond(tagged, Some((1000, 500))).await;
     let app = spawn_with(pool.clone(), fake.config()).await;
     let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "gpt-4o"), ("B", "gpt-4o")]).await;
+    let ids = team(
+        &app,
+        &ada.token,
+        "openai",
+        &[("A", "gpt-4o"), ("B", "gpt-4o")],
+    )
+    .await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -176,6 +220,9 @@ async fn a_sessions_cost_is_the_sum_of_its_steps_cost_records(pool: PgPool) {
         from_records += nanos;
         from_steps += step["cost_usd"].as_f64().unwrap();
     }
-    assert_eq!(session["total_cost_usd"].as_f64().unwrap(), from_records as f64 / 1e9);
+    assert_eq!(
+        session["total_cost_usd"].as_f64().unwrap(),
+        from_records as f64 / 1e9
+    );
     assert!((from_steps - from_records as f64 / 1e9).abs() < 1e-12);
 }

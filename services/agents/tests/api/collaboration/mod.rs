@@ -24,7 +24,12 @@ pub fn tagged(_: usize, body: &Value) -> Reply {
 }
 
 /// Creates one agent per (name, model) on `provider`; returns their ids.
-pub async fn team(app: &TestApp, token: &str, provider: &str, agents: &[(&str, &str)]) -> Vec<String> {
+pub async fn team(
+    app: &TestApp,
+    token: &str,
+    provider: &str,
+    agents: &[(&str, &str)],
+) -> Vec<String> {
     let mut ids = Vec::new();
     for (name, model) in agents {
         let agent = app

@@ -12,7 +12,13 @@ async fn a_sequential_session_passes_each_output_to_the_next_agent_in_order(pool
     let fake = FakeLlm::respond(tagged, None).await;
     let app = spawn_with(pool, fake.config()).await;
     let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")]).await;
+    let ids = team(
+        &app,
+        &ada.token,
+        "openai",
+        &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")],
+    )
+    .await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -29,19 +35,34 @@ async fn a_sequential_session_passes_each_output_to_the_next_agent_in_order(pool
     let expected = [
         ("pass-1/agent-0", &ids[0], "go", "[m-a] go"),
         ("pass-1/agent-1", &ids[1], "[m-a] go", "[m-b] [m-a] go"),
-        ("pass-1/agent-2", &ids[2], "[m-b] [m-a] go", "[m-c] [m-b] [m-a] go"),
+        (
+            "pass-1/agent-2",
+            &ids[2],
+            "[m-b] [m-a] go",
+            "[m-c] [m-b] [m-a] go",
+        ),
     ];
     assert_eq!(flow.len(), 3);
     for ((key, agent, input, output), (k, a, i, o)) in flow.iter().zip(expected) {
-        assert_eq!((key.as_str(), agent, input.as_str(), output.as_str()), (k, a, i, o));
+        assert_eq!(
+            (key.as_str(), agent, input.as_str(), output.as_str()),
+            (k, a, i, o)
+        );
     }
     assert_eq!(session["final_output"], "[m-c] [m-b] [m-a] go");
     let asked: Vec<String> = fake.requests().iter().map(last_message).collect();
-    assert_eq!(asked, ["go", "[m-a] go", "[m-b] [m-a] go"], "one call per step, in order");
+    assert_eq!(
+        asked,
+        ["go", "[m-a] go", "[m-b] [m-a] go"],
+        "one call per step, in order"
+    );
     // Every step is a real execution, visible in /executions/.
     for step in session["results"].as_array().unwrap() {
         let execution = app
-            .fetch(&ada.token, &format!("/executions/{}", step["execution_id"].as_str().unwrap()))
+            .fetch(
+                &ada.token,
+                &format!("/executions/{}", step["execution_id"].as_str().unwrap()),
+            )
             .await;
         assert_eq!(execution["status"], "completed");
         assert_eq!(execution["response"], step["output"]);
@@ -72,17 +93,34 @@ async fn with_full_history_each_agent_gets_the_whole_transcript_for_every_pass(p
     assert_eq!(session["status"], "completed", "{session}");
     let flow = steps(&session);
     let keys: Vec<&str> = flow.iter().map(|s| s.0.as_str()).collect();
-    assert_eq!(keys, ["pass-1/agent-0", "pass-1/agent-1", "pass-2/agent-0", "pass-2/agent-1"]);
+    assert_eq!(
+        keys,
+        [
+            "pass-1/agent-0",
+            "pass-1/agent-1",
+            "pass-2/agent-0",
+            "pass-2/agent-1"
+        ]
+    );
     assert_eq!(flow[0].2, "go");
     assert_eq!(flow[1].2, "go\n\n--- A ---\nout0");
-    assert_eq!(flow[3].2, "go\n\n--- A ---\nout0\n\n--- B ---\nout1\n\n--- A ---\nout2");
+    assert_eq!(
+        flow[3].2,
+        "go\n\n--- A ---\nout0\n\n--- B ---\nout1\n\n--- A ---\nout2"
+    );
     assert_eq!(session["final_output"], "out3");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn parallel_steps_overlap_under_the_configured_limit_and_are_aggregated(pool: PgPool) {
     let fake = FakeLlm::respond(
-        |_, body| Reply::Held(format!("[{}] {}", body["model"].as_str().unwrap(), last_message(body))),
+        |_, body| {
+            Reply::Held(format!(
+                "[{}] {}",
+                body["model"].as_str().unwrap(),
+                last_message(body)
+            ))
+        },
         None,
     )
     .await;
@@ -90,20 +128,35 @@ async fn parallel_steps_overlap_under_the_configured_limit_and_are_aggregated(po
     config.collaboration.max_concurrent_steps = 2;
     let app = spawn_with(pool, config).await;
     let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")]).await;
+    let ids = team(
+        &app,
+        &ada.token,
+        "openai",
+        &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")],
+    )
+    .await;
     let started = collaborate(
         &app,
         &ada.token,
         json!({"pattern": "parallel", "agent_ids": ids, "messages": ["x", "y", "z"], "wait": false}),
     )
     .await;
-    assert!(started["status"] == "pending" || started["status"] == "running", "{started}");
+    assert!(
+        started["status"] == "pending" || started["status"] == "running",
+        "{started}"
+    );
     // Two calls are in flight at once: the steps overlap (a sequential run would never get here).
     fake.wait_for_in_flight(2).await;
     let id = started["id"].as_str().unwrap();
-    let running = app.fetch(&ada.token, &format!("/collaboration/sessions/{id}")).await;
+    let running = app
+        .fetch(&ada.token, &format!("/collaboration/sessions/{id}"))
+        .await;
     assert_eq!(running["status"], "running");
-    assert_eq!(running["results"].as_array().unwrap().len(), 2, "the started steps show");
+    assert_eq!(
+        running["results"].as_array().unwrap().len(),
+        2,
+        "the started steps show"
+    );
     fake.open_gate();
     let session = ended(&app, &ada.token, id).await;
     assert_eq!(session["status"], "completed", "{session}");
@@ -141,9 +194,16 @@ async fn an_iterative_session_stops_when_successive_outputs_converge(pool: PgPoo
     assert_eq!(session["outcome"], "converged");
     let flow = steps(&session);
     let keys: Vec<&str> = flow.iter().map(|s| s.0.as_str()).collect();
-    assert_eq!(keys, ["round-1/agent-0", "round-1/agent-1", "round-2/agent-0"]);
+    assert_eq!(
+        keys,
+        ["round-1/agent-0", "round-1/agent-1", "round-2/agent-0"]
+    );
     assert_eq!(flow[0].2, "q");
-    assert!(flow[1].2.contains("Current answer:\nalpha beta gamma"), "{}", flow[1].2);
+    assert!(
+        flow[1].2.contains("Current answer:\nalpha beta gamma"),
+        "{}",
+        flow[1].2
+    );
     assert_eq!(flow[2].1, ids[0], "agents take turns");
     assert_eq!(session["final_output"], "Alpha, beta; delta.");
     assert_eq!(fake.requests().len(), 3);

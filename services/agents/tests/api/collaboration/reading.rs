@@ -25,27 +25,56 @@ async fn sessions_are_listed_newest_first_filtered_by_pattern_and_status(pool: P
         json!({"pattern": "parallel", "agent_ids": ids, "messages": ["1", "2"]}),
     )
     .await;
-    assert_eq!(sequential["final_output"], "Echo: Echo: hi");
+    // B is given the history (the message and A's output) and echoes it.
+    assert_eq!(
+        sequential["final_output"],
+        "Echo: hi\n\n--- A ---\nEcho: hi"
+    );
     let all = app.page(&ada.token, "/collaboration/sessions/").await;
     assert_eq!(all.total, 2);
     assert_eq!(all.items[0]["id"], parallel["id"], "newest first");
-    assert_eq!(all.items[1], sequential, "listed as fetched, with its steps");
-    let page = app.page(&ada.token, "/collaboration/sessions?limit=1&skip=1").await;
+    assert_eq!(
+        all.items[1], sequential,
+        "listed as fetched, with its steps"
+    );
+    let page = app
+        .page(&ada.token, "/collaboration/sessions?limit=1&skip=1")
+        .await;
     assert_eq!((page.total, page.items.len()), (2, 1));
     assert_eq!(page.items[0]["id"], sequential["id"]);
     let filtered = app
-        .page(&ada.token, "/collaboration/sessions/?pattern=parallel&status=completed")
+        .page(
+            &ada.token,
+            "/collaboration/sessions/?pattern=parallel&status=completed",
+        )
         .await;
     assert_eq!(filtered.total, 1);
     assert_eq!(filtered.items[0]["id"], parallel["id"]);
-    let none = app.page(&ada.token, "/collaboration/sessions/?status=failed").await;
+    let none = app
+        .page(&ada.token, "/collaboration/sessions/?status=failed")
+        .await;
     assert_eq!(none.total, 0);
     app.expect_refusals(
         &ada.token,
         &[
-            ("GET /collaboration/sessions/?pattern=swarm", None, 422, "pattern"),
-            ("GET /collaboration/sessions/?status=cancelled", None, 422, "pending, running, completed, failed"),
-            ("GET /collaboration/sessions/not-a-uuid", None, 404, "not found"),
+            (
+                "GET /collaboration/sessions/?pattern=swarm",
+                None,
+                422,
+                "pattern",
+            ),
+            (
+                "GET /collaboration/sessions/?status=cancelled",
+                None,
+                422,
+                "pending, running, completed, failed",
+            ),
+            (
+                "GET /collaboration/sessions/not-a-uuid",
+                None,
+                404,
+                "not found",
+            ),
         ],
     )
     .await;
@@ -80,12 +109,16 @@ async fn another_tenants_sessions_and_agents_are_invisible(pool: PgPool) {
         ],
     )
     .await;
-    assert_eq!(app.page(&bob.token, "/collaboration/sessions/").await.total, 0);
-    let bobs_runs: i64 = sqlx::query_scalar("select count(*) from agents.executions where tenant_id = $1::uuid")
-        .bind(&bob.tenant_id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    assert_eq!(
+        app.page(&bob.token, "/collaboration/sessions/").await.total,
+        0
+    );
+    let bobs_runs: i64 =
+        sqlx::query_scalar("select count(*) from agents.executions where tenant_id = $1::uuid")
+            .bind(&bob.tenant_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(bobs_runs, 0, "nothing started for the refused request");
 }
 
@@ -105,7 +138,12 @@ async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool)
         .get(&ada.token, &format!("/collaboration/sessions/{id}/stream"))
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let frames = parse_sse(&resp.text().await.unwrap());
     let ids_seen: Vec<&str> = frames.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids_seen, ["1", "2", "3", "4", "5", "6"]);
@@ -117,14 +155,23 @@ async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool)
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["step_started", "step_completed", "step_started", "step_completed", "session_completed"]
+        [
+            "step_started",
+            "step_completed",
+            "step_started",
+            "step_completed",
+            "session_completed"
+        ]
     );
     assert_eq!(events[1]["step"]["output"], "Echo: hi");
     assert_eq!(events[3]["step"]["step_key"], "pass-1/agent-1");
     assert_eq!(events[4]["session"], session);
     expect_error(
-        app.get(&ada.token, "/collaboration/sessions/00000000-0000-0000-0000-000000000000/stream")
-            .await,
+        app.get(
+            &ada.token,
+            "/collaboration/sessions/00000000-0000-0000-0000-000000000000/stream",
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "not found",
     )
