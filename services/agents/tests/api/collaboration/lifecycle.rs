@@ -226,3 +226,42 @@ async fn a_sessions_cost_is_the_sum_of_its_steps_cost_records(pool: PgPool) {
     );
     assert!((from_steps - from_records as f64 / 1e9).abs() < 1e-12);
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_step_refused_by_a_budget_fails_the_session_as_budget_exceeded(pool: PgPool) {
+    let fake = FakeLlm::respond(tagged, Some((10, 10))).await;
+    let app = spawn_with(pool, fake.config()).await;
+    let ada = app.signup("ada@example.com").await;
+    let ids = team(
+        &app,
+        &ada.token,
+        "openai",
+        &[("A", "gpt-4o"), ("B", "gpt-4o")],
+    )
+    .await;
+    expect_json(
+        app.post(
+            &ada.token,
+            "/costs/budget",
+            &json!({"daily_limit_usd": 0.000001}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let session = collaborate(
+        &app,
+        &ada.token,
+        json!({"pattern": "sequential", "agent_ids": ids, "initial_message": "go"}),
+    )
+    .await;
+    assert_eq!(session["status"], "failed", "{session}");
+    assert_eq!(session["outcome"], "budget_exceeded");
+    assert!(
+        session["error"].as_str().unwrap().contains("daily budget"),
+        "{session}"
+    );
+    assert_eq!(session["results"][0]["outcome"], "budget_exceeded");
+    assert_eq!(session["results"].as_array().unwrap().len(), 1);
+    assert!(fake.requests().is_empty(), "the provider never saw a call");
+}
