@@ -265,3 +265,77 @@ async fn a_step_refused_by_a_budget_fails_the_session_as_budget_exceeded(pool: P
     assert_eq!(session["results"].as_array().unwrap().len(), 1);
     assert!(fake.requests().is_empty(), "the provider never saw a call");
 }
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_sessions_of_a_dead_process_are_resumed_by_a_survivor_from_their_finished_steps(
+    pool: PgPool,
+) {
+    let app = spawn_with(pool.clone(), crate::helpers::config(&[])).await;
+    let ada = app.signup("ada@example.com").await;
+    let ids = team(&app, &ada.token, "echo", &[("A", "m"), ("B", "m")]).await;
+    // What a process that died mid-session leaves: its instance (heartbeat long stopped), the
+    // session it drove, and A's finished step.
+    let dead = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into platform.instances (id, role, host, pid, started_at, heartbeat_at)
+         values ($1, 'agents', 'gone', 1, now() - interval '1 hour', now() - interval '1 hour')",
+    )
+    .bind(dead)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let session = uuid::Uuid::now_v7();
+    let request = json!({"pattern": "sequential", "agent_ids": ids, "initial_message": "go",
+                         "pass_full_history": false, "max_iterations": 1, "context": {}});
+    sqlx::query(
+        "insert into agents.collaboration_sessions
+                (id, tenant_id, pattern, agent_ids, request, status, owner_id, created_by, started_at)
+         values ($1, $2::uuid, 'sequential', array[$3::uuid, $4::uuid], $5, 'running', $6, $7::uuid, now())",
+    )
+    .bind(session)
+    .bind(&ada.tenant_id)
+    .bind(&ids[0])
+    .bind(&ids[1])
+    .bind(&request)
+    .bind(dead)
+    .bind(&ada.user_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let step = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into agents.executions (id, tenant_id, agent_id, status, outcome, user_message, response,
+                                        provider, model, owner_id, started_at, completed_at)
+         values ($1, $2::uuid, $3::uuid, 'completed', 'completed', 'go', 'from before', 'echo', 'm', $4,
+                 now(), now())",
+    )
+    .bind(step)
+    .bind(&ada.tenant_id)
+    .bind(&ids[0])
+    .bind(dead)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into agents.collaboration_steps (session_id, step_key, attempt, ordinal, agent_id, input, execution_id)
+         values ($1, 'pass-1/agent-0', 1, 0, $2::uuid, 'go', $3)",
+    )
+    .bind(session)
+    .bind(&ids[0])
+    .bind(step)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let resumed = ended(&app, &ada.token, &session.to_string()).await;
+    assert_eq!(resumed["status"], "completed", "{resumed}");
+    let flow = steps(&resumed);
+    assert_eq!(
+        flow[0].3, "from before",
+        "the finished step was not run again"
+    );
+    assert_eq!(flow[1].2, "from before", "the next step got its output");
+    assert_eq!(resumed["final_output"], "Echo: from before");
+    let events = app.event_types(&ada.tenant_id).await;
+    assert_eq!(events.last().unwrap(), "collaboration.completed");
+}
