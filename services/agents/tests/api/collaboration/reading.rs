@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{collaborate, team};
-use crate::helpers::{expect_error, parse_sse, spawn};
+use crate::fake_llm::{FakeLlm, Reply};
+use crate::helpers::{expect_error, parse_sse, spawn, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn sessions_are_listed_newest_first_filtered_by_pattern_and_status(pool: PgPool) {
@@ -176,4 +177,50 @@ async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool)
         "not found",
     )
     .await;
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_stream_follows_a_running_session_live(pool: PgPool) {
+    let fake = FakeLlm::start(vec![Reply::Held("done".into())], None).await;
+    let app = spawn_with(pool, fake.config()).await;
+    let ada = app.signup("ada@example.com").await;
+    let ids = team(&app, &ada.token, "openai", &[("A", "m-a")]).await;
+    let session = collaborate(
+        &app,
+        &ada.token,
+        json!({"pattern": "sequential", "agent_ids": ids, "initial_message": "go", "wait": false}),
+    )
+    .await;
+    fake.wait_for_request().await;
+    let id = session["id"].as_str().unwrap();
+    let mut resp = app
+        .get(&ada.token, &format!("/collaboration/sessions/{id}/stream"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The step has started and its model call is held: the stream says so before it ends.
+    let mut seen = String::new();
+    while !seen.contains("step_started") {
+        let chunk = resp.chunk().await.unwrap().expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!seen.contains("step_completed"), "{seen}");
+    fake.open_gate();
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let kinds: Vec<String> = parse_sse(&seen)
+        .iter()
+        .filter(|(_, data)| data != "[DONE]")
+        .map(|(_, data)| {
+            serde_json::from_str::<Value>(data).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["step_started", "step_completed", "session_completed"]
+    );
+    assert!(seen.trim_end().ends_with("data: [DONE]"), "{seen}");
 }
