@@ -197,16 +197,21 @@ pub async fn steps_of(
 }
 
 /// pending → running (a resumed session stays running); None if it has finished.
-pub async fn mark_running(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SessionRow>> {
+pub async fn mark_running(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<SessionRow>> {
     sqlx::query_as!(
         SessionRow,
         r#"update agents.collaboration_sessions
            set status = 'running', started_at = coalesce(started_at, now())
-           where id = $1 and status in ('pending', 'running')
+           where id = $1 and tenant_id = $2 and status in ('pending', 'running')
            returning id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
                      status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
                      error, final_output, created_by, created_at, started_at, completed_at"#,
-        id
+        id,
+        tenant_id
     )
     .fetch_optional(pool)
     .await
@@ -214,11 +219,16 @@ pub async fn mark_running(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Sessio
 
 /// Locks the session's row and tells whether it is still unfinished (a cancellation waits
 /// for the lock, so no step starts after a session was cancelled).
-pub async fn lock_unfinished(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+pub async fn lock_unfinished(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<bool> {
     let status = sqlx::query_scalar!(
         r#"select status as "status: SessionStatus" from agents.collaboration_sessions
-           where id = $1 for update"#,
-        id
+           where id = $1 and tenant_id = $2 for update"#,
+        id,
+        tenant_id
     )
     .fetch_optional(conn)
     .await?;
@@ -250,6 +260,7 @@ pub async fn insert_step(conn: &mut PgConnection, step: &NewStep<'_>) -> sqlx::R
 /// (cancelled).
 pub async fn finish(
     conn: &mut PgConnection,
+    tenant_id: Uuid,
     id: Uuid,
     outcome: SessionOutcome,
     error: Option<&str>,
@@ -258,13 +269,14 @@ pub async fn finish(
     sqlx::query_as!(
         SessionRow,
         r#"update agents.collaboration_sessions
-           set status = $2, outcome = $3, error = $4, final_output = $5, completed_at = now(),
+           set status = $3, outcome = $4, error = $5, final_output = $6, completed_at = now(),
                owner_id = null
-           where id = $1 and status in ('pending', 'running')
+           where id = $1 and tenant_id = $2 and status in ('pending', 'running')
            returning id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
                      status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
                      error, final_output, created_by, created_at, started_at, completed_at"#,
         id,
+        tenant_id,
         outcome.status() as SessionStatus,
         outcome as SessionOutcome,
         error,
@@ -299,12 +311,17 @@ pub async fn cancel(
 }
 
 /// The session's executions that have not finished (any attempt).
-pub async fn unfinished_executions(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+pub async fn unfinished_executions(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         "select s.execution_id from agents.collaboration_steps s
          join agents.executions e on e.id = s.execution_id
-         where s.session_id = $1 and e.status in ('pending', 'running')",
-        id
+         where s.session_id = $1 and e.tenant_id = $2 and e.status in ('pending', 'running')",
+        id,
+        tenant_id
     )
     .fetch_all(conn)
     .await
@@ -312,11 +329,12 @@ pub async fn unfinished_executions(conn: &mut PgConnection, id: Uuid) -> sqlx::R
 
 /// Gives up a session this process drives (it shuts down): it stays running, free for any
 /// process to resume.
-pub async fn release(pool: &PgPool, id: Uuid, owner_id: Uuid) -> sqlx::Result<()> {
+pub async fn release(pool: &PgPool, tenant_id: Uuid, id: Uuid, owner_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         "update agents.collaboration_sessions set owner_id = null
-         where id = $1 and owner_id = $2 and status in ('pending', 'running')",
+         where id = $1 and tenant_id = $2 and owner_id = $3 and status in ('pending', 'running')",
         id,
+        tenant_id,
         owner_id
     )
     .execute(pool)

@@ -168,7 +168,9 @@ pub async fn cancel(
         )));
     };
     let mut cancelled = Vec::new();
-    for execution_id in collaboration::unfinished_executions(&mut tx, id).await? {
+    for execution_id in
+        collaboration::unfinished_executions(&mut tx, principal.tenant_id, id).await?
+    {
         if let Some(execution) =
             executions::cancel(&mut tx, principal.tenant_id, execution_id, &reason).await?
         {

@@ -88,7 +88,7 @@ impl Sessions {
         let driven = live.clone();
         tokio::spawn(async move {
             let result = drive(&state, id, &driven).await;
-            conclude(&state, id, result).await;
+            conclude(&state, tenant_id, id, result).await;
             driven.finish();
             state.sessions.remove(id);
         });
@@ -161,7 +161,7 @@ pub async fn resume_free_sessions(state: AppState, stop: CancellationToken) {
 
 /// Runs session `id` to its end (or to a stop); `Ok(None)` when it had already finished.
 async fn drive(state: &AppState, id: Uuid, live: &Arc<Live>) -> Result<Option<Finish>, Halt> {
-    let Some(row) = collaboration::mark_running(&state.pool, id).await? else {
+    let Some(row) = collaboration::mark_running(&state.pool, live.tenant_id, id).await? else {
         return Ok(None);
     };
     let request: SessionRequest =
@@ -220,12 +220,19 @@ async fn supersede_unfinished(
 }
 
 /// Records how the session ended (with its event), or releases it for a resume.
-async fn conclude(state: &AppState, id: Uuid, result: Result<Option<Finish>, Halt>) {
+async fn conclude(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+    result: Result<Option<Finish>, Halt>,
+) {
     let (outcome, error, output) = match result {
         Ok(None) => return,
         Ok(Some(finish)) => (finish.outcome, None, finish.final_output),
         Err(Halt::Interrupted) => {
-            if let Err(err) = collaboration::release(&state.pool, id, state.instance_id).await {
+            if let Err(err) =
+                collaboration::release(&state.pool, tenant_id, id, state.instance_id).await
+            {
                 tracing::warn!(error = %err, session_id = %id, "could not release a collaboration session; the dead-instance reaper will");
             }
             return;
@@ -245,20 +252,31 @@ async fn conclude(state: &AppState, id: Uuid, result: Result<Option<Finish>, Hal
             )
         }
     };
-    if let Err(err) = finish(state, id, outcome, error.as_deref(), output.as_deref()).await {
+    if let Err(err) = finish(
+        state,
+        tenant_id,
+        id,
+        outcome,
+        error.as_deref(),
+        output.as_deref(),
+    )
+    .await
+    {
         tracing::error!(error = %err, session_id = %id, "could not record the end of a collaboration session");
     }
 }
 
 async fn finish(
     state: &AppState,
+    tenant_id: Uuid,
     id: Uuid,
     outcome: SessionOutcome,
     error: Option<&str>,
     output: Option<&str>,
 ) -> sqlx::Result<()> {
     let mut tx = state.pool.begin().await?;
-    let Some(row) = collaboration::finish(&mut tx, id, outcome, error, output).await? else {
+    let Some(row) = collaboration::finish(&mut tx, tenant_id, id, outcome, error, output).await?
+    else {
         // Cancelled meanwhile: the cancellation recorded the end and its event.
         return Ok(());
     };

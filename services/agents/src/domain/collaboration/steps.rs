@@ -142,7 +142,7 @@ impl SessionRun {
         })?;
         let id = Uuid::now_v7();
         let mut tx = self.state.pool.begin().await?;
-        if !collaboration::lock_unfinished(&mut tx, self.id).await? {
+        if !collaboration::lock_unfinished(&mut tx, self.tenant_id, self.id).await? {
             return Err(Halt::Cancelled);
         }
         executions::insert_pending(
