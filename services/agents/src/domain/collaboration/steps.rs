@@ -16,8 +16,7 @@ use super::engine::Live;
 use crate::db::agents::AgentRow;
 use crate::db::collaboration::{self, NewStep, StepRow};
 use crate::db::executions::{self, NewExecution};
-use crate::domain::execution::{self, ExecutionOutcome, ExecutionStatus, Job};
-use crate::models::AgentOut;
+use crate::domain::execution::{self, AgentSettings, ExecutionOutcome, ExecutionStatus, Job};
 use crate::state::AppState;
 
 /// Why a session stops before its end.
@@ -180,7 +179,7 @@ impl SessionRun {
         let job = Job {
             execution_id: id,
             tenant_id: self.tenant_id,
-            agent: AgentOut::from(agent.clone()).into(),
+            agent: settings(agent),
             user_message: input,
             context: self.context.clone(),
             stream: false,
@@ -227,6 +226,19 @@ impl SessionRun {
 
     fn lock_finished(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.finished.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a run needs of the agent, as it is now.
+fn settings(agent: &AgentRow) -> AgentSettings {
+    AgentSettings {
+        id: agent.id,
+        provider: agent.provider.clone(),
+        model: agent.model.clone(),
+        system_prompt: agent.system_prompt.clone(),
+        tools: agent.tools.clone(),
+        max_iterations: agent.max_iterations,
+        temperature: agent.temperature,
     }
 }
 
