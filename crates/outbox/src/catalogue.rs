@@ -20,10 +20,19 @@ pub const WEBHOOK_TEST: &str = "webhook.test";
 pub const WEBHOOK_ENDPOINT_DISABLED: &str = "webhook.endpoint.disabled";
 pub const BUDGET_ALERT: &str = "budget.alert";
 pub const COST_THRESHOLD_EXCEEDED: &str = "cost.threshold.exceeded";
+pub const COLLABORATION_COMPLETED: &str = "collaboration.completed";
+pub const COLLABORATION_FAILED: &str = "collaboration.failed";
 
 /// Namespaces of platform events: an application's own events (`POST /events`) must not use
 /// them, so a subscriber can trust that `agent.*` came from the platform.
-pub const RESERVED_PREFIXES: &[&str] = &["agent.", "schedule.", "budget.", "cost.", "webhook."];
+pub const RESERVED_PREFIXES: &[&str] = &[
+    "agent.",
+    "schedule.",
+    "budget.",
+    "cost.",
+    "webhook.",
+    "collaboration.",
+];
 
 /// The catalogue, grouped by service.
 pub const EVENT_TYPES: &[EventType] = &[
@@ -58,6 +67,14 @@ pub const EVENT_TYPES: &[EventType] = &[
     EventType {
         name: COST_THRESHOLD_EXCEEDED,
         description: "Spending reached a budget's limit (once per budget and UTC day or month); further model calls are refused.",
+    },
+    EventType {
+        name: COLLABORATION_COMPLETED,
+        description: "A multi-agent collaboration session completed (see `outcome`: completed, converged or max_iterations).",
+    },
+    EventType {
+        name: COLLABORATION_FAILED,
+        description: "A multi-agent collaboration session failed or was cancelled (see `outcome` and `error`).",
     },
     EventType {
         name: SCHEDULE_TRIGGERED,

@@ -22,6 +22,7 @@ pub struct AgentsConfig {
     pub default_provider: String,
     pub tools: ToolsConfig,
     pub executions: ExecutionsConfig,
+    pub collaboration: CollaborationConfig,
     /// Heartbeat of this process's instances and when a silent peer counts as dead.
     pub liveness: temponest_db::instances::Liveness,
 }
@@ -78,6 +79,34 @@ impl Default for ExecutionsConfig {
     }
 }
 
+/// Multi-agent collaboration sessions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CollaborationConfig {
+    /// Steps of one session that run at once (parallel branches, hierarchical subtasks);
+    /// 1 to [`MAX_CONCURRENT_STEPS`].
+    pub max_concurrent_steps: usize,
+    /// How long `POST /collaboration/execute` waits for the session to end (with `wait`,
+    /// the default) before answering with the session as it is (`running`); 1 to 600 s,
+    /// within the long request timeout.
+    pub wait_timeout_secs: u64,
+    /// The most agents one session may name (1 to 100).
+    pub max_agents: usize,
+}
+
+/// The highest `collaboration.max_concurrent_steps`.
+pub const MAX_CONCURRENT_STEPS: usize = 64;
+
+impl Default for CollaborationConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_steps: 4,
+            wait_timeout_secs: 300,
+            max_agents: 20,
+        }
+    }
+}
+
 impl Default for AgentsConfig {
     fn default() -> Self {
         Self {
@@ -85,6 +114,7 @@ impl Default for AgentsConfig {
             default_provider: "ollama".to_owned(),
             tools: ToolsConfig::default(),
             executions: ExecutionsConfig::default(),
+            collaboration: CollaborationConfig::default(),
             liveness: temponest_db::instances::Liveness::default(),
         }
     }
@@ -112,6 +142,22 @@ impl Settings for AgentsConfig {
                 "TEMPONEST_EXECUTIONS__COST_RETENTION_DAYS must be at most {MAX_COST_RETENTION_DAYS} (0 keeps cost records forever)"
             )));
         }
+        let collaboration = &self.collaboration;
+        if !(1..=MAX_CONCURRENT_STEPS).contains(&collaboration.max_concurrent_steps) {
+            return Err(ConfigError::invalid(format!(
+                "TEMPONEST_COLLABORATION__MAX_CONCURRENT_STEPS must be between 1 and {MAX_CONCURRENT_STEPS}"
+            )));
+        }
+        if !(1..=600).contains(&collaboration.wait_timeout_secs) {
+            return Err(ConfigError::invalid(
+                "TEMPONEST_COLLABORATION__WAIT_TIMEOUT_SECS must be between 1 and 600",
+            ));
+        }
+        if !(1..=100).contains(&collaboration.max_agents) {
+            return Err(ConfigError::invalid(
+                "TEMPONEST_COLLABORATION__MAX_AGENTS must be between 1 and 100",
+            ));
+        }
         temponest_netguard::NetPolicy::parse(&self.tools.http_allowed_networks).map_err(|e| {
             ConfigError::invalid(format!("TEMPONEST_TOOLS__HTTP_ALLOWED_NETWORKS: {e}"))
         })?;
@@ -126,6 +172,7 @@ impl std::fmt::Debug for AgentsConfig {
             .field("default_provider", &self.default_provider)
             .field("tools", &self.tools)
             .field("executions", &self.executions)
+            .field("collaboration", &self.collaboration)
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +180,28 @@ impl std::fmt::Debug for AgentsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collaboration_settings_out_of_range_are_refused_by_name() {
+        let mut config = AgentsConfig::default();
+        config.collaboration.max_concurrent_steps = 0;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("TEMPONEST_COLLABORATION__MAX_CONCURRENT_STEPS"),
+            "{err}"
+        );
+        let mut config = AgentsConfig::default();
+        config.collaboration.wait_timeout_secs = 601;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("TEMPONEST_COLLABORATION__WAIT_TIMEOUT_SECS"),
+            "{err}"
+        );
+        let mut config = AgentsConfig::default();
+        config.collaboration.max_agents = 0;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("TEMPONEST_COLLABORATION__MAX_AGENTS"), "{err}");
+    }
 
     #[test]
     fn cost_retention_is_400_days_by_default_and_refused_beyond_a_century() {

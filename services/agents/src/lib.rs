@@ -23,10 +23,10 @@ pub use config::AgentsConfig;
 pub use domain::runs::Runs;
 pub use state::AppState;
 
-use routes::{agents, budgets, cost_export, costs, dashboard, executions, prices};
+use routes::{agents, budgets, collaboration, cost_export, costs, dashboard, executions, prices};
 
 /// Routes that wait on long work and get the long request timeout.
-pub const LONG_ROUTES: &[&str] = &["/agents/{id}/execute"];
+pub const LONG_ROUTES: &[&str] = &["/agents/{id}/execute", "/collaboration/execute"];
 
 /// The agents service's routes (without shared layers).
 pub fn routes(state: AppState) -> Router {
@@ -58,6 +58,17 @@ pub fn routes(state: AppState) -> Router {
         .route("/costs/forecast", get(costs::forecast))
         .route("/costs/export", get(cost_export::export))
         .route("/dashboard/metrics", get(dashboard::metrics))
+        .route("/collaboration/execute", post(collaboration::execute))
+        .route("/collaboration/sessions", get(collaboration::list))
+        .route("/collaboration/sessions/{id}", get(collaboration::get))
+        .route(
+            "/collaboration/sessions/{id}/cancel",
+            post(collaboration::cancel),
+        )
+        .route(
+            "/collaboration/sessions/{id}/stream",
+            get(collaboration::stream),
+        )
         .with_state(state)
 }
 
@@ -65,7 +76,7 @@ pub fn routes(state: AppState) -> Router {
 #[openapi(
     info(
         title = "TempoNest agents",
-        description = "Agents, executions, LLM providers, tools, cost records and the dashboard."
+        description = "Agents, executions, LLM providers, tools, cost records, the dashboard and multi-agent collaboration sessions."
     ),
     paths(
         agents::create,
@@ -93,6 +104,11 @@ pub fn routes(state: AppState) -> Router {
         costs::forecast,
         cost_export::export,
         dashboard::metrics,
+        collaboration::execute,
+        collaboration::list,
+        collaboration::get,
+        collaboration::cancel,
+        collaboration::stream,
     ),
     components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
     modifiers(&BearerAuth),
@@ -110,11 +126,31 @@ pub const NAME: &str = "agents";
 /// The agents service: its routes (the synchronous execution with the long request
 /// timeout) and, as an engine stopped after requests have drained, the interruption of the
 /// executions still running (their requests and streams then finish, recorded as
-/// `interrupted` with what they had used).
+/// `interrupted` with what they had used); before it, the collaboration engine, which
+/// resumes free sessions while the process runs and, at shutdown, stops starting steps,
+/// interrupts the running ones and releases its sessions for any process to resume.
 pub fn service(config: AgentsConfig) -> Plan {
     Plan::new(NAME, Vec::new(), move |context| async move {
         let state = AppState::build(config, &context)?;
         let runs = state.runs.clone();
+        let driver = state.clone();
+        let sessions = Engine::new("collaboration sessions", StopPhase::AfterDrain, move || {
+            let stop = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(domain::collaboration::engine::resume_free_sessions(
+                driver.clone(),
+                stop.clone(),
+            ));
+            Box::pin(async move {
+                stop.cancel();
+                let left = driver.sessions.stop(&driver, Duration::from_secs(10)).await;
+                if left > 0 {
+                    tracing::warn!(
+                        left,
+                        "collaboration sessions still running at exit; the dead-instance reaper will free them"
+                    );
+                }
+            })
+        });
         let interrupt = Engine::new("execution interrupt", StopPhase::AfterDrain, move || {
             Box::pin(async move {
                 let left = runs.interrupt_all(Duration::from_secs(10)).await;
@@ -129,6 +165,7 @@ pub fn service(config: AgentsConfig) -> Plan {
         Ok::<_, StartupError>(
             Descriptor::new(routes(state.clone()), openapi(), state)
                 .long_routes(LONG_ROUTES)
+                .engine(sessions)
                 .engine(interrupt),
         )
     })

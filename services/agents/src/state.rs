@@ -11,6 +11,7 @@ use temponest_ratelimit::RateLimiter;
 use uuid::Uuid;
 
 use crate::config::AgentsConfig;
+use crate::domain::collaboration::Sessions;
 use crate::domain::pricing::PriceTable;
 use crate::domain::runs::Runs;
 use crate::domain::tools::Tools;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub prices: Arc<PriceTable>,
     /// Executions running in this process.
     pub runs: Runs,
+    /// Collaboration sessions driven by this process.
+    pub sessions: Sessions,
     /// Identifies this process as the owner of the executions it runs.
     pub instance_id: Uuid,
     provider_names: Arc<Vec<String>>,
@@ -61,6 +64,7 @@ impl AppState {
             tools,
             prices: Arc::new(PriceTable::shipped()),
             runs: Runs::default(),
+            sessions: Sessions::default(),
             instance_id: Uuid::new_v4(),
             provider_names,
             tool_names,

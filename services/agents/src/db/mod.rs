@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod budgets;
+pub mod collaboration;
 pub mod cost_reports;
 pub mod costs;
 pub mod dashboard;

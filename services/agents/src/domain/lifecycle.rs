@@ -118,6 +118,8 @@ impl Reaper for DeadProcesses {
     async fn release(&self, conn: &mut PgConnection, dead: &[Uuid]) -> sqlx::Result<u64> {
         let rows = executions::fail_owned_by(conn, dead).await?;
         publish_abandoned(conn, &rows).await?;
+        // Their collaboration sessions are freed for a survivor to resume.
+        crate::db::collaboration::release_owned_by(conn, dead).await?;
         Ok(rows.len() as u64)
     }
 }

@@ -2,6 +2,7 @@
 //! their retention, the dashboard.
 
 pub mod budgets;
+pub mod collaboration;
 pub mod cost_reports;
 pub mod cost_retention;
 pub mod dashboard;

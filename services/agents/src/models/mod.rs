@@ -2,9 +2,11 @@
 
 pub mod agents;
 pub mod budgets;
+pub mod collaboration;
 pub mod costs;
 pub mod dashboard;
 pub mod executions;
 
 pub use agents::{AgentFilter, AgentIn, AgentOut, AgentPatch, AgentSpec, Known};
+pub use collaboration::{CollaborationIn, SessionFilter, SessionOut, StepOut, ValidSession};
 pub use executions::{ExecuteIn, ExecutionFilter, ExecutionOut, TokensUsed, ValidExecute};

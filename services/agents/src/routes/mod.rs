@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod budgets;
+pub mod collaboration;
 pub mod cost_export;
 pub mod costs;
 pub mod dashboard;

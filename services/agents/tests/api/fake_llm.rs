@@ -1,6 +1,9 @@
 //! A local OpenAI-compatible chat-completions server driven by a script: plain JSON and SSE
 //! chunk streaming (text split into several chunks, tool calls with arguments split across
-//! chunks, the usage chunk), and replies that hang until the client goes away.
+//! chunks, the usage chunk), replies that hang until the client goes away, and replies held
+//! until the test opens a gate (with the high-water mark of requests in flight, which proves
+//! that calls overlapped without timing anything). A script is a list of replies in order, or
+//! a function of the request (for calls whose order is not fixed).
 
 use std::sync::{Arc, Mutex};
 
@@ -23,11 +26,29 @@ pub enum Reply {
     /// Streams `partial` (when streaming), then never finishes; the server notices when the
     /// client closes the connection.
     Hang(String),
+    /// Answers this text once the gate is open ([`FakeLlm::open_gate`]); non-streaming only.
+    Held(String),
+}
+
+/// A script as a function of the request's index and body.
+pub type Responder = dyn Fn(usize, &Value) -> Reply + Send + Sync;
+
+/// The content of the last message of a chat request (what the agent was asked).
+pub fn last_message(body: &Value) -> String {
+    body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[derive(Clone)]
 struct Shared {
-    script: Arc<Vec<Reply>>,
+    script: Arc<Responder>,
+    gate: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Requests being answered now, and the most at once.
+    in_flight: Arc<Mutex<(usize, usize)>>,
     requests: Arc<Mutex<Vec<Value>>>,
     received: Arc<Notify>,
     closed: Arc<Notify>,
@@ -44,8 +65,28 @@ pub struct FakeLlm {
 impl FakeLlm {
     /// Serves `script` in order (the last reply repeats), reporting `usage` tokens.
     pub async fn start(script: Vec<Reply>, usage: Option<(u32, u32)>) -> Self {
+        Self::respond(
+            move |index, _| {
+                script
+                    .get(index)
+                    .or_else(|| script.last())
+                    .cloned()
+                    .expect("a script")
+            },
+            usage,
+        )
+        .await
+    }
+
+    /// Answers each request with `script(index, body)`, reporting `usage` tokens.
+    pub async fn respond(
+        script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static,
+        usage: Option<(u32, u32)>,
+    ) -> Self {
         let shared = Shared {
             script: Arc::new(script),
+            gate: Arc::new(tokio::sync::watch::channel(false).0),
+            in_flight: Arc::default(),
             requests: Arc::default(),
             received: Arc::default(),
             closed: Arc::default(),
@@ -89,6 +130,38 @@ impl FakeLlm {
         }
     }
 
+    /// Waits until `n` requests have been received.
+    pub async fn wait_for_requests(&self, n: usize) {
+        loop {
+            let notified = self.shared.received.notified();
+            if self.requests().len() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until `n` requests are being answered at once.
+    pub async fn wait_for_in_flight(&self, n: usize) {
+        loop {
+            let notified = self.shared.received.notified();
+            if self.shared.in_flight.lock().unwrap().0 >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The most requests that were being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.in_flight.lock().unwrap().1
+    }
+
+    /// Lets every held reply (and every later one) answer.
+    pub fn open_gate(&self) {
+        self.shared.gate.send_replace(true);
+    }
+
     /// Resolves when a hanging reply's client has gone away.
     pub fn closed(&self) -> Arc<Notify> {
         self.shared.closed.clone()
@@ -105,20 +178,36 @@ impl Drop for OnClose {
     }
 }
 
+/// Counts a request out of the in-flight figure when its handler ends (or is dropped).
+struct InFlight(Arc<Mutex<(usize, usize)>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().0 -= 1;
+    }
+}
+
 async fn chat(State(shared): State<Shared>, body: axum::Json<Value>) -> Response {
     let body = body.0;
     let index = {
         let mut requests = shared.requests.lock().unwrap();
         requests.push(body.clone());
+        let mut in_flight = shared.in_flight.lock().unwrap();
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
         requests.len() - 1
     };
+    let _in_flight = InFlight(shared.in_flight.clone());
     shared.received.notify_waiters();
-    let reply = shared
-        .script
-        .get(index)
-        .or_else(|| shared.script.last())
-        .cloned()
-        .expect("a script");
+    let reply = (shared.script)(index, &body);
+    let reply = match reply {
+        Reply::Held(text) => {
+            let mut gate = shared.gate.subscribe();
+            let _ = gate.wait_for(|open| *open).await;
+            Reply::Text(text)
+        }
+        other => other,
+    };
     let (prompt, completion) = shared.usage.unwrap_or((0, 0));
     let usage = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
     let streaming = body["stream"].as_bool().unwrap_or(false);
@@ -135,6 +224,7 @@ async fn chat(State(shared): State<Shared>, body: axum::Json<Value>) -> Response
                 std::future::pending::<()>().await;
                 unreachable!()
             }
+            Reply::Held(_) => unreachable!("answered above"),
         };
         let finish = if matches!(reply, Reply::Tool(..)) {
             "tool_calls"
@@ -180,6 +270,7 @@ async fn chat(State(shared): State<Shared>, body: axum::Json<Value>) -> Response
             events.push(chunk(json!({"content": partial}), None));
             true
         }
+        Reply::Held(_) => unreachable!("answered above"),
     };
     if !hang {
         if shared.usage.is_some() {

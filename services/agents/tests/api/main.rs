@@ -4,6 +4,7 @@
 mod agents;
 mod bad_input;
 mod budgets;
+mod collaboration;
 mod costs;
 mod dashboard;
 mod executions;
