@@ -43,11 +43,12 @@ say "GET /costs/summary"
 curl -s "${auth[@]}" "$TEMPONEST_HOST/costs/summary" | jq -c .
 say "GET /dashboard/metrics"
 curl -s "${auth[@]}" "$TEMPONEST_HOST/dashboard/metrics" | jq -c "{executions_total, status_distribution, duration_ms, top_agents_by_cost}"
-# One call reserves at most (prompt + 1,024 output tokens) × $10 / Mtok ≈ $0.0104.
-say "POST /costs/budget: daily limit \$0.0105 (room for one call's worst case), alert at 1%"
-curl -s "${auth[@]}" -d '{"daily_limit_usd":0.0105,"alert_threshold":0.01}' \
+# One call reserves at most (its prompt estimate + 1,024 output tokens) × $10 / Mtok ≈ $0.0103;
+# the three calls above spent 3 × $0.00007.
+say "POST /costs/budget: daily limit \$0.01055 (room for one more call's worst case), alert at 1%"
+curl -s "${auth[@]}" -d '{"daily_limit_usd":0.01055,"alert_threshold":0.01}' \
   "$TEMPONEST_HOST/costs/budget" | jq -c .
-say "POST /agents/$AGENT_ID/execute (fits: spent \$0.0006 + worst case)"
+say "POST /agents/$AGENT_ID/execute (fits: \$0.00021 spent + \$0.0103 worst case; settling it crosses 1%)"
 curl -s -w ' HTTP %{http_code}\n' "${auth[@]}" -d '{"user_message":"one more"}' \
   "$TEMPONEST_HOST/agents/$AGENT_ID/execute" | sed 's/^\(.\{160\}\).*\( HTTP.*\)$/\1…\2/'
 say "POST /agents/$AGENT_ID/execute (refused before the provider is called)"
@@ -56,5 +57,5 @@ curl -s -w ' HTTP %{http_code}\n' "${auth[@]}" -d '{"user_message":"and another"
 say "GET /costs/budget/status"
 curl -s "${auth[@]}" "$TEMPONEST_HOST/costs/budget/status" | jq -c .
 say "the receiver's deliveries"
-for _ in $(seq 1 100); do [ -s "$dir/received.jsonl" ] && break; sleep 0.1; done
+for _ in $(seq 1 300); do [ -s "$dir/received.jsonl" ] && break; sleep 0.1; done
 jq -c '{type, data}' "$dir/received.jsonl"
