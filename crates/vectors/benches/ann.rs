@@ -6,8 +6,9 @@
 //! cargo bench -p temponest-vectors --bench ann -- 10000 384        # one size
 //! cargo bench -p temponest-vectors --bench ann -- scan             # exact latency by size only
 //! ```
-//! The corpus is seeded and clustered (256 topics, noise around each), like real embeddings;
-//! queries are 200 fresh draws from the same mixture. Run it alone on the machine.
+//! `EF_CONSTRUCTION=.. EF_SEARCH=..` override the defaults. The corpus is seeded and shaped
+//! like embeddings (see [`corpus`]); queries are 200 fresh draws from the same distribution.
+//! Run it alone on the machine.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -20,6 +21,10 @@ use uuid::Uuid;
 const QUERIES: usize = 200;
 const TOP_K: usize = 10;
 const TOPICS: usize = 256;
+const LATENT: usize = 32;
+
+/// Vectors with their ids.
+type Corpus = Vec<(Uuid, Vec<f32>)>;
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -38,7 +43,7 @@ fn main() {
         Some(d) => vec![d.parse().expect("a dimension count")],
         None => vec![384, 768],
     };
-    let defaults = IndexParams::default();
+    let defaults = params(0);
     println!(
         "graph: M=32 (fixed by instant-distance), ef_construction={}, ef_search={}; {QUERIES} queries, top {TOP_K}",
         defaults.ef_construction, defaults.ef_search
@@ -76,7 +81,15 @@ fn compare(n: usize, dims: usize) {
         .map(|(truth, found)| found.iter().filter(|id| truth.contains(id)).count())
         .sum();
     let recall = hits as f64 / (truth.len() * TOP_K) as f64;
-    row(n, dims, "HNSW", graph_build, &graph_times, Some(recall), graph_rss);
+    row(
+        n,
+        dims,
+        "HNSW",
+        graph_build,
+        &graph_times,
+        Some(recall),
+        graph_rss,
+    );
 }
 
 /// Exact p50/p99 by corpus size at 768 dimensions, to place the threshold.
@@ -96,11 +109,23 @@ fn scan_sweep() {
 }
 
 fn build(dims: usize, exact_below: usize, data: &[(Uuid, Vec<f32>)]) -> VectorIndex {
-    let params = IndexParams {
-        exact_below,
-        ..IndexParams::default()
+    VectorIndex::build(dims, params(exact_below), data.iter().cloned()).expect("valid vectors")
+}
+
+/// The defaults, with `EF_CONSTRUCTION` / `EF_SEARCH` from the environment for sweeps.
+fn params(exact_below: usize) -> IndexParams {
+    let defaults = IndexParams::default();
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .map_or(default, |v| v.parse().expect("a number"))
     };
-    VectorIndex::build(dims, params, data.iter().cloned()).expect("valid vectors")
+    IndexParams {
+        exact_below,
+        ef_construction: env("EF_CONSTRUCTION", defaults.ef_construction),
+        ef_search: env("EF_SEARCH", defaults.ef_search),
+        ..defaults
+    }
 }
 
 /// Times each query; returns the times and each query's top ids.
@@ -113,7 +138,9 @@ fn run(
     let mut answers = Vec::with_capacity(queries.len());
     for query in queries {
         let started = Instant::now();
-        let (hits, strategy) = index.search_explained(query, TOP_K, None).expect("a search");
+        let (hits, strategy) = index
+            .search_explained(query, TOP_K, None)
+            .expect("a search");
         times.push(started.elapsed());
         assert_eq!(strategy, expected);
         answers.push(hits.iter().map(|hit| hit.id).collect());
@@ -151,18 +178,29 @@ fn ms(duration: Duration) -> String {
     format!("{:.3} ms", duration.as_secs_f64() * 1e3)
 }
 
-/// A clustered corpus of `n` vectors and [`QUERIES`] queries from the same mixture.
-fn corpus(n: usize, dims: usize) -> (Vec<(Uuid, Vec<f32>)>, Vec<Vec<f32>>) {
+/// A corpus of `n` vectors and [`QUERIES`] queries with the structure of text embeddings:
+/// points of a [`LATENT`]-dimensional mixture of [`TOPICS`] topics, mapped into `dims`
+/// dimensions by a fixed random projection, plus a little isotropic noise. (I.i.d. noise in
+/// all 768 dimensions would make every pair of vectors nearly equidistant — a case no
+/// embedding model produces, and one where any graph index degenerates to a scan.)
+fn corpus(n: usize, dims: usize) -> (Corpus, Vec<Vec<f32>>) {
     let mut rng = StdRng::seed_from_u64(20_261_204 + dims as u64);
-    let topics: Vec<Vec<f32>> = (0..TOPICS)
+    let projection: Vec<Vec<f32>> = (0..LATENT)
         .map(|_| (0..dims).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    let topics: Vec<Vec<f32>> = (0..TOPICS)
+        .map(|_| (0..LATENT).map(|_| rng.random_range(-1.0..1.0)).collect())
         .collect();
     let draw = |rng: &mut StdRng| -> Vec<f32> {
         let topic = &topics[rng.random_range(0..TOPICS)];
-        topic
-            .iter()
-            .map(|c| c + rng.random_range(-0.6f32..0.6))
-            .collect()
+        let mut vector: Vec<f32> = (0..dims).map(|_| rng.random_range(-0.1f32..0.1)).collect();
+        for (centre, row) in topic.iter().zip(&projection) {
+            let weight = centre + rng.random_range(-0.5f32..0.5);
+            for (v, p) in vector.iter_mut().zip(row) {
+                *v += weight * p;
+            }
+        }
+        vector
     };
     let data = (0..n)
         .map(|i| (Uuid::from_u128(i as u128 + 1), draw(&mut rng)))

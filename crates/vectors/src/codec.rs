@@ -17,7 +17,7 @@ pub fn encode(vector: &[f32]) -> Vec<u8> {
 /// Decodes bytes written by [`encode`]. Fails when the length is not a multiple of 4 or a
 /// component is not finite (NaN or infinity cannot come from [`encode`] of an embedding).
 pub fn decode(bytes: &[u8]) -> Result<Vec<f32>, VectorError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(VectorError::Corrupt {
             detail: format!("{} bytes is not a whole number of f32s", bytes.len()),
         });
@@ -52,7 +52,16 @@ mod tests {
 
     #[test]
     fn a_vector_survives_encoding_bit_for_bit() {
-        let vector = vec![0.0, -0.0, 1.5, -2.25, f32::MIN_POSITIVE, f32::MAX, 1e-40, 0.1];
+        let vector = vec![
+            0.0,
+            -0.0,
+            1.5,
+            -2.25,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            1e-40,
+            0.1,
+        ];
         let bytes = encode(&vector);
         assert_eq!(bytes.len(), 32);
         let back = decode(&bytes).unwrap();

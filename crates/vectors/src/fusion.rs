@@ -133,7 +133,10 @@ mod tests {
         let flat = reciprocal_rank_fusion(&[&one, &two], 60.0);
         assert_eq!(flat[0].item, "a", "with k=60 agreement wins");
         let steep = reciprocal_rank_fusion(&[&one, &two], 0.5);
-        assert_eq!(steep[0].item, "b", "with k=0.5 a top hit wins (1/1.5 > 2/3.5)");
+        assert_eq!(
+            steep[0].item, "b",
+            "with k=0.5 a top hit wins (1/1.5 > 2/3.5)"
+        );
     }
 
     #[test]

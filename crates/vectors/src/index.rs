@@ -51,7 +51,7 @@ impl Default for IndexParams {
             ef_construction: 100,
             ef_search: 100,
             rebuild_fraction: 0.1,
-            seed: 0x7e3b_0_5eed,
+            seed: 0x7e3b_05ee,
         }
     }
 }
@@ -306,7 +306,11 @@ impl VectorIndex {
         }
         let expected = match allow {
             None => self.len().min(top_k),
-            Some(allow) => allow.iter().filter(|id| self.contains(**id)).count().min(top_k),
+            Some(allow) => allow
+                .iter()
+                .filter(|id| self.contains(**id))
+                .count()
+                .min(top_k),
         };
         if scored.len() < expected {
             return Ok((self.scan(&query, top_k, allow), Strategy::ExactFallback));

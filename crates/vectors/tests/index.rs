@@ -123,7 +123,10 @@ fn inserted_vectors_are_found_before_a_rebuild_and_removed_ones_never_are() {
     index.insert(moved, probe).unwrap();
     assert_eq!(index.len(), 2_000);
     let top2 = ids(&index.search(probe, 2, None).unwrap());
-    assert_eq!(top2.iter().collect::<HashSet<_>>(), [fresh, moved].iter().collect());
+    assert_eq!(
+        top2.iter().collect::<HashSet<_>>(),
+        [fresh, moved].iter().collect()
+    );
 
     // Churn beyond 10 % of the graph makes a rebuild due; after it nothing changed for callers.
     for (id, _) in &data[100..400] {
@@ -144,10 +147,19 @@ fn an_allow_set_restricts_results_and_is_never_silently_short() {
     let (_, query) = &corpus(8, 1, 30)[0];
 
     // A small allow-set: scanned exactly.
-    let small: HashSet<Uuid> = data.iter().step_by(10).map(|(id, _)| *id).take(50).collect();
+    let small: HashSet<Uuid> = data
+        .iter()
+        .step_by(10)
+        .map(|(id, _)| *id)
+        .take(50)
+        .collect();
     let (hits, strategy) = index.search_explained(query, 10, Some(&small)).unwrap();
     assert_eq!(strategy, Strategy::Exact);
-    let allowed: Vec<_> = data.iter().filter(|(id, _)| small.contains(id)).cloned().collect();
+    let allowed: Vec<_> = data
+        .iter()
+        .filter(|(id, _)| small.contains(id))
+        .cloned()
+        .collect();
     assert_eq!(ids(&hits), brute_force(&allowed, query, 10));
 
     // A large allow-set that excludes the query's whole neighbourhood: the graph's
@@ -160,13 +172,25 @@ fn an_allow_set_restricts_results_and_is_never_silently_short() {
         .collect();
     let (hits, strategy) = index.search_explained(query, 10, Some(&far)).unwrap();
     assert_eq!(strategy, Strategy::ExactFallback);
-    let allowed: Vec<_> = data.iter().filter(|(id, _)| far.contains(id)).cloned().collect();
+    let allowed: Vec<_> = data
+        .iter()
+        .filter(|(id, _)| far.contains(id))
+        .cloned()
+        .collect();
     assert_eq!(ids(&hits), brute_force(&allowed, query, 10));
 
     // Unknown ids in the set are ignored; fewer matches than top_k give just those.
     let few: HashSet<Uuid> = [data[1].0, Uuid::from_u128(u128::MAX)].into();
-    assert_eq!(ids(&index.search(query, 10, Some(&few)).unwrap()), [data[1].0]);
-    assert!(index.search(query, 10, Some(&HashSet::new())).unwrap().is_empty());
+    assert_eq!(
+        ids(&index.search(query, 10, Some(&few)).unwrap()),
+        [data[1].0]
+    );
+    assert!(
+        index
+            .search(query, 10, Some(&HashSet::new()))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -176,7 +200,10 @@ fn mismatched_zero_and_non_finite_vectors_are_refused() {
         expected: 4,
         actual: 3,
     };
-    assert_eq!(index.insert(Uuid::nil(), &[1.0, 2.0, 3.0]), Err(mismatch.clone()));
+    assert_eq!(
+        index.insert(Uuid::nil(), &[1.0, 2.0, 3.0]),
+        Err(mismatch.clone())
+    );
     assert_eq!(index.search(&[1.0, 2.0, 3.0], 5, None), Err(mismatch));
     assert_eq!(index.insert(Uuid::nil(), &[0.0; 4]), Err(VectorError::Zero));
     assert_eq!(
@@ -184,13 +211,22 @@ fn mismatched_zero_and_non_finite_vectors_are_refused() {
         Err(VectorError::NotFinite { position: 1 })
     );
     assert!(index.is_empty());
-    assert!(index.search(&[1.0, 0.0, 0.0, 0.0], 5, None).unwrap().is_empty());
+    assert!(
+        index
+            .search(&[1.0, 0.0, 0.0, 0.0], 5, None)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         VectorIndex::new(0, IndexParams::default()).unwrap_err(),
         VectorError::NoDimensions
     );
     assert_eq!(
-        VectorError::DimensionMismatch { expected: 768, actual: 384 }.to_string(),
+        VectorError::DimensionMismatch {
+            expected: 768,
+            actual: 384
+        }
+        .to_string(),
         "vector has 384 dimensions, the index expects 768"
     );
 }
