@@ -230,3 +230,31 @@ fn mismatched_zero_and_non_finite_vectors_are_refused() {
         "vector has 384 dimensions, the index expects 768"
     );
 }
+
+#[test]
+fn a_top_k_beyond_the_graphs_candidates_is_answered_in_full() {
+    let data = corpus(9, 1_500, 15);
+    let index = VectorIndex::build(DIMS, params(1_000), data.clone()).unwrap();
+    let (_, query) = &corpus(10, 1, 15)[0];
+    // ef_search (100) bounds what the graph returns; 150 hits need the exact scan.
+    let (hits, strategy) = index.search_explained(query, 150, None).unwrap();
+    assert_eq!(strategy, Strategy::ExactFallback);
+    assert_eq!(ids(&hits), brute_force(&data, query, 150));
+}
+
+#[test]
+fn shrinking_below_the_threshold_drops_the_graph_at_the_next_rebuild() {
+    let data = corpus(11, 1_200, 12);
+    let mut index = VectorIndex::build(DIMS, params(1_000), data.clone()).unwrap();
+    assert!(index.has_graph());
+    for (id, _) in &data[..300] {
+        index.remove(*id);
+    }
+    assert!(index.needs_rebuild());
+    index.rebuild();
+    assert!(!index.has_graph() && !index.needs_rebuild());
+    let (_, query) = &data[500];
+    let (hits, strategy) = index.search_explained(query, 5, None).unwrap();
+    assert_eq!(strategy, Strategy::Exact);
+    assert_eq!(ids(&hits), brute_force(&data[300..], query, 5));
+}
