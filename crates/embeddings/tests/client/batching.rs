@@ -131,3 +131,19 @@ async fn a_provider_name_with_a_slash_or_a_bad_config_is_refused() {
         "invalid embedding configuration: max_concurrency must be 1..=64, is 0"
     );
 }
+
+#[test]
+fn the_fake_embeds_texts_sharing_words_near_each_other() {
+    use temponest_test_client::embeddings::deterministic_embedding;
+    let cos = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
+    let a = deterministic_embedding("Postgres full text search ranking", 256);
+    let b = deterministic_embedding("ranking search results in postgres", 256);
+    let c = deterministic_embedding("banana bread recipe with walnuts", 256);
+    assert!((cos(&a, &a) - 1.0).abs() < 1e-5, "unit length");
+    assert!(cos(&a, &b) > 0.5, "{}", cos(&a, &b));
+    assert!(cos(&a, &c).abs() < 0.3, "{}", cos(&a, &c));
+    assert_eq!(
+        a,
+        deterministic_embedding("postgres FULL text, search ranking!", 256)
+    );
+}
