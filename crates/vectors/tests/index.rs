@@ -258,3 +258,9 @@ fn shrinking_below_the_threshold_drops_the_graph_at_the_next_rebuild() {
     assert_eq!(strategy, Strategy::Exact);
     assert_eq!(ids(&hits), brute_force(&data[300..], query, 5));
 }
+
+#[test]
+fn an_index_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<VectorIndex>();
+}

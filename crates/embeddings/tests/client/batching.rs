@@ -97,9 +97,11 @@ async fn the_concurrency_limit_holds_across_concurrent_calls() {
 #[tokio::test]
 async fn an_empty_input_sends_nothing() {
     let server = EmbeddingServer::start(8).await;
-    let embeddings = embedder(&config(EmbeddingKind::OpenAi, &server))
-        .embed_batch(MODEL, Vec::new())
+    let client = embedder(&config(EmbeddingKind::OpenAi, &server));
+    // Spawned, as a service's ingestion task would run it (the future must be Send).
+    let embeddings = tokio::spawn(async move { client.embed_batch(MODEL, Vec::new()).await })
         .await
+        .unwrap()
         .unwrap();
     assert!(embeddings.vectors.is_empty() && embeddings.identity.is_none());
     assert!(server.requests().is_empty());
