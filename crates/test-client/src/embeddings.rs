@@ -77,6 +77,7 @@ struct Shared {
     dims: usize,
     faults: Mutex<VecDeque<Fault>>,
     log: Mutex<Vec<LoggedRequest>>,
+    arrivals: AtomicUsize,
     in_flight: AtomicUsize,
     high_water: AtomicUsize,
     gate: Option<usize>,
@@ -106,6 +107,7 @@ impl EmbeddingServer {
             dims: options.dims,
             faults: Mutex::new(options.faults.into()),
             log: Mutex::default(),
+            arrivals: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             high_water: AtomicUsize::new(0),
             gate: options.gate,
@@ -137,6 +139,12 @@ impl EmbeddingServer {
     /// Requests received so far, in arrival order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.log.lock().expect("the log").clone()
+    }
+
+    /// Requests that arrived, including ones still held or abandoned by their client (the log
+    /// has only the answered ones).
+    pub fn arrivals(&self) -> usize {
+        self.shared.arrivals.load(Ordering::SeqCst)
     }
 
     /// The most requests that were in flight at the same time.
@@ -182,6 +190,7 @@ struct InFlight(Arc<Shared>);
 
 impl InFlight {
     fn enter(shared: &Arc<Shared>) -> Self {
+        shared.arrivals.fetch_add(1, Ordering::SeqCst);
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         shared.high_water.fetch_max(now, Ordering::SeqCst);
         if shared.gate.is_some_and(|gate| now >= gate) {

@@ -143,5 +143,5 @@ async fn a_request_slower_than_the_timeout_fails_without_a_retry() {
             after_secs: 1
         }
     );
-    assert_eq!(server.high_water(), 1, "not retried");
+    assert_eq!(server.arrivals(), 1, "not retried");
 }
