@@ -2,9 +2,11 @@
 //! base URL, tenant sign-up, and the assertions every service's test suite uses (status and
 //! JSON body, the SPEC §2 error body, conditions awaited with a deadline instead of sleeps,
 //! executed query plans read back).
-//! [`harness`] starts the platform for a test the way production does.
+//! [`harness`] starts the platform for a test the way production does; [`embeddings`] is a
+//! deterministic local embedding server (OpenAI-compatible and Ollama).
 //! A dev-dependency only.
 
+pub mod embeddings;
 pub mod harness;
 pub mod plan;
 

@@ -1,0 +1,147 @@
+use temponest_embeddings::{EmbeddingConfig, EmbeddingError, EmbeddingKind};
+use temponest_test_client::embeddings::{EmbeddingServer, EmbeddingServerOptions, Fault};
+
+use crate::{MODEL, config, embedder, texts};
+
+async fn server_with(faults: Vec<Fault>) -> EmbeddingServer {
+    EmbeddingServer::start_with(EmbeddingServerOptions {
+        dims: 16,
+        faults,
+        ..EmbeddingServerOptions::default()
+    })
+    .await
+}
+
+fn statuses(server: &EmbeddingServer) -> Vec<u16> {
+    server.requests().iter().map(|r| r.status).collect()
+}
+
+#[tokio::test]
+async fn transient_server_errors_are_retried_until_success() {
+    let server = server_with(vec![Fault::Status(503), Fault::Status(502)]).await;
+    let input = texts(5);
+    let embeddings = embedder(&config(EmbeddingKind::OpenAi, &server))
+        .embed_batch(MODEL, input.clone())
+        .await
+        .unwrap();
+    assert_eq!(embeddings.vectors[4], server.embedding(&input[4]));
+    assert_eq!(statuses(&server), [503, 502, 200]);
+    assert!(
+        server.requests().iter().all(|r| r.input == input),
+        "the same batch resent"
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_after_max_retries_with_the_providers_error() {
+    let server = server_with(vec![Fault::Status(503); 3]).await;
+    let config = EmbeddingConfig {
+        max_retries: 1,
+        ..config(EmbeddingKind::Ollama, &server)
+    };
+    let error = embedder(&config)
+        .embed_batch(MODEL, texts(2))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EmbeddingError::Upstream {
+            provider: "fake".into(),
+            status: 503,
+            message: "scripted failure 503".into()
+        }
+    );
+    assert_eq!(statuses(&server), [503, 503]);
+}
+
+#[tokio::test]
+async fn a_429_is_retried_no_sooner_than_its_retry_after() {
+    let server = server_with(vec![Fault::RateLimited("0.3".into())]).await;
+    embedder(&config(EmbeddingKind::OpenAi, &server))
+        .embed_batch(MODEL, texts(3))
+        .await
+        .unwrap();
+    let requests = server.requests();
+    assert_eq!(statuses(&server), [429, 200]);
+    let waited = requests[1].received_at - requests[0].received_at;
+    // The backoff alone would wait at most a few milliseconds (base 1 ms).
+    assert!(waited.as_millis() >= 300, "retried after {waited:?}");
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_maximum_backoff_fails_at_once() {
+    let server = server_with(vec![Fault::RateLimited("120".into())]).await;
+    let error = embedder(&config(EmbeddingKind::OpenAi, &server))
+        .embed_batch(MODEL, texts(3))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "embedding provider 'fake' is rate limiting requests (it asks to retry after 120 s)"
+    );
+    assert_eq!(statuses(&server), [429]);
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let server = server_with(Vec::new()).await;
+    let error = embedder(&config(EmbeddingKind::OpenAi, &server))
+        .embed_batch("", texts(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "embedding provider 'fake' returned HTTP 400: model is required"
+    );
+    assert_eq!(statuses(&server), [400]);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_reported_as_unreachable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let config = EmbeddingConfig {
+        backoff_base_ms: 1,
+        max_retries: 2,
+        ..EmbeddingConfig::new(EmbeddingKind::Ollama, format!("http://{address}"))
+    };
+    let error = embedder(&config)
+        .embed_batch(MODEL, texts(1))
+        .await
+        .unwrap_err();
+    let EmbeddingError::Unreachable { detail, .. } = &error else {
+        panic!("unexpected {error:?}");
+    };
+    assert!(
+        detail.starts_with(&format!("cannot connect to http://{address}")),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_slower_than_the_timeout_fails_without_a_retry() {
+    // A gate of two with a single request holds it well past the 1 s timeout.
+    let server = EmbeddingServer::start_with(EmbeddingServerOptions {
+        dims: 4,
+        gate: Some(2),
+        ..EmbeddingServerOptions::default()
+    })
+    .await;
+    let config = EmbeddingConfig {
+        timeout_secs: 1,
+        ..config(EmbeddingKind::OpenAi, &server)
+    };
+    let error = embedder(&config)
+        .embed_batch(MODEL, texts(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EmbeddingError::Timeout {
+            provider: "fake".into(),
+            after_secs: 1
+        }
+    );
+    assert_eq!(server.arrivals(), 1, "not retried");
+}
