@@ -20,16 +20,22 @@ pub struct LexicalHit {
     pub total: i64,
 }
 
-/// The `limit` chunks of a collection that best match `query` (`websearch_to_tsquery`
-/// syntax, English stemming), ranked by cover density, among those whose metadata contains
-/// `filter` (jsonb `@>`). The filter is applied inside the match, before the limit, so a
-/// filtered top-k is never short while more matching chunks exist. Only chunks of
-/// successfully ingested documents exist (they are written with the `ready` status).
+/// The `limit` chunks of a collection that best match `query` (English stemming), among
+/// those whose metadata contains `filter` (jsonb `@>`). The filter is applied inside the
+/// match, before the limit, so a filtered top-k is never short while more matching chunks
+/// exist. Only chunks of successfully ingested documents exist (they are written with the
+/// `ready` status).
+///
+/// With `websearch` the query is `websearch_to_tsquery` syntax taken strictly (quoted
+/// phrases, `or`, `-word`). Otherwise any of its words matches (`plainto_tsquery`'s AND
+/// turned into OR), and chunks holding every word rank above those holding some: the score
+/// is `(ts_rank_cd(any words, normalised 0..1) + [all words present]) / 2`.
 pub async fn lexical(
     pool: &PgPool,
     tenant_id: Uuid,
     collection_id: Uuid,
     query: &str,
+    websearch: bool,
     filter: Option<&serde_json::Value>,
     limit: i64,
 ) -> sqlx::Result<Vec<LexicalHit>> {
@@ -37,13 +43,19 @@ pub async fn lexical(
         "knowledge.chunks.lexical",
         sqlx::query_as!(
             LexicalHit,
-            r#"with hits as (
+            r#"with q as (
+                   select case when $6 then websearch_to_tsquery('english', $3)
+                               else plainto_tsquery('english', $3) end as every,
+                          case when $6 then websearch_to_tsquery('english', $3)
+                               else replace(plainto_tsquery('english', $3)::text, ' & ', ' | ')::tsquery
+                          end as some
+               ), hits as (
                    select c.document_id, c.chunk_index,
-                          ts_rank_cd(c.search, q.q, 32)::float8 as score,
+                          ((ts_rank_cd(c.search, q.some, 32) + (c.search @@ q.every)::int) / 2)::float8
+                            as score,
                           count(*) over () as total
-                   from knowledge.chunks c,
-                        (select websearch_to_tsquery('english', $3) as q) q
-                   where c.tenant_id = $1 and c.collection_id = $2 and c.search @@ q.q
+                   from knowledge.chunks c, q
+                   where c.tenant_id = $1 and c.collection_id = $2 and c.search @@ q.some
                      and ($4::jsonb is null or c.metadata @> $4)
                    order by score desc, c.document_id, c.chunk_index
                    limit $5
@@ -60,7 +72,8 @@ pub async fn lexical(
             collection_id,
             query,
             filter,
-            limit
+            limit,
+            websearch
         )
         .fetch_all(pool),
     )

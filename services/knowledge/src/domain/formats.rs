@@ -17,8 +17,8 @@
 //! - HTML converted to Markdown (headings kept, so chunks get heading paths; scripts, styles
 //!   and the head skipped);
 //! - PDF: the text of each page, pages separated by a blank line;
-//! - JSON: one `path: value` line per leaf (`items[2].name: Ada`), so keys and values are
-//!   searchable.
+//! - JSON: one `path: value` line per leaf (`items[2] › name: Ada`), so keys and values are
+//!   searchable (a dotted path would be one token to the full-text parser).
 
 use serde_json::Value;
 
@@ -222,21 +222,22 @@ fn html_text(html: &str) -> String {
     converter.convert(html).unwrap_or_else(|_| html.to_owned())
 }
 
-/// The text of every page of a PDF, pages separated by a blank line.
+/// The text of every page of a PDF, laid out by position (lines and word spaces from the
+/// glyph positions), pages separated by a blank line.
 fn pdf_text(bytes: &[u8]) -> Result<String, ExtractError> {
-    let document =
-        lopdf::Document::load_mem(bytes).map_err(|e| ExtractError::Pdf(e.to_string()))?;
-    if document.is_encrypted() {
-        return Err(ExtractError::EncryptedPdf);
-    }
-    let mut pages = Vec::new();
-    for number in document.get_pages().keys() {
-        let text = document
-            .extract_text(&[*number])
-            .map_err(|e| ExtractError::Pdf(format!("page {number}: {e}")))?;
-        pages.push(text.trim().to_owned());
-    }
-    Ok(pages.join("\n\n"))
+    let pages = pdf_extract::extract_text_from_mem_by_pages(bytes).map_err(|e| {
+        let message = e.to_string();
+        if message.to_lowercase().contains("encrypt") {
+            ExtractError::EncryptedPdf
+        } else {
+            ExtractError::Pdf(message)
+        }
+    })?;
+    Ok(pages
+        .iter()
+        .map(|page| page.trim())
+        .collect::<Vec<_>>()
+        .join("\n\n"))
 }
 
 /// One `path: value` line per leaf of a JSON document.
@@ -247,7 +248,7 @@ fn json_text(value: &Value) -> String {
                 for (key, child) in map {
                     let len = path.len();
                     if !path.is_empty() {
-                        path.push('.');
+                        path.push_str(" › ");
                     }
                     path.push_str(key);
                     walk(child, path, out);
@@ -333,7 +334,7 @@ mod tests {
     #[test]
     fn json_becomes_one_line_per_leaf_and_html_keeps_its_headings() {
         let text = extract(Kind::Json, br#"{"a": {"b": [1, "x"]}, "c": null}"#).unwrap();
-        assert_eq!(text, "a.b[0]: 1\na.b[1]: x\nc: null\n");
+        assert_eq!(text, "a › b[0]: 1\na › b[1]: x\nc: null\n");
         let md = extract(
             Kind::Html,
             b"<html><head><title>t</title><style>p{}</style></head><body><h1>Top</h1><p>Hi <b>there</b></p><script>x()</script></body></html>",

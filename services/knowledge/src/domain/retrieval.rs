@@ -1,9 +1,10 @@
 //! Retrieval: the chunks of a collection that best answer a query, cached.
 //!
 //! - **Lexical leg** (always on, no external service): Postgres full-text search
-//!   ([`crate::db::chunks::lexical`]) — `websearch_to_tsquery('english', query)` against a
-//!   generated `tsvector` (headings weighted above the body), GIN-indexed, ranked by
-//!   `ts_rank_cd` normalised to 0..1.
+//!   ([`crate::db::chunks::lexical`]) against a generated `tsvector` (headings weighted above
+//!   the body), GIN-indexed, ranked by `ts_rank_cd`. Plain questions match any of their
+//!   words, chunks with all of them first; a query in web-search syntax (`"a phrase"`, `or`,
+//!   `-word`: [`uses_websearch_syntax`]) is `websearch_to_tsquery`, taken strictly.
 //! - **Filters** are JSON containment on the document metadata, applied in SQL inside the
 //!   match (so top-k is never short when more matches exist).
 //! - **Cache**: results live 15 minutes in the two-tier cache (category `rag`) under
@@ -146,6 +147,7 @@ async fn lexical(
         tenant_id,
         collection_id,
         &query.text,
+        uses_websearch_syntax(&query.text),
         query.filter.as_ref().map(Filter::as_json),
         query.top_k,
     )
@@ -169,6 +171,15 @@ async fn lexical(
         chunks,
         total_matches,
     })
+}
+
+/// Whether the query uses web-search syntax (a quoted phrase, `or`, a `-excluded` word) and
+/// is taken strictly; plain words match any of them (ranked by how many and how close).
+pub fn uses_websearch_syntax(text: &str) -> bool {
+    text.contains('"')
+        || text.split_whitespace().any(|word| {
+            word.eq_ignore_ascii_case("or") || (word.starts_with('-') && word.len() > 1)
+        })
 }
 
 /// The cache key of a query: everything the answer depends on. The query text and filter
@@ -217,6 +228,15 @@ mod tests {
         }
         assert_eq!(base, cache_key(t, c, 1, &query("install", 5, None)));
         assert!(!base.contains("install"));
+    }
+
+    #[test]
+    fn only_phrases_or_and_exclusions_make_a_query_strict() {
+        assert!(!uses_websearch_syntax("how do rolling updates work"));
+        assert!(!uses_websearch_syntax("state-of-the-art - dash"));
+        assert!(uses_websearch_syntax("\"rolling update\""));
+        assert!(uses_websearch_syntax("pods OR containers"));
+        assert!(uses_websearch_syntax("chess -sicilian"));
     }
 
     #[test]
