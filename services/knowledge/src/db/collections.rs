@@ -87,16 +87,28 @@ pub async fn version(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<O
     .await
 }
 
-/// A collection of the tenant, locked for a change (document count not needed).
-pub async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let row = sqlx::query_scalar!(
-        "select id from knowledge.collections where id = $1 and tenant_id = $2 for update",
+/// A collection of the tenant with its document count, locked for a change.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<CollectionRow>> {
+    sqlx::query_as!(
+        CollectionRow,
+        r#"select c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
+                  c.chunk_overlap, c.metadata, c.version,
+                  (select count(*) from knowledge.documents d
+                    where d.tenant_id = c.tenant_id and d.collection_id = c.id)
+                    as "document_count!",
+                  c.created_at, c.updated_at
+           from knowledge.collections c
+           where c.id = $1 and c.tenant_id = $2
+           for update of c"#,
         id,
         tenant_id
     )
     .fetch_optional(conn)
-    .await?;
-    Ok(row.is_some())
+    .await
 }
 
 /// The tenant's collections newest first, optionally filtered by a case-insensitive

@@ -92,11 +92,10 @@ pub async fn update(
     principal.require(KNOWLEDGE_WRITE)?;
     let tenant_id = principal.tenant_id;
     let mut tx = state.pool.begin().await?;
-    if !collections::lock(&mut tx, tenant_id, id).await? {
-        return Err(ApiError::not_found("collection"));
-    }
-    // The row is locked, so what the pool reads is what this transaction changes.
-    let current = load(&state, tenant_id, id).await?;
+    let current = collections::find_for_update(&mut tx, tenant_id, id)
+        .await?
+        .map(CollectionOut::from)
+        .ok_or_else(|| ApiError::not_found("collection"))?;
     if patch.is_empty() {
         return Ok(Json(current));
     }
