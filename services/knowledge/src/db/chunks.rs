@@ -50,14 +50,17 @@ pub async fn lexical(
                                else replace(plainto_tsquery('english', $3)::text, ' & ', ' | ')::tsquery
                           end as some
                ), hits as (
-                   select c.document_id, c.chunk_index,
-                          ((ts_rank_cd(c.search, q.some, 32) + (c.search @@ q.every)::int) / 2)::float8
-                            as score,
-                          count(*) over () as total
-                   from knowledge.chunks c, q
-                   where c.tenant_id = $1 and c.collection_id = $2 and c.search @@ q.some
-                     and ($4::jsonb is null or c.metadata @> $4)
-                   order by score desc, c.document_id, c.chunk_index
+                   -- Scored in a subquery of its own (offset 0 keeps it one), so the count
+                   -- window carries scores rather than search vectors.
+                   select m.document_id, m.chunk_index, m.score, count(*) over () as total
+                   from (select c.document_id, c.chunk_index,
+                                ((ts_rank_cd(c.search, q.some, 32) + (c.search @@ q.every)::int)
+                                  / 2)::float8 as score
+                         from knowledge.chunks c, q
+                         where c.tenant_id = $1 and c.collection_id = $2 and c.search @@ q.some
+                           and ($4::jsonb is null or c.metadata @> $4)
+                         offset 0) m
+                   order by m.score desc, m.document_id, m.chunk_index
                    limit $5
                )
                select h.document_id, h.chunk_index, c.content, c.metadata, c.heading_path,
