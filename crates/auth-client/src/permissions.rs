@@ -49,6 +49,10 @@ pub enum Permission {
     UsersManage,
     #[serde(rename = "api_keys:manage")]
     ApiKeysManage,
+    #[serde(rename = "knowledge:read")]
+    KnowledgeRead,
+    #[serde(rename = "knowledge:write")]
+    KnowledgeWrite,
 }
 
 /// Every permission, in a stable order (the order lists are rendered in).
@@ -65,6 +69,8 @@ pub const ALL: &[Permission] = &[
     USERS_READ,
     USERS_MANAGE,
     API_KEYS_MANAGE,
+    KNOWLEDGE_READ,
+    KNOWLEDGE_WRITE,
 ];
 
 pub const AGENTS_READ: Permission = Permission::AgentsRead;
@@ -79,6 +85,8 @@ pub const COSTS_MANAGE: Permission = Permission::CostsManage;
 pub const USERS_READ: Permission = Permission::UsersRead;
 pub const USERS_MANAGE: Permission = Permission::UsersManage;
 pub const API_KEYS_MANAGE: Permission = Permission::ApiKeysManage;
+pub const KNOWLEDGE_READ: Permission = Permission::KnowledgeRead;
+pub const KNOWLEDGE_WRITE: Permission = Permission::KnowledgeWrite;
 
 impl Permission {
     /// The name clients know, e.g. `agents:read`.
@@ -96,6 +104,8 @@ impl Permission {
             Self::UsersRead => "users:read",
             Self::UsersManage => "users:manage",
             Self::ApiKeysManage => "api_keys:manage",
+            Self::KnowledgeRead => "knowledge:read",
+            Self::KnowledgeWrite => "knowledge:write",
         }
     }
 
@@ -172,6 +182,8 @@ impl Role {
                 COSTS_MANAGE,
                 USERS_READ,
                 API_KEYS_MANAGE,
+                KNOWLEDGE_READ,
+                KNOWLEDGE_WRITE,
             ],
             Self::Developer => &[
                 AGENTS_READ,
@@ -183,8 +195,16 @@ impl Role {
                 WEBHOOKS_MANAGE,
                 COSTS_READ,
                 API_KEYS_MANAGE,
+                KNOWLEDGE_READ,
+                KNOWLEDGE_WRITE,
             ],
-            Self::Viewer => &[AGENTS_READ, SCHEDULES_READ, WEBHOOKS_READ, COSTS_READ],
+            Self::Viewer => &[
+                AGENTS_READ,
+                SCHEDULES_READ,
+                WEBHOOKS_READ,
+                COSTS_READ,
+                KNOWLEDGE_READ,
+            ],
             Self::Service => &[],
         }
     }
@@ -206,8 +226,11 @@ pub fn permissions_from_names<S: AsRef<str>>(names: &[S]) -> Vec<Permission> {
 
 /// The service clients auth can issue service tokens to, each with its fixed scopes. A client
 /// is enabled by configuring a secret for it in the auth service (`TEMPONEST_SERVICE_CLIENTS`).
-pub const SERVICE_CLIENTS: &[(&str, &[Permission])] =
-    &[("scheduler", &[AGENTS_READ, AGENTS_EXECUTE])];
+/// `agents` reads knowledge collections for its `knowledge_search` tool.
+pub const SERVICE_CLIENTS: &[(&str, &[Permission])] = &[
+    ("scheduler", &[AGENTS_READ, AGENTS_EXECUTE]),
+    ("agents", &[KNOWLEDGE_READ]),
+];
 
 /// The fixed scopes of a known service client; `None` for an unknown client.
 pub fn service_scopes(client: &str) -> Option<&'static [Permission]> {

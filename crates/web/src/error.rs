@@ -222,6 +222,9 @@ pub fn constraint_error(violation: &temponest_db::ConstraintViolation) -> ApiErr
             "an agent with this name already exists in this tenant",
         )),
         "executions_agent_fkey" => Some(ApiError::not_found("agent")),
+        "collections_tenant_name_key" => Some(ApiError::conflict(
+            "a collection with this name already exists in this tenant",
+        )),
         "tenants_name_not_blank" => {
             Some(ApiError::invalid_field("tenant_name", "must not be blank"))
         }

@@ -152,6 +152,7 @@ async fn serve(
         .with(temponest_auth::service(auth))
         .with(temponest_agents::service(layers.settings()?))
         .with(temponest_webhooks::service(layers.settings()?))
+        .with(temponest_knowledge::service(layers.settings()?))
         .with(temponest_scheduler::service(scheduler));
     let services = kit.services();
     let app = kit.connect(platform).await?;

@@ -113,7 +113,7 @@ mod tests {
         let clients = ServiceClients::parse(&format!(" scheduler = {SECRET} ")).unwrap();
         assert!(clients.verify("scheduler", SECRET));
         assert!(!clients.verify("scheduler", &SECRET[1..]));
-        assert!(!clients.verify("agents", SECRET));
+        assert!(!clients.verify("root", SECRET));
         assert!(!ServiceClients::parse("").unwrap().verify("scheduler", ""));
     }
 

@@ -102,7 +102,7 @@ async fn a_wrong_secret_and_an_unknown_client_get_the_same_401(pool: PgPool) {
     let mut details = Vec::new();
     for (client, secret) in [
         ("scheduler", wrong_secret.as_str()),
-        ("agents", SECRET),
+        ("root", SECRET),
         ("scheduler", ""),
     ] {
         let resp = app

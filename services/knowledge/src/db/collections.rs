@@ -1,0 +1,257 @@
+//! `knowledge.collections`: tenant-scoped CRUD, the document count and the version that keys
+//! cached query results.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::models::CollectionSpec;
+
+/// One collection row with its document count.
+#[derive(Debug, Clone)]
+pub struct CollectionRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub embedding_model: String,
+    pub chunk_size: i32,
+    pub chunk_overlap: i32,
+    pub metadata: serde_json::Value,
+    pub version: i64,
+    pub document_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    tenant_id: Uuid,
+    spec: &CollectionSpec,
+) -> sqlx::Result<CollectionRow> {
+    sqlx::query_as!(
+        CollectionRow,
+        r#"insert into knowledge.collections (id, tenant_id, name, description, embedding_model,
+                chunk_size, chunk_overlap, metadata)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
+           returning id, tenant_id, name, description, embedding_model, chunk_size,
+                     chunk_overlap, metadata, version, 0::bigint as "document_count!",
+                     created_at, updated_at"#,
+        id,
+        tenant_id,
+        spec.name,
+        spec.description,
+        spec.embedding_model,
+        spec.chunk_size,
+        spec.chunk_overlap,
+        spec.metadata
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// A collection of the tenant with its document count.
+pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<CollectionRow>> {
+    temponest_db::timed(
+        "knowledge.collections.find",
+        sqlx::query_as!(
+            CollectionRow,
+            r#"select c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
+                      c.chunk_overlap, c.metadata, c.version,
+                      (select count(*) from knowledge.documents d
+                        where d.tenant_id = c.tenant_id and d.collection_id = c.id)
+                        as "document_count!",
+                      c.created_at, c.updated_at
+               from knowledge.collections c
+               where c.id = $1 and c.tenant_id = $2"#,
+            id,
+            tenant_id
+        )
+        .fetch_optional(pool),
+    )
+    .await
+}
+
+/// The version of a collection of the tenant (what query results are cached under).
+pub async fn version(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<i64>> {
+    temponest_db::timed(
+        "knowledge.collections.version",
+        sqlx::query_scalar!(
+            "select version from knowledge.collections where id = $1 and tenant_id = $2",
+            id,
+            tenant_id
+        )
+        .fetch_optional(pool),
+    )
+    .await
+}
+
+/// A collection of the tenant with its document count, locked for a change.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<CollectionRow>> {
+    sqlx::query_as!(
+        CollectionRow,
+        r#"select c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
+                  c.chunk_overlap, c.metadata, c.version,
+                  (select count(*) from knowledge.documents d
+                    where d.tenant_id = c.tenant_id and d.collection_id = c.id)
+                    as "document_count!",
+                  c.created_at, c.updated_at
+           from knowledge.collections c
+           where c.id = $1 and c.tenant_id = $2
+           for update of c"#,
+        id,
+        tenant_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The tenant's collections newest first, optionally filtered by a case-insensitive
+/// substring of name or description, with the total matching count.
+pub async fn list(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    search: Option<&str>,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<(Vec<CollectionRow>, i64)> {
+    let pattern = search.map(like_pattern);
+    let rows = temponest_db::timed(
+        "knowledge.collections.list",
+        sqlx::query!(
+            r#"select c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
+                      c.chunk_overlap, c.metadata, c.version,
+                      (select count(*) from knowledge.documents d
+                        where d.tenant_id = c.tenant_id and d.collection_id = c.id)
+                        as "document_count!",
+                      c.created_at, c.updated_at, count(*) over () as "total!"
+               from knowledge.collections c
+               where c.tenant_id = $1
+                 and ($2::text is null or c.name ilike $2 or c.description ilike $2)
+               order by c.created_at desc, c.id desc
+               offset $3 limit $4"#,
+            tenant_id,
+            pattern,
+            skip,
+            limit
+        )
+        .fetch_all(pool),
+    )
+    .await?;
+    let total = temponest_db::page_total(
+        rows.first().map(|r| r.total),
+        skip,
+        temponest_db::timed(
+            "knowledge.collections.count",
+            sqlx::query_scalar!(
+                r#"select count(*) as "count!" from knowledge.collections
+                   where tenant_id = $1
+                     and ($2::text is null or name ilike $2 or description ilike $2)"#,
+                tenant_id,
+                pattern
+            )
+            .fetch_one(pool),
+        ),
+    )
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| CollectionRow {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            description: r.description,
+            embedding_model: r.embedding_model,
+            chunk_size: r.chunk_size,
+            chunk_overlap: r.chunk_overlap,
+            metadata: r.metadata,
+            version: r.version,
+            document_count: r.document_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+/// Replaces the definition of a collection (the caller merged the patch) and bumps its
+/// version.
+pub async fn update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    spec: &CollectionSpec,
+) -> sqlx::Result<Option<CollectionRow>> {
+    sqlx::query_as!(
+        CollectionRow,
+        r#"update knowledge.collections c
+           set name = $3, description = $4, embedding_model = $5, chunk_size = $6,
+               chunk_overlap = $7, metadata = $8, version = version + 1, updated_at = now()
+           where id = $1 and tenant_id = $2
+           returning id, tenant_id, name, description, embedding_model, chunk_size,
+                     chunk_overlap, metadata, version,
+                     (select count(*) from knowledge.documents d
+                       where d.tenant_id = c.tenant_id and d.collection_id = c.id)
+                       as "document_count!",
+                     created_at, updated_at"#,
+        id,
+        tenant_id,
+        spec.name,
+        spec.description,
+        spec.embedding_model,
+        spec.chunk_size,
+        spec.chunk_overlap,
+        spec.metadata
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Bumps a collection's version (a document was added, ingested or deleted).
+pub async fn bump_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update knowledge.collections set version = version + 1, updated_at = now()
+         where id = $1",
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a collection with its documents, sources and chunks (cascade); false if there
+/// was none.
+pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "delete from knowledge.collections where id = $1 and tenant_id = $2",
+        id,
+        tenant_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `%text%` with LIKE wildcards in the user's text escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_wildcards_in_search_text_match_literally() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

@@ -1,0 +1,248 @@
+//! Splitting a document's text into chunks, a pure function of the text and the collection's
+//! `chunk_size`/`chunk_overlap`.
+//!
+//! Rules:
+//! - Sizes are **characters** (Unicode scalar values), not tokens or bytes: a chunk holds at
+//!   most `chunk_size` characters, and consecutive chunks share up to `chunk_overlap`
+//!   characters (`text-splitter`'s overlap, which never cuts inside a unit it keeps whole).
+//! - Boundaries follow the text's structure: the `text-splitter` crate takes the largest
+//!   semantic units that fit — for Markdown (and HTML, which is converted to Markdown)
+//!   sections, blocks and paragraphs; for other text paragraphs, lines, sentences, then
+//!   words; only a single word longer than a chunk is cut.
+//! - Whitespace around a chunk is trimmed; offsets are character offsets into the extracted
+//!   text (`char_start..char_end`), so `text.chars().skip(start).take(end - start)` is the chunk.
+//! - Markdown chunks carry their heading path: the ATX/setext headings enclosing the chunk's
+//!   start, outermost first (a chunk that starts with a heading is under it).
+
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use text_splitter::{ChunkConfig, ChunkConfigError, MarkdownSplitter, TextSplitter};
+
+/// One chunk of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub content: String,
+    pub char_start: usize,
+    pub char_end: usize,
+    pub heading_path: Vec<String>,
+}
+
+/// Chunking parameters (validated ranges are the collection's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub chunk_size: usize,
+    pub chunk_overlap: usize,
+}
+
+/// The chunks of `text`, in order. `markdown` selects the Markdown splitter and heading paths.
+pub fn chunk(text: &str, markdown: bool, sizes: Sizes) -> Result<Vec<Chunk>, ChunkConfigError> {
+    let config = ChunkConfig::new(sizes.chunk_size)
+        .with_overlap(sizes.chunk_overlap)?
+        .with_trim(true);
+    let pieces: Vec<(usize, &str)> = if markdown {
+        MarkdownSplitter::new(config).chunk_indices(text).collect()
+    } else {
+        TextSplitter::new(config).chunk_indices(text).collect()
+    };
+    let headings = if markdown { headings(text) } else { Vec::new() };
+    let mut chars = CharOffsets::new(text);
+    let mut path = PathCursor::new(&headings);
+    Ok(pieces
+        .into_iter()
+        .filter(|(_, piece)| !piece.trim().is_empty())
+        .map(|(byte_start, piece)| {
+            let char_start = chars.at(byte_start);
+            let char_end = chars.at(byte_start + piece.len());
+            Chunk {
+                content: piece.to_owned(),
+                char_start,
+                char_end,
+                heading_path: path.at(byte_start),
+            }
+        })
+        .collect())
+}
+
+/// A heading: where it starts (byte offset), its level and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Heading {
+    start: usize,
+    level: usize,
+    text: String,
+}
+
+/// The headings of a Markdown text, in order.
+fn headings(text: &str) -> Vec<Heading> {
+    let mut out = Vec::new();
+    let mut current: Option<Heading> = None;
+    for (event, range) in Parser::new(text).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                current = Some(Heading {
+                    start: range.start,
+                    level: level_number(level),
+                    text: String::new(),
+                });
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(h) = current.as_mut() {
+                    h.text.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some(h) = current.take() {
+                    let text = h.text.trim().to_owned();
+                    if !text.is_empty() {
+                        out.push(Heading { text, ..h });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn level_number(level: HeadingLevel) -> usize {
+    match level {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
+}
+
+/// The heading path at increasing byte offsets (chunks come in order).
+struct PathCursor<'a> {
+    headings: &'a [Heading],
+    next: usize,
+    stack: Vec<&'a Heading>,
+}
+
+impl<'a> PathCursor<'a> {
+    fn new(headings: &'a [Heading]) -> Self {
+        Self {
+            headings,
+            next: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    /// The path in effect at `offset`. Overlap may move a chunk's start back before the
+    /// previous chunk's; the path then stays where it was (overlap stays within a section
+    /// at heading boundaries, since the splitter never overlaps across a larger unit).
+    fn at(&mut self, offset: usize) -> Vec<String> {
+        while let Some(h) = self.headings.get(self.next).filter(|h| h.start <= offset) {
+            while self.stack.last().is_some_and(|top| top.level >= h.level) {
+                self.stack.pop();
+            }
+            self.stack.push(h);
+            self.next += 1;
+        }
+        self.stack.iter().map(|h| h.text.clone()).collect()
+    }
+}
+
+/// Byte → character offsets at increasing (or slightly decreasing) byte offsets, without
+/// rescanning the text from its start each time.
+struct CharOffsets<'a> {
+    text: &'a str,
+    byte: usize,
+    char: usize,
+}
+
+impl<'a> CharOffsets<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            byte: 0,
+            char: 0,
+        }
+    }
+
+    fn at(&mut self, byte: usize) -> usize {
+        if byte >= self.byte {
+            self.char += self.text[self.byte..byte].chars().count();
+        } else {
+            self.char -= self.text[byte..self.byte].chars().count();
+        }
+        self.byte = byte;
+        self.char
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(chunk_size: usize, chunk_overlap: usize) -> Sizes {
+        Sizes {
+            chunk_size,
+            chunk_overlap,
+        }
+    }
+
+    fn substring(text: &str, start: usize, end: usize) -> String {
+        text.chars().skip(start).take(end - start).collect()
+    }
+
+    #[test]
+    fn chunks_fit_the_size_break_at_sentences_and_their_offsets_point_into_the_text() {
+        let text = "Ünïcode sentences here. ".repeat(40);
+        let chunks = chunk(&text, false, sizes(100, 0)).unwrap();
+        assert!(chunks.len() > 5);
+        for c in &chunks {
+            assert!(c.content.chars().count() <= 100, "{c:?}");
+            assert!(c.content.ends_with('.'), "sentence boundary: {c:?}");
+            assert_eq!(substring(&text, c.char_start, c.char_end), c.content);
+        }
+        // No overlap: each chunk starts at or after the previous one's end.
+        for pair in chunks.windows(2) {
+            assert!(pair[1].char_start >= pair[0].char_end);
+        }
+    }
+
+    #[test]
+    fn consecutive_chunks_share_up_to_the_overlap() {
+        let text = (0..200)
+            .map(|i| format!("word{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let chunks = chunk(&text, false, sizes(100, 30)).unwrap();
+        assert!(chunks.len() > 5);
+        for pair in chunks.windows(2) {
+            let shared = pair[0].char_end.saturating_sub(pair[1].char_start);
+            assert!(shared > 0 && shared <= 30, "{pair:?}");
+            let tail = substring(&text, pair[1].char_start, pair[0].char_end);
+            assert!(pair[0].content.ends_with(&tail) && pair[1].content.starts_with(&tail));
+        }
+    }
+
+    #[test]
+    fn markdown_chunks_carry_their_heading_path() {
+        let text = "# Guide\n\nIntro text.\n\n## Install\n\nRun the installer. It takes a while to finish.\n\n### Linux\n\nUse the package manager on Linux systems.\n\n## Usage\n\nCall the API with a token.\n";
+        let chunks = chunk(text, true, sizes(60, 0)).unwrap();
+        let paths: Vec<(String, Vec<String>)> = chunks
+            .iter()
+            .map(|c| (c.content.clone(), c.heading_path.clone()))
+            .collect();
+        let find = |needle: &str| {
+            paths
+                .iter()
+                .find(|(content, _)| content.contains(needle))
+                .unwrap_or_else(|| panic!("{needle} in {paths:#?}"))
+                .1
+                .clone()
+        };
+        assert_eq!(find("Intro"), ["Guide"]);
+        assert_eq!(find("installer"), ["Guide", "Install"]);
+        assert_eq!(find("package manager"), ["Guide", "Install", "Linux"]);
+        assert_eq!(find("Call the API"), ["Guide", "Usage"]);
+    }
+
+    #[test]
+    fn an_overlap_not_below_the_size_is_refused() {
+        assert!(chunk("text", false, sizes(10, 10)).is_err());
+    }
+}

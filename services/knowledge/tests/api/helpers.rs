@@ -1,0 +1,234 @@
+//! Spawning the knowledge service (with the auth service in the same process, as `temponest
+//! serve` runs them, through the kit's harness) and talking to it: uploads, waiting for
+//! ingestion, queries, a generated PDF.
+
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use temponest_knowledge::{AppState, KnowledgeConfig};
+
+pub use temponest_test_client::{
+    Api, Harness, PASSWORD, Session, Spawned, expect_error, expect_json,
+};
+
+/// A running app.
+pub struct TestApp {
+    pub api: Api,
+    pub pool: PgPool,
+    pub state: AppState,
+    /// The running platform (dropping it stops its engines).
+    _platform: Spawned,
+}
+
+/// The test configuration: the engine polls often (uploads wake it anyway).
+pub fn config() -> KnowledgeConfig {
+    let mut config = KnowledgeConfig::default();
+    config.knowledge.poll_interval_ms = 50;
+    config
+}
+
+pub async fn spawn(pool: PgPool) -> TestApp {
+    spawn_with(pool, config()).await
+}
+
+pub async fn spawn_with(pool: PgPool, config: KnowledgeConfig) -> TestApp {
+    let app = Harness::new(pool)
+        .await
+        .spawn([
+            temponest_auth::service(temponest_auth::AuthConfig::default().with_fast_hashing()),
+            temponest_knowledge::service(config),
+        ])
+        .await;
+    TestApp {
+        api: app.api.clone(),
+        pool: app.pool.clone(),
+        state: app.state(),
+        _platform: app,
+    }
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestApp {
+    /// Creates a collection and returns it.
+    pub async fn collection(&self, token: &str, body: Value) -> Value {
+        self.create(token, "/rag/collections/", &body).await
+    }
+
+    /// Signs up ada@example.com and creates a collection `docs` for her.
+    pub async fn ada_with_collection(&self, body: Value) -> (Session, String) {
+        let ada = self.signup("ada@example.com").await;
+        let mut body = body;
+        if body.get("name").is_none() {
+            body["name"] = json!("docs");
+        }
+        let collection = self.collection(&ada.token, body).await;
+        (ada, collection["id"].as_str().unwrap().to_owned())
+    }
+
+    /// Uploads `bytes` as `filename` (with `metadata` text, if any).
+    pub async fn upload(
+        &self,
+        token: &str,
+        collection: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+        metadata: Option<&str>,
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+        );
+        if let Some(metadata) = metadata {
+            form = form.text("metadata", metadata.to_owned());
+        }
+        self.http
+            .post(self.url(&format!("/rag/collections/{collection}/documents")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads a new document (asserts 201) and returns it.
+    pub async fn add(&self, token: &str, collection: &str, filename: &str, text: &str) -> Value {
+        let resp = self
+            .upload(token, collection, filename, text.as_bytes().to_vec(), None)
+            .await;
+        expect_json(resp, StatusCode::CREATED).await
+    }
+
+    /// Waits (with a deadline) until the document is no longer processing; returns it.
+    pub async fn settled(&self, token: &str, document: &Value) -> Value {
+        self.document_until(token, document, |d| d["status"] != "processing")
+            .await
+    }
+
+    /// Polls the document (with a 15 s deadline, no sleeps) until `done` holds; returns it.
+    pub async fn document_until(
+        &self,
+        token: &str,
+        document: &Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let path = format!("/rag/documents/{}", document["id"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let current = self.fetch(token, &path).await;
+            if done(&current) {
+                return current;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "condition not reached: {current}"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Uploads a document and waits until it is ready; returns it.
+    pub async fn ingest(&self, token: &str, collection: &str, filename: &str, text: &str) -> Value {
+        let document = self.add(token, collection, filename, text).await;
+        let document = self.settled(token, &document).await;
+        assert_eq!(document["status"], "ready", "{document}");
+        document
+    }
+
+    /// Queries a collection (asserts 200).
+    pub async fn query(&self, token: &str, collection: &str, body: Value) -> Value {
+        let resp = self
+            .post(
+                token,
+                &format!("/rag/collections/{collection}/query"),
+                &body,
+            )
+            .await;
+        expect_json(resp, StatusCode::OK).await
+    }
+
+    /// The filenames of a query's chunks, best first.
+    pub async fn ranked(&self, token: &str, collection: &str, query: &str) -> Vec<String> {
+        let answer = self
+            .query(token, collection, json!({"query": query, "top_k": 10}))
+            .await;
+        answer["chunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["filename"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Adds a user with `roles` to the caller's tenant and logs in as them; their token.
+    pub async fn member(&self, admin: &str, email: &str, roles: &[&str]) -> String {
+        self.create(
+            admin,
+            "/users",
+            &json!({"email": email, "password": PASSWORD, "roles": roles}),
+        )
+        .await;
+        let tokens = expect_json(
+            self.post_public(
+                "/auth/login",
+                &json!({"email": email, "password": PASSWORD}),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A one-page PDF whose page shows `lines` (Helvetica, standard encoding), built here so the
+/// test carries no binary fixture.
+pub fn pdf(lines: &[&str]) -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{Document, Object, Stream, dictionary};
+
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        "Encoding" => "WinAnsiEncoding",
+    });
+    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let mut operations = vec![
+        Operation::new("BT", vec![]),
+        Operation::new("Tf", vec!["F1".into(), 12.into()]),
+        Operation::new("Td", vec![72.into(), 720.into()]),
+    ];
+    for line in lines {
+        operations.push(Operation::new("Tj", vec![Object::string_literal(*line)]));
+        operations.push(Operation::new("Td", vec![0.into(), (-16).into()]));
+    }
+    operations.push(Operation::new("ET", vec![]));
+    let content = Content { operations };
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+            "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    bytes
+}
