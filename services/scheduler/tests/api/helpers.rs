@@ -42,7 +42,9 @@ pub fn config() -> SchedulerConfig {
     config.scheduler.run_engine = false;
     config.scheduler.lease_secs = 5;
     config.scheduler.heartbeat_secs = 1;
-    config.scheduler.request_timeout_secs = 5;
+    // Generous: a call to agents (service token, execute) must not time out on a loaded CI
+    // machine; the timeout tests use the schedule's own `timeout_seconds`.
+    config.scheduler.request_timeout_secs = 30;
     config
 }
 
