@@ -73,3 +73,65 @@ fn the_kubernetes_example_service_secret_is_refused_by_the_services() {
         "`{placeholder}` would be accepted as a real secret"
     );
 }
+
+/// The variables `docker-compose.yml` reads (`${NAME…}`), in order of first use.
+fn compose_variables(compose: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for piece in compose.split("${").skip(1) {
+        let name: String = piece
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[test]
+fn env_example_documents_every_compose_variable_and_secrets_have_no_default() {
+    let compose = read("docker-compose.yml");
+    let example = read(".env.example");
+    let documented: Vec<&str> = example
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| !name.starts_with('#'))
+        .collect();
+    let used = compose_variables(&compose);
+    assert!(used.len() >= 15, "{used:?}");
+    for name in &used {
+        assert!(
+            documented.contains(&name.as_str()),
+            "{name} is read by docker-compose.yml but not in .env.example"
+        );
+    }
+    for secret in [
+        "POSTGRES_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+        "TEMPONEST_SCHEDULER_SECRET",
+        "TEMPONEST_AUTH_SECRET_KEY",
+        "TEMPONEST_WEBHOOKS_SECRET_KEY",
+    ] {
+        let uses: Vec<&str> = compose
+            .split("${")
+            .skip(1)
+            .filter(|piece| {
+                piece.starts_with(secret) && piece[secret.len()..].starts_with([':', '}'])
+            })
+            .collect();
+        assert!(!uses.is_empty(), "{secret} is not used");
+        for usage in uses {
+            assert!(
+                usage[secret.len()..].starts_with(":?"),
+                "{secret} must be required, never defaulted: ${{{usage}"
+            );
+        }
+        // …and .env.example leaves it empty: no shipped value to copy into production.
+        assert!(
+            example.lines().any(|l| l == format!("{secret}=")),
+            "{secret} must be empty in .env.example"
+        );
+    }
+    assert!(read(".gitignore").lines().any(|l| l == ".env"));
+}
