@@ -276,6 +276,7 @@ pub async fn live<R: Reaper>(
         }
         tokio::select! {
             () = cancel.cancelled() => return,
+            () = pool.close_event() => return,
             () = tokio::time::sleep(liveness.every()) => {}
         }
     };
@@ -283,7 +284,7 @@ pub async fn live<R: Reaper>(
 }
 
 /// Heartbeats `instance` and reaps dead peers of its role every `liveness.every` (the first
-/// reap at once) until `cancel` fires; then deregisters.
+/// reap at once) until `cancel` fires or the pool is closed; then deregisters.
 pub async fn keep_alive<R: Reaper>(
     mut instance: Instance,
     liveness: Liveness,
@@ -296,6 +297,9 @@ pub async fn keep_alive<R: Reaper>(
         }
         tokio::select! {
             () = cancel.cancelled() => break,
+            // The process is closing its pool: stop, and close the lock connection (it is not
+            // the pool's; left open it would keep a session on the database).
+            () = instance.pool.close_event() => break,
             () = tokio::time::sleep(liveness.every()) => {}
         }
         if let Err(err) = instance.beat().await {

@@ -8,7 +8,9 @@ use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Wakes `nudge` on every notification of `channel` until `cancel` fires. Reconnects with
+/// Wakes `nudge` on every notification of `channel` until `cancel` fires or the pool is closed
+/// (its listening connection is then closed too: a database cannot be dropped while a
+/// detached listener still holds a session on it). Reconnects with
 /// backoff (200 ms doubling to 10 s) and wakes once after each (re)connect, since
 /// notifications sent meanwhile were missed. Workers still poll now and then: a notification
 /// is a hint, never the only way work is found.
@@ -19,7 +21,7 @@ pub async fn listen(
     cancel: CancellationToken,
 ) {
     let mut delay = Duration::from_millis(200);
-    while !cancel.is_cancelled() {
+    while !cancel.is_cancelled() && !pool.is_closed() {
         match PgListener::connect_with(&pool).await {
             Ok(mut listener) => match listener.listen(channel).await {
                 Ok(()) => {
@@ -28,6 +30,7 @@ pub async fn listen(
                     loop {
                         let note = tokio::select! {
                             () = cancel.cancelled() => return,
+                            () = pool.close_event() => return,
                             note = listener.recv() => note,
                         };
                         match note {
@@ -45,6 +48,7 @@ pub async fn listen(
         }
         tokio::select! {
             () = cancel.cancelled() => return,
+            () = pool.close_event() => return,
             () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(10));

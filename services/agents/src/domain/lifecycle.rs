@@ -124,10 +124,11 @@ impl Reaper for DeadProcesses {
     }
 }
 
-/// Cancels local runs named by notifications from any process; reconnects after errors.
+/// Cancels local runs named by notifications from any process; reconnects after errors;
+/// stops (closing its detached listening connection) when the pool is closed.
 async fn listen_for_cancellations(state: AppState) {
     let mut delay = Duration::from_millis(200);
-    loop {
+    while !state.pool.is_closed() {
         match PgListener::connect_with(&state.pool).await {
             Ok(mut listener) => {
                 if let Err(err) = listener.listen(CANCEL_CHANNEL).await {
@@ -135,7 +136,11 @@ async fn listen_for_cancellations(state: AppState) {
                 } else {
                     delay = Duration::from_millis(200);
                     loop {
-                        match listener.recv().await {
+                        let note = tokio::select! {
+                            () = state.pool.close_event() => return,
+                            note = listener.recv() => note,
+                        };
+                        match note {
                             Ok(note) => {
                                 if let Ok(id) = Uuid::parse_str(note.payload())
                                     && let Some(run) = state.runs.get(id)
@@ -153,7 +158,10 @@ async fn listen_for_cancellations(state: AppState) {
             }
             Err(err) => tracing::warn!(error = %err, "could not listen for cancellations"),
         }
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = state.pool.close_event() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
         delay = (delay * 2).min(Duration::from_secs(10));
     }
 }
