@@ -25,7 +25,18 @@ pub struct AgentsConfig {
     pub collaboration: CollaborationConfig,
     /// Heartbeat of this process's instances and when a silent peer counts as dead.
     pub liveness: temponest_db::instances::Liveness,
+    /// Base URL of the knowledge service (`TEMPONEST_KNOWLEDGE_URL`), which agents with
+    /// `rag_collection_ids` search through the `knowledge_search` tool; empty = knowledge is
+    /// not configured (agents cannot be given collections).
+    pub knowledge_url: String,
+    /// The secret of the agents service's identity at the auth service
+    /// (`TEMPONEST_SERVICE_CLIENT_SECRET`; the auth service's `TEMPONEST_SERVICE_CLIENTS`
+    /// entry `agents=...`). Required when `knowledge_url` is set.
+    pub service_client_secret: String,
 }
+
+/// The agents service's service identity at the auth service (its client id).
+pub const SERVICE_CLIENT_ID: &str = "agents";
 
 /// Built-in tools.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -116,6 +127,8 @@ impl Default for AgentsConfig {
             executions: ExecutionsConfig::default(),
             collaboration: CollaborationConfig::default(),
             liveness: temponest_db::instances::Liveness::default(),
+            knowledge_url: String::new(),
+            service_client_secret: String::new(),
         }
     }
 }
@@ -161,6 +174,21 @@ impl Settings for AgentsConfig {
         temponest_netguard::NetPolicy::parse(&self.tools.http_allowed_networks).map_err(|e| {
             ConfigError::invalid(format!("TEMPONEST_TOOLS__HTTP_ALLOWED_NETWORKS: {e}"))
         })?;
+        if !self.knowledge_url.is_empty() {
+            if url::Url::parse(&self.knowledge_url).is_err() {
+                return Err(ConfigError::invalid(
+                    "TEMPONEST_KNOWLEDGE_URL must be an absolute URL such as http://knowledge:9000 (or empty: knowledge not configured)",
+                ));
+            }
+            if self.service_client_secret.is_empty() {
+                return Err(ConfigError::invalid(
+                    "TEMPONEST_SERVICE_CLIENT_SECRET must be set when TEMPONEST_KNOWLEDGE_URL is: the agents service calls the knowledge service with the service identity whose secret is the auth service's TEMPONEST_SERVICE_CLIENTS entry `agents=...`",
+                ));
+            }
+            temponest_auth_client::secret_strength::check(&self.service_client_secret).map_err(
+                |weak| ConfigError::invalid(format!("TEMPONEST_SERVICE_CLIENT_SECRET {weak}")),
+            )?;
+        }
         Ok(())
     }
 }
@@ -173,6 +201,7 @@ impl std::fmt::Debug for AgentsConfig {
             .field("tools", &self.tools)
             .field("executions", &self.executions)
             .field("collaboration", &self.collaboration)
+            .field("knowledge_url", &self.knowledge_url)
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +209,25 @@ impl std::fmt::Debug for AgentsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn knowledge_needs_an_absolute_url_and_a_strong_secret_which_debug_never_shows() {
+        let mut config = AgentsConfig::default();
+        assert!(config.validate().is_ok(), "knowledge is optional");
+        config.knowledge_url = "http://127.0.0.1:9000".to_owned();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
+        config.service_client_secret = "short".to_owned();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
+        let secret = "f3a9c2e87b1d4056a9e3c7b2d8f14e6a";
+        config.service_client_secret = secret.to_owned();
+        assert!(config.validate().is_ok());
+        assert!(!format!("{config:?}").contains(secret));
+        config.knowledge_url = "not a url".to_owned();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("TEMPONEST_KNOWLEDGE_URL"), "{err}");
+    }
 
     #[test]
     fn collaboration_settings_out_of_range_are_refused_by_name() {

@@ -3,15 +3,16 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use temponest_auth_client::AuthClient;
+use temponest_auth_client::{AuthClient, ServiceTokens};
 use temponest_cache::Cache;
 use temponest_llm::Providers;
 use temponest_platform::{Context, Settings, StartupError};
 use temponest_ratelimit::RateLimiter;
 use uuid::Uuid;
 
-use crate::config::AgentsConfig;
+use crate::config::{AgentsConfig, SERVICE_CLIENT_ID};
 use crate::domain::collaboration::Sessions;
+use crate::domain::knowledge::KnowledgeClient;
 use crate::domain::pricing::PriceTable;
 use crate::domain::runs::Runs;
 use crate::domain::tools::Tools;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub config: Arc<AgentsConfig>,
     pub providers: Providers,
     pub tools: Tools,
+    /// The knowledge service (None when `knowledge_url` is empty).
+    pub knowledge: Option<KnowledgeClient>,
     pub prices: Arc<PriceTable>,
     /// Executions running in this process.
     pub runs: Runs,
@@ -52,6 +55,23 @@ impl AppState {
         let providers = Providers::from_config(&config.providers, http)
             .map_err(|e| StartupError::config(format!("TEMPONEST_PROVIDERS: {e}")))?;
         let tools = Tools::builtin(&config.tools).map_err(StartupError::config)?;
+        let knowledge = if config.knowledge_url.is_empty() {
+            None
+        } else {
+            let tokens = ServiceTokens::new(
+                &context.platform.auth_url,
+                SERVICE_CLIENT_ID,
+                &config.service_client_secret,
+                reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(10))
+                    .build()
+                    .map_err(|e| StartupError::config(format!("HTTP client: {e}")))?,
+            );
+            Some(
+                KnowledgeClient::new(&config.knowledge_url, tokens)
+                    .map_err(|e| StartupError::config(format!("knowledge HTTP client: {e}")))?,
+            )
+        };
         let provider_names = Arc::new(providers.names());
         let tool_names = Arc::new(tools.names());
         let state = Self {
@@ -62,6 +82,7 @@ impl AppState {
             config: Arc::new(config),
             providers,
             tools,
+            knowledge,
             prices: Arc::new(PriceTable::shipped()),
             runs: Runs::default(),
             sessions: Sessions::default(),

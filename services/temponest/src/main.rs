@@ -148,9 +148,10 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let scheduler = scheduler_config(layers, &mut platform, &mut auth, ports)?;
+    let agents = agents_config(layers, &mut auth, ports)?;
     let kit = Kit::new("temponest")
         .with(temponest_auth::service(auth))
-        .with(temponest_agents::service(layers.settings()?))
+        .with(temponest_agents::service(agents))
         .with(temponest_webhooks::service(layers.settings()?))
         .with(temponest_knowledge::service(layers.settings()?))
         .with(temponest_scheduler::service(scheduler));
@@ -194,14 +195,55 @@ fn scheduler_config(
         platform.auth_url = local;
     }
     if config.service_client_secret.is_empty() {
-        let bytes: [u8; 24] = rand::RngExt::random(&mut rand::rng());
-        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        config.service_client_secret = secret;
+        config.service_client_secret = generated_secret();
     }
-    let entry = format!(
-        "{}={}",
-        config.service_client_id, config.service_client_secret
+    add_service_client(
+        auth,
+        &config.service_client_id,
+        &config.service_client_secret,
     );
+    auth.validate()?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// The agents service's configuration in the all-in-one process: it reaches the knowledge
+/// service (for `knowledge_search` and to check agents' collections) on the first port it
+/// serves (unless `TEMPONEST_KNOWLEDGE_URL` says otherwise), with the `agents` service
+/// identity generated at start-up when no secret is configured. Call after
+/// [`scheduler_config`], which points the platform's auth URL at this process.
+fn agents_config(
+    layers: &Layers,
+    auth: &mut AuthConfig,
+    ports: &[u16],
+) -> anyhow::Result<temponest_agents::AgentsConfig> {
+    let port = ports.first().copied().unwrap_or(9000);
+    let mut config: temponest_agents::AgentsConfig = layers.unchecked()?;
+    if std::env::var_os("TEMPONEST_KNOWLEDGE_URL").is_none() {
+        config.knowledge_url = format!("http://127.0.0.1:{port}");
+    }
+    if config.service_client_secret.is_empty() {
+        config.service_client_secret = generated_secret();
+    }
+    add_service_client(
+        auth,
+        temponest_agents::config::SERVICE_CLIENT_ID,
+        &config.service_client_secret,
+    );
+    auth.validate()?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// A random service-client secret (48 hex digits), for identities used only in this process.
+fn generated_secret() -> String {
+    let bytes: [u8; 24] = rand::RngExt::random(&mut rand::rng());
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds `id=secret` to the auth service's `service_clients` unless it is there.
+fn add_service_client(auth: &mut AuthConfig, id: &str, secret: &str) {
+    let entry = format!("{id}={secret}");
     if !auth.service_clients.split(',').any(|e| e.trim() == entry) {
         auth.service_clients = if auth.service_clients.trim().is_empty() {
             entry
@@ -209,9 +251,6 @@ fn scheduler_config(
             format!("{},{entry}", auth.service_clients)
         };
     }
-    auth.validate()?;
-    config.validate()?;
-    Ok(config)
 }
 
 /// The platform's database, created if needed and migrated.

@@ -21,6 +21,8 @@ pub struct ExecutionRow {
     pub response: Option<String>,
     pub tools_used: Vec<String>,
     pub tool_calls: serde_json::Value,
+    /// The knowledge chunks `knowledge_search` returned during the run.
+    pub citations: serde_json::Value,
     pub prompt_tokens: i32,
     pub completion_tokens: i32,
     pub cost_nanos: i64,
@@ -55,6 +57,7 @@ pub struct Totals<'a> {
     pub response: Option<&'a str>,
     pub tools_used: &'a [String],
     pub tool_calls: &'a serde_json::Value,
+    pub citations: &'a serde_json::Value,
     pub prompt_tokens: i32,
     pub completion_tokens: i32,
     pub cost_nanos: i64,
@@ -72,7 +75,7 @@ pub async fn insert_pending(
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                    error, stream, provider, model, created_at, started_at, completed_at"#,
         new.id,
         new.tenant_id,
@@ -99,7 +102,7 @@ pub async fn mark_running(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opt
          where id = $1 and status = 'pending'
          returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                    error, stream, provider, model, created_at, started_at, completed_at"#,
         id
     )
@@ -121,11 +124,11 @@ pub async fn finish(
         r#"update agents.executions
          set status = $2, outcome = $3, error = $4, response = $5, tools_used = $6,
              tool_calls = $7, prompt_tokens = $8, completion_tokens = $9, cost_nanos = $10,
-             unpriced = $11, completed_at = now()
+             unpriced = $11, citations = $12, completed_at = now()
          where id = $1 and status in ('pending', 'running')
          returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                    error, stream, provider, model, created_at, started_at, completed_at"#,
         id,
         outcome.status() as ExecutionStatus,
@@ -137,7 +140,8 @@ pub async fn finish(
         totals.prompt_tokens,
         totals.completion_tokens,
         totals.cost_nanos,
-        totals.unpriced
+        totals.unpriced,
+        totals.citations
     )
     .fetch_optional(conn)
     .await
@@ -153,7 +157,8 @@ pub async fn record_totals(
     sqlx::query!(
         "update agents.executions
          set response = coalesce($2, response), tools_used = $3, tool_calls = $4,
-             prompt_tokens = $5, completion_tokens = $6, cost_nanos = $7, unpriced = $8
+             prompt_tokens = $5, completion_tokens = $6, cost_nanos = $7, unpriced = $8,
+             citations = $9
          where id = $1",
         id,
         totals.response,
@@ -162,7 +167,8 @@ pub async fn record_totals(
         totals.prompt_tokens,
         totals.completion_tokens,
         totals.cost_nanos,
-        totals.unpriced
+        totals.unpriced,
+        totals.citations
     )
     .execute(conn)
     .await?;
@@ -184,7 +190,7 @@ pub async fn cancel(
          where id = $1 and tenant_id = $2 and status in ('pending', 'running')
          returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                    error, stream, provider, model, created_at, started_at, completed_at"#,
         id,
         tenant_id,
@@ -210,7 +216,7 @@ pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Opti
             ExecutionRow,
             r#"select id, tenant_id, agent_id, status as "status: ExecutionStatus",
                     outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                    tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                     error, stream, provider, model, created_at, started_at, completed_at
              from agents.executions where id = $1 and tenant_id = $2"#,
             id,
@@ -236,7 +242,7 @@ pub async fn list(
             ExecutionRow,
             r#"select id, tenant_id, agent_id, status as "status: ExecutionStatus",
                     outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                    tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                    tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                     error, stream, provider, model, created_at, started_at, completed_at
              from agents.executions
              where tenant_id = $1
@@ -342,7 +348,7 @@ pub async fn fail_owned_by(
          where owner_id = any($1) and status in ('pending', 'running')
          returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, prompt_tokens, completion_tokens, cost_nanos, unpriced,
+                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
                    error, stream, provider, model, created_at, started_at, completed_at"#,
         owners
     )
@@ -370,7 +376,7 @@ pub async fn fail_abandoned(
              for update skip locked)
          returning e.id, e.tenant_id, e.agent_id, e.status as "status: ExecutionStatus",
                    e.outcome as "outcome: ExecutionOutcome", e.user_message, e.context,
-                   e.response, e.tools_used, e.tool_calls, e.prompt_tokens, e.completion_tokens,
+                   e.response, e.tools_used, e.tool_calls, e.citations, e.prompt_tokens, e.completion_tokens,
                    e.cost_nanos, e.unpriced, e.error, e.stream, e.provider, e.model, e.created_at,
                    e.started_at, e.completed_at"#,
         older_than,

@@ -7,6 +7,7 @@ pub mod cost_reports;
 pub mod cost_retention;
 pub mod dashboard;
 pub mod execution;
+pub mod knowledge;
 pub mod lifecycle;
 pub mod price_cache;
 pub mod pricing;

@@ -14,7 +14,7 @@ const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 2_000;
 const MAX_SYSTEM_PROMPT: usize = 100_000;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
-const MAX_COLLECTIONS: usize = 50;
+pub const MAX_COLLECTIONS: usize = 50;
 
 /// `POST /agents/`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -130,6 +130,7 @@ impl From<AgentOut> for AgentSettings {
             model: agent.model,
             system_prompt: agent.system_prompt,
             tools: agent.tools,
+            rag_collection_ids: agent.rag_collection_ids,
             max_iterations: agent.max_iterations,
             temperature: agent.temperature,
         }

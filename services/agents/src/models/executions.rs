@@ -126,6 +126,10 @@ pub struct ExecutionOut {
     /// Each tool call in detail: tool, arguments, result or error, duration, iteration.
     #[schema(value_type = Vec<Object>)]
     pub tool_calls: serde_json::Value,
+    /// The knowledge chunks the run's `knowledge_search` calls returned, best first per call
+    /// ([] when none).
+    #[serde(default)]
+    pub citations: Vec<Citation>,
     pub tokens_used: TokensUsed,
     pub cost_usd: f64,
     /// A call used a model without a known price: `cost_usd` is a lower bound.
@@ -139,6 +143,16 @@ pub struct ExecutionOut {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A knowledge chunk an execution used: which document of which collection, its position
+/// and its retrieval score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Citation {
+    pub collection_id: Uuid,
+    pub document_id: Uuid,
+    pub chunk_index: i32,
+    pub score: f64,
 }
 
 impl From<ExecutionRow> for ExecutionOut {
@@ -160,6 +174,7 @@ impl From<ExecutionRow> for ExecutionOut {
             context: row.context,
             tools_used: row.tools_used,
             tool_calls: row.tool_calls,
+            citations: serde_json::from_value(row.citations).unwrap_or_default(),
             tokens_used: TokensUsed {
                 prompt,
                 completion,

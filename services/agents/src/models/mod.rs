@@ -9,4 +9,6 @@ pub mod executions;
 
 pub use agents::{AgentFilter, AgentIn, AgentOut, AgentPatch, AgentSpec, Known};
 pub use collaboration::{CollaborationIn, SessionFilter, SessionOut, StepOut, ValidSession};
-pub use executions::{ExecuteIn, ExecutionFilter, ExecutionOut, TokensUsed, ValidExecute};
+pub use executions::{
+    Citation, ExecuteIn, ExecutionFilter, ExecutionOut, TokensUsed, ValidExecute,
+};

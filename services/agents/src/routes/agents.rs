@@ -14,6 +14,8 @@ use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
 use uuid::Uuid;
 
 use crate::db::{agents, budgets};
+use crate::domain::knowledge::KnowledgeError;
+use crate::models::agents::MAX_COLLECTIONS;
 use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
 use crate::state::AppState;
 
@@ -27,6 +29,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<AgentOut>)> {
     principal.require(permissions::AGENTS_WRITE)?;
     let spec = body.validate(&state.known(), &state.config.default_provider)?;
+    check_collections(&state, principal.tenant_id, &spec.rag_collection_ids).await?;
     let mut tx = state.pool.begin().await?;
     let row = agents::insert(
         &mut tx,
@@ -127,6 +130,13 @@ pub async fn update(
     Json(patch): Json<AgentPatch>,
 ) -> ApiResult<Json<AgentOut>> {
     principal.require(permissions::AGENTS_WRITE)?;
+    // Checked before the row is locked (a call to another service); more ids than allowed
+    // are refused by `apply` without asking.
+    if let Some(Some(ids)) = &patch.rag_collection_ids
+        && ids.len() <= MAX_COLLECTIONS
+    {
+        check_collections(&state, principal.tenant_id, ids).await?;
+    }
     let mut tx = state.pool.begin().await?;
     let current = agents::find_for_update(&mut tx, principal.tenant_id, id)
         .await?
@@ -231,4 +241,59 @@ async fn invalidate_lists(state: &AppState, tenant_id: Uuid) {
 /// through another tenant).
 pub fn agent_cache_key(tenant_id: Uuid, id: Uuid) -> String {
     format!("{tenant_id}:{id}")
+}
+
+/// Refuses `rag_collection_ids` that are not collections of the tenant at the knowledge
+/// service (422 naming them), any when knowledge is not configured (422), and answers 503 when
+/// the knowledge service cannot tell. An empty list asks nothing.
+async fn check_collections(state: &AppState, tenant_id: Uuid, ids: &[Uuid]) -> ApiResult<()> {
+    use futures::StreamExt;
+
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let Some(knowledge) = &state.knowledge else {
+        return Err(ApiError::invalid_field(
+            "rag_collection_ids",
+            "knowledge collections cannot be used: the knowledge service is not configured (TEMPONEST_KNOWLEDGE_URL)",
+        ));
+    };
+    let mut unique: Vec<Uuid> = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let answers: Vec<(Uuid, Result<bool, KnowledgeError>)> = futures::stream::iter(unique)
+        .map(|id| async move { (id, knowledge.collection_exists(tenant_id, id).await) })
+        .buffered(8)
+        .collect()
+        .await;
+    let mut unknown = Vec::new();
+    for (id, answer) in answers {
+        match answer {
+            Ok(true) => {}
+            Ok(false) => unknown.push(id.to_string()),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not check an agent's knowledge collections");
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "the knowledge service could not be reached to check rag_collection_ids; retry shortly",
+                )
+                .with_header(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                ));
+            }
+        }
+    }
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            "rag_collection_ids",
+            format!(
+                "not a knowledge collection of this tenant: {}",
+                unknown.join(", ")
+            ),
+        ))
+    }
 }

@@ -10,6 +10,7 @@ mod dashboard;
 mod executions;
 mod fake_llm;
 mod helpers;
+mod knowledge;
 mod lifecycle;
 mod providers;
 mod remote;

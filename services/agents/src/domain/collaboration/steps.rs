@@ -237,6 +237,7 @@ fn settings(agent: &AgentRow) -> AgentSettings {
         model: agent.model.clone(),
         system_prompt: agent.system_prompt.clone(),
         tools: agent.tools.clone(),
+        rag_collection_ids: agent.rag_collection_ids.clone(),
         max_iterations: agent.max_iterations,
         temperature: agent.temperature,
     }

@@ -44,6 +44,8 @@ pub struct AgentSettings {
     pub system_prompt: Option<String>,
     /// The tools the agent was given, by name.
     pub tools: Vec<String>,
+    /// The knowledge collections `knowledge_search` searches (offered when not empty).
+    pub rag_collection_ids: Vec<Uuid>,
     /// Model calls allowed while the model asks for tools.
     pub max_iterations: i32,
     pub temperature: f64,
@@ -77,6 +79,8 @@ pub struct RunRecord {
     pub ledger: Ledger,
     pub frames: FrameBatch,
     pub tools: ToolLog,
+    /// The chunks `knowledge_search` returned, in call order.
+    pub citations: Vec<crate::models::Citation>,
 }
 
 /// Rows a run queues for Postgres (frames, cost records): written on a pooled connection as
@@ -134,6 +138,7 @@ async fn run_inner(state: &AppState, run: &Run, job: &Job) -> Result<ExecutionRo
         ledger: Ledger::default(),
         frames: FrameBatch::new(job.execution_id),
         tools: ToolLog::default(),
+        citations: Vec::new(),
     };
     let limit = Duration::from_secs(state.config.executions.timeout_secs);
     let result = tokio::select! {
@@ -216,10 +221,13 @@ async fn finalize(
         record.frames.push(frame);
     }
     let tool_calls = Value::Array(std::mem::take(&mut record.tools.calls));
+    let citations =
+        serde_json::to_value(&record.citations).unwrap_or_else(|_| Value::Array(Vec::new()));
     let totals = Totals {
         response: end.response.as_deref(),
         tools_used: &record.tools.used,
         tool_calls: &tool_calls,
+        citations: &citations,
         prompt_tokens: record.ledger.prompt_tokens(),
         completion_tokens: record.ledger.completion_tokens(),
         cost_nanos: record.ledger.cost_nanos(),

@@ -14,6 +14,7 @@ use super::status::{CallStatus, ExecutionOutcome};
 use super::{Job, RunRecord};
 use crate::domain::budgets::{self, BudgetError};
 use crate::domain::runs::Run;
+use crate::domain::tools::knowledge_search;
 use crate::state::AppState;
 
 /// Tool results kept in `tool_calls` (the model sees them whole, up to the tool's own cap).
@@ -60,7 +61,10 @@ pub async fn drive(
         .providers
         .get(&job.agent.provider)
         .map_err(Stop::failed)?;
-    let tools = state.tools.specs(&job.agent.tools);
+    let mut tools = state.tools.specs(&job.agent.tools);
+    if !job.agent.rag_collection_ids.is_empty() {
+        tools.push(knowledge_search::spec());
+    }
     let mut messages = initial_messages(job);
     let max = job.agent.max_iterations.max(1);
     for iteration in 1..=max {
@@ -82,10 +86,26 @@ pub async fn drive(
         ));
         for call in &response.tool_calls {
             let started = Instant::now();
-            let result = state
-                .tools
-                .call(&job.agent.tools, &call.name, &call.arguments)
-                .await;
+            let result = if call.name == knowledge_search::NAME
+                && !job.agent.rag_collection_ids.is_empty()
+            {
+                knowledge_search::run(
+                    state.knowledge.as_ref(),
+                    job.tenant_id,
+                    &job.agent.rag_collection_ids,
+                    &call.arguments,
+                )
+                .await
+                .map(|found| {
+                    record.citations.extend(found.citations);
+                    found.result
+                })
+            } else {
+                state
+                    .tools
+                    .call(&job.agent.tools, &call.name, &call.arguments)
+                    .await
+            };
             let (seen_by_model, recorded_result, recorded_error) = match &result {
                 Ok(value) => {
                     let text = value.to_string();

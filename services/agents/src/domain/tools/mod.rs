@@ -1,9 +1,11 @@
 //! The tool registry: built-in tools an agent may be given (`tools` on the agent), their JSON
-//! schemas for function calling, and dispatch of the model's calls. Later issues add
-//! `knowledge_search`.
+//! schemas for function calling, and dispatch of the model's calls. `knowledge_search` is
+//! offered to every agent with knowledge collections (it needs the run's tenant and
+//! collections, so the tool loop runs it: [`knowledge_search::run`]).
 
 mod current_time;
 mod http_request;
+pub mod knowledge_search;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,6 +46,13 @@ pub enum ToolError {
     /// Any other transport failure (its URL removed).
     #[error("request failed: {0}")]
     RequestFailed(reqwest::Error),
+    #[error("invalid arguments: {0}")]
+    InvalidQuery(String),
+    #[error("the knowledge service is not configured")]
+    KnowledgeNotConfigured,
+    /// The knowledge service could not answer.
+    #[error("knowledge search failed: {0}")]
+    Knowledge(String),
 }
 
 /// A tool could not be set up from its configuration (start-up).
@@ -88,6 +97,9 @@ impl Tools {
     /// `name` as a metric label: a built-in tool's name, or `other` for whatever else a model
     /// asked for (labels must come from a bounded set, and models can invent names).
     pub fn metric_label(&self, name: &str) -> &'static str {
+        if name == knowledge_search::NAME {
+            return knowledge_search::NAME;
+        }
         self.by_name
             .get_key_value(name)
             .map_or("other", |(known, _)| *known)
