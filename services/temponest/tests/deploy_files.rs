@@ -110,6 +110,7 @@ fn env_example_documents_every_compose_variable_and_secrets_have_no_default() {
         "POSTGRES_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",
         "TEMPONEST_SCHEDULER_SECRET",
+        "TEMPONEST_AGENTS_SECRET",
         "TEMPONEST_AUTH_SECRET_KEY",
         "TEMPONEST_WEBHOOKS_SECRET_KEY",
     ] {
