@@ -22,6 +22,7 @@ use tokio::time::timeout;
 use crate::retry::{Failure, RETRY_STATUSES, RetryPolicy, ceil_secs};
 use crate::wire::{StreamDecoder, Wire, error_message};
 use crate::{ChatRequest, ChatResponse, DeltaSender, LlmError, ProviderConfig};
+use temponest_retry::root_cause;
 
 /// Largest accepted non-streamed body.
 const MAX_BODY_BYTES: usize = 32 << 20;
@@ -331,16 +332,6 @@ async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok((body, true))
-}
-
-/// The innermost cause of a reqwest error (e.g. "Connection refused (os error 111)"); the
-/// outer layers only repeat "error sending request" and would add the URL.
-fn root_cause(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 /// A provider name as it appears in an environment variable (`deep-seek` → `DEEP_SEEK`).

@@ -117,10 +117,7 @@ fn asked_to_wait(error: LlmError, wait: Duration) -> LlmError {
     }
 }
 
-/// Whole seconds, rounded up (a 0.2 s wait is reported as 1 s, not 0).
-pub(crate) fn ceil_secs(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
-}
+pub(crate) use temponest_retry::ceil_secs;
 
 #[cfg(test)]
 mod tests {

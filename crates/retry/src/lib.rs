@@ -90,9 +90,47 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     Some((date - now).to_std().unwrap_or(Duration::ZERO))
 }
 
+/// Whole seconds, rounded up: a wait reported as an integer (`Retry-After`, an error's
+/// `after_secs`) never promises too early a retry (0.2 s is 1 s, not 0).
+pub fn ceil_secs(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// The innermost cause of an error (e.g. "Connection refused (os error 111)"), for a failed
+/// call's message: an HTTP client's outer layers only repeat "error sending request" and would
+/// add the URL.
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_seconds_round_up_and_the_innermost_cause_is_named() {
+        assert_eq!(ceil_secs(Duration::ZERO), 0);
+        assert_eq!(ceil_secs(Duration::from_millis(200)), 1);
+        assert_eq!(ceil_secs(Duration::from_secs(2)), 2);
+        #[derive(Debug)]
+        struct Sending(std::io::Error);
+        impl std::fmt::Display for Sending {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request for url (http://10.0.0.1/)")
+            }
+        }
+        impl std::error::Error for Sending {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(root_cause(&Sending(refused)), "refused");
+    }
 
     fn headers(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

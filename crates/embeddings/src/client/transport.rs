@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::Embedder;
 use crate::EmbeddingError;
 use crate::wire::{EmbedRequest, error_message, parse};
+use temponest_retry::{ceil_secs, root_cause};
 
 /// Statuses worth retrying.
 const RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
@@ -215,18 +216,4 @@ impl Embedder {
         )
         .increment(1);
     }
-}
-
-/// Whole seconds, rounded up.
-fn ceil_secs(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
-}
-
-/// The innermost cause of a reqwest error ("Connection refused (os error 111)").
-fn root_cause(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
