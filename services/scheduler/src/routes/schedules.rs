@@ -230,6 +230,10 @@ pub async fn trigger(
         .overlap()
         .map_err(|e| ApiError::internal(format!("schedule {id}: {e}")))?;
     if !plan::admits(overlap, running, pending) {
+        // Release the schedule's row lock now: a dropped transaction is rolled back only when
+        // its connection is next used, and until then the firing engine (`skip locked`) would
+        // pass this schedule over.
+        tx.rollback().await?;
         return Err(ApiError::conflict(match overlap {
             OverlapPolicy::BufferOne => format!(
                 "schedule {id} already has an execution waiting behind a running one (overlap_policy buffer_one)"
