@@ -11,6 +11,7 @@ mod listen;
 mod metrics;
 pub mod names;
 mod pool;
+mod resource;
 pub mod retention;
 
 pub use config::{

@@ -22,6 +22,12 @@ pub mod process;
 pub mod service;
 
 pub use compose::{App, Kit, Running};
+
+/// musl's allocator serialises a multi-threaded server; the static Alpine builds of every
+/// binary (all of them link this crate) use mimalloc.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use config::{ConfigError, Layers, PlatformConfig, Settings};
 pub use infra::Infrastructure;
 pub use service::{Context, Descriptor, Engine, Plan, StopPhase};

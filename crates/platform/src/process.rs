@@ -5,6 +5,19 @@ use anyhow::Context as _;
 use crate::config::{Layers, PlatformConfig};
 use crate::{ConfigError, Kit, Plan};
 
+/// The whole `main` of a single-service binary: [`run`] on a multi-threaded runtime.
+pub fn main(
+    name: &'static str,
+    default_port: u16,
+    plans: impl FnOnce(&Layers) -> Result<Vec<Plan>, ConfigError>,
+) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run(name, default_port, plans))
+}
+
 /// Runs `plans` (built from the process's configuration layers) as the process `name` on
 /// `PORT` (default `default_port`) until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn run(

@@ -120,12 +120,51 @@ impl Api {
     /// a failure names the request.
     pub async fn expect_refusals(&self, token: &str, refusals: &[Refusal<'_>]) {
         for (request, body, status, needle) in refusals {
-            let (method, path) = request.split_once(' ').expect("a request line");
-            let method = Method::from_bytes(method.as_bytes()).expect("an HTTP method");
-            let status = StatusCode::from_u16(*status).expect("an HTTP status");
-            let resp = self.request(method, Some(token), path, body.as_ref()).await;
-            expect_error_of(&format!("{request}: "), resp, status, needle).await;
+            self.refused(token, request, body.as_ref(), *status, needle)
+                .await;
         }
+    }
+
+    /// Sends `request` (`"POST /agents/{id}/run"`) with `token` and `body`, asserts `status`
+    /// and returns the JSON body: one line for any call whose answer a test reads.
+    pub async fn call(
+        &self,
+        token: &str,
+        request: &str,
+        body: Option<&Value>,
+        status: u16,
+    ) -> Value {
+        let (method, path) = split_request(request);
+        let resp = self.request(method, Some(token), path, body).await;
+        let status = StatusCode::from_u16(status).expect("an HTTP status");
+        expect_json_of(&format!("{request}: "), resp, status).await
+    }
+
+    /// Sends `request` like [`Api::call`] and asserts it is refused with `status` and a
+    /// `detail` containing `needle` (see [`expect_error`]); returns the error body.
+    pub async fn refused(
+        &self,
+        token: &str,
+        request: &str,
+        body: Option<&Value>,
+        status: u16,
+        needle: &str,
+    ) -> Value {
+        let (method, path) = split_request(request);
+        let resp = self.request(method, Some(token), path, body).await;
+        let status = StatusCode::from_u16(status).expect("an HTTP status");
+        expect_error_of(&format!("{request}: "), resp, status, needle).await
+    }
+
+    /// POSTs `body` to an action (`/…/cancel`, `/…/trigger`), asserts 200 OK and returns the
+    /// JSON body.
+    pub async fn act(&self, token: &str, path: &str, body: &Value) -> Value {
+        expect_json(self.post(token, path, body).await, StatusCode::OK).await
+    }
+
+    /// DELETEs `path` and asserts 204 No Content.
+    pub async fn remove(&self, token: &str, path: &str) {
+        expect_json(self.delete(token, path).await, StatusCode::NO_CONTENT).await;
     }
 
     /// POSTs `body`, asserts 201 Created and returns the created resource.
@@ -186,6 +225,13 @@ impl Api {
             token: tokens["access_token"].as_str().unwrap().to_owned(),
         }
     }
+}
+
+/// `"METHOD /path"` split into its method and path.
+fn split_request(request: &str) -> (Method, &str) {
+    let (method, path) = request.split_once(' ').expect("a request line");
+    let method = Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    (method, path)
 }
 
 /// Asserts the status and returns the JSON body (`null` for an empty or non-JSON body).

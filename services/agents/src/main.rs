@@ -1,15 +1,8 @@
 //! The agents service on its own (port 9000); callers are authenticated through the auth
 //! service at `TEMPONEST_AUTH_URL`.
 
-/// musl's allocator serialises a multi-threaded server; static Alpine builds use mimalloc.
-#[cfg(target_env = "musl")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    temponest_platform::process::run("agents", 9000, |layers| {
+fn main() -> anyhow::Result<()> {
+    temponest_platform::process::main("agents", 9000, |layers| {
         Ok(vec![temponest_agents::service(layers.settings()?)])
     })
-    .await
 }

@@ -3,15 +3,8 @@
 //! with the service identity `TEMPONEST_SERVICE_CLIENT_SECRET`. The engine runs in the same
 //! process (`TEMPONEST_SCHEDULER__RUN_ENGINE=false` serves the API only).
 
-/// musl's allocator serialises a multi-threaded server; static Alpine builds use mimalloc.
-#[cfg(target_env = "musl")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    temponest_platform::process::run("scheduler", 9003, |layers| {
+fn main() -> anyhow::Result<()> {
+    temponest_platform::process::main("scheduler", 9003, |layers| {
         Ok(vec![temponest_scheduler::service(layers.settings()?)])
     })
-    .await
 }

@@ -92,11 +92,6 @@ enum Admin {
     RotateSigningKey,
 }
 
-/// musl's allocator serialises a multi-threaded server; static Alpine builds use mimalloc.
-#[cfg(target_env = "musl")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();

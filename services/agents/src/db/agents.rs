@@ -59,48 +59,18 @@ pub async fn insert(
     .await
 }
 
-/// A live agent of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<AgentRow>> {
-    temponest_db::timed(
-        "agents.find",
-        sqlx::query_as!(
-            AgentRow,
-            "select id, tenant_id, name, description, model, provider, system_prompt, tools,
-                    rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                    updated_at
-             from agents.agents
-             where id = $1 and tenant_id = $2 and deleted_at is null",
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
-
-/// A live agent of the tenant, locked for an update.
-pub async fn find_for_update(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> sqlx::Result<Option<AgentRow>> {
-    sqlx::query_as!(
-        AgentRow,
-        "select id, tenant_id, name, description, model, provider, system_prompt, tools,
-                rag_collection_ids, max_iterations, temperature, metadata, created_at, updated_at
-         from agents.agents
-         where id = $1 and tenant_id = $2 and deleted_at is null
-         for update",
-        id,
-        tenant_id
-    )
-    .fetch_optional(conn)
-    .await
+temponest_db::tenant_rows! {
+    row: AgentRow,
+    table: "agents.agents",
+    columns: "id, tenant_id, name, description, model, provider, system_prompt, tools,
+              rag_collection_ids, max_iterations, temperature, metadata, created_at, updated_at",
+    live: "deleted_at is null",
+    metric: "agents",
+    doc: "agent",
 }
 
 /// The tenant's live agents newest first, optionally filtered by a case-insensitive substring
-/// of name or description, with the total matching count (one round trip: the count comes
-/// with the page; a separate count only when the page is empty).
+/// of name or description, with the total matching count.
 pub async fn list(
     pool: &PgPool,
     tenant_id: Uuid,
@@ -109,61 +79,21 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<(Vec<AgentRow>, i64)> {
     let pattern = search.map(like_pattern);
-    let rows = temponest_db::timed(
-        "agents.list",
-        sqlx::query!(
-            r#"select id, tenant_id, name, description, model, provider, system_prompt, tools,
-                      rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                      updated_at, count(*) over () as "total!"
-               from agents.agents
+    temponest_db::page!(
+        pool, "agents.list", skip, limit,
+        AgentRow { id, tenant_id, name, description, model, provider, system_prompt, tools,
+                   rag_collection_ids, max_iterations, temperature, metadata, created_at,
+                   updated_at },
+        columns: "id, tenant_id, name, description, model, provider, system_prompt, tools,
+                  rag_collection_ids, max_iterations, temperature, metadata, created_at,
+                  updated_at",
+        from: "agents.agents
                where tenant_id = $1 and deleted_at is null
-                 and ($2::text is null or name ilike $2 or description ilike $2)
-               order by created_at desc, id desc
-               offset $3 limit $4"#,
-            tenant_id,
-            pattern,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+                 and ($2::text is null or name ilike $2 or description ilike $2)",
+        order: "order by created_at desc, id desc offset $3 limit $4",
+        filter: [tenant_id, pattern],
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        temponest_db::timed(
-            "agents.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from agents.agents
-                   where tenant_id = $1 and deleted_at is null
-                     and ($2::text is null or name ilike $2 or description ilike $2)"#,
-                tenant_id,
-                pattern
-            )
-            .fetch_one(pool),
-        ),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| AgentRow {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            name: r.name,
-            description: r.description,
-            model: r.model,
-            provider: r.provider,
-            system_prompt: r.system_prompt,
-            tools: r.tools,
-            rag_collection_ids: r.rag_collection_ids,
-            max_iterations: r.max_iterations,
-            temperature: r.temperature,
-            metadata: r.metadata,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    Ok((rows, total))
+    .await
 }
 
 /// `%text%` with LIKE wildcards in the user's text escaped.

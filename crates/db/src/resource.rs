@@ -1,0 +1,146 @@
+//! The queries every tenant-scoped resource has, written once: find one row of the tenant,
+//! find it locked for a change, and read one page of a list with its total.
+//!
+//! sqlx checks each query against the database at compile time and needs its text as string
+//! literals; `+` joins literals, also ones a macro passed on. So these are macros that put a
+//! table's column list and conditions into the standard statements, and what the compiler
+//! checks is exactly what runs.
+
+/// Generates, in the calling module, the two lookups of one row by `(tenant_id, id)`:
+///
+/// - `find(pool, tenant_id, id) -> sqlx::Result<Option<Row>>` (timed as `"{metric}.find"`);
+/// - `find_for_update(conn, tenant_id, id)`: the same row locked `for update` in the caller's
+///   transaction.
+///
+/// `live` is the condition a row must meet to exist for the API (`"deleted_at is null"` for
+/// soft-deleted tables, `"true"` otherwise). `columns` must name exactly `Row`'s fields.
+///
+/// ```ignore
+/// temponest_db::tenant_rows! {
+///     row: AgentRow,
+///     table: "agents.agents",
+///     columns: "id, tenant_id, name, created_at",
+///     live: "deleted_at is null",
+///     metric: "agents",
+///     doc: "agent",
+/// }
+/// ```
+#[macro_export]
+macro_rules! tenant_rows {
+    (
+        row: $row:ident,
+        table: $table:literal,
+        columns: $columns:literal,
+        live: $live:literal,
+        metric: $metric:literal,
+        doc: $doc:literal $(,)?
+    ) => {
+        #[doc = concat!("A live ", $doc, " of the tenant.")]
+        pub async fn find(
+            pool: &sqlx::PgPool,
+            tenant_id: uuid::Uuid,
+            id: uuid::Uuid,
+        ) -> sqlx::Result<Option<$row>> {
+            $crate::timed(
+                concat!($metric, ".find"),
+                sqlx::query_as!(
+                    $row,
+                    "select "
+                        + $columns
+                        + " from "
+                        + $table
+                        + " where id = $1 and tenant_id = $2 and "
+                        + $live,
+                    id,
+                    tenant_id
+                )
+                .fetch_optional(pool),
+            )
+            .await
+        }
+
+        #[doc = concat!("A live ", $doc, " of the tenant, locked for a change.")]
+        pub async fn find_for_update(
+            conn: &mut sqlx::PgConnection,
+            tenant_id: uuid::Uuid,
+            id: uuid::Uuid,
+        ) -> sqlx::Result<Option<$row>> {
+            sqlx::query_as!(
+                $row,
+                "select "
+                    + $columns
+                    + " from "
+                    + $table
+                    + " where id = $1 and tenant_id = $2 and "
+                    + $live
+                    + " for update",
+                id,
+                tenant_id
+            )
+            .fetch_optional(conn)
+            .await
+        }
+    };
+}
+
+/// One page of a list and the total count of what matches, in one round trip: the rows carry
+/// `count(*) over ()`; only a page past the end runs a separate count (see
+/// [`page_total`](crate::page_total)). Evaluates to `sqlx::Result<(Vec<Row>, i64)>`.
+///
+/// - `Row { fields }`: the row type and its fields, which `columns` selects in order;
+/// - `from`: the table and its `where` clause over the `filter` arguments (`$1..$n`);
+/// - `order`: the order and window, whose `offset`/`limit` are `$n+1` and `$n+2`.
+///
+/// ```ignore
+/// temponest_db::page!(
+///     pool, "agents.list", skip, limit,
+///     AgentRow { id, tenant_id, name },
+///     columns: "id, tenant_id, name",
+///     from: "agents.agents where tenant_id = $1 and deleted_at is null",
+///     order: "order by created_at desc, id desc offset $2 limit $3",
+///     filter: [tenant_id],
+/// )
+/// ```
+#[macro_export]
+macro_rules! page {
+    (
+        $pool:expr, $metric:literal, $skip:expr, $limit:expr,
+        $row:ident { $($field:ident),+ $(,)? },
+        columns: $columns:literal,
+        from: $from:literal,
+        order: $order:literal,
+        filter: [$($arg:tt)*] $(,)?
+    ) => {
+        async {
+            let pool = $pool;
+            let skip: i64 = $skip;
+            let rows = $crate::timed(
+                $metric,
+                sqlx::query!(
+                    "select " + $columns + r#", count(*) over () as "total!" from "# + $from
+                        + " " + $order,
+                    $($arg)*,
+                    skip,
+                    $limit
+                )
+                .fetch_all(pool),
+            )
+            .await?;
+            let total = $crate::page_total(
+                rows.first().map(|r| r.total),
+                skip,
+                $crate::timed(
+                    concat!($metric, ".count"),
+                    sqlx::query_scalar!(r#"select count(*) as "count!" from "# + $from, $($arg)*)
+                        .fetch_one(pool),
+                ),
+            )
+            .await?;
+            let rows: Vec<$row> = rows
+                .into_iter()
+                .map(|r| $row { $($field: r.$field),+ })
+                .collect();
+            sqlx::Result::Ok((rows, total))
+        }
+    };
+}
