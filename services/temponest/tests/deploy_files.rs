@@ -62,7 +62,7 @@ fn the_edge_answers_404_for_internal_routes_on_every_public_port() {
 
 #[test]
 fn the_kubernetes_example_service_secret_is_refused_by_the_services() {
-    let example = read("deploy/k8s/secret.example.yaml");
+    let example = read("deploy/k8s/base/secret.example.yaml");
     let placeholder = example
         .lines()
         .map(str::trim)
