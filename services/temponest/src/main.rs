@@ -2,6 +2,7 @@
 //! platform's command-line client (every other subcommand; see `client`).
 
 mod client;
+mod local_postgres;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -142,6 +143,10 @@ async fn serve(
     ports: &[u16],
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let postgres = local_postgres::LocalPostgres::start_if_needed(
+        &mut platform,
+        local_postgres::Mode::from_env()?,
+    )?;
     let scheduler = scheduler_config(layers, &mut platform, &mut auth, ports)?;
     let agents = agents_config(layers, &mut auth, ports)?;
     let kit = Kit::new("temponest")
@@ -166,8 +171,11 @@ async fn serve(
         ready_in_ms = started.elapsed().as_millis() as u64,
         "temponest serving"
     );
-    app.serve(listeners, temponest_web::shutdown_signal())
-        .await?;
+    let served = app.serve(listeners, temponest_web::shutdown_signal()).await;
+    if let Some(postgres) = postgres {
+        postgres.stop();
+    }
+    served?;
     Ok(())
 }
 
