@@ -251,7 +251,7 @@ fn server_binaries() -> Option<PathBuf> {
             Some((version, entry.path().join("bin")))
         })
         .collect();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     let known = [
         "/usr/pgsql/bin",
         "/usr/local/pgsql/bin",
