@@ -142,6 +142,8 @@ impl<W: Wire> HttpBackend<W> {
                 Err(failure) => failure,
             };
             let (delay, failure) = self.retry.next(attempt, failure, delivered)?;
+            metrics::counter!("llm_retries_total", "provider" => self.provider.to_string())
+                .increment(1);
             tracing::warn!(
                 provider = %self.provider,
                 attempt,

@@ -136,3 +136,34 @@ async fn calls_are_counted_by_provider_and_outcome() {
     assert!(histograms.contains(&"llm_request_duration_seconds{provider=openai}".to_owned()));
     assert!(histograms.contains(&"llm_queue_wait_seconds{provider=openai}".to_owned()));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_retry_is_counted_by_provider() {
+    let recorder = TestRecorder::default();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let server = FakeServer::start(vec![
+        Reply::raw(503, "text/plain", "busy"),
+        Reply::raw(503, "text/plain", "busy"),
+        Reply::json(
+            200,
+            json!({"choices": [{"message": {"role": "assistant", "content": "hi"}}]}),
+        ),
+    ])
+    .await;
+    let openai = provider(config(ProviderKind::OpenAi, &server.url));
+    let response = openai
+        .chat(&ChatRequest::new("m", vec![Message::user("hi")]), None)
+        .await
+        .unwrap();
+    assert_eq!(response.attempts, 3);
+
+    let retries: u64 = recorder
+        .counters
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(key, _)| key == "llm_retries_total{provider=openai}")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(retries, 2, "two failed attempts, two retries");
+}

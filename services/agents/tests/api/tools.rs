@@ -164,4 +164,12 @@ async fn tool_names_a_model_invents_never_become_metric_labels(pool: PgPool) {
             .any(|l| l.starts_with("agent_tool_calls_total{") && l.contains("tool=\"other\"")),
         "{metrics}"
     );
+    for series in ["llm_tokens_total{", "llm_cost_nano_usd_total{"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(series) && l.contains("provider=\"openai\"")),
+            "{series} per provider: {metrics}"
+        );
+    }
 }

@@ -139,6 +139,14 @@ impl Ledger {
         self.prompt_tokens += i64::from(usage.prompt_tokens);
         self.completion_tokens += i64::from(usage.completion_tokens);
         self.cost_nanos += cost_nanos;
+        let provider = &job.agent.provider;
+        metrics::counter!("llm_tokens_total", "provider" => provider.clone(), "kind" => "prompt")
+            .increment(u64::from(usage.prompt_tokens));
+        metrics::counter!("llm_tokens_total", "provider" => provider.clone(), "kind" => "completion")
+            .increment(u64::from(usage.completion_tokens));
+        // Nano-dollars (the unit cost records keep), so the counter stays an exact integer.
+        metrics::counter!("llm_cost_nano_usd_total", "provider" => provider.clone())
+            .increment(u64::try_from(cost_nanos).unwrap_or(0));
         self.unpriced |= unpriced;
         if unpriced {
             // Labelled by provider (a configured, bounded set), not by model: model names are
