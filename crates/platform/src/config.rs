@@ -40,6 +40,10 @@ pub struct Layers {
     figment: Figment,
     /// Whether [`Settings::read_verbatim`] reads the process environment (not in tests).
     from_env: bool,
+    /// The configuration file (`TEMPONEST_CONFIG`), for [`Layers::check_unknown`].
+    file: Option<String>,
+    /// The keys of every section extracted so far.
+    known: std::sync::Arc<std::sync::Mutex<crate::known::Known>>,
 }
 
 impl Layers {
@@ -47,7 +51,8 @@ impl Layers {
     /// environment.
     pub fn load() -> Self {
         let mut figment = Figment::new();
-        if let Ok(path) = std::env::var("TEMPONEST_CONFIG") {
+        let file = std::env::var("TEMPONEST_CONFIG").ok();
+        if let Some(path) = &file {
             figment = figment.merge(Toml::file_exact(path));
         }
         Self {
@@ -55,6 +60,8 @@ impl Layers {
                 .merge(Env::raw().only(STANDARD_VARS))
                 .merge(Env::prefixed("TEMPONEST_").split("__")),
             from_env: true,
+            file,
+            known: Default::default(),
         }
     }
 
@@ -63,6 +70,8 @@ impl Layers {
         Self {
             figment: Figment::new(),
             from_env: false,
+            file: None,
+            known: Default::default(),
         }
     }
 
@@ -82,6 +91,12 @@ impl Layers {
     /// [`Layers::settings`] without the validation, for a caller that completes the
     /// settings first (and then validates them).
     pub fn unchecked<T: Settings>(&self) -> Result<T, ConfigError> {
+        if let Ok(defaults) = figment::value::Value::serialize(T::default()) {
+            self.known
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .record(&defaults, T::open_sections());
+        }
         let mut settings: T = Figment::from(Serialized::defaults(T::default()))
             .merge(self.figment.clone())
             .extract()
@@ -93,8 +108,71 @@ impl Layers {
     }
 }
 
+impl Layers {
+    /// Reports the `TEMPONEST_*` variables and configuration-file keys that no section of this
+    /// process (or of another service) reads: warnings, or an error when
+    /// `TEMPONEST_STRICT_CONFIG=true` (see [`crate::known`]). Call it once every section has
+    /// been extracted.
+    pub fn check_unknown(&self) -> Result<(), ConfigError> {
+        if !self.from_env {
+            return Ok(());
+        }
+        let file = match &self.file {
+            Some(path) => Some(
+                Figment::from(Toml::file_exact(path))
+                    .extract::<figment::value::Dict>()
+                    .map_err(Box::new)?,
+            ),
+            None => None,
+        };
+        let strict = std::env::var("TEMPONEST_STRICT_CONFIG")
+            .is_ok_and(|v| matches!(v.as_str(), "true" | "1" | "yes"));
+        let env = std::env::vars().map(|(name, _)| name);
+        let unknown = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unknown(env, file.as_ref());
+        crate::known::report(unknown, strict)
+    }
+
+    /// Which of `names` (variables a deployment file sets) no binary reads: `TEMPONEST_*`
+    /// ones the sections extracted so far do not know, and unprefixed ones not in
+    /// [`crate::known::OTHER_VARS`].
+    pub fn unknown_variables(&self, names: &[&str]) -> Vec<String> {
+        let (prefixed, other): (Vec<&str>, Vec<&str>) =
+            names.iter().partition(|n| n.starts_with("TEMPONEST_"));
+        let mut unknown = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unknown(prefixed.into_iter().map(str::to_owned), None);
+        unknown.extend(
+            other
+                .into_iter()
+                .filter(|n| !crate::known::OTHER_VARS.contains(n))
+                .map(|n| format!("variable {n}")),
+        );
+        unknown
+    }
+
+    /// The key paths every section extracted so far has (`executions.timeout_secs`).
+    pub fn known_keys(&self) -> Vec<String> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .paths()
+    }
+}
+
 /// A section of the configuration: every field defaulted, checked before use.
 pub trait Settings: Serialize + DeserializeOwned + Default {
+    /// Keys below which any name is valid (maps of named entries, e.g. `providers`), for the
+    /// unknown-settings check.
+    fn open_sections() -> &'static [&'static str] {
+        &[]
+    }
+
     /// Variables read verbatim after the layers, through `env`: values the layered loader
     /// would parse as lists or maps (comma-separated pairs, CIDR lists).
     fn read_verbatim(&mut self, _env: &dyn Fn(&str) -> Option<String>) {}

@@ -18,6 +18,7 @@
 pub mod compose;
 pub mod config;
 pub mod infra;
+pub mod known;
 pub mod process;
 pub mod service;
 

@@ -31,6 +31,7 @@ pub async fn run(
     let plans = plans(&layers)?;
     let _telemetry =
         temponest_telemetry::init(temponest_telemetry::TelemetryConfig::from_env(name)?)?;
+    layers.check_unknown()?;
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse().context("PORT")?,
         Err(_) => default_port,

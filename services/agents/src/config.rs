@@ -134,6 +134,11 @@ impl Default for AgentsConfig {
 }
 
 impl Settings for AgentsConfig {
+    /// Providers are a map of named entries.
+    fn open_sections() -> &'static [&'static str] {
+        &["providers"]
+    }
+
     /// Rejects settings that cannot work, naming the setting.
     fn validate(&self) -> Result<(), ConfigError> {
         self.liveness.validate().map_err(ConfigError::invalid)?;

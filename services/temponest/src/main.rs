@@ -155,6 +155,7 @@ async fn serve(
         .with(temponest_webhooks::service(layers.settings()?))
         .with(temponest_knowledge::service(layers.settings()?))
         .with(temponest_scheduler::service(scheduler));
+    layers.check_unknown()?;
     let services = kit.services();
     let app = kit.connect(platform).await?;
     let mut listeners = Vec::new();

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use serde::Deserialize;
+
 fn read(relative: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::fs::read_to_string(root.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
@@ -135,4 +137,191 @@ fn env_example_documents_every_compose_variable_and_secrets_have_no_default() {
         );
     }
     assert!(read(".gitignore").lines().any(|l| l == ".env"));
+}
+
+/// The layers with every service's section extracted, as `temponest serve` has them.
+fn every_section() -> temponest_platform::Layers {
+    let layers = temponest_platform::Layers::none();
+    layers
+        .unchecked::<temponest_platform::PlatformConfig>()
+        .unwrap();
+    layers.unchecked::<temponest_auth::AuthConfig>().unwrap();
+    layers
+        .unchecked::<temponest_agents::AgentsConfig>()
+        .unwrap();
+    layers
+        .unchecked::<temponest_webhooks::WebhooksConfig>()
+        .unwrap();
+    layers
+        .unchecked::<temponest_knowledge::KnowledgeConfig>()
+        .unwrap();
+    layers
+        .unchecked::<temponest_scheduler::SchedulerConfig>()
+        .unwrap();
+    layers
+}
+
+#[test]
+fn the_platform_knows_every_services_top_level_keys() {
+    let mut tops: Vec<String> = every_section()
+        .known_keys()
+        .into_iter()
+        .map(|p| p.split('.').next().unwrap().to_owned())
+        .collect();
+    tops.sort();
+    tops.dedup();
+    let mut listed: Vec<&str> = temponest_platform::known::ALL_KEYS.to_vec();
+    listed.sort();
+    assert_eq!(tops, listed, "update temponest_platform::known::ALL_KEYS");
+}
+
+/// `name: environment` of every compose service that runs a TempoNest binary.
+fn compose_environments() -> Vec<(String, Vec<String>)> {
+    let mut compose: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("docker-compose.yml")).unwrap();
+    compose.apply_merge().unwrap();
+    let services = compose["services"].as_mapping().unwrap();
+    let mut found = Vec::new();
+    for (name, service) in services {
+        let image = service["image"].as_str().unwrap_or_default();
+        if !image.contains("temponest") {
+            continue;
+        }
+        let mut env = service["environment"].clone();
+        env.apply_merge().unwrap();
+        let names = env
+            .as_mapping()
+            .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        found.push((name.as_str().unwrap().to_owned(), names));
+    }
+    found
+}
+
+/// `name: variables` of every Kubernetes Deployment and Job (`env` names, plus the keys of the
+/// ConfigMap and example Secrets they take with `envFrom`).
+fn kubernetes_environments() -> Vec<(String, Vec<String>)> {
+    let mut shared: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut workloads = Vec::new();
+    for file in [
+        "config.yaml",
+        "secret.example.yaml",
+        "auth.yaml",
+        "agents.yaml",
+        "webhooks.yaml",
+        "knowledge.yaml",
+        "scheduler.yaml",
+        "migrate-job.yaml",
+    ] {
+        let text = read(&format!("deploy/k8s/base/{file}"));
+        for document in serde_yaml_ng::Deserializer::from_str(&text) {
+            let doc = serde_yaml_ng::Value::deserialize(document).unwrap();
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            let name = doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            match kind {
+                "ConfigMap" | "Secret" => {
+                    let data = if kind == "Secret" {
+                        &doc["stringData"]
+                    } else {
+                        &doc["data"]
+                    };
+                    let keys = data
+                        .as_mapping()
+                        .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
+                        .unwrap_or_default();
+                    shared.insert(name, keys);
+                }
+                "Deployment" | "Job" => workloads.push((name, doc)),
+                _ => {}
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (name, doc) in workloads {
+        for container in doc["spec"]["template"]["spec"]["containers"]
+            .as_sequence()
+            .unwrap()
+        {
+            let mut names: Vec<String> = container["env"]
+                .as_sequence()
+                .map(|s| {
+                    s.iter()
+                        .map(|e| e["name"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Variables defined only to be expanded into others (`$(NAME)`) by Kubernetes.
+            let values = serde_yaml_ng::to_string(&container["env"]).unwrap();
+            names.retain(|n| !values.contains(&format!("$({n})")));
+            for source in container["envFrom"].as_sequence().into_iter().flatten() {
+                let reference = if source["configMapRef"].is_mapping() {
+                    &source["configMapRef"]
+                } else {
+                    &source["secretRef"]
+                };
+                let from = reference["name"].as_str().unwrap();
+                names.extend(shared.get(from).cloned().unwrap_or_default());
+            }
+            found.push((name.clone(), names));
+        }
+    }
+    found
+}
+
+#[test]
+fn deployment_files_set_only_variables_the_binaries_read_and_every_required_one() {
+    let layers = every_section();
+    let required: &[(&str, &[&str])] = &[
+        ("auth", &["DATABASE_URL", "TEMPONEST_SERVICE_CLIENTS"]),
+        (
+            "agents",
+            &[
+                "DATABASE_URL",
+                "TEMPONEST_SERVICE_CLIENT_SECRET",
+                "TEMPONEST_KNOWLEDGE_URL",
+            ],
+        ),
+        (
+            "webhooks",
+            &["DATABASE_URL", "TEMPONEST_WEBHOOKS__SECRET_KEY"],
+        ),
+        ("knowledge", &["DATABASE_URL"]),
+        (
+            "scheduler",
+            &["DATABASE_URL", "TEMPONEST_SERVICE_CLIENT_SECRET"],
+        ),
+    ];
+    let compose = compose_environments();
+    let kubernetes = kubernetes_environments();
+    assert!(
+        compose.len() >= 6 && kubernetes.len() >= 6,
+        "{compose:?} {kubernetes:?}"
+    );
+    for (origin, environments) in [
+        ("docker-compose.yml", &compose),
+        ("deploy/k8s", &kubernetes),
+    ] {
+        for (service, names) in environments {
+            let names: Vec<&str> = names
+                .iter()
+                .map(String::as_str)
+                // Compose's own build arguments and the example Secret's service-client keys
+                // are not process variables.
+                .filter(|n| !matches!(*n, "scheduler" | "agents" | "secret-key"))
+                .collect();
+            let unknown = layers.unknown_variables(&names);
+            assert!(unknown.is_empty(), "{origin} {service} sets {unknown:?}");
+            if let Some((_, needed)) = required.iter().find(|(s, _)| s == service) {
+                for variable in *needed {
+                    assert!(
+                        names.contains(variable),
+                        "{origin} {service} does not set {variable}"
+                    );
+                }
+            }
+        }
+    }
 }
