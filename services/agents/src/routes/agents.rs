@@ -2,32 +2,34 @@
 //! (5 min, invalidated on change on every replica), every change published to the outbox in
 //! the same transaction.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::{Principal, permissions};
 use temponest_cache::categories;
 use temponest_outbox::catalogue;
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
+use crate::access::{AgentsRead, AgentsWrite, ListQuery};
 use crate::db::{agents, budgets};
 use crate::domain::knowledge::KnowledgeError;
 use crate::models::agents::MAX_COLLECTIONS;
 use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
+use crate::routes::Call;
 use crate::state::AppState;
 
 /// Creates an agent in the caller's tenant.
 #[utoipa::path(post, path = "/agents/", operation_id = "create_agent", tag = "agents", request_body = AgentIn, security(("bearer" = [])),
     responses((status = 201, body = AgentOut), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<AgentIn>,
+    Call {
+        state,
+        principal,
+        input: Json(body),
+        ..
+    }: Call<AgentsWrite, Json<AgentIn>>,
 ) -> ApiResult<(StatusCode, Json<AgentOut>)> {
-    principal.require(permissions::AGENTS_WRITE)?;
     let spec = body.validate(&state.known(), &state.config.default_provider)?;
     check_collections(&state, principal.tenant_id, &spec.rag_collection_ids).await?;
     let mut tx = state.pool.begin().await?;
@@ -58,13 +60,13 @@ pub async fn create(
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("search" = Option<String>, Query, description = "substring of name or description")),
     responses((status = 200, body = [AgentOut], headers(("x-total-count" = i64))), (status = 403)))]
-pub async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<AgentFilter>,
-) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_READ)?;
+pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<Response> {
+    let Call {
+        state,
+        principal,
+        input: ListQuery { page, filter },
+        ..
+    } = call;
     let search = filter
         .search
         .as_deref()
@@ -110,13 +112,11 @@ pub async fn list(
 #[utoipa::path(get, path = "/agents/{id}", operation_id = "get_agent", tag = "agents", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = AgentOut), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<AgentOut>> {
-    principal.require(permissions::AGENTS_READ)?;
-    Ok(Json(load_agent(&state, principal.tenant_id, id).await?))
+pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<AgentOut>> {
+    let IdPath(id) = call.input;
+    Ok(Json(
+        load_agent(&call.state, call.principal.tenant_id, id).await?,
+    ))
 }
 
 /// Changes the fields sent; `null` clears optional fields.
@@ -124,12 +124,14 @@ pub async fn get(
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = AgentOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn update(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    Json(patch): Json<AgentPatch>,
+    call: Call<AgentsWrite, (IdPath, Json<AgentPatch>)>,
 ) -> ApiResult<Json<AgentOut>> {
-    principal.require(permissions::AGENTS_WRITE)?;
+    let Call {
+        state,
+        principal,
+        input: (IdPath(id), Json(patch)),
+        ..
+    } = call;
     // Checked before the row is locked (a call to another service); more ids than allowed
     // are refused by `apply` without asking.
     if let Some(Some(ids)) = &patch.rag_collection_ids
@@ -174,11 +176,13 @@ pub async fn update(
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn delete(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
+    Call {
+        state,
+        principal,
+        input: IdPath(id),
+        ..
+    }: Call<AgentsWrite, IdPath>,
 ) -> ApiResult<StatusCode> {
-    principal.require(permissions::AGENTS_WRITE)?;
     let mut tx = state.pool.begin().await?;
     if !agents::soft_delete(&mut tx, principal.tenant_id, id).await? {
         return Err(ApiError::not_found("agent"));
