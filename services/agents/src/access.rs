@@ -57,12 +57,17 @@ pub struct Allowed<S, P, X = ()> {
     needs: PhantomData<P>,
 }
 
+impl<S, P, X> Allowed<S, P, X> {
+    /// The state, the caller and the input.
+    pub fn into_parts(self) -> (S, Principal, X) {
+        (self.state, self.principal, self.input)
+    }
+}
+
 impl<S, P: Needs, X> Allowed<S, P, X> {
     /// Refuses a caller without `P` (403) once the input has been read.
-    fn check(state: S, principal: Principal, input: X) -> Result<Self, Response> {
-        principal
-            .require(P::PERMISSION)
-            .map_err(IntoResponse::into_response)?;
+    fn check(state: S, principal: Principal, input: X) -> Result<Self, ApiError> {
+        principal.require(P::PERMISSION)?;
         Ok(Self {
             state,
             principal,
@@ -88,7 +93,7 @@ where
         let input = X::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        Self::check(S::from_ref(state), principal, input)
+        Self::check(S::from_ref(state), principal, input).map_err(IntoResponse::into_response)
     }
 }
 
@@ -109,7 +114,7 @@ where
         let input = X::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(IntoResponse::into_response)?;
-        Self::check(S::from_ref(state), principal, input)
+        Self::check(S::from_ref(state), principal, input).map_err(IntoResponse::into_response)
     }
 }
 

@@ -23,13 +23,9 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/agents/", operation_id = "create_agent", tag = "agents", request_body = AgentIn, security(("bearer" = [])),
     responses((status = 201, body = AgentOut), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
-    Call {
-        state,
-        principal,
-        input: Json(body),
-        ..
-    }: Call<AgentsWrite, Json<AgentIn>>,
+    call: Call<AgentsWrite, Json<AgentIn>>,
 ) -> ApiResult<(StatusCode, Json<AgentOut>)> {
+    let (state, principal, Json(body)) = call.into_parts();
     let spec = body.validate(&state.known(), &state.config.default_provider)?;
     check_collections(&state, principal.tenant_id, &spec.rag_collection_ids).await?;
     let mut tx = state.pool.begin().await?;
@@ -61,12 +57,7 @@ pub async fn create(
            ("search" = Option<String>, Query, description = "substring of name or description")),
     responses((status = 200, body = [AgentOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<Response> {
-    let Call {
-        state,
-        principal,
-        input: ListQuery { page, filter },
-        ..
-    } = call;
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let search = filter
         .search
         .as_deref()
@@ -126,12 +117,7 @@ pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<AgentOut>> {
 pub async fn update(
     call: Call<AgentsWrite, (IdPath, Json<AgentPatch>)>,
 ) -> ApiResult<Json<AgentOut>> {
-    let Call {
-        state,
-        principal,
-        input: (IdPath(id), Json(patch)),
-        ..
-    } = call;
+    let (state, principal, (IdPath(id), Json(patch))) = call.into_parts();
     // Checked before the row is locked (a call to another service); more ids than allowed
     // are refused by `apply` without asking.
     if let Some(Some(ids)) = &patch.rag_collection_ids
@@ -175,14 +161,8 @@ pub async fn update(
 #[utoipa::path(delete, path = "/agents/{id}", operation_id = "delete_agent", tag = "agents", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 204), (status = 403), (status = 404)))]
-pub async fn delete(
-    Call {
-        state,
-        principal,
-        input: IdPath(id),
-        ..
-    }: Call<AgentsWrite, IdPath>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(call: Call<AgentsWrite, IdPath>) -> ApiResult<StatusCode> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     if !agents::soft_delete(&mut tx, principal.tenant_id, id).await? {
         return Err(ApiError::not_found("agent"));

@@ -17,14 +17,8 @@ use crate::routes::agents::load_agent;
 /// Sets (creates or replaces) the tenant's budget, or an agent's with `agent_id`.
 #[utoipa::path(post, path = "/costs/budget", operation_id = "set_budget", tag = "costs", request_body = BudgetIn, security(("bearer" = [])),
     responses((status = 200, body = BudgetOut), (status = 403), (status = 404), (status = 422)))]
-pub async fn set(
-    Call {
-        state,
-        principal,
-        input: Json(body),
-        ..
-    }: Call<CostsManage, Json<BudgetIn>>,
-) -> ApiResult<Json<BudgetOut>> {
+pub async fn set(call: Call<CostsManage, Json<BudgetIn>>) -> ApiResult<Json<BudgetOut>> {
+    let (state, principal, Json(body)) = call.into_parts();
     let budget = body.validate()?;
     if let Some(agent_id) = budget.agent_id {
         load_agent(&state, principal.tenant_id, agent_id).await?;
@@ -61,12 +55,7 @@ pub async fn get(call: Call<CostsRead, ApiQuery<BudgetQuery>>) -> ApiResult<Json
 pub async fn status(
     call: Call<CostsRead, ApiQuery<BudgetQuery>>,
 ) -> ApiResult<Json<BudgetStatusOut>> {
-    let Call {
-        state,
-        principal,
-        input: ApiQuery(query),
-        ..
-    } = call;
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let tenant_id = principal.tenant_id;
     let (day, month) = current_periods();
     let daily = budgets::spent_since(&state.pool, tenant_id, query.agent_id, day).await?;

@@ -37,14 +37,8 @@ const REMOTE_POLL: Duration = Duration::from_millis(250);
 #[utoipa::path(post, path = "/collaboration/execute", operation_id = "execute_collaboration", tag = "collaboration", request_body = CollaborationIn, security(("bearer" = [])),
     responses((status = 201, body = SessionOut, description = "the session (ended, or still running)"),
               (status = 403), (status = 404, description = "an agent is unknown or belongs to another tenant"), (status = 422)))]
-pub async fn execute(
-    Call {
-        state,
-        principal,
-        input: Json(body),
-        ..
-    }: Call<AgentsExecute, Json<CollaborationIn>>,
-) -> ApiResult<Response> {
+pub async fn execute(call: Call<AgentsExecute, Json<CollaborationIn>>) -> ApiResult<Response> {
+    let (state, principal, Json(body)) = call.into_parts();
     let ValidSession { request, wait } = body.validate(state.config.collaboration.max_agents)?;
     let agent_ids = request.plan.agent_ids();
     let unique: Vec<Uuid> = agent_ids
@@ -110,12 +104,7 @@ pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<SessionOut>> 
            ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [SessionOut], headers(("x-total-count" = i64))), (status = 422)))]
 pub async fn list(call: Call<AgentsRead, ListQuery<SessionFilter>>) -> ApiResult<Response> {
-    let Call {
-        state,
-        principal,
-        input: ListQuery { page, filter },
-        ..
-    } = call;
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let (pattern, status) = filter.parse()?;
     let (rows, total) = collaboration::list(
         &state.pool,
@@ -148,14 +137,8 @@ pub async fn list(call: Call<AgentsRead, ListQuery<SessionFilter>>) -> ApiResult
 #[utoipa::path(post, path = "/collaboration/sessions/{id}/cancel", operation_id = "cancel_collaboration_session", tag = "collaboration", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "session id")),
     responses((status = 200, body = SessionOut), (status = 404), (status = 409)))]
-pub async fn cancel(
-    Call {
-        state,
-        principal,
-        input: IdPath(id),
-        ..
-    }: Call<AgentsExecute, IdPath>,
-) -> ApiResult<Json<SessionOut>> {
+pub async fn cancel(call: Call<AgentsExecute, IdPath>) -> ApiResult<Json<SessionOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let reason = format!("cancelled by {}", principal.email);
     let mut tx = state.pool.begin().await?;
     let Some(row) = collaboration::cancel(&mut tx, principal.tenant_id, id, &reason).await? else {
@@ -200,14 +183,8 @@ pub async fn cancel(
 #[utoipa::path(get, path = "/collaboration/sessions/{id}/stream", operation_id = "stream_collaboration_session", tag = "collaboration", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "session id")),
     responses((status = 200, description = "text/event-stream"), (status = 404)))]
-pub async fn stream(
-    Call {
-        state,
-        principal,
-        input: IdPath(id),
-        ..
-    }: Call<AgentsRead, IdPath>,
-) -> ApiResult<Response> {
+pub async fn stream(call: Call<AgentsRead, IdPath>) -> ApiResult<Response> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     // 404 before the stream starts.
     load(&state, principal.tenant_id, id).await?;
     let frames = session_frames(state, principal.tenant_id, id);

@@ -185,14 +185,8 @@ fn exact_usd(nanos: i64) -> String {
     params(("format" = Option<String>, Query, description = "csv (default) | json"),
            ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 403), (status = 422)))]
-pub async fn export(
-    Call {
-        state,
-        principal,
-        input: ApiQuery(query),
-        ..
-    }: Call<CostsRead, ApiQuery<ExportQuery>>,
-) -> ApiResult<Response> {
+pub async fn export(call: Call<CostsRead, ApiQuery<ExportQuery>>) -> ApiResult<Response> {
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let format = ExportFormat::parse(query.format.as_deref())?;
     let period = query.period.period(Utc::now())?;
     // The rows are read by a task of their own (the row stream borrows the pool) and handed

@@ -29,13 +29,9 @@ use crate::state::AppState;
            ("agent_id" = Option<uuid::Uuid>, Query), ("project_id" = Option<String>, Query)),
     responses((status = 200, body = CostSummaryOut), (status = 403), (status = 422)))]
 pub async fn summary(
-    Call {
-        state,
-        principal,
-        input: ApiQuery(query),
-        ..
-    }: Call<CostsRead, ApiQuery<SummaryQuery>>,
+    call: Call<CostsRead, ApiQuery<SummaryQuery>>,
 ) -> ApiResult<Json<CostSummaryOut>> {
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let now = Utc::now();
     let period = query.period.period(now)?;
     let (agent_id, project_id) = query.filters()?;
@@ -186,12 +182,7 @@ async fn breakdown(
     call: BreakdownCall,
     dimension: Dimension,
 ) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
-    let Call {
-        state,
-        principal,
-        input: (ApiQuery(count), ApiQuery(period)),
-        ..
-    } = call;
+    let (state, principal, (ApiQuery(count), ApiQuery(period))) = call.into_parts();
     let top_n = count_param(count.top_n.as_deref(), "top_n", 1..=100, 10)?;
     let period = period.period(Utc::now())?;
     let rows = cost_reports::breakdown(
@@ -223,12 +214,7 @@ async fn breakdown(
     params(("days" = Option<u32>, Query, description = "1..=90, default 30")),
     responses((status = 200, body = CostForecastOut), (status = 403), (status = 422)))]
 pub async fn forecast(call: CountCall) -> ApiResult<Json<CostForecastOut>> {
-    let Call {
-        state,
-        principal,
-        input: ApiQuery(query),
-        ..
-    } = call;
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let days = count_param(query.days.as_deref(), "days", 1..=90, 30)?;
     let today = Utc::now().date_naive();
     let history = reports::history_period(today);

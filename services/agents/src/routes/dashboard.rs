@@ -23,11 +23,8 @@ use crate::state::AppState;
 /// spend and by failures, and the scheduled-run success rate of the last 24 UTC hours.
 #[utoipa::path(get, path = "/dashboard/metrics", operation_id = "dashboard_metrics", tag = "dashboard", security(("bearer" = [])),
     responses((status = 200, body = DashboardMetricsOut), (status = 403)))]
-pub async fn metrics(
-    Call {
-        state, principal, ..
-    }: Call<CostsRead>,
-) -> ApiResult<Json<DashboardMetricsOut>> {
+pub async fn metrics(call: Call<CostsRead>) -> ApiResult<Json<DashboardMetricsOut>> {
+    let (state, principal, ()) = call.into_parts();
     let tenant_id = principal.tenant_id;
     let metrics = state
         .cache

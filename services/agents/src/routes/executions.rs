@@ -38,12 +38,7 @@ const REMOTE_POLL: Duration = Duration::from_millis(200);
               (status = 402, description = "a budget would be exceeded: the execution failed with outcome `budget_exceeded` before any model call"),
               (status = 403), (status = 404), (status = 422)))]
 pub async fn execute(call: Call<AgentsExecute, (IdPath, Json<ExecuteIn>)>) -> ApiResult<Response> {
-    let Call {
-        state,
-        principal,
-        input: (IdPath(agent_id), Json(body)),
-        ..
-    } = call;
+    let (state, principal, (IdPath(agent_id), Json(body))) = call.into_parts();
     let ValidExecute {
         user_message,
         context,
@@ -122,12 +117,7 @@ pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<ExecutionOut>
            ("agent_id" = Option<Uuid>, Query), ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 422)))]
 pub async fn list(call: Call<AgentsRead, ListQuery<ExecutionFilter>>) -> ApiResult<Response> {
-    let Call {
-        state,
-        principal,
-        input: ListQuery { page, filter },
-        ..
-    } = call;
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let (agent_id, status) = filter.parse()?;
     let (rows, total) = executions::list(
         &state.pool,
@@ -149,14 +139,8 @@ pub async fn list(call: Call<AgentsRead, ListQuery<ExecutionFilter>>) -> ApiResu
 #[utoipa::path(post, path = "/executions/{id}/cancel", operation_id = "cancel_execution", tag = "executions", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "execution id")),
     responses((status = 200, body = ExecutionOut), (status = 404), (status = 409)))]
-pub async fn cancel(
-    Call {
-        state,
-        principal,
-        input: IdPath(id),
-        ..
-    }: Call<AgentsExecute, IdPath>,
-) -> ApiResult<Json<ExecutionOut>> {
+pub async fn cancel(call: Call<AgentsExecute, IdPath>) -> ApiResult<Json<ExecutionOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     let reason = format!("cancelled by {}", principal.email);
     let Some(row) = executions::cancel(&mut tx, principal.tenant_id, id, &reason).await? else {
@@ -190,12 +174,7 @@ pub async fn cancel(
 pub async fn stream(
     call: Call<AgentsRead, (IdPath, HeaderMap, ApiQuery<ResumeQuery>)>,
 ) -> ApiResult<Response> {
-    let Call {
-        state,
-        principal,
-        input: (IdPath(id), headers, ApiQuery(query)),
-        ..
-    } = call;
+    let (state, principal, (IdPath(id), headers, ApiQuery(query))) = call.into_parts();
     let after = last_event_id(&headers, query.last_event_id.as_deref())?;
     if let Some(run) = state
         .runs

@@ -36,11 +36,8 @@ pub struct PricesOut {
 /// The price table and the tenant's overrides.
 #[utoipa::path(get, path = "/costs/prices", operation_id = "list_prices", tag = "costs", security(("bearer" = [])),
     responses((status = 200, body = PricesOut), (status = 403)))]
-pub async fn list(
-    Call {
-        state, principal, ..
-    }: Call<CostsRead>,
-) -> ApiResult<Json<PricesOut>> {
+pub async fn list(call: Call<CostsRead>) -> ApiResult<Json<PricesOut>> {
+    let (state, principal, ()) = call.into_parts();
     let overrides = costs::price_overrides(&state.pool, principal.tenant_id).await?;
     Ok(Json(PricesOut {
         version: state.prices.version.clone(),
@@ -53,14 +50,8 @@ pub async fn list(
 /// Sets the tenant's price for a model (including models the table does not know).
 #[utoipa::path(put, path = "/costs/prices", operation_id = "set_price", tag = "costs", request_body = ModelPrice, security(("bearer" = [])),
     responses((status = 200, body = ModelPrice), (status = 403), (status = 422)))]
-pub async fn set(
-    Call {
-        state,
-        principal,
-        input: Json(body),
-        ..
-    }: Call<CostsManage, Json<ModelPrice>>,
-) -> ApiResult<Json<ModelPrice>> {
+pub async fn set(call: Call<CostsManage, Json<ModelPrice>>) -> ApiResult<Json<ModelPrice>> {
+    let (state, principal, Json(body)) = call.into_parts();
     let model = body.model.trim().to_owned();
     let mut errors = Vec::new();
     if model.is_empty() || model.chars().count() > 200 {
@@ -96,14 +87,8 @@ pub struct ModelQuery {
 #[utoipa::path(delete, path = "/costs/prices", operation_id = "delete_price", tag = "costs", security(("bearer" = [])),
     params(("model" = String, Query)),
     responses((status = 204), (status = 403), (status = 404), (status = 422)))]
-pub async fn delete(
-    Call {
-        state,
-        principal,
-        input: ApiQuery(query),
-        ..
-    }: Call<CostsManage, ApiQuery<ModelQuery>>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(call: Call<CostsManage, ApiQuery<ModelQuery>>) -> ApiResult<StatusCode> {
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let model = query
         .model
         .filter(|m| !m.trim().is_empty())

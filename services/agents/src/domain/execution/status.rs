@@ -12,18 +12,8 @@ use temponest_db::named;
 macro_rules! life_status {
     ($(#[$doc:meta])* $status:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(
-            Debug,
-            Clone,
-            Copy,
-            PartialEq,
-            Eq,
-            Hash,
-            serde::Serialize,
-            serde::Deserialize,
-            sqlx::Type,
-            utoipa::ToSchema,
-        )]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(serde::Serialize, serde::Deserialize, sqlx::Type, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         #[sqlx(type_name = "text", rename_all = "snake_case")]
         pub enum $status {
