@@ -38,16 +38,9 @@ pub async fn create(
     )
     .await?;
     let agent = AgentOut::from(row);
-    temponest_outbox::publish(
-        &mut tx,
-        agent.tenant_id,
-        catalogue::AGENT_CREATED,
-        &json!(agent),
-    )
-    .await?;
-    tx.commit().await?;
     // Nothing can have cached the new id; only the tenant's list pages change.
-    invalidate_lists(&state, agent.tenant_id).await;
+    let change = (catalogue::AGENT_CREATED, json!(agent), None);
+    commit_change(&state, tx, agent.tenant_id, change).await?;
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -138,22 +131,8 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     let agent = AgentOut::from(row);
-    temponest_outbox::publish(
-        &mut tx,
-        agent.tenant_id,
-        catalogue::AGENT_UPDATED,
-        &json!(agent),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(
-            &categories::AGENT_CONFIG,
-            &agent_cache_key(agent.tenant_id, id),
-        )
-        .await;
-    invalidate_lists(&state, agent.tenant_id).await;
+    let change = (catalogue::AGENT_UPDATED, json!(agent), Some(id));
+    commit_change(&state, tx, agent.tenant_id, change).await?;
     Ok(Json(agent))
 }
 
@@ -168,22 +147,9 @@ pub async fn delete(call: Call<AgentsWrite, IdPath>) -> ApiResult<StatusCode> {
         return Err(ApiError::not_found("agent"));
     }
     budgets::delete_of_agent(&mut tx, principal.tenant_id, id).await?;
-    temponest_outbox::publish(
-        &mut tx,
-        principal.tenant_id,
-        catalogue::AGENT_DELETED,
-        &json!({"id": id, "tenant_id": principal.tenant_id}),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(
-            &categories::AGENT_CONFIG,
-            &agent_cache_key(principal.tenant_id, id),
-        )
-        .await;
-    invalidate_lists(&state, principal.tenant_id).await;
+    let data = json!({"id": id, "tenant_id": principal.tenant_id});
+    let change = (catalogue::AGENT_DELETED, data, Some(id));
+    commit_change(&state, tx, principal.tenant_id, change).await?;
     crate::domain::budgets::forget_scopes(&state, principal.tenant_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -206,6 +172,27 @@ pub async fn load_agent(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResul
         )
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))
+}
+
+/// Publishes an agent change (its event, the event's data, and the id of the agent whose cached
+/// configuration it makes stale, if any) in the change's transaction and commits it; then
+/// drops that configuration and the tenant's cached list pages (on every replica).
+async fn commit_change(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant_id: Uuid,
+    (event, data, stale): (&str, serde_json::Value, Option<Uuid>),
+) -> ApiResult<()> {
+    temponest_outbox::publish(&mut tx, tenant_id, event, &data).await?;
+    tx.commit().await?;
+    if let Some(id) = stale {
+        state
+            .cache
+            .invalidate(&categories::AGENT_CONFIG, &agent_cache_key(tenant_id, id))
+            .await;
+    }
+    invalidate_lists(state, tenant_id).await;
+    Ok(())
 }
 
 /// Cache namespace of a tenant's cached agent lists.
