@@ -4,6 +4,7 @@
 //!
 //! [`service`] is the service as the kit composes it (`docs/architecture.md`).
 
+pub mod access;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -14,7 +15,7 @@ pub mod state;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::MethodRouter;
 use temponest_platform::{Descriptor, Engine, Plan, StartupError, StopPhase};
 use temponest_web::docs::BearerAuth;
 use utoipa::OpenApi;
@@ -23,97 +24,77 @@ pub use config::AgentsConfig;
 pub use domain::runs::Runs;
 pub use state::AppState;
 
-use routes::{agents, budgets, collaboration, cost_export, costs, dashboard, executions, prices};
-
 /// Routes that wait on long work and get the long request timeout.
 pub const LONG_ROUTES: &[&str] = &["/agents/{id}/execute", "/collaboration/execute"];
 
-/// The agents service's routes (without shared layers).
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/agents", post(agents::create).get(agents::list))
-        .route(
-            "/agents/{id}",
-            get(agents::get)
-                .patch(agents::update)
-                .delete(agents::delete),
-        )
-        .route("/agents/{id}/execute", post(executions::execute))
-        .route("/executions", get(executions::list))
-        .route("/executions/{id}", get(executions::get))
-        .route("/executions/{id}/cancel", post(executions::cancel))
-        .route("/executions/{id}/stream", get(executions::stream))
-        .route(
-            "/costs/prices",
-            get(prices::list).put(prices::set).delete(prices::delete),
-        )
-        .route("/costs/budget", post(budgets::set).get(budgets::get))
-        .route("/costs/budget/status", get(budgets::status))
-        .route("/costs/summary", get(costs::summary))
-        .route("/costs/daily", get(costs::daily))
-        .route("/costs/hourly", get(costs::hourly))
-        .route("/costs/by-agent", get(costs::by_agent))
-        .route("/costs/by-provider", get(costs::by_provider))
-        .route("/costs/by-model", get(costs::by_model))
-        .route("/costs/forecast", get(costs::forecast))
-        .route("/costs/export", get(cost_export::export))
-        .route("/dashboard/metrics", get(dashboard::metrics))
-        .route("/collaboration/execute", post(collaboration::execute))
-        .route("/collaboration/sessions", get(collaboration::list))
-        .route("/collaboration/sessions/{id}", get(collaboration::get))
-        .route(
-            "/collaboration/sessions/{id}/cancel",
-            post(collaboration::cancel),
-        )
-        .route(
-            "/collaboration/sessions/{id}/stream",
-            get(collaboration::stream),
-        )
-        .with_state(state)
+/// Writes the router and the OpenAPI document from one table of routes (each with the method
+/// and handler of every operation on it, per routes module), so that every route served is
+/// documented and every documented operation served.
+macro_rules! api {
+    ($($module:ident { $($path:literal => $($method:ident($handler:ident)),+;)+ })+) => {
+        /// The agents service's routes (without shared layers).
+        pub fn routes(state: AppState) -> Router {
+            Router::new()
+                $($(.route($path, MethodRouter::new()$(.$method(routes::$module::$handler))+))+)+
+                .with_state(state)
+        }
+
+        #[derive(OpenApi)]
+        #[openapi(
+            info(
+                title = "TempoNest agents",
+                description = "Agents, executions, LLM providers, tools, cost records, the dashboard and multi-agent collaboration sessions."
+            ),
+            paths($($($(routes::$module::$handler),+),+),+),
+            components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
+            modifiers(&BearerAuth),
+        )]
+        struct ApiDoc;
+    };
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "TempoNest agents",
-        description = "Agents, executions, LLM providers, tools, cost records, the dashboard and multi-agent collaboration sessions."
-    ),
-    paths(
-        agents::create,
-        agents::list,
-        agents::get,
-        agents::update,
-        agents::delete,
-        executions::execute,
-        executions::get,
-        executions::list,
-        executions::cancel,
-        executions::stream,
-        prices::list,
-        prices::set,
-        prices::delete,
-        budgets::set,
-        budgets::get,
-        budgets::status,
-        costs::summary,
-        costs::daily,
-        costs::hourly,
-        costs::by_agent,
-        costs::by_provider,
-        costs::by_model,
-        costs::forecast,
-        cost_export::export,
-        dashboard::metrics,
-        collaboration::execute,
-        collaboration::list,
-        collaboration::get,
-        collaboration::cancel,
-        collaboration::stream,
-    ),
-    components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
-    modifiers(&BearerAuth),
-)]
-struct ApiDoc;
+api! {
+    agents {
+        "/agents" => post(create), get(list);
+        "/agents/{id}" => get(get), patch(update), delete(delete);
+    }
+    executions {
+        "/agents/{id}/execute" => post(execute);
+        "/executions" => get(list);
+        "/executions/{id}" => get(get);
+        "/executions/{id}/cancel" => post(cancel);
+        "/executions/{id}/stream" => get(stream);
+    }
+    prices {
+        "/costs/prices" => get(list), put(set), delete(delete);
+    }
+    budgets {
+        "/costs/budget" => post(set), get(get);
+        "/costs/budget/status" => get(status);
+    }
+    costs {
+        "/costs/summary" => get(summary);
+        "/costs/daily" => get(daily);
+        "/costs/hourly" => get(hourly);
+        "/costs/by-agent" => get(by_agent);
+        "/costs/by-provider" => get(by_provider);
+        "/costs/by-model" => get(by_model);
+        "/costs/forecast" => get(forecast);
+    }
+    cost_export {
+        "/costs/export" => get(export);
+    }
+    dashboard {
+        "/dashboard/metrics" => get(metrics);
+    }
+    collaboration {
+        "/collaboration/execute" => post(execute);
+        "/collaboration/sessions" => get(list);
+        "/collaboration/sessions/{id}" => get(get);
+        "/collaboration/sessions/{id}/cancel" => post(cancel);
+        "/collaboration/sessions/{id}/stream" => get(stream);
+    }
+}
 
 /// The agents service's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {

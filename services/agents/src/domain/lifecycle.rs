@@ -29,29 +29,17 @@ use crate::state::AppState;
 /// cost-record purge.
 pub fn spawn(state: &AppState) {
     let heartbeat = Duration::from_secs(state.config.executions.heartbeat_secs);
-    let beat = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(heartbeat);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let ids = beat.runs.ids();
-            if !ids.is_empty()
-                && let Err(err) = executions::heartbeat(&beat.pool, &ids).await
-            {
-                tracing::warn!(error = %err, "could not record the executions' heartbeat");
-            }
+    every(heartbeat, state.clone(), |beat| async move {
+        let ids = beat.runs.ids();
+        if !ids.is_empty()
+            && let Err(err) = executions::heartbeat(&beat.pool, &ids).await
+        {
+            tracing::warn!(error = %err, "could not record the executions' heartbeat");
         }
     });
-    let sweep = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(heartbeat);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(err) = fail_abandoned(&sweep).await {
-                tracing::warn!(error = %err, "could not sweep abandoned executions");
-            }
+    every(heartbeat, state.clone(), |sweep| async move {
+        if let Err(err) = fail_abandoned(&sweep).await {
+            tracing::warn!(error = %err, "could not sweep abandoned executions");
         }
     });
     tokio::spawn(instances::live(
@@ -68,6 +56,23 @@ pub fn spawn(state: &AppState) {
         state.pool.clone(),
         state.config.executions.cost_retention_days,
     );
+}
+
+/// Runs `work` on the state every `period` (a late tick delays the next rather than bursting),
+/// from now on for as long as the process lives.
+fn every<W, F>(period: Duration, state: AppState, work: W)
+where
+    W: Fn(AppState) -> F + Send + 'static,
+    F: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            work(state.clone()).await;
+        }
+    });
 }
 
 /// Fails every unfinished execution whose heartbeat stopped, with its outbox event; returns

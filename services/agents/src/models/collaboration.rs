@@ -353,17 +353,9 @@ pub struct SessionFilter {
 impl SessionFilter {
     /// The pattern and status to filter by; unknown names are a 422 naming the known ones.
     pub fn parse(self) -> Result<(Option<Pattern>, Option<SessionStatus>), ApiError> {
-        fn named<T: Named>(field: &str, raw: Option<String>) -> Result<Option<T>, ApiError> {
-            match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(name) => T::parse_name(name).map(Some).map_err(|_| {
-                    ApiError::invalid_field(field, format!("must be one of {}", T::names()))
-                }),
-            }
-        }
         Ok((
-            named("pattern", self.pattern)?,
-            named("status", self.status)?,
+            super::named_param("pattern", self.pattern)?,
+            super::named_param("status", self.status)?,
         ))
     }
 }

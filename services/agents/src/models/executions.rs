@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use temponest_db::names::Named;
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -209,32 +208,14 @@ pub struct ExecutionFilter {
 impl ExecutionFilter {
     /// The agent and the status to filter by; an unknown status is a 422 naming the known ones.
     pub fn parse(self) -> Result<(Option<Uuid>, Option<ExecutionStatus>), ApiError> {
-        let agent_id = match self
-            .agent_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        let agent_id = match super::filter_param(self.agent_id.as_deref()) {
             None => None,
             Some(raw) => Some(
                 Uuid::parse_str(raw)
                     .map_err(|_| ApiError::invalid_field("agent_id", "must be a UUID"))?,
             ),
         };
-        let status = match self
-            .status
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => None,
-            Some(name) => Some(ExecutionStatus::parse(name).map_err(|_| {
-                ApiError::invalid_field(
-                    "status",
-                    format!("must be one of {}", ExecutionStatus::names()),
-                )
-            })?),
-        };
+        let status = super::named_param("status", self.status)?;
         Ok((agent_id, status))
     }
 }

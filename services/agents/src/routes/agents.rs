@@ -2,32 +2,30 @@
 //! (5 min, invalidated on change on every replica), every change published to the outbox in
 //! the same transaction.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::{Principal, permissions};
 use temponest_cache::categories;
 use temponest_outbox::catalogue;
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
+use crate::access::{AgentsRead, AgentsWrite, ListQuery};
 use crate::db::{agents, budgets};
 use crate::domain::knowledge::KnowledgeError;
 use crate::models::agents::MAX_COLLECTIONS;
 use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
+use crate::routes::Call;
 use crate::state::AppState;
 
 /// Creates an agent in the caller's tenant.
 #[utoipa::path(post, path = "/agents/", operation_id = "create_agent", tag = "agents", request_body = AgentIn, security(("bearer" = [])),
     responses((status = 201, body = AgentOut), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<AgentIn>,
+    call: Call<AgentsWrite, Json<AgentIn>>,
 ) -> ApiResult<(StatusCode, Json<AgentOut>)> {
-    principal.require(permissions::AGENTS_WRITE)?;
+    let (state, principal, Json(body)) = call.into_parts();
     let spec = body.validate(&state.known(), &state.config.default_provider)?;
     check_collections(&state, principal.tenant_id, &spec.rag_collection_ids).await?;
     let mut tx = state.pool.begin().await?;
@@ -40,16 +38,9 @@ pub async fn create(
     )
     .await?;
     let agent = AgentOut::from(row);
-    temponest_outbox::publish(
-        &mut tx,
-        agent.tenant_id,
-        catalogue::AGENT_CREATED,
-        &json!(agent),
-    )
-    .await?;
-    tx.commit().await?;
     // Nothing can have cached the new id; only the tenant's list pages change.
-    invalidate_lists(&state, agent.tenant_id).await;
+    let change = (catalogue::AGENT_CREATED, json!(agent), None);
+    commit_change(&state, tx, agent.tenant_id, change).await?;
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -58,13 +49,8 @@ pub async fn create(
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("search" = Option<String>, Query, description = "substring of name or description")),
     responses((status = 200, body = [AgentOut], headers(("x-total-count" = i64))), (status = 403)))]
-pub async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<AgentFilter>,
-) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_READ)?;
+pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<Response> {
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let search = filter
         .search
         .as_deref()
@@ -110,13 +96,11 @@ pub async fn list(
 #[utoipa::path(get, path = "/agents/{id}", operation_id = "get_agent", tag = "agents", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = AgentOut), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<AgentOut>> {
-    principal.require(permissions::AGENTS_READ)?;
-    Ok(Json(load_agent(&state, principal.tenant_id, id).await?))
+pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<AgentOut>> {
+    let IdPath(id) = call.input;
+    Ok(Json(
+        load_agent(&call.state, call.principal.tenant_id, id).await?,
+    ))
 }
 
 /// Changes the fields sent; `null` clears optional fields.
@@ -124,12 +108,9 @@ pub async fn get(
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = AgentOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn update(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    Json(patch): Json<AgentPatch>,
+    call: Call<AgentsWrite, (IdPath, Json<AgentPatch>)>,
 ) -> ApiResult<Json<AgentOut>> {
-    principal.require(permissions::AGENTS_WRITE)?;
+    let (state, principal, (IdPath(id), Json(patch))) = call.into_parts();
     // Checked before the row is locked (a call to another service); more ids than allowed
     // are refused by `apply` without asking.
     if let Some(Some(ids)) = &patch.rag_collection_ids
@@ -150,22 +131,8 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     let agent = AgentOut::from(row);
-    temponest_outbox::publish(
-        &mut tx,
-        agent.tenant_id,
-        catalogue::AGENT_UPDATED,
-        &json!(agent),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(
-            &categories::AGENT_CONFIG,
-            &agent_cache_key(agent.tenant_id, id),
-        )
-        .await;
-    invalidate_lists(&state, agent.tenant_id).await;
+    let change = (catalogue::AGENT_UPDATED, json!(agent), Some(id));
+    commit_change(&state, tx, agent.tenant_id, change).await?;
     Ok(Json(agent))
 }
 
@@ -173,33 +140,16 @@ pub async fn update(
 #[utoipa::path(delete, path = "/agents/{id}", operation_id = "delete_agent", tag = "agents", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 204), (status = 403), (status = 404)))]
-pub async fn delete(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    principal.require(permissions::AGENTS_WRITE)?;
+pub async fn delete(call: Call<AgentsWrite, IdPath>) -> ApiResult<StatusCode> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     if !agents::soft_delete(&mut tx, principal.tenant_id, id).await? {
         return Err(ApiError::not_found("agent"));
     }
     budgets::delete_of_agent(&mut tx, principal.tenant_id, id).await?;
-    temponest_outbox::publish(
-        &mut tx,
-        principal.tenant_id,
-        catalogue::AGENT_DELETED,
-        &json!({"id": id, "tenant_id": principal.tenant_id}),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(
-            &categories::AGENT_CONFIG,
-            &agent_cache_key(principal.tenant_id, id),
-        )
-        .await;
-    invalidate_lists(&state, principal.tenant_id).await;
+    let data = json!({"id": id, "tenant_id": principal.tenant_id});
+    let change = (catalogue::AGENT_DELETED, data, Some(id));
+    commit_change(&state, tx, principal.tenant_id, change).await?;
     crate::domain::budgets::forget_scopes(&state, principal.tenant_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -222,6 +172,27 @@ pub async fn load_agent(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResul
         )
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))
+}
+
+/// Publishes an agent change (its event, the event's data, and the id of the agent whose cached
+/// configuration it makes stale, if any) in the change's transaction and commits it; then
+/// drops that configuration and the tenant's cached list pages (on every replica).
+async fn commit_change(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant_id: Uuid,
+    (event, data, stale): (&str, serde_json::Value, Option<Uuid>),
+) -> ApiResult<()> {
+    temponest_outbox::publish(&mut tx, tenant_id, event, &data).await?;
+    tx.commit().await?;
+    if let Some(id) = stale {
+        state
+            .cache
+            .invalidate(&categories::AGENT_CONFIG, &agent_cache_key(tenant_id, id))
+            .await;
+    }
+    invalidate_lists(state, tenant_id).await;
+    Ok(())
 }
 
 /// Cache namespace of a tenant's cached agent lists.

@@ -3,27 +3,22 @@
 //! current UTC day's and month's spend against it. Enforcement is in
 //! [`crate::domain::budgets`].
 
-use axum::extract::State;
-use temponest_auth_client::{Principal, permissions};
 use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult, Json};
 
+use crate::access::{CostsManage, CostsRead};
 use crate::db::budgets;
 use crate::domain::budgets::{current_periods, forget_scopes};
 use crate::models::budgets::{BudgetIn, BudgetOut, BudgetQuery, BudgetStatusOut, fraction};
 use crate::models::executions::nanos_to_usd;
+use crate::routes::Call;
 use crate::routes::agents::load_agent;
-use crate::state::AppState;
 
 /// Sets (creates or replaces) the tenant's budget, or an agent's with `agent_id`.
 #[utoipa::path(post, path = "/costs/budget", operation_id = "set_budget", tag = "costs", request_body = BudgetIn, security(("bearer" = [])),
     responses((status = 200, body = BudgetOut), (status = 403), (status = 404), (status = 422)))]
-pub async fn set(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<BudgetIn>,
-) -> ApiResult<Json<BudgetOut>> {
-    principal.require(permissions::COSTS_MANAGE)?;
+pub async fn set(call: Call<CostsManage, Json<BudgetIn>>) -> ApiResult<Json<BudgetOut>> {
+    let (state, principal, Json(body)) = call.into_parts();
     let budget = body.validate()?;
     if let Some(agent_id) = budget.agent_id {
         load_agent(&state, principal.tenant_id, agent_id).await?;
@@ -45,13 +40,9 @@ pub async fn set(
 #[utoipa::path(get, path = "/costs/budget", operation_id = "get_budget", tag = "costs", security(("bearer" = [])),
     params(("agent_id" = Option<uuid::Uuid>, Query)),
     responses((status = 200, body = BudgetOut), (status = 403), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<BudgetQuery>,
-) -> ApiResult<Json<BudgetOut>> {
-    principal.require(permissions::COSTS_READ)?;
-    let row = budgets::find(&state.pool, principal.tenant_id, query.agent_id)
+pub async fn get(call: Call<CostsRead, ApiQuery<BudgetQuery>>) -> ApiResult<Json<BudgetOut>> {
+    let ApiQuery(query) = call.input;
+    let row = budgets::find(&call.state.pool, call.principal.tenant_id, query.agent_id)
         .await?
         .ok_or_else(|| ApiError::not_found("budget"))?;
     Ok(Json(row.into()))
@@ -62,11 +53,9 @@ pub async fn get(
     params(("agent_id" = Option<uuid::Uuid>, Query)),
     responses((status = 200, body = BudgetStatusOut), (status = 403)))]
 pub async fn status(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<BudgetQuery>,
+    call: Call<CostsRead, ApiQuery<BudgetQuery>>,
 ) -> ApiResult<Json<BudgetStatusOut>> {
-    principal.require(permissions::COSTS_READ)?;
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let tenant_id = principal.tenant_id;
     let (day, month) = current_periods();
     let daily = budgets::spent_since(&state.pool, tenant_id, query.agent_id, day).await?;

@@ -7,17 +7,16 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
-use temponest_auth_client::{Principal, permissions};
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
+use crate::access::{AgentsExecute, AgentsRead, ListQuery};
 use crate::db::collaboration::{self, NewSession};
 use crate::db::executions;
 use crate::domain::collaboration::SessionStatus;
@@ -25,6 +24,7 @@ use crate::domain::collaboration::events as session_events;
 use crate::domain::execution::ExecutionStatus;
 use crate::domain::execution::events::{self as execution_events, ExecutionEvent};
 use crate::models::{CollaborationIn, SessionFilter, SessionOut, ValidSession};
+use crate::routes::Call;
 use crate::state::AppState;
 
 /// How often a stream of a session driven by another process looks for progress.
@@ -37,12 +37,8 @@ const REMOTE_POLL: Duration = Duration::from_millis(250);
 #[utoipa::path(post, path = "/collaboration/execute", operation_id = "execute_collaboration", tag = "collaboration", request_body = CollaborationIn, security(("bearer" = [])),
     responses((status = 201, body = SessionOut, description = "the session (ended, or still running)"),
               (status = 403), (status = 404, description = "an agent is unknown or belongs to another tenant"), (status = 422)))]
-pub async fn execute(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<CollaborationIn>,
-) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_EXECUTE)?;
+pub async fn execute(call: Call<AgentsExecute, Json<CollaborationIn>>) -> ApiResult<Response> {
+    let (state, principal, Json(body)) = call.into_parts();
     let ValidSession { request, wait } = body.validate(state.config.collaboration.max_agents)?;
     let agent_ids = request.plan.agent_ids();
     let unique: Vec<Uuid> = agent_ids
@@ -96,13 +92,9 @@ pub async fn execute(
 #[utoipa::path(get, path = "/collaboration/sessions/{id}", operation_id = "get_collaboration_session", tag = "collaboration", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "session id")),
     responses((status = 200, body = SessionOut), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<SessionOut>> {
-    principal.require(permissions::AGENTS_READ)?;
-    Ok(Json(load(&state, principal.tenant_id, id).await?))
+pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<SessionOut>> {
+    let IdPath(id) = call.input;
+    Ok(Json(load(&call.state, call.principal.tenant_id, id).await?))
 }
 
 /// The caller's tenant's sessions, newest first.
@@ -111,13 +103,8 @@ pub async fn get(
            ("pattern" = Option<String>, Query, description = "sequential | parallel | iterative | hierarchical"),
            ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [SessionOut], headers(("x-total-count" = i64))), (status = 422)))]
-pub async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<SessionFilter>,
-) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_READ)?;
+pub async fn list(call: Call<AgentsRead, ListQuery<SessionFilter>>) -> ApiResult<Response> {
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let (pattern, status) = filter.parse()?;
     let (rows, total) = collaboration::list(
         &state.pool,
@@ -150,12 +137,8 @@ pub async fn list(
 #[utoipa::path(post, path = "/collaboration/sessions/{id}/cancel", operation_id = "cancel_collaboration_session", tag = "collaboration", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "session id")),
     responses((status = 200, body = SessionOut), (status = 404), (status = 409)))]
-pub async fn cancel(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<SessionOut>> {
-    principal.require(permissions::AGENTS_EXECUTE)?;
+pub async fn cancel(call: Call<AgentsExecute, IdPath>) -> ApiResult<Json<SessionOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let reason = format!("cancelled by {}", principal.email);
     let mut tx = state.pool.begin().await?;
     let Some(row) = collaboration::cancel(&mut tx, principal.tenant_id, id, &reason).await? else {
@@ -200,12 +183,8 @@ pub async fn cancel(
 #[utoipa::path(get, path = "/collaboration/sessions/{id}/stream", operation_id = "stream_collaboration_session", tag = "collaboration", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "session id")),
     responses((status = 200, description = "text/event-stream"), (status = 404)))]
-pub async fn stream(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_READ)?;
+pub async fn stream(call: Call<AgentsRead, IdPath>) -> ApiResult<Response> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     // 404 before the stream starts.
     load(&state, principal.tenant_id, id).await?;
     let frames = session_frames(state, principal.tenant_id, id);

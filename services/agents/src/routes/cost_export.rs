@@ -7,24 +7,23 @@
 use std::fmt::Write as _;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use temponest_auth_client::{Principal, permissions};
 use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::access::CostsRead;
 use crate::db::cost_reports::{self, ExportRow};
 use crate::domain::execution::CallStatus;
 use crate::models::costs::PeriodQuery;
 use crate::models::executions::nanos_to_usd;
-use crate::state::AppState;
+use crate::routes::Call;
 
 /// The CSV columns, in order.
 pub const CSV_HEADER: &str = "created_at,execution_id,agent_id,provider,model,input_tokens,output_tokens,cost_usd,unpriced,usage_estimated,status\r\n";
@@ -186,12 +185,8 @@ fn exact_usd(nanos: i64) -> String {
     params(("format" = Option<String>, Query, description = "csv (default) | json"),
            ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 403), (status = 422)))]
-pub async fn export(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<ExportQuery>,
-) -> ApiResult<Response> {
-    principal.require(permissions::COSTS_READ)?;
+pub async fn export(call: Call<CostsRead, ApiQuery<ExportQuery>>) -> ApiResult<Response> {
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let format = ExportFormat::parse(query.format.as_deref())?;
     let period = query.period.period(Utc::now())?;
     // The rows are read by a task of their own (the row stream borrows the pool) and handed

@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
 use chrono::Utc;
-use temponest_auth_client::{Principal, permissions};
 use temponest_cache::categories;
 use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult, Json};
 
+use crate::access::CostsRead;
 use crate::db::cost_reports::{self, Dimension};
 use crate::domain::cost_reports::{self as reports, Bucket, Usage};
 use crate::models::costs::{
@@ -19,6 +18,7 @@ use crate::models::costs::{
     PeriodQuery, SummaryQuery, TIMEZONE, TokenTotals, count_param,
 };
 use crate::models::executions::nanos_to_usd;
+use crate::routes::Call;
 use crate::state::AppState;
 
 /// Spend of a period (default: the current UTC month up to now), in total and by provider,
@@ -29,11 +29,9 @@ use crate::state::AppState;
            ("agent_id" = Option<uuid::Uuid>, Query), ("project_id" = Option<String>, Query)),
     responses((status = 200, body = CostSummaryOut), (status = 403), (status = 422)))]
 pub async fn summary(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<SummaryQuery>,
+    call: Call<CostsRead, ApiQuery<SummaryQuery>>,
 ) -> ApiResult<Json<CostSummaryOut>> {
-    principal.require(permissions::COSTS_READ)?;
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let now = Utc::now();
     let period = query.period.period(now)?;
     let (agent_id, project_id) = query.filters()?;
@@ -118,14 +116,9 @@ async fn summary_of(
 #[utoipa::path(get, path = "/costs/daily", operation_id = "cost_daily", tag = "costs", security(("bearer" = [])),
     params(("days" = Option<u32>, Query, description = "1..=366, default 30")),
     responses((status = 200, body = [DailyCostOut]), (status = 403), (status = 422)))]
-pub async fn daily(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<CountQuery>,
-) -> ApiResult<Json<Vec<DailyCostOut>>> {
-    principal.require(permissions::COSTS_READ)?;
-    let days = count_param(query.days.as_deref(), "days", 1..=366, 30)?;
-    let series = series(&state, &principal, Bucket::Day, days).await?;
+pub async fn daily(call: CountCall) -> ApiResult<Json<Vec<DailyCostOut>>> {
+    let days = count_param(call.input.0.days.as_deref(), "days", 1..=366, 30)?;
+    let series = series(&call, Bucket::Day, days).await?;
     Ok(Json(series.into_iter().map(DailyCostOut::from).collect()))
 }
 
@@ -134,79 +127,62 @@ pub async fn daily(
 #[utoipa::path(get, path = "/costs/hourly", operation_id = "cost_hourly", tag = "costs", security(("bearer" = [])),
     params(("hours" = Option<u32>, Query, description = "1..=720, default 24")),
     responses((status = 200, body = [HourlyCostOut]), (status = 403), (status = 422)))]
-pub async fn hourly(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<CountQuery>,
-) -> ApiResult<Json<Vec<HourlyCostOut>>> {
-    principal.require(permissions::COSTS_READ)?;
-    let hours = count_param(query.hours.as_deref(), "hours", 1..=720, 24)?;
-    let series = series(&state, &principal, Bucket::Hour, hours).await?;
+pub async fn hourly(call: CountCall) -> ApiResult<Json<Vec<HourlyCostOut>>> {
+    let hours = count_param(call.input.0.hours.as_deref(), "hours", 1..=720, 24)?;
+    let series = series(&call, Bucket::Hour, hours).await?;
     Ok(Json(series.into_iter().map(HourlyCostOut::from).collect()))
 }
 
+/// A report route's caller with the `days`, `hours` or `top_n` count asked for.
+type CountCall = Call<CostsRead, ApiQuery<CountQuery>>;
+
 async fn series(
-    state: &AppState,
-    principal: &Principal,
+    call: &CountCall,
     bucket: Bucket,
     count: u32,
 ) -> ApiResult<Vec<(chrono::DateTime<Utc>, Usage)>> {
     let period = bucket.recent(count, Utc::now());
-    let sparse = cost_reports::buckets(&state.pool, principal.tenant_id, period, bucket).await?;
+    let tenant_id = call.principal.tenant_id;
+    let sparse = cost_reports::buckets(&call.state.pool, tenant_id, period, bucket).await?;
     Ok(reports::fill_series(period, bucket, sparse))
 }
 
-/// The `top_n` agents (1..=100, default 10) by spend in a period (default: the current UTC
-/// month), most first.
-#[utoipa::path(get, path = "/costs/by-agent", operation_id = "cost_by_agent", tag = "costs", security(("bearer" = [])),
-    params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
-           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
-    responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
-pub async fn by_agent(
-    state: State<AppState>,
-    principal: Principal,
-    count: ApiQuery<CountQuery>,
-    period: ApiQuery<PeriodQuery>,
-) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
-    breakdown(state, principal, count, period, Dimension::Agent).await
+/// Writes a breakdown route: its OpenAPI operation and a handler that reports by `dimension`.
+macro_rules! breakdown_route {
+    ($(#[$doc:meta])* $name:ident, $path:tt, $operation_id:tt, $dimension:ident) => {
+        $(#[$doc])*
+        #[utoipa::path(get, path = $path, operation_id = $operation_id, tag = "costs", security(("bearer" = [])),
+            params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
+                   ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+            responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
+        pub async fn $name(call: BreakdownCall) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
+            breakdown(call, Dimension::$dimension).await
+        }
+    };
 }
 
-/// The `top_n` providers by spend in a period, most first.
-#[utoipa::path(get, path = "/costs/by-provider", operation_id = "cost_by_provider", tag = "costs", security(("bearer" = [])),
-    params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
-           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
-    responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
-pub async fn by_provider(
-    state: State<AppState>,
-    principal: Principal,
-    count: ApiQuery<CountQuery>,
-    period: ApiQuery<PeriodQuery>,
-) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
-    breakdown(state, principal, count, period, Dimension::Provider).await
-}
+breakdown_route!(
+    /// The `top_n` agents (1..=100, default 10) by spend in a period (default: the current UTC
+    /// month), most first.
+    by_agent, "/costs/by-agent", "cost_by_agent", Agent
+);
+breakdown_route!(
+    /// The `top_n` providers by spend in a period, most first.
+    by_provider, "/costs/by-provider", "cost_by_provider", Provider
+);
+breakdown_route!(
+    /// The `top_n` models by spend in a period, most first.
+    by_model, "/costs/by-model", "cost_by_model", Model
+);
 
-/// The `top_n` models by spend in a period, most first.
-#[utoipa::path(get, path = "/costs/by-model", operation_id = "cost_by_model", tag = "costs", security(("bearer" = [])),
-    params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
-           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
-    responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
-pub async fn by_model(
-    state: State<AppState>,
-    principal: Principal,
-    count: ApiQuery<CountQuery>,
-    period: ApiQuery<PeriodQuery>,
-) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
-    breakdown(state, principal, count, period, Dimension::Model).await
-}
+/// A breakdown route's caller with `top_n` and the period asked for.
+type BreakdownCall = Call<CostsRead, (ApiQuery<CountQuery>, ApiQuery<PeriodQuery>)>;
 
 async fn breakdown(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(count): ApiQuery<CountQuery>,
-    ApiQuery(period): ApiQuery<PeriodQuery>,
+    call: BreakdownCall,
     dimension: Dimension,
 ) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
-    principal.require(permissions::COSTS_READ)?;
+    let (state, principal, (ApiQuery(count), ApiQuery(period))) = call.into_parts();
     let top_n = count_param(count.top_n.as_deref(), "top_n", 1..=100, 10)?;
     let period = period.period(Utc::now())?;
     let rows = cost_reports::breakdown(
@@ -237,12 +213,8 @@ async fn breakdown(
 #[utoipa::path(get, path = "/costs/forecast", operation_id = "cost_forecast", tag = "costs", security(("bearer" = [])),
     params(("days" = Option<u32>, Query, description = "1..=90, default 30")),
     responses((status = 200, body = CostForecastOut), (status = 403), (status = 422)))]
-pub async fn forecast(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<CountQuery>,
-) -> ApiResult<Json<CostForecastOut>> {
-    principal.require(permissions::COSTS_READ)?;
+pub async fn forecast(call: CountCall) -> ApiResult<Json<CostForecastOut>> {
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let days = count_param(query.days.as_deref(), "days", 1..=90, 30)?;
     let today = Utc::now().date_naive();
     let history = reports::history_period(today);

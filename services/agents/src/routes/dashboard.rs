@@ -3,13 +3,12 @@
 //! per tenant in the two-tier cache (category `dashboard`, 30 s; `cached_at` says when the
 //! figures were computed). The rules are in [`crate::domain::dashboard`].
 
-use axum::extract::State;
 use chrono::Utc;
-use temponest_auth_client::{Principal, permissions};
 use temponest_cache::categories;
 use temponest_web::{ApiError, ApiResult, Json};
 use uuid::Uuid;
 
+use crate::access::CostsRead;
 use crate::db::cost_reports::{self, Dimension};
 use crate::db::dashboard;
 use crate::domain::cost_reports::{Bucket, fill_series};
@@ -17,17 +16,15 @@ use crate::domain::dashboard::{self as rules, TOP_AGENTS};
 use crate::models::costs::TIMEZONE;
 use crate::models::dashboard::{AgentCostOut, AgentFailuresOut, DashboardMetricsOut, HourCostOut};
 use crate::models::executions::nanos_to_usd;
+use crate::routes::Call;
 use crate::state::AppState;
 
 /// Executions, their status distribution and durations, spend per hour, the top agents by
 /// spend and by failures, and the scheduled-run success rate of the last 24 UTC hours.
 #[utoipa::path(get, path = "/dashboard/metrics", operation_id = "dashboard_metrics", tag = "dashboard", security(("bearer" = [])),
     responses((status = 200, body = DashboardMetricsOut), (status = 403)))]
-pub async fn metrics(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> ApiResult<Json<DashboardMetricsOut>> {
-    principal.require(permissions::COSTS_READ)?;
+pub async fn metrics(call: Call<CostsRead>) -> ApiResult<Json<DashboardMetricsOut>> {
+    let (state, principal, ()) = call.into_parts();
     let tenant_id = principal.tenant_id;
     let metrics = state
         .cache

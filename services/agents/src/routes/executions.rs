@@ -7,22 +7,22 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
-use temponest_auth_client::{Principal, permissions};
 use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
+use crate::access::{AgentsExecute, AgentsRead, ListQuery};
 use crate::db::executions::{self, NewExecution};
 use crate::domain::execution::events::{self, ExecutionEvent};
 use crate::domain::execution::{self, ExecutionError, ExecutionOutcome, Job};
 use crate::domain::runs::Run;
 use crate::models::{ExecuteIn, ExecutionFilter, ExecutionOut, ValidExecute};
+use crate::routes::Call;
 use crate::routes::agents::load_agent;
 use crate::state::AppState;
 
@@ -37,13 +37,8 @@ const REMOTE_POLL: Duration = Duration::from_millis(200);
     responses((status = 200, body = ExecutionOut, description = "the finished execution, or an SSE stream when `stream` is true"),
               (status = 402, description = "a budget would be exceeded: the execution failed with outcome `budget_exceeded` before any model call"),
               (status = 403), (status = 404), (status = 422)))]
-pub async fn execute(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(agent_id): IdPath,
-    Json(body): Json<ExecuteIn>,
-) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_EXECUTE)?;
+pub async fn execute(call: Call<AgentsExecute, (IdPath, Json<ExecuteIn>)>) -> ApiResult<Response> {
+    let (state, principal, (IdPath(agent_id), Json(body))) = call.into_parts();
     let ValidExecute {
         user_message,
         context,
@@ -108,13 +103,9 @@ pub async fn execute(
 #[utoipa::path(get, path = "/executions/{id}", operation_id = "get_execution", tag = "executions", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "execution id")),
     responses((status = 200, body = ExecutionOut), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<ExecutionOut>> {
-    principal.require(permissions::AGENTS_READ)?;
-    let row = executions::find(&state.pool, principal.tenant_id, id)
+pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<ExecutionOut>> {
+    let IdPath(id) = call.input;
+    let row = executions::find(&call.state.pool, call.principal.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("execution"))?;
     Ok(Json(row.into()))
@@ -125,13 +116,8 @@ pub async fn get(
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("agent_id" = Option<Uuid>, Query), ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 422)))]
-pub async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<ExecutionFilter>,
-) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_READ)?;
+pub async fn list(call: Call<AgentsRead, ListQuery<ExecutionFilter>>) -> ApiResult<Response> {
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let (agent_id, status) = filter.parse()?;
     let (rows, total) = executions::list(
         &state.pool,
@@ -153,12 +139,8 @@ pub async fn list(
 #[utoipa::path(post, path = "/executions/{id}/cancel", operation_id = "cancel_execution", tag = "executions", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "execution id")),
     responses((status = 200, body = ExecutionOut), (status = 404), (status = 409)))]
-pub async fn cancel(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<ExecutionOut>> {
-    principal.require(permissions::AGENTS_EXECUTE)?;
+pub async fn cancel(call: Call<AgentsExecute, IdPath>) -> ApiResult<Json<ExecutionOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     let reason = format!("cancelled by {}", principal.email);
     let Some(row) = executions::cancel(&mut tx, principal.tenant_id, id, &reason).await? else {
@@ -190,13 +172,9 @@ pub async fn cancel(
            ("Last-Event-ID" = Option<u64>, Header, description = "resume after this frame")),
     responses((status = 200, description = "text/event-stream"), (status = 404), (status = 422)))]
 pub async fn stream(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    headers: HeaderMap,
-    ApiQuery(query): ApiQuery<ResumeQuery>,
+    call: Call<AgentsRead, (IdPath, HeaderMap, ApiQuery<ResumeQuery>)>,
 ) -> ApiResult<Response> {
-    principal.require(permissions::AGENTS_READ)?;
+    let (state, principal, (IdPath(id), headers, ApiQuery(query))) = call.into_parts();
     let after = last_event_id(&headers, query.last_event_id.as_deref())?;
     if let Some(run) = state
         .runs

@@ -8,3 +8,6 @@ pub mod costs;
 pub mod dashboard;
 pub mod executions;
 pub mod prices;
+
+/// A route's caller, allowed `P`, with the service's state and the request's input `X`.
+pub type Call<P, X = ()> = crate::access::Allowed<crate::state::AppState, P, X>;

@@ -1,18 +1,17 @@
 //! `/costs/prices`: the price table in effect for the caller's tenant (shipped table version
 //! plus the tenant's own prices) and the tenant's overrides.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use temponest_auth_client::{Principal, permissions};
 use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult, FieldError, Json};
 use utoipa::ToSchema;
 
+use crate::access::{CostsManage, CostsRead};
 use crate::db::costs;
 use crate::domain::price_cache::forget_tenant_price;
 use crate::domain::pricing::Price;
-use crate::state::AppState;
+use crate::routes::Call;
 
 /// One model's price.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -37,11 +36,8 @@ pub struct PricesOut {
 /// The price table and the tenant's overrides.
 #[utoipa::path(get, path = "/costs/prices", operation_id = "list_prices", tag = "costs", security(("bearer" = [])),
     responses((status = 200, body = PricesOut), (status = 403)))]
-pub async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> ApiResult<Json<PricesOut>> {
-    principal.require(permissions::COSTS_READ)?;
+pub async fn list(call: Call<CostsRead>) -> ApiResult<Json<PricesOut>> {
+    let (state, principal, ()) = call.into_parts();
     let overrides = costs::price_overrides(&state.pool, principal.tenant_id).await?;
     Ok(Json(PricesOut {
         version: state.prices.version.clone(),
@@ -54,12 +50,8 @@ pub async fn list(
 /// Sets the tenant's price for a model (including models the table does not know).
 #[utoipa::path(put, path = "/costs/prices", operation_id = "set_price", tag = "costs", request_body = ModelPrice, security(("bearer" = [])),
     responses((status = 200, body = ModelPrice), (status = 403), (status = 422)))]
-pub async fn set(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<ModelPrice>,
-) -> ApiResult<Json<ModelPrice>> {
-    principal.require(permissions::COSTS_MANAGE)?;
+pub async fn set(call: Call<CostsManage, Json<ModelPrice>>) -> ApiResult<Json<ModelPrice>> {
+    let (state, principal, Json(body)) = call.into_parts();
     let model = body.model.trim().to_owned();
     let mut errors = Vec::new();
     if model.is_empty() || model.chars().count() > 200 {
@@ -95,12 +87,8 @@ pub struct ModelQuery {
 #[utoipa::path(delete, path = "/costs/prices", operation_id = "delete_price", tag = "costs", security(("bearer" = [])),
     params(("model" = String, Query)),
     responses((status = 204), (status = 403), (status = 404), (status = 422)))]
-pub async fn delete(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiQuery(query): ApiQuery<ModelQuery>,
-) -> ApiResult<StatusCode> {
-    principal.require(permissions::COSTS_MANAGE)?;
+pub async fn delete(call: Call<CostsManage, ApiQuery<ModelQuery>>) -> ApiResult<StatusCode> {
+    let (state, principal, ApiQuery(query)) = call.into_parts();
     let model = query
         .model
         .filter(|m| !m.trim().is_empty())

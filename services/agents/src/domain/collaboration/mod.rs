@@ -48,27 +48,11 @@ named!(Pattern, "collaboration pattern",
     Sequential => "sequential", Parallel => "parallel", Iterative => "iterative",
     Hierarchical => "hierarchical");
 
-/// Where a session is in its life: pending → running → completed | failed.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum SessionStatus {
-    Pending,
-    Running,
-    Completed,
-    Failed,
-}
-
-named!(SessionStatus, "session status", Pending => "pending", Running => "running", Completed => "completed", Failed => "failed");
-
-impl SessionStatus {
-    /// Completed or failed: nothing will change it any more.
-    pub fn is_finished(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
-    }
-}
+crate::domain::execution::status::life_status!(
+    /// Where a session is in its life: pending → running → completed | failed.
+    SessionStatus,
+    "session status"
+);
 
 /// The finer result of a finished session, next to its status.
 #[derive(

@@ -7,27 +7,39 @@
 use serde::{Deserialize, Serialize};
 use temponest_db::named;
 
-/// Where an execution is in its life: pending → running → completed | failed.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum ExecutionStatus {
-    Pending,
-    Running,
-    Completed,
-    Failed,
-}
+/// Writes a status type of the life every run goes through (an execution, a collaboration
+/// session): pending → running → completed | failed, with the same names everywhere (SPEC §2).
+macro_rules! life_status {
+    ($(#[$doc:meta])* $status:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(serde::Serialize, serde::Deserialize, sqlx::Type, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        #[sqlx(type_name = "text", rename_all = "snake_case")]
+        pub enum $status {
+            Pending,
+            Running,
+            Completed,
+            Failed,
+        }
 
-named!(ExecutionStatus, "execution status", Pending => "pending", Running => "running", Completed => "completed", Failed => "failed");
+        temponest_db::named!($status, $kind, Pending => "pending", Running => "running", Completed => "completed", Failed => "failed");
 
-impl ExecutionStatus {
-    /// Completed or failed: nothing will change it any more.
-    pub fn is_finished(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
-    }
+        impl $status {
+            /// Completed or failed: nothing will change it any more.
+            pub fn is_finished(self) -> bool {
+                matches!(self, Self::Completed | Self::Failed)
+            }
+        }
+    };
 }
+pub(crate) use life_status;
+
+life_status!(
+    /// Where an execution is in its life: pending → running → completed | failed.
+    ExecutionStatus,
+    "execution status"
+);
 
 /// The finer result of a finished execution, next to its status.
 #[derive(
