@@ -43,18 +43,8 @@ macro_rules! tenant_rows {
         ) -> sqlx::Result<Option<$row>> {
             $crate::timed(
                 concat!($metric, ".find"),
-                sqlx::query_as!(
-                    $row,
-                    "select "
-                        + $columns
-                        + " from "
-                        + $table
-                        + " where id = $1 and tenant_id = $2 and "
-                        + $live,
-                    id,
-                    tenant_id
-                )
-                .fetch_optional(pool),
+                $crate::tenant_rows!(@by_id $row, $table, $columns, $live, [id, tenant_id])
+                    .fetch_optional(pool),
             )
             .await
         }
@@ -65,21 +55,89 @@ macro_rules! tenant_rows {
             tenant_id: uuid::Uuid,
             id: uuid::Uuid,
         ) -> sqlx::Result<Option<$row>> {
-            sqlx::query_as!(
-                $row,
-                "select "
-                    + $columns
-                    + " from "
-                    + $table
-                    + " where id = $1 and tenant_id = $2 and "
-                    + $live
-                    + " for update",
-                id,
-                tenant_id
+            $crate::tenant_rows!(
+                @by_id $row, $table, $columns, $live, [id, tenant_id], " for update"
             )
             .fetch_optional(conn)
             .await
         }
+    };
+    // The one statement both read (`lock` appends `for update`); the arguments are passed in
+    // because the functions' parameters are not visible to a nested expansion.
+    (
+        @by_id $row:ident, $table:literal, $columns:literal, $live:literal,
+        [$id:ident, $tenant_id:ident] $(, $lock:literal)?
+    ) => {
+        sqlx::query_as!(
+            $row,
+            "select " + $columns + " from " + $table
+                + " where id = $1 and tenant_id = $2 and " + $live $(+ $lock)?,
+            $id,
+            $tenant_id
+        )
+    };
+}
+
+/// The column list of one row type, written once per table, for every statement that reads
+/// or returns whole rows of it. A module wraps it in a local macro that names the row type,
+/// its fields and its columns (selected in field order, with sqlx type overrides where
+/// needed), and passes on what the statement adds:
+///
+/// - `select "from t where ..." , args`: `query_as!(Row, "select <columns> from t where ...")`;
+/// - `returning "insert into t ... values (...)", args`: the statement `returning <columns>`;
+/// - `find { table: .., live: .., metric: .., doc: .. }`: [`tenant_rows!`](crate::tenant_rows);
+/// - `page pool, metric, skip, limit, from: .., order: .., filter: [..]`: [`page!`](crate::page).
+///
+/// ```ignore
+/// macro_rules! agent_rows {
+///     ($($query:tt)*) => {
+///         temponest_db::rows!(
+///             AgentRow { id, tenant_id, name },
+///             columns: "id, tenant_id, name",
+///             $($query)*
+///         )
+///     };
+/// }
+/// agent_rows!(select "from agents.agents where id = $1", id).fetch_one(pool).await
+/// ```
+#[macro_export]
+macro_rules! rows {
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        select $tail:literal $(+ $more:literal)* $(, $arg:expr)* $(,)?
+    ) => {
+        sqlx::query_as!($row, "select " + $columns + " " + $tail $(+ $more)* $(, $arg)*)
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        returning $head:literal $(+ $more:literal)* $(, $arg:expr)* $(,)?
+    ) => {
+        sqlx::query_as!($row, $head $(+ $more)* + " returning " + $columns $(, $arg)*)
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        find { table: $table:literal, live: $live:literal, metric: $metric:literal,
+               doc: $doc:literal $(,)? }
+    ) => {
+        $crate::tenant_rows! {
+            row: $row,
+            table: $table,
+            columns: $columns,
+            live: $live,
+            metric: $metric,
+            doc: $doc,
+        }
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        page $pool:expr, $metric:literal, $skip:expr, $limit:expr, $($rest:tt)*
+    ) => {
+        $crate::page!(
+            $pool, $metric, $skip, $limit,
+            $row { $($field),+ },
+            columns: $columns,
+            $($rest)*
+        )
     };
 }
 
@@ -89,7 +147,8 @@ macro_rules! tenant_rows {
 ///
 /// - `Row { fields }`: the row type and its fields, which `columns` selects in order;
 /// - `from`: the table and its `where` clause over the `filter` arguments (`$1..$n`);
-/// - `order`: the order and window, whose `offset`/`limit` are `$n+1` and `$n+2`.
+/// - `order`: the order and window, whose `offset`/`limit` are `$n+1` and `$n+2`;
+/// - `count_metric` (optional, after `filter`): the count's metric, else `"{metric}.count"`.
 ///
 /// ```ignore
 /// temponest_db::page!(
@@ -111,6 +170,25 @@ macro_rules! page {
         order: $order:literal,
         filter: [$($arg:tt)*] $(,)?
     ) => {
+        $crate::page!(
+            $pool, $metric, $skip, $limit,
+            $row { $($field),+ },
+            columns: $columns,
+            from: $from,
+            order: $order,
+            filter: [$($arg)*],
+            count_metric: concat!($metric, ".count"),
+        )
+    };
+    (
+        $pool:expr, $metric:literal, $skip:expr, $limit:expr,
+        $row:ident { $($field:ident),+ $(,)? },
+        columns: $columns:literal,
+        from: $from:literal,
+        order: $order:literal,
+        filter: [$($arg:tt)*],
+        count_metric: $count_metric:expr $(,)?
+    ) => {
         async {
             let pool = $pool;
             let skip: i64 = $skip;
@@ -130,7 +208,7 @@ macro_rules! page {
                 rows.first().map(|r| r.total),
                 skip,
                 $crate::timed(
-                    concat!($metric, ".count"),
+                    $count_metric,
                     sqlx::query_scalar!(r#"select count(*) as "count!" from "# + $from, $($arg)*)
                         .fetch_one(pool),
                 ),

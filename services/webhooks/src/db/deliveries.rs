@@ -40,6 +40,23 @@ pub struct DeliveryRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// Every statement that reads or returns whole delivery rows (see [`temponest_db::rows!`]).
+macro_rules! delivery_rows {
+    ($($query:tt)*) => {
+        temponest_db::rows! {
+            DeliveryRow { id, endpoint_id, event_id, event_type, payload, status, outcome,
+                          response_status, response_body, attempt_count, error, error_class,
+                          next_attempt_at, created_at, delivered_at },
+            columns: r#"id, endpoint_id, event_id, event_type, payload,
+                        status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
+                        response_status, response_body, attempt_count, error,
+                        error_class as "error_class: ErrorClass",
+                        next_attempt_at, created_at, delivered_at"#,
+            $($query)*
+        }
+    };
+}
+
 /// One attempt row.
 #[derive(Debug, Clone)]
 pub struct AttemptRow {
@@ -61,16 +78,10 @@ pub async fn insert_pending(
     event_type: &str,
     payload: &serde_json::Value,
 ) -> sqlx::Result<DeliveryRow> {
-    sqlx::query_as!(
-        DeliveryRow,
-        r#"insert into webhooks.deliveries (id, tenant_id, endpoint_id, event_id, event_type,
-                payload, event_created_at)
-         values ($1, $2, $3, $4, $5, $6, now())
-         returning id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                   response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                   next_attempt_at, created_at, delivered_at"#,
+    delivery_rows!(
+        returning "insert into webhooks.deliveries (id, tenant_id, endpoint_id, event_id,
+                event_type, payload, event_created_at)
+         values ($1, $2, $3, $4, $5, $6, now())",
         Uuid::now_v7(),
         tenant_id,
         endpoint_id,
@@ -91,80 +102,23 @@ pub async fn list_for_endpoint(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<DeliveryRow>, i64)> {
-    let rows = temponest_db::timed(
-        "webhooks.deliveries.list",
-        sqlx::query!(
-            r#"select id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                      response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                      next_attempt_at, created_at, delivered_at, count(*) over () as "total!"
-               from webhooks.deliveries
-               where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3::text)
-               order by created_at desc, id desc
-               offset $4 limit $5"#,
-            endpoint_id,
-            tenant_id,
-            status as Option<DeliveryStatus>,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+    delivery_rows!(
+        page pool, "webhooks.deliveries.list", skip, limit,
+        from: "webhooks.deliveries
+               where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3::text)",
+        order: "order by created_at desc, id desc offset $4 limit $5",
+        filter: [endpoint_id, tenant_id, status as Option<DeliveryStatus>],
+        count_metric: "webhooks.deliveries.count",
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        temponest_db::timed(
-            "webhooks.deliveries.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from webhooks.deliveries
-                       where endpoint_id = $1 and tenant_id = $2
-                         and ($3::text is null or status = $3::text)"#,
-                endpoint_id,
-                tenant_id,
-                status as Option<DeliveryStatus>
-            )
-            .fetch_one(pool),
-        ),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| DeliveryRow {
-            id: r.id,
-            endpoint_id: r.endpoint_id,
-            event_id: r.event_id,
-            event_type: r.event_type,
-            payload: r.payload,
-            status: r.status,
-            outcome: r.outcome,
-            response_status: r.response_status,
-            response_body: r.response_body,
-            attempt_count: r.attempt_count,
-            error: r.error,
-            error_class: r.error_class,
-            next_attempt_at: r.next_attempt_at,
-            created_at: r.created_at,
-            delivered_at: r.delivered_at,
-        })
-        .collect();
-    Ok((rows, total))
+    .await
 }
 
 /// A delivery of the tenant.
 pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<DeliveryRow>> {
     temponest_db::timed(
         "webhooks.deliveries.find",
-        sqlx::query_as!(
-            DeliveryRow,
-            r#"select id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                    response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                    next_attempt_at, created_at, delivered_at
-             from webhooks.deliveries
-             where id = $1 and tenant_id = $2"#,
+        delivery_rows!(
+            select "from webhooks.deliveries where id = $1 and tenant_id = $2",
             id,
             tenant_id
         )
@@ -229,17 +183,11 @@ pub async fn requeue(
     if state.status.is_unfinished() {
         return Ok(Err(RetryBlock::Unfinished));
     }
-    let row = sqlx::query_as!(
-        DeliveryRow,
-        r#"update webhooks.deliveries
+    let row = delivery_rows!(
+        returning "update webhooks.deliveries
          set status = 'pending', outcome = null, next_attempt_at = now(), lease_until = null,
              leased_by = null, delivered_at = null
-         where id = $1 and tenant_id = $2
-         returning id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                   response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                   next_attempt_at, created_at, delivered_at"#,
+         where id = $1 and tenant_id = $2",
         id,
         tenant_id
     )
