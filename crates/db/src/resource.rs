@@ -78,28 +78,40 @@ macro_rules! tenant_rows {
     };
 }
 
-/// The column list of one row type, written once per table, for every statement that reads
-/// or returns whole rows of it. A module wraps it in a local macro that names the row type,
-/// its fields and its columns (selected in field order, with sqlx type overrides where
-/// needed), and passes on what the statement adds:
+/// Defines, in the calling module, the macro through which every statement that reads or
+/// returns whole rows of one type goes, so the table's column list is written once. The
+/// columns are selected in the order of the fields, with sqlx type overrides where needed.
+/// The first token is `$` (a `macro_rules!` cannot write one itself).
+///
+/// ```ignore
+/// temponest_db::define_rows! {
+///     $ agent_rows: AgentRow { id, tenant_id, name },
+///     columns: "id, tenant_id, name",
+/// }
+/// ```
+///
+/// The defined macro takes what the statement adds (see [`rows!`](crate::rows)):
 ///
 /// - `select "from t where ..." , args`: `query_as!(Row, "select <columns> from t where ...")`;
 /// - `returning "insert into t ... values (...)", args`: the statement `returning <columns>`;
 /// - `find { table: .., live: .., metric: .., doc: .. }`: [`tenant_rows!`](crate::tenant_rows);
 /// - `page pool, metric, skip, limit, from: .., order: .., filter: [..]`: [`page!`](crate::page).
-///
-/// ```ignore
-/// macro_rules! agent_rows {
-///     ($($query:tt)*) => {
-///         temponest_db::rows!(
-///             AgentRow { id, tenant_id, name },
-///             columns: "id, tenant_id, name",
-///             $($query)*
-///         )
-///     };
-/// }
-/// agent_rows!(select "from agents.agents where id = $1", id).fetch_one(pool).await
-/// ```
+#[macro_export]
+macro_rules! define_rows {
+    (
+        $d:tt $name:ident: $row:ident { $($field:ident),+ $(,)? },
+        columns: $columns:literal $(,)?
+    ) => {
+        macro_rules! $name {
+            ($d($d query:tt)*) => {
+                $crate::rows! { $row { $($field),+ }, columns: $columns, $d($d query)* }
+            };
+        }
+    };
+}
+
+/// The statements of [`define_rows!`](crate::define_rows), given the row type, its fields and
+/// its columns.
 #[macro_export]
 macro_rules! rows {
     (
@@ -147,8 +159,7 @@ macro_rules! rows {
 ///
 /// - `Row { fields }`: the row type and its fields, which `columns` selects in order;
 /// - `from`: the table and its `where` clause over the `filter` arguments (`$1..$n`);
-/// - `order`: the order and window, whose `offset`/`limit` are `$n+1` and `$n+2`;
-/// - `count_metric` (optional, after `filter`): the count's metric, else `"{metric}.count"`.
+/// - `order`: the order and window, whose `offset`/`limit` are `$n+1` and `$n+2`.
 ///
 /// ```ignore
 /// temponest_db::page!(
@@ -170,25 +181,6 @@ macro_rules! page {
         order: $order:literal,
         filter: [$($arg:tt)*] $(,)?
     ) => {
-        $crate::page!(
-            $pool, $metric, $skip, $limit,
-            $row { $($field),+ },
-            columns: $columns,
-            from: $from,
-            order: $order,
-            filter: [$($arg)*],
-            count_metric: concat!($metric, ".count"),
-        )
-    };
-    (
-        $pool:expr, $metric:literal, $skip:expr, $limit:expr,
-        $row:ident { $($field:ident),+ $(,)? },
-        columns: $columns:literal,
-        from: $from:literal,
-        order: $order:literal,
-        filter: [$($arg:tt)*],
-        count_metric: $count_metric:expr $(,)?
-    ) => {
         async {
             let pool = $pool;
             let skip: i64 = $skip;
@@ -208,7 +200,7 @@ macro_rules! page {
                 rows.first().map(|r| r.total),
                 skip,
                 $crate::timed(
-                    $count_metric,
+                    concat!($metric, ".count"),
                     sqlx::query_scalar!(r#"select count(*) as "count!" from "# + $from, $($arg)*)
                         .fetch_one(pool),
                 ),

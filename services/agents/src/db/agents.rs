@@ -25,19 +25,14 @@ pub struct AgentRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Every statement that reads or returns whole agent rows (see [`temponest_db::rows!`]).
-macro_rules! agent_rows {
-    ($($query:tt)*) => {
-        temponest_db::rows! {
-            AgentRow { id, tenant_id, name, description, model, provider, system_prompt, tools,
-                       rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                       updated_at },
-            columns: "id, tenant_id, name, description, model, provider, system_prompt, tools,
-                      rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                      updated_at",
-            $($query)*
-        }
-    };
+// Every statement that reads or returns whole agent rows goes through `agent_rows!`.
+temponest_db::define_rows! {
+    $ agent_rows: AgentRow { id, tenant_id, name, description, model, provider, system_prompt,
+                             tools, rag_collection_ids, max_iterations, temperature, metadata,
+                             created_at, updated_at },
+    columns: "id, tenant_id, name, description, model, provider, system_prompt, tools,
+              rag_collection_ids, max_iterations, temperature, metadata, created_at,
+              updated_at",
 }
 
 pub async fn insert(

@@ -34,23 +34,18 @@ pub struct ExecutionRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-/// Every statement that reads whole execution rows (see [`temponest_db::rows!`]).
-macro_rules! execution_rows {
-    ($($query:tt)*) => {
-        temponest_db::rows! {
-            ExecutionRow { id, tenant_id, schedule_id, agent_id, trigger, fire_time, status,
-                           outcome, attempt, agent_execution_id, result, prompt_tokens,
-                           completion_tokens, cost_usd, error, attempts, run_after, created_at,
-                           started_at, completed_at },
-            columns: r#"id, tenant_id, schedule_id, agent_id,
-                        trigger as "trigger: ExecutionTrigger", fire_time,
-                        status as "status: ExecutionStatus", outcome as "outcome: ExecutionOutcome",
-                        attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
-                        cost_usd, error, attempts, run_after, created_at, started_at,
-                        completed_at"#,
-            $($query)*
-        }
-    };
+// Every statement that reads or returns whole execution rows goes through `execution_rows!`.
+temponest_db::define_rows! {
+    $ execution_rows: ExecutionRow { id, tenant_id, schedule_id, agent_id, trigger, fire_time,
+                                     status, outcome, attempt, agent_execution_id, result,
+                                     prompt_tokens, completion_tokens, cost_usd, error, attempts,
+                                     run_after, created_at, started_at, completed_at },
+    columns: r#"id, tenant_id, schedule_id, agent_id,
+                trigger as "trigger: ExecutionTrigger", fire_time,
+                status as "status: ExecutionStatus", outcome as "outcome: ExecutionOutcome",
+                attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
+                cost_usd, error, attempts, run_after, created_at, started_at,
+                completed_at"#,
 }
 
 /// A new execution (queued `pending`).
@@ -177,7 +172,6 @@ pub async fn list(
                  and ($3::text is null or status = $3)",
         order: "order by created_at desc, id desc offset $4 limit $5",
         filter: [schedule_id, tenant_id, status],
-        count_metric: "scheduler.executions.count",
     )
     .await
 }

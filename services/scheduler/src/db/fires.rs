@@ -85,7 +85,6 @@ pub async fn history(
                ) as fires",
         order: "order by fire_time desc offset $3 limit $4",
         filter: [schedule_id, tenant_id],
-        count_metric: "scheduler.fires.count",
     )
     .await
 }

@@ -63,24 +63,20 @@ impl ScheduleRow {
     }
 }
 
-/// Every statement that reads or returns whole schedule rows (see [`temponest_db::rows!`]).
-macro_rules! schedule_rows {
-    ($($query:tt)*) => {
-        temponest_db::rows! {
-            ScheduleRow { id, tenant_id, agent_id, name, schedule_type, cron_expression,
-                          interval_seconds, run_at, anchor, timezone, task_config, is_active,
-                          overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
-                          retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
-                          skipped_count, missed_count, created_at, updated_at },
-            columns: r#"id, tenant_id, agent_id, name,
-                        schedule_type as "schedule_type: ScheduleType", cron_expression,
-                        interval_seconds, run_at, anchor, timezone, task_config, is_active,
-                        overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
-                        retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
-                        skipped_count, missed_count, created_at, updated_at"#,
-            $($query)*
-        }
-    };
+// Every statement that reads or returns whole schedule rows goes through `schedule_rows!`.
+temponest_db::define_rows! {
+    $ schedule_rows: ScheduleRow { id, tenant_id, agent_id, name, schedule_type, cron_expression,
+                                   interval_seconds, run_at, anchor, timezone, task_config,
+                                   is_active, overlap_policy, misfire_policy,
+                                   catchup_window_seconds, max_retries, retry_delay_seconds,
+                                   timeout_seconds, next_run, last_run, run_count, skipped_count,
+                                   missed_count, created_at, updated_at },
+    columns: r#"id, tenant_id, agent_id, name,
+                schedule_type as "schedule_type: ScheduleType", cron_expression,
+                interval_seconds, run_at, anchor, timezone, task_config, is_active,
+                overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
+                retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
+                skipped_count, missed_count, created_at, updated_at"#,
 }
 
 pub async fn insert(
@@ -150,7 +146,6 @@ pub async fn list(
                  and ($3::boolean is null or is_active = $3)",
         order: "order by created_at desc, id desc offset $4 limit $5",
         filter: [tenant_id, agent_id, is_active],
-        count_metric: "scheduler.schedules.count",
     )
     .await
 }

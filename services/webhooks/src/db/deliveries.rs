@@ -40,21 +40,16 @@ pub struct DeliveryRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// Every statement that reads or returns whole delivery rows (see [`temponest_db::rows!`]).
-macro_rules! delivery_rows {
-    ($($query:tt)*) => {
-        temponest_db::rows! {
-            DeliveryRow { id, endpoint_id, event_id, event_type, payload, status, outcome,
-                          response_status, response_body, attempt_count, error, error_class,
-                          next_attempt_at, created_at, delivered_at },
-            columns: r#"id, endpoint_id, event_id, event_type, payload,
-                        status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                        response_status, response_body, attempt_count, error,
-                        error_class as "error_class: ErrorClass",
-                        next_attempt_at, created_at, delivered_at"#,
-            $($query)*
-        }
-    };
+// Every statement that reads or returns whole delivery rows goes through `delivery_rows!`.
+temponest_db::define_rows! {
+    $ delivery_rows: DeliveryRow { id, endpoint_id, event_id, event_type, payload, status, outcome,
+                                   response_status, response_body, attempt_count, error,
+                                   error_class, next_attempt_at, created_at, delivered_at },
+    columns: r#"id, endpoint_id, event_id, event_type, payload,
+                status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
+                response_status, response_body, attempt_count, error,
+                error_class as "error_class: ErrorClass",
+                next_attempt_at, created_at, delivered_at"#,
 }
 
 /// One attempt row.
@@ -108,7 +103,6 @@ pub async fn list_for_endpoint(
                where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3::text)",
         order: "order by created_at desc, id desc offset $4 limit $5",
         filter: [endpoint_id, tenant_id, status as Option<DeliveryStatus>],
-        count_metric: "webhooks.deliveries.count",
     )
     .await
 }

@@ -23,17 +23,13 @@ pub struct EndpointRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Every statement that reads or returns whole endpoint rows (see [`temponest_db::rows!`]).
-macro_rules! endpoint_rows {
-    ($($query:tt)*) => {
-        temponest_db::rows! {
-            EndpointRow { id, tenant_id, name, url, events, is_active, headers, max_retries,
-                          retry_delay_seconds, disabled_reason, created_at, updated_at },
-            columns: "id, tenant_id, name, url, events, is_active, headers, max_retries,
-                      retry_delay_seconds, disabled_reason, created_at, updated_at",
-            $($query)*
-        }
-    };
+// Every statement that reads or returns whole endpoint rows goes through `endpoint_rows!`.
+temponest_db::define_rows! {
+    $ endpoint_rows: EndpointRow { id, tenant_id, name, url, events, is_active, headers,
+                                   max_retries, retry_delay_seconds, disabled_reason, created_at,
+                                   updated_at },
+    columns: "id, tenant_id, name, url, events, is_active, headers, max_retries,
+              retry_delay_seconds, disabled_reason, created_at, updated_at",
 }
 
 /// Counts the tenant's live endpoints after taking a transaction-scoped lock on the tenant's
@@ -101,7 +97,6 @@ pub async fn list(
                  and ($2::boolean is null or is_active = $2)",
         order: "order by created_at desc, id desc offset $3 limit $4",
         filter: [tenant_id, is_active],
-        count_metric: "webhooks.endpoints.count",
     )
     .await
 }
