@@ -35,19 +35,10 @@ macro_rules! tenant_rows {
         metric: $metric:literal,
         doc: $doc:literal $(,)?
     ) => {
-        #[doc = concat!("A live ", $doc, " of the tenant.")]
-        pub async fn find(
-            pool: &sqlx::PgPool,
-            tenant_id: uuid::Uuid,
-            id: uuid::Uuid,
-        ) -> sqlx::Result<Option<$row>> {
-            $crate::timed(
-                concat!($metric, ".find"),
-                $crate::tenant_rows!(@by_id $row, $table, $columns, $live, [id, tenant_id])
-                    .fetch_optional(pool),
-            )
-            .await
-        }
+        $crate::tenant_rows!(
+            @find $row, $table, $columns, $live, $metric,
+            concat!("A live ", $doc, " of the tenant.")
+        );
 
         #[doc = concat!("A live ", $doc, " of the tenant, locked for a change.")]
         pub async fn find_for_update(
@@ -59,6 +50,25 @@ macro_rules! tenant_rows {
                 @by_id $row, $table, $columns, $live, [id, tenant_id], " for update"
             )
             .fetch_optional(conn)
+            .await
+        }
+    };
+    // `find` alone, for a table without a lifecycle that needs locking its rows.
+    (
+        @find $row:ident, $table:literal, $columns:literal, $live:literal, $metric:literal,
+        $doc:expr
+    ) => {
+        #[doc = $doc]
+        pub async fn find(
+            pool: &sqlx::PgPool,
+            tenant_id: uuid::Uuid,
+            id: uuid::Uuid,
+        ) -> sqlx::Result<Option<$row>> {
+            $crate::timed(
+                concat!($metric, ".find"),
+                $crate::tenant_rows!(@by_id $row, $table, $columns, $live, [id, tenant_id])
+                    .fetch_optional(pool),
+            )
             .await
         }
     };
@@ -93,8 +103,10 @@ macro_rules! tenant_rows {
 /// The defined macro takes what the statement adds (see [`rows!`](crate::rows)):
 ///
 /// - `select "from t where ..." , args`: `query_as!(Row, "select <columns> from t where ...")`;
+/// - `with "c as (...)" select "from c ...", args`: the same after a common table expression;
 /// - `returning "insert into t ... values (...)", args`: the statement `returning <columns>`;
 /// - `find { table: .., live: .., metric: .., doc: .. }`: [`tenant_rows!`](crate::tenant_rows);
+/// - `find_unlocked { table: .., metric: .., doc: .. }`: only its `find`, of any row;
 /// - `page pool, metric, skip, limit, from: .., order: .., filter: [..]`: [`page!`](crate::page).
 #[macro_export]
 macro_rules! define_rows {
@@ -122,6 +134,15 @@ macro_rules! rows {
     };
     (
         $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        with $cte:literal select $tail:literal $(+ $more:literal)* $(, $arg:expr)* $(,)?
+    ) => {
+        sqlx::query_as!(
+            $row,
+            "with " + $cte + " select " + $columns + " " + $tail $(+ $more)* $(, $arg)*
+        )
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
         returning $head:literal $(+ $more:literal)* $(, $arg:expr)* $(,)?
     ) => {
         sqlx::query_as!($row, $head $(+ $more)* + " returning " + $columns $(, $arg)*)
@@ -139,6 +160,15 @@ macro_rules! rows {
             metric: $metric,
             doc: $doc,
         }
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        find_unlocked { table: $table:literal, metric: $metric:literal, doc: $doc:literal $(,)? }
+    ) => {
+        $crate::tenant_rows!(
+            @find $row, $table, $columns, "true", $metric,
+            concat!("A ", $doc, " of the tenant.")
+        );
     };
     (
         $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,

@@ -18,6 +18,35 @@ pub const DEFAULT_BATCH: i64 = 1_000;
 /// Batches per run by default (then the caller comes back at once, see [`Purged::more`]).
 pub const DEFAULT_MAX_BATCHES: u32 = 100;
 
+/// One batch of a purge, as the module doc describes it: deletes the rows of `table` whose
+/// `key` the subquery `select <key> from <table> where <expired>` picks (`expired` ends with
+/// its order and `limit`), skipping rows another purge is deleting. Evaluates to
+/// `sqlx::Result<u64>`, the rows deleted.
+///
+/// ```ignore
+/// temponest_db::delete_batch!(pool, "agents.cost_records" by "id",
+///     where "created_at < $1 order by created_at limit $2", [before, limit])
+/// .await
+/// ```
+#[macro_export]
+macro_rules! delete_batch {
+    (
+        $executor:expr, $table:literal by $key:literal,
+        where $expired:literal, [$($arg:expr),* $(,)?] $(,)?
+    ) => {
+        async {
+            let done = sqlx::query!(
+                "delete from " + $table + " where " + $key + " in (select " + $key + " from "
+                    + $table + " where " + $expired + " for update skip locked)",
+                $($arg),*
+            )
+            .execute($executor)
+            .await?;
+            sqlx::Result::Ok(done.rows_affected())
+        }
+    };
+}
+
 /// What one run of [`purge_in_batches`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {

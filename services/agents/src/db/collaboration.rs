@@ -100,19 +100,11 @@ pub async fn insert(conn: &mut PgConnection, new: &NewSession<'_>) -> sqlx::Resu
     .await
 }
 
-/// A session of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<SessionRow>> {
-    temponest_db::timed(
-        "collaboration.find",
-        session_rows!(
-        select r#"from agents.collaboration_sessions where id = $1 and tenant_id = $2"#,
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
+session_rows!(find_unlocked {
+    table: "agents.collaboration_sessions",
+    metric: "collaboration",
+    doc: "session",
+});
 
 /// The tenant's sessions newest first, optionally of one pattern and/or with one status,
 /// with the total count.

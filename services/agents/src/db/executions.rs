@@ -202,18 +202,11 @@ pub async fn cancel(
 /// Notified (at commit) with the id of every cancelled execution.
 pub const CANCEL_CHANNEL: &str = "agents_execution_cancel";
 
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<ExecutionRow>> {
-    temponest_db::timed(
-        "executions.find",
-        execution_rows!(
-        select r#"from agents.executions where id = $1 and tenant_id = $2"#,
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
+execution_rows!(find_unlocked {
+    table: "agents.executions",
+    metric: "executions",
+    doc: "execution",
+});
 
 /// The tenant's executions newest first, optionally of one agent and/or with one status.
 pub async fn list(

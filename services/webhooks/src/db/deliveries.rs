@@ -107,19 +107,11 @@ pub async fn list_for_endpoint(
     .await
 }
 
-/// A delivery of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<DeliveryRow>> {
-    temponest_db::timed(
-        "webhooks.deliveries.find",
-        delivery_rows!(
-            select "from webhooks.deliveries where id = $1 and tenant_id = $2",
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
+delivery_rows!(find_unlocked {
+    table: "webhooks.deliveries",
+    metric: "webhooks.deliveries",
+    doc: "delivery",
+});
 
 /// A delivery's attempts, oldest first.
 pub async fn attempts(pool: &PgPool, delivery_id: Uuid) -> sqlx::Result<Vec<AttemptRow>> {
@@ -238,36 +230,18 @@ pub async fn purge_delivered(
     before: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
-        "delete from webhooks.deliveries
-         where id in (select id from webhooks.deliveries
-                      where status = 'success' and created_at < $1
-                      order by created_at
-                      limit $2
-                      for update skip locked)",
-        before,
-        limit
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    temponest_db::delete_batch!(pool, "webhooks.deliveries" by "id",
+        where "status = 'success' and created_at < $1 order by created_at limit $2",
+        [before, limit])
+    .await
 }
 
 /// The same for `failed` deliveries (`deliveries_failed_created_idx`).
 // Its own statement rather than a status parameter: each literal matches its partial index,
 // which a parameter would not under a generic plan.
 pub async fn purge_failed(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
-        "delete from webhooks.deliveries
-         where id in (select id from webhooks.deliveries
-                      where status = 'failed' and created_at < $1
-                      order by created_at
-                      limit $2
-                      for update skip locked)",
-        before,
-        limit
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    temponest_db::delete_batch!(pool, "webhooks.deliveries" by "id",
+        where "status = 'failed' and created_at < $1 order by created_at limit $2",
+        [before, limit])
+    .await
 }
