@@ -1,5 +1,6 @@
 //! The queries every tenant-scoped resource has, written once: find one row of the tenant,
-//! find it locked for a change, and read one page of a list with its total.
+//! find it locked for a change, and read one page of a list with its total; and one column
+//! list per row type for every statement that reads or returns whole rows ([`define_rows!`]).
 //!
 //! sqlx checks each query against the database at compile time and needs its text as string
 //! literals; `+` joins literals, also ones a macro passed on. So these are macros that put a
