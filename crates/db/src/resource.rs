@@ -1,5 +1,6 @@
 //! The queries every tenant-scoped resource has, written once: find one row of the tenant,
-//! find it locked for a change, and read one page of a list with its total.
+//! find it locked for a change, and read one page of a list with its total; and one column
+//! list per row type for every statement that reads or returns whole rows ([`define_rows!`]).
 //!
 //! sqlx checks each query against the database at compile time and needs its text as string
 //! literals; `+` joins literals, also ones a macro passed on. So these are macros that put a
@@ -35,29 +36,10 @@ macro_rules! tenant_rows {
         metric: $metric:literal,
         doc: $doc:literal $(,)?
     ) => {
-        #[doc = concat!("A live ", $doc, " of the tenant.")]
-        pub async fn find(
-            pool: &sqlx::PgPool,
-            tenant_id: uuid::Uuid,
-            id: uuid::Uuid,
-        ) -> sqlx::Result<Option<$row>> {
-            $crate::timed(
-                concat!($metric, ".find"),
-                sqlx::query_as!(
-                    $row,
-                    "select "
-                        + $columns
-                        + " from "
-                        + $table
-                        + " where id = $1 and tenant_id = $2 and "
-                        + $live,
-                    id,
-                    tenant_id
-                )
-                .fetch_optional(pool),
-            )
-            .await
-        }
+        $crate::tenant_rows!(
+            @find $row, $table, $columns, $live, $metric,
+            concat!("A live ", $doc, " of the tenant.")
+        );
 
         #[doc = concat!("A live ", $doc, " of the tenant, locked for a change.")]
         pub async fn find_for_update(
@@ -65,21 +47,140 @@ macro_rules! tenant_rows {
             tenant_id: uuid::Uuid,
             id: uuid::Uuid,
         ) -> sqlx::Result<Option<$row>> {
-            sqlx::query_as!(
-                $row,
-                "select "
-                    + $columns
-                    + " from "
-                    + $table
-                    + " where id = $1 and tenant_id = $2 and "
-                    + $live
-                    + " for update",
-                id,
-                tenant_id
+            $crate::tenant_rows!(
+                @by_id $row, $table, $columns, $live, [id, tenant_id], " for update"
             )
             .fetch_optional(conn)
             .await
         }
+    };
+    // `find` alone, for a table without a lifecycle that needs locking its rows.
+    (
+        @find $row:ident, $table:literal, $columns:literal, $live:literal, $metric:literal,
+        $doc:expr
+    ) => {
+        #[doc = $doc]
+        pub async fn find(
+            pool: &sqlx::PgPool,
+            tenant_id: uuid::Uuid,
+            id: uuid::Uuid,
+        ) -> sqlx::Result<Option<$row>> {
+            $crate::timed(
+                concat!($metric, ".find"),
+                $crate::tenant_rows!(@by_id $row, $table, $columns, $live, [id, tenant_id])
+                    .fetch_optional(pool),
+            )
+            .await
+        }
+    };
+    // The one statement both read (`lock` appends `for update`); the arguments are passed in
+    // because the functions' parameters are not visible to a nested expansion.
+    (
+        @by_id $row:ident, $table:literal, $columns:literal, $live:literal,
+        [$id:ident, $tenant_id:ident] $(, $lock:literal)?
+    ) => {
+        sqlx::query_as!(
+            $row,
+            "select " + $columns + " from " + $table
+                + " where id = $1 and tenant_id = $2 and " + $live $(+ $lock)?,
+            $id,
+            $tenant_id
+        )
+    };
+}
+
+/// Defines, in the calling module, the macro through which every statement that reads or
+/// returns whole rows of one type goes, so the table's column list is written once. The
+/// columns are selected in the order of the fields, with sqlx type overrides where needed.
+/// The first token is `$` (a `macro_rules!` cannot write one itself).
+///
+/// ```ignore
+/// temponest_db::define_rows! {
+///     $ agent_rows: AgentRow { id, tenant_id, name },
+///     columns: "id, tenant_id, name",
+/// }
+/// ```
+///
+/// The defined macro takes what the statement adds (see [`rows!`](crate::rows)):
+///
+/// - `select "from t where ..." , args`: `query_as!(Row, "select <columns> from t where ...")`;
+/// - `with "c as (...)" select "from c ...", args`: the same after a common table expression;
+/// - `returning "insert into t ... values (...)", args`: the statement `returning <columns>`;
+/// - `find { table: .., live: .., metric: .., doc: .. }`: [`tenant_rows!`](crate::tenant_rows);
+/// - `find_unlocked { table: .., metric: .., doc: .. }`: only its `find`, of any row;
+/// - `page pool, metric, skip, limit, from: .., order: .., filter: [..]`: [`page!`](crate::page).
+#[macro_export]
+macro_rules! define_rows {
+    (
+        $d:tt $name:ident: $row:ident { $($field:ident),+ $(,)? },
+        columns: $columns:literal $(,)?
+    ) => {
+        macro_rules! $name {
+            ($d($d query:tt)*) => {
+                $crate::rows! { $row { $($field),+ }, columns: $columns, $d($d query)* }
+            };
+        }
+    };
+}
+
+/// The statements of [`define_rows!`](crate::define_rows), given the row type, its fields and
+/// its columns.
+#[macro_export]
+macro_rules! rows {
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        select $tail:literal $(+ $more:literal)* $(, $arg:expr)* $(,)?
+    ) => {
+        sqlx::query_as!($row, "select " + $columns + " " + $tail $(+ $more)* $(, $arg)*)
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        with $cte:literal select $tail:literal $(+ $more:literal)* $(, $arg:expr)* $(,)?
+    ) => {
+        sqlx::query_as!(
+            $row,
+            "with " + $cte + " select " + $columns + " " + $tail $(+ $more)* $(, $arg)*
+        )
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        returning $head:literal $(+ $more:literal)* $(, $arg:expr)* $(,)?
+    ) => {
+        sqlx::query_as!($row, $head $(+ $more)* + " returning " + $columns $(, $arg)*)
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        find { table: $table:literal, live: $live:literal, metric: $metric:literal,
+               doc: $doc:literal $(,)? }
+    ) => {
+        $crate::tenant_rows! {
+            row: $row,
+            table: $table,
+            columns: $columns,
+            live: $live,
+            metric: $metric,
+            doc: $doc,
+        }
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        find_unlocked { table: $table:literal, metric: $metric:literal, doc: $doc:literal $(,)? }
+    ) => {
+        $crate::tenant_rows!(
+            @find $row, $table, $columns, "true", $metric,
+            concat!("A ", $doc, " of the tenant.")
+        );
+    };
+    (
+        $row:ident { $($field:ident),+ $(,)? }, columns: $columns:literal,
+        page $pool:expr, $metric:literal, $skip:expr, $limit:expr, $($rest:tt)*
+    ) => {
+        $crate::page!(
+            $pool, $metric, $skip, $limit,
+            $row { $($field),+ },
+            columns: $columns,
+            $($rest)*
+        )
     };
 }
 

@@ -18,6 +18,35 @@ pub const DEFAULT_BATCH: i64 = 1_000;
 /// Batches per run by default (then the caller comes back at once, see [`Purged::more`]).
 pub const DEFAULT_MAX_BATCHES: u32 = 100;
 
+/// One batch of a purge, as the module doc describes it: deletes the rows of `table` whose
+/// `key` the subquery `select <key> from <table> where <expired>` picks (`expired` ends with
+/// its order and `limit`), skipping rows another purge is deleting. Evaluates to
+/// `sqlx::Result<u64>`, the rows deleted.
+///
+/// ```ignore
+/// temponest_db::delete_batch!(pool, "agents.cost_records" by "id",
+///     where "created_at < $1 order by created_at limit $2", [before, limit])
+/// .await
+/// ```
+#[macro_export]
+macro_rules! delete_batch {
+    (
+        $executor:expr, $table:literal by $key:literal,
+        where $expired:literal, [$($arg:expr),* $(,)?] $(,)?
+    ) => {
+        async {
+            let done = sqlx::query!(
+                "delete from " + $table + " where " + $key + " in (select " + $key + " from "
+                    + $table + " where " + $expired + " for update skip locked)",
+                $($arg),*
+            )
+            .execute($executor)
+            .await?;
+            sqlx::Result::Ok(done.rows_affected())
+        }
+    };
+}
+
 /// What one run of [`purge_in_batches`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -109,45 +138,27 @@ mod tests {
         (state, delete)
     }
 
+    /// Each case: rows in the table, the run's batch cap, then what the run purged, whether it
+    /// says there is more, the rows left and the batches run.
     #[tokio::test]
-    async fn batches_run_until_one_comes_back_short() {
-        let (state, delete) = table(2_500);
-        let purged = purge_in_batches("t", 1_000, 100, delete).await.unwrap();
-        assert_eq!(
-            purged,
-            Purged {
-                rows: 2_500,
-                more: false
-            }
-        );
-        assert_eq!(*state.lock().unwrap(), (0, 3));
-    }
-
-    #[tokio::test]
-    async fn a_run_stops_at_its_batch_cap_and_says_there_is_more() {
-        let (state, delete) = table(5_000);
-        let purged = purge_in_batches("t", 1_000, 2, delete).await.unwrap();
-        assert_eq!(
-            purged,
-            Purged {
-                rows: 2_000,
-                more: true
-            }
-        );
-        assert_eq!(*state.lock().unwrap(), (3_000, 2));
-    }
-
-    #[tokio::test]
-    async fn an_exact_multiple_ends_with_an_empty_batch() {
-        let (state, delete) = table(2_000);
-        let purged = purge_in_batches("t", 1_000, 100, delete).await.unwrap();
-        assert_eq!(
-            purged,
-            Purged {
-                rows: 2_000,
-                more: false
-            }
-        );
-        assert_eq!(state.lock().unwrap().1, 3);
+    async fn batches_run_until_one_comes_back_short_or_the_cap_is_reached() {
+        let cases = [
+            // A short batch ends the run.
+            (2_500, 100, 2_500, false, 0, 3),
+            // The cap stops a run and it says there is more.
+            (5_000, 2, 2_000, true, 3_000, 2),
+            // An exact multiple ends with an empty batch.
+            (2_000, 100, 2_000, false, 0, 3),
+        ];
+        for (rows, cap, purged, more, left, batches) in cases {
+            let (state, delete) = table(rows);
+            let got = purge_in_batches("t", 1_000, cap, delete).await.unwrap();
+            assert_eq!(got, Purged { rows: purged, more }, "{rows} rows, cap {cap}");
+            assert_eq!(
+                *state.lock().unwrap(),
+                (left, batches),
+                "{rows} rows, cap {cap}"
+            );
+        }
     }
 }

@@ -25,6 +25,16 @@ pub struct AgentRow {
     pub updated_at: DateTime<Utc>,
 }
 
+// Every statement that reads or returns whole agent rows goes through `agent_rows!`.
+temponest_db::define_rows! {
+    $ agent_rows: AgentRow { id, tenant_id, name, description, model, provider, system_prompt,
+                             tools, rag_collection_ids, max_iterations, temperature, metadata,
+                             created_at, updated_at },
+    columns: "id, tenant_id, name, description, model, provider, system_prompt, tools,
+              rag_collection_ids, max_iterations, temperature, metadata, created_at,
+              updated_at",
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
@@ -32,15 +42,11 @@ pub async fn insert(
     created_by: Uuid,
     spec: &AgentSpec,
 ) -> sqlx::Result<AgentRow> {
-    sqlx::query_as!(
-        AgentRow,
-        "insert into agents.agents (id, tenant_id, name, description, model, provider,
+    agent_rows!(
+        returning "insert into agents.agents (id, tenant_id, name, description, model, provider,
                 system_prompt, tools, rag_collection_ids, max_iterations, temperature, metadata,
                 created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         returning id, tenant_id, name, description, model, provider, system_prompt, tools,
-                   rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                   updated_at",
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         id,
         tenant_id,
         spec.name,
@@ -59,15 +65,12 @@ pub async fn insert(
     .await
 }
 
-temponest_db::tenant_rows! {
-    row: AgentRow,
+agent_rows!(find {
     table: "agents.agents",
-    columns: "id, tenant_id, name, description, model, provider, system_prompt, tools,
-              rag_collection_ids, max_iterations, temperature, metadata, created_at, updated_at",
     live: "deleted_at is null",
     metric: "agents",
     doc: "agent",
-}
+});
 
 /// The tenant's live agents newest first, optionally filtered by a case-insensitive substring
 /// of name or description, with the total matching count.
@@ -79,14 +82,8 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<(Vec<AgentRow>, i64)> {
     let pattern = search.map(like_pattern);
-    temponest_db::page!(
-        pool, "agents.list", skip, limit,
-        AgentRow { id, tenant_id, name, description, model, provider, system_prompt, tools,
-                   rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                   updated_at },
-        columns: "id, tenant_id, name, description, model, provider, system_prompt, tools,
-                  rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                  updated_at",
+    agent_rows!(
+        page pool, "agents.list", skip, limit,
         from: "agents.agents
                where tenant_id = $1 and deleted_at is null
                  and ($2::text is null or name ilike $2 or description ilike $2)",
@@ -112,16 +109,12 @@ pub async fn update(
     id: Uuid,
     spec: &AgentSpec,
 ) -> sqlx::Result<Option<AgentRow>> {
-    sqlx::query_as!(
-        AgentRow,
-        "update agents.agents
+    agent_rows!(
+        returning "update agents.agents
          set name = $3, description = $4, model = $5, provider = $6, system_prompt = $7,
              tools = $8, rag_collection_ids = $9, max_iterations = $10, temperature = $11,
              metadata = $12, updated_at = now()
-         where id = $1 and tenant_id = $2 and deleted_at is null
-         returning id, tenant_id, name, description, model, provider, system_prompt, tools,
-                   rag_collection_ids, max_iterations, temperature, metadata, created_at,
-                   updated_at",
+         where id = $1 and tenant_id = $2 and deleted_at is null",
         id,
         tenant_id,
         spec.name,

@@ -84,6 +84,17 @@ pub async fn delete_of_agent(
     Ok(())
 }
 
+// Both settlements return the usage rows they changed through `settled_rows!`.
+temponest_db::define_rows! {
+    $ settled_rows: SettledUsage { budget_id, tenant_id, agent_id, period, period_start,
+                                   spent_nanos, limit_nanos, alert_threshold },
+    columns: r#"u.budget_id, b.tenant_id, b.agent_id, u.period as "period: BudgetPeriod",
+                u.period_start, u.spent_nanos,
+                (case u.period when 'day' then b.daily_limit_nanos
+                               else b.monthly_limit_nanos end) as limit_nanos,
+                b.alert_threshold"#,
+}
+
 /// Adds `spent_nanos` to the usage rows (for `day` and `month`) of the budgets that apply to
 /// a call of `agent_id` that held no reservation any more; returns the rows touched, like
 /// [`settle`].
@@ -95,9 +106,8 @@ pub async fn charge(
     day: NaiveDate,
     month: NaiveDate,
 ) -> sqlx::Result<Vec<SettledUsage>> {
-    sqlx::query_as!(
-        SettledUsage,
-        r#"with locked as materialized (
+    settled_rows!(
+        returning r#"with locked as materialized (
              select u.budget_id, u.period, u.period_start
              from agents.budget_usage u join agents.budgets b on b.id = u.budget_id
              where b.tenant_id = $1 and (b.agent_id is null or b.agent_id = $2)
@@ -109,12 +119,7 @@ pub async fn charge(
          set spent_nanos = u.spent_nanos + $3
          from locked, agents.budgets b
          where b.id = u.budget_id and u.budget_id = locked.budget_id
-           and u.period = locked.period and u.period_start = locked.period_start
-         returning u.budget_id, b.tenant_id, b.agent_id, u.period as "period: BudgetPeriod",
-                   u.period_start, u.spent_nanos,
-                   (case u.period when 'day' then b.daily_limit_nanos
-                                  else b.monthly_limit_nanos end) as limit_nanos,
-                   b.alert_threshold"#,
+           and u.period = locked.period and u.period_start = locked.period_start"#,
         tenant_id,
         agent_id,
         spent_nanos,
@@ -298,9 +303,8 @@ pub async fn settle(
     id: Uuid,
     spent_nanos: i64,
 ) -> sqlx::Result<Vec<SettledUsage>> {
-    sqlx::query_as!(
-        SettledUsage,
-        r#"with ended as (
+    settled_rows!(
+        returning r#"with ended as (
              delete from agents.budget_reservations where id = $1
              returning amount_nanos, day, month, budget_ids),
          -- Locked in key order, as a reservation locks them: no deadlock between the two.
@@ -317,12 +321,7 @@ pub async fn settle(
              spent_nanos = u.spent_nanos + $2
          from locked, agents.budgets b
          where b.id = u.budget_id and u.budget_id = locked.budget_id
-           and u.period = locked.period and u.period_start = locked.period_start
-         returning u.budget_id, b.tenant_id, b.agent_id, u.period as "period: BudgetPeriod",
-                   u.period_start, u.spent_nanos,
-                   (case u.period when 'day' then b.daily_limit_nanos
-                                  else b.monthly_limit_nanos end) as limit_nanos,
-                   b.alert_threshold"#,
+           and u.period = locked.period and u.period_start = locked.period_start"#,
         id,
         spent_nanos
     )

@@ -52,6 +52,16 @@ pub struct StepRow {
     pub session_cost_nanos: i64,
 }
 
+// Every statement that reads or returns whole session rows goes through `session_rows!`.
+temponest_db::define_rows! {
+    $ session_rows: SessionRow { id, tenant_id, pattern, agent_ids, request, status, outcome,
+                                 error, final_output, created_by, created_at, started_at,
+                                 completed_at },
+    columns: r#"id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
+                status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
+                error, final_output, created_by, created_at, started_at, completed_at"#,
+}
+
 /// A new session.
 pub struct NewSession<'a> {
     pub id: Uuid,
@@ -74,14 +84,10 @@ pub struct NewStep<'a> {
 }
 
 pub async fn insert(conn: &mut PgConnection, new: &NewSession<'_>) -> sqlx::Result<SessionRow> {
-    sqlx::query_as!(
-        SessionRow,
-        r#"insert into agents.collaboration_sessions
+    session_rows!(
+        returning r#"insert into agents.collaboration_sessions
                 (id, tenant_id, pattern, agent_ids, request, owner_id, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         returning id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
-                   status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
-                   error, final_output, created_by, created_at, started_at, completed_at"#,
+         values ($1, $2, $3, $4, $5, $6, $7)"#,
         new.id,
         new.tenant_id,
         new.pattern as Pattern,
@@ -94,23 +100,11 @@ pub async fn insert(conn: &mut PgConnection, new: &NewSession<'_>) -> sqlx::Resu
     .await
 }
 
-/// A session of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<SessionRow>> {
-    temponest_db::timed(
-        "collaboration.find",
-        sqlx::query_as!(
-            SessionRow,
-            r#"select id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
-                      status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
-                      error, final_output, created_by, created_at, started_at, completed_at
-               from agents.collaboration_sessions where id = $1 and tenant_id = $2"#,
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
+session_rows!(find_unlocked {
+    table: "agents.collaboration_sessions",
+    metric: "collaboration",
+    doc: "session",
+});
 
 /// The tenant's sessions newest first, optionally of one pattern and/or with one status,
 /// with the total count.
@@ -122,44 +116,16 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<SessionRow>, i64)> {
-    let rows = temponest_db::timed(
-        "collaboration.list",
-        sqlx::query_as!(
-            SessionRow,
-            r#"select id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
-                      status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
-                      error, final_output, created_by, created_at, started_at, completed_at
-               from agents.collaboration_sessions
+    session_rows!(
+        page pool, "collaboration.list", skip, limit,
+        from: "agents.collaboration_sessions
                where tenant_id = $1
                  and ($2::text is null or pattern = $2)
-                 and ($3::text is null or status = $3)
-               order by created_at desc, id desc
-               offset $4 limit $5"#,
-            tenant_id,
-            pattern as Option<Pattern>,
-            status as Option<SessionStatus>,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+                 and ($3::text is null or status = $3)",
+        order: "order by created_at desc, id desc offset $4 limit $5",
+        filter: [tenant_id, pattern as Option<Pattern>, status as Option<SessionStatus>],
     )
-    .await?;
-    let total = if skip == 0 && (rows.len() as i64) < limit {
-        rows.len() as i64
-    } else {
-        sqlx::query_scalar!(
-            r#"select count(*) as "count!" from agents.collaboration_sessions
-               where tenant_id = $1
-                 and ($2::text is null or pattern = $2)
-                 and ($3::text is null or status = $3)"#,
-            tenant_id,
-            pattern as Option<Pattern>,
-            status as Option<SessionStatus>
-        )
-        .fetch_one(pool)
-        .await?
-    };
-    Ok((rows, total))
+    .await
 }
 
 /// The latest attempt of every step of the tenant's `sessions` (one query for any number of
@@ -202,14 +168,10 @@ pub async fn mark_running(
     tenant_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as!(
-        SessionRow,
-        r#"update agents.collaboration_sessions
+    session_rows!(
+        returning r#"update agents.collaboration_sessions
            set status = 'running', started_at = coalesce(started_at, now())
-           where id = $1 and tenant_id = $2 and status in ('pending', 'running')
-           returning id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
-                     status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
-                     error, final_output, created_by, created_at, started_at, completed_at"#,
+           where id = $1 and tenant_id = $2 and status in ('pending', 'running')"#,
         id,
         tenant_id
     )
@@ -266,15 +228,11 @@ pub async fn finish(
     error: Option<&str>,
     final_output: Option<&str>,
 ) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as!(
-        SessionRow,
-        r#"update agents.collaboration_sessions
+    session_rows!(
+        returning r#"update agents.collaboration_sessions
            set status = $3, outcome = $4, error = $5, final_output = $6, completed_at = now(),
                owner_id = null
-           where id = $1 and tenant_id = $2 and status in ('pending', 'running')
-           returning id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
-                     status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
-                     error, final_output, created_by, created_at, started_at, completed_at"#,
+           where id = $1 and tenant_id = $2 and status in ('pending', 'running')"#,
         id,
         tenant_id,
         outcome.status() as SessionStatus,
@@ -293,15 +251,11 @@ pub async fn cancel(
     id: Uuid,
     reason: &str,
 ) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as!(
-        SessionRow,
-        r#"update agents.collaboration_sessions
+    session_rows!(
+        returning r#"update agents.collaboration_sessions
            set status = 'failed', outcome = 'cancelled', error = $3, completed_at = now(),
                owner_id = null
-           where id = $1 and tenant_id = $2 and status in ('pending', 'running')
-           returning id, tenant_id, pattern as "pattern: Pattern", agent_ids, request,
-                     status as "status: SessionStatus", outcome as "outcome: SessionOutcome",
-                     error, final_output, created_by, created_at, started_at, completed_at"#,
+           where id = $1 and tenant_id = $2 and status in ('pending', 'running')"#,
         id,
         tenant_id,
         reason

@@ -174,17 +174,8 @@ pub async fn purge_created_before(
     before: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
-        "delete from agents.cost_records
-         where id in (select id from agents.cost_records
-                      where created_at < $1
-                      order by created_at
-                      limit $2
-                      for update skip locked)",
-        before,
-        limit
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    temponest_db::delete_batch!(pool, "agents.cost_records" by "id",
+        where "created_at < $1 order by created_at limit $2",
+        [before, limit])
+    .await
 }

@@ -36,6 +36,19 @@ pub struct ExecutionRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+// Every statement that reads or returns whole execution rows goes through `execution_rows!`.
+temponest_db::define_rows! {
+    $ execution_rows: ExecutionRow { id, tenant_id, agent_id, status, outcome, user_message,
+                                     context, response, tools_used, tool_calls, citations,
+                                     prompt_tokens, completion_tokens, cost_nanos, unpriced, error,
+                                     stream, provider, model, created_at, started_at, completed_at },
+    columns: r#"id, tenant_id, agent_id, status as "status: ExecutionStatus",
+                outcome as "outcome: ExecutionOutcome", user_message, context, response,
+                tools_used, tool_calls, citations, prompt_tokens, completion_tokens,
+                cost_nanos, unpriced, error, stream, provider, model, created_at,
+                started_at, completed_at"#,
+}
+
 /// What a new execution is.
 pub struct NewExecution<'a> {
     pub id: Uuid,
@@ -68,15 +81,10 @@ pub async fn insert_pending(
     conn: &mut PgConnection,
     new: &NewExecution<'_>,
 ) -> sqlx::Result<ExecutionRow> {
-    sqlx::query_as!(
-        ExecutionRow,
-        r#"insert into agents.executions (id, tenant_id, agent_id, user_message, context, stream,
+    execution_rows!(
+        returning r#"insert into agents.executions (id, tenant_id, agent_id, user_message, context, stream,
                 provider, model, owner_id, created_by, project_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
-                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at"#,
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         new.id,
         new.tenant_id,
         new.agent_id,
@@ -95,15 +103,10 @@ pub async fn insert_pending(
 
 /// pending → running; None if it is no longer pending (cancelled meanwhile).
 pub async fn mark_running(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ExecutionRow>> {
-    sqlx::query_as!(
-        ExecutionRow,
-        r#"update agents.executions
+    execution_rows!(
+        returning r#"update agents.executions
          set status = 'running', started_at = now(), heartbeat_at = now()
-         where id = $1 and status = 'pending'
-         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
-                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at"#,
+         where id = $1 and status = 'pending'"#,
         id
     )
     .fetch_optional(conn)
@@ -119,17 +122,12 @@ pub async fn finish(
     error: Option<&str>,
     totals: &Totals<'_>,
 ) -> sqlx::Result<Option<ExecutionRow>> {
-    sqlx::query_as!(
-        ExecutionRow,
-        r#"update agents.executions
+    execution_rows!(
+        returning r#"update agents.executions
          set status = $2, outcome = $3, error = $4, response = $5, tools_used = $6,
              tool_calls = $7, prompt_tokens = $8, completion_tokens = $9, cost_nanos = $10,
              unpriced = $11, citations = $12, completed_at = now()
-         where id = $1 and status in ('pending', 'running')
-         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
-                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at"#,
+         where id = $1 and status in ('pending', 'running')"#,
         id,
         outcome.status() as ExecutionStatus,
         outcome as ExecutionOutcome,
@@ -183,15 +181,10 @@ pub async fn cancel(
     id: Uuid,
     reason: &str,
 ) -> sqlx::Result<Option<ExecutionRow>> {
-    let row = sqlx::query_as!(
-        ExecutionRow,
-        r#"update agents.executions
+    let row = execution_rows!(
+        returning r#"update agents.executions
          set status = 'failed', outcome = 'cancelled', error = $3, completed_at = now()
-         where id = $1 and tenant_id = $2 and status in ('pending', 'running')
-         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
-                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at"#,
+         where id = $1 and tenant_id = $2 and status in ('pending', 'running')"#,
         id,
         tenant_id,
         reason
@@ -209,23 +202,11 @@ pub async fn cancel(
 /// Notified (at commit) with the id of every cancelled execution.
 pub const CANCEL_CHANNEL: &str = "agents_execution_cancel";
 
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<ExecutionRow>> {
-    temponest_db::timed(
-        "executions.find",
-        sqlx::query_as!(
-            ExecutionRow,
-            r#"select id, tenant_id, agent_id, status as "status: ExecutionStatus",
-                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                    tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                    error, stream, provider, model, created_at, started_at, completed_at
-             from agents.executions where id = $1 and tenant_id = $2"#,
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
+execution_rows!(find_unlocked {
+    table: "agents.executions",
+    metric: "executions",
+    doc: "execution",
+});
 
 /// The tenant's executions newest first, optionally of one agent and/or with one status.
 pub async fn list(
@@ -236,48 +217,16 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<ExecutionRow>, i64)> {
-    let rows = temponest_db::timed(
-        "executions.list",
-        sqlx::query_as!(
-            ExecutionRow,
-            r#"select id, tenant_id, agent_id, status as "status: ExecutionStatus",
-                    outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                    tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                    error, stream, provider, model, created_at, started_at, completed_at
-             from agents.executions
-             where tenant_id = $1
-               and ($2::uuid is null or agent_id = $2)
-               and ($3::text is null or status = $3)
-             order by created_at desc, id desc
-             offset $4 limit $5"#,
-            tenant_id,
-            agent_id,
-            status as Option<ExecutionStatus>,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+    execution_rows!(
+        page pool, "executions.list", skip, limit,
+        from: "agents.executions
+               where tenant_id = $1
+                 and ($2::uuid is null or agent_id = $2)
+                 and ($3::text is null or status = $3)",
+        order: "order by created_at desc, id desc offset $4 limit $5",
+        filter: [tenant_id, agent_id, status as Option<ExecutionStatus>],
     )
-    .await?;
-    let total = if skip == 0 && (rows.len() as i64) < limit {
-        rows.len() as i64
-    } else {
-        temponest_db::timed(
-            "executions.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from agents.executions
-                   where tenant_id = $1
-                     and ($2::uuid is null or agent_id = $2)
-                     and ($3::text is null or status = $3)"#,
-                tenant_id,
-                agent_id,
-                status as Option<ExecutionStatus>
-            )
-            .fetch_one(pool),
-        )
-        .await?
-    };
-    Ok((rows, total))
+    .await
 }
 
 /// Appends streamed frames (`first_seq`, `first_seq + 1`, ...). Replays of a batch are
@@ -340,16 +289,11 @@ pub async fn fail_owned_by(
     conn: &mut PgConnection,
     owners: &[Uuid],
 ) -> sqlx::Result<Vec<ExecutionRow>> {
-    sqlx::query_as!(
-        ExecutionRow,
-        r#"update agents.executions
+    execution_rows!(
+        returning r#"update agents.executions
          set status = 'failed', outcome = 'abandoned', completed_at = now(),
              error = 'the process running this execution stopped before it finished'
-         where owner_id = any($1) and status in ('pending', 'running')
-         returning id, tenant_id, agent_id, status as "status: ExecutionStatus",
-                   outcome as "outcome: ExecutionOutcome", user_message, context, response,
-                   tools_used, tool_calls, citations, prompt_tokens, completion_tokens, cost_nanos, unpriced,
-                   error, stream, provider, model, created_at, started_at, completed_at"#,
+         where owner_id = any($1) and status in ('pending', 'running')"#,
         owners
     )
     .fetch_all(conn)

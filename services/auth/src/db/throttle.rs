@@ -168,18 +168,10 @@ pub async fn release_attempt(pool: &PgPool, email: &str) -> sqlx::Result<()> {
 /// skipped. Returns how many went.
 pub async fn purge_expired(pool: &PgPool, limit: i64) -> sqlx::Result<u64> {
     let window = STREAK_RESET_AFTER.num_seconds() as f64;
-    let done = sqlx::query!(
-        "delete from auth.login_throttle
-         where email in (select email from auth.login_throttle
-                         where updated_at < now() - make_interval(secs => $1)
-                           and (locked_until is null
-                                or locked_until < now() - make_interval(secs => $1))
-                         limit $2
-                         for update skip locked)",
-        window,
-        limit
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    temponest_db::delete_batch!(pool, "auth.login_throttle" by "email",
+        where "updated_at < now() - make_interval(secs => $1)
+               and (locked_until is null or locked_until < now() - make_interval(secs => $1))
+               limit $2",
+        [window, limit])
+    .await
 }

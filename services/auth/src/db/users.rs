@@ -18,6 +18,16 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
+// Every statement that reads or returns whole users goes through `user_rows!`: a user
+// (aliased `u`, also the written row of an insert or update in `with u as (...)`) joined with
+// its tenant (`t`).
+temponest_db::define_rows! {
+    $ user_rows: UserRow { id, tenant_id, tenant_name, email, full_name, roles, is_active,
+                           created_at },
+    columns: r#"u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name,
+                u.roles as "roles: Vec<Role>", u.is_active, u.created_at"#,
+}
+
 /// What login needs.
 #[derive(Debug, Clone)]
 pub struct LoginRow {
@@ -51,16 +61,13 @@ pub async fn insert(
     password_hash: &str,
     roles: &[Role],
 ) -> sqlx::Result<UserRow> {
-    sqlx::query_as!(
-        UserRow,
-        r#"with inserted as (
+    user_rows!(
+        with "u as (
                insert into auth.users (id, tenant_id, email, full_name, password_hash, roles)
                values ($1, $2, $3, $4, $5, $6)
                returning id, tenant_id, email, full_name, roles, is_active, created_at
-           )
-           select i.id, i.tenant_id, t.name as tenant_name, i.email, i.full_name, i.roles as "roles: Vec<Role>",
-                  i.is_active, i.created_at
-           from inserted i join auth.tenants t on t.id = i.tenant_id"#,
+           )"
+        select "from u join auth.tenants t on t.id = u.tenant_id",
         id,
         tenant_id,
         email,
@@ -92,12 +99,9 @@ pub async fn find_for_login(pool: &PgPool, email: &str) -> sqlx::Result<Option<L
 pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<UserRow>> {
     temponest_db::timed(
         "users.find",
-        sqlx::query_as!(
-            UserRow,
-            r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
-                      u.is_active, u.created_at
-               from auth.users u join auth.tenants t on t.id = u.tenant_id
-               where u.tenant_id = $1 and u.id = $2"#,
+        user_rows!(
+            select "from auth.users u join auth.tenants t on t.id = u.tenant_id
+                    where u.tenant_id = $1 and u.id = $2",
             tenant_id,
             id
         )
@@ -113,14 +117,11 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<UserRow>, i64)> {
-    let rows = sqlx::query_as!(
-        UserRow,
-        r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
-                  u.is_active, u.created_at
-           from auth.users u join auth.tenants t on t.id = u.tenant_id
-           where u.tenant_id = $1
-           order by u.created_at desc, u.id desc
-           offset $2 limit $3"#,
+    let rows = user_rows!(
+        select "from auth.users u join auth.tenants t on t.id = u.tenant_id
+                where u.tenant_id = $1
+                order by u.created_at desc, u.id desc
+                offset $2 limit $3",
         tenant_id,
         skip,
         limit
@@ -146,9 +147,8 @@ pub async fn update(
     is_active: Option<bool>,
     full_name: Option<&str>,
 ) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as!(
-        UserRow,
-        r#"with updated as (
+    user_rows!(
+        with "u as (
                update auth.users set
                    roles = coalesce($3, roles),
                    is_active = coalesce($4, is_active),
@@ -156,10 +156,8 @@ pub async fn update(
                    updated_at = now()
                where tenant_id = $1 and id = $2
                returning id, tenant_id, email, full_name, roles, is_active, created_at
-           )
-           select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
-                  u.is_active, u.created_at
-           from updated u join auth.tenants t on t.id = u.tenant_id"#,
+           )"
+        select "from u join auth.tenants t on t.id = u.tenant_id",
         tenant_id,
         id,
         roles as Option<&[Role]>,
@@ -195,13 +193,10 @@ pub async fn find_for_update(
     tenant_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as!(
-        UserRow,
-        r#"select u.id, u.tenant_id, t.name as tenant_name, u.email, u.full_name, u.roles as "roles: Vec<Role>",
-                  u.is_active, u.created_at
-           from auth.users u join auth.tenants t on t.id = u.tenant_id
-           where u.tenant_id = $1 and u.id = $2
-           for update of u"#,
+    user_rows!(
+        select "from auth.users u join auth.tenants t on t.id = u.tenant_id
+                where u.tenant_id = $1 and u.id = $2
+                for update of u",
         tenant_id,
         id
     )

@@ -34,6 +34,20 @@ pub struct ExecutionRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+// Every statement that reads or returns whole execution rows goes through `execution_rows!`.
+temponest_db::define_rows! {
+    $ execution_rows: ExecutionRow { id, tenant_id, schedule_id, agent_id, trigger, fire_time,
+                                     status, outcome, attempt, agent_execution_id, result,
+                                     prompt_tokens, completion_tokens, cost_usd, error, attempts,
+                                     run_after, created_at, started_at, completed_at },
+    columns: r#"id, tenant_id, schedule_id, agent_id,
+                trigger as "trigger: ExecutionTrigger", fire_time,
+                status as "status: ExecutionStatus", outcome as "outcome: ExecutionOutcome",
+                attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
+                cost_usd, error, attempts, run_after, created_at, started_at,
+                completed_at"#,
+}
+
 /// A new execution (queued `pending`).
 #[derive(Debug, Clone)]
 pub struct NewExecution {
@@ -129,15 +143,9 @@ pub async fn find(
 ) -> sqlx::Result<Option<ExecutionRow>> {
     temponest_db::timed(
         "scheduler.executions.find",
-        sqlx::query_as!(
-            ExecutionRow,
-            r#"select id, tenant_id, schedule_id, agent_id,
-                      trigger as "trigger: ExecutionTrigger", fire_time,
-                      status as "status: ExecutionStatus", outcome as "outcome: ExecutionOutcome",
-                      attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
-                      cost_usd, error, attempts, run_after, created_at, started_at, completed_at
-               from scheduler.executions
-               where id = $1 and schedule_id = $2 and tenant_id = $3"#,
+        execution_rows!(
+            select "from scheduler.executions
+                    where id = $1 and schedule_id = $2 and tenant_id = $3",
             id,
             schedule_id,
             tenant_id
@@ -157,69 +165,15 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<(Vec<ExecutionRow>, i64)> {
     let status = status.map(ExecutionStatus::as_str);
-    let rows = temponest_db::timed(
-        "scheduler.executions.list",
-        sqlx::query!(
-            r#"select id, tenant_id, schedule_id, agent_id,
-                      trigger as "trigger: ExecutionTrigger", fire_time,
-                      status as "status: ExecutionStatus", outcome as "outcome: ExecutionOutcome",
-                      attempt, agent_execution_id, result, prompt_tokens, completion_tokens,
-                      cost_usd, error, attempts, run_after, created_at, started_at,
-                      completed_at, count(*) over () as "total!"
-               from scheduler.executions
+    execution_rows!(
+        page pool, "scheduler.executions.list", skip, limit,
+        from: "scheduler.executions
                where schedule_id = $1 and tenant_id = $2
-                 and ($3::text is null or status = $3)
-               order by created_at desc, id desc
-               offset $4 limit $5"#,
-            schedule_id,
-            tenant_id,
-            status,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+                 and ($3::text is null or status = $3)",
+        order: "order by created_at desc, id desc offset $4 limit $5",
+        filter: [schedule_id, tenant_id, status],
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        sqlx::query_scalar!(
-            r#"select count(*) as "count!" from scheduler.executions
-                   where schedule_id = $1 and tenant_id = $2
-                     and ($3::text is null or status = $3)"#,
-            schedule_id,
-            tenant_id,
-            status
-        )
-        .fetch_one(pool),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| ExecutionRow {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            schedule_id: r.schedule_id,
-            agent_id: r.agent_id,
-            trigger: r.trigger,
-            fire_time: r.fire_time,
-            status: r.status,
-            outcome: r.outcome,
-            attempt: r.attempt,
-            agent_execution_id: r.agent_execution_id,
-            result: r.result,
-            prompt_tokens: r.prompt_tokens,
-            completion_tokens: r.completion_tokens,
-            cost_usd: r.cost_usd,
-            error: r.error,
-            attempts: r.attempts,
-            run_after: r.run_after,
-            created_at: r.created_at,
-            started_at: r.started_at,
-            completed_at: r.completed_at,
-        })
-        .collect();
-    Ok((rows, total))
+    .await
 }
 
 /// An execution the runner claimed.

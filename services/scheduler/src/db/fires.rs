@@ -65,13 +65,13 @@ pub async fn history(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<FireRow>, i64)> {
-    let rows = temponest_db::timed(
-        "scheduler.fires.history",
-        sqlx::query!(
-            r#"select fire_time as "fire_time!", disposition as "disposition!: FireDisposition",
-                      execution_id, status as "status: ExecutionStatus",
-                      recorded_at as "recorded_at!", count(*) over () as "total!"
-               from (
+    temponest_db::page!(
+        pool, "scheduler.fires.history", skip, limit,
+        FireRow { fire_time, disposition, execution_id, status, recorded_at },
+        columns: r#"fire_time as "fire_time!", disposition as "disposition!: FireDisposition",
+                    execution_id, status as "status: ExecutionStatus",
+                    recorded_at as "recorded_at!""#,
+        from: "(
                    select fire_time, 'executed' as disposition, id as execution_id, status,
                           created_at as recorded_at
                    from scheduler.executions
@@ -82,41 +82,9 @@ pub async fn history(
                           null, null, recorded_at
                    from scheduler.skipped_fires
                    where schedule_id = $1 and tenant_id = $2
-               ) as fires
-               order by fire_time desc
-               offset $3 limit $4"#,
-            schedule_id,
-            tenant_id,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+               ) as fires",
+        order: "order by fire_time desc offset $3 limit $4",
+        filter: [schedule_id, tenant_id],
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        sqlx::query_scalar!(
-            r#"select (select count(*) from scheduler.executions
-                       where schedule_id = $1 and tenant_id = $2 and trigger = 'schedule')
-                    + (select count(*) from scheduler.skipped_fires
-                       where schedule_id = $1 and tenant_id = $2) as "count!""#,
-            schedule_id,
-            tenant_id
-        )
-        .fetch_one(pool),
-    )
-    .await?;
-    Ok((
-        rows.into_iter()
-            .map(|r| FireRow {
-                fire_time: r.fire_time,
-                disposition: r.disposition,
-                execution_id: r.execution_id,
-                status: r.status,
-                recorded_at: r.recorded_at,
-            })
-            .collect(),
-        total,
-    ))
+    .await
 }

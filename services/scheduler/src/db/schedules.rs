@@ -63,6 +63,22 @@ impl ScheduleRow {
     }
 }
 
+// Every statement that reads or returns whole schedule rows goes through `schedule_rows!`.
+temponest_db::define_rows! {
+    $ schedule_rows: ScheduleRow { id, tenant_id, agent_id, name, schedule_type, cron_expression,
+                                   interval_seconds, run_at, anchor, timezone, task_config,
+                                   is_active, overlap_policy, misfire_policy,
+                                   catchup_window_seconds, max_retries, retry_delay_seconds,
+                                   timeout_seconds, next_run, last_run, run_count, skipped_count,
+                                   missed_count, created_at, updated_at },
+    columns: r#"id, tenant_id, agent_id, name,
+                schedule_type as "schedule_type: ScheduleType", cron_expression,
+                interval_seconds, run_at, anchor, timezone, task_config, is_active,
+                overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
+                retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
+                skipped_count, missed_count, created_at, updated_at"#,
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
@@ -71,20 +87,13 @@ pub async fn insert(
     spec: &ScheduleSpec,
     next_run: Option<DateTime<Utc>>,
 ) -> sqlx::Result<ScheduleRow> {
-    sqlx::query_as!(
-        ScheduleRow,
-        r#"insert into scheduler.schedules (id, tenant_id, agent_id, name, schedule_type,
+    schedule_rows!(
+        returning r#"insert into scheduler.schedules (id, tenant_id, agent_id, name, schedule_type,
                 cron_expression, interval_seconds, run_at, anchor, timezone, task_config,
                 is_active, overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
                 retry_delay_seconds, timeout_seconds, next_run, created_by, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 $19, $20, $9, $9)
-         returning id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
-                   cron_expression, interval_seconds,
-                   run_at, anchor, timezone, task_config, is_active, overlap_policy,
-                   misfire_policy, catchup_window_seconds, max_retries, retry_delay_seconds,
-                   timeout_seconds, next_run, last_run, run_count, skipped_count, missed_count,
-                   created_at, updated_at"#,
+                 $19, $20, $9, $9)"#,
         id,
         tenant_id,
         spec.agent_id,
@@ -110,52 +119,14 @@ pub async fn insert(
     .await
 }
 
-/// A live schedule of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<ScheduleRow>> {
-    temponest_db::timed(
-        "scheduler.schedules.find",
-        sqlx::query_as!(
-            ScheduleRow,
-            r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
-                cron_expression,
-                    interval_seconds, run_at, anchor, timezone, task_config, is_active,
-                    overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
-                    retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
-                    skipped_count, missed_count, created_at, updated_at
-             from scheduler.schedules
-             where id = $1 and tenant_id = $2 and deleted_at is null"#,
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
-
-/// A live schedule of the tenant, locked (changes, manual triggers and the engine's firing
-/// of it are serialised by this lock).
-pub async fn find_for_update(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> sqlx::Result<Option<ScheduleRow>> {
-    sqlx::query_as!(
-        ScheduleRow,
-        r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
-                cron_expression,
-                interval_seconds, run_at, anchor, timezone, task_config, is_active,
-                overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
-                retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
-                skipped_count, missed_count, created_at, updated_at
-         from scheduler.schedules
-         where id = $1 and tenant_id = $2 and deleted_at is null
-         for update"#,
-        id,
-        tenant_id
-    )
-    .fetch_optional(conn)
-    .await
-}
+// `find_for_update`'s lock serialises changes, manual triggers and the engine's firing of
+// the schedule.
+schedule_rows!(find {
+    table: "scheduler.schedules",
+    live: "deleted_at is null",
+    metric: "scheduler.schedules",
+    doc: "schedule",
+});
 
 /// The tenant's live schedules newest first (optionally of one agent, active or not), with
 /// the total matching count.
@@ -167,80 +138,16 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<ScheduleRow>, i64)> {
-    let rows = temponest_db::timed(
-        "scheduler.schedules.list",
-        sqlx::query!(
-            r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
-                cron_expression,
-                      interval_seconds, run_at, anchor, timezone, task_config, is_active,
-                      overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
-                      retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
-                      skipped_count, missed_count, created_at, updated_at,
-                      count(*) over () as "total!"
-               from scheduler.schedules
+    schedule_rows!(
+        page pool, "scheduler.schedules.list", skip, limit,
+        from: "scheduler.schedules
                where tenant_id = $1 and deleted_at is null
                  and ($2::uuid is null or agent_id = $2)
-                 and ($3::boolean is null or is_active = $3)
-               order by created_at desc, id desc
-               offset $4 limit $5"#,
-            tenant_id,
-            agent_id,
-            is_active,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+                 and ($3::boolean is null or is_active = $3)",
+        order: "order by created_at desc, id desc offset $4 limit $5",
+        filter: [tenant_id, agent_id, is_active],
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        temponest_db::timed(
-            "scheduler.schedules.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from scheduler.schedules
-                       where tenant_id = $1 and deleted_at is null
-                         and ($2::uuid is null or agent_id = $2)
-                         and ($3::boolean is null or is_active = $3)"#,
-                tenant_id,
-                agent_id,
-                is_active
-            )
-            .fetch_one(pool),
-        ),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| ScheduleRow {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            agent_id: r.agent_id,
-            name: r.name,
-            schedule_type: r.schedule_type,
-            cron_expression: r.cron_expression,
-            interval_seconds: r.interval_seconds,
-            run_at: r.run_at,
-            anchor: r.anchor,
-            timezone: r.timezone,
-            task_config: r.task_config,
-            is_active: r.is_active,
-            overlap_policy: r.overlap_policy,
-            misfire_policy: r.misfire_policy,
-            catchup_window_seconds: r.catchup_window_seconds,
-            max_retries: r.max_retries,
-            retry_delay_seconds: r.retry_delay_seconds,
-            timeout_seconds: r.timeout_seconds,
-            next_run: r.next_run,
-            last_run: r.last_run,
-            run_count: r.run_count,
-            skipped_count: r.skipped_count,
-            missed_count: r.missed_count,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    Ok((rows, total))
+    .await
 }
 
 /// Replaces the definition of a live schedule (the caller merged the patch and computed the
@@ -253,21 +160,14 @@ pub async fn update(
     next_run: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<ScheduleRow>> {
-    sqlx::query_as!(
-        ScheduleRow,
-        r#"update scheduler.schedules
+    schedule_rows!(
+        returning r#"update scheduler.schedules
          set agent_id = $3, name = $4, schedule_type = $5, cron_expression = $6,
              interval_seconds = $7, run_at = $8, anchor = $9, timezone = $10, task_config = $11,
              is_active = $12, overlap_policy = $13, misfire_policy = $14,
              catchup_window_seconds = $15, max_retries = $16, retry_delay_seconds = $17,
              timeout_seconds = $18, next_run = $19, updated_at = $20
-         where id = $1 and tenant_id = $2 and deleted_at is null
-         returning id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
-                   cron_expression, interval_seconds,
-                   run_at, anchor, timezone, task_config, is_active, overlap_policy,
-                   misfire_policy, catchup_window_seconds, max_retries, retry_delay_seconds,
-                   timeout_seconds, next_run, last_run, run_count, skipped_count, missed_count,
-                   created_at, updated_at"#,
+         where id = $1 and tenant_id = $2 and deleted_at is null"#,
         id,
         tenant_id,
         spec.agent_id,
@@ -330,19 +230,12 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<ScheduleRow>> {
-    sqlx::query_as!(
-        ScheduleRow,
-        r#"select id, tenant_id, agent_id, name, schedule_type as "schedule_type: ScheduleType",
-                cron_expression,
-                interval_seconds, run_at, anchor, timezone, task_config, is_active,
-                overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
-                retry_delay_seconds, timeout_seconds, next_run, last_run, run_count,
-                skipped_count, missed_count, created_at, updated_at
-         from scheduler.schedules
+    schedule_rows!(
+        select "from scheduler.schedules
          where is_active and deleted_at is null and next_run is not null and next_run <= $1
          order by next_run
          limit $2
-         for update skip locked"#,
+         for update skip locked",
         now,
         limit
     )

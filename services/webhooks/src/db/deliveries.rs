@@ -40,6 +40,18 @@ pub struct DeliveryRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+// Every statement that reads or returns whole delivery rows goes through `delivery_rows!`.
+temponest_db::define_rows! {
+    $ delivery_rows: DeliveryRow { id, endpoint_id, event_id, event_type, payload, status, outcome,
+                                   response_status, response_body, attempt_count, error,
+                                   error_class, next_attempt_at, created_at, delivered_at },
+    columns: r#"id, endpoint_id, event_id, event_type, payload,
+                status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
+                response_status, response_body, attempt_count, error,
+                error_class as "error_class: ErrorClass",
+                next_attempt_at, created_at, delivered_at"#,
+}
+
 /// One attempt row.
 #[derive(Debug, Clone)]
 pub struct AttemptRow {
@@ -61,16 +73,10 @@ pub async fn insert_pending(
     event_type: &str,
     payload: &serde_json::Value,
 ) -> sqlx::Result<DeliveryRow> {
-    sqlx::query_as!(
-        DeliveryRow,
-        r#"insert into webhooks.deliveries (id, tenant_id, endpoint_id, event_id, event_type,
-                payload, event_created_at)
-         values ($1, $2, $3, $4, $5, $6, now())
-         returning id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                   response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                   next_attempt_at, created_at, delivered_at"#,
+    delivery_rows!(
+        returning "insert into webhooks.deliveries (id, tenant_id, endpoint_id, event_id,
+                event_type, payload, event_created_at)
+         values ($1, $2, $3, $4, $5, $6, now())",
         Uuid::now_v7(),
         tenant_id,
         endpoint_id,
@@ -91,87 +97,21 @@ pub async fn list_for_endpoint(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<DeliveryRow>, i64)> {
-    let rows = temponest_db::timed(
-        "webhooks.deliveries.list",
-        sqlx::query!(
-            r#"select id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                      response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                      next_attempt_at, created_at, delivered_at, count(*) over () as "total!"
-               from webhooks.deliveries
-               where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3::text)
-               order by created_at desc, id desc
-               offset $4 limit $5"#,
-            endpoint_id,
-            tenant_id,
-            status as Option<DeliveryStatus>,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
-    )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        temponest_db::timed(
-            "webhooks.deliveries.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from webhooks.deliveries
-                       where endpoint_id = $1 and tenant_id = $2
-                         and ($3::text is null or status = $3::text)"#,
-                endpoint_id,
-                tenant_id,
-                status as Option<DeliveryStatus>
-            )
-            .fetch_one(pool),
-        ),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| DeliveryRow {
-            id: r.id,
-            endpoint_id: r.endpoint_id,
-            event_id: r.event_id,
-            event_type: r.event_type,
-            payload: r.payload,
-            status: r.status,
-            outcome: r.outcome,
-            response_status: r.response_status,
-            response_body: r.response_body,
-            attempt_count: r.attempt_count,
-            error: r.error,
-            error_class: r.error_class,
-            next_attempt_at: r.next_attempt_at,
-            created_at: r.created_at,
-            delivered_at: r.delivered_at,
-        })
-        .collect();
-    Ok((rows, total))
-}
-
-/// A delivery of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<DeliveryRow>> {
-    temponest_db::timed(
-        "webhooks.deliveries.find",
-        sqlx::query_as!(
-            DeliveryRow,
-            r#"select id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                    response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                    next_attempt_at, created_at, delivered_at
-             from webhooks.deliveries
-             where id = $1 and tenant_id = $2"#,
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
+    delivery_rows!(
+        page pool, "webhooks.deliveries.list", skip, limit,
+        from: "webhooks.deliveries
+               where endpoint_id = $1 and tenant_id = $2 and ($3::text is null or status = $3::text)",
+        order: "order by created_at desc, id desc offset $4 limit $5",
+        filter: [endpoint_id, tenant_id, status as Option<DeliveryStatus>],
     )
     .await
 }
+
+delivery_rows!(find_unlocked {
+    table: "webhooks.deliveries",
+    metric: "webhooks.deliveries",
+    doc: "delivery",
+});
 
 /// A delivery's attempts, oldest first.
 pub async fn attempts(pool: &PgPool, delivery_id: Uuid) -> sqlx::Result<Vec<AttemptRow>> {
@@ -229,17 +169,11 @@ pub async fn requeue(
     if state.status.is_unfinished() {
         return Ok(Err(RetryBlock::Unfinished));
     }
-    let row = sqlx::query_as!(
-        DeliveryRow,
-        r#"update webhooks.deliveries
+    let row = delivery_rows!(
+        returning "update webhooks.deliveries
          set status = 'pending', outcome = null, next_attempt_at = now(), lease_until = null,
              leased_by = null, delivered_at = null
-         where id = $1 and tenant_id = $2
-         returning id, endpoint_id, event_id, event_type, payload,
-                   status as "status: DeliveryStatus", outcome as "outcome: DeliveryOutcome",
-                   response_status, response_body, attempt_count, error,
-                   error_class as "error_class: ErrorClass",
-                   next_attempt_at, created_at, delivered_at"#,
+         where id = $1 and tenant_id = $2",
         id,
         tenant_id
     )
@@ -296,36 +230,18 @@ pub async fn purge_delivered(
     before: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
-        "delete from webhooks.deliveries
-         where id in (select id from webhooks.deliveries
-                      where status = 'success' and created_at < $1
-                      order by created_at
-                      limit $2
-                      for update skip locked)",
-        before,
-        limit
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    temponest_db::delete_batch!(pool, "webhooks.deliveries" by "id",
+        where "status = 'success' and created_at < $1 order by created_at limit $2",
+        [before, limit])
+    .await
 }
 
 /// The same for `failed` deliveries (`deliveries_failed_created_idx`).
 // Its own statement rather than a status parameter: each literal matches its partial index,
 // which a parameter would not under a generic plan.
 pub async fn purge_failed(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
-        "delete from webhooks.deliveries
-         where id in (select id from webhooks.deliveries
-                      where status = 'failed' and created_at < $1
-                      order by created_at
-                      limit $2
-                      for update skip locked)",
-        before,
-        limit
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    temponest_db::delete_batch!(pool, "webhooks.deliveries" by "id",
+        where "status = 'failed' and created_at < $1 order by created_at limit $2",
+        [before, limit])
+    .await
 }

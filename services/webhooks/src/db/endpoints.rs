@@ -23,6 +23,15 @@ pub struct EndpointRow {
     pub updated_at: DateTime<Utc>,
 }
 
+// Every statement that reads or returns whole endpoint rows goes through `endpoint_rows!`.
+temponest_db::define_rows! {
+    $ endpoint_rows: EndpointRow { id, tenant_id, name, url, events, is_active, headers,
+                                   max_retries, retry_delay_seconds, disabled_reason, created_at,
+                                   updated_at },
+    columns: "id, tenant_id, name, url, events, is_active, headers, max_retries,
+              retry_delay_seconds, disabled_reason, created_at, updated_at",
+}
+
 /// Counts the tenant's live endpoints after taking a transaction-scoped lock on the tenant's
 /// endpoint set, so concurrent creations cannot both pass a cap check.
 pub async fn lock_and_count_live(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
@@ -47,13 +56,10 @@ pub async fn insert(
     tenant_id: Uuid,
     spec: &EndpointSpec,
 ) -> sqlx::Result<EndpointRow> {
-    sqlx::query_as!(
-        EndpointRow,
-        "insert into webhooks.endpoints (id, tenant_id, name, url, events, is_active, headers,
+    endpoint_rows!(
+        returning "insert into webhooks.endpoints (id, tenant_id, name, url, events, is_active, headers,
                 max_retries, retry_delay_seconds)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         returning id, tenant_id, name, url, events, is_active, headers, max_retries,
-                   retry_delay_seconds, disabled_reason, created_at, updated_at",
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         id,
         tenant_id,
         spec.name,
@@ -68,43 +74,12 @@ pub async fn insert(
     .await
 }
 
-/// A live endpoint of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<EndpointRow>> {
-    temponest_db::timed(
-        "webhooks.endpoints.find",
-        sqlx::query_as!(
-            EndpointRow,
-            "select id, tenant_id, name, url, events, is_active, headers, max_retries,
-                    retry_delay_seconds, disabled_reason, created_at, updated_at
-             from webhooks.endpoints
-             where id = $1 and tenant_id = $2 and deleted_at is null",
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
-
-/// A live endpoint of the tenant, locked for a change.
-pub async fn find_for_update(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> sqlx::Result<Option<EndpointRow>> {
-    sqlx::query_as!(
-        EndpointRow,
-        "select id, tenant_id, name, url, events, is_active, headers, max_retries,
-                retry_delay_seconds, disabled_reason, created_at, updated_at
-         from webhooks.endpoints
-         where id = $1 and tenant_id = $2 and deleted_at is null
-         for update",
-        id,
-        tenant_id
-    )
-    .fetch_optional(conn)
-    .await
-}
+endpoint_rows!(find {
+    table: "webhooks.endpoints",
+    live: "deleted_at is null",
+    metric: "webhooks.endpoints",
+    doc: "endpoint",
+});
 
 /// The tenant's live endpoints newest first, optionally only active or inactive ones, with
 /// the total matching count.
@@ -115,59 +90,15 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<EndpointRow>, i64)> {
-    let rows = temponest_db::timed(
-        "webhooks.endpoints.list",
-        sqlx::query!(
-            r#"select id, tenant_id, name, url, events, is_active, headers, max_retries,
-                      retry_delay_seconds, disabled_reason, created_at, updated_at,
-                      count(*) over () as "total!"
-               from webhooks.endpoints
+    endpoint_rows!(
+        page pool, "webhooks.endpoints.list", skip, limit,
+        from: "webhooks.endpoints
                where tenant_id = $1 and deleted_at is null
-                 and ($2::boolean is null or is_active = $2)
-               order by created_at desc, id desc
-               offset $3 limit $4"#,
-            tenant_id,
-            is_active,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+                 and ($2::boolean is null or is_active = $2)",
+        order: "order by created_at desc, id desc offset $3 limit $4",
+        filter: [tenant_id, is_active],
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        temponest_db::timed(
-            "webhooks.endpoints.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from webhooks.endpoints
-                       where tenant_id = $1 and deleted_at is null
-                         and ($2::boolean is null or is_active = $2)"#,
-                tenant_id,
-                is_active
-            )
-            .fetch_one(pool),
-        ),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| EndpointRow {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            name: r.name,
-            url: r.url,
-            events: r.events,
-            is_active: r.is_active,
-            headers: r.headers,
-            max_retries: r.max_retries,
-            retry_delay_seconds: r.retry_delay_seconds,
-            disabled_reason: r.disabled_reason,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    Ok((rows, total))
+    .await
 }
 
 /// Replaces the definition of a live endpoint (the caller has merged the patch). `reactivate`
@@ -180,18 +111,15 @@ pub async fn update(
     spec: &EndpointSpec,
     reactivate: bool,
 ) -> sqlx::Result<Option<EndpointRow>> {
-    sqlx::query_as!(
-        EndpointRow,
-        "update webhooks.endpoints
+    endpoint_rows!(
+        returning "update webhooks.endpoints
          set name = $3, url = $4, events = $5, is_active = $6, headers = $7, max_retries = $8,
              retry_delay_seconds = $9,
              disabled_reason = case when $10 then null else disabled_reason end,
              disabled_at = case when $10 then null else disabled_at end,
              failing_since = case when $10 then null else failing_since end,
              updated_at = now()
-         where id = $1 and tenant_id = $2 and deleted_at is null
-         returning id, tenant_id, name, url, events, is_active, headers, max_retries,
-                   retry_delay_seconds, disabled_reason, created_at, updated_at",
+         where id = $1 and tenant_id = $2 and deleted_at is null",
         id,
         tenant_id,
         spec.name,
