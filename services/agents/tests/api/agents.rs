@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_error, expect_json, spawn};
+use crate::helpers::{expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
@@ -62,12 +62,8 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
             .status(),
         StatusCode::NO_CONTENT
     );
-    expect_error(
-        app.get(&ada.token, &format!("/agents/{id}")).await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
+    app.refused(&ada.token, &format!("GET /agents/{id}"), None, 404, "agent")
+        .await;
     assert_eq!(
         app.delete(&ada.token, &format!("/agents/{id}"))
             .await
@@ -115,11 +111,9 @@ async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
         ),
     ];
     for (body, field) in cases {
-        let error = expect_json(
-            app.post(&ada.token, "/agents/", &body).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let error = app
+            .call(&ada.token, "POST /agents/", Some(&body), 422)
+            .await;
         let text = error.to_string();
         assert!(text.contains(field), "{body} → {error}");
         assert!(error["detail"].is_string());
@@ -128,17 +122,21 @@ async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
         .agent(&ada.token, json!({"name": "ok", "model": "m"}))
         .await;
     let id = agent["id"].as_str().unwrap();
-    let error = expect_json(
-        app.patch(&ada.token, &format!("/agents/{id}"), &json!({"name": null}))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    let error = app
+        .call(
+            &ada.token,
+            &format!("PATCH /agents/{id}"),
+            Some(&json!({"name": null})),
+            422,
+        )
+        .await;
     assert_eq!(error["errors"][0]["field"], "name");
     for bad in ["not-a-uuid", "123", "00000000-0000-0000-0000-000000000000"] {
-        expect_error(
-            app.get(&ada.token, &format!("/agents/{bad}")).await,
-            StatusCode::NOT_FOUND,
+        app.refused(
+            &ada.token,
+            &format!("GET /agents/{bad}"),
+            None,
+            404,
             "not found",
         )
         .await;
@@ -153,14 +151,11 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
     let first = app
         .agent(&ada.token, json!({"name": "Helper", "model": "m"}))
         .await;
-    expect_error(
-        app.post(
-            &ada.token,
-            "/agents/",
-            &json!({"name": "helper", "model": "m"}),
-        )
-        .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        "POST /agents/",
+        Some(&json!({"name": "helper", "model": "m"})),
+        409,
         "already exists",
     )
     .await;
@@ -169,14 +164,11 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
     let other = app
         .agent(&ada.token, json!({"name": "Other", "model": "m"}))
         .await;
-    expect_error(
-        app.patch(
-            &ada.token,
-            &format!("/agents/{}", other["id"].as_str().unwrap()),
-            &json!({"name": "HELPER"}),
-        )
-        .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("PATCH /agents/{}", other["id"].as_str().unwrap()),
+        Some(&json!({"name": "HELPER"})),
+        409,
         "already exists",
     )
     .await;
@@ -291,11 +283,8 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
         .map(|a| a["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(names, ["bot-2", "bot-1"]);
-    expect_json(
-        app.get(&ada.token, "/agents/?limit=abc").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    app.call(&ada.token, "GET /agents/?limit=abc", None, 422)
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -394,5 +383,5 @@ async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
         ],
     )
     .await;
-    expect_error(app.get("", "/agents/").await, StatusCode::UNAUTHORIZED, "").await;
+    app.refused("", "GET /agents/", None, 401, "").await;
 }

@@ -198,12 +198,9 @@ async fn exact_numbers_and_nested_metadata_round_trip_unchanged(pool: PgPool) {
 async fn unknown_routes_and_wrong_methods_answer_with_the_error_body(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let body = expect_error(
-        app.get(&ada.token, "/no/such/route").await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
+    let body = app
+        .refused(&ada.token, "GET /no/such/route", None, 404, "not found")
+        .await;
     assert_eq!(body["code"], "not_found");
     let resp = app
         .http

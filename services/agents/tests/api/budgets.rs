@@ -11,7 +11,7 @@ use crate::costs::api_key;
 use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    Session, TestApp, eventually, expect_error, expect_json, spawn, spawn_with, sse_frames, stream,
+    Session, TestApp, eventually, expect_error, spawn, spawn_with, sse_frames, stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -23,11 +23,8 @@ fn usd(nanos: i64) -> f64 {
 }
 
 async fn set_budget(app: &TestApp, token: &str, body: Value) -> Value {
-    expect_json(
-        app.post(token, "/costs/budget", &body).await,
-        StatusCode::OK,
-    )
-    .await
+    app.call(token, "POST /costs/budget", Some(&body), 200)
+        .await
 }
 
 /// Held reservations and the reserved amount left on usage rows.
@@ -66,12 +63,8 @@ async fn budgets_are_set_replaced_and_read_per_tenant_and_per_agent(pool: PgPool
         .ada_with_agent(json!({"name": "A", "model": "echo-1"}))
         .await;
     let agent_id = agent["id"].as_str().unwrap();
-    expect_error(
-        app.get(&ada.token, "/costs/budget").await,
-        StatusCode::NOT_FOUND,
-        "budget",
-    )
-    .await;
+    app.refused(&ada.token, "GET /costs/budget", None, 404, "budget")
+        .await;
     let tenant = set_budget(&app, &ada.token, json!({"daily_limit_usd": 5.0})).await;
     assert_eq!(tenant["daily_limit_usd"], 5.0);
     assert_eq!(tenant["monthly_limit_usd"], Value::Null);
@@ -112,20 +105,13 @@ async fn budgets_are_set_replaced_and_read_per_tenant_and_per_agent(pool: PgPool
     );
     // Another tenant sees none of it, and cannot budget ada's agent.
     let bob = app.signup("bob@example.com").await;
-    expect_error(
-        app.get(&bob.token, "/costs/budget").await,
-        StatusCode::NOT_FOUND,
-        "budget",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &bob.token,
-            "/costs/budget",
-            &json!({"daily_limit_usd": 1.0, "agent_id": agent_id}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
+    app.refused(&bob.token, "GET /costs/budget", None, 404, "budget")
+        .await;
+    app.refused(
+        &bob.token,
+        "POST /costs/budget",
+        Some(&json!({"daily_limit_usd": 1.0, "agent_id": agent_id})),
+        404,
         "agent",
     )
     .await;
@@ -172,30 +158,31 @@ async fn bad_budgets_are_422s_naming_the_fields_and_setting_one_needs_costs_mana
         ],
     )
     .await;
-    let both = expect_error(
-        app.post(
+    let both = app
+        .refused(
             &ada.token,
-            "/costs/budget",
-            &json!({"daily_limit_usd": -1.0, "alert_threshold": 2.0}),
+            "POST /costs/budget",
+            Some(&json!({"daily_limit_usd": -1.0, "alert_threshold": 2.0})),
+            422,
+            "2 invalid fields",
         )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "2 invalid fields",
-    )
-    .await;
+        .await;
     assert_eq!(both["errors"].as_array().unwrap().len(), 2, "{both}");
-    expect_error(
-        app.post(&reader, "/costs/budget", &json!({"daily_limit_usd": 1.0}))
-            .await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &reader,
+        "POST /costs/budget",
+        Some(&json!({"daily_limit_usd": 1.0})),
+        403,
         "costs:manage",
     )
     .await;
     let agents_only = api_key(&app, &ada.token, "agents:read").await;
     for path in ["/costs/budget", "/costs/budget/status"] {
-        expect_error(
-            app.get(&agents_only, path).await,
-            StatusCode::FORBIDDEN,
+        app.refused(
+            &agents_only,
+            &format!("GET {path}"),
+            None,
+            403,
             "costs:read",
         )
         .await;
@@ -519,12 +506,8 @@ async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
 
     let deleted = app.delete(&ada.token, &format!("/agents/{agent_id}")).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    expect_error(
-        app.get(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "budget",
-    )
-    .await;
+    app.refused(&ada.token, &format!("GET {path}"), None, 404, "budget")
+        .await;
     // The tenant's own budget stays.
     assert_eq!(
         app.fetch(&ada.token, "/costs/budget").await["monthly_limit_usd"],

@@ -13,7 +13,7 @@ use temponest_agents::domain::cost_retention;
 use uuid::Uuid;
 
 use crate::costs::{GPT, Spend, api_key, at, record};
-use crate::helpers::{TestApp, expect_error, spawn};
+use crate::helpers::{TestApp, spawn};
 
 /// Agents of tenant A (`A1`…`A6`) and of tenant B.
 fn agent(n: u128) -> Uuid {
@@ -360,9 +360,11 @@ async fn the_dashboard_needs_costs_read(pool: PgPool) {
         app.get(&reader, "/dashboard/metrics").await.status(),
         StatusCode::OK
     );
-    expect_error(
-        app.get(&agents_only, "/dashboard/metrics").await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &agents_only,
+        "GET /dashboard/metrics",
+        None,
+        403,
         "costs:read",
     )
     .await;

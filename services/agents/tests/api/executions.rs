@@ -162,16 +162,14 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app.ada_with_agent(json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
                    "system_prompt": "Be brief."})).await;
-    let run = expect_json(
-        app.post(
+    let run = app
+        .call(
             &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "what time is it?", "context": {"user": "ada"}}),
+            &format!("POST /agents/{}/execute", agent["id"].as_str().unwrap()),
+            Some(&json!({"user_message": "what time is it?", "context": {"user": "ada"}})),
+            200,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["response"], "It is late.");
     assert_eq!(run["tools_used"], json!(["current_time"]));

@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with, stream};
+use crate::helpers::{Api, eventually, spawn, spawn_with, stream};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
@@ -57,13 +56,14 @@ async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(po
     let run = recovered.fetch(&ada.token, &path).await;
     assert_eq!(run["outcome"], "abandoned");
     assert!(run["error"].as_str().unwrap().contains("stopped"));
-    let alive = expect_json(
-        recovered
-            .get(&ada.token, &format!("/executions/{fresh_id}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let alive = recovered
+        .call(
+            &ada.token,
+            &format!("GET /executions/{fresh_id}"),
+            None,
+            200,
+        )
+        .await;
     assert_eq!(
         alive["status"], "running",
         "a run with a live heartbeat is left alone"
@@ -169,12 +169,14 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
     let (resp, id) = stream(&one, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     let closed = fake.closed();
-    let cancelled = expect_json(
-        two.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let cancelled = two
+        .call(
+            &ada.token,
+            &format!("POST /executions/{id}/cancel"),
+            Some(&json!({})),
+            200,
+        )
+        .await;
     assert_eq!(cancelled["outcome"], "cancelled");
     tokio::time::timeout(Duration::from_secs(10), closed.notified())
         .await

@@ -148,12 +148,14 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     assert_eq!(follower.status(), StatusCode::OK);
 
     let closed = fake.closed();
-    let cancelled = expect_json(
-        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let cancelled = app
+        .call(
+            &ada.token,
+            &format!("POST /executions/{id}/cancel"),
+            Some(&json!({})),
+            200,
+        )
+        .await;
     assert_eq!(cancelled["status"], "failed");
     assert_eq!(cancelled["outcome"], "cancelled");
     tokio::time::timeout(Duration::from_secs(10), closed.notified())
@@ -187,10 +189,11 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     let cost = &app.cost_rows(&id).await[0];
     assert_eq!(cost["usage_estimated"], true);
     assert_eq!(cost["completion_tokens"], 2, "'partial ' ≈ 2 tokens");
-    expect_error(
-        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("POST /executions/{id}/cancel"),
+        Some(&json!({})),
+        409,
         "already finished",
     )
     .await;
@@ -236,10 +239,11 @@ async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgP
     let list = app.fetch(&ada.token, "/executions/?status=running").await;
     let id = list[0]["id"].as_str().unwrap().to_owned();
     let closed = fake.closed();
-    expect_json(
-        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::OK,
+    app.call(
+        &ada.token,
+        &format!("POST /executions/{id}/cancel"),
+        Some(&json!({})),
+        200,
     )
     .await;
     tokio::time::timeout(Duration::from_secs(10), closed.notified())

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use temponest_platform::StopPhase;
 
 use super::{collaborate, ended, steps, tagged, team};
 use crate::fake_llm::{FakeLlm, Reply, last_message};
-use crate::helpers::{Harness, TestApp, expect_error, expect_json, spawn_with};
+use crate::helpers::{Harness, TestApp, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: PgPool) {
@@ -27,16 +26,14 @@ async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: 
     fake.wait_for_request().await;
     let closed = fake.closed();
     let id = started["id"].as_str().unwrap();
-    let cancelled = expect_json(
-        app.post(
+    let cancelled = app
+        .call(
             &ada.token,
-            &format!("/collaboration/sessions/{id}/cancel"),
-            &json!({}),
+            &format!("POST /collaboration/sessions/{id}/cancel"),
+            Some(&json!({})),
+            200,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(cancelled["status"], "failed");
     assert_eq!(cancelled["outcome"], "cancelled");
     tokio::time::timeout(Duration::from_secs(10), closed.notified())
@@ -56,14 +53,11 @@ async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: 
         .await,
         "the session's task ended"
     );
-    expect_error(
-        app.post(
-            &ada.token,
-            &format!("/collaboration/sessions/{id}/cancel"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("POST /collaboration/sessions/{id}/cancel"),
+        Some(&json!({})),
+        409,
         "already ended",
     )
     .await;
@@ -239,14 +233,11 @@ async fn a_step_refused_by_a_budget_fails_the_session_as_budget_exceeded(pool: P
         &[("A", "gpt-4o"), ("B", "gpt-4o")],
     )
     .await;
-    expect_json(
-        app.post(
-            &ada.token,
-            "/costs/budget",
-            &json!({"daily_limit_usd": 0.000001}),
-        )
-        .await,
-        StatusCode::OK,
+    app.call(
+        &ada.token,
+        "POST /costs/budget",
+        Some(&json!({"daily_limit_usd": 0.000001})),
+        200,
     )
     .await;
     let session = collaborate(

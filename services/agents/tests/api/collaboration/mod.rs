@@ -8,11 +8,10 @@ mod patterns;
 mod reading;
 mod validation;
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::fake_llm::{Reply, last_message};
-use crate::helpers::{TestApp, eventually, expect_json};
+use crate::helpers::{TestApp, eventually};
 
 /// A reply naming the model that answered and what it was asked: `[model] input`.
 pub fn tagged(_: usize, body: &Value) -> Reply {
@@ -46,11 +45,8 @@ pub async fn team(
 
 /// Starts a session and returns it (201).
 pub async fn collaborate(app: &TestApp, token: &str, body: Value) -> Value {
-    expect_json(
-        app.post(token, "/collaboration/execute", &body).await,
-        StatusCode::CREATED,
-    )
-    .await
+    app.call(token, "POST /collaboration/execute", Some(&body), 201)
+        .await
 }
 
 /// Waits until the session has ended and returns it.

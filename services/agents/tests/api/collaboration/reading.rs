@@ -7,7 +7,7 @@ use sqlx::PgPool;
 
 use super::{collaborate, team};
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{expect_error, parse_sse, spawn, spawn_with};
+use crate::helpers::{parse_sse, spawn, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn sessions_are_listed_newest_first_filtered_by_pattern_and_status(pool: PgPool) {
@@ -167,13 +167,11 @@ async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool)
     assert_eq!(events[1]["step"]["output"], "Echo: hi");
     assert_eq!(events[3]["step"]["step_key"], "pass-1/agent-1");
     assert_eq!(events[4]["session"], session);
-    expect_error(
-        app.get(
-            &ada.token,
-            "/collaboration/sessions/00000000-0000-0000-0000-000000000000/stream",
-        )
-        .await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &ada.token,
+        "GET /collaboration/sessions/00000000-0000-0000-0000-000000000000/stream",
+        None,
+        404,
         "not found",
     )
     .await;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{A1, A2, GPT, REPORTS, Spend, api_key, at, november_to_december, record};
-use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
+use crate::helpers::{PASSWORD, expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: PgPool) {
@@ -153,12 +153,9 @@ async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
         ("/costs/export?format=xml", "format"),
         ("/costs/export?start_date=2026-13-01", "start_date"),
     ] {
-        let body = expect_error(
-            app.get(&ada.token, path).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            needle,
-        )
-        .await;
+        let body = app
+            .refused(&ada.token, &format!("GET {path}"), None, 422, needle)
+            .await;
         assert_eq!(body["errors"][0]["field"], needle, "{path}: {body}");
     }
 }
@@ -191,9 +188,11 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
                 "{path}"
             );
         }
-        expect_error(
-            app.get(&agents_only, path).await,
-            StatusCode::FORBIDDEN,
+        app.refused(
+            &agents_only,
+            &format!("GET {path}"),
+            None,
+            403,
             "costs:read",
         )
         .await;
@@ -230,7 +229,10 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
         let app = &app;
         let token = ada.token.clone();
         let path = path.clone();
-        async move { expect_json(app.post(&token, &path, &body).await, StatusCode::OK).await }
+        async move {
+            app.call(&token, &format!("POST {path}"), Some(&body), 200)
+                .await
+        }
     };
     let apollo =
         run(json!({"user_message": "to the moon", "context": {"project_id": "apollo"}})).await;
@@ -260,16 +262,19 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
     let all = app.fetch(&ada.token, "/costs/summary").await;
     assert_eq!(all["calls"], 3);
     let blank = json!({"user_message": "x", "project_id": " "});
-    expect_error(
-        app.post(&ada.token, &path, &blank).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+    app.refused(
+        &ada.token,
+        &format!("POST {path}"),
+        Some(&blank),
+        422,
         "project_id",
     )
     .await;
     // A context is free-form: an unusable project_id there is no error, the run is just not
     // split by project.
     let odd = json!({"user_message": "x", "context": {"project_id": " "}});
-    expect_json(app.post(&ada.token, &path, &odd).await, StatusCode::OK).await;
+    app.call(&ada.token, &format!("POST {path}"), Some(&odd), 200)
+        .await;
     let all = app.fetch(&ada.token, "/costs/summary").await;
     assert_eq!(all["calls"], 4);
 }
