@@ -345,18 +345,7 @@ async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
     let (ada, agent) = app
         .ada_with_agent(json!({"name": "Shared", "model": "m", "provider": "echo"}))
         .await;
-    app.create(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]})).await;
-    let tokens = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&json!({"email": "val@example.com", "password": crate::helpers::PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let viewer = tokens["access_token"].as_str().unwrap();
+    let viewer: &str = &app.viewer(&ada.token, "val@example.com").await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(viewer, &path).await;
     app.expect_refusals(

@@ -81,6 +81,20 @@ impl TestApp {
         (admin, agent)
     }
 
+    /// Creates the viewer `email` (password [`PASSWORD`]) in the tenant of `admin_token`, logs
+    /// in as them and returns their access token.
+    pub async fn viewer(&self, admin_token: &str, email: &str) -> String {
+        let user = json!({"email": email, "password": PASSWORD, "roles": ["viewer"]});
+        self.create(admin_token, "/users", &user).await;
+        let login = json!({"email": email, "password": PASSWORD});
+        let tokens = expect_json(
+            self.post_public("/auth/login", &login).await,
+            StatusCode::OK,
+        )
+        .await;
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// Runs an agent synchronously and returns the execution.
     pub async fn execute(&self, token: &str, agent_id: &str, message: &str) -> Value {
         expect_json(

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{collaborate, steps, team};
+use super::{ada_team, collaborate, steps, team};
 use crate::fake_llm::{FakeLlm, Reply, last_message};
 use crate::helpers::{Session, TestApp, spawn_with};
 
@@ -142,15 +142,7 @@ async fn a_malformed_plan_is_asked_for_again_with_the_error(pool: PgPool) {
         None,
     )
     .await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
-        &[("Boss", "m-boss"), ("W", "m-w")],
-    )
-    .await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("Boss", "m-boss"), ("W", "m-w")]).await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -174,15 +166,7 @@ async fn a_malformed_plan_is_asked_for_again_with_the_error(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_plan_malformed_twice_fails_the_session_with_a_clear_error(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Text(r#"{"subtasks": []}"#.into())], None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
-        &[("Boss", "m-boss"), ("W", "m-w")],
-    )
-    .await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("Boss", "m-boss"), ("W", "m-w")]).await;
     let session = collaborate(
         &app,
         &ada.token,

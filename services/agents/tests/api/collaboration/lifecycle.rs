@@ -7,16 +7,14 @@ use serde_json::json;
 use sqlx::PgPool;
 use temponest_platform::StopPhase;
 
-use super::{collaborate, ended, steps, tagged, team};
+use super::{ada_team, collaborate, ended, steps, tagged, team};
 use crate::fake_llm::{FakeLlm, Reply, last_message};
 use crate::helpers::{Harness, TestApp, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang("thinking".into())], None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a"), ("B", "m-b")]).await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "m-a"), ("B", "m-b")]).await;
     let started = collaborate(
         &app,
         &ada.token,
@@ -168,9 +166,7 @@ async fn waiting_ends_at_the_configured_limit_with_the_session_still_running(poo
     let fake = FakeLlm::start(vec![Reply::Held("late".into())], None).await;
     let mut config = fake.config();
     config.collaboration.wait_timeout_secs = 1;
-    let app = spawn_with(pool, config).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a")]).await;
+    let (app, ada, ids) = ada_team(pool, config, &[("A", "m-a")]).await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -186,12 +182,9 @@ async fn waiting_ends_at_the_configured_limit_with_the_session_still_running(poo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_sessions_cost_is_the_sum_of_its_steps_cost_records(pool: PgPool) {
     let fake = FakeLlm::respond(tagged, Some((1000, 500))).await;
-    let app = spawn_with(pool.clone(), fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
+    let (app, ada, ids) = ada_team(
+        pool.clone(),
+        fake.config(),
         &[("A", "gpt-4o"), ("B", "gpt-4o")],
     )
     .await;
@@ -224,15 +217,7 @@ async fn a_sessions_cost_is_the_sum_of_its_steps_cost_records(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_step_refused_by_a_budget_fails_the_session_as_budget_exceeded(pool: PgPool) {
     let fake = FakeLlm::respond(tagged, Some((10, 10))).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
-        &[("A", "gpt-4o"), ("B", "gpt-4o")],
-    )
-    .await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "gpt-4o"), ("B", "gpt-4o")]).await;
     app.call(
         &ada.token,
         "POST /costs/budget",

@@ -5,9 +5,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{collaborate, team};
+use super::{ada_team, collaborate, team};
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{parse_sse, spawn, spawn_with};
+use crate::helpers::{parse_sse, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn sessions_are_listed_newest_first_filtered_by_pattern_and_status(pool: PgPool) {
@@ -180,9 +180,7 @@ async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool)
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_stream_follows_a_running_session_live(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Held("done".into())], None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a")]).await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "m-a")]).await;
     let session = collaborate(
         &app,
         &ada.token,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{A1, A2, GPT, REPORTS, Spend, api_key, at, november_to_december, record};
-use crate::helpers::{PASSWORD, expect_json, spawn};
+use crate::helpers::{expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: PgPool) {
@@ -164,20 +164,7 @@ async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
 async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let user = json!({"email": "val@example.com", "password": PASSWORD, "roles": ["viewer"]});
-    app.create(&ada.token, "/users", &user).await;
-    let login = json!({"email": "val@example.com", "password": PASSWORD});
-    let tokens = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&login)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let viewer = tokens["access_token"].as_str().unwrap();
+    let viewer: &str = &app.viewer(&ada.token, "val@example.com").await;
     let reader = api_key(&app, &ada.token, "costs:read").await;
     let agents_only = api_key(&app, &ada.token, "agents:read").await;
     for path in REPORTS {
