@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_json, spawn};
+use crate::helpers::{expect_json, spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
@@ -83,8 +83,7 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let cases = [
         (json!({"name": "", "model": "m"}), "name"),
         (json!({"name": "   ", "model": "m"}), "name"),
@@ -145,8 +144,7 @@ async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     let first = app
         .agent(&ada.token, json!({"name": "Helper", "model": "m"}))
@@ -194,8 +192,7 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let eve = app.signup("eve@example.com").await;
     let agent = app
         .agent(
@@ -253,8 +250,7 @@ async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     for i in 0..5 {
         app.agent(&ada.token, json!({"name": format!("bot-{i}"), "model": "m", "description": if i % 2 == 0 { "even 100%" } else { "odd" }}))
             .await;

@@ -11,7 +11,7 @@ use crate::costs::api_key;
 use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    Session, TestApp, eventually, expect_error, spawn, spawn_with, sse_frames, stream,
+    Session, TestApp, eventually, expect_error, spawn, spawn_ada, spawn_with, sse_frames, stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -119,42 +119,18 @@ async fn budgets_are_set_replaced_and_read_per_tenant_and_per_agent(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_budgets_are_422s_naming_the_fields_and_setting_one_needs_costs_manage(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let reader = api_key(&app, &ada.token, "costs:read").await;
-    app.expect_refusals(
+    app.refused_bodies(
         &ada.token,
+        "POST /costs/budget",
+        422,
         &[
-            (
-                "POST /costs/budget",
-                Some(json!({"daily_limit_usd": -1.0})),
-                422,
-                "daily_limit_usd",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"monthly_limit_usd": -0.01})),
-                422,
-                "monthly_limit_usd",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"alert_threshold": 0.0})),
-                422,
-                "alert_threshold",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"alert_threshold": 1.5})),
-                422,
-                "alert_threshold",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"daily_limit_usd": "x"})),
-                422,
-                "daily_limit_usd",
-            ),
+            (json!({"daily_limit_usd": -1.0}), "daily_limit_usd"),
+            (json!({"monthly_limit_usd": -0.01}), "monthly_limit_usd"),
+            (json!({"alert_threshold": 0.0}), "alert_threshold"),
+            (json!({"alert_threshold": 1.5}), "alert_threshold"),
+            (json!({"daily_limit_usd": "x"}), "daily_limit_usd"),
         ],
     )
     .await;

@@ -117,31 +117,20 @@ async fn bad_execute_requests_are_rejected_before_anything_runs(pool: PgPool) {
         .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
         .await;
     let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
-    app.expect_refusals(
+    app.refused_bodies(
         &ada.token,
+        &format!("POST {path}"),
+        422,
         &[
-            (
-                &format!("POST {}", path),
-                Some(json!({"user_message": "  "})),
-                422,
-                "",
-            ),
-            (&format!("POST {}", path), Some(json!({})), 422, ""),
-            (
-                &format!("POST {}", path),
-                Some(json!({"user_message": "x", "context": "text"})),
-                422,
-                "",
-            ),
-            (
-                "POST /agents/nope/execute",
-                Some(json!({"user_message": "x"})),
-                404,
-                "",
-            ),
+            (json!({"user_message": "  "}), ""),
+            (json!({}), ""),
+            (json!({"user_message": "x", "context": "text"}), ""),
         ],
     )
     .await;
+    let run = json!({"user_message": "x"});
+    app.refused(&ada.token, "POST /agents/nope/execute", Some(&run), 404, "")
+        .await;
     let count: i64 = sqlx::query_scalar("select count(*) from agents.executions")
         .fetch_one(&app.pool)
         .await

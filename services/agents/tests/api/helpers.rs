@@ -52,6 +52,13 @@ pub async fn spawn(pool: PgPool) -> TestApp {
     spawn_with(pool, config(&[])).await
 }
 
+/// The app with ada@example.com (a tenant admin) signed up: how most tests begin.
+pub async fn spawn_ada(pool: PgPool) -> (TestApp, Session) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    (app, ada)
+}
+
 pub async fn spawn_with(pool: PgPool, config: AgentsConfig) -> TestApp {
     let app = Harness::new(pool)
         .await
@@ -93,6 +100,13 @@ impl TestApp {
         )
         .await;
         tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Cancels the execution or session at `path` (`POST {path}/cancel`), asserts 200 OK and
+    /// returns it.
+    pub async fn cancel(&self, token: &str, path: &str) -> Value {
+        let request = format!("POST {path}/cancel");
+        self.call(token, &request, Some(&json!({})), 200).await
     }
 
     /// Runs an agent synchronously and returns the execution.

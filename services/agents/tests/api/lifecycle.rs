@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::fake_llm::{FakeLlm, Reply};
+use crate::fake_llm::{FakeLlm, Reply, aborted};
 use crate::helpers::{Api, eventually, spawn, spawn_with, stream};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -169,18 +169,9 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
     let (resp, id) = stream(&one, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     let closed = fake.closed();
-    let cancelled = two
-        .call(
-            &ada.token,
-            &format!("POST /executions/{id}/cancel"),
-            Some(&json!({})),
-            200,
-        )
-        .await;
+    let cancelled = two.cancel(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(cancelled["outcome"], "cancelled");
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("replica one aborted its upstream call");
+    aborted(&closed, "replica one aborted its upstream call").await;
     let body = resp.text().await.unwrap();
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
     assert!(one.state.runs.get(id.parse().unwrap()).is_none());
@@ -201,9 +192,7 @@ async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool
         0,
         "every run recorded its end"
     );
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("upstream aborted");
+    aborted(&closed, "upstream aborted").await;
     let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "interrupted");

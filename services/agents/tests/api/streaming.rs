@@ -2,13 +2,11 @@
 //! Last-Event-ID (live and after the fact), cancellation that aborts the upstream call, the
 //! time limit.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::fake_llm::{FakeLlm, Reply};
+use crate::fake_llm::{FakeLlm, Reply, aborted};
 use crate::helpers::{
     eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_content, sse_frames,
     stream,
@@ -148,19 +146,10 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     assert_eq!(follower.status(), StatusCode::OK);
 
     let closed = fake.closed();
-    let cancelled = app
-        .call(
-            &ada.token,
-            &format!("POST /executions/{id}/cancel"),
-            Some(&json!({})),
-            200,
-        )
-        .await;
+    let cancelled = app.cancel(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(cancelled["status"], "failed");
     assert_eq!(cancelled["outcome"], "cancelled");
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("the upstream request was aborted");
+    aborted(&closed, "the upstream request was aborted").await;
 
     while let Some(chunk) = body.chunk().await.unwrap() {
         seen.push_str(std::str::from_utf8(&chunk).unwrap());
@@ -239,16 +228,8 @@ async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgP
     let list = app.fetch(&ada.token, "/executions/?status=running").await;
     let id = list[0]["id"].as_str().unwrap().to_owned();
     let closed = fake.closed();
-    app.call(
-        &ada.token,
-        &format!("POST /executions/{id}/cancel"),
-        Some(&json!({})),
-        200,
-    )
-    .await;
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("upstream aborted");
+    app.cancel(&ada.token, &format!("/executions/{id}")).await;
+    aborted(&closed, "upstream aborted").await;
     let run = expect_json(pending.await.unwrap(), StatusCode::OK).await;
     assert_eq!(run["id"], id.as_str());
     assert_eq!(run["status"], "failed");
@@ -271,7 +252,5 @@ async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "timed_out");
     assert!(run["error"].as_str().unwrap().contains("time limit"));
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("upstream aborted");
+    aborted(&closed, "upstream aborted").await;
 }

@@ -1,14 +1,12 @@
 //! Sessions over time: cancellation mid-session, a restart mid-session, the wait limit, and
 //! costs equal to the steps' cost records.
 
-use std::time::Duration;
-
 use serde_json::json;
 use sqlx::PgPool;
 use temponest_platform::StopPhase;
 
 use super::{ada_team, collaborate, ended, steps, tagged, team};
-use crate::fake_llm::{FakeLlm, Reply, last_message};
+use crate::fake_llm::{FakeLlm, Reply, aborted, last_message};
 use crate::helpers::{Harness, TestApp, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -25,18 +23,11 @@ async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: 
     let closed = fake.closed();
     let id = started["id"].as_str().unwrap();
     let cancelled = app
-        .call(
-            &ada.token,
-            &format!("POST /collaboration/sessions/{id}/cancel"),
-            Some(&json!({})),
-            200,
-        )
+        .cancel(&ada.token, &format!("/collaboration/sessions/{id}"))
         .await;
     assert_eq!(cancelled["status"], "failed");
     assert_eq!(cancelled["outcome"], "cancelled");
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("the step's upstream call was aborted");
+    aborted(&closed, "the step's upstream call was aborted").await;
     let session = ended(&app, &ada.token, id).await;
     assert_eq!(session["outcome"], "cancelled");
     let flow = session["results"].as_array().unwrap();

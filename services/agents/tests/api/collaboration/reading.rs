@@ -7,12 +7,11 @@ use sqlx::PgPool;
 
 use super::{ada_team, collaborate, team};
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{parse_sse, spawn};
+use crate::helpers::{parse_sse, spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn sessions_are_listed_newest_first_filtered_by_pattern_and_status(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let ids = team(&app, &ada.token, "echo", &[("A", "m"), ("B", "m")]).await;
     let sequential = collaborate(
         &app,
@@ -125,8 +124,7 @@ async fn another_tenants_sessions_and_agents_are_invisible(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let ids = team(&app, &ada.token, "echo", &[("A", "m"), ("B", "m")]).await;
     let session = collaborate(
         &app,

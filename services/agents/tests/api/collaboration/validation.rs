@@ -4,7 +4,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::team;
-use crate::helpers::spawn;
+use crate::helpers::{spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_requests_are_refused_with_a_clear_detail_and_start_nothing(pool: PgPool) {
@@ -129,8 +129,7 @@ async fn bad_requests_are_refused_with_a_clear_detail_and_start_nothing(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_viewer_can_read_sessions_but_not_start_them(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let ids = team(&app, &ada.token, "echo", &[("A", "m")]).await;
     let viewer: &str = &app.viewer(&ada.token, "vera@example.com").await;
     app.expect_refusals(

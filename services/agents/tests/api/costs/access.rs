@@ -5,12 +5,11 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{A1, A2, GPT, REPORTS, Spend, api_key, at, november_to_december, record};
-use crate::helpers::{expect_json, spawn};
+use crate::helpers::{expect_json, spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
     let quoted = Spend {
@@ -80,8 +79,7 @@ async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_large_export_is_sent_in_chunks_with_every_row_once(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     // 3,000 rows (about 400 KB of CSV): many chunks of the stream.
     sqlx::query(
         "insert into agents.cost_records (id, tenant_id, agent_id, provider, model,
@@ -126,8 +124,7 @@ async fn a_large_export_is_sent_in_chunks_with_every_row_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     for (path, needle) in [
         ("/costs/summary?start_date=yesterday", "start_date"),
         ("/costs/summary?end_date=2026-02-30", "end_date"),
@@ -162,8 +159,7 @@ async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let viewer: &str = &app.viewer(&ada.token, "val@example.com").await;
     let reader = api_key(&app, &ada.token, "costs:read").await;
     let agents_only = api_key(&app, &ada.token, "agents:read").await;
@@ -190,8 +186,7 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     // 1 $ per token, so the echo model's calls cost something.
     let price = json!({"model": "echo-1", "input_usd_per_mtok": 1_000_000.0, "output_usd_per_mtok": 1_000_000.0});
     expect_json(

@@ -6,12 +6,11 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::{A1, A2, GPT, Spend, at, november_to_december, record};
-use crate::helpers::spawn;
+use crate::helpers::spawn_ada;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_summary_adds_up_whole_utc_days_by_provider_model_and_agent(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
 
@@ -87,8 +86,7 @@ async fn the_summary_adds_up_whole_utc_days_by_provider_model_and_agent(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_default_summary_is_the_current_utc_month_up_to_now(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let now = Utc::now();
     let month = now
         .date_naive()
@@ -121,8 +119,7 @@ async fn the_default_summary_is_the_current_utc_month_up_to_now(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     let now = Utc::now();
     let today = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
@@ -229,8 +226,7 @@ async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn breakdowns_are_sorted_by_spend_and_cut_at_top_n(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
     let period = "start_date=2026-12-01&end_date=2026-12-03";
@@ -272,8 +268,7 @@ async fn breakdowns_are_sorted_by_spend_and_cut_at_top_n(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_forecast_projects_the_weekday_pattern_of_the_last_28_days(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let today = Utc::now().date_naive();
     let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
     // 7 $ on each of the four Mondays of the history; nothing else counts: today is not
@@ -329,8 +324,7 @@ async fn the_forecast_projects_the_weekday_pattern_of_the_last_28_days(pool: PgP
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn whole_hours_come_from_the_roll_up_and_partial_hours_from_the_records(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let spend = |nanos| Spend {
         input: 1,
         output: 2,
@@ -397,8 +391,7 @@ async fn whole_hours_come_from_the_roll_up_and_partial_hours_from_the_records(po
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_settled_periods_summary_is_cached_and_the_current_one_never(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let spend = Spend {
         nanos: 1_000_000_000,
         ..GPT
