@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::costs::api_key;
+use crate::costs::{api_key, needs_costs_read};
 use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
@@ -154,14 +154,7 @@ async fn bad_budgets_are_422s_naming_the_fields_and_setting_one_needs_costs_mana
     .await;
     let agents_only = api_key(&app, &ada.token, "agents:read").await;
     for path in ["/costs/budget", "/costs/budget/status"] {
-        app.refused(
-            &agents_only,
-            &format!("GET {path}"),
-            None,
-            403,
-            "costs:read",
-        )
-        .await;
+        needs_costs_read(&app, &agents_only, path).await;
     }
     set_budget(&app, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     assert_eq!(

@@ -142,34 +142,11 @@ async fn schedules_come_from_files_and_show_their_next_runs(pool: PgPool) {
     let all = cli.json(&["schedules", "list"]).await;
     assert_eq!(all.as_array().map(Vec::len), Some(1));
 
-    cli.fails(
-        &[
-            "schedules",
-            "create",
-            "--agent",
-            "helper",
-            "--cron",
-            "nope",
-            "--message",
-            "x",
-        ],
-        1,
-        "cron_expression",
-    )
-    .await;
-    cli.fails(
-        &[
-            "schedules",
-            "create",
-            "--agent",
-            "helper",
-            "--cron",
-            "* * * * *",
-        ],
-        2,
-        "--message is required",
-    )
-    .await;
+    let for_helper = ["schedules", "create", "--agent", "helper"];
+    let bad_cron = [&for_helper[..], &["--cron", "nope", "--message", "x"]].concat();
+    cli.fails(&bad_cron, 1, "cron_expression").await;
+    let no_message = [&for_helper[..], &["--cron", "* * * * *"]].concat();
+    cli.fails(&no_message, 2, "--message is required").await;
     cli.fails(
         &["schedules", "create", "--cron", "* * * * *", "--every", "5"],
         2,

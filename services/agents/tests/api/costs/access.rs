@@ -4,7 +4,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{A1, A2, GPT, REPORTS, Spend, api_key, at, november_to_december, record};
+use super::{
+    A1, A2, GPT, REPORTS, Spend, api_key, at, needs_costs_read, november_to_december, record,
+};
 use crate::helpers::{expect_json, spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -171,14 +173,7 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
                 "{path}"
             );
         }
-        app.refused(
-            &agents_only,
-            &format!("GET {path}"),
-            None,
-            403,
-            "costs:read",
-        )
-        .await;
+        needs_costs_read(&app, &agents_only, path).await;
         let anonymous = app.get_public(path, &[]).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
