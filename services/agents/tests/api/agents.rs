@@ -5,14 +5,12 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_json, spawn, spawn_ada};
+use crate::helpers::{expect_json, spawn_ada, spawn_with_agent};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Researcher", "model": "llama3.2"}))
-        .await;
+    let (app, ada, agent) =
+        spawn_with_agent(pool, json!({"name": "Researcher", "model": "llama3.2"})).await;
     assert_eq!(agent["provider"], "ollama");
     assert_eq!(agent["max_iterations"], 10);
     assert_eq!(agent["temperature"], 0.7);
@@ -285,10 +283,7 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Cached", "model": "m"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(pool, json!({"name": "Cached", "model": "m"})).await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(&ada.token, &path).await;
     app.fetch(&ada.token, "/agents/").await;
@@ -318,10 +313,7 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Evented", "model": "m"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(pool, json!({"name": "Evented", "model": "m"})).await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.patch(&ada.token, &path, &json!({"model": "m2"})).await;
     app.delete(&ada.token, &path).await;
@@ -337,10 +329,11 @@ async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Shared", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool,
+        json!({"name": "Shared", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let viewer: &str = &app.viewer(&ada.token, "val@example.com").await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(viewer, &path).await;

@@ -11,7 +11,8 @@ use crate::costs::{api_key, needs_costs_read};
 use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    Session, TestApp, eventually, expect_error, spawn, spawn_ada, spawn_with, sse_frames, stream,
+    Session, TestApp, expect_error, spawn, spawn_ada, spawn_with, spawn_with_agent, sse_frames,
+    stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -58,10 +59,7 @@ async fn post_execute(app: &TestApp, token: &str, agent_id: &str) -> reqwest::Re
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn budgets_are_set_replaced_and_read_per_tenant_and_per_agent(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "echo-1"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(pool, json!({"name": "A", "model": "echo-1"})).await;
     let agent_id = agent["id"].as_str().unwrap();
     app.refused(&ada.token, "GET /costs/budget", None, 404, "budget")
         .await;
@@ -334,10 +332,11 @@ async fn threshold_and_limit_alerts_are_published_once_per_period(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sweep(pool: PgPool) {
-    let first = spawn(pool.clone()).await;
-    let (ada, agent) = first
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (first, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let budget = set_budget(&first, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     // What a crashed process leaves behind: a running execution whose heartbeat stopped, with
     // a call's reservation held.
@@ -366,11 +365,9 @@ async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sw
 
     let recovered = spawn(pool.clone()).await;
     let path = format!("/executions/{id}");
-    assert!(
-        eventually(|| async { recovered.fetch(&ada.token, &path).await["status"] == "failed" })
-            .await,
-        "the abandoned execution is failed"
-    );
+    recovered
+        .failed_eventually(&ada.token, &path, "the abandoned execution is failed")
+        .await;
     assert_eq!(held(&pool).await, (0, 0), "its reservation is released");
 }
 
@@ -405,10 +402,11 @@ async fn a_call_recorded_after_its_reservation_was_swept_is_still_charged_once(p
     use temponest_agents::domain::budgets::settle_record;
     use temponest_agents::domain::execution::CallStatus;
 
-    let app = spawn(pool.clone()).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let budget = set_budget(&app, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
     // The budget's usage row, with no reservation left: the sweep released it while the call,
@@ -458,10 +456,8 @@ async fn a_call_recorded_after_its_reservation_was_swept_is_still_charged_once(p
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) =
+        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
     let agent_id = agent["id"].as_str().unwrap();
     set_budget(
         &app,
@@ -488,10 +484,11 @@ async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
 async fn concurrent_reservations_and_settlements_never_deadlock(pool: PgPool) {
     use temponest_agents::domain::budgets::{reserve, settle};
 
-    let app = spawn(pool.clone()).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let agent_id: uuid::Uuid = agent["id"].as_str().unwrap().parse().unwrap();
     let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
     // Four usage rows per call: the tenant's and the agent's budget, each daily and monthly.

@@ -7,14 +7,17 @@ use sqlx::PgPool;
 use temponest_llm::ProviderKind;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{closed_port, config, expect_error, expect_json, provider, spawn, spawn_with};
+use crate::helpers::{
+    closed_port, config, expect_error, expect_json, provider, spawn_with, spawn_with_agent,
+};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool,
+        json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}),
+    )
+    .await;
     let agent_id = agent["id"].as_str().unwrap();
     let run = app.execute(&ada.token, agent_id, "hello there").await;
     assert_eq!(run["status"], "completed");
@@ -66,10 +69,8 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, a) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, a) =
+        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
     let b = app
         .agent(
             &ada.token,
@@ -112,10 +113,8 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_execute_requests_are_rejected_before_anything_runs(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) =
+        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
     let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
     app.refused_bodies(
         &ada.token,

@@ -59,6 +59,14 @@ pub async fn spawn_ada(pool: PgPool) -> (TestApp, Session) {
     (app, ada)
 }
 
+/// The app with ada@example.com signed up and `agent` created for her: the app, ada and the
+/// agent.
+pub async fn spawn_with_agent(pool: PgPool, agent: Value) -> (TestApp, Session, Value) {
+    let app = spawn(pool).await;
+    let (ada, agent) = app.ada_with_agent(agent).await;
+    (app, ada, agent)
+}
+
 pub async fn spawn_with(pool: PgPool, config: AgentsConfig) -> TestApp {
     let app = Harness::new(pool)
         .await
@@ -107,6 +115,14 @@ impl TestApp {
     pub async fn cancel(&self, token: &str, path: &str) -> Value {
         let request = format!("POST {path}/cancel");
         self.call(token, &request, Some(&json!({})), 200).await
+    }
+
+    /// Waits until the execution at `path` has failed (`what` says why the test expects it) and
+    /// returns it.
+    pub async fn failed_eventually(&self, token: &str, path: &str, what: &str) -> Value {
+        let failed = || async { self.fetch(token, path).await["status"] == "failed" };
+        assert!(eventually(failed).await, "{what}");
+        self.fetch(token, path).await
     }
 
     /// Runs an agent synchronously and returns the execution.

@@ -9,14 +9,15 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::fake_llm::{FakeLlm, Reply, aborted};
-use crate::helpers::{Api, eventually, spawn, spawn_with, stream};
+use crate::helpers::{Api, eventually, spawn, spawn_with, spawn_with_agent, stream};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
-    let first = spawn(pool.clone()).await;
-    let (ada, agent) = first
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (_first, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     // What a crashed process leaves behind: running, heartbeat long stopped.
     let id = uuid::Uuid::now_v7();
     sqlx::query(
@@ -45,15 +46,9 @@ async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(po
 
     let recovered = spawn(pool).await;
     let path = format!("/executions/{id}");
-    assert!(
-        eventually(|| async {
-            let run = recovered.fetch(&ada.token, &path).await;
-            run["status"] == "failed"
-        })
-        .await,
-        "the abandoned execution is failed"
-    );
-    let run = recovered.fetch(&ada.token, &path).await;
+    let run = recovered
+        .failed_eventually(&ada.token, &path, "the abandoned execution is failed")
+        .await;
     assert_eq!(run["outcome"], "abandoned");
     assert!(run["error"].as_str().unwrap().contains("stopped"));
     let alive = recovered
@@ -133,15 +128,13 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
     drop(resp);
 
     let path = format!("/executions/{id}");
-    assert!(
-        eventually(|| async {
-            let run = survivor.fetch(&ada.token, &path).await;
-            run["status"] == "failed"
-        })
-        .await,
-        "the killed process's execution is failed within seconds"
-    );
-    let run = survivor.fetch(&ada.token, &path).await;
+    let run = survivor
+        .failed_eventually(
+            &ada.token,
+            &path,
+            "the killed process's execution is failed within seconds",
+        )
+        .await;
     assert_eq!(run["outcome"], "abandoned", "{run}");
     let events = survivor.events(&ada.tenant_id).await;
     assert!(

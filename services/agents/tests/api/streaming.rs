@@ -8,18 +8,19 @@ use sqlx::PgPool;
 
 use crate::fake_llm::{FakeLlm, Reply, aborted};
 use crate::helpers::{
-    eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_content, sse_frames,
-    stream,
+    eventually, expect_error, expect_json, parse_sse, spawn_with, spawn_with_agent, sse_content,
+    sse_frames, stream,
 };
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_persisted(
     pool: PgPool,
 ) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Parrot", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool,
+        json!({"name": "Parrot", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let (resp, id) = stream(
         &app,
         &ada.token,
