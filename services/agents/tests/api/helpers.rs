@@ -190,6 +190,18 @@ pub async fn stream(api: &Api, token: &str, agent_id: &str, message: &str) -> (R
     (resp, id)
 }
 
+/// Opens the stream of execution `id` resuming after `last_event_id` (the `Last-Event-ID`
+/// header, sent as given).
+pub async fn resume(api: &Api, token: &str, id: &str, last_event_id: &str) -> Response {
+    api.http
+        .get(api.url(&format!("/executions/{id}/stream")))
+        .bearer_auth(token)
+        .header("Last-Event-ID", last_event_id)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Reads a whole SSE body into (id, data) frames.
 pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
     assert_eq!(resp.status(), StatusCode::OK);

@@ -139,18 +139,14 @@ async fn collections_need_a_configured_and_reachable_knowledge_service(pool: PgP
     let unconfigured = crate::helpers::spawn(pool.clone()).await;
     let ada = unconfigured.signup("ada@example.com").await;
     let id = uuid::Uuid::now_v7();
+    let (create, linked) = ("POST /agents/", agent(json!([id])));
+    let linked = Some(&linked);
     unconfigured
-        .refused(
-            &ada.token,
-            "POST /agents/",
-            Some(&agent(json!([id]))),
-            422,
-            "not configured",
-        )
+        .refused(&ada.token, create, linked, 422, "not configured")
         .await;
     // An empty list asks nothing.
     unconfigured
-        .call(&ada.token, "POST /agents/", Some(&agent(json!([]))), 201)
+        .call(&ada.token, create, Some(&agent(json!([]))), 201)
         .await;
     drop(unconfigured);
 
@@ -165,13 +161,7 @@ async fn collections_need_a_configured_and_reachable_knowledge_service(pool: PgP
     let bob = app.api.signup("bob@example.com").await;
     let body = app
         .api
-        .refused(
-            &bob.token,
-            "POST /agents/",
-            Some(&agent(json!([id]))),
-            503,
-            "knowledge service",
-        )
+        .refused(&bob.token, create, linked, 503, "knowledge service")
         .await;
     assert!(
         !body["detail"]

@@ -8,8 +8,8 @@ use sqlx::PgPool;
 
 use crate::fake_llm::{FakeLlm, Reply, aborted};
 use crate::helpers::{
-    eventually, expect_error, expect_json, parse_sse, spawn_with, spawn_with_agent, sse_content,
-    sse_frames, stream,
+    eventually, expect_error, expect_json, parse_sse, resume, spawn_with, spawn_with_agent,
+    sse_content, sse_frames, stream,
 };
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -62,24 +62,11 @@ async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_pers
     assert_eq!(costs[0]["completion_tokens"], 4);
 
     // Resume after the fact, from Postgres: the tail after frame 2, then [DONE].
-    let resp = app
-        .http
-        .get(app.url(&format!("/executions/{id}/stream")))
-        .bearer_auth(&ada.token)
-        .header("Last-Event-ID", "2")
-        .send()
-        .await
-        .unwrap();
+    let resp = resume(&app, &ada.token, &id, "2").await;
     let tail = sse_frames(resp).await;
     assert_eq!(tail, frames[2..].to_vec());
     expect_error(
-        app.http
-            .get(app.url(&format!("/executions/{id}/stream")))
-            .bearer_auth(&ada.token)
-            .header("Last-Event-ID", "two")
-            .send()
-            .await
-            .unwrap(),
+        resume(&app, &ada.token, &id, "two").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "Last-Event-ID",
     )
@@ -136,14 +123,7 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     assert!(seen.contains("id: 1"), "{seen}");
 
     // A second follower joins live after frame 1.
-    let follower = app
-        .http
-        .get(app.url(&format!("/executions/{id}/stream")))
-        .bearer_auth(&ada.token)
-        .header("Last-Event-ID", "1")
-        .send()
-        .await
-        .unwrap();
+    let follower = resume(&app, &ada.token, &id, "1").await;
     assert_eq!(follower.status(), StatusCode::OK);
 
     let closed = fake.closed();
