@@ -5,14 +5,12 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_error, expect_json, spawn};
+use crate::helpers::{expect_json, spawn_ada, spawn_with_agent};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Researcher", "model": "llama3.2"}))
-        .await;
+    let (app, ada, agent) =
+        spawn_with_agent(pool, json!({"name": "Researcher", "model": "llama3.2"})).await;
     assert_eq!(agent["provider"], "ollama");
     assert_eq!(agent["max_iterations"], 10);
     assert_eq!(agent["temperature"], 0.7);
@@ -62,12 +60,8 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
             .status(),
         StatusCode::NO_CONTENT
     );
-    expect_error(
-        app.get(&ada.token, &format!("/agents/{id}")).await,
-        StatusCode::NOT_FOUND,
-        "agent",
-    )
-    .await;
+    app.refused(&ada.token, &format!("GET /agents/{id}"), None, 404, "agent")
+        .await;
     assert_eq!(
         app.delete(&ada.token, &format!("/agents/{id}"))
             .await
@@ -87,8 +81,7 @@ async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(p
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let cases = [
         (json!({"name": "", "model": "m"}), "name"),
         (json!({"name": "   ", "model": "m"}), "name"),
@@ -115,11 +108,9 @@ async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
         ),
     ];
     for (body, field) in cases {
-        let error = expect_json(
-            app.post(&ada.token, "/agents/", &body).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let error = app
+            .call(&ada.token, "POST /agents/", Some(&body), 422)
+            .await;
         let text = error.to_string();
         assert!(text.contains(field), "{body} → {error}");
         assert!(error["detail"].is_string());
@@ -128,17 +119,21 @@ async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
         .agent(&ada.token, json!({"name": "ok", "model": "m"}))
         .await;
     let id = agent["id"].as_str().unwrap();
-    let error = expect_json(
-        app.patch(&ada.token, &format!("/agents/{id}"), &json!({"name": null}))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    let error = app
+        .call(
+            &ada.token,
+            &format!("PATCH /agents/{id}"),
+            Some(&json!({"name": null})),
+            422,
+        )
+        .await;
     assert_eq!(error["errors"][0]["field"], "name");
     for bad in ["not-a-uuid", "123", "00000000-0000-0000-0000-000000000000"] {
-        expect_error(
-            app.get(&ada.token, &format!("/agents/{bad}")).await,
-            StatusCode::NOT_FOUND,
+        app.refused(
+            &ada.token,
+            &format!("GET /agents/{bad}"),
+            None,
+            404,
             "not found",
         )
         .await;
@@ -147,20 +142,16 @@ async fn invalid_agents_are_rejected_with_field_errors(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     let first = app
         .agent(&ada.token, json!({"name": "Helper", "model": "m"}))
         .await;
-    expect_error(
-        app.post(
-            &ada.token,
-            "/agents/",
-            &json!({"name": "helper", "model": "m"}),
-        )
-        .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        "POST /agents/",
+        Some(&json!({"name": "helper", "model": "m"})),
+        409,
         "already exists",
     )
     .await;
@@ -169,14 +160,11 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
     let other = app
         .agent(&ada.token, json!({"name": "Other", "model": "m"}))
         .await;
-    expect_error(
-        app.patch(
-            &ada.token,
-            &format!("/agents/{}", other["id"].as_str().unwrap()),
-            &json!({"name": "HELPER"}),
-        )
-        .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("PATCH /agents/{}", other["id"].as_str().unwrap()),
+        Some(&json!({"name": "HELPER"})),
+        409,
         "already exists",
     )
     .await;
@@ -202,8 +190,7 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let eve = app.signup("eve@example.com").await;
     let agent = app
         .agent(
@@ -261,8 +248,7 @@ async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     for i in 0..5 {
         app.agent(&ada.token, json!({"name": format!("bot-{i}"), "model": "m", "description": if i % 2 == 0 { "even 100%" } else { "odd" }}))
             .await;
@@ -291,19 +277,13 @@ async fn search_skip_and_limit_page_through_the_newest_first_list(pool: PgPool) 
         .map(|a| a["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(names, ["bot-2", "bot-1"]);
-    expect_json(
-        app.get(&ada.token, "/agents/?limit=abc").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    app.call(&ada.token, "GET /agents/?limit=abc", None, 422)
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Cached", "model": "m"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(pool, json!({"name": "Cached", "model": "m"})).await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(&ada.token, &path).await;
     app.fetch(&ada.token, "/agents/").await;
@@ -333,10 +313,7 @@ async fn agent_reads_come_from_the_cache_until_an_update_invalidates_it(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Evented", "model": "m"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(pool, json!({"name": "Evented", "model": "m"})).await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.patch(&ada.token, &path, &json!({"model": "m2"})).await;
     app.delete(&ada.token, &path).await;
@@ -352,22 +329,12 @@ async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Shared", "model": "m", "provider": "echo"}))
-        .await;
-    app.create(&ada.token, "/users", &json!({"email": "val@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]})).await;
-    let tokens = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&json!({"email": "val@example.com", "password": crate::helpers::PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
+    let (app, ada, agent) = spawn_with_agent(
+        pool,
+        json!({"name": "Shared", "model": "m", "provider": "echo"}),
     )
     .await;
-    let viewer = tokens["access_token"].as_str().unwrap();
+    let viewer: &str = &app.viewer(&ada.token, "val@example.com").await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(viewer, &path).await;
     app.expect_refusals(
@@ -394,5 +361,5 @@ async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
         ],
     )
     .await;
-    expect_error(app.get("", "/agents/").await, StatusCode::UNAUTHORIZED, "").await;
+    app.refused("", "GET /agents/", None, 401, "").await;
 }

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, expect_error, expect_json, spawn};
+use crate::helpers::{TestApp, expect_error, expect_json, spawn_ada};
 
 /// Asserts a 422 whose `errors` name `field` and whose detail names it too.
 async fn expect_field(resp: reqwest::Response, field: &str, needle: &str) -> Value {
@@ -34,8 +34,7 @@ async fn agent_id(app: &TestApp, token: &str) -> String {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_nul_character_in_an_agent_name_is_a_422_naming_the_field(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let resp = app
         .post(
             &ada.token,
@@ -48,8 +47,7 @@ async fn a_nul_character_in_an_agent_name_is_a_422_naming_the_field(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn nul_characters_in_metadata_keys_values_and_arrays_are_422s_naming_the_path(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     for (metadata, field) in [
         (json!({"note": "a\u{0}b"}), "metadata.note"),
         (json!({"outer": {"k\u{0}": 1}}), "metadata.outer.k\\u0000"),
@@ -74,8 +72,7 @@ async fn nul_characters_in_metadata_keys_values_and_arrays_are_422s_naming_the_p
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_escaped_backslash_before_u0000_is_text_not_a_nul(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let resp = app
         .send_raw(
             Method::POST,
@@ -90,8 +87,7 @@ async fn an_escaped_backslash_before_u0000_is_text_not_a_nul(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn nul_characters_in_an_agent_patch_and_an_execution_are_422s(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let id = agent_id(&app, &ada.token).await;
     let agent = format!("/agents/{id}");
     for (patch, field) in [
@@ -116,8 +112,7 @@ async fn nul_characters_in_an_agent_patch_and_an_execution_are_422s(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_nul_character_in_a_query_parameter_is_a_422_naming_the_parameter(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     for (path, field) in [
         ("/agents/?search=%00", "search"),
         ("/agents?skip=0&search=a%00b", "search"),
@@ -129,8 +124,7 @@ async fn a_nul_character_in_a_query_parameter_is_a_422_naming_the_parameter(pool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn numbers_json_cannot_carry_exactly_are_422s_naming_the_path(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     for (number, field) in [
         ("1e-400", "metadata.tiny"),
         ("1e400", "metadata.tiny"),
@@ -168,8 +162,7 @@ async fn numbers_json_cannot_carry_exactly_are_422s_naming_the_path(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn exact_numbers_and_nested_metadata_round_trip_unchanged(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let metadata = r#"{"tenth": 0.1, "thousands": 1.5e3, "two_53": 9007199254740992,
         "fits_i64": 123456789012345678, "u64_max": 18446744073709551615,
         "i64_min": -9223372036854775808, "negative_zero": -0, "small": 2.5e-300,
@@ -196,14 +189,10 @@ async fn exact_numbers_and_nested_metadata_round_trip_unchanged(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn unknown_routes_and_wrong_methods_answer_with_the_error_body(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let body = expect_error(
-        app.get(&ada.token, "/no/such/route").await,
-        StatusCode::NOT_FOUND,
-        "not found",
-    )
-    .await;
+    let (app, ada) = spawn_ada(pool).await;
+    let body = app
+        .refused(&ada.token, "GET /no/such/route", None, 404, "not found")
+        .await;
     assert_eq!(body["code"], "not_found");
     let resp = app
         .http

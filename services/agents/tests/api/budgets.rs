@@ -7,11 +7,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::costs::api_key;
+use crate::costs::{api_key, needs_costs_read};
 use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    Session, TestApp, eventually, expect_error, expect_json, spawn, spawn_with, sse_frames, stream,
+    Session, TestApp, expect_error, spawn, spawn_ada, spawn_with, spawn_with_agent, sse_frames,
+    stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -23,11 +24,8 @@ fn usd(nanos: i64) -> f64 {
 }
 
 async fn set_budget(app: &TestApp, token: &str, body: Value) -> Value {
-    expect_json(
-        app.post(token, "/costs/budget", &body).await,
-        StatusCode::OK,
-    )
-    .await
+    app.call(token, "POST /costs/budget", Some(&body), 200)
+        .await
 }
 
 /// Held reservations and the reserved amount left on usage rows.
@@ -61,17 +59,10 @@ async fn post_execute(app: &TestApp, token: &str, agent_id: &str) -> reqwest::Re
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn budgets_are_set_replaced_and_read_per_tenant_and_per_agent(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "echo-1"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(pool, json!({"name": "A", "model": "echo-1"})).await;
     let agent_id = agent["id"].as_str().unwrap();
-    expect_error(
-        app.get(&ada.token, "/costs/budget").await,
-        StatusCode::NOT_FOUND,
-        "budget",
-    )
-    .await;
+    app.refused(&ada.token, "GET /costs/budget", None, 404, "budget")
+        .await;
     let tenant = set_budget(&app, &ada.token, json!({"daily_limit_usd": 5.0})).await;
     assert_eq!(tenant["daily_limit_usd"], 5.0);
     assert_eq!(tenant["monthly_limit_usd"], Value::Null);
@@ -112,20 +103,13 @@ async fn budgets_are_set_replaced_and_read_per_tenant_and_per_agent(pool: PgPool
     );
     // Another tenant sees none of it, and cannot budget ada's agent.
     let bob = app.signup("bob@example.com").await;
-    expect_error(
-        app.get(&bob.token, "/costs/budget").await,
-        StatusCode::NOT_FOUND,
-        "budget",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &bob.token,
-            "/costs/budget",
-            &json!({"daily_limit_usd": 1.0, "agent_id": agent_id}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
+    app.refused(&bob.token, "GET /costs/budget", None, 404, "budget")
+        .await;
+    app.refused(
+        &bob.token,
+        "POST /costs/budget",
+        Some(&json!({"daily_limit_usd": 1.0, "agent_id": agent_id})),
+        404,
         "agent",
     )
     .await;
@@ -133,72 +117,42 @@ async fn budgets_are_set_replaced_and_read_per_tenant_and_per_agent(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_budgets_are_422s_naming_the_fields_and_setting_one_needs_costs_manage(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let reader = api_key(&app, &ada.token, "costs:read").await;
-    app.expect_refusals(
+    app.refused_bodies(
         &ada.token,
+        "POST /costs/budget",
+        422,
         &[
-            (
-                "POST /costs/budget",
-                Some(json!({"daily_limit_usd": -1.0})),
-                422,
-                "daily_limit_usd",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"monthly_limit_usd": -0.01})),
-                422,
-                "monthly_limit_usd",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"alert_threshold": 0.0})),
-                422,
-                "alert_threshold",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"alert_threshold": 1.5})),
-                422,
-                "alert_threshold",
-            ),
-            (
-                "POST /costs/budget",
-                Some(json!({"daily_limit_usd": "x"})),
-                422,
-                "daily_limit_usd",
-            ),
+            (json!({"daily_limit_usd": -1.0}), "daily_limit_usd"),
+            (json!({"monthly_limit_usd": -0.01}), "monthly_limit_usd"),
+            (json!({"alert_threshold": 0.0}), "alert_threshold"),
+            (json!({"alert_threshold": 1.5}), "alert_threshold"),
+            (json!({"daily_limit_usd": "x"}), "daily_limit_usd"),
         ],
     )
     .await;
-    let both = expect_error(
-        app.post(
+    let both = app
+        .refused(
             &ada.token,
-            "/costs/budget",
-            &json!({"daily_limit_usd": -1.0, "alert_threshold": 2.0}),
+            "POST /costs/budget",
+            Some(&json!({"daily_limit_usd": -1.0, "alert_threshold": 2.0})),
+            422,
+            "2 invalid fields",
         )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "2 invalid fields",
-    )
-    .await;
+        .await;
     assert_eq!(both["errors"].as_array().unwrap().len(), 2, "{both}");
-    expect_error(
-        app.post(&reader, "/costs/budget", &json!({"daily_limit_usd": 1.0}))
-            .await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &reader,
+        "POST /costs/budget",
+        Some(&json!({"daily_limit_usd": 1.0})),
+        403,
         "costs:manage",
     )
     .await;
     let agents_only = api_key(&app, &ada.token, "agents:read").await;
     for path in ["/costs/budget", "/costs/budget/status"] {
-        expect_error(
-            app.get(&agents_only, path).await,
-            StatusCode::FORBIDDEN,
-            "costs:read",
-        )
-        .await;
+        needs_costs_read(&app, &agents_only, path).await;
     }
     set_budget(&app, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     assert_eq!(
@@ -378,10 +332,11 @@ async fn threshold_and_limit_alerts_are_published_once_per_period(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sweep(pool: PgPool) {
-    let first = spawn(pool.clone()).await;
-    let (ada, agent) = first
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (first, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let budget = set_budget(&first, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     // What a crashed process leaves behind: a running execution whose heartbeat stopped, with
     // a call's reservation held.
@@ -410,11 +365,9 @@ async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sw
 
     let recovered = spawn(pool.clone()).await;
     let path = format!("/executions/{id}");
-    assert!(
-        eventually(|| async { recovered.fetch(&ada.token, &path).await["status"] == "failed" })
-            .await,
-        "the abandoned execution is failed"
-    );
+    recovered
+        .failed_eventually(&ada.token, &path, "the abandoned execution is failed")
+        .await;
     assert_eq!(held(&pool).await, (0, 0), "its reservation is released");
 }
 
@@ -449,10 +402,11 @@ async fn a_call_recorded_after_its_reservation_was_swept_is_still_charged_once(p
     use temponest_agents::domain::budgets::settle_record;
     use temponest_agents::domain::execution::CallStatus;
 
-    let app = spawn(pool.clone()).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let budget = set_budget(&app, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
     // The budget's usage row, with no reservation left: the sweep released it while the call,
@@ -502,10 +456,8 @@ async fn a_call_recorded_after_its_reservation_was_swept_is_still_charged_once(p
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) =
+        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
     let agent_id = agent["id"].as_str().unwrap();
     set_budget(
         &app,
@@ -519,12 +471,8 @@ async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
 
     let deleted = app.delete(&ada.token, &format!("/agents/{agent_id}")).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    expect_error(
-        app.get(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "budget",
-    )
-    .await;
+    app.refused(&ada.token, &format!("GET {path}"), None, 404, "budget")
+        .await;
     // The tenant's own budget stays.
     assert_eq!(
         app.fetch(&ada.token, "/costs/budget").await["monthly_limit_usd"],
@@ -536,10 +484,11 @@ async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
 async fn concurrent_reservations_and_settlements_never_deadlock(pool: PgPool) {
     use temponest_agents::domain::budgets::{reserve, settle};
 
-    let app = spawn(pool.clone()).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let agent_id: uuid::Uuid = agent["id"].as_str().unwrap().parse().unwrap();
     let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
     // Four usage rows per call: the tenant's and the agent's budget, each daily and monthly.

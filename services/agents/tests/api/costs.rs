@@ -51,6 +51,13 @@ pub(crate) const GPT: Spend<'static> = Spend {
     unpriced: false,
 };
 
+/// Asserts that `token` (an API key without the `costs:read` scope) is refused `GET path` with a
+/// 403 naming the scope.
+pub(crate) async fn needs_costs_read(app: &TestApp, token: &str, path: &str) {
+    let request = format!("GET {path}");
+    app.refused(token, &request, None, 403, "costs:read").await;
+}
+
 /// A new API key of the caller's tenant holding only `scope`.
 pub(crate) async fn api_key(app: &TestApp, token: &str, scope: &str) -> String {
     let body = serde_json::json!({"name": "reports", "scopes": [scope]});

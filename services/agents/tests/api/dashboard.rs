@@ -13,7 +13,7 @@ use temponest_agents::domain::cost_retention;
 use uuid::Uuid;
 
 use crate::costs::{GPT, Spend, api_key, at, record};
-use crate::helpers::{TestApp, expect_error, spawn};
+use crate::helpers::{TestApp, spawn, spawn_ada};
 
 /// Agents of tenant A (`A1`…`A6`) and of tenant B.
 fn agent(n: u128) -> Uuid {
@@ -326,8 +326,7 @@ async fn the_dashboard_adds_up_the_last_24_hours_of_one_tenant(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_second_read_within_30_seconds_is_served_from_the_cache(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     let (a, b) = (tenant(&ada.tenant_id), tenant(&bob.tenant_id));
     insert_agent(&app.pool, a, agent(1)).await;
@@ -352,17 +351,18 @@ async fn a_second_read_within_30_seconds_is_served_from_the_cache(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_dashboard_needs_costs_read(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let reader = api_key(&app, &ada.token, "costs:read").await;
     let agents_only = api_key(&app, &ada.token, "agents:read").await;
     assert_eq!(
         app.get(&reader, "/dashboard/metrics").await.status(),
         StatusCode::OK
     );
-    expect_error(
-        app.get(&agents_only, "/dashboard/metrics").await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &agents_only,
+        "GET /dashboard/metrics",
+        None,
+        403,
         "costs:read",
     )
     .await;

@@ -7,14 +7,17 @@ use sqlx::PgPool;
 use temponest_llm::ProviderKind;
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{closed_port, config, expect_error, expect_json, provider, spawn, spawn_with};
+use crate::helpers::{
+    closed_port, config, expect_error, expect_json, provider, spawn_with, spawn_with_agent,
+};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool,
+        json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}),
+    )
+    .await;
     let agent_id = agent["id"].as_str().unwrap();
     let run = app.execute(&ada.token, agent_id, "hello there").await;
     assert_eq!(run["status"], "completed");
@@ -66,10 +69,8 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, a) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, a) =
+        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
     let b = app
         .agent(
             &ada.token,
@@ -112,36 +113,23 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_execute_requests_are_rejected_before_anything_runs(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) =
+        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
     let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
-    app.expect_refusals(
+    app.refused_bodies(
         &ada.token,
+        &format!("POST {path}"),
+        422,
         &[
-            (
-                &format!("POST {}", path),
-                Some(json!({"user_message": "  "})),
-                422,
-                "",
-            ),
-            (&format!("POST {}", path), Some(json!({})), 422, ""),
-            (
-                &format!("POST {}", path),
-                Some(json!({"user_message": "x", "context": "text"})),
-                422,
-                "",
-            ),
-            (
-                "POST /agents/nope/execute",
-                Some(json!({"user_message": "x"})),
-                404,
-                "",
-            ),
+            (json!({"user_message": "  "}), ""),
+            (json!({}), ""),
+            (json!({"user_message": "x", "context": "text"}), ""),
         ],
     )
     .await;
+    let run = json!({"user_message": "x"});
+    app.refused(&ada.token, "POST /agents/nope/execute", Some(&run), 404, "")
+        .await;
     let count: i64 = sqlx::query_scalar("select count(*) from agents.executions")
         .fetch_one(&app.pool)
         .await
@@ -162,16 +150,14 @@ async fn the_tool_loop_calls_tools_feeds_results_back_and_records_every_call(poo
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app.ada_with_agent(json!({"name": "Clock", "model": "gpt-4o", "provider": "openai", "tools": ["current_time"],
                    "system_prompt": "Be brief."})).await;
-    let run = expect_json(
-        app.post(
+    let run = app
+        .call(
             &ada.token,
-            &format!("/agents/{}/execute", agent["id"].as_str().unwrap()),
-            &json!({"user_message": "what time is it?", "context": {"user": "ada"}}),
+            &format!("POST /agents/{}/execute", agent["id"].as_str().unwrap()),
+            Some(&json!({"user_message": "what time is it?", "context": {"user": "ada"}})),
+            200,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["response"], "It is late.");
     assert_eq!(run["tools_used"], json!(["current_time"]));

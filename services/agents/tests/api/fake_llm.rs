@@ -6,6 +6,7 @@
 //! a function of the request (for calls whose order is not fixed).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -166,6 +167,14 @@ impl FakeLlm {
     pub fn closed(&self) -> Arc<Notify> {
         self.shared.closed.clone()
     }
+}
+
+/// Waits (at most 10 s) until `closed` (from [`FakeLlm::closed`]) is notified: a hanging reply's
+/// client went away; fails the test with `what` otherwise.
+pub async fn aborted(closed: &Notify, what: &str) {
+    tokio::time::timeout(Duration::from_secs(10), closed.notified())
+        .await
+        .expect(what);
 }
 
 /// Notifies when dropped: hyper drops the response body (or the handler) when the client

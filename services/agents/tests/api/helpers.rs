@@ -52,6 +52,21 @@ pub async fn spawn(pool: PgPool) -> TestApp {
     spawn_with(pool, config(&[])).await
 }
 
+/// The app with ada@example.com (a tenant admin) signed up: how most tests begin.
+pub async fn spawn_ada(pool: PgPool) -> (TestApp, Session) {
+    let app = spawn(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    (app, ada)
+}
+
+/// The app with ada@example.com signed up and `agent` created for her: the app, ada and the
+/// agent.
+pub async fn spawn_with_agent(pool: PgPool, agent: Value) -> (TestApp, Session, Value) {
+    let app = spawn(pool).await;
+    let (ada, agent) = app.ada_with_agent(agent).await;
+    (app, ada, agent)
+}
+
 pub async fn spawn_with(pool: PgPool, config: AgentsConfig) -> TestApp {
     let app = Harness::new(pool)
         .await
@@ -79,6 +94,35 @@ impl TestApp {
         let admin = self.signup("ada@example.com").await;
         let agent = self.agent(&admin.token, agent).await;
         (admin, agent)
+    }
+
+    /// Creates the viewer `email` (password [`PASSWORD`]) in the tenant of `admin_token`, logs
+    /// in as them and returns their access token.
+    pub async fn viewer(&self, admin_token: &str, email: &str) -> String {
+        let user = json!({"email": email, "password": PASSWORD, "roles": ["viewer"]});
+        self.create(admin_token, "/users", &user).await;
+        let login = json!({"email": email, "password": PASSWORD});
+        let tokens = expect_json(
+            self.post_public("/auth/login", &login).await,
+            StatusCode::OK,
+        )
+        .await;
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Cancels the execution or session at `path` (`POST {path}/cancel`), asserts 200 OK and
+    /// returns it.
+    pub async fn cancel(&self, token: &str, path: &str) -> Value {
+        let request = format!("POST {path}/cancel");
+        self.call(token, &request, Some(&json!({})), 200).await
+    }
+
+    /// Waits until the execution at `path` has failed (`what` says why the test expects it) and
+    /// returns it.
+    pub async fn failed_eventually(&self, token: &str, path: &str, what: &str) -> Value {
+        let failed = || async { self.fetch(token, path).await["status"] == "failed" };
+        assert!(eventually(failed).await, "{what}");
+        self.fetch(token, path).await
     }
 
     /// Runs an agent synchronously and returns the execution.
@@ -144,6 +188,18 @@ pub async fn stream(api: &Api, token: &str, agent_id: &str, message: &str) -> (R
         .unwrap()
         .to_owned();
     (resp, id)
+}
+
+/// Opens the stream of execution `id` resuming after `last_event_id` (the `Last-Event-ID`
+/// header, sent as given).
+pub async fn resume(api: &Api, token: &str, id: &str, last_event_id: &str) -> Response {
+    api.http
+        .get(api.url(&format!("/executions/{id}/stream")))
+        .bearer_auth(token)
+        .header("Last-Event-ID", last_event_id)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Reads a whole SSE body into (id, data) frames.

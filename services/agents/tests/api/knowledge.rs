@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_agents::AgentsConfig;
-use temponest_test_client::{Api, Harness, Spawned, eventually, expect_error, expect_json};
+use temponest_test_client::{Api, Harness, Spawned, eventually, expect_json};
 
 use crate::fake_llm::{FakeLlm, Reply};
 
@@ -85,17 +85,15 @@ async fn collections_of_another_tenant_or_unknown_are_refused_when_an_agent_is_s
     let foreign = collection(api, &bob.token, "bob-docs").await;
     let unknown = uuid::Uuid::now_v7().to_string();
 
-    let body = expect_error(
-        api.post(
+    let body = api
+        .refused(
             &ada.token,
-            "/agents/",
-            &agent(json!([own, foreign, unknown])),
+            "POST /agents/",
+            Some(&agent(json!([own, foreign, unknown]))),
+            422,
+            "rag_collection_ids",
         )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "rag_collection_ids",
-    )
-    .await;
+        .await;
     let detail = body["detail"].as_str().unwrap();
     assert!(
         detail.contains(&foreign) && detail.contains(&unknown),
@@ -106,30 +104,31 @@ async fn collections_of_another_tenant_or_unknown_are_refused_when_an_agent_is_s
         "the tenant's own collection is fine: {detail}"
     );
 
-    let saved = expect_json(
-        api.post(&ada.token, "/agents/", &agent(json!([own]))).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let saved = api
+        .call(&ada.token, "POST /agents/", Some(&agent(json!([own]))), 201)
+        .await;
     assert_eq!(saved["rag_collection_ids"], json!([own]));
     let path = format!("/agents/{}", saved["id"].as_str().unwrap());
-    let body = expect_error(
-        api.patch(&ada.token, &path, &json!({"rag_collection_ids": [foreign]}))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &foreign,
-    )
-    .await;
+    let body = api
+        .refused(
+            &ada.token,
+            &format!("PATCH {path}"),
+            Some(&json!({"rag_collection_ids": [foreign]})),
+            422,
+            &foreign,
+        )
+        .await;
     assert_eq!(body["errors"][0]["field"], "rag_collection_ids", "{body}");
     assert_eq!(
         api.fetch(&ada.token, &path).await["rag_collection_ids"],
         json!([own])
     );
     // Bob's tenant may use its own collection.
-    expect_json(
-        api.post(&bob.token, "/agents/", &agent(json!([foreign])))
-            .await,
-        StatusCode::CREATED,
+    api.call(
+        &bob.token,
+        "POST /agents/",
+        Some(&agent(json!([foreign]))),
+        201,
     )
     .await;
 }
@@ -140,22 +139,15 @@ async fn collections_need_a_configured_and_reachable_knowledge_service(pool: PgP
     let unconfigured = crate::helpers::spawn(pool.clone()).await;
     let ada = unconfigured.signup("ada@example.com").await;
     let id = uuid::Uuid::now_v7();
-    expect_error(
-        unconfigured
-            .post(&ada.token, "/agents/", &agent(json!([id])))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "not configured",
-    )
-    .await;
+    let (create, linked) = ("POST /agents/", agent(json!([id])));
+    let linked = Some(&linked);
+    unconfigured
+        .refused(&ada.token, create, linked, 422, "not configured")
+        .await;
     // An empty list asks nothing.
-    expect_json(
-        unconfigured
-            .post(&ada.token, "/agents/", &agent(json!([])))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    unconfigured
+        .call(&ada.token, create, Some(&agent(json!([]))), 201)
+        .await;
     drop(unconfigured);
 
     // Configured but nothing listens there: 503, with a detail.
@@ -167,14 +159,10 @@ async fn collections_need_a_configured_and_reachable_knowledge_service(pool: PgP
     config.knowledge_url = format!("http://{address}");
     let app = spawn(pool, config).await;
     let bob = app.api.signup("bob@example.com").await;
-    let body = expect_error(
-        app.api
-            .post(&bob.token, "/agents/", &agent(json!([id])))
-            .await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "knowledge service",
-    )
-    .await;
+    let body = app
+        .api
+        .refused(&bob.token, create, linked, 503, "knowledge service")
+        .await;
     assert!(
         !body["detail"]
             .as_str()
@@ -231,16 +219,14 @@ async fn knowledge_search_finds_the_right_chunk_and_the_execution_cites_its_docu
         .create(&ada.token, "/agents/", &agent(json!([birds, other])))
         .await;
 
-    let run = expect_json(
-        api.post(
+    let run = api
+        .call(
             &ada.token,
-            &format!("/agents/{}/execute", librarian["id"].as_str().unwrap()),
-            &json!({"user_message": "How long do penguins incubate?"}),
+            &format!("POST /agents/{}/execute", librarian["id"].as_str().unwrap()),
+            Some(&json!({"user_message": "How long do penguins incubate?"})),
+            200,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["response"], "About 65 days.");
     assert_eq!(run["tools_used"], json!(["knowledge_search"]));
@@ -290,16 +276,14 @@ async fn knowledge_search_finds_the_right_chunk_and_the_execution_cites_its_docu
             &json!({"name": "Plain", "provider": "openai", "model": "gpt-4o"}),
         )
         .await;
-    let run = expect_json(
-        api.post(
+    let run = api
+        .call(
             &ada.token,
-            &format!("/agents/{}/execute", plain["id"].as_str().unwrap()),
-            &json!({"user_message": "hi"}),
+            &format!("POST /agents/{}/execute", plain["id"].as_str().unwrap()),
+            Some(&json!({"user_message": "hi"})),
+            200,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(run["citations"], json!([]), "{run}");
     assert!(
         !fake.requests()[2]["tools"]

@@ -4,20 +4,20 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{Api, eventually, expect_json, spawn, spawn_with, stream};
+use crate::fake_llm::{FakeLlm, Reply, aborted};
+use crate::helpers::{Api, eventually, spawn, spawn_with, spawn_with_agent, stream};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
-    let first = spawn(pool.clone()).await;
-    let (ada, agent) = first
-        .ada_with_agent(json!({"name": "A", "model": "m", "provider": "echo"}))
-        .await;
+    let (_first, ada, agent) = spawn_with_agent(
+        pool.clone(),
+        json!({"name": "A", "model": "m", "provider": "echo"}),
+    )
+    .await;
     // What a crashed process leaves behind: running, heartbeat long stopped.
     let id = uuid::Uuid::now_v7();
     sqlx::query(
@@ -46,24 +46,19 @@ async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(po
 
     let recovered = spawn(pool).await;
     let path = format!("/executions/{id}");
-    assert!(
-        eventually(|| async {
-            let run = recovered.fetch(&ada.token, &path).await;
-            run["status"] == "failed"
-        })
-        .await,
-        "the abandoned execution is failed"
-    );
-    let run = recovered.fetch(&ada.token, &path).await;
+    let run = recovered
+        .failed_eventually(&ada.token, &path, "the abandoned execution is failed")
+        .await;
     assert_eq!(run["outcome"], "abandoned");
     assert!(run["error"].as_str().unwrap().contains("stopped"));
-    let alive = expect_json(
-        recovered
-            .get(&ada.token, &format!("/executions/{fresh_id}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let alive = recovered
+        .call(
+            &ada.token,
+            &format!("GET /executions/{fresh_id}"),
+            None,
+            200,
+        )
+        .await;
     assert_eq!(
         alive["status"], "running",
         "a run with a live heartbeat is left alone"
@@ -133,15 +128,13 @@ async fn the_executions_of_a_killed_process_are_failed_as_soon_as_its_death_is_v
     drop(resp);
 
     let path = format!("/executions/{id}");
-    assert!(
-        eventually(|| async {
-            let run = survivor.fetch(&ada.token, &path).await;
-            run["status"] == "failed"
-        })
-        .await,
-        "the killed process's execution is failed within seconds"
-    );
-    let run = survivor.fetch(&ada.token, &path).await;
+    let run = survivor
+        .failed_eventually(
+            &ada.token,
+            &path,
+            "the killed process's execution is failed within seconds",
+        )
+        .await;
     assert_eq!(run["outcome"], "abandoned", "{run}");
     let events = survivor.events(&ada.tenant_id).await;
     assert!(
@@ -169,16 +162,9 @@ async fn a_cancellation_through_one_replica_stops_the_run_on_another(pool: PgPoo
     let (resp, id) = stream(&one, &ada.token, agent["id"].as_str().unwrap(), "x").await;
     fake.wait_for_request().await;
     let closed = fake.closed();
-    let cancelled = expect_json(
-        two.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let cancelled = two.cancel(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(cancelled["outcome"], "cancelled");
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("replica one aborted its upstream call");
+    aborted(&closed, "replica one aborted its upstream call").await;
     let body = resp.text().await.unwrap();
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
     assert!(one.state.runs.get(id.parse().unwrap()).is_none());
@@ -199,9 +185,7 @@ async fn at_shutdown_running_executions_are_recorded_as_interrupted(pool: PgPool
         0,
         "every run recorded its end"
     );
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("upstream aborted");
+    aborted(&closed, "upstream aborted").await;
     let run = app.fetch(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "interrupted");

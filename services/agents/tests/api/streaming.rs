@@ -2,26 +2,25 @@
 //! Last-Event-ID (live and after the fact), cancellation that aborts the upstream call, the
 //! time limit.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::fake_llm::{FakeLlm, Reply};
+use crate::fake_llm::{FakeLlm, Reply, aborted};
 use crate::helpers::{
-    eventually, expect_error, expect_json, parse_sse, spawn, spawn_with, sse_content, sse_frames,
-    stream,
+    eventually, expect_error, expect_json, parse_sse, resume, spawn_with, spawn_with_agent,
+    sse_content, sse_frames, stream,
 };
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_persisted(
     pool: PgPool,
 ) {
-    let app = spawn(pool).await;
-    let (ada, agent) = app
-        .ada_with_agent(json!({"name": "Parrot", "model": "m", "provider": "echo"}))
-        .await;
+    let (app, ada, agent) = spawn_with_agent(
+        pool,
+        json!({"name": "Parrot", "model": "m", "provider": "echo"}),
+    )
+    .await;
     let (resp, id) = stream(
         &app,
         &ada.token,
@@ -63,24 +62,11 @@ async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_pers
     assert_eq!(costs[0]["completion_tokens"], 4);
 
     // Resume after the fact, from Postgres: the tail after frame 2, then [DONE].
-    let resp = app
-        .http
-        .get(app.url(&format!("/executions/{id}/stream")))
-        .bearer_auth(&ada.token)
-        .header("Last-Event-ID", "2")
-        .send()
-        .await
-        .unwrap();
+    let resp = resume(&app, &ada.token, &id, "2").await;
     let tail = sse_frames(resp).await;
     assert_eq!(tail, frames[2..].to_vec());
     expect_error(
-        app.http
-            .get(app.url(&format!("/executions/{id}/stream")))
-            .bearer_auth(&ada.token)
-            .header("Last-Event-ID", "two")
-            .send()
-            .await
-            .unwrap(),
+        resume(&app, &ada.token, &id, "two").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "Last-Event-ID",
     )
@@ -137,28 +123,14 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     assert!(seen.contains("id: 1"), "{seen}");
 
     // A second follower joins live after frame 1.
-    let follower = app
-        .http
-        .get(app.url(&format!("/executions/{id}/stream")))
-        .bearer_auth(&ada.token)
-        .header("Last-Event-ID", "1")
-        .send()
-        .await
-        .unwrap();
+    let follower = resume(&app, &ada.token, &id, "1").await;
     assert_eq!(follower.status(), StatusCode::OK);
 
     let closed = fake.closed();
-    let cancelled = expect_json(
-        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let cancelled = app.cancel(&ada.token, &format!("/executions/{id}")).await;
     assert_eq!(cancelled["status"], "failed");
     assert_eq!(cancelled["outcome"], "cancelled");
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("the upstream request was aborted");
+    aborted(&closed, "the upstream request was aborted").await;
 
     while let Some(chunk) = body.chunk().await.unwrap() {
         seen.push_str(std::str::from_utf8(&chunk).unwrap());
@@ -187,10 +159,11 @@ async fn cancelling_a_streamed_execution_aborts_the_upstream_call_and_resume_see
     let cost = &app.cost_rows(&id).await[0];
     assert_eq!(cost["usage_estimated"], true);
     assert_eq!(cost["completion_tokens"], 2, "'partial ' ≈ 2 tokens");
-    expect_error(
-        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("POST /executions/{id}/cancel"),
+        Some(&json!({})),
+        409,
         "already finished",
     )
     .await;
@@ -236,15 +209,8 @@ async fn a_synchronous_execution_can_be_cancelled_from_another_request(pool: PgP
     let list = app.fetch(&ada.token, "/executions/?status=running").await;
     let id = list[0]["id"].as_str().unwrap().to_owned();
     let closed = fake.closed();
-    expect_json(
-        app.post(&ada.token, &format!("/executions/{id}/cancel"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("upstream aborted");
+    app.cancel(&ada.token, &format!("/executions/{id}")).await;
+    aborted(&closed, "upstream aborted").await;
     let run = expect_json(pending.await.unwrap(), StatusCode::OK).await;
     assert_eq!(run["id"], id.as_str());
     assert_eq!(run["status"], "failed");
@@ -267,7 +233,5 @@ async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "timed_out");
     assert!(run["error"].as_str().unwrap().contains("time limit"));
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("upstream aborted");
+    aborted(&closed, "upstream aborted").await;
 }

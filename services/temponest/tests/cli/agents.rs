@@ -8,9 +8,7 @@ use crate::helpers::{Cli, helper_agent, platform};
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn agents_are_created_listed_changed_and_deleted(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     let id = helper_agent(&cli).await;
 
     // The API's objects unchanged in JSON, by id or by name.
@@ -73,74 +71,78 @@ async fn agents_are_created_listed_changed_and_deleted(pool: PgPool) {
 
     let deleted = cli.json(&["agents", "delete", "helper"]).await;
     assert_eq!(deleted, json!({"id": id, "deleted": true}));
-    cli.run(&["agents", "get", &id]).await.fails(1, "not found");
+    cli.fails(&["agents", "get", &id], 1, "not found").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_apis_detail_is_printed_and_usage_errors_exit_2(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
 
     let invalid = cli
-        .run(&[
-            "agents",
-            "create",
-            "--name",
-            " ",
-            "--model",
-            "m",
-            "--temperature",
-            "9",
-        ])
-        .await
-        .fails(1, "HTTP 422");
+        .fails(
+            &[
+                "agents",
+                "create",
+                "--name",
+                " ",
+                "--model",
+                "m",
+                "--temperature",
+                "9",
+            ],
+            1,
+            "HTTP 422",
+        )
+        .await;
     assert!(invalid.stderr.contains("temperature"), "{invalid:#?}");
     let json = cli
-        .run(&[
-            "agents",
-            "get",
-            "00000000-0000-0000-0000-000000000000",
-            "-o",
-            "json",
-        ])
-        .await
-        .fails(1, "\"status\":404");
+        .fails(
+            &[
+                "agents",
+                "get",
+                "00000000-0000-0000-0000-000000000000",
+                "-o",
+                "json",
+            ],
+            1,
+            "\"status\":404",
+        )
+        .await;
     let error: Value = serde_json::from_str(json.stderr.trim()).unwrap();
     assert_eq!(error["error"]["code"], "not_found");
     assert!(error["error"]["request_id"].is_string());
 
-    cli.run(&["agents", "create", "--model", "m"])
-        .await
-        .fails(2, "--name is required");
-    cli.run(&["agents", "list", "--limit", "500"])
-        .await
-        .fails(2, "500");
-    cli.run(&["agents", "frobnicate"])
-        .await
-        .fails(2, "unrecognized subcommand");
-    cli.run(&["agents", "get", "no-such-agent"])
-        .await
-        .fails(1, "no agent named");
+    cli.fails(
+        &["agents", "create", "--model", "m"],
+        2,
+        "--name is required",
+    )
+    .await;
+    cli.fails(&["agents", "list", "--limit", "500"], 2, "500")
+        .await;
+    cli.fails(&["agents", "frobnicate"], 2, "unrecognized subcommand")
+        .await;
+    cli.fails(&["agents", "get", "no-such-agent"], 1, "no agent named")
+        .await;
     let file = cli.home.join("bad.json");
     std::fs::write(&file, "[1, 2]").unwrap();
-    cli.run(&["agents", "create", "-f", file.to_str().unwrap()])
-        .await
-        .fails(2, "one object");
+    cli.fails(
+        &["agents", "create", "-f", file.to_str().unwrap()],
+        2,
+        "one object",
+    )
+    .await;
     Cli::new(&platform)
         .env("TEMPONEST_BASE_URL", "ftp://example.com")
-        .run(&["agents", "list"])
-        .await
-        .fails(2, "http://");
+        .fails(&["agents", "list"], 2, "http://")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn users_are_created_listed_and_changed(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
 
     let bob = cli
         .run_with_stdin(
@@ -177,9 +179,8 @@ async fn users_are_created_listed_and_changed(pool: PgPool) {
         (&changed["roles"], &changed["is_active"]),
         (&json!(["viewer"]), &json!(false))
     );
-    cli.run(&["users", "update", id])
-        .await
-        .fails(2, "nothing to change");
+    cli.fails(&["users", "update", id], 2, "nothing to change")
+        .await;
 
     let table = cli.run(&["users", "list"]).await.ok();
     assert!(table.contains("bob@example.com"), "{table}");
@@ -188,9 +189,7 @@ async fn users_are_created_listed_and_changed(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn costs_summary_and_budgets(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     helper_agent(&cli).await;
     cli.run(&["run", "helper", "count my words", "--no-stream"])
         .await
@@ -243,20 +242,24 @@ async fn costs_summary_and_budgets(pool: PgPool) {
         table.contains("daily") && table.contains("monthly"),
         "{table}"
     );
-    cli.run(&["costs", "set-budget", "--daily", "lots"])
-        .await
-        .fails(2, "number of USD");
-    cli.run(&["costs", "set-budget", "--alert-threshold", "7"])
-        .await
-        .fails(1, "HTTP 422");
+    cli.fails(
+        &["costs", "set-budget", "--daily", "lots"],
+        2,
+        "number of USD",
+    )
+    .await;
+    cli.fails(
+        &["costs", "set-budget", "--alert-threshold", "7"],
+        1,
+        "HTTP 422",
+    )
+    .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_reader_that_goes_away_ends_the_command_quietly(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     helper_agent(&cli).await;
     // `temponest agents list | head -0`: stdout is closed before anything is written.
     let mut child = cli

@@ -32,6 +32,14 @@ impl Platform {
     pub async fn ada(&self) -> Session {
         self.api.signup("ada@example.com").await
     }
+
+    /// Signs up ada@example.com and logs her in on a new [`Cli`]: how most tests begin.
+    pub async fn ada_cli(&self) -> (Session, Cli) {
+        let ada = self.ada().await;
+        let cli = Cli::new(self);
+        cli.login("ada@example.com").await;
+        (ada, cli)
+    }
 }
 
 /// Starts the platform with `agents` as the agents service's configuration.
@@ -185,6 +193,12 @@ impl Cli {
             command.env(name, value);
         }
         command
+    }
+
+    /// Runs `temponest ARGS` and asserts it fails with `code` and `needle` in stderr (see
+    /// [`Outcome::fails`]).
+    pub async fn fails(&self, args: &[&str], code: i32, needle: &str) -> Outcome {
+        self.run(args).await.fails(code, needle)
     }
 
     /// Runs `temponest ARGS -o json`, asserts success and parses stdout.

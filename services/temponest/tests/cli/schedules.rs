@@ -5,14 +5,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Cli, eventually, helper_agent, platform};
+use crate::helpers::{eventually, helper_agent, platform};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_schedule_fires_and_its_fires_and_executions_are_listed(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     let agent = helper_agent(&cli).await;
 
     let schedule = cli
@@ -69,17 +67,13 @@ async fn a_schedule_fires_and_its_fires_and_executions_are_listed(pool: PgPool) 
 
     let deleted = cli.json(&["schedules", "delete", &id]).await;
     assert_eq!(deleted["deleted"], true);
-    cli.run(&["schedules", "get", &id])
-        .await
-        .fails(1, "not found");
+    cli.fails(&["schedules", "get", &id], 1, "not found").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn schedules_come_from_files_and_show_their_next_runs(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     let agent = helper_agent(&cli).await;
 
     let file = cli.home.join("schedule.yaml");
@@ -148,30 +142,16 @@ async fn schedules_come_from_files_and_show_their_next_runs(pool: PgPool) {
     let all = cli.json(&["schedules", "list"]).await;
     assert_eq!(all.as_array().map(Vec::len), Some(1));
 
-    cli.run(&[
-        "schedules",
-        "create",
-        "--agent",
-        "helper",
-        "--cron",
-        "nope",
-        "--message",
-        "x",
-    ])
-    .await
-    .fails(1, "cron_expression");
-    cli.run(&[
-        "schedules",
-        "create",
-        "--agent",
-        "helper",
-        "--cron",
-        "* * * * *",
-    ])
-    .await
-    .fails(2, "--message is required");
-    cli.run(&["schedules", "create", "--cron", "* * * * *", "--every", "5"])
-        .await
-        .fails(2, "cannot be used with");
+    let for_helper = ["schedules", "create", "--agent", "helper"];
+    let bad_cron = [&for_helper[..], &["--cron", "nope", "--message", "x"]].concat();
+    cli.fails(&bad_cron, 1, "cron_expression").await;
+    let no_message = [&for_helper[..], &["--cron", "* * * * *"]].concat();
+    cli.fails(&no_message, 2, "--message is required").await;
+    cli.fails(
+        &["schedules", "create", "--cron", "* * * * *", "--every", "5"],
+        2,
+        "cannot be used with",
+    )
+    .await;
     let _: Value = cli.json(&["schedules", "get", &id]).await;
 }

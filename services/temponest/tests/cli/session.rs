@@ -11,9 +11,7 @@ use crate::helpers::{Cli, platform, read_json};
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn login_keeps_the_session_in_a_file_only_the_user_can_read(pool: PgPool) {
     let platform = platform(pool).await;
-    let ada = platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (ada, cli) = platform.ada_cli().await;
 
     let file = std::fs::metadata(cli.credentials_path()).unwrap();
     assert_eq!(file.permissions().mode() & 0o777, 0o600);
@@ -34,9 +32,7 @@ async fn login_keeps_the_session_in_a_file_only_the_user_can_read(pool: PgPool) 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_expired_or_refused_access_token_is_refreshed_and_the_new_tokens_kept(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     let first = cli.credentials();
 
     // Expired by the clock: refreshed before the request.
@@ -78,17 +74,13 @@ async fn an_expired_or_refused_access_token_is_refreshed_and_the_new_tokens_kept
     dead["profiles"]["default"]["access_token"] = json!("not-a-token");
     dead["profiles"]["default"]["refresh_token"] = json!("rt_unknown");
     cli.write_credentials(&dead);
-    cli.run(&["agents", "list"])
-        .await
-        .fails(3, "temponest login");
+    cli.fails(&["agents", "list"], 3, "temponest login").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn logout_ends_the_session_on_the_server_and_forgets_it(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     let token = cli.credentials()["profiles"]["default"]["access_token"]
         .as_str()
         .unwrap()
@@ -104,7 +96,7 @@ async fn logout_ends_the_session_on_the_server_and_forgets_it(pool: PgPool) {
     );
     let resp = platform.api.get(&token, "/auth/me").await;
     assert_eq!(resp.status(), 401, "the session was revoked");
-    cli.run(&["agents", "list"]).await.fails(3, "not logged in");
+    cli.fails(&["agents", "list"], 3, "not logged in").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -112,10 +104,9 @@ async fn without_credentials_or_with_a_wrong_password_the_exit_code_is_3(pool: P
     let platform = platform(pool).await;
     platform.ada().await;
     let cli = Cli::new(&platform);
-    cli.run(&["agents", "list"]).await.fails(3, "not logged in");
-    cli.run(&["whoami", "-o", "json"])
-        .await
-        .fails(3, "\"not_logged_in\"");
+    cli.fails(&["agents", "list"], 3, "not logged in").await;
+    cli.fails(&["whoami", "-o", "json"], 3, "\"not_logged_in\"")
+        .await;
     cli.run_with_stdin(
         &["login", "--email", "ada@example.com", "--password-stdin"],
         Some("wrong password\n"),
@@ -127,17 +118,18 @@ async fn without_credentials_or_with_a_wrong_password_the_exit_code_is_3(pool: P
         "nothing stored after a failed login"
     );
     // No terminal to prompt on: a usage error, not a hang.
-    cli.run(&["login", "--email", "ada@example.com"])
-        .await
-        .fails(2, "--password-stdin");
+    cli.fails(
+        &["login", "--email", "ada@example.com"],
+        2,
+        "--password-stdin",
+    )
+    .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn api_keys_work_from_login_and_from_the_environment(pool: PgPool) {
     let platform = platform(pool).await;
-    let ada = platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (ada, cli) = platform.ada_cli().await;
     let created = cli
         .json(&[
             "api-keys",
@@ -179,7 +171,7 @@ async fn api_keys_work_from_login_and_from_the_environment(pool: PgPool) {
     cli.run(&["api-keys", "revoke", created["id"].as_str().unwrap()])
         .await
         .ok();
-    from_env.run(&["agents", "list"]).await.fails(3, "HTTP 401");
+    from_env.fails(&["agents", "list"], 3, "HTTP 401").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -218,9 +210,8 @@ async fn profiles_keep_separate_platforms_and_credentials(pool: PgPool) {
         .map(|p| (p["name"].as_str().unwrap(), p["default"] == true))
         .collect();
     assert_eq!(names, [("bob", true), ("default", false)]);
-    cli.run(&["profiles", "use", "nope"])
-        .await
-        .fails(2, "no profile");
+    cli.fails(&["profiles", "use", "nope"], 2, "no profile")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

@@ -56,9 +56,8 @@ async fn status_shows_readiness_services_version_and_engines(pool: PgPool) {
     // Nothing listens on port 9 (discard): unreachable is exit 1.
     Cli::new(&platform)
         .env("TEMPONEST_BASE_URL", "http://127.0.0.1:9")
-        .run(&["status"])
-        .await
-        .fails(1, "cannot reach");
+        .fails(&["status"], 1, "cannot reach")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -77,9 +76,8 @@ async fn completions_are_printed_for_each_shell(pool: PgPool) {
             "{shell} completes the client commands"
         );
     }
-    cli.run(&["completions", "tcsh"])
-        .await
-        .fails(2, "invalid value");
+    cli.fails(&["completions", "tcsh"], 2, "invalid value")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

@@ -16,9 +16,7 @@ use crate::helpers::{Cli, helper_agent, platform, platform_with};
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn run_streams_the_answer_in_order_and_records_the_execution(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     let agent = helper_agent(&cli).await;
 
     let run = cli.run(&["run", "helper", "one two three four"]).await;
@@ -56,15 +54,16 @@ async fn run_streams_the_answer_in_order_and_records_the_execution(pool: PgPool)
         .json(&["executions", "list", "--status", "failed"])
         .await;
     assert_eq!(failed, json!([]));
-    cli.run(&["executions", "list", "--status", "weird"])
-        .await
-        .fails(1, "HTTP 422");
-    cli.run(&["run", "helper", "x", "--context", "[1]"])
-        .await
-        .fails(2, "JSON object");
-    cli.run(&["executions", "cancel", id])
-        .await
-        .fails(1, "already finished");
+    cli.fails(&["executions", "list", "--status", "weird"], 1, "HTTP 422")
+        .await;
+    cli.fails(
+        &["run", "helper", "x", "--context", "[1]"],
+        2,
+        "JSON object",
+    )
+    .await;
+    cli.fails(&["executions", "cancel", id], 1, "already finished")
+        .await;
 }
 
 /// An OpenAI-compatible provider that streams `thinking ` and then nothing until the client
@@ -113,9 +112,7 @@ async fn slow_platform(pool: PgPool, asked: Arc<Notify>) -> (crate::helpers::Pla
         ..temponest_agents::AgentsConfig::default()
     };
     let platform = platform_with(pool, config).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     cli.json(&[
         "agents",
         "create",

@@ -9,7 +9,7 @@ use axum::routing::post;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{Cli, eventually, platform};
+use crate::helpers::{eventually, platform};
 
 /// A receiver answering 200 and counting what it got; returns its URL.
 async fn receiver(received: Arc<AtomicUsize>) -> String {
@@ -29,9 +29,7 @@ async fn receiver(received: Arc<AtomicUsize>) -> String {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_endpoint_is_tested_and_its_deliveries_retried(pool: PgPool) {
     let platform = platform(pool).await;
-    platform.ada().await;
-    let cli = Cli::new(&platform);
-    cli.login("ada@example.com").await;
+    let (_, cli) = platform.ada_cli().await;
     let received = Arc::new(AtomicUsize::new(0));
     let url = receiver(received.clone()).await;
 
@@ -100,32 +98,38 @@ async fn an_endpoint_is_tested_and_its_deliveries_retried(pool: PgPool) {
         .json(&["webhooks", "update", &id, "--active", "false"])
         .await;
     assert_eq!(disabled["is_active"], false);
-    cli.run(&[
-        "webhooks",
-        "create",
-        "--name",
-        "x",
-        "--endpoint-url",
-        "not a url",
-        "--event",
-        "agent.created",
-    ])
-    .await
-    .fails(1, "url");
-    cli.run(&[
-        "webhooks",
-        "create",
-        "--name",
-        "x",
-        "--header",
-        "novalue",
-        "--endpoint-url",
-        &url,
-        "--event",
-        "a",
-    ])
-    .await
-    .fails(2, "NAME=VALUE");
+    cli.fails(
+        &[
+            "webhooks",
+            "create",
+            "--name",
+            "x",
+            "--endpoint-url",
+            "not a url",
+            "--event",
+            "agent.created",
+        ],
+        1,
+        "url",
+    )
+    .await;
+    cli.fails(
+        &[
+            "webhooks",
+            "create",
+            "--name",
+            "x",
+            "--header",
+            "novalue",
+            "--endpoint-url",
+            &url,
+            "--event",
+            "a",
+        ],
+        2,
+        "NAME=VALUE",
+    )
+    .await;
     assert_eq!(
         cli.json(&["webhooks", "delete", &id]).await["deleted"],
         true

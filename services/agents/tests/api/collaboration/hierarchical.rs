@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{collaborate, steps, team};
+use super::{ada_team, collaborate, steps, team};
 use crate::fake_llm::{FakeLlm, Reply, last_message};
 use crate::helpers::{Session, TestApp, spawn_with};
 
@@ -14,6 +14,19 @@ const PLAN: &str = r#"Sure:
               {"description": "Draft summaries of it"},
               {"description": "zzz"}]}
 ```"#;
+
+/// Runs task `T` with a coordinator (m-boss) and one worker (m-w) on `fake`: the app, ada and
+/// the ended session.
+async fn boss_and_worker(pool: PgPool, fake: &FakeLlm) -> (TestApp, Session, Value) {
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("Boss", "m-boss"), ("W", "m-w")]).await;
+    let session = collaborate(
+        &app,
+        &ada.token,
+        json!({"pattern": "hierarchical", "coordinator_id": ids[0], "worker_ids": [ids[1]], "task": "T"}),
+    )
+    .await;
+    (app, ada, session)
+}
 
 /// The coordinator plans (then synthesises); workers answer `[model] <first line>`.
 fn coordinator_and_workers(_: usize, body: &Value) -> Reply {
@@ -142,21 +155,7 @@ async fn a_malformed_plan_is_asked_for_again_with_the_error(pool: PgPool) {
         None,
     )
     .await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
-        &[("Boss", "m-boss"), ("W", "m-w")],
-    )
-    .await;
-    let session = collaborate(
-        &app,
-        &ada.token,
-        json!({"pattern": "hierarchical", "coordinator_id": ids[0], "worker_ids": [ids[1]], "task": "T"}),
-    )
-    .await;
+    let (_, _, session) = boss_and_worker(pool, &fake).await;
     assert_eq!(session["status"], "completed", "{session}");
     let flow = steps(&session);
     assert_eq!(flow[0].0, "plan");
@@ -174,21 +173,7 @@ async fn a_malformed_plan_is_asked_for_again_with_the_error(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_plan_malformed_twice_fails_the_session_with_a_clear_error(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Text(r#"{"subtasks": []}"#.into())], None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
-        &[("Boss", "m-boss"), ("W", "m-w")],
-    )
-    .await;
-    let session = collaborate(
-        &app,
-        &ada.token,
-        json!({"pattern": "hierarchical", "coordinator_id": ids[0], "worker_ids": [ids[1]], "task": "T"}),
-    )
-    .await;
+    let (app, ada, session) = boss_and_worker(pool, &fake).await;
     assert_eq!(session["status"], "failed", "{session}");
     assert_eq!(session["outcome"], "failed");
     let error = session["error"].as_str().unwrap();

@@ -1,23 +1,18 @@
 //! Sessions over time: cancellation mid-session, a restart mid-session, the wait limit, and
 //! costs equal to the steps' cost records.
 
-use std::time::Duration;
-
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use temponest_platform::StopPhase;
 
-use super::{collaborate, ended, steps, tagged, team};
-use crate::fake_llm::{FakeLlm, Reply, last_message};
-use crate::helpers::{Harness, TestApp, expect_error, expect_json, spawn_with};
+use super::{ada_team, collaborate, ended, steps, tagged, team};
+use crate::fake_llm::{FakeLlm, Reply, aborted, last_message};
+use crate::helpers::{Harness, TestApp, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Hang("thinking".into())], None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a"), ("B", "m-b")]).await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "m-a"), ("B", "m-b")]).await;
     let started = collaborate(
         &app,
         &ada.token,
@@ -27,21 +22,12 @@ async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: 
     fake.wait_for_request().await;
     let closed = fake.closed();
     let id = started["id"].as_str().unwrap();
-    let cancelled = expect_json(
-        app.post(
-            &ada.token,
-            &format!("/collaboration/sessions/{id}/cancel"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let cancelled = app
+        .cancel(&ada.token, &format!("/collaboration/sessions/{id}"))
+        .await;
     assert_eq!(cancelled["status"], "failed");
     assert_eq!(cancelled["outcome"], "cancelled");
-    tokio::time::timeout(Duration::from_secs(10), closed.notified())
-        .await
-        .expect("the step's upstream call was aborted");
+    aborted(&closed, "the step's upstream call was aborted").await;
     let session = ended(&app, &ada.token, id).await;
     assert_eq!(session["outcome"], "cancelled");
     let flow = session["results"].as_array().unwrap();
@@ -56,14 +42,11 @@ async fn cancelling_a_session_aborts_its_running_step_and_starts_no_other(pool: 
         .await,
         "the session's task ended"
     );
-    expect_error(
-        app.post(
-            &ada.token,
-            &format!("/collaboration/sessions/{id}/cancel"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("POST /collaboration/sessions/{id}/cancel"),
+        Some(&json!({})),
+        409,
         "already ended",
     )
     .await;
@@ -174,9 +157,7 @@ async fn waiting_ends_at_the_configured_limit_with_the_session_still_running(poo
     let fake = FakeLlm::start(vec![Reply::Held("late".into())], None).await;
     let mut config = fake.config();
     config.collaboration.wait_timeout_secs = 1;
-    let app = spawn_with(pool, config).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a")]).await;
+    let (app, ada, ids) = ada_team(pool, config, &[("A", "m-a")]).await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -192,12 +173,9 @@ async fn waiting_ends_at_the_configured_limit_with_the_session_still_running(poo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_sessions_cost_is_the_sum_of_its_steps_cost_records(pool: PgPool) {
     let fake = FakeLlm::respond(tagged, Some((1000, 500))).await;
-    let app = spawn_with(pool.clone(), fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
+    let (app, ada, ids) = ada_team(
+        pool.clone(),
+        fake.config(),
         &[("A", "gpt-4o"), ("B", "gpt-4o")],
     )
     .await;
@@ -230,23 +208,12 @@ async fn a_sessions_cost_is_the_sum_of_its_steps_cost_records(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_step_refused_by_a_budget_fails_the_session_as_budget_exceeded(pool: PgPool) {
     let fake = FakeLlm::respond(tagged, Some((10, 10))).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "gpt-4o"), ("B", "gpt-4o")]).await;
+    app.call(
         &ada.token,
-        "openai",
-        &[("A", "gpt-4o"), ("B", "gpt-4o")],
-    )
-    .await;
-    expect_json(
-        app.post(
-            &ada.token,
-            "/costs/budget",
-            &json!({"daily_limit_usd": 0.000001}),
-        )
-        .await,
-        StatusCode::OK,
+        "POST /costs/budget",
+        Some(&json!({"daily_limit_usd": 0.000001})),
+        200,
     )
     .await;
     let session = collaborate(

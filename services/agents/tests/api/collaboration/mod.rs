@@ -8,11 +8,12 @@ mod patterns;
 mod reading;
 mod validation;
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::PgPool;
+use temponest_agents::AgentsConfig;
 
 use crate::fake_llm::{Reply, last_message};
-use crate::helpers::{TestApp, eventually, expect_json};
+use crate::helpers::{Session, TestApp, eventually, spawn_with};
 
 /// A reply naming the model that answered and what it was asked: `[model] input`.
 pub fn tagged(_: usize, body: &Value) -> Reply {
@@ -44,13 +45,23 @@ pub async fn team(
     ids
 }
 
+/// The app on `config` with ada signed up and her team of (name, model) agents on the `openai`
+/// provider (their ids): how most session tests begin.
+pub async fn ada_team(
+    pool: PgPool,
+    config: AgentsConfig,
+    agents: &[(&str, &str)],
+) -> (TestApp, Session, Vec<String>) {
+    let app = spawn_with(pool, config).await;
+    let ada = app.signup("ada@example.com").await;
+    let ids = team(&app, &ada.token, "openai", agents).await;
+    (app, ada, ids)
+}
+
 /// Starts a session and returns it (201).
 pub async fn collaborate(app: &TestApp, token: &str, body: Value) -> Value {
-    expect_json(
-        app.post(token, "/collaboration/execute", &body).await,
-        StatusCode::CREATED,
-    )
-    .await
+    app.call(token, "POST /collaboration/execute", Some(&body), 201)
+        .await
 }
 
 /// Waits until the session has ended and returns it.

@@ -3,19 +3,15 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{collaborate, ended, steps, tagged, team};
+use super::{ada_team, collaborate, ended, steps, tagged};
 use crate::fake_llm::{FakeLlm, Reply, last_message};
-use crate::helpers::spawn_with;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_sequential_session_passes_each_output_to_the_next_agent_in_order(pool: PgPool) {
     let fake = FakeLlm::respond(tagged, None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
+    let (app, ada, ids) = ada_team(
+        pool,
+        fake.config(),
         &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")],
     )
     .await;
@@ -80,9 +76,7 @@ async fn a_sequential_session_passes_each_output_to_the_next_agent_in_order(pool
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn with_full_history_each_agent_gets_the_whole_transcript_for_every_pass(pool: PgPool) {
     let fake = FakeLlm::respond(|i, _| Reply::Text(format!("out{i}")), None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a"), ("B", "m-b")]).await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "m-a"), ("B", "m-b")]).await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -126,15 +120,7 @@ async fn parallel_steps_overlap_under_the_configured_limit_and_are_aggregated(po
     .await;
     let mut config = fake.config();
     config.collaboration.max_concurrent_steps = 2;
-    let app = spawn_with(pool, config).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(
-        &app,
-        &ada.token,
-        "openai",
-        &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")],
-    )
-    .await;
+    let (app, ada, ids) = ada_team(pool, config, &[("A", "m-a"), ("B", "m-b"), ("C", "m-c")]).await;
     let started = collaborate(
         &app,
         &ada.token,
@@ -180,9 +166,7 @@ async fn an_iterative_session_stops_when_successive_outputs_converge(pool: PgPoo
         Reply::Text("never asked".into()),
     ];
     let fake = FakeLlm::start(script, None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a"), ("B", "m-b")]).await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "m-a"), ("B", "m-b")]).await;
     let session = collaborate(
         &app,
         &ada.token,
@@ -212,9 +196,7 @@ async fn an_iterative_session_stops_when_successive_outputs_converge(pool: PgPoo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_iterative_session_that_never_converges_stops_at_max_iterations(pool: PgPool) {
     let fake = FakeLlm::respond(|i, _| Reply::Text(format!("draft{i} word{i}")), None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a")]).await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "m-a")]).await;
     let session = collaborate(
         &app,
         &ada.token,

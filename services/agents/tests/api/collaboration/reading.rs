@@ -5,14 +5,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{collaborate, team};
+use super::{ada_team, collaborate, team};
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{expect_error, parse_sse, spawn, spawn_with};
+use crate::helpers::{parse_sse, spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn sessions_are_listed_newest_first_filtered_by_pattern_and_status(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let ids = team(&app, &ada.token, "echo", &[("A", "m"), ("B", "m")]).await;
     let sequential = collaborate(
         &app,
@@ -125,8 +124,7 @@ async fn another_tenants_sessions_and_agents_are_invisible(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let ids = team(&app, &ada.token, "echo", &[("A", "m"), ("B", "m")]).await;
     let session = collaborate(
         &app,
@@ -167,13 +165,11 @@ async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool)
     assert_eq!(events[1]["step"]["output"], "Echo: hi");
     assert_eq!(events[3]["step"]["step_key"], "pass-1/agent-1");
     assert_eq!(events[4]["session"], session);
-    expect_error(
-        app.get(
-            &ada.token,
-            "/collaboration/sessions/00000000-0000-0000-0000-000000000000/stream",
-        )
-        .await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &ada.token,
+        "GET /collaboration/sessions/00000000-0000-0000-0000-000000000000/stream",
+        None,
+        404,
         "not found",
     )
     .await;
@@ -182,9 +178,7 @@ async fn the_stream_tells_each_step_start_and_end_then_the_session(pool: PgPool)
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_stream_follows_a_running_session_live(pool: PgPool) {
     let fake = FakeLlm::start(vec![Reply::Held("done".into())], None).await;
-    let app = spawn_with(pool, fake.config()).await;
-    let ada = app.signup("ada@example.com").await;
-    let ids = team(&app, &ada.token, "openai", &[("A", "m-a")]).await;
+    let (app, ada, ids) = ada_team(pool, fake.config(), &[("A", "m-a")]).await;
     let session = collaborate(
         &app,
         &ada.token,

@@ -1,11 +1,10 @@
 //! Refused requests: a clear 4xx naming the problem, and nothing started.
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
 use super::team;
-use crate::helpers::{expect_json, spawn};
+use crate::helpers::{spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_requests_are_refused_with_a_clear_detail_and_start_nothing(pool: PgPool) {
@@ -130,21 +129,9 @@ async fn bad_requests_are_refused_with_a_clear_detail_and_start_nothing(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_viewer_can_read_sessions_but_not_start_them(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let ids = team(&app, &ada.token, "echo", &[("A", "m")]).await;
-    app.create(&ada.token, "/users", &json!({"email": "vera@example.com", "password": crate::helpers::PASSWORD, "roles": ["viewer"]})).await;
-    let tokens = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&json!({"email": "vera@example.com", "password": crate::helpers::PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let viewer = tokens["access_token"].as_str().unwrap();
+    let viewer: &str = &app.viewer(&ada.token, "vera@example.com").await;
     app.expect_refusals(
         viewer,
         &[(

@@ -4,13 +4,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{A1, A2, GPT, REPORTS, Spend, api_key, at, november_to_december, record};
-use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
+use super::{
+    A1, A2, GPT, REPORTS, Spend, api_key, at, needs_costs_read, november_to_december, record,
+};
+use crate::helpers::{expect_json, spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
     let quoted = Spend {
@@ -80,8 +81,7 @@ async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_large_export_is_sent_in_chunks_with_every_row_once(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     // 3,000 rows (about 400 KB of CSV): many chunks of the stream.
     sqlx::query(
         "insert into agents.cost_records (id, tenant_id, agent_id, provider, model,
@@ -126,8 +126,7 @@ async fn a_large_export_is_sent_in_chunks_with_every_row_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     for (path, needle) in [
         ("/costs/summary?start_date=yesterday", "start_date"),
         ("/costs/summary?end_date=2026-02-30", "end_date"),
@@ -153,34 +152,17 @@ async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
         ("/costs/export?format=xml", "format"),
         ("/costs/export?start_date=2026-13-01", "start_date"),
     ] {
-        let body = expect_error(
-            app.get(&ada.token, path).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            needle,
-        )
-        .await;
+        let body = app
+            .refused(&ada.token, &format!("GET {path}"), None, 422, needle)
+            .await;
         assert_eq!(body["errors"][0]["field"], needle, "{path}: {body}");
     }
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let user = json!({"email": "val@example.com", "password": PASSWORD, "roles": ["viewer"]});
-    app.create(&ada.token, "/users", &user).await;
-    let login = json!({"email": "val@example.com", "password": PASSWORD});
-    let tokens = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&login)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let viewer = tokens["access_token"].as_str().unwrap();
+    let (app, ada) = spawn_ada(pool).await;
+    let viewer: &str = &app.viewer(&ada.token, "val@example.com").await;
     let reader = api_key(&app, &ada.token, "costs:read").await;
     let agents_only = api_key(&app, &ada.token, "agents:read").await;
     for path in REPORTS {
@@ -191,12 +173,7 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
                 "{path}"
             );
         }
-        expect_error(
-            app.get(&agents_only, path).await,
-            StatusCode::FORBIDDEN,
-            "costs:read",
-        )
-        .await;
+        needs_costs_read(&app, &agents_only, path).await;
         let anonymous = app.get_public(path, &[]).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
@@ -204,8 +181,7 @@ async fn viewers_read_costs_and_api_keys_need_the_costs_read_scope(pool: PgPool)
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     // 1 $ per token, so the echo model's calls cost something.
     let price = json!({"model": "echo-1", "input_usd_per_mtok": 1_000_000.0, "output_usd_per_mtok": 1_000_000.0});
     expect_json(
@@ -230,7 +206,10 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
         let app = &app;
         let token = ada.token.clone();
         let path = path.clone();
-        async move { expect_json(app.post(&token, &path, &body).await, StatusCode::OK).await }
+        async move {
+            app.call(&token, &format!("POST {path}"), Some(&body), 200)
+                .await
+        }
     };
     let apollo =
         run(json!({"user_message": "to the moon", "context": {"project_id": "apollo"}})).await;
@@ -260,16 +239,19 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
     let all = app.fetch(&ada.token, "/costs/summary").await;
     assert_eq!(all["calls"], 3);
     let blank = json!({"user_message": "x", "project_id": " "});
-    expect_error(
-        app.post(&ada.token, &path, &blank).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+    app.refused(
+        &ada.token,
+        &format!("POST {path}"),
+        Some(&blank),
+        422,
         "project_id",
     )
     .await;
     // A context is free-form: an unusable project_id there is no error, the run is just not
     // split by project.
     let odd = json!({"user_message": "x", "context": {"project_id": " "}});
-    expect_json(app.post(&ada.token, &path, &odd).await, StatusCode::OK).await;
+    app.call(&ada.token, &format!("POST {path}"), Some(&odd), 200)
+        .await;
     let all = app.fetch(&ada.token, "/costs/summary").await;
     assert_eq!(all["calls"], 4);
 }

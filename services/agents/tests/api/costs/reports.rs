@@ -2,25 +2,26 @@
 //! tenant isolation.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{A1, A2, GPT, Spend, at, november_to_december, record};
-use crate::helpers::spawn;
+use crate::helpers::{TestApp, spawn_ada};
+
+/// The cost summary `token` reads from `start` to `end` (dates or instants, as the query
+/// string carries them; `end` may carry further parameters).
+async fn read_summary(app: &TestApp, token: &str, start: &str, end: &str) -> Value {
+    let path = format!("/costs/summary?start_date={start}&end_date={end}");
+    app.fetch(token, &path).await
+}
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_summary_adds_up_whole_utc_days_by_provider_model_and_agent(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
 
-    let summary = app
-        .fetch(
-            &ada.token,
-            "/costs/summary?start_date=2026-12-01&end_date=2026-12-02",
-        )
-        .await;
+    let summary = read_summary(&app, &ada.token, "2026-12-01", "2026-12-02").await;
     assert_eq!(
         summary,
         json!({
@@ -38,57 +39,43 @@ async fn the_summary_adds_up_whole_utc_days_by_provider_model_and_agent(pool: Pg
     );
 
     // 23:59:59 on the last day of November belongs to November only.
-    let november = app
-        .fetch(
-            &ada.token,
-            "/costs/summary?start_date=2026-11-01&end_date=2026-11-30",
-        )
-        .await;
+    let november = read_summary(&app, &ada.token, "2026-11-01", "2026-11-30").await;
     assert_eq!(november["total_usd"], 1.0);
     assert_eq!(november["period_end"], "2026-12-01T00:00:00Z");
     // A date-time end is exclusive; offsets are converted to UTC.
-    let instants = app
-        .fetch(
-            &ada.token,
-            "/costs/summary?start_date=2026-12-01T01:59:59%2B02:00&end_date=2026-12-03T00:00:00Z",
-        )
-        .await;
+    let instants = read_summary(
+        &app,
+        &ada.token,
+        "2026-12-01T01:59:59%2B02:00",
+        "2026-12-03T00:00:00Z",
+    )
+    .await;
     assert_eq!(instants["period_start"], "2026-11-30T23:59:59Z");
     assert_eq!(instants["total_usd"], 1.75);
     assert_eq!(instants["calls"], 4);
 
-    let one_agent = app
-        .fetch(
-            &ada.token,
-            &format!("/costs/summary?start_date=2026-12-01&end_date=2026-12-03&agent_id={A1}"),
-        )
-        .await;
+    let one_agent = read_summary(
+        &app,
+        &ada.token,
+        "2026-12-01",
+        &format!("2026-12-03&agent_id={A1}"),
+    )
+    .await;
     assert_eq!(one_agent["total_usd"], 2.25);
     assert_eq!(one_agent["by_agent"], json!({A1.to_string(): 2.25}));
     assert_eq!(one_agent["unpriced_calls"], 0);
 
     // Tenant B sees only its own call, A none of B's.
-    let theirs = app
-        .fetch(
-            &bob.token,
-            "/costs/summary?start_date=2026-11-01&end_date=2026-12-31",
-        )
-        .await;
+    let theirs = read_summary(&app, &bob.token, "2026-11-01", "2026-12-31").await;
     assert_eq!(theirs["total_usd"], 9.0);
     assert_eq!(theirs["calls"], 1);
-    let ours = app
-        .fetch(
-            &ada.token,
-            "/costs/summary?start_date=2026-11-01&end_date=2026-12-31",
-        )
-        .await;
+    let ours = read_summary(&app, &ada.token, "2026-11-01", "2026-12-31").await;
     assert_eq!(ours["total_usd"], 3.75);
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_default_summary_is_the_current_utc_month_up_to_now(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let now = Utc::now();
     let month = now
         .date_naive()
@@ -121,8 +108,7 @@ async fn the_default_summary_is_the_current_utc_month_up_to_now(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     let now = Utc::now();
     let today = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
@@ -229,8 +215,7 @@ async fn daily_and_hourly_have_every_utc_bucket_oldest_first_with_zeros(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn breakdowns_are_sorted_by_spend_and_cut_at_top_n(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let bob = app.signup("bob@example.com").await;
     november_to_december(&app, &ada.tenant_id, &bob.tenant_id).await;
     let period = "start_date=2026-12-01&end_date=2026-12-03";
@@ -272,8 +257,7 @@ async fn breakdowns_are_sorted_by_spend_and_cut_at_top_n(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_forecast_projects_the_weekday_pattern_of_the_last_28_days(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let today = Utc::now().date_naive();
     let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
     // 7 $ on each of the four Mondays of the history; nothing else counts: today is not
@@ -329,8 +313,7 @@ async fn the_forecast_projects_the_weekday_pattern_of_the_last_28_days(pool: PgP
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn whole_hours_come_from_the_roll_up_and_partial_hours_from_the_records(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let spend = |nanos| Spend {
         input: 1,
         output: 2,
@@ -397,8 +380,7 @@ async fn whole_hours_come_from_the_roll_up_and_partial_hours_from_the_records(po
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_settled_periods_summary_is_cached_and_the_current_one_never(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_ada(pool).await;
     let spend = Spend {
         nanos: 1_000_000_000,
         ..GPT
