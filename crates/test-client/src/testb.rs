@@ -1,7 +1,7 @@
 //! One-line calls without credentials (sign-up, login, refresh, public endpoints), the
 //! counterparts of [`Api::call`] and [`Api::refused`] for requests that carry no bearer token.
 
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use super::{Api, expect_error_of, expect_json_of, split_request};
@@ -10,10 +10,8 @@ impl Api {
     /// Sends `request` (`"POST /auth/login"`) without credentials, asserts `status` and
     /// returns the JSON body.
     pub async fn call_public(&self, request: &str, body: Option<&Value>, status: u16) -> Value {
-        let (method, path) = split_request(request);
-        let resp = self.request(method, None, path, body).await;
-        let status = StatusCode::from_u16(status).expect("an HTTP status");
-        expect_json_of(&format!("{request}: "), resp, status).await
+        let (context, resp) = self.send_public(request, body).await;
+        expect_json_of(&context, resp, status_code(status)).await
     }
 
     /// Sends `request` like [`Api::call_public`] and asserts it is refused with `status` and a
@@ -25,9 +23,19 @@ impl Api {
         status: u16,
         needle: &str,
     ) -> Value {
+        let (context, resp) = self.send_public(request, body).await;
+        expect_error_of(&context, resp, status_code(status), needle).await
+    }
+
+    /// Sends `request` without credentials; returns the context for failure messages and
+    /// the response.
+    async fn send_public(&self, request: &str, body: Option<&Value>) -> (String, Response) {
         let (method, path) = split_request(request);
         let resp = self.request(method, None, path, body).await;
-        let status = StatusCode::from_u16(status).expect("an HTTP status");
-        expect_error_of(&format!("{request}: "), resp, status, needle).await
+        (format!("{request}: "), resp)
     }
+}
+
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).expect("an HTTP status")
 }
