@@ -42,12 +42,9 @@ async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool
     assert!(run["started_at"].is_string() && run["completed_at"].is_string());
     // The agent execution it recorded is the agents service's own.
     let agent_exec = run["agent_execution_id"].as_str().unwrap();
-    let exec = expect_json(
-        app.get(&s.token, &format!("/executions/{agent_exec}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let exec = app
+        .fetch(&s.token, &format!("/executions/{agent_exec}"))
+        .await;
     assert_eq!(exec["status"], "completed");
     assert_eq!(exec["user_message"], "daily report");
     assert_eq!(exec["context"]["day"], 1);
@@ -214,10 +211,11 @@ async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
     assert_eq!(manual["trigger"], "manual");
     assert_eq!(manual["task_id"], id.as_str());
     // …so a second trigger and the 10:01 fire time are refused/skipped while it is unfinished.
-    expect_error(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &s.token,
+        &format!("POST /schedules/{id}/trigger"),
+        Some(&json!({})),
+        409,
         "overlap_policy skip",
     )
     .await;
@@ -264,10 +262,11 @@ async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::Pg
     // The next fire time is buffered; a manual trigger on top is refused; the one after skipped.
     app.clock().set(t("2026-06-01T10:02:00Z"));
     assert_eq!(app.fire().await.queued, 1);
-    expect_error(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &s.token,
+        &format!("POST /schedules/{id}/trigger"),
+        Some(&json!({})),
+        409,
         "buffer_one",
     )
     .await;
@@ -363,15 +362,12 @@ async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
     );
     app.clock().set(retry_at);
     assert_eq!(app.run_due().await, 1);
-    let done = expect_json(
-        app.get(
+    let done = app
+        .fetch(
             &s.token,
             &format!("/schedules/{id}/executions/{}", run["id"].as_str().unwrap()),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["outcome"], "failed");
     assert_eq!(done["attempt"], 3);
@@ -416,12 +412,9 @@ async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(poo
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["outcome"], "timed_out");
     let agent_exec = run["agent_execution_id"].as_str().unwrap();
-    let exec = expect_json(
-        app.get(&s.token, &format!("/executions/{agent_exec}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let exec = app
+        .fetch(&s.token, &format!("/executions/{agent_exec}"))
+        .await;
     assert_eq!(exec["outcome"], "cancelled", "{exec}");
     assert!(
         eventually(|| async { hanging.closed() }).await,
@@ -448,16 +441,13 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     let claimed = executions::claim(&app.pool, dead, now, now + chrono::Duration::seconds(5), 10)
         .await
         .unwrap();
-    let started = expect_json(
-        app.post(
+    let started = app
+        .act(
             &s.token,
             &format!("/agents/{agent}/execute"),
             &json!({"user_message": "ping"}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     let agent_exec: uuid::Uuid = started["id"].as_str().unwrap().parse().unwrap();
     assert!(
         executions::set_agent_execution(&app.pool, claimed[0].id, dead, agent_exec)

@@ -6,7 +6,6 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_ratelimit::RateLimitConfig;
@@ -159,15 +158,7 @@ impl TestApp {
     }
 
     pub async fn agent_with(&self, session: &Session, provider: &str) -> String {
-        let body = expect_json(
-            self.post(
-                &session.token,
-                "/agents/",
-                &json!({"name": format!("agent-{}", Uuid::new_v4()), "model": "m", "provider": provider}),
-            )
-            .await,
-            StatusCode::CREATED,
-        )
+        let body = self.create(&session.token, "/agents/", &json!({"name": format!("agent-{}", Uuid::new_v4()), "model": "m", "provider": provider}))
         .await;
         body["id"].as_str().unwrap().to_owned()
     }
@@ -178,11 +169,7 @@ impl TestApp {
         if body.get("task_config").is_none() {
             body["task_config"] = json!({"user_message": "ping", "context": {"k": 1}});
         }
-        expect_json(
-            self.post(&session.token, "/schedules/", &body).await,
-            StatusCode::CREATED,
-        )
-        .await
+        self.create(&session.token, "/schedules/", &body).await
     }
 
     /// Creates a schedule and returns its id.
@@ -195,14 +182,10 @@ impl TestApp {
 
     /// `POST /schedules/{id}/trigger`, expecting 201; returns the queued execution.
     pub async fn trigger(&self, session: &Session, schedule: &str) -> Value {
-        expect_json(
-            self.post(
-                &session.token,
-                &format!("/schedules/{schedule}/trigger"),
-                &json!({}),
-            )
-            .await,
-            StatusCode::CREATED,
+        self.create(
+            &session.token,
+            &format!("/schedules/{schedule}/trigger"),
+            &json!({}),
         )
         .await
     }
@@ -238,35 +221,25 @@ impl TestApp {
 
     /// The executions of a schedule, newest first.
     pub async fn executions(&self, session: &Session, schedule: &str) -> Vec<Value> {
-        let body = expect_json(
-            self.get(&session.token, &format!("/schedules/{schedule}/executions"))
-                .await,
-            StatusCode::OK,
-        )
-        .await;
+        let body = self
+            .fetch(&session.token, &format!("/schedules/{schedule}/executions"))
+            .await;
         body.as_array().unwrap().clone()
     }
 
     pub async fn get_schedule(&self, session: &Session, schedule: &str) -> Value {
-        expect_json(
-            self.get(&session.token, &format!("/schedules/{schedule}"))
-                .await,
-            StatusCode::OK,
-        )
-        .await
+        self.fetch(&session.token, &format!("/schedules/{schedule}"))
+            .await
     }
 
     /// The fire history of a schedule, latest first.
     pub async fn fires(&self, session: &Session, schedule: &str) -> Vec<Value> {
-        let body = expect_json(
-            self.get(
+        let body = self
+            .fetch(
                 &session.token,
                 &format!("/schedules/{schedule}/fires?limit=100"),
             )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
+            .await;
         body.as_array().unwrap().clone()
     }
 

@@ -261,11 +261,7 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
     let engine = engine::start(app.state.clone());
     let s = app.signup("sdk@example.com").await;
     let agent = app.agent(&s).await;
-    let schedule = expect_json(
-        app.post(&s.token, "/schedules/", &json!({"agent_id": agent, "cron_expression": "0 9 * * 1-5", "task_config": {"user_message": "standup", "context": {}}}))
-            .await,
-        StatusCode::CREATED,
-    )
+    let schedule = app.create(&s.token, "/schedules/", &json!({"agent_id": agent, "cron_expression": "0 9 * * 1-5", "task_config": {"user_message": "standup", "context": {}}}))
     .await;
     let id = schedule["id"].as_str().unwrap();
     let triggered = app.trigger(&s, id).await;
@@ -289,38 +285,26 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
     );
     let runs = app.executions(&s, id).await;
     assert!(runs[0]["agent_execution_id"].is_string());
-    let paused = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let paused = app
+        .act(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
+        .await;
     assert_eq!(paused["is_active"], false);
-    let resumed = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let resumed = app
+        .act(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
+        .await;
     assert_eq!(resumed["is_active"], true);
-    let changed = expect_json(
-        app.patch(
+    let changed = app
+        .update(
             &s.token,
             &format!("/schedules/{id}"),
             &json!({"cron_expression": "30 17 * * *"}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(changed["cron_expression"], "30 17 * * *");
     assert_ne!(changed["next_run"], resumed["next_run"]);
-    let by_agent = expect_json(
-        app.get(&s.token, &format!("/schedules?agent_id={agent}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let by_agent = app
+        .fetch(&s.token, &format!("/schedules?agent_id={agent}"))
+        .await;
     assert_eq!(by_agent[0]["id"], id);
     assert_eq!(
         app.delete(&s.token, &format!("/schedules/{id}"))

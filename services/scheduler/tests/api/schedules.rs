@@ -11,17 +11,14 @@ async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
     let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
     let s = app.signup("owner@example.com").await;
     let agent = app.agent(&s).await;
-    let created = expect_json(
-        app.post(
+    let created = app
+        .create(
             &s.token,
             "/schedules",
             &json!({"agent_id": agent, "cron_expression": "*/5 * * * *",
                     "task_config": {"user_message": "report", "context": {"region": "eu"}}}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     assert_eq!(created["agent_id"], agent.as_str());
     assert_eq!(created["tenant_id"], s.tenant_id.as_str());
     assert_eq!(created["cron_expression"], "*/5 * * * *");
@@ -49,16 +46,19 @@ async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
         assert_eq!(list[0]["id"], id);
     }
     // Malformed and unknown ids are 404.
-    expect_error(
-        app.get(&s.token, "/schedules/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &s.token,
+        "GET /schedules/not-a-uuid",
+        None,
+        404,
         "not found",
     )
     .await;
-    expect_error(
-        app.get(&s.token, &format!("/schedules/{}", uuid::Uuid::new_v4()))
-            .await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &s.token,
+        &format!("GET /schedules/{}", uuid::Uuid::new_v4()),
+        None,
+        404,
         "schedule",
     )
     .await;
@@ -114,11 +114,9 @@ async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPo
         if body.get("task_config").is_none() {
             body["task_config"] = json!({"user_message": "hi"});
         }
-        let err = expect_json(
-            app.post(&s.token, "/schedules/", &body).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let err = app
+            .call(&s.token, "POST /schedules/", Some(&body), 422)
+            .await;
         assert!(
             err.to_string().contains(needle),
             "{body}: expected {needle:?} in {err}"
@@ -135,12 +133,7 @@ async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPo
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let other = app.signup("other@example.com").await;
     let foreign = app.agent(&other).await;
-    expect_error(
-        app.post(&s.token, "/schedules/", &json!({"agent_id": foreign, "cron_expression": "* * * * *", "task_config": {"user_message": "x"}}))
-            .await,
-        StatusCode::NOT_FOUND,
-        "not found in your tenant",
-    )
+    app.refused(&s.token, "POST /schedules/", Some(&json!({"agent_id": foreign, "cron_expression": "* * * * *", "task_config": {"user_message": "x"}})), 404, "not found in your tenant")
     .await;
     let count: i64 = sqlx::query_scalar("select count(*) from scheduler.schedules")
         .fetch_one(&app.pool)
@@ -160,21 +153,15 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
     let id = created["id"].as_str().unwrap();
     assert_eq!(ts(&created["next_run"]), t("2026-06-01T11:00:00Z"));
 
-    let paused = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let paused = app
+        .act(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
+        .await;
     assert_eq!(paused["is_active"], false);
     assert_eq!(paused["next_run"], json!(null));
     app.clock().set(t("2026-06-01T12:30:00Z"));
-    let resumed = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let resumed = app
+        .act(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
+        .await;
     assert_eq!(resumed["is_active"], true);
     assert_eq!(
         ts(&resumed["next_run"]),
@@ -182,62 +169,46 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
         "resumes from now"
     );
 
-    let changed = expect_json(
-        app.patch(&s.token, &format!("/schedules/{id}"), &json!({"cron_expression": "15 14 * * *", "timezone": "Europe/Berlin", "name": "daily"}))
-            .await,
-        StatusCode::OK,
-    )
+    let changed = app.update(&s.token, &format!("/schedules/{id}"), &json!({"cron_expression": "15 14 * * *", "timezone": "Europe/Berlin", "name": "daily"}))
     .await;
     assert_eq!(changed["cron_expression"], "15 14 * * *");
     assert_eq!(changed["name"], "daily");
     // 14:15 in Berlin (CEST, +2) is 12:15 UTC, passed today: tomorrow.
     assert_eq!(ts(&changed["next_run"]), t("2026-06-02T12:15:00Z"));
-    let via_patch = expect_json(
-        app.patch(
+    let via_patch = app
+        .update(
             &s.token,
             &format!("/schedules/{id}"),
             &json!({"is_active": false}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(via_patch["is_active"], false);
 
     // A change of something else keeps next_run; switching to an interval.
-    let interval = expect_json(
-        app.patch(
+    let interval = app
+        .update(
             &s.token,
             &format!("/schedules/{id}"),
             &json!({"interval_seconds": 90, "is_active": true}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(interval["schedule_type"], "interval");
     assert_eq!(interval["cron_expression"], json!(null));
     assert_eq!(ts(&interval["next_run"]), t("2026-06-01T12:31:30Z"));
-    let retried = expect_json(
-        app.patch(
+    let retried = app
+        .update(
             &s.token,
             &format!("/schedules/{id}"),
             &json!({"max_retries": 0}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(retried["next_run"], interval["next_run"]);
     // Bad patches are refused and change nothing.
-    expect_error(
-        app.patch(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"timezone": "Nowhere/City"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+    app.refused(
+        &s.token,
+        &format!("PATCH /schedules/{id}"),
+        Some(&json!({"timezone": "Nowhere/City"})),
+        422,
         "unknown time zone",
     )
     .await;
@@ -247,12 +218,9 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
     let second_agent = app.agent(&s).await;
     app.schedule(&s, &second_agent, json!({"interval_seconds": 60}))
         .await;
-    let by_agent = expect_json(
-        app.get(&s.token, &format!("/schedules/?agent_id={agent}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let by_agent = app
+        .fetch(&s.token, &format!("/schedules/?agent_id={agent}"))
+        .await;
     assert_eq!(by_agent.as_array().unwrap().len(), 1);
     assert_eq!(by_agent[0]["id"], id);
     let resp = app
@@ -271,15 +239,19 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
     // Delete: gone from reads, 404 on repeat.
     let resp = app.delete(&s.token, &format!("/schedules/{id}")).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    expect_error(
-        app.get(&s.token, &format!("/schedules/{id}")).await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &s.token,
+        &format!("GET /schedules/{id}"),
+        None,
+        404,
         "schedule",
     )
     .await;
-    expect_error(
-        app.delete(&s.token, &format!("/schedules/{id}")).await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &s.token,
+        &format!("DELETE /schedules/{id}"),
+        None,
+        404,
         "schedule",
     )
     .await;
@@ -313,7 +285,7 @@ async fn tenants_never_see_or_touch_each_others_schedules(pool: sqlx::PgPool) {
     ] {
         expect_error(resp, StatusCode::NOT_FOUND, "not found").await;
     }
-    let list = expect_json(app.get(&b.token, "/schedules/").await, StatusCode::OK).await;
+    let list = app.fetch(&b.token, "/schedules/").await;
     assert_eq!(list, json!([]));
     // Still intact for its owner.
     let own = app.get_schedule(&a, &id).await;
@@ -332,14 +304,10 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
     let id = app
         .schedule_id(&admin, &agent, json!({"cron_expression": "* * * * *"}))
         .await;
-    expect_json(
-        app.post(
-            &admin.token,
-            "/users/",
-            &json!({"email": "viewer@example.com", "password": PASSWORD, "roles": ["viewer"]}),
-        )
-        .await,
-        StatusCode::CREATED,
+    app.create(
+        &admin.token,
+        "/users/",
+        &json!({"email": "viewer@example.com", "password": PASSWORD, "roles": ["viewer"]}),
     )
     .await;
     let login = expect_json(
@@ -353,32 +321,28 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
     )
     .await;
     let viewer = login["access_token"].as_str().unwrap();
-    expect_json(
-        app.get(viewer, &format!("/schedules/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_error(
-        app.post(viewer, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::FORBIDDEN,
+    app.fetch(viewer, &format!("/schedules/{id}")).await;
+    app.refused(
+        viewer,
+        &format!("POST /schedules/{id}/trigger"),
+        Some(&json!({})),
+        403,
         "schedules:write",
     )
     .await;
-    expect_error(
-        app.patch(
-            viewer,
-            &format!("/schedules/{id}"),
-            &json!({"is_active": false}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        viewer,
+        &format!("PATCH /schedules/{id}"),
+        Some(&json!({"is_active": false})),
+        403,
         "schedules:write",
     )
     .await;
-    expect_error(
-        app.delete(viewer, &format!("/schedules/{id}")).await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        viewer,
+        &format!("DELETE /schedules/{id}"),
+        None,
+        403,
         "schedules:write",
     )
     .await;
@@ -386,16 +350,13 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
 
 /// An API key of `session`'s user with exactly `scopes`.
 async fn scoped_key(app: &TestApp, session: &Session, scopes: &[&str]) -> String {
-    let created = expect_json(
-        app.post(
+    let created = app
+        .create(
             &session.token,
             "/api-keys",
             &json!({"name": scopes.join("+"), "scopes": scopes}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     created["key"].as_str().unwrap().to_owned()
 }
 
@@ -410,9 +371,11 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
     let schedules_only = scoped_key(&app, &admin, &["schedules:read", "schedules:write"]).await;
     let body = json!({"agent_id": agent, "cron_expression": "* * * * *",
                       "task_config": {"user_message": "spend money"}});
-    expect_error(
-        app.post(&schedules_only, "/schedules/", &body).await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &schedules_only,
+        "POST /schedules/",
+        Some(&body),
+        403,
         "agents:execute",
     )
     .await;
@@ -420,41 +383,37 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
         format!("/schedules/{id}/trigger"),
         format!("/schedules/{id}/resume"),
     ] {
-        expect_error(
-            app.post(&schedules_only, &path, &json!({})).await,
-            StatusCode::FORBIDDEN,
+        app.refused(
+            &schedules_only,
+            &format!("POST {path}"),
+            Some(&json!({})),
+            403,
             "agents:execute",
         )
         .await;
     }
-    expect_error(
-        app.patch(
-            &schedules_only,
-            &format!("/schedules/{id}"),
-            &json!({"task_config": {"user_message": "something else"}}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &schedules_only,
+        &format!("PATCH /schedules/{id}"),
+        Some(&json!({"task_config": {"user_message": "something else"}})),
+        403,
         "agents:execute",
     )
     .await;
     // Results are the agent's answers: reading them needs agents:read.
-    expect_error(
-        app.get(&schedules_only, &format!("/schedules/{id}/executions"))
-            .await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &schedules_only,
+        &format!("GET /schedules/{id}/executions"),
+        None,
+        403,
         "agents:read",
     )
     .await;
     // Pausing stops runs, so schedules:write alone is enough for it.
-    expect_json(
-        app.post(
-            &schedules_only,
-            &format!("/schedules/{id}/pause"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::OK,
+    app.act(
+        &schedules_only,
+        &format!("/schedules/{id}/pause"),
+        &json!({}),
     )
     .await;
 
@@ -469,17 +428,9 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
         ],
     )
     .await;
-    expect_json(
-        app.post(&runner, "/schedules/", &body).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.get(&runner, &format!("/schedules/{id}/executions"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    app.create(&runner, "/schedules/", &body).await;
+    app.fetch(&runner, &format!("/schedules/{id}/executions"))
+        .await;
     let queued: i64 = sqlx::query_scalar("select count(*) from scheduler.executions")
         .fetch_one(&app.pool)
         .await

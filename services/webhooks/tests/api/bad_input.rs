@@ -107,11 +107,7 @@ async fn nul_characters_in_webhook_fields_are_422s_naming_the_field(pool: PgPool
     ] {
         expect_field(app.post(&ada.token, "/webhooks/", &body).await, field).await;
     }
-    let created = expect_json(
-        app.post(&ada.token, "/webhooks/", &hook("fine")).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = app.create(&ada.token, "/webhooks/", &hook("fine")).await;
     let id = created["id"].as_str().unwrap();
     expect_field(
         app.patch(
@@ -129,11 +125,7 @@ async fn nul_characters_in_webhook_fields_are_422s_naming_the_field(pool: PgPool
 async fn a_nul_character_in_a_webhooks_query_parameter_is_a_422(pool: PgPool) {
     let app = api(pool).await;
     let ada = app.signup("ada@example.com").await;
-    let created = expect_json(
-        app.post(&ada.token, "/webhooks/", &hook("fine")).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = app.create(&ada.token, "/webhooks/", &hook("fine")).await;
     let id = created["id"].as_str().unwrap();
     for (path, field) in [
         (format!("/webhooks/{id}/deliveries?status=%00"), "status"),

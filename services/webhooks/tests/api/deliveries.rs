@@ -55,12 +55,9 @@ async fn a_test_delivery_is_queued_for_the_sender(pool: PgPool) {
     let ada = app.signup("ada@example.com").await;
     let endpoint = webhook(&app, &ada.token, hook("Receiver")).await;
     let id = endpoint["id"].as_str().unwrap();
-    let delivery = expect_json(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let delivery = app
+        .create(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+        .await;
     assert_eq!(delivery["status"], "pending");
     assert_eq!(delivery["event_type"], "webhook.test");
     assert_eq!(delivery["webhook_id"], id);
@@ -86,12 +83,9 @@ async fn a_test_delivery_is_queued_for_the_sender(pool: PgPool) {
     assert_eq!(event_id.to_string(), delivery["event_id"].as_str().unwrap());
     assert!(due, "due at once");
 
-    let again = expect_json(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let again = app
+        .create(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+        .await;
     assert_ne!(
         again["event_id"], delivery["event_id"],
         "each test is a new event"
@@ -106,10 +100,11 @@ async fn a_disabled_endpoint_gets_no_test_delivery(pool: PgPool) {
     body["is_active"] = json!(false);
     let endpoint = webhook(&app, &ada.token, body).await;
     let id = endpoint["id"].as_str().unwrap();
-    expect_error(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("POST /webhooks/{id}/test"),
+        Some(&json!({})),
+        409,
         "endpoint is disabled",
     )
     .await;
@@ -186,12 +181,9 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
         .await
         .unwrap();
     }
-    let detail = expect_json(
-        app.get(&ada.token, &format!("/webhooks/deliveries/{old}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let detail = app
+        .fetch(&ada.token, &format!("/webhooks/deliveries/{old}"))
+        .await;
     assert_eq!(
         detail["id"],
         old.to_string(),
@@ -212,22 +204,16 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
     assert_eq!(attempts[1]["error"], "timed out after 2s");
     assert_eq!(attempts[1]["response_status"], Value::Null);
 
-    expect_error(
-        app.get(
-            &ada.token,
-            &format!("/webhooks/deliveries/{}", Uuid::new_v4()),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &ada.token,
+        &format!("GET /webhooks/deliveries/{}", Uuid::new_v4()),
+        None,
+        404,
         "delivery",
     )
     .await;
-    expect_error(
-        app.get(&ada.token, "/webhooks/deliveries/nope").await,
-        StatusCode::NOT_FOUND,
-        "",
-    )
-    .await;
+    app.refused(&ada.token, "GET /webhooks/deliveries/nope", None, 404, "")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -235,21 +221,20 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     let app = api(pool).await;
     let ada = app.signup("ada@example.com").await;
     let endpoint = webhook(&app, &ada.token, hook("Flaky")).await;
-    let test = expect_json(
-        app.post(
+    let test = app
+        .create(
             &ada.token,
             &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
             &json!({}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let id: Uuid = test["id"].as_str().unwrap().parse().unwrap();
     let retry = format!("/webhooks/deliveries/{id}/retry");
-    expect_error(
-        app.post(&ada.token, &retry, &json!({})).await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("POST {retry}"),
+        Some(&json!({})),
+        409,
         "pending",
     )
     .await;
@@ -265,11 +250,7 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     .execute(&app.pool)
     .await
     .unwrap();
-    let requeued = expect_json(
-        app.post(&ada.token, &retry, &json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    let requeued = app.act(&ada.token, &retry, &json!({})).await;
     assert_eq!(requeued["status"], "pending");
     assert_eq!(requeued["outcome"], Value::Null);
     assert_eq!(requeued["attempt_count"], 4, "the attempt count is kept");
@@ -283,9 +264,11 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     .await
     .unwrap();
     assert!(due && !leased, "due now and unleased");
-    expect_error(
-        app.post(&ada.token, &retry, &json!({})).await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        &format!("POST {retry}"),
+        Some(&json!({})),
+        409,
         "pending",
     )
     .await;
@@ -314,16 +297,13 @@ async fn recovery_requeues_the_failed_deliveries_since_an_instant(pool: PgPool) 
     let succeeded = delivery(&app, &endpoint, "success", since + Duration::minutes(5)).await;
     let elsewhere = delivery(&app, &other, "failed", since + Duration::minutes(5)).await;
 
-    let recovered = expect_json(
-        app.post(
+    let recovered = app
+        .act(
             &ada.token,
             &format!("/webhooks/{}/recover", endpoint["id"].as_str().unwrap()),
             &json!({"since": since.to_rfc3339()}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(recovered, json!({"recovered": 3}));
     for id in after {
         assert_eq!(status_of(&app, id).await, "pending");
@@ -339,14 +319,14 @@ async fn recovery_requeues_the_failed_deliveries_since_an_instant(pool: PgPool) 
         "failed",
         "other endpoints are untouched"
     );
-    expect_error(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/{}/recover", endpoint["id"].as_str().unwrap()),
-            &json!({"since": "yesterday"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+    app.refused(
+        &ada.token,
+        &format!(
+            "POST /webhooks/{}/recover",
+            endpoint["id"].as_str().unwrap()
+        ),
+        Some(&json!({"since": "yesterday"})),
+        422,
         "",
     )
     .await;
@@ -364,14 +344,10 @@ async fn queueing_a_test_delivery_wakes_the_senders_at_commit(pool: PgPool) {
         .listen(temponest_webhooks::db::deliveries::WAKE_CHANNEL)
         .await
         .unwrap();
-    expect_json(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
-            &json!({}),
-        )
-        .await,
-        StatusCode::CREATED,
+    app.create(
+        &ada.token,
+        &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
+        &json!({}),
     )
     .await;
     let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())

@@ -3,12 +3,11 @@
 //! persistent failure disable the endpoint, redirects are not followed, rotated secrets sign
 //! side by side, and agents' events flow through the real agents API.
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{eventually, expect_json, spawn};
+use crate::helpers::{eventually, spawn};
 use crate::receiver::{self, Receiver, Reply, deliveries, endpoint, publish, settled, verify};
 
 async fn attempt_statuses(pool: &PgPool, delivery: Uuid) -> Vec<Option<i32>> {
@@ -287,27 +286,21 @@ async fn agent_events_flow_through_the_agents_api(pool: PgPool) {
     let events = ["agent.created", "agent.execution.completed"];
     let (id, secret) = endpoint(&pool, tenant, &receiver.url, &events, 3).await;
 
-    let agent = expect_json(
-        app.post(
+    let agent = app
+        .create(
             &ada.token,
             "/agents/",
             &json!({"name": "echoer", "model": "echo-1", "provider": "echo"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let agent_id = agent["id"].as_str().unwrap();
-    let run = expect_json(
-        app.post(
+    let run = app
+        .act(
             &ada.token,
             &format!("/agents/{agent_id}/execute"),
             &json!({"user_message": "hi"}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
 
     let rows = settled(&pool, id, 2).await;
     assert!(rows.iter().all(|d| d.status == "success"), "{rows:#?}");

@@ -80,23 +80,15 @@ async fn readers_see_custom_header_names_but_never_their_values(pool: PgPool) {
         "Bearer receiver-credential"
     );
 
-    let manager_view = expect_json(
-        app.get(&admin.token, &format!("/webhooks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let manager_view = app.fetch(&admin.token, &format!("/webhooks/{id}")).await;
     assert_eq!(
         manager_view["headers"]["authorization"],
         "Bearer receiver-credential"
     );
 
     let reader = viewer(&app, &admin.token).await;
-    let one = expect_json(
-        app.get(&reader, &format!("/webhooks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
-    let list = expect_json(app.get(&reader, "/webhooks/").await, StatusCode::OK).await;
+    let one = app.fetch(&reader, &format!("/webhooks/{id}")).await;
+    let list = app.fetch(&reader, "/webhooks/").await;
     for shown in [&one, &list[0]] {
         assert_eq!(
             shown["headers"],
@@ -114,9 +106,11 @@ async fn a_tenant_cannot_create_more_endpoints_than_its_cap(pool: PgPool) {
     let ada = app.signup("ada@example.com").await;
     let first = webhook(&app, &ada.token, hook("one")).await;
     webhook(&app, &ada.token, hook("two")).await;
-    expect_error(
-        app.post(&ada.token, "/webhooks/", &hook("three")).await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        "POST /webhooks/",
+        Some(&hook("three")),
+        409,
         "2 webhook endpoints",
     )
     .await;
