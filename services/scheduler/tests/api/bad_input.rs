@@ -91,10 +91,11 @@ async fn an_unknown_execution_status_filter_is_a_422_naming_the_statuses(pool: s
         .schedule_id(&s, &agent, json!({"cron_expression": "0 * * * *"}))
         .await;
     app.trigger(&s, &id).await;
+    let request = format!("GET /schedules/{id}/executions?status=done");
     let body = app
         .refused(
             &s.token,
-            &format!("GET /schedules/{id}/executions?status=done"),
+            &request,
             None,
             422,
             "must be one of: pending, running, completed, failed",

@@ -108,14 +108,9 @@ async fn crashed_mid_run(pool: sqlx::PgPool) -> Crashed {
     let app = spawn_with(pool.clone(), config, agents, Some(clock)).await;
     let session = app.signup("crash@example.com").await;
     let agent = app.agent_with(&session, "gated").await;
-    let schedule = app
-        .schedule_id(
-            &session,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "skip",
-                   "timeout_seconds": 3600}),
-        )
-        .await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "skip",
+                      "timeout_seconds": 3600});
+    let schedule = app.schedule_id(&session, &agent, body).await;
     app.clock().set(t("2030-01-01T00:01:00Z"));
 
     let (kill, killed) = std::sync::mpsc::channel::<()>();

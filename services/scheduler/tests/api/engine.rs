@@ -198,22 +198,18 @@ async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
     let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("overlap@example.com").await;
     let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "skip"}),
-        )
-        .await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "skip"});
+    let id = app.schedule_id(&s, &agent, body).await;
     // A manual trigger queues one execution…
     let manual = app.trigger(&s, &id).await;
     assert_eq!(manual["status"], "pending");
     assert_eq!(manual["trigger"], "manual");
     assert_eq!(manual["task_id"], id.as_str());
     // …so a second trigger and the 10:01 fire time are refused/skipped while it is unfinished.
+    let request = format!("POST /schedules/{id}/trigger");
     app.refused(
         &s.token,
-        &format!("POST /schedules/{id}/trigger"),
+        &request,
         Some(&json!({})),
         409,
         "overlap_policy skip",
@@ -237,13 +233,8 @@ async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::Pg
     let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("buffer@example.com").await;
     let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "buffer_one"}),
-        )
-        .await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "buffer_one"});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     assert_eq!(app.fire().await.queued, 1);
     // Claim it (running) without finishing it.
@@ -262,14 +253,9 @@ async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::Pg
     // The next fire time is buffered; a manual trigger on top is refused; the one after skipped.
     app.clock().set(t("2026-06-01T10:02:00Z"));
     assert_eq!(app.fire().await.queued, 1);
-    app.refused(
-        &s.token,
-        &format!("POST /schedules/{id}/trigger"),
-        Some(&json!({})),
-        409,
-        "buffer_one",
-    )
-    .await;
+    let request = format!("POST /schedules/{id}/trigger");
+    app.refused(&s.token, &request, Some(&json!({})), 409, "buffer_one")
+        .await;
     app.clock().set(t("2026-06-01T10:03:00Z"));
     assert_eq!(app.fire().await.skipped, 1);
     // The buffered one cannot start while the first runs.
@@ -297,13 +283,8 @@ async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
     let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("allow@example.com").await;
     let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "allow"}),
-        )
-        .await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "allow"});
+    let id = app.schedule_id(&s, &agent, body).await;
     for minute in 1..=3 {
         app.clock().set(t(&format!("2026-06-01T10:0{minute}:00Z")));
         assert_eq!(app.fire().await.queued, 1);
@@ -319,23 +300,11 @@ async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
 async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
     // An agent whose provider is unreachable: every agent execution fails.
     let provider = openai_provider("http://127.0.0.1:9");
-    let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
-    let app = spawn_with(
-        pool,
-        config(),
-        agents_config(Some(("down", provider))),
-        Some(clock),
-    )
-    .await;
+    let app = spawn_with_provider(pool, ("down", provider), t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("retry@example.com").await;
     let agent = app.agent_with(&s, "down").await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 * * * *", "max_retries": 2, "retry_delay_seconds": 10}),
-        )
-        .await;
+    let body = json!({"cron_expression": "0 * * * *", "max_retries": 2, "retry_delay_seconds": 10});
+    let id = app.schedule_id(&s, &agent, body).await;
     let run = app.trigger(&s, &id).await;
     assert_eq!(app.run_due().await, 1);
     let after_first = app.executions(&s, &id).await;
@@ -389,23 +358,11 @@ async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
 async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(pool: sqlx::PgPool) {
     let hanging = crate::multi::HangingLlm::start().await;
     let provider = openai_provider(&hanging.url());
-    let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
-    let app = spawn_with(
-        pool,
-        config(),
-        agents_config(Some(("slow", provider))),
-        Some(clock),
-    )
-    .await;
+    let app = spawn_with_provider(pool, ("slow", provider), t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("timeout@example.com").await;
     let agent = app.agent_with(&s, "slow").await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 * * * *", "timeout_seconds": 1, "max_retries": 0}),
-        )
-        .await;
+    let body = json!({"cron_expression": "0 * * * *", "timeout_seconds": 1, "max_retries": 0});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.trigger(&s, &id).await;
     assert_eq!(app.run_due().await, 1);
     let run = &app.executions(&s, &id).await[0];
@@ -427,13 +384,8 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("rescue@example.com").await;
     let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 * * * *", "max_retries": 1}),
-        )
-        .await;
+    let body = json!({"cron_expression": "0 * * * *", "max_retries": 1});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.trigger(&s, &id).await;
     // An engine claims it, starts the agent execution, then dies (no heartbeat, no result).
     let now = app.now();
@@ -517,13 +469,8 @@ async fn scheduled_runs_are_not_throttled_by_client_rate_limits(pool: sqlx::PgPo
     let app = spawn_limited(pool, config(), agents_config(None), Some(clock), Some(8)).await;
     let s = app.signup("limits@example.com").await;
     let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "*/5 * * * * *", "overlap_policy": "allow"}),
-        )
-        .await;
+    let body = json!({"cron_expression": "*/5 * * * * *", "overlap_policy": "allow"});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     assert_eq!(app.fire().await.queued, 12);
     assert_eq!(app.run_due().await, 12);
@@ -589,13 +536,8 @@ async fn finished_history_is_purged_after_the_retention_period(pool: sqlx::PgPoo
     let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("purge@example.com").await;
     let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "misfire_policy": "skip"}),
-        )
-        .await;
+    let body = json!({"cron_expression": "* * * * *", "misfire_policy": "skip"});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     app.fire().await;
     app.run_due().await;

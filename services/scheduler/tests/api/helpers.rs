@@ -80,6 +80,17 @@ pub async fn spawn_at(pool: PgPool, at: DateTime<Utc>) -> TestApp {
     spawn_with(pool, config(), agents_config(None), Some(clock)).await
 }
 
+/// An app whose scheduler reads a manual clock set to `at` and whose agents may use the
+/// LLM `provider` (its name and configuration).
+pub async fn spawn_with_provider(
+    pool: PgPool,
+    provider: (&str, temponest_llm::ProviderConfig),
+    at: DateTime<Utc>,
+) -> TestApp {
+    let agents = agents_config(Some(provider));
+    spawn_with(pool, config(), agents, Some(ManualClock::new(at))).await
+}
+
 /// Starts auth + agents + scheduler on one router; the scheduler reaches auth and agents over
 /// HTTP at the app's own address.
 pub async fn spawn_with(

@@ -325,13 +325,8 @@ async fn shutdown_releases_a_run_that_does_not_finish_in_the_grace_period(pool: 
     let engine = engine::start(app.state.clone());
     let s = app.signup("release@example.com").await;
     let agent = app.agent_with(&s, "slow").await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 0 1 1 *", "timeout_seconds": 600}),
-        )
-        .await;
+    let body = json!({"cron_expression": "0 0 1 1 *", "timeout_seconds": 600});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.trigger(&s, &id).await;
     assert!(
         eventually(|| async { app.executions(&s, &id).await[0]["agent_execution_id"].is_string() })

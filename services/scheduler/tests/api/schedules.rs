@@ -54,14 +54,8 @@ async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
         "not found",
     )
     .await;
-    app.refused(
-        &s.token,
-        &format!("GET /schedules/{}", uuid::Uuid::new_v4()),
-        None,
-        404,
-        "schedule",
-    )
-    .await;
+    let request = format!("GET /schedules/{}", uuid::Uuid::new_v4());
+    app.refused(&s.token, &request, None, 404, "schedule").await;
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -204,14 +198,10 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
         .await;
     assert_eq!(retried["next_run"], interval["next_run"]);
     // Bad patches are refused and change nothing.
-    app.refused(
-        &s.token,
-        &format!("PATCH /schedules/{id}"),
-        Some(&json!({"timezone": "Nowhere/City"})),
-        422,
-        "unknown time zone",
-    )
-    .await;
+    let request = format!("PATCH /schedules/{id}");
+    let body = json!({"timezone": "Nowhere/City"});
+    app.refused(&s.token, &request, Some(&body), 422, "unknown time zone")
+        .await;
     assert_eq!(app.get_schedule(&s, id).await["timezone"], "Europe/Berlin");
 
     // List filters: by agent and by is_active.
@@ -239,22 +229,10 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
     // Delete: gone from reads, 404 on repeat.
     let resp = app.delete(&s.token, &format!("/schedules/{id}")).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    app.refused(
-        &s.token,
-        &format!("GET /schedules/{id}"),
-        None,
-        404,
-        "schedule",
-    )
-    .await;
-    app.refused(
-        &s.token,
-        &format!("DELETE /schedules/{id}"),
-        None,
-        404,
-        "schedule",
-    )
-    .await;
+    let request = format!("GET /schedules/{id}");
+    app.refused(&s.token, &request, None, 404, "schedule").await;
+    let request = format!("DELETE /schedules/{id}");
+    app.refused(&s.token, &request, None, 404, "schedule").await;
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -322,30 +300,17 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
     .await;
     let viewer = login["access_token"].as_str().unwrap();
     app.fetch(viewer, &format!("/schedules/{id}")).await;
-    app.refused(
-        viewer,
-        &format!("POST /schedules/{id}/trigger"),
-        Some(&json!({})),
-        403,
-        "schedules:write",
-    )
-    .await;
-    app.refused(
-        viewer,
-        &format!("PATCH /schedules/{id}"),
-        Some(&json!({"is_active": false})),
-        403,
-        "schedules:write",
-    )
-    .await;
-    app.refused(
-        viewer,
-        &format!("DELETE /schedules/{id}"),
-        None,
-        403,
-        "schedules:write",
-    )
-    .await;
+    let request = format!("POST /schedules/{id}/trigger");
+    let body = json!({});
+    app.refused(viewer, &request, Some(&body), 403, "schedules:write")
+        .await;
+    let request = format!("PATCH /schedules/{id}");
+    let body = json!({"is_active": false});
+    app.refused(viewer, &request, Some(&body), 403, "schedules:write")
+        .await;
+    let request = format!("DELETE /schedules/{id}");
+    app.refused(viewer, &request, None, 403, "schedules:write")
+        .await;
 }
 
 /// An API key of `session`'s user with exactly `scopes`.
@@ -383,32 +348,29 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
         format!("/schedules/{id}/trigger"),
         format!("/schedules/{id}/resume"),
     ] {
+        let request = format!("POST {path}");
         app.refused(
             &schedules_only,
-            &format!("POST {path}"),
+            &request,
             Some(&json!({})),
             403,
             "agents:execute",
         )
         .await;
     }
+    let request = format!("PATCH /schedules/{id}");
     app.refused(
         &schedules_only,
-        &format!("PATCH /schedules/{id}"),
+        &request,
         Some(&json!({"task_config": {"user_message": "something else"}})),
         403,
         "agents:execute",
     )
     .await;
     // Results are the agent's answers: reading them needs agents:read.
-    app.refused(
-        &schedules_only,
-        &format!("GET /schedules/{id}/executions"),
-        None,
-        403,
-        "agents:read",
-    )
-    .await;
+    let request = format!("GET /schedules/{id}/executions");
+    app.refused(&schedules_only, &request, None, 403, "agents:read")
+        .await;
     // Pausing stops runs, so schedules:write alone is enough for it.
     app.act(
         &schedules_only,

@@ -100,9 +100,10 @@ async fn a_disabled_endpoint_gets_no_test_delivery(pool: PgPool) {
     body["is_active"] = json!(false);
     let endpoint = webhook(&app, &ada.token, body).await;
     let id = endpoint["id"].as_str().unwrap();
+    let request = format!("POST /webhooks/{id}/test");
     app.refused(
         &ada.token,
-        &format!("POST /webhooks/{id}/test"),
+        &request,
         Some(&json!({})),
         409,
         "endpoint is disabled",
@@ -204,14 +205,9 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
     assert_eq!(attempts[1]["error"], "timed out after 2s");
     assert_eq!(attempts[1]["response_status"], Value::Null);
 
-    app.refused(
-        &ada.token,
-        &format!("GET /webhooks/deliveries/{}", Uuid::new_v4()),
-        None,
-        404,
-        "delivery",
-    )
-    .await;
+    let request = format!("GET /webhooks/deliveries/{}", Uuid::new_v4());
+    app.refused(&ada.token, &request, None, 404, "delivery")
+        .await;
     app.refused(&ada.token, "GET /webhooks/deliveries/nope", None, 404, "")
         .await;
 }
@@ -230,14 +226,10 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
         .await;
     let id: Uuid = test["id"].as_str().unwrap().parse().unwrap();
     let retry = format!("/webhooks/deliveries/{id}/retry");
-    app.refused(
-        &ada.token,
-        &format!("POST {retry}"),
-        Some(&json!({})),
-        409,
-        "pending",
-    )
-    .await;
+    let request = format!("POST {retry}");
+    let body = json!({});
+    app.refused(&ada.token, &request, Some(&body), 409, "pending")
+        .await;
 
     sqlx::query(
         "update webhooks.deliveries
@@ -264,14 +256,10 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     .await
     .unwrap();
     assert!(due && !leased, "due now and unleased");
-    app.refused(
-        &ada.token,
-        &format!("POST {retry}"),
-        Some(&json!({})),
-        409,
-        "pending",
-    )
-    .await;
+    let request = format!("POST {retry}");
+    let body = json!({});
+    app.refused(&ada.token, &request, Some(&body), 409, "pending")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

@@ -141,14 +141,10 @@ async fn webhooks_are_listed_newest_first_patched_field_by_field_and_deleted(poo
     );
     assert_eq!(patched["events"], json!(["*"]));
     assert_eq!(patched["headers"], json!({"x-token": "abc"}));
-    app.refused(
-        &ada.token,
-        &format!("PATCH {path}"),
-        Some(&json!({"url": "ftp://example.com/"})),
-        422,
-        "url",
-    )
-    .await;
+    let request = format!("PATCH {path}");
+    let body = json!({"url": "ftp://example.com/"});
+    app.refused(&ada.token, &request, Some(&body), 422, "url")
+        .await;
 
     assert_eq!(
         app.delete(&ada.token, &path).await.status(),
@@ -257,9 +253,10 @@ async fn an_ip_literal_outside_the_allow_list_is_not_a_destination(pool: PgPool)
     let mut public = hook("Public");
     public["url"] = json!("https://example.com/hook");
     let created = webhook(&app, &ada.token, public).await;
+    let request = format!("PATCH /webhooks/{}", created["id"].as_str().unwrap());
     app.refused(
         &ada.token,
-        &format!("PATCH /webhooks/{}", created["id"].as_str().unwrap()),
+        &request,
         Some(&json!({"url": "http://127.0.0.1:9/"})),
         422,
         "destination not allowed",
@@ -306,14 +303,10 @@ async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(p
         ],
         "current first, then the previous one during the grace period"
     );
-    app.refused(
-        &ada.token,
-        &format!("POST /webhooks/{}/rotate-secret", Uuid::new_v4()),
-        Some(&json!({})),
-        404,
-        "webhook",
-    )
-    .await;
+    let request = format!("POST /webhooks/{}/rotate-secret", Uuid::new_v4());
+    let body = json!({});
+    app.refused(&ada.token, &request, Some(&body), 404, "webhook")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -397,14 +390,10 @@ async fn deleting_an_endpoint_fails_its_unfinished_deliveries(pool: PgPool) {
         kept["status"], "success",
         "finished deliveries are left alone"
     );
-    app.refused(
-        &ada.token,
-        &format!("POST /webhooks/deliveries/{done_id}/retry"),
-        Some(&json!({})),
-        409,
-        "deleted",
-    )
-    .await;
+    let request = format!("POST /webhooks/deliveries/{done_id}/retry");
+    let body = json!({});
+    app.refused(&ada.token, &request, Some(&body), 409, "deleted")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -422,14 +411,10 @@ async fn another_tenant_cannot_see_or_touch_a_tenants_webhooks(pool: PgPool) {
 
     app.refused(&eve.token, &format!("GET {path}"), None, 404, "webhook")
         .await;
-    app.refused(
-        &eve.token,
-        &format!("PATCH {path}"),
-        Some(&json!({"name": "mine"})),
-        404,
-        "webhook",
-    )
-    .await;
+    let request = format!("PATCH {path}");
+    let body = json!({"name": "mine"});
+    app.refused(&eve.token, &request, Some(&body), 404, "webhook")
+        .await;
     app.refused(&eve.token, &format!("DELETE {path}"), None, 404, "webhook")
         .await;
     for action in ["test", "rotate-secret"] {
@@ -458,22 +443,13 @@ async fn another_tenant_cannot_see_or_touch_a_tenants_webhooks(pool: PgPool) {
         "webhook",
     )
     .await;
-    app.refused(
-        &eve.token,
-        &format!("GET /webhooks/deliveries/{delivery_id}"),
-        None,
-        404,
-        "delivery",
-    )
-    .await;
-    app.refused(
-        &eve.token,
-        &format!("POST /webhooks/deliveries/{delivery_id}/retry"),
-        Some(&json!({})),
-        404,
-        "delivery",
-    )
-    .await;
+    let request = format!("GET /webhooks/deliveries/{delivery_id}");
+    app.refused(&eve.token, &request, None, 404, "delivery")
+        .await;
+    let request = format!("POST /webhooks/deliveries/{delivery_id}/retry");
+    let body = json!({});
+    app.refused(&eve.token, &request, Some(&body), 404, "delivery")
+        .await;
     let resp = app.get(&eve.token, "/webhooks/").await;
     assert_eq!(resp.headers()["x-total-count"], "0");
     assert_eq!(expect_json(resp, StatusCode::OK).await, json!([]));
@@ -499,14 +475,10 @@ async fn viewers_can_read_webhooks_but_not_create_or_change_them(pool: PgPool) {
         "webhooks:manage",
     )
     .await;
-    app.refused(
-        &viewer,
-        &format!("PATCH {path}"),
-        Some(&json!({"name": "x"})),
-        403,
-        "webhooks:manage",
-    )
-    .await;
+    let request = format!("PATCH {path}");
+    let body = json!({"name": "x"});
+    app.refused(&viewer, &request, Some(&body), 403, "webhooks:manage")
+        .await;
     expect_error(
         app.post(&viewer, &format!("{path}/rotate-secret"), &json!({}))
             .await,
@@ -514,14 +486,9 @@ async fn viewers_can_read_webhooks_but_not_create_or_change_them(pool: PgPool) {
         "webhooks:manage",
     )
     .await;
-    app.refused(
-        &viewer,
-        "POST /events",
-        Some(&json!({"event_type": "order.paid", "payload": {}})),
-        403,
-        "webhooks:manage",
-    )
-    .await;
+    let body = json!({"event_type": "order.paid", "payload": {}});
+    app.refused(&viewer, "POST /events", Some(&body), 403, "webhooks:manage")
+        .await;
     app.refused("", "GET /webhooks/", None, 401, "").await;
 }
 
@@ -596,23 +563,13 @@ async fn application_events_may_not_use_platform_namespaces_or_malformed_types(p
         ("orders", "dotted"),
         ("Order.Paid", "dotted"),
     ] {
-        app.refused(
-            &ada.token,
-            "POST /events",
-            Some(&json!({"event_type": event_type, "payload": {}})),
-            422,
-            needle,
-        )
-        .await;
+        let body = json!({"event_type": event_type, "payload": {}});
+        app.refused(&ada.token, "POST /events", Some(&body), 422, needle)
+            .await;
     }
-    app.refused(
-        &ada.token,
-        "POST /events",
-        Some(&json!({"event_type": "order.paid", "payload": [1]})),
-        422,
-        "payload",
-    )
-    .await;
+    let body = json!({"event_type": "order.paid", "payload": [1]});
+    app.refused(&ada.token, "POST /events", Some(&body), 422, "payload")
+        .await;
     let count: i64 = sqlx::query_scalar("select count(*) from platform.outbox where tenant_id = $1
          and event_type in ('agent.created', 'webhook.whatever', 'orders', 'Order.Paid', 'order.paid')")
         .bind(ada.tenant_id.parse::<Uuid>().unwrap())

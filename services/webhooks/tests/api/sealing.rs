@@ -55,13 +55,8 @@ async fn secrets_are_sealed_at_rest_and_never_sent_unsigned(pool: PgPool) {
         ..app.state.clone()
     };
     let wrong_engine = engine::start(wrong);
-    app.call(
-        &ada.token,
-        "POST /events",
-        Some(&json!({"event_type": "order.paid", "payload": {"order": 1}})),
-        202,
-    )
-    .await;
+    let body = json!({"event_type": "order.paid", "payload": {"order": 1}});
+    app.call(&ada.token, "POST /events", Some(&body), 202).await;
     let failed = crate::helpers::eventually(|| async {
         let class: Option<String> = sqlx::query_scalar(
             "select error_class from webhooks.deliveries where endpoint_id = $1",
