@@ -10,9 +10,8 @@ use crate::helpers::*;
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T09:59:50Z")).await;
-    let s = app.signup("run@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T09:59:50Z"), "run@example.com").await;
     let schedule = app
         .schedule(&s, &agent, json!({"cron_expression": "0 10 * * *", "task_config": {"user_message": "daily report", "context": {"day": 1}}}))
         .await;
@@ -75,9 +74,8 @@ async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn dst_in_new_york_and_berlin(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-03-07T12:00:00Z")).await;
-    let s = app.signup("dst@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-03-07T12:00:00Z"), "dst@example.com").await;
     // New York, spring forward on 2026-03-08: 02:30 does not exist → 03:00 EDT (07:00 UTC).
     let ny = app
         .schedule(&s, &agent, json!({"cron_expression": "30 2 * * *", "timezone": "America/New_York", "overlap_policy": "allow"}))
@@ -116,9 +114,8 @@ async fn dst_in_new_york_and_berlin(pool: sqlx::PgPool) {
 }
 
 async fn outage(misfire: &str, pool: sqlx::PgPool) -> (Value, Vec<Value>, Vec<Value>) {
-    let app = spawn_at(pool, t("2026-06-01T09:59:30Z")).await;
-    let s = app.signup("misfire@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T09:59:30Z"), "misfire@example.com").await;
     let schedule = app
         .schedule(
             &s,
@@ -195,9 +192,8 @@ async fn misfire_fire_all_catches_up_within_the_window(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("overlap@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "overlap@example.com").await;
     let body = json!({"cron_expression": "* * * * *", "overlap_policy": "skip"});
     let id = app.schedule_id(&s, &agent, body).await;
     // A manual trigger queues one execution…
@@ -230,9 +226,8 @@ async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("buffer@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "buffer@example.com").await;
     let body = json!({"cron_expression": "* * * * *", "overlap_policy": "buffer_one"});
     let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
@@ -280,9 +275,8 @@ async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::Pg
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("allow@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "allow@example.com").await;
     let body = json!({"cron_expression": "* * * * *", "overlap_policy": "allow"});
     let id = app.schedule_id(&s, &agent, body).await;
     for minute in 1..=3 {
@@ -381,9 +375,8 @@ async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(poo
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("rescue@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "rescue@example.com").await;
     let body = json!({"cron_expression": "0 * * * *", "max_retries": 1});
     let id = app.schedule_id(&s, &agent, body).await;
     app.trigger(&s, &id).await;
@@ -533,9 +526,8 @@ async fn fires_lateness_and_runs_are_exported(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn finished_history_is_purged_after_the_retention_period(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("purge@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "purge@example.com").await;
     let body = json!({"cron_expression": "* * * * *", "misfire_policy": "skip"});
     let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));

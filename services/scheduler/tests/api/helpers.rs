@@ -80,6 +80,18 @@ pub async fn spawn_at(pool: PgPool, at: DateTime<Utc>) -> TestApp {
     spawn_with(pool, config(), agents_config(None), Some(clock)).await
 }
 
+/// [`spawn_at`], a signed-up tenant admin (`email`) and an echo agent of theirs.
+pub async fn spawn_with_agent(
+    pool: PgPool,
+    at: DateTime<Utc>,
+    email: &str,
+) -> (TestApp, Session, String) {
+    let app = spawn_at(pool, at).await;
+    let session = app.signup(email).await;
+    let agent = app.agent(&session).await;
+    (app, session, agent)
+}
+
 /// An app whose scheduler reads a manual clock set to `at` and whose agents may use the
 /// LLM `provider` (its name and configuration).
 pub async fn spawn_with_provider(

@@ -8,9 +8,8 @@ use crate::helpers::*;
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
-    let s = app.signup("owner@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:30Z"), "owner@example.com").await;
     let created = app
         .create(
             &s.token,
@@ -60,9 +59,7 @@ async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("v@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) = spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "v@example.com").await;
     let cases = [
         (json!({"cron_expression": "61 * * * *"}), "cron_expression"),
         (json!({"cron_expression": "not cron"}), "cron_expression"),
@@ -138,9 +135,7 @@ async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPo
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
-    let s = app.signup("p@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) = spawn_with_agent(pool, t("2026-06-01T10:00:30Z"), "p@example.com").await;
     let created = app
         .schedule(&s, &agent, json!({"cron_expression": "0 * * * *"}))
         .await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::endpoints::{api, hook, webhook};
+use crate::endpoints::{api, api_signed_up, hook, webhook};
 use crate::helpers::{TestApp, expect_error, expect_json};
 
 /// Inserts a delivery of `endpoint` with `status`, created at `created_at`.
@@ -51,8 +51,7 @@ async fn status_of(app: &TestApp, id: Uuid) -> String {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_test_delivery_is_queued_for_the_sender(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Receiver")).await;
     let id = endpoint["id"].as_str().unwrap();
     let delivery = app
@@ -94,8 +93,7 @@ async fn a_test_delivery_is_queued_for_the_sender(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_disabled_endpoint_gets_no_test_delivery(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let mut body = hook("Off");
     body["is_active"] = json!(false);
     let endpoint = webhook(&app, &ada.token, body).await;
@@ -117,8 +115,7 @@ async fn a_disabled_endpoint_gets_no_test_delivery(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Log")).await;
     let other = webhook(&app, &ada.token, hook("Other")).await;
     let now = Utc::now();
@@ -214,8 +211,7 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Flaky")).await;
     let test = app
         .create(
@@ -264,8 +260,7 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn recovery_requeues_the_failed_deliveries_since_an_instant(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Outage")).await;
     let other = webhook(&app, &ada.token, hook("Fine")).await;
     let since = Utc::now() - Duration::hours(1);

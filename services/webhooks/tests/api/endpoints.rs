@@ -7,13 +7,20 @@ use sqlx::PgPool;
 use temponest_webhooks::domain::signing;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, config, expect_error, expect_json, spawn_with};
+use crate::helpers::{PASSWORD, Session, TestApp, config, expect_error, expect_json, spawn_with};
 
 /// The API without the delivery engine.
 pub async fn api(pool: PgPool) -> TestApp {
     let app = spawn_with(pool, config(), false).await;
     assert!(app.engine.is_none(), "no engine delivers in the API tests");
     app
+}
+
+/// [`api`] and a signed-up tenant admin, ada@example.com.
+pub async fn api_signed_up(pool: PgPool) -> (TestApp, Session) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    (app, ada)
 }
 
 /// Creates a webhook and returns the 201 body.
@@ -49,8 +56,7 @@ pub async fn viewer(app: &TestApp, admin: &str) -> String {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_webhook_is_created_with_defaults_and_its_secret_shown_only_once(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Orders")).await;
     assert_eq!(created["tenant_id"], ada.tenant_id.as_str());
     assert_eq!(created["is_active"], true);
@@ -78,8 +84,7 @@ async fn a_webhook_is_created_with_defaults_and_its_secret_shown_only_once(pool:
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn webhooks_are_listed_newest_first_patched_field_by_field_and_deleted(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let own = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let first = webhook(
         &app,
@@ -162,8 +167,7 @@ async fn webhooks_are_listed_newest_first_patched_field_by_field_and_deleted(poo
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn invalid_webhooks_are_refused_with_field_errors(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let cases = [
         (json!({"name": "  "}), "name", "must not be empty"),
         (json!({"url": "ftp://example.com/x"}), "url", "scheme"),
@@ -266,8 +270,7 @@ async fn an_ip_literal_outside_the_allow_list_is_not_a_destination(pool: PgPool)
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Rotating")).await;
     let id = created["id"].as_str().unwrap();
     let rotated = app
@@ -311,8 +314,7 @@ async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(p
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn reactivating_an_endpoint_the_service_disabled_clears_why_it_was_disabled(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Gone")).await;
     let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
     sqlx::query(
@@ -351,8 +353,7 @@ async fn reactivating_an_endpoint_the_service_disabled_clears_why_it_was_disable
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deleting_an_endpoint_fails_its_unfinished_deliveries(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Doomed")).await;
     let id = created["id"].as_str().unwrap();
     let pending = app
@@ -398,8 +399,7 @@ async fn deleting_an_endpoint_fails_its_unfinished_deliveries(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_tenant_cannot_see_or_touch_a_tenants_webhooks(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let eve = app.signup("eve@example.com").await;
     let created = webhook(&app, &ada.token, hook("Private")).await;
     let id = created["id"].as_str().unwrap();
@@ -460,8 +460,7 @@ async fn another_tenant_cannot_see_or_touch_a_tenants_webhooks(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_webhooks_but_not_create_or_change_them(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Shared")).await;
     let viewer = viewer(&app, &ada.token).await;
     let path = format!("/webhooks/{}", created["id"].as_str().unwrap());
@@ -494,8 +493,7 @@ async fn viewers_can_read_webhooks_but_not_create_or_change_them(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_event_catalogue_lists_the_platform_event_type_names(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     for path in ["/webhooks/events", "/webhooks/events/"] {
         let names = app.fetch(&ada.token, path).await;
         let names: Vec<&str> = names
@@ -512,8 +510,7 @@ async fn the_event_catalogue_lists_the_platform_event_type_names(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let body =
         json!({"event_type": "order.paid", "payload": {"order": 7}, "idempotency_key": "order-7"});
     let first = app.call(&ada.token, "POST /events", Some(&body), 202).await;
@@ -555,8 +552,7 @@ async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn application_events_may_not_use_platform_namespaces_or_malformed_types(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     for (event_type, needle) in [
         ("agent.created", "reserved"),
         ("webhook.whatever", "reserved"),
