@@ -1,12 +1,25 @@
 //! One-line calls without credentials (sign-up, login, refresh, public endpoints), the
-//! counterparts of [`Api::call`] and [`Api::refused`] for requests that carry no bearer token.
+//! counterparts of [`Api::call`] and [`Api::refused`] for requests that carry no bearer token;
+//! and a tenant member with given roles, logged in.
 
 use reqwest::{Response, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{Api, expect_error_of, expect_json_of, split_request};
+use super::{Api, PASSWORD, expect_error_of, expect_json_of, split_request};
 
 impl Api {
+    /// Adds `email` (password [`PASSWORD`]) with `roles` to the tenant of `admin` (asserts
+    /// 201), logs them in (asserts 200) and returns their access token.
+    pub async fn member(&self, admin: &str, email: &str, roles: &[&str]) -> String {
+        let user = json!({"email": email, "password": PASSWORD, "roles": roles});
+        self.call(admin, "POST /users", Some(&user), 201).await;
+        let credentials = json!({"email": email, "password": PASSWORD});
+        let tokens = self
+            .call_public("POST /auth/login", Some(&credentials), 200)
+            .await;
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// Sends `request` (`"POST /auth/login"`) without credentials, asserts `status` and
     /// returns the JSON body.
     pub async fn call_public(&self, request: &str, body: Option<&Value>, status: u16) -> Value {

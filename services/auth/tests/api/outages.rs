@@ -12,7 +12,7 @@ use sqlx::{ConnectOptions, PgPool};
 use temponest_db::DbConfig;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{Options, PASSWORD, expect_error, expect_json, spawn_with};
+use crate::helpers::{Options, PASSWORD, expect_json, spawn_with};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn every_endpoint_works_with_redis_down(pool: PgPool) {
@@ -49,9 +49,11 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
     )
     .await;
     app.revoke_key(&session.access, &key).await;
-    expect_error(
-        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
+    app.refused(
+        key["key"].as_str().unwrap(),
+        "GET /auth/me",
+        None,
+        401,
         "revoked",
     )
     .await;

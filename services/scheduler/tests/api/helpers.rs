@@ -14,9 +14,7 @@ use temponest_scheduler::domain::{firing, runner};
 use temponest_scheduler::{AppState, SchedulerConfig};
 use uuid::Uuid;
 
-pub use temponest_test_client::{
-    Api, Harness, PASSWORD, Session, eventually, expect_error, expect_json,
-};
+pub use temponest_test_client::{Api, Harness, Session, eventually, expect_error, expect_json};
 
 /// A running app.
 pub struct TestApp {

@@ -277,23 +277,10 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
     let id = app
         .schedule_id(&admin, &agent, json!({"cron_expression": "* * * * *"}))
         .await;
-    app.create(
-        &admin.token,
-        "/users/",
-        &json!({"email": "viewer@example.com", "password": PASSWORD, "roles": ["viewer"]}),
-    )
-    .await;
-    let login = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&json!({"email": "viewer@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let viewer = login["access_token"].as_str().unwrap();
+    let viewer = &app
+        .member(&admin.token, "viewer@example.com", &["viewer"])
+        .await;
+
     app.fetch(viewer, &format!("/schedules/{id}")).await;
     let request = format!("POST /schedules/{id}/trigger");
     let body = json!({});

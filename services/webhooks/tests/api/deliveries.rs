@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::endpoints::{api, api_signed_up, hook, webhook};
-use crate::helpers::{TestApp, expect_error, expect_json};
+use crate::helpers::{TestApp, expect_json};
 
 /// Inserts a delivery of `endpoint` with `status`, created at `created_at`.
 async fn delivery(
@@ -141,19 +141,19 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
     assert_eq!(resp.headers()["x-total-count"], "1");
     let failed = expect_json(resp, StatusCode::OK).await;
     assert_eq!(failed[0]["id"], old.to_string());
-    let page = expect_json(
-        app.get(&ada.token, &format!("{path}?skip=1&limit=1")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let page = app
+        .fetch(&ada.token, &format!("{path}?skip=1&limit=1"))
+        .await;
     assert_eq!(page[0]["id"], mid.to_string());
-    let refused = expect_error(
-        app.get(&ada.token, &format!("{path}?status=cancelled"))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "status",
-    )
-    .await;
+    let refused = app
+        .refused(
+            &ada.token,
+            &format!("GET {path}?status=cancelled"),
+            None,
+            422,
+            "status",
+        )
+        .await;
     let detail = refused["detail"].as_str().unwrap();
     assert!(
         detail.contains("must be one of pending, success, failed, retrying"),

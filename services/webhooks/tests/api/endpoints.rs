@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use temponest_webhooks::domain::signing;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, Session, TestApp, config, expect_error, expect_json, spawn_with};
+use crate::helpers::{Session, TestApp, config, expect_json, spawn_with};
 
 /// The API without the delivery engine.
 pub async fn api(pool: PgPool) -> TestApp {
@@ -35,23 +35,7 @@ pub fn hook(name: &str) -> Value {
 
 /// Logs in a new viewer of `admin`'s tenant and returns their token.
 pub async fn viewer(app: &TestApp, admin: &str) -> String {
-    app.create(
-        admin,
-        "/users",
-        &json!({"email": "val@example.com", "password": PASSWORD, "roles": ["viewer"]}),
-    )
-    .await;
-    let tokens = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&json!({"email": "val@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    tokens["access_token"].as_str().unwrap().to_owned()
+    app.member(admin, "val@example.com", &["viewer"]).await
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -409,47 +393,43 @@ async fn another_tenant_cannot_see_or_touch_a_tenants_webhooks(pool: PgPool) {
     let delivery_id = delivery["id"].as_str().unwrap();
     let path = format!("/webhooks/{id}");
 
-    app.refused(&eve.token, &format!("GET {path}"), None, 404, "webhook")
-        .await;
-    let request = format!("PATCH {path}");
-    let body = json!({"name": "mine"});
-    app.refused(&eve.token, &request, Some(&body), 404, "webhook")
-        .await;
-    app.refused(&eve.token, &format!("DELETE {path}"), None, 404, "webhook")
-        .await;
-    for action in ["test", "rotate-secret"] {
-        expect_error(
-            app.post(&eve.token, &format!("{path}/{action}"), &json!({}))
-                .await,
-            StatusCode::NOT_FOUND,
-            "webhook",
-        )
-        .await;
-    }
-    expect_error(
-        app.post(
-            &eve.token,
-            &format!("{path}/recover"),
-            &json!({"since": "2020-01-01T00:00:00Z"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "webhook",
+    let delivery_path = format!("/webhooks/deliveries/{delivery_id}");
+    let empty = || Some(json!({}));
+    app.expect_refusals(
+        &eve.token,
+        &[
+            (&format!("GET {path}"), None, 404, "webhook"),
+            (
+                &format!("PATCH {path}"),
+                Some(json!({"name": "mine"})),
+                404,
+                "webhook",
+            ),
+            (&format!("DELETE {path}"), None, 404, "webhook"),
+            (&format!("POST {path}/test"), empty(), 404, "webhook"),
+            (
+                &format!("POST {path}/rotate-secret"),
+                empty(),
+                404,
+                "webhook",
+            ),
+            (
+                &format!("POST {path}/recover"),
+                Some(json!({"since": "2020-01-01T00:00:00Z"})),
+                404,
+                "webhook",
+            ),
+            (&format!("GET {path}/deliveries"), None, 404, "webhook"),
+            (&format!("GET {delivery_path}"), None, 404, "delivery"),
+            (
+                &format!("POST {delivery_path}/retry"),
+                empty(),
+                404,
+                "delivery",
+            ),
+        ],
     )
     .await;
-    expect_error(
-        app.get(&eve.token, &format!("{path}/deliveries")).await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
-    let request = format!("GET /webhooks/deliveries/{delivery_id}");
-    app.refused(&eve.token, &request, None, 404, "delivery")
-        .await;
-    let request = format!("POST /webhooks/deliveries/{delivery_id}/retry");
-    let body = json!({});
-    app.refused(&eve.token, &request, Some(&body), 404, "delivery")
-        .await;
     let resp = app.get(&eve.token, "/webhooks/").await;
     assert_eq!(resp.headers()["x-total-count"], "0");
     assert_eq!(expect_json(resp, StatusCode::OK).await, json!([]));
@@ -466,28 +446,32 @@ async fn viewers_can_read_webhooks_but_not_create_or_change_them(pool: PgPool) {
     let path = format!("/webhooks/{}", created["id"].as_str().unwrap());
     app.fetch(&viewer, &path).await;
     app.fetch(&viewer, "/webhooks/").await;
-    app.refused(
+    let manage = "webhooks:manage";
+    app.expect_refusals(
         &viewer,
-        "POST /webhooks/",
-        Some(&hook("Mine")),
-        403,
-        "webhooks:manage",
+        &[
+            ("POST /webhooks/", Some(hook("Mine")), 403, manage),
+            (
+                &format!("PATCH {path}"),
+                Some(json!({"name": "x"})),
+                403,
+                manage,
+            ),
+            (
+                &format!("POST {path}/rotate-secret"),
+                Some(json!({})),
+                403,
+                manage,
+            ),
+            (
+                "POST /events",
+                Some(json!({"event_type": "order.paid", "payload": {}})),
+                403,
+                manage,
+            ),
+        ],
     )
     .await;
-    let request = format!("PATCH {path}");
-    let body = json!({"name": "x"});
-    app.refused(&viewer, &request, Some(&body), 403, "webhooks:manage")
-        .await;
-    expect_error(
-        app.post(&viewer, &format!("{path}/rotate-secret"), &json!({}))
-            .await,
-        StatusCode::FORBIDDEN,
-        "webhooks:manage",
-    )
-    .await;
-    let body = json!({"event_type": "order.paid", "payload": {}});
-    app.refused(&viewer, "POST /events", Some(&body), 403, "webhooks:manage")
-        .await;
     app.refused("", "GET /webhooks/", None, 401, "").await;
 }
 
