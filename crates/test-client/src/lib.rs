@@ -9,7 +9,7 @@
 pub mod embeddings;
 pub mod harness;
 pub mod plan;
-mod testb;
+pub mod testb;
 
 pub use harness::{Harness, Spawned};
 pub use reqwest::Method;

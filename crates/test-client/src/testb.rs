@@ -1,9 +1,14 @@
 //! One-line calls without credentials (sign-up, login, refresh, public endpoints), the
 //! counterparts of [`Api::call`] and [`Api::refused`] for requests that carry no bearer token;
-//! and a tenant member with given roles, logged in.
+//! a tenant member with given roles, logged in; and an engine that a test can kill.
+
+use std::sync::mpsc;
+use std::thread;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 
 use super::{Api, PASSWORD, expect_error_of, expect_json_of, split_request};
 
@@ -51,4 +56,38 @@ impl Api {
 
 fn status_code(status: u16) -> StatusCode {
     StatusCode::from_u16(status).expect("an HTTP status")
+}
+
+/// Starts what `start` starts (an engine, given its own pool) on a Tokio runtime and a
+/// connection pool of its own (connections belong to the runtime that opened them), in a
+/// thread. Sending on the returned channel kills it like `kill -9`: every task dies where it
+/// is, nothing is released or recorded, its connections close. The thread returns what
+/// `describe` said of it while it ran (its instance id, say).
+pub fn doomed_engine<E, T>(
+    pool: &PgPool,
+    start: impl FnOnce(PgPool) -> E + Send + 'static,
+    describe: impl FnOnce(&E) -> T + Send + 'static,
+) -> (mpsc::Sender<()>, thread::JoinHandle<T>)
+where
+    T: Send + 'static,
+{
+    let (kill, killed) = mpsc::channel::<()>();
+    let options = pool.connect_options();
+    let doomed = thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let engine = runtime.block_on(async move {
+            let pool = PgPoolOptions::new()
+                .max_connections(5)
+                .connect_with((*options).clone())
+                .await
+                .unwrap();
+            start(pool)
+        });
+        let described = describe(&engine);
+        killed.recv().unwrap();
+        runtime.shutdown_background();
+        drop(engine);
+        described
+    });
+    (kill, doomed)
 }

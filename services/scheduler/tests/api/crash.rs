@@ -8,10 +8,10 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use sqlx::postgres::PgPoolOptions;
 use temponest_scheduler::AppState;
 use temponest_scheduler::clock::ManualClock;
 use temponest_scheduler::domain::engine;
+use temponest_test_client::testb::doomed_engine;
 use tokio::sync::watch;
 
 use crate::helpers::*;
@@ -113,24 +113,9 @@ async fn crashed_mid_run(pool: sqlx::PgPool) -> Crashed {
     let schedule = app.schedule_id(&session, &agent, body).await;
     app.clock().set(t("2030-01-01T00:01:00Z"));
 
-    let (kill, killed) = std::sync::mpsc::channel::<()>();
     let state = app.state.clone();
-    let options = pool.connect_options();
-    let doomed = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let engine = runtime.block_on(async move {
-            let pool = PgPoolOptions::new()
-                .max_connections(5)
-                .connect_with((*options).clone())
-                .await
-                .unwrap();
-            engine::start(AppState { pool, ..state })
-        });
-        killed.recv().unwrap();
-        // `kill -9`: tasks die where they are, connections close, nothing is released.
-        runtime.shutdown_background();
-        drop(engine);
-    });
+    let start = move |pool| engine::start(AppState { pool, ..state });
+    let (kill, doomed) = doomed_engine(&pool, start, |_| ());
     assert!(
         eventually(|| async {
             let runs = app.executions(&session, &schedule).await;
