@@ -1,15 +1,17 @@
 //! One-line calls without credentials (sign-up, login, refresh, public endpoints), the
 //! counterparts of [`Api::call`] and [`Api::refused`] for requests that carry no bearer token;
-//! a tenant member with given roles, logged in; and an engine that a test can kill.
+//! a tenant member with given roles, logged in; an engine that a test can kill; and a
+//! query's plans before and after its table is analysed.
 
 use std::sync::mpsc;
 use std::thread;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgConnection, PgPool};
 
+use super::plan::{self, Plan};
 use super::{Api, PASSWORD, expect_error_of, expect_json_of, split_request};
 
 impl Api {
@@ -90,4 +92,23 @@ where
         described
     });
     (kill, doomed)
+}
+
+/// The plans `explain` gives (custom, then generic) on `table` never analysed (asserted),
+/// then once analysed, each named: "fresh", "fresh, generic", "analysed", "analysed, generic".
+pub async fn fresh_and_analysed_plans(
+    conn: &mut PgConnection,
+    table: &str,
+    mut explain: impl AsyncFnMut(&mut PgConnection, bool) -> Plan,
+) -> [(&'static str, Plan); 4] {
+    plan::assert_never_analysed(conn, table).await;
+    let (fresh, fresh_generic) = (explain(conn, false).await, explain(conn, true).await);
+    plan::analyse(conn, table).await;
+    let (analysed, analysed_generic) = (explain(conn, false).await, explain(conn, true).await);
+    [
+        ("fresh", fresh),
+        ("fresh, generic", fresh_generic),
+        ("analysed", analysed),
+        ("analysed, generic", analysed_generic),
+    ]
 }

@@ -167,7 +167,7 @@ async fn a_run_of_a_killed_engine_resumes_at_once_adopting_its_agent_execution(p
 
     let survivor = engine::start(app.state.clone());
     assert!(
-        eventually(|| async { app.executions(&s, &id).await[0]["status"] == "completed" }).await,
+        app.newest_run_completes(&s, &id).await,
         "the run resumed long before its lease lapsed: {}",
         app.executions(&s, &id).await[0]
     );
@@ -228,7 +228,7 @@ async fn a_run_whose_agent_execution_died_with_its_process_is_started_again_at_o
     // The retry delay (60 s by default) never passes on the standing manual clock: only an
     // immediate retry completes.
     assert!(
-        eventually(|| async { app.executions(&s, &id).await[0]["status"] == "completed" }).await,
+        app.newest_run_completes(&s, &id).await,
         "the run was started again at once: {}",
         app.executions(&s, &id).await[0]
     );

@@ -211,6 +211,14 @@ impl TestApp {
         .await
     }
 
+    /// Whether the newest run of `schedule` completes within the deadline of [`eventually`].
+    pub async fn newest_run_completes(&self, session: &Session, schedule: &str) -> bool {
+        eventually(|| async {
+            self.executions(session, schedule).await[0]["status"] == "completed"
+        })
+        .await
+    }
+
     /// Fires what is due at the clock's time.
     pub async fn fire(&self) -> firing::FireReport {
         firing::fire_due(&self.state, self.now()).await.unwrap()
