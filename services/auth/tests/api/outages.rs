@@ -35,17 +35,13 @@ async fn every_endpoint_works_with_redis_down(pool: PgPool) {
         .await;
     app.fetch(key["key"].as_str().unwrap(), "/auth/me").await;
     app.fetch(&session.access, "/api-keys").await;
-    let user = app
-        .create(
-            &session.access,
-            "/users",
-            &json!({"email": "b@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let body = json!({"email": "b@example.com", "password": PASSWORD});
+    let user = app.create(&session.access, "/users", &body).await;
+    let body = json!({"roles": ["developer"]});
     app.update(
         &session.access,
         &format!("/users/{}", user["id"].as_str().unwrap()),
-        &json!({"roles": ["developer"]}),
+        &body,
     )
     .await;
     app.revoke_key(&session.access, &key).await;

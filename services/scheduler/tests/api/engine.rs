@@ -386,12 +386,9 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     let claimed = executions::claim(&app.pool, dead, now, now + chrono::Duration::seconds(5), 10)
         .await
         .unwrap();
+    let path = format!("/agents/{agent}/execute");
     let started = app
-        .act(
-            &s.token,
-            &format!("/agents/{agent}/execute"),
-            &json!({"user_message": "ping"}),
-        )
+        .act(&s.token, &path, &json!({"user_message": "ping"}))
         .await;
     let agent_exec: uuid::Uuid = started["id"].as_str().unwrap().parse().unwrap();
     assert!(

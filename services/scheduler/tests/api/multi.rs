@@ -293,12 +293,9 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
         .act(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
         .await;
     assert_eq!(resumed["is_active"], true);
+    let body = json!({"cron_expression": "30 17 * * *"});
     let changed = app
-        .update(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"cron_expression": "30 17 * * *"}),
-        )
+        .update(&s.token, &format!("/schedules/{id}"), &body)
         .await;
     assert_eq!(changed["cron_expression"], "30 17 * * *");
     assert_ne!(changed["next_run"], resumed["next_run"]);

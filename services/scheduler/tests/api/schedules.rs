@@ -164,32 +164,27 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
     assert_eq!(changed["name"], "daily");
     // 14:15 in Berlin (CEST, +2) is 12:15 UTC, passed today: tomorrow.
     assert_eq!(ts(&changed["next_run"]), t("2026-06-02T12:15:00Z"));
+    let path = format!("/schedules/{id}");
     let via_patch = app
-        .update(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"is_active": false}),
-        )
+        .update(&s.token, &path, &json!({"is_active": false}))
         .await;
     assert_eq!(via_patch["is_active"], false);
 
     // A change of something else keeps next_run; switching to an interval.
+    let path = format!("/schedules/{id}");
     let interval = app
         .update(
             &s.token,
-            &format!("/schedules/{id}"),
+            &path,
             &json!({"interval_seconds": 90, "is_active": true}),
         )
         .await;
     assert_eq!(interval["schedule_type"], "interval");
     assert_eq!(interval["cron_expression"], json!(null));
     assert_eq!(ts(&interval["next_run"]), t("2026-06-01T12:31:30Z"));
+    let path = format!("/schedules/{id}");
     let retried = app
-        .update(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"max_retries": 0}),
-        )
+        .update(&s.token, &path, &json!({"max_retries": 0}))
         .await;
     assert_eq!(retried["next_run"], interval["next_run"]);
     // Bad patches are refused and change nothing.
@@ -297,13 +292,8 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
 
 /// An API key of `session`'s user with exactly `scopes`.
 async fn scoped_key(app: &TestApp, session: &Session, scopes: &[&str]) -> String {
-    let created = app
-        .create(
-            &session.token,
-            "/api-keys",
-            &json!({"name": scopes.join("+"), "scopes": scopes}),
-        )
-        .await;
+    let body = json!({"name": scopes.join("+"), "scopes": scopes});
+    let created = app.create(&session.token, "/api-keys", &body).await;
     created["key"].as_str().unwrap().to_owned()
 }
 

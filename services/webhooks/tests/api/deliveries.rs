@@ -213,13 +213,8 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
 async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: PgPool) {
     let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Flaky")).await;
-    let test = app
-        .create(
-            &ada.token,
-            &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
-            &json!({}),
-        )
-        .await;
+    let path = format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap());
+    let test = app.create(&ada.token, &path, &json!({})).await;
     let id: Uuid = test["id"].as_str().unwrap().parse().unwrap();
     let retry = format!("/webhooks/deliveries/{id}/retry");
     let request = format!("POST {retry}");
@@ -280,11 +275,12 @@ async fn recovery_requeues_the_failed_deliveries_since_an_instant(pool: PgPool) 
     let succeeded = delivery(&app, &endpoint, "success", since + Duration::minutes(5)).await;
     let elsewhere = delivery(&app, &other, "failed", since + Duration::minutes(5)).await;
 
+    let body = json!({"since": since.to_rfc3339()});
     let recovered = app
         .act(
             &ada.token,
             &format!("/webhooks/{}/recover", endpoint["id"].as_str().unwrap()),
-            &json!({"since": since.to_rfc3339()}),
+            &body,
         )
         .await;
     assert_eq!(recovered, json!({"recovered": 3}));
@@ -327,10 +323,11 @@ async fn queueing_a_test_delivery_wakes_the_senders_at_commit(pool: PgPool) {
         .listen(temponest_webhooks::db::deliveries::WAKE_CHANNEL)
         .await
         .unwrap();
+    let body = json!({});
     app.create(
         &ada.token,
         &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
-        &json!({}),
+        &body,
     )
     .await;
     let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())

@@ -294,12 +294,9 @@ async fn agent_events_flow_through_the_agents_api(pool: PgPool) {
         )
         .await;
     let agent_id = agent["id"].as_str().unwrap();
+    let path = format!("/agents/{agent_id}/execute");
     let run = app
-        .act(
-            &ada.token,
-            &format!("/agents/{agent_id}/execute"),
-            &json!({"user_message": "hi"}),
-        )
+        .act(&ada.token, &path, &json!({"user_message": "hi"}))
         .await;
 
     let rows = settled(&pool, id, 2).await;

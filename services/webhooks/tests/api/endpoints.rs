@@ -257,13 +257,8 @@ async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(p
     let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Rotating")).await;
     let id = created["id"].as_str().unwrap();
-    let rotated = app
-        .act(
-            &ada.token,
-            &format!("/webhooks/{id}/rotate-secret"),
-            &json!({}),
-        )
-        .await;
+    let path = format!("/webhooks/{id}/rotate-secret");
+    let rotated = app.act(&ada.token, &path, &json!({})).await;
     let new = rotated["secret"].as_str().unwrap();
     assert!(new.starts_with("whsec_"));
     assert_ne!(new, created["secret"].as_str().unwrap());
