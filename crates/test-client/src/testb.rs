@@ -112,3 +112,8 @@ pub async fn fresh_and_analysed_plans(
         ("analysed, generic", analysed_generic),
     ]
 }
+
+/// The number `sql` (a `select count(*) …` without parameters) returns.
+pub async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}

@@ -139,10 +139,7 @@ async fn a_retried_create_with_an_idempotency_key_never_mints_a_second_key_or_st
     let second = create().await.unwrap();
     let body = expect_error(second, StatusCode::CONFLICT, "one-time secret").await;
     assert_eq!(body["code"], "idempotent_response_not_replayable");
-    let keys: i64 = sqlx::query_scalar("select count(*) from auth.api_keys")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let keys = app.count("select count(*) from auth.api_keys").await;
     assert_eq!(keys, 1);
     let stored: Option<Vec<u8>> = sqlx::query_scalar("select body from platform.idempotency_keys")
         .fetch_one(&app.pool)

@@ -171,7 +171,7 @@ impl TestApp {
 
     /// The one number `sql` (a `count(*)`) returns.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+        temponest_test_client::testb::count(&self.pool, sql).await
     }
 
     /// Sends `body` to `PATCH /users/{user_id}` with `token`.

@@ -40,11 +40,9 @@ async fn login_with_wrong_password_is_rejected_like_unknown_email(pool: PgPool) 
     b["request_id"] = json!(null);
     assert_eq!(a, b);
     assert_eq!(a["detail"], "invalid email or password");
-    let failures: i64 =
-        sqlx::query_scalar("select count(*) from auth.audit_log where event = 'login.failure'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let failures = app
+        .count("select count(*) from auth.audit_log where event = 'login.failure'")
+        .await;
     assert_eq!(failures, 2);
 }
 

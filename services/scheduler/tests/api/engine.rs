@@ -6,6 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use temponest_scheduler::db::executions;
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::*;
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -410,15 +412,9 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
             .unwrap(),
         1
     );
-    let agent_runs_before: i64 = sqlx::query_scalar("select count(*) from agents.executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let agent_runs_before = count(&app.pool, "select count(*) from agents.executions").await;
     assert_eq!(app.run_due().await, 1);
-    let agent_runs_after: i64 = sqlx::query_scalar("select count(*) from agents.executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let agent_runs_after = count(&app.pool, "select count(*) from agents.executions").await;
     assert_eq!(
         agent_runs_after, agent_runs_before,
         "the task was not run a second time"

@@ -10,6 +10,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use temponest_scheduler::domain::{engine, firing};
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::*;
 
 /// An OpenAI-compatible server that accepts the request and never answers; it notes when
@@ -127,10 +129,7 @@ async fn three_engines_fire_every_fire_time_exactly_once(pool: sqlx::PgPool) {
             .collect();
         assert_eq!(fires, &expected, "{cron}: fire times differ");
     }
-    let skipped: i64 = sqlx::query_scalar("select count(*) from scheduler.skipped_fires")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let skipped = count(&pool, "select count(*) from scheduler.skipped_fires").await;
     assert_eq!(skipped, 0, "nothing skipped or missed");
 }
 
@@ -207,10 +206,7 @@ async fn three_running_engines_share_real_time_work_exactly_once(pool: sqlx::PgP
             );
         }
     }
-    let skipped: i64 = sqlx::query_scalar("select count(*) from scheduler.skipped_fires")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let skipped = count(&pool, "select count(*) from scheduler.skipped_fires").await;
     assert_eq!(skipped, 0);
     for app in apps {
         app.pool.close().await;

@@ -4,6 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::*;
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -126,10 +128,7 @@ async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPo
     let foreign = app.agent(&other).await;
     app.refused(&s.token, "POST /schedules/", Some(&json!({"agent_id": foreign, "cron_expression": "* * * * *", "task_config": {"user_message": "x"}})), 404, "not found in your tenant")
     .await;
-    let count: i64 = sqlx::query_scalar("select count(*) from scheduler.schedules")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = count(&app.pool, "select count(*) from scheduler.schedules").await;
     assert_eq!(count, 0, "no refused request left a schedule behind");
 }
 
@@ -365,9 +364,6 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
     app.create(&runner, "/schedules/", &body).await;
     app.fetch(&runner, &format!("/schedules/{id}/executions"))
         .await;
-    let queued: i64 = sqlx::query_scalar("select count(*) from scheduler.executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let queued = count(&app.pool, "select count(*) from scheduler.executions").await;
     assert_eq!(queued, 0, "nothing was triggered by the refused calls");
 }

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::endpoints::{api_signed_up, hook};
+use temponest_test_client::testb::count;
+
 use crate::helpers::{expect_error, expect_json};
 
 /// Asserts a 422 whose `errors` name `field`.
@@ -43,10 +45,7 @@ async fn nul_characters_in_an_event_are_422s_naming_the_field(pool: PgPool) {
     ] {
         expect_field(app.post(&ada.token, "/events", &body).await, field).await;
     }
-    let published: i64 = sqlx::query_scalar("select count(*) from platform.outbox")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let published = count(&app.pool, "select count(*) from platform.outbox").await;
     assert_eq!(published, 0, "nothing was published");
 }
 

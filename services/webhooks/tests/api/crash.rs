@@ -13,6 +13,8 @@ use temponest_webhooks::AppState;
 use temponest_webhooks::domain::engine;
 use uuid::Uuid;
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::{TestApp, config, eventually, spawn_with};
 use crate::receiver::{Receiver, Reply, endpoint, publish, settled};
 
@@ -31,12 +33,7 @@ async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
         kill,
         doomed,
     } = stalled(&pool, 3).await;
-    let leased: i64 = sqlx::query_scalar(
-        "select count(*) from webhooks.deliveries where leased_by is not null and status <> 'success'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let leased = count(&pool, "select count(*) from webhooks.deliveries where leased_by is not null and status <> 'success'").await;
     kill.send(()).unwrap();
     let doomed_id = tokio::task::spawn_blocking(move || doomed.join().unwrap())
         .await

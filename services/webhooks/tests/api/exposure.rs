@@ -7,6 +7,8 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::endpoints::{api, hook, viewer, webhook};
+use temponest_test_client::testb::count;
+
 use crate::helpers::{config, expect_error, expect_json, spawn_with};
 
 /// What the idempotency layer stored for a key: (status, body).
@@ -57,12 +59,7 @@ async fn signing_secrets_are_never_stored_by_the_idempotency_layer(pool: PgPool)
     expect_json(rotated, StatusCode::OK).await;
     assert_eq!(stored(&app.pool, "rotate-1").await, (Some(200), None));
 
-    let leaked: i64 = sqlx::query_scalar(
-        "select count(*) from platform.idempotency_keys where position('whsec_' in convert_from(coalesce(body, ''), 'UTF8')) > 0",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let leaked = count(&app.pool, "select count(*) from platform.idempotency_keys where position('whsec_' in convert_from(coalesce(body, ''), 'UTF8')) > 0").await;
     assert_eq!(leaked, 0);
 }
 
@@ -125,10 +122,10 @@ async fn a_tenant_cannot_create_more_endpoints_than_its_cap(pool: PgPool) {
         .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     webhook(&app, &ada.token, hook("three")).await;
-    let live: i64 =
-        sqlx::query_scalar("select count(*) from webhooks.endpoints where deleted_at is null")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let live = count(
+        &app.pool,
+        "select count(*) from webhooks.endpoints where deleted_at is null",
+    )
+    .await;
     assert_eq!(live, 3);
 }
