@@ -47,6 +47,19 @@ impl Api {
         expect_error_of(&context, resp, status_code(status), needle).await
     }
 
+    /// POSTs `body` to `path` with `token` and an `idempotency-key` header of `key`.
+    pub async fn post_idempotent(
+        &self,
+        token: &str,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> Response {
+        let request = self.http.post(self.url(path)).bearer_auth(token);
+        let request = request.header("idempotency-key", key).json(body);
+        request.send().await.unwrap()
+    }
+
     /// Sends `request` without credentials; returns the context for failure messages and
     /// the response.
     async fn send_public(&self, request: &str, body: Option<&Value>) -> (String, Response) {
@@ -116,4 +129,13 @@ pub async fn fresh_and_analysed_plans(
 /// The number `sql` (a `select count(*) …` without parameters) returns.
 pub async fn count(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// The `field` strings of the items of the JSON array `items` (error fields, ids, names).
+pub fn texts<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = items.as_array().expect("a JSON array");
+    items
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
 }

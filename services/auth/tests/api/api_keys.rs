@@ -125,18 +125,12 @@ async fn a_retried_create_with_an_idempotency_key_never_mints_a_second_key_or_st
     pool: PgPool,
 ) {
     let (app, session) = spawn_signed_up(pool).await;
-    let create = || {
-        app.http
-            .post(app.url("/api-keys"))
-            .bearer_auth(&session.access)
-            .header("idempotency-key", "create-ci-key-1")
-            .json(&json!({"name": "ci"}))
-            .send()
-    };
-    let first = create().await.unwrap();
+    let body = json!({"name": "ci"});
+    let create = || app.post_idempotent(&session.access, "/api-keys", "create-ci-key-1", &body);
+    let first = create().await;
     assert_eq!(first.headers()["cache-control"], "no-store");
     let first = expect_json(first, StatusCode::CREATED).await;
-    let second = create().await.unwrap();
+    let second = create().await;
     let body = expect_error(second, StatusCode::CONFLICT, "one-time secret").await;
     assert_eq!(body["code"], "idempotent_response_not_replayable");
     let keys = app.count("select count(*) from auth.api_keys").await;
@@ -155,16 +149,10 @@ async fn a_retried_create_with_an_idempotency_key_never_mints_a_second_key_or_st
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_retried_user_creation_with_an_idempotency_key_replays_the_first_response(pool: PgPool) {
     let (app, session) = spawn_signed_up(pool).await;
-    let create = || {
-        app.http
-            .post(app.url("/users"))
-            .bearer_auth(&session.access)
-            .header("idempotency-key", "add-bob")
-            .json(&json!({"email": "bob@example.com", "password": crate::helpers::PASSWORD}))
-            .send()
-    };
-    let first = expect_json(create().await.unwrap(), StatusCode::CREATED).await;
-    let second = create().await.unwrap();
+    let body = json!({"email": "bob@example.com", "password": crate::helpers::PASSWORD});
+    let create = || app.post_idempotent(&session.access, "/users", "add-bob", &body);
+    let first = expect_json(create().await, StatusCode::CREATED).await;
+    let second = create().await;
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(expect_json(second, StatusCode::CREATED).await, first);
 }

@@ -159,6 +159,17 @@ impl TestApp {
         self.login(email, password).await.status()
     }
 
+    /// Logs in with `email` and `password` and asserts the refusal (see [`expect_error`]).
+    pub async fn login_refused(
+        &self,
+        email: &str,
+        password: &str,
+        status: StatusCode,
+        needle: &str,
+    ) -> Value {
+        expect_error(self.login(email, password).await, status, needle).await
+    }
+
     /// Logs in with [`PASSWORD`], asserts 200 and returns the token pair.
     pub async fn tokens(&self, email: &str) -> Value {
         expect_json(self.login(email, PASSWORD).await, StatusCode::OK).await

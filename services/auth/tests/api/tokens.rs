@@ -8,6 +8,8 @@ use sqlx::PgPool;
 use temponest_auth_client::{AccessClaims, TokenType, claims::ISSUER};
 use uuid::Uuid;
 
+use temponest_test_client::testb::texts;
+
 use crate::helpers::{TestApp, expect_error, expect_json, spawn, spawn_signed_up};
 
 /// Introspects `token`, asserts 200 and returns the answer.
@@ -111,12 +113,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
         StatusCode::OK,
     )
     .await;
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = texts(&jwks["keys"], "kid");
     assert!(
         kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
         "{kids:?}"

@@ -66,8 +66,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
         me["permissions"]
             .as_array()
             .unwrap()
-            .iter()
-            .any(|p| p == "agents:write")
+            .contains(&json!("agents:write"))
     );
 
     let viewer = json!({"roles": ["viewer"]});
@@ -80,8 +79,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
         !me["permissions"]
             .as_array()
             .unwrap()
-            .iter()
-            .any(|p| p == "agents:write")
+            .contains(&json!("agents:write"))
     );
     let events = app
         .count("select count(*) from auth.audit_log where event = 'user.roles_changed'")
@@ -107,8 +105,9 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
     let refresh = json!({"refresh_token": dev.refresh});
     app.refused_public("POST /auth/refresh", Some(&refresh), 401, "")
         .await;
-    expect_error(
-        app.login("dev@example.com", PASSWORD).await,
+    app.login_refused(
+        "dev@example.com",
+        PASSWORD,
         StatusCode::FORBIDDEN,
         "disabled",
     )
@@ -217,6 +216,11 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     assert_eq!(admins, 1);
 }
 
+/// Whether `status` refuses a caller that is no admin (any more): 401 or 403.
+fn refused_as_not_admin(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+}
+
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold(pool: PgPool) {
     let (app, ada) = spawn_signed_up(pool).await;
@@ -233,25 +237,16 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
 
     let admin = json!({"roles": ["admin"]});
     let comeback = app.patch_user(bob_access, bob_id, admin.clone()).await;
+    let status = comeback.status();
     assert!(
-        matches!(
-            comeback.status(),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-        ),
-        "the stale admin token was honoured: {}",
-        comeback.status()
+        refused_as_not_admin(status),
+        "the stale admin token was honoured: {status}"
     );
     let key = app
         .post(bob_access, "/api-keys", &json!({"name": "backdoor"}))
         .await;
-    assert!(
-        matches!(
-            key.status(),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-        ),
-        "{}",
-        key.status()
-    );
+    let status = key.status();
+    assert!(refused_as_not_admin(status), "{status}");
     let roles: Vec<String> = sqlx::query_scalar("select roles from auth.users where email = $1")
         .bind("bob@example.com")
         .fetch_one(&app.pool)

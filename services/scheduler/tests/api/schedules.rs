@@ -277,8 +277,7 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
 
     app.fetch(viewer, &format!("/schedules/{id}")).await;
     let request = format!("POST /schedules/{id}/trigger");
-    let body = json!({});
-    app.refused(viewer, &request, Some(&body), 403, "schedules:write")
+    app.refused(viewer, &request, Some(&json!({})), 403, "schedules:write")
         .await;
     let request = format!("PATCH /schedules/{id}");
     let body = json!({"is_active": false});

@@ -8,6 +8,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::endpoints::{api, api_signed_up, hook, webhook};
+use temponest_test_client::testb::texts;
+
 use crate::helpers::{TestApp, expect_json};
 
 /// Inserts a delivery of `endpoint` with `status`, created at `created_at`.
@@ -129,12 +131,7 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
         let resp = app.get(&ada.token, &path).await;
         assert_eq!(resp.headers()["x-total-count"], "3");
         let list = expect_json(resp, StatusCode::OK).await;
-        let ids: Vec<&str> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["id"].as_str().unwrap())
-            .collect();
+        let ids = texts(&list, "id");
         assert_eq!(ids, vec![new.to_string(), mid.to_string(), old.to_string()]);
     }
     let resp = app.get(&ada.token, &format!("{path}?status=failed")).await;
@@ -218,8 +215,7 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     let id: Uuid = test["id"].as_str().unwrap().parse().unwrap();
     let retry = format!("/webhooks/deliveries/{id}/retry");
     let request = format!("POST {retry}");
-    let body = json!({});
-    app.refused(&ada.token, &request, Some(&body), 409, "pending")
+    app.refused(&ada.token, &request, Some(&json!({})), 409, "pending")
         .await;
 
     sqlx::query(
@@ -248,8 +244,7 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     .unwrap();
     assert!(due && !leased, "due now and unleased");
     let request = format!("POST {retry}");
-    let body = json!({});
-    app.refused(&ada.token, &request, Some(&body), 409, "pending")
+    app.refused(&ada.token, &request, Some(&json!({})), 409, "pending")
         .await;
 }
 

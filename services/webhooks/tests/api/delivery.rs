@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{eventually, spawn};
+use crate::helpers::{TestApp, eventually, spawn};
 use crate::receiver::{self, Receiver, Reply, deliveries, endpoint, publish, settled, verify};
 
 async fn attempt_statuses(pool: &PgPool, delivery: Uuid) -> Vec<Option<i32>> {
@@ -18,6 +18,12 @@ async fn attempt_statuses(pool: &PgPool, delivery: Uuid) -> Vec<Option<i32>> {
     .fetch_all(pool)
     .await
     .unwrap()
+}
+
+/// The app with its engine running, a new tenant and a receiver for its endpoint.
+async fn spawn_with_receiver(pool: &PgPool) -> (TestApp, Uuid, Receiver) {
+    let app = spawn(pool.clone()).await;
+    (app, Uuid::new_v4(), Receiver::start().await)
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -72,9 +78,7 @@ async fn events_reach_subscribers_signed_and_nobody_else(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn failures_are_retried_with_the_same_webhook_id(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.script([Reply::Status(500), Reply::Status(500)]);
     let (id, secret) = endpoint(&pool, tenant, &receiver.url, &["order.paid"], 3).await;
     let event_id = publish(&pool, tenant, "order.paid", json!({"n": 1})).await;
@@ -103,9 +107,7 @@ async fn failures_are_retried_with_the_same_webhook_id(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn exhausted_retries_fail_the_delivery(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.otherwise(Reply::Status(500));
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 1).await;
     publish(&pool, tenant, "order.paid", json!({})).await;
@@ -120,9 +122,7 @@ async fn exhausted_retries_fail_the_delivery(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn retry_after_is_honoured(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.script([Reply::TooMany(30)]);
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 3).await;
     publish(&pool, tenant, "order.paid", json!({})).await;
@@ -177,9 +177,7 @@ async fn disabled_events(pool: &PgPool, tenant: Uuid) -> Vec<Value> {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn gone_disables_the_endpoint_and_records_an_event(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.script([Reply::Status(410)]);
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["order.paid"], 3).await;
     publish(&pool, tenant, "order.paid", json!({})).await;
@@ -209,9 +207,7 @@ async fn gone_disables_the_endpoint_and_records_an_event(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn persistent_failure_disables_the_endpoint(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.otherwise(Reply::Status(503));
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 5).await;
     sqlx::query(
@@ -256,9 +252,7 @@ async fn redirects_are_failures_and_not_followed(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn rotated_secrets_sign_side_by_side(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     let (id, old) = endpoint(&pool, tenant, &receiver.url, &["*"], 0).await;
     let (new, new_bytes) = receiver::secret();
     let mut tx = pool.begin().await.unwrap();

@@ -7,6 +7,8 @@ use sqlx::PgPool;
 use temponest_webhooks::domain::signing;
 use uuid::Uuid;
 
+use temponest_test_client::testb::texts;
+
 use crate::helpers::{Session, TestApp, config, expect_json, spawn_with};
 
 /// The API without the delivery engine.
@@ -203,12 +205,7 @@ async fn invalid_webhooks_are_refused_with_field_errors(pool: PgPool) {
         let err = app
             .refused(&ada.token, "POST /webhooks/", Some(&body), 422, message)
             .await;
-        let fields: Vec<&str> = err["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields = texts(&err["errors"], "field");
         assert_eq!(fields, vec![field], "{body}: {err}");
     }
     let resp = app.get(&ada.token, "/webhooks/").await;
@@ -286,8 +283,7 @@ async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(p
         "current first, then the previous one during the grace period"
     );
     let request = format!("POST /webhooks/{}/rotate-secret", Uuid::new_v4());
-    let body = json!({});
-    app.refused(&ada.token, &request, Some(&body), 404, "webhook")
+    app.refused(&ada.token, &request, Some(&json!({})), 404, "webhook")
         .await;
 }
 
@@ -371,8 +367,7 @@ async fn deleting_an_endpoint_fails_its_unfinished_deliveries(pool: PgPool) {
         "finished deliveries are left alone"
     );
     let request = format!("POST /webhooks/deliveries/{done_id}/retry");
-    let body = json!({});
-    app.refused(&ada.token, &request, Some(&body), 409, "deleted")
+    app.refused(&ada.token, &request, Some(&json!({})), 409, "deleted")
         .await;
 }
 

@@ -24,18 +24,11 @@ async fn stored(pool: &PgPool, key: &str) -> (Option<i16>, Option<Vec<u8>>) {
 async fn signing_secrets_are_never_stored_by_the_idempotency_layer(pool: PgPool) {
     let app = api(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let send = |path: &str, key: &str, body: serde_json::Value| {
-        app.http
-            .post(app.url(path))
-            .bearer_auth(&admin.token)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
+    let send = async |path: &str, key: &str, body: serde_json::Value| {
+        app.post_idempotent(&admin.token, path, key, &body).await
     };
 
-    let created = send("/webhooks/", "create-1", hook("orders"))
-        .await
-        .unwrap();
+    let created = send("/webhooks/", "create-1", hook("orders")).await;
     assert_eq!(created.headers()["cache-control"], "no-store");
     let created = expect_json(created, StatusCode::CREATED).await;
     assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
@@ -44,9 +37,7 @@ async fn signing_secrets_are_never_stored_by_the_idempotency_layer(pool: PgPool)
     assert_eq!(body, None, "the response with the secret was stored");
     // A repeat is told the first succeeded; it gets neither the secret nor a second endpoint.
     expect_error(
-        send("/webhooks/", "create-1", hook("orders"))
-            .await
-            .unwrap(),
+        send("/webhooks/", "create-1", hook("orders")).await,
         StatusCode::CONFLICT,
         "one-time secret",
     )
@@ -54,7 +45,7 @@ async fn signing_secrets_are_never_stored_by_the_idempotency_layer(pool: PgPool)
 
     let id = created["id"].as_str().unwrap();
     let path = format!("/webhooks/{id}/rotate-secret");
-    let rotated = send(&path, "rotate-1", json!({})).await.unwrap();
+    let rotated = send(&path, "rotate-1", json!({})).await;
     assert_eq!(rotated.headers()["cache-control"], "no-store");
     expect_json(rotated, StatusCode::OK).await;
     assert_eq!(stored(&app.pool, "rotate-1").await, (Some(200), None));
