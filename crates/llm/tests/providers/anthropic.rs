@@ -281,13 +281,9 @@ async fn http_error_body_is_parsed() {
         json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
     )])
     .await;
-    let error = chat_at(
-        ProviderKind::Anthropic,
-        &server.url,
-        &ChatRequest::new("claude", vec![Message::user("hi")]),
-    )
-    .await
-    .unwrap_err();
+    let request = ChatRequest::new("claude", vec![Message::user("hi")]);
+    let error = chat_at(ProviderKind::Anthropic, &server.url, &request).await;
+    let error = error.unwrap_err();
     assert_eq!(
         error.to_string(),
         "provider 'anthropic' returned HTTP 401: invalid x-api-key"

@@ -224,13 +224,9 @@ async fn upstream_error_message_is_extracted() {
         json!({"error": {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"}}),
     )])
     .await;
-    let error = chat_at(
-        ProviderKind::OpenAi,
-        &server.url,
-        &ChatRequest::new("gpt-9", vec![Message::user("hi")]),
-    )
-    .await
-    .unwrap_err();
+    let request = ChatRequest::new("gpt-9", vec![Message::user("hi")]);
+    let error = chat_at(ProviderKind::OpenAi, &server.url, &request).await;
+    let error = error.unwrap_err();
     assert_eq!(
         error.to_string(),
         "provider 'openai' returned HTTP 404: The model `gpt-9` does not exist"
