@@ -25,14 +25,7 @@ const STALLED: usize = 8;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
-    let Stalled {
-        app,
-        receiver,
-        id,
-        published,
-        kill,
-        doomed,
-    } = stalled(&pool, 3).await;
+    let (app, receiver, id, published, kill, doomed) = stalled(&pool, 3).await;
     let leased = count(&pool, "select count(*) from webhooks.deliveries where leased_by is not null and status <> 'success'").await;
     kill.send(()).unwrap();
     let doomed_id = tokio::task::spawn_blocking(move || doomed.join().unwrap())
@@ -74,16 +67,16 @@ async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
 
 /// A doomed engine (see [`killable_engine`]) holding a batch mid-flight: `EVENTS` events for
 /// one endpoint, whose receiver answered the first `ANSWERED` and hangs on `STALLED` more.
-struct Stalled {
-    app: TestApp,
-    receiver: Receiver,
-    /// The endpoint.
-    id: Uuid,
-    /// The ids of the published events.
-    published: HashSet<Uuid>,
-    kill: std::sync::mpsc::Sender<()>,
-    doomed: std::thread::JoinHandle<Uuid>,
-}
+/// The app, the receiver, the endpoint, the ids of the published events, and the doomed
+/// engine's kill switch and thread.
+type Stalled = (
+    TestApp,
+    Receiver,
+    Uuid,
+    HashSet<Uuid>,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Uuid>,
+);
 
 /// Publishes the batch and starts the doomed engine with leases of `lease_secs`; returns once
 /// the receiver stalls.
@@ -108,14 +101,7 @@ async fn stalled(pool: &PgPool, lease_secs: u64) -> Stalled {
         receiver.wait_for(ANSWERED + STALLED).await,
         "the doomed engine never stalled"
     );
-    Stalled {
-        app,
-        receiver,
-        id,
-        published,
-        kill,
-        doomed,
-    }
+    (app, receiver, id, published, kill, doomed)
 }
 
 /// An engine that the test kills (see [`doomed_engine`]); the thread returns its id.
@@ -131,14 +117,7 @@ fn killable_engine(
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn leases_of_a_killed_sender_are_released_within_seconds_not_at_lease_expiry(pool: PgPool) {
     // A lease far beyond the test's deadline: only the dead-instance release can meet it.
-    let Stalled {
-        app,
-        receiver,
-        id,
-        published,
-        kill,
-        doomed,
-    } = stalled(&pool, 600).await;
+    let (app, receiver, id, published, kill, doomed) = stalled(&pool, 600).await;
     let registered = || async {
         sqlx::query_scalar::<_, i64>(
             "select count(*) from platform.instances where role = 'webhooks'",
