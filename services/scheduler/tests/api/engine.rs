@@ -204,15 +204,9 @@ async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
     assert_eq!(manual["trigger"], "manual");
     assert_eq!(manual["task_id"], id.as_str());
     // …so a second trigger and the 10:01 fire time are refused/skipped while it is unfinished.
-    let request = format!("POST /schedules/{id}/trigger");
-    app.refused(
-        &s.token,
-        &request,
-        Some(&json!({})),
-        409,
-        "overlap_policy skip",
-    )
-    .await;
+    let (request, empty) = (format!("POST /schedules/{id}/trigger"), json!({}));
+    app.refused(&s.token, &request, Some(&empty), 409, "overlap_policy skip")
+        .await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     let report = app.fire().await;
     assert_eq!((report.queued, report.skipped), (0, 1));

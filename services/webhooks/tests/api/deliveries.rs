@@ -100,15 +100,10 @@ async fn a_disabled_endpoint_gets_no_test_delivery(pool: PgPool) {
     body["is_active"] = json!(false);
     let endpoint = webhook(&app, &ada.token, body).await;
     let id = endpoint["id"].as_str().unwrap();
-    let request = format!("POST /webhooks/{id}/test");
-    app.refused(
-        &ada.token,
-        &request,
-        Some(&json!({})),
-        409,
-        "endpoint is disabled",
-    )
-    .await;
+    let (request, empty) = (format!("POST /webhooks/{id}/test"), json!({}));
+    let disabled = "endpoint is disabled";
+    app.refused(&ada.token, &request, Some(&empty), 409, disabled)
+        .await;
     let resp = app
         .get(&ada.token, &format!("/webhooks/{id}/deliveries"))
         .await;
