@@ -10,6 +10,7 @@ pub mod embeddings;
 pub mod harness;
 pub mod plan;
 mod testa;
+pub mod testb;
 
 pub use harness::{Harness, Spawned};
 pub use reqwest::Method;

@@ -3,7 +3,7 @@
 use serde_json::json;
 use temponest_llm::{ChatRequest, LlmError, Message, ProviderKind, ToolCall, ToolSpec, Usage};
 
-use crate::support::{FakeServer, Reply, chat_streaming, config, pieces, provider};
+use crate::support::{FakeServer, Reply, chat_at, chat_streaming, config, pieces, provider};
 
 fn sse(events: &[(&str, serde_json::Value)]) -> Vec<Vec<u8>> {
     events
@@ -60,8 +60,7 @@ async fn non_streamed_message_and_faithful_request_body() {
         }),
     )])
     .await;
-    let response = provider(config(ProviderKind::Anthropic, &server.url))
-        .chat(&request(), None)
+    let response = chat_at(ProviderKind::Anthropic, &server.url, &request())
         .await
         .unwrap();
     assert_eq!(response.content, "Let me check.");
@@ -282,10 +281,9 @@ async fn http_error_body_is_parsed() {
         json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
     )])
     .await;
-    let error = provider(config(ProviderKind::Anthropic, &server.url))
-        .chat(&ChatRequest::new("claude", vec![Message::user("hi")]), None)
-        .await
-        .unwrap_err();
+    let request = ChatRequest::new("claude", vec![Message::user("hi")]);
+    let error = chat_at(ProviderKind::Anthropic, &server.url, &request).await;
+    let error = error.unwrap_err();
     assert_eq!(
         error.to_string(),
         "provider 'anthropic' returned HTTP 401: invalid x-api-key"

@@ -6,7 +6,9 @@ use temponest_llm::{ChatRequest, LlmError, Message, ProviderConfig, ProviderKind
 
 use axum::Router;
 
-use crate::support::{FakeServer, Reply, chat_streaming, client, config, pieces, provider, serve};
+use crate::support::{
+    FakeServer, Reply, chat_at, chat_streaming, client, config, pieces, provider, serve,
+};
 
 fn hello() -> ChatRequest {
     ChatRequest::new("m", vec![Message::user("hello")])
@@ -14,13 +16,9 @@ fn hello() -> ChatRequest {
 
 #[tokio::test]
 async fn a_stream_that_stalls_times_out_and_is_not_retried() {
-    let server = FakeServer::start(vec![Reply::chunks_then_stall(
-        "text/event-stream",
-        pieces(&["data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"]),
-    )])
-    .await;
-    let mut config = config(ProviderKind::OpenAi, &server.url);
-    config.read_timeout_secs = 1;
+    let delta = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n";
+    let (server, config) =
+        FakeServer::stalling(ProviderKind::OpenAi, "text/event-stream", delta).await;
     let (result, deltas) = chat_streaming(provider(config).as_ref(), &hello()).await;
     assert_eq!(deltas, vec!["Hel"]);
     assert_eq!(
@@ -35,13 +33,9 @@ async fn a_stream_that_stalls_times_out_and_is_not_retried() {
 
 #[tokio::test]
 async fn a_non_streamed_body_that_stalls_times_out() {
-    let server = FakeServer::start(vec![Reply::chunks_then_stall(
-        "application/json",
-        pieces(&["{\"choices\": [{\"message\": "]),
-    )])
-    .await;
-    let mut config = config(ProviderKind::Ollama, &server.url);
-    config.read_timeout_secs = 1;
+    let body = "{\"choices\": [{\"message\": ";
+    let (server, config) =
+        FakeServer::stalling(ProviderKind::Ollama, "application/json", body).await;
     let error = provider(config).chat(&hello(), None).await.unwrap_err();
     assert_eq!(error.class(), "timeout");
     assert_eq!(
@@ -75,8 +69,7 @@ async fn malformed_json_body() {
         "{\"choices\": [ oops",
     )])
     .await;
-    let error = provider(config(ProviderKind::OpenAi, &server.url))
-        .chat(&hello(), None)
+    let error = chat_at(ProviderKind::OpenAi, &server.url, &hello())
         .await
         .unwrap_err();
     assert_eq!(error.class(), "malformed");

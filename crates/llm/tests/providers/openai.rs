@@ -3,7 +3,7 @@
 use serde_json::json;
 use temponest_llm::{ChatRequest, Message, ProviderKind, ToolCall, ToolSpec, Usage};
 
-use crate::support::{FakeServer, Reply, chat_streaming, config, pieces, provider};
+use crate::support::{FakeServer, Reply, chat_at, chat_streaming, config, pieces, provider};
 
 fn weather_tool() -> ToolSpec {
     ToolSpec {
@@ -224,10 +224,9 @@ async fn upstream_error_message_is_extracted() {
         json!({"error": {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"}}),
     )])
     .await;
-    let error = provider(config(ProviderKind::OpenAi, &server.url))
-        .chat(&ChatRequest::new("gpt-9", vec![Message::user("hi")]), None)
-        .await
-        .unwrap_err();
+    let request = ChatRequest::new("gpt-9", vec![Message::user("hi")]);
+    let error = chat_at(ProviderKind::OpenAi, &server.url, &request).await;
+    let error = error.unwrap_err();
     assert_eq!(
         error.to_string(),
         "provider 'openai' returned HTTP 404: The model `gpt-9` does not exist"

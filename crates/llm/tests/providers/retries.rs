@@ -3,7 +3,7 @@
 use serde_json::json;
 use temponest_llm::{ChatRequest, LlmError, Message, ProviderKind};
 
-use crate::support::{FakeServer, Reply, config, provider};
+use crate::support::{FakeServer, Reply, chat_at, config, provider};
 
 fn ok() -> Reply {
     Reply::json(
@@ -50,8 +50,7 @@ async fn transient_server_errors_are_retried() {
         ok(),
     ])
     .await;
-    let response = provider(config(ProviderKind::OpenAi, &server.url))
-        .chat(&hello(), None)
+    let response = chat_at(ProviderKind::OpenAi, &server.url, &hello())
         .await
         .unwrap();
     assert_eq!(response.attempts, 4);
@@ -68,8 +67,7 @@ async fn client_errors_are_not_retried() {
         ok(),
     ])
     .await;
-    let error = provider(config(ProviderKind::OpenAi, &server.url))
-        .chat(&hello(), None)
+    let error = chat_at(ProviderKind::OpenAi, &server.url, &hello())
         .await
         .unwrap_err();
     assert_eq!(
@@ -111,8 +109,7 @@ async fn long_retry_after_on_503_reports_the_wait() {
             .header("retry-after", "3600"),
     ])
     .await;
-    let error = provider(config(ProviderKind::OpenAi, &server.url))
-        .chat(&hello(), None)
+    let error = chat_at(ProviderKind::OpenAi, &server.url, &hello())
         .await
         .unwrap_err();
     assert_eq!(error.class(), "upstream");

@@ -137,6 +137,23 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
+    /// A server that answers every request with `piece` (as `content_type`), then stalls;
+    /// the returned config reads with a 1 s timeout.
+    pub async fn stalling(
+        kind: ProviderKind,
+        content_type: &str,
+        piece: &str,
+    ) -> (Self, ProviderConfig) {
+        let server = Self::start(vec![Reply::chunks_then_stall(
+            content_type,
+            pieces(&[piece]),
+        )])
+        .await;
+        let mut config = config(kind, &server.url);
+        config.read_timeout_secs = 1;
+        (server, config)
+    }
+
     pub async fn start(replies: Vec<Reply>) -> Self {
         let script = Arc::new(Script {
             replies,
@@ -224,6 +241,15 @@ pub fn registry(name: &str, config: ProviderConfig) -> Providers {
 pub fn provider(config: ProviderConfig) -> Arc<dyn Provider> {
     let name = config.kind.as_str();
     registry(name, config).get(name).unwrap()
+}
+
+/// A `kind` provider at `base_url` with the test [`config`] answers `request` (not streamed).
+pub async fn chat_at(
+    kind: ProviderKind,
+    base_url: &str,
+    request: &ChatRequest,
+) -> Result<ChatResponse, LlmError> {
+    provider(config(kind, base_url)).chat(request, None).await
 }
 
 /// Runs a streaming call, collecting the deltas.

@@ -4,18 +4,14 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_error, expect_json, spawn};
+use crate::helpers::{expect_error, expect_json, spawn_signed_up};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
+    let scopes = json!(["agents:read", "users:read"]);
     let created = app
-        .create(
-            &session.access,
-            "/api-keys",
-            &json!({"name": "ci", "scopes": ["agents:read", "users:read"]}),
-        )
+        .create_key(&session.access, json!({"name": "ci", "scopes": scopes}))
         .await;
     let key = created["key"].as_str().unwrap();
     assert!(key.starts_with("sk_") && key.len() >= 3 + 43, "{key}");
@@ -42,37 +38,22 @@ async fn an_api_key_is_shown_once_and_authenticates_with_either_header(pool: PgP
     let resp = app.get_public("/auth/me", &[("x-api-key", key)]).await;
     expect_json(resp, StatusCode::OK).await;
     app.fetch(key, "/users").await;
-    expect_error(
-        app.post(key, "/api-keys", &json!({"name": "x"})).await,
-        StatusCode::FORBIDDEN,
-        "api_keys:manage",
-    )
-    .await;
+    let body = json!({"name": "x"});
+    app.refused(key, "POST /api-keys", Some(&body), 403, "api_keys:manage")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_revoked_key_stops_working_immediately(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let created = app
-        .create(&session.access, "/api-keys", &json!({"name": "ci"}))
-        .await;
+    let (app, session) = spawn_signed_up(pool).await;
+    let created = app.create_key(&session.access, json!({"name": "ci"})).await;
     let key = created["key"].as_str().unwrap();
     app.fetch(key, "/auth/me").await; // now cached
     app.revoke_key(&session.access, &created).await;
-    expect_error(
-        app.get(key, "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
-        "revoked",
-    )
-    .await;
-    let resp = app
-        .delete(
-            &session.access,
-            &format!("/api-keys/{}", created["id"].as_str().unwrap()),
-        )
+    app.refused(key, "GET /auth/me", None, 401, "revoked").await;
+    let delete = format!("DELETE /api-keys/{}", created["id"].as_str().unwrap());
+    app.refused(&session.access, &delete, None, 404, "not found")
         .await;
-    expect_error(resp, StatusCode::NOT_FOUND, "not found").await;
     let events: Vec<String> = sqlx::query_scalar(
         "select event from auth.audit_log where event like 'api_key.%' order by id",
     )
@@ -84,92 +65,75 @@ async fn a_revoked_key_stops_working_immediately(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn key_scopes_must_be_known_and_held_by_the_creator(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let resp = app
-        .post(
+    let (app, session) = spawn_signed_up(pool).await;
+    let unknown = json!({"name": "x", "scopes": ["root:everything"]});
+    let body = app
+        .refused(
             &session.access,
-            "/api-keys",
-            &json!({"name": "x", "scopes": ["root:everything"]}),
+            "POST /api-keys",
+            Some(&unknown),
+            422,
+            "unknown permission",
         )
         .await;
-    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "unknown permission").await;
     assert_eq!(body["errors"][0]["field"], "scopes[0]");
-    let resp = app
-        .post(&session.access, "/api-keys", &json!({"name": "  "}))
-        .await;
-    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "name").await;
-    let resp = app
-        .post(
-            &session.access,
-            "/api-keys",
-            &json!({"name": "x", "expires_in_days": 0}),
-        )
-        .await;
-    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "expires_in_days").await;
+    app.expect_refusals(
+        &session.access,
+        &[
+            ("POST /api-keys", Some(json!({"name": "  "})), 422, "name"),
+            (
+                "POST /api-keys",
+                Some(json!({"name": "x", "expires_in_days": 0})),
+                422,
+                "expires_in_days",
+            ),
+        ],
+    )
+    .await;
 
     // A developer cannot mint a key with a permission it lacks.
     let dev = app.create(&session.access, "/users", &json!({"email": "dev@example.com", "password": crate::helpers::PASSWORD, "role": "developer"})).await;
     assert_eq!(dev["roles"], json!(["developer"]));
     let tokens = app.tokens("dev@example.com").await;
     let dev_token = tokens["access_token"].as_str().unwrap();
-    let resp = app
-        .post(
-            dev_token,
-            "/api-keys",
-            &json!({"name": "x", "scopes": ["users:manage"]}),
-        )
-        .await;
-    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "you do not hold").await;
+    let body = json!({"name": "x", "scopes": ["users:manage"]});
+    app.refused(
+        dev_token,
+        "POST /api-keys",
+        Some(&body),
+        422,
+        "you do not hold",
+    )
+    .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn expired_keys_are_rejected(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let created = app
-        .create(
-            &session.access,
-            "/api-keys",
-            &json!({"name": "ci", "expires_in_days": 1}),
-        )
-        .await;
+    let (app, session) = spawn_signed_up(pool).await;
+    let body = json!({"name": "ci", "expires_in_days": 1});
+    let created = app.create_key(&session.access, body).await;
     sqlx::query("update auth.api_keys set expires_at = now() - interval '1 second'")
         .execute(&app.pool)
         .await
         .unwrap();
-    expect_error(
-        app.get(created["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
-        "expired",
-    )
-    .await;
+    let key = created["key"].as_str().unwrap();
+    app.refused(key, "GET /auth/me", None, 401, "expired").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_retried_create_with_an_idempotency_key_never_mints_a_second_key_or_stores_the_secret(
     pool: PgPool,
 ) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let create = || {
-        app.http
-            .post(app.url("/api-keys"))
-            .bearer_auth(&session.access)
-            .header("idempotency-key", "create-ci-key-1")
-            .json(&json!({"name": "ci"}))
-            .send()
-    };
-    let first = create().await.unwrap();
+    let (app, session) = spawn_signed_up(pool).await;
+    let body = json!({"name": "ci"});
+    let create = || app.post_idempotent(&session.access, "/api-keys", "create-ci-key-1", &body);
+    let first = create().await;
     assert_eq!(first.headers()["cache-control"], "no-store");
     let first = expect_json(first, StatusCode::CREATED).await;
-    let second = create().await.unwrap();
+    let second = create().await;
     let body = expect_error(second, StatusCode::CONFLICT, "one-time secret").await;
     assert_eq!(body["code"], "idempotent_response_not_replayable");
-    let keys: i64 = sqlx::query_scalar("select count(*) from auth.api_keys")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let keys = app.count("select count(*) from auth.api_keys").await;
     assert_eq!(keys, 1);
     let stored: Option<Vec<u8>> = sqlx::query_scalar("select body from platform.idempotency_keys")
         .fetch_one(&app.pool)
@@ -184,64 +148,44 @@ async fn a_retried_create_with_an_idempotency_key_never_mints_a_second_key_or_st
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_retried_user_creation_with_an_idempotency_key_replays_the_first_response(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let create = || {
-        app.http
-            .post(app.url("/users"))
-            .bearer_auth(&session.access)
-            .header("idempotency-key", "add-bob")
-            .json(&json!({"email": "bob@example.com", "password": crate::helpers::PASSWORD}))
-            .send()
-    };
-    let first = expect_json(create().await.unwrap(), StatusCode::CREATED).await;
-    let second = create().await.unwrap();
+    let (app, session) = spawn_signed_up(pool).await;
+    let body = json!({"email": "bob@example.com", "password": crate::helpers::PASSWORD});
+    let create = || app.post_idempotent(&session.access, "/users", "add-bob", &body);
+    let first = expect_json(create().await, StatusCode::CREATED).await;
+    let second = create().await;
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(expect_json(second, StatusCode::CREATED).await, first);
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_scoped_key_can_only_create_keys_within_its_own_scopes(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
+    let scopes = json!(["api_keys:manage", "agents:read"]);
     let scoped = app
-        .create(
+        .create_key(
             &session.access,
-            "/api-keys",
-            &json!({"name": "keymaker", "scopes": ["api_keys:manage", "agents:read"]}),
+            json!({"name": "keymaker", "scopes": scopes}),
         )
         .await;
     let scoped = scoped["key"].as_str().unwrap();
 
     // "No scopes" from a key means the key's own scopes, not everything its owner may do.
     let minted = app
-        .create(scoped, "/api-keys", &json!({"name": "child", "scopes": []}))
+        .create_key(scoped, json!({"name": "child", "scopes": []}))
         .await;
     assert_eq!(minted["scopes"], json!(["agents:read", "api_keys:manage"]));
     let child = minted["key"].as_str().unwrap();
     let me = app.fetch(child, "/auth/me").await;
     assert_eq!(me["permissions"], json!(["agents:read", "api_keys:manage"]));
-    expect_error(
-        app.get(child, "/users").await,
-        StatusCode::FORBIDDEN,
-        "users:read",
-    )
-    .await;
+    app.refused(child, "GET /users", None, 403, "users:read")
+        .await;
     // Naming a scope it lacks is refused outright.
-    expect_error(
-        app.post(
-            scoped,
-            "/api-keys",
-            &json!({"name": "x", "scopes": ["users:manage"]}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "users:manage",
-    )
-    .await;
+    let body = json!({"name": "x", "scopes": ["users:manage"]});
+    app.refused(scoped, "POST /api-keys", Some(&body), 422, "users:manage")
+        .await;
     // A user's own key with no scopes still acts with all of the user's permissions.
     let full = app
-        .create(&session.access, "/api-keys", &json!({"name": "full"}))
+        .create_key(&session.access, json!({"name": "full"}))
         .await;
     assert_eq!(full["scopes"], json!([]));
 }

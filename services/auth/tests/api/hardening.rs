@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_json, spawn, spawn_rate_limited};
+use crate::helpers::{expect_json, retry_after, spawn, spawn_rate_limited, spawn_signed_up};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn health_ready_metrics_and_docs_answer_without_auth(pool: PgPool) {
@@ -41,13 +41,11 @@ async fn health_ready_metrics_and_docs_answer_without_auth(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn request_ids_are_echoed_or_generated(pool: PgPool) {
     let app = spawn(pool).await;
-    let resp = app
-        .get_public("/health/live", &[("x-request-id", "abc-123")])
-        .await;
+    let echoed = [("x-request-id", "abc-123")];
+    let resp = app.get_public("/health/live", &echoed).await;
     assert_eq!(resp.headers()["x-request-id"], "abc-123");
-    let resp = app
-        .get_public("/auth/me", &[("x-request-id", "bad id with spaces")])
-        .await;
+    let invalid = [("x-request-id", "bad id with spaces")];
+    let resp = app.get_public("/auth/me", &invalid).await;
     let generated = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(generated, "bad id with spaces");
     let body = expect_json(resp, StatusCode::UNAUTHORIZED).await;
@@ -58,13 +56,10 @@ async fn request_ids_are_echoed_or_generated(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn large_responses_are_gzipped_when_accepted(pool: PgPool) {
     let app = spawn(pool).await;
-    let resp = app
-        .get_public("/openapi.json", &[("accept-encoding", "gzip")])
-        .await;
+    let gzip = [("accept-encoding", "gzip")];
+    let resp = app.get_public("/openapi.json", &gzip).await;
     assert_eq!(resp.headers()["content-encoding"], "gzip");
-    let resp = app
-        .get_public("/health/live", &[("accept-encoding", "gzip")])
-        .await;
+    let resp = app.get_public("/health/live", &gzip).await;
     assert!(
         resp.headers().get("content-encoding").is_none(),
         "small bodies are sent as they are"
@@ -73,8 +68,7 @@ async fn large_responses_are_gzipped_when_accepted(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn collection_paths_answer_with_and_without_a_trailing_slash(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
     for path in ["/users", "/users/", "/api-keys", "/api-keys/"] {
         let resp = app.get(&session.access, path).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
@@ -107,12 +101,7 @@ async fn limited_responses_carry_rate_limit_headers_and_health_is_exempt(pool: P
     }
     let limited = app.get(&session.access, "/auth/me").await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry >= 1);
+    assert!(retry_after(&limited) >= 1);
     let body: serde_json::Value = limited.json().await.unwrap();
     assert!(body["detail"].as_str().unwrap().len() > 10);
 }

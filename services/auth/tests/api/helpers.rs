@@ -58,6 +58,28 @@ pub async fn spawn_with(pool: PgPool, options: Options) -> TestApp {
         .expect("the auth service starts")
 }
 
+/// [`spawn`] and a signed-up tenant admin, ada@example.com.
+pub async fn spawn_signed_up(pool: PgPool) -> (TestApp, Session) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    (app, session)
+}
+
+/// [`spawn`] with `config` instead of the test default.
+pub async fn spawn_configured(pool: PgPool, config: AuthConfig) -> TestApp {
+    let options = Options {
+        config,
+        ..Options::default()
+    };
+    spawn_with(pool, options).await
+}
+
+/// The `retry-after` header of `resp`, in seconds.
+pub fn retry_after(resp: &Response) -> u64 {
+    let header = resp.headers()["retry-after"].to_str().unwrap();
+    header.parse().expect("retry-after in seconds")
+}
+
 /// [`spawn`] with the rate limits on.
 pub async fn spawn_rate_limited(pool: PgPool) -> TestApp {
     let options = Options {
@@ -132,9 +154,40 @@ impl TestApp {
         .await
     }
 
+    /// The status of a login with `email` and `password`.
+    pub async fn login_status(&self, email: &str, password: &str) -> StatusCode {
+        self.login(email, password).await.status()
+    }
+
+    /// Logs in with `email` and `password` and asserts the refusal (see [`expect_error`]).
+    pub async fn login_refused(
+        &self,
+        email: &str,
+        password: &str,
+        status: StatusCode,
+        needle: &str,
+    ) -> Value {
+        expect_error(self.login(email, password).await, status, needle).await
+    }
+
     /// Logs in with [`PASSWORD`], asserts 200 and returns the token pair.
     pub async fn tokens(&self, email: &str) -> Value {
         expect_json(self.login(email, PASSWORD).await, StatusCode::OK).await
+    }
+
+    /// Creates an API key with `body` (asserts 201) and returns it, its secret included.
+    pub async fn create_key(&self, token: &str, body: Value) -> Value {
+        self.create(token, "/api-keys", &body).await
+    }
+
+    /// The one number `sql` (a `count(*)`) returns.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        temponest_test_client::testb::count(&self.pool, sql).await
+    }
+
+    /// Sends `body` to `PATCH /users/{user_id}` with `token`.
+    pub async fn patch_user(&self, token: &str, user_id: &str, body: Value) -> Response {
+        self.patch(token, &format!("/users/{user_id}"), &body).await
     }
 
     /// Revokes an API key (as its creation returned it); asserts 204.

@@ -7,7 +7,8 @@ use sqlx::PgPool;
 use temponest_auth::AuthConfig;
 
 use crate::helpers::{
-    Options, PASSWORD, expect_error, expect_json, spawn, spawn_rate_limited, spawn_with,
+    Options, PASSWORD, expect_error, expect_json, retry_after, spawn, spawn_configured,
+    spawn_rate_limited, spawn_with,
 };
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -39,11 +40,9 @@ async fn login_with_wrong_password_is_rejected_like_unknown_email(pool: PgPool) 
     b["request_id"] = json!(null);
     assert_eq!(a, b);
     assert_eq!(a["detail"], "invalid email or password");
-    let failures: i64 =
-        sqlx::query_scalar("select count(*) from auth.audit_log where event = 'login.failure'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let failures = app
+        .count("select count(*) from auth.audit_log where event = 'login.failure'")
+        .await;
     assert_eq!(failures, 2);
 }
 
@@ -52,19 +51,11 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password(pool: Pg
     let app = lockout_app(pool).await;
     app.register("ada@example.com").await;
     for _ in 0..3 {
-        assert_eq!(
-            app.login("ada@example.com", "wrong password!")
-                .await
-                .status(),
-            StatusCode::UNAUTHORIZED
-        );
+        let status = app.login_status("ada@example.com", "wrong password!").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let locked = app.login("ada@example.com", PASSWORD).await;
-    let retry_after: u64 = locked.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = retry_after(&locked);
     assert!((1..=30).contains(&retry_after), "{retry_after}");
     expect_error(
         locked,
@@ -76,8 +67,9 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password(pool: Pg
     for _ in 0..3 {
         app.login("ghost@example.com", "wrong password!").await;
     }
-    expect_error(
-        app.login("ghost@example.com", PASSWORD).await,
+    app.login_refused(
+        "ghost@example.com",
+        PASSWORD,
         StatusCode::TOO_MANY_REQUESTS,
         "too many",
     )
@@ -108,17 +100,13 @@ async fn a_successful_login_resets_the_failure_streak(pool: PgPool) {
     for _ in 0..2 {
         app.login("ada@example.com", "wrong password!").await;
     }
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    let status = app.login_status("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
     for _ in 0..2 {
         app.login("ada@example.com", "wrong password!").await;
     }
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    let status = app.login_status("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -127,41 +115,25 @@ async fn login_is_rate_limited_per_ip_and_account(pool: PgPool) {
         login_per_minute: 2,
         ..Options::default().config
     };
-    let app = spawn_with(
-        pool,
-        Options {
-            config,
-            rate_limits: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let options = Options {
+        config,
+        rate_limits: true,
+        ..Options::default()
+    };
+    let app = spawn_with(pool, options).await;
     app.register("ada@example.com").await;
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    let status = app.login_status("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let status = app.login_status("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
     let limited = app.login("ada@example.com", PASSWORD).await;
-    assert!(
-        limited.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
+    assert!(retry_after(&limited) >= 1);
     assert_eq!(limited.headers()["x-ratelimit-limit"], "2");
     expect_json(limited, StatusCode::TOO_MANY_REQUESTS).await;
     // Another account from the same IP is not affected.
     app.register("bob@example.com").await;
-    assert_eq!(
-        app.login("bob@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    let status = app.login_status("bob@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -177,27 +149,16 @@ async fn a_hash_with_old_parameters_is_upgraded_on_login(pool: PgPool) {
         argon2_memory_kib: 9 * 1024,
         ..Options::default().config
     };
-    let upgraded = spawn_with(
-        pool.clone(),
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
-    assert_eq!(
-        upgraded.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    let upgraded = spawn_configured(pool.clone(), config).await;
+    let status = upgraded.login_status("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
     let after: String = sqlx::query_scalar("select password_hash from auth.users")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert!(after.contains("m=9216"), "{after}");
-    assert_eq!(
-        upgraded.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    let status = upgraded.login_status("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -206,12 +167,8 @@ async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
     for i in 0..3 {
         app.register(&format!("user{i}@example.com")).await;
     }
-    let resp = app
-        .post_public(
-            "/auth/register",
-            &json!({"email": "user4@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let body = json!({"email": "user4@example.com", "password": PASSWORD});
+    let resp = app.post_public("/auth/register", &body).await;
     assert_eq!(resp.headers()["x-ratelimit-limit"], "3");
     assert!(
         resp.headers()["ratelimit-policy"]
@@ -219,12 +176,7 @@ async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
             .unwrap()
             .contains("q=3;w=3600")
     );
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry >= 1);
+    assert!(retry_after(&resp) >= 1);
     expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "").await;
 }
 
@@ -246,10 +198,8 @@ async fn many_parallel_correct_logins_never_lock_the_account(pool: PgPool) {
         expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "in progress").await;
     }
     // Nothing was counted as a failure: the account is not locked.
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    let status = app.login_status("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
     let failed: i32 = sqlx::query_scalar("select failed_count from auth.login_throttle")
         .fetch_one(&app.pool)
         .await
@@ -265,14 +215,7 @@ async fn lockout_app(pool: PgPool) -> crate::helpers::TestApp {
         lockout_threshold: 3,
         ..Options::default().config
     };
-    spawn_with(
-        pool,
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
-    .await
+    spawn_configured(pool, config).await
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

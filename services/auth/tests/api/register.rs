@@ -1,10 +1,12 @@
 //! Registration: tenant creation, validation, duplicates.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, expect_error, expect_json, spawn};
+use temponest_test_client::testb::texts;
+
+use crate::helpers::{Api, PASSWORD, expect_error, expect_json, spawn};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn registering_creates_a_tenant_whose_first_user_is_its_admin(pool: PgPool) {
@@ -19,8 +21,7 @@ async fn registering_creates_a_tenant_whose_first_user_is_its_admin(pool: PgPool
         user["permissions"]
             .as_array()
             .unwrap()
-            .iter()
-            .any(|p| p == "users:manage")
+            .contains(&json!("users:manage"))
     );
     assert_eq!(user["is_active"], true);
     assert!(user.get("password_hash").is_none() && !user.to_string().contains("argon2"));
@@ -40,62 +41,30 @@ async fn registering_creates_a_tenant_whose_first_user_is_its_admin(pool: PgPool
 async fn registering_an_existing_email_is_a_conflict(pool: PgPool) {
     let app = spawn(pool).await;
     app.register("dup@example.com").await;
-    let resp = app
-        .post_public(
-            "/auth/register",
-            &json!({"email": "DUP@example.com", "password": PASSWORD}),
-        )
-        .await;
-    expect_error(resp, StatusCode::CONFLICT, "already exists").await;
-    let tenants: i64 = sqlx::query_scalar("select count(*) from auth.tenants")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let body = json!({"email": "DUP@example.com", "password": PASSWORD});
+    refuse(&app, body, 409, "already exists").await;
+    let tenants = app.count("select count(*) from auth.tenants").await;
     assert_eq!(tenants, 1, "the failed registration left no tenant behind");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn invalid_registrations_get_422_with_every_field_named(pool: PgPool) {
     let app = spawn(pool).await;
-    let resp = app
-        .post_public(
-            "/auth/register",
-            &json!({"email": "not-an-email", "password": "short"}),
-        )
-        .await;
-    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "email").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let body = json!({"email": "not-an-email", "password": "short"});
+    let body = refuse(&app, body, 422, "email").await;
+    let fields = texts(&body["errors"], "field");
     assert_eq!(fields, ["email", "password"]);
 
     let long = "x".repeat(1025);
-    let resp = app
-        .post_public(
-            "/auth/register",
-            &json!({"email": "a@example.com", "password": long}),
-        )
-        .await;
-    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "at most 1024").await;
+    let body = json!({"email": "a@example.com", "password": long});
+    refuse(&app, body, 422, "at most 1024").await;
 
-    let resp = app
-        .post_public("/auth/register", &json!({"email": 5, "password": PASSWORD}))
-        .await;
-    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid type").await;
+    let body = json!({"email": 5, "password": PASSWORD});
+    let body = refuse(&app, body, 422, "invalid type").await;
     assert_eq!(body["errors"][0]["field"], "email");
 
-    let resp = app
-        .post_public("/auth/register", &json!({"password": PASSWORD}))
-        .await;
-    expect_error(
-        resp,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "missing field `email`",
-    )
-    .await;
+    let body = json!({"password": PASSWORD});
+    refuse(&app, body, 422, "missing field `email`").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -121,6 +90,11 @@ async fn malformed_oversized_and_non_json_bodies_get_clear_4xx(pool: PgPool) {
     expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json").await;
 
     let huge = json!({"email": "a@example.com", "password": "p".repeat(2 * 1024 * 1024)});
-    let resp = app.post_public("/auth/register", &huge).await;
-    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "too large").await;
+    refuse(&app, huge, 413, "too large").await;
+}
+
+/// Registers with `body` and asserts the refusal.
+async fn refuse(api: &Api, body: Value, status: u16, needle: &str) -> Value {
+    api.refused_public("POST /auth/register", Some(&body), status, needle)
+        .await
 }

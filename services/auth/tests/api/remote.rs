@@ -13,10 +13,10 @@ use temponest_auth_client::{AuthClient, JwtVerifier, Principal, RemoteIntrospect
 use temponest_cache::{Cache, CacheConfig};
 use temponest_ratelimit::{RateLimitConfig, RateLimiter};
 
-use crate::helpers::{TestApp, eventually, expect_error, expect_json, spawn};
+use crate::helpers::{Api, TestApp, eventually, expect_error, expect_json, spawn_signed_up};
 
-/// A stand-in downstream service: one route that echoes the caller's principal.
-pub async fn downstream(auth: &TestApp) -> String {
+/// A stand-in downstream service: one route, `/whoami`, that echoes the caller's principal.
+pub async fn downstream(auth: &TestApp) -> Api {
     let http = reqwest::Client::new();
     let cache = Cache::connect(CacheConfig {
         redis_url: Some(
@@ -49,52 +49,32 @@ pub async fn downstream(auth: &TestApp) -> String {
     tokio::spawn(async move {
         temponest_web::serve(listener, app, &server, std::future::pending()).await
     });
-    base
+    Api::new(base)
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_service_verifies_tokens_with_the_remote_jwks_even_after_rotation(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
     let other = downstream(&app).await;
-    let http = reqwest::Client::new();
-    let me = expect_json(
-        http.get(format!("{other}/whoami"))
-            .bearer_auth(&session.access)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let me = other.fetch(&session.access, "/whoami").await;
     assert_eq!(me["tenant_id"], session.tenant_id);
     assert_eq!(me["kind"]["kind"], "user");
 
     // A token signed by a key the downstream has never seen: it re-fetches the JWKS.
     app.state.keys.rotate().await.unwrap();
     let fresh = app.tokens("ada@example.com").await;
-    let resp = http
-        .get(format!("{other}/whoami"))
-        .bearer_auth(fresh["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    expect_json(resp, StatusCode::OK).await;
+    other
+        .fetch(fresh["access_token"].as_str().unwrap(), "/whoami")
+        .await;
 
-    let resp = http.get(format!("{other}/whoami")).send().await.unwrap();
+    let resp = other.get_public("/whoami", &[]).await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "authentication required").await;
 
     // Logging out ends the session for the other service too.
     let resp = app.post(&session.access, "/auth/logout", &json!({})).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let ended = eventually(|| async {
-        http.get(format!("{other}/whoami"))
-            .bearer_auth(&session.access)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == StatusCode::UNAUTHORIZED
+        other.get(&session.access, "/whoami").await.status() == StatusCode::UNAUTHORIZED
     })
     .await;
     assert!(ended, "the logged-out token kept working downstream");
@@ -102,24 +82,14 @@ async fn another_service_verifies_tokens_with_the_remote_jwks_even_after_rotatio
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_service_resolves_api_keys_remotely_and_sees_revocation_at_once(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let key = app
-        .create(
-            &session.access,
-            "/api-keys",
-            &json!({"name": "svc", "scopes": ["agents:read"]}),
-        )
-        .await;
+    let (app, session) = spawn_signed_up(pool).await;
+    let body = json!({"name": "svc", "scopes": ["agents:read"]});
+    let key = app.create_key(&session.access, body).await;
     let secret = key["key"].as_str().unwrap().to_owned();
     let other = downstream(&app).await;
-    let http = reqwest::Client::new();
-    let whoami = || {
-        http.get(format!("{other}/whoami"))
-            .header("x-api-key", &secret)
-            .send()
-    };
-    let me = expect_json(whoami().await.unwrap(), StatusCode::OK).await;
+    let header = [("x-api-key", secret.as_str())];
+    let whoami = || other.get_public("/whoami", &header);
+    let me = expect_json(whoami().await, StatusCode::OK).await;
     assert_eq!(me["permissions"], json!(["agents:read"]));
     assert_eq!(me["kind"]["kind"], "api_key");
 
@@ -127,6 +97,6 @@ async fn another_service_resolves_api_keys_remotely_and_sees_revocation_at_once(
     // The downstream had the key cached for 30 s; the revocation's invalidation reaches it
     // through Redis pub/sub instead.
     let revoked =
-        eventually(|| async { whoami().await.unwrap().status() == StatusCode::UNAUTHORIZED }).await;
+        eventually(|| async { whoami().await.status() == StatusCode::UNAUTHORIZED }).await;
     assert!(revoked, "the revoked key kept working downstream");
 }

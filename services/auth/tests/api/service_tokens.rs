@@ -3,14 +3,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_auth::AuthConfig;
 use temponest_platform::Settings;
 use uuid::Uuid;
 
-use crate::helpers::{Api, Options, TestApp, expect_error, expect_json, spawn_with};
+use crate::helpers::{Api, Options, Session, TestApp, expect_json, spawn_with};
 
 const SECRET: &str = "5c0e9a7f21d84b36a1f7c3e90b2d5a48";
 
@@ -24,9 +24,23 @@ fn request(client: &str, secret: &str, tenant: &str) -> Value {
     json!({"client_id": client, "client_secret": secret, "tenant_id": tenant})
 }
 
-/// Asks for a service token for `client` acting in `tenant`.
-async fn issue(api: &Api, client: &str, secret: &str, tenant: &str) -> Response {
-    api.post_public("/auth/service-token", &request(client, secret, tenant))
+/// [`spawn`] and a signed-up tenant admin.
+async fn spawn_signed_up(pool: PgPool) -> (TestApp, Session) {
+    let app = spawn(pool).await;
+    let session = app.signup("ada@example.com").await;
+    (app, session)
+}
+
+/// Asks for a service token for the scheduler acting in `tenant`; asserts 200.
+async fn issue(api: &Api, tenant: &str) -> Value {
+    let body = request("scheduler", SECRET, tenant);
+    api.call_public("POST /auth/service-token", Some(&body), 200)
+        .await
+}
+
+/// Asks for a service token with `body` and asserts the refusal.
+async fn refuse(api: &Api, body: Value, status: u16, needle: &str) -> Value {
+    api.refused_public("POST /auth/service-token", Some(&body), status, needle)
         .await
 }
 
@@ -39,8 +53,7 @@ fn claims_of(token: &str) -> Value {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
 
     let resp = app
         .post_public(
@@ -76,11 +89,7 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
     );
 
     // The same client always has the same subject.
-    let again = expect_json(
-        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
-        StatusCode::OK,
-    )
-    .await;
+    let again = issue(&app, &session.tenant_id).await;
     assert_eq!(
         claims_of(again["access_token"].as_str().unwrap())["sub"],
         claims["sub"]
@@ -96,8 +105,7 @@ async fn a_service_client_gets_a_short_lived_service_token_for_a_tenant(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_wrong_secret_and_an_unknown_client_get_the_same_401(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
     let wrong_secret = format!("{SECRET}x");
     let mut details = Vec::new();
     for (client, secret) in [
@@ -105,18 +113,8 @@ async fn a_wrong_secret_and_an_unknown_client_get_the_same_401(pool: PgPool) {
         ("root", SECRET),
         ("scheduler", ""),
     ] {
-        let resp = app
-            .post_public(
-                "/auth/service-token",
-                &request(client, secret, &session.tenant_id),
-            )
-            .await;
-        let body = expect_error(
-            resp,
-            StatusCode::UNAUTHORIZED,
-            "invalid service client credentials",
-        )
-        .await;
+        let body = request(client, secret, &session.tenant_id);
+        let body = refuse(&app, body, 401, "invalid service client credentials").await;
         details.push(body["detail"].clone());
     }
     assert!(details.windows(2).all(|w| w[0] == w[1]), "{details:?}");
@@ -124,61 +122,40 @@ async fn a_wrong_secret_and_an_unknown_client_get_the_same_401(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn unknown_or_inactive_tenants_and_malformed_requests_are_refused(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
 
     let unknown = Uuid::now_v7().to_string();
-    expect_error(
-        issue(&app, "scheduler", SECRET, &unknown).await,
-        StatusCode::NOT_FOUND,
-        "tenant not found",
-    )
-    .await;
+    let body = request("scheduler", SECRET, &unknown);
+    refuse(&app, body, 404, "tenant not found").await;
     sqlx::query("update auth.tenants set is_active = false where id = $1")
         .bind(session.tenant_id.parse::<Uuid>().unwrap())
         .execute(&app.pool)
         .await
         .unwrap();
-    expect_error(
-        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
-        StatusCode::NOT_FOUND,
-        "tenant not found",
-    )
-    .await;
+    let body = request("scheduler", SECRET, &session.tenant_id);
+    refuse(&app, body, 404, "tenant not found").await;
 
     for body in [
         json!({"client_id": "scheduler", "tenant_id": unknown}),
         request("scheduler", SECRET, "not-a-uuid"),
         json!({"client_id": 7, "client_secret": SECRET, "tenant_id": unknown}),
     ] {
-        expect_error(
-            app.post_public("/auth/service-token", &body).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "",
-        )
-        .await;
+        refuse(&app, body, 422, "").await;
     }
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_service_token_authenticates_but_cannot_act_as_a_user(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let issued = expect_json(
-        issue(&app, "scheduler", SECRET, &session.tenant_id).await,
-        StatusCode::OK,
-    )
-    .await;
+    let (app, session) = spawn_signed_up(pool).await;
+    let issued = issue(&app, &session.tenant_id).await;
     let token = issued["access_token"].as_str().unwrap();
 
     let tenant = app.fetch(token, "/tenants/current").await;
     assert_eq!(tenant["id"], session.tenant_id);
-    let introspected = expect_json(
-        app.post_public("/auth/introspect", &json!({"token": token}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let body = json!({"token": token});
+    let introspected = app
+        .call_public("POST /auth/introspect", Some(&body), 200)
+        .await;
     assert_eq!(introspected["active"], true);
     assert_eq!(
         introspected["principal"]["kind"],
@@ -252,8 +229,7 @@ fn service_client_configuration_is_validated_without_echoing_secrets() {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_service_accepts_a_service_token_obtained_over_http(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
     let other = crate::remote::downstream(&app).await;
     let tokens = temponest_auth_client::ServiceTokens::new(
         &app.base,
@@ -265,16 +241,7 @@ async fn another_service_accepts_a_service_token_obtained_over_http(pool: PgPool
 
     let token = tokens.token(tenant).await.unwrap();
     assert_eq!(tokens.token(tenant).await.unwrap(), token, "cached");
-    let whoami = expect_json(
-        app.http
-            .get(format!("{other}/whoami"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let whoami = other.fetch(&token, "/whoami").await;
     assert_eq!(
         whoami["kind"],
         json!({"kind": "service", "client": "scheduler"})

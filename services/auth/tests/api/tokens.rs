@@ -3,12 +3,21 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_auth_client::{AccessClaims, TokenType, claims::ISSUER};
 use uuid::Uuid;
 
-use crate::helpers::{expect_error, expect_json, spawn};
+use temponest_test_client::testb::texts;
+
+use crate::helpers::{TestApp, expect_error, expect_json, spawn, spawn_signed_up};
+
+/// Introspects `token`, asserts 200 and returns the answer.
+async fn introspect(app: &TestApp, token: &str) -> Value {
+    let body = json!({"token": token});
+    app.call_public("POST /auth/introspect", Some(&body), 200)
+        .await
+}
 
 fn claims(exp_offset: i64, token_type: TokenType) -> AccessClaims {
     let now = chrono::Utc::now().timestamp();
@@ -30,8 +39,7 @@ fn claims(exp_offset: i64, token_type: TokenType) -> AccessClaims {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
 
     let expired = app
         .state
@@ -53,21 +61,12 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
         URL_SAFE_NO_PAD.encode(payload.to_string()),
         parts[2]
     );
-    expect_error(
-        app.get(&forged, "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
-        "invalid",
-    )
-    .await;
+    app.refused(&forged, "GET /auth/me", None, 401, "invalid")
+        .await;
 
     let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let unsigned = format!("{none_header}.{}.", parts[1]);
-    expect_error(
-        app.get(&unsigned, "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
-        "",
-    )
-    .await;
+    app.refused(&unsigned, "GET /auth/me", None, 401, "").await;
 
     // A service token that names no service client (not issued by /auth/service-token).
     let service = app
@@ -75,22 +74,22 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
         .keys
         .sign(&claims(600, TokenType::Service))
         .unwrap();
-    expect_error(
-        app.get(&service, "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
+    app.refused(
+        &service,
+        "GET /auth/me",
+        None,
+        401,
         "no known service client",
     )
     .await;
 
-    expect_error(
-        app.get("garbage", "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
-        "malformed",
-    )
-    .await;
-    expect_error(
-        app.get(&session.refresh, "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
+    app.refused("garbage", "GET /auth/me", None, 401, "malformed")
+        .await;
+    app.refused(
+        &session.refresh,
+        "GET /auth/me",
+        None,
+        401,
         "refresh token cannot be used",
     )
     .await;
@@ -104,8 +103,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
+    let (app, session) = spawn_signed_up(pool).await;
     let old_kid = app.state.keys.jwks().keys[0].kid.clone();
     let new_kid = app.state.keys.rotate().await.unwrap();
     assert_ne!(old_kid, new_kid);
@@ -115,12 +113,7 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
         StatusCode::OK,
     )
     .await;
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = texts(&jwks["keys"], "kid");
     assert!(
         kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
         "{kids:?}"
@@ -149,22 +142,11 @@ async fn rotating_the_signing_key_keeps_issued_tokens_valid(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn introspection_describes_valid_credentials_and_rejects_others(pool: PgPool) {
-    let app = spawn(pool).await;
-    let session = app.signup("ada@example.com").await;
-    let body = expect_json(
-        app.post_public("/auth/introspect", &json!({"token": session.access}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let (app, session) = spawn_signed_up(pool).await;
+    let body = introspect(&app, &session.access).await;
     assert_eq!(body["active"], true);
     assert_eq!(body["principal"]["tenant_id"], session.tenant_id);
-    let body = expect_json(
-        app.post_public("/auth/introspect", &json!({"token": "sk_unknown"}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let body = introspect(&app, "sk_unknown").await;
     assert_eq!(body, json!({"active": false}));
 }
 
@@ -197,11 +179,9 @@ async fn automatic_rotation_replaces_only_a_key_that_reached_its_age(pool: PgPoo
         app.state.keys.rotate_if_older_than(day)
     );
     assert_eq!([a.unwrap(), b.unwrap()].iter().flatten().count(), 1);
-    let active: i64 =
-        sqlx::query_scalar("select count(*) from auth.signing_keys where retired_at is null")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let active = app
+        .count("select count(*) from auth.signing_keys where retired_at is null")
+        .await;
     assert_eq!(active, 1);
     assert!(app.state.keys.jwks().keys.iter().any(|k| k.kid == rotated));
 }

@@ -4,28 +4,24 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, Session, TestApp, expect_error, spawn};
+use crate::helpers::{
+    PASSWORD, Session, TestApp, expect_error, expect_json, spawn, spawn_signed_up,
+};
 
 /// Adds dev@example.com as a developer of the admin's tenant, with an API key of their own.
 async fn developer_with_api_key(app: &TestApp, admin: &str) -> (Session, Value) {
     let developer = json!({"role": "developer"});
     let dev = app.add_user(admin, "dev@example.com", developer).await;
     let key = json!({"name": "k"});
-    let key = app.create(&dev.access, "/api-keys", &key).await;
+    let key = app.create_key(&dev.access, key).await;
     (dev, key)
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: PgPool) {
-    let app = spawn(pool).await;
-    let admin = app.signup("ada@example.com").await;
-    let viewer = app
-        .add_user(
-            &admin.access,
-            "vic@example.com",
-            json!({"roles": ["viewer"]}),
-        )
-        .await;
+    let (app, admin) = spawn_signed_up(pool).await;
+    let roles = json!({"roles": ["viewer"]});
+    let viewer = app.add_user(&admin.access, "vic@example.com", roles).await;
     assert_eq!(viewer.tenant_id, admin.tenant_id);
     app.expect_refusals(
         &viewer.access,
@@ -62,8 +58,7 @@ async fn an_admin_adds_users_with_roles_and_permissions_follow_the_role(pool: Pg
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
-    let app = spawn(pool).await;
-    let admin = app.signup("ada@example.com").await;
+    let (app, admin) = spawn_signed_up(pool).await;
     let (dev, key) = developer_with_api_key(&app, &admin.access).await;
     let key = key["key"].as_str().unwrap();
     let me = app.fetch(key, "/auth/me").await;
@@ -71,17 +66,12 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
         me["permissions"]
             .as_array()
             .unwrap()
-            .iter()
-            .any(|p| p == "agents:write")
+            .contains(&json!("agents:write"))
     );
 
-    let patched = app
-        .update(
-            &admin.access,
-            &format!("/users/{}", dev.user_id),
-            &json!({"roles": ["viewer"]}),
-        )
-        .await;
+    let viewer = json!({"roles": ["viewer"]});
+    let patched = app.patch_user(&admin.access, &dev.user_id, viewer).await;
+    let patched = expect_json(patched, StatusCode::OK).await;
     assert_eq!(patched["roles"], json!(["viewer"]));
     let me = app.fetch(key, "/auth/me").await;
     assert_eq!(me["roles"], json!(["viewer"]));
@@ -89,52 +79,35 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
         !me["permissions"]
             .as_array()
             .unwrap()
-            .iter()
-            .any(|p| p == "agents:write")
+            .contains(&json!("agents:write"))
     );
-    let events: i64 = sqlx::query_scalar(
-        "select count(*) from auth.audit_log where event = 'user.roles_changed'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let events = app
+        .count("select count(*) from auth.audit_log where event = 'user.roles_changed'")
+        .await;
     assert_eq!(events, 1);
 
-    let resp = app
-        .patch(
-            &admin.access,
-            &format!("/users/{}", dev.user_id),
-            &json!({"roles": ["superuser"]}),
-        )
-        .await;
+    let superuser = json!({"roles": ["superuser"]});
+    let resp = app.patch_user(&admin.access, &dev.user_id, superuser).await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "unknown role").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
-    let app = spawn(pool).await;
-    let admin = app.signup("ada@example.com").await;
+    let (app, admin) = spawn_signed_up(pool).await;
     let (dev, key) = developer_with_api_key(&app, &admin.access).await;
     app.fetch(key["key"].as_str().unwrap(), "/auth/me").await;
 
-    app.update(
-        &admin.access,
-        &format!("/users/{}", dev.user_id),
-        &json!({"is_active": false}),
-    )
-    .await;
-    expect_error(
-        app.get(key["key"].as_str().unwrap(), "/auth/me").await,
-        StatusCode::UNAUTHORIZED,
-        "",
-    )
-    .await;
-    let resp = app
-        .post_public("/auth/refresh", &json!({"refresh_token": dev.refresh}))
+    let inactive = json!({"is_active": false});
+    let resp = app.patch_user(&admin.access, &dev.user_id, inactive).await;
+    expect_json(resp, StatusCode::OK).await;
+    let key = key["key"].as_str().unwrap();
+    app.refused(key, "GET /auth/me", None, 401, "").await;
+    let refresh = json!({"refresh_token": dev.refresh});
+    app.refused_public("POST /auth/refresh", Some(&refresh), 401, "")
         .await;
-    expect_error(resp, StatusCode::UNAUTHORIZED, "").await;
-    expect_error(
-        app.login("dev@example.com", PASSWORD).await,
+    app.login_refused(
+        "dev@example.com",
+        PASSWORD,
         StatusCode::FORBIDDEN,
         "disabled",
     )
@@ -143,15 +116,9 @@ async fn deactivating_a_user_ends_their_sessions_and_keys(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_last_admin_cannot_be_demoted(pool: PgPool) {
-    let app = spawn(pool).await;
-    let admin = app.signup("ada@example.com").await;
-    let resp = app
-        .patch(
-            &admin.access,
-            &format!("/users/{}", admin.user_id),
-            &json!({"roles": ["viewer"]}),
-        )
-        .await;
+    let (app, admin) = spawn_signed_up(pool).await;
+    let viewer = json!({"roles": ["viewer"]});
+    let resp = app.patch_user(&admin.access, &admin.user_id, viewer).await;
     expect_error(resp, StatusCode::CONFLICT, "at least one active admin").await;
 }
 
@@ -161,9 +128,7 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
     let a = app.signup("a@example.com").await;
     let b = app.signup("b@example.com").await;
     assert_ne!(a.tenant_id, b.tenant_id);
-    let a_key = app
-        .create(&a.access, "/api-keys", &json!({"name": "a"}))
-        .await;
+    let a_key = app.create_key(&a.access, json!({"name": "a"})).await;
 
     let b_users = app.fetch(&b.access, "/users").await;
     assert_eq!(b_users.as_array().unwrap().len(), 1);
@@ -198,8 +163,7 @@ async fn a_tenant_can_never_read_or_change_another_tenants_rows(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
-    let app = spawn(pool).await;
-    let admin = app.signup("ada@example.com").await;
+    let (app, admin) = spawn_signed_up(pool).await;
     app.expect_refusals(
         &admin.access,
         &[
@@ -218,8 +182,7 @@ async fn malformed_and_unknown_ids_are_404(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_signed_up(pool).await;
     let bob = app
         .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
         .await;
@@ -247,18 +210,20 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
         .contains(&statuses[1]),
         "{statuses:?}"
     );
-    let admins: i64 =
-        sqlx::query_scalar("select count(*) from auth.users where 'admin' = any(roles)")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let admins = app
+        .count("select count(*) from auth.users where 'admin' = any(roles)")
+        .await;
     assert_eq!(admins, 1);
+}
+
+/// Whether `status` refuses a caller that is no admin (any more): 401 or 403.
+fn refused_as_not_admin(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold(pool: PgPool) {
-    let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = spawn_signed_up(pool).await;
     let bob = app
         .add_user(&ada.access, "bob@example.com", json!({"role": "admin"}))
         .await;
@@ -266,62 +231,34 @@ async fn a_demoted_admin_cannot_promote_themselves_back_with_the_token_they_hold
     // Bob's token says admin; it is cached as verified by now.
     app.fetch(bob_access, "/users").await;
 
-    app.update(
-        &ada.access,
-        &format!("/users/{bob_id}"),
-        &json!({"roles": ["viewer"]}),
-    )
-    .await;
+    let viewer = json!({"roles": ["viewer"]});
+    let demoted = app.patch_user(&ada.access, bob_id, viewer).await;
+    expect_json(demoted, StatusCode::OK).await;
 
-    let comeback = app
-        .patch(
-            bob_access,
-            &format!("/users/{bob_id}"),
-            &json!({"roles": ["admin"]}),
-        )
-        .await;
+    let admin = json!({"roles": ["admin"]});
+    let comeback = app.patch_user(bob_access, bob_id, admin.clone()).await;
+    let status = comeback.status();
     assert!(
-        matches!(
-            comeback.status(),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-        ),
-        "the stale admin token was honoured: {}",
-        comeback.status()
+        refused_as_not_admin(status),
+        "the stale admin token was honoured: {status}"
     );
     let key = app
         .post(bob_access, "/api-keys", &json!({"name": "backdoor"}))
         .await;
-    assert!(
-        matches!(
-            key.status(),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-        ),
-        "{}",
-        key.status()
-    );
+    let status = key.status();
+    assert!(refused_as_not_admin(status), "{status}");
     let roles: Vec<String> = sqlx::query_scalar("select roles from auth.users where email = $1")
         .bind("bob@example.com")
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(roles, vec!["viewer".to_owned()]);
-    let keys: i64 = sqlx::query_scalar("select count(*) from auth.api_keys")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let keys = app.count("select count(*) from auth.api_keys").await;
     assert_eq!(keys, 0);
 
     // Signing in again gives a token with the viewer's permissions only.
     let fresh = app.tokens("bob@example.com").await;
-    expect_error(
-        app.patch(
-            fresh["access_token"].as_str().unwrap(),
-            &format!("/users/{bob_id}"),
-            &json!({"roles": ["admin"]}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "users:manage",
-    )
-    .await;
+    let fresh = fresh["access_token"].as_str().unwrap();
+    let resp = app.patch_user(fresh, bob_id, admin).await;
+    expect_error(resp, StatusCode::FORBIDDEN, "users:manage").await;
 }

@@ -22,9 +22,8 @@ async fn expect_field(resp: reqwest::Response, field: &str) {
 async fn nul_characters_and_inexact_numbers_in_a_schedule_are_422s_naming_the_field(
     pool: sqlx::PgPool,
 ) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
-    let s = app.signup("owner@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:30Z"), "owner@example.com").await;
     let base = |task_config: Value| json!({"agent_id": agent, "cron_expression": "*/5 * * * *", "task_config": task_config});
     for (body, field) in [
         (
@@ -61,9 +60,8 @@ async fn nul_characters_and_inexact_numbers_in_a_schedule_are_422s_naming_the_fi
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_exact_task_configuration_round_trips_unchanged(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
-    let s = app.signup("owner@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:30Z"), "owner@example.com").await;
     let task_config = r#"{"user_message": "r",
         "context": {"tenth": 0.1, "thousands": 1.5e3, "two_53": 9007199254740992,
                     "nested": {"list": [1, -0.5, {"deep": "x"}]}}}"#;
@@ -84,20 +82,22 @@ async fn an_exact_task_configuration_round_trips_unchanged(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_unknown_execution_status_filter_is_a_422_naming_the_statuses(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
-    let s = app.signup("owner@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:30Z"), "owner@example.com").await;
     let id = app
         .schedule_id(&s, &agent, json!({"cron_expression": "0 * * * *"}))
         .await;
     app.trigger(&s, &id).await;
-    let body = expect_error(
-        app.get(&s.token, &format!("/schedules/{id}/executions?status=done"))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "must be one of: pending, running, completed, failed",
-    )
-    .await;
+    let request = format!("GET /schedules/{id}/executions?status=done");
+    let body = app
+        .refused(
+            &s.token,
+            &request,
+            None,
+            422,
+            "must be one of: pending, running, completed, failed",
+        )
+        .await;
     assert!(
         body["errors"]
             .as_array()
@@ -106,15 +106,12 @@ async fn an_unknown_execution_status_filter_is_a_422_naming_the_statuses(pool: s
     );
     // Known statuses filter: the triggered execution is pending, not completed.
     for (status, expected) in [("pending", 1), ("completed", 0)] {
-        let listed = expect_json(
-            app.get(
+        let listed = app
+            .fetch(
                 &s.token,
                 &format!("/schedules/{id}/executions?status={status}"),
             )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
+            .await;
         assert_eq!(listed.as_array().map(Vec::len), Some(expected), "{status}");
     }
 }

@@ -8,10 +8,10 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use sqlx::postgres::PgPoolOptions;
 use temponest_scheduler::AppState;
 use temponest_scheduler::clock::ManualClock;
 use temponest_scheduler::domain::engine;
+use temponest_test_client::testb::doomed_engine;
 use tokio::sync::watch;
 
 use crate::helpers::*;
@@ -108,34 +108,14 @@ async fn crashed_mid_run(pool: sqlx::PgPool) -> Crashed {
     let app = spawn_with(pool.clone(), config, agents, Some(clock)).await;
     let session = app.signup("crash@example.com").await;
     let agent = app.agent_with(&session, "gated").await;
-    let schedule = app
-        .schedule_id(
-            &session,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "skip",
-                   "timeout_seconds": 3600}),
-        )
-        .await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "skip",
+                      "timeout_seconds": 3600});
+    let schedule = app.schedule_id(&session, &agent, body).await;
     app.clock().set(t("2030-01-01T00:01:00Z"));
 
-    let (kill, killed) = std::sync::mpsc::channel::<()>();
     let state = app.state.clone();
-    let options = pool.connect_options();
-    let doomed = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let engine = runtime.block_on(async move {
-            let pool = PgPoolOptions::new()
-                .max_connections(5)
-                .connect_with((*options).clone())
-                .await
-                .unwrap();
-            engine::start(AppState { pool, ..state })
-        });
-        killed.recv().unwrap();
-        // `kill -9`: tasks die where they are, connections close, nothing is released.
-        runtime.shutdown_background();
-        drop(engine);
-    });
+    let start = move |pool| engine::start(AppState { pool, ..state });
+    let (kill, doomed) = doomed_engine(&pool, start, |_| ());
     assert!(
         eventually(|| async {
             let runs = app.executions(&session, &schedule).await;
@@ -187,7 +167,7 @@ async fn a_run_of_a_killed_engine_resumes_at_once_adopting_its_agent_execution(p
 
     let survivor = engine::start(app.state.clone());
     assert!(
-        eventually(|| async { app.executions(&s, &id).await[0]["status"] == "completed" }).await,
+        app.newest_run_completes(&s, &id).await,
         "the run resumed long before its lease lapsed: {}",
         app.executions(&s, &id).await[0]
     );
@@ -248,7 +228,7 @@ async fn a_run_whose_agent_execution_died_with_its_process_is_started_again_at_o
     // The retry delay (60 s by default) never passes on the standing manual clock: only an
     // immediate retry completes.
     assert!(
-        eventually(|| async { app.executions(&s, &id).await[0]["status"] == "completed" }).await,
+        app.newest_run_completes(&s, &id).await,
         "the run was started again at once: {}",
         app.executions(&s, &id).await[0]
     );

@@ -6,13 +6,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use temponest_scheduler::db::executions;
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::*;
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T09:59:50Z")).await;
-    let s = app.signup("run@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T09:59:50Z"), "run@example.com").await;
     let schedule = app
         .schedule(&s, &agent, json!({"cron_expression": "0 10 * * *", "task_config": {"user_message": "daily report", "context": {"day": 1}}}))
         .await;
@@ -42,12 +43,9 @@ async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool
     assert!(run["started_at"].is_string() && run["completed_at"].is_string());
     // The agent execution it recorded is the agents service's own.
     let agent_exec = run["agent_execution_id"].as_str().unwrap();
-    let exec = expect_json(
-        app.get(&s.token, &format!("/executions/{agent_exec}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let exec = app
+        .fetch(&s.token, &format!("/executions/{agent_exec}"))
+        .await;
     assert_eq!(exec["status"], "completed");
     assert_eq!(exec["user_message"], "daily report");
     assert_eq!(exec["context"]["day"], 1);
@@ -78,9 +76,8 @@ async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn dst_in_new_york_and_berlin(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-03-07T12:00:00Z")).await;
-    let s = app.signup("dst@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-03-07T12:00:00Z"), "dst@example.com").await;
     // New York, spring forward on 2026-03-08: 02:30 does not exist → 03:00 EDT (07:00 UTC).
     let ny = app
         .schedule(&s, &agent, json!({"cron_expression": "30 2 * * *", "timezone": "America/New_York", "overlap_policy": "allow"}))
@@ -119,9 +116,8 @@ async fn dst_in_new_york_and_berlin(pool: sqlx::PgPool) {
 }
 
 async fn outage(misfire: &str, pool: sqlx::PgPool) -> (Value, Vec<Value>, Vec<Value>) {
-    let app = spawn_at(pool, t("2026-06-01T09:59:30Z")).await;
-    let s = app.signup("misfire@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T09:59:30Z"), "misfire@example.com").await;
     let schedule = app
         .schedule(
             &s,
@@ -198,29 +194,19 @@ async fn misfire_fire_all_catches_up_within_the_window(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("overlap@example.com").await;
-    let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "skip"}),
-        )
-        .await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "overlap@example.com").await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "skip"});
+    let id = app.schedule_id(&s, &agent, body).await;
     // A manual trigger queues one execution…
     let manual = app.trigger(&s, &id).await;
     assert_eq!(manual["status"], "pending");
     assert_eq!(manual["trigger"], "manual");
     assert_eq!(manual["task_id"], id.as_str());
     // …so a second trigger and the 10:01 fire time are refused/skipped while it is unfinished.
-    expect_error(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
-        "overlap_policy skip",
-    )
-    .await;
+    let (request, empty) = (format!("POST /schedules/{id}/trigger"), json!({}));
+    app.refused(&s.token, &request, Some(&empty), 409, "overlap_policy skip")
+        .await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     let report = app.fire().await;
     assert_eq!((report.queued, report.skipped), (0, 1));
@@ -236,16 +222,10 @@ async fn overlap_skip_applies_to_fires_and_manual_triggers(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("buffer@example.com").await;
-    let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "buffer_one"}),
-        )
-        .await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "buffer@example.com").await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "buffer_one"});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     assert_eq!(app.fire().await.queued, 1);
     // Claim it (running) without finishing it.
@@ -264,13 +244,9 @@ async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::Pg
     // The next fire time is buffered; a manual trigger on top is refused; the one after skipped.
     app.clock().set(t("2026-06-01T10:02:00Z"));
     assert_eq!(app.fire().await.queued, 1);
-    expect_error(
-        app.post(&s.token, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
-        "buffer_one",
-    )
-    .await;
+    let request = format!("POST /schedules/{id}/trigger");
+    app.refused(&s.token, &request, Some(&json!({})), 409, "buffer_one")
+        .await;
     app.clock().set(t("2026-06-01T10:03:00Z"));
     assert_eq!(app.fire().await.skipped, 1);
     // The buffered one cannot start while the first runs.
@@ -295,16 +271,10 @@ async fn overlap_buffer_one_queues_one_behind_a_running_execution(pool: sqlx::Pg
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("allow@example.com").await;
-    let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "overlap_policy": "allow"}),
-        )
-        .await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "allow@example.com").await;
+    let body = json!({"cron_expression": "* * * * *", "overlap_policy": "allow"});
+    let id = app.schedule_id(&s, &agent, body).await;
     for minute in 1..=3 {
         app.clock().set(t(&format!("2026-06-01T10:0{minute}:00Z")));
         assert_eq!(app.fire().await.queued, 1);
@@ -320,23 +290,11 @@ async fn overlap_allow_runs_every_fire_time(pool: sqlx::PgPool) {
 async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
     // An agent whose provider is unreachable: every agent execution fails.
     let provider = openai_provider("http://127.0.0.1:9");
-    let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
-    let app = spawn_with(
-        pool,
-        config(),
-        agents_config(Some(("down", provider))),
-        Some(clock),
-    )
-    .await;
+    let app = spawn_with_provider(pool, ("down", provider), t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("retry@example.com").await;
     let agent = app.agent_with(&s, "down").await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 * * * *", "max_retries": 2, "retry_delay_seconds": 10}),
-        )
-        .await;
+    let body = json!({"cron_expression": "0 * * * *", "max_retries": 2, "retry_delay_seconds": 10});
+    let id = app.schedule_id(&s, &agent, body).await;
     let run = app.trigger(&s, &id).await;
     assert_eq!(app.run_due().await, 1);
     let after_first = app.executions(&s, &id).await;
@@ -363,15 +321,12 @@ async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
     );
     app.clock().set(retry_at);
     assert_eq!(app.run_due().await, 1);
-    let done = expect_json(
-        app.get(
+    let done = app
+        .fetch(
             &s.token,
             &format!("/schedules/{id}/executions/{}", run["id"].as_str().unwrap()),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["outcome"], "failed");
     assert_eq!(done["attempt"], 3);
@@ -393,35 +348,20 @@ async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
 async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(pool: sqlx::PgPool) {
     let hanging = crate::multi::HangingLlm::start().await;
     let provider = openai_provider(&hanging.url());
-    let clock = temponest_scheduler::clock::ManualClock::new(t("2026-06-01T10:00:00Z"));
-    let app = spawn_with(
-        pool,
-        config(),
-        agents_config(Some(("slow", provider))),
-        Some(clock),
-    )
-    .await;
+    let app = spawn_with_provider(pool, ("slow", provider), t("2026-06-01T10:00:00Z")).await;
     let s = app.signup("timeout@example.com").await;
     let agent = app.agent_with(&s, "slow").await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 * * * *", "timeout_seconds": 1, "max_retries": 0}),
-        )
-        .await;
+    let body = json!({"cron_expression": "0 * * * *", "timeout_seconds": 1, "max_retries": 0});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.trigger(&s, &id).await;
     assert_eq!(app.run_due().await, 1);
     let run = &app.executions(&s, &id).await[0];
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["outcome"], "timed_out");
     let agent_exec = run["agent_execution_id"].as_str().unwrap();
-    let exec = expect_json(
-        app.get(&s.token, &format!("/executions/{agent_exec}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let exec = app
+        .fetch(&s.token, &format!("/executions/{agent_exec}"))
+        .await;
     assert_eq!(exec["outcome"], "cancelled", "{exec}");
     assert!(
         eventually(|| async { hanging.closed() }).await,
@@ -431,16 +371,10 @@ async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(poo
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("rescue@example.com").await;
-    let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 * * * *", "max_retries": 1}),
-        )
-        .await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "rescue@example.com").await;
+    let body = json!({"cron_expression": "0 * * * *", "max_retries": 1});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.trigger(&s, &id).await;
     // An engine claims it, starts the agent execution, then dies (no heartbeat, no result).
     let now = app.now();
@@ -448,16 +382,10 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     let claimed = executions::claim(&app.pool, dead, now, now + chrono::Duration::seconds(5), 10)
         .await
         .unwrap();
-    let started = expect_json(
-        app.post(
-            &s.token,
-            &format!("/agents/{agent}/execute"),
-            &json!({"user_message": "ping"}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let path = format!("/agents/{agent}/execute");
+    let started = app
+        .act(&s.token, &path, &json!({"user_message": "ping"}))
+        .await;
     let agent_exec: uuid::Uuid = started["id"].as_str().unwrap().parse().unwrap();
     assert!(
         executions::set_agent_execution(&app.pool, claimed[0].id, dead, agent_exec)
@@ -478,15 +406,9 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
             .unwrap(),
         1
     );
-    let agent_runs_before: i64 = sqlx::query_scalar("select count(*) from agents.executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let agent_runs_before = count(&app.pool, "select count(*) from agents.executions").await;
     assert_eq!(app.run_due().await, 1);
-    let agent_runs_after: i64 = sqlx::query_scalar("select count(*) from agents.executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let agent_runs_after = count(&app.pool, "select count(*) from agents.executions").await;
     assert_eq!(
         agent_runs_after, agent_runs_before,
         "the task was not run a second time"
@@ -527,13 +449,8 @@ async fn scheduled_runs_are_not_throttled_by_client_rate_limits(pool: sqlx::PgPo
     let app = spawn_limited(pool, config(), agents_config(None), Some(clock), Some(8)).await;
     let s = app.signup("limits@example.com").await;
     let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "*/5 * * * * *", "overlap_policy": "allow"}),
-        )
-        .await;
+    let body = json!({"cron_expression": "*/5 * * * * *", "overlap_policy": "allow"});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     assert_eq!(app.fire().await.queued, 12);
     assert_eq!(app.run_due().await, 12);
@@ -596,16 +513,10 @@ async fn fires_lateness_and_runs_are_exported(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn finished_history_is_purged_after_the_retention_period(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("purge@example.com").await;
-    let agent = app.agent(&s).await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "* * * * *", "misfire_policy": "skip"}),
-        )
-        .await;
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "purge@example.com").await;
+    let body = json!({"cron_expression": "* * * * *", "misfire_policy": "skip"});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.clock().set(t("2026-06-01T10:01:00Z"));
     app.fire().await;
     app.run_due().await;

@@ -4,6 +4,7 @@
 
 use sqlx::{PgConnection, PgPool};
 use temponest_test_client::plan::{self, Plan};
+use temponest_test_client::testb::fresh_and_analysed_plans;
 use uuid::Uuid;
 
 /// The statement `executions::claim` runs, as it runs it.
@@ -22,14 +23,8 @@ async fn a_run_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: Pg
     let mut conn = pool.acquire().await.unwrap();
     plan::without_autovacuum(&mut conn, "scheduler.executions").await;
     burst(&mut conn).await;
-    plan::assert_never_analysed(&mut conn, "scheduler.executions").await;
-
-    let fresh = [plan(&mut conn, false).await, plan(&mut conn, true).await];
-    plan::analyse(&mut conn, "scheduler.executions").await;
-    let analysed = [plan(&mut conn, false).await, plan(&mut conn, true).await];
-
-    let names = ["fresh", "fresh, generic", "analysed", "analysed, generic"];
-    for (name, plan) in names.iter().zip(fresh.iter().chain(&analysed)) {
+    let plans = fresh_and_analysed_plans(&mut conn, "scheduler.executions", plan).await;
+    for (name, plan) in &plans {
         assert_eq!(plan.seq_scans(), Vec::<String>::new(), "{name}");
         // The claim's rows and the running ones its overlap check reads.
         let (busiest, visited) = plan.busiest();
@@ -44,7 +39,8 @@ async fn a_run_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: Pg
         );
         assert_eq!(plan.rows(), LIMIT as f64, "{name}: a full batch is claimed");
     }
-    for (fresh, analysed) in fresh.iter().zip(&analysed) {
+    let (fresh, analysed) = plans.split_at(2);
+    for ((_, fresh), (_, analysed)) in fresh.iter().zip(analysed) {
         assert_eq!(fresh.shape(), analysed.shape(), "statistics change nothing");
     }
 }

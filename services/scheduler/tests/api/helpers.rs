@@ -6,7 +6,6 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_ratelimit::RateLimitConfig;
@@ -15,9 +14,7 @@ use temponest_scheduler::domain::{firing, runner};
 use temponest_scheduler::{AppState, SchedulerConfig};
 use uuid::Uuid;
 
-pub use temponest_test_client::{
-    Api, Harness, PASSWORD, Session, eventually, expect_error, expect_json,
-};
+pub use temponest_test_client::{Api, Harness, Session, eventually, expect_error, expect_json};
 
 /// A running app.
 pub struct TestApp {
@@ -79,6 +76,29 @@ pub fn openai_provider(base_url: &str) -> temponest_llm::ProviderConfig {
 pub async fn spawn_at(pool: PgPool, at: DateTime<Utc>) -> TestApp {
     let clock = ManualClock::new(at);
     spawn_with(pool, config(), agents_config(None), Some(clock)).await
+}
+
+/// [`spawn_at`], a signed-up tenant admin (`email`) and an echo agent of theirs.
+pub async fn spawn_with_agent(
+    pool: PgPool,
+    at: DateTime<Utc>,
+    email: &str,
+) -> (TestApp, Session, String) {
+    let app = spawn_at(pool, at).await;
+    let session = app.signup(email).await;
+    let agent = app.agent(&session).await;
+    (app, session, agent)
+}
+
+/// An app whose scheduler reads a manual clock set to `at` and whose agents may use the
+/// LLM `provider` (its name and configuration).
+pub async fn spawn_with_provider(
+    pool: PgPool,
+    provider: (&str, temponest_llm::ProviderConfig),
+    at: DateTime<Utc>,
+) -> TestApp {
+    let agents = agents_config(Some(provider));
+    spawn_with(pool, config(), agents, Some(ManualClock::new(at))).await
 }
 
 /// Starts auth + agents + scheduler on one router; the scheduler reaches auth and agents over
@@ -159,15 +179,7 @@ impl TestApp {
     }
 
     pub async fn agent_with(&self, session: &Session, provider: &str) -> String {
-        let body = expect_json(
-            self.post(
-                &session.token,
-                "/agents/",
-                &json!({"name": format!("agent-{}", Uuid::new_v4()), "model": "m", "provider": provider}),
-            )
-            .await,
-            StatusCode::CREATED,
-        )
+        let body = self.create(&session.token, "/agents/", &json!({"name": format!("agent-{}", Uuid::new_v4()), "model": "m", "provider": provider}))
         .await;
         body["id"].as_str().unwrap().to_owned()
     }
@@ -178,11 +190,7 @@ impl TestApp {
         if body.get("task_config").is_none() {
             body["task_config"] = json!({"user_message": "ping", "context": {"k": 1}});
         }
-        expect_json(
-            self.post(&session.token, "/schedules/", &body).await,
-            StatusCode::CREATED,
-        )
-        .await
+        self.create(&session.token, "/schedules/", &body).await
     }
 
     /// Creates a schedule and returns its id.
@@ -195,15 +203,19 @@ impl TestApp {
 
     /// `POST /schedules/{id}/trigger`, expecting 201; returns the queued execution.
     pub async fn trigger(&self, session: &Session, schedule: &str) -> Value {
-        expect_json(
-            self.post(
-                &session.token,
-                &format!("/schedules/{schedule}/trigger"),
-                &json!({}),
-            )
-            .await,
-            StatusCode::CREATED,
+        self.create(
+            &session.token,
+            &format!("/schedules/{schedule}/trigger"),
+            &json!({}),
         )
+        .await
+    }
+
+    /// Whether the newest run of `schedule` completes within the deadline of [`eventually`].
+    pub async fn newest_run_completes(&self, session: &Session, schedule: &str) -> bool {
+        eventually(|| async {
+            self.executions(session, schedule).await[0]["status"] == "completed"
+        })
         .await
     }
 
@@ -238,35 +250,25 @@ impl TestApp {
 
     /// The executions of a schedule, newest first.
     pub async fn executions(&self, session: &Session, schedule: &str) -> Vec<Value> {
-        let body = expect_json(
-            self.get(&session.token, &format!("/schedules/{schedule}/executions"))
-                .await,
-            StatusCode::OK,
-        )
-        .await;
+        let body = self
+            .fetch(&session.token, &format!("/schedules/{schedule}/executions"))
+            .await;
         body.as_array().unwrap().clone()
     }
 
     pub async fn get_schedule(&self, session: &Session, schedule: &str) -> Value {
-        expect_json(
-            self.get(&session.token, &format!("/schedules/{schedule}"))
-                .await,
-            StatusCode::OK,
-        )
-        .await
+        self.fetch(&session.token, &format!("/schedules/{schedule}"))
+            .await
     }
 
     /// The fire history of a schedule, latest first.
     pub async fn fires(&self, session: &Session, schedule: &str) -> Vec<Value> {
-        let body = expect_json(
-            self.get(
+        let body = self
+            .fetch(
                 &session.token,
                 &format!("/schedules/{schedule}/fires?limit=100"),
             )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
+            .await;
         body.as_array().unwrap().clone()
     }
 

@@ -10,6 +10,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use temponest_scheduler::domain::{engine, firing};
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::*;
 
 /// An OpenAI-compatible server that accepts the request and never answers; it notes when
@@ -127,10 +129,7 @@ async fn three_engines_fire_every_fire_time_exactly_once(pool: sqlx::PgPool) {
             .collect();
         assert_eq!(fires, &expected, "{cron}: fire times differ");
     }
-    let skipped: i64 = sqlx::query_scalar("select count(*) from scheduler.skipped_fires")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let skipped = count(&pool, "select count(*) from scheduler.skipped_fires").await;
     assert_eq!(skipped, 0, "nothing skipped or missed");
 }
 
@@ -207,10 +206,7 @@ async fn three_running_engines_share_real_time_work_exactly_once(pool: sqlx::PgP
             );
         }
     }
-    let skipped: i64 = sqlx::query_scalar("select count(*) from scheduler.skipped_fires")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let skipped = count(&pool, "select count(*) from scheduler.skipped_fires").await;
     assert_eq!(skipped, 0);
     for app in apps {
         app.pool.close().await;
@@ -261,11 +257,7 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
     let engine = engine::start(app.state.clone());
     let s = app.signup("sdk@example.com").await;
     let agent = app.agent(&s).await;
-    let schedule = expect_json(
-        app.post(&s.token, "/schedules/", &json!({"agent_id": agent, "cron_expression": "0 9 * * 1-5", "task_config": {"user_message": "standup", "context": {}}}))
-            .await,
-        StatusCode::CREATED,
-    )
+    let schedule = app.create(&s.token, "/schedules/", &json!({"agent_id": agent, "cron_expression": "0 9 * * 1-5", "task_config": {"user_message": "standup", "context": {}}}))
     .await;
     let id = schedule["id"].as_str().unwrap();
     let triggered = app.trigger(&s, id).await;
@@ -289,38 +281,23 @@ async fn the_sdk_flow_against_a_running_engine(pool: sqlx::PgPool) {
     );
     let runs = app.executions(&s, id).await;
     assert!(runs[0]["agent_execution_id"].is_string());
-    let paused = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let paused = app
+        .act(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
+        .await;
     assert_eq!(paused["is_active"], false);
-    let resumed = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let resumed = app
+        .act(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
+        .await;
     assert_eq!(resumed["is_active"], true);
-    let changed = expect_json(
-        app.patch(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"cron_expression": "30 17 * * *"}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let body = json!({"cron_expression": "30 17 * * *"});
+    let changed = app
+        .update(&s.token, &format!("/schedules/{id}"), &body)
+        .await;
     assert_eq!(changed["cron_expression"], "30 17 * * *");
     assert_ne!(changed["next_run"], resumed["next_run"]);
-    let by_agent = expect_json(
-        app.get(&s.token, &format!("/schedules?agent_id={agent}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let by_agent = app
+        .fetch(&s.token, &format!("/schedules?agent_id={agent}"))
+        .await;
     assert_eq!(by_agent[0]["id"], id);
     assert_eq!(
         app.delete(&s.token, &format!("/schedules/{id}"))
@@ -341,13 +318,8 @@ async fn shutdown_releases_a_run_that_does_not_finish_in_the_grace_period(pool: 
     let engine = engine::start(app.state.clone());
     let s = app.signup("release@example.com").await;
     let agent = app.agent_with(&s, "slow").await;
-    let id = app
-        .schedule_id(
-            &s,
-            &agent,
-            json!({"cron_expression": "0 0 1 1 *", "timeout_seconds": 600}),
-        )
-        .await;
+    let body = json!({"cron_expression": "0 0 1 1 *", "timeout_seconds": 600});
+    let id = app.schedule_id(&s, &agent, body).await;
     app.trigger(&s, &id).await;
     assert!(
         eventually(|| async { app.executions(&s, &id).await[0]["agent_execution_id"].is_string() })

@@ -4,24 +4,22 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::*;
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
-    let s = app.signup("owner@example.com").await;
-    let agent = app.agent(&s).await;
-    let created = expect_json(
-        app.post(
+    let (app, s, agent) =
+        spawn_with_agent(pool, t("2026-06-01T10:00:30Z"), "owner@example.com").await;
+    let created = app
+        .create(
             &s.token,
             "/schedules",
             &json!({"agent_id": agent, "cron_expression": "*/5 * * * *",
                     "task_config": {"user_message": "report", "context": {"region": "eu"}}}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     assert_eq!(created["agent_id"], agent.as_str());
     assert_eq!(created["tenant_id"], s.tenant_id.as_str());
     assert_eq!(created["cron_expression"], "*/5 * * * *");
@@ -49,26 +47,21 @@ async fn create_with_the_sdk_body_get_list_and_defaults(pool: sqlx::PgPool) {
         assert_eq!(list[0]["id"], id);
     }
     // Malformed and unknown ids are 404.
-    expect_error(
-        app.get(&s.token, "/schedules/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
+    app.refused(
+        &s.token,
+        "GET /schedules/not-a-uuid",
+        None,
+        404,
         "not found",
     )
     .await;
-    expect_error(
-        app.get(&s.token, &format!("/schedules/{}", uuid::Uuid::new_v4()))
-            .await,
-        StatusCode::NOT_FOUND,
-        "schedule",
-    )
-    .await;
+    let request = format!("GET /schedules/{}", uuid::Uuid::new_v4());
+    app.refused(&s.token, &request, None, 404, "schedule").await;
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let s = app.signup("v@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) = spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), "v@example.com").await;
     let cases = [
         (json!({"cron_expression": "61 * * * *"}), "cron_expression"),
         (json!({"cron_expression": "not cron"}), "cron_expression"),
@@ -114,11 +107,9 @@ async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPo
         if body.get("task_config").is_none() {
             body["task_config"] = json!({"user_message": "hi"});
         }
-        let err = expect_json(
-            app.post(&s.token, "/schedules/", &body).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let err = app
+            .call(&s.token, "POST /schedules/", Some(&body), 422)
+            .await;
         assert!(
             err.to_string().contains(needle),
             "{body}: expected {needle:?} in {err}"
@@ -135,46 +126,30 @@ async fn validation_gives_clear_422s_and_404_for_foreign_agents(pool: sqlx::PgPo
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let other = app.signup("other@example.com").await;
     let foreign = app.agent(&other).await;
-    expect_error(
-        app.post(&s.token, "/schedules/", &json!({"agent_id": foreign, "cron_expression": "* * * * *", "task_config": {"user_message": "x"}}))
-            .await,
-        StatusCode::NOT_FOUND,
-        "not found in your tenant",
-    )
+    app.refused(&s.token, "POST /schedules/", Some(&json!({"agent_id": foreign, "cron_expression": "* * * * *", "task_config": {"user_message": "x"}})), 404, "not found in your tenant")
     .await;
-    let count: i64 = sqlx::query_scalar("select count(*) from scheduler.schedules")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = count(&app.pool, "select count(*) from scheduler.schedules").await;
     assert_eq!(count, 0, "no refused request left a schedule behind");
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:30Z")).await;
-    let s = app.signup("p@example.com").await;
-    let agent = app.agent(&s).await;
+    let (app, s, agent) = spawn_with_agent(pool, t("2026-06-01T10:00:30Z"), "p@example.com").await;
     let created = app
         .schedule(&s, &agent, json!({"cron_expression": "0 * * * *"}))
         .await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(ts(&created["next_run"]), t("2026-06-01T11:00:00Z"));
 
-    let paused = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let paused = app
+        .act(&s.token, &format!("/schedules/{id}/pause"), &json!({}))
+        .await;
     assert_eq!(paused["is_active"], false);
     assert_eq!(paused["next_run"], json!(null));
     app.clock().set(t("2026-06-01T12:30:00Z"));
-    let resumed = expect_json(
-        app.post(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let resumed = app
+        .act(&s.token, &format!("/schedules/{id}/resume"), &json!({}))
+        .await;
     assert_eq!(resumed["is_active"], true);
     assert_eq!(
         ts(&resumed["next_run"]),
@@ -182,77 +157,49 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
         "resumes from now"
     );
 
-    let changed = expect_json(
-        app.patch(&s.token, &format!("/schedules/{id}"), &json!({"cron_expression": "15 14 * * *", "timezone": "Europe/Berlin", "name": "daily"}))
-            .await,
-        StatusCode::OK,
-    )
+    let changed = app.update(&s.token, &format!("/schedules/{id}"), &json!({"cron_expression": "15 14 * * *", "timezone": "Europe/Berlin", "name": "daily"}))
     .await;
     assert_eq!(changed["cron_expression"], "15 14 * * *");
     assert_eq!(changed["name"], "daily");
     // 14:15 in Berlin (CEST, +2) is 12:15 UTC, passed today: tomorrow.
     assert_eq!(ts(&changed["next_run"]), t("2026-06-02T12:15:00Z"));
-    let via_patch = expect_json(
-        app.patch(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"is_active": false}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let path = format!("/schedules/{id}");
+    let via_patch = app
+        .update(&s.token, &path, &json!({"is_active": false}))
+        .await;
     assert_eq!(via_patch["is_active"], false);
 
     // A change of something else keeps next_run; switching to an interval.
-    let interval = expect_json(
-        app.patch(
+    let path = format!("/schedules/{id}");
+    let interval = app
+        .update(
             &s.token,
-            &format!("/schedules/{id}"),
+            &path,
             &json!({"interval_seconds": 90, "is_active": true}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(interval["schedule_type"], "interval");
     assert_eq!(interval["cron_expression"], json!(null));
     assert_eq!(ts(&interval["next_run"]), t("2026-06-01T12:31:30Z"));
-    let retried = expect_json(
-        app.patch(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"max_retries": 0}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let path = format!("/schedules/{id}");
+    let retried = app
+        .update(&s.token, &path, &json!({"max_retries": 0}))
+        .await;
     assert_eq!(retried["next_run"], interval["next_run"]);
     // Bad patches are refused and change nothing.
-    expect_error(
-        app.patch(
-            &s.token,
-            &format!("/schedules/{id}"),
-            &json!({"timezone": "Nowhere/City"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown time zone",
-    )
-    .await;
+    let request = format!("PATCH /schedules/{id}");
+    let body = json!({"timezone": "Nowhere/City"});
+    app.refused(&s.token, &request, Some(&body), 422, "unknown time zone")
+        .await;
     assert_eq!(app.get_schedule(&s, id).await["timezone"], "Europe/Berlin");
 
     // List filters: by agent and by is_active.
     let second_agent = app.agent(&s).await;
     app.schedule(&s, &second_agent, json!({"interval_seconds": 60}))
         .await;
-    let by_agent = expect_json(
-        app.get(&s.token, &format!("/schedules/?agent_id={agent}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let by_agent = app
+        .fetch(&s.token, &format!("/schedules/?agent_id={agent}"))
+        .await;
     assert_eq!(by_agent.as_array().unwrap().len(), 1);
     assert_eq!(by_agent[0]["id"], id);
     let resp = app
@@ -271,18 +218,10 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
     // Delete: gone from reads, 404 on repeat.
     let resp = app.delete(&s.token, &format!("/schedules/{id}")).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    expect_error(
-        app.get(&s.token, &format!("/schedules/{id}")).await,
-        StatusCode::NOT_FOUND,
-        "schedule",
-    )
-    .await;
-    expect_error(
-        app.delete(&s.token, &format!("/schedules/{id}")).await,
-        StatusCode::NOT_FOUND,
-        "schedule",
-    )
-    .await;
+    let request = format!("GET /schedules/{id}");
+    app.refused(&s.token, &request, None, 404, "schedule").await;
+    let request = format!("DELETE /schedules/{id}");
+    app.refused(&s.token, &request, None, 404, "schedule").await;
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -313,7 +252,7 @@ async fn tenants_never_see_or_touch_each_others_schedules(pool: sqlx::PgPool) {
     ] {
         expect_error(resp, StatusCode::NOT_FOUND, "not found").await;
     }
-    let list = expect_json(app.get(&b.token, "/schedules/").await, StatusCode::OK).await;
+    let list = app.fetch(&b.token, "/schedules/").await;
     assert_eq!(list, json!([]));
     // Still intact for its owner.
     let own = app.get_schedule(&a, &id).await;
@@ -332,70 +271,27 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
     let id = app
         .schedule_id(&admin, &agent, json!({"cron_expression": "* * * * *"}))
         .await;
-    expect_json(
-        app.post(
-            &admin.token,
-            "/users/",
-            &json!({"email": "viewer@example.com", "password": PASSWORD, "roles": ["viewer"]}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let login = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&json!({"email": "viewer@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let viewer = login["access_token"].as_str().unwrap();
-    expect_json(
-        app.get(viewer, &format!("/schedules/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_error(
-        app.post(viewer, &format!("/schedules/{id}/trigger"), &json!({}))
-            .await,
-        StatusCode::FORBIDDEN,
-        "schedules:write",
-    )
-    .await;
-    expect_error(
-        app.patch(
-            viewer,
-            &format!("/schedules/{id}"),
-            &json!({"is_active": false}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "schedules:write",
-    )
-    .await;
-    expect_error(
-        app.delete(viewer, &format!("/schedules/{id}")).await,
-        StatusCode::FORBIDDEN,
-        "schedules:write",
-    )
-    .await;
+    let viewer = &app
+        .member(&admin.token, "viewer@example.com", &["viewer"])
+        .await;
+
+    app.fetch(viewer, &format!("/schedules/{id}")).await;
+    let request = format!("POST /schedules/{id}/trigger");
+    app.refused(viewer, &request, Some(&json!({})), 403, "schedules:write")
+        .await;
+    let request = format!("PATCH /schedules/{id}");
+    let body = json!({"is_active": false});
+    app.refused(viewer, &request, Some(&body), 403, "schedules:write")
+        .await;
+    let request = format!("DELETE /schedules/{id}");
+    app.refused(viewer, &request, None, 403, "schedules:write")
+        .await;
 }
 
 /// An API key of `session`'s user with exactly `scopes`.
 async fn scoped_key(app: &TestApp, session: &Session, scopes: &[&str]) -> String {
-    let created = expect_json(
-        app.post(
-            &session.token,
-            "/api-keys",
-            &json!({"name": scopes.join("+"), "scopes": scopes}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let body = json!({"name": scopes.join("+"), "scopes": scopes});
+    let created = app.create(&session.token, "/api-keys", &body).await;
     created["key"].as_str().unwrap().to_owned()
 }
 
@@ -410,9 +306,11 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
     let schedules_only = scoped_key(&app, &admin, &["schedules:read", "schedules:write"]).await;
     let body = json!({"agent_id": agent, "cron_expression": "* * * * *",
                       "task_config": {"user_message": "spend money"}});
-    expect_error(
-        app.post(&schedules_only, "/schedules/", &body).await,
-        StatusCode::FORBIDDEN,
+    app.refused(
+        &schedules_only,
+        "POST /schedules/",
+        Some(&body),
+        403,
         "agents:execute",
     )
     .await;
@@ -420,41 +318,34 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
         format!("/schedules/{id}/trigger"),
         format!("/schedules/{id}/resume"),
     ] {
-        expect_error(
-            app.post(&schedules_only, &path, &json!({})).await,
-            StatusCode::FORBIDDEN,
+        let request = format!("POST {path}");
+        app.refused(
+            &schedules_only,
+            &request,
+            Some(&json!({})),
+            403,
             "agents:execute",
         )
         .await;
     }
-    expect_error(
-        app.patch(
-            &schedules_only,
-            &format!("/schedules/{id}"),
-            &json!({"task_config": {"user_message": "something else"}}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
+    let request = format!("PATCH /schedules/{id}");
+    app.refused(
+        &schedules_only,
+        &request,
+        Some(&json!({"task_config": {"user_message": "something else"}})),
+        403,
         "agents:execute",
     )
     .await;
     // Results are the agent's answers: reading them needs agents:read.
-    expect_error(
-        app.get(&schedules_only, &format!("/schedules/{id}/executions"))
-            .await,
-        StatusCode::FORBIDDEN,
-        "agents:read",
-    )
-    .await;
+    let request = format!("GET /schedules/{id}/executions");
+    app.refused(&schedules_only, &request, None, 403, "agents:read")
+        .await;
     // Pausing stops runs, so schedules:write alone is enough for it.
-    expect_json(
-        app.post(
-            &schedules_only,
-            &format!("/schedules/{id}/pause"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::OK,
+    app.act(
+        &schedules_only,
+        &format!("/schedules/{id}/pause"),
+        &json!({}),
     )
     .await;
 
@@ -469,20 +360,9 @@ async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sql
         ],
     )
     .await;
-    expect_json(
-        app.post(&runner, "/schedules/", &body).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.get(&runner, &format!("/schedules/{id}/executions"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let queued: i64 = sqlx::query_scalar("select count(*) from scheduler.executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    app.create(&runner, "/schedules/", &body).await;
+    app.fetch(&runner, &format!("/schedules/{id}/executions"))
+        .await;
+    let queued = count(&app.pool, "select count(*) from scheduler.executions").await;
     assert_eq!(queued, 0, "nothing was triggered by the refused calls");
 }

@@ -6,7 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::endpoints::{api, hook};
+use crate::endpoints::{api_signed_up, hook};
+use temponest_test_client::testb::count;
+
 use crate::helpers::{expect_error, expect_json};
 
 /// Asserts a 422 whose `errors` name `field`.
@@ -22,8 +24,7 @@ async fn expect_field(resp: reqwest::Response, field: &str) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn nul_characters_in_an_event_are_422s_naming_the_field(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     for (body, field) in [
         (
             json!({"event_type": "order.paid", "payload": {"note": "a\u{0}"}}),
@@ -44,17 +45,13 @@ async fn nul_characters_in_an_event_are_422s_naming_the_field(pool: PgPool) {
     ] {
         expect_field(app.post(&ada.token, "/events", &body).await, field).await;
     }
-    let published: i64 = sqlx::query_scalar("select count(*) from platform.outbox")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let published = count(&app.pool, "select count(*) from platform.outbox").await;
     assert_eq!(published, 0, "nothing was published");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn numbers_an_event_payload_cannot_carry_exactly_are_422s(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     for number in [
         "1e-400",
         "1e400",
@@ -71,8 +68,7 @@ async fn numbers_an_event_payload_cannot_carry_exactly_are_422s(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_exact_event_payload_is_published_unchanged(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let payload = r#"{"tenth": 0.1, "thousands": 1.5e3, "two_53": 9007199254740992,
         "u64_max": 18446744073709551615, "nested": {"list": [-0.5, {"deep": "x"}], "none": null}}"#;
     let body = format!(r#"{{"event_type": "order.paid", "payload": {payload}}}"#);
@@ -93,8 +89,7 @@ async fn an_exact_event_payload_is_published_unchanged(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn nul_characters_in_webhook_fields_are_422s_naming_the_field(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let named = hook("bad\u{0}");
     let mut header = hook("headers");
     header["headers"] = json!({"X-Team": "a\u{0}b"});
@@ -107,11 +102,7 @@ async fn nul_characters_in_webhook_fields_are_422s_naming_the_field(pool: PgPool
     ] {
         expect_field(app.post(&ada.token, "/webhooks/", &body).await, field).await;
     }
-    let created = expect_json(
-        app.post(&ada.token, "/webhooks/", &hook("fine")).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = app.create(&ada.token, "/webhooks/", &hook("fine")).await;
     let id = created["id"].as_str().unwrap();
     expect_field(
         app.patch(
@@ -127,13 +118,8 @@ async fn nul_characters_in_webhook_fields_are_422s_naming_the_field(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_nul_character_in_a_webhooks_query_parameter_is_a_422(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let created = expect_json(
-        app.post(&ada.token, "/webhooks/", &hook("fine")).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let (app, ada) = api_signed_up(pool).await;
+    let created = app.create(&ada.token, "/webhooks/", &hook("fine")).await;
     let id = created["id"].as_str().unwrap();
     for (path, field) in [
         (format!("/webhooks/{id}/deliveries?status=%00"), "status"),

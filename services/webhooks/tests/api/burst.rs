@@ -8,6 +8,8 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::spawn;
 use crate::receiver::{Receiver, Reply, endpoint, settled, verify};
 
@@ -100,12 +102,11 @@ async fn a_burst_to_several_endpoints_is_recorded_attempt_by_attempt(pool: PgPoo
             .unwrap();
     assert!(!active);
     assert_eq!(reason.as_deref(), Some("gone (410)"));
-    let disabled_events: i64 = sqlx::query_scalar(
+    let disabled_events = count(
+        &pool,
         "select count(*) from platform.outbox where event_type = 'webhook.endpoint.disabled'",
     )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(disabled_events, 1);
 
     // Every attempt row belongs to an attempt counted on its delivery, and no lease is left.
@@ -122,11 +123,11 @@ async fn a_burst_to_several_endpoints_is_recorded_attempt_by_attempt(pool: PgPoo
 
     // Exported: outcomes as recorded, attempt latencies, events dispatched, queue gauges.
     // (Counters move right after each batch commits: wait until the last one has.)
-    let successes: i64 =
-        sqlx::query_scalar("select count(*) from webhooks.deliveries where status = 'success'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let successes = count(
+        &pool,
+        "select count(*) from webhooks.deliveries where status = 'success'",
+    )
+    .await;
     let scrape = || async {
         reqwest::get(app.url("/metrics"))
             .await

@@ -8,12 +8,14 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use temponest_test_client::testb::doomed_engine;
 use temponest_webhooks::AppState;
 use temponest_webhooks::domain::engine;
 use uuid::Uuid;
 
-use crate::helpers::{config, eventually, spawn_with};
+use temponest_test_client::testb::count;
+
+use crate::helpers::{TestApp, config, eventually, spawn_with};
 use crate::receiver::{Receiver, Reply, endpoint, publish, settled};
 
 const EVENTS: usize = 50;
@@ -23,33 +25,8 @@ const STALLED: usize = 8;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
-    let mut config = config();
-    config.webhooks.lease_secs = 3;
-    config.webhooks.per_endpoint_concurrency = STALLED;
-    let app = spawn_with(pool.clone(), config, false).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
-    receiver.script(
-        std::iter::repeat_n(Reply::Status(200), ANSWERED)
-            .chain(std::iter::repeat_n(Reply::Hang, STALLED)),
-    );
-    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 5).await;
-    let mut published = HashSet::new();
-    for n in 0..EVENTS {
-        published.insert(publish(&pool, tenant, "order.paid", json!({"n": n})).await);
-    }
-
-    let (kill, doomed) = doomed_engine(&app.state, &pool);
-    assert!(
-        receiver.wait_for(ANSWERED + STALLED).await,
-        "the doomed engine never stalled"
-    );
-    let leased: i64 = sqlx::query_scalar(
-        "select count(*) from webhooks.deliveries where leased_by is not null and status <> 'success'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (app, receiver, id, published, kill, doomed) = stalled(&pool, 3).await;
+    let leased = count(&pool, "select count(*) from webhooks.deliveries where leased_by is not null and status <> 'success'").await;
     kill.send(()).unwrap();
     let doomed_id = tokio::task::spawn_blocking(move || doomed.join().unwrap())
         .await
@@ -88,41 +65,24 @@ async fn no_event_is_lost_when_a_sender_dies_mid_batch(pool: PgPool) {
     );
 }
 
-/// Starts an engine on its own runtime and connection pool (connections belong to the
-/// runtime that opened them); sending on the returned channel kills it like `kill -9`: every
-/// task dies where it is, nothing is released or recorded, its connections close. The
-/// thread returns the dead engine's id.
-fn doomed_engine(
-    state: &AppState,
-    pool: &PgPool,
-) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<Uuid>) {
-    let (kill, killed) = std::sync::mpsc::channel::<()>();
-    let state = state.clone();
-    let options = pool.connect_options();
-    let doomed = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let engine = runtime.block_on(async move {
-            let pool = PgPoolOptions::new()
-                .max_connections(5)
-                .connect_with((*options).clone())
-                .await
-                .unwrap();
-            engine::start(AppState { pool, ..state })
-        });
-        let doomed_id = engine.id();
-        killed.recv().unwrap();
-        runtime.shutdown_background();
-        drop(engine);
-        doomed_id
-    });
-    (kill, doomed)
-}
+/// A doomed engine (see [`killable_engine`]) holding a batch mid-flight: `EVENTS` events for
+/// one endpoint, whose receiver answered the first `ANSWERED` and hangs on `STALLED` more.
+/// The app, the receiver, the endpoint, the ids of the published events, and the doomed
+/// engine's kill switch and thread.
+type Stalled = (
+    TestApp,
+    Receiver,
+    Uuid,
+    HashSet<Uuid>,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Uuid>,
+);
 
-#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn leases_of_a_killed_sender_are_released_within_seconds_not_at_lease_expiry(pool: PgPool) {
+/// Publishes the batch and starts the doomed engine with leases of `lease_secs`; returns once
+/// the receiver stalls.
+async fn stalled(pool: &PgPool, lease_secs: u64) -> Stalled {
     let mut config = config();
-    // Far beyond the test's deadline: only the dead-instance release can meet it.
-    config.webhooks.lease_secs = 600;
+    config.webhooks.lease_secs = lease_secs;
     config.webhooks.per_endpoint_concurrency = STALLED;
     let app = spawn_with(pool.clone(), config, false).await;
     let tenant = Uuid::new_v4();
@@ -131,16 +91,33 @@ async fn leases_of_a_killed_sender_are_released_within_seconds_not_at_lease_expi
         std::iter::repeat_n(Reply::Status(200), ANSWERED)
             .chain(std::iter::repeat_n(Reply::Hang, STALLED)),
     );
-    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 5).await;
+    let (id, _) = endpoint(pool, tenant, &receiver.url, &["*"], 5).await;
     let mut published = HashSet::new();
     for n in 0..EVENTS {
-        published.insert(publish(&pool, tenant, "order.paid", json!({"n": n})).await);
+        published.insert(publish(pool, tenant, "order.paid", json!({"n": n})).await);
     }
-    let (kill, doomed) = doomed_engine(&app.state, &pool);
+    let (kill, doomed) = killable_engine(&app.state, pool);
     assert!(
         receiver.wait_for(ANSWERED + STALLED).await,
         "the doomed engine never stalled"
     );
+    (app, receiver, id, published, kill, doomed)
+}
+
+/// An engine that the test kills (see [`doomed_engine`]); the thread returns its id.
+fn killable_engine(
+    state: &AppState,
+    pool: &PgPool,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<Uuid>) {
+    let state = state.clone();
+    let start = move |pool| engine::start(AppState { pool, ..state });
+    doomed_engine(pool, start, |engine| engine.id())
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn leases_of_a_killed_sender_are_released_within_seconds_not_at_lease_expiry(pool: PgPool) {
+    // A lease far beyond the test's deadline: only the dead-instance release can meet it.
+    let (app, receiver, id, published, kill, doomed) = stalled(&pool, 600).await;
     let registered = || async {
         sqlx::query_scalar::<_, i64>(
             "select count(*) from platform.instances where role = 'webhooks'",

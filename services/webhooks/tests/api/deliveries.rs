@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::endpoints::{api, hook, webhook};
-use crate::helpers::{TestApp, expect_error, expect_json};
+use crate::endpoints::{api, api_signed_up, hook, webhook};
+use temponest_test_client::testb::texts;
+
+use crate::helpers::{TestApp, expect_json};
 
 /// Inserts a delivery of `endpoint` with `status`, created at `created_at`.
 async fn delivery(
@@ -51,16 +53,12 @@ async fn status_of(app: &TestApp, id: Uuid) -> String {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_test_delivery_is_queued_for_the_sender(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Receiver")).await;
     let id = endpoint["id"].as_str().unwrap();
-    let delivery = expect_json(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let delivery = app
+        .create(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+        .await;
     assert_eq!(delivery["status"], "pending");
     assert_eq!(delivery["event_type"], "webhook.test");
     assert_eq!(delivery["webhook_id"], id);
@@ -86,12 +84,9 @@ async fn a_test_delivery_is_queued_for_the_sender(pool: PgPool) {
     assert_eq!(event_id.to_string(), delivery["event_id"].as_str().unwrap());
     assert!(due, "due at once");
 
-    let again = expect_json(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let again = app
+        .create(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+        .await;
     assert_ne!(
         again["event_id"], delivery["event_id"],
         "each test is a new event"
@@ -100,19 +95,15 @@ async fn a_test_delivery_is_queued_for_the_sender(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_disabled_endpoint_gets_no_test_delivery(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let mut body = hook("Off");
     body["is_active"] = json!(false);
     let endpoint = webhook(&app, &ada.token, body).await;
     let id = endpoint["id"].as_str().unwrap();
-    expect_error(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CONFLICT,
-        "endpoint is disabled",
-    )
-    .await;
+    let (request, empty) = (format!("POST /webhooks/{id}/test"), json!({}));
+    let disabled = "endpoint is disabled";
+    app.refused(&ada.token, &request, Some(&empty), 409, disabled)
+        .await;
     let resp = app
         .get(&ada.token, &format!("/webhooks/{id}/deliveries"))
         .await;
@@ -121,8 +112,7 @@ async fn a_disabled_endpoint_gets_no_test_delivery(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Log")).await;
     let other = webhook(&app, &ada.token, hook("Other")).await;
     let now = Utc::now();
@@ -136,31 +126,26 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
         let resp = app.get(&ada.token, &path).await;
         assert_eq!(resp.headers()["x-total-count"], "3");
         let list = expect_json(resp, StatusCode::OK).await;
-        let ids: Vec<&str> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["id"].as_str().unwrap())
-            .collect();
+        let ids = texts(&list, "id");
         assert_eq!(ids, vec![new.to_string(), mid.to_string(), old.to_string()]);
     }
     let resp = app.get(&ada.token, &format!("{path}?status=failed")).await;
     assert_eq!(resp.headers()["x-total-count"], "1");
     let failed = expect_json(resp, StatusCode::OK).await;
     assert_eq!(failed[0]["id"], old.to_string());
-    let page = expect_json(
-        app.get(&ada.token, &format!("{path}?skip=1&limit=1")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let page = app
+        .fetch(&ada.token, &format!("{path}?skip=1&limit=1"))
+        .await;
     assert_eq!(page[0]["id"], mid.to_string());
-    let refused = expect_error(
-        app.get(&ada.token, &format!("{path}?status=cancelled"))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "status",
-    )
-    .await;
+    let refused = app
+        .refused(
+            &ada.token,
+            &format!("GET {path}?status=cancelled"),
+            None,
+            422,
+            "status",
+        )
+        .await;
     let detail = refused["detail"].as_str().unwrap();
     assert!(
         detail.contains("must be one of pending, success, failed, retrying"),
@@ -186,12 +171,9 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
         .await
         .unwrap();
     }
-    let detail = expect_json(
-        app.get(&ada.token, &format!("/webhooks/deliveries/{old}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let detail = app
+        .fetch(&ada.token, &format!("/webhooks/deliveries/{old}"))
+        .await;
     assert_eq!(
         detail["id"],
         old.to_string(),
@@ -212,47 +194,24 @@ async fn deliveries_are_listed_newest_first_and_shown_with_their_attempts(pool: 
     assert_eq!(attempts[1]["error"], "timed out after 2s");
     assert_eq!(attempts[1]["response_status"], Value::Null);
 
-    expect_error(
-        app.get(
-            &ada.token,
-            &format!("/webhooks/deliveries/{}", Uuid::new_v4()),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "delivery",
-    )
-    .await;
-    expect_error(
-        app.get(&ada.token, "/webhooks/deliveries/nope").await,
-        StatusCode::NOT_FOUND,
-        "",
-    )
-    .await;
+    let request = format!("GET /webhooks/deliveries/{}", Uuid::new_v4());
+    app.refused(&ada.token, &request, None, 404, "delivery")
+        .await;
+    app.refused(&ada.token, "GET /webhooks/deliveries/nope", None, 404, "")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Flaky")).await;
-    let test = expect_json(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
-            &json!({}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let path = format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap());
+    let test = app.create(&ada.token, &path, &json!({})).await;
     let id: Uuid = test["id"].as_str().unwrap().parse().unwrap();
     let retry = format!("/webhooks/deliveries/{id}/retry");
-    expect_error(
-        app.post(&ada.token, &retry, &json!({})).await,
-        StatusCode::CONFLICT,
-        "pending",
-    )
-    .await;
+    let request = format!("POST {retry}");
+    app.refused(&ada.token, &request, Some(&json!({})), 409, "pending")
+        .await;
 
     sqlx::query(
         "update webhooks.deliveries
@@ -265,11 +224,7 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     .execute(&app.pool)
     .await
     .unwrap();
-    let requeued = expect_json(
-        app.post(&ada.token, &retry, &json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    let requeued = app.act(&ada.token, &retry, &json!({})).await;
     assert_eq!(requeued["status"], "pending");
     assert_eq!(requeued["outcome"], Value::Null);
     assert_eq!(requeued["attempt_count"], 4, "the attempt count is kept");
@@ -283,18 +238,14 @@ async fn a_finished_delivery_can_be_retried_but_an_unfinished_one_cannot(pool: P
     .await
     .unwrap();
     assert!(due && !leased, "due now and unleased");
-    expect_error(
-        app.post(&ada.token, &retry, &json!({})).await,
-        StatusCode::CONFLICT,
-        "pending",
-    )
-    .await;
+    let request = format!("POST {retry}");
+    app.refused(&ada.token, &request, Some(&json!({})), 409, "pending")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn recovery_requeues_the_failed_deliveries_since_an_instant(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let endpoint = webhook(&app, &ada.token, hook("Outage")).await;
     let other = webhook(&app, &ada.token, hook("Fine")).await;
     let since = Utc::now() - Duration::hours(1);
@@ -314,16 +265,14 @@ async fn recovery_requeues_the_failed_deliveries_since_an_instant(pool: PgPool) 
     let succeeded = delivery(&app, &endpoint, "success", since + Duration::minutes(5)).await;
     let elsewhere = delivery(&app, &other, "failed", since + Duration::minutes(5)).await;
 
-    let recovered = expect_json(
-        app.post(
+    let body = json!({"since": since.to_rfc3339()});
+    let recovered = app
+        .act(
             &ada.token,
             &format!("/webhooks/{}/recover", endpoint["id"].as_str().unwrap()),
-            &json!({"since": since.to_rfc3339()}),
+            &body,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(recovered, json!({"recovered": 3}));
     for id in after {
         assert_eq!(status_of(&app, id).await, "pending");
@@ -339,14 +288,14 @@ async fn recovery_requeues_the_failed_deliveries_since_an_instant(pool: PgPool) 
         "failed",
         "other endpoints are untouched"
     );
-    expect_error(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/{}/recover", endpoint["id"].as_str().unwrap()),
-            &json!({"since": "yesterday"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+    app.refused(
+        &ada.token,
+        &format!(
+            "POST /webhooks/{}/recover",
+            endpoint["id"].as_str().unwrap()
+        ),
+        Some(&json!({"since": "yesterday"})),
+        422,
         "",
     )
     .await;
@@ -364,14 +313,11 @@ async fn queueing_a_test_delivery_wakes_the_senders_at_commit(pool: PgPool) {
         .listen(temponest_webhooks::db::deliveries::WAKE_CHANNEL)
         .await
         .unwrap();
-    expect_json(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
-            &json!({}),
-        )
-        .await,
-        StatusCode::CREATED,
+    let body = json!({});
+    app.create(
+        &ada.token,
+        &format!("/webhooks/{}/test", endpoint["id"].as_str().unwrap()),
+        &body,
     )
     .await;
     let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())

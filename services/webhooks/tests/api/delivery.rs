@@ -3,12 +3,11 @@
 //! persistent failure disable the endpoint, redirects are not followed, rotated secrets sign
 //! side by side, and agents' events flow through the real agents API.
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{eventually, expect_json, spawn};
+use crate::helpers::{TestApp, eventually, spawn};
 use crate::receiver::{self, Receiver, Reply, deliveries, endpoint, publish, settled, verify};
 
 async fn attempt_statuses(pool: &PgPool, delivery: Uuid) -> Vec<Option<i32>> {
@@ -19,6 +18,12 @@ async fn attempt_statuses(pool: &PgPool, delivery: Uuid) -> Vec<Option<i32>> {
     .fetch_all(pool)
     .await
     .unwrap()
+}
+
+/// The app with its engine running, a new tenant and a receiver for its endpoint.
+async fn spawn_with_receiver(pool: &PgPool) -> (TestApp, Uuid, Receiver) {
+    let app = spawn(pool.clone()).await;
+    (app, Uuid::new_v4(), Receiver::start().await)
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -73,9 +78,7 @@ async fn events_reach_subscribers_signed_and_nobody_else(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn failures_are_retried_with_the_same_webhook_id(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.script([Reply::Status(500), Reply::Status(500)]);
     let (id, secret) = endpoint(&pool, tenant, &receiver.url, &["order.paid"], 3).await;
     let event_id = publish(&pool, tenant, "order.paid", json!({"n": 1})).await;
@@ -104,9 +107,7 @@ async fn failures_are_retried_with_the_same_webhook_id(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn exhausted_retries_fail_the_delivery(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.otherwise(Reply::Status(500));
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 1).await;
     publish(&pool, tenant, "order.paid", json!({})).await;
@@ -121,9 +122,7 @@ async fn exhausted_retries_fail_the_delivery(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn retry_after_is_honoured(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.script([Reply::TooMany(30)]);
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 3).await;
     publish(&pool, tenant, "order.paid", json!({})).await;
@@ -178,9 +177,7 @@ async fn disabled_events(pool: &PgPool, tenant: Uuid) -> Vec<Value> {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn gone_disables_the_endpoint_and_records_an_event(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.script([Reply::Status(410)]);
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["order.paid"], 3).await;
     publish(&pool, tenant, "order.paid", json!({})).await;
@@ -210,9 +207,7 @@ async fn gone_disables_the_endpoint_and_records_an_event(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn persistent_failure_disables_the_endpoint(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     receiver.otherwise(Reply::Status(503));
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 5).await;
     sqlx::query(
@@ -257,9 +252,7 @@ async fn redirects_are_failures_and_not_followed(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn rotated_secrets_sign_side_by_side(pool: PgPool) {
-    let _app = spawn(pool.clone()).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
+    let (_app, tenant, receiver) = spawn_with_receiver(&pool).await;
     let (id, old) = endpoint(&pool, tenant, &receiver.url, &["*"], 0).await;
     let (new, new_bytes) = receiver::secret();
     let mut tx = pool.begin().await.unwrap();
@@ -287,27 +280,18 @@ async fn agent_events_flow_through_the_agents_api(pool: PgPool) {
     let events = ["agent.created", "agent.execution.completed"];
     let (id, secret) = endpoint(&pool, tenant, &receiver.url, &events, 3).await;
 
-    let agent = expect_json(
-        app.post(
+    let agent = app
+        .create(
             &ada.token,
             "/agents/",
             &json!({"name": "echoer", "model": "echo-1", "provider": "echo"}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let agent_id = agent["id"].as_str().unwrap();
-    let run = expect_json(
-        app.post(
-            &ada.token,
-            &format!("/agents/{agent_id}/execute"),
-            &json!({"user_message": "hi"}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let path = format!("/agents/{agent_id}/execute");
+    let run = app
+        .act(&ada.token, &path, &json!({"user_message": "hi"}))
+        .await;
 
     let rows = settled(&pool, id, 2).await;
     assert!(rows.iter().all(|d| d.status == "success"), "{rows:#?}");

@@ -7,7 +7,9 @@ use sqlx::PgPool;
 use temponest_webhooks::domain::signing;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, config, expect_error, expect_json, spawn_with};
+use temponest_test_client::testb::texts;
+
+use crate::helpers::{Session, TestApp, config, expect_json, spawn_with};
 
 /// The API without the delivery engine.
 pub async fn api(pool: PgPool) -> TestApp {
@@ -16,13 +18,16 @@ pub async fn api(pool: PgPool) -> TestApp {
     app
 }
 
+/// [`api`] and a signed-up tenant admin, ada@example.com.
+pub async fn api_signed_up(pool: PgPool) -> (TestApp, Session) {
+    let app = api(pool).await;
+    let ada = app.signup("ada@example.com").await;
+    (app, ada)
+}
+
 /// Creates a webhook and returns the 201 body.
 pub async fn webhook(app: &TestApp, token: &str, body: Value) -> Value {
-    expect_json(
-        app.post(token, "/webhooks/", &body).await,
-        StatusCode::CREATED,
-    )
-    .await
+    app.create(token, "/webhooks/", &body).await
 }
 
 /// A minimal valid webhook body.
@@ -32,33 +37,12 @@ pub fn hook(name: &str) -> Value {
 
 /// Logs in a new viewer of `admin`'s tenant and returns their token.
 pub async fn viewer(app: &TestApp, admin: &str) -> String {
-    expect_json(
-        app.post(
-            admin,
-            "/users",
-            &json!({"email": "val@example.com", "password": PASSWORD, "roles": ["viewer"]}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let tokens = expect_json(
-        app.http
-            .post(app.url("/auth/login"))
-            .json(&json!({"email": "val@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    tokens["access_token"].as_str().unwrap().to_owned()
+    app.member(admin, "val@example.com", &["viewer"]).await
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_webhook_is_created_with_defaults_and_its_secret_shown_only_once(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Orders")).await;
     assert_eq!(created["tenant_id"], ada.tenant_id.as_str());
     assert_eq!(created["is_active"], true);
@@ -73,11 +57,7 @@ async fn a_webhook_is_created_with_defaults_and_its_secret_shown_only_once(pool:
     assert_eq!(signing::parse_secret(secret).unwrap().len(), 32);
 
     let id = created["id"].as_str().unwrap();
-    let fetched = expect_json(
-        app.get(&ada.token, &format!("/webhooks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app.fetch(&ada.token, &format!("/webhooks/{id}")).await;
     assert!(fetched.get("secret").is_none(), "{fetched}");
     let mut without_secret = created.clone();
     without_secret.as_object_mut().unwrap().remove("secret");
@@ -90,8 +70,7 @@ async fn a_webhook_is_created_with_defaults_and_its_secret_shown_only_once(pool:
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn webhooks_are_listed_newest_first_patched_field_by_field_and_deleted(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let own = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let first = webhook(
         &app,
@@ -131,24 +110,17 @@ async fn webhooks_are_listed_newest_first_patched_field_by_field_and_deleted(poo
     let inactive = expect_json(resp, StatusCode::OK).await;
     assert_eq!(inactive.as_array().unwrap().len(), 1);
     assert_eq!(inactive[0]["id"], second["id"]);
-    let page = expect_json(
-        app.get(&ada.token, "/webhooks/?skip=1&limit=1").await,
-        StatusCode::OK,
-    )
-    .await;
+    let page = app.fetch(&ada.token, "/webhooks/?skip=1&limit=1").await;
     assert_eq!(page[0]["id"], first["id"]);
 
     let path = format!("/webhooks/{}", first["id"].as_str().unwrap());
-    let patched = expect_json(
-        app.patch(
+    let patched = app
+        .update(
             &ada.token,
             &path,
             &json!({"name": "Renamed", "retry_config": {"retry_delay_seconds": 5}}),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(patched["name"], "Renamed");
     assert_eq!(
         patched["retry_config"],
@@ -160,44 +132,28 @@ async fn webhooks_are_listed_newest_first_patched_field_by_field_and_deleted(poo
     );
     assert_eq!(patched["events"], json!(["*"]));
     assert_eq!(patched["headers"], json!({"x-token": "abc"}));
-    expect_error(
-        app.patch(&ada.token, &path, &json!({"url": "ftp://example.com/"}))
-            .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "url",
-    )
-    .await;
+    let request = format!("PATCH {path}");
+    let body = json!({"url": "ftp://example.com/"});
+    app.refused(&ada.token, &request, Some(&body), 422, "url")
+        .await;
 
     assert_eq!(
         app.delete(&ada.token, &path).await.status(),
         StatusCode::NO_CONTENT
     );
-    expect_error(
-        app.get(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
-    expect_error(
-        app.delete(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
+    app.refused(&ada.token, &format!("GET {path}"), None, 404, "webhook")
+        .await;
+    app.refused(&ada.token, &format!("DELETE {path}"), None, 404, "webhook")
+        .await;
     let resp = app.get(&ada.token, "/webhooks/").await;
     assert_eq!(resp.headers()["x-total-count"], "1");
-    expect_error(
-        app.get(&ada.token, "/webhooks/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
-        "",
-    )
-    .await;
+    app.refused(&ada.token, "GET /webhooks/not-a-uuid", None, 404, "")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn invalid_webhooks_are_refused_with_field_errors(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let cases = [
         (json!({"name": "  "}), "name", "must not be empty"),
         (json!({"url": "ftp://example.com/x"}), "url", "scheme"),
@@ -246,18 +202,10 @@ async fn invalid_webhooks_are_refused_with_field_errors(pool: PgPool) {
         for (k, v) in change.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let err = expect_error(
-            app.post(&ada.token, "/webhooks/", &body).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            message,
-        )
-        .await;
-        let fields: Vec<&str> = err["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let err = app
+            .refused(&ada.token, "POST /webhooks/", Some(&body), 422, message)
+            .await;
+        let fields = texts(&err["errors"], "field");
         assert_eq!(fields, vec![field], "{body}: {err}");
     }
     let resp = app.get(&ada.token, "/webhooks/").await;
@@ -278,9 +226,11 @@ async fn an_ip_literal_outside_the_allow_list_is_not_a_destination(pool: PgPool)
     ] {
         let mut body = hook("Local");
         body["url"] = json!(url);
-        expect_error(
-            app.post(&ada.token, "/webhooks/", &body).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
+        app.refused(
+            &ada.token,
+            "POST /webhooks/",
+            Some(&body),
+            422,
             "destination not allowed",
         )
         .await;
@@ -288,14 +238,12 @@ async fn an_ip_literal_outside_the_allow_list_is_not_a_destination(pool: PgPool)
     let mut public = hook("Public");
     public["url"] = json!("https://example.com/hook");
     let created = webhook(&app, &ada.token, public).await;
-    expect_error(
-        app.patch(
-            &ada.token,
-            &format!("/webhooks/{}", created["id"].as_str().unwrap()),
-            &json!({"url": "http://127.0.0.1:9/"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+    let request = format!("PATCH /webhooks/{}", created["id"].as_str().unwrap());
+    app.refused(
+        &ada.token,
+        &request,
+        Some(&json!({"url": "http://127.0.0.1:9/"})),
+        422,
         "destination not allowed",
     )
     .await;
@@ -303,20 +251,11 @@ async fn an_ip_literal_outside_the_allow_list_is_not_a_destination(pool: PgPool)
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Rotating")).await;
     let id = created["id"].as_str().unwrap();
-    let rotated = expect_json(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/{id}/rotate-secret"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let path = format!("/webhooks/{id}/rotate-secret");
+    let rotated = app.act(&ada.token, &path, &json!({})).await;
     let new = rotated["secret"].as_str().unwrap();
     assert!(new.starts_with("whsec_"));
     assert_ne!(new, created["secret"].as_str().unwrap());
@@ -343,23 +282,14 @@ async fn a_rotated_secret_becomes_current_while_the_previous_one_keeps_signing(p
         ],
         "current first, then the previous one during the grace period"
     );
-    expect_error(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/{}/rotate-secret", Uuid::new_v4()),
-            &json!({}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
+    let request = format!("POST /webhooks/{}/rotate-secret", Uuid::new_v4());
+    app.refused(&ada.token, &request, Some(&json!({})), 404, "webhook")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn reactivating_an_endpoint_the_service_disabled_clears_why_it_was_disabled(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Gone")).await;
     let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
     sqlx::query(
@@ -371,24 +301,18 @@ async fn reactivating_an_endpoint_the_service_disabled_clears_why_it_was_disable
     .await
     .unwrap();
     let path = format!("/webhooks/{id}");
-    let disabled = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    let disabled = app.fetch(&ada.token, &path).await;
     assert_eq!(disabled["disabled_reason"], "410 Gone");
-    let renamed = expect_json(
-        app.patch(&ada.token, &path, &json!({"name": "Still gone"}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let renamed = app
+        .update(&ada.token, &path, &json!({"name": "Still gone"}))
+        .await;
     assert_eq!(
         renamed["disabled_reason"], "410 Gone",
         "other changes keep it"
     );
-    let active = expect_json(
-        app.patch(&ada.token, &path, &json!({"is_active": true}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let active = app
+        .update(&ada.token, &path, &json!({"is_active": true}))
+        .await;
     assert_eq!(active["is_active"], true);
     assert_eq!(active["disabled_reason"], Value::Null);
     let (disabled_at, failing_since): (
@@ -404,22 +328,15 @@ async fn reactivating_an_endpoint_the_service_disabled_clears_why_it_was_disable
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deleting_an_endpoint_fails_its_unfinished_deliveries(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Doomed")).await;
     let id = created["id"].as_str().unwrap();
-    let pending = expect_json(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let done = expect_json(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let pending = app
+        .create(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+        .await;
+    let done = app
+        .create(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+        .await;
     let done_id: Uuid = done["id"].as_str().unwrap().parse().unwrap();
     sqlx::query(
         "update webhooks.deliveries set status = 'success', outcome = 'delivered' where id = $1",
@@ -434,179 +351,125 @@ async fn deleting_an_endpoint_fails_its_unfinished_deliveries(pool: PgPool) {
             .status(),
         StatusCode::NO_CONTENT
     );
-    let failed = expect_json(
-        app.get(
+    let failed = app
+        .fetch(
             &ada.token,
             &format!("/webhooks/deliveries/{}", pending["id"].as_str().unwrap()),
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["outcome"], "endpoint_deleted");
-    let kept = expect_json(
-        app.get(&ada.token, &format!("/webhooks/deliveries/{done_id}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let kept = app
+        .fetch(&ada.token, &format!("/webhooks/deliveries/{done_id}"))
+        .await;
     assert_eq!(
         kept["status"], "success",
         "finished deliveries are left alone"
     );
-    expect_error(
-        app.post(
-            &ada.token,
-            &format!("/webhooks/deliveries/{done_id}/retry"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::CONFLICT,
-        "deleted",
-    )
-    .await;
+    let request = format!("POST /webhooks/deliveries/{done_id}/retry");
+    app.refused(&ada.token, &request, Some(&json!({})), 409, "deleted")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_tenant_cannot_see_or_touch_a_tenants_webhooks(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let eve = app.signup("eve@example.com").await;
     let created = webhook(&app, &ada.token, hook("Private")).await;
     let id = created["id"].as_str().unwrap();
-    let delivery = expect_json(
-        app.post(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let delivery = app
+        .create(&ada.token, &format!("/webhooks/{id}/test"), &json!({}))
+        .await;
     let delivery_id = delivery["id"].as_str().unwrap();
     let path = format!("/webhooks/{id}");
 
-    expect_error(
-        app.get(&eve.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
-    expect_error(
-        app.patch(&eve.token, &path, &json!({"name": "mine"})).await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
-    expect_error(
-        app.delete(&eve.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
-    for action in ["test", "rotate-secret"] {
-        expect_error(
-            app.post(&eve.token, &format!("{path}/{action}"), &json!({}))
-                .await,
-            StatusCode::NOT_FOUND,
-            "webhook",
-        )
-        .await;
-    }
-    expect_error(
-        app.post(
-            &eve.token,
-            &format!("{path}/recover"),
-            &json!({"since": "2020-01-01T00:00:00Z"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
-    expect_error(
-        app.get(&eve.token, &format!("{path}/deliveries")).await,
-        StatusCode::NOT_FOUND,
-        "webhook",
-    )
-    .await;
-    expect_error(
-        app.get(&eve.token, &format!("/webhooks/deliveries/{delivery_id}"))
-            .await,
-        StatusCode::NOT_FOUND,
-        "delivery",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &eve.token,
-            &format!("/webhooks/deliveries/{delivery_id}/retry"),
-            &json!({}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "delivery",
+    let delivery_path = format!("/webhooks/deliveries/{delivery_id}");
+    let empty = || Some(json!({}));
+    app.expect_refusals(
+        &eve.token,
+        &[
+            (&format!("GET {path}"), None, 404, "webhook"),
+            (
+                &format!("PATCH {path}"),
+                Some(json!({"name": "mine"})),
+                404,
+                "webhook",
+            ),
+            (&format!("DELETE {path}"), None, 404, "webhook"),
+            (&format!("POST {path}/test"), empty(), 404, "webhook"),
+            (
+                &format!("POST {path}/rotate-secret"),
+                empty(),
+                404,
+                "webhook",
+            ),
+            (
+                &format!("POST {path}/recover"),
+                Some(json!({"since": "2020-01-01T00:00:00Z"})),
+                404,
+                "webhook",
+            ),
+            (&format!("GET {path}/deliveries"), None, 404, "webhook"),
+            (&format!("GET {delivery_path}"), None, 404, "delivery"),
+            (
+                &format!("POST {delivery_path}/retry"),
+                empty(),
+                404,
+                "delivery",
+            ),
+        ],
     )
     .await;
     let resp = app.get(&eve.token, "/webhooks/").await;
     assert_eq!(resp.headers()["x-total-count"], "0");
     assert_eq!(expect_json(resp, StatusCode::OK).await, json!([]));
 
-    let still = expect_json(app.get(&ada.token, &path).await, StatusCode::OK).await;
+    let still = app.fetch(&ada.token, &path).await;
     assert_eq!(still["name"], "Private", "the owner's webhook is untouched");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_webhooks_but_not_create_or_change_them(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let created = webhook(&app, &ada.token, hook("Shared")).await;
     let viewer = viewer(&app, &ada.token).await;
     let path = format!("/webhooks/{}", created["id"].as_str().unwrap());
-    expect_json(app.get(&viewer, &path).await, StatusCode::OK).await;
-    expect_json(app.get(&viewer, "/webhooks/").await, StatusCode::OK).await;
-    expect_error(
-        app.post(&viewer, "/webhooks/", &hook("Mine")).await,
-        StatusCode::FORBIDDEN,
-        "webhooks:manage",
+    app.fetch(&viewer, &path).await;
+    app.fetch(&viewer, "/webhooks/").await;
+    let manage = "webhooks:manage";
+    app.expect_refusals(
+        &viewer,
+        &[
+            ("POST /webhooks/", Some(hook("Mine")), 403, manage),
+            (
+                &format!("PATCH {path}"),
+                Some(json!({"name": "x"})),
+                403,
+                manage,
+            ),
+            (
+                &format!("POST {path}/rotate-secret"),
+                Some(json!({})),
+                403,
+                manage,
+            ),
+            (
+                "POST /events",
+                Some(json!({"event_type": "order.paid", "payload": {}})),
+                403,
+                manage,
+            ),
+        ],
     )
     .await;
-    expect_error(
-        app.patch(&viewer, &path, &json!({"name": "x"})).await,
-        StatusCode::FORBIDDEN,
-        "webhooks:manage",
-    )
-    .await;
-    expect_error(
-        app.post(&viewer, &format!("{path}/rotate-secret"), &json!({}))
-            .await,
-        StatusCode::FORBIDDEN,
-        "webhooks:manage",
-    )
-    .await;
-    expect_error(
-        app.post(
-            &viewer,
-            "/events",
-            &json!({"event_type": "order.paid", "payload": {}}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "webhooks:manage",
-    )
-    .await;
-    expect_error(
-        app.get("", "/webhooks/").await,
-        StatusCode::UNAUTHORIZED,
-        "",
-    )
-    .await;
+    app.refused("", "GET /webhooks/", None, 401, "").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_event_catalogue_lists_the_platform_event_type_names(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     for path in ["/webhooks/events", "/webhooks/events/"] {
-        let names = expect_json(app.get(&ada.token, path).await, StatusCode::OK).await;
+        let names = app.fetch(&ada.token, path).await;
         let names: Vec<&str> = names
             .as_array()
             .unwrap()
@@ -621,36 +484,23 @@ async fn the_event_catalogue_lists_the_platform_event_type_names(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     let body =
         json!({"event_type": "order.paid", "payload": {"order": 7}, "idempotency_key": "order-7"});
-    let first = expect_json(
-        app.post(&ada.token, "/events", &body).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
-    let again = expect_json(
-        app.post(&ada.token, "/events", &body).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let first = app.call(&ada.token, "POST /events", Some(&body), 202).await;
+    let again = app.call(&ada.token, "POST /events", Some(&body), 202).await;
     assert_eq!(first["event_type"], "order.paid");
     assert_eq!(
         first["event_id"], again["event_id"],
         "a repeat names the same event"
     );
     let unkeyed = json!({"event_type": "order.paid", "payload": {"order": 8}});
-    let a = expect_json(
-        app.post(&ada.token, "/events", &unkeyed).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
-    let b = expect_json(
-        app.post(&ada.token, "/events", &unkeyed).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let a = app
+        .call(&ada.token, "POST /events", Some(&unkeyed), 202)
+        .await;
+    let b = app
+        .call(&ada.token, "POST /events", Some(&unkeyed), 202)
+        .await;
     assert_ne!(a["event_id"], b["event_id"]);
 
     let rows: Vec<(Uuid, Uuid, Value)> = sqlx::query_as(
@@ -670,47 +520,26 @@ async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool
     assert_eq!((rows[0].1, &rows[0].2), (tenant, &json!({"order": 7})));
 
     let bob = app.signup("bob@example.com").await;
-    let other = expect_json(
-        app.post(&bob.token, "/events", &body).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let other = app.call(&bob.token, "POST /events", Some(&body), 202).await;
     assert_ne!(other["event_id"], first["event_id"], "keys are per tenant");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn application_events_may_not_use_platform_namespaces_or_malformed_types(pool: PgPool) {
-    let app = api(pool).await;
-    let ada = app.signup("ada@example.com").await;
+    let (app, ada) = api_signed_up(pool).await;
     for (event_type, needle) in [
         ("agent.created", "reserved"),
         ("webhook.whatever", "reserved"),
         ("orders", "dotted"),
         ("Order.Paid", "dotted"),
     ] {
-        expect_error(
-            app.post(
-                &ada.token,
-                "/events",
-                &json!({"event_type": event_type, "payload": {}}),
-            )
-            .await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            needle,
-        )
-        .await;
+        let body = json!({"event_type": event_type, "payload": {}});
+        app.refused(&ada.token, "POST /events", Some(&body), 422, needle)
+            .await;
     }
-    expect_error(
-        app.post(
-            &ada.token,
-            "/events",
-            &json!({"event_type": "order.paid", "payload": [1]}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "payload",
-    )
-    .await;
+    let body = json!({"event_type": "order.paid", "payload": [1]});
+    app.refused(&ada.token, "POST /events", Some(&body), 422, "payload")
+        .await;
     let count: i64 = sqlx::query_scalar("select count(*) from platform.outbox where tenant_id = $1
          and event_type in ('agent.created', 'webhook.whatever', 'orders', 'Order.Paid', 'order.paid')")
         .bind(ada.tenant_id.parse::<Uuid>().unwrap())

@@ -7,6 +7,8 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::endpoints::{api, hook, viewer, webhook};
+use temponest_test_client::testb::count;
+
 use crate::helpers::{config, expect_error, expect_json, spawn_with};
 
 /// What the idempotency layer stored for a key: (status, body).
@@ -22,18 +24,11 @@ async fn stored(pool: &PgPool, key: &str) -> (Option<i16>, Option<Vec<u8>>) {
 async fn signing_secrets_are_never_stored_by_the_idempotency_layer(pool: PgPool) {
     let app = api(pool).await;
     let admin = app.signup("ada@example.com").await;
-    let send = |path: &str, key: &str, body: serde_json::Value| {
-        app.http
-            .post(app.url(path))
-            .bearer_auth(&admin.token)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
+    let send = async |path: &str, key: &str, body: serde_json::Value| {
+        app.post_idempotent(&admin.token, path, key, &body).await
     };
 
-    let created = send("/webhooks/", "create-1", hook("orders"))
-        .await
-        .unwrap();
+    let created = send("/webhooks/", "create-1", hook("orders")).await;
     assert_eq!(created.headers()["cache-control"], "no-store");
     let created = expect_json(created, StatusCode::CREATED).await;
     assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
@@ -42,9 +37,7 @@ async fn signing_secrets_are_never_stored_by_the_idempotency_layer(pool: PgPool)
     assert_eq!(body, None, "the response with the secret was stored");
     // A repeat is told the first succeeded; it gets neither the secret nor a second endpoint.
     expect_error(
-        send("/webhooks/", "create-1", hook("orders"))
-            .await
-            .unwrap(),
+        send("/webhooks/", "create-1", hook("orders")).await,
         StatusCode::CONFLICT,
         "one-time secret",
     )
@@ -52,17 +45,12 @@ async fn signing_secrets_are_never_stored_by_the_idempotency_layer(pool: PgPool)
 
     let id = created["id"].as_str().unwrap();
     let path = format!("/webhooks/{id}/rotate-secret");
-    let rotated = send(&path, "rotate-1", json!({})).await.unwrap();
+    let rotated = send(&path, "rotate-1", json!({})).await;
     assert_eq!(rotated.headers()["cache-control"], "no-store");
     expect_json(rotated, StatusCode::OK).await;
     assert_eq!(stored(&app.pool, "rotate-1").await, (Some(200), None));
 
-    let leaked: i64 = sqlx::query_scalar(
-        "select count(*) from platform.idempotency_keys where position('whsec_' in convert_from(coalesce(body, ''), 'UTF8')) > 0",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let leaked = count(&app.pool, "select count(*) from platform.idempotency_keys where position('whsec_' in convert_from(coalesce(body, ''), 'UTF8')) > 0").await;
     assert_eq!(leaked, 0);
 }
 
@@ -80,23 +68,15 @@ async fn readers_see_custom_header_names_but_never_their_values(pool: PgPool) {
         "Bearer receiver-credential"
     );
 
-    let manager_view = expect_json(
-        app.get(&admin.token, &format!("/webhooks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let manager_view = app.fetch(&admin.token, &format!("/webhooks/{id}")).await;
     assert_eq!(
         manager_view["headers"]["authorization"],
         "Bearer receiver-credential"
     );
 
     let reader = viewer(&app, &admin.token).await;
-    let one = expect_json(
-        app.get(&reader, &format!("/webhooks/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
-    let list = expect_json(app.get(&reader, "/webhooks/").await, StatusCode::OK).await;
+    let one = app.fetch(&reader, &format!("/webhooks/{id}")).await;
+    let list = app.fetch(&reader, "/webhooks/").await;
     for shown in [&one, &list[0]] {
         assert_eq!(
             shown["headers"],
@@ -114,9 +94,11 @@ async fn a_tenant_cannot_create_more_endpoints_than_its_cap(pool: PgPool) {
     let ada = app.signup("ada@example.com").await;
     let first = webhook(&app, &ada.token, hook("one")).await;
     webhook(&app, &ada.token, hook("two")).await;
-    expect_error(
-        app.post(&ada.token, "/webhooks/", &hook("three")).await,
-        StatusCode::CONFLICT,
+    app.refused(
+        &ada.token,
+        "POST /webhooks/",
+        Some(&hook("three")),
+        409,
         "2 webhook endpoints",
     )
     .await;
@@ -131,10 +113,10 @@ async fn a_tenant_cannot_create_more_endpoints_than_its_cap(pool: PgPool) {
         .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     webhook(&app, &ada.token, hook("three")).await;
-    let live: i64 =
-        sqlx::query_scalar("select count(*) from webhooks.endpoints where deleted_at is null")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let live = count(
+        &app.pool,
+        "select count(*) from webhooks.endpoints where deleted_at is null",
+    )
+    .await;
     assert_eq!(live, 3);
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use temponest_test_client::plan::{self, Plan};
+use temponest_test_client::testb::fresh_and_analysed_plans;
 use temponest_webhooks::db::queue;
 use uuid::Uuid;
 
@@ -29,14 +30,8 @@ async fn a_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool
     let mut conn = pool.acquire().await.unwrap();
     plan::without_autovacuum(&mut conn, "webhooks.deliveries").await;
     burst(&pool, &mut conn).await;
-    plan::assert_never_analysed(&mut conn, "webhooks.deliveries").await;
-
-    let fresh = [plan(&mut conn, false).await, plan(&mut conn, true).await];
-    plan::analyse(&mut conn, "webhooks.deliveries").await;
-    let analysed = [plan(&mut conn, false).await, plan(&mut conn, true).await];
-
-    let names = ["fresh", "fresh, generic", "analysed", "analysed, generic"];
-    for (name, plan) in names.iter().zip(fresh.iter().chain(&analysed)) {
+    let plans = fresh_and_analysed_plans(&mut conn, "webhooks.deliveries", plan).await;
+    for (name, plan) in &plans {
         assert_eq!(plan.seq_scans(), Vec::<String>::new(), "{name}");
         let (busiest, visited) = plan.busiest();
         assert!(
@@ -53,7 +48,8 @@ async fn a_claim_on_a_never_analysed_burst_reads_only_what_it_takes(pool: PgPool
         );
         assert_eq!(plan.rows(), LIMIT as f64, "{name}: a full batch is claimed");
     }
-    for (fresh, analysed) in fresh.iter().zip(&analysed) {
+    let (fresh, analysed) = plans.split_at(2);
+    for ((_, fresh), (_, analysed)) in fresh.iter().zip(analysed) {
         assert_eq!(fresh.shape(), analysed.shape(), "statistics change nothing");
     }
 }

@@ -5,7 +5,7 @@ use std::ops::Deref;
 
 use sqlx::PgPool;
 
-pub use temponest_test_client::{Api, Harness, PASSWORD, eventually, expect_error, expect_json};
+pub use temponest_test_client::{Api, Harness, Session, eventually, expect_error, expect_json};
 use temponest_webhooks::domain::engine::{self, Engine};
 use temponest_webhooks::{AppState, WebhooksConfig};
 

@@ -8,6 +8,8 @@ use sqlx::PgPool;
 use temponest_webhooks::domain::retention;
 use uuid::Uuid;
 
+use temponest_test_client::testb::count;
+
 use crate::helpers::{config, spawn_with};
 use crate::receiver::endpoint;
 
@@ -94,10 +96,7 @@ async fn deliveries_and_outbox_events_past_their_retention_are_purged_and_counte
     retention::run_once(&app.state, &config().webhooks, now)
         .await
         .unwrap();
-    let count: i64 = sqlx::query_scalar("select count(*) from webhooks.deliveries")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let count = count(&pool, "select count(*) from webhooks.deliveries").await;
     assert_eq!(count, 4);
 }
 

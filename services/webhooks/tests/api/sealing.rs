@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use temponest_webhooks::AppState;
@@ -15,7 +14,7 @@ use temponest_webhooks::domain::engine;
 use temponest_webhooks::domain::sealing::Sealer;
 use uuid::Uuid;
 
-use crate::helpers::{config, expect_json, spawn_with};
+use crate::helpers::{config, spawn_with};
 use crate::receiver::{Receiver, settled, verify};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -26,18 +25,15 @@ async fn secrets_are_sealed_at_rest_and_never_sent_unsigned(pool: PgPool) {
     let app = spawn_with(pool.clone(), config, false).await;
     let ada = app.signup("ada@example.com").await;
     let receiver = Receiver::start().await;
-    let created = expect_json(
-        app.post(
+    let created = app
+        .create(
             &ada.token,
             "/webhooks/",
             &json!({"name": "sealed", "url": format!("{}/hook", receiver.url),
                     "events": ["order.paid"],
                     "retry_config": {"max_retries": 3, "retry_delay_seconds": 1}}),
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
     let plain = temponest_webhooks::domain::signing::parse_secret(&secret).unwrap();
@@ -59,16 +55,8 @@ async fn secrets_are_sealed_at_rest_and_never_sent_unsigned(pool: PgPool) {
         ..app.state.clone()
     };
     let wrong_engine = engine::start(wrong);
-    expect_json(
-        app.post(
-            &ada.token,
-            "/events",
-            &json!({"event_type": "order.paid", "payload": {"order": 1}}),
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let body = json!({"event_type": "order.paid", "payload": {"order": 1}});
+    app.call(&ada.token, "POST /events", Some(&body), 202).await;
     let failed = crate::helpers::eventually(|| async {
         let class: Option<String> = sqlx::query_scalar(
             "select error_class from webhooks.deliveries where endpoint_id = $1",
