@@ -7,10 +7,10 @@
 //! A dev-dependency only.
 
 pub mod embeddings;
+pub mod fixtures;
 pub mod harness;
 pub mod plan;
-mod testa;
-pub mod testb;
+mod refusals;
 
 pub use harness::{Harness, Spawned};
 pub use reqwest::Method;

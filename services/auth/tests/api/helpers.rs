@@ -182,7 +182,7 @@ impl TestApp {
 
     /// The one number `sql` (a `count(*)`) returns.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        temponest_test_client::testb::count(&self.pool, sql).await
+        temponest_test_client::fixtures::count(&self.pool, sql).await
     }
 
     /// Sends `body` to `PATCH /users/{user_id}` with `token`.

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use temponest_test_client::testb::texts;
+use temponest_test_client::fixtures::texts;
 
 use crate::helpers::{Api, PASSWORD, expect_error, expect_json, spawn};
 

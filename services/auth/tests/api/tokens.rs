@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use temponest_auth_client::{AccessClaims, TokenType, claims::ISSUER};
 use uuid::Uuid;
 
-use temponest_test_client::testb::texts;
+use temponest_test_client::fixtures::texts;
 
 use crate::helpers::{TestApp, expect_error, expect_json, spawn, spawn_signed_up};
 

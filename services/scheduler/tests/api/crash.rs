@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use temponest_scheduler::AppState;
 use temponest_scheduler::clock::ManualClock;
 use temponest_scheduler::domain::engine;
-use temponest_test_client::testb::doomed_engine;
+use temponest_test_client::fixtures::doomed_engine;
 use tokio::sync::watch;
 
 use crate::helpers::*;

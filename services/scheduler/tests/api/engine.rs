@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use temponest_scheduler::db::executions;
 
-use temponest_test_client::testb::count;
+use temponest_test_client::fixtures::count;
 
 use crate::helpers::*;
 

@@ -3,8 +3,8 @@
 //! statistics exist — an ordered range of the pending index that stops at the claim's limit.
 
 use sqlx::{PgConnection, PgPool};
+use temponest_test_client::fixtures::fresh_and_analysed_plans;
 use temponest_test_client::plan::{self, Plan};
-use temponest_test_client::testb::fresh_and_analysed_plans;
 use uuid::Uuid;
 
 /// The statement `executions::claim` runs, as it runs it.

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use temponest_test_client::testb::count;
+use temponest_test_client::fixtures::count;
 
 use crate::helpers::*;
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use temponest_test_client::testb::count;
+use temponest_test_client::fixtures::count;
 
 use crate::helpers::spawn;
 use crate::receiver::{Receiver, Reply, endpoint, settled, verify};

@@ -8,12 +8,12 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use sqlx::PgPool;
-use temponest_test_client::testb::doomed_engine;
+use temponest_test_client::fixtures::doomed_engine;
 use temponest_webhooks::AppState;
 use temponest_webhooks::domain::engine;
 use uuid::Uuid;
 
-use temponest_test_client::testb::count;
+use temponest_test_client::fixtures::count;
 
 use crate::helpers::{TestApp, config, eventually, spawn_with};
 use crate::receiver::{Receiver, Reply, endpoint, publish, settled};

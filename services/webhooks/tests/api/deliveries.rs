@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::endpoints::{api, api_signed_up, hook, webhook};
-use temponest_test_client::testb::texts;
+use temponest_test_client::fixtures::texts;
 
 use crate::helpers::{TestApp, expect_json};
 

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use temponest_webhooks::domain::signing;
 use uuid::Uuid;
 
-use temponest_test_client::testb::texts;
+use temponest_test_client::fixtures::texts;
 
 use crate::helpers::{Session, TestApp, config, expect_json, spawn_with};
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::endpoints::{api, hook, viewer, webhook};
-use temponest_test_client::testb::count;
+use temponest_test_client::fixtures::count;
 
 use crate::helpers::{config, expect_error, expect_json, spawn_with};
 

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
+use temponest_test_client::fixtures::fresh_and_analysed_plans;
 use temponest_test_client::plan::{self, Plan};
-use temponest_test_client::testb::fresh_and_analysed_plans;
 use temponest_webhooks::db::queue;
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use temponest_webhooks::domain::retention;
 use uuid::Uuid;
 
-use temponest_test_client::testb::count;
+use temponest_test_client::fixtures::count;
 
 use crate::helpers::{config, spawn_with};
 use crate::receiver::endpoint;
