@@ -194,7 +194,10 @@ pub struct Can {
 }
 
 impl Chrome {
-    pub fn new(session: &SessionData, section: &'static str) -> Self {
+    /// The layout for `signed` as it is now (after a refresh during this request, with the
+    /// permissions the refresh read).
+    pub fn new(signed: &Signed, section: &'static str) -> Self {
+        let session = &signed.cell.get().unwrap_or_else(|| signed.session.clone());
         Self {
             email: session.email.clone(),
             csrf: session.csrf.clone(),

@@ -86,7 +86,7 @@ async fn list(
         })
         .collect();
     page(&ListPage {
-        chrome: Chrome::new(&signed.session, "agents"),
+        chrome: Chrome::new(&signed, "agents"),
         agents,
         q,
     })
@@ -181,7 +181,7 @@ async fn new_form(signed: Signed) -> Result<Response, ConsoleError> {
         ..AgentForm::default()
     };
     page(&FormPage {
-        chrome: Chrome::new(&signed.session, "agents"),
+        chrome: Chrome::new(&signed, "agents"),
         form,
         error: None,
     })
@@ -233,7 +233,7 @@ async fn create(
     .await;
     match created {
         Ok(agent) => Ok(Redirect::to(&format!("/console/agents/{}", agent.id)).into_response()),
-        Err(err) => refused(Chrome::new(&signed.session, "agents"), form, err),
+        Err(err) => refused(Chrome::new(&signed, "agents"), form, err),
     }
 }
 
@@ -282,7 +282,7 @@ async fn show(
     page_with(
         status,
         &DetailPage {
-            chrome: Chrome::new(&signed.session, "agents"),
+            chrome: Chrome::new(&signed, "agents"),
             agent,
             form,
             executions,
@@ -312,7 +312,7 @@ async fn update(
     .await;
     match updated {
         Ok(()) => Ok(Redirect::to(&format!("/console/agents/{id}")).into_response()),
-        Err(err) => refused(Chrome::new(&signed.session, "agents"), form, err),
+        Err(err) => refused(Chrome::new(&signed, "agents"), form, err),
     }
 }
 

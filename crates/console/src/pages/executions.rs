@@ -167,7 +167,7 @@ async fn list(
         .map(|e| ExecutionRow::new(e, &names))
         .collect();
     page(&ListPage {
-        chrome: Chrome::new(&signed.session, "executions"),
+        chrome: Chrome::new(&signed, "executions"),
         executions,
         agents,
         agent_id,
@@ -245,7 +245,7 @@ async fn detail(
         Err(other) => return Err(other),
     };
     page(&DetailPage {
-        chrome: Chrome::new(&signed.session, "executions"),
+        chrome: Chrome::new(&signed, "executions"),
         agent,
         status: shown_status(&e),
         running: e.status == "pending" || e.status == "running",

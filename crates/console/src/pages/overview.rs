@@ -89,7 +89,7 @@ async fn overview(
     State(state): State<ConsoleState>,
     signed: Signed,
 ) -> Result<Response, ConsoleError> {
-    let chrome = Chrome::new(&signed.session, "overview");
+    let chrome = Chrome::new(&signed, "overview");
     let figures = if chrome.can.read_costs {
         let metrics: Metrics = state.api.get(&signed.cell, "/dashboard/metrics").await?;
         Some(figures(&metrics))
