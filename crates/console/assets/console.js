@@ -1,6 +1,16 @@
 // TempoNest console: the only script. Live answers (EventSource), a self-refreshing list
 // while executions run, confirmation before destructive forms. Pages work without it.
 "use strict";
+// The browser's time zone, for pages that show times on the viewer's clock (schedules).
+(function () {
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tn_tz=" + encodeURIComponent(zone)) < 0) {
+      document.cookie = "tn_tz=" + encodeURIComponent(zone) + "; path=/console; max-age=31536000; samesite=strict";
+    }
+  } catch (e) { /* no Intl: UTC */ }
+})();
+
 document.addEventListener("DOMContentLoaded", function () {
   // Forms that change something irreversible ask first.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {

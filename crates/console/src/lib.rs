@@ -18,6 +18,7 @@ pub mod error;
 pub mod pages;
 pub mod session;
 pub mod web;
+pub mod zone;
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ pub fn routes(state: ConsoleState) -> Router {
         .merge(pages::overview::routes())
         .merge(pages::agents::routes())
         .merge(pages::executions::routes())
+        .merge(pages::schedules::routes())
         .route("/console/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

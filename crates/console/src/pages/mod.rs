@@ -4,6 +4,7 @@ pub mod agents;
 pub mod auth;
 pub mod executions;
 pub mod overview;
+pub mod schedules;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};

@@ -8,10 +8,15 @@ use sqlx::PgPool;
 use temponest_agents::AgentsConfig;
 use temponest_auth::AuthConfig;
 use temponest_console::ConsoleConfig;
+use temponest_scheduler::SchedulerConfig;
 use temponest_test_client::{Api, Harness, PASSWORD, Session};
+use temponest_webhooks::WebhooksConfig;
 
 /// The console's cookie key in these tests (base64 of 32 bytes of 7).
 pub const COOKIE_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+/// The scheduler's service-client secret in these tests.
+const SERVICE_SECRET: &str = "3c9e1a7f5b2d4e6081a3c5e7f9b1d3e5";
 
 /// The platform with the console, as `temponest serve` composes it.
 pub struct Platform {
@@ -25,10 +30,24 @@ pub async fn spawn(pool: PgPool) -> Platform {
         cookie_key: temponest_sealing::KeyText(COOKIE_KEY.to_owned()),
         ..ConsoleConfig::default()
     };
+    let scheduler = SchedulerConfig {
+        agents_url: harness.base().to_owned(),
+        service_client_secret: SERVICE_SECRET.to_owned(),
+        ..SchedulerConfig::default()
+    };
+    let mut webhooks = WebhooksConfig::default();
+    webhooks.webhooks.allowed_networks = "127.0.0.0/8".to_owned();
+    let auth = AuthConfig {
+        service_clients: format!("scheduler={SERVICE_SECRET}"),
+        ..AuthConfig::default().with_fast_hashing()
+    };
+    // Every service, as `temponest serve` composes them.
     let app = harness
         .spawn([
-            temponest_auth::service(AuthConfig::default().with_fast_hashing()),
+            temponest_auth::service(auth),
             temponest_agents::service(AgentsConfig::default()),
+            temponest_webhooks::service(webhooks),
+            temponest_scheduler::service(scheduler),
             temponest_console::service(console),
         ])
         .await;

@@ -4,4 +4,5 @@
 
 mod browser;
 mod pages;
+mod schedules;
 mod security;

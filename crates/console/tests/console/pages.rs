@@ -9,7 +9,7 @@ use temponest_test_client::{eventually, expect_json};
 use crate::browser::{Browser, location, spawn};
 
 /// Creates an agent through the console's form; returns its id.
-async fn create_agent(browser: &mut Browser, name: &str) -> String {
+pub async fn create_agent(browser: &mut Browser, name: &str) -> String {
     let csrf = browser.csrf("/console/agents/new").await;
     let resp = browser
         .post(
