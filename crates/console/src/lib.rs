@@ -47,6 +47,8 @@ pub fn routes(state: ConsoleState) -> Router {
         .merge(pages::agents::routes())
         .merge(pages::executions::routes())
         .merge(pages::schedules::routes())
+        .merge(pages::webhooks::routes())
+        .merge(pages::costs::routes())
         .route("/console/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

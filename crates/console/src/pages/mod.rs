@@ -2,9 +2,11 @@
 
 pub mod agents;
 pub mod auth;
+pub mod costs;
 pub mod executions;
 pub mod overview;
 pub mod schedules;
+pub mod webhooks;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};

@@ -9,7 +9,7 @@ use temponest_agents::AgentsConfig;
 use temponest_auth::AuthConfig;
 use temponest_console::ConsoleConfig;
 use temponest_scheduler::SchedulerConfig;
-use temponest_test_client::{Api, Harness, PASSWORD, Session};
+use temponest_test_client::{Api, Harness, PASSWORD, Session, Spawned};
 use temponest_webhooks::WebhooksConfig;
 
 /// The console's cookie key in these tests (base64 of 32 bytes of 7).
@@ -21,6 +21,8 @@ const SERVICE_SECRET: &str = "3c9e1a7f5b2d4e6081a3c5e7f9b1d3e5";
 /// The platform with the console, as `temponest serve` composes it.
 pub struct Platform {
     pub api: Api,
+    /// Keeps the services' engines (scheduler, webhook sender) running for the test.
+    _app: Spawned,
 }
 
 pub async fn spawn(pool: PgPool) -> Platform {
@@ -53,6 +55,7 @@ pub async fn spawn(pool: PgPool) -> Platform {
         .await;
     Platform {
         api: app.api.clone(),
+        _app: app,
     }
 }
 

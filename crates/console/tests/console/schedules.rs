@@ -2,7 +2,7 @@
 //! the viewer's zone, pause, resume and trigger.
 
 use reqwest::StatusCode;
-use temponest_test_client::expect_json;
+use temponest_test_client::{eventually, expect_json};
 
 use crate::browser::{Browser, location, spawn};
 use crate::pages::create_agent;
@@ -158,4 +158,20 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         .post(&format!("{path}/explode"), &[("_csrf", &csrf)])
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The agent's executions, as the API lists them.
+async fn agent_executions(
+    platform: &crate::browser::Platform,
+    token: &str,
+    agent: &str,
+) -> serde_json::Value {
+    expect_json(
+        platform
+            .api
+            .get(token, &format!("/executions?agent_id={agent}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await
 }
