@@ -154,6 +154,14 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         runs[0]["trigger"], "manual",
         "the API recorded the triggered run: {runs}"
     );
+    assert!(
+        eventually(|| async {
+            let runs = agent_executions(&platform, &admin.token, &agent).await;
+            runs.as_array().is_some_and(|runs| !runs.is_empty())
+        })
+        .await,
+        "the triggered run executed the agent"
+    );
     let resp = browser
         .post(&format!("{path}/explode"), &[("_csrf", &csrf)])
         .await;
