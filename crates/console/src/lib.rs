@@ -49,6 +49,7 @@ pub fn routes(state: ConsoleState) -> Router {
         .merge(pages::schedules::routes())
         .merge(pages::webhooks::routes())
         .merge(pages::costs::routes())
+        .merge(pages::access::routes())
         .route("/console/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

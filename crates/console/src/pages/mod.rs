@@ -1,5 +1,6 @@
 //! The console's pages, one module per section; each exports its routes.
 
+pub mod access;
 pub mod agents;
 pub mod auth;
 pub mod costs;

@@ -2,8 +2,8 @@
 //! console, real Postgres and Redis): sign-in and sign-out, the cookie's flags, CSRF and
 //! origin refusals, the security headers, and each page's content and actions.
 
+mod admin_pages;
 mod browser;
 mod pages;
 mod schedules;
 mod security;
-mod webhooks;

@@ -1,5 +1,6 @@
-//! Webhooks and costs through the console: an endpoint added (secret shown once), a test
-//! event delivered to a real local receiver and its attempt shown; the costs page.
+//! Webhooks, costs and access through the console: an endpoint added (secret shown once), a
+//! test event delivered to a real local receiver and its attempt shown; the costs page;
+//! users and API keys managed by an admin and refused to a viewer.
 
 use axum::Router;
 use axum::routing::post;
@@ -149,4 +150,99 @@ async fn the_costs_page_charts_spend_and_shows_the_budget(pool: sqlx::PgPool) {
         !hooks.contains("New endpoint"),
         "viewers cannot manage webhooks"
     );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_cannot(
+    pool: sqlx::PgPool,
+) {
+    let platform = spawn(pool).await;
+    platform.admin("ada@example.com").await;
+    let mut browser = platform.signed_in("ada@example.com").await;
+    let csrf = browser.csrf("/console/access").await;
+    let resp = browser
+        .post(
+            "/console/access/users",
+            &[
+                ("_csrf", &csrf),
+                ("email", "vic@example.com"),
+                ("password", temponest_test_client::PASSWORD),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&resp), "/console/access");
+    let page = browser.page("/console/access").await;
+    assert!(page.contains("vic@example.com") && page.contains("No API keys"));
+    let resp = browser
+        .post(
+            "/console/access/keys",
+            &[
+                ("_csrf", &csrf),
+                ("name", "ci"),
+                ("scopes[]", "agents:read"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let page = resp.text().await.unwrap();
+    let key = page
+        .split(r#"id="new-key" readonly value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("sk_"), "{key}");
+    let works = platform
+        .api
+        .http
+        .get(platform.api.url("/agents"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(works.status(), StatusCode::OK);
+    let id = page
+        .split("/console/access/keys/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resp = browser
+        .post(
+            &format!("/console/access/keys/{id}/revoke"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&resp), "/console/access");
+    let revoked = platform
+        .api
+        .http
+        .get(platform.api.url("/agents"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+
+    let mut viewer = platform.signed_in("vic@example.com").await;
+    let overview = viewer.page("/console").await;
+    assert!(
+        !overview.contains("/console/access"),
+        "no Access link for a viewer"
+    );
+    let page = viewer.page("/console/access").await;
+    assert!(page.contains("Only admins") && !page.contains("Add user"));
+    let csrf = viewer.csrf("/console/access").await;
+    let resp = viewer
+        .post(
+            "/console/access/keys",
+            &[("_csrf", &csrf), ("name", "sneaky")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "the API refuses");
 }
