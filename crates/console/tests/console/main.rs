@@ -4,6 +4,7 @@
 
 mod admin_pages;
 mod browser;
+mod in_browser;
 mod pages;
 mod schedules;
 mod security;
