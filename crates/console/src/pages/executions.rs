@@ -268,10 +268,12 @@ async fn stream(
     headers: HeaderMap,
 ) -> Result<Response, ConsoleError> {
     let mut path = format!("/executions/{id}/stream");
-    if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
-        if let Ok(n) = last.trim().parse::<u64>() {
-            path.push_str(&format!("?last_event_id={n}"));
-        }
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = last {
+        path.push_str(&format!("?last_event_id={n}"));
     }
     let resp = state
         .api

@@ -96,11 +96,10 @@ async fn click(client: &Client, css: &str) {
 
 /// Waits (up to 20 s) for an element whose text contains `text`.
 async fn wait_text(client: &Client, css: &str, text: &str) {
-    let xpath_free = format!("{css}");
     let wanted = text.to_owned();
     let found = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            let elements = client.find_all(Locator::Css(&xpath_free)).await.unwrap();
+            let elements = client.find_all(Locator::Css(css)).await.unwrap();
             for element in elements {
                 if element.text().await.unwrap_or_default().contains(&wanted) {
                     return;
