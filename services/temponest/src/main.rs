@@ -154,7 +154,8 @@ async fn serve(
         .with(temponest_agents::service(agents))
         .with(temponest_webhooks::service(layers.settings()?))
         .with(temponest_knowledge::service(layers.settings()?))
-        .with(temponest_scheduler::service(scheduler));
+        .with(temponest_scheduler::service(scheduler))
+        .with(temponest_console::service(console_config(layers, ports)?));
     layers.check_unknown()?;
     let services = kit.services();
     let app = kit.connect(platform).await?;
@@ -235,6 +236,21 @@ fn agents_config(
         &config.service_client_secret,
     );
     auth.validate()?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// The console's configuration in the all-in-one process: it calls the API on the first
+/// port it serves (unless `TEMPONEST_CONSOLE_API_URL` says otherwise).
+fn console_config(
+    layers: &Layers,
+    ports: &[u16],
+) -> anyhow::Result<temponest_console::ConsoleConfig> {
+    let mut config: temponest_console::ConsoleConfig = layers.unchecked()?;
+    if std::env::var_os("TEMPONEST_CONSOLE_API_URL").is_none() {
+        let port = ports.first().copied().unwrap_or(9000);
+        config.api_url = format!("http://127.0.0.1:{port}");
+    }
     config.validate()?;
     Ok(config)
 }

@@ -159,6 +159,9 @@ fn every_section() -> temponest_platform::Layers {
         .unchecked::<temponest_scheduler::SchedulerConfig>()
         .unwrap();
     layers
+        .unchecked::<temponest_console::ConsoleConfig>()
+        .unwrap();
+    layers
 }
 
 #[test]
@@ -310,7 +313,7 @@ fn deployment_files_set_only_variables_the_binaries_read_and_every_required_one(
                 .map(String::as_str)
                 // Compose's own build arguments and the example Secret's service-client keys
                 // are not process variables.
-                .filter(|n| !matches!(*n, "scheduler" | "agents" | "secret-key"))
+                .filter(|n| !matches!(*n, "scheduler" | "agents" | "secret-key" | "cookie-key"))
                 .collect();
             let unknown = layers.unknown_variables(&names);
             assert!(unknown.is_empty(), "{origin} {service} sets {unknown:?}");

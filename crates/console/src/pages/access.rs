@@ -1,0 +1,244 @@
+//! Access, for admins: the tenant's users (list, add one with a role) and API keys (list,
+//! create one — the key shown once — and revoke).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::ConsoleError;
+use crate::pages::auth::Nothing;
+use crate::pages::{page_with, when};
+use crate::web::{Chrome, ConsoleState, Posted, Signed};
+
+pub fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/console/access", get(overview))
+        .route("/console/access/users", post(add_user))
+        .route("/console/access/keys", post(create_key))
+        .route("/console/access/keys/{id}/revoke", post(revoke_key))
+}
+
+/// The roles an admin can grant, least first.
+const ROLES: [&str; 4] = ["viewer", "developer", "manager", "admin"];
+
+#[derive(Deserialize)]
+struct User {
+    email: String,
+    roles: Vec<String>,
+    is_active: bool,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct ApiKey {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    scopes: Vec<String>,
+    last_used_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+struct UserRow {
+    email: String,
+    roles: String,
+    active: bool,
+    created: String,
+}
+
+struct KeyRow {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    scopes: String,
+    last_used: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "access.html")]
+struct AccessPage {
+    chrome: Chrome,
+    users: Vec<UserRow>,
+    keys: Vec<KeyRow>,
+    roles: [&'static str; 4],
+    new_key: Option<String>,
+    error: Option<String>,
+}
+
+async fn render(
+    state: &ConsoleState,
+    signed: &Signed,
+    new_key: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let chrome = Chrome::new(signed, "access");
+    let users = if chrome.can.manage_users {
+        state
+            .api
+            .get::<Vec<User>>(&signed.cell, "/users?limit=100")
+            .await?
+    } else {
+        Vec::new()
+    };
+    let keys = if chrome.can.manage_keys {
+        state
+            .api
+            .get::<Vec<ApiKey>>(&signed.cell, "/api-keys")
+            .await?
+    } else {
+        Vec::new()
+    };
+    let users = users
+        .into_iter()
+        .map(|u| UserRow {
+            email: u.email,
+            roles: u.roles.join(", "),
+            active: u.is_active,
+            created: when(&u.created_at),
+        })
+        .collect();
+    let keys = keys
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            scopes: k.scopes.join(", "),
+            last_used: k.last_used_at.as_ref().map_or("never".into(), when),
+            created: when(&k.created_at),
+        })
+        .collect();
+    page_with(
+        status,
+        &AccessPage {
+            chrome,
+            users,
+            keys,
+            roles: ROLES,
+            new_key,
+            error,
+        },
+    )
+}
+
+async fn overview(
+    State(state): State<ConsoleState>,
+    signed: Signed,
+) -> Result<Response, ConsoleError> {
+    render(&state, &signed, None, None, StatusCode::OK).await
+}
+
+/// The API's refusal of a form, shown on the page; other errors as they are.
+async fn refused(
+    state: &ConsoleState,
+    signed: &Signed,
+    err: ConsoleError,
+) -> Result<Response, ConsoleError> {
+    match err {
+        ConsoleError::Api { status, detail }
+            if (400..500).contains(&status) && status != 401 && status != 403 =>
+        {
+            render(
+                state,
+                signed,
+                None,
+                Some(detail),
+                StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            )
+            .await
+        }
+        other => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UserForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn add_user(
+    State(state): State<ConsoleState>,
+    posted: Posted<UserForm>,
+) -> Result<Response, ConsoleError> {
+    let Posted { signed, form } = posted;
+    let body = json!({"email": form.email.trim(), "password": form.password, "roles": [form.role]});
+    match state
+        .api
+        .call(&signed.cell, Method::POST, "/users", Some(&body))
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/console/access").into_response()),
+        Err(err) => refused(&state, &signed, err).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct KeyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct KeyCreated {
+    key: String,
+}
+
+/// Creates a key and shows it this once (the page is `no-store`).
+async fn create_key(
+    State(state): State<ConsoleState>,
+    posted: Posted<KeyForm>,
+) -> Result<Response, ConsoleError> {
+    let Posted { signed, form } = posted;
+    let body = json!({"name": form.name.trim(), "scopes": form.scopes});
+    match state
+        .api
+        .json::<KeyCreated>(&signed.cell, Method::POST, "/api-keys", Some(&body))
+        .await
+    {
+        Ok(created) => {
+            render(
+                &state,
+                &signed,
+                Some(created.key),
+                None,
+                StatusCode::CREATED,
+            )
+            .await
+        }
+        Err(err) => refused(&state, &signed, err).await,
+    }
+}
+
+async fn revoke_key(
+    State(state): State<ConsoleState>,
+    Path(id): Path<Uuid>,
+    posted: Posted<Nothing>,
+) -> Result<Response, ConsoleError> {
+    state
+        .api
+        .call(
+            &posted.signed.cell,
+            Method::DELETE,
+            &format!("/api-keys/{id}"),
+            None,
+        )
+        .await?;
+    Ok(Redirect::to("/console/access").into_response())
+}

@@ -1,0 +1,311 @@
+//! Executions: the list (filtered by agent and status), one execution in detail (tool
+//! calls, tokens, cost, the text), its answer followed live while it runs (the API's SSE
+//! stream proxied under the console's cookie), and cancelling it.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::ConsoleError;
+use crate::pages::agents::Agent;
+use crate::pages::{page, usd, when};
+use crate::web::{Chrome, ConsoleState, Posted, Signed};
+
+pub fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/console/executions", get(list))
+        .route("/console/executions/{id}", get(detail))
+        .route("/console/executions/{id}/stream", get(stream))
+        .route("/console/executions/{id}/cancel", post(cancel))
+}
+
+/// The statuses the API filters by.
+pub const STATUSES: [&str; 4] = ["pending", "running", "completed", "failed"];
+
+#[derive(Deserialize)]
+pub struct Tokens {
+    pub prompt: i64,
+    pub completion: i64,
+    pub total: i64,
+}
+
+/// An execution as the API shows it (the fields the console uses).
+#[derive(Deserialize)]
+pub struct Execution {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub user_message: String,
+    pub response: Option<String>,
+    pub tool_calls: Value,
+    pub tokens_used: Tokens,
+    pub cost_usd: f64,
+    pub execution_time_seconds: Option<f64>,
+    pub error: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A line of an execution list.
+pub struct ExecutionRow {
+    pub id: Uuid,
+    pub agent: String,
+    pub status: String,
+    pub message: String,
+    pub tokens: i64,
+    pub cost: String,
+    pub duration: String,
+    pub created: String,
+}
+
+impl ExecutionRow {
+    pub fn new(e: &Execution, agent_names: &HashMap<Uuid, String>) -> Self {
+        Self {
+            id: e.id,
+            agent: agent_names
+                .get(&e.agent_id)
+                .cloned()
+                .unwrap_or_else(|| e.agent_id.to_string()),
+            status: shown_status(e),
+            message: e.user_message.chars().take(80).collect(),
+            tokens: e.tokens_used.total,
+            cost: usd(e.cost_usd),
+            duration: e
+                .execution_time_seconds
+                .map_or("–".into(), |s| format!("{s:.2} s")),
+            created: when(&e.created_at),
+        }
+    }
+}
+
+/// The status, with the finer outcome when it says more (`failed · cancelled`).
+fn shown_status(e: &Execution) -> String {
+    match e.outcome.as_deref() {
+        Some(outcome) if outcome != e.status => format!("{} · {outcome}", e.status),
+        _ => e.status.clone(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Filter {
+    agent_id: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "executions.html")]
+struct ListPage {
+    chrome: Chrome,
+    executions: Vec<ExecutionRow>,
+    agents: Vec<(Uuid, String)>,
+    agent_id: String,
+    status: String,
+    statuses: [&'static str; 4],
+    live: bool,
+}
+
+impl ListPage {
+    fn is_status(&self, status: &str) -> bool {
+        self.status == status
+    }
+}
+
+async fn agent_names(
+    state: &ConsoleState,
+    signed: &Signed,
+) -> Result<Vec<(Uuid, String)>, ConsoleError> {
+    let agents: Vec<Agent> = state.api.get(&signed.cell, "/agents?limit=100").await?;
+    Ok(agents.into_iter().map(|a| (a.id, a.name)).collect())
+}
+
+async fn list(
+    State(state): State<ConsoleState>,
+    signed: Signed,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ConsoleError> {
+    let agent_id = filter.agent_id.unwrap_or_default().trim().to_owned();
+    let status = filter.status.unwrap_or_default().trim().to_owned();
+    let mut path = "/executions?limit=50".to_owned();
+    if !agent_id.is_empty() {
+        let id: Uuid = agent_id
+            .parse()
+            .map_err(|_| ConsoleError::BadInput("agent must be an agent's id".into()))?;
+        path.push_str(&format!("&agent_id={id}"));
+    }
+    if !status.is_empty() {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(ConsoleError::BadInput(format!(
+                "status must be one of {}",
+                STATUSES.join(", ")
+            )));
+        }
+        path.push_str(&format!("&status={status}"));
+    }
+    let (executions, agents) = futures::try_join!(
+        state.api.get::<Vec<Execution>>(&signed.cell, &path),
+        agent_names(&state, &signed)
+    )?;
+    let names: HashMap<Uuid, String> = agents.iter().cloned().collect();
+    let live = executions
+        .iter()
+        .any(|e| e.status == "pending" || e.status == "running");
+    let executions = executions
+        .iter()
+        .map(|e| ExecutionRow::new(e, &names))
+        .collect();
+    page(&ListPage {
+        chrome: Chrome::new(&signed, "executions"),
+        executions,
+        agents,
+        agent_id,
+        status,
+        statuses: STATUSES,
+        live,
+    })
+}
+
+/// One tool call as the detail page lists it.
+struct ToolCallRow {
+    name: String,
+    arguments: String,
+    outcome: String,
+    failed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "execution.html")]
+struct DetailPage {
+    chrome: Chrome,
+    e: Execution,
+    agent: String,
+    status: String,
+    running: bool,
+    tool_calls: Vec<ToolCallRow>,
+    cost: String,
+    duration: String,
+    created: String,
+}
+
+/// The execution's tool calls (name, arguments, result or error) as rows.
+fn tool_calls(calls: &Value) -> Vec<ToolCallRow> {
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => serde_json::to_string_pretty(other).unwrap_or_default(),
+    };
+    calls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|call| {
+            let error = text(call.get("error"));
+            ToolCallRow {
+                name: text(call.get("tool")),
+                arguments: text(call.get("arguments")),
+                failed: !error.is_empty(),
+                outcome: if error.is_empty() {
+                    text(call.get("result"))
+                } else {
+                    error
+                },
+            }
+        })
+        .collect()
+}
+
+async fn detail(
+    State(state): State<ConsoleState>,
+    signed: Signed,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ConsoleError> {
+    let e: Execution = state
+        .api
+        .get(&signed.cell, &format!("/executions/{id}"))
+        .await?;
+    let agent = match state
+        .api
+        .get::<Agent>(&signed.cell, &format!("/agents/{}", e.agent_id))
+        .await
+    {
+        Ok(agent) => agent.name,
+        Err(ConsoleError::Api { status: 404, .. }) => format!("{} (deleted)", e.agent_id),
+        Err(other) => return Err(other),
+    };
+    page(&DetailPage {
+        chrome: Chrome::new(&signed, "executions"),
+        agent,
+        status: shown_status(&e),
+        running: e.status == "pending" || e.status == "running",
+        tool_calls: tool_calls(&e.tool_calls),
+        cost: usd(e.cost_usd),
+        duration: e
+            .execution_time_seconds
+            .map_or("–".into(), |s| format!("{s:.2} s")),
+        created: when(&e.created_at),
+        e,
+    })
+}
+
+/// The API's stream of the execution (`GET /executions/{id}/stream`), passed through as it
+/// arrives; `Last-Event-ID` is forwarded so a reconnecting `EventSource` resumes.
+async fn stream(
+    State(state): State<ConsoleState>,
+    signed: Signed,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ConsoleError> {
+    let mut path = format!("/executions/{id}/stream");
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = last {
+        path.push_str(&format!("?last_event_id={n}"));
+    }
+    let resp = state
+        .api
+        .send(&signed.cell, Method::GET, &path, None)
+        .await?;
+    if !resp.status().is_success() {
+        return Err(crate::api::api_error(resp).await);
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(resp.bytes_stream()),
+    )
+        .into_response())
+}
+
+async fn cancel(
+    State(state): State<ConsoleState>,
+    Path(id): Path<Uuid>,
+    posted: Posted<crate::pages::auth::Nothing>,
+) -> Result<Response, ConsoleError> {
+    state
+        .api
+        .call(
+            &posted.signed.cell,
+            Method::POST,
+            &format!("/executions/{id}/cancel"),
+            None,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/console/executions/{id}")).into_response())
+}

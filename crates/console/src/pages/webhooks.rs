@@ -1,0 +1,314 @@
+//! Webhooks: endpoints and the events they subscribe to, creating one (its signing secret
+//! shown once), sending a test, its deliveries with each attempt's status and response, and
+//! retrying a delivery.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::ConsoleError;
+use crate::pages::auth::Nothing;
+use crate::pages::{page, page_with, when};
+use crate::web::{Chrome, ConsoleState, Posted, Signed};
+
+pub fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/console/webhooks", get(list).post(create))
+        .route("/console/webhooks/{id}", get(detail))
+        .route("/console/webhooks/{id}/test", post(send_test))
+        .route("/console/webhooks/deliveries/{id}", get(delivery))
+        .route("/console/webhooks/deliveries/{id}/retry", post(retry))
+}
+
+#[derive(Deserialize)]
+struct Endpoint {
+    id: Uuid,
+    name: String,
+    url: String,
+    events: Vec<String>,
+    is_active: bool,
+    disabled_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: Uuid,
+    name: String,
+    secret: String,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    id: Uuid,
+    event_type: String,
+    status: String,
+    outcome: Option<String>,
+    response_status: Option<i32>,
+    attempt_count: i32,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    attempts: Vec<Attempt>,
+    webhook_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct Attempt {
+    attempt: i32,
+    started_at: DateTime<Utc>,
+    duration_ms: i32,
+    response_status: Option<i32>,
+    response_body: Option<String>,
+    error: Option<String>,
+}
+
+/// The endpoint form as typed (`events[]`: the ticked event types).
+#[derive(Deserialize, Default)]
+pub struct EndpointForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    events: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks.html")]
+struct ListPage {
+    chrome: Chrome,
+    endpoints: Vec<Endpoint>,
+    catalogue: Vec<String>,
+    form: EndpointForm,
+    error: Option<String>,
+}
+
+impl ListPage {
+    fn ticked(&self, event: &str) -> bool {
+        self.form.events.iter().any(|e| e == event)
+    }
+}
+
+async fn list_page(
+    state: &ConsoleState,
+    signed: &Signed,
+    form: EndpointForm,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let (endpoints, catalogue) = futures::try_join!(
+        state
+            .api
+            .get::<Vec<Endpoint>>(&signed.cell, "/webhooks?limit=100"),
+        state
+            .api
+            .get::<Vec<String>>(&signed.cell, "/webhooks/events")
+    )?;
+    page_with(
+        status,
+        &ListPage {
+            chrome: Chrome::new(signed, "webhooks"),
+            endpoints,
+            catalogue,
+            form,
+            error,
+        },
+    )
+}
+
+async fn list(State(state): State<ConsoleState>, signed: Signed) -> Result<Response, ConsoleError> {
+    list_page(
+        &state,
+        &signed,
+        EndpointForm::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "webhook_created.html")]
+struct CreatedPage {
+    chrome: Chrome,
+    created: Created,
+}
+
+/// Creates the endpoint and shows its signing secret, this once (the page is `no-store`).
+async fn create(
+    State(state): State<ConsoleState>,
+    posted: Posted<EndpointForm>,
+) -> Result<Response, ConsoleError> {
+    let Posted { signed, form } = posted;
+    let body = json!({"name": form.name.trim(), "url": form.url.trim(), "events": form.events});
+    match state
+        .api
+        .json::<Created>(&signed.cell, Method::POST, "/webhooks", Some(&body))
+        .await
+    {
+        Ok(created) => page_with(
+            StatusCode::CREATED,
+            &CreatedPage {
+                chrome: Chrome::new(&signed, "webhooks"),
+                created,
+            },
+        ),
+        Err(ConsoleError::Api { status, detail })
+            if (400..500).contains(&status) && status != 401 && status != 403 =>
+        {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            list_page(&state, &signed, form, Some(detail), status).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+struct DeliveryRow {
+    id: Uuid,
+    event_type: String,
+    status: String,
+    response: String,
+    attempts: i32,
+    created: String,
+}
+
+impl DeliveryRow {
+    fn new(d: &Delivery) -> Self {
+        Self {
+            id: d.id,
+            event_type: d.event_type.clone(),
+            status: match &d.outcome {
+                Some(outcome) if *outcome != d.status => format!("{} · {outcome}", d.status),
+                _ => d.status.clone(),
+            },
+            response: d.response_status.map_or_else(
+                || d.error.clone().unwrap_or_else(|| "–".into()),
+                |s| s.to_string(),
+            ),
+            attempts: d.attempt_count,
+            created: when(&d.created_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhook.html")]
+struct DetailPage {
+    chrome: Chrome,
+    endpoint: Endpoint,
+    deliveries: Vec<DeliveryRow>,
+}
+
+async fn detail(
+    State(state): State<ConsoleState>,
+    signed: Signed,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ConsoleError> {
+    let (one, deliveries) = (
+        format!("/webhooks/{id}"),
+        format!("/webhooks/{id}/deliveries?limit=50"),
+    );
+    let (endpoint, deliveries) = futures::try_join!(
+        state.api.get::<Endpoint>(&signed.cell, &one),
+        state.api.get::<Vec<Delivery>>(&signed.cell, &deliveries)
+    )?;
+    let deliveries = deliveries.iter().map(DeliveryRow::new).collect();
+    page(&DetailPage {
+        chrome: Chrome::new(&signed, "webhooks"),
+        endpoint,
+        deliveries,
+    })
+}
+
+async fn send_test(
+    State(state): State<ConsoleState>,
+    Path(id): Path<Uuid>,
+    posted: Posted<Nothing>,
+) -> Result<Response, ConsoleError> {
+    state
+        .api
+        .call(
+            &posted.signed.cell,
+            Method::POST,
+            &format!("/webhooks/{id}/test"),
+            None,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/console/webhooks/{id}")).into_response())
+}
+
+struct AttemptRow {
+    attempt: i32,
+    started: String,
+    duration_ms: i32,
+    status: String,
+    body: String,
+}
+
+#[derive(Template)]
+#[template(path = "delivery.html")]
+struct DeliveryPage {
+    chrome: Chrome,
+    d: DeliveryRow,
+    webhook_id: Uuid,
+    attempts: Vec<AttemptRow>,
+    retryable: bool,
+}
+
+async fn delivery(
+    State(state): State<ConsoleState>,
+    signed: Signed,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ConsoleError> {
+    let d: Delivery = state
+        .api
+        .get(&signed.cell, &format!("/webhooks/deliveries/{id}"))
+        .await?;
+    let attempts = d
+        .attempts
+        .iter()
+        .map(|a| AttemptRow {
+            attempt: a.attempt,
+            started: when(&a.started_at),
+            duration_ms: a.duration_ms,
+            status: a.response_status.map_or_else(
+                || a.error.clone().unwrap_or_else(|| "–".into()),
+                |s| s.to_string(),
+            ),
+            body: a.response_body.clone().unwrap_or_default(),
+        })
+        .collect();
+    let retryable = d.status == "failed";
+    page(&DeliveryPage {
+        chrome: Chrome::new(&signed, "webhooks"),
+        d: DeliveryRow::new(&d),
+        webhook_id: d.webhook_id,
+        attempts,
+        retryable,
+    })
+}
+
+async fn retry(
+    State(state): State<ConsoleState>,
+    Path(id): Path<Uuid>,
+    posted: Posted<Nothing>,
+) -> Result<Response, ConsoleError> {
+    state
+        .api
+        .call(
+            &posted.signed.cell,
+            Method::POST,
+            &format!("/webhooks/deliveries/{id}/retry"),
+            None,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/console/webhooks/deliveries/{id}")).into_response())
+}

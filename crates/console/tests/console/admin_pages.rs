@@ -1,0 +1,248 @@
+//! Webhooks, costs and access through the console: an endpoint added (secret shown once), a
+//! test event delivered to a real local receiver and its attempt shown; the costs page;
+//! users and API keys managed by an admin and refused to a viewer.
+
+use axum::Router;
+use axum::routing::post;
+use reqwest::StatusCode;
+use temponest_test_client::eventually;
+
+use crate::browser::{location, spawn};
+
+/// A receiver that accepts every delivery.
+async fn receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let app = Router::new().route("/hooks", post(|| async { "thanks" }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_endpoint_is_added_a_test_event_is_delivered_and_its_attempt_is_shown(
+    pool: sqlx::PgPool,
+) {
+    let platform = spawn(pool).await;
+    let admin = platform.admin("ada@example.com").await;
+    let mut browser = platform.signed_in("ada@example.com").await;
+    let page = browser.page("/console/webhooks").await;
+    assert!(
+        page.contains("No endpoints yet") && page.contains(r#"value="agent.created""#),
+        "the event catalogue is offered"
+    );
+    let csrf = browser.csrf("/console/webhooks").await;
+    let bad = browser
+        .post(
+            "/console/webhooks",
+            &[
+                ("_csrf", &csrf),
+                ("name", "ci"),
+                ("url", "not a url"),
+                ("events[]", "agent.created"),
+            ],
+        )
+        .await;
+    assert!(bad.status().is_client_error());
+    assert!(bad.text().await.unwrap().contains(r#"role="alert""#));
+
+    let url = receiver().await;
+    let resp = browser
+        .post(
+            "/console/webhooks",
+            &[
+                ("_csrf", &csrf),
+                ("name", "ci"),
+                ("url", &url),
+                ("events[]", "agent.created"),
+                ("events[]", "agent.deleted"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let created = resp.text().await.unwrap();
+    assert!(
+        created.contains("whsec_") || created.contains("Signing secret"),
+        "{created}"
+    );
+    let endpoint = created
+        .split("/console/webhooks/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = browser.page(&format!("/console/webhooks/{endpoint}")).await;
+    assert!(
+        page.contains("agent.created, agent.deleted") && page.contains("Nothing delivered yet")
+    );
+
+    let resp = browser
+        .post(
+            &format!("/console/webhooks/{endpoint}/test"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&resp), format!("/console/webhooks/{endpoint}"));
+    let deliveries = format!("/webhooks/{endpoint}/deliveries");
+    assert!(
+        eventually(|| async {
+            let list = platform
+                .api
+                .get(&admin.token, &deliveries)
+                .await
+                .text()
+                .await
+                .unwrap();
+            list.contains("\"response_status\":200")
+        })
+        .await,
+        "the test event was delivered"
+    );
+    let page = browser.page(&format!("/console/webhooks/{endpoint}")).await;
+    assert!(
+        page.contains("webhook.test") && page.contains(">200<"),
+        "{page}"
+    );
+    let delivery = page
+        .split("/console/webhooks/deliveries/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let detail = browser
+        .page(&format!("/console/webhooks/deliveries/{delivery}"))
+        .await;
+    assert!(
+        detail.contains("#1") && detail.contains("thanks"),
+        "the attempt and the receiver's answer: {detail}"
+    );
+    assert!(
+        !detail.contains("/retry"),
+        "a delivered delivery offers no retry"
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn the_costs_page_charts_spend_and_shows_the_budget(pool: sqlx::PgPool) {
+    let platform = spawn(pool).await;
+    let admin = platform.admin("ada@example.com").await;
+    let resp = platform
+        .api
+        .post(
+            &admin.token,
+            "/costs/budget",
+            &serde_json::json!({"daily_limit_usd": 5.0}),
+        )
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let mut browser = platform.signed_in("ada@example.com").await;
+    let page = browser.page("/console/costs").await;
+    assert!(page.contains(r#"<dd id="total-30d">$0</dd>"#), "{page}");
+    assert!(page.contains("$0 of $5.00 (0%)"), "the budget's status");
+    assert!(page.contains("<svg") && page.contains("No model calls this month"));
+    platform.viewer(&admin, "vic@example.com").await;
+    let mut viewer = platform.signed_in("vic@example.com").await;
+    let hooks = viewer.page("/console/webhooks").await;
+    assert!(
+        !hooks.contains("New endpoint"),
+        "viewers cannot manage webhooks"
+    );
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_cannot(
+    pool: sqlx::PgPool,
+) {
+    let platform = spawn(pool).await;
+    platform.admin("ada@example.com").await;
+    let mut browser = platform.signed_in("ada@example.com").await;
+    let csrf = browser.csrf("/console/access").await;
+    let resp = browser
+        .post(
+            "/console/access/users",
+            &[
+                ("_csrf", &csrf),
+                ("email", "vic@example.com"),
+                ("password", temponest_test_client::PASSWORD),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&resp), "/console/access");
+    let page = browser.page("/console/access").await;
+    assert!(page.contains("vic@example.com") && page.contains("No API keys"));
+    let resp = browser
+        .post(
+            "/console/access/keys",
+            &[
+                ("_csrf", &csrf),
+                ("name", "ci"),
+                ("scopes[]", "agents:read"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let page = resp.text().await.unwrap();
+    let key = page
+        .split(r#"id="new-key" readonly value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("sk_"), "{key}");
+    let works = platform
+        .api
+        .http
+        .get(platform.api.url("/agents"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(works.status(), StatusCode::OK);
+    let id = page
+        .split("/console/access/keys/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resp = browser
+        .post(
+            &format!("/console/access/keys/{id}/revoke"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&resp), "/console/access");
+    let revoked = platform
+        .api
+        .http
+        .get(platform.api.url("/agents"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+
+    let mut viewer = platform.signed_in("vic@example.com").await;
+    let overview = viewer.page("/console").await;
+    assert!(
+        !overview.contains("/console/access"),
+        "no Access link for a viewer"
+    );
+    let page = viewer.page("/console/access").await;
+    assert!(page.contains("Only admins") && !page.contains("Add user"));
+    let csrf = viewer.csrf("/console/access").await;
+    let resp = viewer
+        .post(
+            "/console/access/keys",
+            &[("_csrf", &csrf), ("name", "sneaky")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "the API refuses");
+}

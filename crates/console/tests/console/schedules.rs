@@ -1,0 +1,185 @@
+//! Schedules through the console: the cron preview, creating one, its next fire times in
+//! the viewer's zone, pause, resume and trigger.
+
+use reqwest::StatusCode;
+use temponest_test_client::{eventually, expect_json};
+
+use crate::browser::{Browser, location, spawn};
+use crate::pages::create_agent;
+
+fn refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+async fn set_zone(browser: &mut Browser, zone: &str) {
+    let cookie = browser.cookie.clone().unwrap();
+    browser.cookie = Some(format!("{cookie}; tn_tz={zone}"));
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resumed_and_triggered(
+    pool: sqlx::PgPool,
+) {
+    let platform = spawn(pool).await;
+    let admin = platform.admin("ada@example.com").await;
+    let mut browser = platform.signed_in("ada@example.com").await;
+    let page = browser.page("/console/schedules/new").await;
+    assert!(page.contains("create an agent"), "no agent yet: {page}");
+    let agent = create_agent(&mut browser, "parrot").await;
+    set_zone(&mut browser, "Asia/Tokyo").await;
+    assert!(
+        browser
+            .page("/console/schedules")
+            .await
+            .contains("No schedules yet")
+    );
+
+    let csrf = browser.csrf("/console/schedules/new").await;
+    let form = |cron: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("agent_id", agent.clone()),
+            ("name", "morning".into()),
+            ("cron_expression", cron.into()),
+            ("timezone", "Europe/Berlin".into()),
+            ("message", "daily summary".into()),
+        ]
+    };
+    // 09:00 Berlin in winter is 17:00 in Tokyo.
+    let preview = browser
+        .post("/console/schedules/preview", &refs(&form("0 9 * * *")))
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let preview = preview.text().await.unwrap();
+    let listed = preview
+        .split(r#"<ol id="preview">"#)
+        .nth(1)
+        .unwrap()
+        .split("</ol>")
+        .next()
+        .unwrap();
+    assert_eq!(listed.matches("<li>").count(), 5, "{listed}");
+    assert!(
+        listed.contains("17:00:00 JST") || listed.contains("16:00:00 JST"),
+        "{listed}"
+    );
+    assert!(
+        preview.contains(r#"value="daily summary""#)
+            || preview.contains("daily summary</textarea>"),
+        "the form is kept"
+    );
+    let bad = browser
+        .post("/console/schedules/preview", &refs(&form("61 * * * *")))
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("cron_expression"));
+
+    let resp = browser
+        .post("/console/schedules", &refs(&form("0 9 * * *")))
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    let path = location(&resp);
+    let id = path.rsplit('/').next().unwrap().to_owned();
+    let detail = browser.page(&path).await;
+    let upcoming = detail
+        .split(r#"<ol id="upcoming">"#)
+        .nth(1)
+        .unwrap()
+        .split("</ol>")
+        .next()
+        .unwrap();
+    assert_eq!(upcoming.matches("<li>").count(), 5);
+    assert!(upcoming.contains("JST"), "the viewer's zone: {upcoming}");
+    let list = browser.page("/console/schedules").await;
+    assert!(
+        list.contains("morning") && list.contains("parrot") && list.contains("Times in Asia/Tokyo")
+    );
+    assert!(list.contains("JST"), "next run in the viewer's zone");
+
+    let resp = browser
+        .post(&format!("{path}/pause"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(location(&resp), path);
+    let schedule = expect_json(
+        platform
+            .api
+            .get(&admin.token, &format!("/schedules/{id}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(schedule["is_active"], false);
+    assert!(
+        browser
+            .page(&path)
+            .await
+            .contains("while the schedule is paused")
+    );
+    browser
+        .post(&format!("{path}/resume"), &[("_csrf", &csrf)])
+        .await;
+    let schedule = expect_json(
+        platform
+            .api
+            .get(&admin.token, &format!("/schedules/{id}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(schedule["is_active"], true);
+
+    let resp = browser
+        .post(&format!("{path}/trigger"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    let runs = expect_json(
+        platform
+            .api
+            .get(&admin.token, &format!("/schedules/{id}/executions"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        runs[0]["trigger"], "manual",
+        "the API recorded the triggered run: {runs}"
+    );
+    assert!(
+        eventually(|| async {
+            let runs = agent_executions(&platform, &admin.token, &agent).await;
+            runs.as_array().is_some_and(|runs| !runs.is_empty())
+        })
+        .await,
+        "the triggered run executed the agent"
+    );
+    let resp = browser
+        .post(&format!("{path}/explode"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The agent's executions, as the API lists them.
+async fn agent_executions(
+    platform: &crate::browser::Platform,
+    token: &str,
+    agent: &str,
+) -> serde_json::Value {
+    expect_json(
+        platform
+            .api
+            .get(token, &format!("/executions?agent_id={agent}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await
+}
