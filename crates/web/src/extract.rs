@@ -243,3 +243,12 @@ pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: i64) -> Response
         .insert("x-total-count", axum::http::HeaderValue::from(total.max(0)));
     response
 }
+
+/// A list page of database rows as the API shows it: every row converted to its API type
+/// `Out`, the page's total in `X-Total-Count` (see [`list_response`]).
+pub fn list_rows<Out, Row>((rows, total): (Vec<Row>, i64)) -> Response
+where
+    Out: From<Row> + serde::Serialize,
+{
+    list_response(rows.into_iter().map(Out::from).collect::<Vec<Out>>(), total)
+}

@@ -14,7 +14,7 @@ pub mod secret_response;
 pub mod server;
 
 pub use error::{ApiError, ApiResult, FieldError};
-pub use extract::{IdPath, Json, Pagination};
+pub use extract::{IdPath, Json, Pagination, list_rows};
 pub use request_id::current_request_id;
 pub use secret_response::no_store;
 pub use server::{ServerConfig, serve, shutdown_signal};

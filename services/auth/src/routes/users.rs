@@ -4,11 +4,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{self, Role};
+use temponest_auth_client::{ListRequest, Principal};
 use temponest_cache::categories;
-use temponest_web::extract::list_response;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::audit::{self, AuditEvent};
@@ -24,16 +23,13 @@ use crate::state::AppState;
     responses((status = 200, body = [UserOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
+    ListRequest {
+        principal, page, ..
+    }: ListRequest,
 ) -> ApiResult<Response> {
     principal.require(permissions::USERS_READ)?;
-    let (rows, total) =
-        users::list(&state.pool, principal.tenant_id, page.skip, page.limit).await?;
-    Ok(list_response(
-        rows.into_iter().map(UserOut::from).collect(),
-        total,
-    ))
+    let listed = users::list(&state.pool, principal.tenant_id, page.skip, page.limit);
+    Ok(list_rows::<UserOut, _>(listed.await?))
 }
 
 /// Adds a user with the given roles to the caller's tenant.

@@ -5,11 +5,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{AGENTS_EXECUTE, SCHEDULES_READ, SCHEDULES_WRITE};
+use temponest_auth_client::{ListRequest, Principal};
 use temponest_outbox::catalogue;
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::{executions, schedules};
@@ -58,22 +57,28 @@ pub async fn create(
     responses((status = 200, body = [ScheduleOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<ScheduleFilter>,
+    ListRequest {
+        principal,
+        page,
+        filter,
+        ..
+    }: ListRequest<ScheduleFilter>,
 ) -> ApiResult<Response> {
     principal.require(SCHEDULES_READ)?;
-    let (rows, total) = schedules::list(
+    let tenant = principal.tenant_id;
+    let ScheduleFilter {
+        agent_id,
+        is_active,
+    } = filter;
+    let listed = schedules::list(
         &state.pool,
-        principal.tenant_id,
-        filter.agent_id,
-        filter.is_active,
+        tenant,
+        agent_id,
+        is_active,
         page.skip,
         page.limit,
-    )
-    .await?;
-    let items: Vec<ScheduleOut> = rows.into_iter().map(ScheduleOut::from).collect();
-    Ok(list_response(items, total))
+    );
+    Ok(list_rows::<ScheduleOut, _>(listed.await?))
 }
 
 /// One schedule.

@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination, no_store};
+use temponest_auth_client::{ListRequest, Principal};
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json, no_store};
 use uuid::Uuid;
 
 use crate::db::{deliveries, endpoints, secrets};
@@ -56,19 +56,17 @@ pub async fn create(
     responses((status = 200, body = [WebhookOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<WebhookFilter>,
+    ListRequest {
+        principal,
+        page,
+        filter,
+        ..
+    }: ListRequest<WebhookFilter>,
 ) -> ApiResult<Response> {
     principal.require(WEBHOOKS_READ)?;
-    let (rows, total) = endpoints::list(
-        &state.pool,
-        principal.tenant_id,
-        filter.is_active,
-        page.skip,
-        page.limit,
-    )
-    .await?;
+    let tenant = principal.tenant_id;
+    let listed = endpoints::list(&state.pool, tenant, filter.is_active, page.skip, page.limit);
+    let (rows, total) = listed.await?;
     let can_manage = principal.has_permission(WEBHOOKS_MANAGE);
     let items: Vec<WebhookOut> = rows
         .into_iter()
