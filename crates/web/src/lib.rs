@@ -3,6 +3,7 @@
 //! and OpenAPI routes, the standard middleware stack (with the 404/405 bodies and the
 //! refusal of NUL characters and inexact numbers at the edge), and serving with graceful shutdown.
 
+pub mod convert;
 pub mod docs;
 pub mod edge;
 pub mod error;

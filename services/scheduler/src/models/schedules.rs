@@ -117,36 +117,12 @@ pub struct ScheduleOut {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ScheduleRow> for ScheduleOut {
-    fn from(r: ScheduleRow) -> Self {
-        Self {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            agent_id: r.agent_id,
-            name: r.name,
-            schedule_type: r.schedule_type,
-            cron_expression: r.cron_expression,
-            interval_seconds: r.interval_seconds,
-            run_at: r.run_at,
-            timezone: r.timezone,
-            task_config: r.task_config,
-            is_active: r.is_active,
-            overlap_policy: r.overlap_policy,
-            misfire_policy: r.misfire_policy,
-            catchup_window_seconds: r.catchup_window_seconds,
-            max_retries: r.max_retries,
-            retry_delay_seconds: r.retry_delay_seconds,
-            timeout_seconds: r.timeout_seconds,
-            last_run: r.last_run,
-            next_run: r.next_run,
-            run_count: r.run_count,
-            skipped_count: r.skipped_count,
-            missed_count: r.missed_count,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
+temponest_web::from_row! { r: ScheduleRow => ScheduleOut {
+    id, tenant_id, agent_id, name, schedule_type, cron_expression, interval_seconds, run_at,
+    timezone, task_config, is_active, overlap_policy, misfire_policy, catchup_window_seconds,
+    max_retries, retry_delay_seconds, timeout_seconds, last_run, next_run, run_count,
+    skipped_count, missed_count, created_at, updated_at
+} }
 
 /// `GET /schedules/` filters.
 #[derive(Debug, Default, Deserialize)]
