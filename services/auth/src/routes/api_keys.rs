@@ -10,7 +10,7 @@ use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::api_keys::{self, NewApiKey};
-use crate::db::audit::{self, AuditEvent};
+use crate::db::audit::AuditEvent;
 use crate::domain::credentials;
 use crate::models::{ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ValidApiKey};
 use crate::routes::auth::{current_permissions, require_current};
@@ -54,15 +54,10 @@ pub async fn create(
         },
     )
     .await?;
-    audit::record(
-        &mut *tx,
-        AuditEvent::ApiKeyCreated,
-        Some(principal.tenant_id),
-        Some(principal.user_id),
-        Some(&client.ip),
-        json!({"api_key_id": row.id, "scopes": scopes}),
-    )
-    .await?;
+    let details = json!({"api_key_id": row.id, "scopes": scopes});
+    client
+        .audit(&mut tx, &principal, AuditEvent::ApiKeyCreated, details)
+        .await?;
     tx.commit().await?;
     Ok(temponest_web::no_store((
         StatusCode::CREATED,
@@ -108,15 +103,10 @@ pub async fn revoke(
     let hash = api_keys::revoke(&mut tx, principal.tenant_id, id, owner)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
-    audit::record(
-        &mut *tx,
-        AuditEvent::ApiKeyRevoked,
-        Some(principal.tenant_id),
-        Some(principal.user_id),
-        Some(&client.ip),
-        json!({"api_key_id": id}),
-    )
-    .await?;
+    let details = json!({"api_key_id": id});
+    client
+        .audit(&mut tx, &principal, AuditEvent::ApiKeyRevoked, details)
+        .await?;
     tx.commit().await?;
     state
         .cache

@@ -10,7 +10,7 @@ use temponest_cache::categories;
 use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
-use crate::db::audit::{self, AuditEvent};
+use crate::db::audit::AuditEvent;
 use crate::db::{api_keys, sessions, users};
 use crate::models::{TenantOut, UserCreateIn, UserOut, UserPatch, validate_roles};
 use crate::routes::auth::{require_current, user_cache_key};
@@ -56,15 +56,10 @@ pub async fn create(
         &roles,
     )
     .await?;
-    audit::record(
-        &mut *tx,
-        AuditEvent::UserCreated,
-        Some(principal.tenant_id),
-        Some(principal.user_id),
-        Some(&client.ip),
-        json!({"target_user_id": id, "roles": roles}),
-    )
-    .await?;
+    let details = json!({"target_user_id": id, "roles": roles});
+    client
+        .audit(&mut tx, &principal, AuditEvent::UserCreated, details)
+        .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
@@ -142,15 +137,10 @@ pub async fn update(
     .await?
     .ok_or_else(|| ApiError::not_found("user"))?;
     if after.roles != before.roles {
-        audit::record(
-            &mut *tx,
-            AuditEvent::RoleChanged,
-            Some(principal.tenant_id),
-            Some(principal.user_id),
-            Some(&client.ip),
-            json!({"target_user_id": id, "from": before.roles, "to": after.roles}),
-        )
-        .await?;
+        let details = json!({"target_user_id": id, "from": before.roles, "to": after.roles});
+        client
+            .audit(&mut tx, &principal, AuditEvent::RoleChanged, details)
+            .await?;
     }
     // Access tokens carry permissions for their whole life: a user who loses any (demoted or
     // deactivated) must sign in again, so no service keeps honouring the old ones.
@@ -166,15 +156,10 @@ pub async fn update(
     if before.is_active && !after.is_active {
         ended_sessions = sessions::live_ids_for_user(&mut tx, id).await?;
         sessions::revoke_all_for_user(&mut tx, id, "deactivated").await?;
-        audit::record(
-            &mut *tx,
-            AuditEvent::UserDeactivated,
-            Some(principal.tenant_id),
-            Some(principal.user_id),
-            Some(&client.ip),
-            json!({"target_user_id": id}),
-        )
-        .await?;
+        let details = json!({"target_user_id": id});
+        client
+            .audit(&mut tx, &principal, AuditEvent::UserDeactivated, details)
+            .await?;
     }
     let key_hashes = api_keys::hashes_for_user(&mut tx, id).await?;
     tx.commit().await?;

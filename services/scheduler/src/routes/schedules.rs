@@ -125,11 +125,7 @@ pub async fn pause(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<ScheduleOut>> {
     principal.require(SCHEDULES_WRITE)?;
-    let patch = SchedulePatch {
-        is_active: Some(false),
-        ..SchedulePatch::default()
-    };
-    apply_patch(&state, &principal, id, patch).await.map(Json)
+    set_active(&state, &principal, id, false).await
 }
 
 /// Resumes a paused schedule from now (fire times that passed while paused do not run).
@@ -144,11 +140,21 @@ pub async fn resume(
     principal.require(SCHEDULES_WRITE)?;
     // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
     principal.require(AGENTS_EXECUTE)?;
+    set_active(&state, &principal, id, true).await
+}
+
+/// Pauses (`false`) or resumes (`true`) a schedule.
+async fn set_active(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    is_active: bool,
+) -> ApiResult<Json<ScheduleOut>> {
     let patch = SchedulePatch {
-        is_active: Some(true),
+        is_active: Some(is_active),
         ..SchedulePatch::default()
     };
-    apply_patch(&state, &principal, id, patch).await.map(Json)
+    apply_patch(state, principal, id, patch).await.map(Json)
 }
 
 async fn apply_patch(

@@ -13,12 +13,11 @@ use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::deliveries::{self as db, RetryBlock};
-use crate::db::endpoints;
 use crate::models::DeliveryStatus;
 use crate::models::{
     AttemptOut, DeliveryDetail, DeliveryFilter, DeliveryOut, RecoverIn, Recovered,
 };
-use crate::routes::endpoints::load;
+use crate::routes::endpoints::{load, lock_active};
 use crate::state::AppState;
 
 /// Queues a `webhook.test` delivery to the endpoint (the sender picks it up at once).
@@ -32,12 +31,7 @@ pub async fn test(
 ) -> ApiResult<(StatusCode, Json<DeliveryOut>)> {
     principal.require(WEBHOOKS_MANAGE)?;
     let mut tx = state.pool.begin().await?;
-    let endpoint = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    if !endpoint.is_active {
-        return Err(ApiError::conflict("endpoint is disabled"));
-    }
+    lock_active(&mut tx, principal.tenant_id, id).await?;
     let payload = json!({
         "webhook_id": id,
         "message": "This is a test delivery from TempoNest.",
@@ -151,12 +145,7 @@ pub async fn recover(
 ) -> ApiResult<Json<Recovered>> {
     principal.require(WEBHOOKS_MANAGE)?;
     let mut tx = state.pool.begin().await?;
-    let endpoint = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    if !endpoint.is_active {
-        return Err(ApiError::conflict("endpoint is disabled"));
-    }
+    lock_active(&mut tx, principal.tenant_id, id).await?;
     let recovered = db::requeue_failed_since(&mut tx, principal.tenant_id, id, body.since).await?;
     if recovered > 0 {
         db::wake_senders(&mut tx).await?;
