@@ -21,7 +21,7 @@ pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
 pub use jwks::{JwksError, JwtVerifier, VerifyError};
 pub use listing::{ListRequest, NoFilter};
 pub use principal::{Principal, PrincipalKind};
-pub use service::{ServiceTokenError, ServiceTokens, refusal_of};
+pub use service::{ServiceTokenError, ServiceTokens};
 
 /// Prefix of every API key.
 pub const API_KEY_PREFIX: &str = "sk_";

@@ -226,24 +226,6 @@ impl ServiceTokens {
     }
 }
 
-/// "<service> service answered 422 Unprocessable Entity: <detail>": what another service's
-/// error response says (its SPEC §2 `detail`, empty when the body has none), for the errors of
-/// a service-to-service call.
-pub async fn refusal_of(service: &str, response: reqwest::Response) -> String {
-    let status = response.status();
-    let detail = response
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|body| {
-            body.get("detail")
-                .and_then(|d| d.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
-    format!("{service} service answered {status}: {detail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

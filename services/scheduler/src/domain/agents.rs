@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use temponest_auth_client::{ServiceTokenError, ServiceTokens, refusal_of};
+use temponest_auth_client::{ServiceTokenError, ServiceTokens};
 use uuid::Uuid;
 
 use temponest_db::named;
@@ -264,14 +264,12 @@ impl AgentsClient {
                         .min(Duration::from_secs(5));
                         attempt += 1;
                         if attempt > 2 {
-                            return Err(CallError::Unavailable(
-                                refusal_of("agents", response).await,
-                            ));
+                            return Err(CallError::Unavailable(detail_of(response).await));
                         }
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    let detail = refusal_of("agents", response).await;
+                    let detail = detail_of(response).await;
                     match status.as_u16() {
                         404 => return Err(CallError::NotFound(detail)),
                         502..=504 if repeatable => CallError::Unavailable(detail),
@@ -295,4 +293,20 @@ impl AgentsClient {
             tokio::time::sleep(CALL_BACKOFF.delay(attempt - 1)).await;
         }
     }
+}
+
+/// "HTTP 422: <detail>" from an error response of the agents service.
+async fn detail_of(response: reqwest::Response) -> String {
+    let status = response.status();
+    let detail = response
+        .json::<serde_json::Value>()
+        .await
+        .ok()
+        .and_then(|body| {
+            body.get("detail")
+                .and_then(|d| d.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    format!("agents service answered {status}: {detail}")
 }

@@ -169,38 +169,23 @@ impl ScheduleSpec {
 impl ScheduleIn {
     /// Checks every field, collecting all problems into one 422.
     pub fn validate(self, now: DateTime<Utc>) -> Result<ScheduleSpec, ApiError> {
-        let ScheduleIn {
-            agent_id,
-            cron_expression,
-            interval_seconds,
-            run_at,
-            task_config,
-            name,
-            timezone,
-            is_active,
-            overlap_policy,
-            misfire_policy,
-            catchup_window_seconds,
-            max_retries,
-            retry_delay_seconds,
-            timeout_seconds,
-        } = self;
+        let agent_id = self.agent_id;
         // A new schedule is the defaults with everything sent applied.
         let sent = SchedulePatch {
             agent_id: Some(agent_id),
-            task_config: Some(task_config),
-            cron_expression,
-            interval_seconds,
-            run_at,
-            name,
-            timezone,
-            is_active,
-            overlap_policy,
-            misfire_policy,
-            catchup_window_seconds,
-            max_retries,
-            retry_delay_seconds,
-            timeout_seconds,
+            task_config: Some(self.task_config),
+            cron_expression: self.cron_expression,
+            interval_seconds: self.interval_seconds,
+            run_at: self.run_at,
+            name: self.name,
+            timezone: self.timezone,
+            is_active: self.is_active,
+            overlap_policy: self.overlap_policy,
+            misfire_policy: self.misfire_policy,
+            catchup_window_seconds: self.catchup_window_seconds,
+            max_retries: self.max_retries,
+            retry_delay_seconds: self.retry_delay_seconds,
+            timeout_seconds: self.timeout_seconds,
         };
         sent.apply_to(Base::new_schedule(agent_id, now), now)
     }
