@@ -170,7 +170,9 @@ mod tests {
 
     #[test]
     fn impossible_engine_settings_are_refused_by_name() {
-        let cases: [(fn(&mut SchedulerConfig), &str); 3] = [
+        /// A change that makes the configuration impossible, and the variable it names.
+        type Case = (fn(&mut SchedulerConfig), &'static str);
+        let cases: [Case; 3] = [
             (
                 |c| {
                     c.scheduler.lease_secs = 10;
