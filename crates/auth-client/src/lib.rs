@@ -9,6 +9,7 @@ pub mod claims;
 pub mod client;
 pub mod introspect;
 pub mod jwks;
+pub mod listing;
 pub mod permissions;
 pub mod principal;
 pub mod secret_strength;
@@ -18,6 +19,7 @@ pub use claims::{AccessClaims, TokenType};
 pub use client::{AuthClient, RemoteClientError, identify, protect, session_cache_key};
 pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
 pub use jwks::{JwksError, JwtVerifier, VerifyError};
+pub use listing::{ListRequest, NoFilter};
 pub use principal::{Principal, PrincipalKind};
 pub use service::{ServiceTokenError, ServiceTokens};
 

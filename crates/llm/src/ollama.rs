@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use reqwest::header::{AUTHORIZATION, HeaderName};
+use reqwest::header::HeaderName;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::framing::NdjsonSplitter;
-use crate::wire::{StreamDecoder, Wire, f32_json, function_tools, parse_arguments, tokens};
+use crate::wire::{StreamDecoder, Wire, bearer, chat_body, f32_json, parse_arguments, tokens};
 use crate::{ChatRequest, ChatResponse, LlmError, Message, Role, ToolCall, Usage};
 
 /// The Ollama protocol.
@@ -29,17 +29,11 @@ impl Wire for OllamaWire {
     fn headers(&self, api_key: Option<&str>) -> Vec<(HeaderName, String)> {
         // Plain Ollama needs no key; one behind an authenticating proxy (or Ollama's hosted
         // API) takes a bearer token.
-        api_key
-            .map(|key| vec![(AUTHORIZATION, format!("Bearer {key}"))])
-            .unwrap_or_default()
+        bearer(api_key)
     }
 
     fn body(&self, request: &ChatRequest, stream: bool) -> Value {
-        let messages: Vec<Value> = request.messages.iter().map(message).collect();
-        let mut body = json!({ "model": request.model, "messages": messages, "stream": stream });
-        if !request.tools.is_empty() {
-            body["tools"] = function_tools(&request.tools);
-        }
+        let mut body = chat_body(request, stream, message);
         let mut options = Map::new();
         if let Some(temperature) = request.temperature {
             options.insert("temperature".into(), f32_json(temperature));

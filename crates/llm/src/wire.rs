@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use reqwest::header::HeaderName;
-use serde_json::Value;
+use reqwest::header::{AUTHORIZATION, HeaderName};
+use serde_json::{Value, json};
 
-use crate::{ChatRequest, ChatResponse, LlmError, ToolSpec};
+use crate::{ChatRequest, ChatResponse, LlmError, Message, ToolSpec};
 
 /// One provider protocol: how to encode a request and decode a response.
 pub(crate) trait Wire: Send + Sync + 'static {
@@ -52,6 +52,28 @@ pub(crate) fn parse_arguments(provider: &str, tool: &str, raw: &str) -> Result<V
             format!("arguments of tool call '{tool}' are not valid JSON: {error}"),
         )
     })
+}
+
+/// `Authorization: Bearer <key>` when there is a key, else no header.
+pub(crate) fn bearer(api_key: Option<&str>) -> Vec<(HeaderName, String)> {
+    api_key
+        .map(|key| vec![(AUTHORIZATION, format!("Bearer {key}"))])
+        .unwrap_or_default()
+}
+
+/// What the bodies of the protocols with OpenAI-style function tools (OpenAI, Ollama) share:
+/// the model, the messages (each as `message` writes it), `stream` and the tools, if any.
+pub(crate) fn chat_body(
+    request: &ChatRequest,
+    stream: bool,
+    message: fn(&Message) -> Value,
+) -> Value {
+    let messages: Vec<Value> = request.messages.iter().map(message).collect();
+    let mut body = json!({ "model": request.model, "messages": messages, "stream": stream });
+    if !request.tools.is_empty() {
+        body["tools"] = function_tools(&request.tools);
+    }
+    body
 }
 
 /// Tools in the OpenAI function schema (`{type:"function",function:{name,description,

@@ -196,6 +196,13 @@ impl IntoResponse for ApiError {
 /// Maps a database error: missing row → 404 is the caller's job (they know the resource), so
 /// `RowNotFound` here is a 500; constraint names map through [`constraint_error`];
 /// unreachable database or exhausted pool → 503.
+/// For extractors that cannot fail (e.g. `()`), so generic extractors can take them too.
+impl From<std::convert::Infallible> for ApiError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if let Some(violation) = temponest_db::constraint_violation(&err) {

@@ -92,17 +92,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(err) => {
             // serde's message names the field path and the problem, e.g.
             // "email: invalid type: integer `1`, expected a string at line 1 column 10".
-            let message = err.body_text();
-            let message = message
-                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-                .unwrap_or(&message)
-                .to_owned();
-            let field = message
-                .split_once(": ")
-                .map(|(path, _)| path.to_owned())
-                .filter(|p| !p.contains(' '))
-                .unwrap_or_else(|| "body".to_owned());
-            ApiError::validation(vec![FieldError::new(field, message)])
+            let text = err.body_text();
+            serde_refusal(
+                &text,
+                "Failed to deserialize the JSON body into the target type: ",
+                "body",
+            )
         }
         JsonRejection::JsonSyntaxError(err) => {
             ApiError::bad_request(format!("malformed JSON body: {}", err.body_text()))
@@ -208,15 +203,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
 /// Maps a query-string rejection to 422 naming the parameter.
 pub fn query_rejection(rejection: QueryRejection) -> ApiError {
     let text = rejection.body_text();
-    let message = text
-        .strip_prefix("Failed to deserialize query string: ")
-        .unwrap_or(&text)
-        .to_owned();
+    serde_refusal(&text, "Failed to deserialize query string: ", "query")
+}
+
+/// A 422 from axum's rejection `text` (serde's message after axum's `prefix`), naming the
+/// field serde names at the start of its message ("email: invalid type: …"), else `whole`.
+fn serde_refusal(text: &str, prefix: &str, whole: &str) -> ApiError {
+    let message = text.strip_prefix(prefix).unwrap_or(text).to_owned();
     let field = message
         .split_once(": ")
-        .map(|(f, _)| f.to_owned())
-        .filter(|f| !f.contains(' '))
-        .unwrap_or_else(|| "query".to_owned());
+        .map(|(path, _)| path.to_owned())
+        .filter(|path| !path.contains(' '))
+        .unwrap_or_else(|| whole.to_owned());
     ApiError::validation(vec![FieldError::new(field, message)])
 }
 
@@ -242,4 +240,13 @@ pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: i64) -> Response
         .headers_mut()
         .insert("x-total-count", axum::http::HeaderValue::from(total.max(0)));
     response
+}
+
+/// A list page of database rows as the API shows it: every row converted to its API type
+/// `Out`, the page's total in `X-Total-Count` (see [`list_response`]).
+pub fn list_rows<Out, Row>((rows, total): (Vec<Row>, i64)) -> Response
+where
+    Out: From<Row> + serde::Serialize,
+{
+    list_response(rows.into_iter().map(Out::from).collect::<Vec<Out>>(), total)
 }

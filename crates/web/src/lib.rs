@@ -3,6 +3,7 @@
 //! and OpenAPI routes, the standard middleware stack (with the 404/405 bodies and the
 //! refusal of NUL characters and inexact numbers at the edge), and serving with graceful shutdown.
 
+pub mod convert;
 pub mod docs;
 pub mod edge;
 pub mod error;
@@ -14,7 +15,7 @@ pub mod secret_response;
 pub mod server;
 
 pub use error::{ApiError, ApiResult, FieldError};
-pub use extract::{IdPath, Json, Pagination};
+pub use extract::{IdPath, Json, Pagination, list_rows};
 pub use request_id::current_request_id;
 pub use secret_response::no_store;
 pub use server::{ServerConfig, serve, shutdown_signal};

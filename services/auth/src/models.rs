@@ -62,23 +62,11 @@ pub struct UserOut {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<UserRow> for UserOut {
-    fn from(row: UserRow) -> Self {
-        let roles = row.roles;
-        Self {
-            id: row.id,
-            user_id: row.id,
-            permissions: permissions::for_roles(&roles),
-            email: row.email,
-            full_name: row.full_name,
-            tenant_id: row.tenant_id,
-            tenant_name: row.tenant_name,
-            roles,
-            is_active: row.is_active,
-            created_at: row.created_at,
-        }
-    }
-}
+temponest_web::from_row! { row: UserRow => UserOut {
+    id, email, full_name, tenant_id, tenant_name, roles, is_active, created_at;
+    user_id: row.id,
+    permissions: permissions::for_roles(&row.roles),
+} }
 
 /// `POST /users`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -110,17 +98,9 @@ pub struct TenantOut {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<TenantRow> for TenantOut {
-    fn from(row: TenantRow) -> Self {
-        Self {
-            id: row.id,
-            name: row.name,
-            is_active: row.is_active,
-            user_count: row.user_count,
-            created_at: row.created_at,
-        }
-    }
-}
+temponest_web::from_row! { row: TenantRow => TenantOut {
+    id, name, is_active, user_count, created_at
+} }
 
 /// `POST /api-keys`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -147,21 +127,10 @@ pub struct ApiKeyOut {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<ApiKeyRow> for ApiKeyOut {
-    fn from(row: ApiKeyRow) -> Self {
-        Self {
-            id: row.id,
-            name: row.name,
-            prefix: row.prefix,
-            scopes: permissions::permissions_from_names(&row.scopes),
-            user_id: row.user_id,
-            tenant_id: row.tenant_id,
-            expires_at: row.expires_at,
-            last_used_at: row.last_used_at,
-            created_at: row.created_at,
-        }
-    }
-}
+temponest_web::from_row! { row: ApiKeyRow => ApiKeyOut {
+    id, name, prefix, user_id, tenant_id, expires_at, last_used_at, created_at;
+    scopes: permissions::permissions_from_names(&row.scopes),
+} }
 
 /// The create response: the listing fields plus the key, shown this once.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -170,34 +170,28 @@ mod tests {
 
     #[test]
     fn impossible_engine_settings_are_refused_by_name() {
-        let mut config = with_secret();
-        config.scheduler.lease_secs = 10;
-        config.scheduler.heartbeat_secs = 10;
-        assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("LEASE_SECS")
-        );
-        let mut config = with_secret();
-        config.agents_url = "not a url".to_owned();
-        assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("TEMPONEST_AGENTS_URL")
-        );
-        let mut config = with_secret();
-        config.scheduler.batch_size = 0;
-        assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("BATCH_SIZE")
-        );
+        /// A change that makes the configuration impossible, and the variable it names.
+        type Case = (fn(&mut SchedulerConfig), &'static str);
+        let cases: [Case; 3] = [
+            (
+                |c| {
+                    c.scheduler.lease_secs = 10;
+                    c.scheduler.heartbeat_secs = 10;
+                },
+                "LEASE_SECS",
+            ),
+            (
+                |c| c.agents_url = "not a url".to_owned(),
+                "TEMPONEST_AGENTS_URL",
+            ),
+            (|c| c.scheduler.batch_size = 0, "BATCH_SIZE"),
+        ];
+        for (spoil, variable) in cases {
+            let mut config = with_secret();
+            spoil(&mut config);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(variable), "{variable}: {err}");
+        }
     }
 
     #[test]

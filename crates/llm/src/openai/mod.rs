@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
-use reqwest::header::{AUTHORIZATION, HeaderName};
+use reqwest::header::HeaderName;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::wire::{Wire, f32_json, function_tools, message_in, parse_arguments, tokens};
+use crate::wire::{Wire, bearer, chat_body, f32_json, message_in, parse_arguments, tokens};
 use crate::{ChatRequest, ChatResponse, LlmError, Message, Role, ToolCall, Usage};
 
 mod stream;
@@ -29,17 +29,11 @@ impl Wire for OpenAiWire {
     }
 
     fn headers(&self, api_key: Option<&str>) -> Vec<(HeaderName, String)> {
-        api_key
-            .map(|key| vec![(AUTHORIZATION, format!("Bearer {key}"))])
-            .unwrap_or_default()
+        bearer(api_key)
     }
 
     fn body(&self, request: &ChatRequest, stream: bool) -> Value {
-        let messages: Vec<Value> = request.messages.iter().map(message).collect();
-        let mut body = json!({ "model": request.model, "messages": messages, "stream": stream });
-        if !request.tools.is_empty() {
-            body["tools"] = function_tools(&request.tools);
-        }
+        let mut body = chat_body(request, stream, message);
         if let Some(temperature) = request.temperature {
             body["temperature"] = f32_json(temperature);
         }

@@ -42,31 +42,47 @@ pub async fn reseal(pool: &PgPool, sealer: &Sealer) -> Result<Resealed, AtRestEr
     let mut tx = pool.begin().await?;
     let mut done = Resealed::default();
     for row in signing_keys::lock_all(&mut tx).await? {
-        let opened = sealer
-            .open(row.kid.as_bytes(), &row.private_key, row.sealed)
-            .ok_or_else(|| AtRestError::CannotOpen {
-                what: format!("signing key {}", row.kid),
-            })?;
-        if sealer.seals() && !opened.by_current {
-            let (stored, sealed) = sealer.store(row.kid.as_bytes(), &opened.value)?;
+        if let Some((stored, sealed)) = reseal_one(
+            sealer,
+            "signing key",
+            &row.kid,
+            &row.private_key,
+            row.sealed,
+        )? {
             signing_keys::restore(&mut tx, &row.kid, &stored, sealed).await?;
             done.signing_keys += 1;
         }
     }
     for row in secrets::lock_all(&mut tx).await? {
-        let opened = sealer
-            .open(row.name.as_bytes(), &row.value, row.sealed)
-            .ok_or_else(|| AtRestError::CannotOpen {
-                what: format!("secret {}", row.name),
-            })?;
-        if sealer.seals() && !opened.by_current {
-            let (stored, sealed) = sealer.store(row.name.as_bytes(), &opened.value)?;
+        if let Some((stored, sealed)) =
+            reseal_one(sealer, "secret", &row.name, &row.value, row.sealed)?
+        {
             secrets::restore(&mut tx, &row.name, &stored, sealed).await?;
             done.secrets += 1;
         }
     }
     tx.commit().await?;
     Ok(done)
+}
+
+/// The `kind` value stored under `name` opened (else `CannotOpen`) and, when it is not under
+/// the current key, sealed again: what to store instead.
+fn reseal_one(
+    sealer: &Sealer,
+    kind: &str,
+    name: &str,
+    stored: &[u8],
+    sealed: bool,
+) -> Result<Option<(Vec<u8>, bool)>, AtRestError> {
+    let opened = sealer
+        .open(name.as_bytes(), stored, sealed)
+        .ok_or_else(|| AtRestError::CannotOpen {
+            what: format!("{kind} {name}"),
+        })?;
+    if sealer.seals() && !opened.by_current {
+        return Ok(Some(sealer.store(name.as_bytes(), &opened.value)?));
+    }
+    Ok(None)
 }
 
 /// The named server secret, created from fresh random bytes on first use.

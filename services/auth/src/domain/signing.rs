@@ -125,19 +125,8 @@ impl SigningKeys {
 
     /// Retires the signing key and starts signing with a new one.
     pub async fn rotate(&self) -> Result<String, ApiError> {
-        let (kid, seed, public) = generate();
-        let (stored, sealed) = seal(&self.sealer, &kid, &seed)?;
-        let key = NewSigningKey {
-            kid: &kid,
-            private_key: &stored,
-            sealed,
-            public_key: &public,
-        };
-        signing_keys::rotate(&self.pool, Duration::ZERO, key).await?;
-        self.verifier
-            .reload()
-            .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let (kid, _) = self.store_new_key(Duration::ZERO).await?;
+        self.reload_verifier().await?;
         Ok(kid)
     }
 
@@ -146,6 +135,17 @@ impl SigningKeys {
         &self,
         max_age: Duration,
     ) -> Result<Option<String>, ApiError> {
+        let (kid, rotated) = self.store_new_key(max_age).await?;
+        if !rotated {
+            return Ok(None);
+        }
+        self.reload_verifier().await?;
+        Ok(Some(kid))
+    }
+
+    /// Generates and seals a new key and makes it the active one when the active key is older
+    /// than `max_age`: its id, and whether it was stored.
+    async fn store_new_key(&self, max_age: Duration) -> Result<(String, bool), ApiError> {
         let (kid, seed, public) = generate();
         let (stored, sealed) = seal(&self.sealer, &kid, &seed)?;
         let key = NewSigningKey {
@@ -154,14 +154,15 @@ impl SigningKeys {
             sealed,
             public_key: &public,
         };
-        if !signing_keys::rotate(&self.pool, max_age, key).await? {
-            return Ok(None);
-        }
+        let rotated = signing_keys::rotate(&self.pool, max_age, key).await?;
+        Ok((kid, rotated))
+    }
+
+    async fn reload_verifier(&self) -> Result<(), ApiError> {
         self.verifier
             .reload()
             .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))?;
-        Ok(Some(kid))
+            .map_err(|e| ApiError::unavailable(e.to_string()))
     }
 
     /// Checks every hour whether the signing key has reached `max_age` and rotates it.

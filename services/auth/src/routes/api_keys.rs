@@ -4,14 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::{Principal, PrincipalKind, permissions};
+use temponest_auth_client::{ListRequest, Principal, PrincipalKind, permissions};
 use temponest_cache::categories;
-use temponest_web::extract::list_response;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::api_keys::{self, NewApiKey};
-use crate::db::audit::{self, AuditEvent};
+use crate::db::audit::AuditEvent;
 use crate::domain::credentials;
 use crate::models::{ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ValidApiKey};
 use crate::routes::auth::{current_permissions, require_current};
@@ -55,15 +54,10 @@ pub async fn create(
         },
     )
     .await?;
-    audit::record(
-        &mut *tx,
-        AuditEvent::ApiKeyCreated,
-        Some(principal.tenant_id),
-        Some(principal.user_id),
-        Some(&client.ip),
-        json!({"api_key_id": row.id, "scopes": scopes}),
-    )
-    .await?;
+    let details = json!({"api_key_id": row.id, "scopes": scopes});
+    client
+        .audit(&mut tx, &principal, AuditEvent::ApiKeyCreated, details)
+        .await?;
     tx.commit().await?;
     Ok(temponest_web::no_store((
         StatusCode::CREATED,
@@ -80,23 +74,15 @@ pub async fn create(
     responses((status = 200, body = [ApiKeyOut], headers(("x-total-count" = i64)))))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
+    ListRequest {
+        principal, page, ..
+    }: ListRequest,
 ) -> ApiResult<Response> {
     let held = current_permissions(&state, &principal).await?;
     let owner = (!held.contains(&permissions::USERS_MANAGE)).then_some(principal.user_id);
-    let (rows, total) = api_keys::list(
-        &state.pool,
-        principal.tenant_id,
-        owner,
-        page.skip,
-        page.limit,
-    )
-    .await?;
-    Ok(list_response(
-        rows.into_iter().map(ApiKeyOut::from).collect(),
-        total,
-    ))
+    let tenant = principal.tenant_id;
+    let listed = api_keys::list(&state.pool, tenant, owner, page.skip, page.limit);
+    Ok(list_rows::<ApiKeyOut, _>(listed.await?))
 }
 
 /// Revokes a key; it stops working everywhere within the introspection cache's reach
@@ -117,15 +103,10 @@ pub async fn revoke(
     let hash = api_keys::revoke(&mut tx, principal.tenant_id, id, owner)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
-    audit::record(
-        &mut *tx,
-        AuditEvent::ApiKeyRevoked,
-        Some(principal.tenant_id),
-        Some(principal.user_id),
-        Some(&client.ip),
-        json!({"api_key_id": id}),
-    )
-    .await?;
+    let details = json!({"api_key_id": id});
+    client
+        .audit(&mut tx, &principal, AuditEvent::ApiKeyRevoked, details)
+        .await?;
     tx.commit().await?;
     state
         .cache

@@ -2,7 +2,11 @@
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use sqlx::PgConnection;
+use temponest_auth_client::Principal;
 use temponest_ratelimit::RateLimiter;
+
+use crate::db::audit::{self, AuditEvent};
 
 /// Client IP (from the connection, or `X-Forwarded-For` when the limiter trusts a proxy)
 /// and user agent.
@@ -28,5 +32,20 @@ where
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect());
         Ok(Self { ip, user_agent })
+    }
+}
+
+impl ClientInfo {
+    /// Records `event` in the audit log as done by `principal` from this client, in the
+    /// caller's transaction.
+    pub async fn audit(
+        &self,
+        conn: &mut PgConnection,
+        principal: &Principal,
+        event: AuditEvent,
+        details: serde_json::Value,
+    ) -> sqlx::Result<()> {
+        let (tenant, user) = (Some(principal.tenant_id), Some(principal.user_id));
+        audit::record(conn, event, tenant, user, Some(&self.ip), details).await
     }
 }

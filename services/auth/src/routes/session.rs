@@ -338,15 +338,10 @@ pub async fn logout(
     };
     let mut tx = state.pool.begin().await?;
     if sessions::revoke(&mut tx, session_id, "logout").await? {
-        audit::record(
-            &mut *tx,
-            AuditEvent::Logout,
-            Some(principal.tenant_id),
-            Some(principal.user_id),
-            Some(&client.ip),
-            json!({"session_id": session_id}),
-        )
-        .await?;
+        let details = json!({"session_id": session_id});
+        client
+            .audit(&mut tx, &principal, AuditEvent::Logout, details)
+            .await?;
     }
     tx.commit().await?;
     forget_session(&state, session_id).await;

@@ -4,14 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{self, Role};
+use temponest_auth_client::{ListRequest, Principal};
 use temponest_cache::categories;
-use temponest_web::extract::list_response;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
-use crate::db::audit::{self, AuditEvent};
+use crate::db::audit::AuditEvent;
 use crate::db::{api_keys, sessions, users};
 use crate::models::{TenantOut, UserCreateIn, UserOut, UserPatch, validate_roles};
 use crate::routes::auth::{require_current, user_cache_key};
@@ -24,16 +23,13 @@ use crate::state::AppState;
     responses((status = 200, body = [UserOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
+    ListRequest {
+        principal, page, ..
+    }: ListRequest,
 ) -> ApiResult<Response> {
     principal.require(permissions::USERS_READ)?;
-    let (rows, total) =
-        users::list(&state.pool, principal.tenant_id, page.skip, page.limit).await?;
-    Ok(list_response(
-        rows.into_iter().map(UserOut::from).collect(),
-        total,
-    ))
+    let listed = users::list(&state.pool, principal.tenant_id, page.skip, page.limit);
+    Ok(list_rows::<UserOut, _>(listed.await?))
 }
 
 /// Adds a user with the given roles to the caller's tenant.
@@ -60,15 +56,10 @@ pub async fn create(
         &roles,
     )
     .await?;
-    audit::record(
-        &mut *tx,
-        AuditEvent::UserCreated,
-        Some(principal.tenant_id),
-        Some(principal.user_id),
-        Some(&client.ip),
-        json!({"target_user_id": id, "roles": roles}),
-    )
-    .await?;
+    let details = json!({"target_user_id": id, "roles": roles});
+    client
+        .audit(&mut tx, &principal, AuditEvent::UserCreated, details)
+        .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
@@ -146,15 +137,10 @@ pub async fn update(
     .await?
     .ok_or_else(|| ApiError::not_found("user"))?;
     if after.roles != before.roles {
-        audit::record(
-            &mut *tx,
-            AuditEvent::RoleChanged,
-            Some(principal.tenant_id),
-            Some(principal.user_id),
-            Some(&client.ip),
-            json!({"target_user_id": id, "from": before.roles, "to": after.roles}),
-        )
-        .await?;
+        let details = json!({"target_user_id": id, "from": before.roles, "to": after.roles});
+        client
+            .audit(&mut tx, &principal, AuditEvent::RoleChanged, details)
+            .await?;
     }
     // Access tokens carry permissions for their whole life: a user who loses any (demoted or
     // deactivated) must sign in again, so no service keeps honouring the old ones.
@@ -170,15 +156,10 @@ pub async fn update(
     if before.is_active && !after.is_active {
         ended_sessions = sessions::live_ids_for_user(&mut tx, id).await?;
         sessions::revoke_all_for_user(&mut tx, id, "deactivated").await?;
-        audit::record(
-            &mut *tx,
-            AuditEvent::UserDeactivated,
-            Some(principal.tenant_id),
-            Some(principal.user_id),
-            Some(&client.ip),
-            json!({"target_user_id": id}),
-        )
-        .await?;
+        let details = json!({"target_user_id": id});
+        client
+            .audit(&mut tx, &principal, AuditEvent::UserDeactivated, details)
+            .await?;
     }
     let key_hashes = api_keys::hashes_for_user(&mut tx, id).await?;
     tx.commit().await?;

@@ -56,35 +56,16 @@ pub struct ExecutionOut {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-impl From<ExecutionRow> for ExecutionOut {
-    fn from(r: ExecutionRow) -> Self {
-        Self {
-            id: r.id,
-            task_id: r.schedule_id,
-            schedule_id: r.schedule_id,
-            agent_id: r.agent_id,
-            status: r.status,
-            outcome: r.outcome,
-            trigger: r.trigger,
-            fire_time: r.fire_time,
-            attempt: r.attempt,
-            agent_execution_id: r.agent_execution_id,
-            result: r.result,
-            tokens_used: TokensUsed {
-                prompt: r.prompt_tokens,
-                completion: r.completion_tokens,
-                total: r.prompt_tokens + r.completion_tokens,
-            },
-            cost_usd: r.cost_usd,
-            error: r.error,
-            attempts: r.attempts,
-            run_after: r.run_after,
-            created_at: r.created_at,
-            started_at: r.started_at,
-            completed_at: r.completed_at,
-        }
-    }
-}
+temponest_web::from_row! { r: ExecutionRow => ExecutionOut {
+    id, schedule_id, agent_id, status, outcome, trigger, fire_time, attempt, agent_execution_id,
+    result, cost_usd, error, attempts, run_after, created_at, started_at, completed_at;
+    task_id: r.schedule_id,
+    tokens_used: TokensUsed {
+        prompt: r.prompt_tokens,
+        completion: r.completion_tokens,
+        total: r.prompt_tokens + r.completion_tokens,
+    },
+} }
 
 /// `GET /schedules/{id}/executions` filters.
 #[derive(Debug, Default, Deserialize)]
@@ -114,14 +95,6 @@ pub struct FireOut {
     pub recorded_at: DateTime<Utc>,
 }
 
-impl From<FireRow> for FireOut {
-    fn from(r: FireRow) -> Self {
-        Self {
-            fire_time: r.fire_time,
-            disposition: r.disposition,
-            execution_id: r.execution_id,
-            status: r.status,
-            recorded_at: r.recorded_at,
-        }
-    }
-}
+temponest_web::from_row! { r: FireRow => FireOut {
+    fire_time, disposition, execution_id, status, recorded_at
+} }

@@ -117,36 +117,12 @@ pub struct ScheduleOut {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ScheduleRow> for ScheduleOut {
-    fn from(r: ScheduleRow) -> Self {
-        Self {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            agent_id: r.agent_id,
-            name: r.name,
-            schedule_type: r.schedule_type,
-            cron_expression: r.cron_expression,
-            interval_seconds: r.interval_seconds,
-            run_at: r.run_at,
-            timezone: r.timezone,
-            task_config: r.task_config,
-            is_active: r.is_active,
-            overlap_policy: r.overlap_policy,
-            misfire_policy: r.misfire_policy,
-            catchup_window_seconds: r.catchup_window_seconds,
-            max_retries: r.max_retries,
-            retry_delay_seconds: r.retry_delay_seconds,
-            timeout_seconds: r.timeout_seconds,
-            last_run: r.last_run,
-            next_run: r.next_run,
-            run_count: r.run_count,
-            skipped_count: r.skipped_count,
-            missed_count: r.missed_count,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
+temponest_web::from_row! { r: ScheduleRow => ScheduleOut {
+    id, tenant_id, agent_id, name, schedule_type, cron_expression, interval_seconds, run_at,
+    timezone, task_config, is_active, overlap_policy, misfire_policy, catchup_window_seconds,
+    max_retries, retry_delay_seconds, timeout_seconds, last_run, next_run, run_count,
+    skipped_count, missed_count, created_at, updated_at
+} }
 
 /// `GET /schedules/` filters.
 #[derive(Debug, Default, Deserialize)]
@@ -193,63 +169,25 @@ impl ScheduleSpec {
 impl ScheduleIn {
     /// Checks every field, collecting all problems into one 422.
     pub fn validate(self, now: DateTime<Utc>) -> Result<ScheduleSpec, ApiError> {
-        let mut errors = Vec::new();
-        let timing = timing_fields(
-            self.cron_expression,
-            self.interval_seconds,
-            self.run_at,
-            self.timezone.unwrap_or_else(|| "UTC".to_owned()),
-            now,
-            &mut errors,
-        );
-        let task_config = task_config(self.task_config, &mut errors);
-        let name = name(self.name, timing.as_ref(), &mut errors);
-        let (overlap_policy, misfire_policy) = policies(
-            self.overlap_policy.as_deref(),
-            self.misfire_policy.as_deref(),
-            &mut errors,
-        );
-        let catchup_window_seconds = range(
-            "catchup_window_seconds",
-            self.catchup_window_seconds,
-            3600,
-            0,
-            MAX_CATCHUP,
-            &mut errors,
-        );
-        let max_retries = range("max_retries", self.max_retries, 3, 0, 20, &mut errors);
-        let retry_delay_seconds = range(
-            "retry_delay_seconds",
-            self.retry_delay_seconds,
-            60,
-            1,
-            86_400,
-            &mut errors,
-        );
-        let timeout_seconds = range(
-            "timeout_seconds",
-            self.timeout_seconds,
-            300,
-            1,
-            86_400,
-            &mut errors,
-        );
-        let (timing, timezone) = finish(timing, errors)?;
-        Ok(ScheduleSpec {
-            agent_id: self.agent_id,
-            name,
-            timing,
-            timezone,
-            task_config,
-            is_active: self.is_active.unwrap_or(true),
-            overlap_policy,
-            misfire_policy,
-            catchup_window_seconds,
-            max_retries,
-            retry_delay_seconds,
-            timeout_seconds,
-            anchor: now,
-        })
+        let agent_id = self.agent_id;
+        // A new schedule is the defaults with everything sent applied.
+        let sent = SchedulePatch {
+            agent_id: Some(agent_id),
+            task_config: Some(self.task_config),
+            cron_expression: self.cron_expression,
+            interval_seconds: self.interval_seconds,
+            run_at: self.run_at,
+            name: self.name,
+            timezone: self.timezone,
+            is_active: self.is_active,
+            overlap_policy: self.overlap_policy,
+            misfire_policy: self.misfire_policy,
+            catchup_window_seconds: self.catchup_window_seconds,
+            max_retries: self.max_retries,
+            retry_delay_seconds: self.retry_delay_seconds,
+            timeout_seconds: self.timeout_seconds,
+        };
+        sent.apply_to(Base::new_schedule(agent_id, now), now)
     }
 }
 
@@ -286,6 +224,11 @@ impl SchedulePatch {
         current: &ScheduleRow,
         now: DateTime<Utc>,
     ) -> Result<ScheduleSpec, ApiError> {
+        self.apply_to(Base::from(current), now)
+    }
+
+    /// `base` with the fields sent applied, every field checked, all problems in one 422.
+    fn apply_to(self, base: Base, now: DateTime<Utc>) -> Result<ScheduleSpec, ApiError> {
         let mut errors = Vec::new();
         let new_kind = self.cron_expression.is_some()
             || self.interval_seconds.is_some()
@@ -293,91 +236,170 @@ impl SchedulePatch {
         let (cron, interval, run_at) = if new_kind {
             (self.cron_expression, self.interval_seconds, self.run_at)
         } else {
-            (
-                current.cron_expression.clone(),
-                current.interval_seconds,
-                current.run_at,
-            )
+            (base.cron_expression, base.interval_seconds, base.run_at)
         };
-        let timing = timing_fields(
-            cron,
-            interval,
-            run_at,
-            self.timezone.unwrap_or_else(|| current.timezone.clone()),
-            now,
-            &mut errors,
-        );
+        let timezone = self.timezone.unwrap_or(base.timezone);
+        let timing = timing_fields(cron, interval, run_at, timezone, now, &mut errors);
         let task_config = match self.task_config {
             Some(value) => task_config(value, &mut errors),
-            None => current.task_config.clone(),
+            None => base.task_config,
         };
-        let name = match self.name {
-            Some(name) => self::name(Some(name), timing.as_ref(), &mut errors),
-            None => current.name.clone(),
+        let name = match (self.name, base.name) {
+            (None, Some(current)) => current,
+            (given, _) => self::name(given, timing.as_ref(), &mut errors),
         };
         // An interval keeps its phase unless the interval itself changes.
         let anchor = if self.interval_seconds.is_some() {
             now
         } else {
-            current.anchor
+            base.anchor
         };
         let (overlap_policy, misfire_policy) = policies(
-            self.overlap_policy
-                .as_deref()
-                .or(Some(&current.overlap_policy)),
-            self.misfire_policy
-                .as_deref()
-                .or(Some(&current.misfire_policy)),
+            self.overlap_policy.or(base.overlap_policy).as_deref(),
+            self.misfire_policy.or(base.misfire_policy).as_deref(),
             &mut errors,
         );
-        let catchup_window_seconds = range(
-            "catchup_window_seconds",
-            self.catchup_window_seconds,
-            current.catchup_window_seconds,
-            0,
-            MAX_CATCHUP,
-            &mut errors,
-        );
-        let max_retries = range(
-            "max_retries",
-            self.max_retries,
-            current.max_retries,
-            0,
-            20,
-            &mut errors,
-        );
-        let retry_delay_seconds = range(
-            "retry_delay_seconds",
-            self.retry_delay_seconds,
-            current.retry_delay_seconds,
-            1,
-            86_400,
-            &mut errors,
-        );
-        let timeout_seconds = range(
-            "timeout_seconds",
-            self.timeout_seconds,
-            current.timeout_seconds,
-            1,
-            86_400,
-            &mut errors,
-        );
+        let limits = RunLimits {
+            catchup_window_seconds: self.catchup_window_seconds,
+            max_retries: self.max_retries,
+            retry_delay_seconds: self.retry_delay_seconds,
+            timeout_seconds: self.timeout_seconds,
+        }
+        .checked(base.limits, &mut errors);
         let (timing, timezone) = finish(timing, errors)?;
         Ok(ScheduleSpec {
-            agent_id: self.agent_id.unwrap_or(current.agent_id),
+            agent_id: self.agent_id.unwrap_or(base.agent_id),
             name,
             timing,
             timezone,
             task_config,
-            is_active: self.is_active.unwrap_or(current.is_active),
+            is_active: self.is_active.unwrap_or(base.is_active),
             overlap_policy,
             misfire_policy,
-            catchup_window_seconds,
-            max_retries,
-            retry_delay_seconds,
-            timeout_seconds,
+            catchup_window_seconds: limits.catchup_window_seconds,
+            max_retries: limits.max_retries,
+            retry_delay_seconds: limits.retry_delay_seconds,
+            timeout_seconds: limits.timeout_seconds,
             anchor,
         })
+    }
+}
+
+/// What a create or a patch leaves as it is: the defaults of a new schedule, or the current
+/// schedule.
+struct Base {
+    agent_id: Uuid,
+    cron_expression: Option<String>,
+    interval_seconds: Option<i64>,
+    run_at: Option<DateTime<Utc>>,
+    timezone: String,
+    task_config: serde_json::Value,
+    /// None: named after its timing.
+    name: Option<String>,
+    is_active: bool,
+    /// None: the default policy.
+    overlap_policy: Option<String>,
+    misfire_policy: Option<String>,
+    limits: RunLimits<i32>,
+    anchor: DateTime<Utc>,
+}
+
+impl Base {
+    /// A new schedule's defaults (its agent, timing and task are always sent).
+    fn new_schedule(agent_id: Uuid, now: DateTime<Utc>) -> Self {
+        Self {
+            agent_id,
+            cron_expression: None,
+            interval_seconds: None,
+            run_at: None,
+            timezone: "UTC".to_owned(),
+            task_config: serde_json::Value::Null,
+            name: None,
+            is_active: true,
+            overlap_policy: None,
+            misfire_policy: None,
+            limits: RunLimits {
+                catchup_window_seconds: 3600,
+                max_retries: 3,
+                retry_delay_seconds: 60,
+                timeout_seconds: 300,
+            },
+            anchor: now,
+        }
+    }
+}
+
+impl From<&ScheduleRow> for Base {
+    fn from(current: &ScheduleRow) -> Self {
+        Self {
+            agent_id: current.agent_id,
+            cron_expression: current.cron_expression.clone(),
+            interval_seconds: current.interval_seconds,
+            run_at: current.run_at,
+            timezone: current.timezone.clone(),
+            task_config: current.task_config.clone(),
+            name: Some(current.name.clone()),
+            is_active: current.is_active,
+            overlap_policy: Some(current.overlap_policy.clone()),
+            misfire_policy: Some(current.misfire_policy.clone()),
+            limits: RunLimits {
+                catchup_window_seconds: current.catchup_window_seconds,
+                max_retries: current.max_retries,
+                retry_delay_seconds: current.retry_delay_seconds,
+                timeout_seconds: current.timeout_seconds,
+            },
+            anchor: current.anchor,
+        }
+    }
+}
+
+/// The limits of a schedule's runs: `RunLimits<i32>` as kept, `RunLimits<Option<i32>>` as
+/// sent.
+#[derive(Debug, Clone, Copy)]
+struct RunLimits<T> {
+    catchup_window_seconds: T,
+    max_retries: T,
+    retry_delay_seconds: T,
+    timeout_seconds: T,
+}
+
+impl RunLimits<Option<i32>> {
+    /// The limits sent, each checked against its range, `kept` where none was sent.
+    fn checked(self, kept: RunLimits<i32>, errors: &mut Vec<FieldError>) -> RunLimits<i32> {
+        RunLimits {
+            catchup_window_seconds: range(
+                "catchup_window_seconds",
+                self.catchup_window_seconds,
+                kept.catchup_window_seconds,
+                0,
+                MAX_CATCHUP,
+                errors,
+            ),
+            max_retries: range(
+                "max_retries",
+                self.max_retries,
+                kept.max_retries,
+                0,
+                20,
+                errors,
+            ),
+            retry_delay_seconds: range(
+                "retry_delay_seconds",
+                self.retry_delay_seconds,
+                kept.retry_delay_seconds,
+                1,
+                86_400,
+                errors,
+            ),
+            timeout_seconds: range(
+                "timeout_seconds",
+                self.timeout_seconds,
+                kept.timeout_seconds,
+                1,
+                86_400,
+                errors,
+            ),
+        }
     }
 }
 

@@ -3,10 +3,9 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{AGENTS_READ, SCHEDULES_READ};
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_auth_client::{ListRequest, NoFilter, Principal};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::{executions, fires, schedules};
@@ -21,27 +20,21 @@ use crate::state::AppState;
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<ExecutionFilter>,
+    ListRequest {
+        principal,
+        path: IdPath(id),
+        page,
+        filter,
+    }: ListRequest<ExecutionFilter, IdPath>,
 ) -> ApiResult<Response> {
     principal.require(SCHEDULES_READ)?;
     // Executions carry the agent's answers.
     principal.require(AGENTS_READ)?;
     let status = filter.status()?;
-    ensure_schedule(&state, principal.tenant_id, id).await?;
-    let (rows, total) = executions::list(
-        &state.pool,
-        principal.tenant_id,
-        id,
-        status,
-        page.skip,
-        page.limit,
-    )
-    .await?;
-    let items: Vec<ExecutionOut> = rows.into_iter().map(ExecutionOut::from).collect();
-    Ok(list_response(items, total))
+    let tenant = principal.tenant_id;
+    ensure_schedule(&state, tenant, id).await?;
+    let listed = executions::list(&state.pool, tenant, id, status, page.skip, page.limit);
+    Ok(list_rows::<ExecutionOut, _>(listed.await?))
 }
 
 /// Two UUID path parameters; anything else is a 404.
@@ -88,16 +81,18 @@ pub async fn get(
     responses((status = 200, body = [FireOut], headers(("x-total-count" = i64))), (status = 404)))]
 pub async fn fires(
     State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    page: Pagination,
+    ListRequest {
+        principal,
+        path: IdPath(id),
+        page,
+        ..
+    }: ListRequest<NoFilter, IdPath>,
 ) -> ApiResult<Response> {
     principal.require(SCHEDULES_READ)?;
-    ensure_schedule(&state, principal.tenant_id, id).await?;
-    let (rows, total) =
-        fires::history(&state.pool, principal.tenant_id, id, page.skip, page.limit).await?;
-    let items: Vec<FireOut> = rows.into_iter().map(FireOut::from).collect();
-    Ok(list_response(items, total))
+    let tenant = principal.tenant_id;
+    ensure_schedule(&state, tenant, id).await?;
+    let listed = fires::history(&state.pool, tenant, id, page.skip, page.limit);
+    Ok(list_rows::<FireOut, _>(listed.await?))
 }
 
 async fn ensure_schedule(state: &AppState, tenant: Uuid, id: Uuid) -> ApiResult<()> {

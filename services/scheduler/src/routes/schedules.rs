@@ -5,11 +5,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{AGENTS_EXECUTE, SCHEDULES_READ, SCHEDULES_WRITE};
+use temponest_auth_client::{ListRequest, Principal};
 use temponest_outbox::catalogue;
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::{executions, schedules};
@@ -58,22 +57,28 @@ pub async fn create(
     responses((status = 200, body = [ScheduleOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<ScheduleFilter>,
+    ListRequest {
+        principal,
+        page,
+        filter,
+        ..
+    }: ListRequest<ScheduleFilter>,
 ) -> ApiResult<Response> {
     principal.require(SCHEDULES_READ)?;
-    let (rows, total) = schedules::list(
+    let tenant = principal.tenant_id;
+    let ScheduleFilter {
+        agent_id,
+        is_active,
+    } = filter;
+    let listed = schedules::list(
         &state.pool,
-        principal.tenant_id,
-        filter.agent_id,
-        filter.is_active,
+        tenant,
+        agent_id,
+        is_active,
         page.skip,
         page.limit,
-    )
-    .await?;
-    let items: Vec<ScheduleOut> = rows.into_iter().map(ScheduleOut::from).collect();
-    Ok(list_response(items, total))
+    );
+    Ok(list_rows::<ScheduleOut, _>(listed.await?))
 }
 
 /// One schedule.
@@ -120,11 +125,7 @@ pub async fn pause(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<ScheduleOut>> {
     principal.require(SCHEDULES_WRITE)?;
-    let patch = SchedulePatch {
-        is_active: Some(false),
-        ..SchedulePatch::default()
-    };
-    apply_patch(&state, &principal, id, patch).await.map(Json)
+    set_active(&state, &principal, id, false).await
 }
 
 /// Resumes a paused schedule from now (fire times that passed while paused do not run).
@@ -139,11 +140,21 @@ pub async fn resume(
     principal.require(SCHEDULES_WRITE)?;
     // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
     principal.require(AGENTS_EXECUTE)?;
+    set_active(&state, &principal, id, true).await
+}
+
+/// Pauses (`false`) or resumes (`true`) a schedule.
+async fn set_active(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    is_active: bool,
+) -> ApiResult<Json<ScheduleOut>> {
     let patch = SchedulePatch {
-        is_active: Some(true),
+        is_active: Some(is_active),
         ..SchedulePatch::default()
     };
-    apply_patch(&state, &principal, id, patch).await.map(Json)
+    apply_patch(state, principal, id, patch).await.map(Json)
 }
 
 async fn apply_patch(

@@ -52,41 +52,15 @@ pub struct DeliveryDetail {
     pub attempts: Vec<AttemptOut>,
 }
 
-impl From<DeliveryRow> for DeliveryOut {
-    fn from(row: DeliveryRow) -> Self {
-        Self {
-            id: row.id,
-            webhook_id: row.endpoint_id,
-            event_id: row.event_id,
-            event_type: row.event_type,
-            payload: row.payload,
-            status: row.status,
-            outcome: row.outcome,
-            response_status: row.response_status,
-            response_body: row.response_body,
-            attempt_count: row.attempt_count,
-            error: row.error,
-            error_class: row.error_class,
-            next_attempt_at: row.next_attempt_at,
-            created_at: row.created_at,
-            delivered_at: row.delivered_at,
-        }
-    }
-}
+temponest_web::from_row! { row: DeliveryRow => DeliveryOut {
+    id, event_id, event_type, payload, status, outcome, response_status, response_body,
+    attempt_count, error, error_class, next_attempt_at, created_at, delivered_at;
+    webhook_id: row.endpoint_id,
+} }
 
-impl From<AttemptRow> for AttemptOut {
-    fn from(row: AttemptRow) -> Self {
-        Self {
-            attempt: row.attempt,
-            started_at: row.started_at,
-            duration_ms: row.duration_ms,
-            response_status: row.response_status,
-            response_body: row.response_body,
-            error_class: row.error_class,
-            error: row.error,
-        }
-    }
-}
+temponest_web::from_row! { row: AttemptRow => AttemptOut {
+    attempt, started_at, duration_ms, response_status, response_body, error_class, error
+} }
 
 /// `GET /webhooks/{id}/deliveries` filters.
 #[derive(Debug, Default, Deserialize)]

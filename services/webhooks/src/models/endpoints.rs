@@ -143,26 +143,14 @@ pub struct SecretOut {
     pub secret: String,
 }
 
-impl From<EndpointRow> for WebhookOut {
-    fn from(row: EndpointRow) -> Self {
-        Self {
-            id: row.id,
-            tenant_id: row.tenant_id,
-            name: row.name,
-            url: row.url,
-            events: row.events,
-            is_active: row.is_active,
-            headers: row.headers,
-            retry_config: RetryConfig {
-                max_retries: row.max_retries,
-                retry_delay_seconds: row.retry_delay_seconds,
-            },
-            disabled_reason: row.disabled_reason,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
-}
+temponest_web::from_row! { row: EndpointRow => WebhookOut {
+    id, tenant_id, name, url, events, is_active, headers, disabled_reason, created_at,
+    updated_at;
+    retry_config: RetryConfig {
+        max_retries: row.max_retries,
+        retry_delay_seconds: row.retry_delay_seconds,
+    },
+} }
 
 /// A validated endpoint definition (create, or the result of applying a patch).
 #[derive(Debug, Clone, PartialEq)]

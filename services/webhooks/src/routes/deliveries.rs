@@ -5,21 +5,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
+use temponest_auth_client::{ListRequest, Principal};
 use temponest_db::names::Named;
 use temponest_outbox::catalogue::WEBHOOK_TEST;
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
 use uuid::Uuid;
 
 use crate::db::deliveries::{self as db, RetryBlock};
-use crate::db::endpoints;
 use crate::models::DeliveryStatus;
 use crate::models::{
     AttemptOut, DeliveryDetail, DeliveryFilter, DeliveryOut, RecoverIn, Recovered,
 };
-use crate::routes::endpoints::load;
+use crate::routes::endpoints::{load, lock_active};
 use crate::state::AppState;
 
 /// Queues a `webhook.test` delivery to the endpoint (the sender picks it up at once).
@@ -33,12 +31,7 @@ pub async fn test(
 ) -> ApiResult<(StatusCode, Json<DeliveryOut>)> {
     principal.require(WEBHOOKS_MANAGE)?;
     let mut tx = state.pool.begin().await?;
-    let endpoint = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    if !endpoint.is_active {
-        return Err(ApiError::conflict("endpoint is disabled"));
-    }
+    lock_active(&mut tx, principal.tenant_id, id).await?;
     let payload = json!({
         "webhook_id": id,
         "message": "This is a test delivery from TempoNest.",
@@ -65,10 +58,12 @@ pub async fn test(
     responses((status = 200, body = [DeliveryOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<DeliveryFilter>,
+    ListRequest {
+        principal,
+        path: IdPath(id),
+        page,
+        filter,
+    }: ListRequest<DeliveryFilter, IdPath>,
 ) -> ApiResult<Response> {
     principal.require(WEBHOOKS_READ)?;
     let status = match filter.status.as_deref().map(str::trim) {
@@ -80,18 +75,10 @@ pub async fn list(
             )
         })?),
     };
-    load(&state, principal.tenant_id, id).await?;
-    let (rows, total) = db::list_for_endpoint(
-        &state.pool,
-        principal.tenant_id,
-        id,
-        status,
-        page.skip,
-        page.limit,
-    )
-    .await?;
-    let items: Vec<DeliveryOut> = rows.into_iter().map(DeliveryOut::from).collect();
-    Ok(list_response(items, total))
+    let tenant = principal.tenant_id;
+    load(&state, tenant, id).await?;
+    let listed = db::list_for_endpoint(&state.pool, tenant, id, status, page.skip, page.limit);
+    Ok(list_rows::<DeliveryOut, _>(listed.await?))
 }
 
 /// One delivery with every attempt.
@@ -158,12 +145,7 @@ pub async fn recover(
 ) -> ApiResult<Json<Recovered>> {
     principal.require(WEBHOOKS_MANAGE)?;
     let mut tx = state.pool.begin().await?;
-    let endpoint = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
-    if !endpoint.is_active {
-        return Err(ApiError::conflict("endpoint is disabled"));
-    }
+    lock_active(&mut tx, principal.tenant_id, id).await?;
     let recovered = db::requeue_failed_since(&mut tx, principal.tenant_id, id, body.since).await?;
     if recovered > 0 {
         db::wake_senders(&mut tx).await?;

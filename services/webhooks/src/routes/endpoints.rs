@@ -4,12 +4,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use temponest_auth_client::Principal;
+use sqlx::PgConnection;
 use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination, no_store};
+use temponest_auth_client::{ListRequest, Principal};
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json, no_store};
 use uuid::Uuid;
 
+use crate::db::endpoints::EndpointRow;
 use crate::db::{deliveries, endpoints, secrets};
 use crate::domain::signing;
 use crate::models::{
@@ -56,19 +58,17 @@ pub async fn create(
     responses((status = 200, body = [WebhookOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<WebhookFilter>,
+    ListRequest {
+        principal,
+        page,
+        filter,
+        ..
+    }: ListRequest<WebhookFilter>,
 ) -> ApiResult<Response> {
     principal.require(WEBHOOKS_READ)?;
-    let (rows, total) = endpoints::list(
-        &state.pool,
-        principal.tenant_id,
-        filter.is_active,
-        page.skip,
-        page.limit,
-    )
-    .await?;
+    let tenant = principal.tenant_id;
+    let listed = endpoints::list(&state.pool, tenant, filter.is_active, page.skip, page.limit);
+    let (rows, total) = listed.await?;
     let can_manage = principal.has_permission(WEBHOOKS_MANAGE);
     let items: Vec<WebhookOut> = rows
         .into_iter()
@@ -108,10 +108,7 @@ pub async fn update(
 ) -> ApiResult<Json<WebhookOut>> {
     principal.require(WEBHOOKS_MANAGE)?;
     let mut tx = state.pool.begin().await?;
-    let current = endpoints::find_for_update(&mut tx, principal.tenant_id, id)
-        .await?
-        .map(WebhookOut::from)
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    let current = WebhookOut::from(lock(&mut tx, principal.tenant_id, id).await?);
     if patch.is_empty() {
         return Ok(Json(current));
     }
@@ -163,9 +160,7 @@ pub async fn rotate_secret(
     let (stored, sealed) = seal(&state, id, &secret)?;
     let mut tx = state.pool.begin().await?;
     // The lock serialises concurrent rotations of the same endpoint.
-    endpoints::find_for_update(&mut tx, principal.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook"))?;
+    lock(&mut tx, principal.tenant_id, id).await?;
     secrets::rotate(&mut tx, id, &stored, sealed, chrono::Utc::now() + grace).await?;
     tx.commit().await?;
     Ok(no_store(Json(SecretOut {
@@ -179,6 +174,27 @@ fn seal(state: &AppState, endpoint_id: Uuid, secret: &[u8]) -> ApiResult<(Vec<u8
         .sealer
         .store(endpoint_id.as_bytes(), secret)
         .map_err(|err| ApiError::internal(format!("could not seal a webhook secret: {err}")))
+}
+
+/// A live endpoint of the tenant, locked for the transaction; 404 if there is none.
+async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> ApiResult<EndpointRow> {
+    endpoints::find_for_update(conn, tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))
+}
+
+/// A live and active endpoint of the tenant, locked for the transaction: 404 if there is
+/// none, 409 if it is disabled.
+pub async fn lock_active(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> ApiResult<EndpointRow> {
+    let endpoint = lock(conn, tenant_id, id).await?;
+    if !endpoint.is_active {
+        return Err(ApiError::conflict("endpoint is disabled"));
+    }
+    Ok(endpoint)
 }
 
 /// A live endpoint of the tenant; 404 if there is none.

@@ -2,10 +2,10 @@
 
 use std::io::IsTerminal;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use temponest_auth::models::{ApiKeyOut, UserOut};
 
-use super::{Paging, deleted, set};
+use super::{Paging, change, list, remove, set, show};
 use crate::client::Ctx;
 use crate::client::error::CliError;
 use crate::client::output::{Tabular, ago, ago_opt, local};
@@ -123,10 +123,7 @@ impl Tabular for UserOut {
 pub async fn api_keys(ctx: &Ctx, command: ApiKeys) -> Result<(), CliError> {
     let api = &ctx.api;
     match command {
-        ApiKeys::List { paging } => {
-            let reply = api.get("/api-keys", &paging.query()).await?;
-            ctx.out.list::<ApiKeyOut>(&reply.body, reply.total)
-        }
+        ApiKeys::List { paging } => list::<ApiKeyOut>(ctx, "/api-keys", &paging.query()).await,
         ApiKeys::Create {
             name,
             scopes,
@@ -142,23 +139,15 @@ pub async fn api_keys(ctx: &Ctx, command: ApiKeys) -> Result<(), CliError> {
                 .note("the key is shown only this once: store it now");
             Ok(())
         }
-        ApiKeys::Revoke { id } => {
-            api.delete(&format!("/api-keys/{id}")).await?;
-            deleted(ctx, "API key", &id)
-        }
+        ApiKeys::Revoke { id } => remove(ctx, &format!("/api-keys/{id}"), "API key", &id).await,
     }
 }
 
 pub async fn users(ctx: &Ctx, command: Users) -> Result<(), CliError> {
     let api = &ctx.api;
     match command {
-        Users::List { paging } => {
-            let reply = api.get("/users", &paging.query()).await?;
-            ctx.out.list::<UserOut>(&reply.body, reply.total)
-        }
-        Users::Get { id } => ctx
-            .out
-            .object(&api.get(&format!("/users/{id}"), &[]).await?.body),
+        Users::List { paging } => list::<UserOut>(ctx, "/users", &paging.query()).await,
+        Users::Get { id } => show(ctx, &format!("/users/{id}")).await,
         Users::Create {
             email,
             role,
@@ -195,15 +184,8 @@ pub async fn users(ctx: &Ctx, command: Users) -> Result<(), CliError> {
             }
             set(&mut body, "full_name", full_name);
             set(&mut body, "is_active", active);
-            if body.is_empty() {
-                return Err(CliError::Usage(
-                    "nothing to change: give --role, --full-name or --active".into(),
-                ));
-            }
-            ctx.out.object(
-                &api.patch(&format!("/users/{id}"), &Value::Object(body))
-                    .await?,
-            )
+            let hint = "--role, --full-name or --active";
+            change(ctx, &format!("/users/{id}"), body, hint).await
         }
     }
 }

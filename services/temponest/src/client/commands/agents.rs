@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use temponest_agents::models::AgentOut;
 
-use super::{Paging, agent_id, deleted, read_object_file, set};
+use super::{FIELD_FLAGS, Paging, agent_id, change, file_fields, list, remove, set, show};
 use crate::client::Ctx;
 use crate::client::error::CliError;
 use crate::client::output::{Tabular, ago, short};
@@ -81,10 +81,7 @@ pub struct AgentFields {
 
 impl AgentFields {
     fn body(self) -> Result<Map<String, Value>, CliError> {
-        let mut body = match &self.file {
-            Some(path) => read_object_file(path)?,
-            None => Map::new(),
-        };
+        let mut body = file_fields(self.file.as_deref())?;
         set(&mut body, "name", self.name);
         set(&mut body, "model", self.model);
         set(&mut body, "provider", self.provider);
@@ -121,17 +118,11 @@ impl Tabular for AgentOut {
 pub async fn run(ctx: &Ctx, command: Agents) -> Result<(), CliError> {
     match command {
         Agents::List { search, paging } => {
-            let mut query = paging.query();
-            if let Some(search) = search {
-                query.push(("search", search));
-            }
-            let reply = ctx.api.get("/agents/", &query).await?;
-            ctx.out.list::<AgentOut>(&reply.body, reply.total)
+            list::<AgentOut>(ctx, "/agents/", &paging.query_with([("search", search)])).await
         }
         Agents::Get { agent } => {
             let id = agent_id(ctx, &agent).await?;
-            let agent = ctx.api.get(&format!("/agents/{id}"), &[]).await?.body;
-            ctx.out.object(&agent)
+            show(ctx, &format!("/agents/{id}")).await
         }
         Agents::Create { fields } => {
             let body = fields.body()?;
@@ -147,22 +138,12 @@ pub async fn run(ctx: &Ctx, command: Agents) -> Result<(), CliError> {
         }
         Agents::Update { agent, fields } => {
             let id = agent_id(ctx, &agent).await?;
-            let body = fields.body()?;
-            if body.is_empty() {
-                return Err(CliError::Usage(
-                    "nothing to change: give a field flag or --file".into(),
-                ));
-            }
-            let agent = ctx
-                .api
-                .patch(&format!("/agents/{id}"), &Value::Object(body))
-                .await?;
-            ctx.out.object(&agent)
+            let path = format!("/agents/{id}");
+            change(ctx, &path, fields.body()?, FIELD_FLAGS).await
         }
         Agents::Delete { agent } => {
             let id = agent_id(ctx, &agent).await?;
-            ctx.api.delete(&format!("/agents/{id}")).await?;
-            deleted(ctx, "agent", &id)
+            remove(ctx, &format!("/agents/{id}"), "agent", &id).await
         }
     }
 }

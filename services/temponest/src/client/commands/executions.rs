@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use temponest_agents::models::ExecutionOut;
 
-use super::{Paging, agent_id, json_object_arg};
+use super::{Paging, act, agent_filter, agent_id, json_object_arg, list, show};
 use crate::client::Ctx;
 use crate::client::error::CliError;
 use crate::client::output::{Tabular, ago, emit, parse, short};
@@ -90,27 +90,14 @@ pub async fn run(ctx: &Ctx, command: Executions) -> Result<(), CliError> {
             status,
             paging,
         } => {
-            let mut query = paging.query();
-            if let Some(agent) = agent {
-                query.push(("agent_id", agent_id(ctx, &agent).await?));
-            }
-            if let Some(status) = status {
-                query.push(("status", status));
-            }
-            let reply = ctx.api.get("/executions/", &query).await?;
-            ctx.out.list::<ExecutionOut>(&reply.body, reply.total)
+            let query = paging.query_with([
+                ("agent_id", agent_filter(ctx, agent).await?),
+                ("status", status),
+            ]);
+            list::<ExecutionOut>(ctx, "/executions/", &query).await
         }
-        Executions::Get { id } => {
-            let execution = ctx.api.get(&format!("/executions/{id}"), &[]).await?.body;
-            ctx.out.object(&execution)
-        }
-        Executions::Cancel { id } => {
-            let execution = ctx
-                .api
-                .post(&format!("/executions/{id}/cancel"), &json!({}))
-                .await?;
-            ctx.out.object(&execution)
-        }
+        Executions::Get { id } => show(ctx, &format!("/executions/{id}")).await,
+        Executions::Cancel { id } => act(ctx, &format!("/executions/{id}/cancel")).await,
         Executions::Follow { id } => follow(ctx, &id, None).await,
     }
 }

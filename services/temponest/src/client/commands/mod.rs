@@ -11,11 +11,13 @@ mod session;
 mod status;
 mod webhooks;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::Ctx;
 use super::error::CliError;
+use super::output::Tabular;
 
 /// Every client command.
 #[derive(Debug, clap::Subcommand)]
@@ -106,6 +108,9 @@ pub async fn dispatch(ctx: &Ctx, command: ClientCommand) -> Result<(), CliError>
     }
 }
 
+/// The hint of an update given no field.
+pub const FIELD_FLAGS: &str = "a field flag or --file";
+
 /// `--skip` / `--limit` of list commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Paging {
@@ -124,6 +129,75 @@ impl Paging {
             ("limit", self.limit.to_string()),
         ]
     }
+
+    /// The page and the filters given (a filter not given is not sent).
+    pub fn query_with<const N: usize>(
+        &self,
+        filters: [(&'static str, Option<String>); N],
+    ) -> Vec<(&'static str, String)> {
+        let mut query = self.query();
+        query.extend(
+            filters
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?))),
+        );
+        query
+    }
+}
+
+/// `GET path` of a list page, printed as a table of `T` (as it came, for scripts).
+pub async fn list<T: Tabular + DeserializeOwned>(
+    ctx: &Ctx,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<(), CliError> {
+    let reply = ctx.api.get(path, query).await?;
+    ctx.out.list::<T>(&reply.body, reply.total)
+}
+
+/// `GET path`, printed.
+pub async fn show(ctx: &Ctx, path: &str) -> Result<(), CliError> {
+    ctx.out.object(&ctx.api.get(path, &[]).await?.body)
+}
+
+/// `POST path` with no fields (an action such as pause or retry), the answer printed.
+pub async fn act(ctx: &Ctx, path: &str) -> Result<(), CliError> {
+    ctx.out
+        .object(&ctx.api.post(path, &serde_json::json!({})).await?)
+}
+
+/// `PATCH path` with the fields given, the answer printed; no field at all is a usage error
+/// (`hint` says which flags there are).
+pub async fn change(
+    ctx: &Ctx,
+    path: &str,
+    fields: serde_json::Map<String, Value>,
+    hint: &str,
+) -> Result<(), CliError> {
+    if fields.is_empty() {
+        return Err(CliError::Usage(format!("nothing to change: give {hint}")));
+    }
+    ctx.out
+        .object(&ctx.api.patch(path, &Value::Object(fields)).await?)
+}
+
+/// `DELETE path`, then what was deleted.
+pub async fn remove(ctx: &Ctx, path: &str, kind: &str, id: &str) -> Result<(), CliError> {
+    ctx.api.delete(path).await?;
+    deleted(ctx, kind, id)
+}
+
+/// The agent named by `--agent` (id or name), if one was.
+pub async fn agent_filter(ctx: &Ctx, agent: Option<String>) -> Result<Option<String>, CliError> {
+    match agent {
+        Some(agent) => agent_id(ctx, &agent).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The fields of a `--file` (`-f`) as a starting point that flags override; none without one.
+pub fn file_fields(file: Option<&str>) -> Result<serde_json::Map<String, Value>, CliError> {
+    file.map_or_else(|| Ok(serde_json::Map::new()), read_object_file)
 }
 
 /// An agent named by id or by name (case-insensitive, exact).

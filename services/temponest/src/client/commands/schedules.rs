@@ -2,11 +2,14 @@
 //! trigger, executions, fires, and the next run times in the local zone.
 
 use chrono::{DateTime, Local, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use temponest_scheduler::models::{ExecutionOut, FireOut, ScheduleOut};
 
 use super::schedule_times::next_runs;
-use super::{Paging, agent_id, deleted, json_object_arg, read_object_file, set};
+use super::{
+    FIELD_FLAGS, Paging, act, agent_filter, agent_id, change, file_fields, json_object_arg, list,
+    remove, set, show,
+};
 use crate::client::Ctx;
 use crate::client::error::CliError;
 use crate::client::output::{Tabular, ago, ago_opt, local, parse, short};
@@ -137,10 +140,7 @@ pub struct ScheduleFields {
 
 impl ScheduleFields {
     async fn body(self, ctx: &Ctx) -> Result<Map<String, Value>, CliError> {
-        let mut body = match &self.file {
-            Some(path) => read_object_file(path)?,
-            None => Map::new(),
-        };
+        let mut body = file_fields(self.file.as_deref())?;
         if let Some(agent) = &self.agent {
             body.insert("agent_id".into(), agent_id(ctx, agent).await?.into());
         }
@@ -262,19 +262,13 @@ pub async fn run(ctx: &Ctx, command: Schedules) -> Result<(), CliError> {
             active,
             paging,
         } => {
-            let mut query = paging.query();
-            if let Some(agent) = agent {
-                query.push(("agent_id", agent_id(ctx, &agent).await?));
-            }
-            if let Some(active) = active {
-                query.push(("is_active", active.to_string()));
-            }
-            let reply = api.get("/schedules/", &query).await?;
-            ctx.out.list::<ScheduleOut>(&reply.body, reply.total)
+            let query = paging.query_with([
+                ("agent_id", agent_filter(ctx, agent).await?),
+                ("is_active", active.map(|a| a.to_string())),
+            ]);
+            list::<ScheduleOut>(ctx, "/schedules/", &query).await
         }
-        Schedules::Get { id } => ctx
-            .out
-            .object(&api.get(&format!("/schedules/{id}"), &[]).await?.body),
+        Schedules::Get { id } => show(ctx, &format!("/schedules/{id}")).await,
         Schedules::Create { fields } => {
             let body = fields.body(ctx).await?;
             if !body.contains_key("agent_id") {
@@ -295,47 +289,18 @@ pub async fn run(ctx: &Ctx, command: Schedules) -> Result<(), CliError> {
         }
         Schedules::Update { id, fields } => {
             let body = fields.body(ctx).await?;
-            if body.is_empty() {
-                return Err(CliError::Usage(
-                    "nothing to change: give a field flag or --file".into(),
-                ));
-            }
-            ctx.out.object(
-                &api.patch(&format!("/schedules/{id}"), &Value::Object(body))
-                    .await?,
-            )
+            change(ctx, &format!("/schedules/{id}"), body, FIELD_FLAGS).await
         }
-        Schedules::Delete { id } => {
-            api.delete(&format!("/schedules/{id}")).await?;
-            deleted(ctx, "schedule", &id)
-        }
-        Schedules::Pause { id } => ctx.out.object(
-            &api.post(&format!("/schedules/{id}/pause"), &json!({}))
-                .await?,
-        ),
-        Schedules::Resume { id } => ctx.out.object(
-            &api.post(&format!("/schedules/{id}/resume"), &json!({}))
-                .await?,
-        ),
-        Schedules::Trigger { id } => ctx.out.object(
-            &api.post(&format!("/schedules/{id}/trigger"), &json!({}))
-                .await?,
-        ),
+        Schedules::Delete { id } => remove(ctx, &format!("/schedules/{id}"), "schedule", &id).await,
+        Schedules::Pause { id } => act(ctx, &format!("/schedules/{id}/pause")).await,
+        Schedules::Resume { id } => act(ctx, &format!("/schedules/{id}/resume")).await,
+        Schedules::Trigger { id } => act(ctx, &format!("/schedules/{id}/trigger")).await,
         Schedules::Executions { id, status, paging } => {
-            let mut query = paging.query();
-            if let Some(status) = status {
-                query.push(("status", status));
-            }
-            let reply = api
-                .get(&format!("/schedules/{id}/executions"), &query)
-                .await?;
-            ctx.out.list::<ExecutionOut>(&reply.body, reply.total)
+            let path = format!("/schedules/{id}/executions");
+            list::<ExecutionOut>(ctx, &path, &paging.query_with([("status", status)])).await
         }
         Schedules::Fires { id, paging } => {
-            let reply = api
-                .get(&format!("/schedules/{id}/fires"), &paging.query())
-                .await?;
-            ctx.out.list::<FireOut>(&reply.body, reply.total)
+            list::<FireOut>(ctx, &format!("/schedules/{id}/fires"), &paging.query()).await
         }
         Schedules::Next { id, count } => {
             let schedule: ScheduleOut =

@@ -1,10 +1,10 @@
 //! `webhooks`: endpoints (list, get, create, update, delete), test, deliveries with their
 //! attempts, retry, and the event types.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use temponest_webhooks::models::{AttemptOut, DeliveryDetail, DeliveryOut, WebhookOut};
 
-use super::{Paging, deleted, read_object_file, set};
+use super::{FIELD_FLAGS, Paging, act, change, file_fields, list, remove, set, show};
 use crate::client::Ctx;
 use crate::client::error::CliError;
 use crate::client::output::{Tabular, ago, ago_opt, label, parse, short};
@@ -97,10 +97,7 @@ pub struct WebhookFields {
 
 impl WebhookFields {
     fn body(self) -> Result<Map<String, Value>, CliError> {
-        let mut body = match &self.file {
-            Some(path) => read_object_file(path)?,
-            None => Map::new(),
-        };
+        let mut body = file_fields(self.file.as_deref())?;
         set(&mut body, "name", self.name);
         set(&mut body, "url", self.endpoint_url);
         if !self.events.is_empty() {
@@ -190,16 +187,10 @@ pub async fn run(ctx: &Ctx, command: Webhooks) -> Result<(), CliError> {
     let api = &ctx.api;
     match command {
         Webhooks::List { active, paging } => {
-            let mut query = paging.query();
-            if let Some(active) = active {
-                query.push(("is_active", active.to_string()));
-            }
-            let reply = api.get("/webhooks/", &query).await?;
-            ctx.out.list::<WebhookOut>(&reply.body, reply.total)
+            let query = paging.query_with([("is_active", active.map(|a| a.to_string()))]);
+            list::<WebhookOut>(ctx, "/webhooks/", &query).await
         }
-        Webhooks::Get { id } => ctx
-            .out
-            .object(&api.get(&format!("/webhooks/{id}"), &[]).await?.body),
+        Webhooks::Get { id } => show(ctx, &format!("/webhooks/{id}")).await,
         Webhooks::Create { fields } => {
             let body = fields.body()?;
             for (field, flag) in [
@@ -222,33 +213,13 @@ pub async fn run(ctx: &Ctx, command: Webhooks) -> Result<(), CliError> {
         Webhooks::Update { id, fields, active } => {
             let mut body = fields.body()?;
             set(&mut body, "is_active", active);
-            if body.is_empty() {
-                return Err(CliError::Usage(
-                    "nothing to change: give a field flag or --file".into(),
-                ));
-            }
-            ctx.out.object(
-                &api.patch(&format!("/webhooks/{id}"), &Value::Object(body))
-                    .await?,
-            )
+            change(ctx, &format!("/webhooks/{id}"), body, FIELD_FLAGS).await
         }
-        Webhooks::Delete { id } => {
-            api.delete(&format!("/webhooks/{id}")).await?;
-            deleted(ctx, "webhook", &id)
-        }
-        Webhooks::Test { id } => ctx.out.object(
-            &api.post(&format!("/webhooks/{id}/test"), &json!({}))
-                .await?,
-        ),
+        Webhooks::Delete { id } => remove(ctx, &format!("/webhooks/{id}"), "webhook", &id).await,
+        Webhooks::Test { id } => act(ctx, &format!("/webhooks/{id}/test")).await,
         Webhooks::Deliveries { id, status, paging } => {
-            let mut query = paging.query();
-            if let Some(status) = status {
-                query.push(("status", status));
-            }
-            let reply = api
-                .get(&format!("/webhooks/{id}/deliveries"), &query)
-                .await?;
-            ctx.out.list::<DeliveryOut>(&reply.body, reply.total)
+            let path = format!("/webhooks/{id}/deliveries");
+            list::<DeliveryOut>(ctx, &path, &paging.query_with([("status", status)])).await
         }
         Webhooks::Delivery { delivery_id } => {
             let body = api
@@ -273,13 +244,9 @@ pub async fn run(ctx: &Ctx, command: Webhooks) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Webhooks::Retry { delivery_id } => ctx.out.object(
-            &api.post(
-                &format!("/webhooks/deliveries/{delivery_id}/retry"),
-                &json!({}),
-            )
-            .await?,
-        ),
+        Webhooks::Retry { delivery_id } => {
+            act(ctx, &format!("/webhooks/deliveries/{delivery_id}/retry")).await
+        }
         Webhooks::Events => {
             let events = api.get("/webhooks/events", &[]).await?.body;
             if !ctx.out.raw(&events)? {
