@@ -156,6 +156,24 @@ async fn a_query_lexical_search_misses_is_found_by_the_semantic_leg_and_ranked_f
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn hybrid_ranking_puts_the_right_document_first_for_each_question(pool: PgPool) {
+    let (app, _server) = semantic_app(pool).await;
+    let (ada, id) = app.ada_with_collection(json!({})).await;
+    for (filename, text) in crate::retrieval::CORPUS {
+        app.ingest(&ada.token, &id, filename, text).await;
+    }
+    for (question, expected) in crate::retrieval::QUESTIONS {
+        let ranked = app.ranked(&ada.token, &id, question).await;
+        assert_eq!(
+            ranked.first().map(String::as_str),
+            Some(*expected),
+            "{question}: {ranked:?}"
+        );
+        assert_eq!(ranked.len(), 5, "the semantic leg ranks every chunk");
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_filter_restricts_the_semantic_leg_too(pool: PgPool) {
     let (app, _server) = semantic_app(pool).await;
     let (ada, collection) = app.ada_with_collection(json!({})).await;
