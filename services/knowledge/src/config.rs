@@ -138,6 +138,20 @@ mod tests {
     }
 
     #[test]
+    fn no_provider_by_default_and_one_from_the_layers_with_its_defaults() {
+        let layers = temponest_platform::Layers::none();
+        let config: KnowledgeConfig = layers.settings().unwrap();
+        assert!(config.knowledge.embedding.is_none());
+        let layers = layers.with_toml(
+            "[knowledge.embedding]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"",
+        );
+        let config: KnowledgeConfig = layers.settings().unwrap();
+        let embedding = config.knowledge.embedding.unwrap();
+        assert_eq!(embedding.kind, temponest_embeddings::EmbeddingKind::OpenAi);
+        assert_eq!(embedding.batch_size, 64);
+    }
+
+    #[test]
     fn a_bad_embedding_setting_is_named_and_the_key_never_printed() {
         let mut config = KnowledgeConfig::default();
         config.knowledge.embedding = Some(EmbeddingConfig {
