@@ -43,9 +43,10 @@ impl AppState {
                     .connect_timeout(std::time::Duration::from_secs(10))
                     .build()
                     .map_err(|e| StartupError::config(format!("HTTP client: {e}")))?;
-                let embedder = Embedder::new(embedding.kind.as_str(), embedding, http).map_err(
-                    |e| StartupError::config(format!("TEMPONEST_KNOWLEDGE__EMBEDDING: {e}")),
-                )?;
+                let embedder =
+                    Embedder::new(embedding.kind.as_str(), embedding, http).map_err(|e| {
+                        StartupError::config(format!("TEMPONEST_KNOWLEDGE__EMBEDDING: {e}"))
+                    })?;
                 tracing::info!(embedder = ?embedder, "knowledge semantic leg on");
                 Some(embedder)
             }

@@ -14,13 +14,9 @@ pub const VECTORS_CHANNEL: &str = "knowledge_vectors";
 
 /// Announces (on commit) that a collection's chunks or definition changed.
 pub async fn announce_change(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "select pg_notify($1, $2::uuid::text)",
-        VECTORS_CHANNEL,
-        id
-    )
-    .execute(conn)
-    .await?;
+    sqlx::query!("select pg_notify($1, $2::uuid::text)", VECTORS_CHANNEL, id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -171,8 +171,7 @@ pub async fn complete(
         let ends: Vec<i32> = batch.iter().map(|c| c.char_end).collect();
         let paths: Vec<serde_json::Value> = batch.iter().map(|c| c.heading_path.clone()).collect();
         let sections: Vec<&str> = batch.iter().map(|c| c.section.as_str()).collect();
-        let embeddings: Vec<Option<&[u8]>> =
-            batch.iter().map(|c| c.embedding.as_deref()).collect();
+        let embeddings: Vec<Option<&[u8]>> = batch.iter().map(|c| c.embedding.as_deref()).collect();
         sqlx::query!(
             "insert into knowledge.chunks (document_id, chunk_index, tenant_id, collection_id,
                     content, char_start, char_end, heading_path, section, metadata, embedding,

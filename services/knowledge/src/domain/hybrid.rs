@@ -65,7 +65,12 @@ pub async fn retrieve(
     };
     let index = state
         .vectors
-        .get(target.tenant_id, target.collection_id, target.version, &identity)
+        .get(
+            target.tenant_id,
+            target.collection_id,
+            target.version,
+            &identity,
+        )
         .await
         .map_err(|e| RetrievalError::Semantic(e.to_string()))?;
     let top_k = usize::try_from(query.top_k).unwrap_or(0);
@@ -86,12 +91,11 @@ pub async fn retrieve(
         None => None,
     };
     let limit = usize::try_from(depth).unwrap_or(0);
-    let semantic = tokio::task::spawn_blocking(move || {
-        index.search(&vector, limit, allowed.as_deref())
-    })
-    .await
-    .map_err(|e| RetrievalError::Semantic(e.to_string()))?
-    .map_err(|e| RetrievalError::Semantic(e.to_string()))?;
+    let semantic =
+        tokio::task::spawn_blocking(move || index.search(&vector, limit, allowed.as_deref()))
+            .await
+            .map_err(|e| RetrievalError::Semantic(e.to_string()))?
+            .map_err(|e| RetrievalError::Semantic(e.to_string()))?;
 
     let lexical_keys: Vec<ChunkKey> = lexical
         .chunks

@@ -137,8 +137,7 @@ async fn ingest(state: &AppState, engine: Uuid, claimed: &Claimed) {
     let (pool, config) = (&state.pool, &state.config.knowledge);
     let started = std::time::Instant::now();
     // Ok((still held, status, chunks)), or Err(why) to give the document back to the queue.
-    let outcome: Result<(bool, &str, usize), String> = match prepare_claimed(state, claimed).await
-    {
+    let outcome: Result<(bool, &str, usize), String> = match prepare_claimed(state, claimed).await {
         Ok(Outcome::Ready(chunks, identity)) => {
             queue::complete(pool, claimed, engine, &chunks, identity.as_deref())
                 .await

@@ -269,8 +269,16 @@ mod tests {
         let lex = Mode::Lexical;
         let base = cache_key(&target(t, c, 1), lex, &query("install", 5, None));
         let variants = [
-            cache_key(&target(Uuid::now_v7(), c, 1), lex, &query("install", 5, None)),
-            cache_key(&target(t, Uuid::now_v7(), 1), lex, &query("install", 5, None)),
+            cache_key(
+                &target(Uuid::now_v7(), c, 1),
+                lex,
+                &query("install", 5, None),
+            ),
+            cache_key(
+                &target(t, Uuid::now_v7(), 1),
+                lex,
+                &query("install", 5, None),
+            ),
             cache_key(&target(t, c, 2), lex, &query("install", 5, None)),
             cache_key(&target(t, c, 1), Mode::Hybrid, &query("install", 5, None)),
             cache_key(&target(t, c, 1), lex, &query("install", 6, None)),

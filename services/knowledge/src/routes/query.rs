@@ -35,14 +35,15 @@ pub async fn query(
         version: collection.version,
         embedding_model: collection.embedding_model,
     };
-    let retrieved = retrieval::retrieve(&state, &target, &query)
-        .await
-        .map_err(|err| match err {
-            RetrievalError::Database(err) => match std::sync::Arc::try_unwrap(err) {
-                Ok(err) => ApiError::from(err),
-                Err(shared) => ApiError::internal(shared.to_string()),
-            },
-            RetrievalError::Semantic(reason) => ApiError::internal(reason),
-        })?;
+    let retrieved =
+        retrieval::retrieve(&state, &target, &query)
+            .await
+            .map_err(|err| match err {
+                RetrievalError::Database(err) => match std::sync::Arc::try_unwrap(err) {
+                    Ok(err) => ApiError::from(err),
+                    Err(shared) => ApiError::internal(shared.to_string()),
+                },
+                RetrievalError::Semantic(reason) => ApiError::internal(reason),
+            })?;
     Ok(Json(QueryOut::new(id, query.text, retrieved)))
 }

@@ -92,7 +92,9 @@ fn filenames(answer: &Value) -> Vec<String> {
 async fn ingestion_stores_one_vector_per_chunk_made_with_the_collections_model(pool: PgPool) {
     let (app, server) = semantic_app(pool).await;
     let (ada, collection) = app
-        .ada_with_collection(json!({"embedding_model": "tiny-embed", "chunk_size": 60, "chunk_overlap": 0}))
+        .ada_with_collection(
+            json!({"embedding_model": "tiny-embed", "chunk_size": 60, "chunk_overlap": 0}),
+        )
         .await;
     let document = app
         .ingest(&ada.token, &collection, "sourdough.md", CORPUS[0].1)
@@ -120,16 +122,18 @@ async fn ingestion_stores_one_vector_per_chunk_made_with_the_collections_model(p
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn a_query_lexical_search_misses_is_found_by_the_semantic_leg_and_ranked_first(
-    pool: PgPool,
-) {
+async fn a_query_lexical_search_misses_is_found_by_the_semantic_leg_and_ranked_first(pool: PgPool) {
     let (app, _server) = semantic_app(pool.clone()).await;
     let (ada, collection) = app.ada_with_collection(json!({})).await;
     ingest_corpus(&app, &ada.token, &collection).await;
     let synonym = synonym_of("sourdough");
 
     let hybrid = app
-        .query(&ada.token, &collection, json!({"query": synonym, "top_k": 3}))
+        .query(
+            &ada.token,
+            &collection,
+            json!({"query": synonym, "top_k": 3}),
+        )
         .await;
     assert_eq!(
         filenames(&hybrid).first().map(String::as_str),
@@ -142,7 +146,11 @@ async fn a_query_lexical_search_misses_is_found_by_the_semantic_leg_and_ranked_f
 
     // Where both legs agree, the document still comes first, with both ranks' worth.
     let both = app
-        .query(&ada.token, &collection, json!({"query": "rolling updates of pods", "top_k": 2}))
+        .query(
+            &ada.token,
+            &collection,
+            json!({"query": "rolling updates of pods", "top_k": 2}),
+        )
         .await;
     assert_eq!(filenames(&both)[0], "kubernetes.md", "{both}");
     assert!(both["chunks"][0]["score"].as_f64().unwrap() > 1.0 / 61.0);
@@ -178,10 +186,20 @@ async fn a_filter_restricts_the_semantic_leg_too(pool: PgPool) {
     let (app, _server) = semantic_app(pool).await;
     let (ada, collection) = app.ada_with_collection(json!({})).await;
     for (filename, text) in CORPUS {
-        let lang = if *filename == "sourdough.md" { "fr" } else { "en" };
+        let lang = if *filename == "sourdough.md" {
+            "fr"
+        } else {
+            "en"
+        };
         let metadata = json!({ "lang": lang }).to_string();
         let resp = app
-            .upload(&ada.token, &collection, filename, text.as_bytes().to_vec(), Some(&metadata))
+            .upload(
+                &ada.token,
+                &collection,
+                filename,
+                text.as_bytes().to_vec(),
+                Some(&metadata),
+            )
             .await;
         let document = expect_json(resp, StatusCode::CREATED).await;
         let document = app.settled(&ada.token, &document).await;
@@ -189,7 +207,11 @@ async fn a_filter_restricts_the_semantic_leg_too(pool: PgPool) {
     }
     let synonym = synonym_of("sourdough");
     let unfiltered = app
-        .query(&ada.token, &collection, json!({"query": synonym, "top_k": 10}))
+        .query(
+            &ada.token,
+            &collection,
+            json!({"query": synonym, "top_k": 10}),
+        )
         .await;
     assert_eq!(filenames(&unfiltered)[0], "sourdough.md");
     let filtered = app
@@ -200,7 +222,10 @@ async fn a_filter_restricts_the_semantic_leg_too(pool: PgPool) {
         )
         .await;
     let names = filenames(&filtered);
-    assert!(!names.is_empty(), "the semantic leg still ranks what is allowed");
+    assert!(
+        !names.is_empty(),
+        "the semantic leg still ranks what is allowed"
+    );
     assert!(!names.contains(&"sourdough.md".to_owned()), "{names:?}");
     for chunk in filtered["chunks"].as_array().unwrap() {
         assert_eq!(chunk["metadata"]["lang"], "en", "{chunk}");
@@ -234,7 +259,12 @@ async fn a_deleted_document_leaves_hybrid_results_at_once_here_and_in_another_in
 
     // The other instance hears the change and drops its index without being asked.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !other.state.vectors.cached_versions(collection_id).is_empty() {
+    while !other
+        .state
+        .vectors
+        .cached_versions(collection_id)
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "the notification never arrived");
         tokio::task::yield_now().await;
     }
@@ -242,14 +272,16 @@ async fn a_deleted_document_leaves_hybrid_results_at_once_here_and_in_another_in
         let answer = instance.query(&ada.token, &collection, query.clone()).await;
         let names = filenames(&answer);
         assert!(!names.contains(&"sourdough.md".to_owned()), "{names:?}");
-        assert_eq!(names.len(), 3, "the other documents' chunks remain: {names:?}");
+        assert_eq!(
+            names.len(),
+            3,
+            "the other documents' chunks remain: {names:?}"
+        );
     }
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn a_provider_that_is_down_retries_the_document_then_fails_it_with_the_reason(
-    pool: PgPool,
-) {
+async fn a_provider_that_is_down_retries_the_document_then_fails_it_with_the_reason(pool: PgPool) {
     // A port nothing listens on.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", closed.local_addr().unwrap());
@@ -263,7 +295,9 @@ async fn a_provider_that_is_down_retries_the_document_then_fails_it_with_the_rea
     config.knowledge.retry_delay_ms = 10;
     let app = spawn_with(pool, config).await;
     let (ada, collection) = app.ada_with_collection(json!({})).await;
-    let document = app.add(&ada.token, &collection, "notes.md", "Some notes.").await;
+    let document = app
+        .add(&ada.token, &collection, "notes.md", "Some notes.")
+        .await;
     let failed = app.settled(&ada.token, &document).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["attempts"], 2, "retried once: {failed}");
@@ -285,14 +319,17 @@ async fn a_provider_that_refuses_the_request_fails_the_document_at_once(pool: Pg
     .await;
     let app = spawn_with(pool, semantic_config(&server)).await;
     let (ada, collection) = app.ada_with_collection(json!({})).await;
-    let document = app.add(&ada.token, &collection, "notes.md", "Some notes.").await;
+    let document = app
+        .add(&ada.token, &collection, "notes.md", "Some notes.")
+        .await;
     let failed = app.settled(&ada.token, &document).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["attempts"], 1, "{failed}");
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("HTTP 400"), "{error}");
     // The next upload is embedded normally.
-    app.ingest(&ada.token, &collection, "more.md", "More notes.").await;
+    app.ingest(&ada.token, &collection, "more.md", "More notes.")
+        .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -303,11 +340,20 @@ async fn another_tenants_vectors_are_never_searched(pool: PgPool) {
     let bob = app.signup("bob@example.com").await;
     let bob_collection = app.collection(&bob.token, json!({"name": "docs"})).await;
     let bob_collection = bob_collection["id"].as_str().unwrap();
-    app.ingest(&bob.token, bob_collection, "garden.txt", "Tomatoes need sun and water.")
-        .await;
+    app.ingest(
+        &bob.token,
+        bob_collection,
+        "garden.txt",
+        "Tomatoes need sun and water.",
+    )
+    .await;
     let synonym = synonym_of("sourdough");
     let answer = app
-        .query(&bob.token, bob_collection, json!({"query": synonym, "top_k": 10}))
+        .query(
+            &bob.token,
+            bob_collection,
+            json!({"query": synonym, "top_k": 10}),
+        )
         .await;
     assert_eq!(filenames(&answer), ["garden.txt"], "{answer}");
     let resp = app
