@@ -18,7 +18,7 @@ use temponest_test_client::embeddings::{
     EmbeddingServer, EmbeddingServerOptions, Fault, deterministic_embedding,
 };
 
-use crate::helpers::{TestApp, config, expect_json, spawn, spawn_with};
+use crate::helpers::{TestApp, config, expect_json, filenames, spawn, spawn_with};
 
 const DIMS: usize = 64;
 
@@ -77,15 +77,6 @@ async fn ingest_corpus(app: &TestApp, token: &str, collection: &str) -> Vec<Valu
         documents.push(app.ingest(token, collection, filename, text).await);
     }
     documents
-}
-
-fn filenames(answer: &Value) -> Vec<String> {
-    answer["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["filename"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
