@@ -50,6 +50,11 @@ pub struct IngestConfig {
     pub vector_cache_max_bytes: u64,
     /// A collection's vector index unused this long is dropped (reloaded on its next query).
     pub vector_idle_secs: u64,
+    /// Collections with at least this many vectors are searched through an HNSW graph, fewer
+    /// by an exact scan. An index is rebuilt after every change to its collection, and a
+    /// graph build costs minutes at 100k vectors (docs/performance.md) while an exact scan
+    /// of 100k × 768 takes ~22 ms, so the default keeps every collection up to 200k exact.
+    pub vector_graph_threshold: usize,
 }
 
 impl Default for IngestConfig {
@@ -66,6 +71,7 @@ impl Default for IngestConfig {
             embedding: None,
             vector_cache_max_bytes: 256 << 20,
             vector_idle_secs: 1_800,
+            vector_graph_threshold: 200_000,
         }
     }
 }

@@ -56,6 +56,7 @@ impl AppState {
             context.pool.clone(),
             config.knowledge.vector_cache_max_bytes,
             std::time::Duration::from_secs(config.knowledge.vector_idle_secs),
+            config.knowledge.vector_graph_threshold,
         );
         Ok(Self {
             pool: context.pool.clone(),

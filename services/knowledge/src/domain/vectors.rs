@@ -13,8 +13,10 @@
 //!   (weighed by vectors, graph and key map, estimated), least recently used evicted first,
 //!   and dropped after [`IngestConfig::vector_idle_secs`] without a query. Concurrent first
 //!   queries of one index share one load.
-//! - **CPU.** Decoding, building (exact below `exact_below` vectors, an HNSW graph above; see
-//!   `crates/vectors`) and searching run on the blocking pool.
+//! - **CPU.** Decoding, building (an exact scan below `vector_graph_threshold` vectors, an
+//!   HNSW graph above; see `crates/vectors`) and searching run on the blocking pool. Since
+//!   an index is rebuilt from Postgres after every change to its collection, the threshold
+//!   defaults high (200k): a graph build takes minutes at 100k vectors, an exact scan ~22 ms.
 //!
 //! [`IngestConfig::vector_cache_max_bytes`]: crate::config::IngestConfig::vector_cache_max_bytes
 //! [`IngestConfig::vector_idle_secs`]: crate::config::IngestConfig::vector_idle_secs
@@ -172,11 +174,15 @@ impl std::fmt::Debug for VectorIndexes {
 }
 
 impl VectorIndexes {
-    /// Indexes within `max_bytes` (estimated), dropped after `idle` without a query.
-    pub fn new(pool: PgPool, max_bytes: u64, idle: Duration) -> Self {
+    /// Indexes within `max_bytes` (estimated), dropped after `idle` without a query, exact
+    /// below `graph_threshold` vectors.
+    pub fn new(pool: PgPool, max_bytes: u64, idle: Duration, graph_threshold: usize) -> Self {
         Self {
             pool,
-            params: IndexParams::default(),
+            params: IndexParams {
+                exact_below: graph_threshold,
+                ..IndexParams::default()
+            },
             indexes: moka::future::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|_key: &IndexKey, index: &Arc<CollectionIndex>| index.weight())
