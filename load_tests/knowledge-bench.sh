@@ -3,6 +3,14 @@
 # query latency (p50/p99, cached and uncached) at a collection size, and idle RSS.
 #
 #   load_tests/knowledge-bench.sh CHUNKS        # e.g. 10000, then 100000
+#   EMBEDDINGS=1 load_tests/knowledge-bench.sh CHUNKS   # hybrid: chunks embedded, RRF queries
+#
+# With EMBEDDINGS=1 the knowledge service gets an embedding provider: the tests' deterministic
+# embedding server as a process (EMBED_BIN, default target/release/examples/embedding_server:
+# `cargo build --release -p temponest-knowledge --example embedding_server`; hashed
+# bag-of-words vectors of DIMS=768 components, OpenAI protocol on 127.0.0.1:$EMBED_PORT), so
+# ingestion includes embedding every chunk and queries are hybrid (lexical + vector search,
+# fused). The first query's time includes loading the collection's vector index.
 #
 # Starts `temponest serve` (release build: BIN, default target/release/temponest) on
 # 127.0.0.1:$PORT against its own database, uploads generated text documents (deterministic,
@@ -21,12 +29,32 @@ DB=${DB:-temponest_knowledge_bench_$CHUNKS}
 SERVER=${SERVER:-postgres://postgres@127.0.0.1:5432}
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-16}
+EMBEDDINGS=${EMBEDDINGS:-0}
+EMBED_BIN=${EMBED_BIN:-target/release/examples/embedding_server}
+EMBED_PORT=${EMBED_PORT:-19080}
+DIMS=${DIMS:-768}
 WORK=$(mktemp -d)
 BASE="http://127.0.0.1:$PORT"
-trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+EMBED_PID=
+trap 'kill "$PID" $EMBED_PID 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+provider=()
+if [ "$EMBEDDINGS" = "1" ]; then
+  DB="${DB}_hybrid"
+  "$EMBED_BIN" "$EMBED_PORT" "$DIMS" >"$WORK/embed.log" 2>&1 &
+  EMBED_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q http "$WORK/embed.log" && break
+    kill -0 "$EMBED_PID" 2>/dev/null || { cat "$WORK/embed.log"; exit 1; }
+    sleep 0.1
+  done
+  provider=(TEMPONEST_KNOWLEDGE__EMBEDDING__KIND=openai
+            TEMPONEST_KNOWLEDGE__EMBEDDING__BASE_URL="http://127.0.0.1:$EMBED_PORT/v1")
+  echo "== hybrid: embeddings from the deterministic server ($DIMS dimensions)"
+fi
 
 psql "$SERVER/postgres" -qc "drop database if exists $DB" >/dev/null
-DATABASE_URL="$SERVER/$DB" REDIS_URL=redis://127.0.0.1:6379 \
+env "${provider[@]}" DATABASE_URL="$SERVER/$DB" REDIS_URL=redis://127.0.0.1:6379 \
   TEMPONEST_REDIS_KEY_PREFIX="bench-$DB-$$" \
   TEMPONEST_PORTS=$PORT BIND_ADDRESS=127.0.0.1 RATE_LIMIT_ENABLED=false RUST_LOG=warn \
   TEMPONEST_WEBHOOKS__RUN_ENGINE=false \
@@ -92,6 +120,12 @@ print(f"documents {int(docs)} (failed {int(failed)}), chunks {int(chunks)}")
 print(f"uploads took {uploaded - start:.1f} s; all ready after {done - start:.1f} s")
 print(f"ingestion: {chunks / (done - start):.0f} chunks/s ({docs / (done - start):.1f} documents/s, ~80 KB each)")
 PY
+if [ "$EMBEDDINGS" = "1" ]; then
+  echo "chunks with an embedding: $(psql "$SERVER/$DB" -Atc "select count(embedding) from knowledge.chunks")"
+  first=$(curl -sf -o /dev/null -w '%{time_total}' -X POST "$BASE/rag/collections/$COLLECTION/query" \
+    -H "$auth" -H "$json" -d "{\"query\": \"$(sed -n 7p "$WORK/vocab.txt")\", \"top_k\": 5}")
+  echo "first hybrid query (loads the vector index): ${first} s"
+fi
 
 cat >"$WORK/cached.lua" <<EOF
 wrk.method = "POST"

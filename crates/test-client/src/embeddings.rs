@@ -103,6 +103,27 @@ impl EmbeddingServer {
     }
 
     pub async fn start_with(options: EmbeddingServerOptions) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a local port");
+        Self::serve(listener, options)
+    }
+
+    /// A well-behaved server on `127.0.0.1:port` (a process serving benchmarks).
+    pub async fn start_on(port: u16, dims: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("the port is free");
+        Self::serve(
+            listener,
+            EmbeddingServerOptions {
+                dims,
+                ..EmbeddingServerOptions::default()
+            },
+        )
+    }
+
+    fn serve(listener: tokio::net::TcpListener, options: EmbeddingServerOptions) -> Self {
         let shared = Arc::new(Shared {
             dims: options.dims,
             faults: Mutex::new(options.faults.into()),
@@ -118,9 +139,6 @@ impl EmbeddingServer {
             .route("/v1/embeddings", post(openai))
             .route("/api/embed", post(ollama))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a local port");
         let base = format!("http://{}", listener.local_addr().expect("an address"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { base, shared }

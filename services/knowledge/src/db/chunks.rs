@@ -1,4 +1,5 @@
-//! `knowledge.chunks` for retrieval: the lexical leg (Postgres full-text search).
+//! `knowledge.chunks` for retrieval: the lexical leg (Postgres full-text search), and for the
+//! semantic leg the stored embeddings, the chunks a metadata filter allows, and chunks by key.
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -77,6 +78,107 @@ pub async fn lexical(
             filter,
             limit,
             websearch
+        )
+        .fetch_all(pool),
+    )
+    .await
+}
+
+/// A chunk's stored embedding.
+#[derive(Debug, Clone)]
+pub struct StoredVector {
+    pub document_id: Uuid,
+    pub chunk_index: i32,
+    pub embedding: Vec<u8>,
+}
+
+/// The embeddings of a collection's chunks made by `identity` (`provider/model@dims`);
+/// chunks embedded by another model are left out.
+pub async fn vectors(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    collection_id: Uuid,
+    identity: &str,
+) -> sqlx::Result<Vec<StoredVector>> {
+    temponest_db::timed(
+        "knowledge.chunks.vectors",
+        sqlx::query_as!(
+            StoredVector,
+            r#"select document_id, chunk_index, embedding as "embedding!"
+               from knowledge.chunks
+               where tenant_id = $1 and collection_id = $2 and embedding_identity = $3"#,
+            tenant_id,
+            collection_id,
+            identity
+        )
+        .fetch_all(pool),
+    )
+    .await
+}
+
+/// The keys (document, chunk index) of a collection's chunks whose metadata contains
+/// `filter`: the allow-set of a filtered semantic search.
+pub async fn matching_filter(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    collection_id: Uuid,
+    filter: &serde_json::Value,
+) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    let rows = temponest_db::timed(
+        "knowledge.chunks.matching_filter",
+        sqlx::query!(
+            "select document_id, chunk_index from knowledge.chunks
+             where tenant_id = $1 and collection_id = $2 and metadata @> $3",
+            tenant_id,
+            collection_id,
+            filter
+        )
+        .fetch_all(pool),
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.document_id, r.chunk_index))
+        .collect())
+}
+
+/// One chunk as an answer shows it.
+#[derive(Debug, Clone)]
+pub struct ChunkRow {
+    pub document_id: Uuid,
+    pub chunk_index: i32,
+    pub content: String,
+    pub metadata: serde_json::Value,
+    pub heading_path: serde_json::Value,
+    pub char_start: i32,
+    pub char_end: i32,
+    pub filename: String,
+}
+
+/// The chunks of a collection with these keys (`document_ids[i]`, `chunk_indexes[i]`), in
+/// no particular order; keys of chunks deleted meanwhile are missing.
+pub async fn by_keys(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    collection_id: Uuid,
+    document_ids: &[Uuid],
+    chunk_indexes: &[i32],
+) -> sqlx::Result<Vec<ChunkRow>> {
+    temponest_db::timed(
+        "knowledge.chunks.by_keys",
+        sqlx::query_as!(
+            ChunkRow,
+            r#"select c.document_id, c.chunk_index, c.content, c.metadata, c.heading_path,
+                      c.char_start, c.char_end, d.filename
+               from unnest($3::uuid[], $4::int4[]) as k(document_id, chunk_index)
+               join knowledge.chunks c
+                 on c.document_id = k.document_id and c.chunk_index = k.chunk_index
+               join knowledge.documents d on d.id = c.document_id and d.tenant_id = $1
+               where c.tenant_id = $1 and c.collection_id = $2"#,
+            tenant_id,
+            collection_id,
+            document_ids,
+            chunk_indexes
         )
         .fetch_all(pool),
     )

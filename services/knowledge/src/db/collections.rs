@@ -7,6 +7,26 @@ use uuid::Uuid;
 
 use crate::models::CollectionSpec;
 
+/// Channel on which every change to a collection's chunks (and so its vectors) is announced,
+/// with the collection id as payload, in the changing transaction. Each process's vector
+/// indexes listen to it ([`crate::domain::vectors`]).
+pub const VECTORS_CHANNEL: &str = "knowledge_vectors";
+
+/// Announces (on commit) that a collection's chunks or definition changed.
+pub async fn announce_change(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("select pg_notify($1, $2::uuid::text)", VECTORS_CHANNEL, id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A collection's version and embedding model: what a query needs to know about it.
+#[derive(Debug, Clone)]
+pub struct QueryTarget {
+    pub version: i64,
+    pub embedding_model: String,
+}
+
 /// One collection row with its document count.
 #[derive(Debug, Clone)]
 pub struct CollectionRow {
@@ -85,6 +105,37 @@ pub async fn version(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<O
         .fetch_optional(pool),
     )
     .await
+}
+
+/// The version and embedding model of a collection of the tenant.
+pub async fn query_target(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<QueryTarget>> {
+    temponest_db::timed(
+        "knowledge.collections.query_target",
+        sqlx::query_as!(
+            QueryTarget,
+            "select version, embedding_model from knowledge.collections
+             where id = $1 and tenant_id = $2",
+            id,
+            tenant_id
+        )
+        .fetch_optional(pool),
+    )
+    .await
+}
+
+/// The current versions of the collections among `ids` that still exist.
+pub async fn versions(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i64)>> {
+    let rows = sqlx::query!(
+        "select id, version from knowledge.collections where id = any($1)",
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.version)).collect())
 }
 
 /// A collection of the tenant with its document count, locked for a change.
@@ -179,15 +230,15 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Replaces the definition of a collection (the caller merged the patch) and bumps its
-/// version.
+/// Replaces the definition of a collection (the caller merged the patch), bumps its
+/// version and announces the change.
 pub async fn update(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     id: Uuid,
     spec: &CollectionSpec,
 ) -> sqlx::Result<Option<CollectionRow>> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         CollectionRow,
         r#"update knowledge.collections c
            set name = $3, description = $4, embedding_model = $5, chunk_size = $6,
@@ -208,33 +259,42 @@ pub async fn update(
         spec.chunk_overlap,
         spec.metadata
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    if row.is_some() {
+        announce_change(conn, id).await?;
+    }
+    Ok(row)
 }
 
-/// Bumps a collection's version (a document was added, ingested or deleted).
+/// Bumps a collection's version (a document was added, ingested or deleted) and announces
+/// the change on [`VECTORS_CHANNEL`].
 pub async fn bump_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         "update knowledge.collections set version = version + 1, updated_at = now()
          where id = $1",
         id
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    announce_change(conn, id).await
 }
 
-/// Deletes a collection with its documents, sources and chunks (cascade); false if there
-/// was none.
+/// Deletes a collection with its documents, sources, chunks and vectors (cascade) and
+/// announces it; false if there was none.
 pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "delete from knowledge.collections where id = $1 and tenant_id = $2",
         id,
         tenant_id
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 1 {
+        announce_change(conn, id).await?;
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 /// `%text%` with LIKE wildcards in the user's text escaped.

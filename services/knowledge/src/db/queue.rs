@@ -20,12 +20,14 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
-/// What ingestion needs of a claimed document: its bytes and its collection's chunk sizes.
+/// What ingestion needs of a claimed document: its bytes and its collection's chunk sizes
+/// and embedding model.
 #[derive(Debug)]
 pub struct Work {
     pub content: Vec<u8>,
     pub chunk_size: i32,
     pub chunk_overlap: i32,
+    pub embedding_model: String,
 }
 
 /// One chunk to store.
@@ -36,6 +38,8 @@ pub struct NewChunk {
     pub char_end: i32,
     pub heading_path: serde_json::Value,
     pub section: String,
+    /// The chunk's embedding ([`temponest_vectors::encode`]), when a provider is configured.
+    pub embedding: Option<Vec<u8>>,
 }
 
 /// Rows per `UNNEST` insert statement (all in the document's one transaction).
@@ -43,7 +47,7 @@ const INSERT_BATCH: usize = 2000;
 
 /// Marks failed the documents whose lease expired after their last allowed claim (their
 /// engine died or stalled `max_attempts` times), dropping any chunks they had, and bumps
-/// their collections' versions. Returns how many.
+/// their collections' versions (announcing the change). Returns how many.
 pub async fn fail_exhausted(pool: &PgPool, max_attempts: i32) -> sqlx::Result<u64> {
     let failed = sqlx::query_scalar!(
         r#"with failed as (
@@ -63,8 +67,10 @@ pub async fn fail_exhausted(pool: &PgPool, max_attempts: i32) -> sqlx::Result<u6
                update knowledge.collections set version = version + 1, updated_at = now()
                where id in (select collection_id from failed)
            )
-           select count(*) as "count!" from failed"#,
-        max_attempts
+           select count(*) as "count!"
+           from failed, lateral (select pg_notify($2, failed.collection_id::text)) announced"#,
+        max_attempts,
+        super::collections::VECTORS_CHANNEL
     )
     .fetch_one(pool)
     .await?;
@@ -105,7 +111,7 @@ pub async fn claim(
 pub async fn work(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Work>> {
     sqlx::query_as!(
         Work,
-        "select s.content, c.chunk_size, c.chunk_overlap
+        "select s.content, c.chunk_size, c.chunk_overlap, c.embedding_model
          from knowledge.documents d
          join knowledge.document_sources s on s.document_id = d.id
          join knowledge.collections c on c.id = d.collection_id
@@ -134,13 +140,16 @@ async fn lock_leased(
     .await
 }
 
-/// Replaces a document's chunks and marks it ready, in one transaction, if `engine` still
-/// holds it; false if it does not (nothing written).
+/// Replaces a document's chunks (with their embeddings, stamped `identity`) and marks it
+/// ready, in one transaction, if `engine` still holds it; false if it does not (nothing
+/// written). The collection's version is bumped and the change announced in the same
+/// transaction.
 pub async fn complete(
     pool: &PgPool,
     claimed: &Claimed,
     engine: Uuid,
     chunks: &[NewChunk],
+    identity: Option<&str>,
 ) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
     let Some(collection_id) = lock_leased(&mut tx, claimed.id, engine).await? else {
@@ -162,14 +171,18 @@ pub async fn complete(
         let ends: Vec<i32> = batch.iter().map(|c| c.char_end).collect();
         let paths: Vec<serde_json::Value> = batch.iter().map(|c| c.heading_path.clone()).collect();
         let sections: Vec<&str> = batch.iter().map(|c| c.section.as_str()).collect();
+        let embeddings: Vec<Option<&[u8]>> = batch.iter().map(|c| c.embedding.as_deref()).collect();
         sqlx::query!(
             "insert into knowledge.chunks (document_id, chunk_index, tenant_id, collection_id,
-                    content, char_start, char_end, heading_path, section, metadata)
+                    content, char_start, char_end, heading_path, section, metadata, embedding,
+                    embedding_identity)
              select $1, u.chunk_index, $2, $3, u.content, u.char_start, u.char_end,
-                    u.heading_path, u.section, $4
+                    u.heading_path, u.section, $4, u.embedding,
+                    case when u.embedding is null then null else $12 end
              from unnest($5::int4[], $6::text[], $7::int4[], $8::int4[], $9::jsonb[],
-                         $10::text[])
-                  as u(chunk_index, content, char_start, char_end, heading_path, section)",
+                         $10::text[], $11::bytea[])
+                  as u(chunk_index, content, char_start, char_end, heading_path, section,
+                       embedding)",
             claimed.id,
             claimed.tenant_id,
             collection_id,
@@ -179,7 +192,9 @@ pub async fn complete(
             &starts,
             &ends,
             &paths,
-            &sections as &[&str]
+            &sections as &[&str],
+            &embeddings as &[Option<&[u8]>],
+            identity
         )
         .execute(&mut *tx)
         .await?;

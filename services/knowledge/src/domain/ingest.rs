@@ -2,9 +2,11 @@
 //!
 //! Each round it fails the documents that ran out of attempts, claims up to `concurrency`
 //! documents from the queue ([`crate::db::queue`]: `FOR UPDATE SKIP LOCKED`, a lease,
-//! an attempt counted per claim), extracts and chunks them on the blocking pool, and writes
-//! each document's chunks and its `ready` status in one transaction (or `failed` with the
-//! reason when its content cannot be read). Rounds follow one another while there is work;
+//! an attempt counted per claim), extracts and chunks them on the blocking pool, embeds the
+//! chunks when an embedding provider is configured (batched, with the client's concurrency
+//! limit and retries, using the collection's `embedding_model`), and writes each document's
+//! chunks, their vectors and its `ready` status in one transaction (or `failed` with the
+//! reason when its content cannot be read or the provider refuses it). Rounds follow one another while there is work;
 //! then the engine waits for an upload (in-process, or a Postgres notification from another
 //! process) or the poll interval.
 //!
@@ -12,16 +14,18 @@
 //! dies mid-ingestion, the lease expires and the next claim resumes it from the start
 //! (extraction is deterministic, and the chunk write replaces whatever was there); after
 //! `max_attempts` claims it is marked failed with the reason, never left stuck. A transient
-//! error (the database) gives the document back to the queue with a short delay.
+//! error (the database; the embedding provider unreachable, timing out, rate limiting or
+//! answering 5xx after the client's own retries) gives the document back to the queue after
+//! `retry_delay_ms` × its attempt number; on its last attempt it is marked failed with the
+//! provider's error as the reason.
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use temponest_embeddings::{Embedder, EmbeddingError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::config::IngestConfig;
 use crate::db::documents::WAKE_CHANNEL;
 use crate::db::queue::{self, Claimed, NewChunk};
 use crate::domain::chunking::{self, Sizes};
@@ -76,10 +80,9 @@ impl Drop for Engine {
 }
 
 async fn run(state: AppState, engine: Uuid, cancel: CancellationToken) {
-    let config = state.config.knowledge.clone();
-    let poll = Duration::from_millis(config.poll_interval_ms);
+    let poll = Duration::from_millis(state.config.knowledge.poll_interval_ms);
     while !cancel.is_cancelled() {
-        match round(&state.pool, &config, engine).await {
+        match round(&state, engine).await {
             Ok(claimed) if claimed > 0 => continue,
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "ingestion round failed"),
@@ -94,7 +97,8 @@ async fn run(state: AppState, engine: Uuid, cancel: CancellationToken) {
 
 /// One round: fail the exhausted, claim, ingest the claimed concurrently. Returns how many
 /// documents were claimed.
-async fn round(pool: &PgPool, config: &IngestConfig, engine: Uuid) -> sqlx::Result<usize> {
+async fn round(state: &AppState, engine: Uuid) -> sqlx::Result<usize> {
+    let (pool, config) = (&state.pool, &state.config.knowledge);
     let failed = queue::fail_exhausted(pool, config.max_attempts).await?;
     if failed > 0 {
         metrics::counter!("knowledge_ingestions_total", "outcome" => "exhausted").increment(failed);
@@ -109,26 +113,48 @@ async fn round(pool: &PgPool, config: &IngestConfig, engine: Uuid) -> sqlx::Resu
     futures::future::join_all(
         claimed
             .iter()
-            .map(|document| ingest(pool, config, engine, document)),
+            .map(|document| ingest(state, engine, document)),
     )
     .await;
     Ok(claimed.len())
 }
 
+/// What became of a claimed document.
+enum Outcome {
+    /// Chunks (with embeddings stamped by the identity, when a provider is configured).
+    Ready(Vec<NewChunk>, Option<String>),
+    /// A permanent problem: the document fails with this reason.
+    Failed(String),
+    /// A transient problem (the embedding provider): retried while attempts remain.
+    Retry(EmbeddingError),
+    /// Deleted while queued.
+    Gone,
+}
+
 /// Ingests one claimed document and records the outcome.
 #[tracing::instrument(skip_all, fields(document = %claimed.id, attempt = claimed.attempts))]
-async fn ingest(pool: &PgPool, config: &IngestConfig, engine: Uuid, claimed: &Claimed) {
+async fn ingest(state: &AppState, engine: Uuid, claimed: &Claimed) {
+    let (pool, config) = (&state.pool, &state.config.knowledge);
     let started = std::time::Instant::now();
-    let outcome = match prepare_claimed(pool, config, claimed).await {
-        Ok(Some(Ok(chunks))) => queue::complete(pool, claimed, engine, &chunks)
-            .await
-            .map(|held| (held, "ready", chunks.len())),
-        Ok(Some(Err(reason))) => queue::fail(pool, claimed.id, engine, &reason)
-            .await
-            .map(|held| (held, "failed", 0)),
-        // Deleted while queued: nothing to do.
-        Ok(None) => return,
-        Err(err) => Err(err),
+    // Ok((still held, status, chunks)), or Err(why) to give the document back to the queue.
+    let outcome: Result<(bool, &str, usize), String> = match prepare_claimed(state, claimed).await {
+        Ok(Outcome::Ready(chunks, identity)) => {
+            queue::complete(pool, claimed, engine, &chunks, identity.as_deref())
+                .await
+                .map(|held| (held, "ready", chunks.len()))
+                .map_err(|e| e.to_string())
+        }
+        Ok(Outcome::Failed(reason)) => fail(pool, claimed, engine, &reason).await,
+        Ok(Outcome::Retry(err)) if claimed.attempts >= config.max_attempts => {
+            let reason = format!(
+                "embedding failed after {} attempts: {err}",
+                claimed.attempts
+            );
+            fail(pool, claimed, engine, &reason).await
+        }
+        Ok(Outcome::Retry(err)) => Err(err.to_string()),
+        Ok(Outcome::Gone) => return,
+        Err(err) => Err(err.to_string()),
     };
     match outcome {
         Ok((true, status, chunks)) => {
@@ -147,7 +173,8 @@ async fn ingest(pool: &PgPool, config: &IngestConfig, engine: Uuid, claimed: &Cl
         }
         Err(err) => {
             tracing::warn!(error = %err, "ingestion interrupted; the document goes back to the queue");
-            let delay = Duration::from_secs(5 * u64::try_from(claimed.attempts).unwrap_or(1));
+            let attempts = u64::try_from(claimed.attempts).unwrap_or(1);
+            let delay = Duration::from_millis(config.retry_delay_ms.saturating_mul(attempts));
             if let Err(err) = queue::release(pool, claimed.id, engine, delay).await {
                 tracing::warn!(error = %err, "could not release the document; its lease will expire");
             }
@@ -155,35 +182,86 @@ async fn ingest(pool: &PgPool, config: &IngestConfig, engine: Uuid, claimed: &Cl
     }
 }
 
-/// The chunks of a claimed document (`Err(reason)` when its content cannot be ingested), or
-/// `None` when it no longer exists.
-async fn prepare_claimed(
-    pool: &PgPool,
-    config: &IngestConfig,
+/// Marks the document failed with `reason` (if still held).
+async fn fail(
+    pool: &sqlx::PgPool,
     claimed: &Claimed,
-) -> sqlx::Result<Option<Result<Vec<NewChunk>, String>>> {
-    let Some(work) = queue::work(pool, claimed.id).await? else {
-        return Ok(None);
+    engine: Uuid,
+    reason: &str,
+) -> Result<(bool, &'static str, usize), String> {
+    queue::fail(pool, claimed.id, engine, reason)
+        .await
+        .map(|held| (held, "failed", 0))
+        .map_err(|e| e.to_string())
+}
+
+/// Extracts, chunks and (with a provider) embeds a claimed document.
+async fn prepare_claimed(state: &AppState, claimed: &Claimed) -> sqlx::Result<Outcome> {
+    let Some(work) = queue::work(&state.pool, claimed.id).await? else {
+        return Ok(Outcome::Gone);
     };
     let Ok(kind) = Kind::parse(&claimed.kind) else {
-        return Ok(Some(Err(format!(
+        return Ok(Outcome::Failed(format!(
             "unknown document kind `{}`",
             claimed.kind
-        ))));
+        )));
     };
     let sizes = Sizes {
         chunk_size: usize::try_from(work.chunk_size).unwrap_or(1000),
         chunk_overlap: usize::try_from(work.chunk_overlap).unwrap_or(0),
     };
-    let max_chunks = config.max_chunks_per_document;
+    let max_chunks = state.config.knowledge.max_chunks_per_document;
+    let content = work.content;
     let prepared =
-        tokio::task::spawn_blocking(move || prepare(kind, &work.content, sizes, max_chunks)).await;
-    Ok(Some(match prepared {
-        Ok(result) => result.map_err(|e| e.to_string()),
+        tokio::task::spawn_blocking(move || prepare(kind, &content, sizes, max_chunks)).await;
+    let chunks = match prepared {
+        Ok(Ok(chunks)) => chunks,
+        Ok(Err(err)) => return Ok(Outcome::Failed(err.to_string())),
         // A panic in a parser is a property of the content: retrying would panic again.
-        Err(join) if join.is_panic() => Err("the document could not be parsed".to_owned()),
-        Err(join) => Err(format!("ingestion was cancelled: {join}")),
-    }))
+        Err(join) if join.is_panic() => {
+            return Ok(Outcome::Failed(
+                "the document could not be parsed".to_owned(),
+            ));
+        }
+        Err(join) => return Ok(Outcome::Failed(format!("ingestion was cancelled: {join}"))),
+    };
+    let Some(embedder) = &state.embedder else {
+        return Ok(Outcome::Ready(chunks, None));
+    };
+    Ok(embed(embedder, &work.embedding_model, chunks).await)
+}
+
+/// Embeds every chunk with the collection's model (batched, limited and retried by the
+/// client, cached by text).
+async fn embed(embedder: &Embedder, model: &str, mut chunks: Vec<NewChunk>) -> Outcome {
+    let texts = chunks.iter().map(|c| c.content.clone()).collect();
+    match embedder.embed_batch(model, texts).await {
+        Ok(embeddings) => {
+            for (chunk, vector) in chunks.iter_mut().zip(&embeddings.vectors) {
+                chunk.embedding = Some(temponest_vectors::encode(vector));
+            }
+            let identity = embeddings.identity.map(|identity| identity.to_string());
+            Outcome::Ready(chunks, identity)
+        }
+        Err(err) if is_transient(&err) => Outcome::Retry(err),
+        Err(err) => Outcome::Failed(format!("embedding failed: {err}")),
+    }
+}
+
+/// Whether an embedding failure may pass if the document is tried again later: the provider
+/// unreachable, slow, rate limiting or failing on its side. A refused request (an unknown
+/// model, a bad key) or a broken answer fails the document at once.
+pub fn is_transient(err: &EmbeddingError) -> bool {
+    match err {
+        EmbeddingError::Unreachable { .. }
+        | EmbeddingError::Timeout { .. }
+        | EmbeddingError::RateLimited { .. } => true,
+        EmbeddingError::Upstream { status, .. } => *status >= 500 || *status == 408,
+        EmbeddingError::InvalidConfig { .. }
+        | EmbeddingError::Malformed { .. }
+        | EmbeddingError::CountMismatch { .. }
+        | EmbeddingError::DimensionMismatch { .. } => false,
+    }
 }
 
 /// Why a document's content cannot be ingested.
@@ -223,6 +301,7 @@ pub fn prepare(
             char_start: i32::try_from(chunk.char_start).unwrap_or(i32::MAX),
             char_end: i32::try_from(chunk.char_end).unwrap_or(i32::MAX),
             content: chunk.content,
+            embedding: None,
         })
         .collect())
 }

@@ -1,8 +1,11 @@
 //! The knowledge service's domain logic: document formats, metadata, chunking, the
-//! ingestion engine and retrieval.
+//! ingestion engine, retrieval (lexical, and hybrid with the semantic leg) and the vector
+//! indexes.
 
 pub mod chunking;
 pub mod formats;
+pub mod hybrid;
 pub mod ingest;
 pub mod metadata;
 pub mod retrieval;
+pub mod vectors;

@@ -7,24 +7,29 @@
 //!   `-word`: [`uses_websearch_syntax`]) is `websearch_to_tsquery`, taken strictly.
 //! - **Filters** are JSON containment on the document metadata, applied in SQL inside the
 //!   match (so top-k is never short when more matches exist).
+//! - **Semantic leg** (when an embedding provider is configured and the collection has
+//!   vectors by the collection's model): the query is embedded (cached by text), and the
+//!   nearest chunks come from the in-process vector index ([`super::vectors`]); a filter
+//!   restricts the index search to the chunks it allows (computed in SQL). The two ranked
+//!   lists are fused by reciprocal rank fusion with k = 60 ([`super::hybrid`]); `score` is
+//!   then the fused score. Without a provider, or when the collection has no vectors, the
+//!   lexical order is the answer and `score` its rank. If the provider fails at query time,
+//!   the answer is the lexical one (not cached, logged).
 //! - **Cache**: results live 15 minutes in the two-tier cache (category `rag`) under
-//!   (tenant, collection, collection version, top_k, hash of query and filter). Every change
-//!   to a collection or its documents bumps its version, so a cached result of an older
-//!   state can never be served; stale entries just expire.
-//!
-//! The semantic leg (embeddings) is a second ranked list over the same chunks; [`retrieve`]
-//! is where it would be fused with this one by reciprocal rank fusion. Today there is one
-//! leg and its order is the answer.
+//!   (tenant, collection, collection version, lexical or hybrid, top_k, hash of query and
+//!   filter). Every change to a collection or its documents bumps its version, so a cached
+//!   result of an older state can never be served; stale entries just expire.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use temponest_cache::{Cache, categories};
+use temponest_cache::categories;
 use uuid::Uuid;
 
 use crate::db::chunks;
+use crate::state::AppState;
 
 /// Largest filter accepted (as compact JSON).
 const MAX_FILTER_BYTES: usize = 4 * 1024;
@@ -109,6 +114,10 @@ pub struct Retrieved {
 pub enum RetrievalError {
     #[error("retrieval query failed: {0}")]
     Database(Arc<sqlx::Error>),
+    /// The semantic leg failed (the embedding provider, the vector index); the caller
+    /// answers with the lexical leg alone.
+    #[error("semantic retrieval failed: {0}")]
+    Semantic(String),
 }
 
 impl From<sqlx::Error> for RetrievalError {
@@ -117,39 +126,69 @@ impl From<sqlx::Error> for RetrievalError {
     }
 }
 
-/// The answer to `query` over collection `collection_id` (of `tenant_id`) at `version`,
-/// from the cache when an identical query was answered at this version in the last 15 min.
-pub async fn retrieve(
-    pool: &PgPool,
-    cache: &Cache,
-    tenant_id: Uuid,
-    collection_id: Uuid,
-    version: i64,
-    query: &Query,
-) -> Result<Retrieved, RetrievalError> {
-    let key = cache_key(tenant_id, collection_id, version, query);
-    cache
-        .get_or_load(&categories::RAG, &key, || {
-            lexical(pool, tenant_id, collection_id, query)
-        })
-        .await
+/// Which legs answered (part of the cache key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Lexical,
+    Hybrid,
 }
 
-/// The lexical leg: ranked full-text matches.
-async fn lexical(
-    pool: &PgPool,
-    tenant_id: Uuid,
-    collection_id: Uuid,
+/// The collection a query runs over: its id, the version its answer is cached under and the
+/// model its chunks are embedded with.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub tenant_id: Uuid,
+    pub collection_id: Uuid,
+    pub version: i64,
+    pub embedding_model: String,
+}
+
+/// The answer to `query` over the target collection, from the cache when an identical
+/// query was answered at this version (in the same mode) in the last 15 min.
+pub async fn retrieve(
+    state: &AppState,
+    target: &Target,
     query: &Query,
+) -> Result<Retrieved, RetrievalError> {
+    let mode = match state.embedder {
+        Some(_) => Mode::Hybrid,
+        None => Mode::Lexical,
+    };
+    let key = cache_key(target, mode, query);
+    let answer = state
+        .cache
+        .get_or_load(&categories::RAG, &key, || async {
+            match &state.embedder {
+                Some(embedder) => super::hybrid::retrieve(state, embedder, target, query).await,
+                None => lexical(&state.pool, target, query, query.top_k).await,
+            }
+        })
+        .await;
+    match answer {
+        Err(RetrievalError::Semantic(reason)) => {
+            tracing::warn!(%reason, collection = %target.collection_id, "semantic leg failed; answering with the lexical leg");
+            metrics::counter!("knowledge_semantic_failures_total").increment(1);
+            lexical(&state.pool, target, query, query.top_k).await
+        }
+        other => other,
+    }
+}
+
+/// The lexical leg: the `limit` best full-text matches, ranked.
+pub async fn lexical(
+    pool: &PgPool,
+    target: &Target,
+    query: &Query,
+    limit: i64,
 ) -> Result<Retrieved, RetrievalError> {
     let hits = chunks::lexical(
         pool,
-        tenant_id,
-        collection_id,
+        target.tenant_id,
+        target.collection_id,
         &query.text,
         uses_websearch_syntax(&query.text),
         query.filter.as_ref().map(Filter::as_json),
-        query.top_k,
+        limit,
     )
     .await?;
     let total_matches = hits.first().map_or(0, |h| h.total);
@@ -184,7 +223,7 @@ pub fn uses_websearch_syntax(text: &str) -> bool {
 
 /// The cache key of a query: everything the answer depends on. The query text and filter
 /// are hashed (bounded key length; the text never appears in Redis keys).
-fn cache_key(tenant_id: Uuid, collection_id: Uuid, version: i64, query: &Query) -> String {
+fn cache_key(target: &Target, mode: Mode, query: &Query) -> String {
     let mut hasher = Sha256::new();
     hasher.update(query.text.as_bytes());
     hasher.update([0]);
@@ -192,9 +231,13 @@ fn cache_key(tenant_id: Uuid, collection_id: Uuid, version: i64, query: &Query) 
         hasher.update(filter.as_json().to_string().as_bytes());
     }
     let digest = hex::encode(hasher.finalize());
+    let mode = match mode {
+        Mode::Lexical => "lex",
+        Mode::Hybrid => "hyb",
+    };
     format!(
-        "{tenant_id}/{collection_id}/v{version}/k{}/{digest}",
-        query.top_k
+        "{}/{}/v{}/{mode}/k{}/{digest}",
+        target.tenant_id, target.collection_id, target.version, query.top_k
     )
 }
 
@@ -211,22 +254,48 @@ mod tests {
         }
     }
 
+    fn target(tenant_id: Uuid, collection_id: Uuid, version: i64) -> Target {
+        Target {
+            tenant_id,
+            collection_id,
+            version,
+            embedding_model: "m".into(),
+        }
+    }
+
     #[test]
     fn the_cache_key_changes_with_everything_the_answer_depends_on() {
         let (t, c) = (Uuid::now_v7(), Uuid::now_v7());
-        let base = cache_key(t, c, 1, &query("install", 5, None));
+        let lex = Mode::Lexical;
+        let base = cache_key(&target(t, c, 1), lex, &query("install", 5, None));
         let variants = [
-            cache_key(Uuid::now_v7(), c, 1, &query("install", 5, None)),
-            cache_key(t, Uuid::now_v7(), 1, &query("install", 5, None)),
-            cache_key(t, c, 2, &query("install", 5, None)),
-            cache_key(t, c, 1, &query("install", 6, None)),
-            cache_key(t, c, 1, &query("installs", 5, None)),
-            cache_key(t, c, 1, &query("install", 5, Some(json!({"a": 1})))),
+            cache_key(
+                &target(Uuid::now_v7(), c, 1),
+                lex,
+                &query("install", 5, None),
+            ),
+            cache_key(
+                &target(t, Uuid::now_v7(), 1),
+                lex,
+                &query("install", 5, None),
+            ),
+            cache_key(&target(t, c, 2), lex, &query("install", 5, None)),
+            cache_key(&target(t, c, 1), Mode::Hybrid, &query("install", 5, None)),
+            cache_key(&target(t, c, 1), lex, &query("install", 6, None)),
+            cache_key(&target(t, c, 1), lex, &query("installs", 5, None)),
+            cache_key(
+                &target(t, c, 1),
+                lex,
+                &query("install", 5, Some(json!({"a": 1}))),
+            ),
         ];
         for v in &variants {
             assert_ne!(&base, v);
         }
-        assert_eq!(base, cache_key(t, c, 1, &query("install", 5, None)));
+        assert_eq!(
+            base,
+            cache_key(&target(t, c, 1), lex, &query("install", 5, None))
+        );
         assert!(!base.contains("install"));
     }
 

@@ -76,7 +76,9 @@ pub struct ChunkOut {
     /// The document's metadata.
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
-    /// Relevance, 0..1 (higher is better).
+    /// Relevance (higher is better): the full-text score (0..1) when retrieval is lexical
+    /// only; with an embedding provider, the reciprocal-rank-fusion score of the lexical and
+    /// semantic ranks (`Σ 1/(60 + rank)`, at most 2/61).
     pub score: f64,
     pub document_id: Uuid,
     pub chunk_index: i32,
@@ -96,7 +98,8 @@ pub struct QueryOut {
     pub collection_id: Uuid,
     /// Chunks returned.
     pub total_results: usize,
-    /// Chunks of the collection that matched (before `top_k`).
+    /// Chunks of the collection that matched (before `top_k`); hybrid: the lexical matches
+    /// plus the chunks only the semantic leg's candidates added.
     pub total_matches: i64,
 }
 

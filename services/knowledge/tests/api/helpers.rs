@@ -161,12 +161,7 @@ impl TestApp {
         let answer = self
             .query(token, collection, json!({"query": query, "top_k": 10}))
             .await;
-        answer["chunks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["filename"].as_str().unwrap().to_owned())
-            .collect()
+        filenames(&answer)
     }
 
     /// Adds a user with `roles` to the caller's tenant and logs in as them; their token.
@@ -188,6 +183,16 @@ impl TestApp {
         .await;
         tokens["access_token"].as_str().unwrap().to_owned()
     }
+}
+
+/// The filenames of a query answer's chunks, best first.
+pub fn filenames(answer: &Value) -> Vec<String> {
+    answer["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["filename"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A one-page PDF whose page shows `lines` (Helvetica, standard encoding), built here so the

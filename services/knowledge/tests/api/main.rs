@@ -7,3 +7,4 @@ mod helpers;
 mod ingestion;
 mod isolation;
 mod retrieval;
+mod semantic;

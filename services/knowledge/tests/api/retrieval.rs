@@ -7,7 +7,8 @@ use sqlx::PgPool;
 
 use crate::helpers::{expect_error, spawn};
 
-const CORPUS: &[(&str, &str)] = &[
+/// A small fixed corpus (also ranked by the hybrid test in `semantic`).
+pub const CORPUS: &[(&str, &str)] = &[
     (
         "kubernetes.md",
         "# Deploying services\n\nA Kubernetes deployment declares how many replicas of a container run. Rolling updates replace pods gradually, and a readiness probe keeps traffic away from pods that are still starting.\n",
@@ -30,6 +31,20 @@ const CORPUS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Questions over [`CORPUS`] and the document that answers each.
+pub const QUESTIONS: &[(&str, &str)] = &[
+    ("how do rolling updates replace pods", "kubernetes.md"),
+    ("replica deployments", "kubernetes.md"),
+    ("baking bread overnight", "sourdough.md"),
+    (
+        "how do plants make oxygen from sunlight",
+        "photosynthesis.txt",
+    ),
+    ("late penalty for my tax return", "taxes.txt"),
+    ("\"queen's gambit\"", "chess.md"),
+    ("openings", "chess.md"),
+];
+
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_right_document_comes_first_for_each_question(pool: PgPool) {
     let app = spawn(pool).await;
@@ -37,23 +52,11 @@ async fn the_right_document_comes_first_for_each_question(pool: PgPool) {
     for (filename, text) in CORPUS {
         app.ingest(&ada.token, &id, filename, text).await;
     }
-    let questions = [
-        ("how do rolling updates replace pods", "kubernetes.md"),
-        ("replica deployments", "kubernetes.md"),
-        ("baking bread overnight", "sourdough.md"),
-        (
-            "how do plants make oxygen from sunlight",
-            "photosynthesis.txt",
-        ),
-        ("late penalty for my tax return", "taxes.txt"),
-        ("\"queen's gambit\"", "chess.md"),
-        ("openings", "chess.md"),
-    ];
-    for (question, expected) in questions {
+    for (question, expected) in QUESTIONS {
         let ranked = app.ranked(&ada.token, &id, question).await;
         assert_eq!(
             ranked.first().map(String::as_str),
-            Some(expected),
+            Some(*expected),
             "{question}: {ranked:?}"
         );
     }
