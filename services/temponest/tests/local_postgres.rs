@@ -3,6 +3,7 @@
 //! it do so although the test machine's own server answers on 5432: the same path a machine
 //! with PostgreSQL installed but stopped takes.)
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -71,21 +72,36 @@ async fn serve_without_a_database_runs_on_a_private_postgres_and_stops_it() {
         return;
     }
 
-    let api = temponest_test_client::Api::new(format!("http://127.0.0.1:{port}"));
-    let ready = tokio::time::timeout(Duration::from_secs(120), async {
-        loop {
-            if let Some(status) = server.try_wait().unwrap() {
-                panic!("serve exited early: {status}");
+    // Wait for the server's own "temponest serving" log line (logs go to stderr), reading the
+    // pipe to its end on a thread of its own so the server never blocks on a full pipe; if the
+    // server exits first, the sender is dropped and its log is in the failure message.
+    let stderr = server.stderr.take().unwrap();
+    let (serving_tx, serving_rx) = tokio::sync::oneshot::channel();
+    let log = std::thread::spawn(move || {
+        let mut serving_tx = Some(serving_tx);
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("temponest serving")
+                && let Some(tx) = serving_tx.take()
+            {
+                let _ = tx.send(());
             }
-            let answer = api.http.get(api.url("/health/ready")).send().await;
-            if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            lines.push(line);
         }
-    })
-    .await;
-    assert!(ready.is_ok(), "not ready within 120 s");
+        lines
+    });
+    match tokio::time::timeout(Duration::from_secs(120), serving_rx).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => panic!(
+            "serve exited before serving: {:?}\n{}",
+            server.wait().unwrap(),
+            log.join().unwrap().join("\n")
+        ),
+        Err(_) => panic!("serve did not log \"temponest serving\" within 120 s"),
+    }
+    let api = temponest_test_client::Api::new(format!("http://127.0.0.1:{port}"));
+    let ready = api.http.get(api.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "ready once serving");
     assert!(cluster_runs(&data), "the cluster is in the data directory");
 
     // The platform works on it: sign up, create and read an agent.
@@ -118,5 +134,10 @@ async fn serve_without_a_database_runs_on_a_private_postgres_and_stops_it() {
         .unwrap();
     assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
     assert!(!cluster_runs(&data), "the private cluster stops with serve");
+    let log = log.join().unwrap();
+    assert!(
+        log.iter().any(|l| l.contains("stopped the private PostgreSQL")),
+        "{log:?}"
+    );
     std::fs::remove_dir_all(&data).ok();
 }
