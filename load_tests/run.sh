@@ -66,8 +66,10 @@ host="http://127.0.0.1:$port"
 
 server_pid=""
 start_server() {
-  # Rate limiting off (throughput runs), generous login/register limits in case it is turned
-  # back on, warnings only, no trace export, loopback only, a Redis key prefix of our own.
+  # Rate limiting off (throughput runs; RATE_LIMIT_ENABLED=true keeps it in the path with limits
+  # no run reaches, unless RATE_LIMIT_PER_MINUTE / _PER_HOUR say otherwise), generous
+  # login/register limits in case it is turned back on, warnings only, no trace export,
+  # loopback only, a Redis key prefix of our own.
   # WEBHOOKS_ALLOWED_NETWORKS: webhook deliveries to loopback are refused by default (SSRF
   # guard); the webhooks-* measurements deliver to a receiver on 127.0.0.1, and nothing here
   # ever registers an endpoint anywhere else.
@@ -76,7 +78,8 @@ start_server() {
     REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
     TEMPONEST_REDIS_KEY_PREFIX="tnload$$" \
     TEMPONEST_PORTS="$port" BIND_ADDRESS=127.0.0.1 \
-    RATE_LIMIT_ENABLED=false \
+    RATE_LIMIT_ENABLED="${RATE_LIMIT_ENABLED:-false}" \
+    RATE_LIMIT_PER_MINUTE="${RATE_LIMIT_PER_MINUTE:-100000000}" RATE_LIMIT_PER_HOUR="${RATE_LIMIT_PER_HOUR:-1000000000}" \
     TEMPONEST_LOGIN_PER_MINUTE=1000000 TEMPONEST_REGISTER_PER_HOUR=1000000 \
     RUST_LOG=warn \
     WEBHOOKS_ALLOWED_NETWORKS=127.0.0.0/8 \
