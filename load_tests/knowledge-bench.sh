@@ -21,6 +21,7 @@
 # Needs curl, jq, python3 and wrk. Everything stays on 127.0.0.1; every loop is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. load_tests/start-serve.sh
 
 CHUNKS=${1:-10000}
 BIN=${BIN:-target/release/temponest}
@@ -53,18 +54,7 @@ if [ "$EMBEDDINGS" = "1" ]; then
   echo "== hybrid: embeddings from the deterministic server ($DIMS dimensions)"
 fi
 
-psql "$SERVER/postgres" -qc "drop database if exists $DB" >/dev/null
-env "${provider[@]}" DATABASE_URL="$SERVER/$DB" REDIS_URL=redis://127.0.0.1:6379 \
-  TEMPONEST_REDIS_KEY_PREFIX="bench-$DB-$$" \
-  TEMPONEST_PORTS=$PORT BIND_ADDRESS=127.0.0.1 RATE_LIMIT_ENABLED=false RUST_LOG=warn \
-  TEMPONEST_WEBHOOKS__RUN_ENGINE=false \
-  "$BIN" serve >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 600); do
-  curl -sf -o /dev/null "$BASE/health/ready" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
-  sleep 0.1
-done
+start_serve "${provider[@]}" RATE_LIMIT_ENABLED=false TEMPONEST_WEBHOOKS__RUN_ENGINE=false
 
 json='content-type: application/json'
 curl -sf -X POST "$BASE/auth/register" -H "$json" \

@@ -15,6 +15,7 @@
 # citations. Needs curl, jq and python3. Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. load_tests/start-serve.sh
 
 BIN=${BIN:-target/release/temponest}
 PORT=${PORT:-19015}
@@ -130,18 +131,8 @@ python3 "$WORK/pdf.py" "$WORK/volcanoes.pdf" \
 
 python3 "$WORK/model.py" "$MODEL_PORT" &
 MODEL_PID=$!
-psql "$SERVER/postgres" -qc "drop database if exists $DB" >/dev/null
-env DATABASE_URL="$SERVER/$DB" REDIS_URL=redis://127.0.0.1:6379 \
-  TEMPONEST_REDIS_KEY_PREFIX="demo-$DB-$$" TEMPONEST_PORTS=$PORT BIND_ADDRESS=127.0.0.1 RUST_LOG=warn \
-  TEMPONEST_PROVIDERS__LOCAL__KIND=openai \
-  TEMPONEST_PROVIDERS__LOCAL__BASE_URL="http://127.0.0.1:$MODEL_PORT/v1" \
-  "$BIN" serve >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 600); do
-  curl -sf -o /dev/null "$BASE/health/ready" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
-  sleep 0.1
-done
+start_serve TEMPONEST_PROVIDERS__LOCAL__KIND=openai \
+  TEMPONEST_PROVIDERS__LOCAL__BASE_URL="http://127.0.0.1:$MODEL_PORT/v1"
 
 say() { printf '\n$ %s\n' "$*"; }
 json=(-H 'content-type: application/json')

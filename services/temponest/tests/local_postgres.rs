@@ -136,7 +136,8 @@ async fn serve_without_a_database_runs_on_a_private_postgres_and_stops_it() {
     assert!(!cluster_runs(&data), "the private cluster stops with serve");
     let log = log.join().unwrap();
     assert!(
-        log.iter().any(|l| l.contains("stopped the private PostgreSQL")),
+        log.iter()
+            .any(|l| l.contains("stopped the private PostgreSQL")),
         "{log:?}"
     );
     std::fs::remove_dir_all(&data).ok();
