@@ -131,7 +131,10 @@ impl Kit {
             .trusting_forwarded_for(infra.limiter.config().trust_forwarded_for);
         let router = temponest_idempotency::layer(router, idempotency)
             .merge(infra.health.router())
-            .merge(temponest_web::docs::router(openapi));
+            .merge(temponest_web::docs::router_offering(
+                openapi,
+                &crate::sections::docs_urls(&platform.docs_urls)?,
+            ));
         let router = temponest_auth_client::protect(router, auth, infra.limiter.clone());
         let router = temponest_web::server::with_route_layers_and_long(
             router,

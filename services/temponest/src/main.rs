@@ -37,11 +37,14 @@ struct Cli {
 enum Command {
     /// Run every service in one process (default ports 9000 and 9003).
     Serve {
-        /// Ports to listen on; every port serves every route.
-        #[arg(long = "port", env = "TEMPONEST_PORTS", value_delimiter = ',', default_values_t = [9000u16, 9003])]
+        /// Ports to listen on; every port serves every route [default: the configuration's
+        /// server.ports (TEMPONEST_PORTS), 9000,9003]
+        #[arg(long = "port", value_delimiter = ',')]
         ports: Vec<u16>,
-        #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
-        bind: String,
+        /// Address to listen on [default: the configuration's server.bind_address
+        /// (BIND_ADDRESS), 0.0.0.0]
+        #[arg(long)]
+        bind: Option<String>,
     },
     /// Create the database if needed and apply migrations.
     Migrate,
@@ -115,14 +118,25 @@ async fn main() -> anyhow::Result<()> {
     let layers = Layers::load();
     let platform: PlatformConfig = layers.settings()?;
     let auth: AuthConfig = layers.settings()?;
-    let mut telemetry = temponest_telemetry::TelemetryConfig::from_env("temponest")?;
+    let mut telemetry = platform.telemetry.config("temponest")?;
     if !matches!(command, Command::Serve { .. }) {
         // Commands print their result on stdout; keep the log to warnings and errors.
         telemetry.default_filter = "warn".to_owned();
     }
     let _telemetry = temponest_telemetry::init(telemetry)?;
     match command {
-        Command::Serve { ports, bind } => serve(&layers, platform, auth, &bind, &ports).await,
+        Command::Serve { ports, bind } => {
+            let bind = bind.unwrap_or_else(|| platform.server.bind_address.clone());
+            let ports = match ports.is_empty() {
+                true => platform.server.ports.clone(),
+                false => ports,
+            };
+            anyhow::ensure!(
+                !ports.is_empty(),
+                "TEMPONEST_PORTS (server.ports) names no port"
+            );
+            serve(&layers, platform, auth, &bind, &ports).await
+        }
         Command::Migrate => {
             migrated_pool(&platform).await?;
             println!("migrations applied");
@@ -275,7 +289,8 @@ fn add_service_client(auth: &mut AuthConfig, id: &str, secret: &str) {
 
 /// The platform's database, created if needed and migrated.
 async fn migrated_pool(platform: &PlatformConfig) -> anyhow::Result<sqlx::PgPool> {
-    let db = temponest_db::DbConfig::for_service("temponest", &platform.database_url);
+    let db = temponest_db::DbConfig::for_service("temponest", &platform.database_url)
+        .with_settings(&platform.database)?;
     temponest_db::ensure_database(&db).await?;
     let pool = temponest_db::connect(&db).await?;
     temponest_db::migrate(&pool).await?;
