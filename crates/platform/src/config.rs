@@ -96,6 +96,12 @@ impl Layers {
         self
     }
 
+    /// Whether a layer (the file or the environment) sets `key` (`agents_url`,
+    /// `server.port`), for settings whose default depends on where the process runs.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.figment.find_value(key).is_ok()
+    }
+
     /// Extracts `T` over its defaults, reads its verbatim variables and validates it.
     pub fn settings<T: Settings>(&self) -> Result<T, ConfigError> {
         let settings: T = self.unchecked()?;
@@ -342,6 +348,15 @@ mod tests {
         let section: Section = layers.settings().unwrap();
         assert_eq!(section.nested.count, 3);
         assert!(!format!("{platform:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_key_is_set_when_any_layer_sets_it() {
+        let layers = Layers::none().with_toml("agents_url = \"http://a\"\n[server]\nport = 1");
+        assert!(layers.is_set("agents_url") && layers.is_set("server.port"));
+        assert!(!layers.is_set("auth_url") && !layers.is_set("server.bind_address"));
+        let layers = Layers::from_environment(vec![("PORT".into(), "9".into())]);
+        assert!(layers.is_set("server.port"));
     }
 
     #[test]

@@ -196,8 +196,8 @@ async fn serve(
 }
 
 /// The scheduler's configuration in the all-in-one process: it reaches auth and agents on
-/// the first port it serves (unless `TEMPONEST_AGENTS_URL` / `TEMPONEST_AUTH_URL` say
-/// otherwise), with a service identity generated at start-up when none is configured.
+/// the first port it serves (unless `agents_url` / `auth_url` are configured, in the file or
+/// as `TEMPONEST_AGENTS_URL` / `TEMPONEST_AUTH_URL`), with a service identity generated at start-up when none is configured.
 fn scheduler_config(
     layers: &Layers,
     platform: &mut PlatformConfig,
@@ -207,10 +207,10 @@ fn scheduler_config(
     let port = ports.first().copied().unwrap_or(9000);
     let mut config: SchedulerConfig = layers.unchecked()?;
     let local = format!("http://127.0.0.1:{port}");
-    if std::env::var_os("TEMPONEST_AGENTS_URL").is_none() {
+    if !layers.is_set("agents_url") {
         config.agents_url = local.clone();
     }
-    if std::env::var_os("TEMPONEST_AUTH_URL").is_none() {
+    if !layers.is_set("auth_url") {
         platform.auth_url = local;
     }
     if config.service_client_secret.is_empty() {
@@ -228,7 +228,7 @@ fn scheduler_config(
 
 /// The agents service's configuration in the all-in-one process: it reaches the knowledge
 /// service (for `knowledge_search` and to check agents' collections) on the first port it
-/// serves (unless `TEMPONEST_KNOWLEDGE_URL` says otherwise), with the `agents` service
+/// serves (unless `knowledge_url` is configured: file or `TEMPONEST_KNOWLEDGE_URL`), with the `agents` service
 /// identity generated at start-up when no secret is configured. Call after
 /// [`scheduler_config`], which points the platform's auth URL at this process.
 fn agents_config(
@@ -238,7 +238,7 @@ fn agents_config(
 ) -> anyhow::Result<temponest_agents::AgentsConfig> {
     let port = ports.first().copied().unwrap_or(9000);
     let mut config: temponest_agents::AgentsConfig = layers.unchecked()?;
-    if std::env::var_os("TEMPONEST_KNOWLEDGE_URL").is_none() {
+    if !layers.is_set("knowledge_url") {
         config.knowledge_url = format!("http://127.0.0.1:{port}");
     }
     if config.service_client_secret.is_empty() {
@@ -255,13 +255,14 @@ fn agents_config(
 }
 
 /// The console's configuration in the all-in-one process: it calls the API on the first
-/// port it serves (unless `TEMPONEST_CONSOLE_API_URL` says otherwise).
+/// port it serves (unless `console_api_url` is configured: file or
+/// `TEMPONEST_CONSOLE_API_URL`).
 fn console_config(
     layers: &Layers,
     ports: &[u16],
 ) -> anyhow::Result<temponest_console::ConsoleConfig> {
     let mut config: temponest_console::ConsoleConfig = layers.unchecked()?;
-    if std::env::var_os("TEMPONEST_CONSOLE_API_URL").is_none() {
+    if !layers.is_set("console_api_url") {
         let port = ports.first().copied().unwrap_or(9000);
         config.api_url = format!("http://127.0.0.1:{port}");
     }
