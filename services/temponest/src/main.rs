@@ -60,6 +60,9 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the platform's OpenAPI document (every service's, merged: what `serve` serves at
+    /// /openapi.json), for client generators and for publishing next to an edge proxy.
+    Openapi,
     #[command(flatten)]
     Client(Box<client::ClientCommand>),
 }
@@ -113,6 +116,21 @@ async fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Command::Openapi => {
+            // What `serve` serves: every service's document in its order, with the errors the
+            // shared stack answers.
+            let mut document = temponest_platform::compose::merged_openapi([
+                temponest_auth::openapi(),
+                temponest_agents::openapi(),
+                temponest_webhooks::openapi(),
+                temponest_knowledge::openapi(),
+                temponest_scheduler::openapi(),
+            ])
+            .context("no service documents")?;
+            temponest_web::docs::document_errors(&mut document);
+            println!("{}", document.to_pretty_json()?);
+            return Ok(());
+        }
         server => server,
     };
     let layers = Layers::load();
@@ -143,7 +161,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(admin) => run_admin(platform, auth, admin).await,
-        Command::Completions { .. } | Command::Client(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Openapi | Command::Client(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
