@@ -54,7 +54,13 @@ impl Layers {
     /// The process's layers: the file named by `TEMPONEST_CONFIG` (if set), then the
     /// environment.
     pub fn load() -> Self {
-        Self::from_environment(std::env::vars().collect())
+        // Lossy, as figment's own `Env`: a variable that is not Unicode must not stop a start.
+        let lossy = |s: std::ffi::OsString| s.to_string_lossy().into_owned();
+        Self::from_environment(
+            std::env::vars_os()
+                .map(|(name, value)| (lossy(name), lossy(value)))
+                .collect(),
+        )
     }
 
     /// The layers of an environment given as `(name, value)` pairs: the file its

@@ -19,6 +19,7 @@ use crate::ConfigError;
 pub const DIRECT_VARS: &[&str] = &[
     "TEMPONEST_CONFIG",
     "TEMPONEST_STRICT_CONFIG",
+    // `server.ports`: read as a standard variable (a list), not as the key `ports`.
     "TEMPONEST_PORTS",
     "TEMPONEST_LOCAL_POSTGRES",
     "TEMPONEST_DATA_DIR",
