@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Everything needed to build a service's Postgres pool.
 #[derive(Clone)]
 pub struct DbConfig {
@@ -62,50 +64,59 @@ impl DbConfig {
     }
 }
 
+/// The pool settings an operator may change (`[database]` in the configuration file, or
+/// `DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`, `DATABASE_ACQUIRE_TIMEOUT_MS`);
+/// unset ones keep the service's defaults ([`DbConfig::for_service`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PoolSettings {
+    /// Pool size of this process (operators size pools to their Postgres `max_connections`
+    /// and replica count).
+    pub max_connections: Option<u32>,
+    pub min_connections: Option<u32>,
+    /// [`DbConfig::acquire_timeout`] in milliseconds (above 0).
+    pub acquire_timeout_ms: Option<u64>,
+}
+
 impl DbConfig {
-    /// Applies `DATABASE_MAX_CONNECTIONS` / `DATABASE_MIN_CONNECTIONS` when set (operators
-    /// size pools to their Postgres `max_connections` and replica count) and
-    /// `DATABASE_ACQUIRE_TIMEOUT_MS`.
-    pub fn with_env_overrides(mut self) -> Result<Self, DbSettingError> {
-        if let Ok(value) = std::env::var("DATABASE_ACQUIRE_TIMEOUT_MS") {
-            self.acquire_timeout = parse_acquire_timeout(&value)?;
-        }
-        for (name, field) in [
-            ("DATABASE_MAX_CONNECTIONS", &mut self.max_connections),
-            ("DATABASE_MIN_CONNECTIONS", &mut self.min_connections),
-        ] {
-            if let Ok(value) = std::env::var(name) {
-                *field = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| DbSettingError::NotAWholeNumber { name, value })?;
+    /// Applies the operator's pool settings over the service's defaults, refusing values
+    /// that cannot work (the error names the variable and the file key).
+    pub fn with_settings(mut self, settings: &PoolSettings) -> Result<Self, DbSettingError> {
+        if let Some(ms) = settings.acquire_timeout_ms {
+            if ms == 0 {
+                return Err(DbSettingError::AcquireTimeout);
             }
+            self.acquire_timeout = Duration::from_millis(ms);
+        }
+        if let Some(max) = settings.max_connections {
+            self.max_connections = max;
+        }
+        if let Some(min) = settings.min_connections {
+            self.min_connections = min;
         }
         if self.max_connections == 0 || self.min_connections > self.max_connections {
-            return Err(DbSettingError::PoolBounds);
+            return Err(DbSettingError::PoolBounds {
+                min: self.min_connections,
+                max: self.max_connections,
+            });
         }
         Ok(self)
     }
 }
 
-/// A pool setting from the environment that cannot be used; the message names the variable.
+/// A pool setting that cannot be used; the message names the variable and the file key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DbSettingError {
     #[error(
-        "DATABASE_ACQUIRE_TIMEOUT_MS must be a whole number of milliseconds above 0, got {0:?}"
+        "DATABASE_ACQUIRE_TIMEOUT_MS (database.acquire_timeout_ms) must be a whole number of \
+         milliseconds above 0"
     )]
-    AcquireTimeout(String),
-    #[error("{name} must be a whole number, got {value:?}")]
-    NotAWholeNumber { name: &'static str, value: String },
-    #[error("DATABASE_MAX_CONNECTIONS must be at least 1 and not below DATABASE_MIN_CONNECTIONS")]
-    PoolBounds,
-}
-
-fn parse_acquire_timeout(value: &str) -> Result<Duration, DbSettingError> {
-    match value.trim().parse::<u64>() {
-        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-        _ => Err(DbSettingError::AcquireTimeout(value.to_owned())),
-    }
+    AcquireTimeout,
+    #[error(
+        "DATABASE_MAX_CONNECTIONS (database.max_connections) must be at least 1 and not below \
+         DATABASE_MIN_CONNECTIONS (database.min_connections); got max {max}, min {min}"
+    )]
+    PoolBounds { min: u32, max: u32 },
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -155,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn the_acquire_timeout_is_short_by_default_and_parsed_in_milliseconds() {
+    fn the_acquire_timeout_is_short_by_default() {
         for service in ["agents", "auth", "scheduler", "webhooks", "temponest"] {
             let config = DbConfig::for_service(service, DEFAULT_DATABASE_URL);
             assert!(
@@ -163,14 +174,50 @@ mod tests {
                 "{service}"
             );
         }
+    }
+
+    #[test]
+    fn pool_settings_replace_the_service_defaults_and_bad_ones_are_refused() {
+        let settings = PoolSettings {
+            max_connections: Some(7),
+            min_connections: Some(3),
+            acquire_timeout_ms: Some(250),
+        };
+        let config = DbConfig::for_service("agents", DEFAULT_DATABASE_URL)
+            .with_settings(&settings)
+            .unwrap();
         assert_eq!(
-            parse_acquire_timeout(" 250 "),
-            Ok(Duration::from_millis(250))
+            (
+                config.max_connections,
+                config.min_connections,
+                config.acquire_timeout
+            ),
+            (7, 3, Duration::from_millis(250))
         );
-        for bad in ["0", "-1", "1s", ""] {
-            let err = parse_acquire_timeout(bad).unwrap_err().to_string();
-            assert!(err.contains("DATABASE_ACQUIRE_TIMEOUT_MS"), "{err}");
-        }
+        let unset = DbConfig::for_service("auth", DEFAULT_DATABASE_URL)
+            .with_settings(&PoolSettings::default())
+            .unwrap();
+        assert_eq!((unset.min_connections, unset.max_connections), (2, 50));
+
+        let zero = PoolSettings {
+            acquire_timeout_ms: Some(0),
+            ..PoolSettings::default()
+        };
+        let err = DbConfig::for_service("auth", DEFAULT_DATABASE_URL)
+            .with_settings(&zero)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_ACQUIRE_TIMEOUT_MS"), "{err}");
+        let inverted = PoolSettings {
+            max_connections: Some(2),
+            min_connections: Some(5),
+            ..PoolSettings::default()
+        };
+        let err = DbConfig::for_service("auth", DEFAULT_DATABASE_URL)
+            .with_settings(&inverted)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.max_connections"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,8 @@ mod resource;
 pub mod retention;
 
 pub use config::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, DbConfig, DbSettingError, redact_url,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, DbConfig, DbSettingError, PoolSettings,
+    redact_url,
 };
 pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
 pub use listen::listen;

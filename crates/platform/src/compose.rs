@@ -87,11 +87,10 @@ impl Kit {
         let platform = Arc::new(platform);
         let mut auth: Option<AuthClient> = None;
         let mut router = Router::new();
-        let mut openapi: Option<utoipa::openapi::OpenApi> = None;
+        let mut documents = Vec::new();
         let mut long_routes = Vec::new();
         let mut engines = vec![idempotency_cleanup(&infra)];
         let mut states = Vec::new();
-        let several = self.plans.len() > 1;
         for plan in self.plans {
             if auth.is_none() && !plan.provides_auth {
                 auth = Some(
@@ -113,25 +112,22 @@ impl Kit {
                 })?);
             }
             router = router.merge(built.routes);
-            match openapi.as_mut() {
-                Some(doc) => doc.merge(built.openapi),
-                None => openapi = Some(built.openapi),
-            }
+            documents.push(built.openapi);
             long_routes.extend_from_slice(built.long_routes);
             engines.extend(built.engines);
             states.push(built.state);
         }
-        let (Some(auth), Some(mut openapi)) = (auth, openapi) else {
+        let (Some(auth), Some(openapi)) = (auth, merged_openapi(documents)) else {
             return Err(StartupError::config("a process needs at least one service"));
         };
-        if several {
-            openapi.info.title = "TempoNest".to_owned();
-        }
         let idempotency = Idempotency::new(infra.pool.clone())
             .trusting_forwarded_for(infra.limiter.config().trust_forwarded_for);
         let router = temponest_idempotency::layer(router, idempotency)
             .merge(infra.health.router())
-            .merge(temponest_web::docs::router(openapi));
+            .merge(temponest_web::docs::router_offering(
+                openapi,
+                &crate::sections::docs_urls(&platform.docs_urls)?,
+            ));
         let router = temponest_auth_client::protect(router, auth, infra.limiter.clone());
         let router = temponest_web::server::with_route_layers_and_long(
             router,
@@ -146,6 +142,25 @@ impl Kit {
             states,
         })
     }
+}
+
+/// The one document of a process's services, in their order: the first one's with every
+/// other's paths, schemas and tags merged in, titled "TempoNest" when it spans several
+/// (`temponest openapi` prints the all-in-one's without starting it).
+pub fn merged_openapi(
+    documents: impl IntoIterator<Item = utoipa::openapi::OpenApi>,
+) -> Option<utoipa::openapi::OpenApi> {
+    let mut documents = documents.into_iter();
+    let mut merged = documents.next()?;
+    let mut several = false;
+    for document in documents {
+        merged.merge(document);
+        several = true;
+    }
+    if several {
+        merged.info.title = "TempoNest".to_owned();
+    }
+    Some(merged)
 }
 
 /// Expired idempotency records are deleted in the background of every process.

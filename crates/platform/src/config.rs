@@ -1,20 +1,23 @@
 //! Layered configuration: built-in defaults, then an optional TOML file named by
-//! `TEMPONEST_CONFIG`, then environment variables (standard names such as `DATABASE_URL`
-//! and `REDIS_URL` as they are, everything else with the `TEMPONEST_` prefix, lower-cased;
-//! `__` separates nested sections, e.g. `TEMPONEST_SERVER__REQUEST_TIMEOUT_SECS=10`).
+//! `TEMPONEST_CONFIG`, then environment variables: the standard names (`DATABASE_URL`,
+//! `RUST_LOG`, `RATE_LIMIT_PER_MINUTE`, `PORT`, …), each of which is also a key of the file
+//! ([`crate::environment::standard_vars`]), then everything with the `TEMPONEST_` prefix,
+//! lower-cased, `__` separating nested sections (`TEMPONEST_SERVER__REQUEST_TIMEOUT_SECS=10`).
+//! So every setting can be written in the file, and the environment wins over it.
 //!
-//! The layers are read once per process ([`Layers::load`]); the platform's own settings
-//! ([`PlatformConfig`]) and each service's section ([`Settings`]) are extracted from them, so
-//! one file and one environment configure every service a process runs.
+//! The layers are read once per process ([`Layers::load`], one snapshot of the environment);
+//! the platform's own settings ([`PlatformConfig`]) and each service's section ([`Settings`])
+//! are extracted from them, so one file and one environment configure every service a process
+//! runs.
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use temponest_web::ServerConfig;
 
-/// Variables read without a prefix because they are standard names.
-const STANDARD_VARS: &[&str] = &["DATABASE_URL", "REDIS_URL"];
+use crate::environment::{Prefixed, Standard, Vars};
+use crate::sections::{RateLimitSettings, TelemetrySettings};
 
 /// A configuration that cannot be used; start-up stops with it.
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +41,9 @@ impl ConfigError {
 #[derive(Clone)]
 pub struct Layers {
     figment: Figment,
-    /// Whether [`Settings::read_verbatim`] reads the process environment (not in tests).
-    from_env: bool,
+    /// The environment snapshot the layers were made from, for [`Settings::read_verbatim`] and
+    /// [`Layers::check_unknown`]; `None` in tests without an environment.
+    env: Option<Vars>,
     /// The configuration file (`TEMPONEST_CONFIG`), for [`Layers::check_unknown`].
     file: Option<String>,
     /// The keys of every section extracted so far.
@@ -50,16 +54,33 @@ impl Layers {
     /// The process's layers: the file named by `TEMPONEST_CONFIG` (if set), then the
     /// environment.
     pub fn load() -> Self {
+        // Lossy, as figment's own `Env`: a variable that is not Unicode must not stop a start.
+        let lossy = |s: std::ffi::OsString| s.to_string_lossy().into_owned();
+        Self::from_environment(
+            std::env::vars_os()
+                .map(|(name, value)| (lossy(name), lossy(value)))
+                .collect(),
+        )
+    }
+
+    /// The layers of an environment given as `(name, value)` pairs: the file its
+    /// `TEMPONEST_CONFIG` names (if any), then its standard variables, then its `TEMPONEST_*`
+    /// ones ([`Layers::load`] passes the process's; tests their own).
+    pub fn from_environment(vars: Vec<(String, String)>) -> Self {
+        let vars: Vars = std::sync::Arc::new(vars);
+        let file = vars
+            .iter()
+            .find(|(name, _)| name == "TEMPONEST_CONFIG")
+            .map(|(_, path)| path.clone());
         let mut figment = Figment::new();
-        let file = std::env::var("TEMPONEST_CONFIG").ok();
         if let Some(path) = &file {
             figment = figment.merge(Toml::file_exact(path));
         }
         Self {
             figment: figment
-                .merge(Env::raw().only(STANDARD_VARS))
-                .merge(Env::prefixed("TEMPONEST_").split("__")),
-            from_env: true,
+                .merge(Standard(vars.clone()))
+                .merge(Prefixed(vars.clone())),
+            env: Some(vars),
             file,
             known: Default::default(),
         }
@@ -69,7 +90,7 @@ impl Layers {
     pub fn none() -> Self {
         Self {
             figment: Figment::new(),
-            from_env: false,
+            env: None,
             file: None,
             known: Default::default(),
         }
@@ -79,6 +100,12 @@ impl Layers {
     pub fn with_toml(mut self, toml: &str) -> Self {
         self.figment = self.figment.merge(Toml::string(toml));
         self
+    }
+
+    /// Whether a layer (the file or the environment) sets `key` (`agents_url`,
+    /// `server.port`), for settings whose default depends on where the process runs.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.figment.find_value(key).is_ok()
     }
 
     /// Extracts `T` over its defaults, reads its verbatim variables and validates it.
@@ -101,8 +128,12 @@ impl Layers {
             .merge(self.figment.clone())
             .extract()
             .map_err(Box::new)?;
-        if self.from_env {
-            settings.read_verbatim(&|name| std::env::var(name).ok());
+        if let Some(vars) = &self.env {
+            settings.read_verbatim(&|name| {
+                vars.iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, value)| value.clone())
+            });
         }
         Ok(settings)
     }
@@ -114,9 +145,9 @@ impl Layers {
     /// `TEMPONEST_STRICT_CONFIG=true` (see [`crate::known`]). Call it once every section has
     /// been extracted.
     pub fn check_unknown(&self) -> Result<(), ConfigError> {
-        if !self.from_env {
+        let Some(vars) = &self.env else {
             return Ok(());
-        }
+        };
         let file = match &self.file {
             Some(path) => Some(
                 Figment::from(Toml::file_exact(path))
@@ -125,9 +156,10 @@ impl Layers {
             ),
             None => None,
         };
-        let strict = std::env::var("TEMPONEST_STRICT_CONFIG")
-            .is_ok_and(|v| matches!(v.as_str(), "true" | "1" | "yes"));
-        let env = std::env::vars().map(|(name, _)| name);
+        let strict = vars.iter().any(|(name, value)| {
+            name == "TEMPONEST_STRICT_CONFIG" && matches!(value.as_str(), "true" | "1" | "yes")
+        });
+        let env = vars.iter().map(|(name, _)| name.clone());
         let unknown = self
             .known
             .lock()
@@ -184,7 +216,8 @@ pub trait Settings: Serialize + DeserializeOwned + Default {
 }
 
 /// What every process shares, whatever services it runs: where Postgres and Redis are, where
-/// the auth service answers when it is not in this process, and the HTTP server settings.
+/// the auth service answers when it is not in this process, the HTTP server, the pool,
+/// telemetry, the global rate limits and the docs page.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PlatformConfig {
@@ -196,6 +229,12 @@ pub struct PlatformConfig {
     /// Base URL of the auth service, for processes that do not run it themselves.
     pub auth_url: String,
     pub server: ServerConfig,
+    /// Pool size and acquire timeout (`DATABASE_*`).
+    pub database: temponest_db::PoolSettings,
+    pub telemetry: TelemetrySettings,
+    pub rate_limit: RateLimitSettings,
+    /// The OpenAPI documents `/docs` offers, `name=url,…` (see [`crate::sections::docs_urls`]).
+    pub docs_urls: String,
 }
 
 impl Default for PlatformConfig {
@@ -206,11 +245,36 @@ impl Default for PlatformConfig {
             redis_key_prefix: "tn".to_owned(),
             auth_url: "http://127.0.0.1:9002".to_owned(),
             server: ServerConfig::default(),
+            database: Default::default(),
+            telemetry: Default::default(),
+            rate_limit: Default::default(),
+            docs_urls: String::new(),
         }
     }
 }
 
-impl Settings for PlatformConfig {}
+impl Settings for PlatformConfig {
+    fn read_verbatim(&mut self, env: &dyn Fn(&str) -> Option<String>) {
+        if let Some(urls) = env("TEMPONEST_DOCS_URLS") {
+            self.docs_urls = urls;
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        crate::sections::docs_urls(&self.docs_urls)?;
+        // Checked again over the pool's own defaults when it is created; here only what is
+        // wrong whatever the service (bounds of 0..=u32::MAX refuse only the settings).
+        let any_pool = temponest_db::DbConfig {
+            min_connections: 0,
+            max_connections: u32::MAX,
+            ..temponest_db::DbConfig::for_service("temponest", &self.database_url)
+        };
+        any_pool
+            .with_settings(&self.database)
+            .map_err(ConfigError::invalid)?;
+        Ok(())
+    }
+}
 
 impl PlatformConfig {
     /// The Redis URL, `None` when unset or empty.
@@ -233,6 +297,10 @@ impl std::fmt::Debug for PlatformConfig {
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("auth_url", &self.auth_url)
             .field("server", &self.server)
+            .field("database", &self.database)
+            .field("telemetry", &self.telemetry)
+            .field("rate_limit", &self.rate_limit)
+            .field("docs_urls", &self.docs_urls)
             .finish()
     }
 }
@@ -286,6 +354,15 @@ mod tests {
         let section: Section = layers.settings().unwrap();
         assert_eq!(section.nested.count, 3);
         assert!(!format!("{platform:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_key_is_set_when_any_layer_sets_it() {
+        let layers = Layers::none().with_toml("agents_url = \"http://a\"\n[server]\nport = 1");
+        assert!(layers.is_set("agents_url") && layers.is_set("server.port"));
+        assert!(!layers.is_set("auth_url") && !layers.is_set("server.bind_address"));
+        let layers = Layers::from_environment(vec![("PORT".into(), "9".into())]);
+        assert!(layers.is_set("server.port"));
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub struct Infrastructure {
 
 impl Infrastructure {
     /// Connects Postgres (creating the database if needed and waiting for it to come up),
-    /// applies migrations, connects Redis and builds the limiter (the global defaults from
-    /// `RATE_LIMIT_*`, plus `routes`) and the health checks. `pool_name` sizes the pool and
+    /// applies migrations, connects Redis and builds the limiter (the global defaults of
+    /// `config.rate_limit`, plus `routes`) and the health checks. `pool_name` sizes the pool and
     /// labels its metrics; `services` is what `/health` reports.
     pub async fn connect(
         config: &PlatformConfig,
@@ -33,7 +33,7 @@ impl Infrastructure {
         routes: Vec<RoutePolicy>,
     ) -> Result<Self, StartupError> {
         let db = temponest_db::DbConfig::for_service(pool_name, &config.database_url)
-            .with_env_overrides()
+            .with_settings(&config.database)
             .map_err(StartupError::config)?;
         let mut delay = Duration::from_millis(200);
         loop {
@@ -64,7 +64,7 @@ impl Infrastructure {
             ..CacheConfig::default()
         })
         .await;
-        let mut limits = RateLimitConfig::from_env().map_err(StartupError::config)?;
+        let mut limits = config.rate_limit.config();
         limits.routes.extend(routes);
         Ok(Self::assemble(pool, cache, limits, services))
     }

@@ -19,6 +19,7 @@ use crate::ConfigError;
 pub const DIRECT_VARS: &[&str] = &[
     "TEMPONEST_CONFIG",
     "TEMPONEST_STRICT_CONFIG",
+    // `server.ports`: read as a standard variable (a list), not as the key `ports`.
     "TEMPONEST_PORTS",
     "TEMPONEST_LOCAL_POSTGRES",
     "TEMPONEST_DATA_DIR",
@@ -31,8 +32,9 @@ pub const DIRECT_VARS: &[&str] = &[
     "TEMPONEST_CONFIG_DIR",
 ];
 
-/// The variables without the `TEMPONEST_` prefix that the binaries read (standard names; the
-/// runtime check leaves unprefixed variables alone, deployment files are checked against this).
+/// The variables without the `TEMPONEST_` prefix that the binaries read: the standard names
+/// of [`crate::environment::standard_vars`] and the verbatim ones (the runtime check leaves
+/// unprefixed variables alone, deployment files are checked against this).
 pub const OTHER_VARS: &[&str] = &[
     "DATABASE_URL",
     "REDIS_URL",
@@ -70,8 +72,10 @@ pub const ALL_KEYS: &[&str] = &[
     "console_cookie_key",
     "console_secure_cookies",
     "console_session_ttl_secs",
+    "database",
     "database_url",
     "default_provider",
+    "docs_urls",
     "executions",
     "hash_queue_timeout_ms",
     "knowledge",
@@ -84,6 +88,7 @@ pub const ALL_KEYS: &[&str] = &[
     "max_concurrent_hashes",
     "previous_secret_key",
     "providers",
+    "rate_limit",
     "redis_key_prefix",
     "redis_url",
     "refresh_reuse_grace_secs",
@@ -97,6 +102,7 @@ pub const ALL_KEYS: &[&str] = &[
     "service_clients",
     "service_token_ttl_secs",
     "signing_key_rotation_days",
+    "telemetry",
     "tools",
     "webhooks",
 ];
@@ -324,6 +330,16 @@ mod tests {
                     .to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn every_standard_variable_is_known_to_the_deployment_check() {
+        for (name, _) in crate::environment::standard_vars() {
+            assert!(
+                OTHER_VARS.contains(&name) || DIRECT_VARS.contains(&name),
+                "{name}"
+            );
+        }
     }
 
     #[test]

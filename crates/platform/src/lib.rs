@@ -1,8 +1,8 @@
 //! The service kit: how every TempoNest process and test suite is put together.
 //!
-//! - [`config`]: layered configuration (defaults → TOML file → environment) read once per
-//!   process; [`PlatformConfig`] for what every process shares, [`Settings`] for a service's
-//!   own section.
+//! - [`config`]: layered configuration (defaults → TOML file → environment, [`environment`])
+//!   read once per process; [`PlatformConfig`] for what every process shares (with its
+//!   [`sections`]), [`Settings`] for a service's own section.
 //! - [`infra`]: the shared infrastructure (Postgres pool, two-tier cache, rate limiter,
 //!   health), built once.
 //! - [`service`]: what a service hands the kit — a [`Plan`] that builds a [`Descriptor`]
@@ -17,9 +17,11 @@
 
 pub mod compose;
 pub mod config;
+pub mod environment;
 pub mod infra;
 pub mod known;
 pub mod process;
+pub mod sections;
 pub mod service;
 
 pub use compose::{App, Kit, Running};

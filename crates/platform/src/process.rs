@@ -19,7 +19,8 @@ pub fn main(
 }
 
 /// Runs `plans` (built from the process's configuration layers) as the process `name` on
-/// `PORT` (default `default_port`) until SIGTERM or Ctrl-C, then shuts down gracefully.
+/// `server.port` (`PORT`, default `default_port`) of `server.bind_address` until SIGTERM or
+/// Ctrl-C, then shuts down gracefully.
 pub async fn run(
     name: &'static str,
     default_port: u16,
@@ -29,18 +30,15 @@ pub async fn run(
     let layers = Layers::load();
     let platform: PlatformConfig = layers.settings()?;
     let plans = plans(&layers)?;
-    let _telemetry =
-        temponest_telemetry::init(temponest_telemetry::TelemetryConfig::from_env(name)?)?;
+    let _telemetry = temponest_telemetry::init(platform.telemetry.config(name)?)?;
     layers.check_unknown()?;
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port.parse().context("PORT")?,
-        Err(_) => default_port,
-    };
+    let port = platform.server.port.unwrap_or(default_port);
+    let bind = platform.server.bind_address.clone();
     let kit = plans.into_iter().fold(Kit::new(name), Kit::with);
     let app = kit.connect(platform).await?;
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
+    let listener = tokio::net::TcpListener::bind((bind.as_str(), port))
         .await
-        .with_context(|| format!("cannot listen on port {port}"))?;
+        .with_context(|| format!("cannot listen on {bind}:{port}"))?;
     tracing::info!(port, "{name} service listening");
     app.serve(vec![listener], temponest_web::shutdown_signal())
         .await?;

@@ -1,5 +1,6 @@
 //! Rate-limit configuration: defaults from the SPEC, per-route overrides, and the
-//! `RATE_LIMIT_*` environment variables.
+//! `RATE_LIMIT_*` settings (the service kit reads them from its layered configuration; see
+//! [`RateLimitConfig::from_lookup`] for their forms).
 
 use http::Method;
 
@@ -108,15 +109,8 @@ pub enum ConfigError {
 }
 
 impl RateLimitConfig {
-    /// Defaults overridden by the process environment; see [`RateLimitConfig::from_lookup`].
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| {
-            std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
-        })
-    }
-
-    /// Defaults overridden by variables read through `lookup` (the environment in production,
-    /// a map in tests). Empty values count as unset.
+    /// Defaults overridden by variables read through `lookup` (any source of the names; the
+    /// service kit passes its layered configuration). Empty values count as unset.
     ///
     /// - `RATE_LIMIT_ENABLED`: `true|false|1|0|yes|no|on|off`
     /// - `RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_PER_HOUR`: non-negative integers; 0 drops that
@@ -139,11 +133,17 @@ impl RateLimitConfig {
             .map(|value| parse_quota("RATE_LIMIT_PER_HOUR", &value))
             .transpose()?
             .unwrap_or(1000);
-        config.default_policies = [Policy::per_minute(per_minute), Policy::per_hour(per_hour)]
+        config.default_policies = Self::default_policies(per_minute, per_hour);
+        Ok(config)
+    }
+
+    /// The global default policies: `per_minute` and `per_hour` requests per client; a quota
+    /// of 0 drops that policy.
+    pub fn default_policies(per_minute: u32, per_hour: u32) -> Vec<Policy> {
+        [Policy::per_minute(per_minute), Policy::per_hour(per_hour)]
             .into_iter()
             .filter(|policy| policy.quota > 0)
-            .collect();
-        Ok(config)
+            .collect()
     }
 
     /// The override for a matched route and method, if any (method-specific entries first).

@@ -1,5 +1,7 @@
-//! Telemetry configuration: which log format to write, where (if anywhere) to export traces, and
-//! the service name that labels both. Read from the standard environment variables.
+//! Telemetry configuration: which log lines to write and in which format, where (if anywhere) to
+//! export traces, and the service name that labels both. Read from the standard environment
+//! variables ([`TelemetryConfig::from_env`]) or any other source of those names
+//! ([`TelemetryConfig::from_lookup`]: the service kit passes its layered configuration).
 
 use std::io::IsTerminal;
 
@@ -53,7 +55,10 @@ pub struct TelemetryConfig {
     /// Base URL of an OTLP/HTTP collector, e.g. `http://otel-collector:4318`; `None` disables
     /// trace export (and the OpenTelemetry layer with it).
     pub otlp_endpoint: Option<String>,
-    /// Log filter directives used when `RUST_LOG` is unset, e.g. `"info"`.
+    /// Log filter directives (`RUST_LOG`), e.g. `"warn,temponest=debug"`; `None` uses
+    /// `default_filter`.
+    pub log_filter: Option<String>,
+    /// Log filter directives used when `log_filter` is unset, e.g. `"info"`.
     pub default_filter: String,
 }
 
@@ -64,11 +69,12 @@ impl TelemetryConfig {
             service_name: service_name.into(),
             log_format: LogFormat::Auto,
             otlp_endpoint: None,
+            log_filter: None,
             default_filter: "info,sqlx::postgres::notice=warn".to_owned(),
         }
     }
 
-    /// Reads `LOG_FORMAT` (auto|pretty|json), `OTEL_EXPORTER_OTLP_ENDPOINT` and
+    /// Reads `RUST_LOG`, `LOG_FORMAT` (auto|pretty|json), `OTEL_EXPORTER_OTLP_ENDPOINT` and
     /// `OTEL_SERVICE_NAME` (which overrides `service_name`) from the process environment.
     ///
     /// # Errors
@@ -108,6 +114,7 @@ impl TelemetryConfig {
         if let Some(name) = read(SERVICE_NAME_VAR) {
             config.service_name = name;
         }
+        config.log_filter = read(crate::subscriber::RUST_LOG_VAR);
         Ok(config)
     }
 }
@@ -146,6 +153,7 @@ mod tests {
         assert_eq!(config.service_name, "auth");
         assert_eq!(config.log_format, LogFormat::Auto);
         assert_eq!(config.otlp_endpoint, None);
+        assert_eq!(config.log_filter, None);
         assert_eq!(config.default_filter, "info,sqlx::postgres::notice=warn");
     }
 
@@ -166,6 +174,16 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("LOG_FORMAT"), "{message}");
         assert!(message.contains("bogus"), "{message}");
+    }
+
+    #[test]
+    fn rust_log_is_read_and_blank_means_unset() {
+        let config =
+            TelemetryConfig::from_lookup("auth", lookup(&[("RUST_LOG", " warn,a=debug ")]))
+                .unwrap();
+        assert_eq!(config.log_filter.as_deref(), Some("warn,a=debug"));
+        let config = TelemetryConfig::from_lookup("auth", lookup(&[("RUST_LOG", " ")])).unwrap();
+        assert_eq!(config.log_filter, None);
     }
 
     #[test]

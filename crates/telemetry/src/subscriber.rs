@@ -59,8 +59,8 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global tracing subscriber (`RUST_LOG` filter, else `config.default_filter`; logs
-/// in the chosen format on stderr, so command output on stdout stays clean), the W3C TraceContext propagator, OTLP/HTTP trace export
+/// Installs the global tracing subscriber (`config.log_filter`, i.e. `RUST_LOG`, else
+/// `config.default_filter`; logs in the chosen format on stderr, so command output on stdout stays clean), the W3C TraceContext propagator, OTLP/HTTP trace export
 /// when `config.otlp_endpoint` is set, and the Prometheus recorder.
 ///
 /// A second call in the same process (or a call after some other global subscriber was set)
@@ -70,10 +70,7 @@ impl Drop for TelemetryGuard {
 /// [`TelemetryError::InvalidConfig`] for unparsable filter directives (naming `RUST_LOG` or
 /// `default_filter`); [`TelemetryError::OtlpExporter`] when the exporter cannot be built.
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = env_filter(
-        std::env::var(RUST_LOG_VAR).ok().as_deref(),
-        &config.default_filter,
-    )?;
+    let filter = env_filter(config.log_filter.as_deref(), &config.default_filter)?;
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     metrics_handle();
     if INSTALLED.load(Ordering::Acquire) {
@@ -138,7 +135,8 @@ fn exporter_internals_excluded() -> Targets {
         )
 }
 
-/// `RUST_LOG` wins when set and non-empty; an invalid value is reported under its own name.
+/// `RUST_LOG` (the configured filter) wins when set and non-empty; an invalid value is
+/// reported under its own name.
 fn env_filter(rust_log: Option<&str>, default_filter: &str) -> Result<EnvFilter, TelemetryError> {
     let (variable, directives) = match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
         Some(directives) => (RUST_LOG_VAR, directives),

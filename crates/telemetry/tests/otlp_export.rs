@@ -105,6 +105,7 @@ async fn init_with_an_endpoint_exports_tracing_spans_and_flushes_when_the_guard_
         service_name: "init-probe-service".to_owned(),
         log_format: LogFormat::Json,
         otlp_endpoint: Some(endpoint),
+        log_filter: None,
         default_filter: "info".to_owned(),
     };
 

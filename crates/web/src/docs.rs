@@ -11,13 +11,32 @@ use axum::Router;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi, Url};
 
 /// Routes serving the given (possibly merged) OpenAPI document, completed by
 /// [`document_errors`].
-pub fn router<S: Clone + Send + Sync + 'static>(mut openapi: OpenApi) -> Router<S> {
+pub fn router<S: Clone + Send + Sync + 'static>(openapi: OpenApi) -> Router<S> {
+    router_offering(openapi, &[])
+}
+
+/// [`router`], where the `/docs` page offers the documents `urls` (`(name, url)`, in the
+/// order of its selector) instead of this one alone: behind an edge proxy, every service's
+/// document. `/openapi.json` still serves this process's document.
+pub fn router_offering<S: Clone + Send + Sync + 'static>(
+    mut openapi: OpenApi,
+    urls: &[(String, String)],
+) -> Router<S> {
     document_errors(&mut openapi);
-    Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+    let ui = SwaggerUi::new("/docs").url("/openapi.json", openapi);
+    if urls.is_empty() {
+        return Router::from(ui);
+    }
+    // Swagger UI's configuration borrows its names for as long as the page is served: the
+    // process's life. A few configured strings, once per process.
+    let urls = urls
+        .iter()
+        .map(|(name, url)| Url::new(name.clone().leak(), url.clone().leak()));
+    Router::from(ui.config(Config::new(urls)))
 }
 
 /// Adds what the shared stack answers to every operation (see the module doc) and the

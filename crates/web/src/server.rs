@@ -29,6 +29,13 @@ use crate::ApiError;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServerConfig {
+    /// The port of a single-service binary (`PORT`); `None` = the service's default.
+    pub port: Option<u16>,
+    /// The ports of the all-in-one `temponest serve` (`TEMPONEST_PORTS`); every port serves
+    /// every route.
+    pub ports: Vec<u16>,
+    /// The address to listen on (`BIND_ADDRESS`).
+    pub bind_address: String,
     /// A request that takes longer is answered 503 (streaming bodies are not limited).
     pub request_timeout_secs: u64,
     /// The limit for the few routes that wait on long work (a synchronous agent execution).
@@ -42,6 +49,9 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            port: None,
+            ports: vec![9000, 9003],
+            bind_address: "0.0.0.0".to_owned(),
             request_timeout_secs: 30,
             long_request_timeout_secs: 660,
             body_limit_bytes: 1024 * 1024,

@@ -37,11 +37,14 @@ struct Cli {
 enum Command {
     /// Run every service in one process (default ports 9000 and 9003).
     Serve {
-        /// Ports to listen on; every port serves every route.
-        #[arg(long = "port", env = "TEMPONEST_PORTS", value_delimiter = ',', default_values_t = [9000u16, 9003])]
+        /// Ports to listen on; every port serves every route [default: the configuration's
+        /// server.ports (TEMPONEST_PORTS), 9000,9003]
+        #[arg(long = "port", value_delimiter = ',')]
         ports: Vec<u16>,
-        #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
-        bind: String,
+        /// Address to listen on [default: the configuration's server.bind_address
+        /// (BIND_ADDRESS), 0.0.0.0]
+        #[arg(long)]
+        bind: Option<String>,
     },
     /// Create the database if needed and apply migrations.
     Migrate,
@@ -57,6 +60,9 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the platform's OpenAPI document (every service's, merged: what `serve` serves at
+    /// /openapi.json), for client generators and for publishing next to an edge proxy.
+    Openapi,
     #[command(flatten)]
     Client(Box<client::ClientCommand>),
 }
@@ -110,26 +116,54 @@ async fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Command::Openapi => {
+            // What `serve` serves: every service's document in its order, with the errors the
+            // shared stack answers.
+            let mut document = temponest_platform::compose::merged_openapi([
+                temponest_auth::openapi(),
+                temponest_agents::openapi(),
+                temponest_webhooks::openapi(),
+                temponest_knowledge::openapi(),
+                temponest_scheduler::openapi(),
+            ])
+            .context("no service documents")?;
+            temponest_web::docs::document_errors(&mut document);
+            println!("{}", document.to_pretty_json()?);
+            return Ok(());
+        }
         server => server,
     };
     let layers = Layers::load();
     let platform: PlatformConfig = layers.settings()?;
     let auth: AuthConfig = layers.settings()?;
-    let mut telemetry = temponest_telemetry::TelemetryConfig::from_env("temponest")?;
+    let mut telemetry = platform.telemetry.config("temponest")?;
     if !matches!(command, Command::Serve { .. }) {
         // Commands print their result on stdout; keep the log to warnings and errors.
         telemetry.default_filter = "warn".to_owned();
     }
     let _telemetry = temponest_telemetry::init(telemetry)?;
     match command {
-        Command::Serve { ports, bind } => serve(&layers, platform, auth, &bind, &ports).await,
+        Command::Serve { ports, bind } => {
+            let bind = bind.unwrap_or_else(|| platform.server.bind_address.clone());
+            let ports = match ports.is_empty() {
+                true => platform.server.ports.clone(),
+                false => ports,
+            };
+            anyhow::ensure!(
+                !ports.is_empty(),
+                "TEMPONEST_PORTS (server.ports) names no port"
+            );
+            serve(&layers, platform, auth, &bind, &ports).await
+        }
         Command::Migrate => {
             migrated_pool(&platform).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Admin(admin) => run_admin(platform, auth, admin).await,
-        Command::Completions { .. } | Command::Client(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Openapi | Command::Client(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -182,8 +216,8 @@ async fn serve(
 }
 
 /// The scheduler's configuration in the all-in-one process: it reaches auth and agents on
-/// the first port it serves (unless `TEMPONEST_AGENTS_URL` / `TEMPONEST_AUTH_URL` say
-/// otherwise), with a service identity generated at start-up when none is configured.
+/// the first port it serves (unless `agents_url` / `auth_url` are configured, in the file or
+/// as `TEMPONEST_AGENTS_URL` / `TEMPONEST_AUTH_URL`), with a service identity generated at start-up when none is configured.
 fn scheduler_config(
     layers: &Layers,
     platform: &mut PlatformConfig,
@@ -193,10 +227,10 @@ fn scheduler_config(
     let port = ports.first().copied().unwrap_or(9000);
     let mut config: SchedulerConfig = layers.unchecked()?;
     let local = format!("http://127.0.0.1:{port}");
-    if std::env::var_os("TEMPONEST_AGENTS_URL").is_none() {
+    if !layers.is_set("agents_url") {
         config.agents_url = local.clone();
     }
-    if std::env::var_os("TEMPONEST_AUTH_URL").is_none() {
+    if !layers.is_set("auth_url") {
         platform.auth_url = local;
     }
     if config.service_client_secret.is_empty() {
@@ -214,7 +248,7 @@ fn scheduler_config(
 
 /// The agents service's configuration in the all-in-one process: it reaches the knowledge
 /// service (for `knowledge_search` and to check agents' collections) on the first port it
-/// serves (unless `TEMPONEST_KNOWLEDGE_URL` says otherwise), with the `agents` service
+/// serves (unless `knowledge_url` is configured: file or `TEMPONEST_KNOWLEDGE_URL`), with the `agents` service
 /// identity generated at start-up when no secret is configured. Call after
 /// [`scheduler_config`], which points the platform's auth URL at this process.
 fn agents_config(
@@ -224,7 +258,7 @@ fn agents_config(
 ) -> anyhow::Result<temponest_agents::AgentsConfig> {
     let port = ports.first().copied().unwrap_or(9000);
     let mut config: temponest_agents::AgentsConfig = layers.unchecked()?;
-    if std::env::var_os("TEMPONEST_KNOWLEDGE_URL").is_none() {
+    if !layers.is_set("knowledge_url") {
         config.knowledge_url = format!("http://127.0.0.1:{port}");
     }
     if config.service_client_secret.is_empty() {
@@ -241,13 +275,14 @@ fn agents_config(
 }
 
 /// The console's configuration in the all-in-one process: it calls the API on the first
-/// port it serves (unless `TEMPONEST_CONSOLE_API_URL` says otherwise).
+/// port it serves (unless `console_api_url` is configured: file or
+/// `TEMPONEST_CONSOLE_API_URL`).
 fn console_config(
     layers: &Layers,
     ports: &[u16],
 ) -> anyhow::Result<temponest_console::ConsoleConfig> {
     let mut config: temponest_console::ConsoleConfig = layers.unchecked()?;
-    if std::env::var_os("TEMPONEST_CONSOLE_API_URL").is_none() {
+    if !layers.is_set("console_api_url") {
         let port = ports.first().copied().unwrap_or(9000);
         config.api_url = format!("http://127.0.0.1:{port}");
     }
@@ -275,7 +310,8 @@ fn add_service_client(auth: &mut AuthConfig, id: &str, secret: &str) {
 
 /// The platform's database, created if needed and migrated.
 async fn migrated_pool(platform: &PlatformConfig) -> anyhow::Result<sqlx::PgPool> {
-    let db = temponest_db::DbConfig::for_service("temponest", &platform.database_url);
+    let db = temponest_db::DbConfig::for_service("temponest", &platform.database_url)
+        .with_settings(&platform.database)?;
     temponest_db::ensure_database(&db).await?;
     let pool = temponest_db::connect(&db).await?;
     temponest_db::migrate(&pool).await?;

@@ -328,3 +328,129 @@ fn deployment_files_set_only_variables_the_binaries_read_and_every_required_one(
         }
     }
 }
+
+/// The value of the first `key = "value"` line of a TOML file.
+fn toml_string(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+#[test]
+fn the_rust_version_is_pinned_in_rust_toolchain_toml_and_everything_else_agrees() {
+    let toolchain = read("rust-toolchain.toml");
+    let pinned = toml_string(&toolchain, "channel").expect("rust-toolchain.toml has a channel");
+    assert!(
+        pinned.split('.').count() == 3 && pinned.split('.').all(|n| n.parse::<u32>().is_ok()),
+        "pin an exact release (x.y.z), not {pinned:?}"
+    );
+    for component in ["rustfmt", "clippy"] {
+        assert!(
+            toolchain.contains(&format!("\"{component}\"")),
+            "{component}"
+        );
+    }
+    assert_eq!(
+        toml_string(&read("Cargo.toml"), "rust-version").as_deref(),
+        Some(pinned.as_str()),
+        "Cargo.toml rust-version"
+    );
+    let dockerfile = read("docker/Dockerfile");
+    let image = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ARG RUST_VERSION="))
+        .expect("docker/Dockerfile has ARG RUST_VERSION");
+    assert_eq!(image, pinned, "docker/Dockerfile rust image");
+    assert!(dockerfile.contains("FROM rust:${RUST_VERSION}-"));
+    let mut actions = 0;
+    for workflow in ["ci.yml", "load-smoke.yml", "release.yml"] {
+        let text = read(&format!(".github/workflows/{workflow}"));
+        for line in text.lines().filter(|l| l.contains("rust-toolchain@")) {
+            let version = line.split('@').nth(1).unwrap().trim();
+            assert_eq!(version, pinned, "{workflow}: {line}");
+            actions += 1;
+        }
+        assert!(
+            !text.contains("toolchain: "),
+            "{workflow} names a toolchain apart from the action's version"
+        );
+    }
+    assert!(
+        actions >= 4,
+        "the workflows install Rust with dtolnay/rust-toolchain"
+    );
+}
+
+/// The services whose documents the edge's docs page offers.
+const SERVICES: &[&str] = &["agents", "auth", "scheduler", "webhooks", "knowledge"];
+
+/// The documents `TEMPONEST_DOCS_URLS` gives the agents service, as the service reads them.
+fn docs_urls(value: &str) -> Vec<String> {
+    temponest_platform::sections::docs_urls(value)
+        .expect("a valid TEMPONEST_DOCS_URLS")
+        .into_iter()
+        .map(|(name, url)| {
+            assert_eq!(url, format!("/openapi/{name}.json"));
+            name
+        })
+        .collect()
+}
+
+#[test]
+fn the_edge_serves_every_services_document_and_the_docs_page_offers_them_all() {
+    let nginx = read("docker/edge/nginx.conf");
+    let public = nginx
+        .split("    server {")
+        .find(|s| s.contains("listen 9000;"))
+        .unwrap();
+    for service in SERVICES {
+        let location = format!("location = /openapi/{service}.json {{");
+        let block = &public[public
+            .find(&location)
+            .unwrap_or_else(|| panic!("no `{location}`"))..];
+        let body = &block[..block.find('}').unwrap()];
+        assert!(
+            body.contains(&format!("proxy_pass http://{service}/openapi.json;")),
+            "{body}"
+        );
+    }
+    // /docs itself falls through to the agents service.
+    let catch_all = &public[public.find("location / {").expect("a catch-all")..];
+    let catch_all = &catch_all[..catch_all.find("\n        }").unwrap()];
+    assert!(
+        catch_all.contains("proxy_pass http://agents;"),
+        "{catch_all}"
+    );
+
+    let mut compose: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("docker-compose.yml")).unwrap();
+    compose.apply_merge().unwrap();
+    let value = compose["services"]["agents"]["environment"]["TEMPONEST_DOCS_URLS"]
+        .as_str()
+        .expect("compose gives agents TEMPONEST_DOCS_URLS");
+    assert_eq!(docs_urls(value), SERVICES, "docker-compose.yml");
+
+    let agents = read("deploy/k8s/base/agents.yaml");
+    let value = agents
+        .lines()
+        .skip_while(|l| !l.contains("name: TEMPONEST_DOCS_URLS"))
+        .nth(1)
+        .and_then(|l| l.trim().strip_prefix("value: "))
+        .expect("agents.yaml sets TEMPONEST_DOCS_URLS");
+    assert_eq!(docs_urls(value), SERVICES, "deploy/k8s/base/agents.yaml");
+    let ingress = read("deploy/k8s/base/ingress.yaml");
+    let openapi = &ingress[ingress
+        .find("name: temponest-openapi")
+        .expect("an Ingress for the documents")..];
+    assert!(openapi.contains("rewrite-target: /openapi.json"));
+    for service in SERVICES {
+        let path = format!("- path: /openapi/{service}\\.json$");
+        let at = openapi.find(&path).unwrap_or_else(|| panic!("no `{path}`"));
+        let backend = openapi[at..].lines().nth(2).unwrap();
+        assert!(
+            backend.contains(&format!("name: {service},")),
+            "{path}: {backend}"
+        );
+    }
+}

@@ -4,7 +4,8 @@
 //! every operation on it, every `$ref` resolves, and every operation has an operationId and
 //! documents at least one 4xx response with the SPEC §2 error body.
 //!
-//! Runs the real `temponest serve` binary against a fresh database.
+//! Runs the real `temponest serve` binary against a fresh database, and `temponest openapi`,
+//! which prints the same document without a server.
 
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
@@ -173,6 +174,16 @@ async fn the_served_openapi_document_is_valid_and_complete(pool: PgPool) {
     for path in ["/agents/{id}", "/schedules/{id}/executions/{execution_id}"] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
+
+    // `temponest openapi` prints the same document without a server.
+    let printed = Command::new(env!("CARGO_BIN_EXE_temponest"))
+        .arg("openapi")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("temponest openapi runs");
+    assert!(printed.status.success(), "{printed:?}");
+    let printed: Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(printed, doc, "`temponest openapi` prints what serve serves");
 }
 
 #[test]
