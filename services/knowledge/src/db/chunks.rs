@@ -116,6 +116,29 @@ pub async fn vectors(
     .await
 }
 
+/// How many of a collection's chunks carry an embedding made by `identity` (the size of the
+/// index [`vectors`] would load).
+pub async fn vector_count(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    collection_id: Uuid,
+    identity: &str,
+) -> sqlx::Result<i64> {
+    temponest_db::timed(
+        "knowledge.chunks.vector_count",
+        sqlx::query_scalar!(
+            r#"select count(*) as "count!"
+               from knowledge.chunks
+               where tenant_id = $1 and collection_id = $2 and embedding_identity = $3"#,
+            tenant_id,
+            collection_id,
+            identity
+        )
+        .fetch_one(pool),
+    )
+    .await
+}
+
 /// The keys (document, chunk index) of a collection's chunks whose metadata contains
 /// `filter`: the allow-set of a filtered semantic search.
 pub async fn matching_filter(

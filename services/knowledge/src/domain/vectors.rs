@@ -73,6 +73,18 @@ pub enum VectorsError {
     Vector(#[from] VectorError),
     #[error("vector index task failed: {0}")]
     Task(String),
+    /// The index would not fit the cache's budget at all: loading it would take the whole
+    /// budget's worth of memory again on every query. Such a collection is answered by the
+    /// lexical leg until `vector_cache_max_bytes` is raised.
+    #[error(
+        "the collection's {vectors} vectors need about {needed_mib} MiB, more than \
+         vector_cache_max_bytes ({budget_mib} MiB)"
+    )]
+    TooLarge {
+        vectors: i64,
+        needed_mib: u64,
+        budget_mib: u64,
+    },
 }
 
 impl From<sqlx::Error> for VectorsError {
@@ -152,9 +164,14 @@ impl CollectionIndex {
     }
 
     fn weight(&self) -> u32 {
-        let per_vector = self.index.dims() as u64 * 4 + OVERHEAD_PER_VECTOR;
-        u32::try_from(self.len() as u64 * per_vector).unwrap_or(u32::MAX)
+        u32::try_from(estimated_bytes(self.len() as u64, self.index.dims())).unwrap_or(u32::MAX)
     }
+}
+
+/// The estimated memory of an index of `vectors` vectors of `dims` components (its cache
+/// weight).
+fn estimated_bytes(vectors: u64, dims: usize) -> u64 {
+    vectors * (dims as u64 * 4 + OVERHEAD_PER_VECTOR)
 }
 
 /// This process's vector indexes; cheap to clone.
@@ -162,6 +179,7 @@ impl CollectionIndex {
 pub struct VectorIndexes {
     pool: PgPool,
     params: IndexParams,
+    max_bytes: u64,
     indexes: moka::future::Cache<IndexKey, Arc<CollectionIndex>>,
 }
 
@@ -179,6 +197,7 @@ impl VectorIndexes {
     pub fn new(pool: PgPool, max_bytes: u64, idle: Duration, graph_threshold: usize) -> Self {
         Self {
             pool,
+            max_bytes,
             params: IndexParams {
                 exact_below: graph_threshold,
                 ..IndexParams::default()
@@ -208,6 +227,20 @@ impl VectorIndexes {
         };
         let dims = identity.dims;
         let identity = key.identity.clone();
+        if !self.indexes.contains_key(&key) {
+            // An index heavier than the whole budget would be evicted as soon as it is
+            // inserted and loaded again by the next query: refuse it before loading.
+            let vectors =
+                chunks::vector_count(&self.pool, tenant_id, collection_id, &identity).await?;
+            let needed = estimated_bytes(u64::try_from(vectors).unwrap_or(0), dims);
+            if needed > self.max_bytes {
+                return Err(VectorsError::TooLarge {
+                    vectors,
+                    needed_mib: needed >> 20,
+                    budget_mib: self.max_bytes >> 20,
+                });
+            }
+        }
         let load = async move {
             let stored = chunks::vectors(&self.pool, tenant_id, collection_id, &identity).await?;
             let params = self.params.clone();

@@ -356,3 +356,58 @@ async fn another_tenants_vectors_are_never_searched(pool: PgPool) {
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+/// An index that could never fit the vector cache is not loaded (it would be evicted as soon
+/// as it was inserted and loaded again by every query, at the cost of the whole budget each
+/// time): such a collection is answered by the lexical leg, and by both legs once the budget
+/// is raised.
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_collection_too_large_for_the_vector_cache_is_answered_by_the_lexical_leg(pool: PgPool) {
+    // 4 · 1024 + 400 estimated bytes a vector: a budget of 1 MiB holds 233 of them.
+    const WIDE: usize = 1024;
+    let server = EmbeddingServer::start(WIDE).await;
+    let mut tight = semantic_config(&server);
+    tight.knowledge.vector_cache_max_bytes = 1 << 20;
+    let app = spawn_with(pool.clone(), tight).await;
+    let (ada, collection) = app
+        .ada_with_collection(json!({"chunk_size": 60, "chunk_overlap": 0}))
+        .await;
+    let text: String = (0..300)
+        .map(|n| format!("Loaf {n} of sourdough rose overnight. "))
+        .collect();
+    let document = app
+        .ingest(&ada.token, &collection, "loaves.txt", &text)
+        .await;
+    assert!(
+        document["chunk_count"].as_i64().unwrap() > 233,
+        "{document}"
+    );
+
+    // Lexical scores ((rank + every word present) / 2 ≥ 0.5), not fused ones (≤ 2/61).
+    let tight_answer = app
+        .query(
+            &ada.token,
+            &collection,
+            json!({"query": "sourdough loaf", "top_k": 3}),
+        )
+        .await;
+    let scores: Vec<f64> = tight_answer["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["score"].as_f64().unwrap())
+        .collect();
+    assert_eq!(scores.len(), 3, "{tight_answer}");
+    assert!(scores.iter().all(|s| *s >= 0.5), "{tight_answer}");
+
+    let roomy = spawn_with(pool, semantic_config(&server)).await;
+    let fused = roomy
+        .query(
+            &ada.token,
+            &collection,
+            json!({"query": "sourdough rose", "top_k": 3}),
+        )
+        .await;
+    let best = fused["chunks"][0]["score"].as_f64().unwrap();
+    assert!(best <= 2.0 / 61.0 + 1e-9, "{fused}");
+}
