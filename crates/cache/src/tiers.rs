@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
-use crate::Inner;
+use crate::{Cacheable, Inner, LoadError};
 use crate::bus::Target;
 use crate::categories::Category;
 use crate::counters::{self, Tier};
@@ -41,8 +41,8 @@ impl Inner {
         loader: F,
     ) -> Result<T, E>
     where
-        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-        E: Clone + Send + Sync + 'static,
+        T: Cacheable,
+        E: LoadError,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
