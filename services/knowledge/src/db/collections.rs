@@ -143,7 +143,7 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<CollectionRow>, i64)> {
-    let pattern = search.map(like_pattern);
+    let pattern = search.map(temponest_db::contains_pattern);
     collection_rows!(
         page pool, "knowledge.collections.list", skip, limit,
         from: "knowledge.collections c
@@ -213,23 +213,4 @@ pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx:
         return Ok(true);
     }
     Ok(false)
-}
-
-/// `%text%` with LIKE wildcards in the user's text escaped.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_wildcards_in_search_text_match_literally() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-    }
 }
