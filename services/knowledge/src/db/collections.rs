@@ -58,24 +58,37 @@ temponest_db::define_rows! {
                 c.created_at, c.updated_at"#,
 }
 
+/// `statement` returning the collection row, over `$1` the collection's id, `$2` its tenant
+/// and `$3`..`$8` the fields of its definition, in the order of [`CollectionSpec`].
+macro_rules! with_spec {
+    ($statement:literal, $id:expr, $tenant_id:expr, $spec:expr) => {
+        collection_rows!(
+            returning $statement,
+            $id,
+            $tenant_id,
+            $spec.name,
+            $spec.description,
+            $spec.embedding_model,
+            $spec.chunk_size,
+            $spec.chunk_overlap,
+            $spec.metadata
+        )
+    };
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
     tenant_id: Uuid,
     spec: &CollectionSpec,
 ) -> sqlx::Result<CollectionRow> {
-    collection_rows!(
-        returning "insert into knowledge.collections as c (id, tenant_id, name, description,
+    with_spec!(
+        "insert into knowledge.collections as c (id, tenant_id, name, description,
                 embedding_model, chunk_size, chunk_overlap, metadata)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)",
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
         tenant_id,
-        spec.name,
-        spec.description,
-        spec.embedding_model,
-        spec.chunk_size,
-        spec.chunk_overlap,
-        spec.metadata
+        spec
     )
     .fetch_one(conn)
     .await
@@ -163,19 +176,14 @@ pub async fn update(
     id: Uuid,
     spec: &CollectionSpec,
 ) -> sqlx::Result<Option<CollectionRow>> {
-    let row = collection_rows!(
-        returning "update knowledge.collections c
-           set name = $3, description = $4, embedding_model = $5, chunk_size = $6,
-               chunk_overlap = $7, metadata = $8, version = version + 1, updated_at = now()
-           where id = $1 and tenant_id = $2",
+    let row = with_spec!(
+        "update knowledge.collections c
+         set name = $3, description = $4, embedding_model = $5, chunk_size = $6,
+             chunk_overlap = $7, metadata = $8, version = version + 1, updated_at = now()
+         where id = $1 and tenant_id = $2",
         id,
         tenant_id,
-        spec.name,
-        spec.description,
-        spec.embedding_model,
-        spec.chunk_size,
-        spec.chunk_overlap,
-        spec.metadata
+        spec
     )
     .fetch_optional(&mut *conn)
     .await?;
