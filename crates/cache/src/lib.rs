@@ -56,6 +56,16 @@ pub use categories::Category;
 pub use config::CacheConfig;
 
 use bus::{Bus, Target};
+
+/// What a loader may produce to be cached: stored as JSON in Redis, shared in L1.
+pub trait Cacheable: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Cacheable for T {}
+
+/// A loader's error: handed to every caller waiting for the same load, never cached.
+pub trait LoadError: Clone + Send + Sync + 'static {}
+
+impl<E: Clone + Send + Sync + 'static> LoadError for E {}
 use counters::Tier;
 use keys::{Keys, Version};
 use l1::{L1, L1Value};
@@ -138,8 +148,8 @@ impl Cache {
         loader: F,
     ) -> Result<T, E>
     where
-        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-        E: Clone + Send + Sync + 'static,
+        T: Cacheable,
+        E: LoadError,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
@@ -162,8 +172,8 @@ impl Cache {
         loader: F,
     ) -> Result<T, E>
     where
-        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-        E: Clone + Send + Sync + 'static,
+        T: Cacheable,
+        E: LoadError,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {

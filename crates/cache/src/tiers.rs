@@ -11,12 +11,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
-use crate::Inner;
 use crate::bus::Target;
 use crate::categories::Category;
 use crate::counters::{self, Tier};
 use crate::keys::Version;
 use crate::l1::L1Value;
+use crate::{Cacheable, Inner, LoadError};
 
 /// Longest time a namespace version read from Redis is trusted without asking again. Replicas
 /// are told about bumps over the bus; this bounds staleness if a message is lost.
@@ -41,8 +41,8 @@ impl Inner {
         loader: F,
     ) -> Result<T, E>
     where
-        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-        E: Clone + Send + Sync + 'static,
+        T: Cacheable,
+        E: LoadError,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {

@@ -34,6 +34,7 @@ mod anthropic;
 mod config;
 mod echo;
 mod error;
+mod framed;
 mod framing;
 mod http;
 mod ollama;

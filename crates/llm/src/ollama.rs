@@ -12,9 +12,10 @@ use reqwest::header::HeaderName;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::framed::{Framed, Frames};
 use crate::framing::NdjsonSplitter;
-use crate::wire::{StreamDecoder, Wire, bearer, chat_body, f32_json, parse_arguments, tokens};
-use crate::{ChatRequest, ChatResponse, LlmError, Message, Role, ToolCall, Usage};
+use crate::wire::{StreamDecoder, Wire, bearer, chat_body, f32_json, tokens, tool_call};
+use crate::{ChatRequest, ChatResponse, LlmError, Message, Role, Usage};
 
 /// The Ollama protocol.
 pub(crate) struct OllamaWire;
@@ -49,17 +50,17 @@ impl Wire for OllamaWire {
 
     fn parse(&self, provider: &str, body: &[u8]) -> Result<ChatResponse, LlmError> {
         let mut decoder = self.decoder(Arc::from(provider));
-        decoder.object(body, &mut Vec::new())?;
+        decoder.protocol.object(body, &mut Vec::new())?;
         decoder.finish()
     }
 
     fn decoder(&self, provider: Arc<str>) -> OllamaDecoder {
-        OllamaDecoder {
-            provider,
-            lines: NdjsonSplitter::default(),
+        let stream = OllamaStream {
+            provider: provider.clone(),
             response: ChatResponse::default(),
             done: false,
-        }
+        };
+        Framed::new(provider, stream)
     }
 }
 
@@ -122,14 +123,16 @@ struct WireFunction {
 }
 
 /// Decoder of an Ollama NDJSON stream (also used for the single non-streamed object).
-pub(crate) struct OllamaDecoder {
+pub(crate) type OllamaDecoder = Framed<OllamaStream>;
+
+/// What an Ollama stream has said so far.
+pub(crate) struct OllamaStream {
     provider: Arc<str>,
-    lines: NdjsonSplitter,
     response: ChatResponse,
     done: bool,
 }
 
-impl OllamaDecoder {
+impl OllamaStream {
     fn object(&mut self, line: &[u8], deltas: &mut Vec<String>) -> Result<(), LlmError> {
         let chunk: ChatChunk = serde_json::from_slice(line)
             .map_err(|e| LlmError::malformed(&self.provider, format!("invalid JSON: {e}")))?;
@@ -147,20 +150,15 @@ impl OllamaDecoder {
             }
             for call in message.tool_calls.unwrap_or_default() {
                 let n = self.response.tool_calls.len();
-                let name = call.function.name;
-                let arguments = match call.function.arguments {
-                    Value::Null => json!({}),
-                    Value::String(raw) => parse_arguments(&self.provider, &name, &raw)?,
-                    object => object,
-                };
-                self.response.tool_calls.push(ToolCall {
-                    id: call
-                        .id
-                        .filter(|id| !id.is_empty())
-                        .unwrap_or_else(|| format!("call_{n}")),
-                    name,
-                    arguments,
-                });
+                let function = call.function;
+                let call = tool_call(
+                    &self.provider,
+                    n,
+                    call.id,
+                    function.name,
+                    function.arguments,
+                )?;
+                self.response.tool_calls.push(call);
             }
         }
         if chunk.done {
@@ -178,33 +176,20 @@ impl OllamaDecoder {
     }
 }
 
-impl StreamDecoder for OllamaDecoder {
-    fn feed(&mut self, chunk: &[u8], deltas: &mut Vec<String>) -> Result<bool, LlmError> {
-        let lines = self
-            .lines
-            .feed(chunk)
-            .map_err(|e| LlmError::malformed(&self.provider, e.to_string()))?;
-        for line in lines {
-            self.object(&line, deltas)?;
-            if self.done {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+impl Frames for OllamaStream {
+    type Framing = NdjsonSplitter;
+
+    const CUT_SHORT: &'static str = "the stream ended before the final `done` object";
+
+    fn frame(&mut self, line: &Vec<u8>, deltas: &mut Vec<String>) -> Result<(), LlmError> {
+        self.object(line, deltas)
     }
 
-    fn finish(mut self) -> Result<ChatResponse, LlmError> {
-        if !self.done {
-            if let Some(line) = self.lines.finish() {
-                self.object(&line, &mut Vec::new())?;
-            }
-            if !self.done {
-                return Err(LlmError::malformed(
-                    &self.provider,
-                    "the stream ended before the final `done` object",
-                ));
-            }
-        }
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn response(self) -> Result<ChatResponse, LlmError> {
         Ok(self.response)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::header::{AUTHORIZATION, HeaderName};
 use serde_json::{Value, json};
 
-use crate::{ChatRequest, ChatResponse, LlmError, Message, ToolSpec};
+use crate::{ChatRequest, ChatResponse, LlmError, Message, ToolCall, ToolSpec};
 
 /// One provider protocol: how to encode a request and decode a response.
 pub(crate) trait Wire: Send + Sync + 'static {
@@ -51,6 +51,30 @@ pub(crate) fn parse_arguments(provider: &str, tool: &str, raw: &str) -> Result<V
             provider,
             format!("arguments of tool call '{tool}' are not valid JSON: {error}"),
         )
+    })
+}
+
+/// A complete tool call of the protocols with OpenAI-style function tools: `id` (`call_<n>`
+/// when missing or empty) and `arguments` as a JSON string to parse, or the object itself
+/// (Ollama, and some OpenAI-compatible servers), or nothing (`{}`).
+pub(crate) fn tool_call(
+    provider: &str,
+    n: usize,
+    id: Option<String>,
+    name: String,
+    arguments: Value,
+) -> Result<ToolCall, LlmError> {
+    let arguments = match arguments {
+        Value::Null => json!({}),
+        Value::String(raw) => parse_arguments(provider, &name, &raw)?,
+        object => object,
+    };
+    Ok(ToolCall {
+        id: id
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| format!("call_{n}")),
+        name,
+        arguments,
     })
 }
 

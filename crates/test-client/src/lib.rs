@@ -13,6 +13,7 @@ pub mod plan;
 mod refusals;
 
 pub use harness::{Harness, Spawned};
+pub use refusals::{expect_field_error, names_field};
 pub use reqwest::Method;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 use temponest_embeddings::{Embedder, EmbeddingConfig, EmbeddingError, EmbeddingKind};
 use temponest_test_client::embeddings::{EmbeddingServer, EmbeddingServerOptions};
 
-use crate::{MODEL, config, embedder, http, texts};
+use crate::{MODEL, config, embed, embedder, http, texts};
 
 #[tokio::test]
 async fn openai_batches_come_back_in_input_order_with_an_identity() {
@@ -13,10 +13,7 @@ async fn openai_batches_come_back_in_input_order_with_an_identity() {
         ..config(EmbeddingKind::OpenAi, &server)
     };
     let input = texts(10);
-    let embeddings = embedder(&config)
-        .embed_batch(MODEL, input.clone())
-        .await
-        .unwrap();
+    let embeddings = embed(&config, input.clone()).await;
 
     // The server lists each batch's vectors in reverse; the client places them by index.
     let expected: Vec<Vec<f32>> = input.iter().map(|t| server.embedding(t)).collect();
@@ -48,10 +45,7 @@ async fn ollama_is_spoken_on_api_embed_without_a_key() {
         ..config(EmbeddingKind::Ollama, &server)
     };
     let input = texts(6);
-    let embeddings = embedder(&config)
-        .embed_batch(MODEL, input.clone())
-        .await
-        .unwrap();
+    let embeddings = embed(&config, input.clone()).await;
     let expected: Vec<Vec<f32>> = input.iter().map(|t| server.embedding(t)).collect();
     assert_eq!(embeddings.vectors, expected);
     assert_eq!(embeddings.identity.unwrap().dims, 32);

@@ -1,7 +1,7 @@
 use temponest_embeddings::{EmbeddingConfig, EmbeddingError, EmbeddingKind};
 use temponest_test_client::embeddings::{EmbeddingServer, EmbeddingServerOptions, Fault};
 
-use crate::{MODEL, config, embedder, texts};
+use crate::{MODEL, config, embed_error, embedder, texts};
 
 async fn server_with(fault: Fault) -> EmbeddingServer {
     EmbeddingServer::start_with(EmbeddingServerOptions {
@@ -15,10 +15,7 @@ async fn server_with(fault: Fault) -> EmbeddingServer {
 #[tokio::test]
 async fn a_missing_vector_is_a_count_mismatch_and_not_retried() {
     let server = server_with(Fault::DropLast).await;
-    let error = embedder(&config(EmbeddingKind::OpenAi, &server))
-        .embed_batch(MODEL, texts(4))
-        .await
-        .unwrap_err();
+    let error = embed_error(&config(EmbeddingKind::OpenAi, &server), MODEL, texts(4)).await;
     assert_eq!(
         error.to_string(),
         "embedding provider 'fake' returned 3 embeddings for 4 texts"

@@ -7,7 +7,7 @@ mod cache;
 mod checks;
 mod retries;
 
-use temponest_embeddings::{Embedder, EmbeddingConfig, EmbeddingKind};
+use temponest_embeddings::{Embedder, EmbeddingConfig, EmbeddingError, EmbeddingKind, Embeddings};
 use temponest_test_client::embeddings::EmbeddingServer;
 
 pub const MODEL: &str = "nomic-embed-text";
@@ -33,6 +33,23 @@ pub fn config(kind: EmbeddingKind, server: &EmbeddingServer) -> EmbeddingConfig 
 
 pub fn embedder(config: &EmbeddingConfig) -> Embedder {
     Embedder::new("fake", config, http()).expect("a valid configuration")
+}
+
+/// Embeds `input` with [`MODEL`] through a fresh client of `config` (asserts success).
+pub async fn embed(config: &EmbeddingConfig, input: Vec<String>) -> Embeddings {
+    embedder(config).embed_batch(MODEL, input).await.unwrap()
+}
+
+/// The error of embedding `input` with `model` through a fresh client of `config`.
+pub async fn embed_error(
+    config: &EmbeddingConfig,
+    model: &str,
+    input: Vec<String>,
+) -> EmbeddingError {
+    embedder(config)
+        .embed_batch(model, input)
+        .await
+        .unwrap_err()
 }
 
 /// `n` distinct texts.

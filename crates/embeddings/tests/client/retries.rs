@@ -1,7 +1,7 @@
 use temponest_embeddings::{EmbeddingConfig, EmbeddingError, EmbeddingKind};
 use temponest_test_client::embeddings::{EmbeddingServer, EmbeddingServerOptions, Fault};
 
-use crate::{MODEL, config, embedder, texts};
+use crate::{MODEL, config, embed, embed_error, texts};
 
 async fn server_with(faults: Vec<Fault>) -> EmbeddingServer {
     EmbeddingServer::start_with(EmbeddingServerOptions {
@@ -20,10 +20,7 @@ fn statuses(server: &EmbeddingServer) -> Vec<u16> {
 async fn transient_server_errors_are_retried_until_success() {
     let server = server_with(vec![Fault::Status(503), Fault::Status(502)]).await;
     let input = texts(5);
-    let embeddings = embedder(&config(EmbeddingKind::OpenAi, &server))
-        .embed_batch(MODEL, input.clone())
-        .await
-        .unwrap();
+    let embeddings = embed(&config(EmbeddingKind::OpenAi, &server), input.clone()).await;
     assert_eq!(embeddings.vectors[4], server.embedding(&input[4]));
     assert_eq!(statuses(&server), [503, 502, 200]);
     assert!(
@@ -39,10 +36,7 @@ async fn retries_stop_after_max_retries_with_the_providers_error() {
         max_retries: 1,
         ..config(EmbeddingKind::Ollama, &server)
     };
-    let error = embedder(&config)
-        .embed_batch(MODEL, texts(2))
-        .await
-        .unwrap_err();
+    let error = embed_error(&config, MODEL, texts(2)).await;
     assert_eq!(
         error,
         EmbeddingError::Upstream {
@@ -57,10 +51,7 @@ async fn retries_stop_after_max_retries_with_the_providers_error() {
 #[tokio::test]
 async fn a_429_is_retried_no_sooner_than_its_retry_after() {
     let server = server_with(vec![Fault::RateLimited("0.3".into())]).await;
-    embedder(&config(EmbeddingKind::OpenAi, &server))
-        .embed_batch(MODEL, texts(3))
-        .await
-        .unwrap();
+    embed(&config(EmbeddingKind::OpenAi, &server), texts(3)).await;
     let requests = server.requests();
     assert_eq!(statuses(&server), [429, 200]);
     let waited = requests[1].received_at - requests[0].received_at;
@@ -71,10 +62,7 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after() {
 #[tokio::test]
 async fn a_retry_after_beyond_the_maximum_backoff_fails_at_once() {
     let server = server_with(vec![Fault::RateLimited("120".into())]).await;
-    let error = embedder(&config(EmbeddingKind::OpenAi, &server))
-        .embed_batch(MODEL, texts(3))
-        .await
-        .unwrap_err();
+    let error = embed_error(&config(EmbeddingKind::OpenAi, &server), MODEL, texts(3)).await;
     assert_eq!(
         error.to_string(),
         "embedding provider 'fake' is rate limiting requests (it asks to retry after 120 s)"
@@ -85,10 +73,7 @@ async fn a_retry_after_beyond_the_maximum_backoff_fails_at_once() {
 #[tokio::test]
 async fn client_errors_are_not_retried() {
     let server = server_with(Vec::new()).await;
-    let error = embedder(&config(EmbeddingKind::OpenAi, &server))
-        .embed_batch("", texts(1))
-        .await
-        .unwrap_err();
+    let error = embed_error(&config(EmbeddingKind::OpenAi, &server), "", texts(1)).await;
     assert_eq!(
         error.to_string(),
         "embedding provider 'fake' returned HTTP 400: model is required"
@@ -106,10 +91,7 @@ async fn a_refused_connection_is_retried_then_reported_as_unreachable() {
         max_retries: 2,
         ..EmbeddingConfig::new(EmbeddingKind::Ollama, format!("http://{address}"))
     };
-    let error = embedder(&config)
-        .embed_batch(MODEL, texts(1))
-        .await
-        .unwrap_err();
+    let error = embed_error(&config, MODEL, texts(1)).await;
     let EmbeddingError::Unreachable { detail, .. } = &error else {
         panic!("unexpected {error:?}");
     };
@@ -132,10 +114,7 @@ async fn a_request_slower_than_the_timeout_fails_without_a_retry() {
         timeout_secs: 1,
         ..config(EmbeddingKind::OpenAi, &server)
     };
-    let error = embedder(&config)
-        .embed_batch(MODEL, texts(1))
-        .await
-        .unwrap_err();
+    let error = embed_error(&config, MODEL, texts(1)).await;
     assert_eq!(
         error,
         EmbeddingError::Timeout {

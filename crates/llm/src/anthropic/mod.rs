@@ -17,7 +17,7 @@ use crate::wire::{Wire, f32_json, tokens};
 use crate::{ChatRequest, ChatResponse, LlmError, Role, ToolCall, Usage};
 
 mod stream;
-pub(crate) use stream::AnthropicDecoder;
+pub(crate) use stream::{AnthropicDecoder, AnthropicStream};
 
 /// `max_tokens` when the request leaves it open (Anthropic requires one).
 const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -104,7 +104,7 @@ impl Wire for AnthropicWire {
     }
 
     fn decoder(&self, provider: Arc<str>) -> AnthropicDecoder {
-        AnthropicDecoder::new(provider)
+        AnthropicStream::decoder(provider)
     }
 }
 

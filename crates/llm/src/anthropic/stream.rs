@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Block, ErrorBody, WireUsage, stream_error};
+use crate::framed::{Framed, Frames};
 use crate::framing::SseParser;
-use crate::wire::{StreamDecoder, parse_arguments, tokens};
+use crate::wire::{parse_arguments, tokens};
 use crate::{ChatResponse, LlmError, ToolCall, Usage};
 
 #[derive(Deserialize)]
@@ -78,9 +79,11 @@ enum PartialBlock {
 }
 
 /// Decoder of an Anthropic SSE stream.
-pub(crate) struct AnthropicDecoder {
+pub(crate) type AnthropicDecoder = Framed<AnthropicStream>;
+
+/// What an Anthropic stream has said so far.
+pub(crate) struct AnthropicStream {
     provider: Arc<str>,
-    sse: SseParser,
     response: ChatResponse,
     blocks: BTreeMap<usize, PartialBlock>,
     input_tokens: Option<u64>,
@@ -88,17 +91,17 @@ pub(crate) struct AnthropicDecoder {
     done: bool,
 }
 
-impl AnthropicDecoder {
-    pub(crate) fn new(provider: Arc<str>) -> Self {
-        Self {
-            provider,
-            sse: SseParser::default(),
+impl AnthropicStream {
+    pub(crate) fn decoder(provider: Arc<str>) -> AnthropicDecoder {
+        let stream = Self {
+            provider: provider.clone(),
             response: ChatResponse::default(),
             blocks: BTreeMap::new(),
             input_tokens: None,
             output_tokens: None,
             done: false,
-        }
+        };
+        Framed::new(provider, stream)
     }
 
     fn event(&mut self, data: &str, deltas: &mut Vec<String>) -> Result<(), LlmError> {
@@ -163,37 +166,24 @@ impl AnthropicDecoder {
     }
 }
 
-impl StreamDecoder for AnthropicDecoder {
-    fn feed(&mut self, chunk: &[u8], deltas: &mut Vec<String>) -> Result<bool, LlmError> {
-        let events = self
-            .sse
-            .feed(chunk)
-            .map_err(|e| LlmError::malformed(&self.provider, e.to_string()))?;
-        for event in events {
-            self.event(&event.data, deltas)?;
-            if self.done {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+impl Frames for AnthropicStream {
+    type Framing = SseParser;
+
+    const CUT_SHORT: &'static str = "the stream ended before message_stop";
+
+    fn frame(&mut self, data: &String, deltas: &mut Vec<String>) -> Result<(), LlmError> {
+        self.event(data, deltas)
     }
 
-    fn finish(mut self) -> Result<ChatResponse, LlmError> {
-        if !self.done {
-            let last = self
-                .sse
-                .finish()
-                .map_err(|e| LlmError::malformed(&self.provider, e.to_string()))?;
-            if let Some(event) = last {
-                self.event(&event.data, &mut Vec::new())?;
-            }
-            if !self.done && self.response.finish_reason.is_none() {
-                return Err(LlmError::malformed(
-                    &self.provider,
-                    "the stream ended before message_stop",
-                ));
-            }
-        }
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn complete_without_marker(&self) -> bool {
+        self.response.finish_reason.is_some()
+    }
+
+    fn response(mut self) -> Result<ChatResponse, LlmError> {
         for block in self.blocks.into_values() {
             if let PartialBlock::Tool {
                 id,

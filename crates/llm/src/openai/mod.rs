@@ -12,11 +12,11 @@ use reqwest::header::HeaderName;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::wire::{Wire, bearer, chat_body, f32_json, message_in, parse_arguments, tokens};
-use crate::{ChatRequest, ChatResponse, LlmError, Message, Role, ToolCall, Usage};
+use crate::wire::{Wire, bearer, chat_body, f32_json, message_in, tokens, tool_call};
+use crate::{ChatRequest, ChatResponse, LlmError, Message, Role, Usage};
 
 mod stream;
-pub(crate) use stream::OpenAiDecoder;
+pub(crate) use stream::{OpenAiDecoder, OpenAiStream};
 
 /// The OpenAI-compatible protocol.
 pub(crate) struct OpenAiWire;
@@ -65,21 +65,14 @@ impl Wire for OpenAiWire {
             .into_iter()
             .enumerate()
         {
-            let name = call.function.name;
-            let arguments = match call.function.arguments {
-                Some(Value::String(raw)) => parse_arguments(provider, &name, &raw)?,
-                None | Some(Value::Null) => json!({}),
-                // Some compatible servers send the object itself.
-                Some(object) => object,
-            };
-            tool_calls.push(ToolCall {
-                id: call
-                    .id
-                    .filter(|id| !id.is_empty())
-                    .unwrap_or_else(|| format!("call_{n}")),
-                name,
+            let arguments = call.function.arguments.unwrap_or_default();
+            tool_calls.push(tool_call(
+                provider,
+                n,
+                call.id,
+                call.function.name,
                 arguments,
-            });
+            )?);
         }
         Ok(ChatResponse {
             content: text_of(message.content),
@@ -91,7 +84,7 @@ impl Wire for OpenAiWire {
     }
 
     fn decoder(&self, provider: Arc<str>) -> OpenAiDecoder {
-        OpenAiDecoder::new(provider)
+        OpenAiStream::decoder(provider)
     }
 }
 

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{WireUsage, in_band_error};
+use crate::framed::{Framed, Frames};
 use crate::framing::SseParser;
-use crate::wire::{StreamDecoder, parse_arguments};
+use crate::wire::parse_arguments;
 use crate::{ChatResponse, LlmError, ToolCall, Usage};
 
 #[derive(Deserialize)]
@@ -55,9 +56,11 @@ struct PartialCall {
 }
 
 /// Decoder of an OpenAI SSE stream.
-pub(crate) struct OpenAiDecoder {
+pub(crate) type OpenAiDecoder = Framed<OpenAiStream>;
+
+/// What an OpenAI stream has said so far.
+pub(crate) struct OpenAiStream {
     provider: Arc<str>,
-    sse: SseParser,
     content: String,
     /// Tool calls being assembled, by their `index`.
     calls: BTreeMap<u64, PartialCall>,
@@ -66,17 +69,17 @@ pub(crate) struct OpenAiDecoder {
     done: bool,
 }
 
-impl OpenAiDecoder {
-    pub(crate) fn new(provider: Arc<str>) -> Self {
-        Self {
-            provider,
-            sse: SseParser::default(),
+impl OpenAiStream {
+    pub(crate) fn decoder(provider: Arc<str>) -> OpenAiDecoder {
+        let stream = Self {
+            provider: provider.clone(),
             content: String::new(),
             calls: BTreeMap::new(),
             usage: None,
             finish_reason: None,
             done: false,
-        }
+        };
+        Framed::new(provider, stream)
     }
 
     fn event(&mut self, data: &str, deltas: &mut Vec<String>) -> Result<(), LlmError> {
@@ -144,40 +147,26 @@ impl OpenAiDecoder {
     }
 }
 
-impl StreamDecoder for OpenAiDecoder {
-    fn feed(&mut self, chunk: &[u8], deltas: &mut Vec<String>) -> Result<bool, LlmError> {
-        let events = self
-            .sse
-            .feed(chunk)
-            .map_err(|e| LlmError::malformed(&self.provider, e.to_string()))?;
-        for event in events {
-            self.event(&event.data, deltas)?;
-            if self.done {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+impl Frames for OpenAiStream {
+    type Framing = SseParser;
+
+    const CUT_SHORT: &'static str = "the stream ended before [DONE]";
+
+    fn frame(&mut self, data: &String, deltas: &mut Vec<String>) -> Result<(), LlmError> {
+        self.event(data, deltas)
     }
 
-    fn finish(mut self) -> Result<ChatResponse, LlmError> {
-        if !self.done {
-            let last = self
-                .sse
-                .finish()
-                .map_err(|e| LlmError::malformed(&self.provider, e.to_string()))?;
-            if let Some(event) = last {
-                // Too late to stream its text, but it still belongs to the aggregate.
-                self.event(&event.data, &mut Vec::new())?;
-            }
-            // Servers that never send [DONE] still send a finish_reason; without either the
-            // stream was cut short.
-            if !self.done && self.finish_reason.is_none() {
-                return Err(LlmError::malformed(
-                    &self.provider,
-                    "the stream ended before [DONE]",
-                ));
-            }
-        }
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Servers that never send [DONE] still send a finish_reason; without either the stream
+    /// was cut short.
+    fn complete_without_marker(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    fn response(self) -> Result<ChatResponse, LlmError> {
         let mut tool_calls = Vec::with_capacity(self.calls.len());
         for (n, call) in self.calls.into_values().enumerate() {
             if call.name.is_empty() {

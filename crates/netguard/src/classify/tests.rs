@@ -182,37 +182,20 @@ fn ipv6_special_ranges_and_edges() {
 
 #[test]
 fn reason_names_are_stable() {
-    let names: Vec<&str> = [
-        Loopback,
-        Private,
-        SharedAddressSpace,
-        LinkLocal,
-        Metadata,
-        Multicast,
-        Unspecified,
-        Broadcast,
-        Reserved,
-        UniqueLocal,
-        SiteLocal,
-    ]
-    .iter()
-    .map(BlockReason::as_str)
-    .collect();
-    assert_eq!(
-        names,
-        [
-            "loopback",
-            "private",
-            "shared_address_space",
-            "link_local",
-            "metadata",
-            "multicast",
-            "unspecified",
-            "broadcast",
-            "reserved",
-            "unique_local",
-            "site_local"
-        ]
-    );
-    assert_eq!(Metadata.to_string(), "metadata");
+    for (reason, name) in [
+        (Loopback, "loopback"),
+        (Private, "private"),
+        (SharedAddressSpace, "shared_address_space"),
+        (LinkLocal, "link_local"),
+        (Metadata, "metadata"),
+        (Multicast, "multicast"),
+        (Unspecified, "unspecified"),
+        (Broadcast, "broadcast"),
+        (Reserved, "reserved"),
+        (UniqueLocal, "unique_local"),
+        (SiteLocal, "site_local"),
+    ] {
+        assert_eq!(reason.as_str(), name);
+        assert_eq!(reason.to_string(), name);
+    }
 }

@@ -8,19 +8,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::helpers::{TestApp, expect_error, expect_json, spawn_ada};
-
-/// Asserts a 422 whose `errors` name `field` and whose detail names it too.
-async fn expect_field(resp: reqwest::Response, field: &str, needle: &str) -> Value {
-    let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, field).await;
-    let errors = body["errors"].as_array().expect("a per-field errors list");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e["field"] == field && e["message"].as_str().unwrap().contains(needle)),
-        "no error for {field:?} mentioning {needle:?}: {body}"
-    );
-    body
-}
+use temponest_test_client::expect_field_error;
 
 async fn agent_id(app: &TestApp, token: &str) -> String {
     let agent = app
@@ -42,7 +30,7 @@ async fn a_nul_character_in_an_agent_name_is_a_422_naming_the_field(pool: PgPool
             &json!({"name": "bad\u{0}name", "model": "m"}),
         )
         .await;
-    expect_field(resp, "name", "NUL").await;
+    expect_field_error(resp, "name", "NUL").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -64,7 +52,7 @@ async fn nul_characters_in_metadata_keys_values_and_arrays_are_422s_naming_the_p
                 &json!({"name": "Meta", "model": "m", "metadata": metadata}),
             )
             .await;
-        expect_field(resp, field, "NUL").await;
+        expect_field_error(resp, field, "NUL").await;
     }
     let list = app.fetch(&ada.token, "/agents/").await;
     assert_eq!(list, json!([]), "nothing was created");
@@ -95,7 +83,7 @@ async fn nul_characters_in_an_agent_patch_and_an_execution_are_422s(pool: PgPool
         (json!({"metadata": {"a": {"b": "\u{0}"}}}), "metadata.a.b"),
     ] {
         let resp = app.patch(&ada.token, &agent, &patch).await;
-        expect_field(resp, field, "NUL").await;
+        expect_field_error(resp, field, "NUL").await;
     }
     let execute = format!("/agents/{id}/execute");
     let with_context = json!({"user_message": "hello", "context": {"k\u{0}": "v"}});
@@ -104,7 +92,7 @@ async fn nul_characters_in_an_agent_patch_and_an_execution_are_422s(pool: PgPool
         (with_context, "context.k\\u0000"),
     ] {
         let resp = app.post(&ada.token, &execute, &run).await;
-        expect_field(resp, field, "NUL").await;
+        expect_field_error(resp, field, "NUL").await;
     }
     let executions = app.fetch(&ada.token, "/executions").await;
     assert_eq!(executions, json!([]), "nothing ran");
@@ -118,7 +106,7 @@ async fn a_nul_character_in_a_query_parameter_is_a_422_naming_the_parameter(pool
         ("/agents?skip=0&search=a%00b", "search"),
         ("/executions?status=%00", "status"),
     ] {
-        expect_field(app.get(&ada.token, path).await, field, "NUL").await;
+        expect_field_error(app.get(&ada.token, path).await, field, "NUL").await;
     }
 }
 
@@ -137,7 +125,7 @@ async fn numbers_json_cannot_carry_exactly_are_422s_naming_the_path(pool: PgPool
         let resp = app
             .send_raw(Method::POST, &ada.token, "/agents/", &body)
             .await;
-        expect_field(resp, field, "exactly").await;
+        expect_field_error(resp, field, "exactly").await;
     }
     let id = agent_id(&app, &ada.token).await;
     let resp = app
@@ -148,7 +136,7 @@ async fn numbers_json_cannot_carry_exactly_are_422s_naming_the_path(pool: PgPool
             r#"{"metadata": {"list": [1, 2, 1e-400]}}"#,
         )
         .await;
-    expect_field(resp, "metadata.list[2]", "exactly").await;
+    expect_field_error(resp, "metadata.list[2]", "exactly").await;
     let resp = app
         .send_raw(
             Method::POST,
@@ -157,7 +145,7 @@ async fn numbers_json_cannot_carry_exactly_are_422s_naming_the_path(pool: PgPool
             r#"{"user_message": "hi", "context": {"n": 1180591620717411303424}}"#,
         )
         .await;
-    expect_field(resp, "context.n", "exactly").await;
+    expect_field_error(resp, "context.n", "exactly").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

@@ -44,54 +44,63 @@ pub struct CollectionRow {
     pub updated_at: DateTime<Utc>,
 }
 
+// Every statement that reads or returns whole collection rows goes through
+// `collection_rows!`; they name the collection `c`, which the document count reads.
+temponest_db::define_rows! {
+    $ collection_rows: CollectionRow { id, tenant_id, name, description, embedding_model,
+                                       chunk_size, chunk_overlap, metadata, version,
+                                       document_count, created_at, updated_at },
+    columns: r#"c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
+                c.chunk_overlap, c.metadata, c.version,
+                (select count(*) from knowledge.documents d
+                  where d.tenant_id = c.tenant_id and d.collection_id = c.id)
+                  as "document_count!",
+                c.created_at, c.updated_at"#,
+}
+
+/// `statement` returning the collection row, over `$1` the collection's id, `$2` its tenant
+/// and `$3`..`$8` the fields of its definition, in the order of [`CollectionSpec`].
+macro_rules! with_spec {
+    ($statement:literal, $id:expr, $tenant_id:expr, $spec:expr) => {
+        collection_rows!(
+            returning $statement,
+            $id,
+            $tenant_id,
+            $spec.name,
+            $spec.description,
+            $spec.embedding_model,
+            $spec.chunk_size,
+            $spec.chunk_overlap,
+            $spec.metadata
+        )
+    };
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
     tenant_id: Uuid,
     spec: &CollectionSpec,
 ) -> sqlx::Result<CollectionRow> {
-    sqlx::query_as!(
-        CollectionRow,
-        r#"insert into knowledge.collections (id, tenant_id, name, description, embedding_model,
-                chunk_size, chunk_overlap, metadata)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)
-           returning id, tenant_id, name, description, embedding_model, chunk_size,
-                     chunk_overlap, metadata, version, 0::bigint as "document_count!",
-                     created_at, updated_at"#,
+    with_spec!(
+        "insert into knowledge.collections as c (id, tenant_id, name, description,
+                embedding_model, chunk_size, chunk_overlap, metadata)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
         tenant_id,
-        spec.name,
-        spec.description,
-        spec.embedding_model,
-        spec.chunk_size,
-        spec.chunk_overlap,
-        spec.metadata
+        spec
     )
     .fetch_one(conn)
     .await
 }
 
-/// A collection of the tenant with its document count.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<CollectionRow>> {
-    temponest_db::timed(
-        "knowledge.collections.find",
-        sqlx::query_as!(
-            CollectionRow,
-            r#"select c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
-                      c.chunk_overlap, c.metadata, c.version,
-                      (select count(*) from knowledge.documents d
-                        where d.tenant_id = c.tenant_id and d.collection_id = c.id)
-                        as "document_count!",
-                      c.created_at, c.updated_at
-               from knowledge.collections c
-               where c.id = $1 and c.tenant_id = $2"#,
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
+// `find` and `find_for_update`: a collection of the tenant with its document count.
+collection_rows!(find {
+    table: "knowledge.collections c",
+    live: "true",
+    metric: "knowledge.collections",
+    doc: "collection",
+});
 
 /// The version of a collection of the tenant (what query results are cached under).
 pub async fn version(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<i64>> {
@@ -138,30 +147,6 @@ pub async fn versions(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i6
     Ok(rows.into_iter().map(|r| (r.id, r.version)).collect())
 }
 
-/// A collection of the tenant with its document count, locked for a change.
-pub async fn find_for_update(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> sqlx::Result<Option<CollectionRow>> {
-    sqlx::query_as!(
-        CollectionRow,
-        r#"select c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
-                  c.chunk_overlap, c.metadata, c.version,
-                  (select count(*) from knowledge.documents d
-                    where d.tenant_id = c.tenant_id and d.collection_id = c.id)
-                    as "document_count!",
-                  c.created_at, c.updated_at
-           from knowledge.collections c
-           where c.id = $1 and c.tenant_id = $2
-           for update of c"#,
-        id,
-        tenant_id
-    )
-    .fetch_optional(conn)
-    .await
-}
-
 /// The tenant's collections newest first, optionally filtered by a case-insensitive
 /// substring of name or description, with the total matching count.
 pub async fn list(
@@ -171,63 +156,16 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<CollectionRow>, i64)> {
-    let pattern = search.map(like_pattern);
-    let rows = temponest_db::timed(
-        "knowledge.collections.list",
-        sqlx::query!(
-            r#"select c.id, c.tenant_id, c.name, c.description, c.embedding_model, c.chunk_size,
-                      c.chunk_overlap, c.metadata, c.version,
-                      (select count(*) from knowledge.documents d
-                        where d.tenant_id = c.tenant_id and d.collection_id = c.id)
-                        as "document_count!",
-                      c.created_at, c.updated_at, count(*) over () as "total!"
-               from knowledge.collections c
+    let pattern = search.map(temponest_db::contains_pattern);
+    collection_rows!(
+        page pool, "knowledge.collections.list", skip, limit,
+        from: "knowledge.collections c
                where c.tenant_id = $1
-                 and ($2::text is null or c.name ilike $2 or c.description ilike $2)
-               order by c.created_at desc, c.id desc
-               offset $3 limit $4"#,
-            tenant_id,
-            pattern,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+                 and ($2::text is null or c.name ilike $2 or c.description ilike $2)",
+        order: "order by c.created_at desc, c.id desc offset $3 limit $4",
+        filter: [tenant_id, pattern],
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        temponest_db::timed(
-            "knowledge.collections.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from knowledge.collections
-                   where tenant_id = $1
-                     and ($2::text is null or name ilike $2 or description ilike $2)"#,
-                tenant_id,
-                pattern
-            )
-            .fetch_one(pool),
-        ),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| CollectionRow {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            name: r.name,
-            description: r.description,
-            embedding_model: r.embedding_model,
-            chunk_size: r.chunk_size,
-            chunk_overlap: r.chunk_overlap,
-            metadata: r.metadata,
-            version: r.version,
-            document_count: r.document_count,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect();
-    Ok((rows, total))
+    .await
 }
 
 /// Replaces the definition of a collection (the caller merged the patch), bumps its
@@ -238,26 +176,14 @@ pub async fn update(
     id: Uuid,
     spec: &CollectionSpec,
 ) -> sqlx::Result<Option<CollectionRow>> {
-    let row = sqlx::query_as!(
-        CollectionRow,
-        r#"update knowledge.collections c
-           set name = $3, description = $4, embedding_model = $5, chunk_size = $6,
-               chunk_overlap = $7, metadata = $8, version = version + 1, updated_at = now()
-           where id = $1 and tenant_id = $2
-           returning id, tenant_id, name, description, embedding_model, chunk_size,
-                     chunk_overlap, metadata, version,
-                     (select count(*) from knowledge.documents d
-                       where d.tenant_id = c.tenant_id and d.collection_id = c.id)
-                       as "document_count!",
-                     created_at, updated_at"#,
+    let row = with_spec!(
+        "update knowledge.collections c
+         set name = $3, description = $4, embedding_model = $5, chunk_size = $6,
+             chunk_overlap = $7, metadata = $8, version = version + 1, updated_at = now()
+         where id = $1 and tenant_id = $2",
         id,
         tenant_id,
-        spec.name,
-        spec.description,
-        spec.embedding_model,
-        spec.chunk_size,
-        spec.chunk_overlap,
-        spec.metadata
+        spec
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -295,23 +221,4 @@ pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx:
         return Ok(true);
     }
     Ok(false)
-}
-
-/// `%text%` with LIKE wildcards in the user's text escaped.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_wildcards_in_search_text_match_literally() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-    }
 }

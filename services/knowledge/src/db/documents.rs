@@ -30,6 +30,17 @@ pub struct DocumentRow {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
+// Every statement that reads or returns whole document rows goes through `document_rows!`.
+temponest_db::define_rows! {
+    $ document_rows: DocumentRow { id, tenant_id, collection_id, filename, content_type, kind,
+                                   size_bytes, content_hash, metadata, status, error,
+                                   attempts, chunk_count, created_at, updated_at,
+                                   processed_at },
+    columns: "id, tenant_id, collection_id, filename, content_type, kind, size_bytes,
+              content_hash, metadata, status, error, attempts, chunk_count, created_at,
+              updated_at, processed_at",
+}
+
 /// A new document.
 #[derive(Debug)]
 pub struct NewDocument<'a> {
@@ -49,15 +60,11 @@ pub async fn insert(
     conn: &mut PgConnection,
     new: &NewDocument<'_>,
 ) -> sqlx::Result<Option<DocumentRow>> {
-    sqlx::query_as!(
-        DocumentRow,
-        "insert into knowledge.documents (id, tenant_id, collection_id, filename, content_type,
-                kind, size_bytes, content_hash, metadata)
+    document_rows!(
+        returning "insert into knowledge.documents (id, tenant_id, collection_id, filename,
+                content_type, kind, size_bytes, content_hash, metadata)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (collection_id, content_hash) do nothing
-         returning id, tenant_id, collection_id, filename, content_type, kind, size_bytes,
-                   content_hash, metadata, status, error, attempts, chunk_count, created_at,
-                   updated_at, processed_at",
+         on conflict (collection_id, content_hash) do nothing",
         new.id,
         new.tenant_id,
         new.collection_id,
@@ -81,6 +88,11 @@ pub async fn insert_source(conn: &mut PgConnection, id: Uuid, content: &[u8]) ->
     )
     .execute(&mut *conn)
     .await?;
+    wake_engines(conn).await
+}
+
+/// Wakes the ingestion engines (on commit).
+async fn wake_engines(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query!("select pg_notify($1, '')", WAKE_CHANNEL)
         .execute(conn)
         .await?;
@@ -94,13 +106,9 @@ pub async fn find_by_hash(
     collection_id: Uuid,
     content_hash: &[u8],
 ) -> sqlx::Result<Option<DocumentRow>> {
-    sqlx::query_as!(
-        DocumentRow,
-        "select id, tenant_id, collection_id, filename, content_type, kind, size_bytes,
-                content_hash, metadata, status, error, attempts, chunk_count, created_at,
-                updated_at, processed_at
-         from knowledge.documents
-         where tenant_id = $1 and collection_id = $2 and content_hash = $3",
+    document_rows!(
+        select "from knowledge.documents
+                where tenant_id = $1 and collection_id = $2 and content_hash = $3",
         tenant_id,
         collection_id,
         content_hash
@@ -109,24 +117,11 @@ pub async fn find_by_hash(
     .await
 }
 
-/// A document of the tenant.
-pub async fn find(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<DocumentRow>> {
-    temponest_db::timed(
-        "knowledge.documents.find",
-        sqlx::query_as!(
-            DocumentRow,
-            "select id, tenant_id, collection_id, filename, content_type, kind, size_bytes,
-                    content_hash, metadata, status, error, attempts, chunk_count, created_at,
-                    updated_at, processed_at
-             from knowledge.documents
-             where id = $1 and tenant_id = $2",
-            id,
-            tenant_id
-        )
-        .fetch_optional(pool),
-    )
-    .await
-}
+document_rows!(find_unlocked {
+    table: "knowledge.documents",
+    metric: "knowledge.documents",
+    doc: "document",
+});
 
 /// A collection's documents newest first, optionally of one status, with the total count.
 pub async fn list(
@@ -137,65 +132,15 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<DocumentRow>, i64)> {
-    let rows = temponest_db::timed(
-        "knowledge.documents.list",
-        sqlx::query!(
-            r#"select id, tenant_id, collection_id, filename, content_type, kind, size_bytes,
-                      content_hash, metadata, status, error, attempts, chunk_count, created_at,
-                      updated_at, processed_at, count(*) over () as "total!"
-               from knowledge.documents
+    document_rows!(
+        page pool, "knowledge.documents.list", skip, limit,
+        from: "knowledge.documents
                where tenant_id = $1 and collection_id = $2
-                 and ($3::text is null or status = $3)
-               order by created_at desc, id desc
-               offset $4 limit $5"#,
-            tenant_id,
-            collection_id,
-            status,
-            skip,
-            limit
-        )
-        .fetch_all(pool),
+                 and ($3::text is null or status = $3)",
+        order: "order by created_at desc, id desc offset $4 limit $5",
+        filter: [tenant_id, collection_id, status],
     )
-    .await?;
-    let total = temponest_db::page_total(
-        rows.first().map(|r| r.total),
-        skip,
-        temponest_db::timed(
-            "knowledge.documents.count",
-            sqlx::query_scalar!(
-                r#"select count(*) as "count!" from knowledge.documents
-                   where tenant_id = $1 and collection_id = $2
-                     and ($3::text is null or status = $3)"#,
-                tenant_id,
-                collection_id,
-                status
-            )
-            .fetch_one(pool),
-        ),
-    )
-    .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| DocumentRow {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            collection_id: r.collection_id,
-            filename: r.filename,
-            content_type: r.content_type,
-            kind: r.kind,
-            size_bytes: r.size_bytes,
-            content_hash: r.content_hash,
-            metadata: r.metadata,
-            status: r.status,
-            error: r.error,
-            attempts: r.attempts,
-            chunk_count: r.chunk_count,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            processed_at: r.processed_at,
-        })
-        .collect();
-    Ok((rows, total))
+    .await
 }
 
 /// Deletes a document of the tenant with its source and chunks; its collection's id if
@@ -233,9 +178,7 @@ pub async fn requeue_collection(
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() > 0 {
-        sqlx::query!("select pg_notify($1, '')", WAKE_CHANNEL)
-            .execute(conn)
-            .await?;
+        wake_engines(conn).await?;
     }
     Ok(done.rows_affected())
 }

@@ -92,24 +92,10 @@ pub struct CollectionOut {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<CollectionRow> for CollectionOut {
-    fn from(row: CollectionRow) -> Self {
-        Self {
-            id: row.id,
-            tenant_id: row.tenant_id,
-            name: row.name,
-            description: row.description,
-            embedding_model: row.embedding_model,
-            chunk_size: row.chunk_size,
-            chunk_overlap: row.chunk_overlap,
-            metadata: row.metadata,
-            document_count: row.document_count,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
-}
+temponest_web::from_row! { row: CollectionRow => CollectionOut {
+    id, tenant_id, name, description, embedding_model, chunk_size, chunk_overlap, metadata,
+    document_count, version, created_at, updated_at,
+} }
 
 /// A validated collection definition (create, or the result of applying a patch).
 #[derive(Debug, Clone, PartialEq)]

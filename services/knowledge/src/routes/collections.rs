@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{KNOWLEDGE_READ, KNOWLEDGE_WRITE};
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_auth_client::{ListRequest, Principal};
+use temponest_web::extract::list_rows;
+use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
 use crate::db::{collections, documents};
@@ -37,9 +37,12 @@ pub async fn create(
     responses((status = 200, body = [CollectionOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<CollectionFilter>,
+    ListRequest {
+        principal,
+        page,
+        filter,
+        ..
+    }: ListRequest<CollectionFilter>,
 ) -> ApiResult<Response> {
     principal.require(KNOWLEDGE_READ)?;
     let search = filter
@@ -53,16 +56,9 @@ pub async fn list(
             "must be at most 200 characters",
         ));
     }
-    let (rows, total) = collections::list(
-        &state.pool,
-        principal.tenant_id,
-        search,
-        page.skip,
-        page.limit,
-    )
-    .await?;
-    let items: Vec<CollectionOut> = rows.into_iter().map(CollectionOut::from).collect();
-    Ok(list_response(items, total))
+    let tenant = principal.tenant_id;
+    let listed = collections::list(&state.pool, tenant, search, page.skip, page.limit);
+    Ok(list_rows::<CollectionOut, _>(listed.await?))
 }
 
 /// One collection.

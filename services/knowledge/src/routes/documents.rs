@@ -7,10 +7,10 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use temponest_auth_client::Principal;
 use temponest_auth_client::permissions::{KNOWLEDGE_READ, KNOWLEDGE_WRITE};
-use temponest_web::extract::{ApiQuery, list_response};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, Pagination};
+use temponest_auth_client::{ListRequest, Principal};
+use temponest_web::extract::list_response;
+use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
 use crate::db::collections;
@@ -205,10 +205,12 @@ fn clean_filename(name: Option<&str>) -> String {
     responses((status = 200, body = [DocumentOut], headers(("x-total-count" = i64))), (status = 403), (status = 404), (status = 422)))]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    IdPath(collection_id): IdPath,
-    page: Pagination,
-    ApiQuery(filter): ApiQuery<DocumentFilter>,
+    ListRequest {
+        principal,
+        path: IdPath(collection_id),
+        page,
+        filter,
+    }: ListRequest<DocumentFilter, IdPath>,
 ) -> ApiResult<Response> {
     principal.require(KNOWLEDGE_READ)?;
     let status = filter.status()?;

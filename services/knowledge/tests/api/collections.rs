@@ -1,10 +1,9 @@
 //! Collection CRUD: defaults, validation, unique names, lists, version bumps, permissions.
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_error, expect_json, spawn};
+use crate::helpers::spawn;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_collection_gets_the_sdk_defaults_and_can_be_read_changed_and_deleted(pool: PgPool) {
@@ -41,18 +40,13 @@ async fn a_collection_gets_the_sdk_defaults_and_can_be_read_changed_and_deleted(
     assert_eq!(patched["metadata"], json!({"team": "hr"}));
     assert!(patched["version"].as_i64() > created["version"].as_i64());
 
-    let resp = app.delete(&ada.token, &path).await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    expect_error(
-        app.get(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "collection",
-    )
-    .await;
-    expect_error(
-        app.delete(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "collection",
+    app.remove(&ada.token, &path).await;
+    app.expect_refusals(
+        &ada.token,
+        &[
+            (&format!("GET {path}"), None, 404, "collection"),
+            (&format!("DELETE {path}"), None, 404, "collection"),
+        ],
     )
     .await;
 }
@@ -60,11 +54,7 @@ async fn a_collection_gets_the_sdk_defaults_and_can_be_read_changed_and_deleted(
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn invalid_collections_are_refused_with_the_field_named(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let id = app.collection(&ada.token, json!({"name": "docs"})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (ada, id) = app.ada_with_collection(json!({})).await;
     app.expect_refusals(
         &ada.token,
         &[
@@ -163,11 +153,7 @@ async fn lists_are_bare_arrays_newest_first_with_a_total_and_a_search(pool: PgPo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_and_query_but_not_change_anything(pool: PgPool) {
     let app = spawn(pool).await;
-    let ada = app.signup("ada@example.com").await;
-    let id = app.collection(&ada.token, json!({"name": "docs"})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (ada, id) = app.ada_with_collection(json!({})).await;
     let document = app
         .ingest(&ada.token, &id, "a.txt", "shared knowledge")
         .await;
@@ -203,15 +189,11 @@ async fn viewers_can_read_and_query_but_not_change_anything(pool: PgPool) {
         ],
     )
     .await;
-    let resp = app
-        .upload(&viewer, &id, "b.txt", b"more".to_vec(), None)
+    let file = || ("b.txt", b"more".to_vec(), None);
+    app.upload_refused(&viewer, &id, file(), 403, "knowledge:write")
         .await;
-    expect_error(resp, StatusCode::FORBIDDEN, "knowledge:write").await;
     let developer = app
         .member(&ada.token, "dev@example.com", &["developer"])
         .await;
-    let resp = app
-        .upload(&developer, &id, "b.txt", b"more".to_vec(), None)
-        .await;
-    expect_json(resp, StatusCode::CREATED).await;
+    app.uploaded(&developer, &id, file(), 201).await;
 }

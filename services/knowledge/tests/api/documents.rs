@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{config, expect_error, expect_json, pdf, spawn, spawn_with};
+use crate::helpers::{Upload, config, expect_error, pdf, spawn, spawn_with};
 
 const MARKDOWN: &str = "# Operations guide\n\nHow we run the platform.\n\n## Backups\n\nSnapshots of the database are taken nightly and kept for thirty days.\n";
 const HTML: &str = "<!doctype html><html><head><title>t</title><script>var hidden = 'scripted';</script></head><body><h1>Travel policy</h1><h2>Flights</h2><p>Economy class for flights under six hours.</p></body></html>";
@@ -53,8 +53,9 @@ async fn every_supported_type_is_extracted_chunked_and_searchable(pool: PgPool) 
     ];
     for (filename, bytes, content_type, word) in uploads {
         let size = bytes.len();
-        let resp = app.upload(&ada.token, &id, filename, bytes, None).await;
-        let created = expect_json(resp, StatusCode::CREATED).await;
+        let created = app
+            .uploaded(&ada.token, &id, (filename, bytes, None), 201)
+            .await;
         assert_eq!(created["status"], "processing");
         assert_eq!(created["content_type"], content_type, "{filename}");
         assert_eq!(created["size_bytes"], size);
@@ -108,29 +109,49 @@ async fn every_supported_type_is_extracted_chunked_and_searchable(pool: PgPool) 
 async fn unsupported_files_are_415_with_the_reason_and_bad_forms_are_refused(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, id) = app.ada_with_collection(json!({})).await;
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("photo.txt", b"\x89PNG\r\n\x1a\nrest".to_vec(), "PNG image"),
-        ("report.pdf", b"not really a pdf".to_vec(), "not one"),
-        ("sheet.xlsx", b"cells".to_vec(), "binary"),
-        ("latin1.txt", b"caf\xe9 cr\xe8me".to_vec(), "UTF-8"),
-        ("data.json", b"{\"a\": ".to_vec(), "does not parse"),
+    let cases: Vec<(Upload, u16, &str)> = vec![
+        (
+            ("photo.txt", b"\x89PNG\r\n\x1a\nrest".to_vec(), None),
+            415,
+            "PNG image",
+        ),
+        (
+            ("report.pdf", b"not really a pdf".to_vec(), None),
+            415,
+            "not one",
+        ),
+        (("sheet.xlsx", b"cells".to_vec(), None), 415, "binary"),
+        (
+            ("latin1.txt", b"caf\xe9 cr\xe8me".to_vec(), None),
+            415,
+            "UTF-8",
+        ),
+        (
+            ("data.json", b"{\"a\": ".to_vec(), None),
+            415,
+            "does not parse",
+        ),
+        (("empty.txt", Vec::new(), None), 415, "empty"),
+        (
+            ("a.txt", b"x".to_vec(), Some("{'a': nope}")),
+            422,
+            "metadata",
+        ),
+        (("a.txt", b"x".to_vec(), Some("[1]")), 422, "object"),
     ];
-    for (filename, bytes, needle) in cases {
-        let resp = app.upload(&ada.token, &id, filename, bytes, None).await;
-        expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE, needle).await;
+    for (file, status, needle) in cases {
+        app.upload_refused(&ada.token, &id, file, status, needle)
+            .await;
     }
-    let resp = app
-        .upload(&ada.token, &id, "empty.txt", Vec::new(), None)
-        .await;
-    expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE, "empty").await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/rag/collections/{id}/documents"),
-            &json!({"file": "x"}),
-        )
-        .await;
-    expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE, "multipart").await;
+    let upload = format!("POST /rag/collections/{id}/documents");
+    app.refused(
+        &ada.token,
+        &upload,
+        Some(&json!({"file": "x"})),
+        415,
+        "multipart",
+    )
+    .await;
     let form = reqwest::multipart::Form::new().text("metadata", "{}");
     let resp = app
         .http
@@ -141,14 +162,6 @@ async fn unsupported_files_are_415_with_the_reason_and_bad_forms_are_refused(poo
         .await
         .unwrap();
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "file").await;
-    let resp = app
-        .upload(&ada.token, &id, "a.txt", b"x".to_vec(), Some("{'a': nope}"))
-        .await;
-    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "metadata").await;
-    let resp = app
-        .upload(&ada.token, &id, "a.txt", b"x".to_vec(), Some("[1]"))
-        .await;
-    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "object").await;
     let page = app
         .page(&ada.token, &format!("/rag/collections/{id}/documents"))
         .await;
@@ -168,41 +181,29 @@ async fn uploads_over_the_configured_limit_are_413_and_larger_than_the_api_limit
     // 2 MiB: over the API's 1 MiB body limit, under this route's.
     let line = "The quick brown fox jumps over the lazy dog. ";
     let big = line.repeat(2 * 1024 * 1024 / line.len());
-    let resp = app
-        .upload(&ada.token, &id, "big.txt", big.into_bytes(), None)
+    let created = app
+        .uploaded(&ada.token, &id, ("big.txt", big.into_bytes(), None), 201)
         .await;
-    let created = expect_json(resp, StatusCode::CREATED).await;
-    let resp = app
-        .upload(
-            &ada.token,
-            &id,
-            "huge.txt",
-            vec![b'a'; 3 * 1024 * 1024 + 1],
-            None,
-        )
-        .await;
-    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "larger than").await;
-    let resp = app
-        .upload(
-            &ada.token,
-            &id,
-            "huger.txt",
-            vec![b'a'; 4 * 1024 * 1024],
-            None,
-        )
-        .await;
-    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "larger than").await;
+    for (filename, size) in [
+        ("huge.txt", 3 * 1024 * 1024 + 1),
+        ("huger.txt", 4 * 1024 * 1024),
+    ] {
+        let file = (filename, vec![b'a'; size], None);
+        app.upload_refused(&ada.token, &id, file, 413, "larger than")
+            .await;
+    }
     let ready = app.settled(&ada.token, &created).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     // Other routes keep the 1 MiB limit.
-    let resp = app
-        .post(
-            &ada.token,
-            "/rag/collections/",
-            &json!({"name": "x".repeat(1_100_000)}),
-        )
-        .await;
-    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "too large").await;
+    let body = json!({"name": "x".repeat(1_100_000)});
+    app.refused(
+        &ada.token,
+        "POST /rag/collections/",
+        Some(&body),
+        413,
+        "too large",
+    )
+    .await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -210,16 +211,8 @@ async fn identical_content_is_stored_once_per_collection(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, id) = app.ada_with_collection(json!({})).await;
     let first = app.add(&ada.token, &id, "a.md", "# Same\n\ncontent").await;
-    let resp = app
-        .upload(
-            &ada.token,
-            &id,
-            "renamed.md",
-            b"# Same\n\ncontent".to_vec(),
-            None,
-        )
-        .await;
-    let again = expect_json(resp, StatusCode::OK).await;
+    let file = ("renamed.md", b"# Same\n\ncontent".to_vec(), None);
+    let again = app.uploaded(&ada.token, &id, file, 200).await;
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["filename"], "a.md");
     assert_eq!(again["content_hash"], first["content_hash"]);
@@ -246,16 +239,9 @@ async fn metadata_may_be_json_or_a_python_dict_and_reaches_every_chunk(pool: PgP
         .await;
     let text =
         "First sentence about llamas. Second sentence about llamas. Third one about llamas too.";
-    let resp = app
-        .upload(
-            &ada.token,
-            &id,
-            "llamas.txt",
-            text.as_bytes().to_vec(),
-            Some("{'source': 'field notes', 'page': 3, 'reviewed': True, 'owner': None}"),
-        )
-        .await;
-    let created = expect_json(resp, StatusCode::CREATED).await;
+    let metadata = "{'source': 'field notes', 'page': 3, 'reviewed': True, 'owner': None}";
+    let file = ("llamas.txt", text.as_bytes().to_vec(), Some(metadata));
+    let created = app.uploaded(&ada.token, &id, file, 201).await;
     let expected = json!({"source": "field notes", "page": 3, "reviewed": true, "owner": null});
     assert_eq!(created["metadata"], expected);
     let ready = app.settled(&ada.token, &created).await;
@@ -266,19 +252,13 @@ async fn metadata_may_be_json_or_a_python_dict_and_reaches_every_chunk(pool: PgP
     let chunks = answer["chunks"].as_array().unwrap();
     assert_eq!(chunks.len() as i64, ready["chunk_count"].as_i64().unwrap());
     assert!(chunks.iter().all(|c| c["metadata"] == expected));
-    let resp = app
-        .upload(
-            &ada.token,
-            &id,
-            "b.txt",
-            b"json metadata".to_vec(),
-            Some(r#"{"source": "json"}"#),
-        )
-        .await;
-    assert_eq!(
-        expect_json(resp, StatusCode::CREATED).await["metadata"],
-        json!({"source": "json"})
+    let file = (
+        "b.txt",
+        b"json metadata".to_vec(),
+        Some(r#"{"source": "json"}"#),
     );
+    let created = app.uploaded(&ada.token, &id, file, 201).await;
+    assert_eq!(created["metadata"], json!({"source": "json"}));
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -329,44 +309,35 @@ async fn deleting_documents_and_collections_removes_their_chunks(pool: PgPool) {
         .ingest(&ada.token, &id, "gone.txt", "cacti need direct light")
         .await;
     let path = format!("/rag/documents/{}", gone["id"].as_str().unwrap());
-    assert_eq!(
-        app.delete(&ada.token, &path).await.status(),
-        StatusCode::NO_CONTENT
-    );
-    expect_error(
-        app.get(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "document",
-    )
-    .await;
+    app.remove(&ada.token, &path).await;
+    app.refused(&ada.token, &format!("GET {path}"), None, 404, "document")
+        .await;
     let ranked = app.ranked(&ada.token, &id, "light").await;
     assert_eq!(ranked, ["keep.txt"]);
     assert_eq!(count(&app.pool, "knowledge.chunks", &gone["id"]).await, 0);
 
-    let resp = app
-        .delete(&ada.token, &format!("/rag/collections/{id}"))
+    app.remove(&ada.token, &format!("/rag/collections/{id}"))
         .await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(count(&app.pool, "knowledge.chunks", &keep["id"]).await, 0);
     assert_eq!(
         count(&app.pool, "knowledge.document_sources", &keep["id"]).await,
         0
     );
-    let path = format!("/rag/documents/{}", keep["id"].as_str().unwrap());
-    expect_error(
-        app.get(&ada.token, &path).await,
-        StatusCode::NOT_FOUND,
-        "document",
+    let keep = format!("/rag/documents/{}", keep["id"].as_str().unwrap());
+    let query = json!({"query": "light"});
+    app.expect_refusals(
+        &ada.token,
+        &[
+            (&format!("GET {keep}"), None, 404, "document"),
+            (
+                &format!("POST /rag/collections/{id}/query"),
+                Some(query),
+                404,
+                "collection",
+            ),
+        ],
     )
     .await;
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/rag/collections/{id}/query"),
-            &json!({"query": "light"}),
-        )
-        .await;
-    expect_error(resp, StatusCode::NOT_FOUND, "collection").await;
 }
 
 fn uuid(value: &Value) -> uuid::Uuid {

@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_knowledge::{AppState, KnowledgeConfig};
 
-pub use temponest_test_client::{
-    Api, Harness, PASSWORD, Session, Spawned, expect_error, expect_json,
-};
+pub use temponest_test_client::{Api, Harness, Session, Spawned, expect_error, expect_json};
+
+/// What an upload sends: the file's name and bytes, and the `metadata` field's text if any.
+pub type Upload<'a> = (&'a str, Vec<u8>, Option<&'a str>);
 
 /// A running app.
 pub struct TestApp {
@@ -100,12 +101,42 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Uploads `file` and asserts `status`; returns the JSON body.
+    pub async fn uploaded(
+        &self,
+        token: &str,
+        collection: &str,
+        file: Upload<'_>,
+        status: u16,
+    ) -> Value {
+        let (filename, bytes, metadata) = file;
+        let resp = self
+            .upload(token, collection, filename, bytes, metadata)
+            .await;
+        expect_json(resp, StatusCode::from_u16(status).unwrap()).await
+    }
+
+    /// Uploads `file` and asserts it is refused with `status` and a `detail` containing
+    /// `needle`.
+    pub async fn upload_refused(
+        &self,
+        token: &str,
+        collection: &str,
+        file: Upload<'_>,
+        status: u16,
+        needle: &str,
+    ) -> Value {
+        let (filename, bytes, metadata) = file;
+        let resp = self
+            .upload(token, collection, filename, bytes, metadata)
+            .await;
+        expect_error(resp, StatusCode::from_u16(status).unwrap(), needle).await
+    }
+
     /// Uploads a new document (asserts 201) and returns it.
     pub async fn add(&self, token: &str, collection: &str, filename: &str, text: &str) -> Value {
-        let resp = self
-            .upload(token, collection, filename, text.as_bytes().to_vec(), None)
-            .await;
-        expect_json(resp, StatusCode::CREATED).await
+        let file = (filename, text.as_bytes().to_vec(), None);
+        self.uploaded(token, collection, file, 201).await
     }
 
     /// Waits (with a deadline) until the document is no longer processing; returns it.
@@ -138,7 +169,13 @@ impl TestApp {
 
     /// Uploads a document and waits until it is ready; returns it.
     pub async fn ingest(&self, token: &str, collection: &str, filename: &str, text: &str) -> Value {
-        let document = self.add(token, collection, filename, text).await;
+        let file = (filename, text.as_bytes().to_vec(), None);
+        self.ingest_file(token, collection, file).await
+    }
+
+    /// Uploads `file` (asserts 201) and waits until it is ready; returns it.
+    pub async fn ingest_file(&self, token: &str, collection: &str, file: Upload<'_>) -> Value {
+        let document = self.uploaded(token, collection, file, 201).await;
         let document = self.settled(token, &document).await;
         assert_eq!(document["status"], "ready", "{document}");
         document
@@ -146,14 +183,8 @@ impl TestApp {
 
     /// Queries a collection (asserts 200).
     pub async fn query(&self, token: &str, collection: &str, body: Value) -> Value {
-        let resp = self
-            .post(
-                token,
-                &format!("/rag/collections/{collection}/query"),
-                &body,
-            )
-            .await;
-        expect_json(resp, StatusCode::OK).await
+        let request = format!("POST /rag/collections/{collection}/query");
+        self.call(token, &request, Some(&body), 200).await
     }
 
     /// The filenames of a query's chunks, best first.
@@ -162,26 +193,6 @@ impl TestApp {
             .query(token, collection, json!({"query": query, "top_k": 10}))
             .await;
         filenames(&answer)
-    }
-
-    /// Adds a user with `roles` to the caller's tenant and logs in as them; their token.
-    pub async fn member(&self, admin: &str, email: &str, roles: &[&str]) -> String {
-        self.create(
-            admin,
-            "/users",
-            &json!({"email": email, "password": PASSWORD, "roles": roles}),
-        )
-        .await;
-        let tokens = expect_json(
-            self.post_public(
-                "/auth/login",
-                &json!({"email": email, "password": PASSWORD}),
-            )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
-        tokens["access_token"].as_str().unwrap().to_owned()
     }
 }
 

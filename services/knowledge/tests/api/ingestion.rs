@@ -112,26 +112,14 @@ async fn a_document_that_keeps_killing_its_engine_ends_failed_with_the_reason(po
 async fn unreadable_content_fails_at_once_with_the_reason_and_others_still_ingest(pool: PgPool) {
     let app = spawn(pool).await;
     let (ada, collection) = app.ada_with_collection(json!({})).await;
-    let broken = app
-        .upload(
-            &ada.token,
-            &collection,
-            "broken.pdf",
-            b"%PDF-1.7\nthis is not a pdf body".to_vec(),
-            None,
-        )
-        .await;
-    let broken = crate::helpers::expect_json(broken, reqwest::StatusCode::CREATED).await;
-    let fine = app
-        .upload(
-            &ada.token,
-            &collection,
-            "fine.pdf",
-            pdf(&["Quarterly numbers"]),
-            None,
-        )
-        .await;
-    let fine = crate::helpers::expect_json(fine, reqwest::StatusCode::CREATED).await;
+    let broken = (
+        "broken.pdf",
+        b"%PDF-1.7\nthis is not a pdf body".to_vec(),
+        None,
+    );
+    let broken = app.uploaded(&ada.token, &collection, broken, 201).await;
+    let fine = ("fine.pdf", pdf(&["Quarterly numbers"]), None);
+    let fine = app.uploaded(&ada.token, &collection, fine, 201).await;
     let failed = app.settled(&ada.token, &broken).await;
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["attempts"], 1, "a content problem is not retried");
@@ -153,13 +141,8 @@ async fn unreadable_content_fails_at_once_with_the_reason_and_others_still_inges
         .await;
     assert_eq!(page.total, 1);
     assert_eq!(page.items[0]["id"], broken["id"]);
-    let resp = app
-        .get(
-            &ada.token,
-            &format!("/rag/collections/{collection}/documents?status=stuck"),
-        )
-        .await;
-    crate::helpers::expect_error(resp, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "status").await;
+    let stuck = format!("GET /rag/collections/{collection}/documents?status=stuck");
+    app.refused(&ada.token, &stuck, None, 422, "status").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

@@ -1,10 +1,9 @@
 //! Tenant isolation: another tenant's collections and documents do not exist for a caller.
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_error, spawn};
+use crate::helpers::spawn;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_tenant_gets_404_on_every_path_and_sees_nothing(pool: PgPool) {
@@ -58,10 +57,9 @@ async fn another_tenant_gets_404_on_every_path_and_sees_nothing(pool: PgPool) {
         ],
     )
     .await;
-    let resp = app
-        .upload(&eve.token, &id, "x.txt", b"x".to_vec(), None)
+    let file = ("x.txt", b"x".to_vec(), None);
+    app.upload_refused(&eve.token, &id, file, 404, "collection")
         .await;
-    expect_error(resp, StatusCode::NOT_FOUND, "collection").await;
     assert_eq!(app.page(&eve.token, "/rag/collections/").await.total, 0);
     // Names are unique per tenant only.
     let own = app.collection(&eve.token, json!({"name": "secrets"})).await;

@@ -1,11 +1,10 @@
 //! Retrieval: ranking quality on a small fixed corpus, filters (never short, malformed →
 //! 422), validation, and a cache that never serves a result older than the collection.
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_error, spawn};
+use crate::helpers::spawn;
 
 /// A small fixed corpus (also ranked by the hybrid test in `semantic`).
 pub const CORPUS: &[(&str, &str)] = &[
@@ -104,16 +103,8 @@ async fn filters_match_metadata_in_sql_so_top_k_is_never_short(pool: PgPool) {
         ),
         ("de.txt", german, r#"{"lang": "de", "tags": ["billing"]}"#),
     ] {
-        let resp = app
-            .upload(
-                &ada.token,
-                &id,
-                name,
-                text.as_bytes().to_vec(),
-                Some(metadata),
-            )
-            .await;
-        let document = crate::helpers::expect_json(resp, StatusCode::CREATED).await;
+        let file = (name, text.as_bytes().to_vec(), Some(metadata));
+        let document = app.uploaded(&ada.token, &id, file, 201).await;
         app.settled(&ada.token, &document).await;
     }
     let unfiltered = app
@@ -238,10 +229,7 @@ async fn cached_answers_are_reused_until_an_upload_or_a_delete_changes_them(pool
     assert_eq!(after_upload["chunks"][0]["filename"], "second.txt");
 
     let path = format!("/rag/documents/{}", second["id"].as_str().unwrap());
-    assert_eq!(
-        app.delete(&ada.token, &path).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    app.remove(&ada.token, &path).await;
     let after_delete = app.query(&ada.token, &id, ask).await;
     assert_eq!(after_delete["chunks"], first["chunks"]);
 }
@@ -261,22 +249,16 @@ async fn an_unknown_collection_is_404_for_queries_and_uploads(pool: PgPool) {
     let app = spawn(pool).await;
     let ada = app.signup("ada@example.com").await;
     let missing = uuid::Uuid::now_v7();
-    let resp = app
-        .post(
-            &ada.token,
-            &format!("/rag/collections/{missing}/query"),
-            &json!({"query": "x"}),
-        )
+    let query = json!({"query": "x"});
+    app.refused(
+        &ada.token,
+        &format!("POST /rag/collections/{missing}/query"),
+        Some(&query),
+        404,
+        "collection",
+    )
+    .await;
+    let file = ("a.txt", b"x".to_vec(), None);
+    app.upload_refused(&ada.token, &missing.to_string(), file, 404, "collection")
         .await;
-    expect_error(resp, StatusCode::NOT_FOUND, "collection").await;
-    let resp = app
-        .upload(
-            &ada.token,
-            &missing.to_string(),
-            "a.txt",
-            b"x".to_vec(),
-            None,
-        )
-        .await;
-    expect_error(resp, StatusCode::NOT_FOUND, "collection").await;
 }

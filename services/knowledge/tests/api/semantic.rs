@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_embeddings::{EmbeddingConfig, EmbeddingKind};
@@ -18,7 +17,7 @@ use temponest_test_client::embeddings::{
     EmbeddingServer, EmbeddingServerOptions, Fault, deterministic_embedding,
 };
 
-use crate::helpers::{TestApp, config, expect_json, filenames, spawn, spawn_with};
+use crate::helpers::{TestApp, config, filenames, spawn, spawn_with};
 
 const DIMS: usize = 64;
 
@@ -183,18 +182,8 @@ async fn a_filter_restricts_the_semantic_leg_too(pool: PgPool) {
             "en"
         };
         let metadata = json!({ "lang": lang }).to_string();
-        let resp = app
-            .upload(
-                &ada.token,
-                &collection,
-                filename,
-                text.as_bytes().to_vec(),
-                Some(&metadata),
-            )
-            .await;
-        let document = expect_json(resp, StatusCode::CREATED).await;
-        let document = app.settled(&ada.token, &document).await;
-        assert_eq!(document["status"], "ready");
+        let file = (*filename, text.as_bytes().to_vec(), Some(metadata.as_str()));
+        app.ingest_file(&ada.token, &collection, file).await;
     }
     let synonym = synonym_of("sourdough");
     let unfiltered = app
@@ -245,8 +234,7 @@ async fn a_deleted_document_leaves_hybrid_results_at_once_here_and_in_another_in
 
     let deleted = &documents[0];
     let path = format!("/rag/documents/{}", deleted["id"].as_str().unwrap());
-    let resp = app.delete(&ada.token, &path).await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    app.remove(&ada.token, &path).await;
 
     // The other instance hears the change and drops its index without being asked.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -347,14 +335,10 @@ async fn another_tenants_vectors_are_never_searched(pool: PgPool) {
         )
         .await;
     assert_eq!(filenames(&answer), ["garden.txt"], "{answer}");
-    let resp = app
-        .post(
-            &bob.token,
-            &format!("/rag/collections/{ada_collection}/query"),
-            &json!({"query": synonym}),
-        )
+    let query = json!({"query": synonym});
+    let ada_query = format!("POST /rag/collections/{ada_collection}/query");
+    app.refused(&bob.token, &ada_query, Some(&query), 404, "collection")
         .await;
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
 /// An index that could never fit the vector cache is not loaded (it would be evicted as soon

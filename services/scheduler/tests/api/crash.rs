@@ -97,6 +97,22 @@ struct Crashed {
     agent_execution: String,
 }
 
+impl Crashed {
+    /// Starts a surviving engine and asserts that it completes the newest run (`how`: the
+    /// way it should have); the engine and that run.
+    async fn survivor_completes_the_run(&self, how: &str) -> (engine::Engine, Value) {
+        let (app, s, id) = (&self.app, &self.session, &self.schedule);
+        let survivor = engine::start(app.state.clone());
+        assert!(
+            app.newest_run_completes(s, id).await,
+            "{how}: {}",
+            app.executions(s, id).await[0]
+        );
+        let run = app.executions(s, id).await[0].clone();
+        (survivor, run)
+    }
+}
+
 /// An every-minute schedule (overlap `skip`) whose 00:01 run is in flight, waiting for the
 /// model, on an engine that is killed; the clock stands at 00:01:01.
 async fn crashed_mid_run(pool: sqlx::PgPool) -> Crashed {
@@ -155,43 +171,36 @@ async fn crashed_mid_run(pool: sqlx::PgPool) -> Crashed {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_run_of_a_killed_engine_resumes_at_once_adopting_its_agent_execution(pool: sqlx::PgPool) {
-    let Crashed {
-        app,
-        llm,
-        session: s,
-        schedule: id,
-        agent_execution,
-    } = crashed_mid_run(pool).await;
+    let crashed = crashed_mid_run(pool).await;
     // The agents service (alive) finishes the model call the dead engine started.
-    llm.open();
+    crashed.llm.open();
 
-    let survivor = engine::start(app.state.clone());
-    assert!(
-        app.newest_run_completes(&s, &id).await,
-        "the run resumed long before its lease lapsed: {}",
-        app.executions(&s, &id).await[0]
+    let (survivor, run) = crashed
+        .survivor_completes_the_run("the run resumed long before its lease lapsed")
+        .await;
+    let (app, llm, s, id) = (
+        &crashed.app,
+        &crashed.llm,
+        &crashed.session,
+        &crashed.schedule,
     );
-    let run = &app.executions(&s, &id).await[0];
-    assert_eq!(
-        run["agent_execution_id"],
-        agent_execution.as_str(),
-        "adopted: {run}"
-    );
+    let adopted = crashed.agent_execution.as_str();
+    assert_eq!(run["agent_execution_id"], adopted, "adopted: {run}");
     assert_eq!(run["attempt"], 1, "the same attempt, resumed: {run}");
 
     // The next fire time runs: nothing of the dead run is left to skip it for.
     app.clock().set(t("2030-01-01T00:02:00Z"));
     assert!(
         eventually(|| async {
-            let runs = app.executions(&s, &id).await;
+            let runs = app.executions(s, id).await;
             runs.len() == 2 && runs[0]["status"] == "completed"
         })
         .await,
         "the next fire time ran: {:?}",
-        app.executions(&s, &id).await
+        app.executions(s, id).await
     );
     let skipped: Vec<Value> = app
-        .fires(&s, &id)
+        .fires(s, id)
         .await
         .into_iter()
         .filter(|f| f["status"] == "skipped")
@@ -205,35 +214,26 @@ async fn a_run_of_a_killed_engine_resumes_at_once_adopting_its_agent_execution(p
 async fn a_run_whose_agent_execution_died_with_its_process_is_started_again_at_once(
     pool: sqlx::PgPool,
 ) {
-    let Crashed {
-        app,
-        llm,
-        session: s,
-        schedule: id,
-        agent_execution,
-    } = crashed_mid_run(pool).await;
+    let crashed = crashed_mid_run(pool).await;
     // What the agents service records when the process running the execution died.
     sqlx::query(
         "update agents.executions set status = 'failed', outcome = 'abandoned',
                 completed_at = now(), error = 'the process stopped'
          where id = $1::uuid",
     )
-    .bind(&agent_execution)
-    .execute(&app.pool)
+    .bind(&crashed.agent_execution)
+    .execute(&crashed.app.pool)
     .await
     .unwrap();
-    llm.open();
+    crashed.llm.open();
 
-    let survivor = engine::start(app.state.clone());
     // The retry delay (60 s by default) never passes on the standing manual clock: only an
     // immediate retry completes.
-    assert!(
-        app.newest_run_completes(&s, &id).await,
-        "the run was started again at once: {}",
-        app.executions(&s, &id).await[0]
-    );
-    let run = &app.executions(&s, &id).await[0];
-    assert_ne!(run["agent_execution_id"], agent_execution.as_str(), "{run}");
+    let (survivor, run) = crashed
+        .survivor_completes_the_run("the run was started again at once")
+        .await;
+    let agent_execution = crashed.agent_execution.as_str();
+    assert_ne!(run["agent_execution_id"], agent_execution, "{run}");
     assert_eq!(run["attempt"], 2, "{run}");
     survivor.shutdown().await;
 }

@@ -478,7 +478,7 @@ async fn scheduled_runs_are_not_throttled_by_client_rate_limits(pool: sqlx::PgPo
 async fn fires_lateness_and_runs_are_exported(pool: sqlx::PgPool) {
     let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
     // The first scrape installs the process-wide recorder.
-    app.http.get(app.url("/metrics")).send().await.unwrap();
+    app.metrics().await;
     let s = app.signup("metrics@example.com").await;
     let agent = app.agent(&s).await;
     app.schedule(
@@ -492,15 +492,7 @@ async fn fires_lateness_and_runs_are_exported(pool: sqlx::PgPool) {
     app.run_due().await;
     app.clock().set(t("2026-06-01T10:03:30Z"));
     app.fire().await; // 10:02 missed (older than the 60 s grace), 10:03 queued
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for needle in [
         "scheduler_fires_total{result=\"queued\"} 2",
         "scheduler_fires_total{result=\"missed\"} 1",

@@ -128,21 +128,13 @@ async fn a_burst_to_several_endpoints_is_recorded_attempt_by_attempt(pool: PgPoo
         "select count(*) from webhooks.deliveries where status = 'success'",
     )
     .await;
-    let scrape = || async {
-        reqwest::get(app.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
     let needle = format!("webhook_deliveries_total{{outcome=\"success\"}} {successes}");
     assert!(
-        crate::helpers::eventually(|| async { scrape().await.contains(&needle) }).await,
+        crate::helpers::eventually(|| async { app.metrics().await.contains(&needle) }).await,
         "{needle} not in:\n{}",
-        scrape().await
+        app.metrics().await
     );
-    let metrics = scrape().await;
+    let metrics = app.metrics().await;
     let value = |name: &str| -> f64 {
         metrics
             .lines()

@@ -168,15 +168,22 @@ async fn leases_of_a_killed_sender_are_released_within_seconds_not_at_lease_expi
     survivor.shutdown().await;
 }
 
-#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn shutdown_finishes_attempts_in_flight_and_releases_leases(pool: PgPool) {
-    let mut app = spawn_with(pool.clone(), config(), true).await;
+/// An app with its engine running and an endpoint (its id) whose receiver hangs on the one
+/// attempt in flight.
+async fn attempt_in_flight(pool: &PgPool) -> (TestApp, Receiver, Uuid) {
+    let app = spawn_with(pool.clone(), config(), true).await;
     let tenant = Uuid::new_v4();
     let receiver = Receiver::start().await;
     receiver.script([Reply::Hang]);
-    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 3).await;
+    let (id, _) = endpoint(pool, tenant, &receiver.url, &["*"], 3).await;
     publish(&app.pool, tenant, "order.paid", json!({})).await;
     assert!(receiver.wait_for(1).await);
+    (app, receiver, id)
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn shutdown_finishes_attempts_in_flight_and_releases_leases(pool: PgPool) {
+    let (mut app, _receiver, id) = attempt_in_flight(&pool).await;
 
     // The hanging attempt runs into its 2 s timeout within the shutdown grace and is recorded.
     app.engine.take().unwrap().shutdown().await;
@@ -193,13 +200,7 @@ async fn shutdown_finishes_attempts_in_flight_and_releases_leases(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_stopping_sender_stays_registered_until_its_attempts_are_recorded(pool: PgPool) {
-    let mut app = spawn_with(pool.clone(), config(), true).await;
-    let tenant = Uuid::new_v4();
-    let receiver = Receiver::start().await;
-    receiver.script([Reply::Hang]);
-    let (id, _) = endpoint(&pool, tenant, &receiver.url, &["*"], 3).await;
-    publish(&app.pool, tenant, "order.paid", json!({})).await;
-    assert!(receiver.wait_for(1).await);
+    let (mut app, _receiver, id) = attempt_in_flight(&pool).await;
     let engine = app.engine.take().unwrap();
     let engine_id = engine.id();
     let state = || async {

@@ -79,12 +79,7 @@ async fn deliveries_and_outbox_events_past_their_retention_are_purged_and_counte
         "recent and pending events stay"
     );
 
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for needle in [
         "temponest_retention_purged_rows_total{table=\"webhooks.deliveries\"} 2",
         "temponest_retention_purged_rows_total{table=\"platform.outbox\"} 1",
