@@ -8,6 +8,7 @@ pub mod docs;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod filters;
 pub mod health;
 pub mod json_scan;
 pub mod patch;

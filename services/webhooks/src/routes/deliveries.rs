@@ -4,9 +4,9 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_db::names::Named;
 use temponest_outbox::catalogue::WEBHOOK_TEST;
 use temponest_platform::access::{WebhooksManage, WebhooksRead};
+use temponest_web::filters::named_param;
 use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, list_rows};
 use uuid::Uuid;
 
@@ -56,15 +56,7 @@ pub async fn list(
     call: Call<WebhooksRead, (IdPath, ListQuery<DeliveryFilter>)>,
 ) -> ApiResult<Response> {
     let (state, principal, (IdPath(id), ListQuery { page, filter })) = call.into_parts();
-    let status = match filter.status.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(name) => Some(DeliveryStatus::parse(name).map_err(|_| {
-            ApiError::invalid_field(
-                "status",
-                format!("must be one of {}", DeliveryStatus::names()),
-            )
-        })?),
-    };
+    let status: Option<DeliveryStatus> = named_param("status", filter.status.as_deref())?;
     let tenant = principal.tenant_id;
     load(&state, tenant, id).await?;
     let listed = db::list_for_endpoint(&state.pool, tenant, id, status, page.skip, page.limit);
