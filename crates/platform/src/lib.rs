@@ -10,11 +10,16 @@
 //! - [`compose`]: any set of plans on one infrastructure becomes one [`App`], served with
 //!   graceful shutdown.
 //! - [`process`]: the `main` of a single-service binary.
+//! - [`access`]: the route extractor that carries the caller, the permission the route needs
+//!   and the request's input ([`access::Allowed`]).
+//! - [`api_table`]: a service's router and OpenAPI document from one table of routes.
 //!
 //! Each service binary, the all-in-one `temponest serve` and the test harness
 //! (`temponest_test_client::harness`) go through [`Kit`]; `docs/architecture.md` shows how to
 //! add a service.
 
+pub mod access;
+pub mod api_table;
 pub mod compose;
 pub mod config;
 pub mod environment;
@@ -68,8 +73,58 @@ pub enum ServeError {
 #[doc(hidden)]
 pub mod __private {
     pub use axum::extract::FromRef;
+    pub use sqlx::PgPool;
     pub use temponest_auth_client::AuthClient;
+    pub use temponest_cache::Cache;
     pub use temponest_ratelimit::RateLimiter;
+}
+
+/// Declares a service's `AppState` (cheap to clone): the process's shared handles every
+/// service holds — `pool`, `cache`, `limiter` and `auth`, the client that authenticates its
+/// callers — then the service's own fields, with the `FromRef` impls of [`shared_handles!`].
+/// [`with_shared!`] builds it from the [`Context`].
+///
+/// ```ignore
+/// temponest_platform::service_state! {
+///     /// Everything handlers need; cheap to clone.
+///     pub struct AppState {
+///         pub config: Arc<WebhooksConfig>,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! service_state {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        #[derive(Clone)]
+        $vis struct $name {
+            pub pool: $crate::__private::PgPool,
+            pub cache: $crate::__private::Cache,
+            pub limiter: $crate::__private::RateLimiter,
+            pub auth: $crate::__private::AuthClient,
+            $($fields)*
+        }
+
+        $crate::shared_handles!($name);
+    };
+}
+
+/// A state declared with [`service_state!`], its shared handles taken from `context` (a
+/// [`Context`]) and its own fields as given: `with_shared!(context, Self { config, .. })`.
+/// Evaluates `context.auth()?`, so it is used in a function returning
+/// `Result<_, StartupError>`.
+#[macro_export]
+macro_rules! with_shared {
+    ($context:expr, $name:ident { $($fields:tt)* }) => {{
+        let context: &$crate::Context = $context;
+        $name {
+            pool: context.pool.clone(),
+            cache: context.cache.clone(),
+            limiter: context.limiter.clone(),
+            auth: context.auth()?,
+            $($fields)*
+        }
+    }};
 }
 
 /// Lets handlers of a service whose state has `auth: AuthClient` and `limiter: RateLimiter`

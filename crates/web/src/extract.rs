@@ -250,3 +250,25 @@ where
 {
     list_response(rows.into_iter().map(Out::from).collect::<Vec<Out>>(), total)
 }
+
+/// A list route's input: the page (`skip`/`limit` or `page`/`page_size`) and the filter `F`
+/// of the query string, read in that order (each refusal a 422 naming the parameter).
+#[derive(Debug, Clone)]
+pub struct ListQuery<F> {
+    pub page: Pagination,
+    pub filter: F,
+}
+
+impl<S, F> FromRequestParts<S> for ListQuery<F>
+where
+    S: Send + Sync,
+    F: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let page = Pagination::from_request_parts(parts, state).await?;
+        let ApiQuery(filter) = ApiQuery::<F>::from_request_parts(parts, state).await?;
+        Ok(Self { page, filter })
+    }
+}

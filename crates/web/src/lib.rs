@@ -8,14 +8,16 @@ pub mod docs;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod filters;
 pub mod health;
 pub mod json_scan;
+pub mod patch;
 pub mod request_id;
 pub mod secret_response;
 pub mod server;
 
 pub use error::{ApiError, ApiResult, FieldError};
-pub use extract::{IdPath, Json, Pagination, list_rows};
+pub use extract::{IdPath, Json, ListQuery, Pagination, list_rows};
 pub use request_id::current_request_id;
 pub use secret_response::no_store;
 pub use server::{ServerConfig, serve, shutdown_signal};

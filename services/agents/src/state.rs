@@ -2,12 +2,9 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
-use temponest_auth_client::{AuthClient, ServiceTokens};
-use temponest_cache::Cache;
+use temponest_auth_client::ServiceTokens;
 use temponest_llm::Providers;
 use temponest_platform::{Context, Settings, StartupError};
-use temponest_ratelimit::RateLimiter;
 use uuid::Uuid;
 
 use crate::config::{AgentsConfig, SERVICE_CLIENT_ID};
@@ -18,30 +15,25 @@ use crate::domain::runs::Runs;
 use crate::domain::tools::Tools;
 use crate::models::Known;
 
-/// Everything handlers need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub cache: Cache,
-    pub limiter: RateLimiter,
-    pub auth: AuthClient,
-    pub config: Arc<AgentsConfig>,
-    pub providers: Providers,
-    pub tools: Tools,
-    /// The knowledge service (None when `knowledge_url` is empty).
-    pub knowledge: Option<KnowledgeClient>,
-    pub prices: Arc<PriceTable>,
-    /// Executions running in this process.
-    pub runs: Runs,
-    /// Collaboration sessions driven by this process.
-    pub sessions: Sessions,
-    /// Identifies this process as the owner of the executions it runs.
-    pub instance_id: Uuid,
-    provider_names: Arc<Vec<String>>,
-    tool_names: Arc<Vec<&'static str>>,
+temponest_platform::service_state! {
+    /// Everything handlers need; cheap to clone.
+    pub struct AppState {
+        pub config: Arc<AgentsConfig>,
+        pub providers: Providers,
+        pub tools: Tools,
+        /// The knowledge service (None when `knowledge_url` is empty).
+        pub knowledge: Option<KnowledgeClient>,
+        pub prices: Arc<PriceTable>,
+        /// Executions running in this process.
+        pub runs: Runs,
+        /// Collaboration sessions driven by this process.
+        pub sessions: Sessions,
+        /// Identifies this process as the owner of the executions it runs.
+        pub instance_id: Uuid,
+        provider_names: Arc<Vec<String>>,
+        tool_names: Arc<Vec<&'static str>>,
+    }
 }
-
-temponest_platform::shared_handles!(AppState);
 
 impl AppState {
     /// Builds the state on an already migrated database and starts the execution lifecycle
@@ -74,22 +66,21 @@ impl AppState {
         };
         let provider_names = Arc::new(providers.names());
         let tool_names = Arc::new(tools.names());
-        let state = Self {
-            pool: context.pool.clone(),
-            cache: context.cache.clone(),
-            limiter: context.limiter.clone(),
-            auth: context.auth()?,
-            config: Arc::new(config),
-            providers,
-            tools,
-            knowledge,
-            prices: Arc::new(PriceTable::shipped()),
-            runs: Runs::default(),
-            sessions: Sessions::default(),
-            instance_id: Uuid::new_v4(),
-            provider_names,
-            tool_names,
-        };
+        let state = temponest_platform::with_shared!(
+            context,
+            Self {
+                config: Arc::new(config),
+                providers,
+                tools,
+                knowledge,
+                prices: Arc::new(PriceTable::shipped()),
+                runs: Runs::default(),
+                sessions: Sessions::default(),
+                instance_id: Uuid::new_v4(),
+                provider_names,
+                tool_names,
+            }
+        );
         crate::domain::lifecycle::spawn(&state);
         Ok(state)
     }

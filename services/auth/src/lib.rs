@@ -13,56 +13,12 @@ pub mod resolver;
 pub mod routes;
 pub mod state;
 
-use axum::Router;
-use axum::routing::{get, post};
 use temponest_platform::{Descriptor, Plan};
 use temponest_ratelimit::{Policy, RoutePolicy, Scope};
-use temponest_web::docs::BearerAuth;
-use utoipa::OpenApi;
 
 pub use config::AuthConfig;
+pub use routes::{openapi, routes};
 pub use state::{AppState, StartupError};
-
-use routes::{api_keys, auth, jwks, service_tokens, session, users};
-
-/// The auth service's routes (without shared layers).
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(session::login))
-        .route("/auth/refresh", post(session::refresh))
-        .route("/auth/logout", post(session::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/introspect", post(auth::introspect))
-        .route("/auth/service-token", post(service_tokens::issue))
-        .route("/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", get(users::get).patch(users::update))
-        .route("/tenants/current", get(users::current_tenant))
-        .route("/.well-known/jwks.json", get(jwks::jwks))
-        .with_state(state)
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "TempoNest auth", description = "Tenants, users, sessions, API keys and signing keys."),
-    paths(
-        auth::register, session::login, session::refresh, session::logout, auth::me, auth::introspect,
-        service_tokens::issue,
-        api_keys::create, api_keys::list, api_keys::revoke,
-        users::list, users::create, users::get, users::update, users::current_tenant,
-        jwks::jwks,
-    ),
-    components(schemas(temponest_web::error::ErrorBody, temponest_web::FieldError)),
-    modifiers(&BearerAuth),
-)]
-struct ApiDoc;
-
-/// The auth service's OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
-}
 
 /// Rate-limit policies of the auth routes on top of the global defaults.
 pub fn rate_limit_routes(config: &AuthConfig) -> Vec<RoutePolicy> {

@@ -14,22 +14,13 @@ pub mod state;
 
 pub use config::SchedulerConfig;
 pub use domain::engine::Engine;
+pub use routes::{openapi, routes};
 pub use state::AppState;
 
 use std::sync::Arc;
 
 use clock::{SharedClock, SystemClock};
 use temponest_platform::{Descriptor, Plan, StartupError, StopPhase};
-
-/// The scheduler service's routes (without shared layers).
-pub fn routes(state: AppState) -> axum::Router {
-    routes::router(state)
-}
-
-/// The scheduler service's OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::openapi()
-}
 
 /// The name `/health` reports.
 pub const NAME: &str = "scheduler";

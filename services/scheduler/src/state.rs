@@ -3,30 +3,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
-use temponest_auth_client::{AuthClient, ServiceTokens};
-use temponest_cache::Cache;
+use temponest_auth_client::ServiceTokens;
 use temponest_platform::{Context, Settings, StartupError};
-use temponest_ratelimit::RateLimiter;
 
 use crate::clock::SharedClock;
 use crate::config::SchedulerConfig;
 use crate::domain::agents::AgentsClient;
 
-/// Everything handlers and the engine need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub cache: Cache,
-    pub limiter: RateLimiter,
-    pub auth: AuthClient,
-    pub config: Arc<SchedulerConfig>,
-    /// The agents service, called with the scheduler's service identity.
-    pub agents: AgentsClient,
-    pub clock: SharedClock,
+temponest_platform::service_state! {
+    /// Everything handlers and the engine need; cheap to clone.
+    pub struct AppState {
+        pub config: Arc<SchedulerConfig>,
+        /// The agents service, called with the scheduler's service identity.
+        pub agents: AgentsClient,
+        pub clock: SharedClock,
+    }
 }
-
-temponest_platform::shared_handles!(AppState);
 
 impl AppState {
     /// Builds the state from the process's shared handles, reading time from `clock` (tests
@@ -51,14 +43,13 @@ impl AppState {
         );
         let agents =
             AgentsClient::new(&config.agents_url, tokens, timeout).map_err(StartupError::config)?;
-        Ok(Self {
-            pool: context.pool.clone(),
-            cache: context.cache.clone(),
-            limiter: context.limiter.clone(),
-            auth: context.auth()?,
-            config: Arc::new(config),
-            agents,
-            clock,
-        })
+        Ok(temponest_platform::with_shared!(
+            context,
+            Self {
+                config: Arc::new(config),
+                agents,
+                clock,
+            }
+        ))
     }
 }

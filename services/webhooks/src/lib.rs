@@ -13,19 +13,10 @@ pub mod state;
 
 pub use config::WebhooksConfig;
 pub use domain::engine::Engine;
+pub use routes::{openapi, routes};
 pub use state::AppState;
 
 use temponest_platform::{Descriptor, Plan, StopPhase};
-
-/// The webhooks service's routes (without shared layers).
-pub fn routes(state: AppState) -> axum::Router {
-    routes::router(state)
-}
-
-/// The webhooks service's OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::openapi()
-}
 
 /// The name `/health` reports.
 pub const NAME: &str = "webhooks";

@@ -35,6 +35,32 @@ temponest_db::define_rows! {
               updated_at",
 }
 
+/// `statement` (returning the row) over an agent's definition, the argument list the insert
+/// and the update share: `$1` id, `$2` tenant, `$3..$12` the spec (name, description, model,
+/// provider, system prompt, tools, collections, iterations, temperature, metadata), then
+/// `extra`.
+macro_rules! agent_statement {
+    ($statement:literal, $id:expr, $tenant_id:expr, $spec:expr $(, $extra:expr)*) => {{
+        let spec: &AgentSpec = $spec;
+        agent_rows!(
+            returning $statement,
+            $id,
+            $tenant_id,
+            spec.name,
+            spec.description,
+            spec.model,
+            spec.provider,
+            spec.system_prompt,
+            &spec.tools,
+            &spec.rag_collection_ids,
+            spec.max_iterations,
+            spec.temperature,
+            spec.metadata
+            $(, $extra)*
+        )
+    }};
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
@@ -42,23 +68,14 @@ pub async fn insert(
     created_by: Uuid,
     spec: &AgentSpec,
 ) -> sqlx::Result<AgentRow> {
-    agent_rows!(
-        returning "insert into agents.agents (id, tenant_id, name, description, model, provider,
+    agent_statement!(
+        "insert into agents.agents (id, tenant_id, name, description, model, provider,
                 system_prompt, tools, rag_collection_ids, max_iterations, temperature, metadata,
                 created_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         id,
         tenant_id,
-        spec.name,
-        spec.description,
-        spec.model,
-        spec.provider,
-        spec.system_prompt,
-        &spec.tools,
-        &spec.rag_collection_ids,
-        spec.max_iterations,
-        spec.temperature,
-        spec.metadata,
+        spec,
         created_by
     )
     .fetch_one(conn)
@@ -109,24 +126,15 @@ pub async fn update(
     id: Uuid,
     spec: &AgentSpec,
 ) -> sqlx::Result<Option<AgentRow>> {
-    agent_rows!(
-        returning "update agents.agents
+    agent_statement!(
+        "update agents.agents
          set name = $3, description = $4, model = $5, provider = $6, system_prompt = $7,
              tools = $8, rag_collection_ids = $9, max_iterations = $10, temperature = $11,
              metadata = $12, updated_at = now()
          where id = $1 and tenant_id = $2 and deleted_at is null",
         id,
         tenant_id,
-        spec.name,
-        spec.description,
-        spec.model,
-        spec.provider,
-        spec.system_prompt,
-        &spec.tools,
-        &spec.rag_collection_ids,
-        spec.max_iterations,
-        spec.temperature,
-        spec.metadata
+        spec
     )
     .fetch_optional(conn)
     .await

@@ -2,7 +2,7 @@
 //! and their validation into domain values.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -39,46 +39,21 @@ pub struct AgentIn {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// `PATCH /agents/{id}`: only the fields sent change; `null` clears the optional ones.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct AgentPatch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub model: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub provider: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub system_prompt: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>)]
-    pub tools: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<Uuid>>)]
-    pub rag_collection_ids: Option<Option<Vec<Uuid>>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i32>)]
-    pub max_iterations: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
-    pub temperature: Option<Option<f64>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Option<serde_json::Value>>,
-}
-
-/// Distinguishes "absent" (outer `None`, via `default`) from "null" (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
+temponest_web::patch! {
+    /// `PATCH /agents/{id}`: only the fields sent change; `null` clears the optional ones.
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    pub struct AgentPatch: nullable {
+        pub name: String,
+        pub model: String,
+        pub description: String,
+        pub provider: String,
+        pub system_prompt: String,
+        pub tools: Vec<String>,
+        pub rag_collection_ids: Vec<Uuid>,
+        pub max_iterations: i32,
+        pub temperature: f64,
+        pub metadata: serde_json::Value as Object,
+    }
 }
 
 /// An agent as the API shows it.
@@ -181,20 +156,6 @@ impl AgentIn {
 }
 
 impl AgentPatch {
-    /// Whether the patch changes anything.
-    pub fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.model.is_none()
-            && self.description.is_none()
-            && self.provider.is_none()
-            && self.system_prompt.is_none()
-            && self.tools.is_none()
-            && self.rag_collection_ids.is_none()
-            && self.max_iterations.is_none()
-            && self.temperature.is_none()
-            && self.metadata.is_none()
-    }
-
     /// Applies the sent fields to `current` and validates the result.
     pub fn apply(self, current: &AgentOut, known: &Known<'_>) -> Result<AgentSpec, ApiError> {
         let mut errors = Vec::new();

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use temponest_db::names::Named;
+use temponest_web::filters::named_param;
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -354,8 +355,8 @@ impl SessionFilter {
     /// The pattern and status to filter by; unknown names are a 422 naming the known ones.
     pub fn parse(self) -> Result<(Option<Pattern>, Option<SessionStatus>), ApiError> {
         Ok((
-            super::named_param("pattern", self.pattern)?,
-            super::named_param("status", self.status)?,
+            named_param("pattern", self.pattern.as_deref())?,
+            named_param("status", self.status.as_deref())?,
         ))
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use temponest_web::filters::{filter_param, named_param};
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -208,14 +209,14 @@ pub struct ExecutionFilter {
 impl ExecutionFilter {
     /// The agent and the status to filter by; an unknown status is a 422 naming the known ones.
     pub fn parse(self) -> Result<(Option<Uuid>, Option<ExecutionStatus>), ApiError> {
-        let agent_id = match super::filter_param(self.agent_id.as_deref()) {
+        let agent_id = match filter_param(self.agent_id.as_deref()) {
             None => None,
             Some(raw) => Some(
                 Uuid::parse_str(raw)
                     .map_err(|_| ApiError::invalid_field("agent_id", "must be a UUID"))?,
             ),
         };
-        let status = super::named_param("status", self.status)?;
+        let status = named_param("status", self.status.as_deref())?;
         Ok((agent_id, status))
     }
 }

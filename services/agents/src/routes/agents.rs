@@ -11,13 +11,14 @@ use temponest_web::extract::list_response;
 use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
-use crate::access::{AgentsRead, AgentsWrite, ListQuery};
 use crate::db::{agents, budgets};
 use crate::domain::knowledge::KnowledgeError;
 use crate::models::agents::MAX_COLLECTIONS;
 use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
 use crate::routes::Call;
 use crate::state::AppState;
+use temponest_platform::access::{AgentsRead, AgentsWrite};
+use temponest_web::ListQuery;
 
 /// Creates an agent in the caller's tenant.
 #[utoipa::path(post, path = "/agents/", operation_id = "create_agent", tag = "agents", request_body = AgentIn, security(("bearer" = [])),

@@ -6,13 +6,13 @@
 use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult, Json};
 
-use crate::access::{CostsManage, CostsRead};
 use crate::db::budgets;
 use crate::domain::budgets::{current_periods, forget_scopes};
 use crate::models::budgets::{BudgetIn, BudgetOut, BudgetQuery, BudgetStatusOut, fraction};
 use crate::models::executions::nanos_to_usd;
 use crate::routes::Call;
 use crate::routes::agents::load_agent;
+use temponest_platform::access::{CostsManage, CostsRead};
 
 /// Sets (creates or replaces) the tenant's budget, or an agent's with `agent_id`.
 #[utoipa::path(post, path = "/costs/budget", operation_id = "set_budget", tag = "costs", request_body = BudgetIn, security(("bearer" = [])),

@@ -16,7 +16,6 @@ use temponest_web::extract::list_response;
 use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
-use crate::access::{AgentsExecute, AgentsRead, ListQuery};
 use crate::db::collaboration::{self, NewSession};
 use crate::db::executions;
 use crate::domain::collaboration::SessionStatus;
@@ -26,6 +25,8 @@ use crate::domain::execution::events::{self as execution_events, ExecutionEvent}
 use crate::models::{CollaborationIn, SessionFilter, SessionOut, ValidSession};
 use crate::routes::Call;
 use crate::state::AppState;
+use temponest_platform::access::{AgentsExecute, AgentsRead};
+use temponest_web::ListQuery;
 
 /// How often a stream of a session driven by another process looks for progress.
 const REMOTE_POLL: Duration = Duration::from_millis(250);

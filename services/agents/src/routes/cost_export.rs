@@ -18,12 +18,12 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::access::CostsRead;
 use crate::db::cost_reports::{self, ExportRow};
 use crate::domain::execution::CallStatus;
 use crate::models::costs::PeriodQuery;
 use crate::models::executions::nanos_to_usd;
 use crate::routes::Call;
+use temponest_platform::access::CostsRead;
 
 /// The CSV columns, in order.
 pub const CSV_HEADER: &str = "created_at,execution_id,agent_id,provider,model,input_tokens,output_tokens,cost_usd,unpriced,usage_estimated,status\r\n";

@@ -10,7 +10,6 @@ use temponest_cache::categories;
 use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult, Json};
 
-use crate::access::CostsRead;
 use crate::db::cost_reports::{self, Dimension};
 use crate::domain::cost_reports::{self as reports, Bucket, Usage};
 use crate::models::costs::{
@@ -20,6 +19,7 @@ use crate::models::costs::{
 use crate::models::executions::nanos_to_usd;
 use crate::routes::Call;
 use crate::state::AppState;
+use temponest_platform::access::CostsRead;
 
 /// Spend of a period (default: the current UTC month up to now), in total and by provider,
 /// model and agent; optionally only one agent's or one project's.

@@ -8,7 +8,6 @@ use temponest_cache::categories;
 use temponest_web::{ApiError, ApiResult, Json};
 use uuid::Uuid;
 
-use crate::access::CostsRead;
 use crate::db::cost_reports::{self, Dimension};
 use crate::db::dashboard;
 use crate::domain::cost_reports::{Bucket, fill_series};
@@ -18,6 +17,7 @@ use crate::models::dashboard::{AgentCostOut, AgentFailuresOut, DashboardMetricsO
 use crate::models::executions::nanos_to_usd;
 use crate::routes::Call;
 use crate::state::AppState;
+use temponest_platform::access::CostsRead;
 
 /// Executions, their status distribution and durations, spend per hour, the top agents by
 /// spend and by failures, and the scheduled-run success rate of the last 24 UTC hours.

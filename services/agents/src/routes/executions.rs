@@ -16,7 +16,6 @@ use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
-use crate::access::{AgentsExecute, AgentsRead, ListQuery};
 use crate::db::executions::{self, NewExecution};
 use crate::domain::execution::events::{self, ExecutionEvent};
 use crate::domain::execution::{self, ExecutionError, ExecutionOutcome, Job};
@@ -25,6 +24,8 @@ use crate::models::{ExecuteIn, ExecutionFilter, ExecutionOut, ValidExecute};
 use crate::routes::Call;
 use crate::routes::agents::load_agent;
 use crate::state::AppState;
+use temponest_platform::access::{AgentsExecute, AgentsRead};
+use temponest_web::ListQuery;
 
 /// How often a follower of an execution running in another process looks for new frames.
 const REMOTE_POLL: Duration = Duration::from_millis(200);

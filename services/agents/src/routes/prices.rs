@@ -7,11 +7,11 @@ use temponest_web::extract::ApiQuery;
 use temponest_web::{ApiError, ApiResult, FieldError, Json};
 use utoipa::ToSchema;
 
-use crate::access::{CostsManage, CostsRead};
 use crate::db::costs;
 use crate::domain::price_cache::forget_tenant_price;
 use crate::domain::pricing::Price;
 use crate::routes::Call;
+use temponest_platform::access::{CostsManage, CostsRead};
 
 /// One model's price.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -4,15 +4,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::{ListRequest, Principal, PrincipalKind, permissions};
+use temponest_auth_client::{NoFilter, Principal, PrincipalKind, permissions};
 use temponest_cache::categories;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
+use temponest_platform::access::Authenticated;
+use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, list_rows};
 use uuid::Uuid;
 
 use crate::db::api_keys::{self, NewApiKey};
 use crate::db::audit::AuditEvent;
 use crate::domain::credentials;
 use crate::models::{ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ValidApiKey};
+use crate::routes::Call;
 use crate::routes::auth::{current_permissions, require_current};
 use crate::routes::client::ClientInfo;
 use crate::state::AppState;
@@ -72,12 +74,8 @@ pub async fn create(
 #[utoipa::path(get, path = "/api-keys", operation_id = "list_api_keys", tag = "api-keys", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [ApiKeyOut], headers(("x-total-count" = i64)))))]
-pub async fn list(
-    State(state): State<AppState>,
-    ListRequest {
-        principal, page, ..
-    }: ListRequest,
-) -> ApiResult<Response> {
+pub async fn list(call: Call<Authenticated, ListQuery<NoFilter>>) -> ApiResult<Response> {
+    let (state, principal, ListQuery { page, .. }) = call.into_parts();
     let held = current_permissions(&state, &principal).await?;
     let owner = (!held.contains(&permissions::USERS_MANAGE)).then_some(principal.user_id);
     let tenant = principal.tenant_id;

@@ -5,14 +5,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use temponest_auth_client::permissions::{self, Role};
-use temponest_auth_client::{ListRequest, Principal};
+use temponest_auth_client::{NoFilter, Principal};
 use temponest_cache::categories;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
+use temponest_platform::access::UsersRead;
+use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, list_rows};
 use uuid::Uuid;
 
 use crate::db::audit::AuditEvent;
 use crate::db::{api_keys, sessions, users};
 use crate::models::{TenantOut, UserCreateIn, UserOut, UserPatch, validate_roles};
+use crate::routes::Call;
 use crate::routes::auth::{require_current, user_cache_key};
 use crate::routes::client::ClientInfo;
 use crate::state::AppState;
@@ -21,13 +23,8 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "users", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [UserOut], headers(("x-total-count" = i64))), (status = 403)))]
-pub async fn list(
-    State(state): State<AppState>,
-    ListRequest {
-        principal, page, ..
-    }: ListRequest,
-) -> ApiResult<Response> {
-    principal.require(permissions::USERS_READ)?;
+pub async fn list(call: Call<UsersRead, ListQuery<NoFilter>>) -> ApiResult<Response> {
+    let (state, principal, ListQuery { page, .. }) = call.into_parts();
     let listed = users::list(&state.pool, principal.tenant_id, page.skip, page.limit);
     Ok(list_rows::<UserOut, _>(listed.await?))
 }

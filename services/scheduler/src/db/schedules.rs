@@ -79,6 +79,39 @@ temponest_db::define_rows! {
                 skipped_count, missed_count, created_at, updated_at"#,
 }
 
+/// `statement` (returning the row) over a schedule's definition, the one argument list the
+/// insert and the update share: `$1` id, `$2` tenant, `$3..$18` the spec (agent, name, kind,
+/// timing, anchor, time zone, task, active, policies, retries, timeout), `$19` the next fire
+/// time, `$20` `last`.
+macro_rules! schedule_statement {
+    ($statement:literal, $id:expr, $tenant_id:expr, $spec:expr, $next_run:expr, $last:expr) => {{
+        let spec: &ScheduleSpec = $spec;
+        schedule_rows!(
+            returning $statement,
+            $id,
+            $tenant_id,
+            spec.agent_id,
+            spec.name,
+            spec.timing.schedule_type().as_str(),
+            spec.timing.cron_expression(),
+            spec.timing.interval_seconds(),
+            spec.timing.run_at(),
+            spec.anchor,
+            spec.timezone,
+            spec.task_config,
+            spec.is_active,
+            spec.overlap_policy.as_str(),
+            spec.misfire_policy.as_str(),
+            spec.catchup_window_seconds,
+            spec.max_retries,
+            spec.retry_delay_seconds,
+            spec.timeout_seconds,
+            $next_run,
+            $last
+        )
+    }};
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
@@ -87,8 +120,8 @@ pub async fn insert(
     spec: &ScheduleSpec,
     next_run: Option<DateTime<Utc>>,
 ) -> sqlx::Result<ScheduleRow> {
-    schedule_rows!(
-        returning r#"insert into scheduler.schedules (id, tenant_id, agent_id, name, schedule_type,
+    schedule_statement!(
+        r#"insert into scheduler.schedules (id, tenant_id, agent_id, name, schedule_type,
                 cron_expression, interval_seconds, run_at, anchor, timezone, task_config,
                 is_active, overlap_policy, misfire_policy, catchup_window_seconds, max_retries,
                 retry_delay_seconds, timeout_seconds, next_run, created_by, created_at, updated_at)
@@ -96,22 +129,7 @@ pub async fn insert(
                  $19, $20, $9, $9)"#,
         id,
         tenant_id,
-        spec.agent_id,
-        spec.name,
-        spec.timing.schedule_type().as_str(),
-        spec.timing.cron_expression(),
-        spec.timing.interval_seconds(),
-        spec.timing.run_at(),
-        spec.anchor,
-        spec.timezone,
-        spec.task_config,
-        spec.is_active,
-        spec.overlap_policy.as_str(),
-        spec.misfire_policy.as_str(),
-        spec.catchup_window_seconds,
-        spec.max_retries,
-        spec.retry_delay_seconds,
-        spec.timeout_seconds,
+        spec,
         next_run,
         created_by
     )
@@ -160,8 +178,8 @@ pub async fn update(
     next_run: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<ScheduleRow>> {
-    schedule_rows!(
-        returning r#"update scheduler.schedules
+    schedule_statement!(
+        r#"update scheduler.schedules
          set agent_id = $3, name = $4, schedule_type = $5, cron_expression = $6,
              interval_seconds = $7, run_at = $8, anchor = $9, timezone = $10, task_config = $11,
              is_active = $12, overlap_policy = $13, misfire_policy = $14,
@@ -170,22 +188,7 @@ pub async fn update(
          where id = $1 and tenant_id = $2 and deleted_at is null"#,
         id,
         tenant_id,
-        spec.agent_id,
-        spec.name,
-        spec.timing.schedule_type().as_str(),
-        spec.timing.cron_expression(),
-        spec.timing.interval_seconds(),
-        spec.timing.run_at(),
-        spec.anchor,
-        spec.timezone,
-        spec.task_config,
-        spec.is_active,
-        spec.overlap_policy.as_str(),
-        spec.misfire_policy.as_str(),
-        spec.catchup_window_seconds,
-        spec.max_retries,
-        spec.retry_delay_seconds,
-        spec.timeout_seconds,
+        spec,
         next_run,
         now
     )

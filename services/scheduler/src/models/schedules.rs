@@ -61,25 +61,27 @@ pub struct ScheduleIn {
     pub timeout_seconds: Option<i32>,
 }
 
-/// `PATCH /schedules/{id}`: only the fields sent change. Sending one of `cron_expression`,
-/// `interval_seconds`, `run_at` switches the schedule to that kind.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct SchedulePatch {
-    pub agent_id: Option<Uuid>,
-    pub cron_expression: Option<String>,
-    pub interval_seconds: Option<i64>,
-    pub run_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
-    pub task_config: Option<serde_json::Value>,
-    pub name: Option<String>,
-    pub timezone: Option<String>,
-    pub is_active: Option<bool>,
-    pub overlap_policy: Option<String>,
-    pub misfire_policy: Option<String>,
-    pub catchup_window_seconds: Option<i32>,
-    pub max_retries: Option<i32>,
-    pub retry_delay_seconds: Option<i32>,
-    pub timeout_seconds: Option<i32>,
+temponest_web::patch! {
+    /// `PATCH /schedules/{id}`: only the fields sent change. Sending one of `cron_expression`,
+    /// `interval_seconds`, `run_at` switches the schedule to that kind.
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    pub struct SchedulePatch {
+        pub agent_id: Option<Uuid>,
+        pub cron_expression: Option<String>,
+        pub interval_seconds: Option<i64>,
+        pub run_at: Option<DateTime<Utc>>,
+        #[schema(value_type = Option<Object>)]
+        pub task_config: Option<serde_json::Value>,
+        pub name: Option<String>,
+        pub timezone: Option<String>,
+        pub is_active: Option<bool>,
+        pub overlap_policy: Option<String>,
+        pub misfire_policy: Option<String>,
+        pub catchup_window_seconds: Option<i32>,
+        pub max_retries: Option<i32>,
+        pub retry_delay_seconds: Option<i32>,
+        pub timeout_seconds: Option<i32>,
+    }
 }
 
 /// A schedule as the API shows it.
@@ -192,23 +194,6 @@ impl ScheduleIn {
 }
 
 impl SchedulePatch {
-    pub fn is_empty(&self) -> bool {
-        self.agent_id.is_none()
-            && self.cron_expression.is_none()
-            && self.interval_seconds.is_none()
-            && self.run_at.is_none()
-            && self.task_config.is_none()
-            && self.name.is_none()
-            && self.timezone.is_none()
-            && self.is_active.is_none()
-            && self.overlap_policy.is_none()
-            && self.misfire_policy.is_none()
-            && self.catchup_window_seconds.is_none()
-            && self.max_retries.is_none()
-            && self.retry_delay_seconds.is_none()
-            && self.timeout_seconds.is_none()
-    }
-
     /// Whether the change affects when the schedule fires.
     pub fn changes_timing(&self) -> bool {
         self.cron_expression.is_some()

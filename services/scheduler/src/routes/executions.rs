@@ -1,16 +1,20 @@
 //! A schedule's executions and fire history.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
-use temponest_auth_client::permissions::{AGENTS_READ, SCHEDULES_READ};
-use temponest_auth_client::{ListRequest, NoFilter, Principal};
-use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
+use temponest_auth_client::NoFilter;
+use temponest_platform::access::{AgentsRead, SchedulesRead};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, list_rows};
 use uuid::Uuid;
 
 use crate::db::{executions, fires, schedules};
 use crate::models::{ExecutionFilter, ExecutionOut, FireOut};
+use crate::routes::Call;
 use crate::state::AppState;
+
+/// Executions carry the agent's answers.
+type ReadsExecutions = (SchedulesRead, AgentsRead);
 
 /// A schedule's executions, newest first.
 #[utoipa::path(get, path = "/schedules/{id}/executions", operation_id = "list_schedule_executions", tag = "schedules", security(("bearer" = [])),
@@ -19,17 +23,9 @@ use crate::state::AppState;
            ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
-    State(state): State<AppState>,
-    ListRequest {
-        principal,
-        path: IdPath(id),
-        page,
-        filter,
-    }: ListRequest<ExecutionFilter, IdPath>,
+    call: Call<ReadsExecutions, (IdPath, ListQuery<ExecutionFilter>)>,
 ) -> ApiResult<Response> {
-    principal.require(SCHEDULES_READ)?;
-    // Executions carry the agent's answers.
-    principal.require(AGENTS_READ)?;
+    let (state, principal, (IdPath(id), ListQuery { page, filter })) = call.into_parts();
     let status = filter.status()?;
     let tenant = principal.tenant_id;
     ensure_schedule(&state, tenant, id).await?;
@@ -59,14 +55,8 @@ impl<S: Send + Sync> FromRequestParts<S> for TwoIds {
 #[utoipa::path(get, path = "/schedules/{id}/executions/{execution_id}", operation_id = "get_schedule_execution", tag = "schedules", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "schedule id"), ("execution_id" = uuid::Uuid, Path, description = "execution id (of this schedule)")),
     responses((status = 200, body = ExecutionOut), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    TwoIds(schedule_id, id): TwoIds,
-) -> ApiResult<Json<ExecutionOut>> {
-    principal.require(SCHEDULES_READ)?;
-    // Executions carry the agent's answers.
-    principal.require(AGENTS_READ)?;
+pub async fn get(call: Call<ReadsExecutions, TwoIds>) -> ApiResult<Json<ExecutionOut>> {
+    let (state, principal, TwoIds(schedule_id, id)) = call.into_parts();
     executions::find(&state.pool, principal.tenant_id, schedule_id, id)
         .await?
         .map(|row| Json(ExecutionOut::from(row)))
@@ -80,15 +70,9 @@ pub async fn get(
            ("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = [FireOut], headers(("x-total-count" = i64))), (status = 404)))]
 pub async fn fires(
-    State(state): State<AppState>,
-    ListRequest {
-        principal,
-        path: IdPath(id),
-        page,
-        ..
-    }: ListRequest<NoFilter, IdPath>,
+    call: Call<SchedulesRead, (IdPath, ListQuery<NoFilter>)>,
 ) -> ApiResult<Response> {
-    principal.require(SCHEDULES_READ)?;
+    let (state, principal, (IdPath(id), ListQuery { page, .. })) = call.into_parts();
     let tenant = principal.tenant_id;
     ensure_schedule(&state, tenant, id).await?;
     let listed = fires::history(&state.pool, tenant, id, page.skip, page.limit);

@@ -2,13 +2,12 @@
 //! change one transaction that also wakes the engines (`NOTIFY`), so a new or changed
 //! schedule is picked up at once.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use temponest_auth_client::permissions::{AGENTS_EXECUTE, SCHEDULES_READ, SCHEDULES_WRITE};
-use temponest_auth_client::{ListRequest, Principal};
+use temponest_auth_client::Principal;
 use temponest_outbox::catalogue;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
+use temponest_platform::access::{AgentsExecute, SchedulesRead, SchedulesWrite};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, list_rows};
 use uuid::Uuid;
 
 use crate::db::{executions, schedules};
@@ -17,20 +16,20 @@ use crate::domain::execution::ExecutionTrigger;
 use crate::domain::policy::OverlapPolicy;
 use crate::domain::{firing, plan};
 use crate::models::{ExecutionOut, ScheduleFilter, ScheduleIn, ScheduleOut, SchedulePatch};
+use crate::routes::Call;
 use crate::state::AppState;
+
+/// A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
+type RunsAgent = (SchedulesWrite, AgentsExecute);
 
 /// Creates a schedule for an agent of the caller's tenant; it fires from its first fire
 /// time after now.
 #[utoipa::path(post, path = "/schedules/", operation_id = "create_schedule", tag = "schedules", request_body = ScheduleIn, security(("bearer" = [])),
     responses((status = 201, body = ScheduleOut), (status = 403), (status = 404, description = "the agent is not in the caller's tenant"), (status = 422)))]
 pub async fn create(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<ScheduleIn>,
+    call: Call<RunsAgent, Json<ScheduleIn>>,
 ) -> ApiResult<(StatusCode, Json<ScheduleOut>)> {
-    principal.require(SCHEDULES_WRITE)?;
-    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
-    principal.require(AGENTS_EXECUTE)?;
+    let (state, principal, Json(body)) = call.into_parts();
     let now = state.clock.now();
     let spec = body.validate(now)?;
     check_agent(&state, principal.tenant_id, spec.agent_id).await?;
@@ -55,16 +54,8 @@ pub async fn create(
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("agent_id" = Option<Uuid>, Query), ("is_active" = Option<bool>, Query)),
     responses((status = 200, body = [ScheduleOut], headers(("x-total-count" = i64))), (status = 403)))]
-pub async fn list(
-    State(state): State<AppState>,
-    ListRequest {
-        principal,
-        page,
-        filter,
-        ..
-    }: ListRequest<ScheduleFilter>,
-) -> ApiResult<Response> {
-    principal.require(SCHEDULES_READ)?;
+pub async fn list(call: Call<SchedulesRead, ListQuery<ScheduleFilter>>) -> ApiResult<Response> {
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let tenant = principal.tenant_id;
     let ScheduleFilter {
         agent_id,
@@ -85,12 +76,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/schedules/{id}", operation_id = "get_schedule", tag = "schedules", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<ScheduleOut>> {
-    principal.require(SCHEDULES_READ)?;
+pub async fn get(call: Call<SchedulesRead, IdPath>) -> ApiResult<Json<ScheduleOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     schedules::find(&state.pool, principal.tenant_id, id)
         .await?
         .map(|row| Json(ScheduleOut::from(row)))
@@ -104,14 +91,9 @@ pub async fn get(
     params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 403), (status = 404), (status = 422)))]
 pub async fn update(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    Json(patch): Json<SchedulePatch>,
+    call: Call<RunsAgent, (IdPath, Json<SchedulePatch>)>,
 ) -> ApiResult<Json<ScheduleOut>> {
-    principal.require(SCHEDULES_WRITE)?;
-    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
-    principal.require(AGENTS_EXECUTE)?;
+    let (state, principal, (IdPath(id), Json(patch))) = call.into_parts();
     apply_patch(&state, &principal, id, patch).await.map(Json)
 }
 
@@ -119,12 +101,8 @@ pub async fn update(
 #[utoipa::path(post, path = "/schedules/{id}/pause", operation_id = "pause_schedule", tag = "schedules", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 403), (status = 404)))]
-pub async fn pause(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<ScheduleOut>> {
-    principal.require(SCHEDULES_WRITE)?;
+pub async fn pause(call: Call<SchedulesWrite, IdPath>) -> ApiResult<Json<ScheduleOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     set_active(&state, &principal, id, false).await
 }
 
@@ -132,14 +110,8 @@ pub async fn pause(
 #[utoipa::path(post, path = "/schedules/{id}/resume", operation_id = "resume_schedule", tag = "schedules", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 403), (status = 404)))]
-pub async fn resume(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<ScheduleOut>> {
-    principal.require(SCHEDULES_WRITE)?;
-    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
-    principal.require(AGENTS_EXECUTE)?;
+pub async fn resume(call: Call<RunsAgent, IdPath>) -> ApiResult<Json<ScheduleOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     set_active(&state, &principal, id, true).await
 }
 
@@ -196,12 +168,8 @@ async fn apply_patch(
 #[utoipa::path(delete, path = "/schedules/{id}", operation_id = "delete_schedule", tag = "schedules", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 204), (status = 403), (status = 404)))]
-pub async fn delete(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    principal.require(SCHEDULES_WRITE)?;
+pub async fn delete(call: Call<SchedulesWrite, IdPath>) -> ApiResult<StatusCode> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     if !schedules::soft_delete(&mut tx, principal.tenant_id, id, now).await? {
@@ -219,14 +187,8 @@ pub async fn delete(
     params(("id" = uuid::Uuid, Path, description = "schedule id")),
     responses((status = 201, body = ExecutionOut), (status = 403), (status = 404),
               (status = 409, description = "refused by the overlap policy")))]
-pub async fn trigger(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<(StatusCode, Json<ExecutionOut>)> {
-    principal.require(SCHEDULES_WRITE)?;
-    // A schedule runs its agent: whoever sets one up or fires it must be allowed to run it.
-    principal.require(AGENTS_EXECUTE)?;
+pub async fn trigger(call: Call<RunsAgent, IdPath>) -> ApiResult<(StatusCode, Json<ExecutionOut>)> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let schedule = schedules::find_for_update(&mut tx, principal.tenant_id, id)

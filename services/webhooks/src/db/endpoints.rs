@@ -50,25 +50,41 @@ pub async fn lock_and_count_live(conn: &mut PgConnection, tenant_id: Uuid) -> sq
     .await
 }
 
+/// `statement` (returning the row) over an endpoint's definition, the argument list the
+/// insert and the update share: `$1` id, `$2` tenant, `$3..$9` the spec (name, URL, events,
+/// active, headers, retries, retry delay), then `extra`.
+macro_rules! endpoint_statement {
+    ($statement:literal, $id:expr, $tenant_id:expr, $spec:expr $(, $extra:expr)*) => {{
+        let spec: &EndpointSpec = $spec;
+        endpoint_rows!(
+            returning $statement,
+            $id,
+            $tenant_id,
+            spec.name,
+            spec.url,
+            &spec.events,
+            spec.is_active,
+            spec.headers,
+            spec.max_retries,
+            spec.retry_delay_seconds
+            $(, $extra)*
+        )
+    }};
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
     tenant_id: Uuid,
     spec: &EndpointSpec,
 ) -> sqlx::Result<EndpointRow> {
-    endpoint_rows!(
-        returning "insert into webhooks.endpoints (id, tenant_id, name, url, events, is_active, headers,
+    endpoint_statement!(
+        "insert into webhooks.endpoints (id, tenant_id, name, url, events, is_active, headers,
                 max_retries, retry_delay_seconds)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         id,
         tenant_id,
-        spec.name,
-        spec.url,
-        &spec.events,
-        spec.is_active,
-        spec.headers,
-        spec.max_retries,
-        spec.retry_delay_seconds
+        spec
     )
     .fetch_one(conn)
     .await
@@ -111,8 +127,8 @@ pub async fn update(
     spec: &EndpointSpec,
     reactivate: bool,
 ) -> sqlx::Result<Option<EndpointRow>> {
-    endpoint_rows!(
-        returning "update webhooks.endpoints
+    endpoint_statement!(
+        "update webhooks.endpoints
          set name = $3, url = $4, events = $5, is_active = $6, headers = $7, max_retries = $8,
              retry_delay_seconds = $9,
              disabled_reason = case when $10 then null else disabled_reason end,
@@ -122,13 +138,7 @@ pub async fn update(
          where id = $1 and tenant_id = $2 and deleted_at is null",
         id,
         tenant_id,
-        spec.name,
-        spec.url,
-        &spec.events,
-        spec.is_active,
-        spec.headers,
-        spec.max_retries,
-        spec.retry_delay_seconds,
+        spec,
         reactivate
     )
     .fetch_optional(conn)

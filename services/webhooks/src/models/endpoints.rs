@@ -81,17 +81,19 @@ pub struct WebhookIn {
     pub is_active: Option<bool>,
 }
 
-/// `PATCH /webhooks/{id}`: only the fields sent change (`null` is the same as absent).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct WebhookPatch {
-    pub name: Option<String>,
-    pub url: Option<String>,
-    pub events: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub headers: Option<serde_json::Value>,
-    pub retry_config: Option<RetryConfigIn>,
-    /// Setting it to true also re-enables an endpoint the service disabled.
-    pub is_active: Option<bool>,
+temponest_web::patch! {
+    /// `PATCH /webhooks/{id}`: only the fields sent change (`null` is the same as absent).
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    pub struct WebhookPatch {
+        pub name: Option<String>,
+        pub url: Option<String>,
+        pub events: Option<Vec<String>>,
+        #[schema(value_type = Option<Object>)]
+        pub headers: Option<serde_json::Value>,
+        pub retry_config: Option<RetryConfigIn>,
+        /// Setting it to true also re-enables an endpoint the service disabled.
+        pub is_active: Option<bool>,
+    }
 }
 
 /// A webhook endpoint as the API shows it (never with its secret).
@@ -191,16 +193,6 @@ impl WebhookIn {
 }
 
 impl WebhookPatch {
-    /// Whether the patch changes anything.
-    pub fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.url.is_none()
-            && self.events.is_none()
-            && self.headers.is_none()
-            && self.retry_config.is_none()
-            && self.is_active.is_none()
-    }
-
     /// Applies the sent fields to `current` and validates the result.
     pub fn apply(self, current: &WebhookOut, policy: &NetPolicy) -> Result<EndpointSpec, ApiError> {
         let retry = self.retry_config.unwrap_or_default();

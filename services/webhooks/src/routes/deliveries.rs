@@ -1,15 +1,13 @@
 //! Deliveries: test deliveries, an endpoint's delivery log, one delivery with its attempts,
 //! manual retry and bulk recovery of failed deliveries.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
-use temponest_auth_client::{ListRequest, Principal};
-use temponest_db::names::Named;
 use temponest_outbox::catalogue::WEBHOOK_TEST;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, list_rows};
+use temponest_platform::access::{WebhooksManage, WebhooksRead};
+use temponest_web::filters::named_param;
+use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, list_rows};
 use uuid::Uuid;
 
 use crate::db::deliveries::{self as db, RetryBlock};
@@ -17,19 +15,17 @@ use crate::models::DeliveryStatus;
 use crate::models::{
     AttemptOut, DeliveryDetail, DeliveryFilter, DeliveryOut, RecoverIn, Recovered,
 };
+use crate::routes::Call;
 use crate::routes::endpoints::{load, lock_active};
-use crate::state::AppState;
 
 /// Queues a `webhook.test` delivery to the endpoint (the sender picks it up at once).
 #[utoipa::path(post, path = "/webhooks/{id}/test", operation_id = "test_webhook", tag = "webhooks", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 201, body = DeliveryOut), (status = 403), (status = 404), (status = 409)))]
 pub async fn test(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
+    call: Call<WebhooksManage, IdPath>,
 ) -> ApiResult<(StatusCode, Json<DeliveryOut>)> {
-    principal.require(WEBHOOKS_MANAGE)?;
+    let (state, principal, IdPath(id)) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     lock_active(&mut tx, principal.tenant_id, id).await?;
     let payload = json!({
@@ -57,24 +53,10 @@ pub async fn test(
            ("status" = Option<String>, Query, description = "pending | success | failed | retrying")),
     responses((status = 200, body = [DeliveryOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
-    State(state): State<AppState>,
-    ListRequest {
-        principal,
-        path: IdPath(id),
-        page,
-        filter,
-    }: ListRequest<DeliveryFilter, IdPath>,
+    call: Call<WebhooksRead, (IdPath, ListQuery<DeliveryFilter>)>,
 ) -> ApiResult<Response> {
-    principal.require(WEBHOOKS_READ)?;
-    let status = match filter.status.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(name) => Some(DeliveryStatus::parse(name).map_err(|_| {
-            ApiError::invalid_field(
-                "status",
-                format!("must be one of {}", DeliveryStatus::names()),
-            )
-        })?),
-    };
+    let (state, principal, (IdPath(id), ListQuery { page, filter })) = call.into_parts();
+    let status: Option<DeliveryStatus> = named_param("status", filter.status.as_deref())?;
     let tenant = principal.tenant_id;
     load(&state, tenant, id).await?;
     let listed = db::list_for_endpoint(&state.pool, tenant, id, status, page.skip, page.limit);
@@ -85,12 +67,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/webhooks/deliveries/{id}", operation_id = "get_delivery", tag = "webhooks", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "delivery id")),
     responses((status = 200, body = DeliveryDetail), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<DeliveryDetail>> {
-    principal.require(WEBHOOKS_READ)?;
+pub async fn get(call: Call<WebhooksRead, IdPath>) -> ApiResult<Json<DeliveryDetail>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let delivery = db::find(&state.pool, principal.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
@@ -105,12 +83,8 @@ pub async fn get(
 #[utoipa::path(post, path = "/webhooks/deliveries/{id}/retry", operation_id = "retry_delivery", tag = "webhooks", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "delivery id")),
     responses((status = 200, body = DeliveryOut), (status = 403), (status = 404), (status = 409)))]
-pub async fn retry(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<DeliveryOut>> {
-    principal.require(WEBHOOKS_MANAGE)?;
+pub async fn retry(call: Call<WebhooksManage, IdPath>) -> ApiResult<Json<DeliveryOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     let row = match db::requeue(&mut tx, principal.tenant_id, id).await? {
         Ok(row) => row,
@@ -138,12 +112,9 @@ pub async fn retry(
     params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = Recovered), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn recover(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    Json(body): Json<RecoverIn>,
+    call: Call<WebhooksManage, (IdPath, Json<RecoverIn>)>,
 ) -> ApiResult<Json<Recovered>> {
-    principal.require(WEBHOOKS_MANAGE)?;
+    let (state, principal, (IdPath(id), Json(body))) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     lock_active(&mut tx, principal.tenant_id, id).await?;
     let recovered = db::requeue_failed_since(&mut tx, principal.tenant_id, id, body.since).await?;

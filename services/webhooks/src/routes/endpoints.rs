@@ -1,14 +1,13 @@
 //! `/webhooks/` CRUD and secret rotation: tenant-scoped, soft delete, every change one
 //! transaction.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use sqlx::PgConnection;
-use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
-use temponest_auth_client::{ListRequest, Principal};
+use temponest_auth_client::permissions::WEBHOOKS_MANAGE;
+use temponest_platform::access::{WebhooksManage, WebhooksRead};
 use temponest_web::extract::list_response;
-use temponest_web::{ApiError, ApiResult, IdPath, Json, no_store};
+use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, no_store};
 use uuid::Uuid;
 
 use crate::db::endpoints::EndpointRow;
@@ -17,17 +16,14 @@ use crate::domain::signing;
 use crate::models::{
     DeliveryOutcome, SecretOut, WebhookCreated, WebhookFilter, WebhookIn, WebhookOut, WebhookPatch,
 };
+use crate::routes::Call;
 use crate::state::AppState;
 
 /// Creates an endpoint with its signing secret (returned this once).
 #[utoipa::path(post, path = "/webhooks/", operation_id = "create_webhook", tag = "webhooks", request_body = WebhookIn, security(("bearer" = [])),
     responses((status = 201, body = WebhookCreated), (status = 403), (status = 422)))]
-pub async fn create(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<WebhookIn>,
-) -> ApiResult<Response> {
-    principal.require(WEBHOOKS_MANAGE)?;
+pub async fn create(call: Call<WebhooksManage, Json<WebhookIn>>) -> ApiResult<Response> {
+    let (state, principal, Json(body)) = call.into_parts();
     let (spec, secret) = body.validate(&state.policy)?;
     let id = Uuid::now_v7();
     let (stored, sealed) = seal(&state, id, &secret)?;
@@ -56,16 +52,8 @@ pub async fn create(
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("is_active" = Option<bool>, Query)),
     responses((status = 200, body = [WebhookOut], headers(("x-total-count" = i64))), (status = 403)))]
-pub async fn list(
-    State(state): State<AppState>,
-    ListRequest {
-        principal,
-        page,
-        filter,
-        ..
-    }: ListRequest<WebhookFilter>,
-) -> ApiResult<Response> {
-    principal.require(WEBHOOKS_READ)?;
+pub async fn list(call: Call<WebhooksRead, ListQuery<WebhookFilter>>) -> ApiResult<Response> {
+    let (state, principal, ListQuery { page, filter }) = call.into_parts();
     let tenant = principal.tenant_id;
     let listed = endpoints::list(&state.pool, tenant, filter.is_active, page.skip, page.limit);
     let (rows, total) = listed.await?;
@@ -81,12 +69,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = WebhookOut), (status = 404)))]
-pub async fn get(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<WebhookOut>> {
-    principal.require(WEBHOOKS_READ)?;
+pub async fn get(call: Call<WebhooksRead, IdPath>) -> ApiResult<Json<WebhookOut>> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let can_manage = principal.has_permission(WEBHOOKS_MANAGE);
     Ok(Json(
         load(&state, principal.tenant_id, id)
@@ -101,12 +85,9 @@ pub async fn get(
     params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = WebhookOut), (status = 403), (status = 404), (status = 422)))]
 pub async fn update(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-    Json(patch): Json<WebhookPatch>,
+    call: Call<WebhooksManage, (IdPath, Json<WebhookPatch>)>,
 ) -> ApiResult<Json<WebhookOut>> {
-    principal.require(WEBHOOKS_MANAGE)?;
+    let (state, principal, (IdPath(id), Json(patch))) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     let current = WebhookOut::from(lock(&mut tx, principal.tenant_id, id).await?);
     if patch.is_empty() {
@@ -126,12 +107,8 @@ pub async fn update(
 #[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 204), (status = 403), (status = 404)))]
-pub async fn delete(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    principal.require(WEBHOOKS_MANAGE)?;
+pub async fn delete(call: Call<WebhooksManage, IdPath>) -> ApiResult<StatusCode> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let mut tx = state.pool.begin().await?;
     if !endpoints::soft_delete(&mut tx, principal.tenant_id, id).await? {
         return Err(ApiError::not_found("webhook"));
@@ -146,12 +123,8 @@ pub async fn delete(
 #[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "webhook endpoint id")),
     responses((status = 200, body = SecretOut), (status = 403), (status = 404)))]
-pub async fn rotate_secret(
-    State(state): State<AppState>,
-    principal: Principal,
-    IdPath(id): IdPath,
-) -> ApiResult<Response> {
-    principal.require(WEBHOOKS_MANAGE)?;
+pub async fn rotate_secret(call: Call<WebhooksManage, IdPath>) -> ApiResult<Response> {
+    let (state, principal, IdPath(id)) = call.into_parts();
     let secret = signing::new_secret();
     let grace = i64::try_from(state.config.webhooks.secret_rotation_grace_secs)
         .ok()

@@ -1,16 +1,14 @@
 //! The event catalogue and applications' own events.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
-use temponest_auth_client::Principal;
-use temponest_auth_client::permissions::{WEBHOOKS_MANAGE, WEBHOOKS_READ};
 use temponest_outbox::catalogue::{self, EVENT_TYPES};
+use temponest_platform::access::{WebhooksManage, WebhooksRead};
 use temponest_web::{ApiError, ApiResult, FieldError, Json};
 use uuid::Uuid;
 
 use crate::models::{EventAccepted, EventIn, is_application_type};
-use crate::state::AppState;
+use crate::routes::Call;
 
 const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -18,8 +16,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// The names of every event type the platform publishes.
 #[utoipa::path(get, path = "/webhooks/events", operation_id = "list_event_types", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, body = [String])))]
-pub async fn catalogue(principal: Principal) -> ApiResult<Json<Vec<&'static str>>> {
-    principal.require(WEBHOOKS_READ)?;
+pub async fn catalogue(_: Call<WebhooksRead>) -> ApiResult<Json<Vec<&'static str>>> {
     Ok(Json(EVENT_TYPES.iter().map(|e| e.name).collect()))
 }
 
@@ -28,11 +25,9 @@ pub async fn catalogue(principal: Principal) -> ApiResult<Json<Vec<&'static str>
 #[utoipa::path(post, path = "/events", operation_id = "publish_event", tag = "webhooks", request_body = EventIn, security(("bearer" = [])),
     responses((status = 202, body = EventAccepted), (status = 403), (status = 422)))]
 pub async fn publish(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<EventIn>,
+    call: Call<WebhooksManage, Json<EventIn>>,
 ) -> ApiResult<(StatusCode, Json<EventAccepted>)> {
-    principal.require(WEBHOOKS_MANAGE)?;
+    let (state, principal, Json(body)) = call.into_parts();
     let event_type = body.event_type.trim().to_owned();
     let mut errors = Vec::new();
     if catalogue::is_reserved(&event_type) {

@@ -3,8 +3,10 @@
 //!
 //! The checks come in the order the routes have always answered in: the caller first (401),
 //! then the input's own rejections (404 for a malformed id, 422 for a bad query or body, ...),
-//! the permission last (403). Nothing here knows the agents service: it is written over any
-//! state and any input extractor, to move to `crates/web` once the other services use it.
+//! the permission last (403). Nothing here knows a service: it is written over any state and
+//! any input extractor. A service names its own alias once,
+//! `pub type Call<P, X = ()> = Allowed<AppState, P, X>;`, and its handlers take
+//! `Call<AgentsRead, IdPath>`, `Call<(SchedulesWrite, AgentsExecute), Json<ScheduleIn>>`, ...
 
 use std::marker::PhantomData;
 
@@ -12,13 +14,14 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use temponest_auth_client::Principal;
-use temponest_auth_client::permissions::{self, Permission};
-use temponest_web::extract::ApiQuery;
-use temponest_web::{ApiError, Pagination};
+use temponest_auth_client::permissions;
+use temponest_web::ApiError;
 
-/// A permission as a type, so that a route's signature names what its caller must hold.
+/// What a route's caller must hold, as a type, so that a route's signature names it: one
+/// permission's marker, a pair of them (both, checked in order), or [`Authenticated`].
 pub trait Needs: Send + Sync + 'static {
-    const PERMISSION: Permission;
+    /// 403 unless `principal` holds what the route needs.
+    fn check(principal: &Principal) -> Result<(), ApiError>;
 }
 
 /// Declares a marker type per permission.
@@ -29,7 +32,9 @@ macro_rules! needs {
         pub struct $marker;
 
         impl Needs for $marker {
-            const PERMISSION: Permission = $permission;
+            fn check(principal: &Principal) -> Result<(), ApiError> {
+                principal.require($permission)
+            }
         }
     )*};
 }
@@ -41,10 +46,46 @@ needs! {
     AgentsWrite => permissions::AGENTS_WRITE;
     /// `agents:execute`.
     AgentsExecute => permissions::AGENTS_EXECUTE;
+    /// `schedules:read`.
+    SchedulesRead => permissions::SCHEDULES_READ;
+    /// `schedules:write`.
+    SchedulesWrite => permissions::SCHEDULES_WRITE;
+    /// `webhooks:read`.
+    WebhooksRead => permissions::WEBHOOKS_READ;
+    /// `webhooks:manage`.
+    WebhooksManage => permissions::WEBHOOKS_MANAGE;
     /// `costs:read`.
     CostsRead => permissions::COSTS_READ;
     /// `costs:manage`.
     CostsManage => permissions::COSTS_MANAGE;
+    /// `users:read`.
+    UsersRead => permissions::USERS_READ;
+    /// `users:manage`.
+    UsersManage => permissions::USERS_MANAGE;
+    /// `api_keys:manage`.
+    ApiKeysManage => permissions::API_KEYS_MANAGE;
+    /// `knowledge:read`.
+    KnowledgeRead => permissions::KNOWLEDGE_READ;
+    /// `knowledge:write`.
+    KnowledgeWrite => permissions::KNOWLEDGE_WRITE;
+}
+
+/// Any authenticated caller: the route checks nothing more than who calls.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated;
+
+impl Needs for Authenticated {
+    fn check(_: &Principal) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// Both `A` and `B`, checked in that order (the first one missing is the one the 403 names).
+impl<A: Needs, B: Needs> Needs for (A, B) {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        A::check(principal)?;
+        B::check(principal)
+    }
 }
 
 /// A caller allowed `P`, with the state `S` and the request's input `X`: any extractor, or a
@@ -67,7 +108,7 @@ impl<S, P, X> Allowed<S, P, X> {
 impl<S, P: Needs, X> Allowed<S, P, X> {
     /// Refuses a caller without `P` (403) once the input has been read.
     fn check(state: S, principal: Principal, input: X) -> Result<Self, ApiError> {
-        principal.require(P::PERMISSION)?;
+        P::check(&principal)?;
         Ok(Self {
             state,
             principal,
@@ -115,27 +156,5 @@ where
             .await
             .map_err(IntoResponse::into_response)?;
         Self::check(S::from_ref(state), principal, input).map_err(IntoResponse::into_response)
-    }
-}
-
-/// A list route's input: the page (`skip`/`limit` or `page`/`page_size`) and the filter `F`
-/// of the query string, read in that order.
-#[derive(Debug, Clone)]
-pub struct ListQuery<F> {
-    pub page: Pagination,
-    pub filter: F,
-}
-
-impl<S, F> FromRequestParts<S> for ListQuery<F>
-where
-    S: Send + Sync,
-    F: serde::de::DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let page = Pagination::from_request_parts(parts, state).await?;
-        let ApiQuery(filter) = ApiQuery::<F>::from_request_parts(parts, state).await?;
-        Ok(Self { page, filter })
     }
 }
