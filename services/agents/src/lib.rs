@@ -61,6 +61,7 @@ api! {
     executions {
         "/agents/{id}/execute" => post(execute);
         "/executions" => get(list);
+        "/executions/events" => get(changes);
         "/executions/{id}" => get(get);
         "/executions/{id}/cancel" => post(cancel);
         "/executions/{id}/stream" => get(stream);
