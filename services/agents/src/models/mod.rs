@@ -13,7 +13,8 @@ use temponest_web::ApiError;
 pub use agents::{AgentFilter, AgentIn, AgentOut, AgentPatch, AgentSpec, Known};
 pub use collaboration::{CollaborationIn, SessionFilter, SessionOut, StepOut, ValidSession};
 pub use executions::{
-    Citation, ExecuteIn, ExecutionChangeOut, ExecutionFilter, ExecutionOut, TokensUsed, ValidExecute,
+    Citation, ExecuteIn, ExecutionChangeOut, ExecutionFilter, ExecutionOut, TokensUsed,
+    ValidExecute,
 };
 
 /// A list filter's parameter, trimmed; an empty one is not given.

@@ -13,9 +13,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, IdPath, Json};
+use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use crate::access::{AgentsExecute, AgentsRead, ListQuery};
@@ -217,9 +217,7 @@ pub async fn changes(call: Call<AgentsRead, ApiQuery<ExecutionFilter>>) -> ApiRe
     let events = stream::unfold(changes, move |mut changes| async move {
         loop {
             let event = match changes.recv().await {
-                Ok(FeedItem::Change(change)) if change.visible_to(&filter) => {
-                    change_event(&change)
-                }
+                Ok(FeedItem::Change(change)) if change.visible_to(&filter) => change_event(&change),
                 Ok(FeedItem::Change(_)) => continue,
                 Ok(FeedItem::Resync) => resync_event("reconnected"),
                 Err(RecvError::Lagged(_)) => resync_event("lagged"),

@@ -53,7 +53,12 @@ impl Events {
                         return (kind, serde_json::from_str(&data).unwrap());
                     }
                 }
-                let chunk = self.resp.chunk().await.unwrap().expect("the stream stays open");
+                let chunk = self
+                    .resp
+                    .chunk()
+                    .await
+                    .unwrap()
+                    .expect("the stream stays open");
                 self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
             }
         })
@@ -110,7 +115,10 @@ async fn an_execution_is_announced_when_created_started_and_completed(pool: PgPo
 
     // `/executions/events` is not taken for an execution id, nor the other way round.
     let one = app
-        .fetch(&ada.token, &format!("/executions/{}", done["id"].as_str().unwrap()))
+        .fetch(
+            &ada.token,
+            &format!("/executions/{}", done["id"].as_str().unwrap()),
+        )
         .await;
     assert_eq!(one["id"], done["id"]);
 }

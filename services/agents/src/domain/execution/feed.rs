@@ -121,7 +121,9 @@ impl ExecutionFeed {
                             return;
                         }
                     }
-                    Err(err) => tracing::warn!(error = %err, "could not listen for execution changes"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not listen for execution changes")
+                    }
                 },
                 Err(err) => tracing::warn!(error = %err, "could not connect the execution feed"),
             }
@@ -199,8 +201,7 @@ mod tests {
         assert!(change(tenant, agent, ExecutionStatus::Running).visible_to(&running_of_agent));
         assert!(!change(tenant, agent, ExecutionStatus::Completed).visible_to(&running_of_agent));
         assert!(
-            !change(tenant, Uuid::now_v7(), ExecutionStatus::Running)
-                .visible_to(&running_of_agent)
+            !change(tenant, Uuid::now_v7(), ExecutionStatus::Running).visible_to(&running_of_agent)
         );
         assert!(!change(other, agent, ExecutionStatus::Running).visible_to(&running_of_agent));
     }
