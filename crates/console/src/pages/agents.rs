@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::pages::executions::{Execution, ExecutionRow};
+use crate::pages::execution_list::{ListFilter, LiveList};
 use crate::pages::{page, page_with, query_value, when};
 use crate::web::{Chrome, ConsoleState, Posted, Signed};
 
@@ -243,7 +243,8 @@ struct DetailPage {
     chrome: Chrome,
     agent: Agent,
     form: AgentForm,
-    executions: Vec<ExecutionRow>,
+    /// Its newest executions.
+    list: LiveList,
     error: Option<String>,
 }
 
@@ -266,18 +267,13 @@ async fn show(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let executions: Vec<Execution> = state
-        .api
-        .get(
-            &signed.cell,
-            &format!("/executions?agent_id={}&limit=10", agent.id),
-        )
-        .await?;
-    let names = [(agent.id, agent.name.clone())].into_iter().collect();
-    let executions = executions
-        .iter()
-        .map(|e| ExecutionRow::new(e, &names))
-        .collect();
+    let filter = ListFilter {
+        agent_id: Some(agent.id),
+        status: None,
+        limit: 10,
+    };
+    let empty = "This agent has not run yet.";
+    let (list, _) = LiveList::load(state, &signed, &filter, empty).await?;
     let form = AgentForm::from_agent(&agent);
     page_with(
         status,
@@ -285,7 +281,7 @@ async fn show(
             chrome: Chrome::new(&signed, "agents"),
             agent,
             form,
-            executions,
+            list,
             error,
         },
     )

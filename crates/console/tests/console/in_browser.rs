@@ -3,7 +3,11 @@
 //! and receive its answer over `EventSource`, find the execution, create a schedule and see
 //! its next fire times, add a webhook endpoint and see a test delivery, sign out; a viewer
 //! sees no mutating buttons and a forged POST is refused; the cookie is out of reach of
-//! scripts and no inline script runs. Screenshots of every page go to `docs/console/`.
+//! scripts and no inline script runs; the execution list shows a run started elsewhere
+//! without reloading. A screenshot of every page is taken (and checked to be a PNG) into a
+//! temporary directory, or into the directory `TEMPONEST_CONSOLE_SCREENSHOTS` names
+//! (relative to the workspace): `TEMPONEST_CONSOLE_SCREENSHOTS=docs/console ./scripts/test`
+//! regenerates the documentation's.
 //!
 //! `.ci/run` installs chromium and chromium-driver; elsewhere install them with
 //! `apt-get install -y chromium chromium-driver`.
@@ -70,12 +74,34 @@ async fn chromium() -> Chromium {
     }
 }
 
-/// Saves a screenshot of the current page as `docs/console/<name>.png`.
+/// Where screenshots go: the directory `TEMPONEST_CONSOLE_SCREENSHOTS` names (a relative
+/// path is taken from the workspace root), else a temporary one of this test run.
+fn screenshot_dir() -> PathBuf {
+    match std::env::var_os("TEMPONEST_CONSOLE_SCREENSHOTS").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir),
+        None => std::env::temp_dir().join(format!(
+            "temponest-console-screenshots-{}",
+            std::process::id()
+        )),
+    }
+}
+
+/// Saves a screenshot of the current page as `<name>.png` in [`screenshot_dir`], and checks
+/// that a PNG was written.
 async fn shot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
+    let dir = screenshot_dir();
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    let written = std::fs::read(&path).unwrap();
+    assert!(
+        written.len() > 1000 && written.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is a PNG screenshot",
+        path.display()
+    );
 }
 
 async fn fill(client: &Client, css: &str, text: &str) {
@@ -228,6 +254,36 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         .unwrap();
     wait_text(&client, "table", "hello from chromium").await;
     shot(&client, "executions").await;
+
+    // The list follows the tenant's executions: a run started elsewhere (here through the
+    // API) appears, completed, without the page being reloaded.
+    client
+        .execute("window.stillTheSamePage = true; return null", vec![])
+        .await
+        .unwrap();
+    let agents = platform.api.fetch(&admin.token, "/agents").await;
+    let agent_id = agents[0]["id"].as_str().unwrap().to_owned();
+    let run = platform
+        .api
+        .post(
+            &admin.token,
+            &format!("/agents/{agent_id}/execute"),
+            &json!({"user_message": "started elsewhere"}),
+        )
+        .await;
+    assert_eq!(run.status(), 200);
+    let row = format!(
+        "#execution-{}",
+        run.json::<Value>().await.unwrap()["id"].as_str().unwrap()
+    );
+    wait_text(&client, &row, "started elsewhere").await;
+    wait_text(&client, &row, "completed").await;
+    let same_page = client
+        .execute("return window.stillTheSamePage === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same_page, json!(true), "the row arrived without a reload");
+    shot(&client, "executions-live").await;
     client
         .goto(&format!("{base}/console/agents"))
         .await

@@ -6,6 +6,8 @@
 //! process or replica wrote it. Each process holds **one** listening connection
 //! ([`ExecutionFeed::listen`]) and fans the changes out in memory through a bounded
 //! broadcast; each subscriber keeps only its own tenant's ([`ExecutionChange::visible_to`]).
+//! That connection is opened with the pool's settings but outside it: a listener holds its
+//! connection for good, and the pool's are for requests.
 //!
 //! A subscriber is told to re-read ([`FeedItem::Resync`]) whenever it may have missed a
 //! change: it fell more than [`CAPACITY`] changes behind, or the listening connection was
@@ -16,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
@@ -105,9 +107,21 @@ impl ExecutionFeed {
     /// backoff (200 ms doubling to 10 s); after every (re)connect subscribers are told to
     /// re-read.
     pub async fn listen(self, pool: PgPool) {
+        // A pool of one, only to (re)connect the listener.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        self.listen_on(&pool, &own).await;
+        own.close().await;
+    }
+
+    async fn listen_on(&self, pool: &PgPool, own: &PgPool) {
         let mut delay = Duration::from_millis(200);
         while !pool.is_closed() {
-            match PgListener::connect_with(&pool).await {
+            match PgListener::connect_with(own).await {
                 Ok(mut listener) => match listener.listen(CHANNEL).await {
                     Ok(()) => {
                         delay = Duration::from_millis(200);
@@ -115,7 +129,7 @@ impl ExecutionFeed {
                         // subscribe from now on (once `listening`) miss none.
                         let _ = self.changes.send(FeedItem::Resync);
                         self.listening.send_replace(true);
-                        let lost = self.relay(&pool, &mut listener).await;
+                        let lost = self.relay(pool, &mut listener).await;
                         self.listening.send_replace(false);
                         if !lost {
                             return;
@@ -135,16 +149,17 @@ impl ExecutionFeed {
         }
     }
 
-    /// Broadcasts notifications until the pool closes (false) or the connection is lost
-    /// (true).
+    /// Broadcasts notifications until the pool closes (false) or the connection is lost for
+    /// good (true). A connection the listener re-establishes by itself (sqlx reconnects and
+    /// listens again) may have missed notifications: subscribers are told to re-read.
     async fn relay(&self, pool: &PgPool, listener: &mut PgListener) -> bool {
         loop {
             let note = tokio::select! {
                 () = pool.close_event() => return false,
-                note = listener.recv() => note,
+                note = listener.try_recv() => note,
             };
             match note {
-                Ok(note) => match serde_json::from_str::<ExecutionChange>(note.payload()) {
+                Ok(Some(note)) => match serde_json::from_str::<ExecutionChange>(note.payload()) {
                     // No subscriber is not an error: the change is simply not wanted here.
                     Ok(change) => {
                         let _ = self.changes.send(FeedItem::Change(change.into()));
@@ -153,6 +168,10 @@ impl ExecutionFeed {
                         tracing::warn!(error = %err, "unreadable execution change notification");
                     }
                 },
+                Ok(None) => {
+                    tracing::warn!("the execution feed reconnected its listener");
+                    let _ = self.changes.send(FeedItem::Resync);
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "the execution feed lost its connection");
                     return true;
