@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::error::ConsoleError;
 use crate::pages::execution_list::{ListFilter, LiveList};
 use crate::pages::{page, page_with, query_value, when};
-use crate::web::{Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
@@ -315,18 +315,12 @@ async fn update(
 async fn delete(
     State(state): State<ConsoleState>,
     Path(id): Path<Uuid>,
-    posted: Posted<crate::pages::auth::Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::DELETE,
-            &format!("/agents/{id}"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to("/console/agents").into_response())
+    let path = format!("/agents/{id}");
+    button
+        .forward(&state, Method::DELETE, &path, "/console/agents")
+        .await
 }
 
 #[derive(Deserialize)]

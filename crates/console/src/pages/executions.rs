@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -19,7 +19,7 @@ use crate::error::ConsoleError;
 use crate::pages::agents::Agent;
 use crate::pages::execution_list::{ListFilter, ListQuery, LiveList};
 use crate::pages::{page, usd, when};
-use crate::web::{Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Button, Chrome, ConsoleState, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
@@ -229,16 +229,11 @@ async fn stream(
 async fn cancel(
     State(state): State<ConsoleState>,
     Path(id): Path<Uuid>,
-    posted: Posted<crate::pages::auth::Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::POST,
-            &format!("/executions/{id}/cancel"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/console/executions/{id}")).into_response())
+    let (path, then) = (
+        format!("/executions/{id}/cancel"),
+        format!("/console/executions/{id}"),
+    );
+    button.forward(&state, Method::POST, &path, &then).await
 }

@@ -59,6 +59,15 @@ pub async fn spawn(pool: PgPool) -> Platform {
     }
 }
 
+/// The platform with ada@example.com (a tenant admin) signed up and signed in to the
+/// console: how most tests begin. The platform, her API session and her browser.
+pub async fn spawn_with_ada(pool: PgPool) -> (Platform, Session, Browser) {
+    let platform = spawn(pool).await;
+    let admin = platform.admin("ada@example.com").await;
+    let browser = platform.signed_in("ada@example.com").await;
+    (platform, admin, browser)
+}
+
 impl Platform {
     /// A tenant's admin (password [`PASSWORD`]).
     pub async fn admin(&self, email: &str) -> Session {

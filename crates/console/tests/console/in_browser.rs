@@ -104,6 +104,11 @@ async fn shot(client: &Client, name: &str) {
     );
 }
 
+/// Navigates to the console page at `path`.
+async fn open(client: &Client, base: &str, path: &str) {
+    client.goto(&format!("{base}{path}")).await.unwrap();
+}
+
 async fn fill(client: &Client, css: &str, text: &str) {
     let field = client.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
@@ -148,7 +153,7 @@ async fn wait_text(client: &Client, css: &str, text: &str) {
 }
 
 async fn sign_in(client: &Client, base: &str, email: &str) {
-    client.goto(&format!("{base}/console")).await.unwrap();
+    open(&client, &base, "/console").await;
     assert!(
         client
             .current_url()
@@ -182,7 +187,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     platform.viewer(&admin, "vic@example.com").await;
     let Chromium { client, _driver } = chromium().await;
 
-    client.goto(&format!("{base}/console")).await.unwrap();
+    open(&client, &base, "/console").await;
     shot(&client, "sign-in").await;
     sign_in(&client, &base, "ada@example.com").await;
 
@@ -209,10 +214,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     assert_eq!(inline, json!(0), "nothing inline for the CSP to refuse");
 
     // Create an agent and run it; the answer arrives over EventSource through the console.
-    client
-        .goto(&format!("{base}/console/agents/new"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents/new").await;
     fill(&client, "#name", "parrot").await;
     fill(&client, "#provider", "echo").await;
     fill(&client, "#model", "echo-1").await;
@@ -248,10 +250,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         json!("Echo: hello from chromium"),
         "EventSource under the CSP, with the cookie"
     );
-    client
-        .goto(&format!("{base}/console/executions"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/executions").await;
     wait_text(&client, "table", "hello from chromium").await;
     shot(&client, "executions").await;
 
@@ -284,12 +283,9 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         .unwrap();
     assert_eq!(same_page, json!(true), "the row arrived without a reload");
     shot(&client, "executions-live").await;
-    client
-        .goto(&format!("{base}/console/agents"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents").await;
     shot(&client, "agents").await;
-    client.goto(&format!("{base}/console")).await.unwrap();
+    open(&client, &base, "/console").await;
     // (The dashboard is cached for 30 s per tenant: the figures may predate the run.)
     wait_text(&client, "h1", "Last 24 hours").await;
     shot(&client, "overview").await;
@@ -298,15 +294,27 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     client.set_window_size(1280, 900).await.unwrap();
 
     // A schedule: preview its next fire times, create it, see them on its page.
-    client
-        .goto(&format!("{base}/console/schedules/new"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/schedules/new").await;
     fill(&client, "#name", "weekday digest").await;
     fill(&client, "#cron_expression", "0 9 * * 1-5").await;
     fill(&client, "#timezone", "Europe/Berlin").await;
     fill(&client, "#message", "summarise yesterday").await;
     click(&client, "button[formaction$='/preview']").await;
+    // The preview is a page of its own: wait for it before counting (the form already lists
+    // its defaults' fire times).
+    let shown = tokio::time::timeout(Duration::from_secs(20), async {
+        while !client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/preview")
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(shown.is_ok(), "the preview page is shown");
     let previewed = client.find_all(Locator::Css("#preview li")).await.unwrap();
     assert_eq!(previewed.len(), 5);
     shot(&client, "schedule-new").await;
@@ -321,18 +329,12 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         5
     );
     shot(&client, "schedule").await;
-    client
-        .goto(&format!("{base}/console/schedules"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/schedules").await;
     shot(&client, "schedules").await;
 
     // A webhook endpoint and a test delivery.
     let url = receiver().await;
-    client
-        .goto(&format!("{base}/console/webhooks"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/webhooks").await;
     fill(&client, "#name", "ci").await;
     fill(&client, "#url", &url).await;
     click(&client, "input[value='agent.created']").await;
@@ -363,21 +365,15 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     click(&client, "a[href*='/console/webhooks/deliveries/']").await;
     wait_text(&client, ".calls", "received").await;
     shot(&client, "delivery").await;
-    client.goto(&format!("{base}/console/costs")).await.unwrap();
+    open(&client, &base, "/console/costs").await;
     shot(&client, "costs").await;
-    client
-        .goto(&format!("{base}/console/access"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/access").await;
     shot(&client, "access").await;
 
     // Sign out: back to sign-in, and the console is closed.
     click(&client, "form.who button").await;
     wait_text(&client, "h1", "TempoNest console").await;
-    client
-        .goto(&format!("{base}/console/agents"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents").await;
     assert!(
         client
             .current_url()
@@ -389,10 +385,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
 
     // A viewer: no mutating buttons anywhere, and a forged POST is refused.
     sign_in(&client, &base, "vic@example.com").await;
-    client
-        .goto(&format!("{base}/console/agents"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents").await;
     click(&client, "table a").await;
     wait_text(&client, "h1", "parrot").await;
     for pages in [
@@ -401,7 +394,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         "/console/webhooks",
         "/console/executions",
     ] {
-        client.goto(&format!("{base}{pages}")).await.unwrap();
+        open(&client, &base, pages).await;
         let buttons: Vec<Value> = client
             .execute("return [...document.querySelectorAll('main form[method=post] button')].map(b => b.textContent)", vec![])
             .await
@@ -411,10 +404,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
             .unwrap_or_default();
         assert!(buttons.is_empty(), "{pages}: a viewer sees {buttons:?}");
     }
-    client
-        .goto(&format!("{base}/console/agents"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents").await;
     shot(&client, "viewer-agents").await;
     let forged = client
         .execute_async(

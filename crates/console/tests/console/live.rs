@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::browser::{location, spawn};
+use crate::browser::{location, spawn_with_ada};
 use crate::pages::create_agent;
 use temponest_console::sse::{SseEvent, take_events};
 
@@ -28,9 +28,7 @@ async fn next_events(resp: &mut Response, buffer: &mut Vec<u8>, count: usize) ->
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_list_stream_relays_rendered_rows_and_rows_leaving_its_filter(pool: sqlx::PgPool) {
-    let platform = spawn(pool).await;
-    let admin = platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, admin, mut browser) = spawn_with_ada(pool).await;
     let agent = create_agent(&mut browser, "parrot").await;
 
     let mut stream = browser
@@ -98,9 +96,7 @@ async fn the_list_stream_relays_rendered_rows_and_rows_leaving_its_filter(pool: 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_list_stream_refuses_bad_filters_and_the_signed_out(pool: sqlx::PgPool) {
-    let platform = spawn(pool).await;
-    platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, _, mut browser) = spawn_with_ada(pool).await;
     for path in [
         "/console/executions/events?status=exploded",
         "/console/executions/events?agent_id=nobody",
