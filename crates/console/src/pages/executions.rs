@@ -100,7 +100,7 @@ async fn list(
     };
     let (list, names) = LiveList::load(&state, &signed, &filter, empty).await?;
     let mut agents: Vec<(Uuid, String)> = names.into_iter().collect();
-    agents.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    agents.sort_by_key(|(_, name)| name.to_lowercase());
     page(&ListPage {
         chrome: Chrome::new(&signed, "executions"),
         list,

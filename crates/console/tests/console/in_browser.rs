@@ -153,7 +153,7 @@ async fn wait_text(client: &Client, css: &str, text: &str) {
 }
 
 async fn sign_in(client: &Client, base: &str, email: &str) {
-    open(&client, &base, "/console").await;
+    open(client, base, "/console").await;
     assert!(
         client
             .current_url()
