@@ -7,7 +7,7 @@ use axum::routing::post;
 use reqwest::StatusCode;
 use temponest_test_client::eventually;
 
-use crate::browser::{location, spawn, spawn_with_ada};
+use crate::browser::{between, location, spawn, spawn_with_ada};
 
 /// A receiver that accepts every delivery.
 async fn receiver() -> String {
@@ -182,28 +182,14 @@ async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_ca
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let page = resp.text().await.unwrap();
-    let key = page
-        .split(r#"id="new-key" readonly value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = between(&page, r#"id="new-key" readonly value=""#, "\"").to_owned();
     assert!(key.starts_with("sk_"), "{key}");
     let with_key = || {
         let agents = platform.api.http.get(platform.api.url("/agents"));
         agents.header("x-api-key", &key).send()
     };
     assert_eq!(with_key().await.unwrap().status(), StatusCode::OK);
-    let id = page
-        .split("/console/access/keys/")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = between(&page, "/console/access/keys/", "/").to_owned();
     let resp = browser
         .post(
             &format!("/console/access/keys/{id}/revoke"),

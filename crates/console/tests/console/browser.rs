@@ -204,6 +204,16 @@ impl Browser {
     }
 }
 
+/// The text of `page` between the first `start` and the next `end` after it.
+pub fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in the page"))
+        + start.len();
+    let rest = &page[from..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
 /// The `_csrf` value in a page.
 pub fn csrf_of(page: &str) -> String {
     let marker = r#"name="_csrf" value=""#;

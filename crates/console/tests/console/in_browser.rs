@@ -109,6 +109,12 @@ async fn open(client: &Client, base: &str, path: &str) {
     client.goto(&format!("{base}{path}")).await.unwrap();
 }
 
+/// The `value` of the form field at `css` (empty when it has none).
+async fn value_of(client: &Client, css: &str) -> String {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.prop("value").await.unwrap().unwrap_or_default()
+}
+
 async fn fill(client: &Client, css: &str, text: &str) {
     let field = client.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
@@ -340,14 +346,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     click(&client, "input[value='agent.created']").await;
     click(&client, "form.stack button[type=submit]").await;
     wait_text(&client, "h1", "created").await;
-    let secret = client
-        .find(Locator::Css("#secret"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let secret = value_of(&client, "#secret").await;
     assert!(!secret.is_empty(), "the signing secret is shown once");
     click(&client, "a.button").await;
     click(&client, "form[action$='/test'] button").await;
@@ -416,14 +415,8 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         .await
         .unwrap();
     assert_eq!(forged, json!(403));
-    let csrf = client
-        .find(Locator::Css("input[name=_csrf]"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let csrf = value_of(&client, "input[name=_csrf]").await;
+    assert!(!csrf.is_empty(), "the page's forms carry the session's token");
     let with_token = client
         .execute_async(
             "const done = arguments[arguments.length - 1];

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use temponest_test_client::eventually;
 
-use crate::browser::{Browser, location, spawn_with_ada};
+use crate::browser::{Browser, between, location, spawn_with_ada};
 use crate::pages::create_agent;
 
 fn refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -49,13 +49,7 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         .await;
     assert_eq!(preview.status(), StatusCode::OK);
     let preview = preview.text().await.unwrap();
-    let listed = preview
-        .split(r#"<ol id="preview">"#)
-        .nth(1)
-        .unwrap()
-        .split("</ol>")
-        .next()
-        .unwrap();
+    let listed = between(&preview, r#"<ol id="preview">"#, "</ol>");
     assert_eq!(listed.matches("<li>").count(), 5, "{listed}");
     assert!(
         listed.contains("17:00:00 JST") || listed.contains("16:00:00 JST"),
@@ -84,13 +78,7 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
     let path = location(&resp);
     let id = path.rsplit('/').next().unwrap().to_owned();
     let detail = browser.page(&path).await;
-    let upcoming = detail
-        .split(r#"<ol id="upcoming">"#)
-        .nth(1)
-        .unwrap()
-        .split("</ol>")
-        .next()
-        .unwrap();
+    let upcoming = between(&detail, r#"<ol id="upcoming">"#, "</ol>");
     assert_eq!(upcoming.matches("<li>").count(), 5);
     assert!(upcoming.contains("JST"), "the viewer's zone: {upcoming}");
     let list = browser.page("/console/schedules").await;
