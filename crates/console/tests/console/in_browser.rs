@@ -416,7 +416,10 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         .unwrap();
     assert_eq!(forged, json!(403));
     let csrf = value_of(&client, "input[name=_csrf]").await;
-    assert!(!csrf.is_empty(), "the page's forms carry the session's token");
+    assert!(
+        !csrf.is_empty(),
+        "the page's forms carry the session's token"
+    );
     let with_token = client
         .execute_async(
             "const done = arguments[arguments.length - 1];
