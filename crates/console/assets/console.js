@@ -1,5 +1,5 @@
-// TempoNest console: the only script. Live answers (EventSource), a self-refreshing list
-// while executions run, confirmation before destructive forms. Pages work without it.
+// TempoNest console: the only script. Live answers and live execution lists (EventSource),
+// confirmation before destructive forms. Pages work without it.
 "use strict";
 // The browser's time zone, for pages that show times on the viewer's clock (schedules).
 (function () {
@@ -46,12 +46,76 @@ document.addEventListener("DOMContentLoaded", function () {
     };
   }
 
-  // A list with running executions refreshes itself, paused while the tab is hidden.
-  var refresh = document.querySelector("[data-refresh]");
-  if (refresh) {
-    var seconds = parseInt(refresh.getAttribute("data-refresh"), 10) || 5;
-    window.setInterval(function () {
-      if (!document.hidden) window.location.reload();
-    }, seconds * 1000);
-  }
+  document.querySelectorAll("[data-live]").forEach(followList);
 });
+
+// An execution list kept current without reloading the page: the console relays the
+// tenant's execution events as rendered rows ("row": insert or replace, "gone": left the
+// list's filter). Whenever the stream (re)opens, or the server says events were missed
+// ("resync"), the rows are read again; events arriving meanwhile are applied after.
+function followList(list) {
+  if (!window.EventSource || !window.fetch) return;
+  var body = list.querySelector("tbody");
+  var limit = parseInt(list.getAttribute("data-limit"), 10) || 50;
+  var state = list.querySelector(".live-state");
+  var held = null;
+  function shown() {
+    var empty = body.children.length === 0;
+    list.querySelector(".empty").hidden = !empty;
+    list.querySelector(".scroll").hidden = empty;
+  }
+  function place(fresh) {
+    var old = document.getElementById(fresh.id);
+    if (old) { old.replaceWith(fresh); return; }
+    var created = Number(fresh.getAttribute("data-created"));
+    var rows = body.children;
+    for (var i = 0; i < rows.length; i++) {
+      if (Number(rows[i].getAttribute("data-created")) < created) {
+        body.insertBefore(fresh, rows[i]);
+        break;
+      }
+    }
+    if (!fresh.parentNode && rows.length < limit) body.appendChild(fresh);
+    while (body.children.length > limit) body.removeChild(body.lastElementChild);
+  }
+  function apply(kind, data) {
+    if (held) { held.push([kind, data]); return; }
+    if (kind === "row") {
+      var template = document.createElement("template");
+      template.innerHTML = data.html.trim();
+      place(template.content.firstElementChild);
+    } else {
+      var gone = document.getElementById("execution-" + data.id);
+      if (gone) gone.remove();
+    }
+    shown();
+  }
+  function reread() {
+    if (held) return;
+    held = [];
+    fetch(list.getAttribute("data-rows"), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.text(); })
+      .then(function (html) { body.innerHTML = html; })
+      .catch(function () { /* keep what is shown; the next event or reconnect tries again */ })
+      .then(function () {
+        var pending = held; held = null;
+        pending.forEach(function (e) { apply(e[0], e[1]); });
+        shown();
+      });
+  }
+  var source = new EventSource(list.getAttribute("data-live"));
+  source.addEventListener("open", function () {
+    if (state) state.firstChild.textContent = "This list updates itself. ";
+    reread();
+  });
+  source.addEventListener("resync", reread);
+  ["row", "gone"].forEach(function (kind) {
+    source.addEventListener(kind, function (event) { apply(kind, JSON.parse(event.data)); });
+  });
+  source.onerror = function () {
+    if (!state) return;
+    state.firstChild.textContent = source.readyState === EventSource.CLOSED
+      ? "Live updates stopped. "
+      : "Live updates interrupted; reconnecting… ";
+  };
+}

@@ -191,6 +191,16 @@ impl ApiClient {
         self.json(cell, Method::GET, path, None).await
     }
 
+    /// `GET path` as JSON with `token` as it is, never refreshed: for a response whose headers
+    /// are already sent (a live stream), where rotated tokens could not reach the cookie.
+    pub async fn get_as<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        path: &str,
+    ) -> Result<T, ConsoleError> {
+        decode(self.attempt(token, Method::GET, path, None).await?).await
+    }
+
     /// A request whose answer has no body worth reading (204, or a resource the page does
     /// not show); errors as in [`ApiClient::json`].
     pub async fn call(

@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod pages;
 pub mod session;
+pub mod sse;
 pub mod web;
 pub mod zone;
 
@@ -46,6 +47,7 @@ pub fn routes(state: ConsoleState) -> Router {
         .merge(pages::overview::routes())
         .merge(pages::agents::routes())
         .merge(pages::executions::routes())
+        .merge(pages::execution_list::routes())
         .merge(pages::schedules::routes())
         .merge(pages::webhooks::routes())
         .merge(pages::costs::routes())

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -144,6 +144,31 @@ impl<T: DeserializeOwned> FromRequest<ConsoleState> for Posted<T> {
         let form = serde_json::from_value(Value::Object(fields))
             .map_err(|e| ConsoleError::BadInput(format!("the form is incomplete: {e}")))?;
         Ok(Self { signed, form })
+    }
+}
+
+/// A form without fields of its own (only its CSRF token).
+#[derive(serde::Deserialize)]
+pub struct Nothing {}
+
+/// A button: a CSRF-checked form post without fields, asking the API for one thing.
+pub type Button = Posted<Nothing>;
+
+impl Button {
+    /// Asks the API for `method path` (no body), then sends the browser to `then`; the API's
+    /// refusal is shown as its error page.
+    pub async fn forward(
+        self,
+        state: &ConsoleState,
+        method: reqwest::Method,
+        path: &str,
+        then: &str,
+    ) -> Result<Response, ConsoleError> {
+        state
+            .api
+            .call(&self.signed.cell, method, path, None)
+            .await?;
+        Ok(axum::response::Redirect::to(then).into_response())
     }
 }
 

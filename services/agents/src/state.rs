@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::config::{AgentsConfig, SERVICE_CLIENT_ID};
 use crate::domain::collaboration::Sessions;
+use crate::domain::execution::feed::ExecutionFeed;
 use crate::domain::knowledge::KnowledgeClient;
 use crate::domain::pricing::PriceTable;
 use crate::domain::runs::Runs;
@@ -28,6 +29,8 @@ temponest_platform::service_state! {
         pub runs: Runs,
         /// Collaboration sessions driven by this process.
         pub sessions: Sessions,
+        /// Every execution change of the platform, for `GET /executions/events`.
+        pub feed: ExecutionFeed,
         /// Identifies this process as the owner of the executions it runs.
         pub instance_id: Uuid,
         provider_names: Arc<Vec<String>>,
@@ -37,7 +40,7 @@ temponest_platform::service_state! {
 
 impl AppState {
     /// Builds the state on an already migrated database and starts the execution lifecycle
-    /// tasks (heartbeat, abandoned sweep, cancellation listener).
+    /// tasks (heartbeat, abandoned sweep, cancellation listener, execution feed).
     pub fn build(config: AgentsConfig, context: &Context) -> Result<Self, StartupError> {
         config.validate()?;
         let http = reqwest::Client::builder()
@@ -76,6 +79,7 @@ impl AppState {
                 prices: Arc::new(PriceTable::shipped()),
                 runs: Runs::default(),
                 sessions: Sessions::default(),
+                feed: ExecutionFeed::default(),
                 instance_id: Uuid::new_v4(),
                 provider_names,
                 tool_names,

@@ -14,9 +14,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::pages::auth::Nothing;
 use crate::pages::{page_with, when};
-use crate::web::{Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
@@ -229,16 +228,10 @@ async fn create_key(
 async fn revoke_key(
     State(state): State<ConsoleState>,
     Path(id): Path<Uuid>,
-    posted: Posted<Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::DELETE,
-            &format!("/api-keys/{id}"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to("/console/access").into_response())
+    let path = format!("/api-keys/{id}");
+    button
+        .forward(&state, Method::DELETE, &path, "/console/access")
+        .await
 }

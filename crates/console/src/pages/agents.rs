@@ -15,9 +15,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::pages::executions::{Execution, ExecutionRow};
+use crate::pages::execution_list::{ListFilter, LiveList};
 use crate::pages::{page, page_with, query_value, when};
-use crate::web::{Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
@@ -243,7 +243,8 @@ struct DetailPage {
     chrome: Chrome,
     agent: Agent,
     form: AgentForm,
-    executions: Vec<ExecutionRow>,
+    /// Its newest executions.
+    list: LiveList,
     error: Option<String>,
 }
 
@@ -266,18 +267,13 @@ async fn show(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let executions: Vec<Execution> = state
-        .api
-        .get(
-            &signed.cell,
-            &format!("/executions?agent_id={}&limit=10", agent.id),
-        )
-        .await?;
-    let names = [(agent.id, agent.name.clone())].into_iter().collect();
-    let executions = executions
-        .iter()
-        .map(|e| ExecutionRow::new(e, &names))
-        .collect();
+    let filter = ListFilter {
+        agent_id: Some(agent.id),
+        status: None,
+        limit: 10,
+    };
+    let empty = "This agent has not run yet.";
+    let (list, _) = LiveList::load(state, &signed, &filter, empty).await?;
     let form = AgentForm::from_agent(&agent);
     page_with(
         status,
@@ -285,7 +281,7 @@ async fn show(
             chrome: Chrome::new(&signed, "agents"),
             agent,
             form,
-            executions,
+            list,
             error,
         },
     )
@@ -319,18 +315,12 @@ async fn update(
 async fn delete(
     State(state): State<ConsoleState>,
     Path(id): Path<Uuid>,
-    posted: Posted<crate::pages::auth::Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::DELETE,
-            &format!("/agents/{id}"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to("/console/agents").into_response())
+    let path = format!("/agents/{id}");
+    button
+        .forward(&state, Method::DELETE, &path, "/console/agents")
+        .await
 }
 
 #[derive(Deserialize)]

@@ -16,7 +16,7 @@ use crate::assets;
 use crate::error::ConsoleError;
 use crate::pages::page_with;
 use crate::session::{SessionCell, same_origin};
-use crate::web::{ConsoleState, Posted};
+use crate::web::{Button, ConsoleState};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
@@ -111,10 +111,7 @@ async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
-async fn sign_out(State(state): State<ConsoleState>, posted: Posted<Nothing>) -> Response {
+async fn sign_out(State(state): State<ConsoleState>, posted: Button) -> Response {
     state.api.sign_out(&posted.signed.session).await;
     posted.signed.cell.end();
     Redirect::to("/console/sign-in").into_response()

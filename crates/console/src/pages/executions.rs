@@ -2,14 +2,12 @@
 //! calls, tokens, cost, the text), its answer followed live while it runs (the API's SSE
 //! stream proxied under the console's cookie), and cancelling it.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -19,8 +17,9 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::pages::agents::Agent;
+use crate::pages::execution_list::{ListFilter, ListQuery, LiveList};
 use crate::pages::{page, usd, when};
-use crate::web::{Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Button, Chrome, ConsoleState, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
@@ -59,121 +58,55 @@ pub struct Execution {
     pub created_at: DateTime<Utc>,
 }
 
-/// A line of an execution list.
-pub struct ExecutionRow {
-    pub id: Uuid,
-    pub agent: String,
-    pub status: String,
-    pub message: String,
-    pub tokens: i64,
-    pub cost: String,
-    pub duration: String,
-    pub created: String,
-}
-
-impl ExecutionRow {
-    pub fn new(e: &Execution, agent_names: &HashMap<Uuid, String>) -> Self {
-        Self {
-            id: e.id,
-            agent: agent_names
-                .get(&e.agent_id)
-                .cloned()
-                .unwrap_or_else(|| e.agent_id.to_string()),
-            status: shown_status(e),
-            message: e.user_message.chars().take(80).collect(),
-            tokens: e.tokens_used.total,
-            cost: usd(e.cost_usd),
-            duration: e
-                .execution_time_seconds
-                .map_or("–".into(), |s| format!("{s:.2} s")),
-            created: when(&e.created_at),
-        }
-    }
-}
-
 /// The status, with the finer outcome when it says more (`failed · cancelled`).
-fn shown_status(e: &Execution) -> String {
+pub fn shown_status(e: &Execution) -> String {
     match e.outcome.as_deref() {
         Some(outcome) if outcome != e.status => format!("{} · {outcome}", e.status),
         _ => e.status.clone(),
     }
 }
 
-#[derive(Deserialize)]
-struct Filter {
-    agent_id: Option<String>,
-    status: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "executions.html")]
 struct ListPage {
     chrome: Chrome,
-    executions: Vec<ExecutionRow>,
+    list: LiveList,
     agents: Vec<(Uuid, String)>,
-    agent_id: String,
-    status: String,
+    filter: ListFilter,
     statuses: [&'static str; 4],
-    live: bool,
 }
 
 impl ListPage {
     fn is_status(&self, status: &str) -> bool {
-        self.status == status
+        self.filter.status == Some(status)
+    }
+
+    fn is_agent(&self, id: &Uuid) -> bool {
+        self.filter.agent_id.as_ref() == Some(id)
     }
 }
 
-async fn agent_names(
-    state: &ConsoleState,
-    signed: &Signed,
-) -> Result<Vec<(Uuid, String)>, ConsoleError> {
-    let agents: Vec<Agent> = state.api.get(&signed.cell, "/agents?limit=100").await?;
-    Ok(agents.into_iter().map(|a| (a.id, a.name)).collect())
-}
-
+/// The newest 50 executions, filtered by agent and status, following them live.
 async fn list(
     State(state): State<ConsoleState>,
     signed: Signed,
-    Query(filter): Query<Filter>,
+    Query(query): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
-    let agent_id = filter.agent_id.unwrap_or_default().trim().to_owned();
-    let status = filter.status.unwrap_or_default().trim().to_owned();
-    let mut path = "/executions?limit=50".to_owned();
-    if !agent_id.is_empty() {
-        let id: Uuid = agent_id
-            .parse()
-            .map_err(|_| ConsoleError::BadInput("agent must be an agent's id".into()))?;
-        path.push_str(&format!("&agent_id={id}"));
-    }
-    if !status.is_empty() {
-        if !STATUSES.contains(&status.as_str()) {
-            return Err(ConsoleError::BadInput(format!(
-                "status must be one of {}",
-                STATUSES.join(", ")
-            )));
-        }
-        path.push_str(&format!("&status={status}"));
-    }
-    let (executions, agents) = futures::try_join!(
-        state.api.get::<Vec<Execution>>(&signed.cell, &path),
-        agent_names(&state, &signed)
-    )?;
-    let names: HashMap<Uuid, String> = agents.iter().cloned().collect();
-    let live = executions
-        .iter()
-        .any(|e| e.status == "pending" || e.status == "running");
-    let executions = executions
-        .iter()
-        .map(|e| ExecutionRow::new(e, &names))
-        .collect();
+    let filter = query.parse(50)?;
+    let empty = if filter.agent_id.is_some() || filter.status.is_some() {
+        "No executions match these filters."
+    } else {
+        "No executions yet."
+    };
+    let (list, names) = LiveList::load(&state, &signed, &filter, empty).await?;
+    let mut agents: Vec<(Uuid, String)> = names.into_iter().collect();
+    agents.sort_by_key(|(_, name)| name.to_lowercase());
     page(&ListPage {
         chrome: Chrome::new(&signed, "executions"),
-        executions,
+        list,
         agents,
-        agent_id,
-        status,
+        filter,
         statuses: STATUSES,
-        live,
     })
 }
 
@@ -296,16 +229,11 @@ async fn stream(
 async fn cancel(
     State(state): State<ConsoleState>,
     Path(id): Path<Uuid>,
-    posted: Posted<crate::pages::auth::Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::POST,
-            &format!("/executions/{id}/cancel"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/console/executions/{id}")).into_response())
+    let (path, then) = (
+        format!("/executions/{id}/cancel"),
+        format!("/console/executions/{id}"),
+    );
+    button.forward(&state, Method::POST, &path, &then).await
 }

@@ -4,6 +4,7 @@ pub mod access;
 pub mod agents;
 pub mod auth;
 pub mod costs;
+pub mod execution_list;
 pub mod executions;
 pub mod overview;
 pub mod schedules;

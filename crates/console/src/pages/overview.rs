@@ -1,6 +1,7 @@
 //! The overview: the tenant's last 24 hours from `GET /dashboard/metrics` — executions by
 //! status, the success rate, latency (mean and p95 of completed runs), spend per hour and
-//! the agents that cost most — as server-rendered charts.
+//! the agents that cost most — as server-rendered charts; below them the ten newest
+//! executions, followed live.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 use crate::charts::{self, Point};
 use crate::error::ConsoleError;
+use crate::pages::execution_list::{ListFilter, LiveList};
 use crate::pages::{page, usd, when};
 use crate::web::{Chrome, ConsoleState, Signed};
 
@@ -67,6 +69,8 @@ struct ScheduledRuns {
 struct OverviewPage {
     chrome: Chrome,
     figures: Option<Figures>,
+    /// The newest executions.
+    list: LiveList,
 }
 
 /// What the overview shows, computed from the metrics.
@@ -90,13 +94,25 @@ async fn overview(
     signed: Signed,
 ) -> Result<Response, ConsoleError> {
     let chrome = Chrome::new(&signed, "overview");
-    let figures = if chrome.can.read_costs {
-        let metrics: Metrics = state.api.get(&signed.cell, "/dashboard/metrics").await?;
-        Some(figures(&metrics))
-    } else {
-        None
+    let metrics = async {
+        if chrome.can.read_costs {
+            let metrics: Metrics = state.api.get(&signed.cell, "/dashboard/metrics").await?;
+            Ok(Some(figures(&metrics)))
+        } else {
+            Ok(None)
+        }
     };
-    page(&OverviewPage { chrome, figures })
+    let newest = ListFilter {
+        limit: 10,
+        ..ListFilter::default()
+    };
+    let recent = LiveList::load(&state, &signed, &newest, "No executions yet.");
+    let (figures, (recent, _)) = futures::try_join!(metrics, recent)?;
+    page(&OverviewPage {
+        chrome,
+        figures,
+        list: recent,
+    })
 }
 
 fn figures(m: &Metrics) -> Figures {

@@ -16,9 +16,8 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::pages::agents::Agent;
-use crate::pages::auth::Nothing;
 use crate::pages::{page, page_with};
-use crate::web::{Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
 use crate::zone::ViewerZone;
 
 pub fn routes() -> Router<ConsoleState> {
@@ -194,21 +193,42 @@ async fn new_form(
     signed: Signed,
     zone: ViewerZone,
 ) -> Result<Response, ConsoleError> {
-    let agents = agents(&state, &signed).await?;
     let form = ScheduleForm {
         timezone: zone.name().to_owned(),
         cron_expression: "0 9 * * 1-5".into(),
         ..ScheduleForm::default()
     };
-    let preview =
-        next_fires(&form.cron_expression, &form.timezone, zone, Utc::now()).unwrap_or_default();
-    page(&FormPage {
-        chrome: Chrome::new(&signed, "schedules"),
-        agents,
-        form,
-        preview,
-        error: None,
-    })
+    show_form(&state, &signed, zone, form, None, StatusCode::OK).await
+}
+
+/// The schedule form with `form`'s fields and the preview of its next fire times, with
+/// `error` shown (as `status`) — or, without one, the preview's own refusal (422) when the
+/// expression or the zone is invalid.
+async fn show_form(
+    state: &ConsoleState,
+    signed: &Signed,
+    zone: ViewerZone,
+    form: ScheduleForm,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let agents = agents(state, signed).await?;
+    let fires = next_fires(&form.cron_expression, &form.timezone, zone, Utc::now());
+    let (preview, error, status) = match (fires, error) {
+        (fires, Some(error)) => (fires.unwrap_or_default(), Some(error), status),
+        (Ok(times), None) => (times, None, status),
+        (Err(why), None) => (Vec::new(), Some(why), StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    page_with(
+        status,
+        &FormPage {
+            chrome: Chrome::new(signed, "schedules"),
+            agents,
+            form,
+            preview,
+            error,
+        },
+    )
 }
 
 async fn preview(
@@ -217,22 +237,7 @@ async fn preview(
     posted: Posted<ScheduleForm>,
 ) -> Result<Response, ConsoleError> {
     let Posted { signed, form } = posted;
-    let agents = agents(&state, &signed).await?;
-    let (preview, error, status) =
-        match next_fires(&form.cron_expression, &form.timezone, zone, Utc::now()) {
-            Ok(times) => (times, None, StatusCode::OK),
-            Err(why) => (Vec::new(), Some(why), StatusCode::UNPROCESSABLE_ENTITY),
-        };
-    page_with(
-        status,
-        &FormPage {
-            chrome: Chrome::new(&signed, "schedules"),
-            agents,
-            form,
-            preview,
-            error,
-        },
-    )
+    show_form(&state, &signed, zone, form, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -266,20 +271,8 @@ async fn create(
         Err(ConsoleError::Api { status, detail })
             if (400..500).contains(&status) && status != 401 && status != 403 =>
         {
-            let agents = agents(&state, &signed).await?;
-            let preview = next_fires(&form.cron_expression, &form.timezone, zone, Utc::now())
-                .unwrap_or_default();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            page_with(
-                status,
-                &FormPage {
-                    chrome: Chrome::new(&signed, "schedules"),
-                    agents,
-                    form,
-                    preview,
-                    error: Some(detail),
-                },
-            )
+            show_form(&state, &signed, zone, form, Some(detail), status).await
         }
         Err(other) => Err(other),
     }
@@ -351,21 +344,16 @@ async fn detail(
 async fn act(
     State(state): State<ConsoleState>,
     Path((id, action)): Path<(Uuid, String)>,
-    posted: Posted<Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
     if !matches!(action.as_str(), "pause" | "resume" | "trigger") {
         return Err(ConsoleError::BadInput(
             "the action must be pause, resume or trigger".into(),
         ));
     }
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::POST,
-            &format!("/schedules/{id}/{action}"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/console/schedules/{id}")).into_response())
+    let (path, then) = (
+        format!("/schedules/{id}/{action}"),
+        format!("/console/schedules/{id}"),
+    );
+    button.forward(&state, Method::POST, &path, &then).await
 }

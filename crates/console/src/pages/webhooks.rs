@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -15,9 +15,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::pages::auth::Nothing;
 use crate::pages::{page, page_with, when};
-use crate::web::{Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
@@ -231,18 +230,13 @@ async fn detail(
 async fn send_test(
     State(state): State<ConsoleState>,
     Path(id): Path<Uuid>,
-    posted: Posted<Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::POST,
-            &format!("/webhooks/{id}/test"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/console/webhooks/{id}")).into_response())
+    let (path, then) = (
+        format!("/webhooks/{id}/test"),
+        format!("/console/webhooks/{id}"),
+    );
+    button.forward(&state, Method::POST, &path, &then).await
 }
 
 struct AttemptRow {
@@ -299,16 +293,11 @@ async fn delivery(
 async fn retry(
     State(state): State<ConsoleState>,
     Path(id): Path<Uuid>,
-    posted: Posted<Nothing>,
+    button: Button,
 ) -> Result<Response, ConsoleError> {
-    state
-        .api
-        .call(
-            &posted.signed.cell,
-            Method::POST,
-            &format!("/webhooks/deliveries/{id}/retry"),
-            None,
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/console/webhooks/deliveries/{id}")).into_response())
+    let (path, then) = (
+        format!("/webhooks/deliveries/{id}/retry"),
+        format!("/console/webhooks/deliveries/{id}"),
+    );
+    button.forward(&state, Method::POST, &path, &then).await
 }

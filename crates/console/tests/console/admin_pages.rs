@@ -7,7 +7,7 @@ use axum::routing::post;
 use reqwest::StatusCode;
 use temponest_test_client::eventually;
 
-use crate::browser::{location, spawn};
+use crate::browser::{between, location, spawn, spawn_with_ada};
 
 /// A receiver that accepts every delivery.
 async fn receiver() -> String {
@@ -22,9 +22,7 @@ async fn receiver() -> String {
 async fn an_endpoint_is_added_a_test_event_is_delivered_and_its_attempt_is_shown(
     pool: sqlx::PgPool,
 ) {
-    let platform = spawn(pool).await;
-    let admin = platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, admin, mut browser) = spawn_with_ada(pool).await;
     let page = browser.page("/console/webhooks").await;
     assert!(
         page.contains("No endpoints yet") && page.contains(r#"value="agent.created""#),
@@ -156,9 +154,7 @@ async fn the_costs_page_charts_spend_and_shows_the_budget(pool: sqlx::PgPool) {
 async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_cannot(
     pool: sqlx::PgPool,
 ) {
-    let platform = spawn(pool).await;
-    platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, _, mut browser) = spawn_with_ada(pool).await;
     let csrf = browser.csrf("/console/access").await;
     let resp = browser
         .post(
@@ -186,32 +182,14 @@ async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_ca
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let page = resp.text().await.unwrap();
-    let key = page
-        .split(r#"id="new-key" readonly value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = between(&page, r#"id="new-key" readonly value=""#, "\"").to_owned();
     assert!(key.starts_with("sk_"), "{key}");
-    let works = platform
-        .api
-        .http
-        .get(platform.api.url("/agents"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(works.status(), StatusCode::OK);
-    let id = page
-        .split("/console/access/keys/")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let with_key = || {
+        let agents = platform.api.http.get(platform.api.url("/agents"));
+        agents.header("x-api-key", &key).send()
+    };
+    assert_eq!(with_key().await.unwrap().status(), StatusCode::OK);
+    let id = between(&page, "/console/access/keys/", "/").to_owned();
     let resp = browser
         .post(
             &format!("/console/access/keys/{id}/revoke"),
@@ -219,15 +197,12 @@ async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_ca
         )
         .await;
     assert_eq!(location(&resp), "/console/access");
-    let revoked = platform
-        .api
-        .http
-        .get(platform.api.url("/agents"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    let revoked = with_key().await.unwrap();
+    assert_eq!(
+        revoked.status(),
+        StatusCode::UNAUTHORIZED,
+        "the key was revoked"
+    );
 
     let mut viewer = platform.signed_in("vic@example.com").await;
     let overview = viewer.page("/console").await;

@@ -59,6 +59,15 @@ pub async fn spawn(pool: PgPool) -> Platform {
     }
 }
 
+/// The platform with ada@example.com (a tenant admin) signed up and signed in to the
+/// console: how most tests begin. The platform, her API session and her browser.
+pub async fn spawn_with_ada(pool: PgPool) -> (Platform, Session, Browser) {
+    let platform = spawn(pool).await;
+    let admin = platform.admin("ada@example.com").await;
+    let browser = platform.signed_in("ada@example.com").await;
+    (platform, admin, browser)
+}
+
 impl Platform {
     /// A tenant's admin (password [`PASSWORD`]).
     pub async fn admin(&self, email: &str) -> Session {
@@ -193,6 +202,16 @@ impl Browser {
     pub async fn csrf(&mut self, path: &str) -> String {
         csrf_of(&self.page(path).await)
     }
+}
+
+/// The text of `page` between the first `start` and the next `end` after it.
+pub fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in the page"))
+        + start.len();
+    let rest = &page[from..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
 }
 
 /// The `_csrf` value in a page.

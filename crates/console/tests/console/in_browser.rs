@@ -3,7 +3,11 @@
 //! and receive its answer over `EventSource`, find the execution, create a schedule and see
 //! its next fire times, add a webhook endpoint and see a test delivery, sign out; a viewer
 //! sees no mutating buttons and a forged POST is refused; the cookie is out of reach of
-//! scripts and no inline script runs. Screenshots of every page go to `docs/console/`.
+//! scripts and no inline script runs; the execution list shows a run started elsewhere
+//! without reloading. A screenshot of every page is taken (and checked to be a PNG) into a
+//! temporary directory, or into the directory `TEMPONEST_CONSOLE_SCREENSHOTS` names
+//! (relative to the workspace): `TEMPONEST_CONSOLE_SCREENSHOTS=docs/console ./scripts/test`
+//! regenerates the documentation's.
 //!
 //! `.ci/run` installs chromium and chromium-driver; elsewhere install them with
 //! `apt-get install -y chromium chromium-driver`.
@@ -70,12 +74,45 @@ async fn chromium() -> Chromium {
     }
 }
 
-/// Saves a screenshot of the current page as `docs/console/<name>.png`.
+/// Where screenshots go: the directory `TEMPONEST_CONSOLE_SCREENSHOTS` names (a relative
+/// path is taken from the workspace root), else a temporary one of this test run.
+fn screenshot_dir() -> PathBuf {
+    match std::env::var_os("TEMPONEST_CONSOLE_SCREENSHOTS").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir),
+        None => std::env::temp_dir().join(format!(
+            "temponest-console-screenshots-{}",
+            std::process::id()
+        )),
+    }
+}
+
+/// Saves a screenshot of the current page as `<name>.png` in [`screenshot_dir`], and checks
+/// that a PNG was written.
 async fn shot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
+    let dir = screenshot_dir();
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    let written = std::fs::read(&path).unwrap();
+    assert!(
+        written.len() > 1000 && written.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is a PNG screenshot",
+        path.display()
+    );
+}
+
+/// Navigates to the console page at `path`.
+async fn open(client: &Client, base: &str, path: &str) {
+    client.goto(&format!("{base}{path}")).await.unwrap();
+}
+
+/// The `value` of the form field at `css` (empty when it has none).
+async fn value_of(client: &Client, css: &str) -> String {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.prop("value").await.unwrap().unwrap_or_default()
 }
 
 async fn fill(client: &Client, css: &str, text: &str) {
@@ -122,7 +159,7 @@ async fn wait_text(client: &Client, css: &str, text: &str) {
 }
 
 async fn sign_in(client: &Client, base: &str, email: &str) {
-    client.goto(&format!("{base}/console")).await.unwrap();
+    open(client, base, "/console").await;
     assert!(
         client
             .current_url()
@@ -156,7 +193,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     platform.viewer(&admin, "vic@example.com").await;
     let Chromium { client, _driver } = chromium().await;
 
-    client.goto(&format!("{base}/console")).await.unwrap();
+    open(&client, &base, "/console").await;
     shot(&client, "sign-in").await;
     sign_in(&client, &base, "ada@example.com").await;
 
@@ -183,10 +220,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     assert_eq!(inline, json!(0), "nothing inline for the CSP to refuse");
 
     // Create an agent and run it; the answer arrives over EventSource through the console.
-    client
-        .goto(&format!("{base}/console/agents/new"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents/new").await;
     fill(&client, "#name", "parrot").await;
     fill(&client, "#provider", "echo").await;
     fill(&client, "#model", "echo-1").await;
@@ -222,18 +256,42 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         json!("Echo: hello from chromium"),
         "EventSource under the CSP, with the cookie"
     );
-    client
-        .goto(&format!("{base}/console/executions"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/executions").await;
     wait_text(&client, "table", "hello from chromium").await;
     shot(&client, "executions").await;
+
+    // The list follows the tenant's executions: a run started elsewhere (here through the
+    // API) appears, completed, without the page being reloaded.
     client
-        .goto(&format!("{base}/console/agents"))
+        .execute("window.stillTheSamePage = true; return null", vec![])
         .await
         .unwrap();
+    let agents = platform.api.fetch(&admin.token, "/agents").await;
+    let agent_id = agents[0]["id"].as_str().unwrap().to_owned();
+    let run = platform
+        .api
+        .post(
+            &admin.token,
+            &format!("/agents/{agent_id}/execute"),
+            &json!({"user_message": "started elsewhere"}),
+        )
+        .await;
+    assert_eq!(run.status(), 200);
+    let row = format!(
+        "#execution-{}",
+        run.json::<Value>().await.unwrap()["id"].as_str().unwrap()
+    );
+    wait_text(&client, &row, "started elsewhere").await;
+    wait_text(&client, &row, "completed").await;
+    let same_page = client
+        .execute("return window.stillTheSamePage === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same_page, json!(true), "the row arrived without a reload");
+    shot(&client, "executions-live").await;
+    open(&client, &base, "/console/agents").await;
     shot(&client, "agents").await;
-    client.goto(&format!("{base}/console")).await.unwrap();
+    open(&client, &base, "/console").await;
     // (The dashboard is cached for 30 s per tenant: the figures may predate the run.)
     wait_text(&client, "h1", "Last 24 hours").await;
     shot(&client, "overview").await;
@@ -242,15 +300,27 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     client.set_window_size(1280, 900).await.unwrap();
 
     // A schedule: preview its next fire times, create it, see them on its page.
-    client
-        .goto(&format!("{base}/console/schedules/new"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/schedules/new").await;
     fill(&client, "#name", "weekday digest").await;
     fill(&client, "#cron_expression", "0 9 * * 1-5").await;
     fill(&client, "#timezone", "Europe/Berlin").await;
     fill(&client, "#message", "summarise yesterday").await;
     click(&client, "button[formaction$='/preview']").await;
+    // The preview is a page of its own: wait for it before counting (the form already lists
+    // its defaults' fire times).
+    let shown = tokio::time::timeout(Duration::from_secs(20), async {
+        while !client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/preview")
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(shown.is_ok(), "the preview page is shown");
     let previewed = client.find_all(Locator::Css("#preview li")).await.unwrap();
     assert_eq!(previewed.len(), 5);
     shot(&client, "schedule-new").await;
@@ -265,31 +335,18 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         5
     );
     shot(&client, "schedule").await;
-    client
-        .goto(&format!("{base}/console/schedules"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/schedules").await;
     shot(&client, "schedules").await;
 
     // A webhook endpoint and a test delivery.
     let url = receiver().await;
-    client
-        .goto(&format!("{base}/console/webhooks"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/webhooks").await;
     fill(&client, "#name", "ci").await;
     fill(&client, "#url", &url).await;
     click(&client, "input[value='agent.created']").await;
     click(&client, "form.stack button[type=submit]").await;
     wait_text(&client, "h1", "created").await;
-    let secret = client
-        .find(Locator::Css("#secret"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let secret = value_of(&client, "#secret").await;
     assert!(!secret.is_empty(), "the signing secret is shown once");
     click(&client, "a.button").await;
     click(&client, "form[action$='/test'] button").await;
@@ -307,21 +364,15 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     click(&client, "a[href*='/console/webhooks/deliveries/']").await;
     wait_text(&client, ".calls", "received").await;
     shot(&client, "delivery").await;
-    client.goto(&format!("{base}/console/costs")).await.unwrap();
+    open(&client, &base, "/console/costs").await;
     shot(&client, "costs").await;
-    client
-        .goto(&format!("{base}/console/access"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/access").await;
     shot(&client, "access").await;
 
     // Sign out: back to sign-in, and the console is closed.
     click(&client, "form.who button").await;
     wait_text(&client, "h1", "TempoNest console").await;
-    client
-        .goto(&format!("{base}/console/agents"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents").await;
     assert!(
         client
             .current_url()
@@ -333,10 +384,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
 
     // A viewer: no mutating buttons anywhere, and a forged POST is refused.
     sign_in(&client, &base, "vic@example.com").await;
-    client
-        .goto(&format!("{base}/console/agents"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents").await;
     click(&client, "table a").await;
     wait_text(&client, "h1", "parrot").await;
     for pages in [
@@ -345,7 +393,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         "/console/webhooks",
         "/console/executions",
     ] {
-        client.goto(&format!("{base}{pages}")).await.unwrap();
+        open(&client, &base, pages).await;
         let buttons: Vec<Value> = client
             .execute("return [...document.querySelectorAll('main form[method=post] button')].map(b => b.textContent)", vec![])
             .await
@@ -355,10 +403,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
             .unwrap_or_default();
         assert!(buttons.is_empty(), "{pages}: a viewer sees {buttons:?}");
     }
-    client
-        .goto(&format!("{base}/console/agents"))
-        .await
-        .unwrap();
+    open(&client, &base, "/console/agents").await;
     shot(&client, "viewer-agents").await;
     let forged = client
         .execute_async(
@@ -370,14 +415,11 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
         .await
         .unwrap();
     assert_eq!(forged, json!(403));
-    let csrf = client
-        .find(Locator::Css("input[name=_csrf]"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let csrf = value_of(&client, "input[name=_csrf]").await;
+    assert!(
+        !csrf.is_empty(),
+        "the page's forms carry the session's token"
+    );
     let with_token = client
         .execute_async(
             "const done = arguments[arguments.length - 1];

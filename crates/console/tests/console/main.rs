@@ -5,6 +5,7 @@
 mod admin_pages;
 mod browser;
 mod in_browser;
+mod live;
 mod pages;
 mod schedules;
 mod security;

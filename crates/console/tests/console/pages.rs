@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use temponest_test_client::{eventually, expect_json};
 
-use crate::browser::{Browser, location, spawn};
+use crate::browser::{Browser, location, spawn, spawn_with_ada};
 
 /// Creates an agent through the console's form; returns its id.
 pub async fn create_agent(browser: &mut Browser, name: &str) -> String {
@@ -46,9 +46,7 @@ fn streamed_text(stream: &str) -> String {
 async fn an_admin_creates_an_agent_runs_it_follows_the_answer_and_finds_the_execution(
     pool: sqlx::PgPool,
 ) {
-    let platform = spawn(pool).await;
-    let admin = platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, admin, mut browser) = spawn_with_ada(pool).await;
     let page = browser.page("/console/agents").await;
     assert!(page.contains("No agents yet"), "empty state");
 
@@ -192,9 +190,7 @@ async fn an_admin_creates_an_agent_runs_it_follows_the_answer_and_finds_the_exec
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_apis_refusals_are_shown_on_the_form_with_their_detail(pool: sqlx::PgPool) {
-    let platform = spawn(pool).await;
-    platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (_platform, _, mut browser) = spawn_with_ada(pool).await;
     create_agent(&mut browser, "parrot").await;
     let csrf = browser.csrf("/console/agents/new").await;
     let resp = browser

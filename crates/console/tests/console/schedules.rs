@@ -2,9 +2,9 @@
 //! the viewer's zone, pause, resume and trigger.
 
 use reqwest::StatusCode;
-use temponest_test_client::{eventually, expect_json};
+use temponest_test_client::eventually;
 
-use crate::browser::{Browser, location, spawn};
+use crate::browser::{Browser, between, location, spawn_with_ada};
 use crate::pages::create_agent;
 
 fn refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -20,9 +20,7 @@ async fn set_zone(browser: &mut Browser, zone: &str) {
 async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resumed_and_triggered(
     pool: sqlx::PgPool,
 ) {
-    let platform = spawn(pool).await;
-    let admin = platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, admin, mut browser) = spawn_with_ada(pool).await;
     let page = browser.page("/console/schedules/new").await;
     assert!(page.contains("create an agent"), "no agent yet: {page}");
     let agent = create_agent(&mut browser, "parrot").await;
@@ -51,13 +49,7 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         .await;
     assert_eq!(preview.status(), StatusCode::OK);
     let preview = preview.text().await.unwrap();
-    let listed = preview
-        .split(r#"<ol id="preview">"#)
-        .nth(1)
-        .unwrap()
-        .split("</ol>")
-        .next()
-        .unwrap();
+    let listed = between(&preview, r#"<ol id="preview">"#, "</ol>");
     assert_eq!(listed.matches("<li>").count(), 5, "{listed}");
     assert!(
         listed.contains("17:00:00 JST") || listed.contains("16:00:00 JST"),
@@ -86,13 +78,7 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
     let path = location(&resp);
     let id = path.rsplit('/').next().unwrap().to_owned();
     let detail = browser.page(&path).await;
-    let upcoming = detail
-        .split(r#"<ol id="upcoming">"#)
-        .nth(1)
-        .unwrap()
-        .split("</ol>")
-        .next()
-        .unwrap();
+    let upcoming = between(&detail, r#"<ol id="upcoming">"#, "</ol>");
     assert_eq!(upcoming.matches("<li>").count(), 5);
     assert!(upcoming.contains("JST"), "the viewer's zone: {upcoming}");
     let list = browser.page("/console/schedules").await;
@@ -105,14 +91,10 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         .post(&format!("{path}/pause"), &[("_csrf", &csrf)])
         .await;
     assert_eq!(location(&resp), path);
-    let schedule = expect_json(
-        platform
-            .api
-            .get(&admin.token, &format!("/schedules/{id}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let schedule = platform
+        .api
+        .fetch(&admin.token, &format!("/schedules/{id}"))
+        .await;
     assert_eq!(schedule["is_active"], false);
     assert!(
         browser
@@ -123,14 +105,10 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
     browser
         .post(&format!("{path}/resume"), &[("_csrf", &csrf)])
         .await;
-    let schedule = expect_json(
-        platform
-            .api
-            .get(&admin.token, &format!("/schedules/{id}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let schedule = platform
+        .api
+        .fetch(&admin.token, &format!("/schedules/{id}"))
+        .await;
     assert_eq!(schedule["is_active"], true);
 
     let resp = browser
@@ -142,14 +120,10 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         "{}",
         resp.text().await.unwrap()
     );
-    let runs = expect_json(
-        platform
-            .api
-            .get(&admin.token, &format!("/schedules/{id}/executions"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let runs = platform
+        .api
+        .fetch(&admin.token, &format!("/schedules/{id}/executions"))
+        .await;
     assert_eq!(
         runs[0]["trigger"], "manual",
         "the API recorded the triggered run: {runs}"
@@ -174,12 +148,8 @@ async fn agent_executions(
     token: &str,
     agent: &str,
 ) -> serde_json::Value {
-    expect_json(
-        platform
-            .api
-            .get(token, &format!("/executions?agent_id={agent}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await
+    platform
+        .api
+        .fetch(token, &format!("/executions?agent_id={agent}"))
+        .await
 }

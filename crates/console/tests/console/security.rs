@@ -8,7 +8,7 @@ use temponest_console::session::{COOKIE, CookieJar, SessionData};
 use temponest_console::web::CONTENT_SECURITY_POLICY;
 use temponest_test_client::{PASSWORD, expect_json};
 
-use crate::browser::{COOKIE_KEY, location, set_cookie, spawn};
+use crate::browser::{COOKIE_KEY, location, set_cookie, spawn, spawn_with_ada};
 
 fn assert_security_headers(resp: &reqwest::Response) {
     let h = resp.headers();
@@ -153,9 +153,7 @@ async fn an_expired_access_token_is_refreshed_and_the_renewed_cookie_is_set(pool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn signing_out_revokes_the_session_so_a_copied_cookie_no_longer_works(pool: sqlx::PgPool) {
-    let platform = spawn(pool).await;
-    platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, _, mut browser) = spawn_with_ada(pool).await;
     let copied = browser.cookie.clone();
     let csrf = browser.csrf("/console").await;
     let resp = browser.post("/console/sign-out", &[("_csrf", &csrf)]).await;
@@ -182,9 +180,7 @@ async fn signing_out_revokes_the_session_so_a_copied_cookie_no_longer_works(pool
 async fn forms_without_the_sessions_csrf_token_or_from_another_origin_are_refused(
     pool: sqlx::PgPool,
 ) {
-    let platform = spawn(pool).await;
-    let admin = platform.admin("ada@example.com").await;
-    let mut browser = platform.signed_in("ada@example.com").await;
+    let (platform, admin, mut browser) = spawn_with_ada(pool).await;
     let agent = [
         ("name", "parrot"),
         ("provider", "echo"),

@@ -25,8 +25,8 @@ use crate::domain::execution::ExecutionOutcome;
 use crate::domain::execution::events::{self, ExecutionEvent};
 use crate::state::AppState;
 
-/// Starts the heartbeat, the abandoned-execution sweep, the cancellation listener and the
-/// cost-record purge.
+/// Starts the heartbeat, the abandoned-execution sweep, the cancellation listener, the
+/// execution feed's listener and the cost-record purge.
 pub fn spawn(state: &AppState) {
     let heartbeat = Duration::from_secs(state.config.executions.heartbeat_secs);
     every(heartbeat, state.clone(), |beat| async move {
@@ -52,6 +52,7 @@ pub fn spawn(state: &AppState) {
     ));
     let listen = state.clone();
     tokio::spawn(async move { listen_for_cancellations(listen).await });
+    tokio::spawn(state.feed.clone().listen(state.pool.clone()));
     crate::domain::cost_retention::spawn(
         state.pool.clone(),
         state.config.executions.cost_retention_days,

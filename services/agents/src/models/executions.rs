@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::executions::ExecutionRow;
+use crate::domain::execution::feed::ExecutionChange;
 use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
 
 const MAX_USER_MESSAGE: usize = 200_000;
@@ -190,6 +191,43 @@ impl From<ExecutionRow> for ExecutionOut {
             created_at: row.created_at,
             started_at: row.started_at,
             completed_at: row.completed_at,
+        }
+    }
+}
+
+/// An event of `GET /executions/events`: an execution of the caller's tenant was created or
+/// changed status (or totals) — the fields an execution list shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionChangeOut {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub status: ExecutionStatus,
+    pub outcome: Option<ExecutionOutcome>,
+    pub tokens_used: TokensUsed,
+    pub cost_usd: f64,
+    pub unpriced: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ExecutionChange> for ExecutionChangeOut {
+    fn from(change: &ExecutionChange) -> Self {
+        Self {
+            id: change.id,
+            agent_id: change.agent_id,
+            status: change.status,
+            outcome: change.outcome,
+            tokens_used: TokensUsed {
+                prompt: change.prompt_tokens,
+                completion: change.completion_tokens,
+                total: change.prompt_tokens + change.completion_tokens,
+            },
+            cost_usd: nanos_to_usd(change.cost_nanos),
+            unpriced: change.unpriced,
+            created_at: change.created_at,
+            started_at: change.started_at,
+            completed_at: change.completed_at,
         }
     }
 }

@@ -10,5 +10,6 @@ pub mod executions;
 pub use agents::{AgentFilter, AgentIn, AgentOut, AgentPatch, AgentSpec, Known};
 pub use collaboration::{CollaborationIn, SessionFilter, SessionOut, StepOut, ValidSession};
 pub use executions::{
-    Citation, ExecuteIn, ExecutionFilter, ExecutionOut, TokensUsed, ValidExecute,
+    Citation, ExecuteIn, ExecutionChangeOut, ExecutionFilter, ExecutionOut, TokensUsed,
+    ValidExecute,
 };

@@ -1,7 +1,8 @@
 //! Executions: `POST /agents/{id}/execute` (synchronous JSON or an SSE stream),
 //! `GET /executions/{id}`, `GET /executions/` (skip, limit, agent_id, status),
-//! `POST /executions/{id}/cancel`, and `GET /executions/{id}/stream` to follow or resume a
-//! stream with `Last-Event-ID`.
+//! `POST /executions/{id}/cancel`, `GET /executions/{id}/stream` to follow or resume a
+//! stream with `Last-Event-ID`, and `GET /executions/events`, the tenant's executions as they
+//! change (see [`crate::domain::execution::feed`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,13 +15,15 @@ use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
 use temponest_web::extract::{ApiQuery, list_response};
 use temponest_web::{ApiError, ApiResult, IdPath, Json};
+use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use crate::db::executions::{self, NewExecution};
 use crate::domain::execution::events::{self, ExecutionEvent};
+use crate::domain::execution::feed::{ExecutionChange, FeedFilter, FeedItem};
 use crate::domain::execution::{self, ExecutionError, ExecutionOutcome, Job};
 use crate::domain::runs::Run;
-use crate::models::{ExecuteIn, ExecutionFilter, ExecutionOut, ValidExecute};
+use crate::models::{ExecuteIn, ExecutionChangeOut, ExecutionFilter, ExecutionOut, ValidExecute};
 use crate::routes::Call;
 use crate::routes::agents::load_agent;
 use crate::state::AppState;
@@ -29,6 +32,11 @@ use temponest_web::ListQuery;
 
 /// How often a follower of an execution running in another process looks for new frames.
 const REMOTE_POLL: Duration = Duration::from_millis(200);
+/// How long one `GET /executions/events` stream lasts before it ends (clients reconnect, as
+/// EventSource does on its own): the caller's credentials are checked only when it opens, so a
+/// revoked token or API key stops receiving events within this time (the access tokens' own
+/// default lifetime).
+const FEED_MAX_DURATION: Duration = Duration::from_secs(15 * 60);
 
 /// Runs an agent. `stream: false` waits and returns the execution; `stream: true` answers
 /// `text/event-stream` frames `data: {"content": "..."}` (each with an `id:`) ending with
@@ -193,6 +201,53 @@ pub async fn stream(
     ))
 }
 
+/// The caller's tenant's executions as they change, optionally only one agent's and/or those
+/// reaching one status (the list's filters): an `execution` event whenever one is created or
+/// changes status or totals; a `resync` event when events may have been missed (the
+/// subscriber fell behind, or the server's listener reconnected): read the list again. A
+/// comment every 15 s keeps an idle connection open. Changes made by any replica arrive. A
+/// stream ends after 15 minutes (credentials are checked when it opens): reconnect.
+#[utoipa::path(get, path = "/executions/events", operation_id = "execution_events", tag = "executions", security(("bearer" = [])),
+    params(("agent_id" = Option<Uuid>, Query), ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
+    responses((status = 200, content_type = "text/event-stream", body = ExecutionChangeOut,
+               description = "`event: execution` with `data:` an ExecutionChangeOut; `event: resync` with `data: {\"reason\": \"lagged\" | \"reconnected\"}`"),
+              (status = 403), (status = 422)))]
+pub async fn changes(call: Call<AgentsRead, ApiQuery<ExecutionFilter>>) -> ApiResult<Response> {
+    let (state, principal, ApiQuery(filter)) = call.into_parts();
+    let (agent_id, status) = filter.parse()?;
+    let filter = FeedFilter {
+        tenant_id: principal.tenant_id,
+        agent_id,
+        status,
+    };
+    let changes = state.feed.subscribe().await;
+    let events = stream::unfold(changes, move |mut changes| async move {
+        loop {
+            let event = match changes.recv().await {
+                Ok(FeedItem::Change(change)) if change.visible_to(&filter) => change_event(&change),
+                Ok(FeedItem::Change(_)) => continue,
+                Ok(FeedItem::Resync) => resync_event("reconnected"),
+                Err(RecvError::Lagged(_)) => resync_event("lagged"),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((event, changes));
+        }
+    })
+    .take_until(tokio::time::sleep(FEED_MAX_DURATION));
+    Ok(event_stream(events))
+}
+
+fn change_event(change: &ExecutionChange) -> Event {
+    let data = json!(ExecutionChangeOut::from(change)).to_string();
+    Event::default().event("execution").data(data)
+}
+
+fn resync_event(reason: &str) -> Event {
+    Event::default()
+        .event("resync")
+        .data(json!({ "reason": reason }).to_string())
+}
+
 impl From<ExecutionError> for ApiError {
     fn from(err: ExecutionError) -> Self {
         match err {
@@ -230,13 +285,25 @@ fn sse<S>(frames: S, id: Uuid) -> Response
 where
     S: Stream<Item = Event> + Send + 'static,
 {
-    let mut response = Sse::new(frames.map(Ok::<_, Infallible>))
+    let mut response = event_stream(frames);
+    response
+        .headers_mut()
+        .insert("x-execution-id", header_value(id));
+    response
+}
+
+/// `text/event-stream` of `events`, with a comment every 15 s while idle.
+fn event_stream<S>(events: S) -> Response
+where
+    S: Stream<Item = Event> + Send + 'static,
+{
+    let mut response = Sse::new(events.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
-    let headers = response.headers_mut();
-    headers.insert("x-execution-id", header_value(id));
     // Proxies (nginx) must pass frames through as they come.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
 

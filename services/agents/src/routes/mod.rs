@@ -21,6 +21,7 @@ temponest_platform::api_table! {
     executions {
         "/agents/{id}/execute" => post(execute);
         "/executions" => get(list);
+        "/executions/events" => get(changes);
         "/executions/{id}" => get(get);
         "/executions/{id}/cancel" => post(cancel);
         "/executions/{id}/stream" => get(stream);

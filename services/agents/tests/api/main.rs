@@ -7,6 +7,7 @@ mod budgets;
 mod collaboration;
 mod costs;
 mod dashboard;
+mod execution_events;
 mod executions;
 mod fake_llm;
 mod helpers;

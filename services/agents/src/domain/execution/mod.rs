@@ -13,6 +13,7 @@
 //! [`ExecutionError`]; the routes turn them into the API's.
 
 pub mod events;
+pub mod feed;
 pub mod frames;
 pub mod ledger;
 pub mod status;
