@@ -8,8 +8,8 @@
 # 127.0.0.1:$PORT against a database of its own, registers a tenant with one echo agent and
 # seeds EXECUTIONS executions with one SQL statement (documented below: realistic rows — 92%
 # completed, 8% failed, tokens, cost, run times of 50 ms to 2 s — created at random times over
-# the last 23 h (all inside the dashboard's 24 hourly buckets), each with its cost record, so the dashboard's aggregates and the hourly cost
-# roll-up have real work), signs in to the console (curl cookie jar) and times the overview:
+# the last 23 h (all inside the dashboard's 24 hourly buckets), each with its cost record, so
+# the dashboard's aggregates and the hourly cost roll-up have real work), signs in to the console (curl cookie jar) and times the overview:
 #
 #   cold   the tenant's dashboard figures are not cached: the first request after start-up,
 #          then COLD_ROUNDS more, each after the 30 s dashboard cache lifetime has passed
@@ -25,6 +25,7 @@
 # bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. load_tests/start-serve.sh
 
 EXECUTIONS=${1:-10000}
 BIN=${BIN:-target/release/temponest}
@@ -41,19 +42,8 @@ DRIVER_PID=
 trap 'kill "$PID" $DRIVER_PID 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
-psql "$SERVER/postgres" -qc "drop database if exists $DB" >/dev/null
-DATABASE_URL="$SERVER/$DB" REDIS_URL=redis://127.0.0.1:6379 \
-  TEMPONEST_REDIS_KEY_PREFIX="bench-$DB-$$" \
-  TEMPONEST_PORTS=$PORT BIND_ADDRESS=127.0.0.1 RATE_LIMIT_ENABLED=false RUST_LOG=warn \
-  TEMPONEST_WEBHOOKS__RUN_ENGINE=false \
-  TEMPONEST_CONSOLE_API_URL="$BASE" \
-  "$BIN" serve >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 600); do
-  curl -sf -o /dev/null "$BASE/health/ready" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
-  sleep 0.1
-done
+start_serve RATE_LIMIT_ENABLED=false TEMPONEST_WEBHOOKS__RUN_ENGINE=false \
+  TEMPONEST_CONSOLE_API_URL="$BASE"
 
 json='content-type: application/json'
 EMAIL=bench@example.com

@@ -1,4 +1,5 @@
-# Sourced by the stand-alone benches and demos (knowledge-bench.sh, knowledge-demo.sh):
+# Sourced by the stand-alone benches and demos (knowledge-bench.sh, knowledge-demo.sh,
+# console-bench.sh):
 # `start_serve [VAR=value ...]` starts "$BIN serve" on 127.0.0.1:$PORT against a fresh
 # database $DB on $SERVER (dropped first), with the given extra variables, logging to
 # $WORK/server.log, sets PID, and waits until /health/ready answers (at most 60 s).
