@@ -8,7 +8,9 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Session, TestApp, expect_error, spawn, spawn_with_agent};
+use crate::helpers::{
+    Session, TestApp, assert_event_stream, expect_error, spawn, spawn_with_agent,
+};
 
 /// The `event:`/`data:` events of an open SSE response, read as they arrive.
 struct Events {
@@ -20,14 +22,7 @@ impl Events {
     /// Opens the stream at `path` (asserting 200 and `text/event-stream`).
     async fn open(app: &TestApp, token: &str, path: &str) -> Self {
         let resp = app.get(token, path).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream"),
-            "not an event stream"
-        );
+        assert_event_stream(&resp);
         Self {
             resp,
             buffer: String::new(),

@@ -202,8 +202,8 @@ pub async fn resume(api: &Api, token: &str, id: &str, last_event_id: &str) -> Re
         .unwrap()
 }
 
-/// Reads a whole SSE body into (id, data) frames.
-pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
+/// Asserts a 200 answer of type `text/event-stream`.
+pub fn assert_event_stream(resp: &Response) {
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(
         resp.headers()["content-type"]
@@ -212,6 +212,11 @@ pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
             .starts_with("text/event-stream"),
         "not an event stream"
     );
+}
+
+/// Reads a whole SSE body into (id, data) frames.
+pub async fn sse_frames(resp: Response) -> Vec<(String, String)> {
+    assert_event_stream(&resp);
     parse_sse(&resp.text().await.unwrap())
 }
 
