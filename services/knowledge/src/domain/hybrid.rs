@@ -56,11 +56,14 @@ pub async fn retrieve(
         embedder.embed_batch(&target.embedding_model, vec![query.text.clone()]),
     );
     let mut lexical = lexical?;
-    let embedded = embedded.map_err(|e| RetrievalError::Semantic(e.to_string()))?;
+    let top_k = usize::try_from(query.top_k).unwrap_or(0);
+    let embedded = embedded.map_err(|e| semantic_failed(e, &lexical, top_k))?;
     let (Some(identity), Some(vector)) = (embedded.identity, embedded.vectors.into_iter().next())
     else {
-        return Err(RetrievalError::Semantic(
-            "the provider returned no vector".into(),
+        return Err(semantic_failed(
+            "the provider returned no vector",
+            &lexical,
+            top_k,
         ));
     };
     let index = state
@@ -72,8 +75,7 @@ pub async fn retrieve(
             &identity,
         )
         .await
-        .map_err(|e| RetrievalError::Semantic(e.to_string()))?;
-    let top_k = usize::try_from(query.top_k).unwrap_or(0);
+        .map_err(|e| semantic_failed(e, &lexical, top_k))?;
     if index.is_empty() {
         lexical.chunks.truncate(top_k);
         return Ok(lexical);
@@ -94,8 +96,8 @@ pub async fn retrieve(
     let semantic =
         tokio::task::spawn_blocking(move || index.search(&vector, limit, allowed.as_deref()))
             .await
-            .map_err(|e| RetrievalError::Semantic(e.to_string()))?
-            .map_err(|e| RetrievalError::Semantic(e.to_string()))?;
+            .map_err(|e| semantic_failed(e, &lexical, top_k))?
+            .map_err(|e| semantic_failed(e, &lexical, top_k))?;
 
     let lexical_keys: Vec<ChunkKey> = lexical
         .chunks
@@ -148,6 +150,18 @@ pub async fn retrieve(
         chunks,
         total_matches: lexical.total_matches + i64::try_from(only_semantic).unwrap_or(0),
     })
+}
+
+/// The semantic leg failed: the error carries the lexical leg's answer (already computed,
+/// with the fusion's deeper candidate list) cut to `top_k`, which is what the lexical leg
+/// alone answers.
+fn semantic_failed(reason: impl ToString, lexical: &Retrieved, top_k: usize) -> RetrievalError {
+    let mut lexical = lexical.clone();
+    lexical.chunks.truncate(top_k);
+    RetrievalError::Semantic {
+        reason: reason.to_string(),
+        lexical: Box::new(lexical),
+    }
 }
 
 fn ranked(row: chunks::ChunkRow) -> RankedChunk {

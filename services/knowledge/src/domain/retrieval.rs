@@ -115,9 +115,13 @@ pub enum RetrievalError {
     #[error("retrieval query failed: {0}")]
     Database(Arc<sqlx::Error>),
     /// The semantic leg failed (the embedding provider, the vector index); the caller
-    /// answers with the lexical leg alone.
-    #[error("semantic retrieval failed: {0}")]
-    Semantic(String),
+    /// answers with the lexical leg alone, which had already run: `lexical` is its answer,
+    /// cut to `top_k`.
+    #[error("semantic retrieval failed: {reason}")]
+    Semantic {
+        reason: String,
+        lexical: Box<Retrieved>,
+    },
 }
 
 impl From<sqlx::Error> for RetrievalError {
@@ -165,10 +169,10 @@ pub async fn retrieve(
         })
         .await;
     match answer {
-        Err(RetrievalError::Semantic(reason)) => {
+        Err(RetrievalError::Semantic { reason, lexical }) => {
             tracing::warn!(%reason, collection = %target.collection_id, "semantic leg failed; answering with the lexical leg");
             metrics::counter!("knowledge_semantic_failures_total").increment(1);
-            lexical(&state.pool, target, query, query.top_k).await
+            Ok(*lexical)
         }
         other => other,
     }

@@ -43,7 +43,7 @@ pub async fn query(
                     Ok(err) => ApiError::from(err),
                     Err(shared) => ApiError::internal(shared.to_string()),
                 },
-                RetrievalError::Semantic(reason) => ApiError::internal(reason),
+                RetrievalError::Semantic { reason, .. } => ApiError::internal(reason),
             })?;
     Ok(Json(QueryOut::new(id, query.text, retrieved)))
 }
