@@ -1,6 +1,7 @@
 //! The queries every tenant-scoped resource has, written once: find one row of the tenant,
-//! find it locked for a change, and read one page of a list with its total; and one column
-//! list per row type for every statement that reads or returns whole rows ([`define_rows!`]).
+//! find it locked for a change, read one page of a list with its total, and soft-delete one;
+//! and one column list per row type for every statement that reads or returns whole rows
+//! ([`define_rows!`]).
 //!
 //! sqlx checks each query against the database at compile time and needs its text as string
 //! literals; `+` joins literals, also ones a macro passed on. So these are macros that put a
@@ -86,6 +87,41 @@ macro_rules! tenant_rows {
             $id,
             $tenant_id
         )
+    };
+}
+
+/// Generates, in the calling module, `soft_delete(conn, tenant_id, id) -> sqlx::Result<bool>`
+/// for a table whose rows are deleted by setting `deleted_at` (and `updated_at`): it deletes
+/// a live row of the tenant, in the caller's transaction; false if there was none. `doc` is
+/// the function's documentation.
+///
+/// ```ignore
+/// temponest_db::soft_delete! {
+///     table: "agents.agents",
+///     doc: "Soft-deletes a live agent; false if there was none.",
+/// }
+/// ```
+#[macro_export]
+macro_rules! soft_delete {
+    (table: $table:literal, doc: $doc:literal $(,)?) => {
+        #[doc = $doc]
+        pub async fn soft_delete(
+            conn: &mut sqlx::PgConnection,
+            tenant_id: uuid::Uuid,
+            id: uuid::Uuid,
+        ) -> sqlx::Result<bool> {
+            let done = sqlx::query!(
+                "update "
+                    + $table
+                    + " set deleted_at = now(), updated_at = now()
+                 where id = $1 and tenant_id = $2 and deleted_at is null",
+                id,
+                tenant_id
+            )
+            .execute(conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
     };
 }
 

@@ -89,6 +89,21 @@ agent_rows!(find {
     doc: "agent",
 });
 
+/// The tenant's live agents among `ids` (one query).
+pub async fn live_among(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<AgentRow>> {
+    agent_rows!(
+        select "from agents.agents where tenant_id = $1 and id = any($2) and deleted_at is null",
+        tenant_id,
+        ids
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// The tenant's live agents newest first, optionally filtered by a case-insensitive substring
 /// of name or description, with the total matching count.
 pub async fn list(
@@ -98,7 +113,7 @@ pub async fn list(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<(Vec<AgentRow>, i64)> {
-    let pattern = search.map(like_pattern);
+    let pattern = search.map(temponest_db::contains_pattern);
     agent_rows!(
         page pool, "agents.list", skip, limit,
         from: "agents.agents
@@ -108,15 +123,6 @@ pub async fn list(
         filter: [tenant_id, pattern],
     )
     .await
-}
-
-/// `%text%` with LIKE wildcards in the user's text escaped.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 /// Replaces the definition of a live agent (the caller has merged the patch).
@@ -140,25 +146,7 @@ pub async fn update(
     .await
 }
 
-/// Soft-deletes a live agent; false if there was none.
-pub async fn soft_delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
-        "update agents.agents set deleted_at = now(), updated_at = now()
-         where id = $1 and tenant_id = $2 and deleted_at is null",
-        id,
-        tenant_id
-    )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_wildcards_in_search_text_match_literally() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-    }
+temponest_db::soft_delete! {
+    table: "agents.agents",
+    doc: "Soft-deletes a live agent; false if there was none.",
 }

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::db::agents::AgentRow;
 use crate::domain::collaboration::{Pattern, SessionOutcome, SessionStatus};
 use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
 
@@ -347,23 +346,4 @@ pub async fn unfinished_loads(
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|r| (r.agent_id, r.count)).collect())
-}
-
-/// The tenant's live agents among `ids` (one query).
-pub async fn live_agents(
-    pool: &PgPool,
-    tenant_id: Uuid,
-    ids: &[Uuid],
-) -> sqlx::Result<Vec<AgentRow>> {
-    sqlx::query_as!(
-        AgentRow,
-        "select id, tenant_id, name, description, model, provider, system_prompt, tools,
-                rag_collection_ids, max_iterations, temperature, metadata, created_at, updated_at
-         from agents.agents
-         where tenant_id = $1 and id = any($2) and deleted_at is null",
-        tenant_id,
-        ids
-    )
-    .fetch_all(pool)
-    .await
 }

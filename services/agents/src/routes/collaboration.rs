@@ -17,7 +17,7 @@ use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use uuid::Uuid;
 
 use crate::db::collaboration::{self, NewSession};
-use crate::db::executions;
+use crate::db::{agents, executions};
 use crate::domain::collaboration::SessionStatus;
 use crate::domain::collaboration::events as session_events;
 use crate::domain::execution::ExecutionStatus;
@@ -48,7 +48,7 @@ pub async fn execute(call: Call<AgentsExecute, Json<CollaborationIn>>) -> ApiRes
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let found = collaboration::live_agents(&state.pool, principal.tenant_id, &unique).await?;
+    let found = agents::live_among(&state.pool, principal.tenant_id, &unique).await?;
     let mut missing: Vec<String> = unique
         .iter()
         .filter(|id| !found.iter().any(|a| a.id == **id))

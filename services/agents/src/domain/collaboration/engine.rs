@@ -27,8 +27,8 @@ use uuid::Uuid;
 use super::flows::{self, Finish};
 use super::steps::{Halt, SessionRun};
 use super::{SessionOutcome, SessionRequest, events};
-use crate::db::collaboration;
 use crate::db::executions;
+use crate::db::{agents, collaboration};
 use crate::domain::execution::events::{self as execution_events, ExecutionEvent};
 use crate::state::AppState;
 
@@ -169,7 +169,7 @@ async fn drive(state: &AppState, id: Uuid, live: &Arc<Live>) -> Result<Option<Fi
             outcome: SessionOutcome::Failed,
             error: format!("the session's stored request cannot be read: {e}"),
         })?;
-    let agents = collaboration::live_agents(&state.pool, row.tenant_id, &row.agent_ids)
+    let agents = agents::live_among(&state.pool, row.tenant_id, &row.agent_ids)
         .await?
         .into_iter()
         .map(|a| (a.id, a))
