@@ -77,6 +77,26 @@ pub struct Totals<'a> {
     pub unpriced: bool,
 }
 
+/// A query macro's call `query!(statement, args..)` with the totals bound after `args`, in the
+/// order both statements that record them number their parameters: response, tools used,
+/// tool calls, prompt and completion tokens, cost, unpriced, citations.
+macro_rules! with_totals {
+    ($($query:ident)::+!($($statement_and_args:tt)+), $totals:expr) => {{
+        let totals: &Totals<'_> = $totals;
+        $($query)::+!(
+            $($statement_and_args)+,
+            totals.response,
+            totals.tools_used,
+            totals.tool_calls,
+            totals.prompt_tokens,
+            totals.completion_tokens,
+            totals.cost_nanos,
+            totals.unpriced,
+            totals.citations
+        )
+    }};
+}
+
 pub async fn insert_pending(
     conn: &mut PgConnection,
     new: &NewExecution<'_>,
@@ -122,24 +142,19 @@ pub async fn finish(
     error: Option<&str>,
     totals: &Totals<'_>,
 ) -> sqlx::Result<Option<ExecutionRow>> {
-    execution_rows!(
-        returning r#"update agents.executions
+    with_totals!(
+        execution_rows!(
+            returning r#"update agents.executions
          set status = $2, outcome = $3, error = $4, response = $5, tools_used = $6,
              tool_calls = $7, prompt_tokens = $8, completion_tokens = $9, cost_nanos = $10,
              unpriced = $11, citations = $12, completed_at = now()
          where id = $1 and status in ('pending', 'running')"#,
-        id,
-        outcome.status() as ExecutionStatus,
-        outcome as ExecutionOutcome,
-        error,
-        totals.response,
-        totals.tools_used,
-        totals.tool_calls,
-        totals.prompt_tokens,
-        totals.completion_tokens,
-        totals.cost_nanos,
-        totals.unpriced,
-        totals.citations
+            id,
+            outcome.status() as ExecutionStatus,
+            outcome as ExecutionOutcome,
+            error
+        ),
+        totals
     )
     .fetch_optional(conn)
     .await
@@ -152,21 +167,16 @@ pub async fn record_totals(
     id: Uuid,
     totals: &Totals<'_>,
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update agents.executions
+    with_totals!(
+        sqlx::query!(
+            "update agents.executions
          set response = coalesce($2, response), tools_used = $3, tool_calls = $4,
              prompt_tokens = $5, completion_tokens = $6, cost_nanos = $7, unpriced = $8,
              citations = $9
          where id = $1",
-        id,
-        totals.response,
-        totals.tools_used,
-        totals.tool_calls,
-        totals.prompt_tokens,
-        totals.completion_tokens,
-        totals.cost_nanos,
-        totals.unpriced,
-        totals.citations
+            id
+        ),
+        totals
     )
     .execute(conn)
     .await?;
@@ -307,22 +317,16 @@ pub async fn fail_abandoned(
     older_than: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<ExecutionRow>> {
-    sqlx::query_as!(
-        ExecutionRow,
-        r#"update agents.executions e
+    execution_rows!(
+        returning "update agents.executions
          set status = 'failed', outcome = 'abandoned', completed_at = now(),
              error = 'the process running this execution stopped before it finished'
-         where e.id in (
+         where id in (
              select id from agents.executions
              where status in ('pending', 'running') and heartbeat_at < $1
              order by heartbeat_at
              limit $2
-             for update skip locked)
-         returning e.id, e.tenant_id, e.agent_id, e.status as "status: ExecutionStatus",
-                   e.outcome as "outcome: ExecutionOutcome", e.user_message, e.context,
-                   e.response, e.tools_used, e.tool_calls, e.citations, e.prompt_tokens, e.completion_tokens,
-                   e.cost_nanos, e.unpriced, e.error, e.stream, e.provider, e.model, e.created_at,
-                   e.started_at, e.completed_at"#,
+             for update skip locked)",
         older_than,
         limit
     )
