@@ -137,6 +137,60 @@ impl From<SummaryRow> for SummaryGroup {
     }
 }
 
+/// The usage of a period grouped by `key` (`select <key> as "key!", <the usage sums>`), in
+/// the order (and cut) of `tail`: the hourly roll-up's rows (their `columns`) for the period's
+/// whole hours with the raw records' (the same columns, `raw_columns`) for the partial hours
+/// at its edges. Parameters: `$1` the tenant, `$2`/`$3` the period, `$4`/`$5` its whole hours,
+/// then `args` from `$6`. Evaluates to `sqlx::Result<Vec<(key, Usage)>>`.
+macro_rules! usage_by {
+    (
+        $pool:expr, $tenant_id:expr, $period:expr,
+        key: $key:literal,
+        columns: $columns:literal,
+        raw_columns: $raw_columns:literal,
+        tail: $tail:literal
+        $(, $arg:expr)* $(,)?
+    ) => {
+        async {
+            let period: Period = $period;
+            let (from, to) = period.whole_hours();
+            let rows = sqlx::query!(
+                "select " + $key + r#" as "key!",
+                coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
+                coalesce(sum(calls), 0)::bigint as "calls!",
+                coalesce(sum(input_tokens), 0)::bigint as "input_tokens!",
+                coalesce(sum(output_tokens), 0)::bigint as "output_tokens!"
+         from (select "# + $columns + ", cost_nanos, calls, input_tokens, output_tokens
+               from agents.cost_hourly where tenant_id = $1 and hour >= $4 and hour < $5
+               union all
+               select " + $raw_columns + ", cost_nanos, 1, prompt_tokens, completion_tokens
+               from agents.cost_records
+               where tenant_id = $1
+                 and ((created_at >= $2 and created_at < $4)
+                   or (created_at >= $5 and created_at < $3))) as usage
+         group by 1
+         " + $tail,
+                $tenant_id,
+                period.start,
+                period.end,
+                from,
+                to
+                $(, $arg)*
+            )
+            .fetch_all($pool)
+            .await?;
+            sqlx::Result::Ok(
+                rows.into_iter()
+                    .map(|r| {
+                        let usage = Usage::new(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
+                        (r.key, usage)
+                    })
+                    .collect(),
+            )
+        }
+    };
+}
+
 /// The usage of each day (hour) of a period that has cost records, oldest first; each
 /// bucket is named by its start in UTC. Whole hours come from the hourly roll-up, the partial
 /// hours at the period's edges from the raw records.
@@ -146,41 +200,15 @@ pub async fn buckets(
     period: Period,
     bucket: Bucket,
 ) -> sqlx::Result<Vec<(DateTime<Utc>, Usage)>> {
-    let (from, to) = period.whole_hours();
-    let rows = sqlx::query!(
-        r#"select date_trunc($4, at, 'UTC') as "bucket!",
-                coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
-                coalesce(sum(calls), 0)::bigint as "calls!",
-                coalesce(sum(input_tokens), 0)::bigint as "input_tokens!",
-                coalesce(sum(output_tokens), 0)::bigint as "output_tokens!"
-         from (select hour as at, cost_nanos, calls, input_tokens, output_tokens
-               from agents.cost_hourly where tenant_id = $1 and hour >= $5 and hour < $6
-               union all
-               select created_at, cost_nanos, 1, prompt_tokens, completion_tokens
-               from agents.cost_records
-               where tenant_id = $1
-                 and ((created_at >= $2 and created_at < $5)
-                   or (created_at >= $6 and created_at < $3))) as usage
-         group by 1
-         order by 1"#,
-        tenant_id,
-        period.start,
-        period.end,
-        bucket.as_str(),
-        from,
-        to
+    usage_by!(
+        pool, tenant_id, period,
+        key: "date_trunc($6, at, 'UTC')",
+        columns: "hour as at",
+        raw_columns: "created_at",
+        tail: "order by 1",
+        bucket.as_str()
     )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.bucket,
-                Usage::new(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
-            )
-        })
-        .collect())
+    .await
 }
 
 /// The `top_n` agents (providers, models) of a period by spend, most first (ties by key);
@@ -192,45 +220,19 @@ pub async fn breakdown(
     dimension: Dimension,
     top_n: i64,
 ) -> sqlx::Result<Vec<(String, Usage)>> {
-    let (from, to) = period.whole_hours();
-    let rows = sqlx::query!(
-        r#"select case $4::text when 'agent' then agent_id::text
-                               when 'provider' then provider
-                               else model end as "key!",
-                coalesce(sum(cost_nanos), 0)::bigint as "cost_nanos!",
-                coalesce(sum(calls), 0)::bigint as "calls!",
-                coalesce(sum(input_tokens), 0)::bigint as "input_tokens!",
-                coalesce(sum(output_tokens), 0)::bigint as "output_tokens!"
-         from (select agent_id, provider, model, cost_nanos, calls, input_tokens, output_tokens
-               from agents.cost_hourly where tenant_id = $1 and hour >= $6 and hour < $7
-               union all
-               select agent_id, provider, model, cost_nanos, 1, prompt_tokens, completion_tokens
-               from agents.cost_records
-               where tenant_id = $1
-                 and ((created_at >= $2 and created_at < $6)
-                   or (created_at >= $7 and created_at < $3))) as usage
-         group by 1
-         order by 2 desc, 1
-         limit $5"#,
-        tenant_id,
-        period.start,
-        period.end,
+    usage_by!(
+        pool, tenant_id, period,
+        key: "case $6::text when 'agent' then agent_id::text
+                            when 'provider' then provider
+                            else model end",
+        columns: "agent_id, provider, model",
+        raw_columns: "agent_id, provider, model",
+        tail: "order by 2 desc, 1
+         limit $7",
         dimension.as_str(),
-        top_n,
-        from,
-        to
+        top_n
     )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.key,
-                Usage::new(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
-            )
-        })
-        .collect())
+    .await
 }
 
 /// One cost record as exported.
