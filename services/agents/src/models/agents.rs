@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use temponest_web::filters::filter_param;
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::checks;
 use crate::db::agents::AgentRow;
 use crate::domain::execution::AgentSettings;
 
@@ -15,6 +17,7 @@ const MAX_DESCRIPTION: usize = 2_000;
 const MAX_SYSTEM_PROMPT: usize = 100_000;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub const MAX_COLLECTIONS: usize = 50;
+const MAX_SEARCH: usize = 200;
 
 /// `POST /agents/`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,16 +207,16 @@ impl AgentSpec {
         let mut errors = Vec::new();
         self.name = self.name.trim().to_owned();
         self.model = self.model.trim().to_owned();
-        check_text(&mut errors, "name", Some(&self.name), true, MAX_NAME);
-        check_text(&mut errors, "model", Some(&self.model), true, MAX_NAME);
-        check_text(
+        checks::check_text(&mut errors, "name", Some(&self.name), true, MAX_NAME);
+        checks::check_text(&mut errors, "model", Some(&self.model), true, MAX_NAME);
+        checks::check_text(
             &mut errors,
             "description",
             self.description.as_deref(),
             false,
             MAX_DESCRIPTION,
         );
-        check_text(
+        checks::check_text(
             &mut errors,
             "system_prompt",
             self.system_prompt.as_deref(),
@@ -262,14 +265,7 @@ impl AgentSpec {
         if !(0.0..=2.0).contains(&self.temperature) {
             errors.push(FieldError::new("temperature", "must be between 0 and 2"));
         }
-        if !self.metadata.is_object() {
-            errors.push(FieldError::new("metadata", "must be a JSON object"));
-        } else if self.metadata.to_string().len() > MAX_METADATA_BYTES {
-            errors.push(FieldError::new(
-                "metadata",
-                format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
-            ));
-        }
+        checks::check_json_object(&mut errors, "metadata", &self.metadata, MAX_METADATA_BYTES);
         if errors.is_empty() {
             Ok(self)
         } else {
@@ -278,29 +274,23 @@ impl AgentSpec {
     }
 }
 
-/// Records a field error when `value` is empty (and `required`) or longer than `max` characters.
-fn check_text(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-    required: bool,
-    max: usize,
-) {
-    match value {
-        Some("") if required => errors.push(FieldError::new(field, "must not be empty")),
-        Some(text) if text.chars().count() > max => {
-            errors.push(FieldError::new(
-                field,
-                format!("must be at most {max} characters"),
-            ));
-        }
-        _ => {}
-    }
-}
-
 /// `GET /agents/` filters.
 #[derive(Debug, Default, Deserialize)]
 pub struct AgentFilter {
     /// Case-insensitive substring of the name or description.
     pub search: Option<String>,
+}
+
+impl AgentFilter {
+    /// The text to search for (none when blank); a longer one than 200 characters is a 422.
+    pub fn parse(&self) -> Result<Option<&str>, ApiError> {
+        let search = filter_param(self.search.as_deref());
+        if search.is_some_and(|s| s.chars().count() > MAX_SEARCH) {
+            return Err(ApiError::invalid_field(
+                "search",
+                format!("must be at most {MAX_SEARCH} characters"),
+            ));
+        }
+        Ok(search)
+    }
 }

@@ -12,6 +12,7 @@ use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::checks;
 use crate::db::collaboration::{SessionRow, StepRow};
 use crate::domain::collaboration::{
     DelegationStrategy, Pattern, SessionOutcome, SessionPlan, SessionRequest, SessionStatus,
@@ -20,8 +21,6 @@ use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
 use crate::models::TokensUsed;
 use crate::models::executions::nanos_to_usd;
 
-const MAX_MESSAGE: usize = 200_000;
-const MAX_CONTEXT_BYTES: usize = 64 * 1024;
 /// Passes of a sequential chain.
 pub const MAX_SEQUENTIAL_PASSES: u32 = 10;
 /// Rounds of an iterative session.
@@ -87,18 +86,7 @@ impl CollaborationIn {
         })?;
         let mut errors = Vec::new();
         let config = self.config.unwrap_or_default();
-        let context = match self.context {
-            None | Some(serde_json::Value::Null) => serde_json::json!({}),
-            Some(context) => context,
-        };
-        if !context.is_object() {
-            errors.push(FieldError::new("context", "must be a JSON object"));
-        } else if context.to_string().len() > MAX_CONTEXT_BYTES {
-            errors.push(FieldError::new(
-                "context",
-                format!("must be at most {MAX_CONTEXT_BYTES} bytes of JSON"),
-            ));
-        }
+        let context = checks::context_object(self.context, &mut errors);
         let agents = |field: &str, ids: Option<Vec<Uuid>>, errors: &mut Vec<FieldError>| {
             let ids = ids.unwrap_or_default();
             if ids.is_empty() {
@@ -138,7 +126,7 @@ impl CollaborationIn {
                     ));
                 }
                 for (i, message) in messages.iter().enumerate() {
-                    check_text(&format!("messages[{i}]"), message, &mut errors);
+                    checks::check_message(&mut errors, &format!("messages[{i}]"), message);
                 }
                 SessionPlan::Parallel {
                     agent_ids,
@@ -210,20 +198,9 @@ impl CollaborationIn {
     }
 }
 
-fn check_text(field: &str, value: &str, errors: &mut Vec<FieldError>) {
-    if value.trim().is_empty() {
-        errors.push(FieldError::new(field, "must not be empty"));
-    } else if value.chars().count() > MAX_MESSAGE {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {MAX_MESSAGE} characters"),
-        ));
-    }
-}
-
 fn text(field: &str, value: Option<String>, errors: &mut Vec<FieldError>) -> String {
     let value = value.unwrap_or_default();
-    check_text(field, &value, errors);
+    checks::check_message(errors, field, &value);
     value
 }
 
@@ -269,8 +246,6 @@ pub struct StepOut {
 
 impl From<StepRow> for StepOut {
     fn from(row: StepRow) -> Self {
-        let prompt = i64::from(row.prompt_tokens);
-        let completion = i64::from(row.completion_tokens);
         Self {
             step_key: row.step_key,
             attempt: row.attempt,
@@ -281,11 +256,7 @@ impl From<StepRow> for StepOut {
             status: row.status,
             outcome: row.outcome,
             error: row.error,
-            tokens: TokensUsed {
-                prompt,
-                completion,
-                total: prompt + completion,
-            },
+            tokens: TokensUsed::new(row.prompt_tokens, row.completion_tokens),
             cost_usd: nanos_to_usd(row.cost_nanos),
             unpriced: row.unpriced,
             started_at: row.started_at,

@@ -8,9 +8,11 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use temponest_web::ApiError;
+use temponest_web::filters::filter_param;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::checks;
 use crate::domain::cost_reports::{Forecast, HISTORY_DAYS, Period, Usage};
 use crate::models::executions::nanos_to_usd;
 
@@ -44,19 +46,9 @@ pub struct SummaryQuery {
 impl SummaryQuery {
     /// The agent and the project to filter by (blank is no filter).
     pub fn filters(&self) -> Result<(Option<Uuid>, Option<String>), ApiError> {
-        let given = |raw: &Option<String>| {
-            raw.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        let agent_id = given(&self.agent_id)
-            .map(|raw| {
-                Uuid::parse_str(&raw)
-                    .map_err(|_| ApiError::invalid_field("agent_id", "must be a UUID"))
-            })
-            .transpose()?;
-        Ok((agent_id, given(&self.project_id)))
+        let agent_id = checks::id_param("agent_id", self.agent_id.as_deref())?;
+        let project_id = filter_param(self.project_id.as_deref()).map(str::to_owned);
+        Ok((agent_id, project_id))
     }
 }
 
@@ -76,7 +68,7 @@ pub fn count_param(
     range: RangeInclusive<u32>,
     default: u32,
 ) -> Result<u32, ApiError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+    match filter_param(raw) {
         None => Ok(default),
         Some(raw) => raw
             .parse::<u32>()

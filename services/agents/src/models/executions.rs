@@ -2,17 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use temponest_web::filters::{filter_param, named_param};
+use temponest_web::filters::named_param;
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::checks;
 use crate::db::executions::ExecutionRow;
 use crate::domain::execution::feed::ExecutionChange;
 use crate::domain::execution::{ExecutionOutcome, ExecutionStatus};
 
-const MAX_USER_MESSAGE: usize = 200_000;
-const MAX_CONTEXT_BYTES: usize = 64 * 1024;
 const MAX_PROJECT_ID: usize = 200;
 
 /// `POST /agents/{id}/execute`.
@@ -47,28 +46,8 @@ impl ExecuteIn {
     /// The message, a context object and the project (from the body, else from the context).
     pub fn validate(self) -> Result<ValidExecute, ApiError> {
         let mut errors = Vec::new();
-        if self.user_message.trim().is_empty() {
-            errors.push(FieldError::new("user_message", "must not be empty"));
-        } else if self.user_message.chars().count() > MAX_USER_MESSAGE {
-            errors.push(FieldError::new(
-                "user_message",
-                format!("must be at most {MAX_USER_MESSAGE} characters"),
-            ));
-        }
-        let context = self.context.unwrap_or_else(|| serde_json::json!({}));
-        let context = if context.is_null() {
-            serde_json::json!({})
-        } else {
-            context
-        };
-        if !context.is_object() {
-            errors.push(FieldError::new("context", "must be a JSON object"));
-        } else if context.to_string().len() > MAX_CONTEXT_BYTES {
-            errors.push(FieldError::new(
-                "context",
-                format!("must be at most {MAX_CONTEXT_BYTES} bytes of JSON"),
-            ));
-        }
+        checks::check_message(&mut errors, "user_message", &self.user_message);
+        let context = checks::context_object(self.context, &mut errors);
         // An explicit `project_id` must be valid; one found in the free-form context is used
         // only when it is a usable name (contexts were never validated, so a client's odd
         // value there is not an error — its spend is then simply not split by project).
@@ -107,6 +86,18 @@ pub struct TokensUsed {
     pub prompt: i64,
     pub completion: i64,
     pub total: i64,
+}
+
+impl TokensUsed {
+    /// The prompt and completion tokens and their total.
+    pub fn new(prompt: impl Into<i64>, completion: impl Into<i64>) -> Self {
+        let (prompt, completion) = (prompt.into(), completion.into());
+        Self {
+            prompt,
+            completion,
+            total: prompt + completion,
+        }
+    }
 }
 
 /// An execution as the API shows it.
@@ -158,8 +149,6 @@ pub struct Citation {
 
 impl From<ExecutionRow> for ExecutionOut {
     fn from(row: ExecutionRow) -> Self {
-        let prompt = i64::from(row.prompt_tokens);
-        let completion = i64::from(row.completion_tokens);
         let execution_time_seconds = row.completed_at.map(|done| {
             let start = row.started_at.unwrap_or(row.created_at);
             ((done - start).num_microseconds().unwrap_or(0).max(0) as f64) / 1e6
@@ -176,11 +165,7 @@ impl From<ExecutionRow> for ExecutionOut {
             tools_used: row.tools_used,
             tool_calls: row.tool_calls,
             citations: serde_json::from_value(row.citations).unwrap_or_default(),
-            tokens_used: TokensUsed {
-                prompt,
-                completion,
-                total: prompt + completion,
-            },
+            tokens_used: TokensUsed::new(row.prompt_tokens, row.completion_tokens),
             cost_usd: nanos_to_usd(row.cost_nanos),
             unpriced: row.unpriced,
             execution_time_seconds,
@@ -218,11 +203,7 @@ impl From<&ExecutionChange> for ExecutionChangeOut {
             agent_id: change.agent_id,
             status: change.status,
             outcome: change.outcome,
-            tokens_used: TokensUsed {
-                prompt: change.prompt_tokens,
-                completion: change.completion_tokens,
-                total: change.prompt_tokens + change.completion_tokens,
-            },
+            tokens_used: TokensUsed::new(change.prompt_tokens, change.completion_tokens),
             cost_usd: nanos_to_usd(change.cost_nanos),
             unpriced: change.unpriced,
             created_at: change.created_at,
@@ -247,13 +228,7 @@ pub struct ExecutionFilter {
 impl ExecutionFilter {
     /// The agent and the status to filter by; an unknown status is a 422 naming the known ones.
     pub fn parse(self) -> Result<(Option<Uuid>, Option<ExecutionStatus>), ApiError> {
-        let agent_id = match filter_param(self.agent_id.as_deref()) {
-            None => None,
-            Some(raw) => Some(
-                Uuid::parse_str(raw)
-                    .map_err(|_| ApiError::invalid_field("agent_id", "must be a UUID"))?,
-            ),
-        };
+        let agent_id = checks::id_param("agent_id", self.agent_id.as_deref())?;
         let status = named_param("status", self.status.as_deref())?;
         Ok((agent_id, status))
     }

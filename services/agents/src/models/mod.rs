@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod budgets;
+mod checks;
 pub mod collaboration;
 pub mod costs;
 pub mod dashboard;

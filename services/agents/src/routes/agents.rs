@@ -52,17 +52,7 @@ pub async fn create(
     responses((status = 200, body = [AgentOut], headers(("x-total-count" = i64))), (status = 403)))]
 pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<Response> {
     let (state, principal, ListQuery { page, filter }) = call.into_parts();
-    let search = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    if search.is_some_and(|s| s.chars().count() > 200) {
-        return Err(ApiError::invalid_field(
-            "search",
-            "must be at most 200 characters",
-        ));
-    }
+    let search = filter.parse()?;
     let tenant_id = principal.tenant_id;
     let (skip, limit) = (page.skip, page.limit);
     let load = |search: Option<String>| {

@@ -13,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use temponest_web::extract::ApiQuery;
+use temponest_web::filters::filter_param;
 use temponest_web::{ApiError, ApiResult};
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -49,7 +50,7 @@ pub enum ExportFormat {
 impl ExportFormat {
     /// `csv` (the default) or `json`; anything else is a 422 naming `format`.
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        match filter_param(raw) {
             None | Some("csv") => Ok(Self::Csv),
             Some("json") => Ok(Self::Json),
             Some(_) => Err(ApiError::invalid_field("format", "must be csv or json")),

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
 use temponest_web::extract::{ApiQuery, list_response};
+use temponest_web::filters::filter_param;
 use temponest_web::{ApiError, ApiResult, IdPath, Json};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
@@ -264,13 +265,8 @@ pub struct ResumeQuery {
 }
 
 fn last_event_id(headers: &HeaderMap, query: Option<&str>) -> ApiResult<usize> {
-    let raw = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .or(query)
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    match raw {
+    let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    match filter_param(header.or(query)) {
         None => Ok(0),
         Some(raw) => raw.parse::<usize>().map_err(|_| {
             ApiError::invalid_field(
