@@ -4,11 +4,10 @@
 //! (step events as SSE).
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
@@ -23,7 +22,7 @@ use crate::domain::collaboration::events as session_events;
 use crate::domain::execution::ExecutionStatus;
 use crate::domain::execution::events::{self as execution_events, ExecutionEvent};
 use crate::models::{CollaborationIn, SessionFilter, SessionOut, ValidSession};
-use crate::routes::Call;
+use crate::routes::{Call, sse};
 use crate::state::AppState;
 use temponest_platform::access::{AgentsExecute, AgentsRead};
 use temponest_web::ListQuery;
@@ -188,15 +187,11 @@ pub async fn stream(call: Call<AgentsRead, IdPath>) -> ApiResult<Response> {
     let (state, principal, IdPath(id)) = call.into_parts();
     // 404 before the stream starts.
     load(&state, principal.tenant_id, id).await?;
-    let frames = session_frames(state, principal.tenant_id, id);
-    let mut response = Sse::new(frames.map(Ok::<_, Infallible>))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response();
-    response.headers_mut().insert(
-        "x-accel-buffering",
-        axum::http::HeaderValue::from_static("no"),
-    );
-    Ok(response)
+    Ok(sse::event_stream(session_frames(
+        state,
+        principal.tenant_id,
+        id,
+    )))
 }
 
 async fn load(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<SessionOut> {
@@ -262,14 +257,12 @@ fn session_frames(
                         .iter()
                         .map(|e| {
                             cursor.seq += 1;
-                            Event::default()
-                                .id(cursor.seq.to_string())
-                                .data(e.to_string())
+                            sse::frame(cursor.seq, &e.to_string())
                         })
                         .collect();
                     if ended {
                         cursor.seq += 1;
-                        frames.push(Event::default().id(cursor.seq.to_string()).data("[DONE]"));
+                        frames.push(sse::done(cursor.seq));
                         return Some((stream::iter(frames), None));
                     }
                     return Some((stream::iter(frames), Some(cursor)));

@@ -4,12 +4,11 @@
 //! stream with `Last-Event-ID`, and `GET /executions/events`, the tenant's executions as they
 //! change (see [`crate::domain::execution::feed`]).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::json;
@@ -27,6 +26,7 @@ use crate::domain::runs::Run;
 use crate::models::{ExecuteIn, ExecutionChangeOut, ExecutionFilter, ExecutionOut, ValidExecute};
 use crate::routes::Call;
 use crate::routes::agents::load_agent;
+use crate::routes::sse::{done, event_stream, frame};
 use crate::state::AppState;
 use temponest_platform::access::{AgentsExecute, AgentsRead};
 use temponest_web::ListQuery;
@@ -288,31 +288,8 @@ where
     response
 }
 
-/// `text/event-stream` of `events`, with a comment every 15 s while idle.
-fn event_stream<S>(events: S) -> Response
-where
-    S: Stream<Item = Event> + Send + 'static,
-{
-    let mut response = Sse::new(events.map(Ok::<_, Infallible>))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response();
-    // Proxies (nginx) must pass frames through as they come.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-}
-
 fn header_value(id: Uuid) -> HeaderValue {
     HeaderValue::from_str(&id.to_string()).expect("a UUID is a valid header value")
-}
-
-fn frame(seq: usize, data: &str) -> Event {
-    Event::default().id(seq.to_string()).data(data)
-}
-
-fn done(seq: usize) -> Event {
-    frame(seq, "[DONE]")
 }
 
 /// Frames of a run in this process, live, after frame `after`.

@@ -8,6 +8,7 @@ pub mod costs;
 pub mod dashboard;
 pub mod executions;
 pub mod prices;
+mod sse;
 
 temponest_platform::api_table! {
     service: "agents",
