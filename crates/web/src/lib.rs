@@ -1,7 +1,8 @@
 //! HTTP plumbing shared by every TempoNest service: the API error type and body (SPEC §2),
 //! request ids, extractors (JSON with readable rejections, ids, pagination), health, metrics
 //! and OpenAPI routes, the standard middleware stack (with the 404/405 bodies and the
-//! refusal of NUL characters and inexact numbers at the edge), and serving with graceful shutdown.
+//! refusal of NUL characters and inexact numbers at the edge), serving with graceful shutdown,
+//! and how a sibling service's error answer is reported.
 
 pub mod convert;
 pub mod docs;
@@ -12,6 +13,7 @@ pub mod filters;
 pub mod health;
 pub mod json_scan;
 pub mod patch;
+pub mod peer;
 pub mod request_id;
 pub mod secret_response;
 pub mod server;

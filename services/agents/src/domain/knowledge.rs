@@ -171,15 +171,6 @@ impl KnowledgeClient {
 /// "knowledge service answered 422 …: <detail>" from an error response.
 async fn detail_of(response: reqwest::Response) -> String {
     let status = response.status();
-    let detail = response
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|body| {
-            body.get("detail")
-                .and_then(|d| d.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
-    format!("knowledge service answered {status}: {detail}")
+    let body = response.bytes().await.unwrap_or_default();
+    temponest_web::peer::describe_error_answer("knowledge service", status, &body)
 }
