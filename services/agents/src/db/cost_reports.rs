@@ -72,12 +72,7 @@ pub async fn summary(
         .push_bind(from)
         .push(" and hour < ")
         .push_bind(to);
-    if let Some(agent_id) = agent_id {
-        sql.push(" and agent_id = ").push_bind(agent_id);
-    }
-    if let Some(project_id) = project_id {
-        sql.push(" and project_id = ").push_bind(project_id);
-    }
+    push_filters(&mut sql, agent_id, project_id);
     for (edge_start, edge_end) in [(period.start, from), (to, period.end)] {
         if edge_start >= edge_end {
             continue;
@@ -93,16 +88,25 @@ pub async fn summary(
             .push_bind(edge_start)
             .push(" and created_at < ")
             .push_bind(edge_end);
-        if let Some(agent_id) = agent_id {
-            sql.push(" and agent_id = ").push_bind(agent_id);
-        }
-        if let Some(project_id) = project_id {
-            sql.push(" and project_id = ").push_bind(project_id);
-        }
+        push_filters(&mut sql, agent_id, project_id);
     }
     sql.push(") as usage group by grouping sets ((provider), (model), (agent_id), ())");
     let rows: Vec<SummaryRow> = sql.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(SummaryGroup::from).collect())
+}
+
+/// Adds the summary's agent and project filters (those given) to one part of its union.
+fn push_filters(
+    sql: &mut QueryBuilder<Postgres>,
+    agent_id: Option<Uuid>,
+    project_id: Option<&str>,
+) {
+    if let Some(agent_id) = agent_id {
+        sql.push(" and agent_id = ").push_bind(agent_id);
+    }
+    if let Some(project_id) = project_id {
+        sql.push(" and project_id = ").push_bind(project_id);
+    }
 }
 
 /// A row of [`summary`]: the columns it is not grouped by are null.
