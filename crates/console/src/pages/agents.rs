@@ -17,14 +17,17 @@ use uuid::Uuid;
 use crate::error::ConsoleError;
 use crate::pages::execution_list::{ListFilter, LiveList};
 use crate::pages::{page, page_with, query_value, when};
-use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Chrome, ConsoleState, Posted, Signed, button_route};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/console/agents", get(list).post(create))
         .route("/console/agents/new", get(new_form))
         .route("/console/agents/{id}", get(detail).post(update))
-        .route("/console/agents/{id}/delete", post(delete))
+        .route(
+            "/console/agents/{id}/delete",
+            button_route(Method::DELETE, "/agents/{id}", "/console/agents"),
+        )
         .route("/console/agents/{id}/run", post(run))
 }
 
@@ -310,17 +313,6 @@ async fn update(
         Ok(()) => Ok(Redirect::to(&format!("/console/agents/{id}")).into_response()),
         Err(err) => refused(Chrome::new(&signed, "agents"), form, err),
     }
-}
-
-async fn delete(
-    State(state): State<ConsoleState>,
-    Path(id): Path<Uuid>,
-    button: Button,
-) -> Result<Response, ConsoleError> {
-    let path = format!("/agents/{id}");
-    button
-        .forward(&state, Method::DELETE, &path, "/console/agents")
-        .await
 }
 
 #[derive(Deserialize)]
