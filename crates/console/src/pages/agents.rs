@@ -346,16 +346,13 @@ async fn run(
     let body = json!({"user_message": form.message, "stream": true});
     let resp = state
         .api
-        .send(
+        .send_ok(
             &signed.cell,
             Method::POST,
             &format!("/agents/{id}/execute"),
             Some(&body),
         )
         .await?;
-    if !resp.status().is_success() {
-        return Err(crate::api::api_error(resp).await);
-    }
     let execution = resp
         .headers()
         .get("x-execution-id")

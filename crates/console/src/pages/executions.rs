@@ -217,11 +217,8 @@ async fn stream(
     }
     let resp = state
         .api
-        .send(&signed.cell, Method::GET, &path, None)
+        .send_ok(&signed.cell, Method::GET, &path, None)
         .await?;
-    if !resp.status().is_success() {
-        return Err(crate::api::api_error(resp).await);
-    }
     Ok((
         [
             (header::CONTENT_TYPE, "text/event-stream"),
