@@ -146,21 +146,8 @@ async fn refused(
     signed: &Signed,
     err: ConsoleError,
 ) -> Result<Response, ConsoleError> {
-    match err {
-        ConsoleError::Api { status, detail }
-            if (400..500).contains(&status) && status != 401 && status != 403 =>
-        {
-            render(
-                state,
-                signed,
-                None,
-                Some(detail),
-                StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
-            )
-            .await
-        }
-        other => Err(other),
-    }
+    let (status, detail) = err.fixable()?;
+    render(state, signed, None, Some(detail), status).await
 }
 
 #[derive(Deserialize)]

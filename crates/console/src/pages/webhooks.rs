@@ -174,13 +174,10 @@ async fn create(
                 created,
             },
         ),
-        Err(ConsoleError::Api { status, detail })
-            if (400..500).contains(&status) && status != 401 && status != 403 =>
-        {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        Err(err) => {
+            let (status, detail) = err.fixable()?;
             list_page(&state, &signed, form, Some(detail), status).await
         }
-        Err(other) => Err(other),
     }
 }
 
