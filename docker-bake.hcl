@@ -23,49 +23,26 @@ function "tags" {
 }
 
 group "default" {
-  targets = ["temponest", "auth", "agents", "webhooks", "scheduler", "knowledge"]
+  targets = ["image"]
 }
 
-# What every image shares.
-target "_common" {
+# One image per binary, all from docker/Dockerfile; each row names the bake target
+# (`docker buildx bake agents` builds one), the binary (also the image name), the port it
+# listens on, and the arguments the container runs with when given none.
+target "image" {
+  name = item.target
+  matrix = {
+    item = [
+      { target = "temponest", bin = "temponest", port = "9000", default_args = "serve" },
+      { target = "auth", bin = "temponest-auth", port = "9002", default_args = "" },
+      { target = "agents", bin = "temponest-agents", port = "9000", default_args = "" },
+      { target = "webhooks", bin = "temponest-webhooks", port = "9004", default_args = "" },
+      { target = "scheduler", bin = "temponest-scheduler", port = "9003", default_args = "" },
+      { target = "knowledge", bin = "temponest-knowledge", port = "9005", default_args = "" },
+    ]
+  }
   context    = "."
   dockerfile = "docker/Dockerfile"
-}
-
-# One target per image: its binary, the port it listens on, and the arguments the container
-# runs with when given none.
-target "temponest" {
-  inherits = ["_common"]
-  args     = { BIN = "temponest", PORT = "9000", DEFAULT_ARGS = "serve" }
-  tags     = tags("temponest")
-}
-
-target "auth" {
-  inherits = ["_common"]
-  args     = { BIN = "temponest-auth", PORT = "9002", DEFAULT_ARGS = "" }
-  tags     = tags("temponest-auth")
-}
-
-target "agents" {
-  inherits = ["_common"]
-  args     = { BIN = "temponest-agents", PORT = "9000", DEFAULT_ARGS = "" }
-  tags     = tags("temponest-agents")
-}
-
-target "webhooks" {
-  inherits = ["_common"]
-  args     = { BIN = "temponest-webhooks", PORT = "9004", DEFAULT_ARGS = "" }
-  tags     = tags("temponest-webhooks")
-}
-
-target "scheduler" {
-  inherits = ["_common"]
-  args     = { BIN = "temponest-scheduler", PORT = "9003", DEFAULT_ARGS = "" }
-  tags     = tags("temponest-scheduler")
-}
-
-target "knowledge" {
-  inherits = ["_common"]
-  args     = { BIN = "temponest-knowledge", PORT = "9005", DEFAULT_ARGS = "" }
-  tags     = tags("temponest-knowledge")
+  args       = { BIN = item.bin, PORT = item.port, DEFAULT_ARGS = item.default_args }
+  tags       = tags(item.bin)
 }

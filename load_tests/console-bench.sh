@@ -48,10 +48,7 @@ start_serve RATE_LIMIT_ENABLED=false TEMPONEST_WEBHOOKS__RUN_ENGINE=false \
 json='content-type: application/json'
 EMAIL=bench@example.com
 PASSWORD='correct horse battery staple'
-curl -sf -X POST "$BASE/auth/register" -H "$json" \
-  -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >/dev/null
-TOKEN=$(curl -sf -X POST "$BASE/auth/login" -H "$json" \
-  -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" | jq -r .access_token)
+TOKEN=$(sign_up "$BASE" "$EMAIL" "$PASSWORD")
 AGENT=$(curl -sf -X POST "$BASE/agents/" -H "Authorization: Bearer $TOKEN" -H "$json" \
   -d '{"name":"bench","model":"echo-1","provider":"echo"}' | jq -r .id)
 

@@ -57,10 +57,7 @@ fi
 start_serve "${provider[@]}" RATE_LIMIT_ENABLED=false TEMPONEST_WEBHOOKS__RUN_ENGINE=false
 
 json='content-type: application/json'
-curl -sf -X POST "$BASE/auth/register" -H "$json" \
-  -d '{"email":"bench@example.com","password":"correct horse battery staple"}' >/dev/null
-TOKEN=$(curl -sf -X POST "$BASE/auth/login" -H "$json" \
-  -d '{"email":"bench@example.com","password":"correct horse battery staple"}' | jq -r .access_token)
+TOKEN=$(sign_up "$BASE" bench@example.com 'correct horse battery staple')
 auth="Authorization: Bearer $TOKEN"
 COLLECTION=$(curl -sf -X POST "$BASE/rag/collections/" -H "$auth" -H "$json" \
   -d '{"name":"bench","chunk_size":1000,"chunk_overlap":200}' | jq -r .id)

@@ -49,6 +49,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/load_tests/start-serve.sh"
 bin="${TEMPONEST_BIN:-$root/target/release/temponest}"
 db="${LOAD_DB:-temponest_load_$$}"
 log="${SERVER_LOG:-/tmp/temponest-load-$$.log}"
@@ -128,12 +129,8 @@ trap cleanup EXIT
 password="load-test Password 1234!"
 # Registers a fresh account (password above) and prints "access_token email".
 fresh_account() {
-  local email="wrk-$(cat /proc/sys/kernel/random/uuid)@example.test"
-  curl -sf -o /dev/null -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/register"
-  local token
-  token=$(curl -sf -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/login" | jq -r .access_token)
+  local email="wrk-$(cat /proc/sys/kernel/random/uuid)@example.test" token
+  token=$(sign_up "$host" "$email" "$password")
   echo "$token" "$email"
 }
 
@@ -158,6 +155,24 @@ check_agent() {
 }
 
 psql_db() { psql -X -q -h 127.0.0.1 -U postgres -d "$db" -P pager=off "$@"; }
+
+# The commit-to-receipt latency (ms: receipt - outbox.created_at, joined on webhook-id =
+# event_id) of the deliveries in the temp table recv whose events match the SQL condition $1
+# on o.created_at, as one query: count, p50, p95, p99 and max.
+latency_sql() {
+  cat <<SQL
+with j as (
+  select (r.received_unix_ns::numeric / 1e9 - extract(epoch from o.created_at)) * 1000 as ms
+    from recv r join platform.outbox o on o.event_id = r.webhook_id::uuid
+   where $1)
+select count(*) as joined,
+       round(percentile_cont(0.50) within group (order by ms)::numeric, 2) as p50,
+       round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as p95,
+       round(percentile_cont(0.99) within group (order by ms)::numeric, 2) as p99,
+       round(max(ms), 2) as max
+  from j;
+SQL
+}
 
 # webhooks_bench wrk|fixed EVENTS ENDPOINTS [RPS]: starts a webhook-receiver, registers
 # ENDPOINTS endpoints (/e/1 .. /e/K on it) subscribed to load.test in a fresh tenant, publishes
@@ -282,27 +297,10 @@ select count(*) as received,
        round(count(*) / nullif(max(received_unix_ns)::numeric / 1e9 - (select t0 from first), 0)) as deliveries_per_s
   from recv;
 \echo commit-to-receipt latency, ms (receipt - outbox.created_at, joined on webhook-id = event_id):
-with j as (
-  select (r.received_unix_ns::numeric / 1e9 - extract(epoch from o.created_at)) * 1000 as ms
-    from recv r join platform.outbox o on o.event_id = r.webhook_id::uuid)
-select count(*) as joined,
-       round(percentile_cont(0.50) within group (order by ms)::numeric, 2) as p50,
-       round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as p95,
-       round(percentile_cont(0.99) within group (order by ms)::numeric, 2) as p99,
-       round(max(ms), 2) as max
-  from j;
+$(latency_sql true)
 \echo the same without the first ${WARMUP_SECS:-1} s of publishing (pools and HTTP connections warming up):
-with j as (
-  select (r.received_unix_ns::numeric / 1e9 - extract(epoch from o.created_at)) * 1000 as ms
-    from recv r join platform.outbox o on o.event_id = r.webhook_id::uuid
-   where o.created_at >= (select min(created_at) from platform.outbox where event_type = 'load.test')
-                         + interval '${WARMUP_SECS:-1} seconds')
-select count(*) as joined,
-       round(percentile_cont(0.50) within group (order by ms)::numeric, 2) as p50,
-       round(percentile_cont(0.95) within group (order by ms)::numeric, 2) as p95,
-       round(percentile_cont(0.99) within group (order by ms)::numeric, 2) as p99,
-       round(max(ms), 2) as max
-  from j;
+$(latency_sql "o.created_at >= (select min(created_at) from platform.outbox where event_type = 'load.test')
+                         + interval '${WARMUP_SECS:-1} seconds'")
 \echo webhooks.deliveries by status:
 select status, count(*) from webhooks.deliveries group by 1 order by 1;
 \echo webhooks.attempts by outcome:

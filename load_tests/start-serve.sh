@@ -1,5 +1,7 @@
-# Sourced by the stand-alone benches and demos (knowledge-bench.sh, knowledge-demo.sh,
-# console-bench.sh):
+# Sourced by the load-test scripts: start_serve by the stand-alone benches and demos
+# (knowledge-bench.sh, knowledge-demo.sh, console-bench.sh), sign_up by them and by run.sh and
+# chaos/run.sh, which start their servers their own way.
+#
 # `start_serve [VAR=value ...]` starts "$BIN serve" on 127.0.0.1:$PORT against a fresh
 # database $DB on $SERVER (dropped first), with the given extra variables, logging to
 # $WORK/server.log, sets PID, and waits until /health/ready answers (at most 60 s).
@@ -16,4 +18,12 @@ start_serve() {
   done
   echo "start_serve: not ready after 60 s; see $WORK/server.log" >&2
   exit 1
+}
+
+# `sign_up URL EMAIL PASSWORD` registers an account at the server URL, logs it in and prints
+# its access token ("null" or nothing when either was refused).
+sign_up() {
+  local body="{\"email\":\"$2\",\"password\":\"$3\"}"
+  curl -sf -o /dev/null -H 'content-type: application/json' -d "$body" "$1/auth/register"
+  curl -sf -H 'content-type: application/json' -d "$body" "$1/auth/login" | jq -r .access_token
 }

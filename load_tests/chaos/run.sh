@@ -25,6 +25,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+. "$here/../start-serve.sh"
 bin="${TEMPONEST_BIN:-}"
 if [ -z "$bin" ]; then
   for candidate in "${CARGO_TARGET_DIR:-$root/target}/release/temponest" "$root/target/release/temponest"; do
@@ -130,13 +131,21 @@ trap cleanup EXIT
 
 # Registers an account and prints its access token.
 token() {
-  local email="chaos-$(cat /proc/sys/kernel/random/uuid)@example.test" password="chaos Password 1234!"
-  curl -sf -o /dev/null -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/register"
-  curl -sf -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$host/auth/login" | jq -r .access_token
+  sign_up "$host" "chaos-$(cat /proc/sys/kernel/random/uuid)@example.test" "chaos Password 1234!"
 }
 post() { curl -sf -H "Authorization: Bearer $1" -H 'content-type: application/json' -d "$3" "$host$2"; }
+
+# `crash_and_restart SECS SQL`: kill -9 of the server, then SQL (to record what the killed
+# process left in flight), SECS of outage and a restart; sets the caller's t_kill and
+# t_restart (ns).
+crash_and_restart() {
+  t_kill=$(now_ns)
+  kill_server
+  psql_db -c "$2"
+  sleep "$1"
+  t_restart=$(now_ns)
+  start_server
+}
 
 # A fresh database and a server on it.
 fresh() {
@@ -160,13 +169,8 @@ kill_execution() {
   sleep 12
   until [ "$(psql_db -c "select count(*) from scheduler.executions where status = 'running'")" -ge 1 ]; do sleep 0.1; done
   local t_kill t_restart t_end
-  t_kill=$(now_ns)
-  kill_server
-  psql_db -c "create table public.chaos_in_flight as
+  crash_and_restart "$outage" "create table public.chaos_in_flight as
               select id from scheduler.executions where status = 'running'"
-  sleep "$outage"
-  t_restart=$(now_ns)
-  start_server
   local ready_ms=$((($(now_ns) - t_restart) / 1000000))
   sleep "${AFTER_SECS:-30}"
   t_end=$(now_ns)
@@ -228,14 +232,9 @@ kill_delivery() {
               select pg_notify('temponest_outbox', '');" >/dev/null
   until [ "$(curl -sf "http://127.0.0.1:$receiver_port/count")" -ge $((events / 10)) ]; do sleep 0.1; done
   local t_kill t_restart
-  t_kill=$(now_ns)
-  kill_server
-  psql_db -c "create table public.chaos_orphans as
+  crash_and_restart "$outage" "create table public.chaos_orphans as
               select event_id from webhooks.deliveries
               where leased_by is not null and status in ('pending', 'retrying')"
-  sleep "$outage"
-  t_restart=$(now_ns)
-  start_server
   local deadline=$(($(date +%s) + 300))
   until [ "$(psql_db -c "select count(*) from webhooks.deliveries where status = 'success'")" -ge "$events" ]; do
     [ "$(date +%s)" -ge "$deadline" ] && { echo "chaos: deliveries not settled after 300 s" >&2; break; }

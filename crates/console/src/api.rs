@@ -201,6 +201,22 @@ impl ApiClient {
         decode(self.attempt(token, Method::GET, path, None).await?).await
     }
 
+    /// `send`, then the 2xx response unread (a stream, or headers to read), or the API's
+    /// error as in [`ApiClient::json`].
+    pub async fn send_ok(
+        &self,
+        cell: &SessionCell,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response, ConsoleError> {
+        let resp = self.send(cell, method, path, body).await?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        Err(api_error(resp).await)
+    }
+
     /// A request whose answer has no body worth reading (204, or a resource the page does
     /// not show); errors as in [`ApiClient::json`].
     pub async fn call(
@@ -210,11 +226,7 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(), ConsoleError> {
-        let resp = self.send(cell, method, path, body).await?;
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        Err(api_error(resp).await)
+        self.send_ok(cell, method, path, body).await.map(drop)
     }
 }
 

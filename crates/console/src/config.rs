@@ -94,22 +94,17 @@ mod tests {
             .unwrap();
         assert_eq!(config.api_url, "http://api:9000");
         assert!(config.secure_cookies);
-        let err = Layers::none()
-            .with_toml("console_api_url = \"ftp://x\"")
-            .settings::<ConsoleConfig>()
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("TEMPONEST_CONSOLE_API_URL"),
-            "{err}"
-        );
-        let err = Layers::none()
-            .with_toml("console_cookie_key = \"c2hvcnQ=\"")
-            .settings::<ConsoleConfig>()
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("TEMPONEST_CONSOLE_COOKIE_KEY"),
-            "{err}"
-        );
+        let refusal = |toml: &str| {
+            Layers::none()
+                .with_toml(toml)
+                .settings::<ConsoleConfig>()
+                .unwrap_err()
+                .to_string()
+        };
+        let err = refusal("console_api_url = \"ftp://x\"");
+        assert!(err.contains("TEMPONEST_CONSOLE_API_URL"), "{err}");
+        let err = refusal("console_cookie_key = \"c2hvcnQ=\"");
+        assert!(err.contains("TEMPONEST_CONSOLE_COOKIE_KEY"), "{err}");
         let shown = format!(
             "{:?}",
             ConsoleConfig {

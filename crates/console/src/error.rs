@@ -28,6 +28,23 @@ pub enum ConsoleError {
     Render(#[from] askama::Error),
 }
 
+impl ConsoleError {
+    /// The API's refusal of a form that the user can fix (a 4xx other than 401 and 403): the
+    /// status to show the form again with, and the API's detail. Any other error as it is.
+    pub fn fixable(self) -> Result<(StatusCode, String), Self> {
+        match self {
+            Self::Api { status, detail }
+                if (400..500).contains(&status) && status != 401 && status != 403 =>
+            {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+                Ok((status, detail))
+            }
+            other => Err(other),
+        }
+    }
+}
+
 /// A page with only a message (errors), outside the signed-in layout.
 #[derive(Template)]
 #[template(path = "error.html")]

@@ -5,13 +5,16 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::api::ApiClient;
 use crate::assets;
@@ -160,7 +163,7 @@ impl Button {
     pub async fn forward(
         self,
         state: &ConsoleState,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         then: &str,
     ) -> Result<Response, ConsoleError> {
@@ -170,6 +173,26 @@ impl Button {
             .await?;
         Ok(axum::response::Redirect::to(then).into_response())
     }
+}
+
+/// The route of a button about one resource, the `{id}` of its path: asks the API for
+/// `method api` and sends the browser to `then`, with `{id}` in both replaced by that id (a
+/// malformed id is refused as by any `Path<Uuid>`).
+pub fn button_route(
+    method: Method,
+    api: &'static str,
+    then: &'static str,
+) -> MethodRouter<ConsoleState> {
+    post(
+        move |State(state): State<ConsoleState>, Path(id): Path<Uuid>, button: Button| {
+            let method = method.clone();
+            async move {
+                let id = id.to_string();
+                let (api, then) = (api.replace("{id}", &id), then.replace("{id}", &id));
+                button.forward(&state, method, &api, &then).await
+            }
+        },
+    )
 }
 
 /// The `_csrf` value and the other fields of a URL-encoded form.

@@ -199,24 +199,22 @@ mod tests {
             .unwrap();
         assert_eq!((unset.min_connections, unset.max_connections), (2, 50));
 
-        let zero = PoolSettings {
+        let refusal = |settings: PoolSettings| {
+            DbConfig::for_service("auth", DEFAULT_DATABASE_URL)
+                .with_settings(&settings)
+                .unwrap_err()
+                .to_string()
+        };
+        let err = refusal(PoolSettings {
             acquire_timeout_ms: Some(0),
             ..PoolSettings::default()
-        };
-        let err = DbConfig::for_service("auth", DEFAULT_DATABASE_URL)
-            .with_settings(&zero)
-            .unwrap_err()
-            .to_string();
+        });
         assert!(err.contains("DATABASE_ACQUIRE_TIMEOUT_MS"), "{err}");
-        let inverted = PoolSettings {
+        let err = refusal(PoolSettings {
             max_connections: Some(2),
             min_connections: Some(5),
             ..PoolSettings::default()
-        };
-        let err = DbConfig::for_service("auth", DEFAULT_DATABASE_URL)
-            .with_settings(&inverted)
-            .unwrap_err()
-            .to_string();
+        });
         assert!(err.contains("database.max_connections"), "{err}");
     }
 

@@ -305,11 +305,7 @@ fn in_progress() -> Response {
 /// Stores a final response, or forgets the key when the response must not be replayed.
 async fn remember(idem: &Idempotency, scope: &str, key: &str, response: Response) -> Response {
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let content_type = header_text(&response, header::CONTENT_TYPE).map(str::to_owned);
     let streaming = content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("text/event-stream"));
@@ -321,16 +317,9 @@ async fn remember(idem: &Idempotency, scope: &str, key: &str, response: Response
         forget(idem, scope, key).await;
         return response;
     }
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let no_store = response
-        .headers()
-        .get(header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("no-store"));
+    let location = header_text(&response, header::LOCATION).map(str::to_owned);
+    let no_store =
+        header_text(&response, header::CACHE_CONTROL).is_some_and(|v| v.contains("no-store"));
     let (parts, body) = response.into_parts();
     let bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -353,6 +342,11 @@ async fn remember(idem: &Idempotency, scope: &str, key: &str, response: Response
         forget(idem, scope, key).await;
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A response header's value, when it is text.
+fn header_text(response: &Response, name: header::HeaderName) -> Option<&str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 async fn forget(idem: &Idempotency, scope: &str, key: &str) {

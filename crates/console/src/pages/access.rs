@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,14 +15,17 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::pages::{page_with, when};
-use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Chrome, ConsoleState, Posted, Signed, button_route};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/console/access", get(overview))
         .route("/console/access/users", post(add_user))
         .route("/console/access/keys", post(create_key))
-        .route("/console/access/keys/{id}/revoke", post(revoke_key))
+        .route(
+            "/console/access/keys/{id}/revoke",
+            button_route(Method::DELETE, "/api-keys/{id}", "/console/access"),
+        )
 }
 
 /// The roles an admin can grant, least first.
@@ -143,21 +146,8 @@ async fn refused(
     signed: &Signed,
     err: ConsoleError,
 ) -> Result<Response, ConsoleError> {
-    match err {
-        ConsoleError::Api { status, detail }
-            if (400..500).contains(&status) && status != 401 && status != 403 =>
-        {
-            render(
-                state,
-                signed,
-                None,
-                Some(detail),
-                StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
-            )
-            .await
-        }
-        other => Err(other),
-    }
+    let (status, detail) = err.fixable()?;
+    render(state, signed, None, Some(detail), status).await
 }
 
 #[derive(Deserialize)]
@@ -223,15 +213,4 @@ async fn create_key(
         }
         Err(err) => refused(&state, &signed, err).await,
     }
-}
-
-async fn revoke_key(
-    State(state): State<ConsoleState>,
-    Path(id): Path<Uuid>,
-    button: Button,
-) -> Result<Response, ConsoleError> {
-    let path = format!("/api-keys/{id}");
-    button
-        .forward(&state, Method::DELETE, &path, "/console/access")
-        .await
 }

@@ -17,14 +17,17 @@ use uuid::Uuid;
 use crate::error::ConsoleError;
 use crate::pages::execution_list::{ListFilter, LiveList};
 use crate::pages::{page, page_with, query_value, when};
-use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Chrome, ConsoleState, Posted, Signed, button_route};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/console/agents", get(list).post(create))
         .route("/console/agents/new", get(new_form))
         .route("/console/agents/{id}", get(detail).post(update))
-        .route("/console/agents/{id}/delete", post(delete))
+        .route(
+            "/console/agents/{id}/delete",
+            button_route(Method::DELETE, "/agents/{id}", "/console/agents"),
+        )
         .route("/console/agents/{id}/run", post(run))
 }
 
@@ -312,17 +315,6 @@ async fn update(
     }
 }
 
-async fn delete(
-    State(state): State<ConsoleState>,
-    Path(id): Path<Uuid>,
-    button: Button,
-) -> Result<Response, ConsoleError> {
-    let path = format!("/agents/{id}");
-    button
-        .forward(&state, Method::DELETE, &path, "/console/agents")
-        .await
-}
-
 #[derive(Deserialize)]
 pub struct RunForm {
     #[serde(default)]
@@ -354,16 +346,13 @@ async fn run(
     let body = json!({"user_message": form.message, "stream": true});
     let resp = state
         .api
-        .send(
+        .send_ok(
             &signed.cell,
             Method::POST,
             &format!("/agents/{id}/execute"),
             Some(&body),
         )
         .await?;
-    if !resp.status().is_success() {
-        return Err(crate::api::api_error(resp).await);
-    }
     let execution = resp
         .headers()
         .get("x-execution-id")

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::charts::{self, Point};
 use crate::error::ConsoleError;
-use crate::pages::{page, usd};
+use crate::pages::{page, usd, usd_point};
 use crate::web::{Chrome, ConsoleState, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
@@ -84,11 +84,7 @@ async fn costs(
     )?;
     let daily: Vec<Point> = days
         .iter()
-        .map(|d| Point {
-            label: d.date.format("%m-%d").to_string(),
-            value: d.total_usd,
-            shown: usd(d.total_usd),
-        })
+        .map(|d| usd_point(d.date.format("%m-%d").to_string(), d.total_usd))
         .collect();
     let max = days.iter().map(|d| d.total_usd).fold(0.0, f64::max);
     let total: f64 = days.iter().map(|d| d.total_usd).sum();

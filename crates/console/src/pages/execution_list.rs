@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::api::{ApiClient, api_error};
+use crate::api::ApiClient;
 use crate::error::ConsoleError;
 use crate::pages::agents::Agent;
 use crate::pages::executions::{Execution, STATUSES, shown_status};
@@ -231,11 +231,8 @@ async fn events(
     // renewed cookie).
     let upstream = state
         .api
-        .send(&signed.cell, Method::GET, &path, None)
+        .send_ok(&signed.cell, Method::GET, &path, None)
         .await?;
-    if !upstream.status().is_success() {
-        return Err(api_error(upstream).await);
-    }
     let names = agent_names(&state, &signed).await?;
     let token = signed
         .cell

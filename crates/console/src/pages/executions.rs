@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::Deserialize;
@@ -19,14 +19,21 @@ use crate::error::ConsoleError;
 use crate::pages::agents::Agent;
 use crate::pages::execution_list::{ListFilter, ListQuery, LiveList};
 use crate::pages::{page, usd, when};
-use crate::web::{Button, Chrome, ConsoleState, Signed};
+use crate::web::{Chrome, ConsoleState, Signed, button_route};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/console/executions", get(list))
         .route("/console/executions/{id}", get(detail))
         .route("/console/executions/{id}/stream", get(stream))
-        .route("/console/executions/{id}/cancel", post(cancel))
+        .route(
+            "/console/executions/{id}/cancel",
+            button_route(
+                Method::POST,
+                "/executions/{id}/cancel",
+                "/console/executions/{id}",
+            ),
+        )
 }
 
 /// The statuses the API filters by.
@@ -210,11 +217,8 @@ async fn stream(
     }
     let resp = state
         .api
-        .send(&signed.cell, Method::GET, &path, None)
+        .send_ok(&signed.cell, Method::GET, &path, None)
         .await?;
-    if !resp.status().is_success() {
-        return Err(crate::api::api_error(resp).await);
-    }
     Ok((
         [
             (header::CONTENT_TYPE, "text/event-stream"),
@@ -224,16 +228,4 @@ async fn stream(
         Body::from_stream(resp.bytes_stream()),
     )
         .into_response())
-}
-
-async fn cancel(
-    State(state): State<ConsoleState>,
-    Path(id): Path<Uuid>,
-    button: Button,
-) -> Result<Response, ConsoleError> {
-    let (path, then) = (
-        format!("/executions/{id}/cancel"),
-        format!("/console/executions/{id}"),
-    );
-    button.forward(&state, Method::POST, &path, &then).await
 }

@@ -14,6 +14,7 @@ use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
+use crate::charts::Point;
 use crate::error::ConsoleError;
 
 /// A rendered page (200).
@@ -43,6 +44,15 @@ pub fn usd(amount: f64) -> String {
         format!("${amount:.2}")
     } else {
         format!("${amount:.6}")
+    }
+}
+
+/// A chart point worth `amount` dollars, its hover text as [`usd`] shows it.
+pub fn usd_point(label: String, amount: f64) -> Point {
+    Point {
+        label,
+        value: amount,
+        shown: usd(amount),
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::charts::{self, Point};
 use crate::error::ConsoleError;
 use crate::pages::execution_list::{ListFilter, LiveList};
-use crate::pages::{page, usd, when};
+use crate::pages::{page, usd, usd_point, when};
 use crate::web::{Chrome, ConsoleState, Signed};
 
 pub fn routes() -> Router<ConsoleState> {
@@ -146,11 +146,7 @@ fn figures(m: &Metrics) -> Figures {
     let hours: Vec<Point> = m
         .cost_per_hour
         .iter()
-        .map(|h| Point {
-            label: h.hour.format("%H:00").to_string(),
-            value: h.total_usd,
-            shown: usd(h.total_usd),
-        })
+        .map(|h| usd_point(h.hour.format("%H:00").to_string(), h.total_usd))
         .collect();
     let spend: f64 = m.cost_per_hour.iter().map(|h| h.total_usd).sum();
     let max_hour = m
@@ -161,11 +157,7 @@ fn figures(m: &Metrics) -> Figures {
     let agents: Vec<Point> = m
         .top_agents_by_cost
         .iter()
-        .map(|a| Point {
-            label: short_id(&a.agent_id),
-            value: a.total_usd,
-            shown: usd(a.total_usd),
-        })
+        .map(|a| usd_point(short_id(&a.agent_id), a.total_usd))
         .collect();
     Figures {
         executions: m.executions_total,

@@ -268,13 +268,10 @@ async fn create(
         Ok(created) => {
             Ok(Redirect::to(&format!("/console/schedules/{}", created.id)).into_response())
         }
-        Err(ConsoleError::Api { status, detail })
-            if (400..500).contains(&status) && status != 401 && status != 403 =>
-        {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        Err(err) => {
+            let (status, detail) = err.fixable()?;
             show_form(&state, &signed, zone, form, Some(detail), status).await
         }
-        Err(other) => Err(other),
     }
 }
 

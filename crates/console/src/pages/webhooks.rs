@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::Deserialize;
@@ -16,15 +16,29 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::pages::{page, page_with, when};
-use crate::web::{Button, Chrome, ConsoleState, Posted, Signed};
+use crate::web::{Chrome, ConsoleState, Posted, Signed, button_route};
 
 pub fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/console/webhooks", get(list).post(create))
         .route("/console/webhooks/{id}", get(detail))
-        .route("/console/webhooks/{id}/test", post(send_test))
+        .route(
+            "/console/webhooks/{id}/test",
+            button_route(
+                Method::POST,
+                "/webhooks/{id}/test",
+                "/console/webhooks/{id}",
+            ),
+        )
         .route("/console/webhooks/deliveries/{id}", get(delivery))
-        .route("/console/webhooks/deliveries/{id}/retry", post(retry))
+        .route(
+            "/console/webhooks/deliveries/{id}/retry",
+            button_route(
+                Method::POST,
+                "/webhooks/deliveries/{id}/retry",
+                "/console/webhooks/deliveries/{id}",
+            ),
+        )
 }
 
 #[derive(Deserialize)]
@@ -160,13 +174,10 @@ async fn create(
                 created,
             },
         ),
-        Err(ConsoleError::Api { status, detail })
-            if (400..500).contains(&status) && status != 401 && status != 403 =>
-        {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        Err(err) => {
+            let (status, detail) = err.fixable()?;
             list_page(&state, &signed, form, Some(detail), status).await
         }
-        Err(other) => Err(other),
     }
 }
 
@@ -227,18 +238,6 @@ async fn detail(
     })
 }
 
-async fn send_test(
-    State(state): State<ConsoleState>,
-    Path(id): Path<Uuid>,
-    button: Button,
-) -> Result<Response, ConsoleError> {
-    let (path, then) = (
-        format!("/webhooks/{id}/test"),
-        format!("/console/webhooks/{id}"),
-    );
-    button.forward(&state, Method::POST, &path, &then).await
-}
-
 struct AttemptRow {
     attempt: i32,
     started: String,
@@ -288,16 +287,4 @@ async fn delivery(
         attempts,
         retryable,
     })
-}
-
-async fn retry(
-    State(state): State<ConsoleState>,
-    Path(id): Path<Uuid>,
-    button: Button,
-) -> Result<Response, ConsoleError> {
-    let (path, then) = (
-        format!("/webhooks/deliveries/{id}/retry"),
-        format!("/console/webhooks/deliveries/{id}"),
-    );
-    button.forward(&state, Method::POST, &path, &then).await
 }

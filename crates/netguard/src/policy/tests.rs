@@ -23,6 +23,15 @@ fn blocked(text: &str, reason: BlockReason) -> GuardError {
     }
 }
 
+/// Asserts that `policy` refuses the address `text` for `reason`.
+fn assert_blocked(policy: &NetPolicy, text: &str, reason: BlockReason) {
+    assert_eq!(
+        policy.check_ip(ip(text)),
+        Err(blocked(text, reason)),
+        "{text}"
+    );
+}
+
 #[test]
 fn parse_accepts_networks_bare_addresses_and_whitespace() {
     let policy = NetPolicy::parse(" 127.0.0.0/8 ,::1/128,10.1.2.3,  fd00::1 ,").expect("valid");
@@ -73,14 +82,8 @@ fn parse_names_the_bad_entry() {
 #[test]
 fn default_policy_blocks_non_public_and_passes_public() {
     let policy = NetPolicy::default();
-    assert_eq!(
-        policy.check_ip(ip("127.0.0.1")),
-        Err(blocked("127.0.0.1", BlockReason::Loopback))
-    );
-    assert_eq!(
-        policy.check_ip(ip("169.254.169.254")),
-        Err(blocked("169.254.169.254", BlockReason::Metadata))
-    );
+    assert_blocked(&policy, "127.0.0.1", BlockReason::Loopback);
+    assert_blocked(&policy, "169.254.169.254", BlockReason::Metadata);
     assert_eq!(policy.check_ip(ip("8.8.8.8")), Ok(()));
     assert_eq!(policy.check_ip(ip("2606:4700:4700::1111")), Ok(()));
 }
@@ -92,14 +95,8 @@ fn allow_list_overrides_only_its_networks() {
     assert_eq!(policy.check_ip(ip("127.255.0.9")), Ok(()));
     // The IPv4-mapped form of an allowed IPv4 address is the same destination.
     assert_eq!(policy.check_ip(ip("::ffff:127.0.0.1")), Ok(()));
-    assert_eq!(
-        policy.check_ip(ip("10.0.0.1")),
-        Err(blocked("10.0.0.1", BlockReason::Private))
-    );
-    assert_eq!(
-        policy.check_ip(ip("::1")),
-        Err(blocked("::1", BlockReason::Loopback))
-    );
+    assert_blocked(&policy, "10.0.0.1", BlockReason::Private);
+    assert_blocked(&policy, "::1", BlockReason::Loopback);
     assert_eq!(policy.check_ip(ip("1.1.1.1")), Ok(()));
 }
 
