@@ -168,22 +168,16 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
 /// One retention run: finished executions and skipped/missed fire times older than
 /// `retention_days`, in batches ([`temponest_db::retention`]). True if a table has more.
 async fn purge(state: &AppState, now: DateTime<Utc>, retention_days: u32) -> sqlx::Result<bool> {
-    use temponest_db::retention::{DEFAULT_BATCH, DEFAULT_MAX_BATCHES, purge_in_batches};
+    use temponest_db::retention::purge;
     let before = now - chrono::Duration::days(i64::from(retention_days));
     let pool = &state.pool;
-    let finished = purge_in_batches(
-        "scheduler.executions",
-        DEFAULT_BATCH,
-        DEFAULT_MAX_BATCHES,
-        |n| executions::purge_finished(pool, before, n),
-    )
+    let finished = purge("scheduler.executions", |n| {
+        executions::purge_finished(pool, before, n)
+    })
     .await?;
-    let fires = purge_in_batches(
-        "scheduler.skipped_fires",
-        DEFAULT_BATCH,
-        DEFAULT_MAX_BATCHES,
-        |n| executions::purge_skipped_fires(pool, before, n),
-    )
+    let fires = purge("scheduler.skipped_fires", |n| {
+        executions::purge_skipped_fires(pool, before, n)
+    })
     .await?;
     Ok(finished.more || fires.more)
 }
