@@ -1,11 +1,13 @@
 //! Pooled Postgres access shared by every TempoNest service: pool construction from
 //! configuration, embedded migrations (run under sqlx's advisory lock), readiness probing,
 //! query timing and pool gauges, batched retention purges, the liveness of work-owning
-//! instances, literal substring search patterns, and classification of constraint
-//! violations so the web layer can map them to 409/422 in one place.
+//! instances and the handle of the engines that lease work, literal substring search
+//! patterns, and classification of constraint violations so the web layer can map them to
+//! 409/422 in one place.
 
 mod config;
 mod constraints;
+mod engine;
 pub mod instances;
 mod listen;
 mod metrics;
@@ -20,6 +22,7 @@ pub use config::{
     redact_url,
 };
 pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
+pub use engine::EngineHandle;
 pub use listen::listen;
 pub use metrics::{page_total, spawn_pool_gauges, timed};
 pub use pool::{DbError, connect, connect_lazy, ensure_database, is_unavailable, migrate, ping};

@@ -4,7 +4,7 @@
 //! than a moment — and every deleted row is counted in
 //! `temponest_retention_purged_rows_total{table}`.
 //!
-//! Callers run [`purge_in_batches`] now and then (the scheduler's engine round, the webhooks
+//! Callers run [`purge`] ([`purge_in_batches`] with the default batches) now and then (the scheduler's engine round, the webhooks
 //! retention task, the auth service's throttle sweep) and, when [`Purged::more`] says a run
 //! stopped at its batch cap, come back soon instead of waiting a whole interval.
 
@@ -83,6 +83,16 @@ where
     }
     purged.more = true;
     Ok(purged)
+}
+
+/// [`purge_in_batches`] with the default batch size and cap ([`DEFAULT_BATCH`],
+/// [`DEFAULT_MAX_BATCHES`]): one run of a retention purge.
+pub async fn purge<F, Fut>(table: &'static str, delete_batch: F) -> sqlx::Result<Purged>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: Future<Output = sqlx::Result<u64>>,
+{
+    purge_in_batches(table, DEFAULT_BATCH, DEFAULT_MAX_BATCHES, delete_batch).await
 }
 
 /// Calls `run_once` (one retention run; true when it has more to delete) at once and then

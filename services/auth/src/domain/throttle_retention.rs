@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
-use temponest_db::retention::{DEFAULT_BATCH, DEFAULT_MAX_BATCHES, purge_in_batches};
+use temponest_db::retention::purge;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::throttle;
@@ -28,12 +28,6 @@ pub fn spawn(pool: PgPool) -> tokio::task::JoinHandle<()> {
 
 /// One run; true if more expired rows are left than one run deletes.
 pub async fn run_once(pool: &PgPool) -> sqlx::Result<bool> {
-    let purged = purge_in_batches(
-        "auth.login_throttle",
-        DEFAULT_BATCH,
-        DEFAULT_MAX_BATCHES,
-        |n| throttle::purge_expired(pool, n),
-    )
-    .await?;
+    let purged = purge("auth.login_throttle", |n| throttle::purge_expired(pool, n)).await?;
     Ok(purged.more)
 }

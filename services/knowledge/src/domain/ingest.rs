@@ -21,8 +21,8 @@
 
 use std::time::Duration;
 
+use temponest_db::EngineHandle;
 use temponest_embeddings::{Embedder, EmbeddingError};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -32,12 +32,10 @@ use crate::domain::chunking::{self, Sizes};
 use crate::domain::formats::{self, ExtractError, Kind};
 use crate::state::AppState;
 
-/// The running engine; [`Engine::shutdown`] stops it (dropping it stops it without waiting).
-pub struct Engine {
-    id: Uuid,
-    cancel: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-}
+/// The running engine; its `shutdown` stops claiming, finishes the documents in hand and
+/// returns (dropping it stops it without waiting). Its id is the `leased_by` of the
+/// documents it holds.
+pub type Engine = EngineHandle;
 
 /// Starts an ingestion engine (the service starts one unless `knowledge.run_engine` is off).
 pub fn start(state: AppState) -> Engine {
@@ -51,32 +49,7 @@ pub fn start(state: AppState) -> Engine {
     ));
     let worker = tokio::spawn(run(state, id, cancel.clone()));
     tracing::info!(engine = %id, "knowledge ingestion engine started");
-    Engine {
-        id,
-        cancel,
-        tasks: vec![listener, worker],
-    }
-}
-
-impl Engine {
-    /// This engine's id: the `leased_by` of the documents it holds.
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// Stops claiming, finishes the documents in hand and returns.
-    pub async fn shutdown(mut self) {
-        self.cancel.cancel();
-        for task in std::mem::take(&mut self.tasks) {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
+    EngineHandle::new(id, cancel, vec![listener, worker])
 }
 
 async fn run(state: AppState, engine: Uuid, cancel: CancellationToken) {

@@ -2,7 +2,7 @@
 //! validation into a [`CollectionSpec`].
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use temponest_web::{ApiError, FieldError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -34,35 +34,18 @@ pub struct CollectionIn {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// `PATCH /rag/collections/{id}`: only the fields sent change; `null` clears `description`.
-/// A change of `chunk_size` or `chunk_overlap` re-chunks the collection's documents.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct CollectionPatch {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub embedding_model: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i32>)]
-    pub chunk_size: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i32>)]
-    pub chunk_overlap: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Option<serde_json::Value>>,
-}
-
-/// Distinguishes "absent" (outer `None`, via `default`) from "null" (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
+temponest_web::patch! {
+    /// `PATCH /rag/collections/{id}`: only the fields sent change; `null` clears `description`.
+    /// A change of `chunk_size` or `chunk_overlap` re-chunks the collection's documents.
+    #[derive(Debug, Default, Deserialize, ToSchema)]
+    pub struct CollectionPatch: nullable {
+        pub name: String,
+        pub description: String,
+        pub embedding_model: String,
+        pub chunk_size: i32,
+        pub chunk_overlap: i32,
+        pub metadata: serde_json::Value as Object,
+    }
 }
 
 /// `GET /rag/collections/` filters.
@@ -127,16 +110,6 @@ impl CollectionIn {
 }
 
 impl CollectionPatch {
-    /// Whether the patch changes anything.
-    pub fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.description.is_none()
-            && self.embedding_model.is_none()
-            && self.chunk_size.is_none()
-            && self.chunk_overlap.is_none()
-            && self.metadata.is_none()
-    }
-
     /// Applies the sent fields to `current` and validates the result. Required fields sent
     /// as `null` are refused.
     pub fn apply(self, current: &CollectionOut) -> Result<CollectionSpec, ApiError> {

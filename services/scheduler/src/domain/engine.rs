@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use temponest_db::EngineHandle;
 use temponest_db::instances::{self, Reaper};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -25,20 +25,18 @@ use crate::domain::firing;
 use crate::domain::runner::{self, Runner};
 use crate::state::AppState;
 
-/// The running engine; [`Engine::shutdown`] stops it gracefully (dropping it stops it
-/// without waiting).
-pub struct Engine {
-    id: Uuid,
-    cancel: CancellationToken,
-    task: Option<JoinHandle<()>>,
-}
+/// The running engine; its `shutdown` stops firing and claiming, lets running executions
+/// finish for up to `shutdown_grace_secs`, then returns the rest to the queue (the next
+/// engine adopts their agent executions) and returns (dropping it stops it without waiting).
+/// Its id is the `leased_by` of the executions it runs.
+pub type Engine = EngineHandle;
 
 /// Starts the engine (the service starts it unless `scheduler.run_engine` is off:
 /// [`crate::service`]).
 pub fn start(state: AppState) -> Engine {
     let id = Uuid::now_v7();
     let cancel = CancellationToken::new();
-    let task = Some({
+    let task = {
         tracing::info!(engine = %id, "scheduler engine started");
         // Registered until the engine has released its runs at shutdown, not just until it
         // stops firing: a crash during the grace period must still be recognised.
@@ -55,31 +53,8 @@ pub fn start(state: AppState) -> Engine {
             run(state, id, cancel).await;
             registered.cancel();
         })
-    });
-    Engine { id, cancel, task }
-}
-
-impl Engine {
-    /// This engine's id: the `leased_by` of the executions it runs.
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// Stops firing and claiming, lets running executions finish for up to
-    /// `shutdown_grace_secs`, then returns the rest to the queue (the next engine adopts
-    /// their agent executions) and returns.
-    pub async fn shutdown(mut self) {
-        self.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
+    };
+    EngineHandle::new(id, cancel, vec![task])
 }
 
 async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
@@ -168,22 +143,16 @@ async fn run(state: AppState, id: Uuid, cancel: CancellationToken) {
 /// One retention run: finished executions and skipped/missed fire times older than
 /// `retention_days`, in batches ([`temponest_db::retention`]). True if a table has more.
 async fn purge(state: &AppState, now: DateTime<Utc>, retention_days: u32) -> sqlx::Result<bool> {
-    use temponest_db::retention::{DEFAULT_BATCH, DEFAULT_MAX_BATCHES, purge_in_batches};
+    use temponest_db::retention::purge;
     let before = now - chrono::Duration::days(i64::from(retention_days));
     let pool = &state.pool;
-    let finished = purge_in_batches(
-        "scheduler.executions",
-        DEFAULT_BATCH,
-        DEFAULT_MAX_BATCHES,
-        |n| executions::purge_finished(pool, before, n),
-    )
+    let finished = purge("scheduler.executions", |n| {
+        executions::purge_finished(pool, before, n)
+    })
     .await?;
-    let fires = purge_in_batches(
-        "scheduler.skipped_fires",
-        DEFAULT_BATCH,
-        DEFAULT_MAX_BATCHES,
-        |n| executions::purge_skipped_fires(pool, before, n),
-    )
+    let fires = purge("scheduler.skipped_fires", |n| {
+        executions::purge_skipped_fires(pool, before, n)
+    })
     .await?;
     Ok(finished.more || fires.more)
 }

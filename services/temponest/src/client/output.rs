@@ -205,9 +205,14 @@ pub fn when(at: DateTime<Utc>) -> String {
     )
 }
 
+/// A cell that may be empty: the value, or `-` when absent.
+pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
 /// An optional time as [`ago`] (`-` when absent).
 pub fn ago_opt(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| "-".to_owned(), |at| relative(at, Utc::now()))
+    or_dash(at.map(ago))
 }
 
 /// A time relative to now: `just now`, `5m ago`, `in 2h`, `3d ago`.
@@ -237,14 +242,7 @@ pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 /// A local time without the relative part, for columns.
 pub fn local(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(
-        || "-".to_owned(),
-        |at| {
-            at.with_timezone(&Local)
-                .format("%Y-%m-%d %H:%M:%S %Z")
-                .to_string()
-        },
-    )
+    or_dash(at.map(|at| at.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z")))
 }
 
 /// Text cut to `max` characters (with an ellipsis), on one line.

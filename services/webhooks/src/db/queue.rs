@@ -347,6 +347,16 @@ pub async fn lock_ours(
     Ok(rows.into_iter().map(|r| (r.id, r.attempt_count)).collect())
 }
 
+/// What receivers answered (or why there was no answer), as columns: written the same way
+/// to the attempts and to the deliveries' latest state.
+#[derive(Debug, Default)]
+pub struct ResponseColumns {
+    pub status: Vec<Option<i32>>,
+    pub body: Vec<Option<String>>,
+    pub error: Vec<Option<String>>,
+    pub error_class: Vec<Option<ErrorClass>>,
+}
+
 /// Attempts to insert, as columns (one entry per attempt).
 #[derive(Debug, Default)]
 pub struct AttemptRows {
@@ -354,10 +364,7 @@ pub struct AttemptRows {
     pub attempt: Vec<i32>,
     pub started_at: Vec<DateTime<Utc>>,
     pub duration_ms: Vec<i32>,
-    pub response_status: Vec<Option<i32>>,
-    pub response_body: Vec<Option<String>>,
-    pub error_class: Vec<Option<ErrorClass>>,
-    pub error: Vec<Option<String>>,
+    pub response: ResponseColumns,
 }
 
 pub async fn insert_attempts(conn: &mut PgConnection, a: &AttemptRows) -> sqlx::Result<()> {
@@ -375,10 +382,10 @@ pub async fn insert_attempts(conn: &mut PgConnection, a: &AttemptRows) -> sqlx::
         &a.attempt,
         &a.started_at,
         &a.duration_ms,
-        &a.response_status as &[Option<i32>],
-        &a.response_body as &[Option<String>],
-        &a.error_class as &[Option<ErrorClass>],
-        &a.error as &[Option<String>]
+        &a.response.status as &[Option<i32>],
+        &a.response.body as &[Option<String>],
+        &a.response.error_class as &[Option<ErrorClass>],
+        &a.response.error as &[Option<String>]
     )
     .execute(conn)
     .await?;
@@ -394,10 +401,7 @@ pub struct DeliveryUpdates {
     pub attempt_count: Vec<i32>,
     /// `None` keeps the current value.
     pub next_attempt_at: Vec<Option<DateTime<Utc>>>,
-    pub response_status: Vec<Option<i32>>,
-    pub response_body: Vec<Option<String>>,
-    pub error: Vec<Option<String>>,
-    pub error_class: Vec<Option<ErrorClass>>,
+    pub response: ResponseColumns,
 }
 
 /// Writes the outcomes and clears the leases.
@@ -423,10 +427,10 @@ pub async fn update_deliveries(conn: &mut PgConnection, u: &DeliveryUpdates) -> 
         &u.outcome as &[Option<DeliveryOutcome>],
         &u.attempt_count,
         &u.next_attempt_at as &[Option<DateTime<Utc>>],
-        &u.response_status as &[Option<i32>],
-        &u.response_body as &[Option<String>],
-        &u.error as &[Option<String>],
-        &u.error_class as &[Option<ErrorClass>]
+        &u.response.status as &[Option<i32>],
+        &u.response.body as &[Option<String>],
+        &u.response.error as &[Option<String>],
+        &u.response.error_class as &[Option<ErrorClass>]
     )
     .execute(conn)
     .await?;

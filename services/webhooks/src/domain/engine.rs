@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use sqlx::PgConnection;
+use temponest_db::EngineHandle;
 use temponest_db::instances::Reaper;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -19,12 +19,11 @@ use crate::db::{deliveries, queue};
 use crate::domain::{dispatcher, retention, sender};
 use crate::state::AppState;
 
-/// The running engine; [`Engine::shutdown`] stops it (dropping it stops it without waiting).
-pub struct Engine {
-    id: Uuid,
-    cancel: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-}
+/// The running engine; its `shutdown` stops claiming work, waits (up to
+/// [`sender::SHUTDOWN_GRACE`]) for attempts in flight, releases the leases it still holds and
+/// returns (dropping it stops it without waiting). Its id is the `leased_by` of the
+/// deliveries its sender holds.
+pub type Engine = EngineHandle;
 
 /// Starts the dispatcher, the sender and the retention purge (the service starts it unless
 /// `webhooks.run_engine` is off: [`crate::service`]).
@@ -57,29 +56,7 @@ pub fn start(state: AppState) -> Engine {
         registered.cancel();
     }));
     tracing::info!(engine = %id, "webhook delivery engine started");
-    Engine { id, cancel, tasks }
-}
-
-impl Engine {
-    /// This engine's id: the `leased_by` of the deliveries its sender holds.
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// Stops claiming work, waits (up to [`sender::SHUTDOWN_GRACE`]) for attempts in flight,
-    /// releases the leases it still holds and returns.
-    pub async fn shutdown(mut self) {
-        self.cancel.cancel();
-        for task in std::mem::take(&mut self.tasks) {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
+    EngineHandle::new(id, cancel, tasks)
 }
 
 /// Returns the deliveries leased by dead senders to the queue and wakes the senders.

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::config::DeliveryConfig;
-use crate::db::queue::{self, AttemptRows, DeliveryUpdates};
+use crate::db::queue::{self, AttemptRows, DeliveryUpdates, ResponseColumns};
 use crate::domain::attempt::{self, Result as AttemptResult};
 use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass};
 
@@ -223,17 +223,15 @@ pub async fn write(
         match finished {
             Finished::Release { .. } => {}
             Finished::Unusable { delivery_id } => {
-                updates.push(
-                    *delivery_id,
-                    DeliveryStatus::Failed,
-                    Some(DeliveryOutcome::Disabled),
-                    count,
-                    None,
-                    None,
-                    None,
-                    Some("the endpoint is disabled or deleted".to_owned()),
-                    None,
-                );
+                updates
+                    .push_state(
+                        *delivery_id,
+                        DeliveryStatus::Failed,
+                        Some(DeliveryOutcome::Disabled),
+                        count,
+                        None,
+                    )
+                    .push_unattempted("the endpoint is disabled or deleted");
                 outcomes.push(Outcome::Disabled);
             }
             Finished::Attempt {
@@ -244,7 +242,6 @@ pub async fn write(
                 result,
             } => {
                 let attempt_count = count + 1;
-                let status = result.status.map(i32::from);
                 attempts.push(*delivery_id, attempt_count, result);
                 use DeliveryOutcome as Finish;
                 use DeliveryStatus::{Failed, Retrying, Success};
@@ -262,17 +259,9 @@ pub async fn write(
                     let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                     (Retrying, None, Some(at), Outcome::Retrying)
                 };
-                updates.push(
-                    *delivery_id,
-                    state,
-                    finish,
-                    attempt_count,
-                    next,
-                    status,
-                    result.body.clone(),
-                    result.error.clone(),
-                    result.error_class,
-                );
+                updates
+                    .push_state(*delivery_id, state, finish, attempt_count, next)
+                    .push_attempt(result);
                 outcomes.push(outcome);
             }
         }
@@ -293,36 +282,44 @@ impl AttemptRows {
         self.started_at.push(result.started_at);
         self.duration_ms
             .push(i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX));
-        self.response_status.push(result.status.map(i32::from));
-        self.response_body.push(result.body.clone());
-        self.error_class.push(result.error_class);
-        self.error.push(result.error.clone());
+        self.response.push_attempt(result);
     }
 }
 
 impl DeliveryUpdates {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
+    /// A delivery's new state; the caller pushes its response next, on what this returns.
+    fn push_state(
         &mut self,
         id: Uuid,
         status: DeliveryStatus,
         outcome: Option<DeliveryOutcome>,
         attempt_count: i32,
         next_attempt_at: Option<chrono::DateTime<Utc>>,
-        response_status: Option<i32>,
-        response_body: Option<String>,
-        error: Option<String>,
-        error_class: Option<ErrorClass>,
-    ) {
+    ) -> &mut ResponseColumns {
         self.id.push(id);
         self.status.push(status);
         self.outcome.push(outcome);
         self.attempt_count.push(attempt_count);
         self.next_attempt_at.push(next_attempt_at);
-        self.response_status.push(response_status);
-        self.response_body.push(response_body);
-        self.error.push(error);
-        self.error_class.push(error_class);
+        &mut self.response
+    }
+}
+
+impl ResponseColumns {
+    /// What the attempt's receiver answered.
+    fn push_attempt(&mut self, result: &AttemptResult) {
+        self.status.push(result.status.map(i32::from));
+        self.body.push(result.body.clone());
+        self.error.push(result.error.clone());
+        self.error_class.push(result.error_class);
+    }
+
+    /// No answer: the delivery failed without an attempt, for `error`.
+    fn push_unattempted(&mut self, error: &str) {
+        self.status.push(None);
+        self.body.push(None);
+        self.error.push(Some(error.to_owned()));
+        self.error_class.push(None);
     }
 }
 

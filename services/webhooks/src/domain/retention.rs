@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use temponest_db::retention::{DEFAULT_BATCH, DEFAULT_MAX_BATCHES, purge_in_batches};
+use temponest_db::retention::purge;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DeliveryConfig;
@@ -34,35 +34,24 @@ pub async fn run_once(
     let pool = &state.pool;
     let mut more = false;
     if let Some(before) = cutoff(now, config.retention_days) {
-        more |= purge_in_batches(
-            "webhooks.deliveries",
-            DEFAULT_BATCH,
-            DEFAULT_MAX_BATCHES,
-            |n| deliveries::purge_delivered(pool, before, n),
-        )
+        more |= purge("webhooks.deliveries", |n| {
+            deliveries::purge_delivered(pool, before, n)
+        })
         .await?
         .more;
     }
     if let Some(before) = cutoff(now, config.failed_retention_days) {
-        more |= purge_in_batches(
-            "webhooks.deliveries",
-            DEFAULT_BATCH,
-            DEFAULT_MAX_BATCHES,
-            |n| deliveries::purge_failed(pool, before, n),
-        )
+        more |= purge("webhooks.deliveries", |n| {
+            deliveries::purge_failed(pool, before, n)
+        })
         .await?
         .more;
     }
     if let Some(before) = cutoff(now, config.outbox_retention_days) {
-        more |= purge_in_batches(
-            "platform.outbox",
-            DEFAULT_BATCH,
-            DEFAULT_MAX_BATCHES,
-            |n| async move {
-                let mut conn = pool.acquire().await?;
-                temponest_outbox::purge_processed(&mut conn, before, n).await
-            },
-        )
+        more |= purge("platform.outbox", |n| async move {
+            let mut conn = pool.acquire().await?;
+            temponest_outbox::purge_processed(&mut conn, before, n).await
+        })
         .await?
         .more;
     }

@@ -1,14 +1,12 @@
 //! `api-keys` (list, create, revoke) and `users` (list, get, create, update).
 
-use std::io::IsTerminal;
-
 use serde_json::{Map, json};
 use temponest_auth::models::{ApiKeyOut, UserOut};
 
-use super::{Paging, change, list, remove, set, show};
+use super::{Paging, ask_password, change, list, remove, set, show};
 use crate::client::Ctx;
 use crate::client::error::CliError;
-use crate::client::output::{Tabular, ago, ago_opt, local};
+use crate::client::output::{Tabular, ago, ago_opt, local, or_dash};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ApiKeys {
@@ -112,7 +110,7 @@ impl Tabular for UserOut {
         vec![
             self.id.to_string(),
             self.email.clone(),
-            self.full_name.clone().unwrap_or_else(|| "-".into()),
+            or_dash(self.full_name.as_ref()),
             roles.join(","),
             if self.is_active { "yes" } else { "no" }.into(),
             ago(self.created_at),
@@ -158,13 +156,8 @@ pub async fn users(ctx: &Ctx, command: Users) -> Result<(), CliError> {
                 let text = std::io::read_to_string(std::io::stdin())
                     .map_err(|e| CliError::io("cannot read standard input", e))?;
                 text.trim_end_matches(['\n', '\r']).to_owned()
-            } else if std::io::stdin().is_terminal() {
-                rpassword::prompt_password("New user's password: ")
-                    .map_err(|e| CliError::io("cannot read the password", e))?
             } else {
-                return Err(CliError::Usage(
-                    "no terminal to ask for the password on: use --password-stdin".into(),
-                ));
+                ask_password("New user's password: ")?
             };
             let mut body = json!({ "email": email, "password": password, "roles": [role] });
             if let Some(name) = full_name {

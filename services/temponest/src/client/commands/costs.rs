@@ -6,7 +6,7 @@ use temponest_agents::models::costs::CostSummaryOut;
 use super::agent_id;
 use crate::client::Ctx;
 use crate::client::error::CliError;
-use crate::client::output::{local, parse, scalar};
+use crate::client::output::{local, or_dash, parse, scalar};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Costs {
@@ -140,7 +140,7 @@ pub async fn run(ctx: &Ctx, command: Costs) -> Result<(), CliError> {
                     period.to_owned(),
                     format!("{usage:.6}"),
                     scalar(limit),
-                    pct.map_or_else(|| "-".into(), |p| format!("{:.1}%", p * 100.0)),
+                    or_dash(pct.map(|p| format!("{:.1}%", p * 100.0))),
                 ]
             };
             ctx.out.table(

@@ -7,7 +7,7 @@ use temponest_agents::models::ExecutionOut;
 use super::{Paging, act, agent_filter, agent_id, json_object_arg, list, show};
 use crate::client::Ctx;
 use crate::client::error::CliError;
-use crate::client::output::{Tabular, ago, emit, parse, short};
+use crate::client::output::{Tabular, ago, emit, or_dash, parse, short};
 use crate::client::spinner::Spinner;
 use crate::client::sse;
 
@@ -74,7 +74,7 @@ impl Tabular for ExecutionOut {
             self.id.to_string(),
             self.agent_id.to_string(),
             self.status.to_string(),
-            self.outcome.map_or_else(|| "-".into(), |o| o.to_string()),
+            or_dash(self.outcome),
             short(&self.user_message, 30),
             self.tokens_used.total.to_string(),
             format!("{:.6}", self.cost_usd),

@@ -11,6 +11,8 @@ mod session;
 mod status;
 mod webhooks;
 
+use std::io::IsTerminal;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
@@ -241,6 +243,17 @@ pub fn read_object_file(path: &str) -> Result<serde_json::Map<String, Value>, Cl
         Value::Object(map) => Ok(map),
         _ => Err(CliError::Usage(format!("{path} must hold one object"))),
     }
+}
+
+/// A password asked on the terminal after `label`; without a terminal, a usage error that
+/// points at `--password-stdin`.
+pub fn ask_password(label: &str) -> Result<String, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "no terminal to ask for the password on: use --password-stdin".to_owned(),
+        ));
+    }
+    rpassword::prompt_password(label).map_err(|e| CliError::io("cannot read the password", e))
 }
 
 /// A `--context`-style argument: a JSON object.

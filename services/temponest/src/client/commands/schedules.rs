@@ -12,7 +12,7 @@ use super::{
 };
 use crate::client::Ctx;
 use crate::client::error::CliError;
-use crate::client::output::{Tabular, ago, ago_opt, local, parse, short};
+use crate::client::output::{Tabular, ago, ago_opt, local, or_dash, parse, short};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Schedules {
@@ -223,13 +223,11 @@ impl Tabular for ExecutionOut {
             self.id.to_string(),
             self.trigger.to_string(),
             self.status.to_string(),
-            self.outcome.map_or_else(|| "-".into(), |o| o.to_string()),
+            or_dash(self.outcome),
             local(Some(self.fire_time)),
             self.attempt.to_string(),
             format!("{:.6}", self.cost_usd),
-            self.error
-                .as_deref()
-                .map_or_else(|| "-".into(), |e| short(e, 40)),
+            or_dash(self.error.as_deref().map(|e| short(e, 40))),
         ]
     }
 }
@@ -246,9 +244,8 @@ impl Tabular for FireOut {
         vec![
             local(Some(self.fire_time)),
             self.disposition.to_string(),
-            self.status.map_or_else(|| "-".into(), |s| s.to_string()),
-            self.execution_id
-                .map_or_else(|| "-".into(), |id| id.to_string()),
+            or_dash(self.status),
+            or_dash(self.execution_id),
             ago(self.recorded_at),
         ]
     }

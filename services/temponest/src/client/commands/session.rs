@@ -5,9 +5,11 @@ use std::io::{BufRead, IsTerminal};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::ask_password;
 use crate::client::Ctx;
 use crate::client::api::{self, Api, Credentials};
 use crate::client::error::CliError;
+use crate::client::output::{or_dash, parse};
 use crate::client::profile::{Profile, Store};
 
 /// Log in to a platform and keep the session (or an API key) in the profile.
@@ -80,13 +82,8 @@ pub async fn login(ctx: &Ctx, args: Login) -> Result<(), CliError> {
         };
         let password = if args.password_stdin {
             read_stdin_line()?
-        } else if std::io::stdin().is_terminal() {
-            rpassword::prompt_password("Password: ")
-                .map_err(|e| CliError::io("cannot read the password", e))?
         } else {
-            return Err(CliError::Usage(
-                "no terminal to ask for the password on: use --password-stdin".to_owned(),
-            ));
+            ask_password("Password: ")?
         };
         let response = api
             .public(
@@ -169,16 +166,13 @@ pub async fn whoami(ctx: &Ctx) -> Result<(), CliError> {
     if ctx.out.raw(&me)? {
         return Ok(());
     }
-    let user: temponest_auth::models::UserOut = crate::client::output::parse(&me)?;
+    let user: temponest_auth::models::UserOut = parse(&me)?;
     let roles: Vec<String> = user.roles.iter().map(ToString::to_string).collect();
     ctx.out.table(
         &["FIELD", "VALUE"],
         vec![
             vec!["email".into(), user.email.clone()],
-            vec![
-                "name".into(),
-                user.full_name.clone().unwrap_or_else(|| "-".into()),
-            ],
+            vec!["name".into(), or_dash(user.full_name.as_ref())],
             vec!["user".into(), user.id.to_string()],
             vec![
                 "tenant".into(),

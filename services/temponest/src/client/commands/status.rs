@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::client::Ctx;
 use crate::client::error::CliError;
-use crate::client::output::scalar;
+use crate::client::output::{or_dash, scalar};
 
 /// `version`: the client's and the platform's versions (from `/health`, no login needed).
 pub async fn version(ctx: &Ctx) -> Result<(), CliError> {
@@ -160,12 +160,7 @@ fn print_report(ctx: &Ctx, report: &Value) {
     let engines = &report["engines"];
     let mut rows: Vec<Vec<String>> = GAUGES
         .iter()
-        .map(|(name, label)| {
-            let value = engines[*name]
-                .as_f64()
-                .map_or_else(|| "-".to_owned(), |v| format!("{v}"));
-            vec![(*label).to_owned(), value]
-        })
+        .map(|(name, label)| vec![(*label).to_owned(), or_dash(engines[*name].as_f64())])
         .collect();
     let lateness = &engines[LATENESS];
     rows.push(vec![

@@ -7,7 +7,7 @@ use temponest_webhooks::models::{AttemptOut, DeliveryDetail, DeliveryOut, Webhoo
 use super::{FIELD_FLAGS, Paging, act, change, file_fields, list, remove, set, show};
 use crate::client::Ctx;
 use crate::client::error::CliError;
-use crate::client::output::{Tabular, ago, ago_opt, label, parse, short};
+use crate::client::output::{Tabular, ago, ago_opt, label, or_dash, parse, short};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Webhooks {
@@ -157,9 +157,8 @@ impl Tabular for DeliveryOut {
             self.id.to_string(),
             self.event_type.clone(),
             self.status.to_string(),
-            self.outcome.as_ref().map_or_else(|| "-".into(), label),
-            self.response_status
-                .map_or_else(|| "-".into(), |s| s.to_string()),
+            or_dash(self.outcome.as_ref().map(label)),
+            or_dash(self.response_status),
             self.attempt_count.to_string(),
             ago(self.created_at),
             ago_opt(self.delivered_at),
@@ -174,11 +173,8 @@ impl Tabular for AttemptOut {
             self.attempt.to_string(),
             ago(self.started_at),
             self.duration_ms.to_string(),
-            self.response_status
-                .map_or_else(|| "-".into(), |s| s.to_string()),
-            self.error
-                .as_deref()
-                .map_or_else(|| "-".into(), |e| short(e, 50)),
+            or_dash(self.response_status),
+            or_dash(self.error.as_deref().map(|e| short(e, 50))),
         ]
     }
 }
