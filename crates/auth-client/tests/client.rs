@@ -130,6 +130,17 @@ async fn client(base: &str) -> (AuthClient, Cache) {
     (auth, cache)
 }
 
+/// A fake auth service publishing the key `k1` (seed 1), served, and a client of it: the fake,
+/// the key, the client and its cache.
+async fn fake_with_key() -> (FakeAuth, Key, AuthClient, Cache) {
+    let fake = FakeAuth::default();
+    let key = key("k1", 1);
+    fake.jwks.lock().unwrap().keys = vec![key.jwk.clone()];
+    let base = serve_fake(fake.clone()).await;
+    let (auth, cache) = client(&base).await;
+    (fake, key, auth, cache)
+}
+
 fn bearer(token: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
@@ -138,11 +149,7 @@ fn bearer(token: &str) -> HeaderMap {
 
 #[tokio::test]
 async fn tokens_verify_against_the_remote_jwks_and_a_new_key_is_fetched_on_sight() {
-    let fake = FakeAuth::default();
-    let first = key("k1", 1);
-    fake.jwks.lock().unwrap().keys = vec![first.jwk.clone()];
-    let base = serve_fake(fake.clone()).await;
-    let (auth, _) = client(&base).await;
+    let (fake, first, auth, _) = fake_with_key().await;
 
     let principal = auth
         .authenticate(&bearer(&token(&first, Uuid::now_v7(), 600)))
@@ -171,11 +178,7 @@ async fn tokens_verify_against_the_remote_jwks_and_a_new_key_is_fetched_on_sight
 
 #[tokio::test]
 async fn forged_expired_and_withdrawn_tokens_are_refused() {
-    let fake = FakeAuth::default();
-    let trusted = key("k1", 1);
-    fake.jwks.lock().unwrap().keys = vec![trusted.jwk.clone()];
-    let base = serve_fake(fake.clone()).await;
-    let (auth, _) = client(&base).await;
+    let (fake, trusted, auth, _) = fake_with_key().await;
 
     let impostor = key("k1", 9); // same kid, different key
     let err = auth
@@ -214,11 +217,7 @@ async fn forged_expired_and_withdrawn_tokens_are_refused() {
 
 #[tokio::test]
 async fn session_liveness_and_api_keys_are_introspected_once_then_cached() {
-    let fake = FakeAuth::default();
-    let signing = key("k1", 1);
-    fake.jwks.lock().unwrap().keys = vec![signing.jwk.clone()];
-    let base = serve_fake(fake.clone()).await;
-    let (auth, cache) = client(&base).await;
+    let (fake, signing, auth, cache) = fake_with_key().await;
 
     let session = Uuid::now_v7();
     let access = token(&signing, session, 600);

@@ -40,6 +40,11 @@ fn samples(rendered: &str, metric: &str, labels: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The `http_requests_total` samples whose labels contain every `label`.
+fn requests_total(rendered: &str, labels: &[&str]) -> Vec<String> {
+    samples(rendered, "http_requests_total", labels)
+}
+
 fn value(sample: &str) -> f64 {
     sample.rsplit(' ').next().unwrap().parse().unwrap()
 }
@@ -50,11 +55,7 @@ async fn requests_to_one_route_share_one_series_labelled_with_the_route_pattern(
     assert_eq!(send("GET", "/items/2").await, StatusCode::OK);
 
     let rendered = render_metrics();
-    let counts = samples(
-        &rendered,
-        "http_requests_total",
-        &[r#"endpoint="/items/{id}""#],
-    );
+    let counts = requests_total(&rendered, &[r#"endpoint="/items/{id}""#]);
     assert_eq!(counts.len(), 1, "one series expected:\n{rendered}");
     assert!(counts[0].contains(r#"method="GET""#), "{}", counts[0]);
     assert!(counts[0].contains(r#"status="200""#), "{}", counts[0]);
@@ -104,11 +105,7 @@ async fn requests_matching_no_route_are_labelled_unmatched_not_by_their_path() {
     );
 
     let rendered = render_metrics();
-    let unmatched = samples(
-        &rendered,
-        "http_requests_total",
-        &[r#"endpoint="unmatched""#, r#"status="404""#],
-    );
+    let unmatched = requests_total(&rendered, &[r#"endpoint="unmatched""#, r#"status="404""#]);
     assert_eq!(unmatched.len(), 1, "{rendered}");
     assert!(value(&unmatched[0]) >= 1.0);
     assert!(!rendered.contains("9f3a"), "{rendered}");
@@ -122,9 +119,8 @@ async fn server_errors_are_counted_with_their_status() {
     );
 
     let rendered = render_metrics();
-    let errors = samples(
+    let errors = requests_total(
         &rendered,
-        "http_requests_total",
         &[
             r#"endpoint="/orders/{id}""#,
             r#"method="POST""#,

@@ -74,6 +74,12 @@ fn attribute(span: &SpanData, key: &str) -> Option<Value> {
         .map(|kv| kv.value.clone())
 }
 
+/// Asserts that `span` carries the attribute `key` with the value `expected`.
+#[track_caller]
+fn assert_attribute(span: &SpanData, key: &str, expected: Value) {
+    assert_eq!(attribute(span, key), Some(expected), "attribute {key}");
+}
+
 #[test]
 fn make_span_continues_the_trace_of_an_incoming_traceparent() {
     let _tracing = Tracing::install();
@@ -176,20 +182,11 @@ async fn the_trace_layer_names_the_span_after_the_route_and_records_request_fiel
     assert_eq!(span.span_context.trace_id().to_string(), TRACE_ID);
     assert_eq!(span.parent_span_id.to_string(), CALLER_SPAN_ID);
     assert_eq!(span.span_kind, SpanKind::Server);
-    assert_eq!(
-        attribute(&span, "http.route"),
-        Some(Value::from("/items/{id}"))
-    );
-    assert_eq!(attribute(&span, "url.path"), Some(Value::from("/items/1")));
-    assert_eq!(attribute(&span, "request_id"), Some(Value::from("req-1")));
-    assert_eq!(
-        attribute(&span, "http.request.method"),
-        Some(Value::from("GET"))
-    );
-    assert_eq!(
-        attribute(&span, "http.response.status_code"),
-        Some(Value::I64(200))
-    );
+    assert_attribute(&span, "http.route", Value::from("/items/{id}"));
+    assert_attribute(&span, "url.path", Value::from("/items/1"));
+    assert_attribute(&span, "request_id", Value::from("req-1"));
+    assert_attribute(&span, "http.request.method", Value::from("GET"));
+    assert_attribute(&span, "http.response.status_code", Value::I64(200));
     assert_eq!(span.status, Status::Unset);
 }
 
@@ -201,10 +198,7 @@ async fn a_server_error_marks_the_request_span_as_failed() {
 
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let span = tracing.finished_span("GET /broken");
-    assert_eq!(
-        attribute(&span, "http.response.status_code"),
-        Some(Value::I64(503))
-    );
+    assert_attribute(&span, "http.response.status_code", Value::I64(503));
     assert!(
         matches!(span.status, Status::Error { .. }),
         "{:?}",
@@ -220,12 +214,6 @@ async fn an_unmatched_request_span_is_named_without_the_raw_path() {
 
     assert_eq!(status, StatusCode::NOT_FOUND);
     let span = tracing.finished_span("GET unmatched");
-    assert_eq!(
-        attribute(&span, "http.route"),
-        Some(Value::from("unmatched"))
-    );
-    assert_eq!(
-        attribute(&span, "url.path"),
-        Some(Value::from("/nowhere/123"))
-    );
+    assert_attribute(&span, "http.route", Value::from("unmatched"));
+    assert_attribute(&span, "url.path", Value::from("/nowhere/123"));
 }

@@ -102,6 +102,28 @@ impl EmbeddingServer {
         .await
     }
 
+    /// A server producing `dims`-dimensional vectors that answers with `faults` first, one a
+    /// request, and well afterwards.
+    pub async fn faulty(dims: usize, faults: Vec<Fault>) -> Self {
+        Self::start_with(EmbeddingServerOptions {
+            dims,
+            faults,
+            gate: None,
+        })
+        .await
+    }
+
+    /// A server producing `dims`-dimensional vectors that holds requests until `gate` are in
+    /// flight at once.
+    pub async fn gated(dims: usize, gate: usize) -> Self {
+        Self::start_with(EmbeddingServerOptions {
+            dims,
+            faults: Vec::new(),
+            gate: Some(gate),
+        })
+        .await
+    }
+
     pub async fn start_with(options: EmbeddingServerOptions) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,7 +1,8 @@
 //! Talking to a running TempoNest app in integration tests: an HTTP client bound to the app's
-//! base URL, tenant sign-up, and the assertions every service's test suite uses (status and
-//! JSON body, the SPEC §2 error body, conditions awaited with a deadline instead of sleeps,
-//! executed query plans read back).
+//! base URL, tenant sign-up, running an agent, and the assertions every service's test suite
+//! uses (status and JSON body, the SPEC §2 error body, conditions awaited with a deadline
+//! instead of sleeps, executed query plans read back); [`serve`] starts a test's own stand-in
+//! server (a provider, a webhook receiver).
 //! [`harness`] starts the platform for a test the way production does; [`embeddings`] is a
 //! deterministic local embedding server (OpenAI-compatible and Ollama).
 //! A dev-dependency only.
@@ -16,6 +17,7 @@ pub use harness::{Harness, Spawned};
 pub use refusals::{expect_field_error, names_field};
 pub use reqwest::Method;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::{Client, Response, StatusCode};
@@ -209,6 +211,20 @@ impl Api {
             .unwrap()
     }
 
+    /// Runs agent `agent_id` synchronously with `message` (asserts 200 OK) and returns the
+    /// execution.
+    pub async fn execute(&self, token: &str, agent_id: &str, message: &str) -> Value {
+        let request = format!("POST /agents/{agent_id}/execute");
+        let body = json!({ "user_message": message });
+        self.call(token, &request, Some(&body), 200).await
+    }
+
+    /// Runs `agent` (as the API returned it) like [`Api::execute`].
+    pub async fn run(&self, token: &str, agent: &Value, message: &str) -> Value {
+        let agent_id = agent["id"].as_str().expect("an agent with an id");
+        self.execute(token, agent_id, message).await
+    }
+
     /// Registers a new tenant (its admin, password [`PASSWORD`]) and logs in.
     pub async fn signup(&self, email: &str) -> Session {
         let credentials = json!({"email": email, "password": PASSWORD});
@@ -275,6 +291,17 @@ async fn expect_error_of(context: &str, resp: Response, status: StatusCode, need
 /// One request a test expects to be refused: the request line (`"PATCH /users/1"`), the
 /// JSON body, then the status and a word of the `detail` (as [`expect_error`] checks them).
 pub type Refusal<'a> = (&'a str, Option<Value>, u16, &'a str);
+
+/// Serves `router` on a free loopback port for as long as the test's runtime runs (a stand-in
+/// provider, a webhook receiver); returns its address.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let address = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
 
 /// Repeats `probe` until it returns true, for at most 15 s (for effects that travel through
 /// background tasks, Redis pub/sub or Postgres notifications). Each probe does real I/O, so

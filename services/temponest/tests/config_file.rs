@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use temponest_test_client::Api;
 
 /// Kills the server when the test ends, however it ends.
 struct Server(Child);
@@ -128,9 +129,8 @@ run_engine = false
         }
     });
 
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let live = get_when_up(&http, &format!("{base}/health/live")).await;
+    let api = Api::new(format!("http://127.0.0.1:{port}"));
+    let live = get_when_up(&api.http, &api.url("/health/live")).await;
     assert!(live.status().is_success(), "listening on the file's port");
 
     // The start-up line is JSON (log_format) and at info (log_filter).
@@ -148,7 +148,7 @@ run_engine = false
     assert_eq!(serving["level"], "INFO", "{serving}");
 
     // Global rate limits: the minute from the file, the hour from the environment.
-    let resp = http.get(format!("{base}/agents")).send().await.unwrap();
+    let resp = api.get_public("/agents", &[]).await;
     let policy = resp.headers()["ratelimit-policy"].to_str().unwrap();
     assert!(
         policy.contains("q=3;w=60") && policy.contains("q=500;w=3600"),
@@ -156,14 +156,8 @@ run_engine = false
     );
 
     // The docs page offers the documents of docs_urls.
-    let initializer = http
-        .get(format!("{base}/docs/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let initializer = api.get_public("/docs/swagger-initializer.js", &[]).await;
+    let initializer = initializer.text().await.unwrap();
     for url in ["/openapi/agents.json", "/openapi/auth.json"] {
         assert!(initializer.contains(url), "{url} in {initializer}");
     }
@@ -171,14 +165,7 @@ run_engine = false
     // The pool is sized by the file (the gauge is published as soon as the pool exists).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let metrics = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = api.metrics().await;
         if metrics.contains("db_connection_pool_max{pool=\"temponest\"} 13") {
             break;
         }

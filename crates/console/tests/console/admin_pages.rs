@@ -2,21 +2,10 @@
 //! test event delivered to a real local receiver and its attempt shown; the costs page;
 //! users and API keys managed by an admin and refused to a viewer.
 
-use axum::Router;
-use axum::routing::post;
 use reqwest::StatusCode;
 use temponest_test_client::eventually;
 
-use crate::browser::{between, location, spawn, spawn_with_ada};
-
-/// A receiver that accepts every delivery.
-async fn receiver() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    let app = Router::new().route("/hooks", post(|| async { "thanks" }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
+use crate::browser::{between, location, receiver, spawn, spawn_with_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_endpoint_is_added_a_test_event_is_delivered_and_its_attempt_is_shown(
@@ -43,43 +32,29 @@ async fn an_endpoint_is_added_a_test_event_is_delivered_and_its_attempt_is_shown
     assert!(bad.status().is_client_error());
     assert!(bad.text().await.unwrap().contains(r#"role="alert""#));
 
-    let url = receiver().await;
-    let resp = browser
-        .post(
-            "/console/webhooks",
-            &[
-                ("_csrf", &csrf),
-                ("name", "ci"),
-                ("url", &url),
-                ("events[]", "agent.created"),
-                ("events[]", "agent.deleted"),
-            ],
-        )
+    let url = receiver("thanks").await;
+    let endpoint = [
+        ("_csrf", csrf.as_str()),
+        ("name", "ci"),
+        ("url", &url),
+        ("events[]", "agent.created"),
+        ("events[]", "agent.deleted"),
+    ];
+    let created = browser
+        .submit("/console/webhooks", &endpoint, StatusCode::CREATED)
         .await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let created = resp.text().await.unwrap();
     assert!(
         created.contains("whsec_") || created.contains("Signing secret"),
         "{created}"
     );
-    let endpoint = created
-        .split("/console/webhooks/")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let endpoint = between(&created, "/console/webhooks/", "\"").to_owned();
     let page = browser.page(&format!("/console/webhooks/{endpoint}")).await;
     assert!(
         page.contains("agent.created, agent.deleted") && page.contains("Nothing delivered yet")
     );
 
     let resp = browser
-        .post(
-            &format!("/console/webhooks/{endpoint}/test"),
-            &[("_csrf", &csrf)],
-        )
+        .press(&format!("/console/webhooks/{endpoint}/test"), &csrf)
         .await;
     assert_eq!(location(&resp), format!("/console/webhooks/{endpoint}"));
     let deliveries = format!("/webhooks/{endpoint}/deliveries");
@@ -102,14 +77,7 @@ async fn an_endpoint_is_added_a_test_event_is_delivered_and_its_attempt_is_shown
         page.contains("webhook.test") && page.contains(">200<"),
         "{page}"
     );
-    let delivery = page
-        .split("/console/webhooks/deliveries/")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let delivery = between(&page, "/console/webhooks/deliveries/", "\"").to_owned();
     let detail = browser
         .page(&format!("/console/webhooks/deliveries/{delivery}"))
         .await;
@@ -127,13 +95,10 @@ async fn an_endpoint_is_added_a_test_event_is_delivered_and_its_attempt_is_shown
 async fn the_costs_page_charts_spend_and_shows_the_budget(pool: sqlx::PgPool) {
     let platform = spawn(pool).await;
     let admin = platform.admin("ada@example.com").await;
+    let budget = serde_json::json!({"daily_limit_usd": 5.0});
     let resp = platform
         .api
-        .post(
-            &admin.token,
-            "/costs/budget",
-            &serde_json::json!({"daily_limit_usd": 5.0}),
-        )
+        .post(&admin.token, "/costs/budget", &budget)
         .await;
     assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
     let mut browser = platform.signed_in("ada@example.com").await;
@@ -156,32 +121,24 @@ async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_ca
 ) {
     let (platform, _, mut browser) = spawn_with_ada(pool).await;
     let csrf = browser.csrf("/console/access").await;
-    let resp = browser
-        .post(
-            "/console/access/users",
-            &[
-                ("_csrf", &csrf),
-                ("email", "vic@example.com"),
-                ("password", temponest_test_client::PASSWORD),
-                ("role", "viewer"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&resp), "/console/access");
+    let user = [
+        ("_csrf", csrf.as_str()),
+        ("email", "vic@example.com"),
+        ("password", temponest_test_client::PASSWORD),
+        ("role", "viewer"),
+    ];
+    let added = browser.redirected("/console/access/users", &user).await;
+    assert_eq!(added, "/console/access");
     let page = browser.page("/console/access").await;
     assert!(page.contains("vic@example.com") && page.contains("No API keys"));
-    let resp = browser
-        .post(
-            "/console/access/keys",
-            &[
-                ("_csrf", &csrf),
-                ("name", "ci"),
-                ("scopes[]", "agents:read"),
-            ],
-        )
+    let new_key = [
+        ("_csrf", csrf.as_str()),
+        ("name", "ci"),
+        ("scopes[]", "agents:read"),
+    ];
+    let page = browser
+        .submit("/console/access/keys", &new_key, StatusCode::CREATED)
         .await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let page = resp.text().await.unwrap();
     let key = between(&page, r#"id="new-key" readonly value=""#, "\"").to_owned();
     assert!(key.starts_with("sk_"), "{key}");
     let with_key = || {
@@ -191,10 +148,7 @@ async fn an_admin_adds_a_user_and_creates_and_revokes_an_api_key_and_a_viewer_ca
     assert_eq!(with_key().await.unwrap().status(), StatusCode::OK);
     let id = between(&page, "/console/access/keys/", "/").to_owned();
     let resp = browser
-        .post(
-            &format!("/console/access/keys/{id}/revoke"),
-            &[("_csrf", &csrf)],
-        )
+        .press(&format!("/console/access/keys/{id}/revoke"), &csrf)
         .await;
     assert_eq!(location(&resp), "/console/access");
     let revoked = with_key().await.unwrap();

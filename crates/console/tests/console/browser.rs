@@ -76,20 +76,10 @@ impl Platform {
 
     /// A viewer in `admin`'s tenant.
     pub async fn viewer(&self, admin: &Session, email: &str) {
-        let resp = self
-            .api
-            .post(
-                &admin.token,
-                "/users",
-                &json!({"email": email, "password": PASSWORD, "roles": ["viewer"]}),
-            )
+        let user = json!({"email": email, "password": PASSWORD, "roles": ["viewer"]});
+        self.api
+            .call(&admin.token, "POST /users", Some(&user), 201)
             .await;
-        assert_eq!(
-            resp.status(),
-            StatusCode::CREATED,
-            "{}",
-            resp.text().await.unwrap()
-        );
     }
 
     pub fn browser(&self) -> Browser {
@@ -149,9 +139,17 @@ impl Browser {
     }
 
     pub async fn get(&mut self, path: &str) -> Response {
+        self.get_with(path, &[]).await
+    }
+
+    /// A GET with more `headers` (`last-event-id`, say).
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = self.http.get(format!("{}{path}", self.base));
         if let Some(cookie) = &self.cookie {
             request = request.header(COOKIE, cookie);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let resp = request.send().await.unwrap();
         self.keep(&resp);
@@ -190,6 +188,37 @@ impl Browser {
         resp
     }
 
+    /// Posts a form (see [`Browser::post`]), asserts `status` (the page in the failure
+    /// message) and returns the page.
+    pub async fn submit(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        status: StatusCode,
+    ) -> String {
+        let resp = self.post(path, fields).await;
+        let actual = resp.status();
+        let page = resp.text().await.unwrap();
+        assert_eq!(actual, status, "POST {path}: {page}");
+        page
+    }
+
+    /// Posts a form, asserts it redirects (303 See Other, the page in the failure message)
+    /// and returns where to.
+    pub async fn redirected(&mut self, path: &str, fields: &[(&str, &str)]) -> String {
+        let resp = self.post(path, fields).await;
+        let (status, to) = (resp.status(), location(&resp));
+        let page = resp.text().await.unwrap();
+        assert_eq!(status, StatusCode::SEE_OTHER, "POST {path}: {page}");
+        to
+    }
+
+    /// Posts a form that carries nothing but the CSRF token (a button: run a test event,
+    /// pause, delete, revoke).
+    pub async fn press(&mut self, path: &str, csrf: &str) -> Response {
+        self.post(path, &[("_csrf", csrf)]).await
+    }
+
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Response {
         self.post(
             "/console/sign-in",
@@ -212,6 +241,14 @@ pub fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
         + start.len();
     let rest = &page[from..];
     &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+/// Starts a webhook receiver on a free loopback port that accepts every delivery with
+/// `answer`; returns its URL.
+pub async fn receiver(answer: &'static str) -> String {
+    let app =
+        axum::Router::new().route("/hooks", axum::routing::post(move || async move { answer }));
+    format!("http://{}/hooks", temponest_test_client::serve(app).await)
 }
 
 /// The `_csrf` value in a page.

@@ -16,13 +16,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use axum::routing::post;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::browser::{Platform, spawn};
+use crate::browser::{Platform, receiver, spawn};
 use temponest_test_client::PASSWORD;
 
 /// A running chromedriver and a browser session on it.
@@ -109,6 +108,11 @@ async fn open(client: &Client, base: &str, path: &str) {
     client.goto(&format!("{base}{path}")).await.unwrap();
 }
 
+/// The path of the page the browser shows.
+async fn current_path(client: &Client) -> String {
+    client.current_url().await.unwrap().path().to_owned()
+}
+
 /// The `value` of the form field at `css` (empty when it has none).
 async fn value_of(client: &Client, css: &str) -> String {
     let field = client.find(Locator::Css(css)).await.unwrap();
@@ -161,26 +165,13 @@ async fn wait_text(client: &Client, css: &str, text: &str) {
 async fn sign_in(client: &Client, base: &str, email: &str) {
     open(client, base, "/console").await;
     assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/console/sign-in"),
+        current_path(client).await.ends_with("/console/sign-in"),
         "signed out: sent to sign-in"
     );
     fill(client, "#email", email).await;
     fill(client, "#password", PASSWORD).await;
     click(client, "form button[type=submit]").await;
     wait_text(client, "h1", "Last 24 hours").await;
-}
-
-async fn receiver() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    let app = axum::Router::new().route("/hooks", post(|| async { "received" }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -232,15 +223,8 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     wait_text(&client, "#status", "completed").await;
     wait_text(&client, "#answer", "Echo: hello from chromium").await;
     shot(&client, "execution").await;
-    let execution = client
-        .current_url()
-        .await
-        .unwrap()
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let path = current_path(&client).await;
+    let execution = path.rsplit('/').next().unwrap().to_owned();
     let streamed = client
         .execute_async(
             "const done = arguments[arguments.length - 1]; let text = '';
@@ -270,17 +254,9 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     let agent_id = agents[0]["id"].as_str().unwrap().to_owned();
     let run = platform
         .api
-        .post(
-            &admin.token,
-            &format!("/agents/{agent_id}/execute"),
-            &json!({"user_message": "started elsewhere"}),
-        )
+        .execute(&admin.token, &agent_id, "started elsewhere")
         .await;
-    assert_eq!(run.status(), 200);
-    let row = format!(
-        "#execution-{}",
-        run.json::<Value>().await.unwrap()["id"].as_str().unwrap()
-    );
+    let row = format!("#execution-{}", run["id"].as_str().unwrap());
     wait_text(&client, &row, "started elsewhere").await;
     wait_text(&client, &row, "completed").await;
     let same_page = client
@@ -309,13 +285,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     // The preview is a page of its own: wait for it before counting (the form already lists
     // its defaults' fire times).
     let shown = tokio::time::timeout(Duration::from_secs(20), async {
-        while !client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/preview")
-        {
+        while !current_path(&client).await.ends_with("/preview") {
             tokio::task::yield_now().await;
         }
     })
@@ -339,7 +309,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     shot(&client, "schedules").await;
 
     // A webhook endpoint and a test delivery.
-    let url = receiver().await;
+    let url = receiver("received").await;
     open(&client, &base, "/console/webhooks").await;
     fill(&client, "#name", "ci").await;
     fill(&client, "#url", &url).await;
@@ -373,14 +343,7 @@ async fn an_operator_uses_every_page_in_chromium_and_a_viewer_cannot_change_anyt
     click(&client, "form.who button").await;
     wait_text(&client, "h1", "TempoNest console").await;
     open(&client, &base, "/console/agents").await;
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/console/sign-in")
-    );
+    assert!(current_path(&client).await.ends_with("/console/sign-in"));
 
     // A viewer: no mutating buttons anywhere, and a forged POST is refused.
     sign_in(&client, &base, "vic@example.com").await;

@@ -40,13 +40,8 @@ async fn the_list_stream_relays_rendered_rows_and_rows_leaving_its_filter(pool: 
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     let run = platform
         .api
-        .post(
-            &admin.token,
-            &format!("/agents/{agent}/execute"),
-            &json!({"user_message": "live <b>row</b>"}),
-        )
+        .execute(&admin.token, &agent, "live <b>row</b>")
         .await;
-    let run: Value = run.json().await.unwrap();
     let id = run["id"].as_str().unwrap();
 
     let mut buffer = Vec::new();

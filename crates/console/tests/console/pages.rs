@@ -4,32 +4,22 @@
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use temponest_test_client::{eventually, expect_json};
+use temponest_test_client::eventually;
 
 use crate::browser::{Browser, location, spawn, spawn_with_ada};
 
 /// Creates an agent through the console's form; returns its id.
 pub async fn create_agent(browser: &mut Browser, name: &str) -> String {
     let csrf = browser.csrf("/console/agents/new").await;
-    let resp = browser
-        .post(
-            "/console/agents",
-            &[
-                ("_csrf", &csrf),
-                ("name", name),
-                ("provider", "echo"),
-                ("model", "echo-1"),
-                ("temperature", "0.5"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        resp.text().await.unwrap()
-    );
-    location(&resp).rsplit('/').next().unwrap().to_owned()
+    let fields = [
+        ("_csrf", csrf.as_str()),
+        ("name", name),
+        ("provider", "echo"),
+        ("model", "echo-1"),
+        ("temperature", "0.5"),
+    ];
+    let created = browser.redirected("/console/agents", &fields).await;
+    created.rsplit('/').next().unwrap().to_owned()
 }
 
 /// The text of an execution's SSE stream: its frames' `content`, in order.
@@ -56,14 +46,10 @@ async fn an_admin_creates_an_agent_runs_it_follows_the_answer_and_finds_the_exec
     assert!(page.contains("This agent has not run yet"));
     let csrf = browser.csrf(&format!("/console/agents/{id}")).await;
 
-    let resp = browser
-        .post(
-            &format!("/console/agents/{id}/run"),
-            &[("_csrf", &csrf), ("message", "hello console")],
-        )
+    let run = [("_csrf", csrf.as_str()), ("message", "hello console")];
+    let execution_page = browser
+        .redirected(&format!("/console/agents/{id}/run"), &run)
         .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let execution_page = location(&resp);
     let execution = execution_page.rsplit('/').next().unwrap().to_owned();
     assert_eq!(execution_page, format!("/console/executions/{execution}"));
 
@@ -77,19 +63,12 @@ async fn an_admin_creates_an_agent_runs_it_follows_the_answer_and_finds_the_exec
     assert_eq!(streamed_text(&stream), "Echo: hello console", "{stream}");
     assert!(stream.contains("data: [DONE]"), "{stream}");
     let resumed = browser
-        .http
-        .get(format!(
-            "{}/console/executions/{execution}/stream",
-            browser.base
-        ))
-        .header("cookie", browser.cookie.clone().unwrap())
-        .header("last-event-id", "1")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_with(
+            &format!("/console/executions/{execution}/stream"),
+            &[("last-event-id", "1")],
+        )
+        .await;
+    let resumed = resumed.text().await.unwrap();
     assert!(
         !resumed.contains("id: 1\n") && resumed.contains("id: 2\n"),
         "resumed after frame 1: {resumed}"
@@ -98,15 +77,8 @@ async fn an_admin_creates_an_agent_runs_it_follows_the_answer_and_finds_the_exec
 
     assert!(
         eventually(|| async {
-            let e = expect_json(
-                platform
-                    .api
-                    .get(&admin.token, &format!("/executions/{execution}"))
-                    .await,
-                StatusCode::OK,
-            )
-            .await;
-            e["status"] == "completed"
+            let path = format!("/executions/{execution}");
+            platform.api.fetch(&admin.token, &path).await["status"] == "completed"
         })
         .await
     );
@@ -149,27 +121,20 @@ async fn an_admin_creates_an_agent_runs_it_follows_the_answer_and_finds_the_exec
     );
 
     // Edit, then delete.
-    let resp = browser
-        .post(
-            &format!("/console/agents/{id}"),
-            &[
-                ("_csrf", &csrf),
-                ("name", "parrot-2"),
-                ("provider", "echo"),
-                ("model", "echo-1"),
-                ("description", "renamed"),
-            ],
-        )
+    let edit = [
+        ("_csrf", csrf.as_str()),
+        ("name", "parrot-2"),
+        ("provider", "echo"),
+        ("model", "echo-1"),
+        ("description", "renamed"),
+    ];
+    browser
+        .redirected(&format!("/console/agents/{id}"), &edit)
         .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let agent = expect_json(
-        platform
-            .api
-            .get(&admin.token, &format!("/agents/{id}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let agent = platform
+        .api
+        .fetch(&admin.token, &format!("/agents/{id}"))
+        .await;
     assert_eq!(agent["name"], "parrot-2");
     assert_eq!(agent["description"], "renamed");
     let search = browser.page("/console/agents?q=parrot-2").await;
@@ -177,14 +142,10 @@ async fn an_admin_creates_an_agent_runs_it_follows_the_answer_and_finds_the_exec
     let search = browser.page("/console/agents?q=nomatch").await;
     assert!(search.contains("No agent matches"));
     let resp = browser
-        .post(&format!("/console/agents/{id}/delete"), &[("_csrf", &csrf)])
+        .press(&format!("/console/agents/{id}/delete"), &csrf)
         .await;
     assert_eq!(location(&resp), "/console/agents");
-    let agents: Value = expect_json(
-        platform.api.get(&admin.token, "/agents").await,
-        StatusCode::OK,
-    )
-    .await;
+    let agents = platform.api.fetch(&admin.token, "/agents").await;
     assert_eq!(agents, serde_json::json!([]));
 }
 
@@ -193,42 +154,30 @@ async fn the_apis_refusals_are_shown_on_the_form_with_their_detail(pool: sqlx::P
     let (_platform, _, mut browser) = spawn_with_ada(pool).await;
     create_agent(&mut browser, "parrot").await;
     let csrf = browser.csrf("/console/agents/new").await;
-    let resp = browser
-        .post(
-            "/console/agents",
-            &[
-                ("_csrf", &csrf),
-                ("name", "PARROT"),
-                ("provider", "echo"),
-                ("model", "echo-1"),
-            ],
-        )
+    let duplicate = [
+        ("_csrf", csrf.as_str()),
+        ("name", "PARROT"),
+        ("provider", "echo"),
+        ("model", "echo-1"),
+    ];
+    let page = browser
+        .submit("/console/agents", &duplicate, StatusCode::CONFLICT)
         .await;
-    assert_eq!(resp.status(), StatusCode::CONFLICT);
-    let page = resp.text().await.unwrap();
     assert!(
         page.contains(r#"role="alert""#) && page.to_lowercase().contains("already"),
         "{page}"
     );
     assert!(page.contains(r#"value="PARROT""#), "what was typed is kept");
-    let resp = browser
-        .post(
-            "/console/agents",
-            &[
-                ("_csrf", &csrf),
-                ("name", "x"),
-                ("model", "echo-1"),
-                ("temperature", "hot"),
-            ],
-        )
+    let hot = [
+        ("_csrf", csrf.as_str()),
+        ("name", "x"),
+        ("model", "echo-1"),
+        ("temperature", "hot"),
+    ];
+    let page = browser
+        .submit("/console/agents", &hot, StatusCode::UNPROCESSABLE_ENTITY)
         .await;
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("temperature must be a number")
-    );
+    assert!(page.contains("temperature must be a number"));
     let resp = browser
         .get("/console/agents/00000000-0000-0000-0000-000000000000")
         .await;
@@ -280,7 +229,7 @@ async fn a_viewer_sees_no_mutating_buttons_and_a_forged_post_is_refused_by_the_a
         "the API's own role check answers"
     );
     let resp = viewer
-        .post(&format!("/console/agents/{id}/delete"), &[("_csrf", &csrf)])
+        .press(&format!("/console/agents/{id}/delete"), &csrf)
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = viewer
@@ -290,11 +239,7 @@ async fn a_viewer_sees_no_mutating_buttons_and_a_forged_post_is_refused_by_the_a
         )
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let agents: Value = expect_json(
-        platform.api.get(&admin.token, "/agents").await,
-        StatusCode::OK,
-    )
-    .await;
+    let agents = platform.api.fetch(&admin.token, "/agents").await;
     assert_eq!(agents.as_array().unwrap().len(), 1);
     let overview = viewer.page("/console").await;
     assert!(

@@ -7,6 +7,9 @@ use temponest_test_client::eventually;
 use crate::browser::{Browser, between, location, spawn_with_ada};
 use crate::pages::create_agent;
 
+/// Where the form previews a schedule's next fire times.
+const PREVIEW: &str = "/console/schedules/preview";
+
 fn refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
@@ -45,10 +48,8 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
     };
     // 09:00 Berlin in winter is 17:00 in Tokyo.
     let preview = browser
-        .post("/console/schedules/preview", &refs(&form("0 9 * * *")))
+        .submit(PREVIEW, &refs(&form("0 9 * * *")), StatusCode::OK)
         .await;
-    assert_eq!(preview.status(), StatusCode::OK);
-    let preview = preview.text().await.unwrap();
     let listed = between(&preview, r#"<ol id="preview">"#, "</ol>");
     assert_eq!(listed.matches("<li>").count(), 5, "{listed}");
     assert!(
@@ -61,21 +62,17 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         "the form is kept"
     );
     let bad = browser
-        .post("/console/schedules/preview", &refs(&form("61 * * * *")))
+        .submit(
+            PREVIEW,
+            &refs(&form("61 * * * *")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
         .await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.text().await.unwrap().contains("cron_expression"));
+    assert!(bad.contains("cron_expression"));
 
-    let resp = browser
-        .post("/console/schedules", &refs(&form("0 9 * * *")))
+    let path = browser
+        .redirected("/console/schedules", &refs(&form("0 9 * * *")))
         .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        resp.text().await.unwrap()
-    );
-    let path = location(&resp);
     let id = path.rsplit('/').next().unwrap().to_owned();
     let detail = browser.page(&path).await;
     let upcoming = between(&detail, r#"<ol id="upcoming">"#, "</ol>");
@@ -87,9 +84,7 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
     );
     assert!(list.contains("JST"), "next run in the viewer's zone");
 
-    let resp = browser
-        .post(&format!("{path}/pause"), &[("_csrf", &csrf)])
-        .await;
+    let resp = browser.press(&format!("{path}/pause"), &csrf).await;
     assert_eq!(location(&resp), path);
     let schedule = platform
         .api
@@ -102,24 +97,16 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
             .await
             .contains("while the schedule is paused")
     );
-    browser
-        .post(&format!("{path}/resume"), &[("_csrf", &csrf)])
-        .await;
+    browser.press(&format!("{path}/resume"), &csrf).await;
     let schedule = platform
         .api
         .fetch(&admin.token, &format!("/schedules/{id}"))
         .await;
     assert_eq!(schedule["is_active"], true);
 
-    let resp = browser
-        .post(&format!("{path}/trigger"), &[("_csrf", &csrf)])
+    browser
+        .redirected(&format!("{path}/trigger"), &[("_csrf", &csrf)])
         .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        resp.text().await.unwrap()
-    );
     let runs = platform
         .api
         .fetch(&admin.token, &format!("/schedules/{id}/executions"))
@@ -136,9 +123,7 @@ async fn a_schedule_is_previewed_created_shown_in_the_viewers_zone_paused_resume
         .await,
         "the triggered run executed the agent"
     );
-    let resp = browser
-        .post(&format!("{path}/explode"), &[("_csrf", &csrf)])
-        .await;
+    let resp = browser.press(&format!("{path}/explode"), &csrf).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 

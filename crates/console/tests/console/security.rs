@@ -3,10 +3,9 @@
 //! refusals, the security headers and the assets' caching.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 use temponest_console::session::{COOKIE, CookieJar, SessionData};
 use temponest_console::web::CONTENT_SECURITY_POLICY;
-use temponest_test_client::{PASSWORD, expect_json};
+use temponest_test_client::PASSWORD;
 
 use crate::browser::{COOKIE_KEY, location, set_cookie, spawn, spawn_with_ada};
 
@@ -108,17 +107,11 @@ async fn signing_in_sets_a_sealed_http_only_strict_cookie_and_a_wrong_password_s
 async fn an_expired_access_token_is_refreshed_and_the_renewed_cookie_is_set(pool: sqlx::PgPool) {
     let platform = spawn(pool).await;
     platform.admin("ada@example.com").await;
-    let tokens = expect_json(
-        platform
-            .api
-            .post_public(
-                "/auth/login",
-                &serde_json::json!({"email": "ada@example.com", "password": PASSWORD}),
-            )
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let credentials = serde_json::json!({"email": "ada@example.com", "password": PASSWORD});
+    let tokens = platform
+        .api
+        .call_public("POST /auth/login", Some(&credentials), 200)
+        .await;
     let jar = CookieJar::new(COOKIE_KEY, false, 3600).unwrap();
     let stale = SessionData::new(
         "not-a-valid-access-token".into(),
@@ -226,11 +219,7 @@ async fn forms_without_the_sessions_csrf_token_or_from_another_origin_are_refuse
         StatusCode::FORBIDDEN,
         "sign-in from another origin"
     );
-    let agents: Value = expect_json(
-        platform.api.get(&admin.token, "/agents").await,
-        StatusCode::OK,
-    )
-    .await;
+    let agents = platform.api.fetch(&admin.token, "/agents").await;
     assert_eq!(agents, serde_json::json!([]), "nothing was created");
     let resp = browser.post("/console/agents", &good).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "the real form works");

@@ -1,5 +1,5 @@
 use temponest_embeddings::{Embedder, EmbeddingConfig, EmbeddingError, EmbeddingKind};
-use temponest_test_client::embeddings::{EmbeddingServer, EmbeddingServerOptions};
+use temponest_test_client::embeddings::EmbeddingServer;
 
 use crate::{MODEL, config, embed, embedder, http, texts};
 
@@ -62,12 +62,7 @@ async fn ollama_is_spoken_on_api_embed_without_a_key() {
 async fn the_concurrency_limit_holds_across_concurrent_calls() {
     // The server holds requests until three are in flight together: a client that stays
     // below its limit never opens the gate, one that exceeds it shows a higher mark.
-    let server = EmbeddingServer::start_with(EmbeddingServerOptions {
-        dims: 8,
-        gate: Some(3),
-        ..EmbeddingServerOptions::default()
-    })
-    .await;
+    let server = EmbeddingServer::gated(8, 3).await;
     let config = EmbeddingConfig {
         batch_size: 2,
         max_concurrency: 3,

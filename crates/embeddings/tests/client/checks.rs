@@ -1,15 +1,10 @@
 use temponest_embeddings::{EmbeddingConfig, EmbeddingError, EmbeddingKind};
-use temponest_test_client::embeddings::{EmbeddingServer, EmbeddingServerOptions, Fault};
+use temponest_test_client::embeddings::{EmbeddingServer, Fault};
 
 use crate::{MODEL, config, embed_error, embedder, texts};
 
 async fn server_with(fault: Fault) -> EmbeddingServer {
-    EmbeddingServer::start_with(EmbeddingServerOptions {
-        dims: 64,
-        faults: vec![fault],
-        ..EmbeddingServerOptions::default()
-    })
-    .await
+    EmbeddingServer::faulty(64, vec![fault]).await
 }
 
 #[tokio::test]

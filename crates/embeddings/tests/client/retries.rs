@@ -1,15 +1,10 @@
 use temponest_embeddings::{EmbeddingConfig, EmbeddingError, EmbeddingKind};
-use temponest_test_client::embeddings::{EmbeddingServer, EmbeddingServerOptions, Fault};
+use temponest_test_client::embeddings::{EmbeddingServer, Fault};
 
 use crate::{MODEL, config, embed, embed_error, texts};
 
 async fn server_with(faults: Vec<Fault>) -> EmbeddingServer {
-    EmbeddingServer::start_with(EmbeddingServerOptions {
-        dims: 16,
-        faults,
-        ..EmbeddingServerOptions::default()
-    })
-    .await
+    EmbeddingServer::faulty(16, faults).await
 }
 
 fn statuses(server: &EmbeddingServer) -> Vec<u16> {
@@ -104,12 +99,7 @@ async fn a_refused_connection_is_retried_then_reported_as_unreachable() {
 #[tokio::test]
 async fn a_request_slower_than_the_timeout_fails_without_a_retry() {
     // A gate of two with a single request holds it well past the 1 s timeout.
-    let server = EmbeddingServer::start_with(EmbeddingServerOptions {
-        dims: 4,
-        gate: Some(2),
-        ..EmbeddingServerOptions::default()
-    })
-    .await;
+    let server = EmbeddingServer::gated(4, 2).await;
     let config = EmbeddingConfig {
         timeout_secs: 1,
         ..config(EmbeddingKind::OpenAi, &server)

@@ -1,28 +1,55 @@
 //! Anthropic Messages against a fake `/v1/messages` (typed SSE events).
 
-use serde_json::json;
-use temponest_llm::{ChatRequest, LlmError, Message, ProviderKind, ToolCall, ToolSpec, Usage};
+use serde_json::{Value, json};
+use temponest_llm::{ChatRequest, LlmError, Message, ProviderKind, ToolSpec};
 
-use crate::support::{FakeServer, Reply, chat_at, chat_streaming, config, pieces, provider};
+use crate::support::{
+    FakeServer, Reply, assert_ending, call, chat_at, chat_streaming, config, pieces, provider,
+};
 
-fn sse(events: &[(&str, serde_json::Value)]) -> Vec<Vec<u8>> {
+fn sse(events: &[(&str, Value)]) -> Vec<Vec<u8>> {
     events
         .iter()
         .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n").into_bytes())
         .collect()
 }
 
+/// A minimal `message_start` event: `input` and `output` tokens so far.
+fn message_start(input: u32, output: u32) -> (&'static str, Value) {
+    let usage = json!({"input_tokens": input, "output_tokens": output});
+    let start = json!({"type": "message_start", "message": {"usage": usage}});
+    ("message_start", start)
+}
+
+/// A `content_block_start` event opening a text block at `index`.
+fn text_start(index: u32) -> (&'static str, Value) {
+    let start = json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}});
+    ("content_block_start", start)
+}
+
+/// A `content_block_delta` event adding `text` to the text block at `index`.
+fn text_delta(index: u32, text: &str) -> (&'static str, Value) {
+    let delta = json!({"type": "text_delta", "text": text});
+    let event = json!({"type": "content_block_delta", "index": index, "delta": delta});
+    ("content_block_delta", event)
+}
+
+/// A `content_block_delta` event adding `partial_json` to the tool-use block at `index`.
+fn json_delta(index: u32, partial_json: &str) -> (&'static str, Value) {
+    let delta = json!({"type": "input_json_delta", "partial_json": partial_json});
+    let event = json!({"type": "content_block_delta", "index": index, "delta": delta});
+    ("content_block_delta", event)
+}
+
+/// A `content_block_stop` event closing the block at `index`.
+fn block_stop(index: u32) -> (&'static str, Value) {
+    let stop = json!({"type": "content_block_stop", "index": index});
+    ("content_block_stop", stop)
+}
+
 fn request() -> ChatRequest {
-    let first = ToolCall {
-        id: "toolu_1".into(),
-        name: "lookup".into(),
-        arguments: json!({"q": "rust"}),
-    };
-    let second = ToolCall {
-        id: "toolu_2".into(),
-        name: "lookup".into(),
-        arguments: json!({"q": "axum"}),
-    };
+    let first = call("toolu_1", "lookup", json!({"q": "rust"}));
+    let second = call("toolu_2", "lookup", json!({"q": "axum"}));
     ChatRequest {
         tools: vec![ToolSpec {
             name: "lookup".into(),
@@ -47,7 +74,7 @@ fn request() -> ChatRequest {
 
 #[tokio::test]
 async fn non_streamed_message_and_faithful_request_body() {
-    let server = FakeServer::start(vec![Reply::json(
+    let server = FakeServer::replying(
         200,
         json!({
             "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
@@ -58,28 +85,14 @@ async fn non_streamed_message_and_faithful_request_body() {
             "stop_reason": "tool_use",
             "usage": {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 50}
         }),
-    )])
+    )
     .await;
     let response = chat_at(ProviderKind::Anthropic, &server.url, &request())
         .await
         .unwrap();
     assert_eq!(response.content, "Let me check.");
-    assert_eq!(
-        response.tool_calls,
-        vec![ToolCall {
-            id: "toolu_9".into(),
-            name: "lookup".into(),
-            arguments: json!({"q": "tokio"})
-        }]
-    );
-    assert_eq!(
-        response.usage,
-        Some(Usage {
-            prompt_tokens: 150,
-            completion_tokens: 20
-        })
-    );
-    assert_eq!(response.finish_reason.as_deref(), Some("tool_use"));
+    let calls = [call("toolu_9", "lookup", json!({"q": "tokio"}))];
+    assert_ending(&response, &calls, (150, 20), "tool_use");
 
     let request = server.single();
     assert_eq!(request.path, "/v1/messages");
@@ -120,43 +133,19 @@ async fn streamed_events_with_text_and_tool_use() {
             "message_start",
             json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude", "stop_reason": null, "usage": {"input_tokens": 472, "output_tokens": 2}}}),
         ),
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
+        text_start(0),
         ("ping", json!({"type": "ping"})),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Okay,"}}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " checking"}}),
-        ),
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
+        text_delta(0, "Okay,"),
+        text_delta(0, " checking"),
+        block_stop(0),
         (
             "content_block_start",
             json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_01", "name": "lookup", "input": {}}}),
         ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": ""}}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"q\": \"ru"}}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "st\"}"}}),
-        ),
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 1}),
-        ),
+        json_delta(1, ""),
+        json_delta(1, "{\"q\": \"ru"),
+        json_delta(1, "st\"}"),
+        block_stop(1),
         (
             "message_delta",
             json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 89}}),
@@ -175,50 +164,24 @@ async fn streamed_events_with_text_and_tool_use() {
 
     assert_eq!(deltas, vec!["Okay,", " checking"]);
     assert_eq!(response.content, "Okay, checking");
-    assert_eq!(
-        response.tool_calls,
-        vec![ToolCall {
-            id: "toolu_01".into(),
-            name: "lookup".into(),
-            arguments: json!({"q": "rust"})
-        }]
-    );
-    assert_eq!(
-        response.usage,
-        Some(Usage {
-            prompt_tokens: 472,
-            completion_tokens: 89
-        })
-    );
-    assert_eq!(response.finish_reason.as_deref(), Some("tool_use"));
+    let calls = [call("toolu_01", "lookup", json!({"q": "rust"}))];
+    assert_ending(&response, &calls, (472, 89), "tool_use");
     assert_eq!(server.single().body["stream"], json!(true));
 }
 
 #[tokio::test]
 async fn overloaded_event_before_any_text_is_retried() {
     let overloaded = sse(&[
-        (
-            "message_start",
-            json!({"type": "message_start", "message": {"usage": {"input_tokens": 5, "output_tokens": 1}}}),
-        ),
+        message_start(5, 1),
         (
             "error",
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
         ),
     ]);
     let fine = sse(&[
-        (
-            "message_start",
-            json!({"type": "message_start", "message": {"usage": {"input_tokens": 5, "output_tokens": 1}}}),
-        ),
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
-        ),
+        message_start(5, 1),
+        text_start(0),
+        text_delta(0, "Hi"),
         (
             "message_delta",
             json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
@@ -241,20 +204,7 @@ async fn overloaded_event_before_any_text_is_retried() {
 
 #[tokio::test]
 async fn error_event_after_text_is_not_retried() {
-    let mut chunks = sse(&[
-        (
-            "message_start",
-            json!({"type": "message_start", "message": {"usage": {"input_tokens": 5, "output_tokens": 1}}}),
-        ),
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Partial"}}),
-        ),
-    ]);
+    let mut chunks = sse(&[message_start(5, 1), text_start(0), text_delta(0, "Partial")]);
     chunks.extend(pieces(&[
         "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal server error\"}}\n\n",
     ]));
@@ -276,10 +226,10 @@ async fn error_event_after_text_is_not_retried() {
 
 #[tokio::test]
 async fn http_error_body_is_parsed() {
-    let server = FakeServer::start(vec![Reply::json(
+    let server = FakeServer::replying(
         401,
         json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
-    )])
+    )
     .await;
     let request = ChatRequest::new("claude", vec![Message::user("hi")]);
     let error = chat_at(ProviderKind::Anthropic, &server.url, &request).await;

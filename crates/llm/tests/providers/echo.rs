@@ -112,8 +112,7 @@ async fn calls_are_counted_by_provider_and_outcome() {
     echo.chat(&ChatRequest::new("m", vec![Message::user("hi")]), None)
         .await
         .unwrap();
-    let server =
-        FakeServer::start(vec![Reply::json(400, json!({"error": {"message": "bad"}}))]).await;
+    let server = FakeServer::replying(400, json!({"error": {"message": "bad"}})).await;
     let openai = provider(config(ProviderKind::OpenAi, &server.url));
     openai
         .chat(&ChatRequest::new("m", vec![Message::user("hi")]), None)

@@ -1,16 +1,14 @@
 //! Ollama's native `/api/chat` against a fake server (NDJSON streaming).
 
 use serde_json::json;
-use temponest_llm::{ChatRequest, Message, ProviderKind, ToolCall, ToolSpec, Usage};
+use temponest_llm::{ChatRequest, Message, ProviderKind, ToolSpec};
 
-use crate::support::{FakeServer, Reply, chat_streaming, config, pieces, provider};
+use crate::support::{
+    FakeServer, Reply, assert_ending, call, chat_streaming, config, pieces, pieces_around, provider,
+};
 
 fn request() -> ChatRequest {
-    let call = ToolCall {
-        id: "call_0".into(),
-        name: "add".into(),
-        arguments: json!({"a": 1, "b": 2}),
-    };
+    let call = call("call_0", "add", json!({"a": 1, "b": 2}));
     ChatRequest {
         temperature: Some(0.2),
         max_tokens: Some(64),
@@ -33,17 +31,21 @@ fn request() -> ChatRequest {
 
 #[tokio::test]
 async fn streamed_ndjson_with_tool_calls_and_final_counts() {
-    let mut chunks = pieces(&[
-        "{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:00Z\",\"message\":{\"role\":\"assistant\",\"content\":\"The \"},\"done\":false}\n{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"sum is \"},\"done\":false}\n{\"model\":\"llama3.2\",\"mess",
-        "age\":{\"role\":\"assistant\",\"content\":\"3 \"},\"done\":false}\n",
-    ]);
     // "€" (0xE2 0x82 0xAC) split across writes.
-    chunks.push(b"{\"message\":{\"role\":\"assistant\",\"content\":\"\xE2\x82".to_vec());
-    chunks.push(b"\xAC\"},\"done\":false}\n".to_vec());
-    chunks.extend(pieces(&[
-        "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}}},{\"function\":{\"name\":\"log\",\"arguments\":{}}}]},\"done\":false}\n",
-        "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"total_duration\":123,\"prompt_eval_count\":26,\"eval_count\":11}\n",
-    ]));
+    let chunks = pieces_around(
+        &[
+            "{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:00Z\",\"message\":{\"role\":\"assistant\",\"content\":\"The \"},\"done\":false}\n{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"sum is \"},\"done\":false}\n{\"model\":\"llama3.2\",\"mess",
+            "age\":{\"role\":\"assistant\",\"content\":\"3 \"},\"done\":false}\n",
+        ],
+        &[
+            b"{\"message\":{\"role\":\"assistant\",\"content\":\"\xE2\x82",
+            b"\xAC\"},\"done\":false}\n",
+        ],
+        &[
+            "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}}},{\"function\":{\"name\":\"log\",\"arguments\":{}}}]},\"done\":false}\n",
+            "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"total_duration\":123,\"prompt_eval_count\":26,\"eval_count\":11}\n",
+        ],
+    );
     let server = FakeServer::start(vec![Reply::chunks("application/x-ndjson", chunks)]).await;
     let mut config = config(ProviderKind::Ollama, &server.url);
     config.api_key = None;
@@ -52,29 +54,11 @@ async fn streamed_ndjson_with_tool_calls_and_final_counts() {
 
     assert_eq!(deltas, vec!["The ", "sum is ", "3 ", "€"]);
     assert_eq!(response.content, "The sum is 3 €");
-    assert_eq!(
-        response.tool_calls,
-        vec![
-            ToolCall {
-                id: "call_0".into(),
-                name: "add".into(),
-                arguments: json!({"a": 3, "b": 4})
-            },
-            ToolCall {
-                id: "call_1".into(),
-                name: "log".into(),
-                arguments: json!({})
-            },
-        ]
-    );
-    assert_eq!(
-        response.usage,
-        Some(Usage {
-            prompt_tokens: 26,
-            completion_tokens: 11
-        })
-    );
-    assert_eq!(response.finish_reason.as_deref(), Some("stop"));
+    let calls = [
+        call("call_0", "add", json!({"a": 3, "b": 4})),
+        call("call_1", "log", json!({})),
+    ];
+    assert_ending(&response, &calls, (26, 11), "stop");
 
     let request = server.single();
     assert_eq!(request.path, "/api/chat");
@@ -102,7 +86,7 @@ async fn streamed_ndjson_with_tool_calls_and_final_counts() {
 
 #[tokio::test]
 async fn non_streamed_response_and_bearer_key_when_set() {
-    let server = FakeServer::start(vec![Reply::json(
+    let server = FakeServer::replying(
         200,
         json!({
             "model": "llama3.2",
@@ -112,7 +96,7 @@ async fn non_streamed_response_and_bearer_key_when_set() {
             "prompt_eval_count": 5,
             "eval_count": 3
         }),
-    )])
+    )
     .await;
     let response = provider(config(ProviderKind::Ollama, &server.url))
         .chat(

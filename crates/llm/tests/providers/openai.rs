@@ -1,9 +1,12 @@
 //! The OpenAI-compatible protocol against a fake `/v1/chat/completions`.
 
 use serde_json::json;
-use temponest_llm::{ChatRequest, Message, ProviderKind, ToolCall, ToolSpec, Usage};
+use temponest_llm::{ChatRequest, Message, ProviderKind, ToolSpec};
 
-use crate::support::{FakeServer, Reply, chat_at, chat_streaming, config, pieces, provider};
+use crate::support::{
+    FakeServer, Reply, assert_ending, call, chat_at, chat_streaming, config, pieces_around,
+    provider,
+};
 
 fn weather_tool() -> ToolSpec {
     ToolSpec {
@@ -15,11 +18,7 @@ fn weather_tool() -> ToolSpec {
 
 /// A conversation with every message kind, including a finished tool round trip.
 fn conversation() -> ChatRequest {
-    let call = ToolCall {
-        id: "call_abc".into(),
-        name: "get_weather".into(),
-        arguments: json!({"city": "Paris"}),
-    };
+    let call = call("call_abc", "get_weather", json!({"city": "Paris"}));
     ChatRequest {
         temperature: Some(0.7),
         max_tokens: Some(256),
@@ -39,7 +38,7 @@ fn conversation() -> ChatRequest {
 
 #[tokio::test]
 async fn non_streamed_tool_call_and_faithful_request_body() {
-    let server = FakeServer::start(vec![Reply::json(
+    let server = FakeServer::replying(
         200,
         json!({
             "id": "chatcmpl-1",
@@ -59,7 +58,7 @@ async fn non_streamed_tool_call_and_faithful_request_body() {
             }],
             "usage": {"prompt_tokens": 57, "completion_tokens": 18, "total_tokens": 75}
         }),
-    )])
+    )
     .await;
     let mut config = config(ProviderKind::OpenAi, &format!("{}/v1", server.url));
     config
@@ -68,22 +67,12 @@ async fn non_streamed_tool_call_and_faithful_request_body() {
     let response = provider(config).chat(&conversation(), None).await.unwrap();
 
     assert_eq!(response.content, "");
-    assert_eq!(
-        response.tool_calls,
-        vec![ToolCall {
-            id: "call_xyz".into(),
-            name: "get_weather".into(),
-            arguments: json!({"city": "Paris", "day": "tomorrow"}),
-        }]
-    );
-    assert_eq!(
-        response.usage,
-        Some(Usage {
-            prompt_tokens: 57,
-            completion_tokens: 18
-        })
-    );
-    assert_eq!(response.finish_reason.as_deref(), Some("tool_calls"));
+    let calls = [call(
+        "call_xyz",
+        "get_weather",
+        json!({"city": "Paris", "day": "tomorrow"}),
+    )];
+    assert_ending(&response, &calls, (57, 18), "tool_calls");
     assert_eq!(response.attempts, 1);
 
     let request = server.single();
@@ -121,23 +110,24 @@ async fn non_streamed_tool_call_and_faithful_request_body() {
 async fn streamed_text_tool_calls_and_usage_chunk() {
     // Events split at awkward places: inside JSON, inside "data:", inside a UTF-8 character
     // ("é" is 0xC3 0xA9), with comments and an unknown field.
-    let mut chunks = pieces(&[
-        ": OPENROUTER PROCESSING\n\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"cho",
-        "ices\":[{\"index\":0,\"delta\":{\"content\":\"lo caf",
-    ]);
-    chunks.push(b"\xC3".to_vec());
-    chunks.push(b"\xA9!\"}}]}\n\nid: 3\nda".to_vec());
-    chunks.extend(pieces(&[
-        "ta: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"ci\"}}]}}]}\n\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]}}]}\n\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\": \\\"Paris\\\"}\"}}]}}]}\r\n\r\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
-        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":9,\"total_tokens\":21}}\n\n",
-        "data: [DONE]\n\n",
-    ]));
+    let chunks = pieces_around(
+        &[
+            ": OPENROUTER PROCESSING\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"cho",
+            "ices\":[{\"index\":0,\"delta\":{\"content\":\"lo caf",
+        ],
+        &[b"\xC3", b"\xA9!\"}}]}\n\nid: 3\nda"],
+        &[
+            "ta: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"ci\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\": \\\"Paris\\\"}\"}}]}}]}\r\n\r\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":9,\"total_tokens\":21}}\n\n",
+            "data: [DONE]\n\n",
+        ],
+    );
     let server = FakeServer::start(vec![Reply::chunks("text/event-stream", chunks)]).await;
     let provider = provider(config(ProviderKind::OpenAi, &format!("{}/v1", server.url)));
     let request = ChatRequest {
@@ -149,29 +139,11 @@ async fn streamed_text_tool_calls_and_usage_chunk() {
 
     assert_eq!(deltas, vec!["Hel", "lo café!"]);
     assert_eq!(response.content, "Hello café!");
-    assert_eq!(
-        response.tool_calls,
-        vec![
-            ToolCall {
-                id: "call_1".into(),
-                name: "get_weather".into(),
-                arguments: json!({"city": "Paris"})
-            },
-            ToolCall {
-                id: "call_2".into(),
-                name: "get_time".into(),
-                arguments: json!({})
-            },
-        ]
-    );
-    assert_eq!(
-        response.usage,
-        Some(Usage {
-            prompt_tokens: 12,
-            completion_tokens: 9
-        })
-    );
-    assert_eq!(response.finish_reason.as_deref(), Some("tool_calls"));
+    let calls = [
+        call("call_1", "get_weather", json!({"city": "Paris"})),
+        call("call_2", "get_time", json!({})),
+    ];
+    assert_ending(&response, &calls, (12, 9), "tool_calls");
 
     let body = server.single().body;
     assert_eq!(body["stream"], json!(true));
@@ -182,10 +154,10 @@ async fn streamed_text_tool_calls_and_usage_chunk() {
 
 #[tokio::test]
 async fn no_tools_key_and_no_auth_without_tools_and_key() {
-    let server = FakeServer::start(vec![Reply::json(
+    let server = FakeServer::replying(
         200,
         json!({"choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}),
-    )])
+    )
     .await;
     // A local OpenAI-compatible server (vLLM, LM Studio) needs no key.
     let mut config = config(ProviderKind::OpenAi, &format!("{}/v1", server.url));
@@ -204,11 +176,11 @@ async fn no_tools_key_and_no_auth_without_tools_and_key() {
 
 #[tokio::test]
 async fn a_server_ignoring_stream_true_still_delivers_the_text() {
-    let server = FakeServer::start(vec![Reply::json(
+    let server = FakeServer::replying(
         200,
         json!({"choices": [{"message": {"content": "whole answer"}, "finish_reason": "stop"}],
                "usage": {"prompt_tokens": 1, "completion_tokens": 2}}),
-    )])
+    )
     .await;
     let provider = provider(config(ProviderKind::OpenAi, &server.url));
     let request = ChatRequest::new("m", vec![Message::user("hi")]);
@@ -219,10 +191,10 @@ async fn a_server_ignoring_stream_true_still_delivers_the_text() {
 
 #[tokio::test]
 async fn upstream_error_message_is_extracted() {
-    let server = FakeServer::start(vec![Reply::json(
+    let server = FakeServer::replying(
         404,
         json!({"error": {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"}}),
-    )])
+    )
     .await;
     let request = ChatRequest::new("gpt-9", vec![Message::user("hi")]);
     let error = chat_at(ProviderKind::OpenAi, &server.url, &request).await;

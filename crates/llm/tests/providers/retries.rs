@@ -122,11 +122,7 @@ async fn long_retry_after_on_503_reports_the_wait() {
 
 #[tokio::test]
 async fn retries_are_bounded() {
-    let server = FakeServer::start(vec![Reply::json(
-        500,
-        json!({"error": {"message": "boom"}}),
-    )])
-    .await;
+    let server = FakeServer::replying(500, json!({"error": {"message": "boom"}})).await;
     let mut config = config(ProviderKind::OpenAi, &server.url);
     config.max_retries = 2;
     let error = provider(config.clone())
@@ -139,7 +135,7 @@ async fn retries_are_bounded() {
     );
     assert_eq!(server.count(), 3, "the first attempt and two retries");
 
-    let limited = FakeServer::start(vec![Reply::json(429, json!({}))]).await;
+    let limited = FakeServer::replying(429, json!({})).await;
     config.base_url = limited.url.clone();
     config.max_retries = 0;
     let error = provider(config).chat(&hello(), None).await.unwrap_err();

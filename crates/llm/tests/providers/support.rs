@@ -16,6 +16,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use temponest_llm::{
     ChatRequest, ChatResponse, LlmError, Provider, ProviderConfig, ProviderKind, Providers,
+    ToolCall, Usage,
 };
 use tokio::sync::mpsc;
 
@@ -166,6 +167,11 @@ impl FakeServer {
         }
     }
 
+    /// A server that answers every request with `status` and the JSON `body`.
+    pub async fn replying(status: u16, body: Value) -> Self {
+        Self::start(vec![Reply::json(status, body)]).await
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.script.requests.lock().unwrap().clone()
     }
@@ -272,6 +278,41 @@ pub async fn chat_streaming(
 /// SSE pieces: each string is one network write.
 pub fn pieces(parts: &[&str]) -> Vec<Vec<u8>> {
     parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+/// Network writes: `before`'s strings, then `raw`'s bytes (not UTF-8 on their own: a
+/// character cut between two writes), then `after`'s strings.
+pub fn pieces_around(before: &[&str], raw: &[&[u8]], after: &[&str]) -> Vec<Vec<u8>> {
+    let mut chunks = pieces(before);
+    chunks.extend(raw.iter().map(|bytes| bytes.to_vec()));
+    chunks.extend(pieces(after));
+    chunks
+}
+
+/// A tool call named `name` with the provider's `id`.
+pub fn call(id: &str, name: &str, arguments: Value) -> ToolCall {
+    ToolCall {
+        id: id.into(),
+        name: name.into(),
+        arguments,
+    }
+}
+
+/// Asserts how a response ended: its tool `calls`, its usage (`(prompt, completion)` tokens)
+/// and its finish reason.
+pub fn assert_ending(response: &ChatResponse, calls: &[ToolCall], usage: (u32, u32), finish: &str) {
+    assert_eq!(response.tool_calls, calls, "tool calls");
+    let (prompt_tokens, completion_tokens) = usage;
+    let usage = Usage {
+        prompt_tokens,
+        completion_tokens,
+    };
+    assert_eq!(response.usage, Some(usage), "usage");
+    assert_eq!(
+        response.finish_reason.as_deref(),
+        Some(finish),
+        "finish reason"
+    );
 }
 
 /// Polls `condition` (yielding to other tasks) until it holds; panics after 10 s.

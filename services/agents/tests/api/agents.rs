@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_json, spawn_ada, spawn_with_agent};
+use crate::helpers::{echo_agent, expect_json, spawn_ada, spawn_with_agent};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_agent_is_created_with_the_spec_defaults_listed_updated_and_deleted(pool: PgPool) {
@@ -192,12 +192,7 @@ async fn names_are_unique_per_tenant_ignoring_case_until_deleted(pool: PgPool) {
 async fn a_tenant_can_never_see_or_change_another_tenants_agents(pool: PgPool) {
     let (app, ada) = spawn_ada(pool).await;
     let eve = app.signup("eve@example.com").await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Secret", "model": "m", "provider": "echo"}),
-        )
-        .await;
+    let agent = app.agent(&ada.token, echo_agent("Secret", "m")).await;
     let id = agent["id"].as_str().unwrap();
     let path = format!("/agents/{id}");
     app.expect_refusals(
@@ -329,11 +324,7 @@ async fn every_change_is_published_to_the_outbox_with_the_agent(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_agents_but_not_change_or_run_them(pool: PgPool) {
-    let (app, ada, agent) = spawn_with_agent(
-        pool,
-        json!({"name": "Shared", "model": "m", "provider": "echo"}),
-    )
-    .await;
+    let (app, ada, agent) = spawn_with_agent(pool, echo_agent("Shared", "m")).await;
     let viewer: &str = &app.viewer(&ada.token, "val@example.com").await;
     let path = format!("/agents/{}", agent["id"].as_str().unwrap());
     app.fetch(viewer, &path).await;

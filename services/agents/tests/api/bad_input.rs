@@ -3,20 +3,15 @@
 //! never a silently changed value); exact numbers and nested metadata round-trip unchanged;
 //! unknown routes and wrong methods answer with the SPEC §2 error body.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, expect_error, expect_json, spawn_ada};
+use crate::helpers::{TestApp, echo_agent, expect_error, spawn_ada};
 use temponest_test_client::expect_field_error;
 
 async fn agent_id(app: &TestApp, token: &str) -> String {
-    let agent = app
-        .agent(
-            token,
-            json!({"name": "Clean", "model": "m", "provider": "echo"}),
-        )
-        .await;
+    let agent = app.agent(token, echo_agent("Clean", "m")).await;
     agent["id"].as_str().unwrap().to_owned()
 }
 
@@ -61,15 +56,8 @@ async fn nul_characters_in_metadata_keys_values_and_arrays_are_422s_naming_the_p
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_escaped_backslash_before_u0000_is_text_not_a_nul(pool: PgPool) {
     let (app, ada) = spawn_ada(pool).await;
-    let resp = app
-        .send_raw(
-            Method::POST,
-            &ada.token,
-            "/agents/",
-            r#"{"name": "Slash", "model": "m", "metadata": {"path": "C:\\u0000"}}"#,
-        )
-        .await;
-    let agent = expect_json(resp, StatusCode::CREATED).await;
+    let body = r#"{"name": "Slash", "model": "m", "metadata": {"path": "C:\\u0000"}}"#;
+    let agent = app.call_raw(&ada.token, "POST /agents/", body, 201).await;
     assert_eq!(agent["metadata"]["path"], "C:\\u0000");
 }
 
@@ -122,30 +110,18 @@ async fn numbers_json_cannot_carry_exactly_are_422s_naming_the_path(pool: PgPool
         ("0.10000000000000000001", "metadata.tiny"),
     ] {
         let body = format!(r#"{{"name": "N", "model": "m", "metadata": {{"tiny": {number}}}}}"#);
-        let resp = app
-            .send_raw(Method::POST, &ada.token, "/agents/", &body)
+        app.refused_raw(&ada.token, "POST /agents/", &body, field, "exactly")
             .await;
-        expect_field_error(resp, field, "exactly").await;
     }
     let id = agent_id(&app, &ada.token).await;
-    let resp = app
-        .send_raw(
-            Method::PATCH,
-            &ada.token,
-            &format!("/agents/{id}"),
-            r#"{"metadata": {"list": [1, 2, 1e-400]}}"#,
-        )
+    let list = r#"{"metadata": {"list": [1, 2, 1e-400]}}"#;
+    let patch = format!("PATCH /agents/{id}");
+    app.refused_raw(&ada.token, &patch, list, "metadata.list[2]", "exactly")
         .await;
-    expect_field_error(resp, "metadata.list[2]", "exactly").await;
-    let resp = app
-        .send_raw(
-            Method::POST,
-            &ada.token,
-            &format!("/agents/{id}/execute"),
-            r#"{"user_message": "hi", "context": {"n": 1180591620717411303424}}"#,
-        )
+    let context = r#"{"user_message": "hi", "context": {"n": 1180591620717411303424}}"#;
+    let execute = format!("POST /agents/{id}/execute");
+    app.refused_raw(&ada.token, &execute, context, "context.n", "exactly")
         .await;
-    expect_field_error(resp, "context.n", "exactly").await;
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -156,12 +132,7 @@ async fn exact_numbers_and_nested_metadata_round_trip_unchanged(pool: PgPool) {
         "i64_min": -9223372036854775808, "negative_zero": -0, "small": 2.5e-300,
         "nested": {"list": [1, -0.5, {"deep": "text"}, [true, null]], "empty": {}}}"#;
     let body = format!(r#"{{"name": "Exact", "model": "m", "metadata": {metadata}}}"#);
-    let created = expect_json(
-        app.send_raw(Method::POST, &ada.token, "/agents/", &body)
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = app.call_raw(&ada.token, "POST /agents/", &body, 201).await;
     let sent: Value = serde_json::from_str(metadata).unwrap();
     assert_eq!(created["metadata"], sent);
     let id = created["id"].as_str().unwrap();

@@ -11,8 +11,8 @@ use crate::costs::{api_key, needs_costs_read};
 use crate::executions::unreachable_and_unconfigured;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    Session, TestApp, expect_error, spawn, spawn_ada, spawn_with, spawn_with_agent, sse_frames,
-    stream,
+    Session, TestApp, echo_agent, expect_error, spawn, spawn_ada, spawn_with, spawn_with_agent,
+    sse_frames, stream,
 };
 
 /// gpt-4o is $2.5 / $10 per Mtok. "hi" is estimated at 5 prompt tokens (1 + 4 per message), so
@@ -217,9 +217,7 @@ async fn an_exhausted_budget_refuses_the_call_with_402_before_the_provider_sees_
             json!({"name": "M", "model": "mystery", "provider": "openai"}),
         )
         .await;
-    let run = app
-        .execute(&ada.token, mystery["id"].as_str().unwrap(), "hi")
-        .await;
+    let run = app.run(&ada.token, &mystery, "hi").await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["unpriced"], true);
     assert_eq!(fake.requests().len(), 2);
@@ -268,9 +266,7 @@ async fn a_failed_or_unsent_call_releases_its_reservation(pool: PgPool) {
                 json!({"name": provider, "model": "gpt-4o", "provider": provider}),
             )
             .await;
-        let run = app
-            .execute(&ada.token, agent["id"].as_str().unwrap(), "hi")
-            .await;
+        let run = app.run(&ada.token, &agent, "hi").await;
         assert_eq!(run["outcome"], "failed", "{run}");
         assert_eq!(held(&app.pool).await, (0, 0), "{provider}");
     }
@@ -332,11 +328,7 @@ async fn threshold_and_limit_alerts_are_published_once_per_period(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn reservations_left_by_a_crashed_process_are_released_by_the_abandoned_sweep(pool: PgPool) {
-    let (first, ada, agent) = spawn_with_agent(
-        pool.clone(),
-        json!({"name": "A", "model": "m", "provider": "echo"}),
-    )
-    .await;
+    let (first, ada, agent) = spawn_with_agent(pool.clone(), echo_agent("A", "m")).await;
     let budget = set_budget(&first, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     // What a crashed process leaves behind: a running execution whose heartbeat stopped, with
     // a call's reservation held.
@@ -402,11 +394,7 @@ async fn a_call_recorded_after_its_reservation_was_swept_is_still_charged_once(p
     use temponest_agents::domain::budgets::settle_record;
     use temponest_agents::domain::execution::CallStatus;
 
-    let (app, ada, agent) = spawn_with_agent(
-        pool.clone(),
-        json!({"name": "A", "model": "m", "provider": "echo"}),
-    )
-    .await;
+    let (app, ada, agent) = spawn_with_agent(pool.clone(), echo_agent("A", "m")).await;
     let budget = set_budget(&app, &ada.token, json!({"daily_limit_usd": 1.0})).await;
     let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
     // The budget's usage row, with no reservation left: the sweep released it while the call,
@@ -456,8 +444,7 @@ async fn a_call_recorded_after_its_reservation_was_swept_is_still_charged_once(p
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
-    let (app, ada, agent) =
-        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
+    let (app, ada, agent) = spawn_with_agent(pool, echo_agent("A", "m")).await;
     let agent_id = agent["id"].as_str().unwrap();
     set_budget(
         &app,
@@ -484,11 +471,7 @@ async fn deleting_an_agent_deletes_its_budget(pool: PgPool) {
 async fn concurrent_reservations_and_settlements_never_deadlock(pool: PgPool) {
     use temponest_agents::domain::budgets::{reserve, settle};
 
-    let (app, ada, agent) = spawn_with_agent(
-        pool.clone(),
-        json!({"name": "A", "model": "m", "provider": "echo"}),
-    )
-    .await;
+    let (app, ada, agent) = spawn_with_agent(pool.clone(), echo_agent("A", "m")).await;
     let agent_id: uuid::Uuid = agent["id"].as_str().unwrap().parse().unwrap();
     let tenant_id: uuid::Uuid = ada.tenant_id.parse().unwrap();
     // Four usage rows per call: the tenant's and the agent's budget, each daily and monthly.

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::helpers::{
-    Session, TestApp, assert_event_stream, expect_error, spawn, spawn_with_agent,
+    Session, TestApp, assert_event_stream, echo_agent, expect_error, spawn, spawn_with_agent,
 };
 
 /// The `event:`/`data:` events of an open SSE response, read as they arrive.
@@ -75,13 +75,9 @@ async fn run(app: &TestApp, who: &Session, agent: &Value, message: &str) -> Valu
         .await
 }
 
-fn echo(name: &str) -> Value {
-    json!({"name": name, "model": "echo-1", "provider": "echo"})
-}
-
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_is_announced_when_created_started_and_completed(pool: PgPool) {
-    let (app, ada, agent) = spawn_with_agent(pool, echo("Parrot")).await;
+    let (app, ada, agent) = spawn_with_agent(pool, echo_agent("Parrot", "echo-1")).await;
     let mut events = Events::open(&app, &ada.token, "/executions/events").await;
     let done = run(&app, &ada, &agent, "one two three").await;
 
@@ -121,9 +117,9 @@ async fn an_execution_is_announced_when_created_started_and_completed(pool: PgPo
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_tenants_executions_never_arrive(pool: PgPool) {
     let app = spawn(pool).await;
-    let (ada, ada_agent) = app.ada_with_agent(echo("Ada's")).await;
+    let (ada, ada_agent) = app.ada_with_agent(echo_agent("Ada's", "echo-1")).await;
     let bob = app.signup("bob@example.com").await;
-    let bob_agent = app.agent(&bob.token, echo("Bob's")).await;
+    let bob_agent = app.agent(&bob.token, echo_agent("Bob's", "echo-1")).await;
     let mut bobs = Events::open(&app, &bob.token, "/executions/events").await;
 
     run(&app, &ada, &ada_agent, "secret of ada").await;
@@ -138,8 +134,8 @@ async fn another_tenants_executions_never_arrive(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_stream_is_filtered_by_agent_and_status_like_the_list(pool: PgPool) {
-    let (app, ada, wanted) = spawn_with_agent(pool, echo("Wanted")).await;
-    let other = app.agent(&ada.token, echo("Other")).await;
+    let (app, ada, wanted) = spawn_with_agent(pool, echo_agent("Wanted", "echo-1")).await;
+    let other = app.agent(&ada.token, echo_agent("Other", "echo-1")).await;
     let path = format!(
         "/executions/events?status=completed&agent_id={}",
         wanted["id"].as_str().unwrap()
@@ -178,7 +174,7 @@ async fn the_stream_is_filtered_by_agent_and_status_like_the_list(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_subscriber_of_one_process_hears_executions_run_by_another(pool: PgPool) {
-    let (first, ada, agent) = spawn_with_agent(pool.clone(), echo("Parrot")).await;
+    let (first, ada, agent) = spawn_with_agent(pool.clone(), echo_agent("Parrot", "echo-1")).await;
     // A second process on the same database: its own listener, its own broadcast.
     let second = spawn(pool).await;
     let mut events = Events::open(&second, &ada.token, "/executions/events").await;
@@ -195,7 +191,7 @@ async fn a_subscriber_of_one_process_hears_executions_run_by_another(pool: PgPoo
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_cancelled_execution_is_announced_as_failed(pool: PgPool) {
-    let (app, ada, agent) = spawn_with_agent(pool, echo("Parrot")).await;
+    let (app, ada, agent) = spawn_with_agent(pool, echo_agent("Parrot", "echo-1")).await;
     let mut events = Events::open(&app, &ada.token, "/executions/events?status=failed").await;
     // A pending execution written as the API writes it, then cancelled through the API.
     let id = uuid::Uuid::now_v7();

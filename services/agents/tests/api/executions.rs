@@ -8,16 +8,13 @@ use temponest_llm::ProviderKind;
 
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::{
-    closed_port, config, expect_error, expect_json, provider, spawn_with, spawn_with_agent,
+    closed_port, config, echo_agent, expect_error, expect_json, provider, spawn_with,
+    spawn_with_agent,
 };
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(pool: PgPool) {
-    let (app, ada, agent) = spawn_with_agent(
-        pool,
-        json!({"name": "Parrot", "model": "echo-1", "provider": "echo"}),
-    )
-    .await;
+    let (app, ada, agent) = spawn_with_agent(pool, echo_agent("Parrot", "echo-1")).await;
     let agent_id = agent["id"].as_str().unwrap();
     let run = app.execute(&ada.token, agent_id, "hello there").await;
     assert_eq!(run["status"], "completed");
@@ -69,14 +66,8 @@ async fn an_echo_execution_completes_and_is_recorded_with_its_events_and_cost(po
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(pool: PgPool) {
-    let (app, ada, a) =
-        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
-    let b = app
-        .agent(
-            &ada.token,
-            json!({"name": "B", "model": "m", "provider": "echo"}),
-        )
-        .await;
+    let (app, ada, a) = spawn_with_agent(pool, echo_agent("A", "m")).await;
+    let b = app.agent(&ada.token, echo_agent("B", "m")).await;
     let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
     let first = app.execute(&ada.token, a, "one").await;
     let second = app.execute(&ada.token, a, "two").await;
@@ -113,8 +104,7 @@ async fn executions_are_listed_newest_first_and_filtered_by_agent_and_status(poo
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_execute_requests_are_rejected_before_anything_runs(pool: PgPool) {
-    let (app, ada, agent) =
-        spawn_with_agent(pool, json!({"name": "A", "model": "m", "provider": "echo"})).await;
+    let (app, ada, agent) = spawn_with_agent(pool, echo_agent("A", "m")).await;
     let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
     app.refused_bodies(
         &ada.token,
@@ -221,9 +211,7 @@ async fn the_tool_loop_stops_at_max_iterations(pool: PgPool) {
                                     "tools": ["current_time"], "max_iterations": 3}),
         )
         .await;
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "loop forever")
-        .await;
+    let run = app.run(&ada.token, &agent, "loop forever").await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "max_iterations");
     assert!(
@@ -276,9 +264,7 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
     let (ada, down) = app
         .ada_with_agent(json!({"name": "Down", "model": "m", "provider": "local"}))
         .await;
-    let run = app
-        .execute(&ada.token, down["id"].as_str().unwrap(), "hi")
-        .await;
+    let run = app.run(&ada.token, &down, "hi").await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "failed");
     let error = run["error"].as_str().unwrap();
@@ -291,9 +277,7 @@ async fn unreachable_and_unconfigured_providers_give_failed_executions_not_error
             json!({"name": "Keyless", "model": "gpt-4o", "provider": "openai"}),
         )
         .await;
-    let run = app
-        .execute(&ada.token, keyless["id"].as_str().unwrap(), "hi")
-        .await;
+    let run = app.run(&ada.token, &keyless, "hi").await;
     assert_eq!(run["status"], "failed");
     assert!(
         run["error"].as_str().unwrap().contains("not configured"),
@@ -313,9 +297,7 @@ async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: 
     let (ada, agent) = app
         .ada_with_agent(json!({"name": "Custom", "model": "my-finetune", "provider": "openai"}))
         .await;
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "hi")
-        .await;
+    let run = app.run(&ada.token, &agent, "hi").await;
     assert_eq!(run["unpriced"], true);
     assert_eq!(run["cost_usd"], 0.0);
     assert_eq!(
@@ -337,9 +319,7 @@ async fn unknown_models_are_flagged_unpriced_until_the_tenant_prices_them(pool: 
     let prices = app.fetch(&ada.token, "/costs/prices").await;
     assert_eq!(prices["version"], "2026-11-01");
     assert_eq!(prices["overrides"][0]["model"], "my-finetune");
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "hi")
-        .await;
+    let run = app.run(&ada.token, &agent, "hi").await;
     assert_eq!(run["unpriced"], false);
     assert!(
         (run["cost_usd"].as_f64().unwrap() - 0.004).abs() < 1e-12,

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
 use serde_json::{Value, json};
+use temponest_test_client::serve;
 use tokio::sync::Notify;
 
 /// One scripted reply.
@@ -96,9 +97,7 @@ impl FakeLlm {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base_url = format!("http://{}/v1", serve(app).await);
         Self { base_url, shared }
     }
 

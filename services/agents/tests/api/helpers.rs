@@ -11,9 +11,7 @@ use temponest_agents::{AgentsConfig, AppState};
 use temponest_auth::AuthConfig;
 use temponest_llm::{ProviderConfig, ProviderKind, Providers};
 
-pub use temponest_test_client::{
-    Api, Harness, PASSWORD, Session, eventually, expect_error, expect_json,
-};
+pub use temponest_test_client::{Api, Harness, Session, eventually, expect_error, expect_json};
 
 /// A running app.
 pub struct TestApp {
@@ -46,6 +44,11 @@ pub fn config(providers: &[(&str, ProviderConfig)]) -> AgentsConfig {
         providers: all,
         ..AgentsConfig::default()
     }
+}
+
+/// The body of an agent `name` on the built-in `echo` provider with `model`.
+pub fn echo_agent(name: &str, model: &str) -> Value {
+    json!({"name": name, "model": model, "provider": "echo"})
 }
 
 pub async fn spawn(pool: PgPool) -> TestApp {
@@ -96,18 +99,10 @@ impl TestApp {
         (admin, agent)
     }
 
-    /// Creates the viewer `email` (password [`PASSWORD`]) in the tenant of `admin_token`, logs
-    /// in as them and returns their access token.
+    /// Creates the viewer `email` (password [`temponest_test_client::PASSWORD`]) in the tenant
+    /// of `admin_token`, logs in as them and returns their access token.
     pub async fn viewer(&self, admin_token: &str, email: &str) -> String {
-        let user = json!({"email": email, "password": PASSWORD, "roles": ["viewer"]});
-        self.create(admin_token, "/users", &user).await;
-        let login = json!({"email": email, "password": PASSWORD});
-        let tokens = expect_json(
-            self.post_public("/auth/login", &login).await,
-            StatusCode::OK,
-        )
-        .await;
-        tokens["access_token"].as_str().unwrap().to_owned()
+        self.member(admin_token, email, &["viewer"]).await
     }
 
     /// Cancels the execution or session at `path` (`POST {path}/cancel`), asserts 200 OK and
@@ -123,20 +118,6 @@ impl TestApp {
         let failed = || async { self.fetch(token, path).await["status"] == "failed" };
         assert!(eventually(failed).await, "{what}");
         self.fetch(token, path).await
-    }
-
-    /// Runs an agent synchronously and returns the execution.
-    pub async fn execute(&self, token: &str, agent_id: &str, message: &str) -> Value {
-        expect_json(
-            self.post(
-                token,
-                &format!("/agents/{agent_id}/execute"),
-                &json!({"user_message": message}),
-            )
-            .await,
-            StatusCode::OK,
-        )
-        .await
     }
 
     /// Outbox events of a tenant, oldest first, as (type, payload).

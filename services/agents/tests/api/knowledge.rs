@@ -220,12 +220,7 @@ async fn knowledge_search_finds_the_right_chunk_and_the_execution_cites_its_docu
         .await;
 
     let run = api
-        .call(
-            &ada.token,
-            &format!("POST /agents/{}/execute", librarian["id"].as_str().unwrap()),
-            Some(&json!({"user_message": "How long do penguins incubate?"})),
-            200,
-        )
+        .run(&ada.token, &librarian, "How long do penguins incubate?")
         .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["response"], "About 65 days.");
@@ -276,14 +271,7 @@ async fn knowledge_search_finds_the_right_chunk_and_the_execution_cites_its_docu
             &json!({"name": "Plain", "provider": "openai", "model": "gpt-4o"}),
         )
         .await;
-    let run = api
-        .call(
-            &ada.token,
-            &format!("POST /agents/{}/execute", plain["id"].as_str().unwrap()),
-            Some(&json!({"user_message": "hi"})),
-            200,
-        )
-        .await;
+    let run = api.run(&ada.token, &plain, "hi").await;
     assert_eq!(run["citations"], json!([]), "{run}");
     assert!(
         !fake.requests()[2]["tools"]

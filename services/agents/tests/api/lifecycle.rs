@@ -9,15 +9,11 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::fake_llm::{FakeLlm, Reply, aborted};
-use crate::helpers::{Api, eventually, spawn, spawn_with, spawn_with_agent, stream};
+use crate::helpers::{Api, echo_agent, eventually, spawn, spawn_with, spawn_with_agent, stream};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_execution_left_running_by_a_crashed_process_is_failed_on_recovery(pool: PgPool) {
-    let (_first, ada, agent) = spawn_with_agent(
-        pool.clone(),
-        json!({"name": "A", "model": "m", "provider": "echo"}),
-    )
-    .await;
+    let (_first, ada, agent) = spawn_with_agent(pool.clone(), echo_agent("A", "m")).await;
     // What a crashed process leaves behind: running, heartbeat long stopped.
     let id = uuid::Uuid::now_v7();
     sqlx::query(

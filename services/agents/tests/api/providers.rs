@@ -8,6 +8,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_llm::ProviderKind;
+use temponest_test_client::serve;
 
 use crate::helpers::{config, provider, spawn_with, sse_content, sse_frames, stream};
 
@@ -56,9 +57,7 @@ async fn fake_server() -> (String, Seen) {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://{}", serve(app).await);
     (base, seen)
 }
 
@@ -109,9 +108,7 @@ async fn anthropic_agents_are_answered_and_priced_from_the_table(pool: PgPool) {
                                    "system_prompt": "You are terse."}),
         )
         .await;
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "hi")
-        .await;
+    let run = app.run(&ada.token, &agent, "hi").await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["response"], "Hello from Claude");
     // claude-sonnet-4-5: $3 / $15 per Mtok → 40 × 3 + 10 × 15 = 270 micro-dollars

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{Harness, TestApp, expect_error, expect_json, spawn};
+use crate::helpers::{Harness, TestApp, echo_agent, expect_error, expect_json, spawn};
 
 /// A stand-alone agents service that knows the auth service only by its URL.
 async fn standalone_agents(pool: PgPool, auth_base: &str) -> String {
@@ -31,7 +31,7 @@ async fn a_standalone_agents_service_accepts_tokens_and_scoped_api_keys_from_the
     let agent = expect_json(
         http.post(format!("{agents}/agents/"))
             .bearer_auth(&ada.token)
-            .json(&json!({"name": "Remote", "model": "echo-1", "provider": "echo"}))
+            .json(&echo_agent("Remote", "echo-1"))
             .send()
             .await
             .unwrap(),

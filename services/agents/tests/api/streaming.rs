@@ -8,19 +8,15 @@ use sqlx::PgPool;
 
 use crate::fake_llm::{FakeLlm, Reply, aborted};
 use crate::helpers::{
-    eventually, expect_error, expect_json, parse_sse, resume, spawn_with, spawn_with_agent,
-    sse_content, sse_frames, stream,
+    echo_agent, eventually, expect_error, expect_json, parse_sse, resume, spawn_with,
+    spawn_with_agent, sse_content, sse_frames, stream,
 };
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_streamed_execution_sends_numbered_frames_ending_with_done_and_is_persisted(
     pool: PgPool,
 ) {
-    let (app, ada, agent) = spawn_with_agent(
-        pool,
-        json!({"name": "Parrot", "model": "m", "provider": "echo"}),
-    )
-    .await;
+    let (app, ada, agent) = spawn_with_agent(pool, echo_agent("Parrot", "m")).await;
     let (resp, id) = stream(
         &app,
         &ada.token,
@@ -227,9 +223,7 @@ async fn an_execution_over_its_time_limit_fails_as_timed_out(pool: PgPool) {
         .ada_with_agent(json!({"name": "Slow", "model": "gpt-4o", "provider": "openai"}))
         .await;
     let closed = fake.closed();
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "wait")
-        .await;
+    let run = app.run(&ada.token, &agent, "wait").await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["outcome"], "timed_out");
     assert!(run["error"].as_str().unwrap().contains("time limit"));

@@ -7,6 +7,7 @@ use axum::routing::get;
 use serde_json::json;
 use sqlx::PgPool;
 use temponest_agents::domain::tools::ToolError;
+use temponest_test_client::serve;
 
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::helpers::spawn_with;
@@ -24,9 +25,7 @@ async fn receiver() -> (String, Arc<AtomicUsize>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/data", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{}/data", serve(app).await);
     (url, hits)
 }
 
@@ -43,9 +42,7 @@ async fn http_request_refuses_loopback_by_default_and_the_model_sees_why(pool: P
     .await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app.ada_with_agent(json!({"name": "Fetch", "model": "gpt-4o", "provider": "openai", "tools": ["http_request"]})).await;
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "fetch it")
-        .await;
+    let run = app.run(&ada.token, &agent, "fetch it").await;
     assert_eq!(run["status"], "completed");
     assert_eq!(run["tools_used"], json!(["http_request"]));
     let error = run["tool_calls"][0]["error"]
@@ -111,9 +108,7 @@ async fn http_request_reaches_networks_the_operator_allowed(pool: PgPool) {
     cfg.tools.http_max_response_bytes = 10;
     let app = spawn_with(pool, cfg).await;
     let (ada, agent) = app.ada_with_agent(json!({"name": "Fetch", "model": "gpt-4o", "provider": "openai", "tools": ["http_request"]})).await;
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "fetch it")
-        .await;
+    let run = app.run(&ada.token, &agent, "fetch it").await;
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     let result: serde_json::Value =
         serde_json::from_str(run["tool_calls"][0]["result"].as_str().unwrap()).unwrap();
@@ -139,9 +134,7 @@ async fn tool_names_a_model_invents_never_become_metric_labels(pool: PgPool) {
     .await;
     let app = spawn_with(pool, fake.config()).await;
     let (ada, agent) = app.ada_with_agent(json!({"name": "Inventive", "model": model, "provider": "openai", "tools": ["http_request"]})).await;
-    let run = app
-        .execute(&ada.token, agent["id"].as_str().unwrap(), "go")
-        .await;
+    let run = app.run(&ada.token, &agent, "go").await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(
         run["tools_used"],

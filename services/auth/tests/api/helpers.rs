@@ -185,6 +185,15 @@ impl TestApp {
         temponest_test_client::fixtures::count(&self.pool, sql).await
     }
 
+    /// How many audit-log entries of `event` (`login.failure`) there are.
+    pub async fn audit_count(&self, event: &str) -> i64 {
+        sqlx::query_scalar("select count(*) from auth.audit_log where event = $1")
+            .bind(event)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// Sends `body` to `PATCH /users/{user_id}` with `token`.
     pub async fn patch_user(&self, token: &str, user_id: &str, body: Value) -> Response {
         self.patch(token, &format!("/users/{user_id}"), &body).await

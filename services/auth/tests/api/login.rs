@@ -40,16 +40,13 @@ async fn login_with_wrong_password_is_rejected_like_unknown_email(pool: PgPool) 
     b["request_id"] = json!(null);
     assert_eq!(a, b);
     assert_eq!(a["detail"], "invalid email or password");
-    let failures = app
-        .count("select count(*) from auth.audit_log where event = 'login.failure'")
-        .await;
+    let failures = app.audit_count("login.failure").await;
     assert_eq!(failures, 2);
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn repeated_failures_lock_the_account_even_for_the_right_password(pool: PgPool) {
     let app = lockout_app(pool).await;
-    app.register("ada@example.com").await;
     for _ in 0..3 {
         let status = app.login_status("ada@example.com", "wrong password!").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -79,7 +76,6 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password(pool: Pg
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn parallel_guesses_cannot_exceed_the_lockout_threshold(pool: PgPool) {
     let app = lockout_app(pool).await;
-    app.register("ada@example.com").await;
     let attempts = join_all((0..12).map(|_| app.login("ada@example.com", "wrong password!"))).await;
     let checked = attempts
         .iter()
@@ -96,7 +92,6 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_successful_login_resets_the_failure_streak(pool: PgPool) {
     let app = lockout_app(pool).await;
-    app.register("ada@example.com").await;
     for _ in 0..2 {
         app.login("ada@example.com", "wrong password!").await;
     }
@@ -183,7 +178,6 @@ async fn registration_is_limited_to_three_per_hour_per_ip(pool: PgPool) {
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn many_parallel_correct_logins_never_lock_the_account(pool: PgPool) {
     let app = lockout_app(pool).await;
-    app.register("ada@example.com").await;
     let attempts = join_all((0..16).map(|_| app.login("ada@example.com", PASSWORD))).await;
     let ok = attempts
         .iter()
@@ -208,14 +202,16 @@ async fn many_parallel_correct_logins_never_lock_the_account(pool: PgPool) {
 }
 
 /// An app with a lockout threshold of 3 and the per-minute login limit out of the way, so
-/// tests exercise the lockout alone.
+/// tests exercise the lockout alone; ada@example.com is registered.
 async fn lockout_app(pool: PgPool) -> crate::helpers::TestApp {
     let config = AuthConfig {
         login_per_minute: 1000,
         lockout_threshold: 3,
         ..Options::default().config
     };
-    spawn_configured(pool, config).await
+    let app = spawn_configured(pool, config).await;
+    app.register("ada@example.com").await;
+    app
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]

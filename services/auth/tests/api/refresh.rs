@@ -58,9 +58,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family(pool: PgPool) 
     refused(&app, &session.refresh, "reuse detected").await;
     // The newest token of the family is dead too.
     refused(&app, &third, "revoked").await;
-    let events = app
-        .count("select count(*) from auth.audit_log where event = 'refresh.reuse_detected'")
-        .await;
+    let events = app.audit_count("refresh.reuse_detected").await;
     assert_eq!(events, 1);
 }
 

@@ -81,9 +81,7 @@ async fn a_role_change_applies_to_api_keys_at_once(pool: PgPool) {
             .unwrap()
             .contains(&json!("agents:write"))
     );
-    let events = app
-        .count("select count(*) from auth.audit_log where event = 'user.roles_changed'")
-        .await;
+    let events = app.audit_count("user.roles_changed").await;
     assert_eq!(events, 1);
 
     let superuser = json!({"roles": ["superuser"]});

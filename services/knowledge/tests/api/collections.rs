@@ -3,7 +3,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::spawn;
+use crate::helpers::{spawn, spawn_with_collection};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_collection_gets_the_sdk_defaults_and_can_be_read_changed_and_deleted(pool: PgPool) {
@@ -53,8 +53,7 @@ async fn a_collection_gets_the_sdk_defaults_and_can_be_read_changed_and_deleted(
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn invalid_collections_are_refused_with_the_field_named(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({})).await;
     app.expect_refusals(
         &ada.token,
         &[
@@ -152,8 +151,7 @@ async fn lists_are_bare_arrays_newest_first_with_a_total_and_a_search(pool: PgPo
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn viewers_can_read_and_query_but_not_change_anything(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({})).await;
     let document = app
         .ingest(&ada.token, &id, "a.txt", "shared knowledge")
         .await;

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Upload, config, expect_error, pdf, spawn, spawn_with};
+use crate::helpers::{Upload, config, expect_error, pdf, spawn_with, spawn_with_collection};
 
 const MARKDOWN: &str = "# Operations guide\n\nHow we run the platform.\n\n## Backups\n\nSnapshots of the database are taken nightly and kept for thirty days.\n";
 const HTML: &str = "<!doctype html><html><head><title>t</title><script>var hidden = 'scripted';</script></head><body><h1>Travel policy</h1><h2>Flights</h2><p>Economy class for flights under six hours.</p></body></html>";
@@ -14,11 +14,9 @@ const JSON_DOC: &str =
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn every_supported_type_is_extracted_chunked_and_searchable(pool: PgPool) {
-    let app = spawn(pool).await;
     // Small chunks, so headings and their sections land in chunks of their own.
-    let (ada, id) = app
-        .ada_with_collection(json!({"chunk_size": 50, "chunk_overlap": 0}))
-        .await;
+    let (app, ada, id) =
+        spawn_with_collection(pool, json!({"chunk_size": 50, "chunk_overlap": 0})).await;
     let uploads: Vec<(&str, Vec<u8>, &str, &str)> = vec![
         (
             "notes.txt",
@@ -107,8 +105,7 @@ async fn every_supported_type_is_extracted_chunked_and_searchable(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn unsupported_files_are_415_with_the_reason_and_bad_forms_are_refused(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({})).await;
     let cases: Vec<(Upload, u16, &str)> = vec![
         (
             ("photo.txt", b"\x89PNG\r\n\x1a\nrest".to_vec(), None),
@@ -208,8 +205,7 @@ async fn uploads_over_the_configured_limit_are_413_and_larger_than_the_api_limit
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn identical_content_is_stored_once_per_collection(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({})).await;
     let first = app.add(&ada.token, &id, "a.md", "# Same\n\ncontent").await;
     let file = ("renamed.md", b"# Same\n\ncontent".to_vec(), None);
     let again = app.uploaded(&ada.token, &id, file, 200).await;
@@ -233,10 +229,8 @@ async fn identical_content_is_stored_once_per_collection(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn metadata_may_be_json_or_a_python_dict_and_reaches_every_chunk(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app
-        .ada_with_collection(json!({"chunk_size": 60, "chunk_overlap": 0}))
-        .await;
+    let (app, ada, id) =
+        spawn_with_collection(pool, json!({"chunk_size": 60, "chunk_overlap": 0})).await;
     let text =
         "First sentence about llamas. Second sentence about llamas. Third one about llamas too.";
     let metadata = "{'source': 'field notes', 'page': 3, 'reviewed': True, 'owner': None}";
@@ -246,9 +240,7 @@ async fn metadata_may_be_json_or_a_python_dict_and_reaches_every_chunk(pool: PgP
     assert_eq!(created["metadata"], expected);
     let ready = app.settled(&ada.token, &created).await;
     assert!(ready["chunk_count"].as_i64() >= Some(2), "{ready}");
-    let answer = app
-        .query(&ada.token, &id, json!({"query": "llamas", "top_k": 10}))
-        .await;
+    let answer = app.top(&ada.token, &id, "llamas", 10).await;
     let chunks = answer["chunks"].as_array().unwrap();
     assert_eq!(chunks.len() as i64, ready["chunk_count"].as_i64().unwrap());
     assert!(chunks.iter().all(|c| c["metadata"] == expected));
@@ -263,10 +255,8 @@ async fn metadata_may_be_json_or_a_python_dict_and_reaches_every_chunk(pool: PgP
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn chunks_respect_the_collection_size_and_overlap_and_point_into_the_text(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app
-        .ada_with_collection(json!({"chunk_size": 120, "chunk_overlap": 40}))
-        .await;
+    let (app, ada, id) =
+        spawn_with_collection(pool, json!({"chunk_size": 120, "chunk_overlap": 40})).await;
     let text: String = (1..=60)
         .map(|i| format!("Sentence number {i} is here."))
         .collect::<Vec<_>>()
@@ -300,8 +290,7 @@ async fn chunks_respect_the_collection_size_and_overlap_and_point_into_the_text(
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn deleting_documents_and_collections_removes_their_chunks(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({})).await;
     let keep = app
         .ingest(&ada.token, &id, "keep.txt", "orchids need indirect light")
         .await;

@@ -35,6 +35,14 @@ pub async fn spawn(pool: PgPool) -> TestApp {
     spawn_with(pool, config()).await
 }
 
+/// The app with ada@example.com signed up and a collection `docs` made of `body` for her: how
+/// most tests begin. The app, ada and the collection's id.
+pub async fn spawn_with_collection(pool: PgPool, body: Value) -> (TestApp, Session, String) {
+    let app = spawn(pool).await;
+    let (ada, collection) = app.ada_with_collection(body).await;
+    (app, ada, collection)
+}
+
 pub async fn spawn_with(pool: PgPool, config: KnowledgeConfig) -> TestApp {
     let app = Harness::new(pool)
         .await
@@ -187,11 +195,15 @@ impl TestApp {
         self.call(token, &request, Some(&body), 200).await
     }
 
+    /// Queries a collection for the `top_k` best chunks for `query` (asserts 200).
+    pub async fn top(&self, token: &str, collection: &str, query: &str, top_k: u32) -> Value {
+        let body = json!({"query": query, "top_k": top_k});
+        self.query(token, collection, body).await
+    }
+
     /// The filenames of a query's chunks, best first.
     pub async fn ranked(&self, token: &str, collection: &str, query: &str) -> Vec<String> {
-        let answer = self
-            .query(token, collection, json!({"query": query, "top_k": 10}))
-            .await;
+        let answer = self.top(token, collection, query, 10).await;
         filenames(&answer)
     }
 }

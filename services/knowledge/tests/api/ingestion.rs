@@ -10,7 +10,7 @@ use temponest_knowledge::db::queue;
 use temponest_knowledge::domain::ingest;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, config, pdf, spawn, spawn_with};
+use crate::helpers::{TestApp, config, pdf, spawn_with, spawn_with_collection};
 
 /// An app whose ingestion engine the test starts itself.
 async fn without_engine(pool: PgPool) -> TestApp {
@@ -110,8 +110,7 @@ async fn a_document_that_keeps_killing_its_engine_ends_failed_with_the_reason(po
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn unreadable_content_fails_at_once_with_the_reason_and_others_still_ingest(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, collection) = app.ada_with_collection(json!({})).await;
+    let (app, ada, collection) = spawn_with_collection(pool, json!({})).await;
     let broken = (
         "broken.pdf",
         b"%PDF-1.7\nthis is not a pdf body".to_vec(),
@@ -147,10 +146,8 @@ async fn unreadable_content_fails_at_once_with_the_reason_and_others_still_inges
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn new_chunk_sizes_rechunk_the_collections_documents(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, collection) = app
-        .ada_with_collection(json!({"chunk_size": 1000, "chunk_overlap": 0}))
-        .await;
+    let (app, ada, collection) =
+        spawn_with_collection(pool, json!({"chunk_size": 1000, "chunk_overlap": 0})).await;
     let text: String = (1..=40).map(|i| format!("Line {i} of the log. ")).collect();
     let document = app.ingest(&ada.token, &collection, "log.txt", &text).await;
     assert_eq!(document["chunk_count"], 1);

@@ -3,12 +3,11 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::spawn;
+use crate::helpers::spawn_with_collection;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn another_tenant_gets_404_on_every_path_and_sees_nothing(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({"name": "secrets"})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({"name": "secrets"})).await;
     let document = app
         .ingest(&ada.token, &id, "plan.txt", "the launch plan")
         .await;

@@ -1,10 +1,10 @@
 //! Retrieval: ranking quality on a small fixed corpus, filters (never short, malformed →
 //! 422), validation, and a cache that never serves a result older than the collection.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::spawn;
+use crate::helpers::{spawn, spawn_with_collection};
 
 /// A small fixed corpus (also ranked by the hybrid test in `semantic`).
 pub const CORPUS: &[(&str, &str)] = &[
@@ -44,10 +44,15 @@ pub const QUESTIONS: &[(&str, &str)] = &[
     ("openings", "chess.md"),
 ];
 
+/// Whether every chunk of a query answer has the metadata `lang`.
+fn all_chunks_in(answer: &Value, lang: &str) -> bool {
+    let chunks = answer["chunks"].as_array().unwrap();
+    chunks.iter().all(|c| c["metadata"]["lang"] == lang)
+}
+
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_right_document_comes_first_for_each_question(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({})).await;
     for (filename, text) in CORPUS {
         app.ingest(&ada.token, &id, filename, text).await;
     }
@@ -64,9 +69,7 @@ async fn the_right_document_comes_first_for_each_question(pool: PgPool) {
         excluded.is_empty(),
         "the only chunk about openings names the Sicilian: {excluded:?}"
     );
-    let answer = app
-        .query(&ada.token, &id, json!({"query": "centre", "top_k": 1}))
-        .await;
+    let answer = app.top(&ada.token, &id, "centre", 1).await;
     assert_eq!(answer["query"], "centre");
     assert_eq!(answer["collection_id"], id.as_str());
     assert_eq!(answer["total_results"], 1);
@@ -84,10 +87,8 @@ async fn the_right_document_comes_first_for_each_question(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn filters_match_metadata_in_sql_so_top_k_is_never_short(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app
-        .ada_with_collection(json!({"chunk_size": 80, "chunk_overlap": 0}))
-        .await;
+    let (app, ada, id) =
+        spawn_with_collection(pool, json!({"chunk_size": 80, "chunk_overlap": 0})).await;
     // Many strongly matching English chunks, few weakly matching German ones: a filter
     // applied after the limit would find no German chunk in the top 2.
     let english: String = (0..30)
@@ -107,16 +108,8 @@ async fn filters_match_metadata_in_sql_so_top_k_is_never_short(pool: PgPool) {
         let document = app.uploaded(&ada.token, &id, file, 201).await;
         app.settled(&ada.token, &document).await;
     }
-    let unfiltered = app
-        .query(&ada.token, &id, json!({"query": "invoice", "top_k": 2}))
-        .await;
-    assert!(
-        unfiltered["chunks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["metadata"]["lang"] == "en")
-    );
+    let unfiltered = app.top(&ada.token, &id, "invoice", 2).await;
+    assert!(all_chunks_in(&unfiltered, "en"), "{unfiltered}");
     let german = app
         .query(
             &ada.token,
@@ -124,9 +117,8 @@ async fn filters_match_metadata_in_sql_so_top_k_is_never_short(pool: PgPool) {
             json!({"query": "invoice", "top_k": 2, "filter": {"lang": "de"}}),
         )
         .await;
-    let chunks = german["chunks"].as_array().unwrap();
-    assert_eq!(chunks.len(), 2, "{german}");
-    assert!(chunks.iter().all(|c| c["metadata"]["lang"] == "de"));
+    assert_eq!(german["chunks"].as_array().unwrap().len(), 2, "{german}");
+    assert!(all_chunks_in(&german, "de"), "{german}");
     let tagged = app
         .query(
             &ada.token,
@@ -135,13 +127,7 @@ async fn filters_match_metadata_in_sql_so_top_k_is_never_short(pool: PgPool) {
         )
         .await;
     assert!(tagged["total_results"].as_u64() > Some(2));
-    assert!(
-        tagged["chunks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["metadata"]["lang"] == "en")
-    );
+    assert!(all_chunks_in(&tagged, "en"), "{tagged}");
     let nothing = app
         .query(
             &ada.token,
@@ -197,8 +183,7 @@ async fn filters_match_metadata_in_sql_so_top_k_is_never_short(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn cached_answers_are_reused_until_an_upload_or_a_delete_changes_them(pool: PgPool) {
-    let app = spawn(pool).await;
-    let (ada, id) = app.ada_with_collection(json!({})).await;
+    let (app, ada, id) = spawn_with_collection(pool, json!({})).await;
     app.ingest(
         &ada.token,
         &id,

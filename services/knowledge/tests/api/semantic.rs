@@ -13,11 +13,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use temponest_embeddings::{EmbeddingConfig, EmbeddingKind};
 use temponest_knowledge::KnowledgeConfig;
-use temponest_test_client::embeddings::{
-    EmbeddingServer, EmbeddingServerOptions, Fault, deterministic_embedding,
-};
+use temponest_test_client::embeddings::{EmbeddingServer, Fault, deterministic_embedding};
 
-use crate::helpers::{TestApp, config, filenames, spawn, spawn_with};
+use crate::helpers::{Session, TestApp, config, filenames, spawn, spawn_with};
 
 const DIMS: usize = 64;
 
@@ -70,6 +68,19 @@ async fn semantic_app(pool: PgPool) -> (TestApp, EmbeddingServer) {
     (app, server)
 }
 
+/// The app with `config`, ada, her collection, and a note uploaded there whose ingestion
+/// failed (asserted): the app, ada, the collection's id and the failed document.
+async fn failed_note(pool: PgPool, config: KnowledgeConfig) -> (TestApp, Session, String, Value) {
+    let app = spawn_with(pool, config).await;
+    let (ada, collection) = app.ada_with_collection(json!({})).await;
+    let document = app
+        .add(&ada.token, &collection, "notes.md", "Some notes.")
+        .await;
+    let failed = app.settled(&ada.token, &document).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    (app, ada, collection, failed)
+}
+
 async fn ingest_corpus(app: &TestApp, token: &str, collection: &str) -> Vec<Value> {
     let mut documents = Vec::new();
     for (filename, text) in CORPUS {
@@ -118,13 +129,7 @@ async fn a_query_lexical_search_misses_is_found_by_the_semantic_leg_and_ranked_f
     ingest_corpus(&app, &ada.token, &collection).await;
     let synonym = synonym_of("sourdough");
 
-    let hybrid = app
-        .query(
-            &ada.token,
-            &collection,
-            json!({"query": synonym, "top_k": 3}),
-        )
-        .await;
+    let hybrid = app.top(&ada.token, &collection, &synonym, 3).await;
     assert_eq!(
         filenames(&hybrid).first().map(String::as_str),
         Some("sourdough.md"),
@@ -136,11 +141,7 @@ async fn a_query_lexical_search_misses_is_found_by_the_semantic_leg_and_ranked_f
 
     // Where both legs agree, the document still comes first, with both ranks' worth.
     let both = app
-        .query(
-            &ada.token,
-            &collection,
-            json!({"query": "rolling updates of pods", "top_k": 2}),
-        )
+        .top(&ada.token, &collection, "rolling updates of pods", 2)
         .await;
     assert_eq!(filenames(&both)[0], "kubernetes.md", "{both}");
     assert!(both["chunks"][0]["score"].as_f64().unwrap() > 1.0 / 61.0);
@@ -186,13 +187,7 @@ async fn a_filter_restricts_the_semantic_leg_too(pool: PgPool) {
         app.ingest_file(&ada.token, &collection, file).await;
     }
     let synonym = synonym_of("sourdough");
-    let unfiltered = app
-        .query(
-            &ada.token,
-            &collection,
-            json!({"query": synonym, "top_k": 10}),
-        )
-        .await;
+    let unfiltered = app.top(&ada.token, &collection, &synonym, 10).await;
     assert_eq!(filenames(&unfiltered)[0], "sourdough.md");
     let filtered = app
         .query(
@@ -272,13 +267,7 @@ async fn a_provider_that_is_down_retries_the_document_then_fails_it_with_the_rea
     });
     config.knowledge.max_attempts = 2;
     config.knowledge.retry_delay_ms = 10;
-    let app = spawn_with(pool, config).await;
-    let (ada, collection) = app.ada_with_collection(json!({})).await;
-    let document = app
-        .add(&ada.token, &collection, "notes.md", "Some notes.")
-        .await;
-    let failed = app.settled(&ada.token, &document).await;
-    assert_eq!(failed["status"], "failed", "{failed}");
+    let (_app, _, _, failed) = failed_note(pool, config).await;
     assert_eq!(failed["attempts"], 2, "retried once: {failed}");
     let error = failed["error"].as_str().unwrap();
     assert!(
@@ -290,19 +279,8 @@ async fn a_provider_that_is_down_retries_the_document_then_fails_it_with_the_rea
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_provider_that_refuses_the_request_fails_the_document_at_once(pool: PgPool) {
-    let server = EmbeddingServer::start_with(EmbeddingServerOptions {
-        dims: DIMS,
-        faults: vec![Fault::Status(400)],
-        gate: None,
-    })
-    .await;
-    let app = spawn_with(pool, semantic_config(&server)).await;
-    let (ada, collection) = app.ada_with_collection(json!({})).await;
-    let document = app
-        .add(&ada.token, &collection, "notes.md", "Some notes.")
-        .await;
-    let failed = app.settled(&ada.token, &document).await;
-    assert_eq!(failed["status"], "failed", "{failed}");
+    let server = EmbeddingServer::faulty(DIMS, vec![Fault::Status(400)]).await;
+    let (app, ada, collection, failed) = failed_note(pool, semantic_config(&server)).await;
     assert_eq!(failed["attempts"], 1, "{failed}");
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("HTTP 400"), "{error}");
@@ -327,13 +305,7 @@ async fn another_tenants_vectors_are_never_searched(pool: PgPool) {
     )
     .await;
     let synonym = synonym_of("sourdough");
-    let answer = app
-        .query(
-            &bob.token,
-            bob_collection,
-            json!({"query": synonym, "top_k": 10}),
-        )
-        .await;
+    let answer = app.top(&bob.token, bob_collection, &synonym, 10).await;
     assert_eq!(filenames(&answer), ["garden.txt"], "{answer}");
     let query = json!({"query": synonym});
     let ada_query = format!("POST /rag/collections/{ada_collection}/query");
@@ -368,13 +340,7 @@ async fn a_collection_too_large_for_the_vector_cache_is_answered_by_the_lexical_
     );
 
     // Lexical scores ((rank + every word present) / 2 ≥ 0.5), not fused ones (≤ 2/61).
-    let tight_answer = app
-        .query(
-            &ada.token,
-            &collection,
-            json!({"query": "sourdough loaf", "top_k": 3}),
-        )
-        .await;
+    let tight_answer = app.top(&ada.token, &collection, "sourdough loaf", 3).await;
     let scores: Vec<f64> = tight_answer["chunks"]
         .as_array()
         .unwrap()
@@ -386,11 +352,7 @@ async fn a_collection_too_large_for_the_vector_cache_is_answered_by_the_lexical_
 
     let roomy = spawn_with(pool, semantic_config(&server)).await;
     let fused = roomy
-        .query(
-            &ada.token,
-            &collection,
-            json!({"query": "sourdough rose", "top_k": 3}),
-        )
+        .top(&ada.token, &collection, "sourdough rose", 3)
         .await;
     let best = fused["chunks"][0]["score"].as_f64().unwrap();
     assert!(best <= 2.0 / 61.0 + 1e-9, "{fused}");

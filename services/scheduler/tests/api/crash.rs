@@ -12,6 +12,7 @@ use temponest_scheduler::AppState;
 use temponest_scheduler::clock::ManualClock;
 use temponest_scheduler::domain::engine;
 use temponest_test_client::fixtures::doomed_engine;
+use temponest_test_client::serve;
 use tokio::sync::watch;
 
 use crate::helpers::*;
@@ -37,9 +38,7 @@ impl GatedLlm {
                 answer(&body.0)
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = serve(app).await;
         Self {
             addr,
             gate,

@@ -74,37 +74,43 @@ async fn a_due_schedule_runs_its_agent_and_records_the_result(pool: sqlx::PgPool
     assert_eq!(completed[0]["agent_execution_id"], agent_exec);
 }
 
+/// Creates a schedule of `agent` firing daily at 02:30 in `zone` (overlaps allowed) and asserts
+/// that it fires first at `first`; returns its id.
+async fn daily_at_half_past_two(
+    app: &TestApp,
+    s: &Session,
+    agent: &str,
+    zone: &str,
+    first: &str,
+) -> String {
+    let body =
+        json!({"cron_expression": "30 2 * * *", "timezone": zone, "overlap_policy": "allow"});
+    let schedule = app.schedule(s, agent, body).await;
+    assert_eq!(ts(&schedule["next_run"]), t(first), "{zone}");
+    schedule["id"].as_str().unwrap().to_owned()
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn dst_in_new_york_and_berlin(pool: sqlx::PgPool) {
     let (app, s, agent) =
         spawn_with_agent(pool, t("2026-03-07T12:00:00Z"), "dst@example.com").await;
     // New York, spring forward on 2026-03-08: 02:30 does not exist → 03:00 EDT (07:00 UTC).
-    let ny = app
-        .schedule(&s, &agent, json!({"cron_expression": "30 2 * * *", "timezone": "America/New_York", "overlap_policy": "allow"}))
-        .await;
-    let ny_id = ny["id"].as_str().unwrap().to_owned();
-    assert_eq!(ts(&ny["next_run"]), t("2026-03-08T07:00:00Z"));
+    let ny = "America/New_York";
+    let ny_id = daily_at_half_past_two(&app, &s, &agent, ny, "2026-03-08T07:00:00Z").await;
     app.clock().set(t("2026-03-08T07:00:00Z"));
     assert_eq!(app.fire().await.queued, 1);
-    let after = app.get_schedule(&s, &ny_id).await;
-    assert_eq!(
-        ts(&after["next_run"]),
-        t("2026-03-09T06:30:00Z"),
-        "back to 02:30 EDT"
-    );
+    let next = app.next_run(&s, &ny_id).await;
+    assert_eq!(next, t("2026-03-09T06:30:00Z"), "back to 02:30 EDT");
 
     // Berlin, fall back on 2026-10-25: 02:30 happens twice; it fires once (CEST, 00:30 UTC).
     app.clock().set(t("2026-10-24T12:00:00Z"));
-    let berlin = app
-        .schedule(&s, &agent, json!({"cron_expression": "30 2 * * *", "timezone": "Europe/Berlin", "overlap_policy": "allow"}))
-        .await;
-    let berlin_id = berlin["id"].as_str().unwrap().to_owned();
-    assert_eq!(ts(&berlin["next_run"]), t("2026-10-25T00:30:00Z"));
+    let berlin = "Europe/Berlin";
+    let berlin_id = daily_at_half_past_two(&app, &s, &agent, berlin, "2026-10-25T00:30:00Z").await;
     app.clock().set(t("2026-10-25T00:30:00Z"));
     app.fire().await;
-    let after = app.get_schedule(&s, &berlin_id).await;
+    let next = app.next_run(&s, &berlin_id).await;
     assert_eq!(
-        ts(&after["next_run"]),
+        next,
         t("2026-10-26T01:30:00Z"),
         "not again at 01:30 UTC (02:30 CET)"
     );
@@ -382,10 +388,7 @@ async fn an_abandoned_execution_is_rescued_and_its_agent_execution_adopted(pool:
     let claimed = executions::claim(&app.pool, dead, now, now + chrono::Duration::seconds(5), 10)
         .await
         .unwrap();
-    let path = format!("/agents/{agent}/execute");
-    let started = app
-        .act(&s.token, &path, &json!({"user_message": "ping"}))
-        .await;
+    let started = app.execute(&s.token, &agent, "ping").await;
     let agent_exec: uuid::Uuid = started["id"].as_str().unwrap().parse().unwrap();
     assert!(
         executions::set_agent_execution(&app.pool, claimed[0].id, dead, agent_exec)

@@ -261,6 +261,11 @@ impl TestApp {
             .await
     }
 
+    /// When the schedule fires next, as the API says.
+    pub async fn next_run(&self, session: &Session, schedule: &str) -> DateTime<Utc> {
+        ts(&self.get_schedule(session, schedule).await["next_run"])
+    }
+
     /// The fire history of a schedule, latest first.
     pub async fn fires(&self, session: &Session, schedule: &str) -> Vec<Value> {
         let body = self

@@ -11,6 +11,7 @@ use serde_json::json;
 use temponest_scheduler::domain::{engine, firing};
 
 use temponest_test_client::fixtures::count;
+use temponest_test_client::serve;
 
 use crate::helpers::*;
 
@@ -40,9 +41,7 @@ impl HangingLlm {
                 std::future::pending::<()>().await;
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = serve(app).await;
         Self { addr, closed }
     }
 

@@ -226,13 +226,8 @@ async fn patch_pause_resume_and_cron_change_recompute_next_run(pool: sqlx::PgPoo
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn tenants_never_see_or_touch_each_others_schedules(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let a = app.signup("a@example.com").await;
+    let (app, a, _agent, id) = spawn_with_schedule(pool, "a@example.com").await;
     let b = app.signup("b@example.com").await;
-    let agent = app.agent(&a).await;
-    let id = app
-        .schedule_id(&a, &agent, json!({"cron_expression": "* * * * *"}))
-        .await;
     for resp in [
         app.get(&b.token, &format!("/schedules/{id}")).await,
         app.patch(
@@ -265,12 +260,7 @@ async fn tenants_never_see_or_touch_each_others_schedules(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let admin = app.signup("admin@example.com").await;
-    let agent = app.agent(&admin).await;
-    let id = app
-        .schedule_id(&admin, &agent, json!({"cron_expression": "* * * * *"}))
-        .await;
+    let (app, admin, _agent, id) = spawn_with_schedule(pool, "admin@example.com").await;
     let viewer = &app
         .member(&admin.token, "viewer@example.com", &["viewer"])
         .await;
@@ -288,6 +278,18 @@ async fn a_viewer_reads_but_cannot_change_schedules(pool: sqlx::PgPool) {
         .await;
 }
 
+/// An app at 2026-06-01 10:00 UTC, its tenant admin `email`, an echo agent of theirs and a
+/// schedule of it firing every minute: the app, the admin, the agent and the schedule's id.
+async fn spawn_with_schedule(
+    pool: sqlx::PgPool,
+    email: &str,
+) -> (TestApp, Session, String, String) {
+    let (app, admin, agent) = spawn_with_agent(pool, t("2026-06-01T10:00:00Z"), email).await;
+    let every_minute = json!({"cron_expression": "* * * * *"});
+    let id = app.schedule_id(&admin, &agent, every_minute).await;
+    (app, admin, agent, id)
+}
+
 /// An API key of `session`'s user with exactly `scopes`.
 async fn scoped_key(app: &TestApp, session: &Session, scopes: &[&str]) -> String {
     let body = json!({"name": scopes.join("+"), "scopes": scopes});
@@ -297,12 +299,7 @@ async fn scoped_key(app: &TestApp, session: &Session, scopes: &[&str]) -> String
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn running_an_agent_through_a_schedule_needs_the_right_to_run_it(pool: sqlx::PgPool) {
-    let app = spawn_at(pool, t("2026-06-01T10:00:00Z")).await;
-    let admin = app.signup("admin@example.com").await;
-    let agent = app.agent(&admin).await;
-    let id = app
-        .schedule_id(&admin, &agent, json!({"cron_expression": "* * * * *"}))
-        .await;
+    let (app, admin, agent, id) = spawn_with_schedule(pool, "admin@example.com").await;
     let schedules_only = scoped_key(&app, &admin, &["schedules:read", "schedules:write"]).await;
     let body = json!({"agent_id": agent, "cron_expression": "* * * * *",
                       "task_config": {"user_message": "spend money"}});

@@ -3,12 +3,11 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Cli, helper_agent, platform};
+use crate::helpers::{Cli, helper_agent, platform_with_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn agents_are_created_listed_changed_and_deleted(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     let id = helper_agent(&cli).await;
 
     // The API's objects unchanged in JSON, by id or by name.
@@ -76,8 +75,7 @@ async fn agents_are_created_listed_changed_and_deleted(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_apis_detail_is_printed_and_usage_errors_exit_2(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (platform, _, cli) = platform_with_ada(pool).await;
 
     let invalid = cli
         .fails(
@@ -141,8 +139,7 @@ async fn the_apis_detail_is_printed_and_usage_errors_exit_2(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn users_are_created_listed_and_changed(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
 
     let bob = cli
         .run_with_stdin(
@@ -188,8 +185,7 @@ async fn users_are_created_listed_and_changed(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn costs_summary_and_budgets(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     helper_agent(&cli).await;
     cli.run(&["run", "helper", "count my words", "--no-stream"])
         .await
@@ -258,8 +254,7 @@ async fn costs_summary_and_budgets(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_reader_that_goes_away_ends_the_command_quietly(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     helper_agent(&cli).await;
     // `temponest agents list | head -0`: stdout is closed before anything is written.
     let mut child = cli

@@ -78,6 +78,14 @@ pub async fn platform(pool: PgPool) -> Platform {
     platform_with(pool, temponest_agents::AgentsConfig::default()).await
 }
 
+/// The platform with ada@example.com signed up and logged in on a new [`Cli`]: how most tests
+/// begin. The platform (keep it for the test's length), her API session and her CLI.
+pub async fn platform_with_ada(pool: PgPool) -> (Platform, Session, Cli) {
+    let platform = platform(pool).await;
+    let (ada, cli) = platform.ada_cli().await;
+    (platform, ada, cli)
+}
+
 /// The `temponest` binary as one user on one machine.
 pub struct Cli {
     pub home: PathBuf,

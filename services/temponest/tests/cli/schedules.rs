@@ -5,12 +5,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{eventually, helper_agent, platform};
+use crate::helpers::{eventually, helper_agent, platform_with_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn a_schedule_fires_and_its_fires_and_executions_are_listed(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     let agent = helper_agent(&cli).await;
 
     let schedule = cli
@@ -72,8 +71,7 @@ async fn a_schedule_fires_and_its_fires_and_executions_are_listed(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn schedules_come_from_files_and_show_their_next_runs(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     let agent = helper_agent(&cli).await;
 
     let file = cli.home.join("schedule.yaml");

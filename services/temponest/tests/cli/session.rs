@@ -6,12 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{Cli, platform, read_json};
+use crate::helpers::{Cli, platform, platform_with_ada, read_json};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn login_keeps_the_session_in_a_file_only_the_user_can_read(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (ada, cli) = platform.ada_cli().await;
+    let (platform, ada, cli) = platform_with_ada(pool).await;
 
     let file = std::fs::metadata(cli.credentials_path()).unwrap();
     assert_eq!(file.permissions().mode() & 0o777, 0o600);
@@ -31,8 +30,7 @@ async fn login_keeps_the_session_in_a_file_only_the_user_can_read(pool: PgPool) 
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_expired_or_refused_access_token_is_refreshed_and_the_new_tokens_kept(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     let first = cli.credentials();
 
     // Expired by the clock: refreshed before the request.
@@ -79,8 +77,7 @@ async fn an_expired_or_refused_access_token_is_refreshed_and_the_new_tokens_kept
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn logout_ends_the_session_on_the_server_and_forgets_it(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (platform, _, cli) = platform_with_ada(pool).await;
     let token = cli.credentials()["profiles"]["default"]["access_token"]
         .as_str()
         .unwrap()
@@ -128,8 +125,7 @@ async fn without_credentials_or_with_a_wrong_password_the_exit_code_is_3(pool: P
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn api_keys_work_from_login_and_from_the_environment(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (ada, cli) = platform.ada_cli().await;
+    let (platform, ada, cli) = platform_with_ada(pool).await;
     let created = cli
         .json(&[
             "api-keys",

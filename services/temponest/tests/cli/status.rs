@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use sqlx::PgPool;
+use temponest_test_client::serve;
 
 use crate::helpers::{Cli, platform};
 
@@ -88,9 +89,7 @@ async fn a_platform_of_another_version_is_warned_about(pool: PgPool) {
         "/health",
         axum::routing::get(|| async { axum::Json(serde_json::json!({"version": "0.0.1"})) }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{}", serve(app).await);
     let cli = Cli::new(&platform).env("TEMPONEST_BASE_URL", &url);
     let outcome = cli.run(&["version"]).await;
     assert_eq!(outcome.code, 0, "{outcome:#?}");

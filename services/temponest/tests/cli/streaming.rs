@@ -9,14 +9,14 @@ use axum::routing::post;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use temponest_test_client::serve;
 use tokio::sync::Notify;
 
-use crate::helpers::{Cli, helper_agent, platform, platform_with};
+use crate::helpers::{Cli, helper_agent, platform, platform_with, platform_with_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn run_streams_the_answer_in_order_and_records_the_execution(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     let agent = helper_agent(&cli).await;
 
     let run = cli.run(&["run", "helper", "one two three four"]).await;
@@ -86,10 +86,7 @@ async fn hanging_provider(asked: Arc<Notify>) -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    format!("http://{}/v1", serve(app).await)
 }
 
 /// The platform with a `slow` provider that never finishes, an agent `slow` on it, and a

@@ -8,8 +8,9 @@ use axum::Router;
 use axum::routing::post;
 use serde_json::json;
 use sqlx::PgPool;
+use temponest_test_client::serve;
 
-use crate::helpers::{eventually, platform};
+use crate::helpers::{eventually, platform_with_ada};
 
 /// A receiver answering 200 and counting what it got; returns its URL.
 async fn receiver(received: Arc<AtomicUsize>) -> String {
@@ -20,16 +21,12 @@ async fn receiver(received: Arc<AtomicUsize>) -> String {
             async { "ok" }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    format!("http://{}/hooks", serve(app).await)
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_endpoint_is_tested_and_its_deliveries_retried(pool: PgPool) {
-    let platform = platform(pool).await;
-    let (_, cli) = platform.ada_cli().await;
+    let (_platform, _, cli) = platform_with_ada(pool).await;
     let received = Arc::new(AtomicUsize::new(0));
     let url = receiver(received.clone()).await;
 

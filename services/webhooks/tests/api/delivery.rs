@@ -287,11 +287,7 @@ async fn agent_events_flow_through_the_agents_api(pool: PgPool) {
             &json!({"name": "echoer", "model": "echo-1", "provider": "echo"}),
         )
         .await;
-    let agent_id = agent["id"].as_str().unwrap();
-    let path = format!("/agents/{agent_id}/execute");
-    let run = app
-        .act(&ada.token, &path, &json!({"user_message": "hi"}))
-        .await;
+    let run = app.run(&ada.token, &agent, "hi").await;
 
     let rows = settled(&pool, id, 2).await;
     assert!(rows.iter().all(|d| d.status == "success"), "{rows:#?}");

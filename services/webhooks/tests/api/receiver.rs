@@ -15,6 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use sqlx::PgPool;
+use temponest_test_client::serve;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -74,9 +75,7 @@ impl Receiver {
             let inner = shared.clone();
             async move { answer(&inner, headers, body).await }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = serve(app).await.port();
         Self {
             url: format!("http://127.0.0.1:{port}/hook"),
             port,

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use super::{
     A1, A2, GPT, REPORTS, Spend, api_key, at, needs_costs_read, november_to_december, record,
 };
-use crate::helpers::{expect_json, spawn, spawn_ada};
+use crate::helpers::{echo_agent, expect_json, spawn, spawn_ada};
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn the_export_streams_csv_with_a_header_and_quoted_fields_or_json(pool: PgPool) {
@@ -184,23 +184,9 @@ async fn spend_is_split_by_the_project_of_each_execution(pool: PgPool) {
     let (app, ada) = spawn_ada(pool).await;
     // 1 $ per token, so the echo model's calls cost something.
     let price = json!({"model": "echo-1", "input_usd_per_mtok": 1_000_000.0, "output_usd_per_mtok": 1_000_000.0});
-    expect_json(
-        app.send_raw(
-            reqwest::Method::PUT,
-            &ada.token,
-            "/costs/prices",
-            &price.to_string(),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let agent = app
-        .agent(
-            &ada.token,
-            json!({"name": "Echo", "model": "echo-1", "provider": "echo"}),
-        )
+    app.call_raw(&ada.token, "PUT /costs/prices", &price.to_string(), 200)
         .await;
+    let agent = app.agent(&ada.token, echo_agent("Echo", "echo-1")).await;
     let path = format!("/agents/{}/execute", agent["id"].as_str().unwrap());
     let run = |body: Value| {
         let app = &app;
