@@ -24,6 +24,11 @@ pub struct RemoteClientError(#[from] reqwest::Error);
 /// Authenticates callers. Cheap to clone.
 #[derive(Clone)]
 pub struct AuthClient {
+    /// One `Arc`: the middleware clones the client for every request.
+    inner: Arc<Parts>,
+}
+
+struct Parts {
     verifier: JwtVerifier,
     introspector: Arc<dyn Introspector>,
     cache: Cache,
@@ -82,9 +87,11 @@ fn classify(token: &str) -> Result<Credential<'_>, ApiError> {
 impl AuthClient {
     pub fn new(verifier: JwtVerifier, introspector: Arc<dyn Introspector>, cache: Cache) -> Self {
         Self {
-            verifier,
-            introspector,
-            cache,
+            inner: Arc::new(Parts {
+                verifier,
+                introspector,
+                cache,
+            }),
         }
     }
 
@@ -104,7 +111,7 @@ impl AuthClient {
     }
 
     pub fn verifier(&self) -> &JwtVerifier {
-        &self.verifier
+        &self.inner.verifier
     }
 
     /// `Ok(None)` when the request carries no credentials; `Err` (401/503) when it carries
@@ -122,17 +129,23 @@ impl AuthClient {
     /// invalidated on every replica at logout or revocation). A service token has no session
     /// and lives minutes: it is checked locally only, and must name a known service client.
     pub async fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
-        let claims = self.verifier.verify(token).await.map_err(|err| match err {
-            VerifyError::Expired => ApiError::unauthorized("access token expired"),
-            VerifyError::WrongType => ApiError::unauthorized("token is not an access token"),
-            other => ApiError::unauthorized(other.to_string()),
-        })?;
+        let claims = self
+            .inner
+            .verifier
+            .verify(token)
+            .await
+            .map_err(|err| match err {
+                VerifyError::Expired => ApiError::unauthorized("access token expired"),
+                VerifyError::WrongType => ApiError::unauthorized("token is not an access token"),
+                other => ApiError::unauthorized(other.to_string()),
+            })?;
         if claims.token_type == TokenType::Service {
             return service_principal(&claims);
         }
-        let introspector = Arc::clone(&self.introspector);
+        let introspector = Arc::clone(&self.inner.introspector);
         let (session_id, owned) = (claims.sid, token.to_owned());
         let live: bool = self
+            .inner
             .cache
             .get_or_load(
                 &categories::JWT,
@@ -159,9 +172,10 @@ impl AuthClient {
 
     /// Resolves an API key through the cache (30 s) and the introspector.
     pub async fn resolve_api_key(&self, key: &str) -> Result<Principal, ApiError> {
-        let resolver = Arc::clone(&self.introspector);
+        let resolver = Arc::clone(&self.inner.introspector);
         let owned = key.to_owned();
         let found: Option<Principal> = self
+            .inner
             .cache
             .get_or_load(
                 &categories::INTROSPECTION,
@@ -205,30 +219,45 @@ pub fn session_cache_key(session_id: uuid::Uuid) -> String {
 /// in extensions (the [`Principal`] and its rate-limit identity, or the failure for the
 /// extractor to report). It never rejects by itself, so public routes stay public.
 pub async fn identify(State(client): State<AuthClient>, mut req: Request, next: Next) -> Response {
-    match client.authenticate(req.headers()).await {
-        Ok(Some(principal)) => {
-            req.extensions_mut().insert(principal.client_identity());
-            req.extensions_mut().insert(principal);
-        }
-        Ok(None) => {}
-        Err(err) => {
-            req.extensions_mut().insert(AuthFailure(err));
-        }
-    }
+    client.identify(&mut req).await;
     next.run(req).await
 }
 
-/// Applies authentication and rate limiting to a fully merged router: `identify` runs first
-/// so the limiter can key on the caller, then the limiter, then the handlers.
+impl AuthClient {
+    /// What [`identify`] does to a request before passing it on.
+    async fn identify(&self, req: &mut Request) {
+        match self.authenticate(req.headers()).await {
+            Ok(Some(principal)) => {
+                req.extensions_mut().insert(principal.client_identity());
+                req.extensions_mut().insert(principal);
+            }
+            Ok(None) => {}
+            Err(err) => {
+                req.extensions_mut().insert(AuthFailure(err));
+            }
+        }
+    }
+}
+
+/// Applies authentication and rate limiting to a fully merged router: [`identify`] first so
+/// the limiter can key on the caller, then the limiter, then the handlers (one middleware
+/// doing both, so a request pays for one layer).
 pub fn protect(
     router: axum::Router,
     client: AuthClient,
     limiter: temponest_ratelimit::RateLimiter,
 ) -> axum::Router {
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            limiter,
-            temponest_ratelimit::middleware,
-        ))
-        .layer(axum::middleware::from_fn_with_state(client, identify))
+    router.layer(axum::middleware::from_fn_with_state(
+        (client, limiter),
+        identify_then_limit,
+    ))
+}
+
+async fn identify_then_limit(
+    State((client, limiter)): State<(AuthClient, temponest_ratelimit::RateLimiter)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    client.identify(&mut req).await;
+    temponest_ratelimit::middleware(State(limiter), req, next).await
 }

@@ -5,6 +5,8 @@
 //! extractor with permission checks; and [`ServiceTokens`], with which internal callers obtain
 //! short-lived service tokens for a tenant.
 
+#![recursion_limit = "256"]
+
 pub mod claims;
 pub mod client;
 pub mod introspect;

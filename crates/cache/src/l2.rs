@@ -12,6 +12,7 @@ use deadpool_redis::redis::{self, FromRedisValue};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tracing::{info, warn};
 
+use crate::SharedConnection;
 use crate::counters;
 
 /// How long Redis is skipped after a failure.
@@ -35,7 +36,7 @@ pub(crate) enum Request<'a> {
 
 /// Pool, timeout and health of the Redis tier.
 pub(crate) struct Redis {
-    pool: Pool,
+    connection: SharedConnection,
     timeout: Duration,
     health: Health,
 }
@@ -59,14 +60,14 @@ impl Redis {
         });
         let pool = config.create_pool(Some(Runtime::Tokio1))?;
         Ok(Self {
-            pool,
+            connection: SharedConnection::new(pool),
             timeout,
             health: Health::new(),
         })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
-        &self.pool
+        self.connection.pool()
     }
 
     pub(crate) fn healthy(&self) -> bool {
@@ -85,7 +86,7 @@ impl Redis {
             return Err(Unavailable);
         }
         let attempt = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            let mut conn = self.connection.get().await.map_err(|e| e.to_string())?;
             let result = match request {
                 Request::Cmd(cmd) => cmd.query_async(&mut conn).await,
                 Request::Pipe(pipe) => pipe.query_async(&mut conn).await,
@@ -97,8 +98,14 @@ impl Redis {
                 self.record_success();
                 Ok(value)
             }
-            Ok(Err(error)) => Err(self.record_failure(label, &error)),
-            Err(_) => Err(self.record_failure(label, &"timed out")),
+            Ok(Err(error)) => {
+                self.connection.reset();
+                Err(self.record_failure(label, &error))
+            }
+            Err(_) => {
+                self.connection.reset();
+                Err(self.record_failure(label, &"timed out"))
+            }
         }
     }
 

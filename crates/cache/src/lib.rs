@@ -41,6 +41,7 @@ pub mod counters;
 mod keys;
 mod l1;
 mod l2;
+mod shared_connection;
 mod tiers;
 
 use std::fmt;
@@ -54,6 +55,7 @@ use tracing::{error, instrument};
 
 pub use categories::Category;
 pub use config::CacheConfig;
+pub use shared_connection::SharedConnection;
 
 use bus::{Bus, Target};
 
@@ -154,9 +156,11 @@ impl Cache {
         Fut: Future<Output = Result<T, E>>,
     {
         let full_key = self.inner.keys.entry(category.name, key);
-        self.inner
-            .load_through(category, full_key, true, loader)
-            .await
+        if let Some(value) = self.inner.l1_hit(category, &full_key).await {
+            return Ok(value);
+        }
+        // Boxed: the miss path's future is large, and a hit should not build or move it.
+        Box::pin(self.inner.load_through(category, full_key, true, loader)).await
     }
 
     /// [`get_or_load`](Self::get_or_load) inside a namespace (e.g. a tenant id) that
@@ -183,9 +187,10 @@ impl Cache {
             .keys
             .namespaced_entry(category.name, namespace, version, key);
         let shared = matches!(version, Version::Shared(_));
-        self.inner
-            .load_through(category, full_key, shared, loader)
-            .await
+        if let Some(value) = self.inner.l1_hit(category, &full_key).await {
+            return Ok(value);
+        }
+        Box::pin(self.inner.load_through(category, full_key, shared, loader)).await
     }
 
     /// Reads without loading: L1, then Redis (refilling L1). `None` on a miss.

@@ -32,6 +32,17 @@ pub(crate) fn version_key_ttl(category: &Category) -> Duration {
 }
 
 impl Inner {
+    /// The value in L1, if there is one of type `T` (counted as an L1 hit).
+    pub(crate) async fn l1_hit<T: Clone + 'static>(
+        &self,
+        category: &Category,
+        full_key: &str,
+    ) -> Option<T> {
+        let value = self.l1.get(full_key).await?.downcast::<T>()?;
+        counters::hit(category.name, Tier::L1);
+        Some(value)
+    }
+
     /// L1 (single-flight) → Redis when `shared` → `loader`.
     pub(crate) async fn load_through<T, E, F, Fut>(
         &self,
@@ -97,6 +108,19 @@ impl Inner {
         let Some(redis) = &self.redis else {
             return Version::Local(self.l1.local_version(&version_key));
         };
+        if let Some(version) = self.l1.get(&version_key).await.and_then(|v| v.downcast()) {
+            return Version::Shared(version);
+        }
+        Box::pin(self.fetch_namespace_version(category, redis, version_key)).await
+    }
+
+    /// [`namespace_version`](Self::namespace_version) when L1 does not hold it.
+    async fn fetch_namespace_version(
+        &self,
+        category: &Category,
+        redis: &crate::l2::Redis,
+        version_key: String,
+    ) -> Version {
         let ttl = category.ttl.min(NAMESPACE_VERSION_TTL);
         let fetch = async {
             let keep_for = version_key_ttl(category);

@@ -35,6 +35,10 @@ fn connect_options(config: &DbConfig) -> Result<PgConnectOptions, DbError> {
     Ok(options)
 }
 
+/// A connection idle for longer than this is pinged before it is handed out (one that was in
+/// use a moment ago is not: under load, a ping per checkout would be a round trip per query).
+const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn pool_options(config: &DbConfig) -> PgPoolOptions {
     PgPoolOptions::new()
         .min_connections(config.min_connections)
@@ -42,6 +46,15 @@ fn pool_options(config: &DbConfig) -> PgPoolOptions {
         .acquire_timeout(config.acquire_timeout)
         .idle_timeout(Some(config.idle_timeout))
         .max_lifetime(Some(config.max_lifetime))
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Creates the configured database if it does not exist yet (developer machines start with

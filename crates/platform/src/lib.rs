@@ -31,9 +31,9 @@ pub mod service;
 
 pub use compose::{App, Kit, Running};
 
-/// musl's allocator serialises a multi-threaded server; the static Alpine builds of every
-/// binary (all of them link this crate) use mimalloc.
-#[cfg(target_env = "musl")]
+/// Every binary (all of them link this crate) uses mimalloc: musl's allocator serialises a
+/// multi-threaded server, and glibc's malloc and free were 15-20 % of a request's CPU time
+/// (docs/performance.md, issue 19).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use config::{ConfigError, Layers, PlatformConfig, Settings};
@@ -79,25 +79,31 @@ pub mod __private {
     pub use temponest_ratelimit::RateLimiter;
 }
 
-/// Declares a service's `AppState` (cheap to clone): the process's shared handles every
-/// service holds — `pool`, `cache`, `limiter` and `auth`, the client that authenticates its
-/// callers — then the service's own fields, with the `FromRef` impls of [`shared_handles!`].
-/// [`with_shared!`] builds it from the [`Context`].
+/// Declares a service's `AppState`: one `Arc` (cloned for every request by axum's `State`)
+/// over a fields struct holding the process's shared handles every service holds — `pool`,
+/// `cache`, `limiter` and `auth`, the client that authenticates its callers — then the
+/// service's own fields. The state dereferences to its fields, converts from them, and has
+/// the `FromRef` impls of [`shared_handles!`]. [`with_shared!`] builds it from the
+/// [`Context`].
 ///
 /// ```ignore
 /// temponest_platform::service_state! {
 ///     /// Everything handlers need; cheap to clone.
-///     pub struct AppState {
+///     pub struct AppState => AppStateFields {
 ///         pub config: Arc<WebhooksConfig>,
 ///     }
 /// }
 /// ```
 #[macro_export]
 macro_rules! service_state {
-    ($(#[$attr:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident => $fields_name:ident { $($fields:tt)* }) => {
         $(#[$attr])*
         #[derive(Clone)]
-        $vis struct $name {
+        $vis struct $name(::std::sync::Arc<$fields_name>);
+
+        /// The fields of the state (see the state's documentation).
+        #[derive(Clone)]
+        $vis struct $fields_name {
             pub pool: $crate::__private::PgPool,
             pub cache: $crate::__private::Cache,
             pub limiter: $crate::__private::RateLimiter,
@@ -105,25 +111,48 @@ macro_rules! service_state {
             $($fields)*
         }
 
+        impl ::std::ops::Deref for $name {
+            type Target = $fields_name;
+
+            fn deref(&self) -> &$fields_name {
+                &self.0
+            }
+        }
+
+        impl $name {
+            /// A copy of the fields, to build a variant of the state (tests run an engine on
+            /// a pool they can cut, or with another key): `AppState::from(AppStateFields {
+            /// pool, ..state.to_fields() })`.
+            pub fn to_fields(&self) -> $fields_name {
+                $fields_name::clone(&self.0)
+            }
+        }
+
+        impl ::std::convert::From<$fields_name> for $name {
+            fn from(fields: $fields_name) -> Self {
+                Self(::std::sync::Arc::new(fields))
+            }
+        }
+
         $crate::shared_handles!($name);
     };
 }
 
 /// A state declared with [`service_state!`], its shared handles taken from `context` (a
-/// [`Context`]) and its own fields as given: `with_shared!(context, Self { config, .. })`.
-/// Evaluates `context.auth()?`, so it is used in a function returning
-/// `Result<_, StartupError>`.
+/// [`Context`]) and its own fields as given: `with_shared!(context, AppStateFields { config,
+/// .. })`, converted into the state. Evaluates `context.auth()?`, so it is used in a function
+/// returning `Result<_, StartupError>`.
 #[macro_export]
 macro_rules! with_shared {
     ($context:expr, $name:ident { $($fields:tt)* }) => {{
         let context: &$crate::Context = $context;
-        $name {
+        ::std::convert::From::from($name {
             pool: context.pool.clone(),
             cache: context.cache.clone(),
             limiter: context.limiter.clone(),
             auth: context.auth()?,
             $($fields)*
-        }
+        })
     }};
 }
 

@@ -1,52 +1,63 @@
-//! The distributed backend: GCRA for every policy of a request in one Lua script.
+//! The distributed backend: GCRA for every policy of a request in one Lua script, with the
+//! checks of one client that arrive while a script call is in flight answered together by the
+//! next call.
 //!
 //! The script reads the Redis server clock (`TIME`), so replicas of a service never disagree
 //! because their own clocks drift. It checks all policies before writing any, so a request
 //! consumes quota only when every policy allows it. Each (key, policy) pair stores its
 //! theoretical arrival time (TAT, µs since the epoch) with a `PX` expiry of at most one window,
 //! so idle keys disappear on their own.
+//!
+//! **Batching.** One client sending many requests at once (an SDK with a connection pool, a
+//! load test) would otherwise cost one Redis round trip per request, one after the other on
+//! the same keys. Instead, a check for a (key, policies) pair with no call in flight starts one
+//! at once; checks that arrive meanwhile wait, and the next call asks for all of them: the
+//! script admits the first `k` of `n` in arrival order (as many as every policy still has room
+//! for), moves each TAT by `k` emission intervals, and the decision of every request — its
+//! remaining quota, reset and retry-after — is derived from the TATs it returns exactly as if
+//! the `n` checks had run one after the other. Nothing is admitted that sequential checks
+//! would have refused, and no quota is held back from other replicas.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use deadpool_redis::{Pool, PoolError, redis};
+use temponest_cache::SharedConnection;
+use tokio::sync::oneshot;
 
 use crate::policy::{Decision, Policy, PolicyState};
 
-/// GCRA over `#KEYS` policies. `ARGV[2i-1]` = emission interval (µs), `ARGV[2i]` = quota.
-/// Returns `{allowed, retry_after_us, remaining_1, reset_after_us_1, ...}`.
+/// GCRA for `ARGV[1]` requests over `#KEYS` policies. `ARGV[2i]` = emission interval (µs),
+/// `ARGV[2i+1]` = quota of policy `i`. Admits the largest `k <= ARGV[1]` that every policy
+/// allows, consumes `k` cells of each, and returns `{k, tat_1 - now, ..., tat_n - now}` (the
+/// TATs after consuming, µs relative to the server clock).
 const GCRA_SCRIPT: &str = r#"
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local n = #KEYS
+local admitted = tonumber(ARGV[1])
 local tats = {}
-local allowed = true
-local retry_after = 0
 for i = 1, n do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local window = interval * tonumber(ARGV[2 * i])
+  local interval = tonumber(ARGV[2 * i])
+  local window = interval * tonumber(ARGV[2 * i + 1])
   local tat = tonumber(redis.call('GET', KEYS[i])) or now
   if tat < now then tat = now end
   tats[i] = tat
-  local wait = tat + interval - window - now
-  if wait > 0 then
-    allowed = false
-    if wait > retry_after then retry_after = wait end
-  end
+  local room = math.floor((now + window - tat) / interval)
+  if room < admitted then admitted = room end
 end
-local reply = {allowed and 1 or 0, retry_after}
+if admitted < 0 then admitted = 0 end
+local reply = {admitted}
 for i = 1, n do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local window = interval * tonumber(ARGV[2 * i])
   local tat = tats[i]
-  if allowed then
-    tat = tat + interval
+  if admitted > 0 then
+    tat = tat + admitted * tonumber(ARGV[2 * i])
     redis.call('SET', KEYS[i], string.format('%.0f', tat),
       'PX', string.format('%.0f', math.ceil((tat - now) / 1000)))
   end
-  local remaining = math.floor((now + window - tat) / interval)
-  if remaining < 0 then remaining = 0 end
-  reply[#reply + 1] = remaining
   reply[#reply + 1] = tat - now
 end
 return reply
@@ -63,49 +74,122 @@ pub(crate) enum RedisCheckError {
     Timeout(Duration),
     #[error("unexpected reply from the rate-limit script: {0:?}")]
     Reply(Vec<i64>),
+    /// The call answering this check failed (the cause is logged once, by the first waiter).
+    #[error("{0}")]
+    Batch(Arc<RedisCheckError>),
 }
 
-/// Runs the GCRA script against a pool.
+/// What a waiting check is sent: its decision, or why the call failed.
+type Answer = Result<Decision, Arc<RedisCheckError>>;
+
+/// Runs the GCRA script against a pool (cheap to clone).
+#[derive(Clone)]
 pub(crate) struct RedisBackend {
-    pool: Pool,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// One multiplexed connection for every call (a pool checkout would cost a `PING`).
+    connection: SharedConnection,
     script: redis::Script,
     key_prefix: String,
     timeout: Duration,
+    /// Checks waiting for the next call, by their Redis keys. A present entry means a drain
+    /// task runs for those keys (it removes the entry once it finds it empty).
+    waiting: Mutex<HashMap<Vec<String>, Vec<oneshot::Sender<Answer>>>>,
 }
 
 impl RedisBackend {
     pub(crate) fn new(pool: Pool, key_prefix: String, timeout: Duration) -> Self {
         Self {
-            pool,
-            script: redis::Script::new(GCRA_SCRIPT),
-            key_prefix,
-            timeout,
+            shared: Arc::new(Shared {
+                connection: SharedConnection::new(pool),
+                script: redis::Script::new(GCRA_SCRIPT),
+                key_prefix,
+                timeout,
+                waiting: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
-    /// Checks (and, if allowed, consumes) every policy for `key`, bounded by the timeout
-    /// (pool checkout included).
+    /// Checks (and, if allowed, consumes) every policy for `key`. Each script call is bounded
+    /// by the timeout (pool checkout included); a check waits for at most the call in flight
+    /// and its own.
     pub(crate) async fn check(
         &self,
         key: &str,
         policies: &[Policy],
     ) -> Result<Decision, RedisCheckError> {
+        let keys: Vec<String> = policies
+            .iter()
+            .map(|policy| self.shared.redis_key(key, policy))
+            .collect();
+        let (sender, answer) = oneshot::channel();
+        let start_drain = {
+            let mut waiting = self.shared.lock_waiting();
+            match waiting.entry(keys) {
+                Entry::Occupied(mut entry) => {
+                    entry.get_mut().push(sender);
+                    None
+                }
+                Entry::Vacant(entry) => {
+                    let keys = entry.key().clone();
+                    entry.insert(vec![sender]);
+                    Some(keys)
+                }
+            }
+        };
+        if let Some(keys) = start_drain {
+            let drain = Drain {
+                shared: Arc::clone(&self.shared),
+                keys,
+                policies: policies.to_vec(),
+                finished: false,
+            };
+            tokio::spawn(drain.run());
+        }
+        match answer.await {
+            Ok(Ok(decision)) => Ok(decision),
+            Ok(Err(error)) => Err(RedisCheckError::Batch(error)),
+            // The drain task ended without answering (the runtime is shutting down).
+            Err(_) => Err(RedisCheckError::Timeout(self.shared.timeout)),
+        }
+    }
+}
+
+impl Shared {
+    fn lock_waiting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Vec<String>, Vec<oneshot::Sender<Answer>>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One script call for `count` checks.
+    async fn call(
+        &self,
+        keys: &[String],
+        policies: &[Policy],
+        count: usize,
+    ) -> Result<Admitted, RedisCheckError> {
         let mut invocation = self.script.prepare_invoke();
-        for policy in policies {
+        invocation.arg(count);
+        for (key, policy) in keys.iter().zip(policies) {
             invocation
-                .key(self.redis_key(key, policy))
+                .key(key)
                 .arg(policy.interval_micros())
                 .arg(policy.quota);
         }
         let call = async {
-            let mut connection = self.pool.get().await?;
+            let mut connection = self.connection.get().await?;
             let reply: Vec<i64> = invocation.invoke_async(&mut connection).await?;
             Ok::<_, RedisCheckError>(reply)
         };
         let reply = tokio::time::timeout(self.timeout, call)
             .await
-            .map_err(|_| RedisCheckError::Timeout(self.timeout))??;
-        decode_reply(policies, reply)
+            .map_err(|_| RedisCheckError::Timeout(self.timeout))
+            .flatten()
+            .inspect_err(|_| self.connection.reset())?;
+        Admitted::decode(policies.len(), reply)
     }
 
     /// `{prefix}:rl:{<key>}:<name>:<quota>:<window ms>`. The braces make every policy key of
@@ -123,26 +207,124 @@ impl RedisBackend {
     }
 }
 
-fn decode_reply(policies: &[Policy], reply: Vec<i64>) -> Result<Decision, RedisCheckError> {
-    if reply.len() != 2 + 2 * policies.len() {
-        return Err(RedisCheckError::Reply(reply));
+/// The task answering the checks waiting on one set of keys.
+struct Drain {
+    shared: Arc<Shared>,
+    keys: Vec<String>,
+    policies: Vec<Policy>,
+    /// Set once `run` has removed the entry itself (under the lock, finding it empty).
+    finished: bool,
+}
+
+impl Drain {
+    /// One script call per batch until no check is waiting; then the entry is removed in the
+    /// same critical section that found it empty, so a check arriving later starts a new task.
+    async fn run(mut self) {
+        loop {
+            let batch = {
+                let mut waiting = self.shared.lock_waiting();
+                match waiting.get_mut(&self.keys) {
+                    Some(waiters) if !waiters.is_empty() => std::mem::take(waiters),
+                    _ => {
+                        waiting.remove(&self.keys);
+                        self.finished = true;
+                        return;
+                    }
+                }
+            };
+            match self
+                .shared
+                .call(&self.keys, &self.policies, batch.len())
+                .await
+            {
+                Ok(admitted) => {
+                    for (position, waiter) in batch.into_iter().enumerate() {
+                        let _ = waiter.send(Ok(admitted.decision(&self.policies, position)));
+                    }
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    for waiter in batch {
+                        let _ = waiter.send(Err(Arc::clone(&error)));
+                    }
+                }
+            }
+        }
     }
-    let micros = |value: i64| Duration::from_micros(u64::try_from(value).unwrap_or(0));
-    let allowed = reply[0] == 1;
-    let states = policies
-        .iter()
-        .zip(reply[2..].chunks_exact(2))
-        .map(|(policy, pair)| PolicyState {
-            policy: policy.clone(),
-            remaining: u32::try_from(pair[0]).unwrap_or(0).min(policy.quota),
-            reset_after: micros(pair[1]),
-        })
-        .collect();
-    Ok(Decision {
-        allowed,
-        policies: states,
-        retry_after: (!allowed).then(|| micros(reply[1])),
-    })
+}
+
+impl Drop for Drain {
+    /// A task dropped before it finished (never polled because the runtime is shutting down,
+    /// or a panic) removes its entry: the checks still waiting see their sender dropped and
+    /// fall back to local limits, and later checks start a new task.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.lock_waiting().remove(&self.keys);
+        }
+    }
+}
+
+/// The script's answer for a batch: how many of its checks were admitted (the first ones) and
+/// every policy's TAT after them, relative to the moment of the call.
+#[derive(Debug)]
+struct Admitted {
+    count: u64,
+    tats_micros: Vec<i64>,
+}
+
+impl Admitted {
+    fn decode(policies: usize, reply: Vec<i64>) -> Result<Self, RedisCheckError> {
+        match reply.split_first() {
+            Some((&count, tats)) if tats.len() == policies && count >= 0 => Ok(Self {
+                count: count.unsigned_abs(),
+                tats_micros: tats.to_vec(),
+            }),
+            _ => Err(RedisCheckError::Reply(reply)),
+        }
+    }
+
+    /// The decision of the check at `position` (0-based, arrival order) of the batch: what a
+    /// check of its own at that point in the sequence would have answered.
+    fn decision(&self, policies: &[Policy], position: usize) -> Decision {
+        let position = u64::try_from(position).unwrap_or(u64::MAX);
+        let allowed = position < self.count;
+        let mut retry_after = 0_i64;
+        let states = policies
+            .iter()
+            .zip(&self.tats_micros)
+            .map(|(policy, &tat_after)| {
+                let interval = i64::try_from(policy.interval_micros()).unwrap_or(i64::MAX);
+                let window = interval.saturating_mul(i64::from(policy.quota));
+                // An admitted check sees the TAT it moved to; a refused one the TAT after
+                // every admitted check (it consumed nothing).
+                let later_admitted = if allowed {
+                    i64::try_from(self.count - 1 - position).unwrap_or(i64::MAX)
+                } else {
+                    0
+                };
+                let tat = tat_after - later_admitted.saturating_mul(interval);
+                if !allowed {
+                    retry_after = retry_after.max(tat + interval - window);
+                }
+                let remaining =
+                    ((window - tat).max(0) / interval.max(1)).min(i64::from(policy.quota));
+                PolicyState {
+                    policy: policy.clone(),
+                    remaining: u32::try_from(remaining).unwrap_or(0),
+                    reset_after: micros(tat),
+                }
+            })
+            .collect();
+        Decision {
+            allowed,
+            policies: states,
+            retry_after: (!allowed).then(|| micros(retry_after).max(Duration::from_micros(1))),
+        }
+    }
+}
+
+fn micros(value: i64) -> Duration {
+    Duration::from_micros(u64::try_from(value).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -150,22 +332,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_reply_is_decoded_per_policy() {
+    fn a_single_refused_check_is_decoded_per_policy() {
+        // 60/min: interval 1 s, window 60 s; 1000/h: interval 3.6 s, window 3600 s.
         let policies = [Policy::per_minute(60), Policy::per_hour(1000)];
-        let decision = decode_reply(&policies, vec![0, 1_500_000, 0, 60_000_000, 7, 10_000_000])
-            .expect("well-formed reply");
+        let admitted =
+            Admitted::decode(2, vec![0, 60_000_000 + 500_000, 3_575_000_000]).expect("reply");
+        let decision = admitted.decision(&policies, 0);
         assert!(!decision.allowed);
         assert_eq!(decision.retry_after, Some(Duration::from_millis(1500)));
         assert_eq!(decision.policies[0].remaining, 0);
-        assert_eq!(decision.policies[1].remaining, 7);
-        assert_eq!(decision.policies[1].reset_after, Duration::from_secs(10));
+        assert_eq!(decision.policies[1].remaining, 6);
+        assert_eq!(decision.policies[1].reset_after, Duration::from_secs(3575));
     }
 
     #[test]
-    fn a_short_reply_is_an_error() {
-        let policies = [Policy::per_minute(60)];
+    fn a_batch_is_answered_as_if_its_checks_ran_one_after_the_other() {
+        // 5 per 5 s (interval 1 s) on a fresh key, 7 checks at once: the script admits 5 and
+        // the TAT ends 5 s ahead.
+        let policies = [Policy::new("burst", 5, Duration::from_secs(5))];
+        let admitted = Admitted::decode(1, vec![5, 5_000_000]).expect("reply");
+        let remaining: Vec<u32> = (0..7)
+            .map(|position| admitted.decision(&policies, position).policies[0].remaining)
+            .collect();
+        assert_eq!(remaining, [4, 3, 2, 1, 0, 0, 0]);
+        let allowed: Vec<bool> = (0..7)
+            .map(|position| admitted.decision(&policies, position).allowed)
+            .collect();
+        assert_eq!(allowed, [true, true, true, true, true, false, false]);
+        let first = admitted.decision(&policies, 0);
+        assert_eq!(first.policies[0].reset_after, Duration::from_secs(1));
+        assert_eq!(first.retry_after, None);
+        let refused = admitted.decision(&policies, 6);
+        assert_eq!(refused.retry_after, Some(Duration::from_secs(1)));
+        assert_eq!(refused.policies[0].reset_after, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_malformed_reply_is_an_error() {
         assert!(matches!(
-            decode_reply(&policies, vec![1, 0]),
+            Admitted::decode(1, vec![1]),
+            Err(RedisCheckError::Reply(_))
+        ));
+        assert!(matches!(
+            Admitted::decode(1, vec![-1, 0]),
             Err(RedisCheckError::Reply(_))
         ));
     }

@@ -21,11 +21,15 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use ::http::{HeaderMap, Method, Request, Response};
+use ::http::{HeaderMap, Method, Request, Response, StatusCode};
 use axum::extract::MatchedPath;
 use axum::middleware::Next;
+use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use tracing::Span;
 use tracing::field::Empty;
@@ -46,31 +50,123 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Use with `axum::middleware::from_fn`, added through `Router::layer` so that [`MatchedPath`]
 /// is present; requests without one are labelled `endpoint="unmatched"`.
 pub async fn track_metrics(req: axum::extract::Request, next: Next) -> axum::response::Response {
-    // Without `init` (libraries, tests) nothing else may have installed the recorder yet, and
-    // samples recorded before installation would be lost. After the first call this is a load.
-    crate::metrics_handle();
     let started = Instant::now();
-    let method = method_label(req.method());
-    let endpoint = route_of(&req).to_owned();
-
+    let method = req.method().clone();
+    let endpoint = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
-
-    let elapsed = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(
-        REQUESTS_TOTAL,
-        "method" => method.clone(),
-        "endpoint" => endpoint.clone(),
-        "status" => status,
-    )
-    .increment(1);
-    metrics::histogram!(
-        REQUEST_DURATION_SECONDS,
-        "method" => method,
-        "endpoint" => endpoint,
-    )
-    .record(elapsed);
+    record_request(
+        &method,
+        endpoint.as_ref().map(MatchedPath::as_str),
+        response.status(),
+        started.elapsed(),
+    );
     response
+}
+
+/// Records one finished request in `http_requests_total{method, endpoint, status}` and
+/// `http_request_duration_seconds{method, endpoint}` (`endpoint` is the matched route
+/// pattern; `None` is recorded as `unmatched`).
+///
+/// The metric handles of each (method, endpoint, status) are resolved once per thread and
+/// reused, so a request costs two atomic updates rather than formatting and looking up its
+/// labels. They are registered with the process-wide Prometheus recorder (installed here if
+/// nothing did yet), whatever recorder the thread has set locally.
+pub fn record_request(
+    method: &Method,
+    endpoint: Option<&str>,
+    status: StatusCode,
+    elapsed: Duration,
+) {
+    let endpoint = endpoint.unwrap_or(UNMATCHED);
+    let status = status.as_u16();
+    let seconds = elapsed.as_secs_f64();
+    let hash = {
+        let mut hasher = DefaultHasher::new();
+        (method.as_str(), endpoint, status).hash(&mut hasher);
+        hasher.finish()
+    };
+    HANDLES.with_borrow_mut(|handles| {
+        if let Some(cached) = handles.get(&hash)
+            && cached.is(method, endpoint, status)
+        {
+            cached.requests.increment(1);
+            cached.duration.record(seconds);
+            return;
+        }
+        let resolved = RequestHandles::register(method, endpoint, status);
+        resolved.requests.increment(1);
+        resolved.duration.record(seconds);
+        // Bounded: extension methods are client-chosen (an unmatched route still counts).
+        if handles.len() < MAX_CACHED_HANDLES && !handles.contains_key(&hash) {
+            handles.insert(hash, resolved);
+        }
+    });
+}
+
+/// Upper bound on the (method, endpoint, status) handles a thread keeps.
+const MAX_CACHED_HANDLES: usize = 2048;
+
+thread_local! {
+    /// The HTTP metric handles this thread has used, by the hash of their labels.
+    static HANDLES: RefCell<HashMap<u64, RequestHandles, BuildHasherDefault<DefaultHasher>>> =
+        RefCell::default();
+}
+
+/// Where the HTTP metrics are registered from (the `metrics` macros' metadata).
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The handles of one (method, endpoint, status).
+struct RequestHandles {
+    method: Method,
+    endpoint: Box<str>,
+    status: u16,
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl RequestHandles {
+    fn is(&self, method: &Method, endpoint: &str, status: u16) -> bool {
+        self.status == status && *self.endpoint == *endpoint && self.method == *method
+    }
+
+    fn register(method: &Method, endpoint: &str, status: u16) -> Self {
+        let method_label = method_label(method);
+        let requests = Key::from_parts(
+            REQUESTS_TOTAL,
+            vec![
+                Label::new("method", method_label.clone()),
+                Label::new("endpoint", endpoint.to_owned()),
+                Label::new("status", status.to_string()),
+            ],
+        );
+        let duration = Key::from_parts(
+            REQUEST_DURATION_SECONDS,
+            vec![
+                Label::new("method", method_label),
+                Label::new("endpoint", endpoint.to_owned()),
+            ],
+        );
+        let (requests, duration) = match crate::prometheus::process_recorder() {
+            Some(recorder) => (
+                recorder.register_counter(&requests, &METADATA),
+                recorder.register_histogram(&duration, &METADATA),
+            ),
+            None => metrics::with_recorder(|recorder| {
+                (
+                    recorder.register_counter(&requests, &METADATA),
+                    recorder.register_histogram(&duration, &METADATA),
+                )
+            }),
+        };
+        Self {
+            method: method.clone(),
+            endpoint: endpoint.into(),
+            status,
+            requests,
+            duration,
+        }
+    }
 }
 
 /// Builds the `http_request` span for `TraceLayer::make_span_with`.

@@ -4,10 +4,12 @@
 //! [`crate::init`]; `init` merely installs it early. Metrics whose names end in
 //! `duration_seconds` are rendered as real histograms with [`DURATION_BUCKETS`].
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// Upper bounds (seconds) of the histogram buckets of every `*_duration_seconds` metric:
 /// 0.5 ms to 10 s, dense where our latency targets are (below 50 ms).
@@ -30,7 +32,13 @@ const LATENESS_SUFFIX: &str = "lateness_seconds";
 /// How often raw histogram samples are folded into buckets when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// The installed recorder: its handle, and the recorder itself when it is the global one.
+struct Installed {
+    handle: PrometheusHandle,
+    recorder: Option<Arc<PrometheusRecorder>>,
+}
+
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
 
 /// The process-wide Prometheus handle. The first call builds the recorder and installs it as the
 /// global `metrics` recorder; concurrent first calls are serialised by a `OnceLock`.
@@ -38,7 +46,14 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// If some other recorder was installed first, a warning is logged and the returned handle
 /// renders nothing rather than panicking.
 pub fn metrics_handle() -> &'static PrometheusHandle {
-    HANDLE.get_or_init(install_recorder)
+    &INSTALLED.get_or_init(install_recorder).handle
+}
+
+/// The process-wide recorder, for metric handles that must be registered with it whatever
+/// recorder a thread has set locally (the HTTP metrics cache their handles per thread). `None`
+/// when another global recorder was installed first.
+pub(crate) fn process_recorder() -> Option<&'static Arc<PrometheusRecorder>> {
+    INSTALLED.get_or_init(install_recorder).recorder.as_ref()
 }
 
 /// Prometheus text exposition of everything recorded so far (serve it from `GET /metrics`).
@@ -46,7 +61,7 @@ pub fn render_metrics() -> String {
     metrics_handle().render()
 }
 
-fn install_recorder() -> PrometheusHandle {
+fn install_recorder() -> Installed {
     let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Suffix(DURATION_SUFFIX.to_owned()),
@@ -60,17 +75,23 @@ fn install_recorder() -> PrometheusHandle {
         })
         // Only fails for an empty bucket list, which neither list is.
         .unwrap_or_else(|_| PrometheusBuilder::new());
-    let recorder = builder.build_recorder();
+    let recorder = Arc::new(builder.build_recorder());
     let handle = recorder.handle();
-    if let Err(err) = metrics::set_global_recorder(recorder) {
+    if let Err(err) = metrics::set_global_recorder(Arc::clone(&recorder)) {
         tracing::warn!(
             error = %err,
             "another metrics recorder is already installed; /metrics will render nothing"
         );
-        return handle;
+        return Installed {
+            handle,
+            recorder: None,
+        };
     }
     spawn_upkeep(handle.clone());
-    handle
+    Installed {
+        handle,
+        recorder: Some(recorder),
+    }
 }
 
 /// `install_recorder` (unlike `install`) leaves upkeep to the caller: without it, histogram

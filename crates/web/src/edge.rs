@@ -2,16 +2,13 @@
 //! methods (405, with `Allow`) get the SPEC §2 error body instead of axum's empty one, and a
 //! NUL character in a query parameter is a 422 naming the parameter, for every route whether
 //! its handler reads the query through [`crate::extract::ApiQuery`], `Pagination` or not at
-//! all. Installed once by [`crate::server::with_route_layers`].
+//! all (checked by [`crate::stack::RouteEdge`]). Installed once by
+//! [`crate::server::with_route_layers`].
 
 use axum::Router;
-use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use crate::ApiError;
-use crate::json_scan::NUL_MESSAGE;
 
 /// Adds the 404 and 405 fallbacks; call after every route is merged (a method router added
 /// later keeps axum's empty 405).
@@ -31,20 +28,6 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed on this route (see the Allow header)",
     )
-}
-
-/// Middleware: 422 when a query parameter's name or value decodes to a NUL character.
-pub async fn refuse_nul_in_query(req: Request, next: Next) -> Response {
-    // `%00` is the only way a NUL can be in a URI; most queries skip the decoding entirely.
-    if let Some(field) = req
-        .uri()
-        .query()
-        .filter(|q| q.contains("%00"))
-        .and_then(nul_parameter)
-    {
-        return ApiError::invalid_field(&field, NUL_MESSAGE).into_response();
-    }
-    next.run(req).await
 }
 
 /// The (decoded) name of the first parameter whose name or value holds a NUL.

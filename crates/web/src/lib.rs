@@ -17,6 +17,7 @@ pub mod peer;
 pub mod request_id;
 pub mod secret_response;
 pub mod server;
+pub mod stack;
 
 pub use error::{ApiError, ApiResult, FieldError};
 pub use extract::{IdPath, Json, ListQuery, Pagination, list_rows};

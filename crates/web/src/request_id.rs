@@ -1,10 +1,8 @@
 //! Request ids: taken from `X-Request-Id` when the client sends a sane one, generated
-//! otherwise, echoed on the response, and visible to error rendering through a task-local.
+//! otherwise, echoed on the response (by [`crate::stack::Edge`]), and visible to error
+//! rendering through a task-local.
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::HeaderName;
 
 /// The request id header.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -34,7 +32,9 @@ where
     }
 }
 
-fn acceptable(id: &str) -> bool {
+/// Whether a client's `X-Request-Id` is kept (else a UUIDv7 replaces it): 1 to 128 characters
+/// of `A-Z a-z 0-9 - _ . :`, so it is safe in logs and headers.
+pub(crate) fn acceptable_request_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id
@@ -42,27 +42,14 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-/// Middleware: assigns the id, stores it in the request headers (for tracing and handlers),
-/// runs the rest of the stack inside the task-local scope, and echoes it on the response.
-pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable(v))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
-    req.headers_mut()
-        .insert(X_REQUEST_ID.clone(), value.clone());
-    let mut response = REQUEST_ID.scope(id, next.run(req)).await;
-    response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    response
+/// Runs `work` with `id` as the current request id (see [`current_request_id`]).
+pub(crate) fn scope_request_id<F: Future>(id: String, work: F) -> impl Future<Output = F::Output> {
+    REQUEST_ID.scope(id, work)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::acceptable;
+    use super::acceptable_request_id as acceptable;
 
     #[test]
     fn hostile_request_ids_are_replaced() {

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, Method, Uri};
-use axum::middleware::{Next, from_fn};
+use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tower::{Layer, ServiceExt};
+use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
@@ -24,6 +23,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::ApiError;
+use crate::stack::{EdgeLayer, RouteEdgeLayer, Timeouts};
 
 /// HTTP server settings shared by all services.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,7 +74,6 @@ pub fn with_route_layers_and_long(
     config: &ServerConfig,
     long_routes: Vec<&'static str>,
 ) -> Router {
-    let long_routes: std::sync::Arc<[&'static str]> = long_routes.into();
     let normal = Duration::from_secs(config.request_timeout_secs);
     let long = Duration::from_secs(
         config
@@ -82,50 +81,17 @@ pub fn with_route_layers_and_long(
             .max(config.request_timeout_secs),
     );
     crate::edge::with_fallbacks(router)
-        .layer(from_fn(crate::edge::refuse_nul_in_query))
-        .layer(from_fn(move |req: Request, next: Next| {
-            let is_long = req
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .is_some_and(|p| long_routes.contains(&p.as_str()));
-            let timeout = if is_long { long } else { normal };
-            async move {
-                match tokio::time::timeout(timeout, next.run(req)).await {
-                    Ok(response) => response,
-                    Err(_) => ApiError::new(
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                        "timeout",
-                        format!("the request did not complete within {}s", timeout.as_secs()),
-                    )
-                    .into_response(),
-                }
-            }
-        }))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(from_fn(temponest_telemetry::http::track_metrics))
+        .layer(RouteEdgeLayer::new(Timeouts {
+            normal,
+            long,
+            long_routes,
+        }))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| temponest_telemetry::http::make_span(req))
                 .on_response(temponest_telemetry::http::on_response),
         )
-}
-
-/// Rewrites `/agents/` to `/agents` before routing so collections answer with and without a
-/// trailing slash (no redirect). The Swagger UI under `/docs/` needs its slash and is left alone.
-async fn trim_trailing_slash(mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs") {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-        let new = match req.uri().query() {
-            Some(q) => format!("{trimmed}?{q}"),
-            None => trimmed.to_owned(),
-        };
-        if let Ok(uri) = new.parse::<Uri>() {
-            *req.uri_mut() = uri;
-        }
-    }
-    next.run(req).await
 }
 
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -186,11 +152,8 @@ pub fn into_service(
     let router = router
         .layer(compression)
         .layer(tower::util::option_layer(cors_layer(&config.cors_origins)))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(from_fn(crate::request_id::request_id));
-    from_fn(trim_trailing_slash)
-        .layer(router)
-        .map_response(IntoResponse::into_response)
+        .layer(CatchPanicLayer::custom(panic_response));
+    EdgeLayer.layer(router)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.

@@ -18,7 +18,7 @@ use crate::models::Known;
 
 temponest_platform::service_state! {
     /// Everything handlers need; cheap to clone.
-    pub struct AppState {
+    pub struct AppState => AppStateFields {
         pub config: Arc<AgentsConfig>,
         pub providers: Providers,
         pub tools: Tools,
@@ -69,9 +69,9 @@ impl AppState {
         };
         let provider_names = Arc::new(providers.names());
         let tool_names = Arc::new(tools.names());
-        let state = temponest_platform::with_shared!(
+        let state: Self = temponest_platform::with_shared!(
             context,
-            Self {
+            AppStateFields {
                 config: Arc::new(config),
                 providers,
                 tools,

@@ -12,7 +12,7 @@ use crate::domain::agents::AgentsClient;
 
 temponest_platform::service_state! {
     /// Everything handlers and the engine need; cheap to clone.
-    pub struct AppState {
+    pub struct AppState => AppStateFields {
         pub config: Arc<SchedulerConfig>,
         /// The agents service, called with the scheduler's service identity.
         pub agents: AgentsClient,
@@ -45,7 +45,7 @@ impl AppState {
             AgentsClient::new(&config.agents_url, tokens, timeout).map_err(StartupError::config)?;
         Ok(temponest_platform::with_shared!(
             context,
-            Self {
+            AppStateFields {
                 config: Arc::new(config),
                 agents,
                 clock,

@@ -10,7 +10,7 @@ use crate::domain::sealing::Sealer;
 
 temponest_platform::service_state! {
     /// Everything handlers and the delivery engine need; cheap to clone.
-    pub struct AppState {
+    pub struct AppState => AppStateFields {
         pub config: Arc<WebhooksConfig>,
         /// Where deliveries may go (SSRF guard with the configured allow-list).
         pub policy: NetPolicy,
@@ -36,7 +36,7 @@ impl AppState {
         }
         Ok(temponest_platform::with_shared!(
             context,
-            Self {
+            AppStateFields {
                 config: Arc::new(config),
                 policy,
                 sealer: Arc::new(sealer),

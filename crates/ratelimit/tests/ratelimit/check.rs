@@ -152,3 +152,44 @@ async fn no_policies_means_no_limit() {
 async fn concurrent_requests_never_exceed_the_quota() {
     assert_a_burst_never_exceeds_the_quota(&redis_limiter()).await;
 }
+
+/// Concurrent checks of one client are answered in batches (one script call for the checks
+/// that arrive while a call is in flight); each decision must still be the one sequential
+/// checks would have given: every remaining count from 9 down to 0 exactly once, and each
+/// refusal naming the violated policy with a retry-after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_burst_is_answered_as_if_checked_one_after_the_other() {
+    let limiter = redis_limiter();
+    let policies = [Policy::per_minute(10), Policy::per_hour(1000)];
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (limiter, policies) = (limiter.clone(), policies.clone());
+            tokio::spawn(async move { limiter.check("batch", &policies).await })
+        })
+        .collect();
+    let mut remaining = Vec::new();
+    let mut hourly = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        let decision = task.await.expect("check task");
+        if decision.allowed {
+            remaining.push(decision.policies[0].remaining);
+            hourly.push(decision.policies[1].remaining);
+            assert_eq!(decision.retry_after, None);
+        } else {
+            refused += 1;
+            assert_eq!(decision.policies[0].remaining, 0, "{decision:?}");
+            assert_eq!(decision.policies[1].remaining, 990, "{decision:?}");
+            let retry_after = decision.retry_after.expect("a refusal says when to retry");
+            assert!(
+                retry_after > Duration::ZERO && retry_after <= Duration::from_secs(6),
+                "{retry_after:?}"
+            );
+        }
+    }
+    remaining.sort_unstable();
+    hourly.sort_unstable();
+    assert_eq!(remaining, (0..10).collect::<Vec<u32>>());
+    assert_eq!(hourly, (990..1000).collect::<Vec<u32>>());
+    assert_eq!(refused, 30);
+}

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use temponest_scheduler::AppState;
 use temponest_scheduler::clock::ManualClock;
 use temponest_scheduler::domain::engine;
+use temponest_scheduler::state::AppStateFields;
 use temponest_test_client::fixtures::doomed_engine;
 use temponest_test_client::serve;
 use tokio::sync::watch;
@@ -129,7 +130,12 @@ async fn crashed_mid_run(pool: sqlx::PgPool) -> Crashed {
     app.clock().set(t("2030-01-01T00:01:00Z"));
 
     let state = app.state.clone();
-    let start = move |pool| engine::start(AppState { pool, ..state });
+    let start = move |pool| {
+        engine::start(AppState::from(AppStateFields {
+            pool,
+            ..state.to_fields()
+        }))
+    };
     let (kill, doomed) = doomed_engine(&pool, start, |_| ());
     assert!(
         eventually(|| async {

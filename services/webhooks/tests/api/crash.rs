@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use temponest_test_client::fixtures::doomed_engine;
 use temponest_webhooks::AppState;
 use temponest_webhooks::domain::engine;
+use temponest_webhooks::state::AppStateFields;
 use uuid::Uuid;
 
 use temponest_test_client::fixtures::count;
@@ -110,7 +111,12 @@ fn killable_engine(
     pool: &PgPool,
 ) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<Uuid>) {
     let state = state.clone();
-    let start = move |pool| engine::start(AppState { pool, ..state });
+    let start = move |pool| {
+        engine::start(AppState::from(AppStateFields {
+            pool,
+            ..state.to_fields()
+        }))
+    };
     doomed_engine(pool, start, |engine| engine.id())
 }
 

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use temponest_webhooks::AppState;
 use temponest_webhooks::domain::engine;
 use temponest_webhooks::domain::sealing::Sealer;
+use temponest_webhooks::state::AppStateFields;
 use uuid::Uuid;
 
 use crate::helpers::{config, spawn_with};
@@ -50,10 +51,10 @@ async fn secrets_are_sealed_at_rest_and_never_sent_unsigned(pool: PgPool) {
     );
 
     // An engine with another key: the attempt fails before anything is sent.
-    let wrong = AppState {
+    let wrong = AppState::from(AppStateFields {
         sealer: Arc::new(Sealer::new(&STANDARD.encode([1u8; 32]), "").unwrap()),
-        ..app.state.clone()
-    };
+        ..app.state.to_fields()
+    });
     let wrong_engine = engine::start(wrong);
     let body = json!({"event_type": "order.paid", "payload": {"order": 1}});
     app.call(&ada.token, "POST /events", Some(&body), 202).await;
