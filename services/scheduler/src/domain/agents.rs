@@ -295,18 +295,9 @@ impl AgentsClient {
     }
 }
 
-/// "HTTP 422: <detail>" from an error response of the agents service.
+/// "agents service answered 422 ...: <detail>" from an error response of the agents service.
 async fn detail_of(response: reqwest::Response) -> String {
     let status = response.status();
-    let detail = response
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|body| {
-            body.get("detail")
-                .and_then(|d| d.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
-    format!("agents service answered {status}: {detail}")
+    let body = response.bytes().await.unwrap_or_default();
+    temponest_web::peer::describe_error_answer("agents service", status, &body)
 }
