@@ -240,24 +240,99 @@ impl AuthClient {
 }
 
 /// Applies authentication and rate limiting to a fully merged router: [`identify`] first so
-/// the limiter can key on the caller, then the limiter, then the handlers (one middleware
-/// doing both, so a request pays for one layer).
+/// the limiter can key on the caller, then the limiter, then the handlers (see [`Protect`]).
 pub fn protect(
     router: axum::Router,
     client: AuthClient,
     limiter: temponest_ratelimit::RateLimiter,
 ) -> axum::Router {
-    router.layer(axum::middleware::from_fn_with_state(
-        (client, limiter),
-        identify_then_limit,
-    ))
+    router.layer(ProtectLayer::new(client, limiter))
 }
 
-async fn identify_then_limit(
-    State((client, limiter)): State<(AuthClient, temponest_ratelimit::RateLimiter)>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    client.identify(&mut req).await;
-    temponest_ratelimit::middleware(State(limiter), req, next).await
+/// Layer of [`Protect`].
+#[derive(Clone)]
+pub struct ProtectLayer {
+    client: AuthClient,
+    limiter: temponest_ratelimit::RateLimiter,
+}
+
+impl ProtectLayer {
+    pub fn new(client: AuthClient, limiter: temponest_ratelimit::RateLimiter) -> Self {
+        Self { client, limiter }
+    }
+}
+
+impl<S> tower::Layer<S> for ProtectLayer {
+    type Service = Protect<S>;
+
+    fn layer(&self, inner: S) -> Protect<S> {
+        Protect {
+            client: self.client.clone(),
+            limiter: self.limiter.clone(),
+            inner,
+        }
+    }
+}
+
+/// Authentication and rate limiting of a routed request, as one service: the caller is
+/// identified ([`identify`]), then counted (`temponest_ratelimit::admit`), then the route
+/// runs and its response gets the rate-limit headers. A request without credentials to a
+/// path the limiter does not count (`/health`, `/metrics`, the docs, or every path when
+/// limiting is off) has nothing to identify or count and goes straight to the route, without
+/// a clone of it or a boxed future.
+#[derive(Clone)]
+pub struct Protect<S> {
+    client: AuthClient,
+    limiter: temponest_ratelimit::RateLimiter,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Protect<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::Either<
+        S::Future,
+        futures::future::BoxFuture<'static, Result<Response, std::convert::Infallible>>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let headers = req.headers();
+        let credentials = headers.contains_key(axum::http::header::AUTHORIZATION)
+            || headers.contains_key("x-api-key");
+        if !credentials && !self.limiter.limits_path(req.uri().path()) {
+            return futures::future::Either::Left(self.inner.call(req));
+        }
+        // The clone is the one that was not polled ready; the ready one is taken.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (client, limiter) = (self.client.clone(), self.limiter.clone());
+        futures::future::Either::Right(Box::pin(async move {
+            client.identify(&mut req).await;
+            let Some(check) = temponest_ratelimit::Check::of(&limiter, &req) else {
+                return inner.call(req).await;
+            };
+            Ok(match check.run().await {
+                Ok(allowed) => {
+                    let mut response = inner.call(req).await?;
+                    allowed.describe(&mut response);
+                    response
+                }
+                Err(refused) => refused,
+            })
+        }))
+    }
 }

@@ -18,7 +18,9 @@ pub mod secret_strength;
 pub mod service;
 
 pub use claims::{AccessClaims, TokenType};
-pub use client::{AuthClient, RemoteClientError, identify, protect, session_cache_key};
+pub use client::{
+    AuthClient, Protect, ProtectLayer, RemoteClientError, identify, protect, session_cache_key,
+};
 pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
 pub use jwks::{JwksError, JwtVerifier, VerifyError};
 pub use listing::{ListRequest, NoFilter};

@@ -20,17 +20,21 @@ mod store;
 
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::{BoxFuture, Either};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use temponest_ratelimit::ClientIdentity;
 use temponest_web::ApiError;
+use tower::ServiceExt;
 
 pub use store::Stored;
 
@@ -92,10 +96,99 @@ impl Idempotency {
 /// Adds the middleware to every route of `router`. Apply it before authentication and rate
 /// limiting layers (so it runs after them and sees the caller's identity).
 pub fn layer(router: Router, idempotency: Idempotency) -> Router {
-    router.layer(axum::middleware::from_fn_with_state(
-        idempotency,
-        middleware,
-    ))
+    router.layer(IdempotencyLayer::new(idempotency))
+}
+
+/// Layer of [`IdempotencyService`].
+#[derive(Clone, Debug)]
+pub struct IdempotencyLayer(Idempotency);
+
+impl IdempotencyLayer {
+    pub fn new(idempotency: Idempotency) -> Self {
+        Self(idempotency)
+    }
+}
+
+impl<S> tower::Layer<S> for IdempotencyLayer {
+    type Service = IdempotencyService<S>;
+
+    fn layer(&self, inner: S) -> IdempotencyService<S> {
+        IdempotencyService {
+            idem: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// The middleware as a service (see the crate documentation). Only a `POST` carrying an
+/// `Idempotency-Key` is its business; every other request goes straight to the route, without
+/// a clone of it or a boxed future.
+#[derive(Clone, Debug)]
+pub struct IdempotencyService<S> {
+    idem: Idempotency,
+    inner: S,
+}
+
+/// The rest of the stack, called once with the request that owns the key.
+type Proceed = Box<dyn FnOnce(Request) -> BoxFuture<'static, Response> + Send>;
+
+impl<S> tower::Service<Request> for IdempotencyService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // A `POST` to a route: an unknown path's 404 is not remembered.
+        if req.method() != axum::http::Method::POST
+            || req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .is_none()
+        {
+            return Either::Left(self.inner.call(req));
+        }
+        let Some(key) = req.headers().get(IDEMPOTENCY_KEY) else {
+            return Either::Left(self.inner.call(req));
+        };
+        let Some(key) = key
+            .to_str()
+            .ok()
+            .filter(|k| valid_key(k))
+            .map(str::to_owned)
+        else {
+            let refused = ApiError::invalid_field(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+            .into_response();
+            return Either::Right(Box::pin(std::future::ready(Ok(refused))));
+        };
+        // The clone is the one that was not polled ready; the ready one is taken.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let proceed: Proceed = Box::new(move |req| {
+            Box::pin(async move {
+                match inner.oneshot(req).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            })
+        });
+        let idem = self.idem.clone();
+        Either::Right(Box::pin(async move {
+            Ok(match run(idem, key, req, proceed).await {
+                Ok(response) | Err(response) => response,
+            })
+        }))
+    }
 }
 
 fn valid_key(key: &str) -> bool {
@@ -131,36 +224,11 @@ fn scope(req: &Request, trust_forwarded_for: bool) -> String {
     format!("{who}|{} {}", req.method(), req.uri().path())
 }
 
-/// The middleware.
-pub async fn middleware(State(idem): State<Idempotency>, req: Request, next: Next) -> Response {
-    if req.method() != axum::http::Method::POST {
-        return next.run(req).await;
-    }
-    let Some(key) = req.headers().get(IDEMPOTENCY_KEY) else {
-        return next.run(req).await;
-    };
-    let Some(key) = key
-        .to_str()
-        .ok()
-        .filter(|k| valid_key(k))
-        .map(str::to_owned)
-    else {
-        return ApiError::invalid_field(
-            "Idempotency-Key",
-            "must be 1 to 255 visible ASCII characters",
-        )
-        .into_response();
-    };
-    match run(idem, key, req, next).await {
-        Ok(response) | Err(response) => response,
-    }
-}
-
 async fn run(
     idem: Idempotency,
     key: String,
     req: Request,
-    next: Next,
+    proceed: Proceed,
 ) -> Result<Response, Response> {
     let scope = scope(&req, idem.trust_forwarded_for);
     let (parts, body) = req.into_parts();
@@ -201,7 +269,7 @@ async fn run(
             if !claimed {
                 return Err(answer_repeat(&idem, &scope, &key, &request_hash).await);
             }
-            Ok(run_claimed(idem, scope, key, request, next).await)
+            Ok(run_claimed(idem, scope, key, request, proceed).await)
         }
     });
     match task.await {
@@ -223,11 +291,11 @@ async fn run_claimed(
     scope: String,
     key: String,
     req: Request,
-    next: Next,
+    proceed: Proceed,
 ) -> Response {
     let period = (idem.in_flight_timeout / 3).max(Duration::from_millis(100));
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    let work = next.run(req);
+    let work = proceed(req);
     tokio::pin!(work);
     let response = loop {
         tokio::select! {

@@ -316,3 +316,38 @@ async fn anonymous_callers_behind_the_proxy_and_tenants_of_a_service_have_their_
     }
     assert_eq!(counters.created.load(Ordering::SeqCst), 4);
 }
+
+/// The platform applies the layer around the 404 fallback too (one route layer for
+/// everything): an unknown path's answer is not a response to remember.
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_post_with_a_key_to_an_unknown_path_is_not_remembered(pool: PgPool) {
+    let fallbacks = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route("/things", post(|| async { StatusCode::CREATED }))
+        .fallback({
+            let fallbacks = Arc::clone(&fallbacks);
+            move || async move {
+                fallbacks.fetch_add(1, Ordering::SeqCst);
+                StatusCode::NOT_FOUND
+            }
+        })
+        .layer(temponest_idempotency::IdempotencyLayer::new(Idempotency::new(
+            pool.clone(),
+        )));
+    for _ in 0..2 {
+        let (status, headers, _) = send(&app, request("/nowhere", Some("k"), "{}", None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers.get(REPLAYED).is_none());
+    }
+    assert_eq!(fallbacks.load(Ordering::SeqCst), 2, "the fallback ran each time");
+    let stored: i64 = sqlx::query_scalar("select count(*) from platform.idempotency_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "no key was claimed");
+    // The same key on a route is remembered.
+    let first = send(&app, request("/things", Some("k"), "{}", None)).await;
+    let again = send(&app, request("/things", Some("k"), "{}", None)).await;
+    assert_eq!((first.0, again.0), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(again.1[REPLAYED], "true");
+}

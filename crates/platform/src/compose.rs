@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::Router;
 use futures::future::BoxFuture;
-use temponest_auth_client::AuthClient;
-use temponest_idempotency::Idempotency;
+use temponest_auth_client::{AuthClient, ProtectLayer};
+use temponest_idempotency::{Idempotency, IdempotencyLayer};
 use temponest_ratelimit::RoutePolicy;
 use temponest_web::ServerConfig;
 use temponest_web::health::Health;
@@ -122,17 +122,22 @@ impl Kit {
         };
         let idempotency = Idempotency::new(infra.pool.clone())
             .trusting_forwarded_for(infra.limiter.config().trust_forwarded_for);
-        let router = temponest_idempotency::layer(router, idempotency)
-            .merge(infra.health.router())
-            .merge(temponest_web::docs::router_offering(
-                openapi,
-                &crate::sections::docs_urls(&platform.docs_urls)?,
-            ));
-        let router = temponest_auth_client::protect(router, auth, infra.limiter.clone());
-        let router = temponest_web::server::with_route_layers_and_long(
+        let router =
+            router
+                .merge(infra.health.router())
+                .merge(temponest_web::docs::router_offering(
+                    openapi,
+                    &crate::sections::docs_urls(&platform.docs_urls)?,
+                ));
+        // Authentication and rate limiting, then idempotency (which keys on the caller), in
+        // the one route layer that also holds the trace span, metrics and timeout.
+        let router = temponest_web::server::with_route_layers_around(
             router,
             &platform.server,
             long_routes,
+            tower::ServiceBuilder::new()
+                .layer(ProtectLayer::new(auth, infra.limiter.clone()))
+                .layer(IdempotencyLayer::new(idempotency)),
         );
         Ok(App {
             router,

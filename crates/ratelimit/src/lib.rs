@@ -32,5 +32,5 @@ pub use headers::{
 };
 pub use identity::{ClientIdentity, client_ip};
 pub use limiter::{REDIS_BACKOFF, REDIS_TIMEOUT, RateLimiter};
-pub use middleware::middleware;
+pub use middleware::{Allowed, Check, middleware};
 pub use policy::{Decision, Policy, PolicyState};

@@ -93,6 +93,12 @@ impl RateLimiter {
         &self.inner.config
     }
 
+    /// Whether requests to `path` are counted at all: limiting is on and the path is under no
+    /// exempt prefix.
+    pub fn limits_path(&self, path: &str) -> bool {
+        self.inner.config.enabled && !self.inner.config.is_exempt(path)
+    }
+
     /// Whether checks currently go to Redis (false without a pool or during a Redis outage).
     pub fn is_distributed(&self) -> bool {
         self.inner.redis.is_some() && !self.inner.health.degraded.load(Ordering::Relaxed)

@@ -35,59 +35,112 @@ const UNMATCHED_ENDPOINT: &str = "unmatched";
 ///   `rate_limit_rejections_total{endpoint, scope}` is incremented (`scope` is the kind of
 ///   identity the request was charged to: `ip`, `user`, `api_key` or `tenant`).
 pub async fn middleware(State(limiter): State<RateLimiter>, req: Request, next: Next) -> Response {
-    let config = limiter.config();
-    if !config.enabled || config.is_exempt(req.uri().path()) {
+    let Some(check) = Check::of(&limiter, &req) else {
         return next.run(req).await;
-    }
-    if req
-        .extensions()
-        .get::<ClientIdentity>()
-        .is_some_and(|identity| identity.internal)
-    {
-        return next.run(req).await;
-    }
-
-    let endpoint = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|matched| matched.as_str().to_owned());
-    let route_policy = endpoint
-        .as_deref()
-        .and_then(|route| config.route_policy(req.method(), route));
-    let ip = client_ip(req.headers(), req.extensions(), config.trust_forwarded_for);
-    let identity = req.extensions().get::<ClientIdentity>();
-    let scope = route_policy.map_or(Scope::Client, |rp| rp.scope);
-    let subject = Subject::resolve(scope, identity, &ip);
-
-    let (key, policies) = match route_policy {
-        Some(rp) => {
-            let method = rp.method.as_ref().map_or("*", |m| m.as_str());
-            let key = format!("{}|{method} {}", subject.key, rp.route);
-            (key, rp.policies.as_slice())
-        }
-        None => (subject.key, config.default_policies.as_slice()),
     };
-
-    let decision = limiter.check(&key, policies).await;
-    if decision.allowed {
-        let mut response = next.run(req).await;
-        // A handler that enforced a stricter, request-specific limit (e.g. login per
-        // IP+account) has already described it; keep its headers.
-        if !response.headers().contains_key(crate::X_RATELIMIT_LIMIT) {
-            decision.apply_headers(response.headers_mut());
+    match check.run().await {
+        Ok(allowed) => {
+            let mut response = next.run(req).await;
+            allowed.describe(&mut response);
+            response
         }
-        return response;
+        Err(refused) => refused,
+    }
+}
+
+/// The [`middleware`] in two steps, for a hand-written service that must not box the stack
+/// behind it: [`Check::of`] reads what it needs from the request (nothing to check when
+/// limiting is off, the path is exempt or the caller is internal), [`Check::run`] counts it.
+#[derive(Debug)]
+pub struct Check<'a> {
+    limiter: &'a RateLimiter,
+    key: String,
+    policies: &'a [crate::Policy],
+    endpoint: Option<String>,
+    kind: &'static str,
+    request_id: Option<String>,
+}
+
+/// An allowed request's decision: [`Allowed::describe`] its response.
+#[derive(Debug)]
+pub struct Allowed(crate::Decision);
+
+impl Allowed {
+    /// Adds the rate-limit headers to the response, unless the handler enforced a stricter,
+    /// request-specific limit (e.g. login per IP+account) and described that one already.
+    pub fn describe(&self, response: &mut Response) {
+        if !response.headers().contains_key(crate::X_RATELIMIT_LIMIT) {
+            self.0.apply_headers(response.headers_mut());
+        }
+    }
+}
+
+impl<'a> Check<'a> {
+    /// What counting `req` takes, or `None` when it is not counted.
+    pub fn of(limiter: &'a RateLimiter, req: &Request) -> Option<Self> {
+        let config = limiter.config();
+        if !limiter.limits_path(req.uri().path())
+            || req
+                .extensions()
+                .get::<ClientIdentity>()
+                .is_some_and(|identity| identity.internal)
+        {
+            return None;
+        }
+        let endpoint = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|matched| matched.as_str().to_owned());
+        let route_policy = endpoint
+            .as_deref()
+            .and_then(|route| config.route_policy(req.method(), route));
+        let ip = client_ip(req.headers(), req.extensions(), config.trust_forwarded_for);
+        let identity = req.extensions().get::<ClientIdentity>();
+        let scope = route_policy.map_or(Scope::Client, |rp| rp.scope);
+        let subject = Subject::resolve(scope, identity, &ip);
+        let (key, policies) = match route_policy {
+            Some(rp) => {
+                let method = rp.method.as_ref().map_or("*", |m| m.as_str());
+                let key = format!("{}|{method} {}", subject.key, rp.route);
+                (key, rp.policies.as_slice())
+            }
+            None => (subject.key, config.default_policies.as_slice()),
+        };
+        Some(
+            Self {
+                limiter,
+                key,
+                policies,
+                endpoint,
+                kind: subject.kind,
+                request_id: None,
+            }
+            .with_request_id(req),
+        )
     }
 
-    metrics::counter!(
-        "rate_limit_rejections_total",
-        "endpoint" => endpoint.unwrap_or_else(|| UNMATCHED_ENDPOINT.to_owned()),
-        "scope" => subject.kind,
-    )
-    .increment(1);
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok());
-    decision.rejection(request_id)
+    fn with_request_id(mut self, req: &Request) -> Self {
+        self.request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        self
+    }
+
+    /// Counts the request: allowed, or the 429 to answer (and
+    /// `rate_limit_rejections_total{endpoint, scope}` incremented).
+    pub async fn run(self) -> Result<Allowed, Response> {
+        let decision = self.limiter.check(&self.key, self.policies).await;
+        if decision.allowed {
+            return Ok(Allowed(decision));
+        }
+        metrics::counter!(
+            "rate_limit_rejections_total",
+            "endpoint" => self.endpoint.unwrap_or_else(|| UNMATCHED_ENDPOINT.to_owned()),
+            "scope" => self.kind,
+        )
+        .increment(1);
+        Err(decision.rejection(self.request_id.as_deref()))
+    }
 }

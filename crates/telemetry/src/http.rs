@@ -1,5 +1,7 @@
 //! HTTP instrumentation shared by every router: the Prometheus metrics middleware, the request
-//! span for `tower_http::trace::TraceLayer`, and W3C trace-context propagation for outgoing calls.
+//! span (the platform's `temponest_web::stack::RouteEdge` opens it, and it fits
+//! `tower_http::trace::TraceLayer` as well), and W3C trace-context propagation for outgoing
+//! calls.
 //!
 //! Both the metrics and the span are labelled with the *matched route pattern*
 //! (`/agents/{id}`), never the raw path, so label cardinality stays bounded. That requires the

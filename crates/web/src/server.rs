@@ -2,9 +2,9 @@
 //!
 //! Outer stack (before routing): trailing-slash normalisation, request id, panic → 500 JSON,
 //! CORS, gzip for responses over 1 KiB. Route stack (after routing, so the matched route is
-//! known): trace span, HTTP metrics, body-size limit, request timeout, NUL in the query
-//! string refused; unknown routes and wrong methods answered with the error body
-//! ([`crate::edge`]).
+//! known): trace span, HTTP metrics, request timeout, NUL in the query string refused
+//! ([`crate::stack::RouteEdge`]), body-size limit; unknown routes and wrong methods answered
+//! with the error body ([`crate::edge`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
+use axum::routing::Route;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tower::Layer;
@@ -20,7 +21,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::ApiError;
 use crate::stack::{EdgeLayer, RouteEdgeLayer, Timeouts};
@@ -60,38 +60,56 @@ impl Default for ServerConfig {
     }
 }
 
-/// Adds the 404/405 fallbacks and the route-level layers (tracing, metrics, body limit,
-/// timeout, NUL in the query refused). Call after all routes are merged and after
-/// service-specific layers (authentication, rate limiting), so those run inside the trace span.
+/// Adds the 404/405 fallbacks and the route-level layers (trace span, metrics, body limit,
+/// timeout, NUL in the query refused). Call after all routes are merged.
 pub fn with_route_layers(router: Router, config: &ServerConfig) -> Router {
-    with_route_layers_and_long(router, config, Vec::new())
+    with_route_layers_around(
+        router,
+        config,
+        Vec::new(),
+        tower::layer::util::Identity::new(),
+    )
 }
 
-/// [`with_route_layers`], where the matched routes in `long_routes` get
-/// `long_request_timeout_secs` instead of the normal request timeout.
-pub fn with_route_layers_and_long(
+/// [`with_route_layers`] around the services' own route layers (`inner`: authentication,
+/// rate limiting, idempotency), so those run inside the trace span and the timeout. The
+/// matched routes in `long_routes` get `long_request_timeout_secs` instead of the normal
+/// request timeout.
+///
+/// Everything is applied with one `Router::layer`: axum boxes every route once per
+/// `Router::layer` call and clones each box for every request, so one call instead of one
+/// per layer saves a clone and a boxed future per layer and request.
+pub fn with_route_layers_around<L>(
     router: Router,
     config: &ServerConfig,
     long_routes: Vec<&'static str>,
-) -> Router {
+    inner: L,
+) -> Router
+where
+    L: Layer<Route> + Clone + Send + Sync + 'static,
+    L::Service: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as tower::Service<Request>>::Future: Send + 'static,
+{
     let normal = Duration::from_secs(config.request_timeout_secs);
     let long = Duration::from_secs(
         config
             .long_request_timeout_secs
             .max(config.request_timeout_secs),
     );
-    crate::edge::with_fallbacks(router)
-        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(RouteEdgeLayer::new(Timeouts {
-            normal,
-            long,
-            long_routes,
-        }))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| temponest_telemetry::http::make_span(req))
-                .on_response(temponest_telemetry::http::on_response),
-        )
+    crate::edge::with_fallbacks(router).layer(
+        tower::ServiceBuilder::new()
+            .layer(RouteEdgeLayer::new(Timeouts {
+                normal,
+                long,
+                long_routes,
+            }))
+            .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+            .layer(inner),
+    )
 }
 
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

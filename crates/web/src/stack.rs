@@ -4,11 +4,11 @@
 //!
 //! - [`Edge`], around the whole app before routing: `/agents/` is served as `/agents`, and the
 //!   request id is assigned, echoed and made visible to error rendering.
-//! - [`RouteEdge`], around every route after routing (the matched route is known): a NUL in
-//!   the query string is refused with a 422, the request gets the route's timeout (503 after
-//!   it), and `http_requests_total` / `http_request_duration_seconds` are recorded.
+//! - [`RouteEdge`], around every route after routing (the matched route is known): the
+//!   request's trace span, a NUL in the query string refused with a 422, the route's timeout
+//!   (503 after it), and `http_requests_total` / `http_request_duration_seconds` recorded.
 //!
-//! Both call the inner service directly from `call` and add one boxed future.
+//! Both call the inner service directly from `call` and add one boxed future each.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use crate::ApiError;
 use crate::json_scan::NUL_MESSAGE;
@@ -161,7 +162,8 @@ impl<S> Layer<S> for RouteEdgeLayer {
     }
 }
 
-/// NUL refusal, timeout and HTTP metrics of a routed request (see the module documentation).
+/// Trace span, NUL refusal, timeout and HTTP metrics of a routed request (see the module
+/// documentation).
 #[derive(Debug, Clone)]
 pub struct RouteEdge<S> {
     inner: S,
@@ -183,6 +185,7 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let started = Instant::now();
+        let span = temponest_telemetry::http::make_span(&req);
         let method = req.method().clone();
         let endpoint = req.extensions().get::<MatchedPath>().cloned();
         // `%00` is the only way a NUL can be in a URI; most queries skip the decoding entirely.
@@ -193,6 +196,7 @@ where
             .and_then(crate::edge::nul_parameter)
         {
             let response = ApiError::invalid_field(&field, NUL_MESSAGE).into_response();
+            temponest_telemetry::http::on_response(&response, started.elapsed(), &span);
             record(&method, endpoint.as_ref(), &response, started);
             return Box::pin(std::future::ready(Ok(response)));
         }
@@ -202,8 +206,12 @@ where
             }
             _ => self.timeouts.normal,
         };
-        let response = self.inner.call(req);
-        Box::pin(async move {
+        let response = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        let traced = span.clone();
+        let work = async move {
             let response = match tokio::time::timeout(timeout, response).await {
                 Ok(response) => response?,
                 Err(_) => ApiError::new(
@@ -213,9 +221,17 @@ where
                 )
                 .into_response(),
             };
+            temponest_telemetry::http::on_response(&response, started.elapsed(), &traced);
             record(&method, endpoint.as_ref(), &response, started);
             Ok(response)
-        })
+        };
+        // A disabled span (the level filter is above `info` and no exporter wants it) would
+        // only cost its enter/exit on every poll.
+        if span.is_disabled() {
+            Box::pin(work)
+        } else {
+            Box::pin(work.instrument(span))
+        }
     }
 }
 
