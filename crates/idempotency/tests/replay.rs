@@ -331,15 +331,19 @@ async fn a_post_with_a_key_to_an_unknown_path_is_not_remembered(pool: PgPool) {
                 StatusCode::NOT_FOUND
             }
         })
-        .layer(temponest_idempotency::IdempotencyLayer::new(Idempotency::new(
-            pool.clone(),
-        )));
+        .layer(temponest_idempotency::IdempotencyLayer::new(
+            Idempotency::new(pool.clone()),
+        ));
     for _ in 0..2 {
         let (status, headers, _) = send(&app, request("/nowhere", Some("k"), "{}", None)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(headers.get(REPLAYED).is_none());
     }
-    assert_eq!(fallbacks.load(Ordering::SeqCst), 2, "the fallback ran each time");
+    assert_eq!(
+        fallbacks.load(Ordering::SeqCst),
+        2,
+        "the fallback ran each time"
+    );
     let stored: i64 = sqlx::query_scalar("select count(*) from platform.idempotency_keys")
         .fetch_one(&pool)
         .await
@@ -348,6 +352,9 @@ async fn a_post_with_a_key_to_an_unknown_path_is_not_remembered(pool: PgPool) {
     // The same key on a route is remembered.
     let first = send(&app, request("/things", Some("k"), "{}", None)).await;
     let again = send(&app, request("/things", Some("k"), "{}", None)).await;
-    assert_eq!((first.0, again.0), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(
+        (first.0, again.0),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
     assert_eq!(again.1[REPLAYED], "true");
 }

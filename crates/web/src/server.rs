@@ -17,12 +17,10 @@ use axum::routing::Route;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tower::Layer;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::ApiError;
 use crate::stack::{EdgeLayer, RouteEdgeLayer, Timeouts};
 
 /// HTTP server settings shared by all services.
@@ -112,15 +110,6 @@ where
     )
 }
 
-fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    ApiError::internal(format!("handler panicked: {message}")).into_response()
-}
-
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -165,13 +154,16 @@ pub fn into_service(
 > + Clone
 + Send
 + 'static {
+    // Around the router, not with `Router::layer` (which would wrap, box and clone every
+    // route once more per request).
     let compression =
         CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)));
-    let router = router
+    tower::ServiceBuilder::new()
+        .layer(EdgeLayer)
+        .map_response(IntoResponse::into_response)
         .layer(compression)
-        .layer(tower::util::option_layer(cors_layer(&config.cors_origins)))
-        .layer(CatchPanicLayer::custom(panic_response));
-    EdgeLayer.layer(router)
+        .option_layer(cors_layer(&config.cors_origins))
+        .service(router)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.

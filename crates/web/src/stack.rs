@@ -2,8 +2,9 @@
 //! `axum::middleware::from_fn` layers (each of which clones the rest of the stack, boxes it
 //! and boxes its own future on every request):
 //!
-//! - [`Edge`], around the whole app before routing: `/agents/` is served as `/agents`, and the
-//!   request id is assigned, echoed and made visible to error rendering.
+//! - [`Edge`], around the whole app before routing: `/agents/` is served as `/agents`, the
+//!   request id is assigned, echoed and made visible to error rendering, and a panic becomes
+//!   a JSON 500.
 //! - [`RouteEdge`], around every route after routing (the matched route is known): the
 //!   request's trace span, a NUL in the query string refused with a 422, the route's timeout
 //!   (503 after it), and `http_requests_total` / `http_request_duration_seconds` recorded.
@@ -11,6 +12,7 @@
 //! Both call the inner service directly from `call` and add one boxed future each.
 
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use futures::future::BoxFuture;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Either};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -38,7 +41,7 @@ impl<S> Layer<S> for EdgeLayer {
     }
 }
 
-/// Trailing slash and request id (see the module documentation).
+/// Trailing slash, request id and panic catching (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Edge<S> {
     inner: S,
@@ -73,12 +76,20 @@ where
                 (id, value)
             }
         };
-        let response = scope_request_id(id, self.inner.call(req));
-        Box::pin(async move {
-            let mut response = response.await?;
+        // A panicking handler (or router) becomes a JSON 500 carrying the request id; the
+        // connection and the other requests on it carry on.
+        let response = match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+            Ok(response) => Either::Left(AssertUnwindSafe(response).catch_unwind()),
+            Err(panic) => Either::Right(std::future::ready(Err(panic))),
+        };
+        Box::pin(scope_request_id(id, async move {
+            let mut response = match response.await {
+                Ok(response) => response?,
+                Err(panic) => panic_response(panic),
+            };
             response.headers_mut().insert(X_REQUEST_ID.clone(), value);
             Ok(response)
-        })
+        }))
     }
 }
 
@@ -127,6 +138,17 @@ fn trim_trailing_slash(req: &mut Request) {
             *req.uri_mut() = uri;
         }
     }
+}
+
+/// The answer to a request whose handler panicked: a 500 whose body names no internals (the
+/// message is logged by [`ApiError::internal`]).
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError::internal(format!("handler panicked: {message}")).into_response()
 }
 
 /// How long a request may take: `long` for the matched routes in `long_routes`, else `normal`.
