@@ -142,15 +142,15 @@ impl AuthClient {
         if claims.token_type == TokenType::Service {
             return service_principal(&claims);
         }
-        let introspector = Arc::clone(&self.inner.introspector);
-        let (session_id, owned) = (claims.sid, token.to_owned());
+        // Borrowed, not copied: the loader runs only on a miss.
+        let (introspector, session_id) = (&self.inner.introspector, claims.sid);
         let live: bool = self
             .inner
             .cache
             .get_or_load(
                 &categories::JWT,
                 &session_cache_key(session_id),
-                || async move { introspector.session_live(session_id, &owned).await },
+                || async move { introspector.session_live(session_id, token).await },
             )
             .await?;
         if !live {

@@ -9,8 +9,11 @@
 //!
 //! Denials add an integer `Retry-After` (at least 1).
 
+use std::fmt::Write as _;
+
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::json;
@@ -45,28 +48,23 @@ impl Decision {
         headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(state.remaining));
         headers.insert(X_RATELIMIT_RESET, HeaderValue::from(reset));
 
-        let policies = self
-            .policies
-            .iter()
-            .map(|s| {
-                let window = ceil_secs(s.policy.window).max(1);
-                format!(
-                    "{};q={};w={window}",
-                    sf_string(&s.policy.name),
-                    s.policy.quota
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Ok(value) = HeaderValue::from_str(&policies) {
+        // Each value is written into one buffer and handed to the header without a copy.
+        let mut policies = String::with_capacity(32 * self.policies.len());
+        for (i, s) in self.policies.iter().enumerate() {
+            if i > 0 {
+                policies.push_str(", ");
+            }
+            let window = ceil_secs(s.policy.window).max(1);
+            push_sf_string(&mut policies, &s.policy.name);
+            let _ = write!(policies, ";q={};w={window}", s.policy.quota);
+        }
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(policies)) {
             headers.insert(RATELIMIT_POLICY, value);
         }
-        let current = format!(
-            "{};r={};t={reset}",
-            sf_string(&state.policy.name),
-            state.remaining
-        );
-        if let Ok(value) = HeaderValue::from_str(&current) {
+        let mut current = String::with_capacity(32);
+        push_sf_string(&mut current, &state.policy.name);
+        let _ = write!(current, ";r={};t={reset}", state.remaining);
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(current)) {
             headers.insert(RATELIMIT, value);
         }
         if let Some(seconds) = self.retry_after_secs() {
@@ -104,8 +102,16 @@ impl Decision {
 
 /// A structured-field string (RFC 8941): quoted, `\` and `"` escaped, non-printable-ASCII
 /// characters dropped (they cannot be represented).
+#[cfg(test)]
 fn sf_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
+    push_sf_string(&mut out, value);
+    out
+}
+
+/// Appends `value` as a structured-field string: quoted, `"` and `\` escaped, anything
+/// outside printable ASCII dropped.
+fn push_sf_string(out: &mut String, value: &str) {
     out.push('"');
     for c in value.chars().filter(|c| (' '..='~').contains(c)) {
         if c == '"' || c == '\\' {
@@ -114,7 +120,6 @@ fn sf_string(value: &str) -> String {
         out.push(c);
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]
