@@ -275,7 +275,7 @@ impl<S> tower::Layer<S> for ProtectLayer {
 }
 
 /// Authentication and rate limiting of a routed request, as one service: the caller is
-/// identified ([`identify`]), then counted (`temponest_ratelimit::admit`), then the route
+/// identified ([`identify`]), then counted (`temponest_ratelimit::Check`), then the route
 /// runs and its response gets the rate-limit headers. A request without credentials to a
 /// path the limiter does not count (`/health`, `/metrics`, the docs, or every path when
 /// limiting is off) has nothing to identify or count and goes straight to the route, without

@@ -18,10 +18,9 @@
 
 mod store;
 
-use std::time::Duration;
-
 use std::convert::Infallible;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
