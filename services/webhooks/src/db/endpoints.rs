@@ -145,16 +145,8 @@ pub async fn update(
     .await
 }
 
-/// Soft-deletes a live endpoint (which also takes it out of the fan-out); false if there was
-/// none.
-pub async fn soft_delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
-        "update webhooks.endpoints set deleted_at = now(), updated_at = now()
-         where id = $1 and tenant_id = $2 and deleted_at is null",
-        id,
-        tenant_id
-    )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+temponest_db::soft_delete! {
+    table: "webhooks.endpoints",
+    doc: "Soft-deletes a live endpoint (which also takes it out of the fan-out); false if there \
+          was none.",
 }
