@@ -27,6 +27,15 @@
 //! parameters are `$2` onwards. Neither the claim nor a consumer may hold the statement's row
 //! locks beyond its transaction: run it on its own (autocommit) or at the end of one.
 //!
+//! **Consumed as it is published.** A consumer that is also where an event comes from (the
+//! webhooks service's `POST /events`) can record the event *already processed* and do its own
+//! work in the same statement: [`publish_consumed_with!`] replaces the claim by an insert that
+//! defines the same `claimed` and `processed` (the one new event, or none when its id is
+//! already in the outbox) and takes `$1` (`text`): the event as JSON, built by
+//! [`consumed_event`]. The fragment is the consumer's claim fragment, unchanged. The event
+//! never waits for a consumer round: for webhooks, the deliveries exist when the publish
+//! commits. No `NOTIFY` is sent (no consumer has anything to claim).
+//!
 //! **The plan does not depend on statistics.** `pending` walks `outbox_pending_idx` one probe per
 //! event (a probe with `limit 1` is an index scan whatever the statistics; a plain
 //! `order by id limit n` was planned, on a young table, as a sort of every pending event on
@@ -86,11 +95,21 @@ processed as (
 /// `claim_with!(as Row, $fan_out, args...)` is the same as a `sqlx::query_as!` into `Row`.
 #[macro_export]
 macro_rules! claim_with {
-    (as $row:path, $fan_out:literal, $($args:tt)*) => {
-        $crate::__with_claim_sql!(__claim_query_as, $row, $fan_out, $($args)*)
+    ($($query:tt)*) => {
+        $crate::__query_after!(__with_claim_sql, $($query)*)
     };
-    ($fan_out:literal, $($args:tt)*) => {
-        $crate::__with_claim_sql!(__claim_query, $fan_out, $($args)*)
+}
+
+/// `$sql` (a `__with_…_sql` macro of this crate) followed by `$fan_out`, as a `sqlx::query!`
+/// or, with `as Row`, a `sqlx::query_as!`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __query_after {
+    ($sql:ident, as $row:path, $fan_out:literal, $($args:tt)*) => {
+        $crate::$sql!(__claim_query_as, $row, $fan_out, $($args)*)
+    };
+    ($sql:ident, $fan_out:literal, $($args:tt)*) => {
+        $crate::$sql!(__claim_query, $fan_out, $($args)*)
     };
 }
 
@@ -98,7 +117,7 @@ macro_rules! claim_with {
 /// e.g. to `EXPLAIN` it.
 #[macro_export]
 macro_rules! claim_sql {
-    ($fan_out:literal) => {
+    ($fan_out:literal $(,)?) => {
         $crate::__with_claim_sql!(__claim_text, $fan_out)
     };
 }
@@ -125,4 +144,62 @@ macro_rules! __claim_text {
     ($claim:literal, $fan_out:literal) => {
         ::core::concat!($claim, $fan_out)
     };
+}
+
+/// Runs `$callback!` with the SQL text of an event published already processed (see [the
+/// module docs](crate::consumer)) as its first argument, then the given tokens.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_publish_consumed_sql {
+    ($callback:ident, $($rest:tt)*) => {
+        $crate::$callback!(
+            "with event as (select $1::text::jsonb as e),
+claimed as (
+    insert into platform.outbox (event_id, tenant_id, event_type, payload, processed_at)
+    select (e->>'event_id')::uuid, (e->>'tenant_id')::uuid, e->>'event_type', e->'payload', now()
+    from event
+    on conflict (event_id) do nothing
+    returning id, event_id, tenant_id, event_type, payload, created_at),
+processed as (select id from claimed)
+",
+            $($rest)*
+        )
+    };
+}
+
+/// Publishes one event already processed and runs the consumer's `$fan_out` on it, in one
+/// statement (see [the module docs](crate::consumer)): `$1` is the event, from
+/// [`consumed_event`]; the fragment's parameters are `$2` onwards, as for [`claim_with!`].
+/// An event whose id is already in the outbox is not recorded again: `claimed` is empty.
+///
+/// `publish_consumed_with!(as Row, $fan_out, args...)` is the same as a `sqlx::query_as!` into
+/// `Row`.
+#[macro_export]
+macro_rules! publish_consumed_with {
+    ($($query:tt)*) => {
+        $crate::__query_after!(__with_publish_consumed_sql, $($query)*)
+    };
+}
+
+/// The `$1` of [`publish_consumed_with!`]: the event as JSON text.
+pub fn consumed_event(
+    event_id: uuid::Uuid,
+    tenant_id: uuid::Uuid,
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> String {
+    #[derive(serde::Serialize)]
+    struct Event<'a> {
+        event_id: uuid::Uuid,
+        tenant_id: uuid::Uuid,
+        event_type: &'a str,
+        payload: &'a serde_json::Value,
+    }
+    serde_json::to_string(&Event {
+        event_id,
+        tenant_id,
+        event_type,
+        payload,
+    })
+    .expect("an event serialises to JSON")
 }

@@ -2,7 +2,8 @@
 //! as the change it describes, so an event exists if and only if its change committed — no
 //! lost events after a crash, no events for rolled-back changes. Consumers (the webhooks
 //! dispatcher) claim pending rows with `FOR UPDATE SKIP LOCKED`, so any number of them can run,
-//! through [`claim_with!`] ([`consumer`]): this crate is the only code that reads or writes
+//! through [`claim_with!`] ([`consumer`]), or record an event already processed with their own
+//! work on it ([`publish_consumed_with!`]): this crate is the only code that reads or writes
 //! `platform.outbox`.
 //!
 //! Every publish also sends a `NOTIFY` on [`NOTIFY_CHANNEL`]; Postgres delivers it at commit,
@@ -75,36 +76,6 @@ pub async fn publish_many(
     .execute(&mut *conn)
     .await?;
     Ok(ids)
-}
-
-/// Like [`publish`] with a caller-chosen `event_id` (derived from an idempotency key): a
-/// repeat with an id already in the outbox records nothing. Returns whether the event was
-/// recorded now. Note that processed events are purged after their retention period, after
-/// which the same id can be recorded again.
-pub async fn publish_with_id(
-    conn: &mut PgConnection,
-    event_id: Uuid,
-    tenant_id: Uuid,
-    event_type: &str,
-    data: &serde_json::Value,
-) -> sqlx::Result<bool> {
-    // The notification is only sent when a row was inserted (one per output row).
-    let inserted = sqlx::query_scalar!(
-        r#"with inserted as (
-               insert into platform.outbox (event_id, tenant_id, event_type, payload)
-               values ($1, $2, $3, $4)
-               on conflict (event_id) do nothing
-               returning id)
-           select pg_notify($5, '')::text as "notified" from inserted"#,
-        event_id,
-        tenant_id,
-        event_type,
-        data,
-        NOTIFY_CHANNEL
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(inserted.is_some())
 }
 
 /// Deletes up to `limit` events processed before `before` (oldest first by the retention

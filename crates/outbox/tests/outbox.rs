@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
-use temponest_outbox::{NOTIFY_CHANNEL, publish, publish_with_id, purge_processed};
+use temponest_outbox::consumer::consumed_event;
+use temponest_outbox::{NOTIFY_CHANNEL, publish, purge_processed};
 use temponest_test_client::plan;
 use uuid::Uuid;
 
@@ -200,22 +201,43 @@ fn every_catalogued_event_type_satisfies_the_table_constraint() {
     }
 }
 
+/// Publishes `event` already consumed by the smallest consumer: returns what `claimed` held.
+async fn publish_consumed(conn: &mut PgConnection, event: &str) -> Vec<Claimed> {
+    temponest_outbox::publish_consumed_with!(
+        as Claimed,
+        r#"select c.id as "id!", c.event_id as "event_id!", c.tenant_id as "tenant_id!",
+                  c.event_type as "event_type!", c.payload as "payload!",
+                  (select count(*) from processed) as "processed!"
+           from claimed c"#,
+        event
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
-async fn publishing_with_an_id_already_in_the_outbox_records_nothing(pool: PgPool) {
+async fn an_event_published_consumed_is_recorded_processed_once_per_id(pool: PgPool) {
     let (tenant, event_id) = (Uuid::new_v4(), Uuid::new_v4());
-    let mut tx = pool.begin().await.unwrap();
-    assert!(
-        publish_with_id(&mut tx, event_id, tenant, "order.paid", &json!({"n": 1}))
-            .await
-            .unwrap()
+    let mut conn = pool.acquire().await.unwrap();
+    let first = consumed_event(event_id, tenant, "order.paid", &json!({"n": 1}));
+    let got = publish_consumed(&mut conn, &first).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        (
+            got[0].event_id,
+            got[0].tenant_id,
+            got[0].event_type.as_str()
+        ),
+        (event_id, tenant, "order.paid")
     );
+    assert_eq!((&got[0].payload, got[0].processed), (&json!({"n": 1}), 1));
+
+    let repeat = consumed_event(event_id, tenant, "order.paid", &json!({"n": 2}));
     assert!(
-        !publish_with_id(&mut tx, event_id, tenant, "order.paid", &json!({"n": 2}))
-            .await
-            .unwrap(),
-        "a repeat is not recorded"
+        publish_consumed(&mut conn, &repeat).await.is_empty(),
+        "a repeat of the id is neither recorded nor consumed again"
     );
-    tx.commit().await.unwrap();
     let payloads: Vec<serde_json::Value> =
         sqlx::query_scalar("select payload from platform.outbox where event_id = $1")
             .bind(event_id)
@@ -223,6 +245,11 @@ async fn publishing_with_an_id_already_in_the_outbox_records_nothing(pool: PgPoo
             .await
             .unwrap();
     assert_eq!(payloads, vec![json!({"n": 1})]);
+    assert_eq!(processed_flags(&pool).await, vec![true]);
+    assert!(
+        claim(&mut conn, 10).await.is_empty(),
+        "no consumer gets it again"
+    );
 }
 
 /// The claim on a young outbox (never analysed, processed events ahead of the pending ones, as

@@ -7,6 +7,7 @@ use temponest_platform::{Context, Settings, StartupError};
 
 use crate::config::WebhooksConfig;
 use crate::domain::sealing::Sealer;
+use crate::domain::sender::LocalEngine;
 
 temponest_platform::service_state! {
     /// Everything handlers and the delivery engine need; cheap to clone.
@@ -16,6 +17,8 @@ temponest_platform::service_state! {
         pub policy: NetPolicy,
         /// Signing secrets at rest.
         pub sealer: Arc<Sealer>,
+        /// This process's delivery engine, for `POST /events` to hand deliveries to.
+        pub engine: LocalEngine,
     }
 }
 
@@ -40,6 +43,7 @@ impl AppState {
                 config: Arc::new(config),
                 policy,
                 sealer: Arc::new(sealer),
+                engine: LocalEngine::default(),
             }
         ))
     }

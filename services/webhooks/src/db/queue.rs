@@ -37,18 +37,23 @@ pub struct FanOut {
     pub leased: Vec<(Claimed, Arc<Target>)>,
 }
 
-/// The dispatcher's round: the outbox's claim ([`temponest_outbox::consumer`]: `claimed`,
-/// `processed`, `$1` the batch) followed by the fan-out below, as one statement. Expands to
-/// `temponest_outbox::$consume!(<fan-out>, args...)`: the query ([`dispatch`]) or its text
-/// ([`DISPATCH_SQL`]).
+/// The fan-out of outbox events into deliveries, after the outbox's claim (a dispatcher round)
+/// or after an event published already processed (`POST /events`): `claimed`, `processed` and
+/// `$1` come from [`temponest_outbox::consumer`]. Expands to
+/// `temponest_outbox::$consume!(as FanOutRow, <fan-out>, args...)`: the query ([`dispatch`],
+/// [`publish`]) or, with `claim_sql`, its text ([`DISPATCH_SQL`]).
 ///
 /// $2 the sender to lease to, $3 lease at most, $4 lease seconds, $5 the channel to notify, $6
-/// lease at most per endpoint. `m` pairs each claimed event with its subscribed endpoints (`n`
-/// numbers them all, `k` per endpoint, for the lease caps).
+/// lease at most per endpoint, $7 the transaction's `synchronous_commit` (`null`: as
+/// configured). `m` pairs each claimed event with its subscribed endpoints (`n` numbers them
+/// all, `k` per endpoint, for the lease caps).
 macro_rules! with_fan_out {
-    ($consume:ident $($args:tt)*) => {
+    ($consume:ident $(as $row:path)?, $($args:tt)*) => {
         temponest_outbox::$consume!(
-            r#", async_commit as (select set_config('synchronous_commit', 'off', true)),
+            $(as $row,)?
+            r#", commit_mode as (
+    select set_config('synchronous_commit',
+                      coalesce($7::text, current_setting('synchronous_commit')), true)),
 m as (
     select ev.tenant_id, ev.event_id, ev.event_type, ev.payload, ev.created_at,
            e.id as endpoint_id, row_number() over (order by ev.id, e.id) as n,
@@ -80,7 +85,7 @@ select (select count(*) from processed) as "events!",
        e.url as "url?", e.headers as "headers?", e.max_retries as "max_retries?",
        e.retry_delay_seconds as "retry_delay_seconds?",
        k.secrets as "secrets?", k.sealed as "sealed?"
-from (select 1 from async_commit) as one
+from (select 1 from commit_mode) as one
 left join ins i on i.leased
 left join webhooks.endpoints e on e.id = i.endpoint_id
 left join lateral (
@@ -91,14 +96,32 @@ left join lateral (
            coalesce(array_agg(s.sealed order by s.expires_at is not null,
                                                s.created_at desc), '{}') as sealed
     from webhooks.secrets s
-    where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > now())) k on e.id is not null"#
+    where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > now())) k on e.id is not null"#,
             $($args)*
         )
     };
 }
 
+/// The fan-out query after `$consume` (`claim_with` or `publish_consumed_with`) with its `$1`,
+/// leasing to `$lease` (an `Option<Lease>`), committing with `$commit` (`Option<&str>`).
+macro_rules! fan_out {
+    ($consume:ident, $first:expr, $lease:expr, $commit:expr) => {{
+        let (me, secs, max, per_endpoint) = Lease::binds($lease);
+        with_fan_out!(
+            $consume as FanOutRow,
+            $first,
+            me,
+            max,
+            secs,
+            DELIVERIES_CHANNEL,
+            per_endpoint,
+            $commit
+        )
+    }};
+}
+
 /// The statement [`dispatch`] runs, as text (for the test of its plan on a fresh table).
-pub const DISPATCH_SQL: &str = with_fan_out!(claim_sql);
+pub const DISPATCH_SQL: &str = with_fan_out!(claim_sql,);
 
 /// One dispatch round in one statement (so in one round trip): claims up to `batch` pending
 /// outbox events (`FOR UPDATE SKIP LOCKED`, oldest first), marks them processed, inserts one
@@ -115,89 +138,133 @@ pub async fn dispatch(
     batch: i64,
     lease: Option<Lease>,
 ) -> sqlx::Result<FanOut> {
-    let (me, secs, max, per_endpoint) = match lease {
-        Some(l) => (
-            Some(l.me),
-            l.secs,
-            i64::try_from(l.max).unwrap_or(i64::MAX),
-            i64::try_from(l.max_per_endpoint).unwrap_or(i64::MAX),
-        ),
-        None => (None, 0.0, 0, 0),
-    };
-    let rows = with_fan_out!(
-        claim_with,
-        batch,
-        me,
-        max,
-        secs,
-        DELIVERIES_CHANNEL,
-        per_endpoint
-    )
-    .fetch_all(conn)
-    .await?;
-    let mut out = FanOut::default();
-    let mut targets: HashMap<Uuid, Arc<Target>> = HashMap::new();
-    for row in rows {
-        out.events = usize::try_from(row.events).unwrap_or_default();
-        out.created = usize::try_from(row.created).unwrap_or_default();
-        let (
-            Some(id),
-            Some(tenant_id),
-            Some(endpoint_id),
-            Some(event_id),
-            Some(event_type),
-            Some(payload),
-            Some(event_created_at),
-            Some(url),
-            Some(headers),
-            Some(max_retries),
-            Some(retry_delay_seconds),
-        ) = (
-            row.id,
-            row.tenant_id,
-            row.endpoint_id,
-            row.event_id,
-            row.event_type,
-            row.payload,
-            row.event_created_at,
-            row.url,
-            row.headers,
-            row.max_retries,
-            row.retry_delay_seconds,
-        )
-        else {
-            continue;
-        };
-        let target = targets
-            .entry(endpoint_id)
-            .or_insert_with(|| {
-                Arc::new(Target {
-                    id: endpoint_id,
-                    url,
-                    headers,
-                    max_retries,
-                    retry_delay_seconds,
-                    usable: true,
-                    secrets: row.secrets.unwrap_or_default(),
-                    sealed: row.sealed.unwrap_or_default(),
-                })
-            })
-            .clone();
-        out.leased.push((
-            Claimed {
-                id,
-                tenant_id,
-                endpoint_id,
-                event_id,
-                event_type,
-                payload,
-                event_created_at,
-                attempt_count: 0,
-            },
-            target,
-        ));
+    let rows = fan_out!(claim_with, batch, lease, Some("off"))
+        .fetch_all(conn)
+        .await?;
+    Ok(FanOut::from_rows(rows))
+}
+
+/// An application's event from `POST /events`, published already dispatched: the outbox row
+/// (marked processed) and its deliveries, leased as [`dispatch`] leases them, in one statement
+/// ([`temponest_outbox::publish_consumed_with!`]), so the deliveries exist when the publish is
+/// acknowledged and no dispatcher round stands between the event and its sender. Committed
+/// with the configured `synchronous_commit`: the `202` promises the event is durable.
+/// An `event_id` already in the outbox records nothing (`events` is 0).
+pub async fn publish(
+    conn: &mut PgConnection,
+    event: &str,
+    lease: Option<Lease>,
+) -> sqlx::Result<FanOut> {
+    let rows = fan_out!(publish_consumed_with, event, lease, None::<&str>)
+        .fetch_all(conn)
+        .await?;
+    Ok(FanOut::from_rows(rows))
+}
+
+impl Lease {
+    /// `$2`, `$3`, `$4`, `$6` of the fan-out: no lease is a lease of nothing.
+    fn binds(lease: Option<Self>) -> (Option<Uuid>, f64, i64, i64) {
+        match lease {
+            Some(l) => (
+                Some(l.me),
+                l.secs,
+                i64::try_from(l.max).unwrap_or(i64::MAX),
+                i64::try_from(l.max_per_endpoint).unwrap_or(i64::MAX),
+            ),
+            None => (None, 0.0, 0, 0),
+        }
     }
-    Ok(out)
+}
+
+/// A row of the fan-out: the counts, and one leased delivery with its endpoint (all `None`
+/// when nothing was leased).
+#[derive(Debug)]
+pub struct FanOutRow {
+    events: i64,
+    created: i64,
+    #[allow(dead_code)] // selected so that the notification is not optimised away
+    notified: i64,
+    id: Option<Uuid>,
+    tenant_id: Option<Uuid>,
+    endpoint_id: Option<Uuid>,
+    event_id: Option<Uuid>,
+    event_type: Option<String>,
+    payload: Option<serde_json::Value>,
+    event_created_at: Option<DateTime<Utc>>,
+    url: Option<String>,
+    headers: Option<serde_json::Value>,
+    max_retries: Option<i32>,
+    retry_delay_seconds: Option<i32>,
+    secrets: Option<Vec<Vec<u8>>>,
+    sealed: Option<Vec<bool>>,
+}
+
+impl FanOut {
+    fn from_rows(rows: Vec<FanOutRow>) -> Self {
+        let mut out = Self::default();
+        let mut targets: HashMap<Uuid, Arc<Target>> = HashMap::new();
+        for row in rows {
+            out.events = usize::try_from(row.events).unwrap_or_default();
+            out.created = usize::try_from(row.created).unwrap_or_default();
+            let (
+                Some(id),
+                Some(tenant_id),
+                Some(endpoint_id),
+                Some(event_id),
+                Some(event_type),
+                Some(payload),
+                Some(event_created_at),
+                Some(url),
+                Some(headers),
+                Some(max_retries),
+                Some(retry_delay_seconds),
+            ) = (
+                row.id,
+                row.tenant_id,
+                row.endpoint_id,
+                row.event_id,
+                row.event_type,
+                row.payload,
+                row.event_created_at,
+                row.url,
+                row.headers,
+                row.max_retries,
+                row.retry_delay_seconds,
+            )
+            else {
+                continue;
+            };
+            let target = targets
+                .entry(endpoint_id)
+                .or_insert_with(|| {
+                    Arc::new(Target {
+                        id: endpoint_id,
+                        url,
+                        headers,
+                        max_retries,
+                        retry_delay_seconds,
+                        usable: true,
+                        secrets: row.secrets.unwrap_or_default(),
+                        sealed: row.sealed.unwrap_or_default(),
+                    })
+                })
+                .clone();
+            out.leased.push((
+                Claimed {
+                    id,
+                    tenant_id,
+                    endpoint_id,
+                    event_id,
+                    event_type,
+                    payload,
+                    event_created_at,
+                    attempt_count: 0,
+                },
+                target,
+            ));
+        }
+        out
+    }
 }
 
 /// A claimed delivery.

@@ -21,15 +21,11 @@ use tokio_util::sync::CancellationToken;
 use crate::db::queue::{self, FanOut, Lease};
 use crate::domain::sender::Handoff;
 use crate::state::AppState;
+use uuid::Uuid;
 
-/// Runs until `cancel` fires; new deliveries go to the sender through `handoff`, and `sender`
-/// is woken whenever some were left for it to claim.
-pub async fn run(
-    state: AppState,
-    handoff: Handoff,
-    sender: Arc<Notify>,
-    cancel: CancellationToken,
-) {
+/// Runs until `cancel` fires; new deliveries go to the sender through `handoff`, which wakes
+/// it whenever some were left for it to claim.
+pub async fn run(state: AppState, handoff: Handoff, cancel: CancellationToken) {
     let nudge = Arc::new(Notify::new());
     let listener = tokio::spawn(temponest_db::listen(
         state.pool.clone(),
@@ -44,11 +40,8 @@ pub async fn run(
         match dispatch(&state.pool, batch, handoff.lease()).await {
             Ok(fan_out) => {
                 errors = 0;
-                if fan_out.created > fan_out.leased.len() {
-                    sender.notify_one();
-                }
                 let events = fan_out.events;
-                handoff.send(fan_out.leased);
+                handoff.deliver(fan_out);
                 if events as i64 >= batch {
                     continue; // a full batch: there may be more right away
                 }
@@ -89,4 +82,34 @@ async fn dispatch(pool: &PgPool, batch: i64, lease: Option<Lease>) -> sqlx::Resu
         "dispatched outbox events"
     );
     Ok(fan_out)
+}
+
+/// Publishes an application's event (`POST /events`) already dispatched: its deliveries are
+/// created with it in one statement ([`queue::publish`]) and handed to this process's sender,
+/// so no dispatcher round stands between the acknowledged event and its delivery. Returns
+/// whether the event was recorded (an `event_id` already in the outbox is not).
+pub async fn publish(
+    state: &AppState,
+    event_id: Uuid,
+    tenant_id: Uuid,
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> sqlx::Result<bool> {
+    let event =
+        temponest_outbox::consumer::consumed_event(event_id, tenant_id, event_type, payload);
+    let handoff = state.engine.handoff();
+    let lease = handoff.as_ref().and_then(Handoff::lease);
+    let fan_out = {
+        let mut conn = state.pool.acquire().await?;
+        queue::publish(&mut conn, &event, lease).await?
+    };
+    let recorded = fan_out.events > 0;
+    if recorded {
+        metrics::counter!("webhook_dispatched_events_total").increment(1);
+    }
+    // Without an engine here, the statement notified the senders of what it left unleased.
+    if let Some(handoff) = handoff {
+        handoff.deliver(fan_out);
+    }
+    Ok(recorded)
 }

@@ -32,11 +32,11 @@ pub fn start(state: AppState) -> Engine {
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
     let wake = Arc::new(Notify::new());
-    let (handoff, inbox) = sender::handoff(&state.config.webhooks, id);
+    let (handoff, inbox) = sender::handoff(&state.config.webhooks, id, wake.clone());
+    state.engine.started(handoff.clone());
     tasks.push(tokio::spawn(dispatcher::run(
         state.clone(),
         handoff,
-        wake.clone(),
         cancel.clone(),
     )));
     tasks.push(tokio::spawn(retention::run(state.clone(), cancel.clone())));

@@ -33,8 +33,8 @@
 //! results and releases every lease it still holds.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::DeliveryConfig;
-use crate::db::queue::{self, Claimed, Lease, Target};
+use crate::db::queue::{self, Claimed, FanOut, Lease, Target};
 use crate::domain::attempt::{self, Outgoing};
 use crate::domain::lanes::{Decisions, Lanes, Limits};
 use crate::domain::record::{self, Finished};
@@ -61,9 +61,10 @@ const STARVED_RESCAN: Duration = Duration::from_millis(250);
 /// How long the recorder gets at shutdown to write the last results.
 const RECORDER_GRACE: Duration = Duration::from_secs(10);
 
-/// The dispatcher's direct line to the sender of its engine: deliveries it creates are leased
-/// to this sender in the creating transaction and handed over after commit, saving a claim
-/// round trip — as many as the sender has room for; the rest wait in the table for any sender.
+/// The direct line to the sender of an engine, from its dispatcher and from `POST /events` in
+/// the same process ([`LocalEngine`]): deliveries they create are leased to this sender in the
+/// creating transaction and handed over after commit, saving a claim round trip — as many as
+/// the sender has room for; the rest wait in the table for any sender.
 #[derive(Clone)]
 pub struct Handoff {
     me: Uuid,
@@ -75,6 +76,8 @@ pub struct Handoff {
     queued: Arc<AtomicUsize>,
     in_transit: Arc<AtomicUsize>,
     to_sender: mpsc::UnboundedSender<Vec<(Claimed, Arc<Target>)>>,
+    /// Wakes the sender to claim what was created but not handed over.
+    wake: Arc<Notify>,
 }
 
 /// The sender's end of a [`Handoff`].
@@ -84,8 +87,8 @@ pub struct Inbox {
     from_dispatcher: mpsc::UnboundedReceiver<Vec<(Claimed, Arc<Target>)>>,
 }
 
-/// A handoff between the dispatcher and the sender `me` of one engine.
-pub fn handoff(config: &DeliveryConfig, me: Uuid) -> (Handoff, Inbox) {
+/// A handoff to the sender `me` of one engine, woken through `wake`.
+pub fn handoff(config: &DeliveryConfig, me: Uuid, wake: Arc<Notify>) -> (Handoff, Inbox) {
     let (to_sender, from_dispatcher) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let in_transit = Arc::new(AtomicUsize::new(0));
@@ -99,6 +102,7 @@ pub fn handoff(config: &DeliveryConfig, me: Uuid) -> (Handoff, Inbox) {
             queued: queued.clone(),
             in_transit: in_transit.clone(),
             to_sender,
+            wake,
         },
         Inbox {
             queued,
@@ -109,8 +113,11 @@ pub fn handoff(config: &DeliveryConfig, me: Uuid) -> (Handoff, Inbox) {
 }
 
 impl Handoff {
-    /// The lease for the next fan-out, or `None` if the sender has no room.
+    /// The lease for the next fan-out, or `None` if the sender has no room (or has stopped).
     pub fn lease(&self) -> Option<Lease> {
+        if self.to_sender.is_closed() {
+            return None;
+        }
         let taken = self.queued.load(Ordering::Relaxed) + self.in_transit.load(Ordering::Relaxed);
         let room = self.capacity.saturating_sub(taken);
         (room > 0).then_some(Lease {
@@ -121,8 +128,16 @@ impl Handoff {
         })
     }
 
-    /// Hands committed, leased deliveries to the sender.
-    pub fn send(&self, leased: Vec<(Claimed, Arc<Target>)>) {
+    /// Hands a committed fan-out's leased deliveries to the sender, and wakes it to claim the
+    /// others if some were left in the table.
+    pub fn deliver(&self, fan_out: FanOut) {
+        if fan_out.created > fan_out.leased.len() {
+            self.wake.notify_one();
+        }
+        self.send(fan_out.leased);
+    }
+
+    fn send(&self, leased: Vec<(Claimed, Arc<Target>)>) {
         if leased.is_empty() {
             return;
         }
@@ -132,6 +147,27 @@ impl Handoff {
             // The sender is gone (shutdown): the leases expire and any sender claims them.
             self.in_transit.fetch_sub(n, Ordering::Relaxed);
         }
+    }
+}
+
+/// This process's delivery engine as request handlers see it: the [`Handoff`] to its sender
+/// while one runs (`webhooks.run_engine`), so that `POST /events` leases the deliveries it
+/// creates to it, as the dispatcher does.
+#[derive(Clone, Default)]
+pub struct LocalEngine(Arc<RwLock<Option<Handoff>>>);
+
+impl LocalEngine {
+    /// Records the handoff of the engine that just started (replacing a stopped one's).
+    pub fn started(&self, handoff: Handoff) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(handoff);
+    }
+
+    /// The engine's handoff, if one was started in this process.
+    pub fn handoff(&self) -> Option<Handoff> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 

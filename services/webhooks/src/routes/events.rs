@@ -7,6 +7,7 @@ use temponest_platform::access::{WebhooksManage, WebhooksRead};
 use temponest_web::{ApiError, ApiResult, FieldError, Json};
 use uuid::Uuid;
 
+use crate::domain::dispatcher;
 use crate::models::{EventAccepted, EventIn, is_application_type};
 use crate::routes::Call;
 
@@ -62,25 +63,18 @@ pub async fn publish(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let mut conn = state.pool.acquire().await?;
     let event_id = match key {
-        Some(key) => {
-            let event_id = keyed_event_id(principal.tenant_id, key);
-            temponest_outbox::publish_with_id(
-                &mut conn,
-                event_id,
-                principal.tenant_id,
-                &event_type,
-                &body.payload,
-            )
-            .await?;
-            event_id
-        }
-        None => {
-            temponest_outbox::publish(&mut conn, principal.tenant_id, &event_type, &body.payload)
-                .await?
-        }
+        Some(key) => keyed_event_id(principal.tenant_id, key),
+        None => Uuid::now_v7(),
     };
+    dispatcher::publish(
+        &state,
+        event_id,
+        principal.tenant_id,
+        &event_type,
+        &body.payload,
+    )
+    .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(EventAccepted {

@@ -11,6 +11,7 @@ use crate::endpoints::{api, api_signed_up, hook, webhook};
 use temponest_test_client::fixtures::texts;
 
 use crate::helpers::{TestApp, expect_json};
+use crate::receiver::{assert_senders_woken, senders_listener};
 
 /// Inserts a delivery of `endpoint` with `status`, created at `created_at`.
 async fn delivery(
@@ -306,13 +307,7 @@ async fn queueing_a_test_delivery_wakes_the_senders_at_commit(pool: PgPool) {
     let app = api(pool.clone()).await;
     let ada = app.signup("ada@example.com").await;
     let endpoint = webhook(&app, &ada.token, hook("Awake")).await;
-    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
-        .await
-        .unwrap();
-    listener
-        .listen(temponest_webhooks::db::deliveries::WAKE_CHANNEL)
-        .await
-        .unwrap();
+    let mut listener = senders_listener(&pool).await;
     let body = json!({});
     app.create(
         &ada.token,
@@ -320,11 +315,7 @@ async fn queueing_a_test_delivery_wakes_the_senders_at_commit(pool: PgPool) {
         &body,
     )
     .await;
-    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
-        .await
-        .expect("notified")
-        .unwrap();
-    assert_eq!(note.channel(), "webhooks_deliveries");
+    assert_senders_woken(&mut listener).await;
 }
 
 #[test]

@@ -83,6 +83,7 @@ async fn a_dispatch_round_on_a_never_analysed_outbox_reads_only_its_batch(pool: 
                 .bind(0.0_f64)
                 .bind("unused_channel")
                 .bind(0_i64)
+                .bind("off")
         },
     )
     .await;

@@ -11,6 +11,7 @@ mod exposure;
 mod fairness;
 mod fresh;
 mod helpers;
+mod publish;
 mod receiver;
 mod retention;
 mod sealing;

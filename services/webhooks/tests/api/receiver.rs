@@ -259,3 +259,24 @@ pub async fn settled(pool: &PgPool, endpoint: Uuid, n: usize) -> Vec<Delivery> {
     assert!(done, "deliveries did not settle: {rows:#?}");
     rows
 }
+
+/// A connection listening on the channel that wakes the senders.
+pub async fn senders_listener(pool: &PgPool) -> sqlx::postgres::PgListener {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener
+        .listen(temponest_webhooks::db::queue::DELIVERIES_CHANNEL)
+        .await
+        .unwrap();
+    listener
+}
+
+/// Waits (up to 5 s) for the senders to be woken.
+pub async fn assert_senders_woken(listener: &mut sqlx::postgres::PgListener) {
+    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("the senders are woken")
+        .unwrap();
+    assert_eq!(note.channel(), "webhooks_deliveries");
+}
