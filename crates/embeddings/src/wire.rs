@@ -29,17 +29,36 @@ struct OllamaResponse {
     embeddings: Vec<Vec<f32>>,
 }
 
-/// The vectors of a 2xx body, in input order. `Err` describes what is wrong with the body.
-/// The count is checked by the caller (a wrong count is its own error).
-pub(crate) fn parse(kind: EmbeddingKind, body: &[u8]) -> Result<Vec<Vec<f32>>, String> {
+/// What is wrong with a 2xx body.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("expected {expected}: {source}")]
+    Shape {
+        expected: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("index {0} appears twice")]
+    Twice(usize),
+    #[error("index {index} is out of range for {count} items")]
+    OutOfRange { index: usize, count: usize },
+}
+
+/// The vectors of a 2xx body, in input order. The count is checked by the caller (a wrong
+/// count is its own error).
+pub(crate) fn parse(kind: EmbeddingKind, body: &[u8]) -> Result<Vec<Vec<f32>>, BodyError> {
     match kind {
         EmbeddingKind::Ollama => serde_json::from_slice::<OllamaResponse>(body)
             .map(|response| response.embeddings)
-            .map_err(|e| format!("expected {{\"embeddings\": [[numbers]]}}: {e}")),
+            .map_err(|source| BodyError::Shape {
+                expected: r#"{"embeddings": [[numbers]]}"#,
+                source,
+            }),
         EmbeddingKind::OpenAi => {
-            let response: OpenAiResponse = serde_json::from_slice(body).map_err(|e| {
-                format!("expected {{\"data\": [{{\"embedding\": [numbers]}}]}}: {e}")
-            })?;
+            let response: OpenAiResponse =
+                serde_json::from_slice(body).map_err(|source| BodyError::Shape {
+                    expected: r#"{"data": [{"embedding": [numbers]}]}"#,
+                    source,
+                })?;
             place_by_index(response.data)
         }
     }
@@ -47,15 +66,15 @@ pub(crate) fn parse(kind: EmbeddingKind, body: &[u8]) -> Result<Vec<Vec<f32>>, S
 
 /// Puts each item at its `index` (position when a server omits it); every position must be
 /// filled exactly once.
-fn place_by_index(items: Vec<OpenAiItem>) -> Result<Vec<Vec<f32>>, String> {
+fn place_by_index(items: Vec<OpenAiItem>) -> Result<Vec<Vec<f32>>, BodyError> {
     let count = items.len();
     let mut placed: Vec<Option<Vec<f32>>> = vec![None; count];
     for (position, item) in items.into_iter().enumerate() {
         let index = item.index.unwrap_or(position);
         match placed.get_mut(index) {
             Some(slot @ None) => *slot = Some(item.embedding),
-            Some(Some(_)) => return Err(format!("index {index} appears twice")),
-            None => return Err(format!("index {index} is out of range for {count} items")),
+            Some(Some(_)) => return Err(BodyError::Twice(index)),
+            None => return Err(BodyError::OutOfRange { index, count }),
         }
     }
     Ok(placed.into_iter().flatten().collect())
@@ -109,18 +128,20 @@ mod tests {
     fn broken_openai_indices_are_malformed() {
         let twice = br#"{"data":[{"index":0,"embedding":[1.0]},{"index":0,"embedding":[2.0]}]}"#;
         assert_eq!(
-            parse(EmbeddingKind::OpenAi, twice).unwrap_err(),
+            parse(EmbeddingKind::OpenAi, twice).unwrap_err().to_string(),
             "index 0 appears twice"
         );
         let beyond = br#"{"data":[{"index":5,"embedding":[1.0]}]}"#;
         assert!(
             parse(EmbeddingKind::OpenAi, beyond)
                 .unwrap_err()
+                .to_string()
                 .contains("out of range")
         );
         assert!(
             parse(EmbeddingKind::OpenAi, b"{}")
                 .unwrap_err()
+                .to_string()
                 .contains("expected")
         );
     }

@@ -143,7 +143,7 @@ impl Embedder {
         let vectors = tokio::task::spawn_blocking(move || parse(kind, &body))
             .await
             .map_err(|e| self.malformed(format!("decoding failed: {e}")))?
-            .map_err(|detail| self.malformed(detail))?;
+            .map_err(|body| self.malformed(body.to_string()))?;
         if vectors.len() != expected {
             return Err(EmbeddingError::CountMismatch {
                 provider: self.inner.provider.clone(),

@@ -104,31 +104,42 @@ enum Outcome {
     Gone,
 }
 
+/// Why an ingestion gives its document back to the queue instead of finishing it.
+#[derive(Debug, thiserror::Error)]
+enum Interrupted {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A transient embedding failure with attempts left.
+    #[error(transparent)]
+    Embedding(EmbeddingError),
+}
+
 /// Ingests one claimed document and records the outcome.
 #[tracing::instrument(skip_all, fields(document = %claimed.id, attempt = claimed.attempts))]
 async fn ingest(state: &AppState, engine: Uuid, claimed: &Claimed) {
     let (pool, config) = (&state.pool, &state.config.knowledge);
     let started = std::time::Instant::now();
     // Ok((still held, status, chunks)), or Err(why) to give the document back to the queue.
-    let outcome: Result<(bool, &str, usize), String> = match prepare_claimed(state, claimed).await {
-        Ok(Outcome::Ready(chunks, identity)) => {
-            queue::complete(pool, claimed, engine, &chunks, identity.as_deref())
-                .await
-                .map(|held| (held, "ready", chunks.len()))
-                .map_err(|e| e.to_string())
-        }
-        Ok(Outcome::Failed(reason)) => fail(pool, claimed, engine, &reason).await,
-        Ok(Outcome::Retry(err)) if claimed.attempts >= config.max_attempts => {
-            let reason = format!(
-                "embedding failed after {} attempts: {err}",
-                claimed.attempts
-            );
-            fail(pool, claimed, engine, &reason).await
-        }
-        Ok(Outcome::Retry(err)) => Err(err.to_string()),
-        Ok(Outcome::Gone) => return,
-        Err(err) => Err(err.to_string()),
-    };
+    let outcome: Result<(bool, &str, usize), Interrupted> =
+        match prepare_claimed(state, claimed).await {
+            Ok(Outcome::Ready(chunks, identity)) => {
+                queue::complete(pool, claimed, engine, &chunks, identity.as_deref())
+                    .await
+                    .map(|held| (held, "ready", chunks.len()))
+                    .map_err(Interrupted::from)
+            }
+            Ok(Outcome::Failed(reason)) => fail(pool, claimed, engine, &reason).await,
+            Ok(Outcome::Retry(err)) if claimed.attempts >= config.max_attempts => {
+                let reason = format!(
+                    "embedding failed after {} attempts: {err}",
+                    claimed.attempts
+                );
+                fail(pool, claimed, engine, &reason).await
+            }
+            Ok(Outcome::Retry(err)) => Err(Interrupted::Embedding(err)),
+            Ok(Outcome::Gone) => return,
+            Err(err) => Err(Interrupted::Database(err)),
+        };
     match outcome {
         Ok((true, status, chunks)) => {
             metrics::counter!("knowledge_ingestions_total", "outcome" => status).increment(1);
@@ -161,11 +172,9 @@ async fn fail(
     claimed: &Claimed,
     engine: Uuid,
     reason: &str,
-) -> Result<(bool, &'static str, usize), String> {
-    queue::fail(pool, claimed.id, engine, reason)
-        .await
-        .map(|held| (held, "failed", 0))
-        .map_err(|e| e.to_string())
+) -> Result<(bool, &'static str, usize), Interrupted> {
+    let held = queue::fail(pool, claimed.id, engine, reason).await?;
+    Ok((held, "failed", 0))
 }
 
 /// Extracts, chunks and (with a provider) embeds a claimed document.

@@ -35,7 +35,7 @@ pub fn parse(text: &str) -> Result<Value, MetadataError> {
         Ok(value) => value,
         Err(json_err) => python_literal(text).map_err(|py_err| {
             MetadataError::Syntax(if text.contains('\'') {
-                py_err
+                py_err.to_string()
             } else {
                 json_err.to_string()
             })
@@ -60,8 +60,16 @@ pub fn check(value: Value) -> Result<Value, MetadataError> {
     Ok(value)
 }
 
+/// Where and why a Python literal does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} at character {at}")]
+struct SyntaxError {
+    what: String,
+    at: usize,
+}
+
 /// A Python literal as JSON.
-fn python_literal(text: &str) -> Result<Value, String> {
+fn python_literal(text: &str) -> Result<Value, SyntaxError> {
     let mut parser = Py {
         chars: text.chars().collect(),
         at: 0,
@@ -69,7 +77,7 @@ fn python_literal(text: &str) -> Result<Value, String> {
     let value = parser.value(0)?;
     parser.space();
     if parser.at != parser.chars.len() {
-        return Err(format!("unexpected text at character {}", parser.at));
+        return parser.fail("unexpected text");
     }
     Ok(value)
 }
@@ -90,11 +98,14 @@ impl Py {
         }
     }
 
-    fn fail<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at character {}", self.at))
+    fn fail<T>(&self, what: &str) -> Result<T, SyntaxError> {
+        Err(SyntaxError {
+            what: what.to_owned(),
+            at: self.at,
+        })
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, String> {
+    fn value(&mut self, depth: usize) -> Result<Value, SyntaxError> {
         if depth > 32 {
             return self.fail("nested too deeply");
         }
@@ -126,7 +137,7 @@ impl Py {
         }
     }
 
-    fn dict(&mut self, depth: usize) -> Result<Value, String> {
+    fn dict(&mut self, depth: usize) -> Result<Value, SyntaxError> {
         self.at += 1;
         let mut map = Map::new();
         loop {
@@ -157,7 +168,7 @@ impl Py {
         }
     }
 
-    fn sequence(&mut self, close: char, depth: usize) -> Result<Value, String> {
+    fn sequence(&mut self, close: char, depth: usize) -> Result<Value, SyntaxError> {
         self.at += 1;
         let mut items = Vec::new();
         loop {
@@ -176,7 +187,7 @@ impl Py {
         }
     }
 
-    fn string(&mut self, quote: char) -> Result<String, String> {
+    fn string(&mut self, quote: char) -> Result<String, SyntaxError> {
         self.at += 1;
         let mut out = String::new();
         loop {
@@ -218,7 +229,7 @@ impl Py {
         }
     }
 
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, SyntaxError> {
         let start = self.at;
         while self
             .peek()

@@ -132,19 +132,26 @@ pub async fn follow(
     }
 }
 
+/// Why a stream's connection ended before `[DONE]`.
+#[derive(Debug, thiserror::Error)]
+enum Dropped {
+    #[error("the connection closed before the end")]
+    Closed,
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+}
+
 /// Reads one connection's frames until `[DONE]` (Ok) or the connection ends (Err: why).
 async fn read(
     mut response: Response,
     last_id: &mut Option<String>,
     ended: &mut Ended,
     print: &mut impl FnMut(&str),
-) -> Result<(), String> {
+) -> Result<(), Dropped> {
     let mut decoder = Decoder::default();
     loop {
-        let chunk = match response.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => return Err("the connection closed before the end".to_owned()),
-            Err(e) => return Err(e.to_string()),
+        let Some(chunk) = response.chunk().await? else {
+            return Err(Dropped::Closed);
         };
         for frame in decoder.feed(&chunk) {
             if frame.id.is_some() {
