@@ -6,7 +6,10 @@
 //! while the delivery's lease is still ours.
 //!
 //! One transaction per batch instead of one per attempt is what lets a sender keep up with
-//! thousands of attempts per second. The transactions commit with `synchronous_commit = off`:
+//! thousands of attempts per second. A batch that is not full waits [`LINGER`] for more
+//! results first: at a few hundred attempts a second, writing each result on its own costs a
+//! transaction (five round trips) per attempt, and its wake-ups delay every other process on
+//! the machine (measured in `docs/performance.md`, issue 19). The transactions commit with `synchronous_commit = off`:
 //! if Postgres itself crashes, the last fraction of a second of results can be lost, and the
 //! deliveries they belonged to are sent again (same `webhook-id`) once their leases expire —
 //! at-least-once delivery holds, as it does when the sender itself dies before recording.
@@ -27,6 +30,9 @@ use crate::models::delivery_state::{DeliveryOutcome, DeliveryStatus, ErrorClass}
 
 /// Results written per transaction at most.
 const MAX_BATCH: usize = 1000;
+/// How long the recorder waits for more results before writing a batch that is not full: how
+/// much later than its attempt a result can become visible.
+const LINGER: Duration = Duration::from_millis(25);
 /// Tries of a batch that fails to write (e.g. a deadlock on an endpoint row) before its
 /// results are given up on (their leases expire and the deliveries are sent again).
 const WRITE_TRIES: u32 = 3;
@@ -103,6 +109,17 @@ pub async fn run(
     }
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while results.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if batch.len() < MAX_BATCH {
+            // A trickle of results (a few hundred a second) would otherwise be written one
+            // transaction each, with the round trips and wake-ups each costs every sender and
+            // publisher on the machine: gather what arrives within LINGER first.
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < MAX_BATCH
+                && let Ok(finished) = results.try_recv()
+            {
+                batch.push(finished);
+            }
+        }
         let mut tries = 0;
         loop {
             tries += 1;
