@@ -65,10 +65,24 @@ async fn an_application_event_published_here_is_delivered_by_this_process(pool: 
     let tenant: Uuid = ada.tenant_id.parse().unwrap();
     let receiver = Receiver::start().await;
     let (id, _) = endpoint(&pool, tenant, &receiver.url, &["order.paid"], 3).await;
+    let mut listener = senders_listener(&pool).await;
 
     let body = json!({"event_type": "order.paid", "payload": {"order": 8}});
     let event = app.call(&ada.token, "POST /events", Some(&body), 202).await;
     let rows = settled(&pool, id, 1).await;
+    // Handed over in memory, not left for a claim: the publish woke no sender. Notifications
+    // arrive in commit order, so a marker sent now is the first one unless it did.
+    sqlx::query("select pg_notify($1, 'marker')")
+        .bind(temponest_webhooks::db::queue::DELIVERIES_CHANNEL)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let first = listener.recv().await.unwrap();
+    assert_eq!(
+        first.payload(),
+        "marker",
+        "the publish left its delivery to a claim"
+    );
     assert_eq!(rows[0].status, "success");
     let requests = receiver.requests();
     assert_eq!(requests.len(), 1);
