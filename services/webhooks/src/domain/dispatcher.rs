@@ -5,11 +5,14 @@
 //! number of dispatchers can run), insert the deliveries (`ON CONFLICT DO NOTHING`, so a
 //! re-run is harmless), mark the events processed — one statement, so one round trip: the
 //! outbox's claim ([`temponest_outbox::claim_with!`]) with this service's fan-out
-//! ([`queue::dispatch`]) spliced in. New
-//! deliveries are leased to the sender of the same engine in that transaction and handed to it
-//! after commit, as many as it has room for ([`Handoff`]); if any are left over, the round
-//! `pg_notify`s the senders. It wakes on the outbox's `NOTIFY` and polls every
-//! `poll_interval_ms` in case a notification was missed. Rounds commit asynchronously (see [`queue::dispatch`]).
+//! ([`queue::dispatch`]) spliced in. New deliveries are leased to the sender of the same
+//! engine in that transaction and handed to it after commit, as many as it has room for
+//! ([`Handoff`]); if any are left over, the round `pg_notify`s the senders. It wakes on the
+//! outbox's `NOTIFY` and polls every `poll_interval_ms` in case a notification was missed.
+//! Rounds commit asynchronously (see [`queue::dispatch`]).
+//!
+//! Tenants' own events (`POST /events`) skip the rounds: [`publish`] records them already
+//! processed with the same fan-out in the publishing statement.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,11 +20,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::db::queue::{self, FanOut, Lease};
 use crate::domain::sender::Handoff;
 use crate::state::AppState;
-use uuid::Uuid;
 
 /// Runs until `cancel` fires; new deliveries go to the sender through `handoff`, which wakes
 /// it whenever some were left for it to claim.

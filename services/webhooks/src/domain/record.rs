@@ -6,13 +6,14 @@
 //! while the delivery's lease is still ours.
 //!
 //! One transaction per batch instead of one per attempt is what lets a sender keep up with
-//! thousands of attempts per second. A batch that is not full waits [`LINGER`] for more
+//! thousands of attempts per second. A batch that is not full waits `LINGER` (25 ms) for more
 //! results first: at a few hundred attempts a second, writing each result on its own costs a
 //! transaction (five round trips) per attempt, and its wake-ups delay every other process on
-//! the machine (measured in `docs/performance.md`, issue 19). The transactions commit with `synchronous_commit = off`:
-//! if Postgres itself crashes, the last fraction of a second of results can be lost, and the
-//! deliveries they belonged to are sent again (same `webhook-id`) once their leases expire —
-//! at-least-once delivery holds, as it does when the sender itself dies before recording.
+//! the machine (measured in `docs/performance.md`, issue 19). The transactions commit with
+//! `synchronous_commit = off`: if Postgres itself crashes, the last fraction of a second of
+//! results can be lost, and the deliveries they belonged to are sent again (same
+//! `webhook-id`) once their leases expire — at-least-once delivery holds, as it does when the
+//! sender itself dies before recording.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
