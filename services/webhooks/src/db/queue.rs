@@ -179,7 +179,7 @@ impl Lease {
 /// A row of the fan-out: the counts, and one leased delivery with its endpoint (all `None`
 /// when nothing was leased).
 #[derive(Debug)]
-pub struct FanOutRow {
+struct FanOutRow {
     events: i64,
     created: i64,
     #[allow(dead_code)] // selected so that the notification is not optimised away
