@@ -25,7 +25,7 @@ pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
 pub use jwks::{JwksError, JwtVerifier, VerifyError};
 pub use listing::{ListRequest, NoFilter};
 pub use principal::{Principal, PrincipalKind};
-pub use service::{ServiceTokenError, ServiceTokens};
+pub use service::{ServiceCallError, ServiceTokenError, ServiceTokens};
 
 /// Prefix of every API key.
 pub const API_KEY_PREFIX: &str = "sk_";

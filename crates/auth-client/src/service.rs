@@ -93,6 +93,17 @@ pub enum ServiceTokenError {
     Unavailable(String),
 }
 
+/// Why [`ServiceTokens::send`] got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceCallError {
+    /// No token could be obtained for the tenant; nothing was sent.
+    #[error(transparent)]
+    Token(#[from] ServiceTokenError),
+    /// The request got no answer: connect error, timeout, broken connection.
+    #[error("{0}")]
+    Transport(reqwest::Error),
+}
+
 /// A cached token and when to stop using it.
 struct Cached {
     token: String,
@@ -167,6 +178,36 @@ impl ServiceTokens {
     /// Drops the cached token of `tenant_id` (e.g. after a callee answered 401 to it).
     pub async fn invalidate(&self, tenant_id: Uuid) {
         self.cache.invalidate(&tenant_id).await;
+    }
+
+    /// Sends the request `build` makes as `tenant_id`'s service identity: with the tenant's
+    /// token and the current trace context. A `401` (the token was revoked, or the callee
+    /// rotated its keys) drops the cached token and sends once more with a fresh one. Every
+    /// other answer is the caller's to read; retries of failed calls are the caller's choice,
+    /// since only it knows whether the call is safe to repeat.
+    pub async fn send(
+        &self,
+        tenant_id: Uuid,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ServiceCallError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.token(tenant_id).await?;
+            let mut headers = http::HeaderMap::new();
+            temponest_telemetry::http::inject_trace_context(&mut headers);
+            let response = build()
+                .headers(headers)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(|err| ServiceCallError::Transport(err.without_url()))?;
+            if response.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed {
+                refreshed = true;
+                self.invalidate(tenant_id).await;
+                continue;
+            }
+            return Ok(response);
+        }
     }
 
     /// `POST /auth/service-token`, retrying network errors and 5xx twice ([`QUICK_RETRY`]).

@@ -21,7 +21,7 @@ use temponest_auth_client::jwks::{Jwk, Jwks};
 use temponest_auth_client::service::service_subject;
 use temponest_auth_client::{
     AccessClaims, AuthClient, Introspector, JwtVerifier, Principal, PrincipalKind,
-    ServiceTokenError, ServiceTokens, TokenType, claims::ISSUER,
+    ServiceCallError, ServiceTokenError, ServiceTokens, TokenType, claims::ISSUER,
 };
 use temponest_web::ApiError;
 use uuid::Uuid;
@@ -146,6 +146,74 @@ async fn server_errors_are_retried_and_an_unreachable_auth_is_unavailable() {
         down.token(Uuid::now_v7()).await,
         Err(ServiceTokenError::Unavailable(_))
     ));
+}
+
+/// A callee that records the bearer tokens it is sent and accepts only `accepted`.
+async fn serve_callee(accepted: &'static str, seen: Arc<Mutex<Vec<String>>>) -> String {
+    let app = Router::new().route(
+        "/work",
+        post(move |headers: axum::http::HeaderMap| async move {
+            let bearer = headers["authorization"].to_str().unwrap().to_owned();
+            seen.lock().unwrap().push(bearer.clone());
+            if bearer == format!("Bearer {accepted}") {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            }
+        }),
+    );
+    common::serve(app).await
+}
+
+#[tokio::test]
+async fn a_call_refused_with_401_is_sent_once_more_with_a_fresh_token() {
+    let (tokens, fake) = tokens(SECRET).await;
+    let tenant = Uuid::now_v7();
+    let http = reqwest::Client::new();
+
+    // The cached token-1 is refused (revoked, say): dropped, token-2 fetched, call repeated.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let callee = serve_callee("token-2", seen.clone()).await;
+    let answer = tokens
+        .send(tenant, || http.post(format!("{callee}/work")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(*seen.lock().unwrap(), ["Bearer token-1", "Bearer token-2"]);
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
+
+    // A callee that refuses every token gets one refresh, then its 401 is the answer.
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let callee = serve_callee("never", refused.clone()).await;
+    let answer = tokens
+        .send(tenant, || http.post(format!("{callee}/work")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        *refused.lock().unwrap(),
+        ["Bearer token-2", "Bearer token-3"]
+    );
+
+    // No token, nothing sent; no answer, a transport failure.
+    let (refusing, _) = self::tokens("not-the-secret-not-the-secret-xx").await;
+    let err = refusing
+        .send(tenant, || http.post(format!("{callee}/work")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceCallError::Token(ServiceTokenError::Rejected(_))),
+        "{err:?}"
+    );
+    assert_eq!(refused.lock().unwrap().len(), 2);
+    let err = tokens
+        .send(tenant, || http.post("http://127.0.0.1:1/work"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServiceCallError::Transport(e) if e.is_connect()),
+        "{err:?}"
+    );
 }
 
 /// An introspector that must not be asked: service tokens have no session.

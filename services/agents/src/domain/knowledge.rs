@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use temponest_auth_client::{ServiceTokenError, ServiceTokens};
+use temponest_auth_client::{ServiceCallError, ServiceTokenError, ServiceTokens};
 use uuid::Uuid;
 
 /// Timeout of one call to the knowledge service.
@@ -105,40 +105,17 @@ impl KnowledgeClient {
             })
     }
 
-    /// Sends with the tenant's service token: a 401 refreshes the token once; connection
-    /// failures, timeouts and 502/503/504 are repeated once.
+    /// Sends as the tenant's service identity ([`ServiceTokens::send`]: a 401 refreshes the
+    /// token once); connection failures, timeouts and 502/503/504 are repeated once.
     async fn send(
         &self,
         tenant: Uuid,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, KnowledgeError> {
-        let mut refreshed = false;
         let mut repeated = false;
         loop {
-            let token = self.tokens.token(tenant).await.map_err(|err| match err {
-                ServiceTokenError::Rejected(detail) => KnowledgeError::Unavailable(format!(
-                    "the auth service refused the agents service's identity: {detail}"
-                )),
-                ServiceTokenError::Unavailable(detail) => {
-                    KnowledgeError::Unavailable(format!("auth service unavailable: {detail}"))
-                }
-            })?;
-            let mut headers = reqwest::header::HeaderMap::new();
-            temponest_telemetry::http::inject_trace_context(&mut headers);
-            let failure = match build(&self.http)
-                .headers(headers)
-                .bearer_auth(&token)
-                .send()
-                .await
-            {
+            let failure = match self.tokens.send(tenant, || build(&self.http)).await {
                 Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response)
-                    if response.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed =>
-                {
-                    refreshed = true;
-                    self.tokens.invalidate(tenant).await;
-                    continue;
-                }
                 Ok(response) => {
                     let status = response.status();
                     let detail = detail_of(response).await;
@@ -149,13 +126,22 @@ impl KnowledgeClient {
                         _ => return Err(KnowledgeError::Rejected(detail)),
                     }
                 }
-                Err(err) if err.is_connect() || err.is_timeout() => KnowledgeError::Unavailable(
-                    format!("knowledge service unreachable: {}", err.without_url()),
-                ),
-                Err(err) => {
+                Err(ServiceCallError::Token(err)) => {
+                    return Err(KnowledgeError::Unavailable(match err {
+                        ServiceTokenError::Rejected(detail) => format!(
+                            "the auth service refused the agents service's identity: {detail}"
+                        ),
+                        ServiceTokenError::Unavailable(detail) => {
+                            format!("auth service unavailable: {detail}")
+                        }
+                    }));
+                }
+                Err(ServiceCallError::Transport(err)) if err.is_connect() || err.is_timeout() => {
+                    KnowledgeError::Unavailable(format!("knowledge service unreachable: {err}"))
+                }
+                Err(ServiceCallError::Transport(err)) => {
                     return Err(KnowledgeError::Unavailable(format!(
-                        "knowledge service call failed: {}",
-                        err.without_url()
+                        "knowledge service call failed: {err}"
                     )));
                 }
             };

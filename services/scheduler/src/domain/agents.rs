@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use temponest_auth_client::{ServiceTokenError, ServiceTokens};
+use temponest_auth_client::{ServiceCallError, ServiceTokenError, ServiceTokens};
 use uuid::Uuid;
 
 use temponest_db::named;
@@ -217,42 +217,22 @@ impl AgentsClient {
         }
     }
 
-    /// Sends with the tenant's service token: a 401 refreshes the token once; connection
-    /// failures (and, when `repeatable`, 502/503/504 and timeouts) are retried twice.
+    /// Sends as the tenant's service identity ([`ServiceTokens::send`]: a 401 refreshes the
+    /// token once); connection failures (and, when `repeatable`, 502/503/504 and timeouts)
+    /// are retried twice, and a 429 after the wait it asks for.
     async fn send(
         &self,
         tenant: Uuid,
         repeatable: bool,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CallError> {
-        let mut refreshed = false;
         let mut attempt = 0u32;
         loop {
-            let token = self.tokens.token(tenant).await.map_err(|err| match err {
-                ServiceTokenError::Rejected(detail) => CallError::Rejected(format!(
-                    "the auth service refused the scheduler's service identity: {detail}"
-                )),
-                ServiceTokenError::Unavailable(detail) => {
-                    CallError::Unavailable(format!("auth service unavailable: {detail}"))
-                }
-            })?;
-            let mut headers = http::HeaderMap::new();
-            temponest_telemetry::http::inject_trace_context(&mut headers);
-            let sent = build(&self.http)
-                .headers(headers)
-                .bearer_auth(&token)
-                .send()
-                .await;
-            let retryable = match sent {
+            let retryable = match self.tokens.send(tenant, || build(&self.http)).await {
                 Ok(response) => {
                     let status = response.status();
                     if status.is_success() {
                         return Ok(response);
-                    }
-                    if status == reqwest::StatusCode::UNAUTHORIZED && !refreshed {
-                        refreshed = true;
-                        self.tokens.invalidate(tenant).await;
-                        continue;
                     }
                     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                         // Refused before anything ran: safe to repeat after the wait asked for.
@@ -277,10 +257,22 @@ impl AgentsClient {
                         _ => return Err(CallError::Rejected(detail)),
                     }
                 }
-                Err(err) if err.is_connect() || (repeatable && err.is_timeout()) => {
+                Err(ServiceCallError::Token(ServiceTokenError::Rejected(detail))) => {
+                    return Err(CallError::Rejected(format!(
+                        "the auth service refused the scheduler's service identity: {detail}"
+                    )));
+                }
+                Err(ServiceCallError::Token(ServiceTokenError::Unavailable(detail))) => {
+                    return Err(CallError::Unavailable(format!(
+                        "auth service unavailable: {detail}"
+                    )));
+                }
+                Err(ServiceCallError::Transport(err))
+                    if err.is_connect() || (repeatable && err.is_timeout()) =>
+                {
                     CallError::Unavailable(format!("agents service unreachable: {err}"))
                 }
-                Err(err) => {
+                Err(ServiceCallError::Transport(err)) => {
                     return Err(CallError::Unavailable(format!(
                         "agents service call failed: {err}"
                     )));
