@@ -226,9 +226,12 @@ pub async fn export(call: Call<CostsRead, ApiQuery<ExportQuery>>) -> ApiResult<R
         }
         .instrument(tracing::Span::current()),
     );
+    // Fused: gzip compression polls the body once more after its end, and an unfused
+    // `unfold` panics when polled again.
     let body = futures::stream::unfold(body, |mut body| async move {
         body.recv().await.map(|chunk| (chunk, body))
-    });
+    })
+    .fuse();
     let extension = match format {
         ExportFormat::Csv => "csv",
         ExportFormat::Json => "json",

@@ -125,6 +125,33 @@ async fn a_large_export_is_sent_in_chunks_with_every_row_once(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn a_gzipped_export_arrives_whole(pool: PgPool) {
+    // The compression layer polls a streamed body once more after its end; the export's
+    // stream used to panic then, and the client got a truncated, empty transfer.
+    use std::io::Read as _;
+    let (app, ada) = spawn_ada(pool).await;
+    record(&app.pool, &ada.tenant_id, at("2026-12-02T08:00:00Z"), GPT).await;
+    let bearer = format!("Bearer {}", ada.token);
+    for (format, head) in [("csv", "created_at,execution_id,"), ("json", "[{")] {
+        let resp = app
+            .get_public(
+                &format!("/costs/export?format={format}&start_date=2026-12-01&end_date=2026-12-31"),
+                &[("authorization", &bearer), ("accept-encoding", "gzip")],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-encoding"], "gzip");
+        let compressed = resp.bytes().await.expect("the whole body arrives");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_string(&mut text)
+            .expect("a complete gzip stream");
+        assert!(text.starts_with(head), "{text}");
+        assert!(text.contains(&A1.to_string()), "{text}");
+    }
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn bad_parameters_are_422s_naming_the_parameter(pool: PgPool) {
     let (app, ada) = spawn_ada(pool).await;
     for (path, needle) in [
