@@ -5,11 +5,15 @@
 //! ([`document_errors`]) rather than on each `#[utoipa::path]`: every error response carries
 //! the SPEC §2 [`ErrorBody`](crate::error::ErrorBody), every route can be rate limited (429),
 //! authenticated routes answer 401, routes with a path id 404 and routes with a body or query
-//! parameters 422.
+//! parameters 422; routes with a body answer 415 to another content type, and those taking
+//! JSON 400 to a body that is not JSON. The pagination parameters (`skip`, `limit`, `page`,
+//! `page_size`) get their bounds and defaults here too, since one extractor checks them all.
 
 use axum::Router;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::Number;
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 use utoipa_swagger_ui::{Config, SwaggerUi, Url};
 
@@ -81,6 +85,11 @@ fn document_operation_errors(operation: &mut Operation) {
     };
     let has_path_parameter = has_parameter_in(ParameterIn::Path);
     let has_input = operation.request_body.is_some() || has_parameter_in(ParameterIn::Query);
+    let has_body = operation.request_body.is_some();
+    let takes_json = operation.request_body.as_ref().is_some_and(
+        |body| matches!(body, RefOr::T(body) if body.content.contains_key("application/json")),
+    );
+    document_pagination(operation.parameters.iter_mut().flatten());
     let responses = &mut operation.responses.responses;
     let mut add = |status: &str, when: bool, description: &str| {
         if when {
@@ -106,6 +115,12 @@ fn document_operation_errors(operation: &mut Operation) {
         true,
         "rate limited; retry after `Retry-After` seconds",
     );
+    add(
+        "415",
+        has_body,
+        "the body is not of the content type the operation takes",
+    );
+    add("400", takes_json, "the body is not valid JSON");
     for (status, response) in responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');
         if let (true, RefOr::T(response)) = (is_error, response)
@@ -113,6 +128,35 @@ fn document_operation_errors(operation: &mut Operation) {
         {
             *response = error_response(std::mem::take(response));
         }
+    }
+}
+
+/// Bounds and meaning of the pagination parameters, as [`crate::extract::Pagination`] checks
+/// them: `skip` ≥ 0, the others ≥ 1, and a page size above the maximum clamped to it.
+fn document_pagination<'a>(parameters: impl Iterator<Item = &'a mut RefOr<Parameter>>) {
+    use crate::extract::{DEFAULT_LIMIT, MAX_LIMIT};
+    for parameter in parameters {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        if parameter.parameter_in != ParameterIn::Query {
+            continue;
+        }
+        let (minimum, description) = match parameter.name.as_str() {
+            "skip" => (0, "items to skip (default 0)".to_owned()),
+            "limit" | "page_size" => (
+                1,
+                format!(
+                    "page size (default {DEFAULT_LIMIT}; a larger one is clamped to {MAX_LIMIT})"
+                ),
+            ),
+            "page" => (1, "page number, from 1 (with `page_size`)".to_owned()),
+            _ => continue,
+        };
+        if let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema {
+            schema.minimum = Some(Number::Int(minimum));
+        }
+        parameter.description.get_or_insert(description);
     }
 }
 

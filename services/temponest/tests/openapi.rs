@@ -2,7 +2,9 @@
 //! valid OpenAPI 3.1 document a client generator can use: it parses with an independent model
 //! (`oas3`), every `{name}` of a path template is declared as exactly one path parameter of
 //! every operation on it, every `$ref` resolves, and every operation has an operationId and
-//! documents at least one 4xx response with the SPEC §2 error body.
+//! documents at least one 4xx response with the SPEC §2 error body. What every route answers
+//! is there too (a body of another content type 415, a JSON body that does not parse 400),
+//! and the pagination parameters carry the bounds the API checks.
 //!
 //! Runs the real `temponest serve` binary against a fresh database, and `temponest openapi`,
 //! which prints the same document without a server.
@@ -102,6 +104,25 @@ fn structural_problems(doc: &Value) -> Vec<String> {
                     ));
                 }
             }
+            for parameter in parameters.iter().filter(|p| p["in"] == "query") {
+                let name = parameter["name"].as_str().unwrap_or_default();
+                let minimum = match name {
+                    "skip" => 0,
+                    "limit" | "page" | "page_size" => 1,
+                    _ => continue,
+                };
+                if parameter["schema"]["minimum"] != minimum {
+                    problems.push(format!("{at}: {name} without minimum {minimum}"));
+                }
+            }
+            let body = &operation["requestBody"]["content"];
+            let responses = &operation["responses"];
+            if body.is_object() && responses["415"].is_null() {
+                problems.push(format!("{at}: takes a body but documents no 415"));
+            }
+            if !body["application/json"].is_null() && responses["400"].is_null() {
+                problems.push(format!("{at}: takes JSON but documents no 400"));
+            }
             for parameter in parameters.iter().filter(|p| p["in"] == "path") {
                 let name = parameter["name"].as_str().unwrap_or_default();
                 if !names.contains(&name) {
@@ -190,11 +211,18 @@ async fn the_served_openapi_document_is_valid_and_complete(pool: PgPool) {
 fn the_structural_rules_catch_what_a_client_generator_trips_on() {
     let doc = serde_json::json!({
         "paths": {"/things/{id}": {"get": {
-            "parameters": [{"name": "other", "in": "path", "required": true}],
+            "parameters": [{"name": "other", "in": "path", "required": true},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer"}}],
             "responses": {"200": {"description": "ok",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Gone"}}}}}
+        }, "post": {
+            "operationId": "make_thing",
+            "parameters": [{"name": "id", "in": "path", "required": true}],
+            "requestBody": {"content": {"application/json": {}}},
+            "responses": {"422": {"description": "bad",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}}
         }}},
-        "components": {"schemas": {}}
+        "components": {"schemas": {"ErrorBody": {}}}
     });
     let problems = structural_problems(&doc);
     for expected in [
@@ -202,6 +230,9 @@ fn the_structural_rules_catch_what_a_client_generator_trips_on() {
         "GET /things/{id}: path parameter other not in the template",
         "GET /things/{id}: no operationId",
         "GET /things/{id}: no 4xx response",
+        "GET /things/{id}: limit without minimum 1",
+        "POST /things/{id}: takes a body but documents no 415",
+        "POST /things/{id}: takes JSON but documents no 400",
         "$ref #/components/schemas/Gone does not resolve",
     ] {
         assert!(
