@@ -114,7 +114,7 @@ async fn summary_of(
 /// One entry per UTC day of the last `days` (1..=366, default 30), oldest first, today
 /// (partial) last, days without spend included.
 #[utoipa::path(get, path = "/costs/daily", operation_id = "cost_daily", tag = "costs", security(("bearer" = [])),
-    params(("days" = Option<u32>, Query, description = "1..=366, default 30")),
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 366, description = "1..=366, default 30")),
     responses((status = 200, body = [DailyCostOut]), (status = 403), (status = 422)))]
 pub async fn daily(call: CountCall) -> ApiResult<Json<Vec<DailyCostOut>>> {
     let days = count_param(call.input.0.days.as_deref(), "days", 1..=366, 30)?;
@@ -125,7 +125,7 @@ pub async fn daily(call: CountCall) -> ApiResult<Json<Vec<DailyCostOut>>> {
 /// One entry per UTC hour of the last `hours` (1..=720, default 24), oldest first, the
 /// current (partial) hour last, hours without spend included.
 #[utoipa::path(get, path = "/costs/hourly", operation_id = "cost_hourly", tag = "costs", security(("bearer" = [])),
-    params(("hours" = Option<u32>, Query, description = "1..=720, default 24")),
+    params(("hours" = Option<u32>, Query, minimum = 1, maximum = 720, description = "1..=720, default 24")),
     responses((status = 200, body = [HourlyCostOut]), (status = 403), (status = 422)))]
 pub async fn hourly(call: CountCall) -> ApiResult<Json<Vec<HourlyCostOut>>> {
     let hours = count_param(call.input.0.hours.as_deref(), "hours", 1..=720, 24)?;
@@ -152,7 +152,7 @@ macro_rules! breakdown_route {
     ($(#[$doc:meta])* $name:ident, $path:tt, $operation_id:tt, $dimension:ident) => {
         $(#[$doc])*
         #[utoipa::path(get, path = $path, operation_id = $operation_id, tag = "costs", security(("bearer" = [])),
-            params(("top_n" = Option<u32>, Query, description = "1..=100, default 10"),
+            params(("top_n" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1..=100, default 10"),
                    ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
             responses((status = 200, body = [CostBreakdownOut]), (status = 403), (status = 422)))]
         pub async fn $name(call: BreakdownCall) -> ApiResult<Json<Vec<CostBreakdownOut>>> {
@@ -211,7 +211,7 @@ async fn breakdown(
 /// Spend projected for the next `days` UTC days (1..=90, default 30) from the last 28 full
 /// UTC days: trailing daily average × the weekday's factor (its mean ÷ the overall mean).
 #[utoipa::path(get, path = "/costs/forecast", operation_id = "cost_forecast", tag = "costs", security(("bearer" = [])),
-    params(("days" = Option<u32>, Query, description = "1..=90, default 30")),
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 90, description = "1..=90, default 30")),
     responses((status = 200, body = CostForecastOut), (status = 403), (status = 422)))]
 pub async fn forecast(call: CountCall) -> ApiResult<Json<CostForecastOut>> {
     let (state, principal, ApiQuery(query)) = call.into_parts();
