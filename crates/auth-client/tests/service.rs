@@ -172,28 +172,31 @@ async fn a_call_refused_with_401_is_sent_once_more_with_a_fresh_token() {
     let http = reqwest::Client::new();
 
     // The cached token-1 is refused (revoked, say): dropped, token-2 fetched, call repeated.
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let callee = serve_callee("token-2", seen.clone()).await;
-    let answer = tokens
-        .send(tenant, || http.post(format!("{callee}/work")))
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
-    assert_eq!(*seen.lock().unwrap(), ["Bearer token-1", "Bearer token-2"]);
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
-
-    // A callee that refuses every token gets one refresh, then its 401 is the answer.
-    let refused = Arc::new(Mutex::new(Vec::new()));
-    let callee = serve_callee("never", refused.clone()).await;
-    let answer = tokens
-        .send(tenant, || http.post(format!("{callee}/work")))
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    // Then a callee that refuses every token gets one refresh, and its 401 is the answer.
+    let mut seen_by = Vec::new();
+    for (accepted, answered) in [
+        ("token-2", StatusCode::OK),
+        ("never", StatusCode::UNAUTHORIZED),
+    ] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let callee = serve_callee(accepted, seen.clone()).await;
+        let answer = tokens
+            .send(tenant, || http.post(format!("{callee}/work")))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), answered);
+        seen_by.push((callee, seen));
+    }
     assert_eq!(
-        *refused.lock().unwrap(),
+        *seen_by[0].1.lock().unwrap(),
+        ["Bearer token-1", "Bearer token-2"]
+    );
+    assert_eq!(
+        *seen_by[1].1.lock().unwrap(),
         ["Bearer token-2", "Bearer token-3"]
     );
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
+    let (callee, refused) = &seen_by[1];
 
     // No token, nothing sent; no answer, a transport failure.
     let (refusing, _) = self::tokens("not-the-secret-not-the-secret-xx").await;
@@ -205,7 +208,11 @@ async fn a_call_refused_with_401_is_sent_once_more_with_a_fresh_token() {
         matches!(err, ServiceCallError::Token(ServiceTokenError::Rejected(_))),
         "{err:?}"
     );
-    assert_eq!(refused.lock().unwrap().len(), 2);
+    assert_eq!(
+        refused.lock().unwrap().len(),
+        2,
+        "nothing sent without a token"
+    );
     let err = tokens
         .send(tenant, || http.post("http://127.0.0.1:1/work"))
         .await
