@@ -100,8 +100,8 @@ pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<SessionOut>> 
 /// The caller's tenant's sessions, newest first.
 #[utoipa::path(get, path = "/collaboration/sessions/", operation_id = "list_collaboration_sessions", tag = "collaboration", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
-           ("pattern" = Option<String>, Query, description = "sequential | parallel | iterative | hierarchical"),
-           ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
+           ("pattern" = Option<crate::domain::collaboration::Pattern>, Query, description = "sequential | parallel | iterative | hierarchical"),
+           ("status" = Option<SessionStatus>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [SessionOut], headers(("x-total-count" = i64))), (status = 422)))]
 pub async fn list(call: Call<AgentsRead, ListQuery<SessionFilter>>) -> ApiResult<Response> {
     let (state, principal, ListQuery { page, filter }) = call.into_parts();

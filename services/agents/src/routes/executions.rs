@@ -124,7 +124,7 @@ pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<ExecutionOut>
 /// The caller's tenant's executions, newest first.
 #[utoipa::path(get, path = "/executions/", operation_id = "list_executions", tag = "executions", security(("bearer" = [])),
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
-           ("agent_id" = Option<Uuid>, Query), ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
+           ("agent_id" = Option<Uuid>, Query), ("status" = Option<crate::domain::execution::ExecutionStatus>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 422)))]
 pub async fn list(call: Call<AgentsRead, ListQuery<ExecutionFilter>>) -> ApiResult<Response> {
     let (state, principal, ListQuery { page, filter }) = call.into_parts();
@@ -209,7 +209,7 @@ pub async fn stream(
 /// comment every 15 s keeps an idle connection open. Changes made by any replica arrive. A
 /// stream ends after 15 minutes (credentials are checked when it opens): reconnect.
 #[utoipa::path(get, path = "/executions/events", operation_id = "execution_events", tag = "executions", security(("bearer" = [])),
-    params(("agent_id" = Option<Uuid>, Query), ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
+    params(("agent_id" = Option<Uuid>, Query), ("status" = Option<crate::domain::execution::ExecutionStatus>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, content_type = "text/event-stream", body = ExecutionChangeOut,
                description = "`event: execution` with `data:` an ExecutionChangeOut; `event: resync` with `data: {\"reason\": \"lagged\" | \"reconnected\"}`"),
               (status = 403), (status = 422)))]

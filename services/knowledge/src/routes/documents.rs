@@ -201,7 +201,7 @@ fn clean_filename(name: Option<&str>) -> String {
 #[utoipa::path(get, path = "/rag/collections/{id}/documents", operation_id = "list_documents", tag = "knowledge", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "collection id"),
            ("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
-           ("status" = Option<String>, Query, description = "processing, ready or failed")),
+           ("status" = Option<crate::models::documents::DocumentStatus>, Query, description = "processing, ready or failed")),
     responses((status = 200, body = [DocumentOut], headers(("x-total-count" = i64))), (status = 403), (status = 404), (status = 422)))]
 pub async fn list(
     State(state): State<AppState>,

@@ -20,7 +20,7 @@ type ReadsExecutions = (SchedulesRead, AgentsRead);
 #[utoipa::path(get, path = "/schedules/{id}/executions", operation_id = "list_schedule_executions", tag = "schedules", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "schedule id"),
            ("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
-           ("status" = Option<String>, Query, description = "pending | running | completed | failed")),
+           ("status" = Option<crate::domain::execution::ExecutionStatus>, Query, description = "pending | running | completed | failed")),
     responses((status = 200, body = [ExecutionOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
     call: Call<ReadsExecutions, (IdPath, ListQuery<ExecutionFilter>)>,

@@ -50,7 +50,7 @@ pub async fn test(
 #[utoipa::path(get, path = "/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "webhook endpoint id"),
            ("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
-           ("status" = Option<String>, Query, description = "pending | success | failed | retrying")),
+           ("status" = Option<DeliveryStatus>, Query, description = "pending | success | failed | retrying")),
     responses((status = 200, body = [DeliveryOut], headers(("x-total-count" = i64))), (status = 404), (status = 422)))]
 pub async fn list(
     call: Call<WebhooksRead, (IdPath, ListQuery<DeliveryFilter>)>,
