@@ -84,8 +84,8 @@ fn document_operation_errors(operation: &mut Operation) {
             .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
     };
     let has_path_parameter = has_parameter_in(ParameterIn::Path);
-    let has_input = operation.request_body.is_some() || has_parameter_in(ParameterIn::Query);
     let has_body = operation.request_body.is_some();
+    let has_input = has_body || has_parameter_in(ParameterIn::Query);
     let takes_json = operation.request_body.as_ref().is_some_and(
         |body| matches!(body, RefOr::T(body) if body.content.contains_key("application/json")),
     );
