@@ -80,7 +80,7 @@ impl Decision {
         let unit = if seconds == 1 { "second" } else { "seconds" };
         let violated: Vec<&str> = self
             .violated_policies()
-            .map(|state| state.policy.name.as_str())
+            .map(|state| &*state.policy.name)
             .collect();
         let body = json!({
             "detail": format!("Rate limit exceeded. Try again in {seconds} {unit}."),

@@ -15,6 +15,7 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use http::HeaderValue;
 
 use crate::config::Scope;
 use crate::identity::{ClientIdentity, Subject, client_ip};
@@ -56,9 +57,11 @@ pub struct Check<'a> {
     limiter: &'a RateLimiter,
     key: String,
     policies: &'a [crate::Policy],
-    endpoint: Option<String>,
+    /// The matched route (an `Arc` inside): only a refusal formats it, as a metric label.
+    endpoint: Option<MatchedPath>,
     kind: &'static str,
-    request_id: Option<String>,
+    /// Only a refusal reads it (the 429 body).
+    request_id: Option<HeaderValue>,
 }
 
 /// An allowed request's decision: [`Allowed::describe`] its response.
@@ -87,13 +90,10 @@ impl<'a> Check<'a> {
         {
             return None;
         }
-        let endpoint = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|matched| matched.as_str().to_owned());
+        let endpoint = req.extensions().get::<MatchedPath>().cloned();
         let route_policy = endpoint
-            .as_deref()
-            .and_then(|route| config.route_policy(req.method(), route));
+            .as_ref()
+            .and_then(|route| config.route_policy(req.method(), route.as_str()));
         let ip = client_ip(req.headers(), req.extensions(), config.trust_forwarded_for);
         let identity = req.extensions().get::<ClientIdentity>();
         let scope = route_policy.map_or(Scope::Client, |rp| rp.scope);
@@ -120,11 +120,7 @@ impl<'a> Check<'a> {
     }
 
     fn with_request_id(mut self, req: &Request) -> Self {
-        self.request_id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+        self.request_id = req.headers().get("x-request-id").cloned();
         self
     }
 
@@ -137,10 +133,13 @@ impl<'a> Check<'a> {
         }
         metrics::counter!(
             "rate_limit_rejections_total",
-            "endpoint" => self.endpoint.unwrap_or_else(|| UNMATCHED_ENDPOINT.to_owned()),
+            "endpoint" => self
+                .endpoint
+                .map_or_else(|| UNMATCHED_ENDPOINT.to_owned(), |route| route.as_str().to_owned()),
             "scope" => self.kind,
         )
         .increment(1);
-        Err(decision.rejection(self.request_id.as_deref()))
+        let request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok());
+        Err(decision.rejection(request_id))
     }
 }

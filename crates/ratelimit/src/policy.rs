@@ -3,6 +3,7 @@
 //! Both backends (Redis and in-process) implement the same GCRA: a policy of `quota` requests per
 //! `window` lets a fresh client send `quota` requests at once, then one every `window / quota`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A named quota of requests over a window, e.g. `{"minute", 60, 60s}`.
@@ -11,8 +12,9 @@ use std::time::Duration;
 /// it short and ASCII. A quota of 0 denies every request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Policy {
-    /// Name shown to clients in headers and error bodies.
-    pub name: String,
+    /// Name shown to clients in headers and error bodies (shared: every decision carries a
+    /// copy of its policies).
+    pub name: Arc<str>,
     /// Requests allowed per window (also the burst size).
     pub quota: u32,
     /// Length of the window.
@@ -21,7 +23,7 @@ pub struct Policy {
 
 impl Policy {
     /// A policy with an explicit name, quota and window.
-    pub fn new(name: impl Into<String>, quota: u32, window: Duration) -> Self {
+    pub fn new(name: impl Into<Arc<str>>, quota: u32, window: Duration) -> Self {
         Self {
             name: name.into(),
             quota,

@@ -19,7 +19,6 @@
 //! would have refused, and no quota is held back from other replicas.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -94,9 +93,18 @@ struct Shared {
     script: redis::Script,
     key_prefix: String,
     timeout: Duration,
-    /// Checks waiting for the next call, by their Redis keys. A present entry means a drain
-    /// task runs for those keys (it removes the entry once it finds it empty).
-    waiting: Mutex<HashMap<Vec<String>, Vec<oneshot::Sender<Answer>>>>,
+    /// Checks waiting for the next call, by client key, then by policies (a client has one set
+    /// of policies per route override, so the inner list is short). A present group means a
+    /// drain task runs for it (it removes the group once it finds it empty). Keyed by what the
+    /// caller passes, so a waiting check allocates and formats nothing: the drain task builds
+    /// the Redis keys once.
+    waiting: Mutex<HashMap<String, Vec<Group>>>,
+}
+
+/// The checks waiting on one (client key, policies).
+struct Group {
+    policies: Vec<Policy>,
+    waiters: Vec<oneshot::Sender<Answer>>,
 }
 
 impl RedisBackend {
@@ -120,29 +128,35 @@ impl RedisBackend {
         key: &str,
         policies: &[Policy],
     ) -> Result<Decision, RedisCheckError> {
-        let keys: Vec<String> = policies
-            .iter()
-            .map(|policy| self.shared.redis_key(key, policy))
-            .collect();
         let (sender, answer) = oneshot::channel();
         let start_drain = {
             let mut waiting = self.shared.lock_waiting();
-            match waiting.entry(keys) {
-                Entry::Occupied(mut entry) => {
-                    entry.get_mut().push(sender);
-                    None
+            let groups = match waiting.get_mut(key) {
+                Some(groups) => groups,
+                None => waiting.entry(key.to_owned()).or_default(),
+            };
+            match groups.iter_mut().find(|group| group.policies == policies) {
+                Some(group) => {
+                    group.waiters.push(sender);
+                    false
                 }
-                Entry::Vacant(entry) => {
-                    let keys = entry.key().clone();
-                    entry.insert(vec![sender]);
-                    Some(keys)
+                None => {
+                    groups.push(Group {
+                        policies: policies.to_vec(),
+                        waiters: vec![sender],
+                    });
+                    true
                 }
             }
         };
-        if let Some(keys) = start_drain {
+        if start_drain {
             let drain = Drain {
+                keys: policies
+                    .iter()
+                    .map(|policy| self.shared.redis_key(key, policy))
+                    .collect(),
                 shared: Arc::clone(&self.shared),
-                keys,
+                key: key.to_owned(),
                 policies: policies.to_vec(),
                 finished: false,
             };
@@ -158,9 +172,7 @@ impl RedisBackend {
 }
 
 impl Shared {
-    fn lock_waiting(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Vec<String>, Vec<oneshot::Sender<Answer>>>> {
+    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Group>>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -207,11 +219,14 @@ impl Shared {
     }
 }
 
-/// The task answering the checks waiting on one set of keys.
+/// The task answering the checks waiting on one (client key, policies).
 struct Drain {
     shared: Arc<Shared>,
-    keys: Vec<String>,
+    /// The client key and policies of its group in [`Shared::waiting`].
+    key: String,
     policies: Vec<Policy>,
+    /// The Redis key of each policy.
+    keys: Vec<String>,
     /// Set once `run` has removed the entry itself (under the lock, finding it empty).
     finished: bool,
 }
@@ -223,14 +238,16 @@ impl Drain {
         loop {
             let batch = {
                 let mut waiting = self.shared.lock_waiting();
-                match waiting.get_mut(&self.keys) {
-                    Some(waiters) if !waiters.is_empty() => std::mem::take(waiters),
-                    _ => {
-                        waiting.remove(&self.keys);
-                        self.finished = true;
-                        return;
-                    }
+                let waiters = self
+                    .group(&mut waiting)
+                    .map(|group| std::mem::take(&mut group.waiters))
+                    .unwrap_or_default();
+                if waiters.is_empty() {
+                    self.remove_group(&mut waiting);
+                    self.finished = true;
+                    return;
                 }
+                waiters
             };
             match self
                 .shared
@@ -259,7 +276,28 @@ impl Drop for Drain {
     /// fall back to local limits, and later checks start a new task.
     fn drop(&mut self) {
         if !self.finished {
-            self.shared.lock_waiting().remove(&self.keys);
+            let shared = Arc::clone(&self.shared);
+            self.remove_group(&mut shared.lock_waiting());
+        }
+    }
+}
+
+impl Drain {
+    /// This task's group, if it is still there.
+    fn group<'w>(&self, waiting: &'w mut HashMap<String, Vec<Group>>) -> Option<&'w mut Group> {
+        waiting
+            .get_mut(&self.key)?
+            .iter_mut()
+            .find(|group| group.policies == self.policies)
+    }
+
+    /// Removes this task's group (and the client's entry with its last group).
+    fn remove_group(&self, waiting: &mut HashMap<String, Vec<Group>>) {
+        if let Some(groups) = waiting.get_mut(&self.key) {
+            groups.retain(|group| group.policies != self.policies);
+            if groups.is_empty() {
+                waiting.remove(&self.key);
+            }
         }
     }
 }

@@ -49,7 +49,7 @@ async fn a_request_denied_by_one_policy_consumes_nothing_from_the_others() {
     );
     let violated: Vec<_> = denied
         .violated_policies()
-        .map(|s| s.policy.name.as_str())
+        .map(|s| &*s.policy.name)
         .collect();
     assert_eq!(violated, ["short"]);
 
@@ -192,4 +192,42 @@ async fn a_concurrent_burst_is_answered_as_if_checked_one_after_the_other() {
     assert_eq!(remaining, (0..10).collect::<Vec<u32>>());
     assert_eq!(hourly, (990..1000).collect::<Vec<u32>>());
     assert_eq!(refused, 30);
+}
+
+/// One client's checks against two sets of policies at once (a route override beside the
+/// defaults) wait in separate groups: each set is counted on its own keys, and neither
+/// answers the other's checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_under_two_policy_sets_is_counted_per_set() {
+    let limiter = redis_limiter();
+    let defaults = [Policy::per_minute(10)];
+    let route = [Policy::new("route", 3, Duration::from_secs(60))];
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let limiter = limiter.clone();
+            let policies = if i % 2 == 0 {
+                defaults.to_vec()
+            } else {
+                route.to_vec()
+            };
+            tokio::spawn(async move { (i % 2, limiter.check("two-sets", &policies).await) })
+        })
+        .collect();
+    let mut remaining = [Vec::new(), Vec::new()];
+    for task in tasks {
+        let (set, decision) = task.await.expect("check task");
+        assert_eq!(
+            &*decision.policies[0].policy.name,
+            ["minute", "route"][set],
+            "{decision:?}"
+        );
+        if decision.allowed {
+            remaining[set].push(decision.policies[0].remaining);
+        }
+    }
+    for list in &mut remaining {
+        list.sort_unstable();
+    }
+    assert_eq!(remaining[0], (0..10).collect::<Vec<u32>>());
+    assert_eq!(remaining[1], vec![0, 1, 2]);
 }

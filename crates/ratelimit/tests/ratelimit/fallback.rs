@@ -43,7 +43,7 @@ async fn in_process_limits_are_all_or_nothing_too() {
         assert_eq!(denied.policies[1].remaining, 8);
         let violated: Vec<_> = denied
             .violated_policies()
-            .map(|s| s.policy.name.as_str())
+            .map(|s| &*s.policy.name)
             .collect();
         assert_eq!(violated, ["short"]);
     }
