@@ -45,7 +45,12 @@
 # (webhooks-*: fresh = the queue tables keep no planner statistics during the burst, the
 # default; analysed = ANALYZE them every second while it drains), WARMUP_SECS (the
 # webhooks-* latency is also printed without the first WARMUP_SECS, default 1) and the server's own
-# TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY / __PER_TENANT_CONCURRENCY (passed through).
+# TEMPONEST_WEBHOOKS__PER_ENDPOINT_CONCURRENCY / __PER_TENANT_CONCURRENCY (passed through), and
+# PG_SSLMODE: the server's `sslmode` towards Postgres on 127.0.0.1, default `disable`. TLS on
+# loopback protects nothing, and the bare reference of side-by-side.sh and
+# webhooks-side-by-side.sh is built without TLS, so both sides talk to Postgres the same way.
+# A Postgres with `ssl = on` (Debian's default) and `prefer` (libpq's and sqlx's default) would
+# encrypt every query and row of the platform only. PG_SSLMODE=prefer measures that.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -75,7 +80,7 @@ start_server() {
   # guard); the webhooks-* measurements deliver to a receiver on 127.0.0.1, and nothing here
   # ever registers an endpoint anywhere else.
   env -u OTEL_EXPORTER_OTLP_ENDPOINT \
-    DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=${PG_SSLMODE:-disable}" \
     REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
     TEMPONEST_REDIS_KEY_PREFIX="tnload$$" \
     TEMPONEST_PORTS="$port" BIND_ADDRESS=127.0.0.1 \
@@ -156,14 +161,22 @@ check_agent() {
 
 psql_db() { psql -X -q -h 127.0.0.1 -U postgres -d "$db" -P pager=off "$@"; }
 
-# The commit-to-receipt latency (ms: receipt - outbox.created_at, joined on webhook-id =
+# The load's events as they were committed, from their deliveries (an application event
+# published without an idempotency key has no outbox row; a delivery carries its event's
+# created_at): event_id, created_at (now() of the committing transaction) and fanned_out (when
+# its deliveries were created: the same transaction for POST /events, a dispatcher round for
+# events written to the outbox).
+events_sql="(select event_id, min(event_created_at) as created_at, min(created_at) as fanned_out
+   from webhooks.deliveries where event_type = 'load.test' group by event_id)"
+
+# The commit-to-receipt latency (ms: receipt - the event's created_at, joined on webhook-id =
 # event_id) of the deliveries in the temp table recv whose events match the SQL condition $1
 # on o.created_at, as one query: count, p50, p95, p99 and max.
 latency_sql() {
   cat <<SQL
 with j as (
   select (r.received_unix_ns::numeric / 1e9 - extract(epoch from o.created_at)) * 1000 as ms
-    from recv r join platform.outbox o on o.event_id = r.webhook_id::uuid
+    from recv r join $events_sql o on o.event_id = r.webhook_id::uuid
    where $1)
 select count(*) as joined,
        round(percentile_cont(0.50) within group (order by ms)::numeric, 2) as p50,
@@ -227,12 +240,12 @@ webhooks_bench() {
   case "$how" in
     wrk)
       # wrk's threads stop at their quota, but wrk itself only exits after -d: watch the
-      # outbox and interrupt it (SIGINT: it still prints its summary) once EVENTS are in.
+      # deliveries and interrupt it (SIGINT: it still prints its summary) once EVENTS are in.
       EVENTS="$events" THREADS=2 wrk --latency -t2 -c16 -d300s --timeout 10s \
         -s "$dir/wrk/publish-event.lua" -H "Authorization: Bearer $TOKEN" "$host/events" &
       local wrk_pid=$!
       while kill -0 "$wrk_pid" 2>/dev/null; do
-        [ "$(psql_db -At -c "select count(*) from platform.outbox where event_type = 'load.test'")" -ge "$events" ] && break
+        [ "$(psql_db -At -c "select count(distinct event_id) from webhooks.deliveries where event_type = 'load.test'")" -ge "$events" ] && break
         sleep 0.1
       done
       sleep 0.2
@@ -254,7 +267,12 @@ webhooks_bench() {
   esac
 
   local published expected received=0 deadline
-  published=$(psql_db -At -c "select count(*) from platform.outbox where event_type = 'load.test'")
+  if [ "$how" = sql ]; then
+    # Not fanned out yet: count them where they were written.
+    published=$(psql_db -At -c "select count(*) from platform.outbox where event_type = 'load.test'")
+  else
+    published=$(psql_db -At -c "select count(distinct event_id) from webhooks.deliveries where event_type = 'load.test'")
+  fi
   expected=$((published * endpoints))
   deadline=$(($(date +%s) + ${WEBHOOKS_BENCH_TIMEOUT:-300}))
   while :; do
@@ -267,39 +285,39 @@ webhooks_bench() {
     sleep 0.1
   done
   [ -n "$analyzer_pid" ] && { kill "$analyzer_pid" 2>/dev/null; wait "$analyzer_pid" 2>/dev/null || true; }
-  echo "webhooks-bench: published (outbox rows) $published, expected deliveries $expected, received $received"
+  echo "webhooks-bench: published $published, expected deliveries $expected, received $received"
   psql_db -At -c "select 'statistics at the end: ' || string_agg(relname || ' reltuples=' || reltuples::bigint, ', ' order by relname)
                   from pg_class where oid in ('platform.outbox'::regclass, 'webhooks.deliveries'::regclass)"
 
   local csv
   csv=$(mktemp --suffix=.csv)
   curl -sf "$receiver/dump" >"$csv"
-  # Latency = receipt (receiver's clock) - outbox.created_at. created_at is now() of the
-  # publishing transaction (its start; POST /events is a single insert, committed right
-  # after), so this is "event committed" -> "request head received by the endpoint".
+  # Latency = receipt (receiver's clock) - the event's created_at: now() of the publishing
+  # transaction (its start; POST /events is a single statement, committed right after), so
+  # this is "event committed" -> "request head received by the endpoint".
   psql_db <<SQL
 create temp table recv (webhook_id text, received_unix_ns bigint);
 \copy recv from '$csv' with (format csv)
-\echo publish rate (outbox created_at span):
+\echo publish rate (events created_at span):
 select count(*) as events,
        round(extract(epoch from max(created_at) - min(created_at)), 3) as publish_secs,
        round(count(*) / nullif(extract(epoch from max(created_at) - min(created_at)), 0)) as events_per_s
-  from platform.outbox where event_type = 'load.test';
-\echo dispatcher: events fanned out per second (processed_at - first created_at):
+  from $events_sql e;
+\echo dispatcher: events fanned out per second (fanned_out - first created_at):
 select count(*) as events,
-       round(extract(epoch from max(processed_at) - min(created_at)), 3) as dispatch_secs,
-       round(count(*) / nullif(extract(epoch from max(processed_at) - min(created_at)), 0)) as events_per_s
-  from platform.outbox where event_type = 'load.test';
+       round(extract(epoch from max(fanned_out) - min(created_at)), 3) as dispatch_secs,
+       round(count(*) / nullif(extract(epoch from max(fanned_out) - min(created_at)), 0)) as events_per_s
+  from $events_sql e;
 \echo deliveries/s (received / (last receipt - first event created_at)):
-with first as (select extract(epoch from min(created_at)) as t0 from platform.outbox where event_type = 'load.test')
+with first as (select extract(epoch from min(created_at)) as t0 from $events_sql e)
 select count(*) as received,
        round(max(received_unix_ns)::numeric / 1e9 - (select t0 from first), 3) as secs,
        round(count(*) / nullif(max(received_unix_ns)::numeric / 1e9 - (select t0 from first), 0)) as deliveries_per_s
   from recv;
-\echo commit-to-receipt latency, ms (receipt - outbox.created_at, joined on webhook-id = event_id):
+\echo commit-to-receipt latency, ms (receipt - event created_at, joined on webhook-id = event_id):
 $(latency_sql true)
 \echo the same without the first ${WARMUP_SECS:-1} s of publishing (pools and HTTP connections warming up):
-$(latency_sql "o.created_at >= (select min(created_at) from platform.outbox where event_type = 'load.test')
+$(latency_sql "o.created_at >= (select min(created_at) from $events_sql e)
                          + interval '${WARMUP_SECS:-1} seconds'")
 \echo webhooks.deliveries by status:
 select status, count(*) from webhooks.deliveries group by 1 order by 1;

@@ -28,7 +28,7 @@
 //! locks beyond its transaction: run it on its own (autocommit) or at the end of one.
 //!
 //! **Consumed as it is published.** A consumer that is also where an event comes from (the
-//! webhooks service's `POST /events`) can record the event *already processed* and do its own
+//! webhooks service's `POST /events` with an idempotency key) can record the event *already processed* and do its own
 //! work in the same statement: [`publish_consumed_with!`] replaces the claim by an insert that
 //! defines the same `claimed` and `processed` (the one new event, or none when its id is
 //! already in the outbox) and takes `$1` (`text`): the event as JSON, built by

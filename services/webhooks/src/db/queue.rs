@@ -37,19 +37,21 @@ pub struct FanOut {
     pub leased: Vec<(Claimed, Arc<Target>)>,
 }
 
-/// The fan-out of outbox events into deliveries, after the outbox's claim (a dispatcher round)
-/// or after an event published already processed (`POST /events`): `claimed`, `processed` and
-/// `$1` come from [`temponest_outbox::consumer`]. Expands to
-/// `temponest_outbox::$consume!(as FanOutRow, <fan-out>, args...)`: the query ([`dispatch`],
-/// [`publish`]) or, with `claim_sql`, its text ([`DISPATCH_SQL`]).
+/// The fan-out of events into deliveries, after the outbox's claim (a dispatcher round), after
+/// an event published already processed (`POST /events` with an idempotency key), or after an
+/// event that is not recorded in the outbox at all (`POST /events` without one): `claimed`,
+/// `processed` and `$1` come from [`temponest_outbox::consumer`] or from
+/// `unrecorded_event_with!`. Expands to `$consume!(as FanOutRow, <fan-out>, args...)`: the
+/// query ([`dispatch`], [`publish`]) or, with `temponest_outbox::claim_sql`, its text
+/// ([`DISPATCH_SQL`]).
 ///
 /// $2 the sender to lease to, $3 lease at most, $4 lease seconds, $5 the channel to notify, $6
 /// lease at most per endpoint, $7 the transaction's `synchronous_commit` (`null`: as
 /// configured). `m` pairs each claimed event with its subscribed endpoints (`n` numbers them
 /// all, `k` per endpoint, for the lease caps).
 macro_rules! with_fan_out {
-    ($consume:ident $(as $row:path)?, $($args:tt)*) => {
-        temponest_outbox::$consume!(
+    ($($consume:ident)::+ $(as $row:path)?, $($args:tt)*) => {
+        $($consume)::+!(
             $(as $row,)?
             r#", commit_mode as (
     select set_config('synchronous_commit',
@@ -102,13 +104,14 @@ left join lateral (
     };
 }
 
-/// The fan-out query after `$consume` (`claim_with` or `publish_consumed_with`) with its `$1`,
+/// The fan-out query after `$consume` (`temponest_outbox::claim_with`,
+/// `temponest_outbox::publish_consumed_with` or `unrecorded_event_with!`) with its `$1`,
 /// leasing to `$lease` (an `Option<Lease>`), committing with `$commit` (`Option<&str>`).
 macro_rules! fan_out {
-    ($consume:ident, $first:expr, $lease:expr, $commit:expr) => {{
+    ($($consume:ident)::+, $first:expr, $lease:expr, $commit:expr) => {{
         let (me, secs, max, per_endpoint) = Lease::binds($lease);
         with_fan_out!(
-            $consume as FanOutRow,
+            $($consume)::+ as FanOutRow,
             $first,
             me,
             max,
@@ -121,7 +124,29 @@ macro_rules! fan_out {
 }
 
 /// The statement [`dispatch`] runs, as text (for the test of its plan on a fresh table).
-pub const DISPATCH_SQL: &str = with_fan_out!(claim_sql,);
+pub const DISPATCH_SQL: &str = with_fan_out!(temponest_outbox::claim_sql,);
+
+/// `claimed` and `processed` (as [`temponest_outbox::consumer`] defines them) for one event
+/// that is not recorded in the outbox: `$1` is the event as JSON text
+/// ([`temponest_outbox::consumer::consumed_event`]). `claimed` is that event, with `id` 0 and
+/// `created_at` the statement's time; `processed` is the same one event. Followed by `$fan_out`
+/// as a `sqlx::query_as!` into `$row`.
+macro_rules! unrecorded_event_with {
+    (as $row:path, $fan_out:literal, $($args:tt)*) => {
+        sqlx::query_as!(
+            $row,
+            "with event as (select $1::text::jsonb as e),
+claimed as (
+    select 0::bigint as id, (e->>'event_id')::uuid as event_id,
+           (e->>'tenant_id')::uuid as tenant_id, e->>'event_type' as event_type,
+           e->'payload' as payload, now() as created_at
+    from event),
+processed as (select id from claimed)
+" + $fan_out,
+            $($args)*
+        )
+    };
+}
 
 /// One dispatch round in one statement (so in one round trip): claims up to `batch` pending
 /// outbox events (`FOR UPDATE SKIP LOCKED`, oldest first), marks them processed, inserts one
@@ -138,26 +163,45 @@ pub async fn dispatch(
     batch: i64,
     lease: Option<Lease>,
 ) -> sqlx::Result<FanOut> {
-    let rows = fan_out!(claim_with, batch, lease, Some("off"))
+    let rows = fan_out!(temponest_outbox::claim_with, batch, lease, Some("off"))
         .fetch_all(conn)
         .await?;
     Ok(FanOut::from_rows(rows))
 }
 
-/// An application's event from `POST /events`, published already dispatched: the outbox row
-/// (marked processed) and its deliveries, leased as [`dispatch`] leases them, in one statement
-/// ([`temponest_outbox::publish_consumed_with!`]), so the deliveries exist when the publish is
+/// An application's event from `POST /events`, published already dispatched: its deliveries,
+/// leased as [`dispatch`] leases them, in one statement, so they exist when the publish is
 /// acknowledged and no dispatcher round stands between the event and its sender. Committed
 /// with the configured `synchronous_commit`: the `202` promises the event is durable.
-/// An `event_id` already in the outbox records nothing (`events` is 0).
+///
+/// `recorded`: the event is also recorded in the outbox, marked processed
+/// ([`temponest_outbox::publish_consumed_with!`]), and an `event_id` already there records
+/// nothing (`events` is 0). That record is what makes an idempotency key work, so only keyed
+/// events need it. An event without a key has a fresh id, nothing reads its outbox row but
+/// the retention purge, and its deliveries, which carry its payload, are its durable record:
+/// it is not recorded (one row and three index entries fewer in the statement the client
+/// waits for). An event that no endpoint subscribes to then leaves nothing behind, as there
+/// is nothing to deliver.
 pub async fn publish(
     conn: &mut PgConnection,
     event: &str,
     lease: Option<Lease>,
+    recorded: bool,
 ) -> sqlx::Result<FanOut> {
-    let rows = fan_out!(publish_consumed_with, event, lease, None::<&str>)
+    let rows = if recorded {
+        fan_out!(
+            temponest_outbox::publish_consumed_with,
+            event,
+            lease,
+            None::<&str>
+        )
         .fetch_all(conn)
-        .await?;
+        .await?
+    } else {
+        fan_out!(unrecorded_event_with, event, lease, None::<&str>)
+            .fetch_all(conn)
+            .await?
+    };
     Ok(FanOut::from_rows(rows))
 }
 

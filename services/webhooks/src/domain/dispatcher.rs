@@ -89,14 +89,16 @@ async fn dispatch(pool: &PgPool, batch: i64, lease: Option<Lease>) -> sqlx::Resu
 
 /// Publishes an application's event (`POST /events`) already dispatched: its deliveries are
 /// created with it in one statement ([`queue::publish`]) and handed to this process's sender,
-/// so no dispatcher round stands between the acknowledged event and its delivery. Returns
-/// whether the event was recorded (an `event_id` already in the outbox is not).
+/// so no dispatcher round stands between the acknowledged event and its delivery. `keyed`:
+/// the event id comes from an idempotency key, so the event is recorded in the outbox and a
+/// repeat publishes nothing. Returns whether the event was published (a repeat is not).
 pub async fn publish(
     state: &AppState,
     event_id: Uuid,
     tenant_id: Uuid,
     event_type: &str,
     payload: &serde_json::Value,
+    keyed: bool,
 ) -> sqlx::Result<bool> {
     let event =
         temponest_outbox::consumer::consumed_event(event_id, tenant_id, event_type, payload);
@@ -104,7 +106,7 @@ pub async fn publish(
     let lease = handoff.as_ref().and_then(Handoff::lease);
     let fan_out = {
         let mut conn = state.pool.acquire().await?;
-        queue::publish(&mut conn, &event, lease).await?
+        queue::publish(&mut conn, &event, lease, keyed).await?
     };
     let recorded = fan_out.events > 0;
     if recorded {

@@ -73,6 +73,7 @@ pub async fn publish(
         principal.tenant_id,
         &event_type,
         &body.payload,
+        key.is_some(),
     )
     .await?;
     Ok((

@@ -5,14 +5,15 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::endpoints::{api_signed_up, hook};
+use crate::endpoints::{api_signed_up, api_subscribed, hook};
 use temponest_test_client::fixtures::count;
 
 use temponest_test_client::expect_field_error;
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn nul_characters_in_an_event_are_422s_naming_the_field(pool: PgPool) {
-    let (app, ada) = api_signed_up(pool).await;
+    // Subscribed to everything: an event that got through would leave a delivery.
+    let (app, ada) = api_subscribed(pool, &["*"]).await;
     for (body, field) in [
         (
             json!({"event_type": "order.paid", "payload": {"note": "a\u{0}"}}),
@@ -34,7 +35,8 @@ async fn nul_characters_in_an_event_are_422s_naming_the_field(pool: PgPool) {
         expect_field_error(app.post(&ada.token, "/events", &body).await, field, "").await;
     }
     let published = count(&app.pool, "select count(*) from platform.outbox").await;
-    assert_eq!(published, 0, "nothing was published");
+    let delivered = count(&app.pool, "select count(*) from webhooks.deliveries").await;
+    assert_eq!((published, delivered), (0, 0), "nothing was published");
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
@@ -54,16 +56,17 @@ async fn numbers_an_event_payload_cannot_carry_exactly_are_422s(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_exact_event_payload_is_published_unchanged(pool: PgPool) {
-    let (app, ada) = api_signed_up(pool).await;
+    let (app, ada) = api_subscribed(pool, &["order.paid"]).await;
     let payload = r#"{"tenth": 0.1, "thousands": 1.5e3, "two_53": 9007199254740992,
         "u64_max": 18446744073709551615, "nested": {"list": [-0.5, {"deep": "x"}], "none": null}}"#;
     let body = format!(r#"{{"event_type": "order.paid", "payload": {payload}}}"#);
     app.call_raw(&ada.token, "POST /events", &body, 202).await;
-    let stored: Value =
-        sqlx::query_scalar("select payload from platform.outbox where event_type = 'order.paid'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let stored: Value = sqlx::query_scalar(
+        "select payload from webhooks.deliveries where event_type = 'order.paid'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     let sent: Value = serde_json::from_str(payload).unwrap();
     assert_eq!(stored, sent);
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use temponest_test_client::fixtures::texts;
 
 use crate::helpers::{Session, TestApp, config, expect_json, spawn_with};
+use crate::receiver::endpoint;
 
 /// The API without the delivery engine.
 pub async fn api(pool: PgPool) -> TestApp {
@@ -22,6 +23,16 @@ pub async fn api(pool: PgPool) -> TestApp {
 pub async fn api_signed_up(pool: PgPool) -> (TestApp, Session) {
     let app = api(pool).await;
     let ada = app.signup("ada@example.com").await;
+    (app, ada)
+}
+
+/// [`api_signed_up`], and an endpoint of ada's tenant subscribed to `events` (at an address
+/// nothing listens on: no engine delivers here), so that whatever is published to them leaves
+/// a delivery.
+pub async fn api_subscribed(pool: PgPool, events: &[&str]) -> (TestApp, Session) {
+    let (app, ada) = api_signed_up(pool).await;
+    let tenant = ada.tenant_id.parse().unwrap();
+    endpoint(&app.pool, tenant, "http://127.0.0.1:9/hook", events, 3).await;
     (app, ada)
 }
 
@@ -484,7 +495,8 @@ async fn the_event_catalogue_lists_the_platform_event_type_names(pool: PgPool) {
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool) {
-    let (app, ada) = api_signed_up(pool).await;
+    let (app, ada) = api_subscribed(pool, &["order.paid"]).await;
+    let tenant: Uuid = ada.tenant_id.parse().unwrap();
     let body =
         json!({"event_type": "order.paid", "payload": {"order": 7}, "idempotency_key": "order-7"});
     let first = app.call(&ada.token, "POST /events", Some(&body), 202).await;
@@ -504,13 +516,12 @@ async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool
     assert_ne!(a["event_id"], b["event_id"]);
 
     let rows: Vec<(Uuid, Uuid, Value)> = sqlx::query_as(
-        "select event_id, tenant_id, payload from platform.outbox
-         where event_type = 'order.paid' order by id",
+        "select event_id, tenant_id, payload from webhooks.deliveries
+         where event_type = 'order.paid' order by created_at, id",
     )
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    let tenant: Uuid = ada.tenant_id.parse().unwrap();
     assert_eq!(
         rows.len(),
         3,
@@ -518,6 +529,13 @@ async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool
     );
     assert_eq!(rows[0].0.to_string(), first["event_id"].as_str().unwrap());
     assert_eq!((rows[0].1, &rows[0].2), (tenant, &json!({"order": 7})));
+    // Only the keyed event needs a record of its own in the outbox: it is what a repeat finds.
+    let recorded: Vec<Uuid> =
+        sqlx::query_scalar("select event_id from platform.outbox where event_type = 'order.paid'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded, [rows[0].0]);
 
     let bob = app.signup("bob@example.com").await;
     let other = app.call(&bob.token, "POST /events", Some(&body), 202).await;
@@ -526,7 +544,9 @@ async fn an_application_event_is_published_once_per_idempotency_key(pool: PgPool
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn application_events_may_not_use_platform_namespaces_or_malformed_types(pool: PgPool) {
-    let (app, ada) = api_signed_up(pool).await;
+    // Subscribed to everything: an event that got through would leave a delivery.
+    let (app, ada) = api_subscribed(pool, &["*"]).await;
+    let tenant: Uuid = ada.tenant_id.parse().unwrap();
     for (event_type, needle) in [
         ("agent.created", "reserved"),
         ("webhook.whatever", "reserved"),
@@ -542,11 +562,17 @@ async fn application_events_may_not_use_platform_namespaces_or_malformed_types(p
         .await;
     let count: i64 = sqlx::query_scalar("select count(*) from platform.outbox where tenant_id = $1
          and event_type in ('agent.created', 'webhook.whatever', 'orders', 'Order.Paid', 'order.paid')")
-        .bind(ada.tenant_id.parse::<Uuid>().unwrap())
+        .bind(tenant)
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!(count, 0, "nothing was published");
+    let delivered: i64 =
+        sqlx::query_scalar("select count(*) from webhooks.deliveries where tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((count, delivered), (0, 0), "nothing was published");
 }
 
 /// The secrets the sender signs with now (current first), as it loads them.
