@@ -51,6 +51,12 @@
 # webhooks-side-by-side.sh is built without TLS, so both sides talk to Postgres the same way.
 # A Postgres with `ssl = on` (Debian's default) and `prefer` (libpq's and sqlx's default) would
 # encrypt every query and row of the platform only. PG_SSLMODE=prefer measures that.
+# DATABASE_MAX_CONNECTIONS: the server's pool size, default 32 (the all-in-one's own default is
+# 60). The side-by-side scripts start their reference with the same size, so that both pools
+# fit in a stock Postgres's 100 connections: at 60 each, whichever side grew its pool second
+# was refused connections ("too many clients") and waited, which skewed its figures.
+# REDIS_URL (default redis://127.0.0.1:6379); set and empty (`REDIS_URL=`) starts the server
+# without Redis: in-process caches and rate limits only (what the Redis tier costs).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -81,7 +87,8 @@ start_server() {
   # ever registers an endpoint anywhere else.
   env -u OTEL_EXPORTER_OTLP_ENDPOINT \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=${PG_SSLMODE:-disable}" \
-    REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
+    REDIS_URL="${REDIS_URL-redis://127.0.0.1:6379}" \
+    DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-32}" \
     TEMPONEST_REDIS_KEY_PREFIX="tnload$$" \
     TEMPONEST_PORTS="$port" BIND_ADDRESS=127.0.0.1 \
     RATE_LIMIT_ENABLED="${RATE_LIMIT_ENABLED:-false}" \

@@ -25,27 +25,9 @@ set -euo pipefail
 rounds="${1:-3}"
 seconds="${2:-5}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-reference="$root/load_tests/target/release/reference"
-[ -x "$reference" ] || { echo "side-by-side: build it first: (cd load_tests && cargo build --release --bin reference)" >&2; exit 1; }
-
-port=19300
-while ss -ltn "sport = :$port" | grep -q LISTEN; do port=$((port + 1)); done
-ref="http://127.0.0.1:$port"
-DATABASE_URL="$LOAD_DATABASE_URL" "$reference" --port "$port" 2>/dev/null &
-ref_pid=$!
-work=$(mktemp -d)
-trap 'kill $ref_pid 2>/dev/null; wait $ref_pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 500); do curl -sf -o /dev/null "$ref/health" && break; sleep 0.01; done
-curl -sf -o /dev/null "$ref/health" || { echo "side-by-side: the reference did not start" >&2; exit 1; }
-
-# 400,000 agents in the token's tenant; ids shuffled. Each platform miss run reads a slice of
-# its own (never read before by anyone), so every platform request misses both cache tiers.
-tenant=$(curl -sf "$TEMPONEST_HOST/auth/me" -H "Authorization: Bearer $TOKEN" | jq -r .tenant_id)
-psql -q -d "$LOAD_DATABASE_URL" -c "insert into agents.agents (id, tenant_id, name, model, provider)
-  select gen_random_uuid(), '$tenant', 'cold-' || g, 'echo-1', 'echo' from generate_series(1, 400000) g"
-psql -q -d "$LOAD_DATABASE_URL" -c "vacuum analyze agents.agents"
-ids="$work/ids"
-psql -At -d "$LOAD_DATABASE_URL" -c "select id from agents.agents where tenant_id = '$tenant' order by random()" >"$ids"
+name=side-by-side
+# shellcheck source=load_tests/reference-and-cold-agents.sh
+. "$root/load_tests/reference-and-cold-agents.sh"
 curl -sf -o /dev/null "$ref/agents/$(head -1 "$ids")" || { echo "side-by-side: the reference cannot read agents" >&2; exit 1; }
 
 wrk_opts=(-t2 -c64 "-d${seconds}s" --latency)

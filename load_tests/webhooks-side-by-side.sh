@@ -47,7 +47,7 @@ for _ in $(seq 1 500); do curl -sf -o /dev/null "$receiver/count" && break; slee
 
 port=$(free_port 19300)
 ref="http://127.0.0.1:$port"
-DATABASE_URL="$LOAD_DATABASE_URL" "$bins/reference" --port "$port" --deliver-to "$receiver/e/reference" 2>/dev/null &
+DATABASE_URL="$LOAD_DATABASE_URL" DATABASE_MAX_CONNECTIONS="${DATABASE_MAX_CONNECTIONS:-32}" "$bins/reference" --port "$port" --deliver-to "$receiver/e/reference" 2>/dev/null &
 ref_pid=$!
 for _ in $(seq 1 500); do curl -sf -o /dev/null "$ref/health" && break; sleep 0.01; done
 curl -sf -o /dev/null "$ref/health" || { echo "webhooks-side-by-side: the reference did not start" >&2; exit 1; }

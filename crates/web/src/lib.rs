@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod docs;
 pub mod edge;
+pub mod encoded;
 pub mod error;
 pub mod extract;
 pub mod filters;
@@ -19,6 +20,7 @@ pub mod secret_response;
 pub mod server;
 pub mod stack;
 
+pub use encoded::Encoded;
 pub use error::{ApiError, ApiResult, FieldError};
 pub use extract::{IdPath, Json, ListQuery, Pagination, list_rows};
 pub use request_id::current_request_id;

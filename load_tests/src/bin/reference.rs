@@ -15,7 +15,8 @@
 //!   platform's, so commit-to-receipt is measured the same way on both sides.
 //!
 //! `reference --port P` with `DATABASE_URL` set (the platform's own load-test database) and
-//! `DATABASE_MAX_CONNECTIONS` (default 60, the all-in-one platform's pool size).
+//! `DATABASE_MAX_CONNECTIONS` (default 32, what `load_tests/run.sh` gives the platform: both
+//! pools together fit in a stock Postgres's 100 connections).
 //! `load_tests/side-by-side.sh` starts it beside `temponest serve` and measures both, and
 //! `load_tests/webhooks-side-by-side.sh` does the same for the webhook path.
 
@@ -39,7 +40,7 @@ struct Args {
     port: u16,
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 60)]
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 32)]
     max_connections: u32,
     /// Where `POST /events` delivers each event (the route exists only with this).
     #[arg(long)]

@@ -100,15 +100,15 @@ impl From<AgentRow> for AgentOut {
     }
 }
 
-impl From<AgentOut> for AgentSettings {
-    fn from(agent: AgentOut) -> Self {
+impl From<&AgentOut> for AgentSettings {
+    fn from(agent: &AgentOut) -> Self {
         Self {
             id: agent.id,
-            provider: agent.provider,
-            model: agent.model,
-            system_prompt: agent.system_prompt,
-            tools: agent.tools,
-            rag_collection_ids: agent.rag_collection_ids,
+            provider: agent.provider.clone(),
+            model: agent.model.clone(),
+            system_prompt: agent.system_prompt.clone(),
+            tools: agent.tools.clone(),
+            rag_collection_ids: agent.rag_collection_ids.clone(),
             max_iterations: agent.max_iterations,
             temperature: agent.temperature,
         }

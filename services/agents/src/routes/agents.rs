@@ -8,7 +8,7 @@ use serde_json::json;
 use temponest_cache::categories;
 use temponest_outbox::catalogue;
 use temponest_web::extract::list_response;
-use temponest_web::{ApiError, ApiResult, IdPath, Json};
+use temponest_web::{ApiError, ApiResult, Encoded, IdPath, Json};
 use uuid::Uuid;
 
 use crate::db::{agents, budgets};
@@ -87,11 +87,9 @@ pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<R
 #[utoipa::path(get, path = "/agents/{id}", operation_id = "get_agent", tag = "agents", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "agent id")),
     responses((status = 200, body = AgentOut), (status = 404)))]
-pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Json<AgentOut>> {
+pub async fn get(call: Call<AgentsRead, IdPath>) -> ApiResult<Encoded<AgentOut>> {
     let IdPath(id) = call.input;
-    Ok(Json(
-        load_agent(&call.state, call.principal.tenant_id, id).await?,
-    ))
+    load_agent(&call.state, call.principal.tenant_id, id).await
 }
 
 /// Changes the fields sent; `null` clears optional fields.
@@ -146,7 +144,11 @@ pub async fn delete(call: Call<AgentsWrite, IdPath>) -> ApiResult<StatusCode> {
 }
 
 /// A live agent of the tenant, from the cache or Postgres; 404 if there is none.
-pub async fn load_agent(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResult<AgentOut> {
+pub async fn load_agent(
+    state: &AppState,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> ApiResult<Encoded<AgentOut>> {
     let pool = state.pool.clone();
     state
         .cache
@@ -154,11 +156,11 @@ pub async fn load_agent(state: &AppState, tenant_id: Uuid, id: Uuid) -> ApiResul
             &categories::AGENT_CONFIG,
             &agent_cache_key(tenant_id, id),
             || async move {
-                Ok::<_, ApiError>(
-                    agents::find(&pool, tenant_id, id)
-                        .await?
-                        .map(AgentOut::from),
-                )
+                agents::find(&pool, tenant_id, id)
+                    .await?
+                    .map(|row| Encoded::new(AgentOut::from(row)))
+                    .transpose()
+                    .map_err(|error| ApiError::internal(error.to_string()))
             },
         )
         .await?

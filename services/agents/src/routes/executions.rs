@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::db::executions::{self, NewExecution};
 use crate::domain::execution::events::{self, ExecutionEvent};
 use crate::domain::execution::feed::{ExecutionChange, FeedFilter, FeedItem};
-use crate::domain::execution::{self, ExecutionError, ExecutionOutcome, Job};
+use crate::domain::execution::{self, AgentSettings, ExecutionError, ExecutionOutcome, Job};
 use crate::domain::runs::Run;
 use crate::models::{ExecuteIn, ExecutionChangeOut, ExecutionFilter, ExecutionOut, ValidExecute};
 use crate::routes::Call;
@@ -80,7 +80,7 @@ pub async fn execute(call: Call<AgentsExecute, (IdPath, Json<ExecuteIn>)>) -> Ap
     let job = Job {
         execution_id: id,
         tenant_id: principal.tenant_id,
-        agent: agent.into(),
+        agent: AgentSettings::from(&*agent),
         user_message,
         context,
         stream,
