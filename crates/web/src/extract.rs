@@ -242,6 +242,16 @@ pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: i64) -> Response
     response
 }
 
+/// [`list_response`] of a page already encoded (for instance one served from the cache as
+/// [`Encoded`](crate::Encoded)): the body is the stored bytes.
+pub fn encoded_list_response<T>(items: crate::Encoded<Vec<T>>, total: i64) -> Response {
+    let mut response = items.into_response();
+    response
+        .headers_mut()
+        .insert("x-total-count", axum::http::HeaderValue::from(total.max(0)));
+    response
+}
+
 /// A list page of database rows as the API shows it: every row converted to its API type
 /// `Out`, the page's total in `X-Total-Count` (see [`list_response`]).
 pub fn list_rows<Out, Row>((rows, total): (Vec<Row>, i64)) -> Response

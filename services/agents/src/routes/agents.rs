@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::json;
 use temponest_cache::categories;
 use temponest_outbox::catalogue;
-use temponest_web::extract::list_response;
+use temponest_web::extract::encoded_list_response;
 use temponest_web::{ApiError, ApiResult, Encoded, IdPath, Json};
 use uuid::Uuid;
 
@@ -61,11 +61,14 @@ pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<R
             let (rows, total) =
                 agents::list(&pool, tenant_id, search.as_deref(), skip, limit).await?;
             let items: Vec<AgentOut> = rows.into_iter().map(AgentOut::from).collect();
+            let items =
+                Encoded::new(items).map_err(|error| ApiError::internal(error.to_string()))?;
             Ok::<_, ApiError>((items, total))
         }
     };
-    // Unfiltered pages are cached per tenant and dropped together on any change (on every
-    // replica); searches (an unbounded key space) go to Postgres.
+    // Unfiltered pages are cached per tenant (as their JSON, see `Encoded`) and dropped
+    // together on any change (on every replica); searches (an unbounded key space) go to
+    // Postgres.
     let (items, total) = match search {
         Some(search) => load(Some(search.to_owned())).await?,
         None => {
@@ -80,7 +83,7 @@ pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<R
                 .await?
         }
     };
-    Ok(list_response(items, total))
+    Ok(encoded_list_response(items, total))
 }
 
 /// One agent (served from the agent-configuration cache).
