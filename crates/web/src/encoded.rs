@@ -22,9 +22,21 @@ pub struct Encoded<T> {
     json: Bytes,
 }
 
+/// A value that does not serialise to JSON (a map with non-string keys, a failing `Serialize`
+/// impl): a bug of ours, answered as a 500.
+#[derive(Debug, thiserror::Error)]
+#[error("value does not serialise to JSON: {0}")]
+pub struct EncodeError(#[from] serde_json::Error);
+
+impl From<EncodeError> for crate::ApiError {
+    fn from(error: EncodeError) -> Self {
+        crate::ApiError::internal(error.to_string())
+    }
+}
+
 impl<T: Serialize> Encoded<T> {
     /// Serialises `value` once.
-    pub fn new(value: T) -> Result<Self, serde_json::Error> {
+    pub fn new(value: T) -> Result<Self, EncodeError> {
         let json = Bytes::from(serde_json::to_vec(&value)?);
         Ok(Self {
             value: Arc::new(value),

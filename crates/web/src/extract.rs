@@ -235,17 +235,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// Adds `X-Total-Count` to a bare-array list response.
 pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: i64) -> Response {
-    let mut response = axum::Json(items).into_response();
-    response
-        .headers_mut()
-        .insert("x-total-count", axum::http::HeaderValue::from(total.max(0)));
-    response
+    with_total_count(axum::Json(items).into_response(), total)
 }
 
 /// [`list_response`] of a page already encoded (for instance one served from the cache as
 /// [`Encoded`](crate::Encoded)): the body is the stored bytes.
 pub fn encoded_list_response<T>(items: crate::Encoded<Vec<T>>, total: i64) -> Response {
-    let mut response = items.into_response();
+    with_total_count(items.into_response(), total)
+}
+
+fn with_total_count(mut response: Response, total: i64) -> Response {
     response
         .headers_mut()
         .insert("x-total-count", axum::http::HeaderValue::from(total.max(0)));

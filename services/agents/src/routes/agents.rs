@@ -61,9 +61,7 @@ pub async fn list(call: Call<AgentsRead, ListQuery<AgentFilter>>) -> ApiResult<R
             let (rows, total) =
                 agents::list(&pool, tenant_id, search.as_deref(), skip, limit).await?;
             let items: Vec<AgentOut> = rows.into_iter().map(AgentOut::from).collect();
-            let items =
-                Encoded::new(items).map_err(|error| ApiError::internal(error.to_string()))?;
-            Ok::<_, ApiError>((items, total))
+            Ok::<_, ApiError>((Encoded::new(items)?, total))
         }
     };
     // Unfiltered pages are cached per tenant (as their JSON, see `Encoded`) and dropped
@@ -163,7 +161,7 @@ pub async fn load_agent(
                     .await?
                     .map(|row| Encoded::new(AgentOut::from(row)))
                     .transpose()
-                    .map_err(|error| ApiError::internal(error.to_string()))
+                    .map_err(ApiError::from)
             },
         )
         .await?
