@@ -33,14 +33,15 @@
 #   webhooks-sql [EVENTS] [ENDPOINTS]          the same with the EVENTS inserted into the outbox in
 #                                              one SQL transaction: dispatcher (events/s) and
 #                                              sender throughput without HTTP publishing
-#   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID, TOKEN,
-#                                              AGENT_ID (an echo agent of TOKEN's tenant) and
-#                                              LOAD_DATABASE_URL are exported
+#   exec CMD...                                any command; TEMPONEST_HOST, SERVER_PID, SERVER_LOG,
+#                                              TOKEN, AGENT_ID (an echo agent of TOKEN's tenant)
+#                                              and LOAD_DATABASE_URL are exported
 #   (scheduler measurements: load_tests/run.sh exec load_tests/scheduler-bench.sh ...)
 #
 # Environment: TEMPONEST_BIN (default target/release/temponest), PORT (default: first free port
 # from 19100), LOAD_DB (default temponest_load_<pid>), KEEP_DB=1 keeps the database,
-# SERVER_LOG (default /tmp/temponest-load-<pid>.log), LOGIN_CONCURRENCY for wrk-login/oha-login,
+# SERVER_LOG (default /tmp/temponest-load-<pid>.log), SERVER_RUST_LOG (the server's RUST_LOG,
+# default warn), LOGIN_CONCURRENCY for wrk-login/oha-login,
 # WEBHOOKS_BENCH_TIMEOUT (seconds to wait for all deliveries, default 300), WEBHOOKS_STATS
 # (webhooks-*: fresh = the queue tables keep no planner statistics during the burst, the
 # default; analysed = ANALYZE them every second while it drains), WARMUP_SECS (the
@@ -94,7 +95,7 @@ start_server() {
     RATE_LIMIT_ENABLED="${RATE_LIMIT_ENABLED:-false}" \
     RATE_LIMIT_PER_MINUTE="${RATE_LIMIT_PER_MINUTE:-100000000}" RATE_LIMIT_PER_HOUR="${RATE_LIMIT_PER_HOUR:-1000000000}" \
     TEMPONEST_LOGIN_PER_MINUTE=1000000 TEMPONEST_REGISTER_PER_HOUR=1000000 \
-    RUST_LOG=warn \
+    RUST_LOG="${SERVER_RUST_LOG:-warn}" \
     WEBHOOKS_ALLOWED_NETWORKS=127.0.0.0/8 \
     "$bin" serve >>"$log" 2>&1 &
   server_pid=$!
@@ -353,7 +354,7 @@ fi
 start_server
 echo "run.sh: server pid $server_pid on $host, database $db, log $log" >&2
 echo "run.sh: ready after $(wait_ready) ms" >&2
-export TEMPONEST_HOST="$host" SERVER_PID="$server_pid"
+export TEMPONEST_HOST="$host" SERVER_PID="$server_pid" SERVER_LOG="$log"
 
 case "$measurement" in
   goose)

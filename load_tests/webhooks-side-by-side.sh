@@ -17,6 +17,8 @@
 # (default 1) of each run. It prints each run's p50 / p95 / p99 / max in ms and, per side,
 # the medians and how many runs had p99 < 2 ms.
 #
+# STAGES=1 also prints, after each platform run, where its time went (see stages() below).
+#
 # Both sides share the machine with the publisher, the receiver and Postgres. The queue
 # tables keep no planner statistics (autovacuum off for them, as run.sh webhooks-latency).
 set -euo pipefail
@@ -96,6 +98,43 @@ select round(percentile_cont(0.50) within group (order by ms)::numeric, 2),
 SQL
   printf '  %-9s p50 %6s  p95 %6s  p99 %6s  max %7s ms   (%s)\n' "$side" $(tail -1 "$work/$side") \
     "$(grep -o 'POST /events response time.*' "$work/publisher.$side")"
+  if [ "${STAGES:-0}" = 1 ] && [ "$side" = platform ]; then stages "$csv"; fi
+}
+
+# stages CSV: where the platform's commit-to-receipt goes (STAGES=1). From the event's
+# created_at (now() of the publishing statement) to its first attempt's started_at (the
+# statement, its commit, the hand-off to the sender, the attempt task), then to receipt. With
+# SERVER_RUST_LOG=warn,sqlx::query=trace, also the publishing statement's latency as sqlx
+# measured it (sent to result, commit included), from the server's log.
+stages() {
+  local csv=$1 recorded=0
+  for _ in $(seq 1 300); do
+    recorded=$(psql -X -q -At -d "$LOAD_DATABASE_URL" -c "select count(*) from webhooks.attempts")
+    [ "$recorded" -ge "$events" ] && break
+    sleep 0.1
+  done
+  psql -X -q -At -F ' ' -d "$LOAD_DATABASE_URL" <<SQL | awk '{printf "    %-18s p50 %6.3f  p99 %6.3f ms\n", $1, $2, $3}'
+create temp table recv (webhook_id text, received_unix_ns bigint);
+\copy recv from '$csv' with (format csv)
+with e as (
+  select d.event_created_at as c, a.started_at as s,
+         to_timestamp(r.received_unix_ns::numeric / 1e9) as r
+    from recv r join webhooks.deliveries d on d.event_id = r.webhook_id::uuid
+    join webhooks.attempts a on a.delivery_id = d.id and a.attempt = 1),
+j as (
+  select extract(epoch from s - c) * 1000 as to_attempt, extract(epoch from r - s) * 1000 as to_receipt
+    from e where c >= (select min(c) from e) + interval '$warmup seconds')
+select 'created->attempt', percentile_cont(0.5) within group (order by to_attempt),
+       percentile_cont(0.99) within group (order by to_attempt) from j
+union all
+select 'attempt->receipt', percentile_cont(0.5) within group (order by to_receipt),
+       percentile_cont(0.99) within group (order by to_receipt) from j;
+SQL
+  if grep -q '"with event as' "$SERVER_LOG" 2>/dev/null; then
+    grep '"with event as' "$SERVER_LOG" | jq -r .elapsed_secs | tail -n "$((events * 9 / 10))" | sort -n |
+      awk '{v[NR] = $1 * 1000} END { printf "    %-18s p50 %6.3f  p99 %6.3f ms (sqlx, last %d)\n", "publish statement", v[int(NR * 0.5)], v[int(NR * 0.99)], NR }'
+    : >"$SERVER_LOG"
+  fi
 }
 
 echo "webhooks-side-by-side: $rounds rounds of $events events at $rps/s, one endpoint, receiver $receiver"
