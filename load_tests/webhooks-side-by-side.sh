@@ -106,11 +106,14 @@ SQL
 # statement, its commit, the hand-off to the sender, the attempt task), then to receipt. With
 # SERVER_RUST_LOG=warn,sqlx::query=trace, also the publishing statement's latency as sqlx
 # measured it (sent to result, commit included), from the server's log.
+staged=0
 stages() {
   local csv=$1 recorded=0
+  # The recorder writes attempts in batches (after up to 25 ms): wait for this run's.
+  staged=$((staged + events))
   for _ in $(seq 1 300); do
     recorded=$(psql -X -q -At -d "$LOAD_DATABASE_URL" -c "select count(*) from webhooks.attempts")
-    [ "$recorded" -ge "$events" ] && break
+    [ "$recorded" -ge "$staged" ] && break
     sleep 0.1
   done
   psql -X -q -At -F ' ' -d "$LOAD_DATABASE_URL" <<SQL | awk '{printf "    %-18s p50 %6.3f  p99 %6.3f ms\n", $1, $2, $3}'
