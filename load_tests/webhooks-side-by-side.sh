@@ -106,7 +106,7 @@ SQL
 # statement, its commit, the hand-off to the sender, the attempt task), then to receipt. With
 # SERVER_RUST_LOG=warn,sqlx::query=trace, also the publishing statement's latency as sqlx
 # measured it (sent to result, commit included), from the server's log.
-staged=0
+staged=0 logged=0
 stages() {
   local csv=$1 recorded=0
   # The recorder writes attempts in batches (after up to 25 ms): wait for this run's.
@@ -133,10 +133,14 @@ union all
 select 'attempt->receipt', percentile_cont(0.5) within group (order by to_receipt),
        percentile_cont(0.99) within group (order by to_receipt) from j;
 SQL
-  if grep -q '"with event as' "$SERVER_LOG" 2>/dev/null; then
-    grep '"with event as' "$SERVER_LOG" | jq -r .elapsed_secs | tail -n "$((events * 9 / 10))" | sort -n |
+  # This run's statements: the log's lines since the last run's.
+  local lines
+  lines=$(wc -l <"$SERVER_LOG")
+  tail -n "+$((logged + 1))" "$SERVER_LOG" | head -n "$((lines - logged))" >"$work/log.run"
+  logged=$lines
+  if grep -q '"with event as' "$work/log.run"; then
+    grep '"with event as' "$work/log.run" | jq -r .elapsed_secs | tail -n "$((events * 9 / 10))" | sort -n |
       awk '{v[NR] = $1 * 1000} END { printf "    %-18s p50 %6.3f  p99 %6.3f ms (sqlx, last %d)\n", "publish statement", v[int(NR * 0.5)], v[int(NR * 0.99)], NR }'
-    : >"$SERVER_LOG"
   fi
 }
 
