@@ -116,6 +116,8 @@ stages() {
     [ "$recorded" -ge "$staged" ] && break
     sleep 0.1
   done
+  [ "$recorded" -ge "$staged" ] ||
+    echo "    (only $recorded of $staged attempts recorded after 30 s: the split covers those)"
   psql -X -q -At -F ' ' -d "$LOAD_DATABASE_URL" <<SQL | awk '{printf "    %-18s p50 %6.3f  p99 %6.3f ms\n", $1, $2, $3}'
 create temp table recv (webhook_id text, received_unix_ns bigint);
 \copy recv from '$csv' with (format csv)
@@ -135,7 +137,7 @@ select 'attempt->receipt', percentile_cont(0.5) within group (order by to_receip
 SQL
   # This run's statements: the log's lines since the last run's.
   local lines
-  lines=$(wc -l <"$SERVER_LOG")
+  lines=$(wc -l <"${SERVER_LOG:?run through load_tests/run.sh exec}")
   tail -n "+$((logged + 1))" "$SERVER_LOG" | head -n "$((lines - logged))" >"$work/log.run"
   logged=$lines
   if grep -q '"with event as' "$work/log.run"; then
