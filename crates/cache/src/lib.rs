@@ -51,6 +51,7 @@ use std::time::Duration;
 use deadpool_redis::redis;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use temponest_secrets::SecretUrl;
 use tracing::{error, instrument};
 
 pub use categories::Category;
@@ -101,7 +102,7 @@ impl Cache {
     pub async fn connect(config: CacheConfig) -> Cache {
         let keys = Keys::new(config.key_prefix);
         let l1 = L1::new(config.l1_max_entries);
-        let (redis, bus) = match config.redis_url.as_deref() {
+        let (redis, bus) = match config.redis_url.as_ref().map(SecretUrl::expose) {
             Some(url) => match start_redis(url, config.redis_timeout, &l1, &keys).await {
                 Some((redis, bus)) => (Some(redis), Some(bus)),
                 None => (None, None),

@@ -6,7 +6,7 @@ use temponest_platform::{ConfigError, Settings};
 use temponest_sealing::KeyText;
 
 /// How the console reaches the platform and protects its session cookie.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ConsoleConfig {
     /// Base URL of the platform's public API that every page calls
@@ -40,18 +40,6 @@ impl Default for ConsoleConfig {
             session_ttl_secs: 12 * 3600,
             api_timeout_secs: 30,
         }
-    }
-}
-
-impl std::fmt::Debug for ConsoleConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleConfig")
-            .field("api_url", &self.api_url)
-            .field("cookie_key", &self.cookie_key)
-            .field("secure_cookies", &self.secure_cookies)
-            .field("session_ttl_secs", &self.session_ttl_secs)
-            .field("api_timeout_secs", &self.api_timeout_secs)
-            .finish()
     }
 }
 

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use temponest_secrets::SecretUrl;
 
 /// Everything needed to build a service's Postgres pool.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct DbConfig {
-    /// `postgres://` URL. Contains credentials, so it is redacted in `Debug`.
-    pub url: String,
+    /// `postgres://` URL. Contains credentials, so its password is redacted in `Debug`.
+    pub url: SecretUrl,
     /// Name used as the `pool` label on metrics.
     pub pool_name: String,
     pub min_connections: u32,
@@ -51,7 +52,7 @@ impl DbConfig {
             _ => (1, 10),
         };
         Self {
-            url: url.into(),
+            url: SecretUrl(url.into()),
             pool_name: service.to_owned(),
             min_connections: min,
             max_connections: max,
@@ -117,40 +118,6 @@ pub enum DbSettingError {
          DATABASE_MIN_CONNECTIONS (database.min_connections); got max {max}, min {min}"
     )]
     PoolBounds { min: u32, max: u32 },
-}
-
-impl std::fmt::Debug for DbConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbConfig")
-            .field("url", &redact_url(&self.url))
-            .field("pool_name", &self.pool_name)
-            .field("min_connections", &self.min_connections)
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_lifetime", &self.max_lifetime)
-            .field("statement_timeout", &self.statement_timeout)
-            .finish()
-    }
-}
-
-/// Replaces the password in a URL with `***`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -220,6 +187,7 @@ mod tests {
 
     #[test]
     fn urls_without_password_are_unchanged() {
-        assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+        let config = DbConfig::for_service("auth", DEFAULT_DATABASE_URL);
+        assert!(format!("{config:?}").contains(DEFAULT_DATABASE_URL));
     }
 }

@@ -19,7 +19,6 @@ mod search;
 
 pub use config::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, DbConfig, DbSettingError, PoolSettings,
-    redact_url,
 };
 pub use constraints::{ConstraintKind, ConstraintViolation, constraint_violation};
 pub use engine::EngineHandle;

@@ -23,7 +23,7 @@ pub enum DbError {
 
 fn connect_options(config: &DbConfig) -> Result<PgConnectOptions, DbError> {
     let statement_timeout = config.statement_timeout.as_millis().to_string();
-    let options = PgConnectOptions::from_str(&config.url)
+    let options = PgConnectOptions::from_str(config.url.expose())
         .map_err(|e| DbError::InvalidUrl(e.to_string()))?
         .application_name(&format!("temponest-{}", config.pool_name))
         .options([("statement_timeout", statement_timeout.as_str())])
@@ -60,14 +60,14 @@ fn pool_options(config: &DbConfig) -> PgPoolOptions {
 /// Creates the configured database if it does not exist yet (developer machines start with
 /// only the `postgres` database).
 pub async fn ensure_database(config: &DbConfig) -> Result<(), DbError> {
-    let exists = Postgres::database_exists(&config.url)
+    let exists = Postgres::database_exists(config.url.expose())
         .await
         .map_err(DbError::Unavailable)?;
     if !exists {
         tracing::info!(pool = %config.pool_name, "creating database");
-        if let Err(err) = Postgres::create_database(&config.url).await {
+        if let Err(err) = Postgres::create_database(config.url.expose()).await {
             // Another replica may have created it in the meantime.
-            if !Postgres::database_exists(&config.url)
+            if !Postgres::database_exists(config.url.expose())
                 .await
                 .map_err(DbError::Unavailable)?
             {

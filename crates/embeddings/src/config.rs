@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use temponest_secrets::Secret;
 
 use crate::EmbeddingError;
 
@@ -56,7 +57,7 @@ impl fmt::Display for EmbeddingKind {
 }
 
 /// How to reach one embedding provider.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddingConfig {
     /// Wire protocol (default `ollama`, the self-hosted default with `nomic-embed-text`).
@@ -64,7 +65,7 @@ pub struct EmbeddingConfig {
     /// Base URL; empty means the kind's default.
     pub base_url: String,
     /// Sent as `Authorization: Bearer`; never printed by `Debug`.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Texts per request (default 64; 1..=2048, OpenAI's limit per request).
     pub batch_size: usize,
     /// Requests in flight at once per client (default 4; 1..=64); further batches wait.
@@ -99,23 +100,6 @@ impl Default for EmbeddingConfig {
             backoff_max_ms: 10_000,
             cache_max_bytes: 64 << 20,
         }
-    }
-}
-
-impl fmt::Debug for EmbeddingConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmbeddingConfig")
-            .field("kind", &self.kind)
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("batch_size", &self.batch_size)
-            .field("max_concurrency", &self.max_concurrency)
-            .field("timeout_secs", &self.timeout_secs)
-            .field("max_retries", &self.max_retries)
-            .field("backoff_base_ms", &self.backoff_base_ms)
-            .field("backoff_max_ms", &self.backoff_max_ms)
-            .field("cache_max_bytes", &self.cache_max_bytes)
-            .finish()
     }
 }
 
@@ -184,10 +168,7 @@ impl EmbeddingConfig {
     }
 
     pub(crate) fn key(&self) -> Option<&str> {
-        self.api_key
-            .as_deref()
-            .map(str::trim)
-            .filter(|key| !key.is_empty())
+        self.api_key.as_ref().and_then(Secret::non_blank)
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -207,7 +188,7 @@ mod tests {
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("sk-very-secret"), "{debug}");
-        assert!(debug.contains("[redacted]"));
+        assert!(debug.contains("<redacted>"), "{debug}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use temponest_secrets::Secret;
 
 /// The wire protocol a provider speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,7 +68,8 @@ impl fmt::Display for ProviderKind {
 
 /// How to reach one provider. Missing fields take their defaults, so a figment/TOML entry
 /// can be as small as `kind = "openai"`, `base_url = "...", api_key = "..."`.
-#[derive(Clone, Serialize, Deserialize)]
+/// `Debug` shows neither the key nor the values of the extra headers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProviderConfig {
     /// Wire protocol (default `openai`).
@@ -77,7 +79,7 @@ pub struct ProviderConfig {
     pub base_url: String,
     /// API key (`Authorization: Bearer` for openai and ollama, `x-api-key` for anthropic).
     /// Never printed by `Debug`.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Connection budget in seconds (default 30). The HTTP client is shared, so this is not a
     /// socket option: response headers must arrive within `connect_timeout_secs +
     /// read_timeout_secs` of sending the request.
@@ -98,7 +100,7 @@ pub struct ProviderConfig {
     pub max_concurrency: usize,
     /// Extra request headers (e.g. OpenRouter's `HTTP-Referer`/`X-Title`, LiteLLM keys).
     /// Values are not printed by `Debug`.
-    pub extra_headers: BTreeMap<String, String>,
+    pub extra_headers: BTreeMap<String, Secret>,
 }
 
 impl Default for ProviderConfig {
@@ -141,10 +143,7 @@ impl ProviderConfig {
 
     /// The API key unless it is missing or blank.
     pub(crate) fn key(&self) -> Option<&str> {
-        self.api_key
-            .as_deref()
-            .map(str::trim)
-            .filter(|key| !key.is_empty())
+        self.api_key.as_ref().and_then(Secret::non_blank)
     }
 
     pub(crate) fn connect_timeout(&self) -> Duration {
@@ -156,29 +155,15 @@ impl ProviderConfig {
     }
 }
 
-impl fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Keys and header values are secrets (or may be): show only whether they are set.
-        let headers: Vec<&str> = self.extra_headers.keys().map(String::as_str).collect();
-        f.debug_struct("ProviderConfig")
-            .field("kind", &self.kind)
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("connect_timeout_secs", &self.connect_timeout_secs)
-            .field("read_timeout_secs", &self.read_timeout_secs)
-            .field("max_retries", &self.max_retries)
-            .field("backoff_base_ms", &self.backoff_base_ms)
-            .field("backoff_max_ms", &self.backoff_max_ms)
-            .field("max_concurrency", &self.max_concurrency)
-            .field("extra_headers (values redacted)", &headers)
-            .finish()
-    }
-}
-
 /// The built-in provider set: `openai` (key from `OPENAI_API_KEY`), `ollama`, `anthropic`
 /// (key from `ANTHROPIC_API_KEY`) and `echo`.
 pub(crate) fn defaults() -> BTreeMap<String, ProviderConfig> {
-    let env_key = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let env_key = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(Secret)
+    };
     let mut configs = BTreeMap::new();
     configs.insert(
         "openai".to_owned(),
@@ -210,12 +195,15 @@ mod tests {
     fn debug_redacts_secrets() {
         let config = ProviderConfig {
             api_key: Some("sk-secret".into()),
-            extra_headers: [("X-Title".to_owned(), "hidden-value".to_owned())].into(),
+            extra_headers: [("X-Title".to_owned(), "hidden-value".into())].into(),
             ..ProviderConfig::new(ProviderKind::OpenAi)
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("sk-secret") && !debug.contains("hidden-value"));
-        assert!(debug.contains("[redacted]") && debug.contains("X-Title"));
+        assert!(
+            debug.contains("<redacted>") && debug.contains("X-Title"),
+            "{debug}"
+        );
     }
 
     #[test]

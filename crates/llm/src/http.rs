@@ -88,7 +88,7 @@ impl<W: Wire> HttpBackend<W> {
         for (header, value) in &config.extra_headers {
             let header = HeaderName::from_bytes(header.as_bytes())
                 .map_err(|_| unconfigured(format!("invalid extra header name '{header}'")))?;
-            let mut value = HeaderValue::from_str(value)
+            let mut value = HeaderValue::from_str(value.expose())
                 .map_err(|_| unconfigured(format!("invalid value for extra header '{header}'")))?;
             value.set_sensitive(true);
             headers.insert(header, value);

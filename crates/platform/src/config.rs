@@ -14,6 +14,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use temponest_secrets::SecretUrl;
 use temponest_web::ServerConfig;
 
 use crate::environment::{Prefixed, Standard, Vars};
@@ -218,12 +219,13 @@ pub trait Settings: Serialize + DeserializeOwned + Default {
 /// What every process shares, whatever services it runs: where Postgres and Redis are, where
 /// the auth service answers when it is not in this process, the HTTP server, the pool,
 /// telemetry, the global rate limits and the docs page.
-#[derive(Clone, Serialize, Deserialize)]
+/// `Debug` redacts the passwords of both URLs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PlatformConfig {
-    pub database_url: String,
+    pub database_url: SecretUrl,
     /// Empty string or unset disables Redis (L1 caches and in-process rate limits only).
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretUrl>,
     /// Prefix for every Redis key (lets several deployments share one Redis).
     pub redis_key_prefix: String,
     /// Base URL of the auth service, for processes that do not run it themselves.
@@ -240,8 +242,8 @@ pub struct PlatformConfig {
 impl Default for PlatformConfig {
     fn default() -> Self {
         Self {
-            database_url: temponest_db::DEFAULT_DATABASE_URL.to_owned(),
-            redis_url: Some("redis://127.0.0.1:6379".to_owned()),
+            database_url: temponest_db::DEFAULT_DATABASE_URL.into(),
+            redis_url: Some("redis://127.0.0.1:6379".into()),
             redis_key_prefix: "tn".to_owned(),
             auth_url: "http://127.0.0.1:9002".to_owned(),
             server: ServerConfig::default(),
@@ -267,7 +269,7 @@ impl Settings for PlatformConfig {
         let any_pool = temponest_db::DbConfig {
             min_connections: 0,
             max_connections: u32::MAX,
-            ..temponest_db::DbConfig::for_service("temponest", &self.database_url)
+            ..temponest_db::DbConfig::for_service("temponest", self.database_url.expose())
         };
         any_pool
             .with_settings(&self.database)
@@ -278,30 +280,10 @@ impl Settings for PlatformConfig {
 
 impl PlatformConfig {
     /// The Redis URL, `None` when unset or empty.
-    pub fn redis(&self) -> Option<String> {
-        self.redis_url.clone().filter(|u| !u.trim().is_empty())
-    }
-}
-
-impl std::fmt::Debug for PlatformConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlatformConfig")
-            .field(
-                "database_url",
-                &temponest_db::redact_url(&self.database_url),
-            )
-            .field(
-                "redis_url",
-                &self.redis_url.as_deref().map(temponest_db::redact_url),
-            )
-            .field("redis_key_prefix", &self.redis_key_prefix)
-            .field("auth_url", &self.auth_url)
-            .field("server", &self.server)
-            .field("database", &self.database)
-            .field("telemetry", &self.telemetry)
-            .field("rate_limit", &self.rate_limit)
-            .field("docs_urls", &self.docs_urls)
-            .finish()
+    pub fn redis(&self) -> Option<SecretUrl> {
+        self.redis_url
+            .clone()
+            .filter(|u| !u.expose().trim().is_empty())
     }
 }
 
@@ -345,7 +327,7 @@ mod tests {
             "database_url = \"postgres://u:secret@db/x\"\n[nested]\ncount = 3\n[server]\nrequest_timeout_secs = 7",
         );
         let platform: PlatformConfig = layers.settings().unwrap();
-        assert_eq!(platform.database_url, "postgres://u:secret@db/x");
+        assert_eq!(platform.database_url.expose(), "postgres://u:secret@db/x");
         assert_eq!(platform.server.request_timeout_secs, 7);
         assert_eq!(
             platform.redis_key_prefix, "tn",

@@ -32,7 +32,7 @@ impl Infrastructure {
         services: &[&str],
         routes: Vec<RoutePolicy>,
     ) -> Result<Self, StartupError> {
-        let db = temponest_db::DbConfig::for_service(pool_name, &config.database_url)
+        let db = temponest_db::DbConfig::for_service(pool_name, config.database_url.expose())
             .with_settings(&config.database)
             .map_err(StartupError::config)?;
         let mut delay = Duration::from_millis(200);

@@ -39,6 +39,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use config::{ConfigError, Layers, PlatformConfig, Settings};
 pub use infra::Infrastructure;
 pub use service::{Context, Descriptor, Engine, Plan, StopPhase};
+pub use temponest_secrets::{Secret, SecretUrl};
 
 /// A process that cannot start; retrying will not help (bad configuration, failed migration).
 #[derive(Debug, thiserror::Error)]

@@ -78,7 +78,7 @@ fn the_file_sets_every_setting_that_was_read_from_the_environment_only() {
     let file = ConfigFile::new("all", FILE);
     let platform = platform(file.env(&[]));
 
-    let pool = temponest_db::DbConfig::for_service("agents", &platform.database_url)
+    let pool = temponest_db::DbConfig::for_service("agents", platform.database_url.expose())
         .with_settings(&platform.database)
         .unwrap();
     assert_eq!(

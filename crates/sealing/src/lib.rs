@@ -17,19 +17,7 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundK
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// Key material from configuration (serde-transparent text): never printed.
-#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct KeyText(pub String);
-
-impl std::fmt::Debug for KeyText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.trim().is_empty() {
-            "<unset>"
-        } else {
-            "<redacted>"
-        })
-    }
-}
+pub use temponest_secrets::Secret as KeyText;
 
 /// Why a configured key is unusable (never containing the key).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -95,7 +95,7 @@ impl Harness {
     ) -> Result<Spawned, StartupError> {
         let prefix = format!("test-{}", uuid::Uuid::new_v4());
         let cache = Cache::connect(CacheConfig {
-            redis_url: self.redis_url,
+            redis_url: self.redis_url.map(Into::into),
             key_prefix: prefix.clone(),
             ..CacheConfig::default()
         })

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use temponest_llm::{ProviderConfig, Providers};
-use temponest_platform::{ConfigError, Settings};
+use temponest_platform::{ConfigError, Secret, Settings};
 
 /// Everything the agents service can be tuned with.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgentsConfig {
     /// LLM providers by the name agents refer to. Defaults: `openai`, `ollama`, `anthropic`
@@ -32,7 +32,7 @@ pub struct AgentsConfig {
     /// The secret of the agents service's identity at the auth service
     /// (`TEMPONEST_SERVICE_CLIENT_SECRET`; the auth service's `TEMPONEST_SERVICE_CLIENTS`
     /// entry `agents=...`). Required when `knowledge_url` is set.
-    pub service_client_secret: String,
+    pub service_client_secret: Secret,
 }
 
 /// The agents service's service identity at the auth service (its client id).
@@ -128,7 +128,7 @@ impl Default for AgentsConfig {
             collaboration: CollaborationConfig::default(),
             liveness: temponest_db::instances::Liveness::default(),
             knowledge_url: String::new(),
-            service_client_secret: String::new(),
+            service_client_secret: Secret::default(),
         }
     }
 }
@@ -185,29 +185,17 @@ impl Settings for AgentsConfig {
                     "TEMPONEST_KNOWLEDGE_URL must be an absolute URL such as http://knowledge:9000 (or empty: knowledge not configured)",
                 ));
             }
-            if self.service_client_secret.is_empty() {
+            if self.service_client_secret.expose().is_empty() {
                 return Err(ConfigError::invalid(
                     "TEMPONEST_SERVICE_CLIENT_SECRET must be set when TEMPONEST_KNOWLEDGE_URL is: the agents service calls the knowledge service with the service identity whose secret is the auth service's TEMPONEST_SERVICE_CLIENTS entry `agents=...`",
                 ));
             }
-            temponest_auth_client::secret_strength::check(&self.service_client_secret).map_err(
-                |weak| ConfigError::invalid(format!("TEMPONEST_SERVICE_CLIENT_SECRET {weak}")),
-            )?;
+            temponest_auth_client::secret_strength::check(self.service_client_secret.expose())
+                .map_err(|weak| {
+                    ConfigError::invalid(format!("TEMPONEST_SERVICE_CLIENT_SECRET {weak}"))
+                })?;
         }
         Ok(())
-    }
-}
-
-impl std::fmt::Debug for AgentsConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentsConfig")
-            .field("providers", &self.providers)
-            .field("default_provider", &self.default_provider)
-            .field("tools", &self.tools)
-            .field("executions", &self.executions)
-            .field("collaboration", &self.collaboration)
-            .field("knowledge_url", &self.knowledge_url)
-            .finish_non_exhaustive()
     }
 }
 
@@ -222,11 +210,11 @@ mod tests {
         config.knowledge_url = "http://127.0.0.1:9000".to_owned();
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
-        config.service_client_secret = "short".to_owned();
+        config.service_client_secret = "short".into();
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("TEMPONEST_SERVICE_CLIENT_SECRET"), "{err}");
         let secret = "f3a9c2e87b1d4056a9e3c7b2d8f14e6a";
-        config.service_client_secret = secret.to_owned();
+        config.service_client_secret = secret.into();
         assert!(config.validate().is_ok());
         assert!(!format!("{config:?}").contains(secret));
         config.knowledge_url = "not a url".to_owned();

@@ -56,7 +56,7 @@ impl AppState {
             let tokens = ServiceTokens::new(
                 &context.platform.auth_url,
                 SERVICE_CLIENT_ID,
-                &config.service_client_secret,
+                config.service_client_secret.expose(),
                 reqwest::Client::builder()
                     .timeout(std::time::Duration::from_secs(10))
                     .build()

@@ -6,17 +6,17 @@
 //! ([`temponest_platform::PlatformConfig`]).
 
 use serde::{Deserialize, Serialize};
-use temponest_platform::{ConfigError, Settings};
+use temponest_platform::{ConfigError, Secret, Settings};
 
 /// Everything the scheduler service can be tuned with.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SchedulerConfig {
     /// Base URL of the agents service, whose execute API runs the schedules' tasks.
     pub agents_url: String,
     /// The scheduler's service identity at the auth service (`TEMPONEST_SERVICE_CLIENTS` there).
     pub service_client_id: String,
-    pub service_client_secret: String,
+    pub service_client_secret: Secret,
     pub scheduler: EngineConfig,
     /// Heartbeat of this process's instances and when a silent peer counts as dead.
     pub liveness: temponest_db::instances::Liveness,
@@ -72,7 +72,7 @@ impl Default for SchedulerConfig {
         Self {
             agents_url: "http://127.0.0.1:9000".to_owned(),
             service_client_id: "scheduler".to_owned(),
-            service_client_secret: String::new(),
+            service_client_secret: Secret::default(),
             scheduler: EngineConfig::default(),
             liveness: temponest_db::instances::Liveness::default(),
         }
@@ -106,25 +106,15 @@ impl Settings for SchedulerConfig {
                 "TEMPONEST_AGENTS_URL must be an absolute URL such as http://agents:9000",
             ),
             (
-                !self.service_client_secret.is_empty(),
+                !self.service_client_secret.expose().is_empty(),
                 "TEMPONEST_SERVICE_CLIENT_SECRET must be set: the scheduler calls the agents service (to check agents and run tasks) with the service identity whose secret is the auth service's TEMPONEST_SERVICE_CLIENTS entry `scheduler=...`",
             ),
         ];
         if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
             return Err(ConfigError::invalid(message));
         }
-        temponest_auth_client::secret_strength::check(&self.service_client_secret)
+        temponest_auth_client::secret_strength::check(self.service_client_secret.expose())
             .map_err(|weak| ConfigError::invalid(format!("TEMPONEST_SERVICE_CLIENT_SECRET {weak}")))
-    }
-}
-
-impl std::fmt::Debug for SchedulerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchedulerConfig")
-            .field("agents_url", &self.agents_url)
-            .field("service_client_id", &self.service_client_id)
-            .field("scheduler", &self.scheduler)
-            .finish_non_exhaustive()
     }
 }
 
@@ -136,7 +126,7 @@ mod tests {
 
     fn with_secret() -> SchedulerConfig {
         SchedulerConfig {
-            service_client_secret: SECRET.to_owned(),
+            service_client_secret: SECRET.into(),
             ..SchedulerConfig::default()
         }
     }
@@ -159,7 +149,7 @@ mod tests {
             &"x".repeat(40),
         ] {
             let config = SchedulerConfig {
-                service_client_secret: weak.to_owned(),
+                service_client_secret: weak.into(),
                 ..SchedulerConfig::default()
             };
             let err = config.validate().unwrap_err().to_string();

@@ -38,7 +38,7 @@ impl AppState {
         let tokens = ServiceTokens::new(
             &context.platform.auth_url,
             &config.service_client_id,
-            &config.service_client_secret,
+            config.service_client_secret.expose(),
             http,
         );
         let agents =

@@ -74,7 +74,7 @@ impl LocalPostgres {
         platform: &mut PlatformConfig,
         mode: Mode,
     ) -> anyhow::Result<Option<Self>> {
-        let configured = platform.database_url != temponest_db::DEFAULT_DATABASE_URL;
+        let configured = platform.database_url.expose() != temponest_db::DEFAULT_DATABASE_URL;
         let wanted = match mode {
             Mode::Off => false,
             Mode::On => true,
@@ -95,7 +95,7 @@ impl LocalPostgres {
             stopped: false,
         };
         let port = cluster.start()?;
-        platform.database_url = format!("postgres://postgres@127.0.0.1:{port}/{DATABASE}");
+        platform.database_url = format!("postgres://postgres@127.0.0.1:{port}/{DATABASE}").into();
         tracing::info!(
             dir = %cluster.dir.display(),
             port,

@@ -233,13 +233,13 @@ fn scheduler_config(
     if !layers.is_set("auth_url") {
         platform.auth_url = local;
     }
-    if config.service_client_secret.is_empty() {
-        config.service_client_secret = generated_secret();
+    if config.service_client_secret.expose().is_empty() {
+        config.service_client_secret = generated_secret().into();
     }
     add_service_client(
         auth,
         &config.service_client_id,
-        &config.service_client_secret,
+        config.service_client_secret.expose(),
     );
     auth.validate()?;
     config.validate()?;
@@ -261,13 +261,13 @@ fn agents_config(
     if !layers.is_set("knowledge_url") {
         config.knowledge_url = format!("http://127.0.0.1:{port}");
     }
-    if config.service_client_secret.is_empty() {
-        config.service_client_secret = generated_secret();
+    if config.service_client_secret.expose().is_empty() {
+        config.service_client_secret = generated_secret().into();
     }
     add_service_client(
         auth,
         temponest_agents::config::SERVICE_CLIENT_ID,
-        &config.service_client_secret,
+        config.service_client_secret.expose(),
     );
     auth.validate()?;
     config.validate()?;
@@ -310,7 +310,7 @@ fn add_service_client(auth: &mut AuthConfig, id: &str, secret: &str) {
 
 /// The platform's database, created if needed and migrated.
 async fn migrated_pool(platform: &PlatformConfig) -> anyhow::Result<sqlx::PgPool> {
-    let db = temponest_db::DbConfig::for_service("temponest", &platform.database_url)
+    let db = temponest_db::DbConfig::for_service("temponest", platform.database_url.expose())
         .with_settings(&platform.database)?;
     temponest_db::ensure_database(&db).await?;
     let pool = temponest_db::connect(&db).await?;

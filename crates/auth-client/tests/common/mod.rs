@@ -12,7 +12,9 @@ pub async fn serve(app: axum::Router) -> String {
 pub async fn cache() -> temponest_cache::Cache {
     temponest_cache::Cache::connect(temponest_cache::CacheConfig {
         redis_url: Some(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            std::env::var("REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+                .into(),
         ),
         key_prefix: format!("test-{}", uuid::Uuid::new_v4()),
         ..temponest_cache::CacheConfig::default()

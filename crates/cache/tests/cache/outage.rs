@@ -68,7 +68,7 @@ async fn with_redis_unreachable_writes_and_invalidations_neither_fail_nor_hang()
 #[tokio::test]
 async fn a_redis_that_never_answers_is_bounded_by_the_timeout_instead_of_hanging_calls() {
     let cache = Cache::connect(CacheConfig {
-        redis_url: Some(silent_redis().await),
+        redis_url: Some(silent_redis().await.into()),
         redis_timeout: Duration::from_millis(100),
         ..config()
     })
@@ -97,7 +97,7 @@ async fn a_redis_that_never_answers_is_bounded_by_the_timeout_instead_of_hanging
 #[tokio::test]
 async fn an_invalid_redis_url_leaves_an_in_process_cache() {
     let cache = Cache::connect(CacheConfig {
-        redis_url: Some("not a url".to_owned()),
+        redis_url: Some("not a url".into()),
         ..config()
     })
     .await;
@@ -116,7 +116,7 @@ async fn after_an_outage_the_cache_clears_l1_and_resumes_using_redis_by_itself()
     let proxy = FlakyProxy::start().await;
     let shared = config();
     let a = Cache::connect(CacheConfig {
-        redis_url: Some(proxy.url()),
+        redis_url: Some(proxy.url().into()),
         ..shared.clone()
     })
     .await;

@@ -23,7 +23,7 @@ pub fn redis_url() -> String {
 /// Configuration for the real Redis under a fresh, unique key prefix.
 pub fn config() -> CacheConfig {
     CacheConfig {
-        redis_url: Some(redis_url()),
+        redis_url: Some(redis_url().into()),
         key_prefix: format!("tn-test-{}", Uuid::new_v4()),
         ..CacheConfig::default()
     }
@@ -40,7 +40,7 @@ pub async fn two_replicas() -> (Cache, Cache) {
 /// A cache whose Redis URL points at a closed port.
 pub async fn cache_without_reachable_redis() -> Cache {
     Cache::connect(CacheConfig {
-        redis_url: Some(UNREACHABLE_REDIS.to_owned()),
+        redis_url: Some(UNREACHABLE_REDIS.into()),
         ..config()
     })
     .await

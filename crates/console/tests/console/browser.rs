@@ -34,7 +34,7 @@ pub async fn spawn(pool: PgPool) -> Platform {
     };
     let scheduler = SchedulerConfig {
         agents_url: harness.base().to_owned(),
-        service_client_secret: SERVICE_SECRET.to_owned(),
+        service_client_secret: SERVICE_SECRET.into(),
         ..SchedulerConfig::default()
     };
     let mut webhooks = WebhooksConfig::default();

@@ -228,7 +228,7 @@ pub fn client() -> reqwest::Client {
 pub fn config(kind: ProviderKind, base_url: &str) -> ProviderConfig {
     ProviderConfig {
         base_url: base_url.to_owned(),
-        api_key: Some("test-key".to_owned()),
+        api_key: Some("test-key".into()),
         backoff_base_ms: 1,
         backoff_max_ms: 5_000,
         connect_timeout_secs: 5,

@@ -25,7 +25,7 @@ pub fn provider(kind: ProviderKind, base_url: &str, api_key: Option<&str>) -> Pr
     ProviderConfig {
         kind,
         base_url: base_url.to_owned(),
-        api_key: api_key.map(str::to_owned),
+        api_key: api_key.map(Into::into),
         read_timeout_secs: 10,
         max_retries: 1,
         backoff_base_ms: 10,

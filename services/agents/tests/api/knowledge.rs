@@ -20,7 +20,7 @@ async fn spawn(pool: PgPool, mut config: AgentsConfig) -> Spawned {
     if config.knowledge_url.is_empty() {
         config.knowledge_url = harness.base().to_owned();
     }
-    config.service_client_secret = SECRET.to_owned();
+    config.service_client_secret = SECRET.into();
     let auth = temponest_auth::AuthConfig {
         service_clients: format!("agents={SECRET}"),
         ..temponest_auth::AuthConfig::default().with_fast_hashing()

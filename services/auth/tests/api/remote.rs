@@ -20,7 +20,9 @@ pub async fn downstream(auth: &TestApp) -> Api {
     let http = reqwest::Client::new();
     let cache = Cache::connect(CacheConfig {
         redis_url: Some(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            std::env::var("REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+                .into(),
         ),
         key_prefix: auth.prefix.clone(),
         ..CacheConfig::default()

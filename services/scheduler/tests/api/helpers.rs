@@ -33,7 +33,7 @@ pub const SERVICE_SECRET: &str = "8d1f4b7e2a9c06f35e8b1d4a7c2f9e60";
 /// The test configuration: fast housekeeping, the engine off (tests drive it or start it).
 pub fn config() -> SchedulerConfig {
     let mut config = SchedulerConfig {
-        service_client_secret: SERVICE_SECRET.to_owned(),
+        service_client_secret: SERVICE_SECRET.into(),
         ..SchedulerConfig::default()
     };
     config.scheduler.run_engine = false;
@@ -65,7 +65,7 @@ pub fn openai_provider(base_url: &str) -> temponest_llm::ProviderConfig {
     temponest_llm::ProviderConfig {
         kind: temponest_llm::ProviderKind::OpenAi,
         base_url: base_url.to_owned(),
-        api_key: Some("k".to_owned()),
+        api_key: Some("k".into()),
         read_timeout_secs: 120,
         max_retries: 0,
         ..temponest_llm::ProviderConfig::default()

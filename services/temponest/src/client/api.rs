@@ -208,7 +208,10 @@ impl Api {
         match &self.credentials {
             Credentials::None => None,
             Credentials::Bearer { token, .. } => Some(token.clone()),
-            Credentials::Session => self.profile.lock().expect("profile").access_token.clone(),
+            Credentials::Session => {
+                let profile = self.profile.lock().expect("profile");
+                profile.access_token.as_ref().map(|t| t.expose().to_owned())
+            }
         }
     }
 
@@ -230,7 +233,7 @@ impl Api {
             .public(
                 Method::POST,
                 "/auth/refresh",
-                Some(&json!({ "refresh_token": refresh_token })),
+                Some(&json!({ "refresh_token": refresh_token.expose() })),
             )
             .await?;
         if response.status() == StatusCode::UNAUTHORIZED {
@@ -272,8 +275,8 @@ impl Api {
 
 /// Puts a login's or a refresh's tokens into a profile.
 pub fn store_tokens(profile: &mut Profile, tokens: &temponest_auth::models::TokenOut) {
-    profile.access_token = Some(tokens.access_token.clone());
-    profile.refresh_token = Some(tokens.refresh_token.clone());
+    profile.access_token = Some(tokens.access_token.as_str().into());
+    profile.refresh_token = Some(tokens.refresh_token.as_str().into());
     profile.expires_at = Some(Utc::now() + chrono::Duration::seconds(tokens.expires_in));
 }
 

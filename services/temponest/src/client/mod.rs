@@ -113,9 +113,9 @@ fn context(global: &Global, out: Output) -> Result<Ctx, CliError> {
             token,
             source: "TEMPONEST_API_KEY",
         }
-    } else if let Some(token) = profile.api_key.clone() {
+    } else if let Some(token) = &profile.api_key {
         Credentials::Bearer {
-            token,
+            token: token.expose().to_owned(),
             source: "profile API key",
         }
     } else if profile.access_token.is_some() || profile.refresh_token.is_some() {

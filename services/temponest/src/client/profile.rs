@@ -5,12 +5,12 @@
 //! secrets are never readable by others, even for a moment.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use temponest_platform::Secret;
 
 use super::error::CliError;
 
@@ -27,8 +27,9 @@ pub struct Store {
     pub profiles: BTreeMap<String, Profile>,
 }
 
-/// One platform and how to authenticate to it.
-#[derive(Default, Clone, Serialize, Deserialize)]
+/// One platform and how to authenticate to it (`Debug` shows whether each credential is set,
+/// never its value).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -36,28 +37,14 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_token: Option<String>,
+    pub access_token: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<Secret>,
     /// When the access token expires (refreshed a little before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
-}
-
-impl fmt::Debug for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |s: &Option<String>| s.as_ref().map(|_| "[redacted]");
-        f.debug_struct("Profile")
-            .field("url", &self.url)
-            .field("email", &self.email)
-            .field("access_token", &redacted(&self.access_token))
-            .field("refresh_token", &redacted(&self.refresh_token))
-            .field("expires_at", &self.expires_at)
-            .field("api_key", &redacted(&self.api_key))
-            .finish()
-    }
+    pub api_key: Option<Secret>,
 }
 
 impl Profile {
@@ -180,4 +167,32 @@ fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
         .write(true)
         .create_new(true)
         .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_which_credentials_a_profile_holds_but_never_their_values() {
+        let profile = Profile {
+            url: Some("http://127.0.0.1:9000".into()),
+            access_token: Some("eyJ-access".into()),
+            refresh_token: Some("rt_refresh".into()),
+            api_key: None,
+            ..Profile::default()
+        };
+        let shown = format!("{profile:?}");
+        assert!(
+            !shown.contains("eyJ-access") && !shown.contains("rt_refresh"),
+            "{shown}"
+        );
+        assert!(shown.contains("access_token: Some(<redacted>)"), "{shown}");
+        assert!(shown.contains("api_key: None"), "{shown}");
+        let stored = serde_json::to_value(&profile).unwrap();
+        assert_eq!(
+            stored["refresh_token"], "rt_refresh",
+            "the file keeps the value"
+        );
+    }
 }

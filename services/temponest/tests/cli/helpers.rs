@@ -51,7 +51,7 @@ pub async fn platform_with(pool: PgPool, agents: temponest_agents::AgentsConfig)
     };
     let mut scheduler = temponest_scheduler::SchedulerConfig {
         agents_url: harness.base().to_owned(),
-        service_client_secret: SERVICE_SECRET.to_owned(),
+        service_client_secret: SERVICE_SECRET.into(),
         ..temponest_scheduler::SchedulerConfig::default()
     };
     scheduler.scheduler.poll_interval_ms = 200;

@@ -68,7 +68,7 @@ pub async fn login(ctx: &Ctx, args: Login) -> Result<(), CliError> {
             },
         )?;
         let me = probe.get("/auth/me", &[]).await?.body;
-        profile.api_key = Some(key);
+        profile.api_key = Some(key.into());
         me
     } else {
         let email = match args.email {
