@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use temponest_secrets::Secret;
 use uuid::Uuid;
 
 /// Retries of calls to the auth service on a request's path: quick and few (about 50 ms, then
@@ -36,32 +37,24 @@ pub fn service_email(client: &str) -> String {
     format!("{client}@service.temponest.internal")
 }
 
-/// `POST /auth/service-token` request.
-#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
+/// `POST /auth/service-token` request (`Debug` never shows the secret).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceTokenRequest {
     /// A known service client, e.g. `scheduler`.
     pub client_id: String,
     /// The client's configured secret.
-    pub client_secret: String,
+    #[schema(value_type = String)]
+    pub client_secret: Secret,
     /// The tenant the token acts for.
     pub tenant_id: Uuid,
 }
 
-impl std::fmt::Debug for ServiceTokenRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceTokenRequest")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("tenant_id", &self.tenant_id)
-            .finish()
-    }
-}
-
-/// `POST /auth/service-token` response.
-#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
+/// `POST /auth/service-token` response (`Debug` never shows the token).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceTokenResponse {
     /// The service token (a JWT of type `service`).
-    pub access_token: String,
+    #[schema(value_type = String)]
+    pub access_token: Secret,
     /// Always `bearer`.
     pub token_type: String,
     /// Lifetime in seconds.
@@ -69,17 +62,6 @@ pub struct ServiceTokenResponse {
     pub tenant_id: Uuid,
     /// The client's fixed scopes.
     pub permissions: Vec<crate::permissions::Permission>,
-}
-
-impl std::fmt::Debug for ServiceTokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceTokenResponse")
-            .field("access_token", &"[redacted]")
-            .field("expires_in", &self.expires_in)
-            .field("tenant_id", &self.tenant_id)
-            .field("permissions", &self.permissions)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Why no service token could be obtained.
@@ -215,7 +197,7 @@ impl ServiceTokens {
     async fn fetch(&self, tenant_id: Uuid) -> Result<Arc<Cached>, ServiceTokenError> {
         let body = ServiceTokenRequest {
             client_id: self.client_id.to_string(),
-            client_secret: self.client_secret.to_string(),
+            client_secret: Secret(self.client_secret.to_string()),
             tenant_id,
         };
         let mut last_error = String::new();
@@ -243,7 +225,7 @@ impl ServiceTokens {
                     // Short lifetimes (tests, odd configurations) keep half of it in hand.
                     let margin = REFRESH_MARGIN.min(lifetime / 2);
                     return Ok(Arc::new(Cached {
-                        token: issued.access_token,
+                        token: issued.access_token.0,
                         refresh_at: requested + lifetime - margin,
                     }));
                 }

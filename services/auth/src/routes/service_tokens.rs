@@ -40,7 +40,7 @@ pub async fn issue(
     // unknown name, and a rejected name is not recorded.
     if !state
         .service_clients
-        .verify(&body.client_id, &body.client_secret)
+        .verify(&body.client_id, body.client_secret.expose())
     {
         return Err(invalid_client());
     }
@@ -70,7 +70,7 @@ pub async fn issue(
     })?;
     metrics::counter!("auth_service_tokens_issued_total", "client" => client).increment(1);
     Ok(no_store(Json(ServiceTokenResponse {
-        access_token,
+        access_token: access_token.into(),
         token_type: "bearer".to_owned(),
         expires_in: ttl,
         tenant_id: body.tenant_id,
