@@ -6,25 +6,19 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use temponest_auth::models::{TokenOut, UserOut};
 
 use crate::error::ConsoleError;
 use crate::session::{SessionCell, SessionData};
 
-/// Tokens from `POST /auth/login` and `POST /auth/refresh`.
-#[derive(Deserialize)]
-struct Tokens {
-    access_token: String,
-    refresh_token: String,
-}
-
-/// `GET /auth/me`, the parts the console shows.
-#[derive(Deserialize)]
-struct Me {
-    email: String,
-    permissions: Vec<String>,
+/// The names of the permissions of `GET /auth/me`'s user, as the session keeps them.
+fn permission_names(me: &UserOut) -> Vec<String> {
+    me.permissions
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect()
 }
 
 /// A client of the API at one base URL.
@@ -65,8 +59,8 @@ impl ApiClient {
         if let Some(ip) = client_ip {
             request = request.header("x-forwarded-for", ip);
         }
-        let tokens: Tokens = decode(request.send().await.map_err(unreachable)?).await?;
-        let me: Me = decode(
+        let tokens: TokenOut = decode(request.send().await.map_err(unreachable)?).await?;
+        let me: UserOut = decode(
             self.http
                 .get(self.url("/auth/me"))
                 .bearer_auth(&tokens.access_token)
@@ -75,11 +69,12 @@ impl ApiClient {
                 .map_err(unreachable)?,
         )
         .await?;
+        let permissions = permission_names(&me);
         Ok(SessionData::new(
             tokens.access_token,
             tokens.refresh_token,
             me.email,
-            me.permissions,
+            permissions,
             ttl_secs,
         ))
     }
@@ -151,8 +146,8 @@ impl ApiClient {
             .send()
             .await
             .ok()?;
-        let tokens: Tokens = decode(resp).await.ok()?;
-        let me: Option<Me> = match self
+        let tokens: TokenOut = decode(resp).await.ok()?;
+        let me: Option<UserOut> = match self
             .http
             .get(self.url("/auth/me"))
             .bearer_auth(&tokens.access_token)
@@ -166,7 +161,7 @@ impl ApiClient {
         renewed.access_token = tokens.access_token;
         renewed.refresh_token = tokens.refresh_token;
         if let Some(me) = me {
-            renewed.permissions = me.permissions;
+            renewed.permissions = permission_names(&me);
         }
         Some(renewed)
     }

@@ -7,10 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
+use temponest_auth::models::{ApiKeyCreatedOut, ApiKeyOut, UserOut};
+use temponest_auth_client::permissions::{Permission, Role};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
@@ -29,24 +30,20 @@ pub fn routes() -> Router<ConsoleState> {
 }
 
 /// The roles an admin can grant, least first.
-const ROLES: [&str; 4] = ["viewer", "developer", "manager", "admin"];
+const ROLES: [&str; 4] = [
+    Role::Viewer.as_str(),
+    Role::Developer.as_str(),
+    Role::Manager.as_str(),
+    Role::Admin.as_str(),
+];
 
-#[derive(Deserialize)]
-struct User {
-    email: String,
-    roles: Vec<String>,
-    is_active: bool,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Deserialize)]
-struct ApiKey {
-    id: Uuid,
-    name: String,
-    prefix: String,
-    scopes: Vec<String>,
-    last_used_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
+/// Names as a page lists them: `a, b`.
+fn listed<T: Copy>(items: &[T], name: fn(T) -> &'static str) -> String {
+    items
+        .iter()
+        .map(|&t| name(t))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct UserRow {
@@ -87,7 +84,7 @@ async fn render(
     let users = if chrome.can.manage_users {
         state
             .api
-            .get::<Vec<User>>(&signed.cell, "/users?limit=100")
+            .get::<Vec<UserOut>>(&signed.cell, "/users?limit=100")
             .await?
     } else {
         Vec::new()
@@ -95,7 +92,7 @@ async fn render(
     let keys = if chrome.can.manage_keys {
         state
             .api
-            .get::<Vec<ApiKey>>(&signed.cell, "/api-keys")
+            .get::<Vec<ApiKeyOut>>(&signed.cell, "/api-keys")
             .await?
     } else {
         Vec::new()
@@ -104,7 +101,7 @@ async fn render(
         .into_iter()
         .map(|u| UserRow {
             email: u.email,
-            roles: u.roles.join(", "),
+            roles: listed(&u.roles, Role::as_str),
             active: u.is_active,
             created: when(&u.created_at),
         })
@@ -115,7 +112,7 @@ async fn render(
             id: k.id,
             name: k.name,
             prefix: k.prefix,
-            scopes: k.scopes.join(", "),
+            scopes: listed(&k.scopes, Permission::as_str),
             last_used: k.last_used_at.as_ref().map_or("never".into(), when),
             created: when(&k.created_at),
         })
@@ -184,11 +181,6 @@ pub struct KeyForm {
     scopes: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct KeyCreated {
-    key: String,
-}
-
 /// Creates a key and shows it this once (the page is `no-store`).
 async fn create_key(
     State(state): State<ConsoleState>,
@@ -198,7 +190,7 @@ async fn create_key(
     let body = json!({"name": form.name.trim(), "scopes": form.scopes});
     match state
         .api
-        .json::<KeyCreated>(&signed.cell, Method::POST, "/api-keys", Some(&body))
+        .json::<ApiKeyCreatedOut>(&signed.cell, Method::POST, "/api-keys", Some(&body))
         .await
     {
         Ok(created) => {

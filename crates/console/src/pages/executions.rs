@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::error::ConsoleError;
 use crate::pages::agents::Agent;
 use crate::pages::execution_list::{ListFilter, ListQuery, LiveList};
-use crate::pages::{page, usd, when};
+use crate::pages::{page, usd, when, with_outcome};
 use crate::web::{Chrome, ConsoleState, Signed, button_route};
 
 pub fn routes() -> Router<ConsoleState> {
@@ -67,10 +67,7 @@ pub struct Execution {
 
 /// The status, with the finer outcome when it says more (`failed · cancelled`).
 pub fn shown_status(e: &Execution) -> String {
-    match e.outcome.as_deref() {
-        Some(outcome) if outcome != e.status => format!("{} · {outcome}", e.status),
-        _ => e.status.clone(),
-    }
+    with_outcome(&e.status, e.outcome.as_deref())
 }
 
 #[derive(Template)]

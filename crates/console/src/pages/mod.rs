@@ -35,6 +35,15 @@ pub fn when(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// A status with the finer outcome next to it when that says more (`failed · cancelled`,
+/// not `completed · completed`).
+pub fn with_outcome(status: &str, outcome: Option<&str>) -> String {
+    match outcome {
+        Some(outcome) if outcome != status => format!("{status} · {outcome}"),
+        _ => status.to_owned(),
+    }
+}
+
 /// Dollars as pages show them: cents for large sums, more digits for the tiny sums of
 /// single model calls.
 pub fn usd(amount: f64) -> String {
@@ -73,5 +82,11 @@ mod tests {
         assert_eq!(usd(12.345), "$12.35");
         assert_eq!(usd(0.000123), "$0.000123");
         assert_eq!(query_value("a b&c"), "a+b%26c");
+        assert_eq!(
+            with_outcome("failed", Some("cancelled")),
+            "failed · cancelled"
+        );
+        assert_eq!(with_outcome("completed", Some("completed")), "completed");
+        assert_eq!(with_outcome("running", None), "running");
     }
 }

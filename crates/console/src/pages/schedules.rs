@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
+use temponest_scheduler::models::{FireOut, ScheduleOut};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
@@ -32,32 +33,6 @@ pub fn routes() -> Router<ConsoleState> {
 /// How many fire times the preview lists.
 const PREVIEW: usize = 5;
 
-#[derive(Deserialize)]
-struct Schedule {
-    id: Uuid,
-    agent_id: Uuid,
-    name: String,
-    schedule_type: String,
-    cron_expression: Option<String>,
-    interval_seconds: Option<i64>,
-    run_at: Option<DateTime<Utc>>,
-    timezone: String,
-    is_active: bool,
-    last_run: Option<DateTime<Utc>>,
-    next_run: Option<DateTime<Utc>>,
-    run_count: i64,
-    skipped_count: i64,
-    missed_count: i64,
-}
-
-#[derive(Deserialize)]
-struct Fire {
-    fire_time: DateTime<Utc>,
-    disposition: String,
-    execution_id: Option<Uuid>,
-    status: Option<String>,
-}
-
 struct ScheduleRow {
     id: Uuid,
     name: String,
@@ -69,7 +44,7 @@ struct ScheduleRow {
 }
 
 impl ScheduleRow {
-    fn new(s: &Schedule, agents: &[(Uuid, String)], zone: ViewerZone) -> Self {
+    fn new(s: &ScheduleOut, agents: &[(Uuid, String)], zone: ViewerZone) -> Self {
         let when = match (
             s.schedule_type.as_str(),
             &s.cron_expression,
@@ -120,7 +95,7 @@ async fn list(
     let (schedules, agents) = futures::try_join!(
         state
             .api
-            .get::<Vec<Schedule>>(&signed.cell, "/schedules?limit=100"),
+            .get::<Vec<ScheduleOut>>(&signed.cell, "/schedules?limit=100"),
         agents(&state, &signed)
     )?;
     let schedules = schedules
@@ -240,11 +215,6 @@ async fn preview(
     show_form(&state, &signed, zone, form, None, StatusCode::OK).await
 }
 
-#[derive(Deserialize)]
-struct Created {
-    id: Uuid,
-}
-
 async fn create(
     State(state): State<ConsoleState>,
     zone: ViewerZone,
@@ -262,7 +232,7 @@ async fn create(
     }
     match state
         .api
-        .json::<Created>(&signed.cell, Method::POST, "/schedules", Some(&body))
+        .json::<ScheduleOut>(&signed.cell, Method::POST, "/schedules", Some(&body))
         .await
     {
         Ok(created) => {
@@ -304,8 +274,8 @@ async fn detail(
         format!("/schedules/{id}/fires?limit=20"),
     );
     let (schedule, fires, agents) = futures::try_join!(
-        state.api.get::<Schedule>(&signed.cell, &one),
-        state.api.get::<Vec<Fire>>(&signed.cell, &history),
+        state.api.get::<ScheduleOut>(&signed.cell, &one),
+        state.api.get::<Vec<FireOut>>(&signed.cell, &history),
         agents(&state, &signed)
     )?;
     let upcoming = match (&schedule.cron_expression, schedule.is_active) {
@@ -318,8 +288,8 @@ async fn detail(
         .iter()
         .map(|f| FireRow {
             at: zone.show(&f.fire_time),
-            disposition: f.disposition.clone(),
-            status: f.status.clone().unwrap_or_default(),
+            disposition: f.disposition.as_str().to_owned(),
+            status: f.status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
             execution_id: f.execution_id,
         })
         .collect();

@@ -8,14 +8,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
+use temponest_webhooks::models::{
+    DeliveryDetail, DeliveryOut, DeliveryStatus, WebhookCreated, WebhookOut,
+};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::pages::{page, page_with, when};
+use crate::pages::{page, page_with, when, with_outcome};
 use crate::web::{Chrome, ConsoleState, Posted, Signed, button_route};
 
 pub fn routes() -> Router<ConsoleState> {
@@ -41,48 +43,6 @@ pub fn routes() -> Router<ConsoleState> {
         )
 }
 
-#[derive(Deserialize)]
-struct Endpoint {
-    id: Uuid,
-    name: String,
-    url: String,
-    events: Vec<String>,
-    is_active: bool,
-    disabled_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: Uuid,
-    name: String,
-    secret: String,
-}
-
-#[derive(Deserialize)]
-struct Delivery {
-    id: Uuid,
-    event_type: String,
-    status: String,
-    outcome: Option<String>,
-    response_status: Option<i32>,
-    attempt_count: i32,
-    error: Option<String>,
-    created_at: DateTime<Utc>,
-    #[serde(default)]
-    attempts: Vec<Attempt>,
-    webhook_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct Attempt {
-    attempt: i32,
-    started_at: DateTime<Utc>,
-    duration_ms: i32,
-    response_status: Option<i32>,
-    response_body: Option<String>,
-    error: Option<String>,
-}
-
 /// The endpoint form as typed (`events[]`: the ticked event types).
 #[derive(Deserialize, Default)]
 pub struct EndpointForm {
@@ -98,7 +58,7 @@ pub struct EndpointForm {
 #[template(path = "webhooks.html")]
 struct ListPage {
     chrome: Chrome,
-    endpoints: Vec<Endpoint>,
+    endpoints: Vec<WebhookOut>,
     catalogue: Vec<String>,
     form: EndpointForm,
     error: Option<String>,
@@ -120,7 +80,7 @@ async fn list_page(
     let (endpoints, catalogue) = futures::try_join!(
         state
             .api
-            .get::<Vec<Endpoint>>(&signed.cell, "/webhooks?limit=100"),
+            .get::<Vec<WebhookOut>>(&signed.cell, "/webhooks?limit=100"),
         state
             .api
             .get::<Vec<String>>(&signed.cell, "/webhooks/events")
@@ -152,7 +112,7 @@ async fn list(State(state): State<ConsoleState>, signed: Signed) -> Result<Respo
 #[template(path = "webhook_created.html")]
 struct CreatedPage {
     chrome: Chrome,
-    created: Created,
+    created: WebhookCreated,
 }
 
 /// Creates the endpoint and shows its signing secret, this once (the page is `no-store`).
@@ -164,7 +124,7 @@ async fn create(
     let body = json!({"name": form.name.trim(), "url": form.url.trim(), "events": form.events});
     match state
         .api
-        .json::<Created>(&signed.cell, Method::POST, "/webhooks", Some(&body))
+        .json::<WebhookCreated>(&signed.cell, Method::POST, "/webhooks", Some(&body))
         .await
     {
         Ok(created) => page_with(
@@ -191,14 +151,11 @@ struct DeliveryRow {
 }
 
 impl DeliveryRow {
-    fn new(d: &Delivery) -> Self {
+    fn new(d: &DeliveryOut) -> Self {
         Self {
             id: d.id,
             event_type: d.event_type.clone(),
-            status: match &d.outcome {
-                Some(outcome) if *outcome != d.status => format!("{} · {outcome}", d.status),
-                _ => d.status.clone(),
-            },
+            status: with_outcome(d.status.as_str(), d.outcome.map(|o| o.as_str())),
             response: d.response_status.map_or_else(
                 || d.error.clone().unwrap_or_else(|| "–".into()),
                 |s| s.to_string(),
@@ -213,7 +170,7 @@ impl DeliveryRow {
 #[template(path = "webhook.html")]
 struct DetailPage {
     chrome: Chrome,
-    endpoint: Endpoint,
+    endpoint: WebhookOut,
     deliveries: Vec<DeliveryRow>,
 }
 
@@ -227,8 +184,8 @@ async fn detail(
         format!("/webhooks/{id}/deliveries?limit=50"),
     );
     let (endpoint, deliveries) = futures::try_join!(
-        state.api.get::<Endpoint>(&signed.cell, &one),
-        state.api.get::<Vec<Delivery>>(&signed.cell, &deliveries)
+        state.api.get::<WebhookOut>(&signed.cell, &one),
+        state.api.get::<Vec<DeliveryOut>>(&signed.cell, &deliveries)
     )?;
     let deliveries = deliveries.iter().map(DeliveryRow::new).collect();
     page(&DetailPage {
@@ -261,12 +218,14 @@ async fn delivery(
     signed: Signed,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ConsoleError> {
-    let d: Delivery = state
+    let DeliveryDetail {
+        delivery: d,
+        attempts,
+    } = state
         .api
         .get(&signed.cell, &format!("/webhooks/deliveries/{id}"))
         .await?;
-    let attempts = d
-        .attempts
+    let attempts = attempts
         .iter()
         .map(|a| AttemptRow {
             attempt: a.attempt,
@@ -279,7 +238,7 @@ async fn delivery(
             body: a.response_body.clone().unwrap_or_default(),
         })
         .collect();
-    let retryable = d.status == "failed";
+    let retryable = d.status == DeliveryStatus::Failed;
     page(&DeliveryPage {
         chrome: Chrome::new(&signed, "webhooks"),
         d: DeliveryRow::new(&d),

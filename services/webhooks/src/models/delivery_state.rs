@@ -49,6 +49,10 @@ pub enum DeliveryOutcome {
     EndpointDeleted,
 }
 
+named!(DeliveryOutcome, "delivery outcome",
+    Delivered => "delivered", Exhausted => "exhausted", Disabled => "disabled",
+    Blocked => "blocked", EndpointDeleted => "endpoint_deleted");
+
 /// What kind of failure an attempt met (`None` when it succeeded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -84,8 +88,12 @@ mod tests {
             assert_eq!(DeliveryStatus::parse(status.as_str()), Ok(status));
         }
         assert!(DeliveryStatus::parse("cancelled").is_err());
+        for &outcome in DeliveryOutcome::ALL {
+            let json = serde_json::to_value(outcome).unwrap();
+            assert_eq!(json, outcome.as_str());
+        }
         assert_eq!(
-            serde_json::to_value(DeliveryOutcome::EndpointDeleted).unwrap(),
+            DeliveryOutcome::EndpointDeleted.as_str(),
             "endpoint_deleted"
         );
         assert_eq!(
