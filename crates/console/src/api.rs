@@ -6,19 +6,21 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use temponest_auth::models::{TokenOut, UserOut};
+use temponest_auth::models::TokenOut;
 
 use crate::error::ConsoleError;
 use crate::session::{SessionCell, SessionData};
 
-/// The names of the permissions of `GET /auth/me`'s user, as the session keeps them.
-fn permission_names(me: &UserOut) -> Vec<String> {
-    me.permissions
-        .iter()
-        .map(|p| p.as_str().to_owned())
-        .collect()
+/// `GET /auth/me`, the parts the session keeps. Not `UserOut`: permissions are kept as
+/// names, so a permission a newer auth service knows (during a rolling upgrade) does not stop
+/// sign-in; the console only hides buttons by them, the API decides.
+#[derive(Deserialize)]
+struct Me {
+    email: String,
+    permissions: Vec<String>,
 }
 
 /// A client of the API at one base URL.
@@ -60,7 +62,7 @@ impl ApiClient {
             request = request.header("x-forwarded-for", ip);
         }
         let tokens: TokenOut = decode(request.send().await.map_err(unreachable)?).await?;
-        let me: UserOut = decode(
+        let me: Me = decode(
             self.http
                 .get(self.url("/auth/me"))
                 .bearer_auth(&tokens.access_token)
@@ -69,12 +71,11 @@ impl ApiClient {
                 .map_err(unreachable)?,
         )
         .await?;
-        let permissions = permission_names(&me);
         Ok(SessionData::new(
             tokens.access_token,
             tokens.refresh_token,
             me.email,
-            permissions,
+            me.permissions,
             ttl_secs,
         ))
     }
@@ -147,7 +148,7 @@ impl ApiClient {
             .await
             .ok()?;
         let tokens: TokenOut = decode(resp).await.ok()?;
-        let me: Option<UserOut> = match self
+        let me: Option<Me> = match self
             .http
             .get(self.url("/auth/me"))
             .bearer_auth(&tokens.access_token)
@@ -161,7 +162,7 @@ impl ApiClient {
         renewed.access_token = tokens.access_token;
         renewed.refresh_token = tokens.refresh_token;
         if let Some(me) = me {
-            renewed.permissions = permission_names(&me);
+            renewed.permissions = me.permissions;
         }
         Some(renewed)
     }
