@@ -23,10 +23,11 @@ pub enum AdminError {
     Email(#[from] EmailError),
     #[error("password {0}")]
     Password(#[from] PasswordRuleError),
-    /// Refused by the same rule the API applies (role names, a taken email, ...), or the
-    /// hasher was overloaded.
+    /// Refused by the same rule the API applies (role names, a taken email, ...).
     #[error("{}", .0.detail)]
     Refused(#[from] temponest_web::ApiError),
+    #[error("password {0}")]
+    Hashing(#[from] crate::domain::password::HashError),
     #[error("no user with that email")]
     NoSuchUser,
     #[error("unknown scopes: {0:?}")]

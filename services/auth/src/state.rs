@@ -46,8 +46,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("{0}")]
-    Api(#[from] temponest_web::ApiError),
+    #[error("signing keys: {0}")]
+    Signing(#[from] crate::domain::signing::SigningError),
 }
 
 /// The password hasher configured by `config`, one hash at a time (operator commands).

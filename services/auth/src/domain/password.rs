@@ -9,8 +9,25 @@ use std::time::Duration;
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use rand::RngExt;
-use temponest_web::ApiError;
 use tokio::sync::{OnceCell, Semaphore};
+
+/// Why a password could not be hashed or verified. The routes answer the first two 503 (the
+/// caller may retry) and the others 500.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// No hashing slot came free within the queue timeout (a login flood).
+    #[error("password hashing queue is full")]
+    Busy,
+    /// The hasher is shutting down.
+    #[error("password hasher closed")]
+    Closed,
+    /// The blocking task failed (it panicked or was cancelled).
+    #[error("hashing task failed: {0}")]
+    Task(String),
+    /// argon2 or the PHC encoding refused its input (never for a valid configuration).
+    #[error("hashing failed: {0}")]
+    Compute(String),
+}
 
 /// Minimum and maximum password length in characters (SPEC §3).
 pub const MIN_LEN: usize = 8;
@@ -132,14 +149,14 @@ impl PasswordHasher {
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, HashError> {
         let permit = tokio::time::timeout(
             self.queue_timeout,
             Arc::clone(&self.permits).acquire_owned(),
         )
         .await
-        .map_err(|_| ApiError::unavailable("password hashing queue is full"))?
-        .map_err(|_| ApiError::unavailable("password hasher closed"))?;
+        .map_err(|_| HashError::Busy)?
+        .map_err(|_| HashError::Closed)?;
         let pool = Arc::clone(&self.memory);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -157,27 +174,26 @@ impl PasswordHasher {
             out
         })
         .await
-        .map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))
+        .map_err(|e| HashError::Task(e.to_string()))
     }
 
     /// Hashes a new password (PHC string).
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let params = self.params.clone();
         self.run(move |memory| {
             let salt: [u8; 16] = rand::rng().random();
             let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
             let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+            let failed =
+                |what: &str, e: &dyn std::fmt::Display| HashError::Compute(format!("{what}: {e}"));
             compute(&argon2, password.as_bytes(), &salt, &mut out, memory)
-                .map_err(|e| ApiError::internal(format!("hashing failed: {e}")))?;
+                .map_err(|e| failed("argon2", &e))?;
             let phc = PasswordHash {
                 algorithm: argon2::ARGON2ID_IDENT,
                 version: Some(Version::V0x13.into()),
-                params: ParamsString::try_from(&params)
-                    .map_err(|e| ApiError::internal(format!("hash parameters: {e}")))?,
-                salt: Some(Salt::new(&salt).map_err(|e| ApiError::internal(format!("salt: {e}")))?),
-                hash: Some(
-                    Output::new(&out).map_err(|e| ApiError::internal(format!("output: {e}")))?,
-                ),
+                params: ParamsString::try_from(&params).map_err(|e| failed("parameters", &e))?,
+                salt: Some(Salt::new(&salt).map_err(|e| failed("salt", &e))?),
+                hash: Some(Output::new(&out).map_err(|e| failed("output", &e))?),
             };
             Ok(phc.to_string())
         })
@@ -190,7 +206,7 @@ impl PasswordHasher {
         &self,
         password: String,
         stored: Option<String>,
-    ) -> Result<Verified, ApiError> {
+    ) -> Result<Verified, HashError> {
         let (stored, real) = match stored {
             Some(hash) => (hash, true),
             None => (self.dummy_hash().await?, false),
@@ -215,7 +231,7 @@ impl PasswordHasher {
         .await
     }
 
-    async fn dummy_hash(&self) -> Result<String, ApiError> {
+    async fn dummy_hash(&self) -> Result<String, HashError> {
         self.dummy
             .get_or_try_init(|| self.hash("temponest-dummy-password-for-timing".to_owned()))
             .await

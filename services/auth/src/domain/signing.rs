@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use temponest_auth_client::jwks::{Jwk, Jwks, JwksError, JwksSource};
 use temponest_auth_client::{AccessClaims, JwtVerifier};
-use temponest_web::ApiError;
 
 use temponest_sealing::Sealer;
 
@@ -60,7 +59,7 @@ impl SigningKeys {
         pool: PgPool,
         access_ttl: Duration,
         sealer: Arc<Sealer>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, SigningError> {
         let publish_retired_for = access_ttl + Duration::from_secs(60);
         let (kid, seed, public) = generate();
         let (stored, sealed) = seal(&sealer, &kid, &seed)?;
@@ -106,10 +105,7 @@ impl SigningKeys {
             publish_retired_for,
             sealer,
         };
-        keys.verifier
-            .reload()
-            .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        keys.reload_verifier().await?;
         Ok(keys)
     }
 
@@ -124,7 +120,7 @@ impl SigningKeys {
     }
 
     /// Retires the signing key and starts signing with a new one.
-    pub async fn rotate(&self) -> Result<String, ApiError> {
+    pub async fn rotate(&self) -> Result<String, SigningError> {
         let (kid, _) = self.store_new_key(Duration::ZERO).await?;
         self.reload_verifier().await?;
         Ok(kid)
@@ -134,7 +130,7 @@ impl SigningKeys {
     pub async fn rotate_if_older_than(
         &self,
         max_age: Duration,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<String>, SigningError> {
         let (kid, rotated) = self.store_new_key(max_age).await?;
         if !rotated {
             return Ok(None);
@@ -145,7 +141,7 @@ impl SigningKeys {
 
     /// Generates and seals a new key and makes it the active one when the active key is older
     /// than `max_age`: its id, and whether it was stored.
-    async fn store_new_key(&self, max_age: Duration) -> Result<(String, bool), ApiError> {
+    async fn store_new_key(&self, max_age: Duration) -> Result<(String, bool), SigningError> {
         let (kid, seed, public) = generate();
         let (stored, sealed) = seal(&self.sealer, &kid, &seed)?;
         let key = NewSigningKey {
@@ -158,11 +154,11 @@ impl SigningKeys {
         Ok((kid, rotated))
     }
 
-    async fn reload_verifier(&self) -> Result<(), ApiError> {
+    async fn reload_verifier(&self) -> Result<(), SigningError> {
         self.verifier
             .reload()
             .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))
+            .map_err(|e| SigningError::Reload(e.to_string()))
     }
 
     /// Checks every hour whether the signing key has reached `max_age` and rotates it.
@@ -182,15 +178,13 @@ impl SigningKeys {
     }
 
     /// Signs access-token claims with the active key.
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, ApiError> {
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, SigningError> {
         let guard = self.active.read().expect("key lock poisoned");
-        let active = guard
-            .as_ref()
-            .ok_or_else(|| ApiError::unavailable("no signing key loaded"))?;
+        let active = guard.as_ref().ok_or(SigningError::NoActiveKey)?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(active.kid.clone());
         jsonwebtoken::encode(&header, claims, &active.key)
-            .map_err(|e| ApiError::internal(format!("signing failed: {e}")))
+            .map_err(|e| SigningError::Encode(e.to_string()))
     }
 
     pub fn publish_retired_for(&self) -> Duration {
@@ -199,10 +193,29 @@ impl SigningKeys {
 }
 
 /// A new private key in its stored form.
-fn seal(sealer: &Sealer, kid: &str, seed: &[u8]) -> Result<(Vec<u8>, bool), ApiError> {
+fn seal(sealer: &Sealer, kid: &str, seed: &[u8]) -> Result<(Vec<u8>, bool), SigningError> {
     sealer
         .store(kid.as_bytes(), seed)
-        .map_err(|e| ApiError::internal(format!("could not seal a signing key: {e}")))
+        .map_err(|e| SigningError::Seal(e.to_string()))
+}
+
+/// Why a key could not be stored, loaded or used. The routes answer `NoActiveKey` and
+/// `Reload` 503 (a reload may succeed soon), a database error as every database error, and
+/// the others 500.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The key set could not be reloaded into the verifier.
+    #[error("{0}")]
+    Reload(String),
+    /// No active key is loaded yet.
+    #[error("no signing key loaded")]
+    NoActiveKey,
+    #[error("could not seal a signing key: {0}")]
+    Seal(String),
+    #[error("signing failed: {0}")]
+    Encode(String),
 }
 
 /// Why the key set could not be loaded from the database.

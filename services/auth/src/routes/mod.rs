@@ -8,6 +8,11 @@ pub mod service_tokens;
 pub mod session;
 pub mod users;
 
+use temponest_web::ApiError;
+
+use crate::domain::password::HashError;
+use crate::domain::signing::SigningError;
+
 temponest_platform::api_table! {
     service: "auth",
     state: crate::state::AppState,
@@ -37,5 +42,31 @@ temponest_platform::api_table! {
     }
     jwks {
         "/.well-known/jwks.json" => get(jwks);
+    }
+}
+
+// The domain's failures as answers (the domain speaks in its own error types; this is where
+// they become HTTP).
+
+/// An overloaded or closing hasher is a 503 the caller may retry; a failed hash is a 500.
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy | HashError::Closed => ApiError::unavailable(err.to_string()),
+            HashError::Task(_) | HashError::Compute(_) => ApiError::internal(err.to_string()),
+        }
+    }
+}
+
+/// A key set that is not (yet) loaded is a 503; a database error is answered as every one is.
+impl From<SigningError> for ApiError {
+    fn from(err: SigningError) -> Self {
+        match err {
+            SigningError::Database(e) => e.into(),
+            SigningError::Reload(_) | SigningError::NoActiveKey => {
+                ApiError::unavailable(err.to_string())
+            }
+            SigningError::Seal(_) | SigningError::Encode(_) => ApiError::internal(err.to_string()),
+        }
     }
 }

@@ -209,7 +209,7 @@ pub fn issue_access_token(
     session_id: Uuid,
 ) -> ApiResult<String> {
     let now = Utc::now().timestamp();
-    state.keys.sign(&AccessClaims {
+    Ok(state.keys.sign(&AccessClaims {
         sub: user_id,
         tenant_id,
         email: email.to_owned(),
@@ -222,7 +222,7 @@ pub fn issue_access_token(
         iss: ISSUER.to_owned(),
         token_type: TokenType::Access,
         client: None,
-    })
+    })?)
 }
 
 /// Rotates a refresh token: returns a new access token and the successor refresh token.
