@@ -73,7 +73,6 @@ pub fn service(config: ConsoleConfig) -> Plan {
             config.session_ttl_secs,
         )?;
         let state = ConsoleState::new(api, jar);
-        let openapi = utoipa::openapi::OpenApiBuilder::new().build();
-        Ok::<_, ConsoleStartError>(Descriptor::new(routes(state.clone()), openapi, state))
+        Ok::<_, ConsoleStartError>(Descriptor::new(routes(state.clone()), state))
     })
 }

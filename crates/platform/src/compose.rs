@@ -51,6 +51,17 @@ impl Kit {
         self.plans.iter().map(|p| p.name).collect()
     }
 
+    /// The process's API document: every documented service's, merged in order (`None` when
+    /// no service has one). Nothing is built or connected.
+    pub fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        merged_openapi(
+            self.plans
+                .iter()
+                .filter_map(|p| p.openapi)
+                .map(|document| document()),
+        )
+    }
+
     /// Every service's rate-limit policies.
     pub fn rate_limit_routes(&self) -> Vec<RoutePolicy> {
         self.plans
@@ -85,9 +96,11 @@ impl Kit {
             )));
         }
         let platform = Arc::new(platform);
+        let openapi = self
+            .openapi()
+            .unwrap_or_else(|| utoipa::openapi::OpenApiBuilder::new().build());
         let mut auth: Option<AuthClient> = None;
         let mut router = Router::new();
-        let mut documents = Vec::new();
         let mut long_routes = Vec::new();
         let mut engines = vec![idempotency_cleanup(&infra)];
         let mut states = Vec::new();
@@ -112,12 +125,11 @@ impl Kit {
                 })?);
             }
             router = router.merge(built.routes);
-            documents.push(built.openapi);
             long_routes.extend_from_slice(built.long_routes);
             engines.extend(built.engines);
             states.push(built.state);
         }
-        let (Some(auth), Some(openapi)) = (auth, merged_openapi(documents)) else {
+        let Some(auth) = auth else {
             return Err(StartupError::config("a process needs at least one service"));
         };
         let idempotency = Idempotency::new(infra.pool.clone())

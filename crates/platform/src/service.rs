@@ -1,6 +1,6 @@
-//! What a service hands the kit: a [`Plan`] (its name, rate-limit policies and how to build
-//! it from the shared [`Context`]) that yields a [`Descriptor`] (routes, OpenAPI, long-running
-//! routes, background [`Engine`]s and its state).
+//! What a service hands the kit: a [`Plan`] (its name, rate-limit policies, its OpenAPI
+//! document and how to build it from the shared [`Context`]) that yields a [`Descriptor`]
+//! (routes, long-running routes, background [`Engine`]s and its state).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -18,11 +18,15 @@ use crate::config::PlatformConfig;
 type Build =
     Box<dyn FnOnce(Context) -> BoxFuture<'static, Result<Descriptor, StartupError>> + Send>;
 
+/// A service's OpenAPI document, made without building the service.
+pub type Document = fn() -> utoipa::openapi::OpenApi;
+
 /// A service as the kit composes it; see `docs/architecture.md`.
 pub struct Plan {
     pub(crate) name: &'static str,
     pub(crate) rate_limits: Vec<RoutePolicy>,
     pub(crate) provides_auth: bool,
+    pub(crate) openapi: Option<Document>,
     pub(crate) build: Build,
 }
 
@@ -39,6 +43,7 @@ impl Plan {
             name,
             rate_limits,
             provides_auth: false,
+            openapi: None,
             build: Box::new(move |context| {
                 Box::pin(async move {
                     build(context)
@@ -54,6 +59,13 @@ impl Plan {
     /// descriptor provides ([`Descriptor::authenticating`]) instead of calling a remote one.
     pub fn providing_auth(mut self) -> Self {
         self.provides_auth = true;
+        self
+    }
+
+    /// The service's API document, served at `/docs` and printed by `temponest openapi`
+    /// (the kit has it without building anything: [`crate::Kit::openapi`]).
+    pub fn documented(mut self, openapi: Document) -> Self {
+        self.openapi = Some(openapi);
         self
     }
 
@@ -119,7 +131,6 @@ impl Engine {
 /// A built service.
 pub struct Descriptor {
     pub(crate) routes: Router,
-    pub(crate) openapi: utoipa::openapi::OpenApi,
     pub(crate) long_routes: &'static [&'static str],
     pub(crate) engines: Vec<Engine>,
     pub(crate) auth: Option<AuthClient>,
@@ -127,16 +138,11 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
-    /// The service's routes (state applied, no shared layers), its OpenAPI document and its
-    /// state (handed back to whoever composed it: [`crate::App::state`]).
-    pub fn new<S: Any + Send + Sync>(
-        routes: Router,
-        openapi: utoipa::openapi::OpenApi,
-        state: S,
-    ) -> Self {
+    /// The service's routes (state applied, no shared layers) and its state (handed back to
+    /// whoever composed it: [`crate::App::state`]).
+    pub fn new<S: Any + Send + Sync>(routes: Router, state: S) -> Self {
         Self {
             routes,
-            openapi,
             long_routes: &[],
             engines: Vec::new(),
             auth: None,

@@ -66,10 +66,11 @@ pub fn service(config: AgentsConfig) -> Plan {
             })
         });
         Ok::<_, StartupError>(
-            Descriptor::new(routes(state.clone()), openapi(), state)
+            Descriptor::new(routes(state.clone()), state)
                 .long_routes(LONG_ROUTES)
                 .engine(sessions)
                 .engine(interrupt),
         )
     })
+    .documented(openapi)
 }

@@ -58,9 +58,9 @@ pub fn service(config: AuthConfig) -> Plan {
     Plan::new(NAME, rate_limits, move |context| async move {
         let state = AppState::build(config, &context).await?;
         Ok::<_, StartupError>(
-            Descriptor::new(routes(state.clone()), openapi(), state.clone())
-                .authenticating(state.auth),
+            Descriptor::new(routes(state.clone()), state.clone()).authenticating(state.auth),
         )
     })
+    .documented(openapi)
     .providing_auth()
 }

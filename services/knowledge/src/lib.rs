@@ -39,7 +39,7 @@ pub const NAME: &str = "knowledge";
 pub fn service(config: KnowledgeConfig) -> Plan {
     Plan::new(NAME, Vec::new(), move |context| async move {
         let state = AppState::build(config, &context)?;
-        let mut descriptor = Descriptor::new(routes(state.clone()), openapi(), state.clone());
+        let mut descriptor = Descriptor::new(routes(state.clone()), state.clone());
         if state.config.knowledge.run_engine {
             let state = state.clone();
             descriptor = descriptor.engine(temponest_platform::Engine::new(
@@ -62,4 +62,5 @@ pub fn service(config: KnowledgeConfig) -> Plan {
         }
         Ok::<_, temponest_platform::StartupError>(descriptor)
     })
+    .documented(openapi)
 }

@@ -36,7 +36,7 @@ pub fn service(config: SchedulerConfig) -> Plan {
 pub fn service_with_clock(config: SchedulerConfig, clock: SharedClock) -> Plan {
     Plan::new(NAME, Vec::new(), move |context| async move {
         let state = AppState::build(config, &context, clock)?;
-        let mut descriptor = Descriptor::new(routes(state.clone()), openapi(), state.clone());
+        let mut descriptor = Descriptor::new(routes(state.clone()), state.clone());
         if state.config.scheduler.run_engine {
             descriptor = descriptor.engine(temponest_platform::Engine::new(
                 "scheduler",
@@ -46,4 +46,5 @@ pub fn service_with_clock(config: SchedulerConfig, clock: SharedClock) -> Plan {
         }
         Ok::<_, StartupError>(descriptor)
     })
+    .documented(openapi)
 }

@@ -116,21 +116,6 @@ async fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        Command::Openapi => {
-            // What `serve` serves: every service's document in its order, with the errors the
-            // shared stack answers.
-            let mut document = temponest_platform::compose::merged_openapi([
-                temponest_auth::openapi(),
-                temponest_agents::openapi(),
-                temponest_webhooks::openapi(),
-                temponest_knowledge::openapi(),
-                temponest_scheduler::openapi(),
-            ])
-            .context("no service documents")?;
-            temponest_web::docs::document_errors(&mut document);
-            println!("{}", document.to_pretty_json()?);
-            return Ok(());
-        }
         server => server,
     };
     let layers = Layers::load();
@@ -161,7 +146,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(admin) => run_admin(platform, auth, admin).await,
-        Command::Completions { .. } | Command::Openapi | Command::Client(_) => {
+        Command::Openapi => {
+            // What `serve` serves: the kit's documents in its order, with the errors the
+            // shared stack answers. Nothing is connected.
+            let ports = platform.server.ports.clone();
+            let kit = all_in_one(&layers, &mut platform.clone(), auth, &ports)?;
+            let mut document = kit.openapi().context("no service documents")?;
+            temponest_web::docs::document_errors(&mut document);
+            println!("{}", document.to_pretty_json()?);
+            Ok(())
+        }
+        Command::Completions { .. } | Command::Client(_) => {
             unreachable!("handled above")
         }
     }
@@ -172,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(
     layers: &Layers,
     mut platform: PlatformConfig,
-    mut auth: AuthConfig,
+    auth: AuthConfig,
     bind: &str,
     ports: &[u16],
 ) -> anyhow::Result<()> {
@@ -181,15 +176,7 @@ async fn serve(
         &mut platform,
         local_postgres::Mode::from_env()?,
     )?;
-    let scheduler = scheduler_config(layers, &mut platform, &mut auth, ports)?;
-    let agents = agents_config(layers, &mut auth, ports)?;
-    let kit = Kit::new("temponest")
-        .with(temponest_auth::service(auth))
-        .with(temponest_agents::service(agents))
-        .with(temponest_webhooks::service(layers.settings()?))
-        .with(temponest_knowledge::service(layers.settings()?))
-        .with(temponest_scheduler::service(scheduler))
-        .with(temponest_console::service(console_config(layers, ports)?));
+    let kit = all_in_one(layers, &mut platform, auth, ports)?;
     layers.check_unknown()?;
     let services = kit.services();
     let app = kit.connect(platform).await?;
@@ -213,6 +200,25 @@ async fn serve(
     }
     served?;
     Ok(())
+}
+
+/// Every service of the all-in-one process, in order (the one providing authentication
+/// first): what `serve` runs and `openapi` documents. A new service is one line here.
+fn all_in_one(
+    layers: &Layers,
+    platform: &mut PlatformConfig,
+    mut auth: AuthConfig,
+    ports: &[u16],
+) -> anyhow::Result<Kit> {
+    let scheduler = scheduler_config(layers, platform, &mut auth, ports)?;
+    let agents = agents_config(layers, &mut auth, ports)?;
+    Ok(Kit::new("temponest")
+        .with(temponest_auth::service(auth))
+        .with(temponest_agents::service(agents))
+        .with(temponest_webhooks::service(layers.settings()?))
+        .with(temponest_knowledge::service(layers.settings()?))
+        .with(temponest_scheduler::service(scheduler))
+        .with(temponest_console::service(console_config(layers, ports)?)))
 }
 
 /// The scheduler's configuration in the all-in-one process: it reaches auth and agents on

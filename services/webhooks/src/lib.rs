@@ -27,7 +27,7 @@ pub const NAME: &str = "webhooks";
 pub fn service(config: WebhooksConfig) -> Plan {
     Plan::new(NAME, Vec::new(), move |context| async move {
         let state = AppState::build(config, &context)?;
-        let mut descriptor = Descriptor::new(routes(state.clone()), openapi(), state.clone());
+        let mut descriptor = Descriptor::new(routes(state.clone()), state.clone());
         if state.config.webhooks.run_engine {
             descriptor = descriptor.engine(temponest_platform::Engine::new(
                 "webhook delivery",
@@ -37,4 +37,5 @@ pub fn service(config: WebhooksConfig) -> Plan {
         }
         Ok::<_, temponest_platform::StartupError>(descriptor)
     })
+    .documented(openapi)
 }
