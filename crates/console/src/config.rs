@@ -53,7 +53,7 @@ impl Settings for ConsoleConfig {
                 "TEMPONEST_CONSOLE_API_URL must be an http or https URL",
             ));
         }
-        temponest_sealing::Sealer::new(&self.cookie_key.0, "")
+        temponest_sealing::Sealer::new(self.cookie_key.expose(), "")
             .map_err(|e| ConfigError::invalid(format!("TEMPONEST_CONSOLE_COOKIE_KEY: {e}")))?;
         if self.session_ttl_secs < 60 {
             return Err(ConfigError::invalid(

@@ -68,7 +68,7 @@ pub fn service(config: ConsoleConfig) -> Plan {
             Duration::from_secs(config.api_timeout_secs),
         )?;
         let jar = session::CookieJar::new(
-            &config.cookie_key.0,
+            config.cookie_key.expose(),
             config.secure_cookies,
             config.session_ttl_secs,
         )?;

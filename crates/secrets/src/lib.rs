@@ -4,8 +4,7 @@
 //! hand-written `Debug` impl, and a new secret is safe as soon as it has the type.
 //!
 //! Both types are serde-transparent: configuration files and variables carry plain text.
-//! Reading the value is explicit ([`Secret::expose`], [`SecretUrl::expose`]), so every place
-//! that uses a secret can be found with one search.
+//! Reading the value is explicit ([`Secret::expose`], [`SecretUrl::expose`]).
 
 use std::fmt;
 
@@ -84,15 +83,17 @@ impl fmt::Debug for SecretUrl {
     }
 }
 
-/// `url` with the password of its user-info replaced by `***` (`user:***@`). Only the
-/// authority is looked at, so an `@` in the path or query is left alone; a URL without a
-/// password, or anything that is not a URL, is returned unchanged.
+/// `url` with the password of its user-info replaced by `***` (`user:***@host`); a URL without
+/// a password, or anything that is not a URL, is returned unchanged.
+///
+/// The user-info is taken to end at the *last* `@`, so a password pasted unencoded (with `/`,
+/// `?` or `@` in it) is still hidden; an `@` in a path or query can only make it hide more
+/// than the password, never less.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
+    let Some(at) = rest.rfind('@') else {
         return url.to_owned();
     };
     match rest[..at].split_once(':') {
@@ -137,6 +138,17 @@ mod tests {
             redact_url("redis://:pw@127.0.0.1:6379/0"),
             "redis://:***@127.0.0.1:6379/0"
         );
+    }
+
+    #[test]
+    fn a_password_pasted_unencoded_is_hidden_whole() {
+        for (url, shown) in [
+            ("postgres://app:pa/ss@db/x", "postgres://app:***@db/x"),
+            ("postgres://app:p@ss?w@db/x", "postgres://app:***@db/x"),
+            ("postgres://app:pw@db/x?opt=a@b", "postgres://app:***@b"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 
     #[test]

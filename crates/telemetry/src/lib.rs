@@ -10,7 +10,8 @@
 //! ```
 //!
 //! - **Logs**: the `tracing` subscriber, filtered by `RUST_LOG` (else the configured default),
-//!   written to stdout as human-readable lines or JSON ([`LogFormat`]).
+//!   written to stderr (command output on stdout stays clean) as human-readable lines or JSON
+//!   ([`LogFormat`]).
 //! - **Traces**: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are exported over OTLP/HTTP
 //!   ([`otlp_tracer_provider`]); W3C `traceparent` is extracted from incoming requests and
 //!   injected into outgoing ones ([`http`]).

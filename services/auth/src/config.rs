@@ -90,9 +90,10 @@ impl Settings for AuthConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         crate::domain::service_clients::ServiceClients::parse(&self.service_clients)
             .map_err(ConfigError::invalid)?;
-        temponest_sealing::Sealer::new(&self.secret_key.0, &self.previous_secret_key.0).map_err(
-            |e| ConfigError::invalid(format!("{}: {e}", crate::domain::at_rest::SETTINGS)),
-        )?;
+        temponest_sealing::Sealer::new(self.secret_key.expose(), self.previous_secret_key.expose())
+            .map_err(|e| {
+                ConfigError::invalid(format!("{}: {e}", crate::domain::at_rest::SETTINGS))
+            })?;
         let checks: [(bool, &str); 6] = [
             (
                 self.access_token_ttl_secs >= 60,

@@ -65,8 +65,11 @@ pub fn password_hasher(config: &AuthConfig) -> Result<PasswordHasher, ConfigErro
 /// Retires the current token signing key and starts signing with a new one (operator
 /// command); returns the new key's id.
 pub async fn rotate_signing_key(pool: PgPool, config: &AuthConfig) -> Result<String, StartupError> {
-    let sealer = Sealer::new(&config.secret_key.0, &config.previous_secret_key.0)
-        .map_err(|e| ConfigError::invalid(format!("{}: {e}", at_rest::SETTINGS)))?;
+    let sealer = Sealer::new(
+        config.secret_key.expose(),
+        config.previous_secret_key.expose(),
+    )
+    .map_err(|e| ConfigError::invalid(format!("{}: {e}", at_rest::SETTINGS)))?;
     let keys = SigningKeys::load(
         pool,
         Duration::from_secs(config.access_token_ttl_secs as u64),
@@ -95,8 +98,11 @@ impl AppState {
         )
         .map_err(ConfigError::invalid)?;
         let sealer = Arc::new(
-            Sealer::new(&config.secret_key.0, &config.previous_secret_key.0)
-                .map_err(|e| ConfigError::invalid(format!("{}: {e}", at_rest::SETTINGS)))?,
+            Sealer::new(
+                config.secret_key.expose(),
+                config.previous_secret_key.expose(),
+            )
+            .map_err(|e| ConfigError::invalid(format!("{}: {e}", at_rest::SETTINGS)))?,
         );
         if !sealer.seals() {
             tracing::warn!(

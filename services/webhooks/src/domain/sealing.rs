@@ -23,7 +23,7 @@ pub struct SealingKeyError(#[from] KeyError);
 /// The sealer the configuration describes.
 pub fn from_config(config: &DeliveryConfig) -> Result<Sealer, SealingKeyError> {
     Ok(Sealer::new(
-        &config.secret_key.0,
-        &config.previous_secret_key.0,
+        config.secret_key.expose(),
+        config.previous_secret_key.expose(),
     )?)
 }
