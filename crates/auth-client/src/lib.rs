@@ -3,7 +3,7 @@
 //! expiry), API-key introspection through the auth service (cached 30 s in the two-tier cache
 //! and invalidated on revocation), an identification middleware and the [`Principal`]
 //! extractor with permission checks; and [`ServiceTokens`], with which internal callers obtain
-//! short-lived service tokens for a tenant.
+//! short-lived service tokens for a tenant, and [`Peer`], how they call each other.
 
 #![recursion_limit = "256"]
 
@@ -12,6 +12,7 @@ pub mod client;
 pub mod introspect;
 pub mod jwks;
 pub mod listing;
+pub mod peer;
 pub mod permissions;
 pub mod principal;
 pub mod secret_strength;
@@ -24,6 +25,7 @@ pub use client::{
 pub use introspect::{Introspector, RemoteIntrospection, api_key_cache_key};
 pub use jwks::{JwksError, JwtVerifier, VerifyError};
 pub use listing::{ListRequest, NoFilter};
+pub use peer::{Peer, PeerClient, PeerError};
 pub use principal::{Principal, PrincipalKind};
 pub use service::{ServiceCallError, ServiceTokenError, ServiceTokens};
 

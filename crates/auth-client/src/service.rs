@@ -157,6 +157,11 @@ impl ServiceTokens {
             .map_err(|err| (*err).clone())
     }
 
+    /// The service identity these tokens are for (e.g. `scheduler`).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// Drops the cached token of `tenant_id` (e.g. after a callee answered 401 to it).
     pub async fn invalidate(&self, tenant_id: Uuid) {
         self.cache.invalidate(&tenant_id).await;

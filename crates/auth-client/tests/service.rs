@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -20,8 +21,8 @@ use serde_json::{Value, json};
 use temponest_auth_client::jwks::{Jwk, Jwks};
 use temponest_auth_client::service::service_subject;
 use temponest_auth_client::{
-    AccessClaims, AuthClient, Introspector, JwtVerifier, Principal, PrincipalKind,
-    ServiceCallError, ServiceTokenError, ServiceTokens, TokenType, claims::ISSUER,
+    AccessClaims, AuthClient, Introspector, JwtVerifier, Peer, PeerClient, PeerError, Principal,
+    PrincipalKind, ServiceCallError, ServiceTokenError, ServiceTokens, TokenType, claims::ISSUER,
 };
 use temponest_web::ApiError;
 use uuid::Uuid;
@@ -220,6 +221,119 @@ async fn a_call_refused_with_401_is_sent_once_more_with_a_fresh_token() {
     assert!(
         matches!(&err, ServiceCallError::Transport(e) if e.is_connect()),
         "{err:?}"
+    );
+}
+
+/// A peer that answers the scripted statuses in order (then 200), counting requests; a 429
+/// asks for no wait, a 4xx carries a detail, and `0` is an answer that never comes.
+async fn serve_peer(script: Vec<u16>, requests: Arc<AtomicUsize>) -> String {
+    let script = Arc::new(Mutex::new(script.into_iter()));
+    let app = Router::new().route(
+        "/work",
+        post(move || async move {
+            requests.fetch_add(1, Ordering::SeqCst);
+            let status = script.lock().unwrap().next().unwrap_or(200);
+            if status == 0 {
+                std::future::pending::<()>().await;
+            }
+            let status = StatusCode::from_u16(status).unwrap();
+            let detail = axum::Json(json!({"detail": format!("scripted {}", status.as_u16())}));
+            ([("retry-after", "0")], (status, detail)).into_response()
+        }),
+    );
+    common::serve(app).await
+}
+
+/// "Kind: message" of a failed peer call, "ok" of an answered one.
+fn outcome(answer: Result<reqwest::Response, PeerError>) -> String {
+    match answer {
+        Ok(response) => format!("ok {}", response.status().as_u16()),
+        Err(err @ PeerError::NotFound(_)) => format!("NotFound: {err}"),
+        Err(err @ PeerError::Rejected(_)) => format!("Rejected: {err}"),
+        Err(err @ PeerError::Unavailable(_)) => format!("Unavailable: {err}"),
+    }
+}
+
+#[tokio::test]
+async fn a_peer_call_is_classified_and_repeated_only_where_that_is_safe() {
+    let (tokens, _) = tokens(SECRET).await;
+    let (refusing, _) = self::tokens("not-the-secret-not-the-secret-xx").await;
+    let tenant = Uuid::now_v7();
+    let peer = Peer::new("agents service", 2, Duration::from_millis(1));
+    // (answers scripted, repeatable, outcome begins with, requests the peer saw)
+    let cases: [(&[u16], bool, &str, usize); 11] = [
+        (&[503, 502], true, "ok 200", 3),
+        (
+            &[503, 503, 504],
+            true,
+            "Unavailable: agents service answered 504",
+            3,
+        ),
+        (&[503], false, "Unavailable: agents service answered 503", 1),
+        (&[429, 429], false, "ok 200", 3),
+        (&[500], true, "Unavailable: agents service answered 500", 1),
+        (
+            &[404],
+            true,
+            "NotFound: agents service answered 404 Not Found: scripted 404",
+            1,
+        ),
+        (
+            &[422],
+            true,
+            "Rejected: agents service answered 422 Unprocessable Entity: scripted",
+            1,
+        ),
+        (
+            &[409, 503],
+            true,
+            "Rejected: agents service answered 409",
+            1,
+        ),
+        (&[0, 0], true, "ok 200", 3),
+        (&[0], false, "Unavailable: agents service call failed", 1),
+        (
+            &[],
+            true,
+            "Rejected: the auth service refused the service identity `scheduler`",
+            0,
+        ),
+    ];
+    for (index, (script, repeatable, expected, sent)) in cases.into_iter().enumerate() {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let base = serve_peer(script.to_vec(), requests.clone()).await;
+        // The last case calls as an identity auth refuses: nothing is sent.
+        let tokens = if index == cases.len() - 1 {
+            &refusing
+        } else {
+            &tokens
+        };
+        let client = PeerClient::new(
+            peer,
+            &base,
+            tokens.clone(),
+            Some(Duration::from_millis(200)),
+        )
+        .unwrap();
+        let answer = client
+            .call(tenant, repeatable, |http| http.post(client.url("/work")))
+            .await;
+        let case = format!("{script:?} repeatable={repeatable}");
+        let got = outcome(answer);
+        assert!(got.starts_with(expected), "{case}: {got}");
+        assert_eq!(requests.load(Ordering::SeqCst), sent, "{case}");
+    }
+
+    // Nothing listens: sent again (nothing ran) even when not repeatable, then unavailable.
+    let client = PeerClient::new(peer, "http://127.0.0.1:1/", tokens, None).unwrap();
+    let got = outcome(
+        client
+            .call(tenant, false, |http| http.post(client.url("/work")))
+            .await,
+    );
+    assert!(
+        got.starts_with("Unavailable: agents service unreachable"),
+        "{got}"
     );
 }
 

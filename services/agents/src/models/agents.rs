@@ -100,9 +100,11 @@ impl From<AgentRow> for AgentOut {
     }
 }
 
-impl From<&AgentOut> for AgentSettings {
-    fn from(agent: &AgentOut) -> Self {
-        Self {
+/// What a run needs of an agent, read off its row or its API form (they share these fields).
+macro_rules! agent_settings {
+    ($agent:expr) => {{
+        let agent = $agent;
+        AgentSettings {
             id: agent.id,
             provider: agent.provider.clone(),
             model: agent.model.clone(),
@@ -112,6 +114,18 @@ impl From<&AgentOut> for AgentSettings {
             max_iterations: agent.max_iterations,
             temperature: agent.temperature,
         }
+    }};
+}
+
+impl From<&AgentOut> for AgentSettings {
+    fn from(agent: &AgentOut) -> Self {
+        agent_settings!(agent)
+    }
+}
+
+impl From<&AgentRow> for AgentSettings {
+    fn from(agent: &AgentRow) -> Self {
+        agent_settings!(agent)
     }
 }
 

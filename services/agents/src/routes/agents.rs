@@ -12,7 +12,6 @@ use temponest_web::{ApiError, ApiResult, Encoded, IdPath, Json};
 use uuid::Uuid;
 
 use crate::db::{agents, budgets};
-use crate::domain::knowledge::KnowledgeError;
 use crate::models::agents::MAX_COLLECTIONS;
 use crate::models::{AgentFilter, AgentIn, AgentOut, AgentPatch};
 use crate::routes::Call;
@@ -226,11 +225,12 @@ async fn check_collections(state: &AppState, tenant_id: Uuid, ids: &[Uuid]) -> A
     let mut unique: Vec<Uuid> = ids.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    let answers: Vec<(Uuid, Result<bool, KnowledgeError>)> = futures::stream::iter(unique)
-        .map(|id| async move { (id, knowledge.collection_exists(tenant_id, id).await) })
-        .buffered(8)
-        .collect()
-        .await;
+    let answers: Vec<(Uuid, Result<bool, temponest_auth_client::PeerError>)> =
+        futures::stream::iter(unique)
+            .map(|id| async move { (id, knowledge.collection_exists(tenant_id, id).await) })
+            .buffered(8)
+            .collect()
+            .await;
     let mut unknown = Vec::new();
     for (id, answer) in answers {
         match answer {

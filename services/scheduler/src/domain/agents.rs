@@ -10,31 +10,13 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use temponest_auth_client::{ServiceCallError, ServiceTokenError, ServiceTokens};
+use temponest_auth_client::{Peer, PeerClient, PeerError, ServiceTokens};
 use uuid::Uuid;
 
 use temponest_db::named;
 
-/// Waits between repeats of a call that failed before anything ran (connect errors, 502–504).
-const CALL_BACKOFF: temponest_retry::Backoff = temponest_retry::Backoff::new(
-    Duration::from_millis(200),
-    Duration::from_secs(2),
-    temponest_retry::Jitter::Equal,
-);
-
-/// Why a call failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CallError {
-    /// The agent (or execution) does not exist for the tenant.
-    #[error("{0}")]
-    NotFound(String),
-    /// Refused for good (4xx other than 404): retrying the same call cannot help.
-    #[error("{0}")]
-    Rejected(String),
-    /// Unreachable, timed out or answered 5xx: a later attempt may succeed.
-    #[error("{0}")]
-    Unavailable(String),
-}
+/// The agents service as the scheduler calls it: a failed call is sent twice more at most.
+const AGENTS: Peer = Peer::new("agents service", 2, Duration::from_millis(200));
 
 /// An agent execution's status, as the agents API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -98,41 +80,37 @@ pub struct AgentsClientError(#[from] reqwest::Error);
 /// HTTP client of the agents service. Cheap to clone.
 #[derive(Clone)]
 pub struct AgentsClient {
-    base: String,
-    http: reqwest::Client,
-    tokens: ServiceTokens,
+    peer: PeerClient,
     request_timeout: Duration,
 }
 
 impl AgentsClient {
+    /// `request_timeout` bounds each call but the two whose answers stream (`start`,
+    /// `follow`).
     pub fn new(
         base: &str,
         tokens: ServiceTokens,
         request_timeout: Duration,
     ) -> Result<Self, AgentsClientError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .build()?;
+        let peer = PeerClient::new(AGENTS, base, tokens, None)?;
         Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            http,
-            tokens,
+            peer,
             request_timeout,
         })
     }
 
     /// Whether the agent exists (and is live) in the tenant.
-    pub async fn agent_exists(&self, tenant: Uuid, agent_id: Uuid) -> Result<bool, CallError> {
-        let url = format!("{}/agents/{agent_id}", self.base);
+    pub async fn agent_exists(&self, tenant: Uuid, agent_id: Uuid) -> Result<bool, PeerError> {
+        let url = self.peer.url(&format!("/agents/{agent_id}"));
         match self
-            .send(tenant, true, |http| {
+            .peer
+            .call(tenant, true, |http| {
                 http.get(&url).timeout(self.request_timeout)
             })
             .await
         {
             Ok(_) => Ok(true),
-            Err(CallError::NotFound(_)) => Ok(false),
+            Err(PeerError::NotFound(_)) => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -144,8 +122,8 @@ impl AgentsClient {
         tenant: Uuid,
         agent_id: Uuid,
         task: &serde_json::Value,
-    ) -> Result<(Uuid, reqwest::Response), CallError> {
-        let url = format!("{}/agents/{agent_id}/execute", self.base);
+    ) -> Result<(Uuid, reqwest::Response), PeerError> {
+        let url = self.peer.url(&format!("/agents/{agent_id}/execute"));
         let body = serde_json::json!({
             "user_message": task.get("user_message").cloned().unwrap_or_default(),
             "context": task.get("context").cloned().unwrap_or(serde_json::Value::Null),
@@ -154,11 +132,12 @@ impl AgentsClient {
         // Not repeated once sent (it would start a second execution): only connection
         // failures, where nothing reached the agents service, are retried.
         let response = self
-            .send(tenant, false, |http| http.post(&url).json(&body))
+            .peer
+            .call(tenant, false, |http| http.post(&url).json(&body))
             .await
             .map_err(|err| match err {
-                CallError::NotFound(_) => {
-                    CallError::NotFound(format!("agent {agent_id} not found (deleted?)"))
+                PeerError::NotFound(_) => {
+                    PeerError::NotFound(format!("agent {agent_id} not found (deleted?)"))
                 }
                 other => other,
             })?;
@@ -168,7 +147,7 @@ impl AgentsClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| {
-                CallError::Unavailable("the agents service sent no X-Execution-Id".to_owned())
+                PeerError::Unavailable("the agents service sent no X-Execution-Id".to_owned())
             })?;
         Ok((id, response))
     }
@@ -178,10 +157,11 @@ impl AgentsClient {
         &self,
         tenant: Uuid,
         id: Uuid,
-    ) -> Result<Option<AgentExecution>, CallError> {
-        let url = format!("{}/executions/{id}", self.base);
+    ) -> Result<Option<AgentExecution>, PeerError> {
+        let url = self.peer.url(&format!("/executions/{id}"));
         match self
-            .send(tenant, true, |http| {
+            .peer
+            .call(tenant, true, |http| {
                 http.get(&url).timeout(self.request_timeout)
             })
             .await
@@ -190,106 +170,31 @@ impl AgentsClient {
                 .json::<AgentExecution>()
                 .await
                 .map(Some)
-                .map_err(|e| CallError::Unavailable(format!("unreadable execution: {e}"))),
-            Err(CallError::NotFound(_)) => Ok(None),
+                .map_err(|e| PeerError::Unavailable(format!("unreadable execution: {e}"))),
+            Err(PeerError::NotFound(_)) => Ok(None),
             Err(err) => Err(err),
         }
     }
 
     /// Follows an execution started elsewhere until it ends (the stream of
     /// `GET /executions/{id}/stream`).
-    pub async fn follow(&self, tenant: Uuid, id: Uuid) -> Result<reqwest::Response, CallError> {
-        let url = format!("{}/executions/{id}/stream", self.base);
-        self.send(tenant, true, |http| http.get(&url)).await
+    pub async fn follow(&self, tenant: Uuid, id: Uuid) -> Result<reqwest::Response, PeerError> {
+        let url = self.peer.url(&format!("/executions/{id}/stream"));
+        self.peer.call(tenant, true, |http| http.get(&url)).await
     }
 
     /// Cancels an execution (an already finished one is left as it is).
-    pub async fn cancel(&self, tenant: Uuid, id: Uuid) -> Result<(), CallError> {
-        let url = format!("{}/executions/{id}/cancel", self.base);
+    pub async fn cancel(&self, tenant: Uuid, id: Uuid) -> Result<(), PeerError> {
+        let url = self.peer.url(&format!("/executions/{id}/cancel"));
         match self
-            .send(tenant, true, |http| {
+            .peer
+            .call(tenant, true, |http| {
                 http.post(&url).timeout(self.request_timeout)
             })
             .await
         {
-            Ok(_) | Err(CallError::Rejected(_)) => Ok(()),
+            Ok(_) | Err(PeerError::Rejected(_)) => Ok(()),
             Err(err) => Err(err),
         }
     }
-
-    /// Sends as the tenant's service identity ([`ServiceTokens::send`]: a 401 refreshes the
-    /// token once); connection failures (and, when `repeatable`, 502/503/504 and timeouts)
-    /// are retried twice, and a 429 after the wait it asks for.
-    async fn send(
-        &self,
-        tenant: Uuid,
-        repeatable: bool,
-        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, CallError> {
-        let mut attempt = 0u32;
-        loop {
-            let retryable = match self.tokens.send(tenant, || build(&self.http)).await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() {
-                        return Ok(response);
-                    }
-                    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                        // Refused before anything ran: safe to repeat after the wait asked for.
-                        let wait = temponest_retry::retry_after(
-                            response.headers(),
-                            std::time::SystemTime::now(),
-                        )
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(Duration::from_secs(5));
-                        attempt += 1;
-                        if attempt > 2 {
-                            return Err(CallError::Unavailable(detail_of(response).await));
-                        }
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    let detail = detail_of(response).await;
-                    match status.as_u16() {
-                        404 => return Err(CallError::NotFound(detail)),
-                        502..=504 if repeatable => CallError::Unavailable(detail),
-                        500..=599 => return Err(CallError::Unavailable(detail)),
-                        _ => return Err(CallError::Rejected(detail)),
-                    }
-                }
-                Err(ServiceCallError::Token(ServiceTokenError::Rejected(detail))) => {
-                    return Err(CallError::Rejected(format!(
-                        "the auth service refused the scheduler's service identity: {detail}"
-                    )));
-                }
-                Err(ServiceCallError::Token(ServiceTokenError::Unavailable(detail))) => {
-                    return Err(CallError::Unavailable(format!(
-                        "auth service unavailable: {detail}"
-                    )));
-                }
-                Err(ServiceCallError::Transport(err))
-                    if err.is_connect() || (repeatable && err.is_timeout()) =>
-                {
-                    CallError::Unavailable(format!("agents service unreachable: {err}"))
-                }
-                Err(ServiceCallError::Transport(err)) => {
-                    return Err(CallError::Unavailable(format!(
-                        "agents service call failed: {err}"
-                    )));
-                }
-            };
-            attempt += 1;
-            if attempt > 2 {
-                return Err(retryable);
-            }
-            tokio::time::sleep(CALL_BACKOFF.delay(attempt - 1)).await;
-        }
-    }
-}
-
-/// "agents service answered 422 ...: <detail>" from an error response of the agents service.
-async fn detail_of(response: reqwest::Response) -> String {
-    let status = response.status();
-    let body = response.bytes().await.unwrap_or_default();
-    temponest_web::peer::describe_error_answer("agents service", status, &body)
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use temponest_auth_client::PeerError;
 use temponest_outbox::catalogue;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db::executions::{self, AttemptResult, Claimed};
-use crate::domain::agents::{AgentExecution, AgentExecutionStatus, AgentOutcome, CallError};
+use crate::domain::agents::{AgentExecution, AgentExecutionStatus, AgentOutcome};
 use crate::domain::execution::{ExecutionOutcome, ExecutionStatus, ExecutionTrigger};
 use crate::state::AppState;
 
@@ -151,22 +152,22 @@ struct Failure {
     at_once: bool,
 }
 
-impl From<CallError> for Failure {
-    fn from(err: CallError) -> Self {
+impl From<PeerError> for Failure {
+    fn from(err: PeerError) -> Self {
         match err {
-            CallError::NotFound(detail) => Failure {
+            PeerError::NotFound(detail) => Failure {
                 outcome: ExecutionOutcome::AgentNotFound,
                 error: detail,
                 retryable: false,
                 at_once: false,
             },
-            CallError::Rejected(detail) => Failure {
+            PeerError::Rejected(detail) => Failure {
                 outcome: ExecutionOutcome::Failed,
                 error: detail,
                 retryable: false,
                 at_once: false,
             },
-            CallError::Unavailable(detail) => Failure {
+            PeerError::Unavailable(detail) => Failure {
                 outcome: ExecutionOutcome::Failed,
                 error: detail,
                 retryable: true,

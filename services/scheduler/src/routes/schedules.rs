@@ -4,14 +4,13 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use temponest_auth_client::Principal;
+use temponest_auth_client::{PeerError, Principal};
 use temponest_outbox::catalogue;
 use temponest_platform::access::{AgentsExecute, SchedulesRead, SchedulesWrite};
 use temponest_web::{ApiError, ApiResult, IdPath, Json, ListQuery, list_rows};
 use uuid::Uuid;
 
 use crate::db::{executions, schedules};
-use crate::domain::agents::CallError;
 use crate::domain::execution::ExecutionTrigger;
 use crate::domain::policy::OverlapPolicy;
 use crate::domain::{firing, plan};
@@ -244,7 +243,7 @@ async fn check_agent(state: &AppState, tenant: Uuid, agent_id: Uuid) -> ApiResul
             format!("agent {agent_id} not found in your tenant"),
         )),
         Err(
-            CallError::Unavailable(cause) | CallError::Rejected(cause) | CallError::NotFound(cause),
+            PeerError::Unavailable(cause) | PeerError::Rejected(cause) | PeerError::NotFound(cause),
         ) => Err(ApiError::unavailable(format!(
             "cannot verify the agent: {cause}"
         ))),

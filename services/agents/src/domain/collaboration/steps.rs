@@ -179,7 +179,7 @@ impl SessionRun {
         let job = Job {
             execution_id: id,
             tenant_id: self.tenant_id,
-            agent: settings(agent),
+            agent: AgentSettings::from(agent),
             user_message: input,
             context: self.context.clone(),
             stream: false,
@@ -226,20 +226,6 @@ impl SessionRun {
 
     fn lock_finished(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.finished.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// What a run needs of the agent, as it is now.
-fn settings(agent: &AgentRow) -> AgentSettings {
-    AgentSettings {
-        id: agent.id,
-        provider: agent.provider.clone(),
-        model: agent.model.clone(),
-        system_prompt: agent.system_prompt.clone(),
-        tools: agent.tools.clone(),
-        rag_collection_ids: agent.rag_collection_ids.clone(),
-        max_iterations: agent.max_iterations,
-        temperature: agent.temperature,
     }
 }
 
