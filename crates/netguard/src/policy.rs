@@ -2,7 +2,7 @@
 //! [`classify`](crate::classify)) are refused unless they fall inside an explicitly allowed
 //! network; URLs are validated before use and host names resolved and checked as a whole.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 
 use ipnet::IpNet;
@@ -74,9 +74,10 @@ impl NetPolicy {
     /// `http:///path` is refused rather than silently read as host `path`), a host, and no
     /// userinfo (`user:pass@`); violations are [`GuardError::InvalidUrl`]. A host that is an IP
     /// literal, in any spelling the URL standard accepts (`2130706433`, `0x7f.1`, `[::1]`), is
-    /// normalised by the parser and then checked with [`check_ip`](Self::check_ip). Host names
-    /// are not resolved here; that happens when connecting (see
-    /// [`client_builder`](Self::client_builder)) or via [`resolve`](Self::resolve).
+    /// normalised by the parser and then checked with [`check_ip`](Self::check_ip), and so is
+    /// `localhost` (or a name under it), as 127.0.0.1. Other host names are not resolved here;
+    /// that happens when connecting (see [`client_builder`](Self::client_builder)) or via
+    /// [`resolve`](Self::resolve).
     pub fn check_url(&self, url: &str) -> Result<Url, GuardError> {
         let parsed = Url::parse(url).map_err(|e| GuardError::InvalidUrl(e.to_string()))?;
         check_scheme(&parsed)?;
@@ -97,6 +98,11 @@ impl NetPolicy {
         match url.host() {
             None => Err(GuardError::InvalidUrl("the URL has no host".to_owned())),
             Some(Host::Domain("")) => Err(GuardError::InvalidUrl("the URL has no host".to_owned())),
+            // RFC 6761: `localhost` and names under it are loopback whatever DNS says, so they
+            // are refused as 127.0.0.1 is, before any resolution.
+            Some(Host::Domain(name)) if is_localhost(name) => {
+                self.check_ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            }
             Some(Host::Domain(_)) => Ok(()),
             Some(Host::Ipv4(v4)) => self.check_ip(IpAddr::V4(v4)),
             Some(Host::Ipv6(v6)) => self.check_ip(IpAddr::V6(v6)),
@@ -195,3 +201,13 @@ fn check_authority_form(url: &str) -> Result<(), GuardError> {
 
 #[cfg(test)]
 mod tests;
+
+/// `localhost` or a name under it (`api.localhost`), in any case, with or without the final
+/// dot: loopback names by RFC 6761.
+fn is_localhost(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let tail = name.len().saturating_sub("localhost".len());
+    name.get(tail..)
+        .is_some_and(|end| end.eq_ignore_ascii_case("localhost"))
+        && (tail == 0 || name.as_bytes()[tail - 1] == b'.')
+}

@@ -207,15 +207,25 @@ pub fn query_rejection(rejection: QueryRejection) -> ApiError {
 }
 
 /// A 422 from axum's rejection `text` (serde's message after axum's `prefix`), naming the
-/// field serde names at the start of its message ("email: invalid type: …"), else `whole`.
+/// field serde names at the start of its message ("email: invalid type: …") or as missing
+/// ("missing field `email`"), else `whole`. The field's name is not repeated in the message.
 fn serde_refusal(text: &str, prefix: &str, whole: &str) -> ApiError {
-    let message = text.strip_prefix(prefix).unwrap_or(text).to_owned();
-    let field = message
-        .split_once(": ")
-        .map(|(path, _)| path.to_owned())
-        .filter(|path| !path.contains(' '))
-        .unwrap_or_else(|| whole.to_owned());
-    ApiError::validation(vec![FieldError::new(field, message)])
+    let message = text.strip_prefix(prefix).unwrap_or(text);
+    let (path, problem) = match message.split_once(": ") {
+        Some((path, problem)) if !path.contains(' ') => (Some(path), problem),
+        _ => (None, message),
+    };
+    let missing = problem
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    let field = match (path, missing) {
+        (Some(path), Some(name)) => format!("{path}.{name}"),
+        (None, Some(name)) => name.to_owned(),
+        (Some(path), None) => path.to_owned(),
+        (None, None) => whole.to_owned(),
+    };
+    ApiError::validation(vec![FieldError::new(field, problem)])
 }
 
 /// Query-string extractor whose rejection is a 422 API error.
@@ -279,5 +289,52 @@ where
         let page = Pagination::from_request_parts(parts, state).await?;
         let ApiQuery(filter) = ApiQuery::<F>::from_request_parts(parts, state).await?;
         Ok(Self { page, filter })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(text: &str) -> (String, String, String) {
+        let err = serde_refusal(text, "Failed: ", "body");
+        let first = &err.errors[0];
+        (
+            err.detail.clone(),
+            first.field.clone(),
+            first.message.clone(),
+        )
+    }
+
+    #[test]
+    fn the_field_serde_names_is_the_error_field_and_is_said_once() {
+        let (detail, field, message) = refusal(
+            "Failed: email: invalid type: integer `5`, expected a string at line 1 column 10",
+        );
+        assert_eq!(field, "email");
+        assert_eq!(
+            message,
+            "invalid type: integer `5`, expected a string at line 1 column 10"
+        );
+        assert_eq!(
+            detail,
+            "email: invalid type: integer `5`, expected a string at line 1 column 10"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_named_with_its_path() {
+        let (detail, field, _) = refusal("Failed: missing field `email` at line 1 column 2");
+        assert_eq!(field, "email");
+        assert_eq!(detail, "email: missing field `email` at line 1 column 2");
+        let (_, field, _) = refusal("Failed: retry: missing field `max` at line 1 column 20");
+        assert_eq!(field, "retry.max");
+    }
+
+    #[test]
+    fn a_message_without_a_field_names_the_whole_input() {
+        let (_, field, message) = refusal("Failed: invalid type: sequence, expected a map");
+        assert_eq!(field, "body");
+        assert_eq!(message, "invalid type: sequence, expected a map");
     }
 }

@@ -182,13 +182,28 @@ fn check_url_accepts_public_urls_and_allowed_literals() {
     assert_eq!(url.path(), "/x");
     assert!(policy.check_url("http://8.8.8.8:8080/?q=1").is_ok());
     // Host names are not resolved by check_url, so local names pass here and are caught by
-    // the resolver.
-    assert!(policy.check_url("http://localhost/").is_ok());
+    // the resolver; `localhost` and names under it are loopback by definition and refused.
+    assert!(policy.check_url("http://db.internal/").is_ok());
+    assert!(policy.check_url("http://notlocalhost/").is_ok());
+    assert!(policy.check_url("http://localhost.example.com/").is_ok());
+    for url in [
+        "http://localhost/",
+        "http://LOCALHOST:8080/",
+        "http://localhost./",
+        "http://api.localhost/x",
+    ] {
+        assert_eq!(
+            policy.check_url(url),
+            Err(blocked("127.0.0.1", BlockReason::Loopback)),
+            "{url}"
+        );
+    }
 
     let local = NetPolicy::parse("127.0.0.0/8,::1/128").expect("valid");
     let url = local.check_url("http://2130706433:3000/").expect("allowed");
     assert_eq!(url.as_str(), "http://127.0.0.1:3000/");
     assert!(local.check_url("http://[::1]:8080/").is_ok());
+    assert!(local.check_url("http://localhost:3000/").is_ok());
 }
 
 #[tokio::test]
