@@ -28,29 +28,35 @@ pub enum AgentExecutionStatus {
     Failed,
 }
 
-/// The agents API's finer result of an execution. A value this version does not know makes
-/// the answer unreadable (an `Unavailable` call error, retried), never a guessed outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// The agents API's finer result of an execution, as far as this version knows them. The
+/// status decides whether a run failed; the outcome only says how (see
+/// [`AgentExecution::outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentOutcome {
     Completed,
     Failed,
     Cancelled,
+    Interrupted,
     TimedOut,
     MaxIterations,
     Abandoned,
+    BudgetExceeded,
 }
 
 named!(AgentOutcome, "agent outcome",
     Completed => "completed", Failed => "failed", Cancelled => "cancelled",
-    TimedOut => "timed_out", MaxIterations => "max_iterations", Abandoned => "abandoned");
+    Interrupted => "interrupted", TimedOut => "timed_out", MaxIterations => "max_iterations",
+    Abandoned => "abandoned", BudgetExceeded => "budget_exceeded");
 
 /// An agent execution as the scheduler needs it (a subset of the agents API's Execution).
 #[derive(Debug, Clone, Deserialize)]
 pub struct AgentExecution {
     pub id: Uuid,
     pub status: AgentExecutionStatus,
-    pub outcome: Option<AgentOutcome>,
+    /// The outcome's name as the agents service sent it: a newer agents service may name one
+    /// this version does not know, which must not make a finished execution unreadable.
+    #[serde(rename = "outcome")]
+    pub outcome_name: Option<String>,
     pub response: Option<String>,
     pub tokens_used: Tokens,
     pub cost_usd: f64,
@@ -64,6 +70,13 @@ pub struct Tokens {
 }
 
 impl AgentExecution {
+    /// The outcome, when this version knows its name.
+    pub fn outcome(&self) -> Option<AgentOutcome> {
+        self.outcome_name
+            .as_deref()
+            .and_then(|name| AgentOutcome::parse(name).ok())
+    }
+
     pub fn is_finished(&self) -> bool {
         matches!(
             self.status,

@@ -40,11 +40,15 @@ pub enum ExecutionOutcome {
     Abandoned,
     /// The agent no longer exists in the tenant.
     AgentNotFound,
+    /// The agents service refused the run's model call: it could exceed a budget (not
+    /// retried).
+    BudgetExceeded,
 }
 
 named!(ExecutionOutcome, "outcome",
     Completed => "completed", Failed => "failed", TimedOut => "timed_out",
-    Cancelled => "cancelled", Abandoned => "abandoned", AgentNotFound => "agent_not_found");
+    Cancelled => "cancelled", Abandoned => "abandoned", AgentNotFound => "agent_not_found",
+    BudgetExceeded => "budget_exceeded");
 
 /// What queued an execution.
 #[derive(

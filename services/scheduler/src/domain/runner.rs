@@ -307,22 +307,27 @@ fn classify(done: AgentExecution) -> Ended {
         .error
         .clone()
         .unwrap_or_else(|| "the agent execution failed".to_owned());
-    let outcome = done.outcome;
+    // (outcome, retry, retry at once)
+    let (outcome, retryable, at_once) = match done.outcome() {
+        Some(AgentOutcome::TimedOut) => (ExecutionOutcome::TimedOut, true, false),
+        // Stopped on purpose, by a user or an operator.
+        Some(AgentOutcome::Cancelled) => (ExecutionOutcome::Failed, false, false),
+        // Refused before any model call: running it again minutes later would be refused
+        // again until the budget is raised or its period ends.
+        Some(AgentOutcome::BudgetExceeded) => (ExecutionOutcome::BudgetExceeded, false, false),
+        // The process running it died or shut down, which says nothing about the task.
+        Some(AgentOutcome::Abandoned | AgentOutcome::Interrupted) => {
+            (ExecutionOutcome::Failed, true, true)
+        }
+        _ => (ExecutionOutcome::Failed, true, false),
+    };
+    let how = done.outcome_name.as_deref().unwrap_or("failed");
     Ended::Failed(
         Failure {
-            outcome: if outcome == Some(AgentOutcome::TimedOut) {
-                ExecutionOutcome::TimedOut
-            } else {
-                ExecutionOutcome::Failed
-            },
-            error: format!(
-                "agent execution {} {}: {detail}",
-                done.id,
-                outcome.map_or("failed", AgentOutcome::as_str)
-            ),
-            // A cancelled agent execution was stopped on purpose (by a user or an operator).
-            retryable: outcome != Some(AgentOutcome::Cancelled),
-            at_once: outcome == Some(AgentOutcome::Abandoned),
+            outcome,
+            error: format!("agent execution {} {how}: {detail}", done.id),
+            retryable,
+            at_once,
         },
         Some(done),
     )
@@ -469,4 +474,60 @@ pub async fn rescue(state: &AppState, now: DateTime<Utc>) -> sqlx::Result<u64> {
             .increment(abandoned.len() as u64);
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed_with(outcome: &str) -> Failure {
+        let done: AgentExecution = serde_json::from_value(serde_json::json!({
+            "id": Uuid::nil(), "status": "failed", "outcome": outcome, "response": null,
+            "tokens_used": {"prompt": 1, "completion": 2, "total": 3}, "cost_usd": 0.0,
+            "error": "it went wrong",
+        }))
+        .expect("a finished execution reads whatever its outcome");
+        match classify(done) {
+            Ended::Failed(failure, Some(_)) => failure,
+            _ => panic!("a failed execution is a failed run"),
+        }
+    }
+
+    #[test]
+    fn a_failed_agent_execution_is_retried_as_its_outcome_says() {
+        // (outcome, run outcome, retried, at once)
+        let cases = [
+            ("failed", ExecutionOutcome::Failed, true, false),
+            ("max_iterations", ExecutionOutcome::Failed, true, false),
+            ("timed_out", ExecutionOutcome::TimedOut, true, false),
+            ("cancelled", ExecutionOutcome::Failed, false, false),
+            (
+                "budget_exceeded",
+                ExecutionOutcome::BudgetExceeded,
+                false,
+                false,
+            ),
+            ("abandoned", ExecutionOutcome::Failed, true, true),
+            ("interrupted", ExecutionOutcome::Failed, true, true),
+            // A name a newer agents service may send: failed, by its status.
+            (
+                "rate_limited_upstream",
+                ExecutionOutcome::Failed,
+                true,
+                false,
+            ),
+        ];
+        for (name, outcome, retryable, at_once) in cases {
+            let failure = failed_with(name);
+            assert_eq!(
+                (failure.outcome, failure.retryable, failure.at_once),
+                (outcome, retryable, at_once),
+                "{name}"
+            );
+            assert_eq!(
+                failure.error,
+                format!("agent execution {} {name}: it went wrong", Uuid::nil())
+            );
+        }
+    }
 }

@@ -351,6 +351,40 @@ async fn failed_runs_are_retried_with_backoff_then_fail(pool: sqlx::PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn a_run_refused_by_a_budget_fails_at_once_as_budget_exceeded(pool: sqlx::PgPool) {
+    // A priced model behind a provider nobody answers: the budget refuses the call before it
+    // would be sent.
+    let provider = openai_provider("http://127.0.0.1:9");
+    let app = spawn_with_provider(pool, ("down", provider), t("2026-06-01T10:00:00Z")).await;
+    let s = app.signup("budget@example.com").await;
+    let body = json!({"name": "priced", "model": "gpt-4o", "provider": "down"});
+    let agent = app.create(&s.token, "/agents/", &body).await;
+    let agent = agent["id"].as_str().unwrap();
+    let budget = json!({"daily_limit_usd": 0.000001});
+    app.call(&s.token, "POST /costs/budget", Some(&budget), 200)
+        .await;
+    let body = json!({"cron_expression": "0 * * * *", "max_retries": 3});
+    let id = app.schedule_id(&s, agent, body).await;
+    app.trigger(&s, &id).await;
+    assert_eq!(app.run_due().await, 1);
+
+    let run = &app.executions(&s, &id).await[0];
+    assert_eq!(run["status"], "failed", "not retried: {run}");
+    assert_eq!(run["outcome"], "budget_exceeded", "{run}");
+    assert_eq!(run["attempt"], 1);
+    let error = run["error"].as_str().unwrap();
+    assert!(
+        error.contains("budget_exceeded") && error.contains("budget"),
+        "{error}"
+    );
+    let agent_exec = run["agent_execution_id"].as_str().unwrap();
+    let exec = app
+        .fetch(&s.token, &format!("/executions/{agent_exec}"))
+        .await;
+    assert_eq!(exec["outcome"], "budget_exceeded", "{exec}");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn a_run_past_its_timeout_is_stopped_and_its_agent_execution_cancelled(pool: sqlx::PgPool) {
     let hanging = crate::multi::HangingLlm::start().await;
     let provider = openai_provider(&hanging.url());
