@@ -38,10 +38,20 @@ pub fn chunk(text: &str, markdown: bool, sizes: Sizes) -> Result<Vec<Chunk>, Chu
     let config = ChunkConfig::new(sizes.chunk_size)
         .with_overlap(sizes.chunk_overlap)?
         .with_trim(true);
-    let pieces: Vec<(usize, &str)> = if markdown {
-        MarkdownSplitter::new(config).chunk_indices(text).collect()
+    let block_bytes = sizes
+        .chunk_size
+        .saturating_mul(BLOCK_CHUNKS)
+        .max(MIN_BLOCK_BYTES);
+    let pieces = if markdown {
+        let splitter = MarkdownSplitter::new(config);
+        in_blocks(text, block_bytes, |block| {
+            splitter.chunk_indices(block).collect()
+        })
     } else {
-        TextSplitter::new(config).chunk_indices(text).collect()
+        let splitter = TextSplitter::new(config);
+        in_blocks(text, block_bytes, |block| {
+            splitter.chunk_indices(block).collect()
+        })
     };
     let headings = if markdown { headings(text) } else { Vec::new() };
     let mut chars = CharOffsets::new(text);
@@ -60,6 +70,71 @@ pub fn chunk(text: &str, markdown: bool, sizes: Sizes) -> Result<Vec<Chunk>, Chu
             }
         })
         .collect())
+}
+
+/// How many chunks' worth of text (`chunk_size` bytes each) the splitter is given at once.
+///
+/// `text-splitter` takes time quadratic in the length of a run without a break of the level
+/// it splits at: 1 MB of words on one line took 3.5 s, 2 MB 14 s, so a 25 MB upload would hold
+/// an ingestion worker for half an hour. Cut first into blocks of this size, the same text is
+/// linear in its length. A block ends at the strongest break in its second half (see
+/// [`BREAKS`]), where the splitter would most likely have put a chunk boundary anyway; chunks
+/// do not overlap across blocks.
+const BLOCK_CHUNKS: usize = 16;
+
+/// The smallest block, whatever the chunk size.
+const MIN_BLOCK_BYTES: usize = 16 * 1024;
+
+/// Where a block may end, strongest first: a blank line, a line break, the end of a
+/// sentence, a space. Without any of them in the block's second half it is cut at a
+/// character boundary.
+const BREAKS: [&str; 4] = ["\n\n", "\n", ". ", " "];
+
+/// `text` as consecutive blocks of at most `max` bytes (see [`BLOCK_CHUNKS`]), with the byte
+/// offset of each. A text no longer than `max` is one block.
+fn blocks(text: &str, max: usize) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while text.len() - start > max {
+        let end = floor_char_boundary(text, start + max);
+        let from = floor_char_boundary(text, start + max / 2).max(start + 1);
+        let window = &text[from..end];
+        let cut = BREAKS
+            .iter()
+            .find_map(|b| window.rfind(b).map(|i| from + i + b.len()))
+            .unwrap_or(end);
+        out.push((start, &text[start..cut]));
+        start = cut;
+    }
+    out.push((start, &text[start..]));
+    out
+}
+
+/// The pieces `split` makes of each block of `text` (see [`blocks`]), with offsets into the
+/// whole text.
+fn in_blocks<'t>(
+    text: &'t str,
+    max: usize,
+    split: impl Fn(&'t str) -> Vec<(usize, &'t str)>,
+) -> Vec<(usize, &'t str)> {
+    let mut pieces = Vec::new();
+    for (offset, block) in blocks(text, max) {
+        pieces.extend(
+            split(block)
+                .into_iter()
+                .map(|(at, piece)| (offset + at, piece)),
+        );
+    }
+    pieces
+}
+
+/// The largest character boundary of `text` at or before `index`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    let mut index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }
 
 /// A heading: where it starts (byte offset), its level and its text.
@@ -185,6 +260,60 @@ mod tests {
 
     fn substring(text: &str, start: usize, end: usize) -> String {
         text.chars().skip(start).take(end - start).collect()
+    }
+
+    #[test]
+    fn long_texts_are_cut_into_blocks_at_their_strongest_break() {
+        let paragraph = "one two three. four five six.\nseven eight\n\n";
+        let text = paragraph.repeat(100);
+        let parts = blocks(&text, 500);
+        assert!(parts.len() > 5);
+        let mut expected_start = 0;
+        for (start, block) in &parts {
+            assert_eq!(*start, expected_start, "blocks are consecutive");
+            assert!(block.len() <= 500, "{}", block.len());
+            expected_start += block.len();
+        }
+        assert_eq!(expected_start, text.len(), "blocks cover the text");
+        for (_, block) in &parts[..parts.len() - 1] {
+            assert!(block.ends_with("\n\n"), "ends at a blank line: {block:?}");
+        }
+        // No break at all: cut at a character boundary, never inside a character.
+        let runes = "ü".repeat(1000);
+        let parts = blocks(&runes, 301);
+        assert!(
+            parts
+                .iter()
+                .all(|(_, b)| b.len() <= 301 && b.chars().all(|c| c == 'ü'))
+        );
+        assert_eq!(
+            parts.iter().map(|(_, b)| b.len()).sum::<usize>(),
+            runes.len()
+        );
+        // Short texts are one block.
+        assert_eq!(blocks("short", 500), vec![(0, "short")]);
+    }
+
+    #[test]
+    fn a_text_longer_than_a_block_is_chunked_with_offsets_into_the_whole_text() {
+        // One line of words, far longer than a block: every chunk fits, breaks between
+        // words, and its offsets point into the whole text.
+        let text = "wörds on one long line ".repeat(5000);
+        for markdown in [false, true] {
+            let chunks = chunk(&text, markdown, sizes(200, 50)).unwrap();
+            assert!(chunks.len() > 500, "{}", chunks.len());
+            let mut covered_to = 0;
+            for c in &chunks {
+                assert!(c.content.chars().count() <= 200, "{c:?}");
+                assert_eq!(substring(&text, c.char_start, c.char_end), c.content);
+                assert!(
+                    c.char_start <= covered_to + 1,
+                    "no text skipped before {c:?}"
+                );
+                covered_to = covered_to.max(c.char_end);
+            }
+            assert!(covered_to + 1 >= text.chars().count(), "{covered_to}");
+        }
     }
 
     #[test]

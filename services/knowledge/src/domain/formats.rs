@@ -189,6 +189,11 @@ pub enum ExtractError {
     Json(String),
     #[error("the document contains no text")]
     NoText,
+    #[error(
+        "the HTML nests elements more than {} deep; flatten it or upload its text",
+        super::html::MAX_DEPTH
+    )]
+    HtmlTooDeep,
 }
 
 /// The text of a document of `kind` (CPU work: call on the blocking pool).
@@ -196,7 +201,8 @@ pub fn extract(kind: Kind, bytes: &[u8]) -> Result<String, ExtractError> {
     let text = match kind {
         Kind::Pdf => pdf_text(bytes)?,
         Kind::Text | Kind::Markdown => as_text(bytes).ok_or(ExtractError::NotText)?.to_owned(),
-        Kind::Html => html_text(as_text(bytes).ok_or(ExtractError::NotText)?),
+        Kind::Html => super::html::to_markdown(as_text(bytes).ok_or(ExtractError::NotText)?)
+            .map_err(|_| ExtractError::HtmlTooDeep)?,
         Kind::Json => {
             let text = as_text(bytes).ok_or(ExtractError::NotText)?;
             let value: Value =
@@ -209,17 +215,6 @@ pub fn extract(kind: Kind, bytes: &[u8]) -> Result<String, ExtractError> {
         return Err(ExtractError::NoText);
     }
     Ok(text)
-}
-
-/// HTML as Markdown: headings become `#` headings, scripts, styles and the head are dropped.
-fn html_text(html: &str) -> String {
-    let converter = htmd::HtmlToMarkdown::builder()
-        .skip_tags(vec![
-            "script", "style", "head", "noscript", "template", "svg",
-        ])
-        .build();
-    // htmd only fails on I/O errors of its in-memory writer; fall back to the raw text.
-    converter.convert(html).unwrap_or_else(|_| html.to_owned())
 }
 
 /// The text of every page of a PDF, laid out by position (lines and word spaces from the

@@ -4,6 +4,7 @@
 
 pub mod chunking;
 pub mod formats;
+pub mod html;
 pub mod hybrid;
 pub mod ingest;
 pub mod metadata;

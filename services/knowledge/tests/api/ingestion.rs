@@ -145,6 +145,32 @@ async fn unreadable_content_fails_at_once_with_the_reason_and_others_still_inges
 }
 
 #[sqlx::test(migrator = "temponest_db::MIGRATOR")]
+async fn hostile_documents_fail_with_the_reason_and_do_not_take_the_service_down(pool: PgPool) {
+    // Nested far deeper than any page (once a stack overflow that aborted the process), and
+    // one long line without a break (once minutes of chunking).
+    let (app, ada, collection) = spawn_with_collection(pool, json!({})).await;
+    let depth = 200_000;
+    let deep = format!("{}deep{}", "<div>".repeat(depth), "</div>".repeat(depth));
+    let deep = ("deep.html", deep.into_bytes(), None);
+    let deep = app.uploaded(&ada.token, &collection, deep, 201).await;
+    let line = "words on one line without a break ".repeat(60_000);
+    let line = ("line.txt", line.into_bytes(), None);
+    let line = app.uploaded(&ada.token, &collection, line, 201).await;
+
+    let failed = app.settled(&ada.token, &deep).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["attempts"], 1, "a content problem is not retried");
+    let reason = failed["error"].as_str().unwrap();
+    assert!(
+        reason.contains("nests elements more than 256 deep"),
+        "{reason}"
+    );
+    let ready = app.settled(&ada.token, &line).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(ready["chunk_count"].as_i64().unwrap() > 1_000, "{ready}");
+}
+
+#[sqlx::test(migrator = "temponest_db::MIGRATOR")]
 async fn new_chunk_sizes_rechunk_the_collections_documents(pool: PgPool) {
     let (app, ada, collection) =
         spawn_with_collection(pool, json!({"chunk_size": 1000, "chunk_overlap": 0})).await;
