@@ -189,6 +189,8 @@ pub enum ExtractError {
     Json(String),
     #[error("the document contains no text")]
     NoText,
+    #[error("the PDF's compressed content inflates to more than {} MiB", MAX_PDF_INFLATED_BYTES >> 20)]
+    PdfTooLarge,
     #[error(
         "the HTML nests elements more than {} deep; flatten it or upload its text",
         super::html::MAX_DEPTH
@@ -220,6 +222,7 @@ pub fn extract(kind: Kind, bytes: &[u8]) -> Result<String, ExtractError> {
 /// The text of every page of a PDF, laid out by position (lines and word spaces from the
 /// glyph positions), pages separated by a blank line.
 fn pdf_text(bytes: &[u8]) -> Result<String, ExtractError> {
+    check_inflated_size(bytes, MAX_PDF_INFLATED_BYTES)?;
     let pages = pdf_extract::extract_text_from_mem_by_pages(bytes).map_err(|e| {
         let message = e.to_string();
         if message.to_lowercase().contains("encrypt") {
@@ -233,6 +236,75 @@ fn pdf_text(bytes: &[u8]) -> Result<String, ExtractError> {
         .map(|page| page.trim())
         .collect::<Vec<_>>()
         .join("\n\n"))
+}
+
+/// How many bytes a PDF's compressed content streams may inflate to, together. Extraction
+/// inflates them in memory, and Flate compresses a run of one byte about 1,000 to 1: a 25 MiB
+/// upload could inflate past the machine's memory, and the kernel would kill the process,
+/// which in the all-in-one is the whole platform.
+pub const MAX_PDF_INFLATED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Refuses a PDF whose Flate streams inflate to more than `limit` bytes together, counting
+/// without keeping what they inflate to. It reads the file as it is, before any PDF parser:
+/// after each `stream` keyword that starts a zlib stream, the stream is inflated and counted
+/// (another filter, or no stream at all, adds nothing). An image stream, which text
+/// extraction never inflates, does not count: a stream that inflates past [`SMALL_STREAM`]
+/// has its dictionary read, and an image is left there.
+fn check_inflated_size(bytes: &[u8], limit: u64) -> Result<(), ExtractError> {
+    use std::io::Read;
+
+    let mut total: u64 = 0;
+    let mut buffer = vec![0_u8; SMALL_STREAM];
+    let mut from = 0;
+    while let Some(at) = find(&bytes[from..], b"stream").map(|at| from + at) {
+        from = at + 1;
+        let after = &bytes[at + b"stream".len()..];
+        let Some(data) = after
+            .strip_prefix(b"\r\n")
+            .or_else(|| after.strip_prefix(b"\n"))
+        else {
+            continue;
+        };
+        // A zlib header: deflate, and a check value divisible by 31.
+        let zlib = matches!(data, [cmf, flg, ..]
+            if cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0);
+        if !zlib {
+            continue;
+        }
+        let mut inflater = flate2::read::ZlibDecoder::new(data);
+        let mut this: u64 = 0;
+        while let Ok(read @ 1..) = inflater.read(&mut buffer) {
+            this += read as u64;
+            if this > SMALL_STREAM as u64 && this <= (SMALL_STREAM + read) as u64 {
+                // The stream's dictionary lies between the object header and the keyword.
+                let head = &bytes[at.saturating_sub(1024)..at];
+                let dictionary = head
+                    .windows(3)
+                    .rposition(|w| w == b"obj")
+                    .map_or(head, |obj| &head[obj..]);
+                if find(dictionary, b"/Image").is_some() {
+                    this = 0;
+                    break;
+                }
+            }
+            if total + this > limit {
+                return Err(ExtractError::PdfTooLarge);
+            }
+        }
+        total += this;
+    }
+    Ok(())
+}
+
+/// How much of a stream is inflated before its dictionary is read (see
+/// [`check_inflated_size`]).
+const SMALL_STREAM: usize = 64 * 1024;
+
+/// Where `needle` first starts in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 /// One `path: value` line per leaf of a JSON document.
@@ -346,5 +418,87 @@ mod tests {
             Err(ExtractError::Pdf(_))
         ));
         assert_eq!(extract(Kind::Text, b" \n\t"), Err(ExtractError::NoText));
+    }
+
+    /// A one-page PDF whose content stream is `content`, Flate-compressed, plus an image
+    /// stream of `image` bytes compressed the same way.
+    fn pdf_with(content: &[u8], image: usize) -> Vec<u8> {
+        use std::io::Write;
+        let deflate = |data: &[u8]| {
+            let mut encoder =
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder.write_all(data).unwrap();
+            encoder.finish().unwrap()
+        };
+        let (content, image) = (deflate(content), deflate(&vec![0; image]));
+        let mut objects: Vec<Vec<u8>> = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+              /Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>"
+                .to_vec(),
+        ];
+        let stream = |dictionary: &str, data: &[u8]| {
+            let mut object = format!(
+                "<< {dictionary} /Length {} /Filter /FlateDecode >>\nstream\n",
+                data.len()
+            )
+            .into_bytes();
+            object.extend_from_slice(data);
+            object.extend_from_slice(b"\nendstream");
+            object
+        };
+        objects.push(stream("", &content));
+        objects.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec());
+        objects.push(stream(
+            "/Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray \
+             /BitsPerComponent 8",
+            &image,
+        ));
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, object) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(object);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        );
+        for offset in offsets {
+            out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    #[test]
+    fn a_pdf_whose_content_inflates_past_the_limit_is_refused_before_parsing() {
+        let text = b"BT /F1 12 Tf 72 712 Td (Quarterly numbers) Tj ET\n";
+        let small = pdf_with(text, 0);
+        assert_eq!(extract(Kind::Pdf, &small).unwrap(), "Quarterly numbers");
+        assert_eq!(check_inflated_size(&small, 1 << 20), Ok(()));
+
+        // 2 MiB of spaces compress to a few KiB: over a 1 MiB limit.
+        let mut bomb = text.to_vec();
+        bomb.extend(std::iter::repeat_n(b' ', 2 << 20));
+        let bomb = pdf_with(&bomb, 0);
+        assert!(bomb.len() < 16 * 1024, "{}", bomb.len());
+        assert_eq!(
+            check_inflated_size(&bomb, 1 << 20),
+            Err(ExtractError::PdfTooLarge)
+        );
+        // Images are not inflated by text extraction, so they do not count.
+        let pictured = pdf_with(text, 4 << 20);
+        assert_eq!(check_inflated_size(&pictured, 1 << 20), Ok(()));
+        assert_eq!(extract(Kind::Pdf, &pictured).unwrap(), "Quarterly numbers");
     }
 }
