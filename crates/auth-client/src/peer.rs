@@ -87,8 +87,7 @@ impl Peer {
                                 .min(MAX_THROTTLE_WAIT)
                         });
                     let body = response.bytes().await.unwrap_or_default();
-                    let detail =
-                        temponest_web::peer::describe_error_answer(self.name, status, &body);
+                    let detail = describe_error_answer(self.name, status, &body);
                     match status.as_u16() {
                         404 => return Err(PeerError::NotFound(detail)),
                         429 => (PeerError::Unavailable(detail), asked_wait),
@@ -179,5 +178,48 @@ impl PeerClient {
         self.peer
             .call(&self.tokens, tenant, repeatable, || build(&self.http))
             .await
+    }
+}
+
+/// `"<service> answered 422 Unprocessable Entity: <detail>"` from an error answer's status and
+/// body; the detail is empty when the body is not an error body.
+fn describe_error_answer(service: &str, status: reqwest::StatusCode, body: &[u8]) -> String {
+    let detail = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|body| {
+            body.get("detail")
+                .and_then(|d| d.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    format!("{service} answered {status}: {detail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_body_is_reported_by_its_detail() {
+        assert_eq!(
+            describe_error_answer(
+                "knowledge service",
+                reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"detail": "query must not be empty", "errors": []}"#
+            ),
+            "knowledge service answered 422 Unprocessable Entity: query must not be empty"
+        );
+    }
+
+    #[test]
+    fn a_body_without_a_detail_is_reported_by_its_status_alone() {
+        for body in [&b"<html>bad gateway</html>"[..], b"", br#"{"detail": 3}"#] {
+            assert_eq!(
+                describe_error_answer("agents service", reqwest::StatusCode::BAD_GATEWAY, body),
+                "agents service answered 502 Bad Gateway: ",
+                "body {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

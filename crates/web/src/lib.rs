@@ -14,7 +14,6 @@ pub mod filters;
 pub mod health;
 pub mod json_scan;
 pub mod patch;
-pub mod peer;
 pub mod request_id;
 pub mod secret_response;
 pub mod server;

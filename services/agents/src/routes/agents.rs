@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
+use temponest_auth_client::PeerError;
 use temponest_cache::categories;
 use temponest_outbox::catalogue;
 use temponest_web::extract::encoded_list_response;
@@ -225,12 +226,11 @@ async fn check_collections(state: &AppState, tenant_id: Uuid, ids: &[Uuid]) -> A
     let mut unique: Vec<Uuid> = ids.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    let answers: Vec<(Uuid, Result<bool, temponest_auth_client::PeerError>)> =
-        futures::stream::iter(unique)
-            .map(|id| async move { (id, knowledge.collection_exists(tenant_id, id).await) })
-            .buffered(8)
-            .collect()
-            .await;
+    let answers: Vec<(Uuid, Result<bool, PeerError>)> = futures::stream::iter(unique)
+        .map(|id| async move { (id, knowledge.collection_exists(tenant_id, id).await) })
+        .buffered(8)
+        .collect()
+        .await;
     let mut unknown = Vec::new();
     for (id, answer) in answers {
         match answer {

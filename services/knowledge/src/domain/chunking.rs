@@ -96,17 +96,24 @@ fn blocks(text: &str, max: usize) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = 0;
     while text.len() - start > max {
-        let end = floor_char_boundary(text, start + max);
-        let from = floor_char_boundary(text, start + max / 2).max(start + 1);
+        // At least one character, whatever `max`, so that every block advances.
+        let mut end = floor_char_boundary(text, start + max);
+        if end == start {
+            end = start + text[start..].chars().next().map_or(0, char::len_utf8);
+        }
+        let from = floor_char_boundary(text, start + max / 2).clamp(start, end);
         let window = &text[from..end];
         let cut = BREAKS
             .iter()
             .find_map(|b| window.rfind(b).map(|i| from + i + b.len()))
+            .filter(|&cut| cut > start)
             .unwrap_or(end);
         out.push((start, &text[start..cut]));
         start = cut;
     }
-    out.push((start, &text[start..]));
+    if start < text.len() || out.is_empty() {
+        out.push((start, &text[start..]));
+    }
     out
 }
 
@@ -290,6 +297,8 @@ mod tests {
             parts.iter().map(|(_, b)| b.len()).sum::<usize>(),
             runes.len()
         );
+        // A limit below one character still advances a character at a time.
+        assert_eq!(blocks("üü", 1), vec![(0, "ü"), (2, "ü")]);
         // Short texts are one block.
         assert_eq!(blocks("short", 500), vec![(0, "short")]);
     }
